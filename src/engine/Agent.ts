@@ -1,0 +1,156 @@
+// A node's agent: runs the tasks the managers assign to this node and reports their observed state
+// back. It never writes desired state; it only starts what should run and stops what should not.
+import type { ClusterView, Service, Task, TaskStatusReport } from '../swarm/index.js';
+import { isTerminal } from '../swarm/index.js';
+import { RuntimeError } from '../runtime/index.js';
+import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
+
+/** The narrow link an agent has to its managers. */
+export interface AgentLink {
+  view: ClusterView;
+  reportTaskStatus(taskId: string, report: TaskStatusReport): void;
+}
+
+export interface AgentOptions {
+  nodeId: string;
+  hostname: string;
+  link: AgentLink;
+  runtime: Runtime;
+  log?: (line: string) => void;
+}
+
+const DEFAULT_GRACE_MS = 10_000;
+
+export class Agent {
+  readonly nodeId: string;
+  #link: AgentLink;
+  #runtime: Runtime;
+  #log: (line: string) => void;
+  /** Tasks this agent has started (or is starting), by task ID. */
+  #running = new Map<string, { handle?: RunningTask; starting: Promise<void>; stopping?: Promise<void> }>();
+  #syncQueued = false;
+  #stopped = false;
+  #onChange = (): void => this.#queueSync();
+
+  constructor(options: AgentOptions) {
+    this.nodeId = options.nodeId;
+    this.#link = options.link;
+    this.#runtime = options.runtime;
+    this.#log = options.log ?? (() => {});
+  }
+
+  start(): void {
+    this.#link.view.on('change', this.#onChange);
+    this.#queueSync();
+  }
+
+  /** Tasks this agent runs right now, for the engine's own views (logs). */
+  runningTask(taskId: string): RunningTask | undefined {
+    return this.#running.get(taskId)?.handle;
+  }
+
+  #queueSync(): void {
+    if (this.#syncQueued || this.#stopped) return;
+    this.#syncQueued = true;
+    // A macrotask, not a microtask: every mesh re-syncs (and fences a stopping task) before we stop it.
+    setImmediate(() => {
+      this.#syncQueued = false;
+      if (!this.#stopped) this.#sync();
+    });
+  }
+
+  #sync(): void {
+    const services = new Map(this.#link.view.services().map((s) => [s.ID, s] as const));
+    for (const task of this.#link.view.tasks()) {
+      if (task.NodeID !== this.nodeId || isTerminal(task.Status.State)) continue;
+      const mine = this.#running.get(task.ID);
+      if (task.DesiredState === 'running') {
+        if (!mine && task.Status.State === 'assigned') this.#startTask(task, services.get(task.ServiceID));
+      } else if (mine) {
+        this.#stopTask(task, services.get(task.ServiceID));
+      } else {
+        this.#report(task.ID, { State: 'shutdown', Message: 'shutdown' });
+      }
+    }
+  }
+
+  #report(taskId: string, report: TaskStatusReport): void {
+    if (!this.#stopped) this.#link.reportTaskStatus(taskId, report);
+  }
+
+  #startTask(task: Task, service: Service | undefined): void {
+    const entry: { handle?: RunningTask; starting: Promise<void>; stopping?: Promise<void> } = { starting: Promise.resolve() };
+    this.#running.set(task.ID, entry);
+    for (const state of ['accepted', 'preparing', 'starting'] as const) this.#report(task.ID, { State: state, Message: state });
+    const spec = this.#runSpec(task, service);
+    entry.starting = this.#runtime.start(spec).then(
+      (handle) => {
+        entry.handle = handle;
+        this.#report(task.ID, {
+          State: 'running', Message: 'started', PID: handle.pid,
+          Endpoint: { Addr: handle.address, Ports: handle.ports.map((p) => ({ ...p })) },
+        });
+        void handle.exited.then((code) => this.#exited(task.ID, code));
+      },
+      (error: unknown) => {
+        this.#running.delete(task.ID);
+        const message = error instanceof Error ? error.message : String(error);
+        const rejected = error instanceof RuntimeError && error.code === 'NO_SUCH_IMAGE';
+        this.#report(task.ID, { State: rejected ? 'rejected' : 'failed', Message: rejected ? 'preparing' : 'starting', Err: message });
+      },
+    );
+  }
+
+  #runSpec(task: Task, service: Service | undefined): TaskRunSpec {
+    const container = task.Spec.ContainerSpec;
+    const ports = (service?.Spec.EndpointSpec?.Ports ?? [])
+      .filter((p) => p.Protocol === 'tcp' || p.Protocol === 'udp')
+      .map((p) => ({ protocol: p.Protocol as 'tcp' | 'udp', targetPort: p.TargetPort }));
+    return {
+      taskId: task.ID,
+      taskName: task.Name ?? task.ID,
+      ...(task.Slot !== undefined ? { slot: task.Slot } : {}),
+      hostname: task.Hostname ?? task.ID.slice(0, 12),
+      address: task.Endpoint!.Addr,
+      image: container.Image,
+      ...(container.Command ? { command: container.Command } : {}),
+      ...(container.Args ? { args: container.Args } : {}),
+      ...(container.Env ? { env: container.Env } : {}),
+      ports: ports.filter((p, i) => ports.findIndex((q) => q.targetPort === p.targetPort && q.protocol === p.protocol) === i),
+    };
+  }
+
+  /** The task's program ended by itself (a crash or an exit), not because we stopped it. */
+  #exited(taskId: string, code: number): void {
+    const entry = this.#running.get(taskId);
+    if (!entry || entry.stopping) return;
+    this.#running.delete(taskId);
+    this.#report(taskId, code === 0
+      ? { State: 'complete', Message: 'finished', ExitCode: 0 }
+      : { State: 'failed', Message: 'started', Err: `task: non-zero exit (${code})`, ExitCode: code });
+  }
+
+  #stopTask(task: Task, service: Service | undefined): void {
+    const entry = this.#running.get(task.ID)!;
+    if (entry.stopping) return;
+    const graceNs = service?.Spec.TaskTemplate.ContainerSpec.StopGracePeriod ?? task.Spec.ContainerSpec.StopGracePeriod;
+    const graceMs = graceNs !== undefined ? graceNs / 1e6 : DEFAULT_GRACE_MS;
+    entry.stopping = entry.starting.then(async () => {
+      const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
+      this.#running.delete(task.ID);
+      this.#report(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: code });
+    });
+  }
+
+  /** Stops every task of this node (the node is going away); reports nothing more. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#link.view.off('change', this.#onChange);
+    const entries = [...this.#running.values()];
+    this.#running.clear();
+    await Promise.all(entries.map(async (entry) => {
+      entry.stopping ??= entry.starting.then(async () => { await entry.handle?.stop(0); });
+      await entry.stopping.catch(() => {});
+    }));
+  }
+}

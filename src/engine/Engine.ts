@@ -1,0 +1,187 @@
+// One simulated node's daemon: its engine API on <address>:<apiPort>, and once it is in a swarm its
+// agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Manager, SwarmError } from '../swarm/index.js';
+import type { NodeRole } from '../swarm/index.js';
+import { Mesh } from '../mesh/index.js';
+import type { Runtime } from '../runtime/index.js';
+import { Agent } from './Agent.js';
+import { engineApi, ApiError } from './api/index.js';
+import type { EngineContext, SwarmState } from './api/index.js';
+
+export const CLUSTER_PORT = 2377;
+
+/** How an engine finds a swarm to join, or gets a new control plane for `swarm init`. */
+export interface SwarmDirectory {
+  managerAt(clusterAddr: string): Manager | undefined;
+  newManager(): Manager;
+}
+
+export interface EngineOptions {
+  hostname: string;
+  address: string;
+  apiPort: number;
+  runtime: Runtime;
+  directory: SwarmDirectory;
+  log?: (line: string) => void;
+}
+
+const NOT_IN_SWARM = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+const WORKER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
+const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
+
+interface Membership {
+  manager: Manager;
+  nodeId: string;
+  agent: Agent;
+  mesh: Mesh;
+}
+
+export class Engine implements EngineContext {
+  readonly hostname: string;
+  readonly address: string;
+  #apiPort: number;
+  #runtime: Runtime;
+  #directory: SwarmDirectory;
+  #log: (line: string) => void;
+  #server: http.Server;
+  #membership: Membership | undefined;
+
+  constructor(options: EngineOptions) {
+    this.hostname = options.hostname;
+    this.address = options.address;
+    this.#apiPort = options.apiPort;
+    this.#runtime = options.runtime;
+    this.#directory = options.directory;
+    this.#log = options.log ?? (() => {});
+    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
+  }
+
+  get apiUrl(): string {
+    return `http://${this.address}:${this.#apiPort}`;
+  }
+
+  get clusterAddr(): string {
+    return `${this.address}:${CLUSTER_PORT}`;
+  }
+
+  get mesh(): Mesh | undefined {
+    return this.#membership?.mesh;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.address, port: this.#apiPort }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#apiPort = (this.#server.address() as AddressInfo).port;
+  }
+
+  // ---- EngineContext --------------------------------------------------------------------------
+
+  swarmState(): SwarmState {
+    if (!this.#membership) return 'inactive';
+    return this.#role() === 'manager' ? 'active/manager' : 'active/worker';
+  }
+
+  #role(): NodeRole | undefined {
+    const m = this.#membership;
+    return m ? m.manager.store.node(m.nodeId)?.Spec.Role : undefined;
+  }
+
+  nodeId(): string | undefined {
+    return this.#membership?.nodeId;
+  }
+
+  requireManager(): Manager {
+    if (!this.#membership) throw new ApiError(503, NOT_IN_SWARM);
+    if (this.#role() !== 'manager') throw new ApiError(503, WORKER);
+    return this.#membership.manager;
+  }
+
+  remoteManagers(): { NodeID: string; Addr: string }[] {
+    const m = this.#membership;
+    if (!m) return [];
+    return m.manager.store.nodes()
+      .filter((n) => n.ManagerStatus)
+      .map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
+  }
+
+  init(): string {
+    if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
+    const manager = this.#directory.newManager();
+    return this.#attach(manager, 'manager');
+  }
+
+  join(request: { remoteAddr: string; token: string }): void {
+    if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
+    const addr = request.remoteAddr.includes(':') ? request.remoteAddr : `${request.remoteAddr}:${CLUSTER_PORT}`;
+    const manager = this.#directory.managerAt(addr);
+    if (!manager) {
+      throw new ApiError(500, `could not reach a manager at ${addr}: give the address of a manager node, like 127.1.0.1:${CLUSTER_PORT}`);
+    }
+    const role = manager.tokens.roleOf(request.token);
+    if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
+    if (role === 'invalid') {
+      throw new SwarmError('invalid_argument', 'rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
+    }
+    this.#attach(manager, role);
+  }
+
+  leave(force: boolean): void {
+    const m = this.#membership;
+    if (!m) throw new ApiError(503, 'This node is not part of a swarm');
+    if (this.#role() === 'manager' && !force) {
+      const managers = m.manager.store.nodes().filter((n) => n.Spec.Role === 'manager' && n.Status.State === 'ready');
+      throw new ApiError(503, managers.length <= 1
+        ? 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.'
+        : 'You are attempting to leave the swarm on a node that is participating as a manager. Removing this node leaves ' +
+          `${managers.length - 1} managers out of ${managers.length}. Without a Raft quorum your swarm will be inaccessible. ` +
+          'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
+    }
+    this.#membership = undefined;
+    m.manager.setNodeState(m.nodeId, 'down');
+    void this.#detach(m);
+  }
+
+  hasImage(image: string): boolean {
+    return this.#runtime.hasImage(image);
+  }
+
+  // ---- membership -----------------------------------------------------------------------------
+
+  #attach(manager: Manager, role: NodeRole): string {
+    const node = manager.addNode({ hostname: this.hostname, addr: this.address, role });
+    const view = manager.store;
+    const agent = new Agent({
+      nodeId: node.ID,
+      hostname: this.hostname,
+      link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
+      runtime: this.#runtime,
+      log: this.#log,
+    });
+    const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log });
+    this.#membership = { manager, nodeId: node.ID, agent, mesh };
+    mesh.start();
+    agent.start();
+    return node.ID;
+  }
+
+  async #detach(m: Membership): Promise<void> {
+    await Promise.all([m.agent.stop(), m.mesh.close()]);
+  }
+
+  async close(): Promise<void> {
+    const m = this.#membership;
+    this.#membership = undefined;
+    this.#server.closeAllConnections();
+    await Promise.all([
+      new Promise<void>((resolve) => this.#server.close(() => resolve())),
+      m ? this.#detach(m) : Promise.resolve(),
+    ]);
+  }
+}

@@ -1,0 +1,21 @@
+// What the API routes need from the engine that serves them: its identity, its swarm membership,
+// and the control plane when it is a manager. Routes never reach further than this.
+import type { Manager } from '../../swarm/index.js';
+
+export type SwarmState = 'inactive' | 'active/manager' | 'active/worker';
+
+export interface EngineContext {
+  readonly hostname: string;
+  readonly address: string;
+  swarmState(): SwarmState;
+  nodeId(): string | undefined;
+  /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
+  requireManager(): Manager;
+  /** Managers this engine knows (for /info's RemoteManagers), even as a worker. */
+  remoteManagers(): { NodeID: string; Addr: string }[];
+  init(request: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean }): string;
+  join(request: { remoteAddr: string; token: string; advertiseAddr?: string }): void;
+  leave(force: boolean): void;
+  /** Whether the runtime's catalogue has this image (for /distribution). */
+  hasImage(image: string): boolean;
+}

@@ -1,0 +1,90 @@
+// HTTP plumbing of the engine API: errors with the daemon's status codes and its exact
+// `application/json` Content-Type (the docker CLI prints raw JSON for any other), body parsing with limits.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SwarmError } from '../../swarm/index.js';
+import type { SwarmErrorCode } from '../../swarm/index.js';
+
+export const API_VERSION = '1.50';
+export const ENGINE_VERSION = '28.2.2';
+const MAX_BODY_BYTES = 1 << 20;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+const STATUS_OF: Record<SwarmErrorCode, number> = {
+  not_found: 404,
+  invalid_argument: 400,
+  already_exists: 409,
+  failed_precondition: 400,
+  out_of_sequence: 500,
+  unavailable: 503,
+};
+
+export function statusOf(error: unknown): { status: number; message: string } {
+  if (error instanceof ApiError) return { status: error.status, message: error.message };
+  if (error instanceof SwarmError) return { status: STATUS_OF[error.code], message: error.message };
+  return { status: 500, message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Headers the real daemon sends on every response; the CLI reads them from the ping. */
+export function commonHeaders(res: ServerResponse, swarm: string): void {
+  res.setHeader('Api-Version', API_VERSION);
+  res.setHeader('Docker-Experimental', 'false');
+  res.setHeader('Ostype', 'linux');
+  res.setHeader('Server', `Docker/${ENGINE_VERSION} (linux)`);
+  res.setHeader('Swarm', swarm);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.statusCode = status;
+  if (text) {
+    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+  } else {
+    res.setHeader('Content-Length', 0);
+  }
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, error: unknown): void {
+  const { status, message } = statusOf(error);
+  sendJson(res, status, { message });
+}
+
+/** The request body as JSON; an empty body is `undefined`. Refuses bodies over 1 MiB and invalid JSON with 400. */
+export async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'request body is larger than 1 MiB');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, `invalid JSON in request body: ${(error as Error).message}`);
+  }
+}
+
+export function requireVersion(query: URLSearchParams): number {
+  const raw = query.get('version');
+  const version = Number(raw);
+  if (raw === null || raw === '' || !Number.isInteger(version) || version < 0) {
+    throw new ApiError(400, `invalid version: the update needs ?version=<Version.Index of the object you read>, got ${JSON.stringify(raw)}`);
+  }
+  return version;
+}
+
+export function isTrue(value: string | null): boolean {
+  return value === '1' || value === 'true' || value === 'True';
+}

@@ -1,0 +1,33 @@
+// The Docker Engine API subset one routemesh node serves (../shared/docker-api/SPEC.md §6).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router } from './Router.js';
+import type { EngineContext } from './EngineContext.js';
+import { commonHeaders, sendError, sendJson } from './http.js';
+import { systemRoutes } from './systemRoutes.js';
+import { swarmRoutes } from './swarmRoutes.js';
+import { nodeRoutes } from './nodeRoutes.js';
+import { serviceRoutes } from './serviceRoutes.js';
+import { taskRoutes } from './taskRoutes.js';
+
+export type { EngineContext, SwarmState } from './EngineContext.js';
+export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
+
+export function engineApi(engine: EngineContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const router = new Router();
+  systemRoutes(router, engine);
+  swarmRoutes(router, engine);
+  nodeRoutes(router, engine);
+  serviceRoutes(router, engine);
+  taskRoutes(router, engine);
+  return (req, res) => {
+    commonHeaders(res, engine.swarmState());
+    router.handle(req, res).then(
+      (reply) => { if (reply) sendJson(res, reply.status, reply.body); },
+      (error: unknown) => {
+        // A body read that failed half-way may have already answered; never answer twice.
+        if (!res.headersSent) sendError(res, error);
+        else res.destroy();
+      },
+    );
+  };
+}

@@ -1,0 +1,64 @@
+// /services: create, list (with ServiceStatus when asked), inspect (with defaults when asked),
+// update (versioned, or a rollback to the previous spec) and remove.
+import type { Router } from './Router.js';
+import type { EngineContext } from './EngineContext.js';
+import { ApiError, isTrue, requireVersion } from './http.js';
+import { matches, matchesLabels, parseFilters } from './filters.js';
+import type { Manager, Service } from '../../swarm/index.js';
+import { isGlobal, replicasOf, withDefaults } from '../../swarm/index.js';
+
+/** Swarm's counts for `service ls`: running tasks on live nodes, against the replicas (or global tasks) wanted. */
+function serviceStatus(manager: Manager, service: Service): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
+  const down = new Set(manager.store.nodes().filter((n) => n.Status.State === 'down').map((n) => n.ID));
+  const tasks = manager.store.tasksOfService(service.ID).filter((t) => !down.has(t.NodeID));
+  const running = tasks.filter((t) => t.Status.State === 'running').length;
+  const desired = isGlobal(service.Spec)
+    ? tasks.filter((t) => t.DesiredState === 'running').length
+    : replicasOf(service.Spec)!;
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
+}
+
+export function serviceRoutes(router: Router, engine: EngineContext): void {
+  router.add('GET', /^\/services$/, (r) => {
+    const manager = engine.requireManager();
+    const filters = parseFilters(r.query.get('filters'), ['id', 'label', 'mode', 'name']);
+    const withStatus = isTrue(r.query.get('status'));
+    const services = manager.store.services()
+      .filter((s) =>
+        matches(filters, 'id', (v) => s.ID.startsWith(v)) &&
+        matches(filters, 'name', (v) => s.Spec.Name.startsWith(v)) &&
+        matches(filters, 'mode', (v) => (v === 'global') === isGlobal(s.Spec)) &&
+        matchesLabels(filters, s.Spec.Labels))
+      .map((s) => (withStatus ? { ...s, ServiceStatus: serviceStatus(manager, s) } : s));
+    return { status: 200, body: services };
+  });
+
+  router.add('POST', /^\/services\/create$/, async (r) => {
+    const manager = engine.requireManager();
+    const service = await manager.createService(await r.body());
+    return { status: 201, body: { ID: service.ID, Warnings: null } };
+  });
+
+  router.add('GET', /^\/services\/([^/]+)$/, (r) => {
+    const service = engine.requireManager().resolveService(r.params[0]!);
+    if (!isTrue(r.query.get('insertDefaults'))) return { status: 200, body: service };
+    return { status: 200, body: { ...service, Spec: withDefaults(service.Spec) } };
+  });
+
+  router.add('POST', /^\/services\/([^/]+)\/update$/, async (r) => {
+    const manager = engine.requireManager();
+    const version = requireVersion(r.query);
+    const rollback = r.query.get('rollback');
+    if (rollback !== null && rollback !== '' && rollback !== 'previous') {
+      throw new ApiError(400, `unrecognized rollback option ${rollback}: use rollback=previous`);
+    }
+    const body = await r.body();
+    await manager.updateService(r.params[0]!, version, body, rollback === 'previous');
+    return { status: 200, body: { Warnings: null } };
+  });
+
+  router.add('DELETE', /^\/services\/([^/]+)$/, (r) => {
+    engine.requireManager().removeService(r.params[0]!);
+    return { status: 200 };
+  });
+}

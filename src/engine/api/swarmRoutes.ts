@@ -1,0 +1,76 @@
+// /swarm: init, join, leave, the swarm object with its join tokens, and token rotation.
+import type { Router } from './Router.js';
+import type { EngineContext } from './EngineContext.js';
+import { ApiError, isTrue, requireVersion } from './http.js';
+import type { Manager } from '../../swarm/index.js';
+
+function swarmObject(manager: Manager): unknown {
+  return {
+    ID: manager.swarmId,
+    Version: { Index: manager.swarmVersion },
+    CreatedAt: manager.createdAt,
+    UpdatedAt: manager.swarmUpdatedAt,
+    Spec: {
+      Name: 'default',
+      Labels: {},
+      Orchestration: { TaskHistoryRetentionLimit: 5 },
+      Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+      Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+      CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 },
+      TaskDefaults: {},
+      EncryptionConfig: { AutoLockManagers: false },
+    },
+    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    RootRotationInProgress: false,
+    DefaultAddrPool: ['10.0.0.0/8'],
+    SubnetSize: 24,
+    DataPathPort: 4789,
+    JoinTokens: { Worker: manager.tokens.token('worker'), Manager: manager.tokens.token('manager') },
+  };
+}
+
+function stringField(body: unknown, field: string): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const value = (body as Record<string, unknown>)[field];
+  if (value !== undefined && value !== null && typeof value !== 'string') {
+    throw new ApiError(400, `${field} must be a string`);
+  }
+  return (value as string | undefined) || undefined;
+}
+
+export function swarmRoutes(router: Router, engine: EngineContext): void {
+  router.add('GET', /^\/swarm$/, () => ({ status: 200, body: swarmObject(engine.requireManager()) }));
+
+  router.add('POST', /^\/swarm\/init$/, async (r) => {
+    const body = await r.body();
+    const advertiseAddr = stringField(body, 'AdvertiseAddr');
+    const id = engine.init({
+      ...(advertiseAddr ? { advertiseAddr } : {}),
+      forceNewCluster: Boolean((body as Record<string, unknown> | undefined)?.ForceNewCluster),
+    });
+    return { status: 200, body: id };
+  });
+
+  router.add('POST', /^\/swarm\/join$/, async (r) => {
+    const body = await r.body();
+    const remote = (body as { RemoteAddrs?: unknown } | undefined)?.RemoteAddrs;
+    if (!Array.isArray(remote) || typeof remote[0] !== 'string') {
+      throw new ApiError(400, 'RemoteAddrs must list the address of a manager, like ["127.1.0.1:2377"]');
+    }
+    const token = stringField(body, 'JoinToken');
+    if (!token) throw new ApiError(400, 'a join token is needed: copy it from `docker swarm join-token worker` on a manager');
+    engine.join({ remoteAddr: remote[0], token });
+    return { status: 200 };
+  });
+
+  router.add('POST', /^\/swarm\/leave$/, (r) => {
+    engine.leave(isTrue(r.query.get('force')));
+    return { status: 200 };
+  });
+
+  router.add('POST', /^\/swarm\/update$/, (r) => {
+    const manager = engine.requireManager();
+    manager.rotateTokens(requireVersion(r.query), isTrue(r.query.get('rotateWorkerToken')), isTrue(r.query.get('rotateManagerToken')));
+    return { status: 200 };
+  });
+}

@@ -1,0 +1,6 @@
+export { Cluster, startCluster, DEFAULT_CLUSTER } from './Cluster.js';
+export type { ClusterOptions, ClusterNodeInfo } from './Cluster.js';
+export { Engine, CLUSTER_PORT } from './Engine.js';
+export type { EngineOptions, SwarmDirectory } from './Engine.js';
+export { Agent } from './Agent.js';
+export type { AgentLink } from './Agent.js';

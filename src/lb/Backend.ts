@@ -1,0 +1,24 @@
+// One place a balancer can send a connection: an address and port, and whether it takes new
+// connections. `fenced` is a real state (Traefik's "terminating but serving"): open connections go on, new ones go elsewhere.
+
+export type BackendState = 'up' | 'fenced';
+
+export class Backend {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  state: BackendState = 'up';
+  /** Connections open through this backend right now. */
+  active = 0;
+  /** Connections ever handed to this backend. */
+  total = 0;
+  /** Free-form name users know it by (a task name); the library does not read it. */
+  readonly label: string;
+
+  constructor(id: string, host: string, port: number, label = id) {
+    this.id = id;
+    this.host = host;
+    this.port = port;
+    this.label = label;
+  }
+}

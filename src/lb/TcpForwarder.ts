@@ -1,0 +1,83 @@
+// Hands one accepted TCP connection to a backend chosen by the balancer and pipes bytes both ways.
+// A backend that refuses the connection is skipped for the next one (bounded), so a task that just
+// died costs the client nothing; with no backend left the client is closed at once, never left hanging.
+import net from 'node:net';
+import type { Backend } from './Backend.js';
+import type { Pool } from './Pool.js';
+import type { Balancer } from './RoundRobin.js';
+
+export interface ForwardEvents {
+  /** The connection reached `backend` (after `attempts` tries). */
+  connected?(backend: Backend, attempts: number): void;
+  /** No backend could be reached; the client was closed. */
+  failed?(reason: 'no_backend' | 'connect_failed'): void;
+  connectError?(backend: Backend, error: Error): void;
+}
+
+export interface TcpForwarderOptions {
+  /** Backends tried for one connection before giving up. */
+  maxAttempts?: number;
+  connectTimeoutMs?: number;
+}
+
+export class TcpForwarder {
+  readonly maxAttempts: number;
+  readonly connectTimeoutMs: number;
+
+  constructor(options: TcpForwarderOptions = {}) {
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+  }
+
+  forward(client: net.Socket, pool: Pool, balancer: Balancer, events: ForwardEvents = {}): void {
+    client.pause();
+    client.on('error', () => client.destroy());
+    let tried: Set<Backend> | undefined;
+    const attempt = (): void => {
+      const backend = balancer.pick(pool, tried);
+      if (!backend || client.destroyed) {
+        client.destroy();
+        events.failed?.(backend ? 'connect_failed' : tried ? 'connect_failed' : 'no_backend');
+        return;
+      }
+      const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+      upstream.setTimeout(this.connectTimeoutMs);
+      const onEarlyError = (error: Error): void => {
+        upstream.destroy();
+        events.connectError?.(backend, error);
+        (tried ??= new Set()).add(backend);
+        if (tried.size >= this.maxAttempts) {
+          client.destroy();
+          events.failed?.('connect_failed');
+        } else {
+          attempt();
+        }
+      };
+      upstream.once('error', onEarlyError);
+      upstream.once('timeout', () => onEarlyError(new Error(`connect to ${backend.host}:${backend.port} timed out`)));
+      upstream.once('connect', () => {
+        upstream.off('error', onEarlyError);
+        upstream.removeAllListeners('timeout');
+        upstream.setTimeout(0);
+        backend.active++;
+        backend.total++;
+        // A side that closes cleanly lets the other flush what it still holds; an error resets both.
+        upstream.on('error', () => upstream.destroy());
+        upstream.once('close', (hadError) => {
+          backend.active--;
+          if (hadError) client.destroy();
+          else client.end();
+        });
+        client.once('close', (hadError) => {
+          if (hadError) upstream.destroy();
+          else upstream.end();
+        });
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+        events.connected?.(backend, (tried?.size ?? 0) + 1);
+      });
+    };
+    attempt();
+  }
+}

@@ -1,0 +1,145 @@
+// The data plane of one node: opens a listener on the node's address for every published ingress
+// port and balances each new connection over that service's pool. It follows the cluster view;
+// listeners outlive configuration changes, and the per-connection path is a field read and a pick().
+import net from 'node:net';
+import { Pool, RoundRobin, TcpForwarder } from '../lb/index.js';
+import type { ClusterView } from '../swarm/index.js';
+import { buildRoutingTable } from './RoutingTable.js';
+import type { PublishedRoute } from './RoutingTable.js';
+
+export interface MeshOptions {
+  /** The node's hostname, for messages. */
+  node: string;
+  address: string;
+  view: ClusterView;
+  log?: (line: string) => void;
+}
+
+/** What a listener balances over; replaced in place so the listener never has to be reopened. */
+interface Target {
+  route: PublishedRoute;
+  pool: Pool;
+  balancer: RoundRobin;
+}
+
+interface Listener {
+  server: net.Server;
+  target: Target;
+  state: 'opening' | 'open' | 'failed';
+}
+
+export class Mesh {
+  readonly node: string;
+  readonly address: string;
+  #view: ClusterView;
+  #log: (line: string) => void;
+  #forwarder = new TcpForwarder();
+  #listeners = new Map<string, Listener>();
+  #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
+  #syncQueued = false;
+  #closed = false;
+  #opening = new Set<Promise<void>>();
+  /** Client connections in flight, so close() can end them instead of waiting on them. */
+  #clients = new Set<net.Socket>();
+  #onChange = (): void => this.#queueSync();
+
+  constructor(options: MeshOptions) {
+    this.node = options.node;
+    this.address = options.address;
+    this.#view = options.view;
+    this.#log = options.log ?? (() => {});
+  }
+
+  start(): void {
+    this.#view.on('change', this.#onChange);
+    this.sync();
+  }
+
+  /** Changes arrive in bursts (one per task state); one sync per burst is enough. */
+  #queueSync(): void {
+    if (this.#syncQueued || this.#closed) return;
+    this.#syncQueued = true;
+    queueMicrotask(() => {
+      this.#syncQueued = false;
+      if (!this.#closed) this.sync();
+    });
+  }
+
+  sync(): void {
+    const table = buildRoutingTable(this.#view.services(), this.#view.tasks(), this.#view.nodes());
+    for (const [key, desired] of table.pools) {
+      let entry = this.#pools.get(key);
+      if (!entry) this.#pools.set(key, (entry = { pool: new Pool(), balancer: new RoundRobin() }));
+      entry.pool.set(desired);
+    }
+    for (const key of this.#pools.keys()) if (!table.pools.has(key)) this.#pools.delete(key);
+
+    for (const [key, route] of table.routes) {
+      const entry = this.#pools.get(route.poolKey)!;
+      const listener = this.#listeners.get(key);
+      if (listener && listener.state !== 'failed') {
+        listener.target.route = route;
+        listener.target.pool = entry.pool;
+        listener.target.balancer = entry.balancer;
+      } else if (route.protocol === 'tcp') {
+        this.#open({ route, pool: entry.pool, balancer: entry.balancer });
+      }
+    }
+    for (const [key, listener] of this.#listeners) {
+      if (!table.routes.has(key)) {
+        this.#listeners.delete(key);
+        listener.server.close();
+      }
+    }
+  }
+
+  #open(target: Target): void {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      // Read through `listener.target`: a re-sync may have swapped the pool since the listener opened.
+      const t = listener.target;
+      this.#clients.add(socket);
+      socket.once('close', () => this.#clients.delete(socket));
+      this.#forwarder.forward(socket, t.pool, t.balancer);
+    });
+    const listener: Listener = { server, target, state: 'opening' };
+    this.#listeners.set(target.route.key, listener);
+    const opened = new Promise<void>((resolve) => {
+      server.once('listening', () => {
+        listener.state = 'open';
+        resolve();
+      });
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        listener.state = 'failed';
+        this.#log(`${this.node}: cannot open published port ${target.route.key} on ${this.address} for service ${target.route.serviceName}: ${error.code ?? error.message}`);
+        resolve();
+      });
+    });
+    this.#opening.add(opened);
+    void opened.then(() => this.#opening.delete(opened));
+    server.listen({ host: this.address, port: target.route.publishedPort, backlog: 1024 });
+  }
+
+  /** Resolves when every listener asked for so far is open (or has failed and said so). */
+  async settled(): Promise<void> {
+    while (this.#opening.size) await Promise.all(this.#opening);
+  }
+
+  /** Published ports this node listens on, with their pools: what `visible pools` shows. */
+  listeners(): { key: string; service: string; state: Listener['state']; backends: { label: string; host: string; port: number; state: string; active: number; total: number }[] }[] {
+    return [...this.#listeners.entries()].map(([key, l]) => ({
+      key,
+      service: l.target.route.serviceName,
+      state: l.state,
+      backends: l.target.pool.backends.map((b) => ({ label: b.label, host: b.host, port: b.port, state: b.state, active: b.active, total: b.total })),
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#view.off('change', this.#onChange);
+    const closing = [...this.#listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+    this.#listeners.clear();
+    for (const socket of this.#clients) socket.destroy();
+    await Promise.all(closing);
+  }
+}

@@ -1,0 +1,31 @@
+// Join tokens in Swarm's format, SWMTKN-1-<50 base-36: CA digest>-<25 base-36: secret>; the worker
+// and manager tokens share the digest part. A token names the role a joining node gets.
+import { timingSafeEqual } from 'node:crypto';
+import type { NodeRole } from './model.js';
+import { randomBase36 } from './ids.js';
+
+const FORMAT = /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/;
+
+export class JoinTokens {
+  #digest = randomBase36(50);
+  #secrets: Record<NodeRole, string> = { worker: randomBase36(25), manager: randomBase36(25) };
+
+  token(role: NodeRole): string {
+    return `SWMTKN-1-${this.#digest}-${this.#secrets[role]}`;
+  }
+
+  rotate(role: NodeRole): void {
+    this.#secrets[role] = randomBase36(25);
+  }
+
+  /** The role a token grants; 'malformed' and 'invalid' tell the two refusals apart. */
+  roleOf(token: string): NodeRole | 'malformed' | 'invalid' {
+    if (!FORMAT.test(token)) return 'malformed';
+    for (const role of ['worker', 'manager'] as const) {
+      const expected = Buffer.from(this.token(role));
+      const given = Buffer.from(token);
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return role;
+    }
+    return 'invalid';
+  }
+}

@@ -1,0 +1,56 @@
+// Chooses a node for each new task the way Swarm spreads them: among Ready and Active nodes that meet
+// the constraints, the one with the fewest tasks of this service, then the fewest tasks overall.
+import type { SwarmNode, Task } from './model.js';
+import { isTerminal } from './model.js';
+import type { Constraint } from './constraints.js';
+import { nodeSatisfies } from './constraints.js';
+
+export interface PlacementRequest {
+  serviceId: string;
+  constraints: readonly Constraint[];
+  /** 0 = unlimited (Placement.MaxReplicas). */
+  maxPerNode: number;
+}
+
+export function isEligible(node: SwarmNode): boolean {
+  return node.Status.State === 'ready' && node.Spec.Availability === 'active';
+}
+
+/** Tasks that occupy a node: desired to run and not yet ended. */
+function occupies(task: Task): boolean {
+  return task.DesiredState === 'running' && !isTerminal(task.Status.State) && task.NodeID !== '';
+}
+
+export class Scheduler {
+  /** Places `count` tasks one by one, counting each placement so a batch spreads too. Undefined = no node. */
+  place(request: PlacementRequest, count: number, nodes: readonly SwarmNode[], tasks: readonly Task[]): (string | undefined)[] {
+    const ofService = new Map<string, number>();
+    const overall = new Map<string, number>();
+    for (const task of tasks) {
+      if (!occupies(task)) continue;
+      overall.set(task.NodeID, (overall.get(task.NodeID) ?? 0) + 1);
+      if (task.ServiceID === request.serviceId) ofService.set(task.NodeID, (ofService.get(task.NodeID) ?? 0) + 1);
+    }
+    const candidates = nodes
+      .filter((n) => isEligible(n) && nodeSatisfies(n, request.constraints))
+      .sort((a, b) => a.Description.Hostname.localeCompare(b.Description.Hostname, 'en', { numeric: true }));
+
+    const choices: (string | undefined)[] = [];
+    for (let i = 0; i < count; i++) {
+      let best: SwarmNode | undefined;
+      for (const node of candidates) {
+        const mine = ofService.get(node.ID) ?? 0;
+        if (request.maxPerNode > 0 && mine >= request.maxPerNode) continue;
+        if (!best) { best = node; continue; }
+        const bestMine = ofService.get(best.ID) ?? 0;
+        if (mine < bestMine || (mine === bestMine && (overall.get(node.ID) ?? 0) < (overall.get(best.ID) ?? 0))) best = node;
+      }
+      choices.push(best?.ID);
+      if (best) {
+        ofService.set(best.ID, (ofService.get(best.ID) ?? 0) + 1);
+        overall.set(best.ID, (overall.get(best.ID) ?? 0) + 1);
+      }
+    }
+    return choices;
+  }
+}

@@ -1,0 +1,208 @@
+// The cluster's objects, in the Docker Engine API's own JSON shape (PascalCase, nanosecond durations),
+// so the store can hand them to the engine API as they are. Behaviour lives elsewhere: this file is types.
+
+export interface Version {
+  Index: number;
+}
+
+export type NodeRole = 'manager' | 'worker';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+
+export interface NodeSpec {
+  Name?: string;
+  Labels: Record<string, string>;
+  Role: NodeRole;
+  Availability: NodeAvailability;
+}
+
+export interface SwarmNode {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: NodeSpec;
+  Description: {
+    Hostname: string;
+    Platform: { Architecture: string; OS: string };
+    Resources: { NanoCPUs: number; MemoryBytes: number };
+    Engine: { EngineVersion: string; Labels?: Record<string, string>; Plugins: { Type: string; Name: string }[] };
+    TLSInfo: { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string };
+  };
+  Status: { State: NodeState; Addr: string; Message?: string };
+  ManagerStatus?: { Leader?: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+}
+
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+export type PublishMode = 'ingress' | 'host';
+
+export interface PortConfig {
+  Name?: string;
+  Protocol: Protocol;
+  TargetPort: number;
+  PublishedPort?: number;
+  PublishMode: PublishMode;
+}
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  Retries?: number;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  Labels?: Record<string, string>;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Init?: boolean;
+  StopGracePeriod?: number;
+  Healthcheck?: HealthConfig;
+  [extra: string]: unknown;
+}
+
+export interface RestartPolicy {
+  Condition?: 'none' | 'on-failure' | 'any';
+  Delay?: number;
+  MaxAttempts?: number;
+  Window?: number;
+}
+
+export interface Placement {
+  Constraints?: string[];
+  Preferences?: unknown[];
+  MaxReplicas?: number;
+  Platforms?: { Architecture: string; OS: string }[];
+}
+
+export interface TaskSpec {
+  ContainerSpec: ContainerSpec;
+  Resources?: unknown;
+  RestartPolicy?: RestartPolicy;
+  Placement?: Placement;
+  Networks?: { Target: string; Aliases?: string[] }[];
+  ForceUpdate?: number;
+  [extra: string]: unknown;
+}
+
+export interface UpdateConfig {
+  Parallelism: number;
+  Delay?: number;
+  FailureAction?: 'pause' | 'continue' | 'rollback';
+  Monitor?: number;
+  MaxFailureRatio?: number;
+  Order?: 'stop-first' | 'start-first';
+}
+
+export interface EndpointSpec {
+  Mode?: 'vip' | 'dnsrr';
+  Ports?: PortConfig[];
+}
+
+export interface ServiceMode {
+  Replicated?: { Replicas?: number };
+  Global?: Record<string, never>;
+}
+
+export interface ServiceSpec {
+  Name: string;
+  Labels: Record<string, string>;
+  TaskTemplate: TaskSpec;
+  Mode: ServiceMode;
+  UpdateConfig?: UpdateConfig;
+  RollbackConfig?: UpdateConfig;
+  EndpointSpec?: EndpointSpec;
+  [extra: string]: unknown;
+}
+
+export interface VirtualIP {
+  NetworkID: string;
+  Addr: string;
+}
+
+export interface UpdateStatus {
+  State: 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+  StartedAt?: string;
+  CompletedAt?: string;
+  Message: string;
+}
+
+export interface Service {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+  Endpoint: { Spec: EndpointSpec; Ports?: PortConfig[]; VirtualIPs?: VirtualIP[] };
+  UpdateStatus?: UpdateStatus;
+}
+
+export const TASK_STATES = [
+  'new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running',
+  'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export type DesiredState = 'running' | 'shutdown' | 'remove';
+
+/** Rank in Swarm's lifecycle; every state from `complete` on is terminal. */
+export function taskStateRank(state: TaskState): number {
+  return TASK_STATES.indexOf(state);
+}
+
+export function isTerminal(state: TaskState): boolean {
+  return taskStateRank(state) >= taskStateRank('complete');
+}
+
+/** Where a task really listens: its own address, and for each target port the port it got (see runtime). */
+export interface TaskEndpoint {
+  Addr: string;
+  Ports: { Protocol: Protocol; TargetPort: number; ListenPort: number }[];
+}
+
+export interface Task {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Name?: string;
+  Labels: Record<string, string>;
+  Spec: TaskSpec;
+  ServiceID: string;
+  Slot?: number;
+  NodeID: string;
+  Status: {
+    Timestamp: string;
+    State: TaskState;
+    Message: string;
+    Err?: string;
+    ContainerStatus?: { ContainerID: string; PID: number; ExitCode: number };
+    PortStatus: { Ports?: PortConfig[] };
+  };
+  DesiredState: DesiredState;
+  NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[];
+  /** routemesh's addition: the task's own address and the ports it really listens on. */
+  Endpoint?: TaskEndpoint;
+  /** routemesh's addition: the container-like hostname the task's server reports. */
+  Hostname?: string;
+  /** Which revision of the service spec made this task (for the `_up-to-date` filter). */
+  SpecVersion?: number;
+}
+
+export function replicasOf(spec: ServiceSpec): number | undefined {
+  return spec.Mode.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined;
+}
+
+export function isGlobal(spec: ServiceSpec): boolean {
+  return spec.Mode.Global !== undefined;
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}
