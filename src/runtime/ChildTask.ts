@@ -1,0 +1,99 @@
+// A task whose program is a real child process (routemesh/exec): owns the process, its output lines and
+// its exit code. Building the command line and environment is left to the image.
+
+import type { ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { LogRing } from './LogRing.js';
+import { RuntimeError } from './TaskRun.js';
+import type { ListenPort, LogLine, RunningTask } from './TaskRun.js';
+
+export class ChildTask implements RunningTask {
+  readonly address: string;
+  readonly ports: ListenPort[];
+  readonly exited: Promise<number>;
+  readonly #child: ChildProcess;
+  readonly #log: LogRing;
+  readonly #started: Promise<void>;
+  #code: number | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  /** Attach to `child` in the same tick it was spawned, so no output or exit can be missed. */
+  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing) {
+    this.#child = child;
+    this.address = address;
+    this.ports = ports;
+    this.#log = log;
+    if (child.stdout) this.#follow(child.stdout, 'stdout');
+    if (child.stderr) this.#follow(child.stderr, 'stderr');
+    this.#started = new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (err: NodeJS.ErrnoException) => reject(spawnFailure(child.spawnfile, err)));
+    });
+    // Errors after the start (a failed kill) belong in the logs; unhandled, they would crash the node.
+    this.#started.then(
+      () => child.on('error', (err) => log.push('stderr', `routemesh/exec: ${err.message}`)),
+      () => {},
+    );
+    this.exited = new Promise((resolve) => {
+      // 'close' rather than 'exit': it waits for stdout and stderr, so the last lines are in the logs.
+      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        clearTimeout(this.#killTimer);
+        this.#code = exitCodeOf(code, signal);
+        resolve(this.#code);
+      });
+    });
+  }
+
+  /** Resolves once the program runs; rejects with START_FAILED if it could not be executed. */
+  started(): Promise<void> {
+    return this.#started;
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? 0;
+  }
+
+  get logs(): LogLine[] {
+    return this.#log.lines;
+  }
+
+  onLog(listener: (line: LogLine) => void): () => void {
+    return this.#log.onLog(listener);
+  }
+
+  stop(graceMs: number): Promise<number> {
+    if (this.#code !== undefined) return Promise.resolve(this.#code);
+    if (this.#killTimer === undefined) {
+      this.#child.kill('SIGTERM');
+      this.#killTimer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+    }
+    return this.exited;
+  }
+
+  #follow(stream: Readable, name: LogLine['stream']): void {
+    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (text) => this.#log.push(name, text));
+  }
+}
+
+/** As a shell reports it: a signal becomes 128 + its number (SIGTERM 143, SIGKILL 137). */
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (signal) return 128 + (constants.signals[signal] ?? 0);
+  // A negative code means the program never ran; 127 is what a shell says for "command not found".
+  if (code === null || code < 0) return 127;
+  return code;
+}
+
+function spawnFailure(file: string, err: NodeJS.ErrnoException): RuntimeError {
+  if (err.code === 'ENOENT') {
+    return new RuntimeError(
+      'START_FAILED',
+      `routemesh/exec cannot run '${file}': executable file not found in $PATH; pass a command that exists on this machine (e.g. node).`,
+    );
+  }
+  if (err.code === 'EACCES') {
+    return new RuntimeError('START_FAILED', `routemesh/exec cannot run '${file}': permission denied; make it executable.`);
+  }
+  return new RuntimeError('START_FAILED', `routemesh/exec cannot run '${file}': ${err.message}.`);
+}

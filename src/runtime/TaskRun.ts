@@ -1,0 +1,59 @@
+// The contract between a node's agent and the runtime: what a task is asked to run, and the handle
+// the runtime gives back. The agent owns task state in the cluster; the runtime owns processes and sockets.
+
+export type TransportProtocol = 'tcp' | 'udp';
+
+export interface TaskRunSpec {
+  taskId: string;
+  /** <service>.<slot>.<taskId> for replicated tasks, <service>.<nodeId>.<taskId> for global ones. */
+  taskName: string;
+  slot?: number;
+  /** Container-like hostname (12 hex characters). */
+  hostname: string;
+  /** The task's own address (127.20.x.y): every socket of the task binds there. */
+  address: string;
+  /** As in the service spec, possibly `name:tag@sha256:...`. */
+  image: string;
+  command?: string[];
+  args?: string[];
+  /** `KEY=value` strings, as in the service spec. */
+  env?: string[];
+  /** Target ports of the service's endpoint spec. */
+  ports: { protocol: TransportProtocol; targetPort: number }[];
+}
+
+export interface ListenPort {
+  Protocol: TransportProtocol;
+  TargetPort: number;
+  /** Equals TargetPort, unless the OS refused a port below 1024 and the task moved to an unprivileged one. */
+  ListenPort: number;
+}
+
+export interface RunningTask {
+  readonly address: string;
+  readonly ports: ListenPort[];
+  /** Real PID for routemesh/exec children; this process's PID for the built-in images. */
+  readonly pid: number;
+  /** Resolves with the exit code when the task ends for any reason (stop, crash, its program exiting). */
+  readonly exited: Promise<number>;
+  /** Graceful stop: SIGTERM (or closing the server), SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(graceMs: number): Promise<number>;
+  /** Recent output lines, oldest first; `onLog` sees new ones. */
+  readonly logs: LogLine[];
+  onLog(listener: (line: LogLine) => void): () => void;
+}
+
+export interface LogLine {
+  time: Date;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export class RuntimeError extends Error {
+  readonly code: 'NO_SUCH_IMAGE' | 'START_FAILED';
+  constructor(code: RuntimeError['code'], message: string) {
+    super(message);
+    this.name = 'RuntimeError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,48 @@
+// routemesh/exec: runs the service's command and args as a real child process, told where to listen
+// through HOST and PORT. What the program does is its own business; the process is ChildTask's.
+
+import { spawn } from 'node:child_process';
+import { ChildTask } from '../ChildTask.js';
+import { RuntimeError } from '../TaskRun.js';
+import type { ListenPort, RunningTask, TaskRunSpec } from '../TaskRun.js';
+import type { Image, ImageHost } from './Image.js';
+
+export class ExecImage implements Image {
+  async run(spec: TaskRunSpec, host: ImageHost): Promise<RunningTask> {
+    const argv = [...(spec.command ?? []), ...(spec.args ?? [])];
+    if (argv.length === 0) {
+      throw new RuntimeError(
+        'START_FAILED',
+        'routemesh/exec has nothing to run: pass a command after the image, e.g. `docker service create routemesh/exec node server.js`.',
+      );
+    }
+    // Only the first target port is handed over (as PORT), so only it may move to a fallback port.
+    const ports: ListenPort[] = [];
+    for (const [i, { protocol, targetPort }] of spec.ports.entries()) {
+      const listenPort = i === 0 ? await host.binder.probe(spec.address, targetPort, protocol) : targetPort;
+      ports.push({ Protocol: protocol, TargetPort: targetPort, ListenPort: listenPort });
+    }
+
+    const env: Record<string, string | undefined> = { ...process.env };
+    for (const entry of spec.env ?? []) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    env['HOST'] = spec.address;
+    if (ports[0]) env['PORT'] = String(ports[0].ListenPort);
+    env['HOSTNAME'] = spec.hostname;
+    env['TASK_NAME'] = spec.taskName;
+    if (spec.slot !== undefined) env['TASK_SLOT'] = String(spec.slot);
+
+    const [file, ...args] = argv.map((word) => expand(word, env));
+    const child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const task = new ChildTask(child, spec.address, ports, host.newLog());
+    await task.started();
+    return task;
+  }
+}
+
+/** `${VAR}` from the task's environment, unset ones empty: what a shell would have done with the words. */
+function expand(word: string, env: Record<string, string | undefined>): string {
+  return word.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => env[name] ?? '');
+}

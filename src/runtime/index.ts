@@ -1,0 +1,6 @@
+// The runtime module's public face: other modules import only from here.
+
+export { Runtime } from './Runtime.js';
+export type { RuntimeOptions } from './Runtime.js';
+export { RuntimeError } from './TaskRun.js';
+export type { ListenPort, LogLine, RunningTask, TaskRunSpec, TransportProtocol } from './TaskRun.js';

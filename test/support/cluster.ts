@@ -1,0 +1,63 @@
+// Test support: a whole cluster in the test process on an address block of the test's own
+// (127.B.0.x nodes, 127.B+1/16 tasks, 127.B+2/16 VIPs), closed when the test ends.
+import type { Test } from 'tap';
+import { startCluster } from '../../src/engine/index.js';
+import type { Cluster, ClusterOptions } from '../../src/engine/index.js';
+
+export async function testCluster(t: Test, block: number, options: Partial<ClusterOptions> = {}): Promise<Cluster> {
+  const cluster = await startCluster({
+    subnet: `127.${block}.0.0/24`,
+    taskSubnet: `127.${block + 1}.0.0/16`,
+    vipSubnet: `127.${block + 2}.0.0/16`,
+    ...options,
+  });
+  t.teardown(() => cluster.close());
+  return cluster;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  contentType: string | null;
+  body: T;
+}
+
+/** One engine API call: JSON in, JSON (or text) out, the status kept for assertions. */
+export async function api<T = any>(base: string, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+  const res = await fetch(`${base}/v1.50${path}`, {
+    method,
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = text ? JSON.parse(text) : undefined; } catch { /* plain text */ }
+  return { status: res.status, contentType: res.headers.get('content-type'), body: parsed as T };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function serviceSpec(name: string, image: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { Name: name, Labels: {}, TaskTemplate: { ContainerSpec: { Image: image } }, Mode: { Replicated: { Replicas: 1 } }, ...extra };
+}
+
+export function published(target: number, publishedPort: number, protocol = 'tcp'): Record<string, unknown> {
+  return { EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: protocol, TargetPort: target, PublishedPort: publishedPort, PublishMode: 'ingress' }] } };
+}
+
+/** Waits until the service has exactly `count` running tasks (and no other task desired running). */
+export async function waitForRunning(base: string, service: string, count: number): Promise<any[]> {
+  return waitFor(`${count} running tasks of ${service}`, async () => {
+    const { body: tasks } = await api<any[]>(base, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: { [service]: true } }))}`);
+    const running = tasks.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+    const desired = tasks.filter((t) => t.DesiredState === 'running');
+    return running.length === count && desired.length === count ? running : undefined;
+  });
+}
