@@ -129,12 +129,8 @@ t.test('scale-down does not change the slot map it is given', async (t) => {
   t.equal(JSON.stringify([...map]), before);
 });
 
-// BUG (for the lead): an unscheduled task (NodeID '') is counted as if '' were one more node, so it can
-// survive while a running task is removed. With MaxReplicas 2 on a one-node cluster, replicas 3 → 2 kills
-// running slot 2 and keeps pending slot 3, which is then scheduled onto the freed place: one needless task
-// restart. (swarmkit does the same, but the rule we model says "prefer tasks that are not running".)
-// The assertion carries `todo`: it runs and reports `not ok # TODO` until fixed, without failing the suite.
+// An unscheduled task is not "one more node": keeping it over a running task would restart work for nothing.
 t.test('scale-down removes an unscheduled pending task before a running one', async (t) => {
   const map = slots('n1', 'n1', ':pending');
-  t.same(slotsToRemove(map, 2), [3], 'the unscheduled slot goes', { todo: 'BUG: unassigned tasks are indexed as if they shared a node' });
+  t.same(slotsToRemove(map, 2), [3], 'the unscheduled slot goes');
 });

@@ -12,13 +12,16 @@ export interface Constraint {
 const KEYS = /^(node\.id|node\.hostname|node\.role|node\.platform\.os|node\.platform\.arch|node\.labels\.[^\s]+|engine\.labels\.[^\s]+)$/;
 
 export function parseConstraint(expression: string): Constraint {
-  const match = /^\s*([^\s=!]+)\s*(==|!=)\s*(.+?)\s*$/.exec(expression);
+  const match = /^\s*([^\s=!]+)\s*(==|!=)\s*(\S.*?)\s*$/.exec(expression);
   if (!match) {
     throw invalidArgument(`constraint expected one operator from ==, !=: '${expression}' (write it like 'node.role == worker')`);
   }
   const [, key, operator, value] = match;
   if (!KEYS.test(key!.toLowerCase())) {
     throw invalidArgument(`constraint key '${key}' is not supported: use node.id, node.hostname, node.role, node.platform.os, node.platform.arch, node.labels.<name> or engine.labels.<name>`);
+  }
+  if (/^[=!<>]/.test(value!)) {
+    throw invalidArgument(`constraint value '${value}' is invalid: write one operator, like 'node.role == worker'`);
   }
   return { key: key!, equal: operator === '==', value: value! };
 }

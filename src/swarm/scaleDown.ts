@@ -12,6 +12,8 @@ export function slotsToRemove(slots: ReadonlyMap<number, Task>, keep: number): n
   // The nth copy on a node gets index n; keeping the lowest indexes leaves the most even spread.
   const copiesOnNode = new Map<string, number>();
   const indexed = ordered.map(([slot, task]) => {
+    // An unscheduled task holds no node's place: it goes before any task that does.
+    if (task.NodeID === '') return { slot, n: Infinity };
     const n = (copiesOnNode.get(task.NodeID) ?? 0) + 1;
     copiesOnNode.set(task.NodeID, n);
     return { slot, n };

@@ -4,7 +4,8 @@ import type { PortConfig, ServiceSpec, UpdateConfig } from './model.js';
 import { invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 
-const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+// swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
+const NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
 const SECOND = 1_000_000_000;
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -57,8 +58,8 @@ export function normalizeServiceSpec(input: unknown): ServiceSpec {
   if (typeof spec.Name !== 'string' || spec.Name === '') {
     throw invalidArgument('name must be valid as a DNS name component: give the service a name with --name');
   }
-  if (!NAME.test(spec.Name)) {
-    throw invalidArgument(`name must be valid as a DNS name component: '${spec.Name}' may use letters, digits and '-', up to 63 characters`);
+  if (!NAME.test(spec.Name) || spec.Name.length > 63) {
+    throw invalidArgument(`name must be valid as a DNS name component: '${spec.Name}' may use letters, digits, '-' and '_', up to 63 characters`);
   }
   if (spec.Labels === undefined || spec.Labels === null) spec.Labels = {};
   if (!isObject(spec.Labels)) throw invalidArgument('Labels must be an object of strings');

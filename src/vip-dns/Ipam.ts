@@ -2,14 +2,14 @@
 // Knows nothing of what the addresses are for; callers (the swarm allocator) decide.
 
 export class IpamError extends Error {
+  override readonly name = 'IpamError';
   readonly code = 'POOL_EXHAUSTED';
 }
 
 export function ipToInt(ip: string): number {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`'${ip}' is not an IPv4 address`);
   const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
-    throw new Error(`'${ip}' is not an IPv4 address`);
-  }
+  if (parts.some((p) => p > 255)) throw new Error(`'${ip}' is not an IPv4 address`);
   return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
 }
 
@@ -24,9 +24,9 @@ export interface Cidr {
 }
 
 export function parseCidr(cidr: string): Cidr {
-  const [ip, bits] = cidr.split('/');
-  const prefix = Number(bits);
-  if (!ip || !Number.isInteger(prefix) || prefix < 8 || prefix > 30) {
+  const [ip, bits, ...rest] = cidr.split('/');
+  const prefix = /^\d{1,2}$/.test(bits ?? '') ? Number(bits) : NaN;
+  if (!ip || rest.length || !(prefix >= 8 && prefix <= 30)) {
     throw new Error(`'${cidr}' is not a CIDR block like 127.20.0.0/16 (prefix between /8 and /30)`);
   }
   const size = 2 ** (32 - prefix);
