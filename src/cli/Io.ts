@@ -1,0 +1,41 @@
+// What a CLI run may touch of the outside world, injectable so tests can capture output, pretend to
+// be a terminal and press Ctrl-C. The default is the real process.
+
+export interface Output {
+  write(chunk: string): unknown;
+}
+
+export interface Io {
+  readonly stdout: Output;
+  readonly stderr: Output;
+  readonly env: Record<string, string | undefined>;
+  /** Whether stdout is a terminal: progress bars are redrawn in place only then. */
+  readonly isTTY: boolean;
+  /** Subscribes to Ctrl-C (SIGINT) and SIGTERM; returns the unsubscribe function. */
+  readonly onInterrupt?: (listener: () => void) => () => void;
+  /** Wall clock in ms, for "Running 5 seconds ago". */
+  readonly now?: () => number;
+  /** Terminal width: docker draws progress bars only when it is over 110 columns. */
+  readonly columns?: number;
+}
+
+export function processIo(): Io {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    isTTY: process.stdout.isTTY === true,
+    onInterrupt: processInterrupts,
+    now: Date.now,
+    ...(process.stdout.columns !== undefined ? { columns: process.stdout.columns } : {}),
+  };
+}
+
+export function processInterrupts(listener: () => void): () => void {
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  return () => {
+    process.off('SIGINT', listener);
+    process.off('SIGTERM', listener);
+  };
+}

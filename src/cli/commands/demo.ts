@@ -1,0 +1,72 @@
+// The demo of `routemesh up --demo`: create my-web (traefik/whoami, 6 replicas, 8080 -> 80) through the
+// engine API exactly as `service create` would, wait for its tasks to run, and show where each listens.
+import type { ApiNode, ApiTask } from '../apiTypes.js';
+import type { CommandContext } from '../CommandContext.js';
+import { truncateId } from '../dockerText.js';
+import { EngineClient, filtersParam } from '../EngineClient.js';
+import { parseArgs } from '../flags.js';
+import { buildServiceSpec, CREATE_FLAGS } from '../serviceSpec.js';
+import { renderTable } from '../table.js';
+
+export const DEMO_SERVICE = 'my-web';
+export const DEMO_ARGS = ['--name', DEMO_SERVICE, '--publish', 'published=8080,target=80', '--replicas', '6', 'traefik/whoami'];
+const DEMO_REPLICAS = 6;
+
+export interface DemoOptions {
+  readonly pollMs: number;
+  readonly deadlineMs: number;
+  /** Aborted on Ctrl-C: stop waiting. */
+  readonly signal: AbortSignal;
+}
+
+/** Creates the service and waits for it; returns its running tasks (fewer if the deadline passed). */
+export async function runDemo(ctx: CommandContext, client: EngineClient, options: DemoOptions): Promise<ApiTask[]> {
+  const spec = buildServiceSpec(parseArgs(DEMO_ARGS, CREATE_FLAGS, { command: 'routemesh service create', interspersed: false }));
+  const created = await client.post<{ ID: string; Warnings?: string[] | null }>('/services/create', spec);
+  for (const warning of created?.Warnings ?? []) ctx.err(warning);
+  const deadline = Date.now() + options.deadlineMs;
+  let running: ApiTask[] = [];
+  while (!options.signal.aborted) {
+    const tasks = (await client.get<ApiTask[]>('/tasks', { filters: filtersParam({ service: [created.ID] }) })) ?? [];
+    running = tasks.filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running');
+    if (running.length >= DEMO_REPLICAS || Date.now() >= deadline) break;
+    await sleep(options.pollMs, options.signal);
+  }
+  return running.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0));
+}
+
+/** ID, TASK, NODE, ADDRESS: the address a task really listens on, with the port it stands for. */
+export async function renderDemoTasks(client: EngineClient, tasks: readonly ApiTask[]): Promise<string> {
+  const nodes = (await client.get<ApiNode[]>('/nodes')) ?? [];
+  const hostnames = new Map(nodes.map((n) => [n.ID, n.Spec?.Name || n.Description?.Hostname || n.ID]));
+  const rows = tasks.map((t) => [
+    truncateId(t.ID),
+    `${DEMO_SERVICE}.${t.Slot ?? 0}`,
+    hostnames.get(t.NodeID ?? '') ?? t.NodeID ?? '',
+    listenAddress(t),
+  ]);
+  return renderTable([['ID', 'TASK', 'NODE', 'ADDRESS'], ...rows]);
+}
+
+export function listenAddress(task: ApiTask): string {
+  const addr = task.Endpoint?.Addr;
+  if (addr === undefined || addr === '') return '-';
+  const ports = task.Endpoint?.Ports ?? [];
+  if (ports.length === 0) return addr;
+  return ports.map((p) => {
+    const listen = p.ListenPort ?? p.TargetPort;
+    return listen !== p.TargetPort ? `${addr}:${listen}->${p.TargetPort}` : `${addr}:${listen}`;
+  }).join(', ');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}

@@ -1,0 +1,138 @@
+// `routemesh service logs [-f] SERVICE`: the engine's multiplexed log stream, each line prefixed with
+// the task it came from (service.slot.task@node), resolved from the details the engine puts first.
+import type { ApiService, ApiTask } from '../apiTypes.js';
+import type { Command } from '../Command.js';
+import type { CommandContext } from '../CommandContext.js';
+import { truncateId } from '../dockerText.js';
+import { StdcopyParser } from '../stdcopy.js';
+import { nodeName } from './servicePs.js';
+
+export const logsCommand: Command = {
+  name: 'logs',
+  usage: '[OPTIONS] SERVICE',
+  summary: 'Fetch the logs of a service',
+  flags: [
+    { name: 'follow', short: 'f', kind: 'bool', help: 'Follow log output' },
+    { name: 'tail', short: 'n', kind: 'string', help: 'Number of lines to show from the end of the logs', defaultText: '"all"' },
+    { name: 'timestamps', short: 't', kind: 'bool', help: 'Show timestamps' },
+    { name: 'no-trunc', kind: 'bool', help: 'Do not truncate output' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, args) {
+    const ref = args.positionals[0]!;
+    const client = ctx.client();
+    const service = await client.get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: false });
+    const replicas = service.Spec?.Mode?.Replicated?.Replicas;
+    const padding = typeof replicas === 'number' ? String(replicas).length : 1;
+    const timestamps = args.bool('timestamps');
+    const res = await client.stream(`/services/${encodeURIComponent(ref)}/logs`, {
+      details: 1,
+      follow: args.bool('follow') ? 1 : undefined,
+      stderr: 1,
+      stdout: 1,
+      tail: args.string('tail') ?? 'all',
+      timestamps: timestamps ? 1 : undefined,
+    });
+    const prefixes = new Prefixes(ctx, padding, args.bool('no-trunc'));
+    const parser = new StdcopyParser();
+    const unsubscribe = ctx.onInterrupt(() => res.destroy());
+    try {
+      // Frames are handled one at a time, in order: a prefix may need lookups before its line can go out.
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        for (const frame of parser.push(chunk)) {
+          const output = frame.stream === 2 ? ctx.io.stderr : ctx.io.stdout;
+          for (const line of splitLines(frame.payload.toString('utf8'))) {
+            output.write(await formatLine(line, prefixes, timestamps));
+          }
+        }
+      }
+    } catch (e) {
+      // Ctrl-C while following ends the stream; that is how `logs -f` is meant to stop.
+      if (!res.destroyed) throw e;
+    } finally {
+      unsubscribe();
+    }
+    return 0;
+  },
+};
+
+function splitLines(text: string): string[] {
+  const lines = text.split(/(?<=\n)/);
+  return lines.filter((l) => l !== '');
+}
+
+async function formatLine(line: string, prefixes: Prefixes, timestamps: boolean): Promise<string> {
+  const parts = line.split(' ');
+  const detailsIndex = timestamps ? 1 : 0;
+  const details = parts[detailsIndex] ?? '';
+  if (parts.length <= detailsIndex + 1 || !details.includes('=')) return line; // no details: print as it came
+  const fields = new Map(details.split(',').map((kv) => {
+    const eq = kv.indexOf('=');
+    return [decodeURIComponent(kv.slice(0, eq)), decodeURIComponent(kv.slice(eq + 1))] as const;
+  }));
+  const prefix = await prefixes.get(
+    fields.get('com.docker.swarm.node.id') ?? '',
+    fields.get('com.docker.swarm.service.id') ?? '',
+    fields.get('com.docker.swarm.task.id') ?? '');
+  const message = parts.slice(detailsIndex + 1).join(' ');
+  return `${timestamps ? `${parts[0]} ` : ''}${prefix}    | ${message}`;
+}
+
+/** "simple.1.3m8ocp0wk1ud@worker2", each object looked up once, like docker's resolver cache. */
+class Prefixes {
+  readonly #ctx: CommandContext;
+  readonly #padding: number;
+  readonly #noTrunc: boolean;
+  readonly #cache = new Map<string, Promise<string>>();
+  readonly #names = new Map<string, Promise<string>>();
+
+  constructor(ctx: CommandContext, padding: number, noTrunc: boolean) {
+    this.#ctx = ctx;
+    this.#padding = padding;
+    this.#noTrunc = noTrunc;
+  }
+
+  get(nodeId: string, serviceId: string, taskId: string): Promise<string> {
+    const key = `${nodeId} ${serviceId} ${taskId}`;
+    let prefix = this.#cache.get(key);
+    if (prefix === undefined) {
+      prefix = this.#make(nodeId, serviceId, taskId);
+      this.#cache.set(key, prefix);
+    }
+    return prefix;
+  }
+
+  async #make(nodeId: string, serviceId: string, taskId: string): Promise<string> {
+    const node = await this.#name(`node ${nodeId}`, () => nodeName(this.#ctx, nodeId));
+    const service = await this.#name(`service ${serviceId}`, async () => {
+      try {
+        const s = await this.#ctx.client().get<ApiService>(`/services/${encodeURIComponent(serviceId)}`, { insertDefaults: false });
+        return s?.Spec?.Name || serviceId;
+      } catch {
+        return serviceId;
+      }
+    });
+    let slot = 0;
+    let id = taskId;
+    try {
+      const task = await this.#ctx.client().get<ApiTask>(`/tasks/${encodeURIComponent(taskId)}`);
+      slot = task?.Slot ?? 0;
+      id = task?.ID ?? taskId;
+    } catch {
+      // an unknown task still gets a prefix, with slot 0
+    }
+    const padding = ' '.repeat(Math.max(0, this.#padding - String(slot).length));
+    return `${service}.${slot}.${this.#noTrunc ? id : truncateId(id)}@${node}${padding}`;
+  }
+
+  #name(key: string, lookup: () => Promise<string>): Promise<string> {
+    let name = this.#names.get(key);
+    if (name === undefined) {
+      name = lookup();
+      this.#names.set(key, name);
+    }
+    return name;
+  }
+}
+

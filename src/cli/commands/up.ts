@@ -1,0 +1,169 @@
+// `routemesh up`: starts the cluster in this process (the engine module's startCluster), prints its
+// nodes and what to try next, optionally runs the demo service, and stays up until SIGINT or SIGTERM.
+import type { Command } from '../Command.js';
+import type { CommandContext } from '../CommandContext.js';
+import { DEFAULT_ENGINE_HOST } from '../engineAddress.js';
+import { EngineClient } from '../EngineClient.js';
+import { usageError } from '../errors.js';
+import { intFlag, type ParsedArgs } from '../flags.js';
+import { renderTable } from '../table.js';
+import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
+
+/** What `up` needs of the engine module's Cluster (kept structural so tests can pass a stand-in). */
+export interface UpCluster {
+  readonly nodes: readonly { hostname: string; address: string; role: string; apiUrl: string; nodeId: string }[];
+  close(): Promise<void>;
+}
+
+export interface UpOptions {
+  nodes: number;
+  managers: number;
+  subnet: string;
+  apiPort: number;
+  taskSubnet: string;
+  vipSubnet: string;
+  bare: boolean;
+  log: (line: string) => void;
+}
+
+export type StartCluster = (options: UpOptions) => Promise<UpCluster>;
+
+/** Loaded on demand: the other verbs are HTTP clients and need none of the engine. */
+const startFromEngine: StartCluster = async (options) => (await import('../../engine/index.js')).startCluster(options);
+
+const DEMO_DEADLINE_MS = 30_000;
+
+export function createUpCommand(start: StartCluster = startFromEngine): Command {
+  return {
+    name: 'up',
+    usage: '[OPTIONS]',
+    summary: 'Start a cluster of simulated nodes in the foreground (Ctrl-C stops it)',
+    details: 'Node i gets the i-th address of --subnet and serves its engine API on <address>:--api-port.\n' +
+      'The first --managers nodes are managers (node1 the leader), the rest workers.',
+    flags: [
+      { name: 'nodes', kind: 'string', valueName: 'int', help: 'Number of nodes', defaultText: '3' },
+      { name: 'managers', kind: 'string', valueName: 'int', help: 'Number of managers among them', defaultText: '1' },
+      { name: 'subnet', kind: 'string', valueName: 'cidr', help: 'Node addresses', defaultText: '127.1.0.0/24' },
+      { name: 'api-port', kind: 'string', valueName: 'port', help: 'Engine API port on every node', defaultText: '2375' },
+      { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
+      { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
+      { name: 'demo', kind: 'bool', help: `Also run the demo service ${DEMO_SERVICE} (traefik/whoami, 6 replicas, port 8080)` },
+      { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
+    ],
+    maxArgs: 0,
+    run: (ctx, args) => runUp(ctx, args, start),
+  };
+}
+
+export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOptions {
+  const nodes = intFlag(args, 'nodes', { min: 1 }) ?? 3;
+  const managers = intFlag(args, 'managers', { min: 1 }) ?? 1;
+  if (managers > nodes) throw usageError(`--managers must be between 1 and the number of nodes (${nodes}), got ${managers}`);
+  const apiPort = intFlag(args, 'api-port', { min: 1 }) ?? 2375;
+  if (apiPort > 65535) throw usageError(`--api-port must be a TCP port (1-65535), got ${apiPort}`);
+  const subnet = cidr(args, 'subnet', '127.1.0.0/24');
+  const prefix = Number(subnet.split('/')[1]);
+  const room = prefix >= 31 ? 0 : 2 ** (32 - prefix) - 2;
+  if (nodes > room) throw usageError(`--subnet ${subnet} has room for ${room} nodes, not ${nodes}`);
+  const bare = args.bool('bare');
+  if (bare && args.bool('demo')) throw usageError('--demo needs a swarm: leave out --bare');
+  return {
+    nodes,
+    managers,
+    subnet,
+    apiPort,
+    taskSubnet: cidr(args, 'task-subnet', '127.20.0.0/16'),
+    vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
+    bare,
+    log,
+  };
+}
+
+function cidr(args: ParsedArgs, flag: string, fallback: string): string {
+  const value = args.string(flag) ?? fallback;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value.trim());
+  if (m === null || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+    throw usageError(`invalid argument "${value}" for "--${flag}" flag: expected an IPv4 CIDR like ${fallback}`);
+  }
+  return value.trim();
+}
+
+async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster): Promise<number> {
+  const options = upOptions(args, (line) => ctx.err(line));
+  // Listen for Ctrl-C before starting: a press during start-up must still close what was opened.
+  // The first press stops the cluster; the listener then goes, so a second press kills a stuck close.
+  const stop = new AbortController();
+  let unsubscribe = (): void => {};
+  unsubscribe = ctx.onInterrupt(() => {
+    stop.abort();
+    unsubscribe();
+  });
+  try {
+    const cluster = await start(options);
+    try {
+      await show(ctx, cluster, args.bool('demo'), stop.signal);
+      await new Promise<void>((resolve) => {
+        if (stop.signal.aborted) resolve();
+        else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      ctx.err('Stopping the cluster...');
+    } finally {
+      await cluster.close();
+    }
+    return 0;
+  } finally {
+    unsubscribe();
+  }
+}
+
+async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, signal: AbortSignal): Promise<void> {
+  const rows = cluster.nodes.map((n) => [n.hostname, n.role === 'none' ? '-' : n.role, n.address, tcp(n.apiUrl)]);
+  ctx.write(renderTable([['HOSTNAME', 'ROLE', 'ADDRESS', 'ENGINE API'], ...rows]));
+  const manager = cluster.nodes.find((n) => n.role === 'manager') ?? cluster.nodes[0];
+  if (manager === undefined) return;
+  const host = tcp(manager.apiUrl);
+  // The CLI's default target is node1 of the default cluster; anything else needs ROUTEMESH_HOST.
+  const env = host === DEFAULT_ENGINE_HOST ? '' : `    export ROUTEMESH_HOST=${host}\n`;
+  if (cluster.nodes.every((n) => n.role === 'none')) {
+    ctx.write(`\nThe engines are not in a swarm yet. From another terminal:\n${env}` +
+      `    routemesh swarm init --advertise-addr ${manager.address}\n\nPress Ctrl-C to stop.\n`);
+    return;
+  }
+  if (!demo) {
+    ctx.write(`\nFrom another terminal:\n${env}    routemesh node ls\n` +
+      '    routemesh service create --name web --publish published=9090,target=80 --replicas 2 nginx\n\n' +
+      'Press Ctrl-C to stop the cluster.\n');
+    return;
+  }
+  const client = new EngineClient(manager.apiUrl, { host });
+  try {
+    await showDemo(ctx, client, cluster, env, signal);
+  } catch (e) {
+    // The cluster is fine without its demo (say port 8080 is taken): keep it up and say why.
+    ctx.err(`The demo service could not start: ${(e as Error).message}`);
+    ctx.write('\nPress Ctrl-C to stop the cluster.\n');
+  } finally {
+    client.close();
+  }
+}
+
+async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCluster, env: string, signal: AbortSignal): Promise<void> {
+  const tasks = await runDemo(ctx, client, { pollMs: Math.min(ctx.pollMs, 100), deadlineMs: DEMO_DEADLINE_MS, signal });
+  if (signal.aborted) return;
+  ctx.write(`\nService ${DEMO_SERVICE}: traefik/whoami, 6 replicas, published on port 8080 of every node\n`);
+  ctx.write(await renderDemoTasks(client, tasks));
+  if (tasks.length < 6) {
+    ctx.err(`only ${tasks.length} of 6 tasks of ${DEMO_SERVICE} run after ${DEMO_DEADLINE_MS / 1000} s; see \`routemesh service ps ${DEMO_SERVICE}\``);
+  }
+  // Any node but the manager shows best that the mesh answers everywhere.
+  const node2 = cluster.nodes[1] ?? cluster.nodes[0]!;
+  ctx.write('\nTry, from another terminal:\n' + env +
+    `    curl http://${node2.address}:8080/            # any node reaches the service; the answer names the task\n` +
+    `    routemesh service ps ${DEMO_SERVICE}\n` +
+    `    routemesh service scale ${DEMO_SERVICE}=3\n\n` +
+    'Press Ctrl-C to stop the cluster.\n');
+}
+
+function tcp(apiUrl: string): string {
+  return apiUrl.replace(/^http:\/\//, 'tcp://').replace(/\/+$/, '');
+}

@@ -1,0 +1,132 @@
+// The small text rules behind the CLI: Go's human durations and duration syntax, natural order,
+// docker's image and ID shortening, the flag parser, --publish, and engine addresses.
+import t from 'tap';
+import { imageWithoutDigest, prettyPrint, truncateId, withDefaultTag, ellipsis } from '../src/cli/dockerText.js';
+import { formatGoDuration, parseGoDuration } from '../src/cli/duration.js';
+import { engineTarget, toBaseUrl } from '../src/cli/engineAddress.js';
+import { CliError } from '../src/cli/errors.js';
+import { parseArgs, type FlagSpec } from '../src/cli/flags.js';
+import { ageMs, humanDuration } from '../src/cli/humanDuration.js';
+import { naturalCompare } from '../src/cli/naturalSort.js';
+import { parsePublish } from '../src/cli/publish.js';
+
+t.test('human durations read as Go\'s units.HumanDuration', async (t) => {
+  const s = 1000;
+  const cases: [number, string][] = [
+    [-5 * s, 'Less than a second'],
+    [999, 'Less than a second'],
+    [1 * s, '1 second'],
+    [1999, '1 second'],
+    [29 * s, '29 seconds'],
+    [59.9 * s, '59 seconds'],
+    [60 * s, 'About a minute'],
+    [119 * s, 'About a minute'],
+    [120 * s, '2 minutes'],
+    [59 * 60 * s, '59 minutes'],
+    [60 * 60 * s, 'About an hour'],
+    [90 * 60 * s, '2 hours'],
+    [47 * 3600 * s, '47 hours'],
+    [48 * 3600 * s, '2 days'],
+    [14 * 24 * 3600 * s, '2 weeks'],
+    [60 * 24 * 3600 * s, '2 months'],
+    [800 * 24 * 3600 * s, '2 years'],
+  ];
+  for (const [ms, words] of cases) t.equal(humanDuration(ms), words, `${ms} ms`);
+  t.equal(humanDuration(ageMs(undefined, Date.parse('2026-01-01T00:00:00Z'))), '292 years', 'a missing timestamp is Go\'s zero time, and Go durations saturate');
+});
+
+t.test('Go duration syntax parses to nanoseconds', async (t) => {
+  const cases: [string, number | undefined][] = [
+    ['10s', 10e9], ['1m30s', 90e9], ['500ms', 5e8], ['1.5h', 5400e9], ['300us', 3e5], ['300µs', 3e5],
+    ['2h45m', 9900e9], ['0', 0], ['-1s', -1e9], ['.5s', 5e8], ['10', undefined], ['', undefined], ['1x', undefined], ['s', undefined],
+  ];
+  for (const [text, ns] of cases) t.equal(parseGoDuration(text), ns, text);
+});
+
+t.test('nanoseconds print as Go\'s Duration.String()', async (t) => {
+  const cases: [number, string][] = [
+    [0, '0s'], [5e9, '5s'], [10e9, '10s'], [90e9, '1m30s'], [3600e9, '1h0m0s'], [1.5e9, '1.5s'], [5e8, '500ms'], [1500, '1.5µs'], [-2e9, '-2s'],
+  ];
+  for (const [ns, text] of cases) t.equal(formatGoDuration(ns), text, text);
+});
+
+t.test('natural order puts node2 before node10', async (t) => {
+  const sorted = ['node10', 'node2', 'node1', 'web.10', 'web.9', 'a', 'web.1'].sort(naturalCompare);
+  t.same(sorted, ['a', 'node1', 'node2', 'node10', 'web.1', 'web.9', 'web.10']);
+});
+
+t.test('docker text rules', async (t) => {
+  t.equal(prettyPrint('running'), 'Running');
+  t.equal(prettyPrint('rollback_COMPLETED'), 'Rollback_completed');
+  t.equal(prettyPrint(''), '');
+  t.equal(truncateId('3m8ocp0wk1udaakn9a4hdwcd0'), '3m8ocp0wk1ud');
+  t.equal(ellipsis('abcdef', 4), 'abc…');
+  t.equal(ellipsis('abc', 4), 'abc');
+  t.equal(imageWithoutDigest('nginx:1.25@sha256:abc'), 'nginx:1.25');
+  t.equal(imageWithoutDigest('nginx@sha256:abc'), 'nginx@sha256:abc', 'no tag: the digest stays');
+  t.equal(imageWithoutDigest('docker.io/library/nginx:latest'), 'nginx:latest');
+  t.equal(withDefaultTag('nginx'), 'nginx:latest');
+  t.equal(withDefaultTag('traefik/whoami'), 'traefik/whoami:latest');
+  t.equal(withDefaultTag('localhost:5000/app'), 'localhost:5000/app:latest');
+  t.equal(withDefaultTag('madvirus/simplenode:0.1'), 'madvirus/simplenode:0.1');
+  t.equal(withDefaultTag('nginx@sha256:abc'), 'nginx@sha256:abc');
+});
+
+const SPECS: FlagSpec[] = [
+  { name: 'name', kind: 'string', help: '' },
+  { name: 'publish', short: 'p', kind: 'list', help: '' },
+  { name: 'detach', short: 'd', kind: 'bool', help: '' },
+  { name: 'quiet', short: 'q', kind: 'bool', help: '' },
+];
+
+t.test('flags: docker-style forms', async (t) => {
+  const a = parseArgs(['--name', 'web', '-p', '80:80', '--publish=81:81', '-p82:82', '-dq', 'IMG'], SPECS, { command: 'x' });
+  t.equal(a.string('name'), 'web');
+  t.same(a.list('publish'), ['80:80', '81:81', '82:82']);
+  t.ok(a.bool('detach'));
+  t.ok(a.bool('quiet'));
+  t.same(a.positionals, ['IMG']);
+  const b = parseArgs(['--name=x', 'IMG', '--detach', '--', '-q'], SPECS, { command: 'x' });
+  t.ok(b.bool('detach'), 'flags after a positional still count by default');
+  t.same(b.positionals, ['IMG', '-q']);
+  const c = parseArgs(['--name', 'x', 'python3', '-m', 'http.server', '--bind', 'h'], SPECS, { command: 'x', interspersed: false });
+  t.same(c.positionals, ['python3', '-m', 'http.server', '--bind', 'h'], 'the image\'s command keeps its flags');
+  t.notOk(parseArgs(['--detach=false'], SPECS, { command: 'x' }).bool('detach'));
+  t.ok(parseArgs(['--help'], SPECS, { command: 'x' }).bool('help'));
+});
+
+t.test('flags: mistakes are usage errors naming the help', async (t) => {
+  const err = (argv: string[]): CliError | undefined => {
+    try {
+      parseArgs(argv, SPECS, { command: 'routemesh service create' });
+    } catch (e) {
+      return e as CliError;
+    }
+    return undefined;
+  };
+  t.match(err(['--nope']), { code: 'CLI_USAGE', exitCode: 2, message: "unknown flag: --nope\nSee 'routemesh service create --help'." });
+  t.match(err(['-x']), { message: /^unknown shorthand flag: 'x' in -x/ });
+  t.match(err(['--name']), { message: /^flag needs an argument: --name/ });
+});
+
+t.test('--publish: long and short syntax as docker parses them', async (t) => {
+  t.same(parsePublish('published=8080,target=80'), [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }]);
+  t.same(parsePublish('target=53,published=53,protocol=udp,mode=host'), [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 53, PublishMode: 'host' }]);
+  t.same(parsePublish('8080:80'), [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }]);
+  t.same(parsePublish('5353:53/udp'), [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'ingress' }]);
+  t.same(parsePublish('80'), [{ Protocol: 'tcp', TargetPort: 80, PublishMode: 'ingress' }]);
+  t.same(parsePublish('8080-8081:80-81').map((p) => `${p.PublishedPort}:${p.TargetPort}`), ['8080:80', '8081:81']);
+  t.throws(() => parsePublish('published=8080'), { message: /missing mandatory field 'target'/ });
+  t.throws(() => parsePublish('published=8080,target=80,mode=weird'), { message: /invalid publish mode value \(weird\)/ });
+  t.throws(() => parsePublish('1.2.3.4:80:80'), { message: /hostip is not supported/ });
+});
+
+t.test('engine address: ROUTEMESH_HOST, then DOCKER_HOST, then node1', async (t) => {
+  t.same(engineTarget({}), { host: 'tcp://127.1.0.1:2375', baseUrl: 'http://127.1.0.1:2375' });
+  t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375' }).baseUrl, 'http://127.78.0.2:2375');
+  t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375', ROUTEMESH_HOST: 'http://127.78.0.3:4000' }).baseUrl, 'http://127.78.0.3:4000');
+  t.equal(engineTarget({ DOCKER_HOST: 'unix:///var/run/docker.sock' }).host, 'tcp://127.1.0.1:2375', 'the real docker\'s socket is passed by');
+  t.equal(toBaseUrl('127.78.0.4:2376'), 'http://127.78.0.4:2376');
+  t.equal(toBaseUrl('tcp://127.78.0.4'), 'http://127.78.0.4:2375');
+  t.throws(() => toBaseUrl('unix:///var/run/docker.sock'), { code: 'CLI_USAGE' });
+});
