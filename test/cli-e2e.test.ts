@@ -1,0 +1,116 @@
+// The routemesh command as a child process against a real cluster: the commands of the README, their
+// tables and messages, and the state they leave (checked through the API and through the mesh).
+import t from 'tap';
+import { api, testCluster, waitFor } from './support/cluster.js';
+import { cliEnv, routemesh, spawnRoutemesh } from './support/cli.js';
+import { connectAndWait, whoamiHost, httpGet } from './support/net.js';
+
+const BLOCK = 160; // nodes 127.160.0.x, tasks 127.161/16, VIPs 127.162/16
+
+t.test('routemesh verbs against a 3-node cluster', async (t) => {
+  const cluster = await testCluster(t, BLOCK);
+  const manager = cluster.nodes[0]!.apiUrl;
+  const env = cliEnv(`tcp://${cluster.nodes[0]!.address}:2375`);
+
+  await t.test('node ls', async (t) => {
+    const { code, stdout } = await routemesh(['node', 'ls'], env);
+    t.equal(code, 0);
+    const lines = stdout.trimEnd().split('\n');
+    t.match(lines[0], /^ID {28}HOSTNAME {3}STATUS {4}AVAILABILITY {3}MANAGER STATUS {3}ENGINE VERSION$/);
+    t.match(lines[1], new RegExp(`^${cluster.nodes[0]!.nodeId} \\* +node1 +Ready +Active +Leader +28\\.2\\.2$`));
+    t.match(lines[2], /node2 +Ready +Active +28\.2\.2$/);
+    t.equal(lines.length, 4);
+  });
+
+  await t.test('service create waits for convergence and the service answers on every node', async (t) => {
+    const { code, stdout } = await routemesh(['service', 'create', '--name', 'web', '--publish', 'published=9090,target=80', '--replicas', '2', 'traefik/whoami'], env);
+    t.equal(code, 0, stdout);
+    const [id] = stdout.split('\n');
+    t.match(id, /^[0-9a-z]{25}$/);
+    t.match(stdout, /overall progress: 2 out of 2 tasks/);
+    t.match(stdout, new RegExp(`verify: Service ${id} converged`));
+    for (const node of cluster.nodes) t.match(await whoamiHost(node.address, 9090), /^[0-9a-f]{12}$/);
+  });
+
+  await t.test('service ls and scale', async (t) => {
+    const scale = await routemesh(['service', 'scale', 'web=6'], env);
+    t.equal(scale.code, 0);
+    t.match(scale.stdout, /^web scaled to 6\n/);
+    t.match(scale.stdout, /overall progress: 6 out of 6 tasks/);
+    t.match(scale.stdout, /verify: Service web converged/);
+    const ls = await routemesh(['service', 'ls'], env);
+    t.match(ls.stdout, /^ID +NAME +MODE +REPLICAS +IMAGE +PORTS\n[0-9a-z]{12} +web +replicated +6\/6 +traefik\/whoami:latest +\*:9090->80\/tcp\n$/);
+  });
+
+  await t.test('service ps shows six running tasks spread over the nodes', async (t) => {
+    const { code, stdout } = await routemesh(['service', 'ps', 'web'], env);
+    t.equal(code, 0);
+    const rows = stdout.trimEnd().split('\n').slice(1);
+    t.equal(rows.length, 6);
+    for (const node of ['node1', 'node2', 'node3']) t.equal(rows.filter((r) => r.includes(` ${node} `)).length, 2, node);
+    t.ok(rows.every((r) => /web\.\d +traefik\/whoami:latest +node\d +Running +Running /.test(r)));
+  });
+
+  await t.test('drain moves a node\'s tasks elsewhere; the node still routes', async (t) => {
+    const { code, stdout } = await routemesh(['node', 'update', '--availability', 'drain', 'node2'], env);
+    t.equal(code, 0);
+    t.equal(stdout, 'node2\n');
+    await waitFor('no task running on node2', async () => {
+      const { body } = await api<any[]>(manager, 'GET', '/tasks');
+      const running = body.filter((task) => task.DesiredState === 'running' && task.Status.State === 'running');
+      return running.length === 6 && !running.some((task) => task.NodeID === cluster.nodes[1]!.nodeId);
+    });
+    const ls = await routemesh(['node', 'ls'], env);
+    t.match(ls.stdout, /node2 +Ready +Drain/);
+    t.equal((await httpGet(cluster.nodes[1]!.address, 9090)).status, 200);
+  });
+
+  await t.test('service inspect and rm', async (t) => {
+    const inspect = await routemesh(['service', 'inspect', 'web'], env);
+    t.equal(inspect.code, 0);
+    const [service] = JSON.parse(inspect.stdout);
+    t.equal(service.Spec.Name, 'web');
+    t.equal(service.Spec.UpdateConfig.Order, 'stop-first', 'inspect shows Swarm\'s defaults');
+    const rm = await routemesh(['service', 'rm', 'web'], env);
+    t.equal(rm.code, 0);
+    t.equal(rm.stdout, 'web\n');
+    t.equal(await connectAndWait(cluster.nodes[0]!.address, 9090, 2000), 'refused', 'the published port is closed');
+    const ps = await routemesh(['service', 'ps', 'web'], env);
+    t.equal(ps.code, 1);
+    t.equal(ps.stderr, 'no such service: web\n');
+  });
+
+  await t.test('refusals use Swarm\'s words and exit 1', async (t) => {
+    await routemesh(['service', 'create', '-d', '--name', 'a', '--publish', 'published=9191,target=80', 'nginx'], env);
+    const taken = await routemesh(['service', 'create', '-d', '--name', 'b', '--publish', 'published=9191,target=80', 'nginx'], env);
+    t.equal(taken.code, 1);
+    t.match(taken.stderr, /^Error response from daemon: rpc error: code = InvalidArgument desc = port '9191' is already in use by service 'a' \([0-9a-z]{25}\) as an ingress port\n$/);
+    const unknown = await routemesh(['service', 'scale', 'nosuch=2'], env);
+    t.equal(unknown.code, 1);
+    t.match(unknown.stderr, /nosuch: Error response from daemon: service nosuch not found/);
+    const badFlag = await routemesh(['service', 'create', '--replicas', 'many', 'nginx'], env);
+    t.equal(badFlag.code, 2);
+    t.match(badFlag.stderr, /many/);
+    const worker = await routemesh(['node', 'ls'], cliEnv(`tcp://${cluster.nodes[2]!.address}:2375`));
+    t.equal(worker.code, 1);
+    t.match(worker.stderr, /Worker nodes can't be used to view or modify cluster state/);
+  });
+});
+
+t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with exit 0', async (t) => {
+  const child = spawnRoutemesh(['up', '--nodes', '2', '--demo', '--subnet', '127.163.0.0/24', '--task-subnet', '127.164.0.0/16', '--vip-subnet', '127.165.0.0/16']);
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => { stdout += chunk; });
+  child.stderr!.resume();
+  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
+  t.match(stdout, /^HOSTNAME +ROLE +ADDRESS +ENGINE API\nnode1 +manager +127\.163\.0\.1 +tcp:\/\/127\.163\.0\.1:2375\nnode2 +worker +127\.163\.0\.2/);
+  t.match(stdout, /curl http:\/\/127\.163\.0\.2:8080\//);
+  const hosts = new Set<string>();
+  for (let i = 0; i < 6; i++) hosts.add(await whoamiHost('127.163.0.2', 8080));
+  t.equal(hosts.size, 6, 'the demo service answers with six tasks');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  t.equal(await exited, 0);
+  t.equal(await connectAndWait('127.163.0.2', 8080, 2000), 'refused', 'every listener is closed');
+});
