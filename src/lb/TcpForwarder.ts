@@ -66,11 +66,11 @@ export class TcpForwarder {
         upstream.once('close', (hadError) => {
           backend.active--;
           if (hadError) client.destroy();
-          else client.end();
+          else if (!client.writableEnded) client.end();
         });
         client.once('close', (hadError) => {
           if (hadError) upstream.destroy();
-          else upstream.end();
+          else if (!upstream.writableEnded) upstream.end();
         });
         client.pipe(upstream);
         upstream.pipe(client);

@@ -1,0 +1,109 @@
+// `npm run bench`: starts a 3-node cluster with one whoami task, loads it directly, through the mesh on
+// its own node and through the mesh on another node, with and without keep-alive, then prints the table
+// and writes it to bench/results/<date>.md. Settings: bench/settings.ts; the load itself: bench/load.ts.
+//
+// The cluster stays in this process and autocannon runs in a child per scenario, not the reverse: the
+// cluster (its mesh and its in-process whoami task) is the system under test, and a load generator in
+// the same event loop would take turns with it, slowing both and skewing the latencies it records.
+// Keeping the cluster here also keeps one owner for closing it, and the children, on every exit path.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { startCluster, type Cluster } from '../src/engine/index.js';
+import { LoadRunner } from './LoadRunner.js';
+import { describeMachine } from './machine.js';
+import { readSettings, type BenchSettings } from './settings.js';
+import { formatReport, ROUTE_LABEL, type ConnectionMode, type Measurement, type Route } from './table.js';
+import { deployWhoami, PUBLISHED_PORT } from './targets.js';
+
+const MODES: ConnectionMode[] = ['keep-alive', 'new per request'];
+const ROUTES: Route[] = ['direct', 'same node', 'other node'];
+
+const settings = ((): BenchSettings => {
+  try {
+    return readSettings(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+})();
+const runner = new LoadRunner();
+let cluster: Cluster | undefined;
+
+async function shutDown(): Promise<void> {
+  runner.killAll();
+  const closing = cluster;
+  cluster = undefined;
+  await closing?.close();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping the load and the cluster\n`);
+    void shutDown().finally(() => process.exit(130));
+  });
+}
+
+async function bench(): Promise<void> {
+  const { block } = settings;
+  const machine = describeMachine();
+  cluster = await startCluster({
+    subnet: `127.${block}.0.0/24`,
+    taskSubnet: `127.${block + 1}.0.0/16`,
+    vipSubnet: `127.${block + 2}.0.0/16`,
+  });
+  const targets = await deployWhoami(cluster);
+  const urls: Record<Route, string> = { direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode };
+
+  const measurements: Measurement[] = [];
+  for (const mode of MODES) {
+    for (const route of ROUTES) {
+      process.stderr.write(`bench: ${ROUTE_LABEL[route]}, ${mode}: ${urls[route]} for ${settings.durationSec} s\n`);
+      const result = await runner.run(urls[route], {
+        connections: settings.connections,
+        pipelining: settings.pipelining,
+        durationSec: settings.durationSec,
+        warmupSec: settings.warmupSec,
+        newConnectionPerRequest: mode === 'new per request',
+      });
+      measurements.push({ route, mode, result });
+    }
+  }
+
+  const date = new Date().toISOString().slice(0, 10);
+  const warmup = settings.warmupSec > 0 ? ` after a ${settings.warmupSec} s warm-up` : ', no warm-up';
+  const report = formatReport(measurements, {
+    date,
+    machine,
+    setup: [
+      `load: autocannon in a child process, ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
+        `${settings.durationSec} s per scenario${warmup}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
+      `target: one traefik/whoami task at ${new URL(targets.direct).host} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
+        `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}`,
+      'new per request: every request sends `Connection: close`, so it pays for a new TCP connection and, through the mesh, ' +
+        'a new upstream connection and a new balancer pick (the mesh balances per connection)',
+    ],
+  });
+  process.stdout.write(report);
+
+  if (!settings.noWrite) {
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    await mkdir(dir, { recursive: true });
+    const file = `${dir}${date}.md`;
+    await writeFile(file, report);
+    process.stderr.write(`bench: written to ${file}\n`);
+  }
+}
+
+try {
+  await bench();
+} catch (error) {
+  process.stderr.write(`bench failed: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  await shutDown();
+  // A handle left open after close() would hang `npm run bench`; say so rather than wait forever.
+  setTimeout(() => {
+    process.stderr.write('bench: something still held the event loop 5 s after closing the cluster; exiting anyway\n');
+    process.exit(process.exitCode ?? 1);
+  }, 5000).unref();
+}

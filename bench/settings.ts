@@ -1,0 +1,43 @@
+// What one bench run does, from its command line and environment: how long each scenario runs and
+// which 127/8 address block the cluster takes (so a test can run it beside a real bench or other tests).
+
+export interface BenchSettings {
+  /** Cluster nodes on 127.B.0.0/24, task addresses on 127.(B+1)/16, VIPs on 127.(B+2)/16. */
+  block: number;
+  durationSec: number;
+  warmupSec: number;
+  connections: number;
+  pipelining: number;
+  quick: boolean;
+  /** Leave bench/results alone (the test sets it). */
+  noWrite: boolean;
+}
+
+function seconds(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of seconds, got "${text}"`);
+  return value;
+}
+
+export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSettings {
+  const unknown = argv.filter((a) => a !== '--quick');
+  if (unknown.length) throw new Error(`unknown argument ${unknown[0]}: the only option is --quick (or BENCH_QUICK=1)`);
+  const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
+  const block = Number(env.BENCH_BLOCK ?? 150);
+  if (!Number.isInteger(block) || block < 1 || block > 253) {
+    throw new Error(`BENCH_BLOCK must be a whole number from 1 to 253 (it takes 127.B to 127.B+2), got "${env.BENCH_BLOCK}"`);
+  }
+  const durationSec = seconds('BENCH_DURATION', env.BENCH_DURATION, quick ? 1 : 5);
+  if (durationSec === 0) throw new Error('BENCH_DURATION must be more than 0 seconds');
+  return {
+    block,
+    durationSec,
+    // A quick run only checks the harness works; warming the JIT is for figures worth reading.
+    warmupSec: seconds('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 0 : 1),
+    connections: 10,
+    pipelining: 1,
+    quick,
+    noWrite: env.BENCH_NO_WRITE === '1',
+  };
+}
