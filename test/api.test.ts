@@ -124,6 +124,8 @@ t.test('engine API of a 3-node cluster', async (t) => {
       TaskTemplate: { RestartPolicy: { Condition: 'any', Delay: 5e9, MaxAttempts: 0 }, ContainerSpec: { StopGracePeriod: 10e9 } },
       UpdateConfig: { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, Order: 'stop-first' },
     });
+    t.match(inspect.body.Endpoint.TaskEndpoints, [{ Task: /^web\.1\./, Addr: /^127\.125\./, Ports: [{ Protocol: 'tcp', TargetPort: 80, ListenPort: Number }] }],
+      'inspect shows where each task really listens');
     const plain = await api(manager, 'GET', '/services/web?insertDefaults=false');
     t.notOk(plain.body.Spec.UpdateConfig, 'no defaults unless asked');
 

@@ -20,5 +20,8 @@ t.test('a cluster run by an unprivileged user', async (t) => {
   t.equal(report.distinctAnswers, 3, 'the mesh forwards to the moved ports, round robin over all three tasks');
   t.equal(report.lowPublish.status, 400);
   t.match(report.lowPublish.message, /cannot publish port 80: ports below 1024 need root \(or CAP_NET_BIND_SERVICE\)/);
+  t.equal(report.psPorts?.length, 3, 'service ps shows each task\'s moved port');
+  t.match(report.psPorts?.[0], /:10080->80\/tcp$/);
+  t.same(report.inspectListenPorts, [10080, 10080, 10080], 'service inspect shows where the tasks listen');
   t.same(report.services, ['web'], 'the refused service was not created and the cluster kept running');
 });

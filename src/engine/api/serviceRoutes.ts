@@ -18,6 +18,18 @@ function serviceStatus(manager: Manager, service: Service): { RunningTasks: numb
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
 }
 
+/**
+ * routemesh's addition to one service's inspect output: where each running task really listens (a port
+ * below 1024 moves when routemesh runs without root). The docker CLI drops fields it does not know.
+ */
+function withTaskEndpoints(manager: Manager, service: Service): Service & { Endpoint: { TaskEndpoints: unknown[] } } {
+  const running = manager.store.tasksOfService(service.ID).filter((t) => t.Status.State === 'running' && t.Endpoint);
+  const taskEndpoints = running
+    .sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0))
+    .map((t) => ({ Task: t.Name ?? t.ID, Addr: t.Endpoint!.Addr, Ports: t.Endpoint!.Ports }));
+  return { ...service, Endpoint: { ...service.Endpoint, TaskEndpoints: taskEndpoints } };
+}
+
 export function serviceRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/services$/, (r) => {
     const manager = engine.requireManager();
@@ -40,7 +52,8 @@ export function serviceRoutes(router: Router, engine: EngineContext): void {
   });
 
   router.add('GET', /^\/services\/([^/]+)$/, (r) => {
-    const service = engine.requireManager().resolveService(r.params[0]!);
+    const manager = engine.requireManager();
+    const service = withTaskEndpoints(manager, manager.resolveService(r.params[0]!));
     if (!isTrue(r.query.get('insertDefaults'))) return { status: 200, body: service };
     return { status: 200, body: { ...service, Spec: withDefaults(service.Spec) } };
   });
