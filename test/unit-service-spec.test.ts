@@ -1,6 +1,6 @@
 // normalizeServiceSpec and withDefaults: what a service create/update body becomes, and what is refused.
 import t from 'tap';
-import { SwarmError, normalizeServiceSpec, withDefaults } from '../src/swarm/index.js';
+import { SwarmError, normalizeNodeSpec, normalizeServiceSpec, withDefaults } from '../src/swarm/index.js';
 import type { ServiceSpec } from '../src/swarm/index.js';
 
 const SECOND = 1_000_000_000;
@@ -67,23 +67,19 @@ t.test('normalizeServiceSpec leaves PublishedPort out when it is 0 or missing (a
   t.same(spec.EndpointSpec?.Ports?.map((p) => 'PublishedPort' in p), [false, false]);
 });
 
-t.test('normalizeServiceSpec accepts the same published port on tcp and udp', async (t) => {
-  const spec = normalizeServiceSpec(ports([
-    { Protocol: 'tcp', TargetPort: 53, PublishedPort: 53 },
-    { Protocol: 'udp', TargetPort: 53, PublishedPort: 53 },
-  ]));
-  t.equal(spec.EndpointSpec?.Ports?.length, 2);
+// The mesh forwards tcp through ingress only, so anything else is refused instead of listed and never served.
+t.test('normalizeServiceSpec refuses udp and sctp ports and host publish mode, which the mesh does not serve yet', async (t) => {
+  for (const protocol of ['udp', 'sctp']) {
+    t.throws(() => normalizeServiceSpec(ports([{ Protocol: protocol, TargetPort: 53, PublishedPort: 53 }])),
+      { code: 'invalid_argument', message: new RegExp(`publishing ${protocol} ports is not supported yet`) });
+  }
+  t.throws(() => normalizeServiceSpec(ports([{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }], 'dnsrr')),
+    { code: 'invalid_argument', message: /publish mode host is not supported yet/ });
 });
 
 t.test('normalizeServiceSpec accepts several ports without a published port on one target', async (t) => {
   const spec = normalizeServiceSpec(ports([{ TargetPort: 80 }, { TargetPort: 80 }]));
   t.equal(spec.EndpointSpec?.Ports?.length, 2);
-});
-
-t.test('normalizeServiceSpec allows dnsrr with a host-mode published port', async (t) => {
-  const spec = normalizeServiceSpec(ports([{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }], 'dnsrr'));
-  t.equal(spec.EndpointSpec?.Mode, 'dnsrr');
-  t.equal(spec.EndpointSpec?.Ports?.[0]?.PublishMode, 'host');
 });
 
 t.test('normalizeServiceSpec accepts names at the DNS label limits', async (t) => {
@@ -168,7 +164,7 @@ const refusals: RefusalRow[] = [
   },
   {
     name: 'duplicate published ports where one spells out tcp',
-    input: ports([{ TargetPort: 80, PublishedPort: 8080 }, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 8080, PublishMode: 'host' }]),
+    input: ports([{ TargetPort: 80, PublishedPort: 8080 }, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 8080, PublishMode: 'ingress' }]),
     message: /duplicate published ports provided/,
   },
   {
@@ -186,7 +182,26 @@ const refusals: RefusalRow[] = [
   { name: 'an UpdateConfig that is not an object', input: body({ UpdateConfig: 'fast' }), message: /UpdateConfig must be an object/ },
   { name: 'a negative update parallelism', input: body({ UpdateConfig: { Parallelism: -1 } }), message: /UpdateConfig\.Parallelism must be a whole number/ },
   { name: 'a fractional rollback parallelism', input: body({ RollbackConfig: { Parallelism: 0.5 } }), message: /RollbackConfig\.Parallelism must be a whole number/ },
+  // Wrong types inside: stored, each would break every docker CLI that lists services afterwards.
+  { name: 'a label value that is not a string', input: body({ Labels: { a: 5 } }), message: /Labels must be an object of strings/ },
+  { name: 'a Global mode that is not an object', input: body({ Mode: { Global: 5 } }), message: /Mode\.Global must be an object/ },
+  { name: 'a Replicated mode that is not an object', input: body({ Mode: { Replicated: 5 } }), message: /Mode\.Replicated must be an object/ },
+  { name: 'a stop grace period that is not a number', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', StopGracePeriod: 'abc' } } }), message: /StopGracePeriod \(nanoseconds\) must be a whole number/ },
+  { name: 'a restart delay that is not a number', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Delay: 'x' } } }), message: /RestartPolicy\.Delay \(nanoseconds\) must be a whole number/ },
+  { name: 'an unknown restart condition', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'always' } } }), message: /RestartPolicy\.Condition must be none, on-failure or any/ },
+  { name: 'container labels that are not strings', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Labels: { a: true } } } }), message: /ContainerSpec\.Labels must be an object of strings/ },
+  { name: 'a health check test that is not a list', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Healthcheck: { Test: 'curl' } } } }), message: /Healthcheck\.Test must be a list of strings/ },
+  { name: 'an unknown update order', input: body({ UpdateConfig: { Parallelism: 1, Order: 'random' } }), message: /UpdateConfig\.Order must be stop-first or start-first/ },
+  { name: 'a max failure ratio above 1', input: body({ UpdateConfig: { Parallelism: 1, MaxFailureRatio: 2 } }), message: /MaxFailureRatio must be a number between 0 and 1/ },
 ];
+
+t.test('normalizeNodeSpec refuses wrong types and fills what `node update` may leave out', async (t) => {
+  t.throws(() => normalizeNodeSpec({ Name: 5, Role: 'worker', Availability: 'active' }), { code: 'invalid_argument', message: /node Name must be a string/ });
+  t.throws(() => normalizeNodeSpec({ Labels: { zone: 1 } }), { message: /node Labels must be an object of strings/ });
+  t.throws(() => normalizeNodeSpec({ Availability: 'sleep' }), { message: /availability must be active, pause or drain, got "sleep"/ });
+  t.throws(() => normalizeNodeSpec('drain'), { message: /the node spec must be a JSON object/ });
+  t.same(normalizeNodeSpec({}), { Labels: {}, Role: 'worker', Availability: 'active' });
+});
 
 for (const row of refusals) {
   t.test(`normalizeServiceSpec refuses ${row.name}`, async (t) => {

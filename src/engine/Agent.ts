@@ -13,21 +13,25 @@ export interface AgentLink {
 
 export interface AgentOptions {
   nodeId: string;
-  hostname: string;
   link: AgentLink;
   runtime: Runtime;
-  log?: (line: string) => void;
 }
 
 const DEFAULT_GRACE_MS = 10_000;
+
+/** A task this agent started: its handle once running, and the promises of its start and stop. */
+interface RunEntry {
+  handle?: RunningTask;
+  starting: Promise<void>;
+  stopping?: Promise<void>;
+}
 
 export class Agent {
   readonly nodeId: string;
   #link: AgentLink;
   #runtime: Runtime;
-  #log: (line: string) => void;
   /** Tasks this agent has started (or is starting), by task ID. */
-  #running = new Map<string, { handle?: RunningTask; starting: Promise<void>; stopping?: Promise<void> }>();
+  #running = new Map<string, RunEntry>();
   #syncQueued = false;
   #stopped = false;
   #onChange = (): void => this.#queueSync();
@@ -36,17 +40,11 @@ export class Agent {
     this.nodeId = options.nodeId;
     this.#link = options.link;
     this.#runtime = options.runtime;
-    this.#log = options.log ?? (() => {});
   }
 
   start(): void {
     this.#link.view.on('change', this.#onChange);
     this.#queueSync();
-  }
-
-  /** Tasks this agent runs right now, for the engine's own views (logs). */
-  runningTask(taskId: string): RunningTask | undefined {
-    return this.#running.get(taskId)?.handle;
   }
 
   #queueSync(): void {
@@ -61,7 +59,13 @@ export class Agent {
 
   #sync(): void {
     const services = new Map(this.#link.view.services().map((s) => [s.ID, s] as const));
-    for (const task of this.#link.view.tasks()) {
+    const tasks = this.#link.view.tasks();
+    // A task removed from the store with its node (`node rm --force`) must not run on unseen.
+    const assigned = new Set(tasks.filter((t) => t.NodeID === this.nodeId).map((t) => t.ID));
+    for (const [taskId, entry] of this.#running) {
+      if (!assigned.has(taskId)) this.#stopEntry(taskId, entry, 0, () => {});
+    }
+    for (const task of tasks) {
       if (task.NodeID !== this.nodeId || isTerminal(task.Status.State)) continue;
       const mine = this.#running.get(task.ID);
       if (task.DesiredState === 'running') {
@@ -79,7 +83,7 @@ export class Agent {
   }
 
   #startTask(task: Task, service: Service | undefined): void {
-    const entry: { handle?: RunningTask; starting: Promise<void>; stopping?: Promise<void> } = { starting: Promise.resolve() };
+    const entry: RunEntry = { starting: Promise.resolve() };
     this.#running.set(task.ID, entry);
     for (const state of ['accepted', 'preparing', 'starting'] as const) this.#report(task.ID, { State: state, Message: state });
     const spec = this.#runSpec(task, service);
@@ -131,14 +135,19 @@ export class Agent {
   }
 
   #stopTask(task: Task, service: Service | undefined): void {
-    const entry = this.#running.get(task.ID)!;
-    if (entry.stopping) return;
     const graceNs = service?.Spec.TaskTemplate.ContainerSpec.StopGracePeriod ?? task.Spec.ContainerSpec.StopGracePeriod;
     const graceMs = graceNs !== undefined ? graceNs / 1e6 : DEFAULT_GRACE_MS;
+    this.#stopEntry(task.ID, this.#running.get(task.ID)!, graceMs, (code) => {
+      this.#report(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: code });
+    });
+  }
+
+  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void): void {
+    if (entry.stopping) return;
     entry.stopping = entry.starting.then(async () => {
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
-      this.#running.delete(task.ID);
-      this.#report(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: code });
+      this.#running.delete(taskId);
+      stopped(code);
     });
   }
 

@@ -53,6 +53,9 @@ export class Cluster implements SwarmDirectory {
       throw new Error(`--managers must be between 1 and the number of nodes (${nodes}), got ${managers}`);
     }
     const block = parseCidr(subnet);
+    // Checked now, not at `swarm init`: a bad block must stop the start before anything listens.
+    parseCidr(this.options.taskSubnet);
+    parseCidr(this.options.vipSubnet);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
@@ -81,9 +84,11 @@ export class Cluster implements SwarmDirectory {
     return manager;
   }
 
+  /** Opens every engine API and forms the swarm; on any failure closes what it opened and says why. */
   async start(): Promise<void> {
     try {
       await Promise.all(this.engines.map((e) => e.listen()));
+      if (!this.options.bare) this.#formSwarm();
     } catch (error) {
       await this.close();
       const e = error as NodeJS.ErrnoException;
@@ -91,7 +96,9 @@ export class Cluster implements SwarmDirectory {
         ? `cannot start the cluster: an engine API address is already in use (${e.message}); is another routemesh running? Stop it or pick another --subnet`
         : `cannot start the cluster: ${e.message}`);
     }
-    if (this.options.bare) return;
+  }
+
+  #formSwarm(): void {
     const [first, ...rest] = this.engines;
     first!.init();
     const manager = first!.requireManager();

@@ -2,8 +2,8 @@
 // agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Manager, SwarmError } from '../swarm/index.js';
-import type { NodeRole } from '../swarm/index.js';
+import { Manager, SwarmError, invalidArgument } from '../swarm/index.js';
+import type { NodeRole, StoreChange } from '../swarm/index.js';
 import { Mesh } from '../mesh/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Agent } from './Agent.js';
@@ -36,6 +36,7 @@ interface Membership {
   nodeId: string;
   agent: Agent;
   mesh: Mesh;
+  onRemoved: (change: StoreChange) => void;
 }
 
 export class Engine implements EngineContext {
@@ -126,9 +127,7 @@ export class Engine implements EngineContext {
     }
     const role = manager.tokens.roleOf(request.token);
     if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
-    if (role === 'invalid') {
-      throw new SwarmError('invalid_argument', 'rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
-    }
+    if (role === 'invalid') throw invalidArgument('A valid join token is necessary to join this cluster');
     this.#attach(manager, role);
   }
 
@@ -159,19 +158,26 @@ export class Engine implements EngineContext {
     const view = manager.store;
     const agent = new Agent({
       nodeId: node.ID,
-      hostname: this.hostname,
       link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
       runtime: this.#runtime,
-      log: this.#log,
     });
     const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log });
-    this.#membership = { manager, nodeId: node.ID, agent, mesh };
+    const membership: Membership = { manager, nodeId: node.ID, agent, mesh, onRemoved: () => {} };
+    // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
+    membership.onRemoved = (change: StoreChange) => {
+      if (change.kind !== 'node' || change.op !== 'delete' || change.id !== node.ID || this.#membership !== membership) return;
+      this.#membership = undefined;
+      void this.#detach(membership);
+    };
+    view.on('change', membership.onRemoved);
+    this.#membership = membership;
     mesh.start();
     agent.start();
     return node.ID;
   }
 
   async #detach(m: Membership): Promise<void> {
+    m.manager.store.off('change', m.onRemoved);
     await Promise.all([m.agent.stop(), m.mesh.close()]);
   }
 

@@ -1,8 +1,9 @@
-// Hands out what a service and its tasks need from shared pools: task addresses, VIPs and published
-// ports (dynamic ones from Swarm's 30000-32767 range), and refuses a published port another service holds.
-import { Ipam } from '../vip-dns/index.js';
+// Hands out what a service and its tasks need from shared pools: task addresses (one per task,
+// released once), VIPs and published ports (dynamic ones from Swarm's 30000-32767 range), and refuses
+// a published port another service holds.
+import { Ipam, IpamError } from '../vip-dns/index.js';
 import type { PortConfig, Service } from './model.js';
-import { invalidArgument } from './errors.js';
+import { SwarmError, invalidArgument } from './errors.js';
 
 export const DYNAMIC_PORTS = { first: 30000, last: 32767 } as const;
 
@@ -16,12 +17,42 @@ function portKey(port: PortConfig): string {
 }
 
 export class Allocator {
-  readonly tasks: Ipam;
-  readonly vips: Ipam;
+  #tasks: Ipam;
+  #vips: Ipam;
+  /** Which task holds which address: releasing by task makes a second release harmless. */
+  #taskAddresses = new Map<string, string>();
 
   constructor(options: AllocatorOptions) {
-    this.tasks = new Ipam(options.taskSubnet);
-    this.vips = new Ipam(options.vipSubnet);
+    this.#tasks = new Ipam(options.taskSubnet);
+    this.#vips = new Ipam(options.vipSubnet);
+  }
+
+  /** The task's address in CIDR form (`127.20.0.5/16`); throws IpamError when the pool is exhausted. */
+  taskAddress(taskId: string): { addr: string; cidr: string } {
+    const addr = this.#taskAddresses.get(taskId) ?? this.#tasks.allocate();
+    this.#taskAddresses.set(taskId, addr);
+    return { addr, cidr: `${addr}/${this.#tasks.prefix}` };
+  }
+
+  releaseTask(taskId: string): void {
+    const addr = this.#taskAddresses.get(taskId);
+    if (addr === undefined) return;
+    this.#taskAddresses.delete(taskId);
+    this.#tasks.release(addr);
+  }
+
+  /** A VIP in CIDR form; an exhausted pool is the caller's error to report, before anything is written. */
+  vip(): string {
+    try {
+      return `${this.#vips.allocate()}/${this.#vips.prefix}`;
+    } catch (error) {
+      if (error instanceof IpamError) throw new SwarmError('invalid_argument', error.message);
+      throw error;
+    }
+  }
+
+  releaseVip(cidr: string): void {
+    this.#vips.release(cidr.split('/')[0]!);
   }
 
   /**

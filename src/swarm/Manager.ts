@@ -1,23 +1,26 @@
-// The control plane of one swarm: accepts desired state (services, node changes), turns it into tasks
-// placed on nodes, and takes task status back from the agents. Level-triggered: every change ends in
-// `reconcile`, which reads the store and converges. Running tasks and routing are left to the nodes.
+// The control plane of one swarm: accepts desired state (services, node changes), has the
+// orchestrators turn it into tasks, places them on nodes, and takes task status back from the agents.
+// Level-triggered: every change ends in `reconcile`, which reads the store and converges.
 import type {
   NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, Task, TaskEndpoint, TaskState,
 } from './model.js';
-import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
+import { isGlobal, isTerminal, nowIso } from './model.js';
 import { Store } from './Store.js';
-import { Scheduler, isEligible } from './Scheduler.js';
+import { Scheduler } from './Scheduler.js';
 import { Allocator } from './Allocator.js';
 import type { AllocatorOptions } from './Allocator.js';
-import { nodeSatisfies, parseConstraint } from './constraints.js';
+import { parseConstraint } from './constraints.js';
 import { normalizeServiceSpec } from './serviceSpec.js';
-import { slotsToRemove } from './scaleDown.js';
-import { SwarmError, failedPrecondition, invalidArgument, notFound, rpcError } from './errors.js';
-import { newHostname, newObjectId } from './ids.js';
+import { normalizeNodeSpec } from './nodeSpec.js';
+import { TaskLifecycle, isUpToDate } from './TaskLifecycle.js';
+import { RestartSupervisor, realTimer } from './RestartSupervisor.js';
+import type { SetTimer } from './RestartSupervisor.js';
+import { ReplicatedOrchestrator } from './ReplicatedOrchestrator.js';
+import { GlobalOrchestrator } from './GlobalOrchestrator.js';
+import { trimHistory } from './taskHistory.js';
+import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
+import { newObjectId } from './ids.js';
 import { JoinTokens } from './JoinTokens.js';
-
-const SECOND = 1_000_000_000;
-const HISTORY_PER_SLOT = 5;
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -25,7 +28,7 @@ export type PortProbe = (port: PortConfig) => Promise<void>;
 export interface ManagerOptions extends AllocatorOptions {
   portProbe?: PortProbe;
   /** Injected so tests can run restart delays without waiting. */
-  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  setTimer?: SetTimer;
 }
 
 export interface NodeJoin {
@@ -44,11 +47,7 @@ export interface TaskStatusReport {
   Endpoint?: TaskEndpoint;
 }
 
-export const INGRESS_NETWORK_NAME = 'ingress';
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
+const NANOS_PER_SECOND = 1_000_000_000;
 
 export class Manager {
   readonly store = new Store();
@@ -61,23 +60,24 @@ export class Manager {
   #scheduler = new Scheduler();
   #allocator: Allocator;
   #portProbe: PortProbe;
-  #setTimer: NonNullable<ManagerOptions['setTimer']>;
-  #timers = new Set<{ cancel(): void }>();
+  #tasks: TaskLifecycle;
+  #restarts: RestartSupervisor;
+  #replicated: ReplicatedOrchestrator;
+  #global: GlobalOrchestrator;
   #closed = false;
 
   constructor(options: ManagerOptions) {
     this.#allocator = new Allocator(options);
     this.#portProbe = options.portProbe ?? (async () => {});
-    this.#setTimer = options.setTimer ?? ((fn, ms) => {
-      const handle = setTimeout(fn, ms);
-      return { cancel: () => clearTimeout(handle) };
-    });
+    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
+    this.#restarts = new RestartSupervisor(options.setTimer ?? realTimer, (serviceId) => this.reconcile(serviceId));
+    this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
+    this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
   }
 
   close(): void {
     this.#closed = true;
-    for (const timer of this.#timers) timer.cancel();
-    this.#timers.clear();
+    this.#restarts.close();
   }
 
   // ---- nodes ----------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ export class Manager {
       Description: {
         Hostname: join.hostname,
         Platform: { Architecture: 'x86_64', OS: 'linux' },
-        Resources: { NanoCPUs: 2 * SECOND, MemoryBytes: 2 * 1024 ** 3 },
+        Resources: { NanoCPUs: 2 * NANOS_PER_SECOND, MemoryBytes: 2 * 1024 ** 3 },
         Engine: {
           EngineVersion: '28.2.2',
           Labels: join.engineLabels ?? {},
@@ -113,7 +113,7 @@ export class Manager {
     return node;
   }
 
-  /** The first manager is the leader; the Raft of several managers is modelled by a later issue. */
+  /** The first manager is the leader; elections among several managers are a later issue's. */
   #setManagerStatus(node: SwarmNode): void {
     if (node.Spec.Role === 'manager') {
       const leader = !this.store.nodes().some((n) => n.ID !== node.ID && n.ManagerStatus?.Leader);
@@ -125,7 +125,7 @@ export class Manager {
 
   updateNode(ref: string, version: number, input: unknown): void {
     const node = this.resolveNode(ref);
-    const spec = this.#checkNodeSpec(input);
+    const spec: NodeSpec = normalizeNodeSpec(input);
     if (node.Spec.Role === 'manager' && spec.Role === 'worker') {
       const managers = this.store.nodes().filter((n) => n.Spec.Role === 'manager');
       if (managers.length === 1) throw failedPrecondition('attempting to demote the last manager of the swarm');
@@ -134,26 +134,13 @@ export class Manager {
     next.Spec = spec;
     if (spec.Role !== node.Spec.Role) this.#setManagerStatus(next);
     this.store.putNode(next, version);
-    if (spec.Availability === 'drain') this.#shutDownTasksOn(node.ID, 'shutdown');
+    if (spec.Availability === 'drain') {
+      for (const task of this.#tasksOn(node.ID)) if (task.DesiredState === 'running') this.#tasks.stop(task, 'shutdown');
+    }
     this.#reconcileAll();
   }
 
-  #checkNodeSpec(input: unknown): NodeSpec {
-    if (typeof input !== 'object' || input === null) throw invalidArgument('the node spec must be a JSON object');
-    const raw = input as Partial<NodeSpec>;
-    const role = raw.Role ?? 'worker';
-    const availability = raw.Availability ?? 'active';
-    if (role !== 'manager' && role !== 'worker') throw invalidArgument(`node role must be manager or worker, got ${JSON.stringify(role)}`);
-    if (!['active', 'pause', 'drain'].includes(availability)) {
-      throw invalidArgument(`node availability must be active, pause or drain, got ${JSON.stringify(availability)}`);
-    }
-    const labels = raw.Labels ?? {};
-    if (typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
-      throw invalidArgument('node labels must be an object of strings');
-    }
-    return { ...(raw.Name ? { Name: raw.Name } : {}), Labels: { ...labels }, Role: role, Availability: availability };
-  }
-
+  /** Removing a node that is not down needs `force`; its tasks go with it and its engine leaves the swarm. */
   removeNode(ref: string, force: boolean): void {
     const node = this.resolveNode(ref);
     if (node.Spec.Role === 'manager' && !force) {
@@ -162,13 +149,15 @@ export class Manager {
     if (node.Status.State !== 'down' && !force) {
       throw failedPrecondition(`node ${node.ID} is not down and can't be removed`);
     }
-    this.#shutDownTasksOn(node.ID, 'shutdown');
-    for (const task of this.store.tasks()) if (task.NodeID === node.ID) this.#forgetTask(task);
+    if (node.Spec.Role === 'manager' && this.store.nodes().filter((n) => n.Spec.Role === 'manager').length === 1) {
+      throw failedPrecondition('can not remove the last manager of the swarm');
+    }
+    for (const task of this.#tasksOn(node.ID)) this.#tasks.forget(task);
     this.store.deleteNode(node.ID);
     this.#reconcileAll();
   }
 
-  /** Marks a node Down or Ready (a leaving worker, a failed node); Down nodes' tasks are replaced elsewhere. */
+  /** Marks a node Down (a leaving worker, a failed node) or Ready again; a Down node's tasks are replaced. */
   setNodeState(nodeId: string, state: 'ready' | 'down'): void {
     const node = this.store.node(nodeId);
     if (!node || node.Status.State === state) return;
@@ -177,17 +166,20 @@ export class Manager {
     if (next.ManagerStatus) next.ManagerStatus.Reachability = state === 'ready' ? 'reachable' : 'unreachable';
     this.store.putNode(next);
     if (state === 'down') {
-      for (const task of this.store.tasks()) {
-        if (task.NodeID === nodeId && !isTerminal(task.Status.State)) {
-          this.#writeTask(task, (t) => {
-            t.DesiredState = t.DesiredState === 'running' ? 'shutdown' : t.DesiredState;
-            t.Status = { ...t.Status, State: 'orphaned', Message: 'task belongs to a node that is down', Timestamp: nowIso() };
-          });
-          this.#taskEnded(this.store.task(task.ID)!);
-        }
+      for (const task of this.#tasksOn(nodeId)) {
+        if (isTerminal(task.Status.State)) continue;
+        // Orphaned, not stopped: nobody confirmed the task ended, so it keeps its address until forgotten.
+        this.store.updateTask(task.ID, (t) => {
+          if (t.DesiredState === 'running') t.DesiredState = 'shutdown';
+          t.Status = { ...t.Status, State: 'orphaned', Message: 'task belongs to a node that is down', Timestamp: nowIso() };
+        });
       }
     }
     this.#reconcileAll();
+  }
+
+  #tasksOn(nodeId: string): Task[] {
+    return this.store.tasks().filter((t) => t.NodeID === nodeId);
   }
 
   resolveNode(ref: string): SwarmNode {
@@ -200,6 +192,7 @@ export class Manager {
     return this.#resolve('service', this.store.services(), ref, (s) => [s.Spec.Name]);
   }
 
+  /** Swarm's lookup order: full ID, then exact name, then unique ID prefix. */
   #resolve<T extends { ID: string }>(kind: string, all: T[], ref: string, names: (o: T) => (string | undefined)[]): T {
     const byId = all.find((o) => o.ID === ref);
     if (byId) return byId;
@@ -215,16 +208,13 @@ export class Manager {
 
   async createService(input: unknown): Promise<Service> {
     const spec = normalizeServiceSpec(input);
-    if (this.store.services().some((s) => s.Spec.Name === spec.Name)) {
-      throw rpcError('already_exists', 'AlreadyExists', `name conflicts with an existing object: service ${spec.Name} already exists`);
-    }
-    const ports = this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], this.store.services());
-    await this.#probe(ports, []);
+    const check = (): PortConfig[] => {
+      if (this.store.services().some((s) => s.Spec.Name === spec.Name)) throw nameConflict(spec.Name);
+      return this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], this.store.services());
+    };
+    await this.#probe(check(), []);
     // Checked again after the await: another create may have taken the name or a port meanwhile.
-    if (this.store.services().some((s) => s.Spec.Name === spec.Name)) {
-      throw rpcError('already_exists', 'AlreadyExists', `name conflicts with an existing object: service ${spec.Name} already exists`);
-    }
-    this.#allocator.publishedPorts(ports, this.store.services());
+    const ports = check();
     const now = nowIso();
     const service: Service = {
       ID: newObjectId(),
@@ -232,26 +222,12 @@ export class Manager {
       CreatedAt: now,
       UpdatedAt: now,
       Spec: spec,
-      Endpoint: this.#endpoint(spec, ports),
+      Endpoint: { Spec: structuredClone(spec.EndpointSpec!), ...(ports.length ? { Ports: ports } : {}) },
     };
+    if (spec.EndpointSpec!.Mode === 'vip') service.Endpoint.VirtualIPs = [{ NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() }];
     this.store.putService(service);
     this.reconcile(service.ID);
     return service;
-  }
-
-  #endpoint(spec: ServiceSpec, ports: PortConfig[], current?: Service['Endpoint']): Service['Endpoint'] {
-    const endpoint: Service['Endpoint'] = { Spec: structuredClone(spec.EndpointSpec ?? { Mode: 'vip' }) };
-    if (ports.length) endpoint.Ports = ports;
-    if (spec.EndpointSpec?.Mode !== 'dnsrr') {
-      const vip = current?.VirtualIPs?.[0] ?? {
-        NetworkID: this.ingressNetworkId,
-        Addr: `${this.#allocator.vips.allocate()}/${this.#allocator.vips.prefix}`,
-      };
-      endpoint.VirtualIPs = [vip];
-    } else if (current?.VirtualIPs) {
-      for (const vip of current.VirtualIPs) this.#allocator.vips.release(vip.Addr.split('/')[0]!);
-    }
-    return endpoint;
   }
 
   async #probe(ports: readonly PortConfig[], current: readonly PortConfig[]): Promise<void> {
@@ -268,6 +244,7 @@ export class Manager {
 
   async updateService(ref: string, version: number, input: unknown, rollback = false): Promise<Service> {
     const service = this.resolveService(ref);
+    if (service.Version.Index !== version) throw outOfSequence();
     let spec: ServiceSpec;
     if (rollback) {
       if (!service.PreviousSpec) throw failedPrecondition(`service ${service.ID} does not have a previous spec`);
@@ -275,46 +252,53 @@ export class Manager {
     } else {
       spec = normalizeServiceSpec(input);
     }
-    if (spec.Name !== service.Spec.Name) {
-      throw rpcError('invalid_argument', 'Unimplemented', 'renaming services is not supported');
-    }
-    if (isGlobal(spec) !== isGlobal(service.Spec)) {
-      throw invalidArgument('service mode change is not allowed');
-    }
-    if (service.Version.Index !== version) throw rpcError('out_of_sequence', 'Unknown', 'update out of sequence');
-    const others = this.store.services().filter((s) => s.ID !== service.ID);
-    const ports = this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], others, service.Endpoint.Ports);
-    await this.#probe(ports, service.Endpoint.Ports ?? []);
+    if (spec.Name !== service.Spec.Name) throw rpcError('unimplemented', 'Unimplemented', 'renaming services is not supported');
+    if (isGlobal(spec) !== isGlobal(service.Spec)) throw invalidArgument('service mode change is not allowed');
+    const otherServices = () => this.store.services().filter((s) => s.ID !== service.ID);
+    await this.#probe(this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], otherServices(), service.Endpoint.Ports), service.Endpoint.Ports ?? []);
+
     const current = this.resolveService(service.ID);
+    if (current.Version.Index !== version) throw outOfSequence();
+    // Checked again after the await, as in createService.
+    const ports = this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], otherServices(), current.Endpoint.Ports);
     const next = structuredClone(current);
     next.PreviousSpec = structuredClone(current.Spec);
     next.Spec = spec;
-    next.Endpoint = this.#endpoint(spec, ports, current.Endpoint);
+    next.Endpoint = { ...next.Endpoint, Spec: structuredClone(spec.EndpointSpec!) };
+    if (ports.length) next.Endpoint.Ports = ports;
+    else delete next.Endpoint.Ports;
+    const wantsVip = spec.EndpointSpec!.Mode === 'vip';
+    const droppedVips = !wantsVip ? current.Endpoint.VirtualIPs ?? [] : [];
+    if (wantsVip && !current.Endpoint.VirtualIPs?.length) next.Endpoint.VirtualIPs = [{ NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() }];
+    if (!wantsVip) delete next.Endpoint.VirtualIPs;
     // A stale `completed` would make the docker CLI's progress display return at once (SPEC.md §7.4).
     delete next.UpdateStatus;
     if (rollback) {
       next.UpdateStatus = { State: 'rollback_started', Message: 'manually requested rollback', StartedAt: nowIso() };
-    } else if (!sameJson(spec.TaskTemplate, current.Spec.TaskTemplate)) {
+    } else if (JSON.stringify(spec.TaskTemplate) !== JSON.stringify(current.Spec.TaskTemplate)) {
       next.UpdateStatus = { State: 'updating', Message: 'update in progress', StartedAt: nowIso() };
     }
-    this.store.putService(next, version);
+    this.store.putService(next);
+    for (const vip of droppedVips) this.#allocator.releaseVip(vip.Addr);
+    // A new spec deserves fresh restart attempts and no stale pending restarts.
+    this.#restarts.forget(next.ID);
     this.reconcile(next.ID);
     return next;
   }
 
   removeService(ref: string): void {
     const service = this.resolveService(ref);
-    for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.vips.release(vip.Addr.split('/')[0]!);
     this.store.deleteService(service.ID);
+    for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.releaseVip(vip.Addr);
+    this.#restarts.forget(service.ID);
     for (const task of this.store.tasksOfService(service.ID)) {
-      if (task.NodeID === '' || isTerminal(task.Status.State)) this.#forgetTask(task);
-      else this.#writeTask(task, (t) => { t.DesiredState = 'remove'; });
+      if (isTerminal(task.Status.State)) this.#tasks.forget(task);
+      else this.#tasks.stop(task, 'remove');
     }
   }
 
-  /** A task is up to date when it was made from the service's current template. */
   isUpToDate(task: Task, service: Service): boolean {
-    return sameJson(task.Spec, service.Spec.TaskTemplate);
+    return isUpToDate(task, service);
   }
 
   // ---- reconciliation -------------------------------------------------------------------------
@@ -327,100 +311,17 @@ export class Manager {
     if (this.#closed) return;
     const service = this.store.service(serviceId);
     if (!service) return;
-    if (isGlobal(service.Spec)) this.#reconcileGlobal(service);
-    else this.#reconcileReplicated(service, replicasOf(service.Spec)!);
+    this.#tasks.retryAddresses(service.ID);
+    if (isGlobal(service.Spec)) this.#global.reconcile(service);
+    else this.#replicated.reconcile(service);
     this.#scheduleUnassigned(service);
     this.#completeUpdate(service);
   }
 
-  /** The task each slot runs now: the newest one whose desired state is running. */
-  #activeSlots(service: Service): Map<number, Task> {
-    const slots = new Map<number, Task>();
-    for (const task of this.store.tasksOfService(service.ID)) {
-      if (task.DesiredState !== 'running' || task.Slot === undefined) continue;
-      const held = slots.get(task.Slot);
-      if (!held || held.CreatedAt < task.CreatedAt) slots.set(task.Slot, task);
-    }
-    return slots;
-  }
-
-  #reconcileReplicated(service: Service, replicas: number): void {
-    const slots = this.#activeSlots(service);
-    // Out-of-date tasks are replaced in place (same slot); rolling pace is a later issue's updater.
-    for (const [slot, task] of slots) {
-      if (!this.isUpToDate(task, service)) {
-        this.#writeTask(task, (t) => { t.DesiredState = 'shutdown'; });
-        slots.delete(slot);
-        this.#newTask(service, { slot });
-      }
-    }
-    if (slots.size > replicas) {
-      for (const slot of slotsToRemove(slots, replicas)) {
-        this.#writeTask(slots.get(slot)!, (t) => { t.DesiredState = 'remove'; });
-        slots.delete(slot);
-      }
-    }
-    const pendingRestart = new Set(this.#restarting.get(service.ID) ?? []);
-    for (let slot = 1; slots.size + pendingRestart.size < replicas; slot++) {
-      if (slots.has(slot) || pendingRestart.has(slot)) continue;
-      slots.set(slot, this.#newTask(service, { slot }));
-    }
-  }
-
-  #reconcileGlobal(service: Service): void {
-    const constraints = (service.Spec.TaskTemplate.Placement?.Constraints ?? []).map(parseConstraint);
-    const eligible = new Set(
-      this.store.nodes().filter((n) => isEligible(n) && nodeSatisfies(n, constraints)).map((n) => n.ID),
-    );
-    const running = new Map<string, Task>();
-    for (const task of this.store.tasksOfService(service.ID)) {
-      if (task.DesiredState !== 'running') continue;
-      if (!eligible.has(task.NodeID) || !this.isUpToDate(task, service)) {
-        // A paused node keeps what it runs; drained, down or no longer matching nodes do not.
-        const node = this.store.node(task.NodeID);
-        const keep = node?.Spec.Availability === 'pause' && node.Status.State === 'ready' && this.isUpToDate(task, service);
-        if (!keep) this.#writeTask(task, (t) => { t.DesiredState = 'shutdown'; });
-        else running.set(task.NodeID, task);
-        continue;
-      }
-      running.set(task.NodeID, task);
-    }
-    const restarting = this.#restarting.get(service.ID);
-    for (const nodeId of eligible) {
-      if (!running.has(nodeId) && !restarting?.has(nodeId)) this.#newTask(service, { nodeId });
-    }
-  }
-
-  #newTask(service: Service, where: { slot?: number; nodeId?: string }): Task {
-    const now = nowIso();
-    const id = newObjectId();
-    const address = this.#allocator.tasks.allocate();
-    const task: Task = {
-      ID: id,
-      Version: { Index: 0 },
-      CreatedAt: now,
-      UpdatedAt: now,
-      Name: `${service.Spec.Name}.${where.slot ?? where.nodeId}.${id}`,
-      Labels: {},
-      Spec: structuredClone(service.Spec.TaskTemplate),
-      ServiceID: service.ID,
-      ...(where.slot !== undefined ? { Slot: where.slot } : {}),
-      NodeID: where.nodeId ?? '',
-      Status: { Timestamp: now, State: where.nodeId ? 'assigned' : 'pending', Message: where.nodeId ? 'assigned' : 'pending task scheduling', PortStatus: {} },
-      DesiredState: 'running',
-      NetworksAttachments: [{
-        Network: { ID: this.ingressNetworkId, Spec: { Name: INGRESS_NETWORK_NAME } },
-        Addresses: [`${address}/${this.#allocator.tasks.prefix}`],
-      }],
-      Endpoint: { Addr: address, Ports: [] },
-      Hostname: newHostname(),
-    };
-    return this.store.putTask(task);
-  }
-
   /** Places the service's pending tasks as one batch, so they spread over the nodes. */
   #scheduleUnassigned(service: Service): void {
-    const pending = this.store.tasksOfService(service.ID).filter((t) => t.NodeID === '' && t.DesiredState === 'running');
+    const pending = this.store.tasksOfService(service.ID)
+      .filter((t) => t.NodeID === '' && t.DesiredState === 'running' && t.Status.State === 'pending');
     if (!pending.length) return;
     const constraints = (service.Spec.TaskTemplate.Placement?.Constraints ?? []).map(parseConstraint);
     const maxPerNode = service.Spec.TaskTemplate.Placement?.MaxReplicas ?? 0;
@@ -428,7 +329,7 @@ export class Manager {
     const choices = this.#scheduler.place({ serviceId: service.ID, constraints, maxPerNode }, pending.length, nodes, this.store.tasks());
     pending.forEach((task, i) => {
       const nodeId = choices[i];
-      this.#writeTask(task, (t) => {
+      this.store.updateTask(task.ID, (t) => {
         if (nodeId) {
           t.NodeID = nodeId;
           t.Status = { ...t.Status, State: 'assigned', Message: 'scheduler assigned task to node', Timestamp: nowIso() };
@@ -441,13 +342,12 @@ export class Manager {
     });
   }
 
-  /** A rollback (or update) is complete once every slot runs an up-to-date task. */
+  /** An update (or rollback) is complete once every slot runs an up-to-date task. */
   #completeUpdate(service: Service): void {
     const state = service.UpdateStatus?.State;
     if (state !== 'rollback_started' && state !== 'updating') return;
     const tasks = this.store.tasksOfService(service.ID).filter((t) => t.DesiredState === 'running');
-    const done = tasks.every((t) => t.Status.State === 'running' && this.isUpToDate(t, service));
-    if (!done) return;
+    if (!tasks.every((t) => t.Status.State === 'running' && isUpToDate(t, service))) return;
     const next = structuredClone(service);
     next.UpdateStatus = state === 'rollback_started'
       ? { ...service.UpdateStatus!, State: 'rollback_completed', Message: 'rollback completed', CompletedAt: nowIso() }
@@ -457,19 +357,11 @@ export class Manager {
 
   // ---- task status from agents ----------------------------------------------------------------
 
-  #restarting = new Map<string, Set<number | string>>();
-
   reportTaskStatus(taskId: string, report: TaskStatusReport): void {
     const task = this.store.task(taskId);
     if (!task || isTerminal(task.Status.State)) return;
-    this.#writeTask(task, (t) => {
-      t.Status = {
-        ...t.Status,
-        State: report.State,
-        Message: report.Message,
-        Timestamp: nowIso(),
-        ...(report.Err ? { Err: report.Err } : {}),
-      };
+    const updated = this.store.updateTask(taskId, (t) => {
+      t.Status = { ...t.Status, State: report.State, Message: report.Message, Timestamp: nowIso(), ...(report.Err ? { Err: report.Err } : {}) };
       if (report.ExitCode !== undefined || report.PID !== undefined) {
         t.Status.ContainerStatus = {
           ContainerID: t.Hostname ?? '',
@@ -478,76 +370,33 @@ export class Manager {
         };
       }
       if (report.Endpoint) t.Endpoint = report.Endpoint;
-    });
-    const updated = this.store.task(taskId)!;
+    })!;
     if (isTerminal(updated.Status.State)) this.#taskEnded(updated);
-    else {
-      const service = this.store.service(updated.ServiceID);
-      if (service?.UpdateStatus) this.#completeUpdate(service);
-    }
+    else this.reconcile(updated.ServiceID);
   }
 
-  /** After a task ends: free its address, delete it if it was removed, else apply the restart policy. */
+  /**
+   * After a task ends: free its address, forget it if it was removed, else apply the restart policy. A task
+   * the policy does not restart keeps its desired state, and so its slot: the service shows 0/1, as Swarm's does.
+   */
   #taskEnded(task: Task): void {
-    if (task.Endpoint) this.#allocator.tasks.release(task.Endpoint.Addr);
+    this.#tasks.stopped(task);
     const service = this.store.service(task.ServiceID);
     if (!service || task.DesiredState === 'remove') {
-      this.store.deleteTask(task.ID);
+      this.#tasks.forget(task);
       return;
     }
-    if (task.DesiredState === 'running') {
-      this.#writeTask(task, (t) => { t.DesiredState = 'shutdown'; });
-      this.#restart(service, task);
+    if (task.DesiredState === 'running' && this.#restarts.taskEnded(service, task)) {
+      this.store.updateTask(task.ID, (t) => { t.DesiredState = 'shutdown'; });
     }
-    this.#trimHistory(service, task);
-  }
-
-  #restart(service: Service, task: Task): void {
-    const policy = service.Spec.TaskTemplate.RestartPolicy ?? {};
-    const condition = policy.Condition ?? 'any';
-    const failed = task.Status.State !== 'complete';
-    if (condition === 'none' || (condition === 'on-failure' && !failed)) return;
-    const key = task.Slot ?? task.NodeID;
-    const delayMs = (policy.Delay ?? 5 * SECOND) / 1e6;
-    let pending = this.#restarting.get(service.ID);
-    if (!pending) this.#restarting.set(service.ID, (pending = new Set()));
-    pending.add(key);
-    const timer = this.#setTimer(() => {
-      this.#timers.delete(timer);
-      pending!.delete(key);
-      this.reconcile(service.ID);
-    }, delayMs);
-    this.#timers.add(timer);
-  }
-
-  #trimHistory(service: Service, task: Task): void {
-    const sameSlot = this.store.tasksOfService(service.ID)
-      .filter((t) => (task.Slot !== undefined ? t.Slot === task.Slot : t.NodeID === task.NodeID) && isTerminal(t.Status.State))
-      .sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));
-    for (const old of sameSlot.slice(HISTORY_PER_SLOT)) this.store.deleteTask(old.ID);
-  }
-
-  #shutDownTasksOn(nodeId: string, desired: 'shutdown' | 'remove'): void {
-    for (const task of this.store.tasks()) {
-      if (task.NodeID === nodeId && task.DesiredState === 'running') this.#writeTask(task, (t) => { t.DesiredState = desired; });
-    }
-  }
-
-  #forgetTask(task: Task): void {
-    if (task.Endpoint && !isTerminal(task.Status.State)) this.#allocator.tasks.release(task.Endpoint.Addr);
-    this.store.deleteTask(task.ID);
-  }
-
-  #writeTask(task: Task, change: (t: Task) => void): void {
-    const next = structuredClone(this.store.task(task.ID) ?? task);
-    change(next);
-    this.store.putTask(next);
+    trimHistory(this.#tasks, task);
+    this.reconcile(service.ID);
   }
 
   // ---- the swarm object -----------------------------------------------------------------------
 
   rotateTokens(version: number, worker: boolean, manager: boolean): void {
-    if (version !== this.swarmVersion) throw rpcError('out_of_sequence', 'Unknown', 'update out of sequence');
+    if (version !== this.swarmVersion) throw outOfSequence();
     if (worker) this.tokens.rotate('worker');
     if (manager) this.tokens.rotate('manager');
     this.swarmVersion = this.store.nextIndex();

@@ -72,6 +72,15 @@ export class Store extends EventEmitter implements ClusterView {
     return this.#put('task', this.#tasks, task);
   }
 
+  /** Writes a changed copy of a task (readers holding the old object never see it change under them). */
+  updateTask(id: string, change: (task: Task) => void): Task | undefined {
+    const current = this.#tasks.get(id);
+    if (!current) return undefined;
+    const next = structuredClone(current);
+    change(next);
+    return this.putTask(next);
+  }
+
   deleteNode(id: string): void {
     this.#delete('node', this.#nodes, id);
   }

@@ -7,6 +7,7 @@ export type SwarmErrorCode =
   | 'already_exists'
   | 'failed_precondition'
   | 'out_of_sequence'
+  | 'unimplemented'
   | 'unavailable';
 
 export class SwarmError extends Error {
@@ -27,3 +28,5 @@ export const notFound = (kind: string, ref: string) => new SwarmError('not_found
 export const invalidArgument = (desc: string) => rpcError('invalid_argument', 'InvalidArgument', desc);
 export const failedPrecondition = (desc: string) => rpcError('failed_precondition', 'FailedPrecondition', desc);
 export const outOfSequence = () => rpcError('out_of_sequence', 'Unknown', 'update out of sequence');
+export const nameConflict = (name: string) =>
+  rpcError('already_exists', 'AlreadyExists', `name conflicts with an existing object: service ${name} already exists`);

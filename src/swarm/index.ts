@@ -1,14 +1,16 @@
 export * from './model.js';
 export { Store } from './Store.js';
 export type { ClusterView, StoreChange, StoreKind } from './Store.js';
-export { Manager, INGRESS_NETWORK_NAME } from './Manager.js';
+export { Manager } from './Manager.js';
+export { INGRESS_NETWORK_NAME } from './TaskLifecycle.js';
 export type { ManagerOptions, NodeJoin, PortProbe, TaskStatusReport } from './Manager.js';
 export { Scheduler, isEligible } from './Scheduler.js';
 export type { PlacementRequest } from './Scheduler.js';
 export { parseConstraint, nodeSatisfies } from './constraints.js';
 export { slotsToRemove } from './scaleDown.js';
 export { normalizeServiceSpec, withDefaults } from './serviceSpec.js';
-export { SwarmError } from './errors.js';
+export { normalizeNodeSpec } from './nodeSpec.js';
+export { SwarmError, invalidArgument } from './errors.js';
 export type { SwarmErrorCode } from './errors.js';
 export { JoinTokens } from './JoinTokens.js';
 export { DYNAMIC_PORTS } from './Allocator.js';

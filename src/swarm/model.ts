@@ -191,8 +191,6 @@ export interface Task {
   Endpoint?: TaskEndpoint;
   /** routemesh's addition: the container-like hostname the task's server reports. */
   Hostname?: string;
-  /** Which revision of the service spec made this task (for the `_up-to-date` filter). */
-  SpecVersion?: number;
 }
 
 export function replicasOf(spec: ServiceSpec): number | undefined {

@@ -13,8 +13,8 @@ export interface EngineContext {
   requireManager(): Manager;
   /** Managers this engine knows (for /info's RemoteManagers), even as a worker. */
   remoteManagers(): { NodeID: string; Addr: string }[];
-  init(request: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean }): string;
-  join(request: { remoteAddr: string; token: string; advertiseAddr?: string }): void;
+  init(): string;
+  join(request: { remoteAddr: string; token: string }): void;
   leave(force: boolean): void;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;

@@ -23,6 +23,7 @@ const STATUS_OF: Record<SwarmErrorCode, number> = {
   already_exists: 409,
   failed_precondition: 400,
   out_of_sequence: 500,
+  unimplemented: 501,
   unavailable: 503,
 };
 

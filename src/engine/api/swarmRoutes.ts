@@ -42,13 +42,9 @@ export function swarmRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/swarm$/, () => ({ status: 200, body: swarmObject(engine.requireManager()) }));
 
   router.add('POST', /^\/swarm\/init$/, async (r) => {
-    const body = await r.body();
-    const advertiseAddr = stringField(body, 'AdvertiseAddr');
-    const id = engine.init({
-      ...(advertiseAddr ? { advertiseAddr } : {}),
-      forceNewCluster: Boolean((body as Record<string, unknown> | undefined)?.ForceNewCluster),
-    });
-    return { status: 200, body: id };
+    // The node's own address is its advertise address: a simulated node has no other.
+    await r.body();
+    return { status: 200, body: engine.init() };
   });
 
   router.add('POST', /^\/swarm\/join$/, async (r) => {

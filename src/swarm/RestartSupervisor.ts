@@ -1,0 +1,73 @@
+// The restart policy: when a task ends while it should be running, decides whether its slot (or node,
+// for global services) gets a replacement, and holds that place empty for the restart delay.
+import type { RestartPolicy, Service, Task } from './model.js';
+
+const SECOND_MS = 1000;
+
+export type Timer = { cancel(): void };
+export type SetTimer = (fn: () => void, ms: number) => Timer;
+
+export const realTimer: SetTimer = (fn, ms) => {
+  const handle = setTimeout(fn, ms);
+  return { cancel: () => clearTimeout(handle) };
+};
+
+/** A slot number (replicated) or a node ID (global): the place a task fills. */
+export type TaskKey = number | string;
+
+export function taskKey(task: Task): TaskKey {
+  return task.Slot ?? task.NodeID;
+}
+
+export class RestartSupervisor {
+  #setTimer: SetTimer;
+  #due: (serviceId: string) => void;
+  /** Places waiting out their restart delay, per service. */
+  #waiting = new Map<string, Map<TaskKey, Timer>>();
+  /** Restarts so far, per service and place, for MaxAttempts. */
+  #attempts = new Map<string, Map<TaskKey, number>>();
+
+  constructor(setTimer: SetTimer, due: (serviceId: string) => void) {
+    this.#setTimer = setTimer;
+    this.#due = due;
+  }
+
+  waiting(serviceId: string): ReadonlySet<TaskKey> {
+    return new Set(this.#waiting.get(serviceId)?.keys());
+  }
+
+  /** Called when a task ended on its own; returns whether a replacement will come. */
+  taskEnded(service: Service, task: Task): boolean {
+    const policy: RestartPolicy = service.Spec.TaskTemplate.RestartPolicy ?? {};
+    const condition = policy.Condition ?? 'any';
+    const failed = task.Status.State !== 'complete';
+    if (condition === 'none' || (condition === 'on-failure' && !failed)) return false;
+    const key = taskKey(task);
+    const attempts = this.#attempts.get(service.ID) ?? new Map<TaskKey, number>();
+    this.#attempts.set(service.ID, attempts);
+    const done = attempts.get(key) ?? 0;
+    if (policy.MaxAttempts && done >= policy.MaxAttempts) return false;
+    attempts.set(key, done + 1);
+
+    const waiting = this.#waiting.get(service.ID) ?? new Map<TaskKey, Timer>();
+    this.#waiting.set(service.ID, waiting);
+    waiting.get(key)?.cancel();
+    const delayMs = policy.Delay !== undefined ? policy.Delay / 1e6 : 5 * SECOND_MS;
+    waiting.set(key, this.#setTimer(() => {
+      waiting.delete(key);
+      this.#due(service.ID);
+    }, delayMs));
+    return true;
+  }
+
+  /** The service is gone (or its spec changed): no pending restarts, attempts counted afresh. */
+  forget(serviceId: string): void {
+    for (const timer of this.#waiting.get(serviceId)?.values() ?? []) timer.cancel();
+    this.#waiting.delete(serviceId);
+    this.#attempts.delete(serviceId);
+  }
+
+  close(): void {
+    for (const serviceId of [...this.#waiting.keys()]) this.forget(serviceId);
+  }
+}

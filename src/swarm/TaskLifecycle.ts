@@ -1,0 +1,94 @@
+// Making, stopping and forgetting tasks, and the one rule for their addresses: a task holds its
+// address from creation until it has really stopped (its node said so) or it leaves the store.
+// Orchestrators decide which tasks should exist; this class is how they act on the store.
+import type { Service, Task } from './model.js';
+import { isTerminal, nowIso } from './model.js';
+import type { Store } from './Store.js';
+import type { Allocator } from './Allocator.js';
+import { IpamError } from '../vip-dns/index.js';
+import { newHostname, newObjectId } from './ids.js';
+
+export const INGRESS_NETWORK_NAME = 'ingress';
+
+export type TaskPlace = { slot: number } | { nodeId: string };
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A task is up to date when it was made from the service's current template. */
+export function isUpToDate(task: Task, service: Service): boolean {
+  return sameJson(task.Spec, service.Spec.TaskTemplate);
+}
+
+export class TaskLifecycle {
+  readonly store: Store;
+  readonly ingressNetworkId: string;
+  #allocator: Allocator;
+
+  constructor(store: Store, allocator: Allocator, ingressNetworkId: string) {
+    this.store = store;
+    this.#allocator = allocator;
+    this.ingressNetworkId = ingressNetworkId;
+  }
+
+  /** A new task for a slot (replicated) or a node (global). Never throws: without an address it waits in `new`. */
+  create(service: Service, place: TaskPlace): Task {
+    const now = nowIso();
+    const id = newObjectId();
+    const where = 'slot' in place ? place.slot : place.nodeId;
+    const task: Task = {
+      ID: id,
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Name: `${service.Spec.Name}.${where}.${id}`,
+      Labels: {},
+      Spec: structuredClone(service.Spec.TaskTemplate),
+      ServiceID: service.ID,
+      ...('slot' in place ? { Slot: place.slot } : {}),
+      NodeID: 'nodeId' in place ? place.nodeId : '',
+      Status: { Timestamp: now, State: 'new', Message: 'created', PortStatus: {} },
+      DesiredState: 'running',
+      Hostname: newHostname(),
+    };
+    this.#address(task);
+    return this.store.putTask(task);
+  }
+
+  /** Gives tasks that are still waiting for an address another try (addresses free up as tasks end). */
+  retryAddresses(serviceId: string): void {
+    for (const task of this.store.tasksOfService(serviceId)) {
+      if (task.Status.State === 'new' && task.DesiredState === 'running') this.store.updateTask(task.ID, (t) => this.#address(t));
+    }
+  }
+
+  #address(task: Task): void {
+    try {
+      const { addr, cidr } = this.#allocator.taskAddress(task.ID);
+      task.NetworksAttachments = [{ Network: { ID: this.ingressNetworkId, Spec: { Name: INGRESS_NETWORK_NAME } }, Addresses: [cidr] }];
+      task.Endpoint = { Addr: addr, Ports: [] };
+      task.Status = { ...task.Status, State: task.NodeID ? 'assigned' : 'pending', Message: task.NodeID ? 'assigned' : 'pending task scheduling', Timestamp: nowIso() };
+      delete task.Status.Err;
+    } catch (error) {
+      if (!(error instanceof IpamError)) throw error;
+      task.Status = { ...task.Status, Err: error.message };
+    }
+  }
+
+  /** Planned stop. A task no node has taken yet has nothing to stop: it is forgotten at once. */
+  stop(task: Task, desired: 'shutdown' | 'remove'): void {
+    if (task.NodeID === '') this.forget(task);
+    else this.store.updateTask(task.ID, (t) => { t.DesiredState = desired; });
+  }
+
+  /** The task's node reported it stopped: its address is free again. */
+  stopped(task: Task): void {
+    if (isTerminal(task.Status.State) && task.Status.State !== 'orphaned') this.#allocator.releaseTask(task.ID);
+  }
+
+  forget(task: Task): void {
+    this.#allocator.releaseTask(task.ID);
+    this.store.deleteTask(task.ID);
+  }
+}

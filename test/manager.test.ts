@@ -1,0 +1,224 @@
+// The control plane against a real in-memory store (swarmkit's habit): orchestration, restarts,
+// history, addresses and node changes, with the agents' reports played by the test and timers injected.
+import t from 'tap';
+import { Manager } from '../src/swarm/index.js';
+import type { Task } from '../src/swarm/index.js';
+
+interface FakeTimers {
+  setTimer: (fn: () => void, ms: number) => { cancel(): void };
+  pending: { fn: () => void; ms: number; cancelled: boolean }[];
+  fireAll(): void;
+}
+
+function fakeTimers(): FakeTimers {
+  const pending: FakeTimers['pending'] = [];
+  return {
+    pending,
+    setTimer: (fn, ms) => {
+      const entry = { fn, ms, cancelled: false };
+      pending.push(entry);
+      return { cancel: () => { entry.cancelled = true; } };
+    },
+    fireAll: () => {
+      for (const entry of pending.splice(0)) if (!entry.cancelled) entry.fn();
+    },
+  };
+}
+
+function cluster(nodes = 3, taskSubnet = '127.200.0.0/16') {
+  const timers = fakeTimers();
+  const manager = new Manager({ taskSubnet, vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer });
+  const ids = Array.from({ length: nodes }, (_, i) =>
+    manager.addNode({ hostname: `node${i + 1}`, addr: `127.202.0.${i + 1}`, role: i === 0 ? 'manager' : 'worker' }).ID);
+  return { manager, timers, ids };
+}
+
+/** Plays every agent: assigned tasks start, tasks asked to stop stop. */
+function agents(manager: Manager): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const task of manager.store.tasks()) {
+      if (task.DesiredState === 'running' && task.Status.State === 'assigned') {
+        manager.reportTaskStatus(task.ID, { State: 'running', Message: 'started', Endpoint: { Addr: task.Endpoint!.Addr, Ports: [] } });
+        changed = true;
+      } else if (task.DesiredState !== 'running' && ['assigned', 'running'].includes(task.Status.State)) {
+        manager.reportTaskStatus(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: 0 });
+        changed = true;
+      }
+    }
+  }
+}
+
+const spec = (name: string, replicas: number, extra: Record<string, unknown> = {}) => ({
+  Name: name, TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Replicated: { Replicas: replicas } }, ...extra,
+});
+
+const live = (manager: Manager, serviceId: string): Task[] =>
+  manager.store.tasksOfService(serviceId).filter((task) => task.DesiredState === 'running');
+
+t.test('a template update replaces every slot once, never doubling the replicas', async (t) => {
+  const { manager } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 6));
+  agents(manager);
+  const before = live(manager, service.ID);
+  const current = manager.store.service(service.ID)!;
+  const next = structuredClone(current.Spec);
+  next.TaskTemplate.ContainerSpec.Env = ['A=1'];
+  await manager.updateService(service.ID, current.Version.Index, next);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating');
+  const during = live(manager, service.ID);
+  t.equal(during.length, 6, 'six tasks desired running, not twelve');
+  t.same(during.map((task) => task.Slot).sort(), [1, 2, 3, 4, 5, 6], 'one per slot');
+  t.notOk(during.some((task) => before.some((b) => b.ID === task.ID)), 'every task is new');
+  agents(manager);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running').length, 6);
+  t.equal(manager.store.tasksOfService(service.ID).length, 12, 'the old tasks stay as history');
+});
+
+t.test('a rollback returns to the previous template the same way', async (t) => {
+  const { manager } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 3));
+  agents(manager);
+  let current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  agents(manager);
+  current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, undefined, true);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'rollback_started');
+  agents(manager);
+  const after = manager.store.service(service.ID)!;
+  t.equal(after.UpdateStatus?.State, 'rollback_completed');
+  t.equal(after.Spec.TaskTemplate.ContainerSpec.Image, 'nginx');
+  t.same(live(manager, service.ID).map((task) => task.Spec.ContainerSpec.Image), ['nginx', 'nginx', 'nginx']);
+});
+
+t.test('unscheduled tasks leave at once on scale-down and removal, and free their addresses', async (t) => {
+  const { manager } = cluster(3, '127.200.0.0/29'); // five task addresses
+  t.teardown(() => manager.close());
+  const stuck = await manager.createService(spec('stuck', 2, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Placement: { Constraints: ['node.labels.zone == mars'] } } }));
+  t.same(live(manager, stuck.ID).map((task) => task.Status.Err), [
+    'no suitable node (scheduling constraints not satisfied on 3 nodes)',
+    'no suitable node (scheduling constraints not satisfied on 3 nodes)',
+  ]);
+  const current = manager.store.service(stuck.ID)!;
+  await manager.updateService(stuck.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 0 } } });
+  t.equal(manager.store.tasksOfService(stuck.ID).length, 0, 'nothing lingers as Remove / Pending');
+  const web = await manager.createService(spec('web', 5));
+  t.equal(live(manager, web.ID).filter((task) => task.Status.State === 'assigned').length, 5, 'all five addresses were free again');
+});
+
+t.test('an exhausted task address pool leaves tasks waiting in `new` and never throws', async (t) => {
+  const { manager, timers } = cluster(3, '127.200.0.0/29');
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 7));
+  const tasks = live(manager, service.ID);
+  t.equal(tasks.filter((task) => task.Status.State === 'assigned').length, 5);
+  const waiting = tasks.filter((task) => task.Status.State === 'new');
+  t.equal(waiting.length, 2);
+  t.match(waiting[0]!.Status.Err, /address pool 127\.200\.0\.0\/29 is exhausted/);
+  agents(manager);
+  // A crash frees an address; the waiting tasks get it, and the restart timer firing later must not throw.
+  const victim = live(manager, service.ID).find((task) => task.Status.State === 'running')!;
+  manager.reportTaskStatus(victim.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
+  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'assigned').length, 1, 'one waiting task got the freed address');
+  t.doesNotThrow(() => timers.fireAll());
+});
+
+t.test('restart policy: delay, conditions, attempts, and five tasks of history per slot', async (t) => {
+  const { manager, timers } = cluster(1);
+  t.teardown(() => manager.close());
+  const crash = (serviceId: string, code: number) => {
+    const task = live(manager, serviceId).find((x) => x.Status.State === 'running')!;
+    manager.reportTaskStatus(task.ID, code === 0
+      ? { State: 'complete', Message: 'finished', ExitCode: 0 }
+      : { State: 'failed', Message: 'started', Err: `task: non-zero exit (${code})`, ExitCode: code });
+    return task;
+  };
+
+  const any = await manager.createService(spec('any', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Delay: 2e9 } } }));
+  agents(manager);
+  const first = crash(any.ID, 1);
+  t.equal(live(manager, any.ID).length, 0, 'the slot waits out the restart delay');
+  t.equal(timers.pending.at(-1)!.ms, 2000);
+  timers.fireAll();
+  const replacement = live(manager, any.ID);
+  t.equal(replacement.length, 1);
+  t.equal(replacement[0]!.Slot, first.Slot, 'the replacement keeps the slot');
+  for (let i = 0; i < 6; i++) { agents(manager); crash(any.ID, 1); timers.fireAll(); }
+  agents(manager);
+  const history = manager.store.tasksOfService(any.ID).filter((task) => task.DesiredState !== 'running');
+  t.equal(history.length, 5, 'five ended tasks kept per slot');
+
+  const none = await manager.createService(spec('none', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'none' } } }));
+  agents(manager);
+  crash(none.ID, 1);
+  timers.fireAll();
+  t.equal(manager.store.tasksOfService(none.ID).length, 1, 'condition none: no replacement');
+  t.match(live(manager, none.ID), [{ Status: { State: 'failed' } }], 'the ended task keeps its slot, so the service shows 0/1');
+
+  const onFailure = await manager.createService(spec('onfail', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure' } } }));
+  agents(manager);
+  crash(onFailure.ID, 0);
+  timers.fireAll();
+  t.same(manager.store.tasksOfService(onFailure.ID).map((task) => task.Status.State), ['complete'], 'on-failure: a clean exit is not restarted');
+
+  const limited = await manager.createService(spec('limited', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 2 } } }));
+  for (let i = 0; i < 3; i++) { agents(manager); crash(limited.ID, 1); timers.fireAll(); }
+  t.same(manager.store.tasksOfService(limited.ID).map((task) => task.Status.State), ['failed', 'failed', 'failed'], 'no restart after MaxAttempts');
+});
+
+t.test('drain moves tasks to other nodes; pause only stops new placements', async (t) => {
+  const { manager, ids } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 6));
+  agents(manager);
+  const node3 = manager.store.node(ids[2]!)!;
+  manager.updateNode(node3.ID, node3.Version.Index, { ...node3.Spec, Availability: 'pause' });
+  t.equal(live(manager, service.ID).filter((task) => task.NodeID === node3.ID).length, 2, 'a paused node keeps its tasks');
+  let current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 9 } } });
+  t.equal(live(manager, service.ID).filter((task) => task.NodeID === node3.ID).length, 2, 'and gets no new one');
+  agents(manager);
+  const paused = manager.store.node(ids[2]!)!;
+  manager.updateNode(paused.ID, paused.Version.Index, { ...paused.Spec, Availability: 'drain' });
+  agents(manager);
+  const after = live(manager, service.ID);
+  t.equal(after.length, 9);
+  t.equal(after.filter((task) => task.NodeID === node3.ID).length, 0, 'a drained node runs nothing');
+  current = manager.store.service(service.ID)!;
+  t.equal(after.filter((task) => task.Status.State === 'running').length, 9);
+});
+
+t.test('global services follow the nodes', async (t) => {
+  const { manager, ids } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService({ Name: 'agent', TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Global: {} } });
+  t.same(live(manager, service.ID).map((task) => task.NodeID).sort(), [...ids].sort(), 'one task per node');
+  const node4 = manager.addNode({ hostname: 'node4', addr: '127.202.0.4', role: 'worker' });
+  t.equal(live(manager, service.ID).filter((task) => task.NodeID === node4.ID).length, 1, 'a node that joins gets one');
+  const node2 = manager.store.node(ids[1]!)!;
+  manager.updateNode(node2.ID, node2.Version.Index, { ...node2.Spec, Availability: 'drain' });
+  t.equal(live(manager, service.ID).filter((task) => task.NodeID === node2.ID).length, 0, 'a drained node loses it');
+  t.equal(live(manager, service.ID).length, 3, 'and it is not replaced elsewhere');
+});
+
+t.test('a node that goes down: its tasks are replaced, their addresses held until forgotten', async (t) => {
+  const { manager, ids } = cluster(3, '127.200.0.0/29');
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 3));
+  agents(manager);
+  manager.setNodeState(ids[2]!, 'down');
+  const orphaned = manager.store.tasksOfService(service.ID).filter((task) => task.Status.State === 'orphaned');
+  t.equal(orphaned.length, 1);
+  agents(manager);
+  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running').length, 3, 'replaced on the nodes that are up');
+  const addresses = live(manager, service.ID).map((task) => task.Endpoint!.Addr);
+  t.notOk(addresses.includes(orphaned[0]!.Endpoint!.Addr), 'the orphaned task\'s address was not handed out again');
+  t.throws(() => manager.removeNode(ids[1]!, false), { message: /is not down and can't be removed/ });
+  manager.removeNode(ids[2]!, false);
+  t.equal(manager.store.tasksOfService(service.ID).filter((task) => task.NodeID === ids[2]).length, 0, 'node rm forgets its tasks');
+  t.throws(() => manager.removeNode(ids[0]!, true), { message: /can not remove the last manager/ });
+});
