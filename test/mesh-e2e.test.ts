@@ -2,7 +2,7 @@
 // connections through every node's published port, with the distribution asserted exactly.
 import t from 'tap';
 import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
-import { connectAndWait, echoConnection, whoamiHost } from './support/net.js';
+import { connectAndWait, echoConnection, httpGet, whoamiHost } from './support/net.js';
 
 const BLOCK = 104; // nodes 127.104.0.x, tasks 127.105/16, VIPs 127.106/16
 
@@ -36,7 +36,14 @@ t.test('routing mesh across a 3-node cluster', async (t) => {
     }
   });
 
-  await t.test('scale down to 3: the listener stays, the pool follows, every answer comes from a remaining task', async (t) => {
+  await t.test('a task sees the connection come from the node that forwarded it', async (t) => {
+    for (const address of addresses) {
+      const { body } = await httpGet(address, 8080);
+      t.match(body, new RegExp(`\nRemoteAddr: ${address.replaceAll('.', '\\.')}:\\d+\n`), address);
+    }
+  });
+
+  await t.test('scale down to 3: the pool follows, every answer comes from a remaining task', async (t) => {
     const { body: service } = await api(manager, 'GET', '/services/web');
     const spec = { ...service.Spec, Mode: { Replicated: { Replicas: 3 } } };
     t.equal((await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, spec)).status, 200);
@@ -66,7 +73,7 @@ t.test('routing mesh across a 3-node cluster', async (t) => {
     const { body: tasks } = await api<any[]>(manager, 'GET', `/tasks?filters=${encodeURIComponent('{"service":{"nothing":true}}')}`);
     t.equal(tasks[0].Status.Err, 'No such image: no/such-image');
     await Promise.all(cluster.engines.map((e) => e.mesh!.settled()));
-    t.equal(await connectAndWait(addresses[2]!, 8081, 3000), 'closed');
+    t.equal(await connectAndWait(addresses[2]!, 8081, 1000), 'closed', 'closed within a second, not left hanging');
     t.ok((await whoamiHost(addresses[2]!, 8080)).length, 'other services are unaffected');
   });
 });

@@ -481,6 +481,38 @@ t.test('routemesh/exec stop: a program that exits on SIGTERM exits with its code
   t.equal(await stubborn.exited, 137);
 });
 
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+
+async function gone(pid: number): Promise<boolean> {
+  const deadline = Date.now() + 5000;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+t.test('routemesh/exec: stopping a task, or its program ending, ends every process it started', async (t) => {
+  const runtime = new Runtime();
+  // The shell ignores SIGTERM and its background child inherits that, like a daemon that forks.
+  const stubborn = await start(t, runtime, spec('routemesh/exec', {
+    command: ['sh', '-c', 'trap "" TERM; sleep 1000 & echo "child=$!"; wait'],
+  }));
+  const stubbornChild = Number((await logLine(stubborn, /^child=\d+$/)).slice('child='.length));
+  t.equal(await stubborn.stop(200), 137, 'the group is killed after the grace period');
+  t.ok(await gone(stubbornChild), 'the background child went with it');
+
+  // The program exits while a child it left behind still holds its output pipes.
+  const leaver = await start(t, runtime, spec('routemesh/exec', {
+    command: ['sh', '-c', 'sleep 1000 & echo "child=$!"; exit 3'],
+  }));
+  const leftChild = Number((await logLine(leaver, /^child=\d+$/)).slice('child='.length));
+  t.equal(await leaver.exited, 3, 'the task ends with its program, not with the last process holding its pipes');
+  t.ok(await gone(leftChild), 'the child it left behind was ended');
+});
+
 t.test('routemesh/exec without a command, or with one that does not exist, fails to start', async (t) => {
   const runtime = new Runtime();
   await t.rejects(runtime.start(spec('routemesh/exec')), { code: 'START_FAILED', message: /pass a command/ });

@@ -18,15 +18,19 @@ export interface TcpForwarderOptions {
   /** Backends tried for one connection before giving up. */
   maxAttempts?: number;
   connectTimeoutMs?: number;
+  /** Source address of upstream connections: what a backend sees as its client (Swarm's ingress SNAT). */
+  localAddress?: string;
 }
 
 export class TcpForwarder {
   readonly maxAttempts: number;
   readonly connectTimeoutMs: number;
+  readonly localAddress: string | undefined;
 
   constructor(options: TcpForwarderOptions = {}) {
     this.maxAttempts = options.maxAttempts ?? 3;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.localAddress = options.localAddress;
   }
 
   forward(client: net.Socket, pool: Pool, balancer: Balancer, events: ForwardEvents = {}): void {
@@ -34,13 +38,17 @@ export class TcpForwarder {
     client.on('error', () => client.destroy());
     let tried: Set<Backend> | undefined;
     const attempt = (): void => {
+      if (client.destroyed) return; // the client left while we were still trying
       const backend = balancer.pick(pool, tried);
-      if (!backend || client.destroyed) {
+      if (!backend) {
         client.destroy();
-        events.failed?.(backend ? 'connect_failed' : tried ? 'connect_failed' : 'no_backend');
+        events.failed?.(tried ? 'connect_failed' : 'no_backend');
         return;
       }
-      const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+      const upstream = net.connect({
+        host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
+        ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+      });
       upstream.setTimeout(this.connectTimeoutMs);
       const onEarlyError = (error: Error): void => {
         upstream.destroy();

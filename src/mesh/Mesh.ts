@@ -26,14 +26,20 @@ interface Listener {
   server: net.Server;
   target: Target;
   state: 'opening' | 'open' | 'failed';
+  /** Failed binds in a row; a port another program holds is retried with backoff, said once. */
+  failures: number;
+  retry?: NodeJS.Timeout;
 }
+
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 export class Mesh {
   readonly node: string;
   readonly address: string;
   #view: ClusterView;
   #log: (line: string) => void;
-  #forwarder = new TcpForwarder();
+  #forwarder: TcpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
   #syncQueued = false;
@@ -48,6 +54,8 @@ export class Mesh {
     this.address = options.address;
     this.#view = options.view;
     this.#log = options.log ?? (() => {});
+    // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
+    this.#forwarder = new TcpForwarder({ localAddress: options.address });
   }
 
   start(): void {
@@ -77,7 +85,7 @@ export class Mesh {
     for (const [key, route] of table.routes) {
       const entry = this.#pools.get(route.poolKey)!;
       const listener = this.#listeners.get(key);
-      if (listener && listener.state !== 'failed') {
+      if (listener) {
         listener.target.route = route;
         listener.target.pool = entry.pool;
         listener.target.balancer = entry.balancer;
@@ -88,35 +96,56 @@ export class Mesh {
     for (const [key, listener] of this.#listeners) {
       if (!table.routes.has(key)) {
         this.#listeners.delete(key);
+        clearTimeout(listener.retry);
         listener.server.close();
       }
     }
   }
 
   #open(target: Target): void {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-      // Read through `listener.target`: a re-sync may have swapped the pool since the listener opened.
-      const t = listener.target;
+    const listener: Listener = { server: this.#server(() => listener.target), target, state: 'opening', failures: 0 };
+    this.#listeners.set(target.route.key, listener);
+    this.#bind(listener);
+  }
+
+  /** `target` is read per connection: a re-sync may have swapped the pool since the listener opened. */
+  #server(target: () => Target): net.Server {
+    return net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      const t = target();
       this.#clients.add(socket);
       socket.once('close', () => this.#clients.delete(socket));
       this.#forwarder.forward(socket, t.pool, t.balancer);
     });
-    const listener: Listener = { server, target, state: 'opening' };
-    this.#listeners.set(target.route.key, listener);
+  }
+
+  #bind(listener: Listener): void {
+    const { route } = listener.target;
     const opened = new Promise<void>((resolve) => {
-      server.once('listening', () => {
+      listener.server.once('listening', () => {
+        if (listener.failures > 0) this.#log(`${this.node}: published port ${route.key} is open on ${this.address} now`);
         listener.state = 'open';
+        listener.failures = 0;
         resolve();
       });
-      server.once('error', (error: NodeJS.ErrnoException) => {
+      listener.server.once('error', (error: NodeJS.ErrnoException) => {
         listener.state = 'failed';
-        this.#log(`${this.node}: cannot open published port ${target.route.key} on ${this.address} for service ${target.route.serviceName}: ${error.code ?? error.message}`);
+        if (listener.failures++ === 0) {
+          this.#log(`${this.node}: cannot open published port ${route.key} on ${this.address} for service ${route.serviceName}: ` +
+            `${error.code ?? error.message}; retrying until it can`);
+        }
+        if (!this.#closed && this.#listeners.get(route.key) === listener) {
+          const delay = Math.min(RETRY_FIRST_MS * 2 ** (listener.failures - 1), RETRY_MAX_MS);
+          listener.retry = setTimeout(() => {
+            listener.server = this.#server(() => listener.target);
+            this.#bind(listener);
+          }, delay);
+        }
         resolve();
       });
     });
     this.#opening.add(opened);
     void opened.then(() => this.#opening.delete(opened));
-    server.listen({ host: this.address, port: target.route.publishedPort, backlog: 1024 });
+    listener.server.listen({ host: this.address, port: route.publishedPort, backlog: 1024 });
   }
 
   /** Resolves when every listener asked for so far is open (or has failed and said so). */
@@ -124,20 +153,13 @@ export class Mesh {
     while (this.#opening.size) await Promise.all(this.#opening);
   }
 
-  /** Published ports this node listens on, with their pools: what `visible pools` shows. */
-  listeners(): { key: string; service: string; state: Listener['state']; backends: { label: string; host: string; port: number; state: string; active: number; total: number }[] }[] {
-    return [...this.#listeners.entries()].map(([key, l]) => ({
-      key,
-      service: l.target.route.serviceName,
-      state: l.state,
-      backends: l.target.pool.backends.map((b) => ({ label: b.label, host: b.host, port: b.port, state: b.state, active: b.active, total: b.total })),
-    }));
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
     this.#view.off('change', this.#onChange);
-    const closing = [...this.#listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+    const closing = [...this.#listeners.values()].map((l) => {
+      clearTimeout(l.retry);
+      return new Promise<void>((resolve) => l.server.close(() => resolve()));
+    });
     this.#listeners.clear();
     for (const socket of this.#clients) socket.destroy();
     await Promise.all(closing);

@@ -36,6 +36,9 @@ export class ChildTask implements RunningTask {
       () => child.on('error', (err) => log.push('stderr', `routemesh/exec: ${err.message}`)),
       () => {},
     );
+    // When the main process ends, so does everything it started (a container's PID 1 taking its namespace
+    // with it); otherwise a grandchild holding the pipes would keep the task from ever being seen as ended.
+    child.once('exit', () => this.#signalGroup('SIGKILL'));
     this.exited = new Promise((resolve) => {
       // 'close' rather than 'exit': it waits for stdout and stderr, so the last lines are in the logs.
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
@@ -66,10 +69,21 @@ export class ChildTask implements RunningTask {
   stop(graceMs: number): Promise<number> {
     if (this.#code !== undefined) return Promise.resolve(this.#code);
     if (this.#killTimer === undefined) {
-      this.#child.kill('SIGTERM');
-      this.#killTimer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+      this.#signalGroup('SIGTERM');
+      this.#killTimer = setTimeout(() => this.#signalGroup('SIGKILL'), graceMs);
     }
     return this.exited;
+  }
+
+  /** Signals the task's whole process group (the child leads it: it was spawned detached). */
+  #signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
   }
 
   #follow(stream: Readable, name: LogLine['stream']): void {

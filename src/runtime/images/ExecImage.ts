@@ -35,7 +35,8 @@ export class ExecImage implements Image {
     if (spec.slot !== undefined) env['TASK_SLOT'] = String(spec.slot);
 
     const [file, ...args] = argv.map((word) => expand(word, env));
-    const child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, as a container has its own PID namespace: stopping the task reaches every process it started.
+    const child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const task = new ChildTask(child, spec.address, ports, host.newLog());
     await task.started();
     return task;

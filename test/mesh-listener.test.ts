@@ -1,0 +1,46 @@
+// One node's mesh over a hand-built store: a published port another program holds is said once and
+// retried until it frees up, and the listener then serves; nothing is left open after close().
+import net from 'node:net';
+import t from 'tap';
+import { Mesh } from '../src/mesh/index.js';
+import { Store } from '../src/swarm/index.js';
+import type { Service } from '../src/swarm/index.js';
+import { waitFor } from './support/cluster.js';
+import { connectAndWait } from './support/net.js';
+
+const NODE = '127.211.0.1';
+const PORT = 18080;
+
+function service(): Service {
+  const now = new Date().toISOString();
+  return {
+    ID: 'svc1', Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now,
+    Spec: { Name: 'web', Labels: {}, TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Replicated: { Replicas: 0 } } },
+    Endpoint: { Spec: {}, Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: PORT, PublishMode: 'ingress' }] },
+  };
+}
+
+t.test('a published port held by another program is retried, logged once, and served once free', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(PORT, NODE, resolve));
+  const store = new Store();
+  store.putService(service());
+  const lines: string[] = [];
+  const mesh = new Mesh({ node: 'node1', address: NODE, view: store, log: (line) => lines.push(line) });
+  t.teardown(() => mesh.close());
+  mesh.start();
+  await mesh.settled();
+  t.match(lines, [/^node1: cannot open published port 18080\/tcp on 127\.211\.0\.1 for service web: EADDRINUSE; retrying until it can$/]);
+  store.putService({ ...service(), Spec: { ...service().Spec, Labels: { touched: 'yes' } } });
+  await mesh.settled();
+  t.equal(lines.length, 1, 'store changes do not repeat the message');
+
+  await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  await waitFor('the retried listener to open', () => lines.length === 2, 5000);
+  t.match(lines[1], /published port 18080\/tcp is open on 127\.211\.0\.1 now/);
+  // No task runs, so the mesh closes the connection at once instead of refusing it: the listener is ours.
+  t.equal(await connectAndWait(NODE, PORT, 1000), 'closed');
+
+  store.deleteService('svc1');
+  await waitFor('the listener to close when the port is no longer published', async () => (await connectAndWait(NODE, PORT, 1000)) === 'refused');
+});

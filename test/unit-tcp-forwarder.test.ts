@@ -1,0 +1,109 @@
+// The TCP forwarder on real sockets: a refused backend is skipped for the next one, no backend closes
+// the client at once, half-closes pass through, and backends see the forwarder's source address.
+import net from 'node:net';
+import t from 'tap';
+import type { Test } from 'tap';
+import { Pool, RoundRobin, TcpForwarder } from '../src/lb/index.js';
+import type { Backend } from '../src/lb/index.js';
+
+const HOST = '127.210.0.1';
+
+/** An echo server that records the remote address of each connection; closed at the end of the test. */
+async function echoServer(t: Test, host: string): Promise<{ port: number; peers: string[] }> {
+  const peers: string[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    peers.push(socket.remoteAddress!);
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.address() as net.AddressInfo).port, peers };
+}
+
+/** A port nothing listens on: bound once, then closed. */
+async function closedPort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A front listener that hands every connection to the forwarder; resolves what each forward reported. */
+async function front(t: Test, forwarder: TcpForwarder, pool: Pool) {
+  const events: string[] = [];
+  const balancer = new RoundRobin();
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    forwarder.forward(socket, pool, balancer, {
+      connected: (b: Backend, attempts: number) => events.push(`connected ${b.id} after ${attempts}`),
+      connectError: (b: Backend) => events.push(`refused ${b.id}`),
+      failed: (reason) => events.push(`failed ${reason}`),
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.address() as net.AddressInfo).port, events };
+}
+
+/** Sends `text`, half-closes, and collects everything until the far side closes. */
+function exchange(port: number, text: string): Promise<{ received: string; closedWith: 'end' | 'error' }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => { received += chunk; });
+    socket.on('end', () => resolve({ received, closedWith: 'end' }));
+    socket.on('error', () => resolve({ received, closedWith: 'error' }));
+    socket.on('connect', () => socket.end(text));
+  });
+}
+
+t.test('a refused backend is skipped for the next one; the client never notices', async (t) => {
+  const good = await echoServer(t, '127.210.0.2');
+  const pool = new Pool();
+  pool.set([
+    { id: 'dead', host: '127.210.0.3', port: await closedPort('127.210.0.3'), state: 'up' },
+    { id: 'good', host: '127.210.0.2', port: good.port, state: 'up' },
+  ]);
+  const { port, events } = await front(t, new TcpForwarder(), pool);
+  const result = await exchange(port, 'hello');
+  t.same(result, { received: 'hello', closedWith: 'end' }, 'echoed in full, and the half-close passed through');
+  t.same(events, ['refused dead', 'connected good after 2']);
+  t.equal(pool.get('good')!.total, 1);
+});
+
+t.test('when every backend refuses, or there is none, the client is closed at once', async (t) => {
+  const pool = new Pool();
+  pool.set([
+    { id: 'a', host: '127.210.0.3', port: await closedPort('127.210.0.3'), state: 'up' },
+    { id: 'b', host: '127.210.0.4', port: await closedPort('127.210.0.4'), state: 'up' },
+  ]);
+  const { port, events } = await front(t, new TcpForwarder({ maxAttempts: 5 }), pool);
+  const refused = await exchange(port, 'x');
+  t.equal(refused.received, '');
+  t.same(events, ['refused a', 'refused b', 'failed connect_failed'], 'each backend tried once, then given up');
+
+  const empty = new Pool();
+  const second = await front(t, new TcpForwarder(), empty);
+  t.equal((await exchange(second.port, 'x')).received, '');
+  t.same(second.events, ['failed no_backend']);
+});
+
+t.test('attempts are bounded by maxAttempts', async (t) => {
+  const pool = new Pool();
+  const ports = await Promise.all(['127.210.0.5', '127.210.0.6', '127.210.0.7'].map(closedPort));
+  pool.set(ports.map((p, i) => ({ id: `b${i}`, host: `127.210.0.${5 + i}`, port: p, state: 'up' as const })));
+  const { port, events } = await front(t, new TcpForwarder({ maxAttempts: 2 }), pool);
+  await exchange(port, 'x');
+  t.equal(events.filter((e) => e.startsWith('refused')).length, 2);
+  t.equal(events.at(-1), 'failed connect_failed');
+});
+
+t.test('backends see connections come from the forwarder\'s local address', async (t) => {
+  const backend = await echoServer(t, '127.210.0.2');
+  const pool = new Pool();
+  pool.set([{ id: 'b', host: '127.210.0.2', port: backend.port, state: 'up' }]);
+  const { port } = await front(t, new TcpForwarder({ localAddress: '127.210.0.9' }), pool);
+  t.equal((await exchange(port, 'hi')).received, 'hi');
+  t.same(backend.peers, ['127.210.0.9']);
+});
