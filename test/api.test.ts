@@ -2,9 +2,10 @@
 // depends on (../shared/docker-api/SPEC.md), and bad input refused without side effects.
 import net from 'node:net';
 import t from 'tap';
-import { api, published, serviceSpec, testCluster, waitForRunning } from './support/cluster.js';
+import { api, published, serviceSpec, testBlock, testCluster, waitForRunning } from './support/cluster.js';
 
-const BLOCK = 124; // nodes 127.124.0.x, tasks 127.125/16, VIPs 127.126/16
+const BLOCK = testBlock(124); // nodes 127.124.0.x, tasks 127.125/16, VIPs 127.126/16
+const TASKS = new RegExp(`^127\\.${BLOCK + 1}\\.`);
 
 t.test('engine API of a 3-node cluster', async (t) => {
   const cluster = await testCluster(t, BLOCK);
@@ -116,7 +117,7 @@ t.test('engine API of a 3-node cluster', async (t) => {
     t.equal(list.body.length, 1);
     t.match(list.body[0], {
       Spec: { Name: 'web', Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: /^nginx:latest@sha256:/ } } },
-      Endpoint: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 9090, PublishMode: 'ingress' }], VirtualIPs: [{ Addr: /^127\.126\.0\.\d+\/16$/ }] },
+      Endpoint: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 9090, PublishMode: 'ingress' }], VirtualIPs: [{ Addr: new RegExp(`^127\\.${BLOCK + 2}\\.0\\.\\d+/16$`) }] },
       ServiceStatus: { RunningTasks: 1, DesiredTasks: 1 },
     });
     const inspect = await api(manager, 'GET', '/services/web?insertDefaults=true');
@@ -124,7 +125,7 @@ t.test('engine API of a 3-node cluster', async (t) => {
       TaskTemplate: { RestartPolicy: { Condition: 'any', Delay: 5e9, MaxAttempts: 0 }, ContainerSpec: { StopGracePeriod: 10e9 } },
       UpdateConfig: { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, Order: 'stop-first' },
     });
-    t.match(inspect.body.Endpoint.TaskEndpoints, [{ Task: /^web\.1\./, Addr: /^127\.125\./, Ports: [{ Protocol: 'tcp', TargetPort: 80, ListenPort: Number }] }],
+    t.match(inspect.body.Endpoint.TaskEndpoints, [{ Task: /^web\.1\./, Addr: TASKS, Ports: [{ Protocol: 'tcp', TargetPort: 80, ListenPort: Number }] }],
       'inspect shows where each task really listens');
     const plain = await api(manager, 'GET', '/services/web?insertDefaults=false');
     t.notOk(plain.body.Spec.UpdateConfig, 'no defaults unless asked');
@@ -140,7 +141,7 @@ t.test('engine API of a 3-node cluster', async (t) => {
       Status: { State: 'running', PortStatus: {} },
       Spec: { ContainerSpec: { Image: /^nginx/ } },
       Hostname: /^[0-9a-f]{12}$/,
-      Endpoint: { Addr: /^127\.125\./, Ports: [{ TargetPort: 80, ListenPort: Number }] },
+      Endpoint: { Addr: TASKS, Ports: [{ TargetPort: 80, ListenPort: Number }] },
     });
     t.equal(tasks.body[0].Name, `web.1.${tasks.body[0].ID}`);
     const byNode = await api<any[]>(manager, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ node: { [tasks.body[0].NodeID]: true } }))}`);
@@ -203,14 +204,14 @@ t.test('engine API of a 3-node cluster', async (t) => {
     t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
     const res = await api(manager, 'POST', '/services/create', serviceSpec('blocked', 'nginx', published(80, 9191)));
     t.equal(res.status, 400);
-    t.match(res.body.message, /cannot publish port 9191: 127\.124\.0\.2:9191 is already in use by another program/);
+    t.match(res.body.message, `cannot publish port 9191: ${cluster.nodes[1]!.address}:9191 is already in use by another program`);
     t.equal((await api(manager, 'GET', '/services/blocked')).status, 404, 'nothing was created');
     t.equal((await api(manager, 'GET', '/_ping')).status, 200, 'the engine keeps serving');
   });
 });
 
 t.test('an engine outside a swarm', async (t) => {
-  const cluster = await testCluster(t, BLOCK + 10, { nodes: 1, bare: true }); // 127.134.0.1
+  const cluster = await testCluster(t, BLOCK + 10, { nodes: 1, bare: true }); // node 127.134.0.1
   const engine = cluster.nodes[0]!.apiUrl;
   const res = await api(engine, 'GET', '/nodes');
   t.equal(res.status, 503);

@@ -1,11 +1,11 @@
 // The routemesh command as a child process against a real cluster: the commands of the README, their
 // tables and messages, and the state they leave (checked through the API and through the mesh).
 import t from 'tap';
-import { api, testCluster, waitFor } from './support/cluster.js';
+import { api, testBlock, testCluster, waitFor } from './support/cluster.js';
 import { cliEnv, routemesh, spawnRoutemesh } from './support/cli.js';
 import { connectAndWait, whoamiHost, httpGet } from './support/net.js';
 
-const BLOCK = 160; // nodes 127.160.0.x, tasks 127.161/16, VIPs 127.162/16
+const BLOCK = testBlock(160); // nodes 127.160.0.x, tasks 127.161/16, VIPs 127.162/16
 
 t.test('routemesh verbs against a 3-node cluster', async (t) => {
   const cluster = await testCluster(t, BLOCK);
@@ -98,19 +98,22 @@ t.test('routemesh verbs against a 3-node cluster', async (t) => {
 });
 
 t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with exit 0', async (t) => {
-  const child = spawnRoutemesh(['up', '--nodes', '2', '--demo', '--subnet', '127.163.0.0/24', '--task-subnet', '127.164.0.0/16', '--vip-subnet', '127.165.0.0/16']);
+  const [nodes, tasks, vips] = [BLOCK + 3, BLOCK + 4, BLOCK + 5]; // 127.163.0.x, 127.164/16, 127.165/16
+  const node2 = `127.${nodes}.0.2`;
+  const child = spawnRoutemesh(['up', '--nodes', '2', '--demo', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${tasks}.0.0/16`, '--vip-subnet', `127.${vips}.0.0/16`]);
   t.teardown(() => { child.kill('SIGKILL'); });
   let stdout = '';
   child.stdout!.on('data', (chunk) => { stdout += chunk; });
   child.stderr!.resume();
   await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
-  t.match(stdout, /^HOSTNAME +ROLE +ADDRESS +ENGINE API\nnode1 +manager +127\.163\.0\.1 +tcp:\/\/127\.163\.0\.1:2375\nnode2 +worker +127\.163\.0\.2/);
-  t.match(stdout, /curl http:\/\/127\.163\.0\.2:8080\//);
+  const node1 = `127\\.${nodes}\\.0\\.1`;
+  t.match(stdout, new RegExp(`^HOSTNAME +ROLE +ADDRESS +ENGINE API\nnode1 +manager +${node1} +tcp://${node1}:2375\nnode2 +worker +127\\.${nodes}\\.0\\.2`));
+  t.match(stdout, `curl http://${node2}:8080/`);
   const hosts = new Set<string>();
-  for (let i = 0; i < 6; i++) hosts.add(await whoamiHost('127.163.0.2', 8080));
+  for (let i = 0; i < 6; i++) hosts.add(await whoamiHost(node2, 8080));
   t.equal(hosts.size, 6, 'the demo service answers with six tasks');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGINT');
   t.equal(await exited, 0);
-  t.equal(await connectAndWait('127.163.0.2', 8080, 2000), 'refused', 'every listener is closed');
+  t.equal(await connectAndWait(node2, 8080, 2000), 'refused', 'every listener is closed');
 });

@@ -1,10 +1,10 @@
 // End to end: a 3-node cluster in this process, services created through the engine API, and
 // connections through every node's published port, with the distribution asserted exactly.
 import t from 'tap';
-import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
+import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { connectAndWait, echoConnection, httpGet, whoamiHost } from './support/net.js';
 
-const BLOCK = 104; // nodes 127.104.0.x, tasks 127.105/16, VIPs 127.106/16
+const BLOCK = testBlock(104); // nodes 127.104.0.x, tasks 127.105/16, VIPs 127.106/16
 
 t.test('routing mesh across a 3-node cluster', async (t) => {
   const cluster = await testCluster(t, BLOCK);
@@ -79,7 +79,7 @@ t.test('routing mesh across a 3-node cluster', async (t) => {
 });
 
 t.test('drain, removal and open connections', async (t) => {
-  const cluster = await testCluster(t, BLOCK + 10); // 127.114.0.x, tasks 127.115/16
+  const cluster = await testCluster(t, BLOCK + 10); // nodes 127.114.0.x, tasks 127.115/16
   const manager = cluster.nodes[0]!.apiUrl;
   const [node1, node2, node3] = cluster.nodes;
 

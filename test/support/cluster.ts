@@ -4,6 +4,14 @@ import type { Test } from 'tap';
 import { startCluster } from '../../src/engine/index.js';
 import type { Cluster, ClusterOptions } from '../../src/engine/index.js';
 
+/**
+ * A test file's own address block. The unprivileged re-run of the end-to-end suite shifts every block
+ * (ROUTEMESH_TEST_BLOCK_OFFSET) so it never collides with the same files running beside it.
+ */
+export function testBlock(base: number): number {
+  return base + Number(process.env.ROUTEMESH_TEST_BLOCK_OFFSET ?? 0);
+}
+
 export async function testCluster(t: Test, block: number, options: Partial<ClusterOptions> = {}): Promise<Cluster> {
   const cluster = await startCluster({
     subnet: `127.${block}.0.0/24`,
