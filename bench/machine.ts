@@ -1,5 +1,7 @@
 // The facts about the machine that a benchmark figure means nothing without: Node version, CPU, cores,
-// and how busy it already was (taken before the cluster starts, so the bench's own work is not in it).
+// how busy it already was (taken before the cluster starts, so the bench's own work is not in it), and
+// how much CPU time the hypervisor took away while a run went on.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface Machine {
@@ -21,4 +23,32 @@ export function describeMachine(): Machine {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     loadBefore: os.loadavg()[0] ?? 0,
   };
+}
+
+/** CPU time of all cores since boot, in clock ticks: all of it, and the part stolen by the hypervisor. */
+export interface CpuTimes {
+  total: number;
+  steal: number;
+}
+
+/** From Linux's /proc/stat; undefined where there is none. */
+export function cpuTimes(): CpuTimes | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal; the guest columns after them are already in user.
+    const counted = fields.slice(0, 8);
+    if (counted.length < 8 || counted.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: counted.reduce((a, b) => a + b, 0), steal: counted[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The share of CPU time the hypervisor gave to other machines between two readings: on a shared
+ * virtual machine a run that lost a tenth of its CPU this way is slower for reasons the bench cannot see.
+ */
+export function stealPercent(before: CpuTimes | undefined, after: CpuTimes | undefined): number | undefined {
+  if (before === undefined || after === undefined || after.total <= before.total) return undefined;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
 }

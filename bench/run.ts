@@ -1,6 +1,7 @@
 // `npm run bench`: starts a 3-node cluster with one whoami task, loads it directly, through the mesh on
-// its own node and through the mesh on another node, with and without keep-alive, then prints the table
-// and writes it to bench/results/<date>.md. Settings: bench/settings.ts; the load itself: bench/load.ts.
+// its own node and through the mesh on another node, with and without keep-alive, in interleaved rounds
+// (bench/schedule.ts), then prints the medians and every run, and writes them to bench/results/<date>.md.
+// Settings: bench/settings.ts; the load itself: bench/load.ts; the medians: bench/summary.ts.
 //
 // The cluster stays in this process and autocannon runs in a child per scenario, not the reverse: the
 // cluster (its mesh and its in-process whoami task) is the system under test, and a load generator in
@@ -10,13 +11,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../src/engine/index.js';
 import { LoadRunner } from './LoadRunner.js';
-import { describeMachine } from './machine.js';
+import { cpuTimes, describeMachine, stealPercent } from './machine.js';
 import { readSettings, type BenchSettings } from './settings.js';
-import { formatReport, ROUTE_LABEL, type ConnectionMode, type Measurement, type Route } from './table.js';
+import { roundOrders, SCENARIOS } from './schedule.js';
+import { summarize } from './summary.js';
+import { formatReport, ROUTE_LABEL, type Measurement, type Route } from './table.js';
 import { deployWhoami, PUBLISHED_PORT } from './targets.js';
-
-const MODES: ConnectionMode[] = ['keep-alive', 'new per request'];
-const ROUTES: Route[] = ['direct', 'same node', 'other node'];
 
 const settings = ((): BenchSettings => {
   try {
@@ -55,9 +55,13 @@ async function bench(): Promise<void> {
   const urls: Record<Route, string> = { direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode };
 
   const measurements: Measurement[] = [];
-  for (const mode of MODES) {
-    for (const route of ROUTES) {
-      process.stderr.write(`bench: ${ROUTE_LABEL[route]}, ${mode}: ${urls[route]} for ${settings.durationSec} s\n`);
+  const orders = roundOrders(settings.rounds);
+  const firstCpu = cpuTimes();
+  for (const [r, order] of orders.entries()) {
+    for (const [i, { route, mode }] of order.entries()) {
+      process.stderr.write(`bench: round ${r + 1}/${orders.length}, run ${i + 1}/${order.length}: ${ROUTE_LABEL[route]}, ${mode}: ` +
+        `${urls[route]} for ${settings.durationSec} s\n`);
+      const cpuBefore = cpuTimes();
       const result = await runner.run(urls[route], {
         connections: settings.connections,
         pipelining: settings.pipelining,
@@ -65,18 +69,22 @@ async function bench(): Promise<void> {
         warmupSec: settings.warmupSec,
         newConnectionPerRequest: mode === 'new per request',
       });
-      measurements.push({ route, mode, result });
+      measurements.push({ route, mode, round: r + 1, position: i + 1, result, stealPercent: stealPercent(cpuBefore, cpuTimes()) });
     }
   }
+  const steal = stealPercent(firstCpu, cpuTimes());
 
   const date = new Date().toISOString().slice(0, 10);
   const warmup = settings.warmupSec > 0 ? ` after a ${settings.warmupSec} s warm-up` : ', no warm-up';
-  const report = formatReport(measurements, {
+  const rounds = settings.rounds === 1 ? '1 round' : `${settings.rounds} rounds, each running every scenario once, keep-alive first, the routes of each mode turned by one place a round`;
+  const report = formatReport(summarize(measurements, SCENARIOS), measurements, {
     date,
     machine,
+    rounds: settings.rounds,
+    stealPercent: steal,
     setup: [
       `load: autocannon in a child process, ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
-        `${settings.durationSec} s per scenario${warmup}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
+        `${settings.durationSec} s per scenario${warmup}; ${rounds}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
       `target: one traefik/whoami task at ${new URL(targets.direct).host} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
         `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}`,
       'new per request: every request sends `Connection: close`, so it pays for a new TCP connection and, through the mesh, ' +

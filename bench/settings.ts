@@ -1,9 +1,12 @@
-// What one bench run does, from its command line and environment: how long each scenario runs and
-// which 127/8 address block the cluster takes (so a test can run it beside a real bench or other tests).
+// What one bench run does, from its command line and environment: how many rounds, how long each
+// scenario runs, and which 127/8 address block the cluster takes (so a test can run it beside a real
+// bench or other tests).
 
 export interface BenchSettings {
   /** Cluster nodes on 127.B.0.0/24, task addresses on 127.(B+1)/16, VIPs on 127.(B+2)/16. */
   block: number;
+  /** Each round runs every scenario once (bench/schedule.ts); the report gives the medians. */
+  rounds: number;
   durationSec: number;
   warmupSec: number;
   connections: number;
@@ -28,10 +31,16 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
   if (!Number.isInteger(block) || block < 1 || block > 253) {
     throw new Error(`BENCH_BLOCK must be a whole number from 1 to 253 (it takes 127.B to 127.B+2), got "${env.BENCH_BLOCK}"`);
   }
-  const durationSec = seconds('BENCH_DURATION', env.BENCH_DURATION, quick ? 1 : 5);
+  const rounds = Number(env.BENCH_ROUNDS || (quick ? 1 : 3));
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) {
+    throw new Error(`BENCH_ROUNDS must be a whole number from 1 to 9, got "${env.BENCH_ROUNDS}"`);
+  }
+  // 3 rounds × 6 scenarios × (3 s + 1 s warm-up + ~0.7 s to start the child) keeps a run under 2 minutes.
+  const durationSec = seconds('BENCH_DURATION', env.BENCH_DURATION, quick ? 1 : 3);
   if (durationSec === 0) throw new Error('BENCH_DURATION must be more than 0 seconds');
   return {
     block,
+    rounds,
     durationSec,
     // A quick run only checks the harness works; warming the JIT is for figures worth reading.
     warmupSec: seconds('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 0 : 1),

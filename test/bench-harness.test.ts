@@ -1,9 +1,12 @@
-// The bench harness end to end on tiny settings: `bench/run.ts --quick` as a child process on an
-// address block of its own. It checks the harness works, never how fast anything is.
+// The bench harness end to end on tiny settings (`bench/run.ts --quick` as a child process on an
+// address block of its own), and the round order and medians it reports. Never how fast anything is.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { roundOrders, SCENARIOS } from '../bench/schedule.js';
+import { median, summarize } from '../bench/summary.js';
+import type { Measurement } from '../bench/table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../bench/results/', import.meta.url));
@@ -32,6 +35,7 @@ t.test('bench --quick prints a table with the three scenarios and leaves bench/r
   t.equal(code, 0, `exits 0${code ? `; stderr: ${stderr}` : ''}`);
   t.match(stdout, /Node v\d+/, 'names the Node version');
   t.match(stdout, /\d+ cores/, 'names the core count');
+  t.match(stdout, /; 1 round \(quick mode/, 'quick mode runs one round');
   const rows = stdout.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
   t.same(rows[0]?.slice(0, 5), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms'], 'a table header');
   for (const scenario of ['direct to task', 'mesh, same node', 'mesh, other node']) {
@@ -40,4 +44,32 @@ t.test('bench --quick prints a table with the three scenarios and leaves bench/r
     for (const row of found) t.ok(Number(row[2]) > 0, `${scenario} (${row[1]}): req/s ${row[2]} is a number above 0`);
   }
   t.same(await snapshot(), before, 'bench/results is untouched');
+});
+
+t.test('rounds turn the order: among the runs compared with each other, each route runs first, second and third once', async (t) => {
+  const orders = roundOrders(3);
+  t.equal(orders.length, 3);
+  for (const order of orders) {
+    t.equal(new Set(order).size, SCENARIOS.length, 'every round runs every scenario once');
+    t.same(order.map((s) => s.mode), ['keep-alive', 'keep-alive', 'keep-alive', 'new per request', 'new per request', 'new per request'],
+      'keep-alive runs first, as a block');
+  }
+  for (const mode of ['keep-alive', 'new per request'] as const) {
+    for (const route of ['direct', 'same node', 'other node'] as const) {
+      const places = orders.map((order) => order.filter((s) => s.mode === mode).findIndex((s) => s.route === route)).sort();
+      t.same(places, [0, 1, 2], `${route}, ${mode}: once in each place of its block`);
+    }
+  }
+  t.same(roundOrders(1), [SCENARIOS], 'one round (quick mode) runs the report\'s order');
+});
+
+t.test('the summary takes each figure\'s median over the rounds and keeps the req/s spread', async (t) => {
+  t.equal(median([3, 1, 2]), 2);
+  t.equal(median([4, 1, 3, 2]), 2.5);
+  const run = (round: number, reqPerSec: number, p50Ms: number, p99Ms: number, errors = 0): Measurement => ({
+    route: 'same node', mode: 'keep-alive', round, position: round,
+    result: { responses: reqPerSec, reqPerSec, p50Ms, p99Ms, errors, timeouts: 0, non2xx: 0, elapsedSec: 1 },
+  });
+  const [summary] = summarize([run(1, 900, 0.3, 2), run(2, 1200, 0.2, 9), run(3, 1000, 0.5, 1, 2)], [{ route: 'same node', mode: 'keep-alive' }]);
+  t.match(summary, { rounds: 3, reqPerSec: 1000, p50Ms: 0.3, p99Ms: 2, minReqPerSec: 900, maxReqPerSec: 1200, errors: 2 });
 });

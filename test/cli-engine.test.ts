@@ -420,6 +420,10 @@ t.test('node update, promote, demote: the whole spec back with the version read'
   t.same(await cli(host, ['node', 'demote', 'worker2']), { code: 0, stdout: `Node ${WORKER2} is already a worker.\n`, stderr: '' });
   t.same(fake.lines(), ['HEAD /_ping', 'GET /v1.50/nodes/worker2'], 'no update when the role already matches');
   t.same(await cli(host, ['node', 'update', '--label-rm', 'nope', 'worker1']), { code: 1, stdout: '', stderr: "key nope doesn't exist in node's labels\n" });
+  t.same(await cli(host, ['node', 'update', '--availability', 'Sleep', 'worker1']),
+    { code: 2, stdout: '', stderr: 'invalid argument "sleep" for "--availability" flag: only active, pause and drain are supported\n' });
+  t.same(await cli(host, ['node', 'update', '--role', 'boss', 'worker1']),
+    { code: 2, stdout: '', stderr: 'invalid argument "boss" for "--role" flag: only worker and manager are supported\n' });
   const rm = await cli(host, ['node', 'rm', 'worker1']);
   t.same(rm, { code: 1, stdout: '', stderr: `Error response from daemon: rpc error: code = FailedPrecondition desc = node ${WORKER1} is not down and can't be removed\n` });
   t.same(await cli(host, ['node', 'rm', '--force', 'worker1']), { code: 0, stdout: 'worker1\n', stderr: '' });

@@ -1,5 +1,5 @@
 // The small text rules behind the CLI: Go's human durations and duration syntax, natural order,
-// docker's image and ID shortening, the flag parser, --publish, and engine addresses.
+// docker's image and ID shortening, the flag parser, --publish, and engine addresses and their checks.
 import t from 'tap';
 import { imageWithoutDigest, prettyPrint, truncateId, withDefaultTag, ellipsis } from '../src/cli/dockerText.js';
 import { formatGoDuration, parseGoDuration } from '../src/cli/duration.js';
@@ -8,6 +8,7 @@ import { CliError } from '../src/cli/errors.js';
 import { parseArgs, type FlagSpec } from '../src/cli/flags.js';
 import { ageMs, humanDuration } from '../src/cli/humanDuration.js';
 import { naturalCompare } from '../src/cli/naturalSort.js';
+import { main } from '../src/cli/main.js';
 import { parsePublish } from '../src/cli/publish.js';
 
 t.test('human durations read as Go\'s units.HumanDuration', async (t) => {
@@ -126,7 +127,69 @@ t.test('engine address: ROUTEMESH_HOST, then DOCKER_HOST, then node1', async (t)
   t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375' }).baseUrl, 'http://127.78.0.2:2375');
   t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375', ROUTEMESH_HOST: 'http://127.78.0.3:4000' }).baseUrl, 'http://127.78.0.3:4000');
   t.equal(engineTarget({ DOCKER_HOST: 'unix:///var/run/docker.sock' }).host, 'tcp://127.1.0.1:2375', 'the real docker\'s socket is passed by');
-  t.equal(toBaseUrl('127.78.0.4:2376'), 'http://127.78.0.4:2376');
-  t.equal(toBaseUrl('tcp://127.78.0.4'), 'http://127.78.0.4:2375');
-  t.throws(() => toBaseUrl('unix:///var/run/docker.sock'), { code: 'CLI_USAGE' });
+  t.equal(engineTarget({ DOCKER_HOST: 'ssh://me@box' }).host, 'tcp://127.1.0.1:2375', 'so is a docker over ssh');
+  t.equal(engineTarget({ ROUTEMESH_HOST: '  ', DOCKER_HOST: '' }).host, 'tcp://127.1.0.1:2375', 'blank counts as unset');
 });
+
+t.test('engine address: tcp:// or http://, an IP address or a host name, and a port', async (t) => {
+  const accepted: [string, string][] = [
+    ['tcp://127.1.0.1:2375', 'http://127.1.0.1:2375'],
+    ['http://127.78.0.3:4000', 'http://127.78.0.3:4000'],
+    ['TCP://127.78.0.3:4000/', 'http://127.78.0.3:4000'],
+    ['tcp://localhost:2375', 'http://localhost:2375'],
+    ['tcp://Node-1.example.com:65535', 'http://node-1.example.com:65535'],
+    ['tcp://[::1]:2375', 'http://[::1]:2375'],
+    ['tcp://127.1.0.1', 'http://127.1.0.1:2375'],
+    ['tcp://0.0.0.0:1', 'http://0.0.0.0:1'],
+  ];
+  for (const [address, baseUrl] of accepted) t.equal(toBaseUrl(address), baseUrl, address);
+
+  const refused: [string, RegExp][] = [
+    ['garbage', /it does not start with tcp:\/\/ or http:\/\//],
+    ['127.78.0.4:2376', /it does not start with tcp:\/\/ or http:\/\//],
+    ['unix:///var/run/docker.sock', /unix:\/\/ is a local socket.*routemesh engines listen on TCP only/],
+    ['npipe:////./pipe/docker_engine', /npipe:\/\/ is a local socket/],
+    ['ssh://me@box', /ssh:\/\/ is not supported/],
+    ['https://127.1.0.1:2376', /https:\/\/ is not supported/],
+    ['tcp://127.1.0.1:', /it has no port/],
+    ['tcp://:2375', /it names no host/],
+    ['tcp://127.1.0.1:0', /the port 0 is not a number from 1 to 65535/],
+    ['tcp://127.1.0.1:65536', /the port 65536 is not a number from 1 to 65535/],
+    ['tcp://127.1.0.1:http', /the port http is not a number from 1 to 65535/],
+    ['tcp://127.1.0.1:2375:80', /the port 2375:80 is not a number/],
+    ['tcp://300.1.0.1:2375', /300\.1\.0\.1 is not an IPv4 address/],
+    ['tcp://127.1:2375', /127\.1 is not an IPv4 address/],
+    ['tcp://[::zz]:2375', /\[::zz\] is not an IPv6 address/],
+    ['tcp://::1:2375', /an IPv6 address goes in brackets/],
+    ['tcp://[::1]x:2375', /an IPv6 address goes in brackets/],
+    ['tcp://my_host:2375', /my_host is neither an IP address nor a host name/],
+    ['tcp://-node:2375', /-node is neither an IP address nor a host name/],
+    ['tcp://node..1:2375', /node\.\.1 is neither/],
+    ['tcp://127.1.0.1:2375/v1.50', /no path, user, query or fragment/],
+    ['tcp://user@127.1.0.1:2375', /no path, user, query or fragment/],
+  ];
+  for (const [address, why] of refused) {
+    t.throws(() => toBaseUrl(address), { code: 'CLI_USAGE', exitCode: 2, message: why }, address);
+    t.throws(() => toBaseUrl(address), {
+      message: new RegExp(`^ROUTEMESH_HOST=${escape(address)} is not a routemesh engine address: .*\\.\\n` +
+        'Set ROUTEMESH_HOST to tcp://HOST:PORT or http://HOST:PORT, e\\.g\\. tcp://127\\.1\\.0\\.1:2375 '),
+    }, `${address}: names the variable and says what to set it to`);
+  }
+  t.throws(() => engineTarget({ DOCKER_HOST: 'tcp://gar_bage' }),
+    { message: /^DOCKER_HOST=tcp:\/\/gar_bage is not a routemesh engine address: gar_bage is neither an IP address nor a host name\.\nFix DOCKER_HOST, or set ROUTEMESH_HOST/ },
+    'a bad tcp:// DOCKER_HOST is named as such');
+});
+
+t.test('a bad ROUTEMESH_HOST is a usage error before any request', async (t) => {
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { ROUTEMESH_HOST: 'garbage' }, isTTY: false };
+  t.equal(await main(['node', 'ls'], io), 2, 'exit 2, as other usage errors');
+  t.equal(stdout, '');
+  t.match(stderr, /^ROUTEMESH_HOST=garbage is not a routemesh engine address: it does not start with tcp:\/\/ or http:\/\/\.\nSet ROUTEMESH_HOST to tcp:\/\/HOST:PORT/);
+  t.notMatch(stderr, /getaddrinfo|ENOTFOUND/);
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -150,6 +150,7 @@ export class EngineClient {
       : err.code === 'ETIMEDOUT' ? 'no answer (timed out)'
       : err.code === 'ECONNRESET' ? 'the connection was reset'
       : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ? 'address unreachable'
+      : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'no such host (the name does not resolve)'
       : err.message;
     return new EngineError('ENGINE_UNREACHABLE',
       `Cannot connect to the routemesh engine at ${this.host}: ${why}.\n` +

@@ -1,5 +1,7 @@
 // Which engine a command talks to: ROUTEMESH_HOST, else DOCKER_HOST, else the first node of the
-// default cluster; and how a docker-style host string becomes an http:// base URL.
+// default cluster; and the check that an address is tcp://HOST:PORT or http://HOST:PORT, made before
+// any request so that a typo is a usage error naming the variable, not a late getaddrinfo failure.
+import { isIP } from 'node:net';
 import { usageError } from './errors.js';
 
 export const DEFAULT_ENGINE_HOST = 'tcp://127.1.0.1:2375';
@@ -11,30 +13,79 @@ export interface EngineTarget {
   readonly baseUrl: string;
 }
 
+/** The environment variable an address came from, for the error that names it. */
+export type AddressSource = 'ROUTEMESH_HOST' | 'DOCKER_HOST';
+
 export function engineTarget(env: Record<string, string | undefined>): EngineTarget {
-  // A DOCKER_HOST on a unix socket is the machine's real docker, never a routemesh engine: pass it by.
+  const own = nonEmpty(env['ROUTEMESH_HOST']);
+  if (own !== undefined) return { host: own, baseUrl: toBaseUrl(own, 'ROUTEMESH_HOST') };
+  // A DOCKER_HOST on a unix socket (or ssh://, npipe://) is the machine's real docker, never a
+  // routemesh engine: pass it by. One that says tcp:// or http:// was meant for us, so it is checked.
   const docker = nonEmpty(env['DOCKER_HOST']);
-  const dockerTcp = docker !== undefined && /^(tcp|http):\/\//i.test(docker) ? docker : undefined;
-  const host = nonEmpty(env['ROUTEMESH_HOST']) ?? dockerTcp ?? DEFAULT_ENGINE_HOST;
-  return { host, baseUrl: toBaseUrl(host) };
+  if (docker !== undefined && /^(tcp|http):\/\//i.test(docker)) return { host: docker, baseUrl: toBaseUrl(docker, 'DOCKER_HOST') };
+  return { host: DEFAULT_ENGINE_HOST, baseUrl: toBaseUrl(DEFAULT_ENGINE_HOST) };
 }
 
-/** Accepts tcp://host:port, http://host:port and bare host:port; the docker port default 2375 applies. */
-export function toBaseUrl(host: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `tcp://${host}`;
-  const scheme = withScheme.slice(0, withScheme.indexOf(':')).toLowerCase();
-  if (scheme !== 'tcp' && scheme !== 'http') {
-    throw usageError(`unsupported engine address ${host}: only tcp://host:port and http://host:port are supported`);
+/**
+ * tcp://HOST:PORT or http://HOST:PORT (one trailing slash allowed) as http://HOST:PORT; HOST is an IPv4
+ * address, an IPv6 address in brackets or a host name, PORT 1-65535. Anything else throws a usage error
+ * that says what to set. Without a port, 2375, as the docker CLI does.
+ */
+export function toBaseUrl(address: string, source: AddressSource = 'ROUTEMESH_HOST'): string {
+  const refuse = (why: string): never => {
+    const fix = source === 'DOCKER_HOST'
+      ? 'Fix DOCKER_HOST, or set ROUTEMESH_HOST (it comes first)'
+      : 'Set ROUTEMESH_HOST';
+    throw usageError(`${source}=${address} is not a routemesh engine address: ${why}.\n` +
+      `${fix} to tcp://HOST:PORT or http://HOST:PORT, e.g. ${DEFAULT_ENGINE_HOST} (node1 of \`routemesh up\`).`);
+  };
+
+  const schemed = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/is.exec(address);
+  if (schemed === null) return refuse('it does not start with tcp:// or http://');
+  const scheme = schemed[1]!.toLowerCase();
+  if (scheme === 'unix' || scheme === 'npipe') {
+    return refuse(`${scheme}:// is a local socket, the way to the machine's own docker; routemesh engines listen on TCP only`);
   }
-  let url: URL;
-  try {
-    url = new URL(`http://${withScheme.slice(withScheme.indexOf('://') + 3)}`);
-  } catch {
-    throw usageError(`invalid engine address ${host}: expected tcp://host:port`);
+  if (scheme !== 'tcp' && scheme !== 'http') return refuse(`${scheme}:// is not supported`);
+
+  const authority = schemed[2]!.replace(/\/$/, '');
+  if (/[/?#@]/.test(authority)) return refuse('an engine address has no path, user, query or fragment');
+  if (isIP(authority) === 6) return refuse('an IPv6 address goes in brackets, e.g. tcp://[::1]:2375');
+  // [IPv6]:PORT, or NAME:PORT split at the first colon (a second one then shows in the port).
+  const bracketed = /^\[(.*)\](?::(.*))?$/.exec(authority);
+  if (bracketed === null && authority.startsWith('[')) return refuse('an IPv6 address goes in brackets, e.g. tcp://[::1]:2375');
+  const colon = authority.indexOf(':');
+  const ipv6 = bracketed?.[1];
+  const name = bracketed !== null ? '' : colon === -1 ? authority : authority.slice(0, colon);
+  const port = bracketed !== null ? bracketed[2] : colon === -1 ? undefined : authority.slice(colon + 1);
+
+  let host: string;
+  if (ipv6 !== undefined) {
+    if (isIP(ipv6) !== 6) return refuse(`[${ipv6}] is not an IPv6 address`);
+    host = `[${ipv6}]`;
+  } else if (name === '') {
+    return refuse('it names no host');
+  } else if (/^[\d.]+$/.test(name)) {
+    // All digits and dots is meant as IPv4; the URL parser would take "127.1" or "2130706433" for one.
+    if (isIP(name) !== 4) return refuse(`${name} is not an IPv4 address`);
+    host = name;
+  } else {
+    if (!isHostName(name)) return refuse(`${name} is neither an IP address nor a host name`);
+    host = name.toLowerCase();
   }
-  if (url.hostname === '') throw usageError(`invalid engine address ${host}: expected tcp://host:port`);
-  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-  return `http://${url.hostname}:${url.port === '' ? '2375' : url.port}${path}`;
+
+  if (port === undefined) return `http://${host}:2375`;
+  if (port === '') return refuse('it has no port');
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    return refuse(`the port ${port} is not a number from 1 to 65535`);
+  }
+  return `http://${host}:${Number(port)}`;
+}
+
+/** RFC 1123: dot-separated labels of letters, digits and inner hyphens, 63 characters each, 253 in all. */
+function isHostName(name: string): boolean {
+  const labels = (name.endsWith('.') ? name.slice(0, -1) : name).split('.');
+  return name.length <= 253 && labels.every((l) => /^[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?$/i.test(l));
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -134,6 +134,17 @@ export function intFlag(args: ParsedArgs, name: string, { min = 0 } = {}): numbe
   return n;
 }
 
+/** A flag that takes one of a few words, any case; the word lower-cased, with docker's wording when it is none. */
+export function choiceFlag<C extends string>(args: ParsedArgs, name: string, choices: readonly C[]): C | undefined {
+  const value = args.string(name)?.toLowerCase();
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) {
+    const listed = choices.length > 1 ? `${choices.slice(0, -1).join(', ')} and ${choices.at(-1)}` : String(choices[0]);
+    throw usageError(`invalid argument "${value}" for "--${name}" flag: only ${listed} are supported`);
+  }
+  return value as C;
+}
+
 /** The "Options:" block of a help text, laid out like cobra's. */
 export function formatFlagHelp(specs: readonly FlagSpec[]): string {
   const rows = [...specs, HELP_FLAG].map((s) => {

@@ -6,6 +6,7 @@ import { filtersParam, type Query } from './EngineClient.js';
 import { failure } from './errors.js';
 import type { ProgressSink } from './ProgressDisplay.js';
 import { progressUpdater, type ProgressUpdater } from './progressUpdater.js';
+import { sleep } from './sleep.js';
 
 /** The one method of EngineClient the loop needs, so tests can script answers. */
 export interface EngineReader {
@@ -14,20 +15,11 @@ export interface EngineReader {
 
 export interface Clock {
   now(): number;
-  /** Resolves after `ms`, or early (with true) when interrupted. */
-  sleep(ms: number, interrupted: Promise<void>): Promise<boolean>;
+  /** Resolves after `ms` with false, or early with true when `interrupted` aborts. */
+  sleep(ms: number, interrupted: AbortSignal): Promise<boolean>;
 }
 
-export const realClock: Clock = {
-  now: () => performance.now(),
-  sleep: (ms, interrupted) => new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void interrupted.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  }),
-};
+export const realClock: Clock = { now: () => performance.now(), sleep };
 
 export interface ConvergenceOptions {
   readonly pollMs: number;
@@ -45,9 +37,8 @@ export interface ConvergenceOptions {
  */
 export async function waitForConvergence(api: EngineReader, ref: string, out: ProgressSink, options: ConvergenceOptions): Promise<void> {
   const clock = options.clock ?? realClock;
-  let interrupt!: () => void;
-  const interrupted = new Promise<void>((resolve) => { interrupt = resolve; });
-  const unsubscribe = options.onInterrupt?.(() => interrupt()) ?? (() => {});
+  const interrupted = new AbortController();
+  const unsubscribe = options.onInterrupt?.(() => interrupted.abort()) ?? (() => {});
   try {
     let updater: ProgressUpdater | undefined;
     let converged = false;
@@ -111,7 +102,7 @@ export async function waitForConvergence(api: EngineReader, ref: string, out: Pr
         convergedAt = undefined;
       }
 
-      if (await clock.sleep(options.pollMs, interrupted)) {
+      if (await clock.sleep(options.pollMs, interrupted.signal)) {
         if (!converged) {
           out.message('Operation continuing in background.');
           out.message(`Use \`${options.psCommand}\` to check progress.`);

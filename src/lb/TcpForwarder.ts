@@ -74,11 +74,11 @@ export class TcpForwarder {
         upstream.once('close', (hadError) => {
           backend.active--;
           if (hadError) client.destroy();
-          else if (!client.writableEnded) client.end();
+          else if (!client.destroyed && !client.writableEnded) client.end();
         });
         client.once('close', (hadError) => {
           if (hadError) upstream.destroy();
-          else if (!upstream.writableEnded) upstream.end();
+          else if (!upstream.destroyed && !upstream.writableEnded) upstream.end();
         });
         client.pipe(upstream);
         upstream.pipe(client);

@@ -6,7 +6,9 @@ import { truncateId } from '../dockerText.js';
 import { EngineClient, filtersParam } from '../EngineClient.js';
 import { parseArgs } from '../flags.js';
 import { buildServiceSpec, CREATE_FLAGS } from '../serviceSpec.js';
+import { sleep } from '../sleep.js';
 import { renderTable } from '../table.js';
+import { printWarnings, type WarningsResponse } from './serviceRequests.js';
 
 export const DEMO_SERVICE = 'my-web';
 export const DEMO_ARGS = ['--name', DEMO_SERVICE, '--publish', 'published=8080,target=80', '--replicas', '6', 'traefik/whoami'];
@@ -22,8 +24,8 @@ export interface DemoOptions {
 /** Creates the service and waits for it; returns its running tasks (fewer if the deadline passed). */
 export async function runDemo(ctx: CommandContext, client: EngineClient, options: DemoOptions): Promise<ApiTask[]> {
   const spec = buildServiceSpec(parseArgs(DEMO_ARGS, CREATE_FLAGS, { command: 'routemesh service create', interspersed: false }));
-  const created = await client.post<{ ID: string; Warnings?: string[] | null }>('/services/create', spec);
-  for (const warning of created?.Warnings ?? []) ctx.err(warning);
+  const created = await client.post<WarningsResponse & { ID: string }>('/services/create', spec);
+  printWarnings(ctx, created);
   const deadline = Date.now() + options.deadlineMs;
   let running: ApiTask[] = [];
   while (!options.signal.aborted) {
@@ -57,16 +59,4 @@ export function listenAddress(task: ApiTask): string {
     const listen = p.ListenPort ?? p.TargetPort;
     return listen !== p.TargetPort ? `${addr}:${listen}->${p.TargetPort}` : `${addr}:${listen}`;
   }).join(', ');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }

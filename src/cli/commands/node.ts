@@ -3,12 +3,13 @@
 import type { ApiInfo, ApiNode } from '../apiTypes.js';
 import type { Command, CommandGroup } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
-import { failure, usageError } from '../errors.js';
-import type { FlagSpec } from '../flags.js';
+import { failure } from '../errors.js';
+import { choiceFlag, type FlagSpec } from '../flags.js';
 import { keyValueMap } from '../serviceSpec.js';
 import { inspectJson } from '../views/inspectJson.js';
 import { renderNodeList, sortNodes } from '../views/nodeList.js';
 import { renderNodePretty } from '../views/nodePretty.js';
+import { eachRef, failOnErrors } from './eachRef.js';
 
 const nodePath = (ref: string): string => `/nodes/${encodeURIComponent(ref)}`;
 
@@ -47,19 +48,12 @@ const inspect: Command = {
   flags: [{ name: 'pretty', kind: 'bool', help: 'Print the information in a human friendly format' }],
   minArgs: 1,
   async run(ctx, args) {
-    const found: ApiNode[] = [];
-    const errors: string[] = [];
-    for (const ref of args.positionals) {
-      try {
-        found.push(await ctx.client().get<ApiNode>(nodePath(await resolveRef(ctx, ref))));
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
+    const { done: found, errors } = await eachRef(args.positionals,
+      async (ref) => ctx.client().get<ApiNode>(nodePath(await resolveRef(ctx, ref))));
     // Like docker: what was found is printed first, then the failures.
     if (args.bool('pretty')) ctx.write(found.map(renderNodePretty).join('\n'));
     else ctx.write(inspectJson(found));
-    if (errors.length > 0) throw failure(errors.join('\n'));
+    failOnErrors(errors);
     return 0;
   },
 };
@@ -96,14 +90,8 @@ const update: Command = {
   maxArgs: 1,
   async run(ctx, args) {
     const ref = args.positionals[0]!;
-    const availability = args.string('availability')?.toLowerCase();
-    if (availability !== undefined && !['active', 'pause', 'drain'].includes(availability)) {
-      throw usageError(`invalid argument "${availability}" for "--availability" flag: only active, pause and drain are supported`);
-    }
-    const role = args.string('role')?.toLowerCase();
-    if (role !== undefined && role !== 'worker' && role !== 'manager') {
-      throw usageError(`invalid argument "${role}" for "--role" flag: only worker and manager are supported`);
-    }
+    const availability = choiceFlag(args, 'availability', ['active', 'pause', 'drain']);
+    const role = choiceFlag(args, 'role', ['worker', 'manager']);
     const node = await ctx.client().get<ApiNode>(nodePath(ref));
     const labels: Record<string, string> = { ...(node.Spec?.Labels ?? {}), ...keyValueMap(args.list('label-add')) };
     for (const key of args.list('label-rm')) {
@@ -152,16 +140,11 @@ const rm: Command = {
   flags: [{ name: 'force', short: 'f', kind: 'bool', help: 'Force remove a node from the swarm' }],
   minArgs: 1,
   async run(ctx, args) {
-    const errors: string[] = [];
-    for (const ref of args.positionals) {
-      try {
-        await ctx.client().delete(nodePath(ref), args.bool('force') ? { force: 1 } : undefined);
-        ctx.out(ref);
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
-    if (errors.length > 0) throw failure(errors.join('\n'));
+    const { errors } = await eachRef(args.positionals, async (ref) => {
+      await ctx.client().delete(nodePath(ref), args.bool('force') ? { force: 1 } : undefined);
+      ctx.out(ref);
+    });
+    failOnErrors(errors);
     return 0;
   },
 };

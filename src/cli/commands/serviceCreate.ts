@@ -2,6 +2,7 @@
 // ID, then follow convergence unless --detach, as `docker service create` does.
 import type { Command } from '../Command.js';
 import { buildServiceSpec, CREATE_FLAGS } from '../serviceSpec.js';
+import { printWarnings, type WarningsResponse } from './serviceRequests.js';
 import { waitOnService } from './waitOnService.js';
 
 export const createCommand: Command = {
@@ -16,8 +17,8 @@ export const createCommand: Command = {
   minArgs: 1,
   async run(ctx, args) {
     const spec = buildServiceSpec(args, ctx.io.env);
-    const response = await ctx.client().post<{ ID: string; Warnings?: string[] | null }>('/services/create', spec);
-    for (const warning of response?.Warnings ?? []) ctx.err(warning);
+    const response = await ctx.client().post<WarningsResponse & { ID: string }>('/services/create', spec);
+    printWarnings(ctx, response);
     ctx.out(response.ID);
     if (!args.bool('detach')) await waitOnService(ctx, response.ID, args.bool('quiet'));
     return 0;

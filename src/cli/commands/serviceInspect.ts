@@ -3,9 +3,10 @@
 import type { ApiService } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import { EngineError } from '../EngineClient.js';
-import { failure } from '../errors.js';
 import { inspectJson } from '../views/inspectJson.js';
 import { renderServicePretty } from '../views/servicePretty.js';
+import { eachRef, failOnErrors } from './eachRef.js';
+import { servicePath } from './serviceRequests.js';
 
 export const inspectCommand: Command = {
   name: 'inspect',
@@ -14,19 +15,16 @@ export const inspectCommand: Command = {
   flags: [{ name: 'pretty', kind: 'bool', help: 'Print the information in a human friendly format' }],
   minArgs: 1,
   async run(ctx, args) {
-    const found: ApiService[] = [];
-    const errors: string[] = [];
-    for (const ref of args.positionals) {
-      try {
-        found.push(await ctx.client().get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: true }));
-      } catch (e) {
-        if (e instanceof EngineError && e.notFound) errors.push(`Error: no such service: ${ref}`);
-        else throw e;
-      }
-    }
+    const { done: found, errors } = await eachRef(args.positionals,
+      (ref) => ctx.client().get<ApiService>(servicePath(ref), { insertDefaults: true }),
+      (e, ref) => {
+        // Only "not found" is reported per service; anything else (the engine is down) stops the command.
+        if (e instanceof EngineError && e.notFound) return `Error: no such service: ${ref}`;
+        throw e;
+      });
     if (args.bool('pretty')) ctx.write(found.map((s) => renderServicePretty(s, ctx.now())).join(''));
     else ctx.write(inspectJson(found));
-    if (errors.length > 0) throw failure(errors.join('\n'));
+    failOnErrors(errors);
     return 0;
   },
 };

@@ -1,11 +1,12 @@
 // `routemesh service logs [-f] SERVICE`: the engine's multiplexed log stream, each line prefixed with
 // the task it came from (service.slot.task@node), resolved from the details the engine puts first.
-import type { ApiService, ApiTask } from '../apiTypes.js';
+import type { ApiTask } from '../apiTypes.js';
 import type { Command } from '../Command.js';
-import type { CommandContext } from '../CommandContext.js';
 import { truncateId } from '../dockerText.js';
+import type { EngineClient } from '../EngineClient.js';
 import { StdcopyParser } from '../stdcopy.js';
-import { nodeName } from './servicePs.js';
+import { IdResolver } from './IdResolver.js';
+import { readService, servicePath } from './serviceRequests.js';
 
 export const logsCommand: Command = {
   name: 'logs',
@@ -22,11 +23,11 @@ export const logsCommand: Command = {
   async run(ctx, args) {
     const ref = args.positionals[0]!;
     const client = ctx.client();
-    const service = await client.get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: false });
+    const service = await readService(client, ref);
     const replicas = service.Spec?.Mode?.Replicated?.Replicas;
     const padding = typeof replicas === 'number' ? String(replicas).length : 1;
     const timestamps = args.bool('timestamps');
-    const res = await client.stream(`/services/${encodeURIComponent(ref)}/logs`, {
+    const res = await client.stream(`${servicePath(ref)}/logs`, {
       details: 1,
       follow: args.bool('follow') ? 1 : undefined,
       stderr: 1,
@@ -34,7 +35,7 @@ export const logsCommand: Command = {
       tail: args.string('tail') ?? 'all',
       timestamps: timestamps ? 1 : undefined,
     });
-    const prefixes = new Prefixes(ctx, padding, args.bool('no-trunc'));
+    const prefixes = new Prefixes(client, padding, args.bool('no-trunc'));
     const parser = new StdcopyParser();
     const unsubscribe = ctx.onInterrupt(() => res.destroy());
     try {
@@ -81,14 +82,15 @@ async function formatLine(line: string, prefixes: Prefixes, timestamps: boolean)
 
 /** "simple.1.3m8ocp0wk1ud@worker2", each object looked up once, like docker's resolver cache. */
 class Prefixes {
-  readonly #ctx: CommandContext;
+  readonly #client: EngineClient;
+  readonly #names: IdResolver;
   readonly #padding: number;
   readonly #noTrunc: boolean;
   readonly #cache = new Map<string, Promise<string>>();
-  readonly #names = new Map<string, Promise<string>>();
 
-  constructor(ctx: CommandContext, padding: number, noTrunc: boolean) {
-    this.#ctx = ctx;
+  constructor(client: EngineClient, padding: number, noTrunc: boolean) {
+    this.#client = client;
+    this.#names = new IdResolver(client);
     this.#padding = padding;
     this.#noTrunc = noTrunc;
   }
@@ -104,19 +106,12 @@ class Prefixes {
   }
 
   async #make(nodeId: string, serviceId: string, taskId: string): Promise<string> {
-    const node = await this.#name(`node ${nodeId}`, () => nodeName(this.#ctx, nodeId));
-    const service = await this.#name(`service ${serviceId}`, async () => {
-      try {
-        const s = await this.#ctx.client().get<ApiService>(`/services/${encodeURIComponent(serviceId)}`, { insertDefaults: false });
-        return s?.Spec?.Name || serviceId;
-      } catch {
-        return serviceId;
-      }
-    });
+    const node = await this.#names.node(nodeId);
+    const service = await this.#names.service(serviceId);
     let slot = 0;
     let id = taskId;
     try {
-      const task = await this.#ctx.client().get<ApiTask>(`/tasks/${encodeURIComponent(taskId)}`);
+      const task = await this.#client.get<ApiTask>(`/tasks/${encodeURIComponent(taskId)}`);
       slot = task?.Slot ?? 0;
       id = task?.ID ?? taskId;
     } catch {
@@ -124,15 +119,6 @@ class Prefixes {
     }
     const padding = ' '.repeat(Math.max(0, this.#padding - String(slot).length));
     return `${service}.${slot}.${this.#noTrunc ? id : truncateId(id)}@${node}${padding}`;
-  }
-
-  #name(key: string, lookup: () => Promise<string>): Promise<string> {
-    let name = this.#names.get(key);
-    if (name === undefined) {
-      name = lookup();
-      this.#names.set(key, name);
-    }
-    return name;
   }
 }
 

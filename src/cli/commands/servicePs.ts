@@ -1,11 +1,12 @@
 // `routemesh service ps`: find the services by ID, name or ID prefix through the list filters, list
 // all their tasks (history too) and print docker's table with node and service names resolved.
-import type { ApiNode, ApiService, ApiTask } from '../apiTypes.js';
+import type { ApiService, ApiTask } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
 import { filtersParam } from '../EngineClient.js';
 import { failure } from '../errors.js';
 import { renderTaskList, taskRows } from '../views/taskList.js';
+import { IdResolver } from './IdResolver.js';
 
 export const psCommand: Command = {
   name: 'ps',
@@ -24,15 +25,17 @@ export const psCommand: Command = {
       // docker prints full IDs with -q.
       for (const row of taskRows(tasks, new Map())) ctx.out(row.task.ID);
     } else {
+      // One lookup at a time, so the requests go out in table order.
+      const names = new IdResolver(ctx.client());
       const serviceNames = new Map<string, string>();
       for (const task of tasks) {
         const id = task.ServiceID ?? '';
-        if (!serviceNames.has(id)) serviceNames.set(id, await serviceName(ctx, id));
+        if (!serviceNames.has(id)) serviceNames.set(id, await names.service(id));
       }
       const nodeNames = new Map<string, string>();
       for (const { task } of taskRows(tasks, serviceNames)) {
         const id = task.NodeID ?? '';
-        if (id !== '' && !nodeNames.has(id)) nodeNames.set(id, await nodeName(ctx, id));
+        if (id !== '' && !nodeNames.has(id)) nodeNames.set(id, await names.node(id));
       }
       ctx.write(renderTaskList(tasks, { serviceNames, nodeNames, now: ctx.now(), trunc: !args.bool('no-trunc') }));
     }
@@ -61,23 +64,4 @@ async function findServices(ctx: CommandContext, refs: readonly string[]): Promi
   }
   if (ids.length === 0) throw failure(notFound.join('\n'));
   return { ids, notFound };
-}
-
-/** docker's idresolver: a failed lookup shows the ID instead. */
-async function serviceName(ctx: CommandContext, id: string): Promise<string> {
-  try {
-    const service = await ctx.client().get<ApiService>(`/services/${encodeURIComponent(id)}`, { insertDefaults: false });
-    return service?.Spec?.Name || id;
-  } catch {
-    return id;
-  }
-}
-
-export async function nodeName(ctx: CommandContext, id: string): Promise<string> {
-  try {
-    const node = await ctx.client().get<ApiNode>(`/nodes/${encodeURIComponent(id)}`);
-    return node?.Spec?.Name || node?.Description?.Hostname || id;
-  } catch {
-    return id;
-  }
 }

@@ -1,6 +1,7 @@
 // `routemesh service rm`: one DELETE per argument, each printed on success, failures collected.
 import type { Command } from '../Command.js';
-import { failure } from '../errors.js';
+import { eachRef, failOnErrors } from './eachRef.js';
+import { servicePath } from './serviceRequests.js';
 
 export const rmCommand: Command = {
   name: 'rm',
@@ -10,16 +11,11 @@ export const rmCommand: Command = {
   flags: [],
   minArgs: 1,
   async run(ctx, args) {
-    const errors: string[] = [];
-    for (const ref of args.positionals) {
-      try {
-        await ctx.client().delete(`/services/${encodeURIComponent(ref)}`);
-        ctx.out(ref);
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
-    if (errors.length > 0) throw failure(errors.join('\n'));
+    const { errors } = await eachRef(args.positionals, async (ref) => {
+      await ctx.client().delete(servicePath(ref));
+      ctx.out(ref);
+    });
+    failOnErrors(errors);
     return 0;
   },
 };

@@ -1,9 +1,10 @@
 // `routemesh service scale web=6 api=2`: each service's replicas changed through a full-spec update,
 // then one convergence wait per service, by the name as typed; failures collected per argument.
-import type { ApiService } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
 import { failure, usageError } from '../errors.js';
+import { eachRef, failOnErrors } from './eachRef.js';
+import { readService, updateService } from './serviceRequests.js';
 import { waitOnService } from './waitOnService.js';
 
 export const scaleCommand: Command = {
@@ -19,44 +20,28 @@ export const scaleCommand: Command = {
         throw usageError(`Invalid scale specifier '${arg}'.\nSee '${path} --help'.\n\nUsage:  ${path} ${scaleCommand.usage}\n\n${scaleCommand.summary}`);
       }
     }
-    const errors: string[] = [];
-    const scaled: string[] = [];
-    for (const arg of args.positionals) {
-      const ref = arg.slice(0, arg.indexOf('='));
+    const serviceOf = (arg: string): string => arg.slice(0, arg.indexOf('='));
+    const failed = (ref: string, e: unknown): string => `${ref}: ${(e as Error).message}`;
+    const scaled = await eachRef(args.positionals, async (arg) => {
+      const ref = serviceOf(arg);
       const text = arg.slice(arg.indexOf('=') + 1);
-      if (!/^\d+$/.test(text)) {
-        errors.push(`${ref}: invalid replicas value ${text}: strconv.ParseUint: parsing "${text}": invalid syntax`);
-        continue;
-      }
-      try {
-        await scaleOne(ctx, ref, Number(text));
-        ctx.out(`${ref} scaled to ${Number(text)}`);
-        scaled.push(ref);
-      } catch (e) {
-        errors.push(`${ref}: ${(e as Error).message}`);
-      }
-    }
-    if (!args.bool('detach')) {
-      for (const ref of scaled) {
-        try {
-          await waitOnService(ctx, ref, false);
-        } catch (e) {
-          errors.push(`${ref}: ${(e as Error).message}`);
-        }
-      }
-    }
-    if (errors.length > 0) throw failure(errors.join('\n'));
+      if (!/^\d+$/.test(text)) throw failure(`invalid replicas value ${text}: strconv.ParseUint: parsing "${text}": invalid syntax`);
+      await scaleOne(ctx, ref, Number(text));
+      ctx.out(`${ref} scaled to ${Number(text)}`);
+      return ref;
+    }, (e, arg) => failed(serviceOf(arg), e));
+    const waited = args.bool('detach')
+      ? { errors: [] }
+      : await eachRef(scaled.done, (ref) => waitOnService(ctx, ref, false), (e, ref) => failed(ref, e));
+    failOnErrors([...scaled.errors, ...waited.errors]);
     return 0;
   },
 };
 
 async function scaleOne(ctx: CommandContext, ref: string, replicas: number): Promise<void> {
-  const client = ctx.client();
-  const service = await client.get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: false });
+  const service = await readService(ctx.client(), ref);
   const spec = service.Spec;
   if (!spec?.Mode?.Replicated) throw failure('scale can only be used with replicated or replicated-job mode');
   spec.Mode.Replicated.Replicas = replicas;
-  const response = await client.post<{ Warnings?: string[] | null }>(
-    `/services/${encodeURIComponent(service.ID)}/update`, spec, { version: service.Version?.Index ?? 0 });
-  for (const warning of response?.Warnings ?? []) ctx.err(warning);
+  await updateService(ctx, service, spec);
 }

@@ -1,12 +1,13 @@
 // `routemesh service update` and `service rollback`: fetch the spec, change what the flags say (the
 // rest goes back exactly as the engine sent it), POST it with the version read, then follow convergence.
-import type { ApiPortConfig, ApiService, ApiServiceSpec } from '../apiTypes.js';
+import type { ApiPortConfig, ApiServiceSpec } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import { withDefaultTag } from '../dockerText.js';
 import { failure } from '../errors.js';
 import { intFlag, type ParsedArgs } from '../flags.js';
 import { parsePublish } from '../publish.js';
 import { keyValueMap, UPDATE_CONFIG_FLAGS, updateConfig } from '../serviceSpec.js';
+import { readService, updateService } from './serviceRequests.js';
 import { DETACH_FLAGS, waitOnService } from './waitOnService.js';
 
 export const updateCommand: Command = {
@@ -33,12 +34,8 @@ export const updateCommand: Command = {
   maxArgs: 1,
   async run(ctx, args) {
     const ref = args.positionals[0]!;
-    const client = ctx.client();
-    const service = await client.get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: false });
-    const spec = applyUpdateFlags(service.Spec, args);
-    const response = await client.post<{ Warnings?: string[] | null }>(`/services/${encodeURIComponent(service.ID)}/update`, spec,
-      { registryAuthFrom: 'spec', version: service.Version?.Index ?? 0 });
-    for (const warning of response?.Warnings ?? []) ctx.err(warning);
+    const service = await readService(ctx.client(), ref);
+    await updateService(ctx, service, applyUpdateFlags(service.Spec, args), { registryAuthFrom: 'spec' });
     ctx.out(ref);
     if (!args.bool('detach')) await waitOnService(ctx, ref, args.bool('quiet'));
     return 0;
@@ -54,12 +51,9 @@ export const rollbackCommand: Command = {
   maxArgs: 1,
   async run(ctx, args) {
     const ref = args.positionals[0]!;
-    const client = ctx.client();
-    const service = await client.get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: false });
+    const service = await readService(ctx.client(), ref);
     // The body is the current spec; the engine swaps in PreviousSpec itself.
-    const response = await client.post<{ Warnings?: string[] | null }>(`/services/${encodeURIComponent(service.ID)}/update`,
-      service.Spec, { rollback: 'previous', version: service.Version?.Index ?? 0 });
-    for (const warning of response?.Warnings ?? []) ctx.err(warning);
+    await updateService(ctx, service, service.Spec, { rollback: 'previous' });
     ctx.out(ref);
     if (!args.bool('detach')) await waitOnService(ctx, ref, args.bool('quiet'));
     return 0;

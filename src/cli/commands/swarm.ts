@@ -4,17 +4,21 @@ import type { ApiInfo, ApiNode, ApiSwarm } from '../apiTypes.js';
 import type { Command, CommandGroup } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
 import { usageError } from '../errors.js';
+import type { FlagSpec } from '../flags.js';
+
+/** Where the node listens and what it tells the others: the same for init and join, as in docker. */
+const NODE_ADDRESS_FLAGS: readonly FlagSpec[] = [
+  { name: 'advertise-addr', kind: 'string', help: 'Advertised address (format: "<ip|interface>[:port]")' },
+  { name: 'listen-addr', kind: 'string', valueName: 'node-addr', help: 'Listen address (format: "<ip|interface>[:port]")', defaultText: '0.0.0.0:2377' },
+  { name: 'availability', kind: 'string', help: 'Availability of the node ("active", "pause", "drain")', defaultText: '"active"' },
+];
 
 const init: Command = {
   name: 'init',
   usage: '[OPTIONS]',
   summary: 'Initialize a swarm',
   details: 'Sent to the engine of the node that becomes the first manager (ROUTEMESH_HOST).',
-  flags: [
-    { name: 'advertise-addr', kind: 'string', help: 'Advertised address (format: "<ip|interface>[:port]")' },
-    { name: 'listen-addr', kind: 'string', valueName: 'node-addr', help: 'Listen address (format: "<ip|interface>[:port]")', defaultText: '0.0.0.0:2377' },
-    { name: 'availability', kind: 'string', help: 'Availability of the node ("active", "pause", "drain")', defaultText: '"active"' },
-  ],
+  flags: NODE_ADDRESS_FLAGS,
   maxArgs: 0,
   async run(ctx, args) {
     const client = ctx.client();
@@ -52,9 +56,7 @@ const join: Command = {
   details: 'Sent to the engine of the joining node (ROUTEMESH_HOST); HOST:PORT is a manager\'s cluster address.',
   flags: [
     { name: 'token', kind: 'string', help: 'Token for entry into the swarm' },
-    { name: 'advertise-addr', kind: 'string', help: 'Advertised address (format: "<ip|interface>[:port]")' },
-    { name: 'listen-addr', kind: 'string', valueName: 'node-addr', help: 'Listen address (format: "<ip|interface>[:port]")', defaultText: '0.0.0.0:2377' },
-    { name: 'availability', kind: 'string', help: 'Availability of the node ("active", "pause", "drain")', defaultText: '"active"' },
+    ...NODE_ADDRESS_FLAGS,
   ],
   minArgs: 1,
   maxArgs: 1,
