@@ -117,3 +117,17 @@ t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with e
   t.equal(await exited, 0);
   t.equal(await connectAndWait(node2, 8080, 2000), 'refused', 'every listener is closed');
 });
+
+t.test('routemesh up stops on SIGTERM too, with exit 0', async (t) => {
+  const nodes = BLOCK + 6; // 127.166.0.x, tasks 127.167/16, VIPs 127.168/16
+  const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${nodes + 1}.0.0/16`, '--vip-subnet', `127.${nodes + 2}.0.0/16`]);
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => { stdout += chunk; });
+  child.stderr!.resume();
+  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+  t.equal(await connectAndWait(`127.${nodes}.0.1`, 2375, 2000), 'refused', 'the engine API is closed');
+});
