@@ -107,3 +107,30 @@ t.test('backends see connections come from the forwarder\'s local address', asyn
   t.equal((await exchange(port, 'hi')).received, 'hi');
   t.same(backend.peers, ['127.210.0.9']);
 });
+
+t.test('a client that leaves while the forwarder connects leaves no upstream connection behind', async (t) => {
+  const backend = net.createServer((socket) => socket.resume());
+  await new Promise<void>((resolve) => backend.listen(0, '127.210.0.2', resolve));
+  t.teardown(() => new Promise<void>((resolve) => backend.close(() => resolve())));
+  const pool = new Pool();
+  pool.set([{ id: 'b', host: '127.210.0.2', port: (backend.address() as net.AddressInfo).port, state: 'up' }]);
+  const forwarder = new TcpForwarder();
+  const balancer = new RoundRobin();
+  const front = net.createServer({ pauseOnConnect: true }, (socket) => {
+    forwarder.forward(socket, pool, balancer);
+    socket.destroy(); // gone before the upstream connect completes
+  });
+  await new Promise<void>((resolve) => front.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => front.close(() => resolve())));
+  const clients = await Promise.all(Array.from({ length: 5 }, () => new Promise<void>((resolve) => {
+    const socket = net.connect({ host: HOST, port: (front.address() as net.AddressInfo).port });
+    socket.on('close', () => resolve());
+    socket.on('error', () => {});
+  })));
+  t.equal(clients.length, 5);
+  const open = () => new Promise<number>((resolve) => backend.getConnections((_e, n) => resolve(n)));
+  const deadline = Date.now() + 5000;
+  while ((await open()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(await open(), 0, 'the backend holds no connection');
+  t.equal(pool.get('b')!.active, 0, 'and the pool counts none as active');
+});

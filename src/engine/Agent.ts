@@ -15,6 +15,7 @@ export interface AgentOptions {
   nodeId: string;
   link: AgentLink;
   runtime: Runtime;
+  log?: (line: string) => void;
 }
 
 const DEFAULT_GRACE_MS = 10_000;
@@ -30,6 +31,7 @@ export class Agent {
   readonly nodeId: string;
   #link: AgentLink;
   #runtime: Runtime;
+  #log: (line: string) => void;
   /** Tasks this agent has started (or is starting), by task ID. */
   #running = new Map<string, RunEntry>();
   #syncQueued = false;
@@ -40,6 +42,7 @@ export class Agent {
     this.nodeId = options.nodeId;
     this.#link = options.link;
     this.#runtime = options.runtime;
+    this.#log = options.log ?? (() => {});
   }
 
   start(): void {
@@ -78,8 +81,14 @@ export class Agent {
     }
   }
 
+  /** Reports run inside promise callbacks: one that throws must be logged, not become an unhandled rejection. */
   #report(taskId: string, report: TaskStatusReport): void {
-    if (!this.#stopped) this.#link.reportTaskStatus(taskId, report);
+    if (this.#stopped) return;
+    try {
+      this.#link.reportTaskStatus(taskId, report);
+    } catch (error) {
+      this.#log(`agent of node ${this.nodeId}: could not report task ${taskId} ${report.State}: ${(error as Error).message}`);
+    }
   }
 
   #startTask(task: Task, service: Service | undefined): void {

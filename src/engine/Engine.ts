@@ -160,6 +160,7 @@ export class Engine implements EngineContext {
       nodeId: node.ID,
       link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
       runtime: this.#runtime,
+      log: this.#log,
     });
     const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log });
     const membership: Membership = { manager, nodeId: node.ID, agent, mesh, onRemoved: () => {} };

@@ -37,6 +37,10 @@ export class TcpForwarder {
     client.pause();
     client.on('error', () => client.destroy());
     let tried: Set<Backend> | undefined;
+    let connecting: net.Socket | undefined;
+    // A client that leaves while we are still connecting takes the half-made upstream with it.
+    const abandon = (): void => { connecting?.destroy(); };
+    client.once('close', abandon);
     const attempt = (): void => {
       if (client.destroyed) return; // the client left while we were still trying
       const backend = balancer.pick(pool, tried);
@@ -49,6 +53,7 @@ export class TcpForwarder {
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
         ...(this.localAddress ? { localAddress: this.localAddress } : {}),
       });
+      connecting = upstream;
       upstream.setTimeout(this.connectTimeoutMs);
       const onEarlyError = (error: Error): void => {
         upstream.destroy();
@@ -64,6 +69,8 @@ export class TcpForwarder {
       upstream.once('error', onEarlyError);
       upstream.once('timeout', () => onEarlyError(new Error(`connect to ${backend.host}:${backend.port} timed out`)));
       upstream.once('connect', () => {
+        connecting = undefined;
+        client.off('close', abandon);
         upstream.off('error', onEarlyError);
         upstream.removeAllListeners('timeout');
         upstream.setTimeout(0);

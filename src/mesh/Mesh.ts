@@ -13,6 +13,8 @@ export interface MeshOptions {
   address: string;
   view: ClusterView;
   log?: (line: string) => void;
+  /** First retry delay for a published port another program holds; doubles up to 30 s. */
+  retryFirstMs?: number;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
@@ -31,7 +33,6 @@ interface Listener {
   retry?: NodeJS.Timeout;
 }
 
-const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
 export class Mesh {
@@ -39,6 +40,7 @@ export class Mesh {
   readonly address: string;
   #view: ClusterView;
   #log: (line: string) => void;
+  #retryFirstMs: number;
   #forwarder: TcpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
@@ -54,6 +56,7 @@ export class Mesh {
     this.address = options.address;
     this.#view = options.view;
     this.#log = options.log ?? (() => {});
+    this.#retryFirstMs = options.retryFirstMs ?? 1000;
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
   }
@@ -120,32 +123,43 @@ export class Mesh {
 
   #bind(listener: Listener): void {
     const { route } = listener.target;
+    const { server } = listener;
     const opened = new Promise<void>((resolve) => {
-      listener.server.once('listening', () => {
-        if (listener.failures > 0) this.#log(`${this.node}: published port ${route.key} is open on ${this.address} now`);
-        listener.state = 'open';
-        listener.failures = 0;
-        resolve();
-      });
-      listener.server.once('error', (error: NodeJS.ErrnoException) => {
+      const failedToOpen = (error: NodeJS.ErrnoException): void => {
         listener.state = 'failed';
         if (listener.failures++ === 0) {
           this.#log(`${this.node}: cannot open published port ${route.key} on ${this.address} for service ${route.serviceName}: ` +
             `${error.code ?? error.message}; retrying until it can`);
         }
         if (!this.#closed && this.#listeners.get(route.key) === listener) {
-          const delay = Math.min(RETRY_FIRST_MS * 2 ** (listener.failures - 1), RETRY_MAX_MS);
+          const delay = Math.min(this.#retryFirstMs * 2 ** (listener.failures - 1), RETRY_MAX_MS);
           listener.retry = setTimeout(() => {
             listener.server = this.#server(() => listener.target);
             this.#bind(listener);
           }, delay);
         }
         resolve();
+      };
+      server.once('error', failedToOpen);
+      server.once('listening', () => {
+        // From now on an error (say, accept failing when out of file descriptors) is logged, never rebound:
+        // this server still holds the port.
+        server.off('error', failedToOpen);
+        server.on('error', (error) => this.#log(`${this.node}: published port ${route.key} on ${this.address}: ${error.message}`));
+        if (listener.failures > 0) this.#log(`${this.node}: published port ${route.key} is open on ${this.address} now`);
+        listener.state = 'open';
+        listener.failures = 0;
+        resolve();
       });
     });
     this.#opening.add(opened);
     void opened.then(() => this.#opening.delete(opened));
-    listener.server.listen({ host: this.address, port: route.publishedPort, backlog: 1024 });
+    server.listen({ host: this.address, port: route.publishedPort, backlog: 1024 });
+  }
+
+  /** Each published port's listener: open, opening or failed (with failed binds in a row). */
+  listenerStates(): Map<string, { state: Listener['state']; failures: number }> {
+    return new Map([...this.#listeners].map(([key, l]) => [key, { state: l.state, failures: l.failures }]));
   }
 
   /** Resolves when every listener asked for so far is open (or has failed and said so). */

@@ -18,6 +18,7 @@ import type { SetTimer } from './RestartSupervisor.js';
 import { ReplicatedOrchestrator } from './ReplicatedOrchestrator.js';
 import { GlobalOrchestrator } from './GlobalOrchestrator.js';
 import { trimHistory } from './taskHistory.js';
+import { sameSpec } from './sameSpec.js';
 import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
 import { newObjectId } from './ids.js';
 import { JoinTokens } from './JoinTokens.js';
@@ -168,6 +169,11 @@ export class Manager {
     if (state === 'down') {
       for (const task of this.#tasksOn(nodeId)) {
         if (isTerminal(task.Status.State)) continue;
+        // Its service is gone: nobody will ever look at it again.
+        if (task.DesiredState === 'remove') {
+          this.#tasks.forget(task);
+          continue;
+        }
         // Orphaned, not stopped: nobody confirmed the task ended, so it keeps its address until forgotten.
         this.store.updateTask(task.ID, (t) => {
           if (t.DesiredState === 'running') t.DesiredState = 'shutdown';
@@ -275,7 +281,7 @@ export class Manager {
     delete next.UpdateStatus;
     if (rollback) {
       next.UpdateStatus = { State: 'rollback_started', Message: 'manually requested rollback', StartedAt: nowIso() };
-    } else if (JSON.stringify(spec.TaskTemplate) !== JSON.stringify(current.Spec.TaskTemplate)) {
+    } else if (!sameSpec(spec.TaskTemplate, current.Spec.TaskTemplate)) {
       next.UpdateStatus = { State: 'updating', Message: 'update in progress', StartedAt: nowIso() };
     }
     this.store.putService(next);
@@ -291,10 +297,8 @@ export class Manager {
     this.store.deleteService(service.ID);
     for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.releaseVip(vip.Addr);
     this.#restarts.forget(service.ID);
-    for (const task of this.store.tasksOfService(service.ID)) {
-      if (isTerminal(task.Status.State)) this.#tasks.forget(task);
-      else this.#tasks.stop(task, 'remove');
-    }
+    for (const task of this.store.tasksOfService(service.ID)) this.#tasks.stop(task, 'remove');
+    this.#serveAddressWaiters();
   }
 
   isUpToDate(task: Task, service: Service): boolean {
@@ -311,11 +315,16 @@ export class Manager {
     if (this.#closed) return;
     const service = this.store.service(serviceId);
     if (!service) return;
-    this.#tasks.retryAddresses(service.ID);
     if (isGlobal(service.Spec)) this.#global.reconcile(service);
     else this.#replicated.reconcile(service);
     this.#scheduleUnassigned(service);
     this.#completeUpdate(service);
+    this.#serveAddressWaiters();
+  }
+
+  /** Addresses freed by one service's changes may be what another service's tasks wait for. */
+  #serveAddressWaiters(): void {
+    for (const serviceId of this.#tasks.retryAddresses()) this.reconcile(serviceId);
   }
 
   /** Places the service's pending tasks as one batch, so they spread over the nodes. */
@@ -384,6 +393,7 @@ export class Manager {
     const service = this.store.service(task.ServiceID);
     if (!service || task.DesiredState === 'remove') {
       this.#tasks.forget(task);
+      this.#serveAddressWaiters();
       return;
     }
     if (task.DesiredState === 'running' && this.#restarts.taskEnded(service, task)) {

@@ -7,24 +7,23 @@ import type { Store } from './Store.js';
 import type { Allocator } from './Allocator.js';
 import { IpamError } from '../vip-dns/index.js';
 import { newHostname, newObjectId } from './ids.js';
+import { sameSpec } from './sameSpec.js';
 
 export const INGRESS_NETWORK_NAME = 'ingress';
 
 export type TaskPlace = { slot: number } | { nodeId: string };
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /** A task is up to date when it was made from the service's current template. */
 export function isUpToDate(task: Task, service: Service): boolean {
-  return sameJson(task.Spec, service.Spec.TaskTemplate);
+  return sameSpec(task.Spec, service.Spec.TaskTemplate);
 }
 
 export class TaskLifecycle {
   readonly store: Store;
   readonly ingressNetworkId: string;
   #allocator: Allocator;
+  /** Tasks waiting in `new` for a free address, whichever service they belong to. */
+  #waiting = new Set<string>();
 
   constructor(store: Store, allocator: Allocator, ingressNetworkId: string) {
     this.store = store;
@@ -56,29 +55,45 @@ export class TaskLifecycle {
     return this.store.putTask(task);
   }
 
-  /** Gives tasks that are still waiting for an address another try (addresses free up as tasks end). */
-  retryAddresses(serviceId: string): void {
-    for (const task of this.store.tasksOfService(serviceId)) {
-      if (task.Status.State === 'new' && task.DesiredState === 'running') this.store.updateTask(task.ID, (t) => this.#address(t));
+  /**
+   * Gives every task still waiting for an address another try (addresses free up as tasks of any service
+   * end); returns the services that now have tasks to schedule.
+   */
+  retryAddresses(): Set<string> {
+    const progressed = new Set<string>();
+    for (const id of this.#waiting) {
+      const task = this.store.task(id);
+      if (!task || task.DesiredState !== 'running' || task.Status.State !== 'new') {
+        this.#waiting.delete(id);
+        continue;
+      }
+      const updated = this.store.updateTask(id, (t) => this.#address(t));
+      if (updated?.Endpoint) progressed.add(updated.ServiceID);
     }
+    return progressed;
   }
 
   #address(task: Task): void {
     try {
       const { addr, cidr } = this.#allocator.taskAddress(task.ID);
+      this.#waiting.delete(task.ID);
       task.NetworksAttachments = [{ Network: { ID: this.ingressNetworkId, Spec: { Name: INGRESS_NETWORK_NAME } }, Addresses: [cidr] }];
       task.Endpoint = { Addr: addr, Ports: [] };
       task.Status = { ...task.Status, State: task.NodeID ? 'assigned' : 'pending', Message: task.NodeID ? 'assigned' : 'pending task scheduling', Timestamp: nowIso() };
       delete task.Status.Err;
     } catch (error) {
       if (!(error instanceof IpamError)) throw error;
+      this.#waiting.add(task.ID);
       task.Status = { ...task.Status, Err: error.message };
     }
   }
 
-  /** Planned stop. A task no node has taken yet has nothing to stop: it is forgotten at once. */
+  /**
+   * Planned stop. A task no node has taken yet has nothing to stop, and a removed task that already ended
+   * has nothing left to report: both are forgotten at once.
+   */
   stop(task: Task, desired: 'shutdown' | 'remove'): void {
-    if (task.NodeID === '') this.forget(task);
+    if (task.NodeID === '' || (desired === 'remove' && isTerminal(task.Status.State))) this.forget(task);
     else this.store.updateTask(task.ID, (t) => { t.DesiredState = desired; });
   }
 
@@ -88,6 +103,7 @@ export class TaskLifecycle {
   }
 
   forget(task: Task): void {
+    this.#waiting.delete(task.ID);
     this.#allocator.releaseTask(task.ID);
     this.store.deleteTask(task.ID);
   }
