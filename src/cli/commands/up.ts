@@ -1,5 +1,7 @@
 // `routemesh up`: starts the cluster in this process (the engine module's startCluster), prints its
 // nodes and what to try next, optionally runs the demo service, and stays up until SIGINT or SIGTERM.
+// Types only: the engine itself is loaded when `up` runs (startFromEngine below).
+import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';
 import type { Command } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
 import { DEFAULT_ENGINE_HOST } from '../engineAddress.js';
@@ -11,20 +13,11 @@ import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
 
 /** What `up` needs of the engine module's Cluster (kept structural so tests can pass a stand-in). */
 export interface UpCluster {
-  readonly nodes: readonly { hostname: string; address: string; role: string; apiUrl: string; nodeId: string }[];
+  readonly nodes: readonly ClusterNodeInfo[];
   close(): Promise<void>;
 }
 
-export interface UpOptions {
-  nodes: number;
-  managers: number;
-  subnet: string;
-  apiPort: number;
-  taskSubnet: string;
-  vipSubnet: string;
-  bare: boolean;
-  log: (line: string) => void;
-}
+export type UpOptions = ClusterOptions & { log: (line: string) => void };
 
 export type StartCluster = (options: UpOptions) => Promise<UpCluster>;
 
