@@ -6,40 +6,56 @@ import type { Task } from '../src/swarm/index.js';
 
 interface FakeTimers {
   setTimer: (fn: () => void, ms: number) => { cancel(): void };
-  pending: { fn: () => void; ms: number; cancelled: boolean }[];
+  now: () => number;
+  pending: { fn: () => void; ms: number; at: number; cancelled: boolean }[];
+  /** Fires every timer, however far off (restart delays). */
   fireAll(): void;
+  /** Moves the clock on and fires the timers that fall due. */
+  advance(ms: number): void;
 }
 
 function fakeTimers(): FakeTimers {
   const pending: FakeTimers['pending'] = [];
+  let clock = 0;
+  const fire = (due: (e: FakeTimers['pending'][number]) => boolean) => {
+    for (const entry of pending.filter(due)) {
+      pending.splice(pending.indexOf(entry), 1);
+      if (!entry.cancelled) entry.fn();
+    }
+  };
   return {
     pending,
+    now: () => clock,
     setTimer: (fn, ms) => {
-      const entry = { fn, ms, cancelled: false };
+      const entry = { fn, ms, at: clock + ms, cancelled: false };
       pending.push(entry);
       return { cancel: () => { entry.cancelled = true; } };
     },
-    fireAll: () => {
-      for (const entry of pending.splice(0)) if (!entry.cancelled) entry.fn();
+    fireAll: () => fire(() => true),
+    advance: (ms) => {
+      clock += ms;
+      fire((e) => e.at <= clock);
     },
   };
 }
 
 function cluster(nodes = 3, taskSubnet = '127.200.0.0/16') {
   const timers = fakeTimers();
-  const manager = new Manager({ taskSubnet, vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer });
+  const manager = new Manager({ taskSubnet, vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer, now: timers.now });
   const ids = Array.from({ length: nodes }, (_, i) =>
     manager.addNode({ hostname: `node${i + 1}`, addr: `127.202.0.${i + 1}`, role: i === 0 ? 'manager' : 'worker' }).ID);
   return { manager, timers, ids };
 }
 
-/** Plays every agent: assigned tasks start, tasks asked to stop stop. */
+/** Plays every agent: assigned tasks start (or are rejected, for images named `broken`), tasks asked to stop stop. */
 function agents(manager: Manager): void {
   for (let changed = true; changed;) {
     changed = false;
     for (const task of manager.store.tasks()) {
       if (task.DesiredState === 'running' && task.Status.State === 'assigned') {
-        manager.reportTaskStatus(task.ID, { State: 'running', Message: 'started', Endpoint: { Addr: task.Endpoint!.Addr, Ports: [] } });
+        manager.reportTaskStatus(task.ID, task.Spec.ContainerSpec.Image === 'broken'
+          ? { State: 'rejected', Message: 'preparing', Err: 'No such image: broken' }
+          : { State: 'running', Message: 'started', Endpoint: { Addr: task.Endpoint!.Addr, Ports: [] } });
         changed = true;
       } else if (task.DesiredState !== 'running' && ['assigned', 'running'].includes(task.Status.State)) {
         manager.reportTaskStatus(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: 0 });
@@ -56,39 +72,103 @@ const spec = (name: string, replicas: number, extra: Record<string, unknown> = {
 const live = (manager: Manager, serviceId: string): Task[] =>
   manager.store.tasksOfService(serviceId).filter((task) => task.DesiredState === 'running');
 
-t.test('a template update replaces every slot once, never doubling the replicas', async (t) => {
-  const { manager } = cluster();
+const SECONDS = 1e9;
+const images = (manager: Manager, serviceId: string) =>
+  live(manager, serviceId).map((task) => `${task.Slot}:${task.Spec.ContainerSpec.Image}:${task.Status.State}`).sort();
+
+t.test('a rolling update goes one slot at a time, waits the delay between batches and the monitor at the end', async (t) => {
+  const { manager, timers } = cluster();
   t.teardown(() => manager.close());
-  const service = await manager.createService(spec('web', 6));
+  const update = { Parallelism: 1, Delay: 10 * SECONDS, Monitor: 5 * SECONDS, FailureAction: 'pause', MaxFailureRatio: 0, Order: 'stop-first' };
+  const service = await manager.createService(spec('web', 3, { UpdateConfig: update }));
   agents(manager);
-  const before = live(manager, service.ID);
   const current = manager.store.service(service.ID)!;
-  const next = structuredClone(current.Spec);
-  next.TaskTemplate.ContainerSpec.Env = ['A=1'];
-  await manager.updateService(service.ID, current.Version.Index, next);
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating');
-  const during = live(manager, service.ID);
-  t.equal(during.length, 6, 'six tasks desired running, not twelve');
-  t.same(during.map((task) => task.Slot).sort(), [1, 2, 3, 4, 5, 6], 'one per slot');
-  t.notOk(during.some((task) => before.some((b) => b.ID === task.ID)), 'every task is new');
+  t.same(images(manager, service.ID), ['1:nginx:1.27:assigned', '2:nginx:running', '3:nginx:running'], 'stop-first: slot 1 first, never more than 3 tasks');
   agents(manager);
-  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
-  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running').length, 6);
-  t.equal(manager.store.tasksOfService(service.ID).length, 12, 'the old tasks stay as history');
+  t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:running', '3:nginx:running'], 'the next batch waits out the delay');
+  timers.advance(10_000);
+  agents(manager);
+  t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running', '3:nginx:running']);
+  timers.advance(10_000);
+  agents(manager);
+  t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running', '3:nginx:1.27:running']);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating', 'still monitoring');
+  timers.advance(5_000);
+  t.match(manager.store.service(service.ID)!.UpdateStatus, { State: 'completed', Message: 'update completed' });
+  t.equal(manager.store.tasksOfService(service.ID).length, 6, 'the old tasks stay as history');
 });
 
-t.test('a rollback returns to the previous template the same way', async (t) => {
+t.test('start-first runs the new task beside the old one, then stops the old one', async (t) => {
   const { manager } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 2, { UpdateConfig: { Parallelism: 1, Order: 'start-first', Monitor: 0 } }));
+  agents(manager);
+  const [old1] = live(manager, service.ID).filter((task) => task.Slot === 1);
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  t.same(images(manager, service.ID), ['1:nginx:1.27:assigned', '1:nginx:running', '2:nginx:running'], 'slot 1 runs its old task until the new one is up');
+  t.equal(manager.store.task(old1!.ID)!.DesiredState, 'running');
+  agents(manager);
+  t.equal(manager.store.task(old1!.ID)!.Status.State, 'shutdown', 'the old task stopped once its replacement ran');
+  t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running']);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+});
+
+t.test('Parallelism 0 replaces every slot in one batch', async (t) => {
+  const { manager } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 4, { UpdateConfig: { Parallelism: 0, Monitor: 0 } }));
+  agents(manager);
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  t.equal(live(manager, service.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27').length, 4);
+  agents(manager);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+});
+
+t.test('a failing update pauses, or rolls itself back, as its FailureAction says', async (t) => {
+  const { manager, timers } = cluster();
+  t.teardown(() => manager.close());
+  const paused = await manager.createService(spec('paused', 3, { UpdateConfig: { Parallelism: 1, Monitor: 0 } }));
+  agents(manager);
+  let current = manager.store.service(paused.ID)!;
+  await manager.updateService(paused.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'broken' } } });
+  agents(manager);
+  t.match(manager.store.service(paused.ID)!.UpdateStatus, { State: 'paused', Message: /^update paused due to failure or early termination of task [0-9a-z]{25}$/ });
+  timers.fireAll(); // the failed task's restart comes, but the update goes no further
+  agents(manager);
+  t.equal(live(manager, paused.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx').length, 2, 'slots 2 and 3 keep the old image');
+
+  const rolled = await manager.createService(spec('rolled', 3, { UpdateConfig: { Parallelism: 1, Monitor: 0, FailureAction: 'rollback' }, RollbackConfig: { Parallelism: 0, Monitor: 0 } }));
+  agents(manager);
+  current = manager.store.service(rolled.ID)!;
+  await manager.updateService(rolled.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'broken' } } });
+  agents(manager);
+  const after = manager.store.service(rolled.ID)!;
+  t.match(after.UpdateStatus, { State: 'rollback_completed', Message: 'rollback completed' });
+  t.equal(after.Spec.TaskTemplate.ContainerSpec.Image, 'nginx');
+  timers.fireAll(); // the slot whose new task failed waits out its restart delay, then runs the old image again
+  agents(manager);
+  t.same(live(manager, rolled.ID).map((task) => `${task.Spec.ContainerSpec.Image}:${task.Status.State}`), ['nginx:running', 'nginx:running', 'nginx:running']);
+});
+
+t.test('a rollback returns to the previous template with the rollback config', async (t) => {
+  const { manager, timers } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 3));
   agents(manager);
   let current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   agents(manager);
+  timers.advance(5_000);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
   current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, undefined, true);
-  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'rollback_started');
+  t.match(manager.store.service(service.ID)!.UpdateStatus, { State: 'rollback_started', Message: 'manually requested rollback' });
   agents(manager);
+  timers.advance(5_000);
   const after = manager.store.service(service.ID)!;
   t.equal(after.UpdateStatus?.State, 'rollback_completed');
   t.equal(after.Spec.TaskTemplate.ContainerSpec.Image, 'nginx');

@@ -18,6 +18,7 @@ import type { SetTimer } from './RestartSupervisor.js';
 import { ReplicatedOrchestrator } from './ReplicatedOrchestrator.js';
 import { GlobalOrchestrator } from './GlobalOrchestrator.js';
 import { trimHistory } from './taskHistory.js';
+import { Updater, isUpdating } from './Updater.js';
 import { sameSpec } from './sameSpec.js';
 import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
 import { newObjectId } from './ids.js';
@@ -28,8 +29,9 @@ export type PortProbe = (port: PortConfig) => Promise<void>;
 
 export interface ManagerOptions extends AllocatorOptions {
   portProbe?: PortProbe;
-  /** Injected so tests can run restart delays without waiting. */
+  /** Injected so tests can run restart delays and update pacing without waiting. */
   setTimer?: SetTimer;
+  now?: () => number;
 }
 
 export interface NodeJoin {
@@ -65,6 +67,7 @@ export class Manager {
   #restarts: RestartSupervisor;
   #replicated: ReplicatedOrchestrator;
   #global: GlobalOrchestrator;
+  #updater: Updater;
   #closed = false;
 
   constructor(options: ManagerOptions) {
@@ -74,11 +77,17 @@ export class Manager {
     this.#restarts = new RestartSupervisor(options.setTimer ?? realTimer, (serviceId) => this.reconcile(serviceId));
     this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
     this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
+    this.#updater = new Updater(this.#tasks, {
+      setTimer: options.setTimer ?? realTimer,
+      now: options.now ?? Date.now,
+      due: (serviceId) => this.reconcile(serviceId),
+    });
   }
 
   close(): void {
     this.#closed = true;
     this.#restarts.close();
+    this.#updater.close();
   }
 
   // ---- nodes ----------------------------------------------------------------------------------
@@ -286,8 +295,9 @@ export class Manager {
     }
     this.store.putService(next);
     for (const vip of droppedVips) this.#allocator.releaseVip(vip.Addr);
-    // A new spec deserves fresh restart attempts and no stale pending restarts.
+    // A new spec deserves fresh restart attempts, no stale pending restarts, and a new update run.
     this.#restarts.forget(next.ID);
+    this.#updater.forget(next.ID);
     this.reconcile(next.ID);
     return next;
   }
@@ -297,6 +307,7 @@ export class Manager {
     this.store.deleteService(service.ID);
     for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.releaseVip(vip.Addr);
     this.#restarts.forget(service.ID);
+    this.#updater.forget(service.ID);
     for (const task of this.store.tasksOfService(service.ID)) this.#tasks.stop(task, 'remove');
     this.#serveAddressWaiters();
   }
@@ -317,9 +328,11 @@ export class Manager {
     if (!service) return;
     if (isGlobal(service.Spec)) this.#global.reconcile(service);
     else this.#replicated.reconcile(service);
+    const stepped = this.#updater.step(service);
     this.#scheduleUnassigned(service);
-    this.#completeUpdate(service);
     this.#serveAddressWaiters();
+    // A failed update that rolls itself back starts the rollback now.
+    if (stepped !== service && isUpdating(stepped)) this.reconcile(service.ID);
   }
 
   /** Addresses freed by one service's changes may be what another service's tasks wait for. */
@@ -349,19 +362,6 @@ export class Manager {
         }
       });
     });
-  }
-
-  /** An update (or rollback) is complete once every slot runs an up-to-date task. */
-  #completeUpdate(service: Service): void {
-    const state = service.UpdateStatus?.State;
-    if (state !== 'rollback_started' && state !== 'updating') return;
-    const tasks = this.store.tasksOfService(service.ID).filter((t) => t.DesiredState === 'running');
-    if (!tasks.every((t) => t.Status.State === 'running' && isUpToDate(t, service))) return;
-    const next = structuredClone(service);
-    next.UpdateStatus = state === 'rollback_started'
-      ? { ...service.UpdateStatus!, State: 'rollback_completed', Message: 'rollback completed', CompletedAt: nowIso() }
-      : { ...service.UpdateStatus!, State: 'completed', Message: 'update completed', CompletedAt: nowIso() };
-    this.store.putService(next);
   }
 
   // ---- task status from agents ----------------------------------------------------------------

@@ -1,0 +1,159 @@
+// Rolling updates and rollbacks, at Swarm's pace: `Parallelism` places (slots, or nodes for global
+// services) at a time, in `Order` (stop-first: the old task goes, the orchestrator fills the slot;
+// start-first: the new task runs before the old one is stopped), `Delay` between batches, `Monitor`
+// after the last one, and `FailureAction` when more than `MaxFailureRatio` of the new tasks fail.
+// Level-triggered like the orchestrators: each `step` reads the store and moves the update on.
+import type { Service, Task, UpdateConfig } from './model.js';
+import { isTerminal, nowIso } from './model.js';
+import type { TaskLifecycle } from './TaskLifecycle.js';
+import { isUpToDate } from './TaskLifecycle.js';
+import type { SetTimer, TaskKey, Timer } from './RestartSupervisor.js';
+import { taskKey } from './RestartSupervisor.js';
+
+const NANOS_PER_MS = 1e6;
+
+export const DEFAULT_UPDATE_CONFIG: Required<UpdateConfig> = {
+  Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first',
+};
+
+/** One update in progress: the places being replaced now, and what the update has seen so far. */
+interface Run {
+  /** Place being replaced -> the ID of the task that replaces it. */
+  batch: Map<TaskKey, string>;
+  /** New tasks of this update that ran, and that failed. */
+  updated: number;
+  failed: number;
+  lastFailedTask?: string;
+  /** No new batch before this time (the Delay after a batch); `Monitor` ends at `monitorUntil`. */
+  nextBatchAt: number;
+  monitorUntil?: number;
+  timer?: Timer;
+}
+
+export interface UpdaterOptions {
+  setTimer: SetTimer;
+  now: () => number;
+  /** Called when a timer the updater set is due: the manager reconciles the service then. */
+  due: (serviceId: string) => void;
+}
+
+export function isUpdating(service: Service): boolean {
+  const state = service.UpdateStatus?.State;
+  return state === 'updating' || state === 'rollback_started';
+}
+
+export class Updater {
+  #tasks: TaskLifecycle;
+  #options: UpdaterOptions;
+  #runs = new Map<string, Run>();
+
+  constructor(tasks: TaskLifecycle, options: UpdaterOptions) {
+    this.#tasks = tasks;
+    this.#options = options;
+  }
+
+  /** A new spec (or the service's removal) ends whatever update was running for it. */
+  forget(serviceId: string): void {
+    this.#runs.get(serviceId)?.timer?.cancel();
+    this.#runs.delete(serviceId);
+  }
+
+  close(): void {
+    for (const serviceId of [...this.#runs.keys()]) this.forget(serviceId);
+  }
+
+  /** Moves the service's update on as far as it can go now; returns the service as it now stands. */
+  step(service: Service): Service {
+    if (!isUpdating(service)) return service;
+    const rollback = service.UpdateStatus!.State === 'rollback_started';
+    const config = { ...DEFAULT_UPDATE_CONFIG, ...(rollback ? service.Spec.RollbackConfig : service.Spec.UpdateConfig) };
+    let run = this.#runs.get(service.ID);
+    if (!run) this.#runs.set(service.ID, (run = { batch: new Map(), updated: 0, failed: 0, nextBatchAt: 0 }));
+    const places = this.#places(service);
+
+    for (const [key, taskId] of run.batch) {
+      const replacement = this.#tasks.store.task(taskId);
+      if (replacement?.Status.State === 'running') {
+        for (const task of places.get(key)?.[1] ?? []) this.#tasks.stop(task, 'shutdown');
+        run.batch.delete(key);
+        run.updated++;
+      } else if (!replacement || isTerminal(replacement.Status.State)) {
+        run.batch.delete(key);
+        run.failed++;
+        run.lastFailedTask = taskId;
+      }
+    }
+    if (run.batch.size > 0) return service;
+
+    if (run.failed > 0 && run.failed / Math.max(run.updated + run.failed, 1) > config.MaxFailureRatio) {
+      if (config.FailureAction === 'pause') return this.#finish(service, rollback ? 'rollback_paused' : 'paused',
+        `${rollback ? 'rollback' : 'update'} paused due to failure or early termination of task ${run.lastFailedTask}`);
+      if (config.FailureAction === 'rollback' && !rollback && service.PreviousSpec) return this.#rollBack(service, run.lastFailedTask!);
+    }
+
+    const todo = [...places].filter(([, [fresh, old]]) => old.length > 0 && fresh.length === 0).map(([key]) => key);
+    const now = this.#options.now();
+    if (todo.length === 0) {
+      run.monitorUntil ??= now + config.Monitor / NANOS_PER_MS;
+      if (now < run.monitorUntil) return this.#wake(service.ID, run, run.monitorUntil - now);
+      return this.#finish(service, rollback ? 'rollback_completed' : 'completed', rollback ? 'rollback completed' : 'update completed');
+    }
+    if (now < run.nextBatchAt) return this.#wake(service.ID, run, run.nextBatchAt - now);
+
+    const batch = config.Parallelism === 0 ? todo : todo.slice(0, config.Parallelism);
+    for (const key of batch) {
+      const [, old] = places.get(key)!;
+      // stop-first stops the old task now; start-first once its replacement runs (in the loop above).
+      if (config.Order !== 'start-first') for (const task of old) this.#tasks.stop(task, 'shutdown');
+      run.batch.set(key, this.#tasks.create(service, typeof key === 'number' ? { slot: key } : { nodeId: key }).ID);
+    }
+    run.nextBatchAt = now + (config.Delay ?? 0) / NANOS_PER_MS;
+    return service;
+  }
+
+  /** Per place, the up-to-date tasks (newest first) and the out-of-date ones that should still run. */
+  #places(service: Service): Map<TaskKey, [Task[], Task[]]> {
+    const places = new Map<TaskKey, [Task[], Task[]]>();
+    const tasks = this.#tasks.store.tasksOfService(service.ID)
+      .filter((t) => t.DesiredState === 'running')
+      .sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));
+    for (const task of tasks) {
+      const key = taskKey(task);
+      if (key === '') continue; // not placed yet: nothing to update
+      let place = places.get(key);
+      if (!place) places.set(key, (place = [[], []]));
+      place[isUpToDate(task, service) ? 0 : 1].push(task);
+    }
+    return new Map([...places].sort(([a], [b]) => String(a).localeCompare(String(b), 'en', { numeric: true })));
+  }
+
+  #wake(serviceId: string, run: Run, ms: number): Service {
+    run.timer?.cancel();
+    run.timer = this.#options.setTimer(() => {
+      run.timer = undefined;
+      this.#options.due(serviceId);
+    }, ms);
+    return this.#tasks.store.service(serviceId)!;
+  }
+
+  #finish(service: Service, state: NonNullable<Service['UpdateStatus']>['State'], message: string): Service {
+    this.forget(service.ID);
+    const next = structuredClone(service);
+    next.UpdateStatus = { ...service.UpdateStatus!, State: state, Message: message, CompletedAt: nowIso() };
+    return this.#tasks.store.putService(next);
+  }
+
+  /** FailureAction rollback: the previous spec comes back, rolled out with the rollback config. */
+  #rollBack(service: Service, failedTask: string): Service {
+    this.forget(service.ID);
+    const next = structuredClone(service);
+    next.Spec = structuredClone(service.PreviousSpec!);
+    next.PreviousSpec = structuredClone(service.Spec);
+    next.UpdateStatus = {
+      State: 'rollback_started',
+      Message: `update rolled back due to failure or early termination of task ${failedTask}`,
+      StartedAt: nowIso(),
+    };
+    return this.#tasks.store.putService(next);
+  }
+}
