@@ -116,6 +116,20 @@ t.test('start-first runs the new task beside the old one, then stops the old one
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
 });
 
+t.test('stop-first never stops the last running tasks: a batch as large as the service starts first', async (t) => {
+  const { manager } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 2, { UpdateConfig: { Parallelism: 2, Order: 'stop-first', Monitor: 0 } }));
+  agents(manager);
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  t.same(images(manager, service.ID), ['1:nginx:1.27:assigned', '2:nginx:1.27:assigned', '2:nginx:running'],
+    'slot 1 stops first; slot 2, the last one serving, keeps running until its replacement does');
+  agents(manager);
+  t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running']);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+});
+
 t.test('Parallelism 0 replaces every slot in one batch', async (t) => {
   const { manager } = cluster();
   t.teardown(() => manager.close());

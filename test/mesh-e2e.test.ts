@@ -100,7 +100,10 @@ t.test('drain, removal and open connections', async (t) => {
   t.notOk(after.some((task) => task.NodeID === node3!.nodeId), 'no task left on the drained node');
   t.equal(after.filter((task) => before.some((b) => b.ID === task.ID)).length, 2, 'tasks on other nodes stayed');
 
-  // Connections to tasks that stayed keep working; the one whose task moved was closed.
+  // Connections to tasks that stayed keep working; the one whose task moved was closed once it stopped
+  // (after the fence period that lets connections accepted just before the drain be served).
+  const moved = before.find((task) => task.NodeID === node3!.nodeId)!;
+  await waitFor('the drained task to stop', async () => (await api(manager, 'GET', `/tasks/${moved.ID}`)).body.Status.State === 'shutdown');
   const survivors: number[] = [];
   for (const [i, c] of connections.entries()) {
     try {

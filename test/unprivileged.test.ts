@@ -11,7 +11,7 @@ import t from 'tap';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NOBODY = 65534;
-const END_TO_END = ['test/mesh-e2e.test.ts', 'test/api.test.ts', 'test/cli-e2e.test.ts'];
+const END_TO_END = ['test/mesh-e2e.test.ts', 'test/api.test.ts', 'test/cli-e2e.test.ts', 'test/planned-changes.test.ts'];
 const isRoot = process.getuid?.() === 0;
 
 

@@ -16,7 +16,11 @@ export interface AgentOptions {
   link: AgentLink;
   runtime: Runtime;
   log?: (line: string) => void;
+  /** Between fencing a task and stopping it on a planned stop (Swarm waits a fixed 2 s). */
+  fencePeriodMs?: number;
 }
+
+export const DEFAULT_FENCE_PERIOD_MS = 2000;
 
 const DEFAULT_GRACE_MS = 10_000;
 
@@ -32,6 +36,8 @@ export class Agent {
   #link: AgentLink;
   #runtime: Runtime;
   #log: (line: string) => void;
+  #fencePeriodMs: number;
+  #leaving = new AbortController();
   /** Tasks this agent has started (or is starting), by task ID. */
   #running = new Map<string, RunEntry>();
   #syncQueued = false;
@@ -43,6 +49,7 @@ export class Agent {
     this.#link = options.link;
     this.#runtime = options.runtime;
     this.#log = options.log ?? (() => {});
+    this.#fencePeriodMs = options.fencePeriodMs ?? DEFAULT_FENCE_PERIOD_MS;
   }
 
   start(): void {
@@ -143,26 +150,40 @@ export class Agent {
       : { State: 'failed', Message: 'started', Err: `task: non-zero exit (${code})`, ExitCode: code });
   }
 
+  /**
+   * A planned stop. The task is fenced on every node already (no new connections); the fence period
+   * lets connections the meshes accepted just before reach it and be served, then the task stops gracefully.
+   */
   #stopTask(task: Task, service: Service | undefined): void {
     const graceNs = service?.Spec.TaskTemplate.ContainerSpec.StopGracePeriod ?? task.Spec.ContainerSpec.StopGracePeriod;
     const graceMs = graceNs !== undefined ? graceNs / 1e6 : DEFAULT_GRACE_MS;
     this.#stopEntry(task.ID, this.#running.get(task.ID)!, graceMs, (code) => {
       this.#report(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: code });
-    });
+    }, this.#fencePeriodMs);
   }
 
-  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void): void {
+  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs = 0): void {
     if (entry.stopping) return;
     entry.stopping = entry.starting.then(async () => {
+      if (fenceMs > 0) await this.#fence(fenceMs);
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
       this.#running.delete(taskId);
       stopped(code);
     });
   }
 
+  /** Waits out a fence period, cut short when the agent stops (the node is going away anyway). */
+  #fence(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#leaving.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
+  }
+
   /** Stops every task of this node (the node is going away); reports nothing more. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#leaving.abort();
     this.#link.view.off('change', this.#onChange);
     const entries = [...this.#running.values()];
     this.#running.clear();

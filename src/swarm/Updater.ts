@@ -101,10 +101,17 @@ export class Updater {
     if (now < run.nextBatchAt) return this.#wake(service.ID, run, run.nextBatchAt - now);
 
     const batch = config.Parallelism === 0 ? todo : todo.slice(0, config.Parallelism);
+    // Beyond Swarm: stop-first never stops the last running tasks of a service (a batch as large as the
+    // service would cut every connection); those places start first instead.
+    let serving = [...places.values()].flat(2).filter((task) => task.Status.State === 'running').length;
     for (const key of batch) {
       const [, old] = places.get(key)!;
+      const oldServing = old.filter((task) => task.Status.State === 'running').length;
       // stop-first stops the old task now; start-first once its replacement runs (in the loop above).
-      if (config.Order !== 'start-first') for (const task of old) this.#tasks.stop(task, 'shutdown');
+      if (config.Order !== 'start-first' && serving > oldServing) {
+        for (const task of old) this.#tasks.stop(task, 'shutdown');
+        serving -= oldServing;
+      }
       run.batch.set(key, this.#tasks.create(service, typeof key === 'number' ? { slot: key } : { nodeId: key }).ID);
     }
     run.nextBatchAt = now + (config.Delay ?? 0) / NANOS_PER_MS;

@@ -1,0 +1,89 @@
+// Planned changes under load: a steady stream of new connections through all three nodes while the
+// service scales down, rolls to a new image and loses a node to drain. Not one request may fail.
+import http from 'node:http';
+import t from 'tap';
+import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
+
+const BLOCK = testBlock(170); // nodes 127.170.0.x, tasks 127.171/16, VIPs 127.172/16
+
+/** About `perSecond` new-connection requests spread over `hosts` until stopped; counts what failed and why. */
+function steadyLoad(hosts: string[], port: number, perSecond: number) {
+  let ok = 0;
+  const failures: string[] = [];
+  let stopped = false;
+  let inFlight = 0;
+  const one = (host: string): void => {
+    inFlight++;
+    const req = http.get({ host, port, path: '/', agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        inFlight--;
+        if (res.statusCode === 200) ok++;
+        else failures.push(`${host}: HTTP ${res.statusCode}`);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (error) => { inFlight--; failures.push(`${host}: ${error.message}`); });
+  };
+  let i = 0;
+  const timer = setInterval(() => {
+    if (stopped) return;
+    for (let k = 0; k < perSecond / 100; k++) one(hosts[i++ % hosts.length]!);
+  }, 10);
+  return {
+    get ok() { return ok; },
+    failures,
+    async stop(): Promise<void> {
+      stopped = true;
+      clearInterval(timer);
+      await waitFor('requests in flight to finish', () => inFlight === 0, 10_000);
+    },
+  };
+}
+
+async function update(manager: string, name: string, change: (spec: any) => any): Promise<void> {
+  const { body: service } = await api(manager, 'GET', `/services/${name}`);
+  const res = await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, change(service.Spec));
+  if (res.status !== 200) throw new Error(`update failed: ${JSON.stringify(res.body)}`);
+}
+
+t.test('scale-down, a rolling update and a drain under steady load fail no request', async (t) => {
+  const cluster = await testCluster(t, BLOCK);
+  const manager = cluster.nodes[0]!.apiUrl;
+  const hosts = cluster.nodes.map((n) => n.address);
+  await api(manager, 'POST', '/services/create', serviceSpec('web', 'traefik/whoami', {
+    Mode: { Replicated: { Replicas: 6 } },
+    UpdateConfig: { Parallelism: 2, Delay: 0, Monitor: 200_000_000, Order: 'stop-first', FailureAction: 'pause' },
+    ...published(80, 8080),
+  }));
+  await waitForRunning(manager, 'web', 6);
+  await Promise.all(cluster.engines.map((e) => e.mesh!.settled()));
+
+  const load = steadyLoad(hosts, 8080, 500);
+  t.teardown(() => load.stop());
+  await waitFor('the load to get going', () => load.ok >= 200);
+
+  await update(manager, 'web', (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 2 } } }));
+  await waitForRunning(manager, 'web', 2);
+  const afterScale = load.ok;
+  await waitFor('requests after the scale-down', () => load.ok >= afterScale + 200);
+
+  await update(manager, 'web', (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 4 } }, TaskTemplate: { ...spec.TaskTemplate, ContainerSpec: { ...spec.TaskTemplate.ContainerSpec, Env: ['VERSION=2'] } } }));
+  await waitFor('the rolling update to complete', async () => (await api(manager, 'GET', '/services/web')).body.UpdateStatus?.State === 'completed', 30_000);
+  const afterUpdate = load.ok;
+  await waitFor('requests after the update', () => load.ok >= afterUpdate + 200);
+
+  const { body: node } = await api(manager, 'GET', '/nodes/node2');
+  await api(manager, 'POST', `/nodes/${node.ID}/update?version=${node.Version.Index}`, { ...node.Spec, Availability: 'drain' });
+  await waitFor('no task left on node2', async () => {
+    const { body: tasks } = await api<any[]>(manager, 'GET', '/tasks');
+    return !tasks.some((task) => task.NodeID === cluster.nodes[1]!.nodeId && task.Status.State === 'running');
+  });
+  await waitForRunning(manager, 'web', 4);
+  const afterDrain = load.ok;
+  await waitFor('requests after the drain', () => load.ok >= afterDrain + 200);
+
+  await load.stop();
+  t.ok(load.ok > 800, `${load.ok} requests answered`);
+  t.same(load.failures, [], 'no request failed');
+});
