@@ -2,7 +2,8 @@
 // back. It never writes desired state; it only starts what should run and stops what should not.
 import type { ClusterView, Service, Task, TaskStatusReport } from '../swarm/index.js';
 import { isTerminal } from '../swarm/index.js';
-import { RuntimeError } from '../runtime/index.js';
+import { RuntimeError, healthProbe } from '../runtime/index.js';
+import { HealthChecker } from '../lb/index.js';
 import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
 
 /** The narrow link an agent has to its managers. */
@@ -29,7 +30,12 @@ interface RunEntry {
   handle?: RunningTask;
   starting: Promise<void>;
   stopping?: Promise<void>;
+  checker?: HealthChecker;
 }
+
+const NANOS_PER_MS = 1e6;
+/** Docker's defaults for a health check field left at 0. */
+const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3 };
 
 export class Agent {
   readonly nodeId: string;
@@ -106,11 +112,29 @@ export class Agent {
     entry.starting = this.#runtime.start(spec).then(
       (handle) => {
         entry.handle = handle;
-        this.#report(task.ID, {
-          State: 'running', Message: 'started', PID: handle.pid,
-          Endpoint: { Addr: handle.address, Ports: handle.ports.map((p) => ({ ...p })) },
-        });
+        const started = { PID: handle.pid, Endpoint: { Addr: handle.address, Ports: handle.ports.map((p) => ({ ...p })) } };
         void handle.exited.then((code) => this.#exited(task.ID, code));
+        const health = task.Spec.ContainerSpec.Healthcheck;
+        const probe = healthProbe(health?.Test, handle.address, handle.ports);
+        if (!probe) {
+          this.#report(task.ID, { State: 'running', Message: 'started', ...started });
+          return;
+        }
+        if (entry.stopping) return; // asked to stop while it started: no checks for a task on its way out
+        // With a health check a task stays `starting`, out of every pool, until its first healthy result.
+        this.#report(task.ID, { State: 'starting', Message: 'starting', Health: 'starting', ...started });
+        entry.checker = new HealthChecker({
+          probe,
+          intervalMs: (health!.Interval ?? 0) / NANOS_PER_MS || HEALTH_DEFAULTS.intervalMs,
+          timeoutMs: (health!.Timeout ?? 0) / NANOS_PER_MS || HEALTH_DEFAULTS.timeoutMs,
+          retries: health!.Retries || HEALTH_DEFAULTS.retries,
+          startPeriodMs: (health!.StartPeriod ?? 0) / NANOS_PER_MS,
+          onStatus: (status) => {
+            if (status === 'healthy') this.#report(task.ID, { State: 'running', Message: 'started', Health: 'healthy', ...started });
+            else if (status === 'unhealthy') this.#unhealthy(task);
+          },
+        });
+        entry.checker.start();
       },
       (error: unknown) => {
         this.#running.delete(task.ID);
@@ -140,9 +164,28 @@ export class Agent {
     };
   }
 
+  /**
+   * Swarm's answer to an unhealthy task: it leaves every pool (the report fences it), is stopped as a planned
+   * stop would be, and counts as failed, so the restart policy replaces it.
+   */
+  #unhealthy(task: Task): void {
+    const entry = this.#running.get(task.ID);
+    if (!entry || entry.stopping) return;
+    const current = this.#link.view.tasks().find((t) => t.ID === task.ID);
+    this.#report(task.ID, { State: current?.Status.State ?? 'running', Message: 'unhealthy', Health: 'unhealthy' });
+    const graceNs = task.Spec.ContainerSpec.StopGracePeriod;
+    this.#stopEntry(task.ID, entry, graceNs !== undefined ? graceNs / NANOS_PER_MS : DEFAULT_GRACE_MS, () => {
+      this.#report(task.ID, {
+        State: 'failed', Message: 'started', ExitCode: 143, Health: 'unhealthy',
+        Err: 'task: non-zero exit (143): dockerexec: unhealthy container',
+      });
+    }, this.#fencePeriodMs);
+  }
+
   /** The task's program ended by itself (a crash or an exit), not because we stopped it. */
   #exited(taskId: string, code: number): void {
     const entry = this.#running.get(taskId);
+    entry?.checker?.stop();
     if (!entry || entry.stopping) return;
     this.#running.delete(taskId);
     this.#report(taskId, code === 0
@@ -164,6 +207,7 @@ export class Agent {
 
   #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs = 0): void {
     if (entry.stopping) return;
+    entry.checker?.stop();
     entry.stopping = entry.starting.then(async () => {
       if (fenceMs > 0) await this.#fence(fenceMs);
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
@@ -188,6 +232,7 @@ export class Agent {
     const entries = [...this.#running.values()];
     this.#running.clear();
     await Promise.all(entries.map(async (entry) => {
+      entry.checker?.stop();
       entry.stopping ??= entry.starting.then(async () => { await entry.handle?.stop(0); });
       await entry.stopping.catch(() => {});
     }));

@@ -6,3 +6,5 @@ export { RoundRobin } from './RoundRobin.js';
 export type { Balancer } from './RoundRobin.js';
 export { TcpForwarder } from './TcpForwarder.js';
 export type { ForwardEvents, TcpForwarderOptions } from './TcpForwarder.js';
+export { HealthChecker } from './HealthChecker.js';
+export type { Health, HealthCheckerOptions } from './HealthChecker.js';

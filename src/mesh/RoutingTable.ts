@@ -32,7 +32,8 @@ export function backendFor(task: Task, targetPort: number, protocol: Protocol, n
     id: task.ID,
     host: task.Endpoint.Addr,
     port: listen?.ListenPort ?? targetPort,
-    state: task.DesiredState === 'running' ? 'up' : 'fenced',
+    // An unhealthy task is on its way out: open connections finish, new ones go elsewhere.
+    state: task.DesiredState === 'running' && task.Status.Health !== 'unhealthy' ? 'up' : 'fenced',
     label: task.Name ?? task.ID,
   };
 }

@@ -4,3 +4,5 @@ export { Runtime } from './Runtime.js';
 export type { RuntimeOptions } from './Runtime.js';
 export { RuntimeError } from './TaskRun.js';
 export type { ListenPort, LogLine, RunningTask, TaskRunSpec, TransportProtocol } from './TaskRun.js';
+export { healthProbe } from './healthProbe.js';
+export type { Probe } from './healthProbe.js';

@@ -48,6 +48,7 @@ export interface TaskStatusReport {
   ExitCode?: number;
   PID?: number;
   Endpoint?: TaskEndpoint;
+  Health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 const NANOS_PER_SECOND = 1_000_000_000;
@@ -379,6 +380,7 @@ export class Manager {
         };
       }
       if (report.Endpoint) t.Endpoint = report.Endpoint;
+      if (report.Health) t.Status.Health = report.Health;
     })!;
     if (isTerminal(updated.Status.State)) this.#taskEnded(updated);
     else this.reconcile(updated.ServiceID);

@@ -184,6 +184,8 @@ export interface Task {
     Err?: string;
     ContainerStatus?: { ContainerID: string; PID: number; ExitCode: number };
     PortStatus: { Ports?: PortConfig[] };
+    /** routemesh's addition: the health check's verdict, for tasks that have one. */
+    Health?: 'starting' | 'healthy' | 'unhealthy';
   };
   DesiredState: DesiredState;
   NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[];

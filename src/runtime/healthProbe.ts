@@ -1,0 +1,48 @@
+// Turns a health check's test (`CMD-SHELL curl -f http://localhost:5000/health`) into a probe of the
+// task. `curl` and `wget` aimed at localhost become HTTP requests to the task's own address (and its real
+// port, should that have moved); any other command runs in a shell with HOST set and `localhost` meaning the task.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { ListenPort } from './TaskRun.js';
+
+export type Probe = (signal: AbortSignal) => Promise<boolean>;
+
+const HTTP_TOOL = /^\s*(curl|wget)\s+(.*)$/;
+const LOCAL_URL = /(?:^|\s)['"]?(?:https?:\/\/)?(localhost|127\.0\.0\.1)(?::(\d+))?(\/[^\s'"]*)?['"]?(?=\s|$)/;
+
+/** `undefined` when the test says there is no check (absent, empty, or ["NONE"]). */
+export function healthProbe(test: readonly string[] | undefined, address: string, ports: readonly ListenPort[]): Probe | undefined {
+  if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
+  const [kind, ...rest] = test;
+  const command = kind === 'CMD-SHELL' ? rest.join(' ') : kind === 'CMD' ? rest.join(' ') : test.join(' ');
+  const tool = HTTP_TOOL.exec(command);
+  const url = tool ? LOCAL_URL.exec(tool[2]!) : null;
+  if (tool && url) {
+    const port = Number(url[2] ?? 80);
+    const listen = ports.find((p) => p.TargetPort === port)?.ListenPort ?? port;
+    // curl succeeds on any answer unless -f/--fail; wget fails on 4xx and 5xx by itself.
+    const failOnError = tool[1] === 'wget' || /(^|\s)(-[a-zA-Z]*f[a-zA-Z]*|--fail)(\s|$)/.test(tool[2]!);
+    return (signal) => httpProbe(address, listen, url[3] ?? '/', failOnError, signal);
+  }
+  const shellCommand = kind === 'CMD' ? rest.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ') : command;
+  return (signal) => shellProbe(shellCommand.replace(/\blocalhost\b/g, address), address, signal);
+}
+
+function httpProbe(host: string, port: number, path: string, failOnError: boolean, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path, agent: false, signal, headers: { 'User-Agent': 'routemesh-healthcheck' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(!failOnError || (res.statusCode ?? 500) < 400));
+      res.on('error', () => resolve(false));
+    });
+    req.on('error', () => resolve(false));
+  });
+}
+
+function shellProbe(command: string, host: string, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], { env: { ...process.env, HOST: host }, stdio: 'ignore', signal });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
+}
