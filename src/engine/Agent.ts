@@ -86,6 +86,8 @@ export class Agent {
       const mine = this.#running.get(task.ID);
       if (task.DesiredState === 'running') {
         if (!mine && task.Status.State === 'assigned') this.#startTask(task, services.get(task.ServiceID));
+        // Past `assigned` but not ours: it ran here before the node failed and came back without it.
+        else if (!mine) this.#report(task.ID, { State: 'failed', Message: 'started', Err: 'task lost: its node failed and restarted' });
       } else if (mine) {
         this.#stopTask(task, services.get(task.ServiceID));
       } else {

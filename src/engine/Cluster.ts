@@ -18,6 +18,8 @@ export interface ClusterOptions {
   vipSubnet: string;
   /** Engines up but not in a swarm, like fresh machines (`docker swarm init` comes later). */
   bare: boolean;
+  /** How often nodes send heartbeats (Swarm: 5 s); a node is Down after three missed. */
+  heartbeatPeriodMs?: number;
   log?: (line: string) => void;
 }
 
@@ -69,6 +71,10 @@ export class Cluster implements SwarmDirectory {
     }
   }
 
+  engine(hostname: string): Engine | undefined {
+    return this.engines.find((e) => e.hostname === hostname);
+  }
+
   managerAt(clusterAddr: string): Manager | undefined {
     const engine = this.engines.find((e) => e.clusterAddr === clusterAddr);
     return engine?.swarmState() === 'active/manager' ? engine.requireManager() : undefined;
@@ -78,6 +84,7 @@ export class Cluster implements SwarmDirectory {
     const manager: Manager = new Manager({
       taskSubnet: this.options.taskSubnet,
       vipSubnet: this.options.vipSubnet,
+      ...(this.options.heartbeatPeriodMs ? { heartbeatPeriodMs: this.options.heartbeatPeriodMs } : {}),
       portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr)),
     });
     this.#managers.push(manager);

@@ -16,6 +16,8 @@ export const CLUSTER_PORT = 2377;
 export interface SwarmDirectory {
   managerAt(clusterAddr: string): Manager | undefined;
   newManager(): Manager;
+  /** The engine of the node with this hostname, for fault injection. */
+  engine(hostname: string): Engine | undefined;
 }
 
 export interface EngineOptions {
@@ -36,6 +38,7 @@ interface Membership {
   nodeId: string;
   agent: Agent;
   mesh: Mesh;
+  heartbeat: NodeJS.Timeout;
   onRemoved: (change: StoreChange) => void;
 }
 
@@ -143,8 +146,41 @@ export class Engine implements EngineContext {
           'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
     }
     this.#membership = undefined;
+    m.manager.forgetHeartbeats(m.nodeId);
     m.manager.setNodeState(m.nodeId, 'down');
     void this.#detach(m);
+  }
+
+  // ---- fault injection ------------------------------------------------------------------------
+
+  #failed: { manager: Manager; nodeId: string } | undefined;
+
+  /**
+   * The node stops as if powered off: its tasks die at once, its listeners and engine API close, and its
+   * heartbeats stop, so the managers mark it Down after the heartbeat timeout and replace its tasks.
+   */
+  async fail(): Promise<void> {
+    const m = this.#membership;
+    if (!m) throw new ApiError(400, `${this.hostname} is not running in a swarm: nothing to fail`);
+    this.#membership = undefined;
+    this.#failed = { manager: m.manager, nodeId: m.nodeId };
+    this.#server.closeAllConnections();
+    await Promise.all([new Promise<void>((resolve) => this.#server.close(() => resolve())), this.#detach(m)]);
+  }
+
+  /** Powered on again: the engine API opens, the node rejoins with its ID, and comes back Ready and empty. */
+  async recover(): Promise<void> {
+    const failed = this.#failed;
+    if (!failed) throw new ApiError(400, `${this.hostname} has not failed: nothing to recover`);
+    this.#failed = undefined;
+    await this.listen();
+    if (failed.manager.store.node(failed.nodeId)) this.#run(failed.manager, failed.nodeId);
+  }
+
+  injectFault(hostname: string, action: 'fail' | 'recover'): Promise<void> {
+    const engine = this.#directory.engine(hostname);
+    if (!engine) throw new ApiError(404, `node ${hostname} not found: give the hostname of a node of this cluster, like node2`);
+    return action === 'fail' ? engine.fail() : engine.recover();
   }
 
   hasImage(image: string): boolean {
@@ -155,18 +191,28 @@ export class Engine implements EngineContext {
 
   #attach(manager: Manager, role: NodeRole): string {
     const node = manager.addNode({ hostname: this.hostname, addr: this.address, role });
+    this.#run(manager, node.ID);
+    return node.ID;
+  }
+
+  /** Starts this node's agent, mesh and heartbeats as a member of the swarm `manager` runs. */
+  #run(manager: Manager, nodeId: string): void {
     const view = manager.store;
     const agent = new Agent({
-      nodeId: node.ID,
+      nodeId,
       link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
       runtime: this.#runtime,
       log: this.#log,
     });
     const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log });
-    const membership: Membership = { manager, nodeId: node.ID, agent, mesh, onRemoved: () => {} };
+    const beat = (): void => manager.heartbeat(nodeId);
+    const membership: Membership = {
+      manager, nodeId, agent, mesh, heartbeat: setInterval(beat, manager.heartbeatPeriodMs), onRemoved: () => {},
+    };
+    beat();
     // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
     membership.onRemoved = (change: StoreChange) => {
-      if (change.kind !== 'node' || change.op !== 'delete' || change.id !== node.ID || this.#membership !== membership) return;
+      if (change.kind !== 'node' || change.op !== 'delete' || change.id !== nodeId || this.#membership !== membership) return;
       this.#membership = undefined;
       void this.#detach(membership);
     };
@@ -174,10 +220,10 @@ export class Engine implements EngineContext {
     this.#membership = membership;
     mesh.start();
     agent.start();
-    return node.ID;
   }
 
   async #detach(m: Membership): Promise<void> {
+    clearInterval(m.heartbeat);
     m.manager.store.off('change', m.onRemoved);
     await Promise.all([m.agent.stop(), m.mesh.close()]);
   }

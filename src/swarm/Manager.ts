@@ -32,7 +32,12 @@ export interface ManagerOptions extends AllocatorOptions {
   /** Injected so tests can run restart delays and update pacing without waiting. */
   setTimer?: SetTimer;
   now?: () => number;
+  /** Swarm's dispatcher heartbeat period (5 s); a node is Down after three of them without one. */
+  heartbeatPeriodMs?: number;
 }
+
+export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
+const MISSED_HEARTBEATS = 3;
 
 export interface NodeJoin {
   hostname: string;
@@ -70,6 +75,12 @@ export class Manager {
   #global: GlobalOrchestrator;
   #updater: Updater;
   #closed = false;
+  #setTimer: SetTimer;
+  #now: () => number;
+  readonly heartbeatPeriodMs: number;
+  /** When each node last sent a heartbeat; only nodes that ever sent one are watched. */
+  #lastHeartbeat = new Map<string, number>();
+  #sweep: { cancel(): void } | undefined;
 
   constructor(options: ManagerOptions) {
     this.#allocator = new Allocator(options);
@@ -78,9 +89,12 @@ export class Manager {
     this.#restarts = new RestartSupervisor(options.setTimer ?? realTimer, (serviceId) => this.reconcile(serviceId));
     this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
     this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
+    this.#setTimer = options.setTimer ?? realTimer;
+    this.#now = options.now ?? Date.now;
+    this.heartbeatPeriodMs = options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS;
     this.#updater = new Updater(this.#tasks, {
-      setTimer: options.setTimer ?? realTimer,
-      now: options.now ?? Date.now,
+      setTimer: this.#setTimer,
+      now: this.#now,
       due: (serviceId) => this.reconcile(serviceId),
     });
   }
@@ -89,6 +103,31 @@ export class Manager {
     this.#closed = true;
     this.#restarts.close();
     this.#updater.close();
+    this.#sweep?.cancel();
+  }
+
+  /** A node's agent is alive. A node that was Down comes back Ready (empty: its tasks were replaced). */
+  heartbeat(nodeId: string): void {
+    if (this.#closed || !this.store.node(nodeId)) return;
+    this.#lastHeartbeat.set(nodeId, this.#now());
+    this.#sweep ??= this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
+    this.setNodeState(nodeId, 'ready');
+  }
+
+  #sweepHeartbeats(): void {
+    this.#sweep = undefined;
+    if (this.#closed) return;
+    const deadline = this.#now() - this.heartbeatPeriodMs * MISSED_HEARTBEATS;
+    for (const [nodeId, last] of this.#lastHeartbeat) {
+      if (!this.store.node(nodeId)) this.#lastHeartbeat.delete(nodeId);
+      else if (last < deadline) this.setNodeState(nodeId, 'down');
+    }
+    if (this.#lastHeartbeat.size) this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
+  }
+
+  /** A node that left the swarm stops being watched for heartbeats. */
+  forgetHeartbeats(nodeId: string): void {
+    this.#lastHeartbeat.delete(nodeId);
   }
 
   // ---- nodes ----------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // `routemesh node ...`: ls, inspect, update, promote, demote, rm — the requests and messages of
-// `docker node` (SPEC.md §3.6-3.10).
+// `docker node` (SPEC.md §3.6-3.10) — and fail/recover, routemesh's fault injection.
 import type { ApiInfo, ApiNode } from '../apiTypes.js';
 import type { Command, CommandGroup } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
@@ -149,8 +149,30 @@ const rm: Command = {
   },
 };
 
+/** Fault injection, routemesh's own (not a docker verb): a node powered off, or on again. */
+function fault(action: 'fail' | 'recover'): Command {
+  return {
+    name: action,
+    usage: 'NODE [NODE...]',
+    summary: action === 'fail'
+      ? 'Power a node off: its tasks die, its ports and engine API close, the managers mark it Down (routemesh only)'
+      : 'Power a failed node on again: it rejoins and comes back Ready, empty (routemesh only)',
+    details: 'NODE is a hostname such as node3. Any engine takes the request, so a failed node can be recovered through another.',
+    flags: [],
+    minArgs: 1,
+    async run(ctx, args) {
+      const { errors } = await eachRef(args.positionals, async (ref) => {
+        await ctx.client().post(`/routemesh/nodes/${encodeURIComponent(ref)}/${action}`);
+        ctx.out(ref);
+      });
+      failOnErrors(errors);
+      return 0;
+    },
+  };
+}
+
 export const nodeGroup: CommandGroup = {
   name: 'node',
   summary: 'Manage Swarm nodes',
-  commands: [ls, inspect, update, roleChange('promote'), roleChange('demote'), rm],
+  commands: [ls, inspect, update, roleChange('promote'), roleChange('demote'), rm, fault('fail'), fault('recover')],
 };

@@ -18,4 +18,6 @@ export interface EngineContext {
   leave(force: boolean): void;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
+  /** routemesh's fault injection: power a node off, or on again. */
+  injectFault(hostname: string, action: 'fail' | 'recover'): Promise<void>;
 }

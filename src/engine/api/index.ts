@@ -8,6 +8,7 @@ import { swarmRoutes } from './swarmRoutes.js';
 import { nodeRoutes } from './nodeRoutes.js';
 import { serviceRoutes } from './serviceRoutes.js';
 import { taskRoutes } from './taskRoutes.js';
+import { faultRoutes } from './faultRoutes.js';
 
 export type { EngineContext, SwarmState } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
@@ -19,6 +20,7 @@ export function engineApi(engine: EngineContext): (req: IncomingMessage, res: Se
   nodeRoutes(router, engine);
   serviceRoutes(router, engine);
   taskRoutes(router, engine);
+  faultRoutes(router, engine);
   return (req, res) => {
     commonHeaders(res, engine.swarmState());
     router.handle(req, res).then(
