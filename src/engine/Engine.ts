@@ -31,6 +31,7 @@ export interface EngineOptions {
 
 const NOT_IN_SWARM = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const WORKER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
+const NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
 interface Membership {
@@ -104,6 +105,8 @@ export class Engine implements EngineContext {
   requireManager(): Manager {
     if (!this.#membership) throw new ApiError(503, NOT_IN_SWARM);
     if (this.#role() !== 'manager') throw new ApiError(503, WORKER);
+    // Without a quorum the managers can neither read nor change the cluster; the data plane keeps serving.
+    if (!this.#membership.manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
     return this.#membership.manager;
   }
 
@@ -115,8 +118,13 @@ export class Engine implements EngineContext {
       .map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
   }
 
-  init(): string {
-    if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
+  init(forceNewCluster = false): string {
+    const m = this.#membership;
+    if (m && forceNewCluster && this.#role() === 'manager') {
+      m.manager.forceNewCluster(m.nodeId);
+      return m.nodeId;
+    }
+    if (m) throw new ApiError(503, ALREADY_IN_SWARM);
     const manager = this.#directory.newManager();
     return this.#attach(manager, 'manager');
   }

@@ -163,7 +163,7 @@ export class Manager {
     return node;
   }
 
-  /** The first manager is the leader; elections among several managers are a later issue's. */
+  /** The first manager is the leader; when a leader goes down, `#electLeader` picks another. */
   #setManagerStatus(node: SwarmNode): void {
     if (node.Spec.Role === 'manager') {
       const leader = !this.store.nodes().some((n) => n.ID !== node.ID && n.ManagerStatus?.Leader);
@@ -171,6 +171,45 @@ export class Manager {
     } else {
       delete node.ManagerStatus;
     }
+  }
+
+  /** Raft's rule: the managers can decide only while more than half of them are reachable. */
+  hasQuorum(): boolean {
+    const managers = this.store.nodes().filter((n) => n.Spec.Role === 'manager');
+    return managers.filter((n) => n.Status.State === 'ready').length * 2 > managers.length;
+  }
+
+  /** Keeps exactly one Leader among the reachable managers while there is a quorum, none without one. */
+  #electLeader(): void {
+    const managers = this.store.nodes().filter((n) => n.Spec.Role === 'manager')
+      .sort((a, b) => a.Description.Hostname.localeCompare(b.Description.Hostname, 'en', { numeric: true }));
+    const quorum = this.hasQuorum();
+    const current = managers.find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready');
+    const leader = quorum ? current ?? managers.find((n) => n.Status.State === 'ready') : undefined;
+    for (const node of managers) {
+      const isLeader = node === leader;
+      const reachability = node.Status.State === 'ready' ? 'reachable' : 'unreachable';
+      if (node.ManagerStatus?.Leader === isLeader && node.ManagerStatus.Reachability === reachability) continue;
+      const next = structuredClone(node);
+      next.ManagerStatus = { Addr: `${node.Status.Addr}:2377`, ...next.ManagerStatus, Leader: isLeader, Reachability: reachability };
+      this.store.putNode(next);
+    }
+  }
+
+  /**
+   * `swarm init --force-new-cluster` on a surviving manager: it becomes the only manager (the others are
+   * demoted, as they leave the Raft group), so it has a quorum again, with every service as it was.
+   */
+  forceNewCluster(nodeId: string): void {
+    for (const node of this.store.nodes()) {
+      if (node.ID === nodeId || node.Spec.Role !== 'manager') continue;
+      const next = structuredClone(node);
+      next.Spec.Role = 'worker';
+      delete next.ManagerStatus;
+      this.store.putNode(next);
+    }
+    this.#electLeader();
+    this.#reconcileAll();
   }
 
   updateNode(ref: string, version: number, input: unknown): void {
@@ -184,6 +223,7 @@ export class Manager {
     next.Spec = spec;
     if (spec.Role !== node.Spec.Role) this.#setManagerStatus(next);
     this.store.putNode(next, version);
+    this.#electLeader();
     if (spec.Availability === 'drain') {
       for (const task of this.#tasksOn(node.ID)) if (task.DesiredState === 'running') this.#tasks.stop(task, 'shutdown');
     }
@@ -204,6 +244,7 @@ export class Manager {
     }
     for (const task of this.#tasksOn(node.ID)) this.#tasks.forget(task);
     this.store.deleteNode(node.ID);
+    this.#electLeader();
     this.#reconcileAll();
   }
 
@@ -213,8 +254,8 @@ export class Manager {
     if (!node || node.Status.State === state) return;
     const next = structuredClone(node);
     next.Status.State = state;
-    if (next.ManagerStatus) next.ManagerStatus.Reachability = state === 'ready' ? 'reachable' : 'unreachable';
     this.store.putNode(next);
+    this.#electLeader();
     if (state === 'down') {
       for (const task of this.#tasksOn(nodeId)) {
         if (isTerminal(task.Status.State)) continue;

@@ -18,7 +18,10 @@ const init: Command = {
   usage: '[OPTIONS]',
   summary: 'Initialize a swarm',
   details: 'Sent to the engine of the node that becomes the first manager (ROUTEMESH_HOST).',
-  flags: NODE_ADDRESS_FLAGS,
+  flags: [
+    ...NODE_ADDRESS_FLAGS,
+    { name: 'force-new-cluster', kind: 'bool', help: 'Force create a new cluster from current state' },
+  ],
   maxArgs: 0,
   async run(ctx, args) {
     const client = ctx.client();
@@ -27,7 +30,7 @@ const init: Command = {
       AdvertiseAddr: args.string('advertise-addr') ?? '',
       DataPathAddr: '',
       DataPathPort: 0,
-      ForceNewCluster: false,
+      ForceNewCluster: args.bool('force-new-cluster'),
       Spec: {
         Labels: null,
         Orchestration: {},

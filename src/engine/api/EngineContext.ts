@@ -13,7 +13,8 @@ export interface EngineContext {
   requireManager(): Manager;
   /** Managers this engine knows (for /info's RemoteManagers), even as a worker. */
   remoteManagers(): { NodeID: string; Addr: string }[];
-  init(): string;
+  /** `forceNewCluster` on a manager that lost its quorum makes it the only manager of the same swarm. */
+  init(forceNewCluster?: boolean): string;
   join(request: { remoteAddr: string; token: string }): void;
   leave(force: boolean): void;
   /** Whether the runtime's catalogue has this image (for /distribution). */

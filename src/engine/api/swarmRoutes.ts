@@ -43,8 +43,8 @@ export function swarmRoutes(router: Router, engine: EngineContext): void {
 
   router.add('POST', /^\/swarm\/init$/, async (r) => {
     // The node's own address is its advertise address: a simulated node has no other.
-    await r.body();
-    return { status: 200, body: engine.init() };
+    const body = await r.body();
+    return { status: 200, body: engine.init((body as { ForceNewCluster?: unknown } | undefined)?.ForceNewCluster === true) };
   });
 
   router.add('POST', /^\/swarm\/join$/, async (r) => {
