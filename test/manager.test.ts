@@ -262,6 +262,26 @@ t.test('restart policy: delay, conditions, attempts, and five tasks of history p
   const limited = await manager.createService(spec('limited', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 2 } } }));
   for (let i = 0; i < 3; i++) { agents(manager); crash(limited.ID, 1); timers.fireAll(); }
   t.same(manager.store.tasksOfService(limited.ID).map((task) => task.Status.State), ['failed', 'failed', 'failed'], 'no restart after MaxAttempts');
+
+  // With a Window, only the restarts within it count: attempts spread out never run out.
+  const windowed = await manager.createService(spec('windowed', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 1, Window: 10e9, Delay: 0 } } }));
+  agents(manager);
+  crash(windowed.ID, 1);
+  timers.fireAll();
+  agents(manager);
+  crash(windowed.ID, 1);
+  timers.fireAll();
+  t.equal(live(manager, windowed.ID).filter((task) => task.Status.State !== 'failed').length, 0, 'a second crash within the window is not restarted');
+  timers.advance(11_000);
+  const windowed2 = await manager.createService(spec('windowed2', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 1, Window: 10e9, Delay: 0 } } }));
+  agents(manager);
+  crash(windowed2.ID, 1);
+  timers.fireAll();
+  agents(manager);
+  timers.advance(11_000);
+  crash(windowed2.ID, 1);
+  timers.fireAll();
+  t.equal(live(manager, windowed2.ID).filter((task) => task.Status.State === 'assigned').length, 1, 'a crash after the window has passed is restarted');
 });
 
 t.test('drain moves tasks to other nodes; pause only stops new placements', async (t) => {

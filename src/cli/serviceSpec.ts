@@ -9,14 +9,22 @@ import { usageError } from './errors.js';
 import { intFlag, type FlagSpec, type ParsedArgs } from './flags.js';
 import { parsePublish } from './publish.js';
 
-export const UPDATE_CONFIG_FLAGS: readonly FlagSpec[] = [
-  { name: 'update-parallelism', kind: 'string', valueName: 'uint', help: 'Maximum number of tasks updated simultaneously (0 to update all at once)', defaultText: '1' },
-  { name: 'update-delay', kind: 'string', valueName: 'duration', help: 'Delay between updates (ns|us|ms|s|m|h)', defaultText: '0s' },
-  { name: 'update-failure-action', kind: 'string', help: 'Action on update failure ("pause", "continue", "rollback")', defaultText: '"pause"' },
-  { name: 'update-monitor', kind: 'string', valueName: 'duration', help: 'Duration after each task update to monitor for failure (ns|us|ms|s|m|h)', defaultText: '5s' },
-  { name: 'update-max-failure-ratio', kind: 'string', valueName: 'float', help: 'Failure rate to tolerate during an update', defaultText: '0' },
-  { name: 'update-order', kind: 'string', help: 'Update order ("start-first", "stop-first")', defaultText: '"stop-first"' },
-];
+/** An update or a rollback: the same six settings, under --update-* or --rollback-*. */
+export type RolloutKind = 'update' | 'rollback';
+
+function rolloutFlags(kind: RolloutKind): FlagSpec[] {
+  const noun = kind === 'update' ? 'update' : 'rollback';
+  return [
+    { name: `${kind}-parallelism`, kind: 'string', valueName: 'uint', help: `Maximum number of tasks ${kind === 'update' ? 'updated' : 'rolled back'} simultaneously (0 to ${noun} all at once)`, defaultText: '1' },
+    { name: `${kind}-delay`, kind: 'string', valueName: 'duration', help: `Delay between task ${kind === 'update' ? 'updates' : 'rollbacks'} (ns|us|ms|s|m|h)`, defaultText: '0s' },
+    { name: `${kind}-failure-action`, kind: 'string', help: kind === 'update' ? 'Action on update failure ("pause", "continue", "rollback")' : 'Action on rollback failure ("pause", "continue")', defaultText: '"pause"' },
+    { name: `${kind}-monitor`, kind: 'string', valueName: 'duration', help: `Duration after each task ${noun} to monitor for failure (ns|us|ms|s|m|h)`, defaultText: '5s' },
+    { name: `${kind}-max-failure-ratio`, kind: 'string', valueName: 'float', help: `Failure rate to tolerate during a${kind === 'update' ? 'n' : ''} ${noun}`, defaultText: '0' },
+    { name: `${kind}-order`, kind: 'string', help: `${kind === 'update' ? 'Update' : 'Rollback'} order ("start-first", "stop-first")`, defaultText: '"stop-first"' },
+  ];
+}
+
+export const UPDATE_CONFIG_FLAGS: readonly FlagSpec[] = [...rolloutFlags('update'), ...rolloutFlags('rollback')];
 
 export const HEALTH_FLAGS: readonly FlagSpec[] = [
   { name: 'health-cmd', kind: 'string', help: 'Command to run to check health' },
@@ -45,6 +53,7 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
   { name: 'restart-condition', kind: 'string', help: 'Restart when condition is met ("none", "on-failure", "any")', defaultText: '"any"' },
   { name: 'restart-delay', kind: 'string', valueName: 'duration', help: 'Delay between restart attempts (ns|us|ms|s|m|h)', defaultText: '5s' },
   { name: 'restart-max-attempts', kind: 'string', valueName: 'uint', help: 'Maximum number of restarts before giving up' },
+  { name: 'restart-window', kind: 'string', valueName: 'duration', help: 'Window used to evaluate the restart policy (ns|us|ms|s|m|h)' },
   { name: 'stop-grace-period', kind: 'string', valueName: 'duration', help: 'Time to wait before force killing a container (ns|us|ms|s|m|h)', defaultText: '10s' },
 ];
 
@@ -73,6 +82,7 @@ export function buildServiceSpec(args: ParsedArgs, env: Record<string, string | 
   const maxReplicas = intFlag(args, 'replicas-max-per-node');
   const ports = args.list('publish').flatMap((p) => parsePublish(p));
   const update = updateConfig(undefined, args);
+  const rollback = updateConfig(undefined, args, 'rollback');
   const name = args.string('name');
 
   return {
@@ -99,34 +109,37 @@ export function buildServiceSpec(args: ParsedArgs, env: Record<string, string | 
     },
     Mode: mode === 'global' ? { Global: {} } : { Replicated: replicas === undefined ? {} : { Replicas: replicas } },
     ...(update !== undefined ? { UpdateConfig: update } : {}),
+    ...(rollback !== undefined ? { RollbackConfig: rollback } : {}),
     EndpointSpec: { Mode: endpointMode, ...(ports.length > 0 ? { Ports: ports } : {}) },
   };
 }
 
 /**
- * docker's updateConfig(): nothing unless an --update-* flag is given; then the existing config (for
- * `service update`) or swarm's defaults, with the given flags applied. Keys in Go's field order.
+ * docker's updateConfig(): nothing unless a --update-* (or --rollback-*) flag is given; then the existing
+ * config (for `service update`) or swarm's defaults, with the given flags applied. Keys in Go's field order.
  */
-export function updateConfig(existing: ApiUpdateConfig | undefined, args: ParsedArgs): ApiUpdateConfig | undefined {
-  if (!UPDATE_CONFIG_FLAGS.some((f) => args.has(f.name))) return existing;
+export function updateConfig(existing: ApiUpdateConfig | undefined, args: ParsedArgs, kind: RolloutKind = 'update'): ApiUpdateConfig | undefined {
+  if (!rolloutFlags(kind).some((f) => args.has(f.name))) return existing;
   const base: ApiUpdateConfig = existing ?? { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' };
-  const parallelism = intFlag(args, 'update-parallelism') ?? base.Parallelism ?? 1;
-  const delayText = args.string('update-delay');
-  const delay = delayText !== undefined ? durationFlag('update-delay', delayText) : base.Delay ?? 0;
-  const failureAction = args.string('update-failure-action') ?? base.FailureAction ?? 'pause';
-  if (!['pause', 'continue', 'rollback'].includes(failureAction)) {
-    throw usageError(`invalid argument "${failureAction}" for "--update-failure-action" flag: must be "pause", "continue" or "rollback"`);
+  const parallelism = intFlag(args, `${kind}-parallelism`) ?? base.Parallelism ?? 1;
+  const delayText = args.string(`${kind}-delay`);
+  const delay = delayText !== undefined ? durationFlag(`${kind}-delay`, delayText) : base.Delay ?? 0;
+  const failureAction = args.string(`${kind}-failure-action`) ?? base.FailureAction ?? 'pause';
+  const actions = kind === 'update' ? ['pause', 'continue', 'rollback'] : ['pause', 'continue'];
+  if (!actions.includes(failureAction)) {
+    const allowed = actions.map((a) => `"${a}"`).join(', ').replace(/, ([^,]*)$/, ' or $1');
+    throw usageError(`invalid argument "${failureAction}" for "--${kind}-failure-action" flag: must be ${allowed}`);
   }
-  const monitorText = args.string('update-monitor');
-  const monitor = monitorText !== undefined ? durationFlag('update-monitor', monitorText) : base.Monitor ?? 0;
-  const ratioText = args.string('update-max-failure-ratio');
+  const monitorText = args.string(`${kind}-monitor`);
+  const monitor = monitorText !== undefined ? durationFlag(`${kind}-monitor`, monitorText) : base.Monitor ?? 0;
+  const ratioText = args.string(`${kind}-max-failure-ratio`);
   const ratio = ratioText !== undefined ? Number(ratioText) : base.MaxFailureRatio ?? 0;
   if (ratioText !== undefined && (ratioText.trim() === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1)) {
-    throw usageError(`invalid argument "${ratioText}" for "--update-max-failure-ratio" flag: must be a number between 0 and 1`);
+    throw usageError(`invalid argument "${ratioText}" for "--${kind}-max-failure-ratio" flag: must be a number between 0 and 1`);
   }
-  const order = args.string('update-order') ?? base.Order ?? 'stop-first';
+  const order = args.string(`${kind}-order`) ?? base.Order ?? 'stop-first';
   if (order !== 'stop-first' && order !== 'start-first') {
-    throw usageError(`invalid argument "${order}" for "--update-order" flag: must be "stop-first" or "start-first"`);
+    throw usageError(`invalid argument "${order}" for "--${kind}-order" flag: must be "stop-first" or "start-first"`);
   }
   return {
     Parallelism: parallelism,
@@ -161,18 +174,20 @@ function healthcheck(args: ParsedArgs): ApiHealthConfig | undefined {
   };
 }
 
-function restartPolicy(args: ParsedArgs): { Condition?: string; Delay?: number; MaxAttempts?: number } | undefined {
-  if (!['restart-condition', 'restart-delay', 'restart-max-attempts'].some((f) => args.has(f))) return undefined;
+function restartPolicy(args: ParsedArgs): { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number } | undefined {
+  if (!['restart-condition', 'restart-delay', 'restart-max-attempts', 'restart-window'].some((f) => args.has(f))) return undefined;
   const condition = args.string('restart-condition');
   if (condition !== undefined && !['none', 'on-failure', 'any'].includes(condition)) {
     throw usageError(`invalid argument "${condition}" for "--restart-condition" flag: must be "none", "on-failure" or "any"`);
   }
   const delay = args.string('restart-delay');
   const attempts = intFlag(args, 'restart-max-attempts');
+  const window = args.string('restart-window');
   return {
     ...(condition !== undefined ? { Condition: condition } : {}),
     ...(delay !== undefined ? { Delay: durationFlag('restart-delay', delay) } : {}),
     ...(attempts !== undefined ? { MaxAttempts: attempts } : {}),
+    ...(window !== undefined ? { Window: durationFlag('restart-window', window) } : {}),
   };
 }
 

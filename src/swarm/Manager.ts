@@ -86,7 +86,7 @@ export class Manager {
     this.#allocator = new Allocator(options);
     this.#portProbe = options.portProbe ?? (async () => {});
     this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
-    this.#restarts = new RestartSupervisor(options.setTimer ?? realTimer, (serviceId) => this.reconcile(serviceId));
+    this.#restarts = new RestartSupervisor(options.setTimer ?? realTimer, (serviceId) => this.reconcile(serviceId), options.now ?? Date.now);
     this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
     this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
     this.#setTimer = options.setTimer ?? realTimer;

@@ -24,12 +24,14 @@ export class RestartSupervisor {
   #due: (serviceId: string) => void;
   /** Places waiting out their restart delay, per service. */
   #waiting = new Map<string, Map<TaskKey, Timer>>();
-  /** Restarts so far, per service and place, for MaxAttempts. */
-  #attempts = new Map<string, Map<TaskKey, number>>();
+  /** When each restart happened, per service and place, for MaxAttempts (within Window, if set). */
+  #attempts = new Map<string, Map<TaskKey, number[]>>();
+  #now: () => number;
 
-  constructor(setTimer: SetTimer, due: (serviceId: string) => void) {
+  constructor(setTimer: SetTimer, due: (serviceId: string) => void, now: () => number = Date.now) {
     this.#setTimer = setTimer;
     this.#due = due;
+    this.#now = now;
   }
 
   waiting(serviceId: string): ReadonlySet<TaskKey> {
@@ -43,11 +45,13 @@ export class RestartSupervisor {
     const failed = task.Status.State !== 'complete';
     if (condition === 'none' || (condition === 'on-failure' && !failed)) return false;
     const key = taskKey(task);
-    const attempts = this.#attempts.get(service.ID) ?? new Map<TaskKey, number>();
+    const attempts = this.#attempts.get(service.ID) ?? new Map<TaskKey, number[]>();
     this.#attempts.set(service.ID, attempts);
-    const done = attempts.get(key) ?? 0;
-    if (policy.MaxAttempts && done >= policy.MaxAttempts) return false;
-    attempts.set(key, done + 1);
+    const now = this.#now();
+    const windowMs = (policy.Window ?? 0) / 1e6;
+    const recent = (attempts.get(key) ?? []).filter((at) => windowMs === 0 || now - at < windowMs);
+    if (policy.MaxAttempts && recent.length >= policy.MaxAttempts) return false;
+    attempts.set(key, [...recent, now]);
 
     const waiting = this.#waiting.get(service.ID) ?? new Map<TaskKey, Timer>();
     this.#waiting.set(service.ID, waiting);

@@ -75,6 +75,8 @@ export function applyUpdateFlags(current: ApiServiceSpec, args: ParsedArgs): Api
   if (args.bool('force')) task.ForceUpdate = (task.ForceUpdate ?? 0) + 1;
   const update = updateConfig(spec.UpdateConfig, args);
   if (update !== undefined) spec.UpdateConfig = update;
+  const rollback = updateConfig(spec.RollbackConfig, args, 'rollback');
+  if (rollback !== undefined) spec.RollbackConfig = rollback;
 
   if (args.has('env-add') || args.has('env-rm')) {
     const removed = new Set(args.list('env-rm').map(envKey));
