@@ -595,9 +595,17 @@ t.test('up: bad options are usage errors and start nothing', async (t) => {
   const { host } = await engine(t);
   let started = false;
   const up = createUpCommand(async () => { started = true; throw new Error('not reached'); });
-  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000']]) {
+  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s']]) {
     const io = testIo(host);
     t.equal(await main(['up', ...argv], io, up), 2, argv.join(' '));
   }
   t.notOk(started);
+});
+
+t.test('up: --heartbeat-period reaches the cluster in milliseconds', async (t) => {
+  const { host } = await engine(t);
+  let options: UpOptions | undefined;
+  const up = createUpCommand(async (o) => { options = o; throw new Error('stop here'); });
+  await main(['up', '--heartbeat-period', '250ms'], testIo(host), up);
+  t.equal(options?.heartbeatPeriodMs, 250);
 });

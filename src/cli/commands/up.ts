@@ -8,6 +8,7 @@ import { DEFAULT_ENGINE_HOST } from '../engineAddress.js';
 import { EngineClient } from '../EngineClient.js';
 import { usageError } from '../errors.js';
 import { intFlag, type ParsedArgs } from '../flags.js';
+import { durationFlag } from '../duration.js';
 import { renderTable } from '../table.js';
 import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
 
@@ -41,6 +42,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
       { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
       { name: 'demo', kind: 'bool', help: `Also run the demo service ${DEMO_SERVICE} (traefik/whoami, 6 replicas, port 8080)` },
+      { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
     maxArgs: 0,
@@ -68,8 +70,17 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     taskSubnet: cidr(args, 'task-subnet', '127.20.0.0/16'),
     vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
     bare,
+    ...heartbeat(args),
     log,
   };
+}
+
+function heartbeat(args: ParsedArgs): { heartbeatPeriodMs?: number } {
+  const text = args.string('heartbeat-period');
+  if (text === undefined) return {};
+  const ns = durationFlag('heartbeat-period', text);
+  if (ns < 1_000_000) throw usageError(`--heartbeat-period must be at least 1ms, got ${text}`);
+  return { heartbeatPeriodMs: ns / 1_000_000 };
 }
 
 function cidr(args: ParsedArgs, flag: string, fallback: string): string {
