@@ -87,3 +87,36 @@ t.test('scale-down, a rolling update and a drain under steady load fail no reque
   t.ok(load.ok > 800, `${load.ok} requests answered`);
   t.same(load.failures, [], 'no request failed');
 });
+
+t.test('a crashed task costs at most the requests in flight on it; new connections never go to it', async (t) => {
+  const cluster = await testCluster(t, BLOCK + 3); // nodes 127.173.0.x, tasks 127.174/16, VIPs 127.175/16
+  const manager = cluster.nodes[0]!.apiUrl;
+  const hosts = cluster.nodes.map((n) => n.address);
+  await api(manager, 'POST', '/services/create', serviceSpec('simple', 'madvirus/simplenode:0.2', {
+    Mode: { Replicated: { Replicas: 3 } },
+    TaskTemplate: { ContainerSpec: { Image: 'madvirus/simplenode:0.2' }, RestartPolicy: { Delay: 100_000_000 } },
+    ...published(5000, 8000),
+  }));
+  const before = await waitForRunning(manager, 'simple', 3);
+  await Promise.all(cluster.engines.map((e) => e.mesh!.settled()));
+  const load = steadyLoad(hosts, 8000, 300);
+  t.teardown(() => load.stop());
+  await waitFor('the load to get going', () => load.ok >= 100);
+
+  const stop = await new Promise<string>((resolve, reject) => {
+    http.get({ host: hosts[0], port: 8000, path: '/?stop=true', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  t.match(stop, /^Process down: /);
+  await waitFor('the task to be replaced', async () => {
+    const running = await waitForRunning(manager, 'simple', 3);
+    return running.some((task) => !before.some((b) => b.ID === task.ID)) ? running : undefined;
+  });
+  const afterCrash = load.ok;
+  await waitFor('requests after the replacement', () => load.ok >= afterCrash + 300);
+  await load.stop();
+  t.ok(load.failures.length <= 3, `at most the few requests in flight at the crash failed (${load.failures.length}: ${load.failures.join(', ')})`);
+});
