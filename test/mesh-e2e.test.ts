@@ -88,6 +88,14 @@ t.test('drain, removal and open connections', async (t) => {
   const before = await waitForRunning(manager, 'echo', 3);
   await Promise.all(cluster.engines.map((e) => e.mesh!.settled()));
 
+  // The service's VIP answers on its target port too, balanced over the same tasks.
+  const { body: echo } = await api(manager, 'GET', '/services/echo');
+  const vip = echo.Endpoint.VirtualIPs[0].Addr.split('/')[0];
+  t.match(vip, new RegExp(`^127\\.${BLOCK + 12}\\.`));
+  const viaVip = await echoConnection(vip, 7000);
+  t.equal(await viaVip.roundTrip('via the VIP\n'), 'via the VIP\n');
+  viaVip.socket.destroy();
+
   // One open connection per task, through node 1.
   const connections = await Promise.all([0, 1, 2].map(() => echoConnection(node1!.address, 7000)));
   for (const [i, c] of connections.entries()) t.equal(await c.roundTrip(`hello ${i}\n`), `hello ${i}\n`);

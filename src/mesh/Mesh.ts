@@ -76,8 +76,16 @@ export class Mesh {
     });
   }
 
+  /** The VIPs are addresses on this one machine: the first Ready node (by hostname) holds their listeners. */
+  #holdsVips(): boolean {
+    const ready = this.#view.nodes().filter((n) => n.Status.State === 'ready')
+      .map((n) => n.Description.Hostname)
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    return ready[0] === this.node;
+  }
+
   sync(): void {
-    const table = buildRoutingTable(this.#view.services(), this.#view.tasks(), this.#view.nodes());
+    const table = buildRoutingTable(this.#view.services(), this.#view.tasks(), this.#view.nodes(), this.#holdsVips());
     for (const [key, desired] of table.pools) {
       let entry = this.#pools.get(key);
       if (!entry) this.#pools.set(key, (entry = { pool: new Pool(), balancer: new RoundRobin() }));
@@ -127,11 +135,13 @@ export class Mesh {
     const opened = new Promise<void>((resolve) => {
       const failedToOpen = (error: NodeJS.ErrnoException): void => {
         listener.state = 'failed';
+        // Only root binds ports below 1024: retrying will not change that, so it is said and left closed.
+        const hopeless = error.code === 'EACCES';
         if (listener.failures++ === 0) {
-          this.#log(`${this.node}: cannot open published port ${route.key} on ${this.address} for service ${route.serviceName}: ` +
-            `${error.code ?? error.message}; retrying until it can`);
+          this.#log(`${this.node}: cannot open ${route.vip ? 'VIP port' : 'published port'} ${route.key} on ${route.vip ?? this.address} for service ${route.serviceName}: ` +
+            (hopeless ? 'ports below 1024 need root (or CAP_NET_BIND_SERVICE); it stays closed' : `${error.code ?? error.message}; retrying until it can`));
         }
-        if (!this.#closed && this.#listeners.get(route.key) === listener) {
+        if (!hopeless && !this.#closed && this.#listeners.get(route.key) === listener) {
           const delay = Math.min(this.#retryFirstMs * 2 ** (listener.failures - 1), RETRY_MAX_MS);
           listener.retry = setTimeout(() => {
             listener.server = this.#server(() => listener.target);
@@ -154,7 +164,7 @@ export class Mesh {
     });
     this.#opening.add(opened);
     void opened.then(() => this.#opening.delete(opened));
-    server.listen({ host: this.address, port: route.publishedPort, backlog: 1024 });
+    server.listen({ host: route.vip ?? this.address, port: route.publishedPort, backlog: 1024 });
   }
 
   /** Each published port's listener: open, opening or failed (with failed binds in a row). */

@@ -1,11 +1,14 @@
-// Turns the cluster view into what one node's data plane needs: which published ports to open and,
-// per service port, which task endpoints are in the pool. Pure, so it is tested as a table.
+// Turns the cluster view into what one node's data plane needs: which published ports (and, on the node
+// that holds them, which VIP ports) to open and, per service port, which task endpoints are in the pool.
+// Pure, so it is tested as a table.
 import type { Protocol, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { BackendDesired } from '../lb/index.js';
 
 export interface PublishedRoute {
-  /** `8080/tcp`: the protocol is part of a port's identity. */
+  /** `8080/tcp` (a published port), `127.10.0.2:80/tcp` (a VIP port): the protocol is part of a port's identity. */
   key: string;
+  /** Where to listen: the service's VIP, or (absent) the node's own address. */
+  vip?: string;
   publishedPort: number;
   protocol: Protocol;
   serviceId: string;
@@ -38,7 +41,19 @@ export function backendFor(task: Task, targetPort: number, protocol: Protocol, n
   };
 }
 
-export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[]): RoutingTable {
+/** The target ports a VIP answers on: the service's endpoint ports and the ports its tasks listen on. */
+function vipPorts(service: Service, tasks: readonly Task[]): number[] {
+  const ports = new Set<number>();
+  for (const port of service.Endpoint.Ports ?? []) if (port.Protocol === 'tcp') ports.add(port.TargetPort);
+  for (const task of tasks) {
+    if (task.Status.State !== 'running') continue;
+    for (const port of task.Endpoint?.Ports ?? []) if (port.Protocol === 'tcp') ports.add(port.TargetPort);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** `withVips`: this node holds the cluster's VIPs (one node must, since they are addresses on one machine). */
+export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[], withVips = false): RoutingTable {
   const nodesUp = new Set(nodes.filter((n) => n.Status.State !== 'down').map((n) => n.ID));
   const routes = new Map<string, PublishedRoute>();
   const pools = new Map<string, BackendDesired[]>();
@@ -48,23 +63,32 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
     if (list) list.push(task);
     else tasksByService.set(task.ServiceID, [task]);
   }
+  const pool = (service: Service, targetPort: number, protocol: Protocol): string => {
+    const poolKey = poolKeyOf(service.ID, targetPort, protocol);
+    if (pools.has(poolKey)) return poolKey;
+    const members: BackendDesired[] = [];
+    for (const task of tasksByService.get(service.ID) ?? []) {
+      const backend = backendFor(task, targetPort, protocol, nodesUp);
+      if (backend) members.push(backend);
+    }
+    // Slot order keeps round robin's cycle stable and readable (task 1, 2, 3 ...).
+    pools.set(poolKey, members.sort((a, b) => a.label!.localeCompare(b.label!, 'en', { numeric: true })));
+    return poolKey;
+  };
   for (const service of services) {
+    const common = { serviceId: service.ID, serviceName: service.Spec.Name };
     for (const port of service.Endpoint.Ports ?? []) {
       if (port.PublishMode !== 'ingress' || !port.PublishedPort) continue;
-      const poolKey = poolKeyOf(service.ID, port.TargetPort, port.Protocol);
       const key = `${port.PublishedPort}/${port.Protocol}`;
-      routes.set(key, {
-        key, publishedPort: port.PublishedPort, protocol: port.Protocol,
-        serviceId: service.ID, serviceName: service.Spec.Name, targetPort: port.TargetPort, poolKey,
-      });
-      if (pools.has(poolKey)) continue;
-      const members: BackendDesired[] = [];
-      for (const task of tasksByService.get(service.ID) ?? []) {
-        const backend = backendFor(task, port.TargetPort, port.Protocol, nodesUp);
-        if (backend) members.push(backend);
-      }
-      // Slot order keeps round robin's cycle stable and readable (task 1, 2, 3 ...).
-      pools.set(poolKey, members.sort((a, b) => a.label!.localeCompare(b.label!, 'en', { numeric: true })));
+      const poolKey = pool(service, port.TargetPort, port.Protocol);
+      routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
+    }
+    const vip = service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
+    if (!withVips || !vip) continue;
+    for (const targetPort of vipPorts(service, tasksByService.get(service.ID) ?? [])) {
+      const key = `${vip}:${targetPort}/tcp`;
+      const poolKey = pool(service, targetPort, 'tcp');
+      routes.set(key, { key, vip, publishedPort: targetPort, protocol: 'tcp', targetPort, poolKey, ...common });
     }
   }
   return { routes, pools };
