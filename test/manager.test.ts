@@ -387,3 +387,63 @@ t.test('a spec sent back re-encoded (other key order, empty objects) is not a ne
   t.equal(after.length, 3);
   t.same(after.filter((id) => before.includes(id)).sort(), before, 'the running tasks were kept');
 });
+
+t.test('a scale in the middle of an update lets the update go on instead of abandoning it', async (t) => {
+  const { manager } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 3, { UpdateConfig: { Parallelism: 1, Order: 'start-first', Monitor: 0 } }));
+  agents(manager);
+  let current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 4 } } });
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating', 'still updating');
+  agents(manager);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+  t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running', '3:nginx:1.27:running', '4:nginx:1.27:running'],
+    'four tasks, all of the new image: none left behind, none doubled');
+});
+
+t.test('a new task that fails within the monitor window fails the update', async (t) => {
+  const { manager, timers } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 2, { UpdateConfig: { Parallelism: 1, Monitor: 5 * SECONDS, FailureAction: 'pause' } }));
+  agents(manager);
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  agents(manager);
+  timers.advance(1000);
+  const fresh = live(manager, service.ID).find((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27' && task.Status.State === 'running')!;
+  manager.reportTaskStatus(fresh.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
+  t.match(manager.store.service(service.ID)!.UpdateStatus, { State: 'paused', Message: new RegExp(`task ${fresh.ID}$`) });
+});
+
+t.test('a replacement stopped by a drain is not counted as the update failing', async (t) => {
+  const { manager, ids } = cluster();
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('web', 3, { UpdateConfig: { Parallelism: 1, Monitor: 0, FailureAction: 'pause' } }));
+  agents(manager);
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  const replacement = live(manager, service.ID).find((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27')!;
+  const node = manager.store.node(replacement.NodeID)!;
+  manager.updateNode(node.ID, node.Version.Index, { ...node.Spec, Availability: 'drain' });
+  agents(manager);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+  t.equal(live(manager, service.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27' && task.Status.State === 'running').length, 3);
+  t.ok(ids.includes(node.ID));
+});
+
+t.test('a manager that joins while there is no quorum does not become Leader', async (t) => {
+  const timers = fakeTimers();
+  const manager = new Manager({ taskSubnet: '127.200.0.0/16', vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer, now: timers.now });
+  t.teardown(() => manager.close());
+  const [n1, n2, n3] = [1, 2, 3].map((i) => manager.addNode({ hostname: `node${i}`, addr: `127.202.0.${i}`, role: 'manager' }));
+  t.ok(manager.store.node(n1!.ID)!.ManagerStatus?.Leader, 'the first manager leads');
+  manager.setNodeState(n1!.ID, 'down');
+  t.ok(manager.store.node(n2!.ID)!.ManagerStatus?.Leader, 'then the next reachable one');
+  manager.setNodeState(n3!.ID, 'down');
+  t.notOk(manager.hasQuorum());
+  const n4 = manager.addNode({ hostname: 'node4', addr: '127.202.0.4', role: 'manager' });
+  t.notOk(manager.store.nodes().some((n) => n.ManagerStatus?.Leader), `no Leader without a quorum, not even ${n4.Description.Hostname}`);
+});

@@ -133,7 +133,7 @@ export class Agent {
           startPeriodMs: (health!.StartPeriod ?? 0) / NANOS_PER_MS,
           onStatus: (status) => {
             if (status === 'healthy') this.#report(task.ID, { State: 'running', Message: 'started', Health: 'healthy', ...started });
-            else if (status === 'unhealthy') this.#unhealthy(task);
+            else if (status === 'unhealthy') this.#unhealthy(task, service);
           },
         });
         entry.checker.start();
@@ -170,13 +170,12 @@ export class Agent {
    * Swarm's answer to an unhealthy task: it leaves every pool (the report fences it), is stopped as a planned
    * stop would be, and counts as failed, so the restart policy replaces it.
    */
-  #unhealthy(task: Task): void {
+  #unhealthy(task: Task, service: Service | undefined): void {
     const entry = this.#running.get(task.ID);
     if (!entry || entry.stopping) return;
     const current = this.#link.view.tasks().find((t) => t.ID === task.ID);
     this.#report(task.ID, { State: current?.Status.State ?? 'running', Message: 'unhealthy', Health: 'unhealthy' });
-    const graceNs = task.Spec.ContainerSpec.StopGracePeriod;
-    this.#stopEntry(task.ID, entry, graceNs !== undefined ? graceNs / NANOS_PER_MS : DEFAULT_GRACE_MS, () => {
+    this.#stopEntry(task.ID, entry, this.#graceMs(task, service), () => {
       this.#report(task.ID, {
         State: 'failed', Message: 'started', ExitCode: 143, Health: 'unhealthy',
         Err: 'task: non-zero exit (143): dockerexec: unhealthy container',
@@ -200,11 +199,14 @@ export class Agent {
    * lets connections the meshes accepted just before reach it and be served, then the task stops gracefully.
    */
   #stopTask(task: Task, service: Service | undefined): void {
-    const graceNs = service?.Spec.TaskTemplate.ContainerSpec.StopGracePeriod ?? task.Spec.ContainerSpec.StopGracePeriod;
-    const graceMs = graceNs !== undefined ? graceNs / 1e6 : DEFAULT_GRACE_MS;
-    this.#stopEntry(task.ID, this.#running.get(task.ID)!, graceMs, (code) => {
+    this.#stopEntry(task.ID, this.#running.get(task.ID)!, this.#graceMs(task, service), (code) => {
       this.#report(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: code });
     }, this.#fencePeriodMs);
+  }
+
+  #graceMs(task: Task, service: Service | undefined): number {
+    const graceNs = service?.Spec.TaskTemplate.ContainerSpec.StopGracePeriod ?? task.Spec.ContainerSpec.StopGracePeriod;
+    return graceNs !== undefined ? graceNs / NANOS_PER_MS : DEFAULT_GRACE_MS;
   }
 
   #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs = 0): void {

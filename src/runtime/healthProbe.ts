@@ -39,10 +39,31 @@ function httpProbe(host: string, port: number, path: string, failOnError: boolea
   });
 }
 
+/** Grace between SIGTERM and SIGKILL for a check that outlived its timeout. */
+const KILL_AFTER_MS = 1000;
+
+/**
+ * In its own process group, as a container's exec would be, so a timed-out check takes everything it
+ * started with it; its environment is the task's view (PATH and HOST), not routemesh's own.
+ */
 function shellProbe(command: string, host: string, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], { env: { ...process.env, HOST: host }, stdio: 'ignore', signal });
+    const child = spawn('sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: host }, stdio: 'ignore', detached: true });
+    const group = (sig: NodeJS.Signals): void => {
+      try { process.kill(-child.pid!, sig); } catch { /* already gone */ }
+    };
+    let killer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      group('SIGTERM');
+      killer = setTimeout(() => group('SIGKILL'), KILL_AFTER_MS);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', () => resolve(false));
-    child.on('exit', (code) => resolve(code === 0));
+    child.on('exit', (code) => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(killer);
+      group('SIGKILL'); // what it left running dies with it
+      resolve(code === 0);
+    });
   });
 }

@@ -159,15 +159,15 @@ export class Manager {
     };
     this.#setManagerStatus(node);
     this.store.putNode(node);
+    this.#electLeader();
     this.#reconcileAll();
-    return node;
+    return this.store.node(node.ID)!;
   }
 
-  /** The first manager is the leader; when a leader goes down, `#electLeader` picks another. */
+  /** Leadership is `#electLeader`'s to give, once the node is in the store. */
   #setManagerStatus(node: SwarmNode): void {
     if (node.Spec.Role === 'manager') {
-      const leader = !this.store.nodes().some((n) => n.ID !== node.ID && n.ManagerStatus?.Leader);
-      node.ManagerStatus = { Leader: leader, Reachability: 'reachable', Addr: `${node.Status.Addr}:2377` };
+      node.ManagerStatus = { Leader: false, Reachability: 'reachable', Addr: `${node.Status.Addr}:2377` };
     } else {
       delete node.ManagerStatus;
     }
@@ -371,8 +371,11 @@ export class Manager {
     delete next.UpdateStatus;
     if (rollback) {
       next.UpdateStatus = { State: 'rollback_started', Message: 'manually requested rollback', StartedAt: nowIso() };
-    } else if (!sameSpec(spec.TaskTemplate, current.Spec.TaskTemplate)) {
-      next.UpdateStatus = { State: 'updating', Message: 'update in progress', StartedAt: nowIso() };
+    } else if (this.store.tasksOfService(current.ID).some((t) => t.DesiredState === 'running' && !sameSpec(t.Spec, spec.TaskTemplate))) {
+      // Any task not of the new template means an update runs: a new template, or one that a scale or a
+      // settings change interrupted (that update goes on rather than being abandoned half-way).
+      const continuing = current.UpdateStatus?.State === 'updating' && sameSpec(spec.TaskTemplate, current.Spec.TaskTemplate);
+      next.UpdateStatus = { State: 'updating', Message: 'update in progress', StartedAt: continuing ? current.UpdateStatus!.StartedAt! : nowIso() };
     }
     this.store.putService(next);
     for (const vip of droppedVips) this.#allocator.releaseVip(vip.Addr);

@@ -5,6 +5,7 @@ import { replicasOf } from './model.js';
 import type { TaskLifecycle } from './TaskLifecycle.js';
 import type { RestartSupervisor } from './RestartSupervisor.js';
 import { slotsToRemove } from './scaleDown.js';
+import { isUpdating } from './Updater.js';
 
 export class ReplicatedOrchestrator {
   #tasks: TaskLifecycle;
@@ -32,6 +33,10 @@ export class ReplicatedOrchestrator {
   reconcile(service: Service): void {
     const replicas = replicasOf(service.Spec)!;
     const slots = this.#activeSlots(service);
+    // Two tasks in a slot belong to a start-first update; with none running, the older one goes.
+    if (!isUpdating(service)) {
+      for (const held of slots.values()) for (const extra of held.splice(1)) this.#tasks.stop(extra, 'shutdown');
+    }
     if (slots.size > replicas) {
       const newest = new Map([...slots].map(([slot, held]) => [slot, held[0]!] as const));
       for (const slot of slotsToRemove(newest, replicas)) {

@@ -24,9 +24,10 @@ interface Run {
   updated: number;
   failed: number;
   lastFailedTask?: string;
-  /** No new batch before this time (the Delay after a batch); `Monitor` ends at `monitorUntil`. */
+  /** No new batch before this time (the Delay after a batch). */
   nextBatchAt: number;
-  monitorUntil?: number;
+  /** New tasks that run, watched for failure until their Monitor window ends (task ID -> end). */
+  watched: Map<string, number>;
   timer?: Timer;
 }
 
@@ -35,6 +36,11 @@ export interface UpdaterOptions {
   now: () => number;
   /** Called when a timer the updater set is due: the manager reconciles the service then. */
   due: (serviceId: string) => void;
+}
+
+/** The new version failing, as opposed to being stopped on purpose. */
+function isFailure(task: Task): boolean {
+  return task.Status.State === 'failed' || task.Status.State === 'rejected';
 }
 
 export function isUpdating(service: Service): boolean {
@@ -68,8 +74,14 @@ export class Updater {
     const rollback = service.UpdateStatus!.State === 'rollback_started';
     const config = { ...DEFAULT_UPDATE_CONFIG, ...(rollback ? service.Spec.RollbackConfig : service.Spec.UpdateConfig) };
     let run = this.#runs.get(service.ID);
-    if (!run) this.#runs.set(service.ID, (run = { batch: new Map(), updated: 0, failed: 0, nextBatchAt: 0 }));
+    if (!run) this.#runs.set(service.ID, (run = { batch: new Map(), updated: 0, failed: 0, nextBatchAt: 0, watched: new Map() }));
     const places = this.#places(service);
+    const now = this.#options.now();
+    const monitorMs = config.Monitor / NANOS_PER_MS;
+    const failed = (taskId: string): void => {
+      run!.failed++;
+      run!.lastFailedTask = taskId;
+    };
 
     for (const [key, taskId] of run.batch) {
       const replacement = this.#tasks.store.task(taskId);
@@ -77,11 +89,18 @@ export class Updater {
         for (const task of places.get(key)?.[1] ?? []) this.#tasks.stop(task, 'shutdown');
         run.batch.delete(key);
         run.updated++;
+        run.watched.set(taskId, now + monitorMs);
       } else if (!replacement || isTerminal(replacement.Status.State)) {
         run.batch.delete(key);
-        run.failed++;
-        run.lastFailedTask = taskId;
+        // Stopped on purpose (its node drained or went down) is not the new version failing.
+        if (replacement && isFailure(replacement)) failed(taskId);
       }
+    }
+    // Swarm watches each new task for Monitor after it starts: failing within that window counts.
+    for (const [taskId, until] of run.watched) {
+      const task = this.#tasks.store.task(taskId);
+      if (task && isFailure(task)) failed(taskId);
+      if (!task || isTerminal(task.Status.State) || now >= until) run.watched.delete(taskId);
     }
     if (run.batch.size > 0) return service;
 
@@ -92,10 +111,8 @@ export class Updater {
     }
 
     const todo = [...places].filter(([, [fresh, old]]) => old.length > 0 && fresh.length === 0).map(([key]) => key);
-    const now = this.#options.now();
     if (todo.length === 0) {
-      run.monitorUntil ??= now + config.Monitor / NANOS_PER_MS;
-      if (now < run.monitorUntil) return this.#wake(service.ID, run, run.monitorUntil - now);
+      if (run.watched.size > 0) return this.#wake(service.ID, run, Math.min(...run.watched.values()) - now);
       return this.#finish(service, rollback ? 'rollback_completed' : 'completed', rollback ? 'rollback completed' : 'update completed');
     }
     if (now < run.nextBatchAt) return this.#wake(service.ID, run, run.nextBatchAt - now);
