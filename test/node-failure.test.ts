@@ -36,8 +36,8 @@ t.test('node fail and node recover', async (t) => {
   await waitFor('node3 to be Ready', async () => (await routemesh(['node', 'ls'], env)).stdout.match(/node3 +Ready/));
   const { body: tasks } = await api<any[]>(manager, 'GET', '/tasks');
   t.notOk(tasks.some((task) => task.NodeID === node3!.nodeId && task.DesiredState === 'running'), 'it comes back empty: no rebalancing');
-  await waitFor('node3 to route again', async () => (await connectAndWait(node3!.address, 8080, 1000)) === 'closed' ? undefined : true);
-  t.match(await whoamiHost(node3!.address, 8080), /^[0-9a-f]{12}$/);
+  const answer = await waitFor('node3 to route again', () => whoamiHost(node3!.address, 8080).catch(() => undefined));
+  t.match(answer, /^[0-9a-f]{12}$/);
 
   const twice = await routemesh(['node', 'recover', 'node3'], env);
   t.equal(twice.code, 1);

@@ -60,5 +60,4 @@ t.test('a global service: one task per node, none left on a node that leaves, on
   const tasks = await waitForRunning(manager, 'study', 3);
   const { body: joined } = await api(manager, 'GET', '/nodes/node3');
   t.ok(tasks.some((task) => task.NodeID === joined.ID), 'the node that joined got a task');
-  await waitFor('its task to answer', async () => (await api(node3.apiUrl, 'GET', '/_ping')).status === 200);
 });

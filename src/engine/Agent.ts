@@ -1,7 +1,7 @@
 // A node's agent: runs the tasks the managers assign to this node and reports their observed state
 // back. It never writes desired state; it only starts what should run and stops what should not.
 import type { ClusterView, Service, Task, TaskStatusReport } from '../swarm/index.js';
-import { isTerminal } from '../swarm/index.js';
+import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal } from '../swarm/index.js';
 import { RuntimeError, healthProbe } from '../runtime/index.js';
 import { HealthChecker } from '../lb/index.js';
 import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
@@ -21,9 +21,8 @@ export interface AgentOptions {
   fencePeriodMs?: number;
 }
 
-export const DEFAULT_FENCE_PERIOD_MS = 2000;
+const DEFAULT_FENCE_PERIOD_MS = 2000;
 
-const DEFAULT_GRACE_MS = 10_000;
 
 /** A task this agent started: its handle once running, and the promises of its start and stop. */
 interface RunEntry {
@@ -33,7 +32,6 @@ interface RunEntry {
   checker?: HealthChecker;
 }
 
-const NANOS_PER_MS = 1e6;
 /** Docker's defaults for a health check field left at 0. */
 const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3 };
 
@@ -206,7 +204,7 @@ export class Agent {
 
   #graceMs(task: Task, service: Service | undefined): number {
     const graceNs = service?.Spec.TaskTemplate.ContainerSpec.StopGracePeriod ?? task.Spec.ContainerSpec.StopGracePeriod;
-    return graceNs !== undefined ? graceNs / NANOS_PER_MS : DEFAULT_GRACE_MS;
+    return (graceNs ?? DEFAULT_STOP_GRACE_PERIOD) / NANOS_PER_MS;
   }
 
   #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs = 0): void {

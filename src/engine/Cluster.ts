@@ -23,7 +23,7 @@ export interface ClusterOptions {
   log?: (line: string) => void;
 }
 
-export const DEFAULT_CLUSTER: ClusterOptions = {
+const DEFAULT_CLUSTER: ClusterOptions = {
   nodes: 3,
   managers: 1,
   subnet: '127.1.0.0/24',

@@ -52,6 +52,8 @@ export class Engine implements EngineContext {
   #log: (line: string) => void;
   #server: http.Server;
   #membership: Membership | undefined;
+  /** Set while the node is powered off by `fail()`: what `recover()` rejoins. */
+  #failed: { manager: Manager; nodeId: string } | undefined;
 
   constructor(options: EngineOptions) {
     this.hostname = options.hostname;
@@ -160,8 +162,6 @@ export class Engine implements EngineContext {
   }
 
   // ---- fault injection ------------------------------------------------------------------------
-
-  #failed: { manager: Manager; nodeId: string } | undefined;
 
   /**
    * The node stops as if powered off: its tasks die at once, its listeners and engine API close, and its

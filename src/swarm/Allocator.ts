@@ -5,7 +5,7 @@ import { Ipam, IpamError } from '../vip-dns/index.js';
 import type { PortConfig, Service } from './model.js';
 import { SwarmError, invalidArgument } from './errors.js';
 
-export const DYNAMIC_PORTS = { first: 30000, last: 32767 } as const;
+const DYNAMIC_PORTS = { first: 30000, last: 32767 } as const;
 
 export interface AllocatorOptions {
   taskSubnet: string;

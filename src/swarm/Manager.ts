@@ -22,6 +22,7 @@ import { Updater, isUpdating } from './Updater.js';
 import { sameSpec } from './sameSpec.js';
 import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
 import { newObjectId } from './ids.js';
+import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_SECOND } from './defaults.js';
 import { JoinTokens } from './JoinTokens.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
@@ -36,7 +37,6 @@ export interface ManagerOptions extends AllocatorOptions {
   heartbeatPeriodMs?: number;
 }
 
-export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
 const MISSED_HEARTBEATS = 3;
 
 export interface NodeJoin {
@@ -56,7 +56,6 @@ export interface TaskStatusReport {
   Health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
-const NANOS_PER_SECOND = 1_000_000_000;
 
 export class Manager {
   readonly store = new Store();

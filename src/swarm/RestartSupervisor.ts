@@ -1,8 +1,8 @@
 // The restart policy: when a task ends while it should be running, decides whether its slot (or node,
 // for global services) gets a replacement, and holds that place empty for the restart delay.
 import type { RestartPolicy, Service, Task } from './model.js';
+import { DEFAULT_RESTART_DELAY, NANOS_PER_MS } from './defaults.js';
 
-const SECOND_MS = 1000;
 
 export type Timer = { cancel(): void };
 export type SetTimer = (fn: () => void, ms: number) => Timer;
@@ -48,7 +48,7 @@ export class RestartSupervisor {
     const attempts = this.#attempts.get(service.ID) ?? new Map<TaskKey, number[]>();
     this.#attempts.set(service.ID, attempts);
     const now = this.#now();
-    const windowMs = (policy.Window ?? 0) / 1e6;
+    const windowMs = (policy.Window ?? 0) / NANOS_PER_MS;
     const recent = (attempts.get(key) ?? []).filter((at) => windowMs === 0 || now - at < windowMs);
     if (policy.MaxAttempts && recent.length >= policy.MaxAttempts) return false;
     attempts.set(key, [...recent, now]);
@@ -56,7 +56,7 @@ export class RestartSupervisor {
     const waiting = this.#waiting.get(service.ID) ?? new Map<TaskKey, Timer>();
     this.#waiting.set(service.ID, waiting);
     waiting.get(key)?.cancel();
-    const delayMs = policy.Delay !== undefined ? policy.Delay / 1e6 : 5 * SECOND_MS;
+    const delayMs = (policy.Delay ?? DEFAULT_RESTART_DELAY) / NANOS_PER_MS;
     waiting.set(key, this.#setTimer(() => {
       waiting.delete(key);
       this.#due(service.ID);

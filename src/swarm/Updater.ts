@@ -9,12 +9,8 @@ import type { TaskLifecycle } from './TaskLifecycle.js';
 import { isUpToDate } from './TaskLifecycle.js';
 import type { SetTimer, TaskKey, Timer } from './RestartSupervisor.js';
 import { taskKey } from './RestartSupervisor.js';
+import { DEFAULT_UPDATE_CONFIG, NANOS_PER_MS } from './defaults.js';
 
-const NANOS_PER_MS = 1e6;
-
-export const DEFAULT_UPDATE_CONFIG: Required<UpdateConfig> = {
-  Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first',
-};
 
 /** One update in progress: the places being replaced now, and what the update has seen so far. */
 interface Run {
@@ -72,7 +68,7 @@ export class Updater {
   step(service: Service): Service {
     if (!isUpdating(service)) return service;
     const rollback = service.UpdateStatus!.State === 'rollback_started';
-    const config = { ...DEFAULT_UPDATE_CONFIG, ...(rollback ? service.Spec.RollbackConfig : service.Spec.UpdateConfig) };
+    const config = { Delay: 0, ...DEFAULT_UPDATE_CONFIG, ...(rollback ? service.Spec.RollbackConfig : service.Spec.UpdateConfig) } as Required<UpdateConfig>;
     let run = this.#runs.get(service.ID);
     if (!run) this.#runs.set(service.ID, (run = { batch: new Map(), updated: 0, failed: 0, nextBatchAt: 0, watched: new Map() }));
     const places = this.#places(service);

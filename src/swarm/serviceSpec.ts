@@ -1,14 +1,14 @@
 // Checks a ServiceSpec as the API receives it and fills Swarm's defaults, so nothing half-valid
 // reaches the store: a wrongly typed field stored once would break every client that lists services.
 // `withDefaults` is what `insertDefaults=true` shows (`docker service inspect`).
-import type { PortConfig, ServiceSpec, UpdateConfig } from './model.js';
+import type { PortConfig, ServiceSpec } from './model.js';
+import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG } from './defaults.js';
 import { invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 import { checkCount, checkObject, checkOneOf, checkStringMap, checkStrings, isObject } from './specChecks.js';
 
 // swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
 const NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
-const NANOS_PER_SECOND = 1_000_000_000;
 
 function checkPorts(ports: unknown): PortConfig[] {
   if (ports === undefined || ports === null) return [];
@@ -143,18 +143,14 @@ export function normalizeServiceSpec(input: unknown): ServiceSpec {
   return spec;
 }
 
-const DEFAULT_UPDATE: UpdateConfig = {
-  Parallelism: 1, FailureAction: 'pause', Monitor: 5 * NANOS_PER_SECOND, MaxFailureRatio: 0, Order: 'stop-first',
-};
-
 /** Swarm's defaults written out, as the daemon does for `insertDefaults=true`. */
 export function withDefaults(spec: ServiceSpec): ServiceSpec {
   const out = structuredClone(spec);
   const container = out.TaskTemplate.ContainerSpec;
-  container.StopGracePeriod ??= 10 * NANOS_PER_SECOND;
+  container.StopGracePeriod ??= DEFAULT_STOP_GRACE_PERIOD;
   container.Isolation ??= 'default';
-  out.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 5 * NANOS_PER_SECOND, MaxAttempts: 0, ...out.TaskTemplate.RestartPolicy };
-  out.UpdateConfig = { ...DEFAULT_UPDATE, ...out.UpdateConfig };
-  out.RollbackConfig = { ...DEFAULT_UPDATE, ...out.RollbackConfig };
+  out.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: DEFAULT_RESTART_DELAY, MaxAttempts: 0, ...out.TaskTemplate.RestartPolicy };
+  out.UpdateConfig = { ...DEFAULT_UPDATE_CONFIG, ...out.UpdateConfig };
+  out.RollbackConfig = { ...DEFAULT_UPDATE_CONFIG, ...out.RollbackConfig };
   return out;
 }

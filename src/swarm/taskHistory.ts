@@ -4,7 +4,7 @@ import type { Task } from './model.js';
 import { isTerminal } from './model.js';
 import type { TaskLifecycle } from './TaskLifecycle.js';
 
-export const HISTORY_PER_SLOT = 5;
+const HISTORY_PER_SLOT = 5;
 
 export function trimHistory(tasks: TaskLifecycle, ended: Task): void {
   const samePlace = tasks.store.tasksOfService(ended.ServiceID)
