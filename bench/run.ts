@@ -50,6 +50,8 @@ async function bench(): Promise<void> {
     subnet: `127.${block}.0.0/24`,
     taskSubnet: `127.${block + 1}.0.0/16`,
     vipSubnet: `127.${block + 2}.0.0/16`,
+    dns: `127.${block}.0.250`,
+    dnsUpstreams: [],
   });
   const targets = await deployWhoami(cluster);
   const urls: Record<Route, string> = { direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode };

@@ -1,5 +1,6 @@
 // The routemesh command as a child process against a real cluster: the commands of the README, their
 // tables and messages, and the state they leave (checked through the API and through the mesh).
+import { Resolver } from 'node:dns/promises';
 import t from 'tap';
 import { api, testBlock, testCluster, waitFor } from './support/cluster.js';
 import { cliEnv, routemesh, spawnRoutemesh } from './support/cli.js';
@@ -100,7 +101,7 @@ t.test('routemesh verbs against a 3-node cluster', async (t) => {
 t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with exit 0', async (t) => {
   const [nodes, tasks, vips] = [BLOCK + 3, BLOCK + 4, BLOCK + 5]; // 127.163.0.x, 127.164/16, 127.165/16
   const node2 = `127.${nodes}.0.2`;
-  const child = spawnRoutemesh(['up', '--nodes', '2', '--demo', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${tasks}.0.0/16`, '--vip-subnet', `127.${vips}.0.0/16`]);
+  const child = spawnRoutemesh(['up', '--nodes', '2', '--demo', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${tasks}.0.0/16`, '--vip-subnet', `127.${vips}.0.0/16`, '--dns', `127.${nodes}.0.250`, '--dns-upstream', `127.${nodes}.0.251`]);
   t.teardown(() => { child.kill('SIGKILL'); });
   let stdout = '';
   child.stdout!.on('data', (chunk) => { stdout += chunk; });
@@ -112,6 +113,20 @@ t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with e
   const hosts = new Set<string>();
   for (let i = 0; i < 6; i++) hosts.add(await whoamiHost(node2, 8080));
   t.equal(hosts.size, 6, 'the demo service answers with six tasks');
+
+  // What the printed lines promise: the DNS server names the VIP and the tasks, and the VIP answers.
+  const dns = new RegExp(`\nDNS: (127\\.${nodes}\\.0\\.250):(\\d+) answers for services and tasks; other names go to 127\\.${nodes}\\.0\\.251:53\n`).exec(stdout);
+  t.ok(dns, 'says where DNS answers');
+  const resolver = new Resolver();
+  resolver.setServers([`${dns![1]}:${dns![2]}`]);
+  const [vip] = await resolver.resolve4('my-web');
+  t.match(vip, new RegExp(`^127\\.${vips}\\.`), 'my-web is its VIP');
+  t.match(stdout, new RegExp(`dig @127\\.${nodes}\\.0\\.250${dns![2] === '53' ? '' : ` -p ${dns![2]}`} tasks\\.my-web \\+short`));
+  t.equal((await resolver.resolve4('tasks.my-web')).length, 6, 'tasks.my-web: six addresses');
+  const vipLine = new RegExp(`curl http://(${vip!.replace(/\./g, '\\.')}(?::\\d+)?)/ +# the service's VIP`).exec(stdout);
+  t.ok(vipLine, 'says how to reach the VIP');
+  const [vipHost, vipPort] = vipLine![1]!.split(':');
+  t.ok(hosts.has(await whoamiHost(vipHost!, Number(vipPort ?? 80))), 'the VIP reaches a task of the service');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGINT');
   t.equal(await exited, 0);
@@ -120,7 +135,7 @@ t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with e
 
 t.test('routemesh up stops on SIGTERM too, with exit 0', async (t) => {
   const nodes = BLOCK + 6; // 127.166.0.x, tasks 127.167/16, VIPs 127.168/16
-  const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${nodes + 1}.0.0/16`, '--vip-subnet', `127.${nodes + 2}.0.0/16`]);
+  const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${nodes + 1}.0.0/16`, '--vip-subnet', `127.${nodes + 2}.0.0/16`, '--dns', `127.${nodes}.0.250`, '--dns-upstream', `127.${nodes}.0.251`]);
   t.teardown(() => { child.kill('SIGKILL'); });
   let stdout = '';
   child.stdout!.on('data', (chunk) => { stdout += chunk; });

@@ -536,6 +536,8 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
   let closed = 0;
   const cluster: UpCluster = {
     nodes: [1, 2, 3].map((i) => ({ hostname: `node${i}`, address: `127.78.0.${i}`, role: i === 1 ? 'manager' : 'worker', apiUrl: base, nodeId: `n${i}` })),
+    dnsServer: { address: '127.78.0.53', port: 10053, upstreams: [{ address: '127.78.0.99', port: 53 }] },
+    vipEndpoint: async (vip, port) => `${vip}:${port + 10000}`,
     close: async () => { closed++; },
   };
   let interrupt: (() => void) | undefined;
@@ -556,11 +558,15 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
   t.equal(await exit, 0);
   t.equal(closed, 1);
   t.ok(unsubscribed);
-  t.match(options, { nodes: 3, managers: 1, subnet: '127.78.0.0/24', apiPort: 2375, taskSubnet: '127.20.0.0/16', vipSubnet: '127.10.0.0/16', bare: false });
+  t.match(options, { nodes: 3, managers: 1, subnet: '127.78.0.0/24', apiPort: 2375, taskSubnet: '127.20.0.0/16', vipSubnet: '127.10.0.0/16', bare: false,
+    dns: '127.0.0.11', dnsVipTtl: 600, dnsTaskTtl: 5 });
+  t.notOk(options!.dnsUpstreams, 'no --dns-upstream: the cluster reads /etc/resolv.conf');
   const text = stdout.text;
   t.match(text, /^HOSTNAME   ROLE      ADDRESS      ENGINE API\nnode1      manager   127\.78\.0\.1   tcp:\/\/127\.78\.0\.1:\d+\nnode2      worker    127\.78\.0\.2   /);
   t.match(text, /my-web\.1   manager1   127\.20\.0\.2:10080->80\n/);
-  t.match(text, /    curl http:\/\/127\.78\.0\.2:8080\/            # any node reaches the service; the answer names the task\n/);
+  t.match(text, /\nDNS: 127\.78\.0\.53:10053 answers for services and tasks; other names go to 127\.78\.0\.99:53\n/);
+  t.match(text, /    curl http:\/\/127\.78\.0\.2:8080\/ +# any node reaches the service; the answer names the task\n/);
+  t.match(text, /    dig @127\.78\.0\.53 -p 10053 my-web \+short +# its VIP, from the embedded DNS server\n    dig @127\.78\.0\.53 -p 10053 tasks\.my-web \+short +# the addresses of its tasks\n/);
   t.match(text, /    routemesh service ps my-web\n    routemesh service scale my-web=3\n/);
   t.match(text, /export ROUTEMESH_HOST=tcp:\/\/127\.78\.0\.1:\d+/, 'not the default address: say how to reach it');
   const create = fake.requests.find((r) => r.line === 'POST /v1.50/services/create');
@@ -580,6 +586,8 @@ t.test('up --demo: a demo that cannot start leaves the cluster up and says why',
   let closed = false;
   const cluster: UpCluster = {
     nodes: [{ hostname: 'node1', address: '127.78.0.1', role: 'manager', apiUrl: host.replace('tcp://', 'http://'), nodeId: 'n1' }],
+    dnsServer: { address: '127.78.0.53', port: 53, upstreams: [] },
+    vipEndpoint: async () => undefined,
     close: async () => { closed = true; },
   };
   const exit = main(['up', '--demo', '--nodes', '1'], { ...io, stdout, onInterrupt: (l) => { interrupt = l; return () => {}; } },
@@ -595,7 +603,7 @@ t.test('up: bad options are usage errors and start nothing', async (t) => {
   const { host } = await engine(t);
   let started = false;
   const up = createUpCommand(async () => { started = true; throw new Error('not reached'); });
-  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s']]) {
+  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s'], ['--dns-task-ttl', '1.5s'], ['--dns-vip-ttl', '-1s'], ['--dns-vip-ttl', 'long']]) {
     const io = testIo(host);
     t.equal(await main(['up', ...argv], io, up), 2, argv.join(' '));
   }
@@ -608,4 +616,13 @@ t.test('up: --heartbeat-period reaches the cluster in milliseconds', async (t) =
   const up = createUpCommand(async (o) => { options = o; throw new Error('stop here'); });
   await main(['up', '--heartbeat-period', '250ms'], testIo(host), up);
   t.equal(options?.heartbeatPeriodMs, 250);
+});
+
+t.test('up: the DNS flags reach the cluster (TTLs in seconds, upstreams repeatable)', async (t) => {
+  const { host } = await engine(t);
+  let options: UpOptions | undefined;
+  const up = createUpCommand(async (o) => { options = o; throw new Error('stop here'); });
+  await main(['up', '--dns', '127.78.0.53:5353', '--dns-upstream', '127.78.0.98', '--dns-upstream', '127.78.0.99:5300',
+    '--dns-vip-ttl', '1m', '--dns-task-ttl', '0s'], testIo(host), up);
+  t.match(options, { dns: '127.78.0.53:5353', dnsUpstreams: ['127.78.0.98', '127.78.0.99:5300'], dnsVipTtl: 60, dnsTaskTtl: 0 });
 });

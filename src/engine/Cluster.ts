@@ -2,7 +2,7 @@
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
 import { Manager } from '../swarm/index.js';
-import { intToIp, parseCidr } from '../vip-dns/index.js';
+import { DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
@@ -20,6 +20,19 @@ export interface ClusterOptions {
   bare: boolean;
   /** How often nodes send heartbeats (Swarm: 5 s); a node is Down after three missed. */
   heartbeatPeriodMs?: number;
+  /**
+   * The embedded DNS server, `ADDR` or `ADDR:PORT` (Swarm's is 127.0.0.11). Without a port: 53, or if
+   * that cannot be bound 10053, or else any free port.
+   */
+  dns: string;
+  /** Where names we do not own go, each `ADDR[:PORT]`; absent: the host's /etc/resolv.conf. */
+  dnsUpstreams?: string[];
+  /** Seconds a VIP answer may be cached (Swarm: 600). */
+  dnsVipTtl: number;
+  /** Seconds a task answer may be cached: short, so clients follow scaling and updates. */
+  dnsTaskTtl: number;
+  /** How long each upstream gets to answer a forwarded query (Swarm: 4 s). */
+  dnsForwardTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -31,7 +44,14 @@ const DEFAULT_CLUSTER: ClusterOptions = {
   taskSubnet: '127.20.0.0/16',
   vipSubnet: '127.10.0.0/16',
   bare: false,
+  dns: '127.0.0.11',
+  dnsVipTtl: 600,
+  dnsTaskTtl: 5,
 };
+
+const DNS_PORT = 53;
+/** Where DNS goes when 53 cannot be bound (no root, or taken): the shift tasks' low ports get. */
+const DNS_FALLBACK_PORT = 10053;
 
 export interface ClusterNodeInfo {
   hostname: string;
@@ -45,6 +65,9 @@ export class Cluster implements SwarmDirectory {
   readonly options: ClusterOptions;
   readonly engines: Engine[] = [];
   readonly runtime = new Runtime();
+  readonly dnsServer: DnsServer;
+  /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
+  #dnsPortFixed: boolean;
   #managers: Manager[] = [];
 
   constructor(options: Partial<ClusterOptions> = {}) {
@@ -59,6 +82,18 @@ export class Cluster implements SwarmDirectory {
     parseCidr(this.options.taskSubnet);
     parseCidr(this.options.vipSubnet);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
+    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs } = this.options;
+    const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
+    this.#dnsPortFixed = dns.port !== 0;
+    const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => parseDnsAddress(text)));
+    this.dnsServer = new DnsServer({
+      address: dns.address,
+      port: dns.port || DNS_PORT,
+      zone: { vipTtl: dnsVipTtl, taskTtl: dnsTaskTtl, ownedBlocks: [this.options.vipSubnet, this.options.taskSubnet] },
+      upstreams: upstreams ?? systemUpstreams(),
+      ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
+    });
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
         hostname: `node${i}`,
@@ -66,6 +101,7 @@ export class Cluster implements SwarmDirectory {
         apiPort: this.options.apiPort,
         runtime: this.runtime,
         directory: this,
+        dns: this.dnsServer,
         ...(this.options.log ? { log: this.options.log } : {}),
       }));
     }
@@ -95,6 +131,7 @@ export class Cluster implements SwarmDirectory {
   async start(): Promise<void> {
     try {
       await Promise.all(this.engines.map((e) => e.listen()));
+      await this.#listenDns();
       if (!this.options.bare) this.#formSwarm();
     } catch (error) {
       await this.close();
@@ -103,6 +140,35 @@ export class Cluster implements SwarmDirectory {
         ? `cannot start the cluster: an engine API address is already in use (${e.message}); is another routemesh running? Stop it or pick another --subnet`
         : `cannot start the cluster: ${e.message}`);
     }
+  }
+
+  /** A port that was asked for must be had; the default 53 falls back, and the log says where DNS went. */
+  async #listenDns(): Promise<void> {
+    const { address, port: asked } = this.dnsServer;
+    const ports = this.#dnsPortFixed ? [asked] : [DNS_PORT, DNS_FALLBACK_PORT, 0];
+    for (const [i, port] of ports.entries()) {
+      try {
+        await this.dnsServer.listen(port);
+        if (i > 0) this.options.log?.(`DNS: ${address}:${DNS_PORT} cannot be bound (it needs root, or is taken): serving on ${address}:${this.dnsServer.port}`);
+        return;
+      } catch (error) {
+        if (i === ports.length - 1) {
+          throw new Error(`the DNS server cannot listen on ${address}:${port} (${(error as Error).message}): choose another with --dns ADDR:PORT`);
+        }
+      }
+    }
+  }
+
+  /** `vip:port` as its listener really listens (a port below 1024 moves without root); undefined until open. */
+  async vipEndpoint(vip: string, port: number): Promise<string | undefined> {
+    for (const engine of this.engines) {
+      const mesh = engine.mesh;
+      if (!mesh) continue;
+      await mesh.settled();
+      const listener = mesh.listenerStates().get(`${vip}:${port}/tcp`);
+      if (listener?.state === 'open') return `${vip}:${listener.port}`;
+    }
+    return undefined;
   }
 
   #formSwarm(): void {
@@ -130,7 +196,16 @@ export class Cluster implements SwarmDirectory {
 
   async close(): Promise<void> {
     for (const manager of this.#managers) manager.close();
-    await Promise.all(this.engines.map((e) => e.close()));
+    await Promise.all([...this.engines.map((e) => e.close()), this.dnsServer.close()]);
+  }
+}
+
+/** A flag's parsed value, or its parse error with the flag's name in front. */
+function flagValue<T>(flag: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new Error(`${flag}: ${(error as Error).message}`);
   }
 }
 

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Manager, SwarmError, invalidArgument } from '../swarm/index.js';
 import type { NodeRole, StoreChange } from '../swarm/index.js';
 import { Mesh } from '../mesh/index.js';
+import type { DnsSink } from '../mesh/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { engineApi, ApiError } from './api/index.js';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   apiPort: number;
   runtime: Runtime;
   directory: SwarmDirectory;
+  /** The cluster's embedded DNS server, which this node's mesh feeds while it holds the VIPs. */
+  dns?: DnsSink;
   log?: (line: string) => void;
 }
 
@@ -49,6 +52,7 @@ export class Engine implements EngineContext {
   #apiPort: number;
   #runtime: Runtime;
   #directory: SwarmDirectory;
+  #dns: DnsSink | undefined;
   #log: (line: string) => void;
   #server: http.Server;
   #membership: Membership | undefined;
@@ -61,6 +65,7 @@ export class Engine implements EngineContext {
     this.#apiPort = options.apiPort;
     this.#runtime = options.runtime;
     this.#directory = options.directory;
+    this.#dns = options.dns;
     this.#log = options.log ?? (() => {});
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
   }
@@ -212,7 +217,7 @@ export class Engine implements EngineContext {
       runtime: this.#runtime,
       log: this.#log,
     });
-    const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log });
+    const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log, ...(this.#dns ? { dns: this.#dns } : {}) });
     const beat = (): void => manager.heartbeat(nodeId);
     const membership: Membership = {
       manager, nodeId, agent, mesh, heartbeat: setInterval(beat, manager.heartbeatPeriodMs), onRemoved: () => {},

@@ -3,9 +3,16 @@
 // listeners outlive configuration changes, and the per-connection path is a field read and a pick().
 import net from 'node:net';
 import { Pool, RoundRobin, TcpForwarder } from '../lb/index.js';
-import type { ClusterView } from '../swarm/index.js';
+import type { ClusterView, SwarmNode } from '../swarm/index.js';
+import type { ServiceRecord } from '../vip-dns/index.js';
 import { buildRoutingTable } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
+import { dnsRecords } from './dnsRecords.js';
+
+/** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
+export interface DnsSink {
+  setRecords(records: readonly ServiceRecord[]): void;
+}
 
 export interface MeshOptions {
   /** The node's hostname, for messages. */
@@ -15,6 +22,7 @@ export interface MeshOptions {
   log?: (line: string) => void;
   /** First retry delay for a published port another program holds; doubles up to 30 s. */
   retryFirstMs?: number;
+  dns?: DnsSink;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
@@ -28,12 +36,16 @@ interface Listener {
   server: net.Server;
   target: Target;
   state: 'opening' | 'open' | 'failed';
+  /** The route's port, or (a VIP port below 1024 without root) that port + 10000, as tasks' ports move. */
+  port: number;
   /** Failed binds in a row; a port another program holds is retried with backoff, said once. */
   failures: number;
   retry?: NodeJS.Timeout;
 }
 
 const RETRY_MAX_MS = 30_000;
+/** Where a VIP port below 1024 goes without root: the same shift the runtime gives tasks' ports. */
+const UNPRIVILEGED_SHIFT = 10_000;
 
 export class Mesh {
   readonly node: string;
@@ -41,6 +53,7 @@ export class Mesh {
   #view: ClusterView;
   #log: (line: string) => void;
   #retryFirstMs: number;
+  #dns: DnsSink | undefined;
   #forwarder: TcpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
@@ -57,6 +70,7 @@ export class Mesh {
     this.#view = options.view;
     this.#log = options.log ?? (() => {});
     this.#retryFirstMs = options.retryFirstMs ?? 1000;
+    this.#dns = options.dns;
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
   }
@@ -76,16 +90,23 @@ export class Mesh {
     });
   }
 
-  /** The VIPs are addresses on this one machine: the first Ready node (by hostname) holds their listeners. */
-  #holdsVips(): boolean {
-    const ready = this.#view.nodes().filter((n) => n.Status.State === 'ready')
+  /**
+   * The VIPs and the DNS server's address are on this one machine: the first Ready node (by hostname)
+   * holds the VIP listeners and publishes the names.
+   */
+  #holdsVips(nodes: readonly SwarmNode[]): boolean {
+    const ready = nodes.filter((n) => n.Status.State === 'ready')
       .map((n) => n.Description.Hostname)
       .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     return ready[0] === this.node;
   }
 
   sync(): void {
-    const table = buildRoutingTable(this.#view.services(), this.#view.tasks(), this.#view.nodes(), this.#holdsVips());
+    const [services, tasks, nodes] = [this.#view.services(), this.#view.tasks(), this.#view.nodes()];
+    const holdsVips = this.#holdsVips(nodes);
+    const table = buildRoutingTable(services, tasks, nodes, holdsVips);
+    // In the same step as the pools below: a task is named in DNS exactly when it takes new connections.
+    if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes));
     for (const [key, desired] of table.pools) {
       let entry = this.#pools.get(key);
       if (!entry) this.#pools.set(key, (entry = { pool: new Pool(), balancer: new RoundRobin() }));
@@ -114,7 +135,7 @@ export class Mesh {
   }
 
   #open(target: Target): void {
-    const listener: Listener = { server: this.#server(() => listener.target), target, state: 'opening', failures: 0 };
+    const listener: Listener = { server: this.#server(() => listener.target), target, state: 'opening', failures: 0, port: target.route.publishedPort };
     this.#listeners.set(target.route.key, listener);
     this.#bind(listener);
   }
@@ -135,6 +156,14 @@ export class Mesh {
     const opened = new Promise<void>((resolve) => {
       const failedToOpen = (error: NodeJS.ErrnoException): void => {
         listener.state = 'failed';
+        if (error.code === 'EACCES' && route.vip && listener.port < UNPRIVILEGED_SHIFT) {
+          listener.port += UNPRIVILEGED_SHIFT;
+          this.#log(`${this.node}: VIP port ${route.publishedPort} of service ${route.serviceName} listens on ${route.vip}:${listener.port}: ports below 1024 need root`);
+          listener.server = this.#server(() => listener.target);
+          this.#bind(listener);
+          resolve();
+          return;
+        }
         // Only root binds ports below 1024: retrying will not change that, so it is said and left closed.
         const hopeless = error.code === 'EACCES';
         if (listener.failures++ === 0) {
@@ -164,12 +193,12 @@ export class Mesh {
     });
     this.#opening.add(opened);
     void opened.then(() => this.#opening.delete(opened));
-    server.listen({ host: route.vip ?? this.address, port: route.publishedPort, backlog: 1024 });
+    server.listen({ host: route.vip ?? this.address, port: listener.port, backlog: 1024 });
   }
 
   /** Each published port's listener: open, opening or failed (with failed binds in a row). */
-  listenerStates(): Map<string, { state: Listener['state']; failures: number }> {
-    return new Map([...this.#listeners].map(([key, l]) => [key, { state: l.state, failures: l.failures }]));
+  listenerStates(): Map<string, { state: Listener['state']; failures: number; port: number }> {
+    return new Map([...this.#listeners].map(([key, l]) => [key, { state: l.state, failures: l.failures, port: l.port }]));
   }
 
   /** Resolves when every listener asked for so far is open (or has failed and said so). */

@@ -27,22 +27,29 @@ export function poolKeyOf(serviceId: string, targetPort: number, protocol: Proto
   return `${serviceId}/${targetPort}/${protocol}`;
 }
 
-/** A task serves while it runs on a node that is up; once it is asked to stop it is fenced, not dropped. */
-export function backendFor(task: Task, targetPort: number, protocol: Protocol, nodesUp: ReadonlySet<string>): BackendDesired | undefined {
+/**
+ * Where a task stands in its service's pools: a task serves ('up') while it runs on a node that is up;
+ * once it is asked to stop, or turns unhealthy, it is fenced (open connections finish, new ones go
+ * elsewhere, DNS no longer names it); otherwise it is out. DNS and pools both ask here, so they agree.
+ */
+export function poolStateOf(task: Task, nodesUp: ReadonlySet<string>): 'up' | 'fenced' | undefined {
   if (task.Status.State !== 'running' || !task.Endpoint || !nodesUp.has(task.NodeID)) return undefined;
-  const listen = task.Endpoint.Ports.find((p) => p.TargetPort === targetPort && p.Protocol === protocol);
-  return {
-    id: task.ID,
-    host: task.Endpoint.Addr,
-    port: listen?.ListenPort ?? targetPort,
-    // An unhealthy task is on its way out: open connections finish, new ones go elsewhere.
-    state: task.DesiredState === 'running' && task.Status.Health !== 'unhealthy' ? 'up' : 'fenced',
-    label: task.Name ?? task.ID,
-  };
+  return task.DesiredState === 'running' && task.Status.Health !== 'unhealthy' ? 'up' : 'fenced';
 }
 
-/** The target ports a VIP answers on: the service's endpoint ports and the ports its tasks listen on. */
-function vipPorts(service: Service, tasks: readonly Task[]): number[] {
+export function nodesUpOf(nodes: readonly SwarmNode[]): Set<string> {
+  return new Set(nodes.filter((n) => n.Status.State !== 'down').map((n) => n.ID));
+}
+
+export function backendFor(task: Task, targetPort: number, protocol: Protocol, nodesUp: ReadonlySet<string>): BackendDesired | undefined {
+  const state = poolStateOf(task, nodesUp);
+  if (state === undefined) return undefined;
+  const listen = task.Endpoint!.Ports.find((p) => p.TargetPort === targetPort && p.Protocol === protocol);
+  return { id: task.ID, host: task.Endpoint!.Addr, port: listen?.ListenPort ?? targetPort, state, label: task.Name ?? task.ID };
+}
+
+/** The target ports a service answers on (on its VIP, in SRV): its endpoint ports and the ports its tasks listen on. */
+export function servicePorts(service: Service, tasks: readonly Task[]): number[] {
   const ports = new Set<number>();
   for (const port of service.Endpoint.Ports ?? []) if (port.Protocol === 'tcp') ports.add(port.TargetPort);
   for (const task of tasks) {
@@ -54,7 +61,7 @@ function vipPorts(service: Service, tasks: readonly Task[]): number[] {
 
 /** `withVips`: this node holds the cluster's VIPs (one node must, since they are addresses on one machine). */
 export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[], withVips = false): RoutingTable {
-  const nodesUp = new Set(nodes.filter((n) => n.Status.State !== 'down').map((n) => n.ID));
+  const nodesUp = nodesUpOf(nodes);
   const routes = new Map<string, PublishedRoute>();
   const pools = new Map<string, BackendDesired[]>();
   const tasksByService = new Map<string, Task[]>();
@@ -85,7 +92,7 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
     }
     const vip = service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
     if (!withVips || !vip) continue;
-    for (const targetPort of vipPorts(service, tasksByService.get(service.ID) ?? [])) {
+    for (const targetPort of servicePorts(service, tasksByService.get(service.ID) ?? [])) {
       const key = `${vip}:${targetPort}/tcp`;
       const poolKey = pool(service, targetPort, 'tcp');
       routes.set(key, { key, vip, publishedPort: targetPort, protocol: 'tcp', targetPort, poolKey, ...common });

@@ -1,4 +1,5 @@
 export { Mesh } from './Mesh.js';
-export type { MeshOptions } from './Mesh.js';
-export { buildRoutingTable, backendFor, poolKeyOf } from './RoutingTable.js';
+export type { MeshOptions, DnsSink } from './Mesh.js';
+export { buildRoutingTable, backendFor, poolKeyOf, poolStateOf } from './RoutingTable.js';
+export { dnsRecords } from './dnsRecords.js';
 export type { PublishedRoute, RoutingTable } from './RoutingTable.js';

@@ -1,5 +1,6 @@
 // Test support: a whole cluster in the test process on an address block of the test's own
-// (127.B.0.x nodes, 127.B+1/16 tasks, 127.B+2/16 VIPs), closed when the test ends.
+// (127.B.0.x nodes, 127.B+1/16 tasks, 127.B+2/16 VIPs, DNS on 127.B.0.250 with no upstream unless the
+// test names one), closed when the test ends.
 import type { Test } from 'tap';
 import { startCluster } from '../../src/engine/index.js';
 import type { Cluster, ClusterOptions } from '../../src/engine/index.js';
@@ -17,6 +18,8 @@ export async function testCluster(t: Test, block: number, options: Partial<Clust
     subnet: `127.${block}.0.0/24`,
     taskSubnet: `127.${block + 1}.0.0/16`,
     vipSubnet: `127.${block + 2}.0.0/16`,
+    dns: `127.${block}.0.250`,
+    dnsUpstreams: [],
     ...options,
   });
   t.teardown(() => cluster.close());

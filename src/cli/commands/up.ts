@@ -2,6 +2,7 @@
 // nodes and what to try next, optionally runs the demo service, and stays up until SIGINT or SIGTERM.
 // Types only: the engine itself is loaded when `up` runs (startFromEngine below).
 import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';
+import type { ApiService } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
 import { DEFAULT_ENGINE_HOST } from '../engineAddress.js';
@@ -15,6 +16,10 @@ import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
 /** What `up` needs of the engine module's Cluster (kept structural so tests can pass a stand-in). */
 export interface UpCluster {
   readonly nodes: readonly ClusterNodeInfo[];
+  /** Where the embedded DNS server answers, and where it sends names it does not own. */
+  readonly dnsServer: { readonly address: string; readonly port: number; readonly upstreams: readonly { address: string; port: number }[] };
+  /** Where a VIP's port really listens (a port below 1024 moves without root), once its listener is open. */
+  vipEndpoint(vip: string, port: number): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -42,6 +47,10 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
       { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
       { name: 'demo', kind: 'bool', help: `Also run the demo service ${DEMO_SERVICE} (traefik/whoami, 6 replicas, port 8080)` },
+      { name: 'dns', kind: 'string', valueName: 'addr[:port]', help: 'Embedded DNS server (without a port: 53, or an unprivileged one if 53 cannot be bound)', defaultText: '127.0.0.11' },
+      { name: 'dns-upstream', kind: 'list', valueName: 'addr[:port]', help: 'Resolver for names the cluster does not own (repeatable; default: those of /etc/resolv.conf)' },
+      { name: 'dns-vip-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming a VIP may be cached', defaultText: '10m' },
+      { name: 'dns-task-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming tasks may be cached', defaultText: '5s' },
       { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
@@ -71,8 +80,23 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
     bare,
     ...heartbeat(args),
+    dns: args.string('dns') ?? '127.0.0.11',
+    ...(args.list('dns-upstream').length ? { dnsUpstreams: args.list('dns-upstream') } : {}),
+    dnsVipTtl: ttlSeconds(args, 'dns-vip-ttl', 600),
+    dnsTaskTtl: ttlSeconds(args, 'dns-task-ttl', 5),
     log,
   };
+}
+
+/** A DNS TTL is whole seconds on the wire. */
+function ttlSeconds(args: ParsedArgs, flag: string, fallback: number): number {
+  const text = args.string(flag);
+  if (text === undefined) return fallback;
+  const ns = durationFlag(flag, text);
+  if (ns % 1_000_000_000 !== 0 || ns / 1_000_000_000 > 0x7fffffff) {
+    throw usageError(`invalid argument "${text}" for "--${flag}" flag: a DNS TTL is whole seconds, like 5s or 10m`);
+  }
+  return ns / 1_000_000_000;
 }
 
 function heartbeat(args: ParsedArgs): { heartbeatPeriodMs?: number } {
@@ -123,6 +147,9 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
 async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, signal: AbortSignal): Promise<void> {
   const rows = cluster.nodes.map((n) => [n.hostname, n.role === 'none' ? '-' : n.role, n.address, tcp(n.apiUrl)]);
   ctx.write(renderTable([['HOSTNAME', 'ROLE', 'ADDRESS', 'ENGINE API'], ...rows]));
+  const { address, port, upstreams } = cluster.dnsServer;
+  ctx.write(`\nDNS: ${address}:${port} answers for services and tasks; other names go to ` +
+    `${upstreams.length ? upstreams.map((u) => `${u.address}:${u.port}`).join(', ') : 'no upstream (SERVFAIL)'}\n`);
   const manager = cluster.nodes.find((n) => n.role === 'manager') ?? cluster.nodes[0];
   if (manager === undefined) return;
   const host = tcp(manager.apiUrl);
@@ -161,11 +188,23 @@ async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCl
   }
   // Any node but the manager shows best that the mesh answers everywhere.
   const node2 = cluster.nodes[1] ?? cluster.nodes[0]!;
+  const service = await client.get<ApiService>(`/services/${DEMO_SERVICE}`);
+  const vip = service?.Endpoint?.VirtualIPs?.[0]?.Addr?.split('/')[0];
+  const vipEndpoint = vip ? await cluster.vipEndpoint(vip, 80) : undefined;
+  const { address, port } = cluster.dnsServer;
+  const dig = `dig @${address}${port === 53 ? '' : ` -p ${port}`}`;
+  const tries: [string, string][] = [
+    [`curl http://${node2.address}:8080/`, 'any node reaches the service; the answer names the task'],
+    ...(vipEndpoint ? [[`curl http://${vipEndpoint.replace(/:80$/, '')}/`, "the service's VIP balances the same way"] as [string, string]] : []),
+    [`${dig} ${DEMO_SERVICE} +short`, 'its VIP, from the embedded DNS server'],
+    [`${dig} tasks.${DEMO_SERVICE} +short`, 'the addresses of its tasks'],
+    [`routemesh service ps ${DEMO_SERVICE}`, ''],
+    [`routemesh service scale ${DEMO_SERVICE}=3`, ''],
+  ];
+  const width = Math.max(...tries.map(([command]) => command.length)) + 2;
   ctx.write('\nTry, from another terminal:\n' + env +
-    `    curl http://${node2.address}:8080/            # any node reaches the service; the answer names the task\n` +
-    `    routemesh service ps ${DEMO_SERVICE}\n` +
-    `    routemesh service scale ${DEMO_SERVICE}=3\n\n` +
-    'Press Ctrl-C to stop the cluster.\n');
+    tries.map(([command, why]) => `    ${why ? `${command.padEnd(width)}# ${why}` : command}\n`).join('') +
+    '\nPress Ctrl-C to stop the cluster.\n');
 }
 
 function tcp(apiUrl: string): string {

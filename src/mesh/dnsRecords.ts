@@ -1,0 +1,38 @@
+// Turns the cluster view into the embedded DNS server's records: every service's name, VIP and the
+// tasks that are in its pool (the same test the pools use, so DNS never names a task the mesh avoids).
+// Pure, so it is tested as a table.
+import type { Service, SwarmNode, Task } from '../swarm/index.js';
+import type { ServiceRecord, TaskRecord } from '../vip-dns/index.js';
+import { nodesUpOf, poolStateOf, servicePorts } from './RoutingTable.js';
+
+export function dnsRecords(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[]): ServiceRecord[] {
+  const nodesUp = nodesUpOf(nodes);
+  const tasksByService = new Map<string, Task[]>();
+  for (const task of tasks) {
+    const list = tasksByService.get(task.ServiceID);
+    if (list) list.push(task);
+    else tasksByService.set(task.ServiceID, [task]);
+  }
+  return services.map((service) => {
+    const own = tasksByService.get(service.ID) ?? [];
+    const serving = own.filter((task) => poolStateOf(task, nodesUp) === 'up');
+    const networks = new Set(own.flatMap((task) => (task.NetworksAttachments ?? []).map((a) => a.Network.Spec.Name)));
+    const vip = service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
+    return {
+      name: service.Spec.Name,
+      ...(vip ? { vip } : {}),
+      tasks: serving.map(taskRecord),
+      ports: servicePorts(service, own).map((port) => ({ port, protocol: 'tcp' })),
+      networks: [...networks],
+    };
+  });
+}
+
+function taskRecord(task: Task): TaskRecord {
+  const moved = task.Endpoint!.Ports.filter((p) => p.ListenPort !== p.TargetPort);
+  return {
+    name: task.Name ?? task.ID,
+    address: task.Endpoint!.Addr,
+    ...(moved.length ? { listenPorts: new Map(moved.map((p) => [`${p.TargetPort}/${p.Protocol}`, p.ListenPort])) } : {}),
+  };
+}

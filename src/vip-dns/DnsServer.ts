@@ -1,0 +1,186 @@
+// The embedded DNS server: answers from the current Zone over UDP and TCP on one address and port, and
+// forwards what is not ours. Every query is answered from memory or forwarded under a bound, so a flood
+// costs CPU, never unbounded memory; a bad packet gets FORMERR (or nothing) and the server keeps serving.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { Zone } from './Zone.js';
+import type { ServiceRecord, ZoneOptions } from './Zone.js';
+import { Forwarder } from './Forwarder.js';
+import type { Transport, Upstream } from './Forwarder.js';
+import { RCODE, encodeAnswer, encodeError, readQuery, udpLimit } from './dnsMessage.js';
+import { FrameReader, frame } from './tcpFrames.js';
+
+export interface DnsServerOptions {
+  address: string;
+  port: number;
+  zone: ZoneOptions;
+  upstreams: readonly Upstream[];
+  forwardTimeoutMs?: number;
+  maxForwarded?: number;
+  /** Open TCP connections at once, at most; more are closed as they arrive. */
+  maxTcpConnections?: number;
+  /** A TCP connection with no query for this long is closed (RFC 7766 suggests at least 10 s). */
+  tcpIdleMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Queries answered on one TCP connection before we stop reading it until the client reads our answers. */
+const TCP_PIPELINE_LIMIT = 32;
+
+export class DnsServer {
+  readonly #options: DnsServerOptions;
+  readonly #log: (line: string) => void;
+  #zone: Zone;
+  #forwarder: Forwarder;
+  #udp: dgram.Socket | undefined;
+  #tcp: net.Server | undefined;
+  #connections = new Set<net.Socket>();
+  #port: number;
+  #warnedSend = false;
+
+  constructor(options: DnsServerOptions) {
+    this.#options = options;
+    this.#log = options.log ?? (() => {});
+    this.#zone = new Zone([], options.zone);
+    this.#port = options.port;
+    this.#forwarder = this.#forwarderFor(options.upstreams);
+  }
+
+  get address(): string {
+    return this.#options.address;
+  }
+
+  /** The port both transports listen on (the one asked for, or the kernel's choice for 0). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get upstreams(): readonly Upstream[] {
+    return this.#forwarder.upstreams;
+  }
+
+  /** The zone is rebuilt and swapped whole on every change: a query sees it before or after, never half. */
+  setRecords(services: readonly ServiceRecord[]): void {
+    this.#zone = new Zone(services, this.#options.zone);
+  }
+
+  #forwarderFor(upstreams: readonly Upstream[]): Forwarder {
+    return new Forwarder({
+      upstreams,
+      ...(this.#options.forwardTimeoutMs !== undefined ? { timeoutMs: this.#options.forwardTimeoutMs } : {}),
+      ...(this.#options.maxForwarded !== undefined ? { maxInFlight: this.#options.maxForwarded } : {}),
+    });
+  }
+
+  /**
+   * Binds UDP, then TCP on the same port (`port`, else the one given at construction); on any failure
+   * nothing stays bound and the error is thrown, so the caller may try another port.
+   */
+  async listen(port = this.#options.port): Promise<void> {
+    const { address } = this.#options;
+    const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+    const tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.#serveTcp(socket));
+    tcp.maxConnections = this.#options.maxTcpConnections ?? 256;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind({ address, port, exclusive: true }, () => { udp.off('error', reject); resolve(); });
+      });
+      this.#port = udp.address().port;
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen({ host: address, port: this.#port }, () => { tcp.off('error', reject); resolve(); });
+      });
+    } catch (error) {
+      udp.close();
+      tcp.close();
+      throw error;
+    }
+    udp.on('message', (message, from) => this.#serveUdp(message, from));
+    udp.on('error', (error) => this.#log(`dns: UDP ${address}:${this.#port}: ${error.message}`));
+    tcp.on('error', (error) => this.#log(`dns: TCP ${address}:${this.#port}: ${error.message}`));
+    this.#udp = udp;
+    this.#tcp = tcp;
+    // Forwarding to ourselves would loop until the timeout (a resolv.conf inside a container names 127.0.0.11).
+    const others = this.#forwarder.upstreams.filter((u) => !(u.address === address && u.port === this.#port));
+    if (others.length !== this.#forwarder.upstreams.length) {
+      this.#log(`dns: not forwarding to ${address}:${this.#port}, which is this server`);
+      this.#forwarder = this.#forwarderFor(others);
+    }
+  }
+
+  /** The answer to one query, encoded; undefined when the packet deserves none. Never throws. */
+  async respond(raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
+    const checked = readQuery(raw);
+    if (checked.kind !== 'query') return checked.kind === 'reply' ? checked.reply : undefined;
+    const { query } = checked;
+    const recursionAvailable = this.#forwarder.upstreams.length > 0;
+    try {
+      const answer = query.internetClass ? this.#zone.lookup(query.name, query.type) : undefined;
+      if (answer) return encodeAnswer(query, answer, { recursionAvailable, ...(transport === 'udp' ? { limit: udpLimit(query) } : {}) });
+      return await this.#forwarder.forward(raw, transport) ?? encodeError(query, RCODE.SERVFAIL, recursionAvailable);
+    } catch (error) {
+      this.#log(`dns: cannot answer ${query.name}: ${(error as Error).message}`);
+      return encodeError(query, RCODE.SERVFAIL, recursionAvailable);
+    }
+  }
+
+  #serveUdp(message: Buffer, from: dgram.RemoteInfo): void {
+    void this.respond(message, 'udp').then((reply) => {
+      if (!reply || !this.#udp) return;
+      this.#udp.send(reply, from.port, from.address, (error) => {
+        if (error && !this.#warnedSend) {
+          this.#warnedSend = true;
+          this.#log(`dns: cannot send an answer to ${from.address}:${from.port}: ${error.message}`);
+        }
+      });
+    });
+  }
+
+  #serveTcp(socket: net.Socket): void {
+    this.#connections.add(socket);
+    const reader = new FrameReader();
+    let unanswered = 0;
+    let peerDone = false;
+    const finishIfDone = (): void => {
+      if (peerDone && unanswered === 0) socket.end();
+    };
+    socket.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      for (const message of reader.push(chunk)) {
+        unanswered++;
+        if (unanswered >= TCP_PIPELINE_LIMIT) socket.pause();
+        void this.respond(message, 'tcp').then((reply) => {
+          unanswered--;
+          if (socket.destroyed) return;
+          if (reply) {
+            if (!socket.write(frame(reply))) socket.pause();
+          } else {
+            // Nothing to say to this message: the stream cannot be trusted past it.
+            socket.destroy();
+            return;
+          }
+          if (unanswered < TCP_PIPELINE_LIMIT && socket.writableLength === 0) socket.resume();
+          finishIfDone();
+        });
+      }
+    });
+    socket.on('drain', () => { if (unanswered < TCP_PIPELINE_LIMIT) socket.resume(); });
+    socket.on('end', () => { peerDone = true; finishIfDone(); });
+    socket.on('error', () => {});
+    socket.on('close', () => this.#connections.delete(socket));
+  }
+
+  async close(): Promise<void> {
+    this.#forwarder.close();
+    const udp = this.#udp;
+    const tcp = this.#tcp;
+    this.#udp = undefined;
+    this.#tcp = undefined;
+    for (const socket of this.#connections) socket.destroy();
+    await Promise.all([
+      udp ? new Promise<void>((resolve) => udp.close(() => resolve())) : undefined,
+      tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : undefined,
+    ]);
+  }
+}

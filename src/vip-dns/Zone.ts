@@ -1,0 +1,164 @@
+// The names the embedded DNS server owns, as Swarm's resolver answers them, built once per cluster
+// change and read per query. It knows services, tasks and addresses, not where they come from.
+import { ipToInt, parseCidr } from './Ipam.js';
+
+export interface TaskRecord {
+  /** The container-like name, `<service>.<slot>.<task id>`. */
+  name: string;
+  address: string;
+  /** Where the task really listens for each target port, when that differs (SRV tells the truth). */
+  listenPorts?: ReadonlyMap<string, number>;
+}
+
+export interface ServiceRecord {
+  name: string;
+  /** Absent in dnsrr mode: the name then resolves to the task addresses. */
+  vip?: string;
+  /** The tasks in the pool, the only ones DNS hands out. */
+  tasks: readonly TaskRecord[];
+  /** The service's target ports, for SRV names `_<port>._<protocol>.<service>`. */
+  ports: readonly { port: number; protocol: string }[];
+  /** Networks the service is on: each name also answers as `<name>.<network>`. */
+  networks?: readonly string[];
+}
+
+export interface ZoneOptions {
+  /** TTL of a VIP answer; a VIP never moves while its service lives (Swarm: 600 s). */
+  vipTtl: number;
+  /** TTL of task answers, short so clients follow scale and updates. */
+  taskTtl: number;
+  /** Address blocks whose reverse names are ours (an unknown address in them is NXDOMAIN, not forwarded). */
+  ownedBlocks?: readonly string[];
+}
+
+export type ZoneRecord =
+  | { type: 'A'; name: string; ttl: number; address: string }
+  | { type: 'PTR'; name: string; ttl: number; target: string }
+  | { type: 'SRV'; name: string; ttl: number; priority: number; weight: number; port: number; target: string };
+
+export interface ZoneAnswer {
+  rcode: 'NOERROR' | 'NXDOMAIN';
+  answers: ZoneRecord[];
+  /** The A records of SRV targets, so a client needs no second query. */
+  additionals: ZoneRecord[];
+}
+
+/** The record types a query may ask for, by their names; anything else on a name we own is NODATA. */
+export type QueryType = 'A' | 'AAAA' | 'PTR' | 'SRV' | 'ANY' | 'OTHER';
+
+interface SrvTarget {
+  port: number;
+  task: TaskRecord;
+}
+
+interface Entry {
+  addresses?: { list: string[]; ttl: number };
+  srv?: SrvTarget[];
+  ptr?: { target: string; ttl: number };
+}
+
+const REVERSE_SUFFIX = '.in-addr.arpa';
+
+export class Zone {
+  readonly #options: ZoneOptions;
+  readonly #names = new Map<string, Entry>();
+  readonly #owned: { base: number; size: number }[];
+
+  constructor(services: readonly ServiceRecord[], options: ZoneOptions) {
+    this.#options = options;
+    this.#owned = (options.ownedBlocks ?? []).map((cidr) => parseCidr(cidr));
+    for (const service of services) this.#add(service);
+  }
+
+  #entry(name: string): Entry {
+    const key = name.toLowerCase();
+    let entry = this.#names.get(key);
+    if (!entry) this.#names.set(key, (entry = {}));
+    return entry;
+  }
+
+  #add(service: ServiceRecord): void {
+    const { vipTtl, taskTtl } = this.#options;
+    const taskAddresses = service.tasks.map((t) => t.address);
+    const suffixes = ['', ...(service.networks ?? []).map((n) => `.${n}`)];
+    for (const suffix of suffixes) {
+      this.#entry(service.name + suffix).addresses = service.vip
+        ? { list: [service.vip], ttl: vipTtl }
+        : { list: taskAddresses, ttl: taskTtl };
+      this.#entry(`tasks.${service.name}${suffix}`).addresses = { list: taskAddresses, ttl: taskTtl };
+      for (const task of service.tasks) this.#entry(task.name + suffix).addresses = { list: [task.address], ttl: taskTtl };
+      for (const { port, protocol } of service.ports) {
+        const key = `${port}/${protocol}`;
+        this.#entry(`_${port}._${protocol}.${service.name}${suffix}`).srv = service.tasks.map((task) => ({ port: task.listenPorts?.get(key) ?? port, task }));
+      }
+    }
+    for (const task of service.tasks) {
+      this.#entry(reverseName(task.address)).ptr = { target: task.name, ttl: taskTtl };
+    }
+    if (service.vip) this.#entry(reverseName(service.vip)).ptr = { target: service.name, ttl: vipTtl };
+  }
+
+  /**
+   * The answer for a question, or undefined when the name is not ours (the server forwards it).
+   * Names are matched case-insensitively; answers carry the name as it was asked.
+   */
+  lookup(qname: string, type: QueryType): ZoneAnswer | undefined {
+    const name = qname.endsWith('.') ? qname.slice(0, -1) : qname;
+    const entry = this.#names.get(name.toLowerCase());
+    if (!entry) return this.#owns(name.toLowerCase()) ? { rcode: 'NXDOMAIN', answers: [], additionals: [] } : undefined;
+    const answer: ZoneAnswer = { rcode: 'NOERROR', answers: [], additionals: [] };
+    if ((type === 'A' || type === 'ANY') && entry.addresses) {
+      const { list, ttl } = entry.addresses;
+      for (const address of shuffled(list)) answer.answers.push({ type: 'A', name, ttl, address });
+    }
+    if ((type === 'SRV' || type === 'ANY') && entry.srv) {
+      for (const { port, task } of shuffled(entry.srv)) {
+        answer.answers.push({ type: 'SRV', name, ttl: this.#options.taskTtl, priority: 0, weight: 1, port, target: task.name });
+        answer.additionals.push({ type: 'A', name: task.name, ttl: this.#options.taskTtl, address: task.address });
+      }
+    }
+    if ((type === 'PTR' || type === 'ANY') && entry.ptr) {
+      answer.answers.push({ type: 'PTR', name, ttl: entry.ptr.ttl, target: entry.ptr.target });
+    }
+    return answer;
+  }
+
+  /** A name under one of ours (`x.my-web`, `_81._tcp.my-web`), or an address of our blocks, is ours too. */
+  #owns(name: string): boolean {
+    if (name.endsWith(REVERSE_SUFFIX)) {
+      const address = addressOf(name);
+      if (address === undefined) return false;
+      return this.#owned.some((block) => ((address - block.base) >>> 0) < block.size);
+    }
+    const labels = name.split('.');
+    for (let i = 1; i < labels.length; i++) {
+      if (this.#names.has(labels.slice(i).join('.'))) return true;
+    }
+    return false;
+  }
+}
+
+export function reverseName(address: string): string {
+  return `${address.split('.').reverse().join('.')}${REVERSE_SUFFIX}`;
+}
+
+/** The IPv4 address a full reverse name stands for, or undefined for a partial or malformed one. */
+function addressOf(reverse: string): number | undefined {
+  const octets = reverse.slice(0, -REVERSE_SUFFIX.length).split('.');
+  if (octets.length !== 4) return undefined;
+  try {
+    return ipToInt(octets.reverse().join('.'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Multi-address answers are shuffled, as Swarm's are, so naive clients that take the first spread out. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}

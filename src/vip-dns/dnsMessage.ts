@@ -1,0 +1,135 @@
+// DNS messages on the wire, through dns2's codec. A query is checked by its header before dns2 parses
+// it, so hostile counts or sizes cost nothing; what is malformed gets FORMERR, what is not a query at all
+// gets no answer (answering responses is how reflection loops start).
+import { Packet } from 'dns2';
+import type { Question, Resource } from 'dns2';
+import type { QueryType, ZoneAnswer, ZoneRecord } from './Zone.js';
+
+const HEADER_BYTES = 12;
+/** A question and an OPT record fit many times over; anything longer is not a query we need to read. */
+export const MAX_QUERY_BYTES = 1024;
+const CLASSIC_UDP_LIMIT = 512;
+/** What we advertise and the most we send over UDP: the DNS flag day's fragmentation-safe size. */
+export const EDNS_UDP_LIMIT = 1232;
+
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+const QUERY_TYPES = new Map<number, QueryType>([[1, 'A'], [28, 'AAAA'], [12, 'PTR'], [33, 'SRV'], [255, 'ANY']]);
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
+const TYPE_OPT = 41;
+
+export interface Query {
+  id: number;
+  rd: 0 | 1;
+  name: string;
+  type: QueryType;
+  /** IN or ANY: the only classes our zone answers; others are forwarded. */
+  internetClass: boolean;
+  /** The requestor's EDNS UDP payload size, or undefined without EDNS. */
+  ednsPayload: number | undefined;
+  question: Question;
+}
+
+export type QueryCheck =
+  | { kind: 'drop' }
+  | { kind: 'reply'; reply: Buffer }
+  | { kind: 'query'; query: Query };
+
+/** Reads a query, or says how to turn it away. Never throws. */
+export function readQuery(raw: Buffer): QueryCheck {
+  if (raw.length < HEADER_BYTES) return { kind: 'drop' };
+  const flags = raw.readUInt16BE(2);
+  if (flags & 0x8000) return { kind: 'drop' };
+  const opcode = (flags >> 11) & 0xf;
+  if (opcode !== 0) return { kind: 'reply', reply: headerOnly(raw, RCODE.NOTIMP) };
+  const [qd, an, ns, ar] = [4, 6, 8, 10].map((at) => raw.readUInt16BE(at));
+  // One question, no answers or authorities, at most an OPT and one more (a TSIG we will not check).
+  if (raw.length > MAX_QUERY_BYTES || qd !== 1 || an !== 0 || ns !== 0 || ar! > 2) {
+    return { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
+  }
+  let packet: Packet;
+  try {
+    packet = Packet.parse(raw);
+  } catch {
+    return { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
+  }
+  const question = packet.questions[0];
+  if (!question || typeof question.name !== 'string') return { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
+  const opt = packet.additionals.find((r) => r?.type === TYPE_OPT);
+  return {
+    kind: 'query',
+    query: {
+      id: packet.header.id,
+      rd: packet.header.rd ? 1 : 0,
+      name: question.name,
+      type: QUERY_TYPES.get(question.type) ?? 'OTHER',
+      internetClass: question.class === CLASS_IN || question.class === CLASS_ANY,
+      ednsPayload: opt ? opt.class : undefined,
+      question,
+    },
+  };
+}
+
+/** The largest UDP answer this query may get (RFC 6891: at least 512, never below). */
+export function udpLimit(query: Query): number {
+  if (query.ednsPayload === undefined) return CLASSIC_UDP_LIMIT;
+  return Math.max(CLASSIC_UDP_LIMIT, Math.min(query.ednsPayload, EDNS_UDP_LIMIT));
+}
+
+/**
+ * Our answer to a query, encoded. Over UDP an answer that does not fit is sent as its question alone
+ * with TC set, and the client asks again over TCP.
+ */
+export function encodeAnswer(query: Query, answer: ZoneAnswer, options: { recursionAvailable: boolean; limit?: number }): Buffer {
+  const rcode = RCODE[answer.rcode];
+  const full = message(query, rcode, options.recursionAvailable, answer.answers, answer.additionals);
+  if (options.limit === undefined || full.length <= options.limit) return full;
+  return message(query, rcode, options.recursionAvailable, [], [], true);
+}
+
+/** An answer with no records: SERVFAIL when nothing upstream answered, for instance. */
+export function encodeError(query: Query, rcode: number, recursionAvailable: boolean): Buffer {
+  return message(query, rcode, recursionAvailable, [], []);
+}
+
+function message(query: Query, rcode: number, ra: boolean, answers: ZoneRecord[], additionals: ZoneRecord[], tc = false): Buffer {
+  const packet = new Packet();
+  packet.header = new Packet.Header({ id: query.id, qr: 1, aa: 1, tc: tc ? 1 : 0, rd: query.rd, ra: ra ? 1 : 0, rcode });
+  packet.questions = [query.question];
+  packet.answers = answers.map(resource);
+  packet.additionals = additionals.map(resource);
+  if (query.ednsPayload !== undefined) packet.additionals.push(optRecord());
+  return packet.toBuffer();
+}
+
+/** Our OPT pseudo-record: the UDP size we accept, no options (dns2's EDNS encoder writes its rdata). */
+function optRecord(): Resource {
+  return { name: '', type: TYPE_OPT, class: EDNS_UDP_LIMIT, ttl: 0, rdata: [] } as unknown as Resource;
+}
+
+function resource(record: ZoneRecord): Resource {
+  const base = { name: record.name, class: CLASS_IN, ttl: record.ttl };
+  switch (record.type) {
+    case 'A': return { ...base, type: Packet.TYPE.A, address: record.address } as Resource;
+    case 'PTR': return { ...base, type: Packet.TYPE.PTR, domain: record.target } as Resource;
+    case 'SRV': return { ...base, type: Packet.TYPE.SRV, priority: record.priority, weight: record.weight, port: record.port, target: record.target } as Resource;
+  }
+}
+
+/** A reply made of the query's own header: its ID, opcode and RD kept, QR and the rcode set, no sections. */
+export function headerOnly(raw: Buffer, rcode: number): Buffer {
+  const reply = Buffer.alloc(HEADER_BYTES);
+  raw.copy(reply, 0, 0, 2);
+  const flags = raw.readUInt16BE(2);
+  reply.writeUInt16BE(0x8000 | (flags & 0x7900) | (rcode & 0xf), 2);
+  return reply;
+}
+
+export function rcodeOf(message: Buffer): number {
+  return message.length >= 4 ? message.readUInt16BE(2) & 0xf : RCODE.FORMERR;
+}
+
+export function isResponse(message: Buffer): boolean {
+  return message.length >= HEADER_BYTES && (message.readUInt16BE(2) & 0x8000) !== 0;
+}
