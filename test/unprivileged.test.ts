@@ -1,7 +1,8 @@
 // Everything a user without root does must work: tasks whose target port is below 1024 move to an
 // unprivileged port of their own address and the mesh forwards there; a published port below 1024 is
-// refused with the reason. CI runs as root, so this file drops to `nobody`: once for a focused check,
-// and once to run the whole end-to-end suite again, from a copy of the checkout `nobody` can read.
+// refused with the reason; DNS moves from 53 to 10053 and a VIP's port 80 to 10080. CI runs as root,
+// so this file drops to `nobody`: once for a focused check, and once to run the whole end-to-end suite
+// again, from a copy of the checkout `nobody` can read.
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import t from 'tap';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NOBODY = 65534;
-const END_TO_END = ['test/mesh-e2e.test.ts', 'test/api.test.ts', 'test/cli-e2e.test.ts', 'test/planned-changes.test.ts'];
+const END_TO_END = ['test/mesh-e2e.test.ts', 'test/api.test.ts', 'test/cli-e2e.test.ts', 'test/planned-changes.test.ts', 'test/dns-e2e.test.ts'];
 const isRoot = process.getuid?.() === 0;
 
 
@@ -37,6 +38,9 @@ t.test('a cluster run by an unprivileged user', async (t) => {
   t.not(report.uid, 0, 'the checks ran without root');
   t.same(report.listenPorts, [10080, 10080, 10080], 'port 80 of each task moved to 10080 of its own address');
   t.equal(report.distinctAnswers, 3, 'the mesh forwards to the moved ports, round robin over all three tasks');
+  t.equal(report.dnsPort, 10053, 'DNS cannot have port 53: it serves on 10053');
+  t.equal(report.vipEndpoint, 'VIP:10080', 'the VIP\'s port 80 moved to 10080, as the tasks\' did');
+  t.ok(report.vipAnsweredByTask, 'the name resolves to the VIP, and the VIP reaches a task');
   t.equal(report.lowPublish.status, 400);
   t.match(report.lowPublish.message, /cannot publish port 80: ports below 1024 need root \(or CAP_NET_BIND_SERVICE\)/);
   t.equal(report.psPorts?.length, 3, 'service ps shows each task\'s moved port');

@@ -1,8 +1,9 @@
-// DNS messages on the wire, through dns2's codec. A query is checked by its header before dns2 parses
-// it, so hostile counts or sizes cost nothing; what is malformed gets FORMERR, what is not a query at all
-// gets no answer (answering responses is how reflection loops start).
+// DNS messages on the wire. A query is checked by its header, then parsed by dns2, so hostile counts or
+// sizes cost nothing; what is malformed gets FORMERR, what is not a query at all gets no answer
+// (answering responses is how reflection loops start). Answers are written by WireWriter.
 import { Packet } from 'dns2';
-import type { Question, Resource } from 'dns2';
+import type { Question } from 'dns2';
+import { WireWriter } from './WireWriter.js';
 import type { QueryType, ZoneAnswer, ZoneRecord } from './Zone.js';
 
 const HEADER_BYTES = 12;
@@ -93,28 +94,48 @@ export function encodeError(query: Query, rcode: number, recursionAvailable: boo
   return message(query, rcode, recursionAvailable, [], []);
 }
 
+const TYPE_CODES = { A: 1, PTR: 12, SRV: 33 } as const;
+const FLAG = { QR: 0x8000, AA: 0x0400, TC: 0x0200, RD: 0x0100, RA: 0x0080 } as const;
+
 function message(query: Query, rcode: number, ra: boolean, answers: ZoneRecord[], additionals: ZoneRecord[], tc = false): Buffer {
-  const packet = new Packet();
-  packet.header = new Packet.Header({ id: query.id, qr: 1, aa: 1, tc: tc ? 1 : 0, rd: query.rd, ra: ra ? 1 : 0, rcode });
-  packet.questions = [query.question];
-  packet.answers = answers.map(resource);
-  packet.additionals = additionals.map(resource);
-  if (query.ednsPayload !== undefined) packet.additionals.push(optRecord());
-  return packet.toBuffer();
-}
-
-/** Our OPT pseudo-record: the UDP size we accept, no options (dns2's EDNS encoder writes its rdata). */
-function optRecord(): Resource {
-  return { name: '', type: TYPE_OPT, class: EDNS_UDP_LIMIT, ttl: 0, rdata: [] } as unknown as Resource;
-}
-
-function resource(record: ZoneRecord): Resource {
-  const base = { name: record.name, class: CLASS_IN, ttl: record.ttl };
-  switch (record.type) {
-    case 'A': return { ...base, type: Packet.TYPE.A, address: record.address } as Resource;
-    case 'PTR': return { ...base, type: Packet.TYPE.PTR, domain: record.target } as Resource;
-    case 'SRV': return { ...base, type: Packet.TYPE.SRV, priority: record.priority, weight: record.weight, port: record.port, target: record.target } as Resource;
+  const out = new WireWriter();
+  out.u16(query.id);
+  out.u16(FLAG.QR | FLAG.AA | (tc ? FLAG.TC : 0) | (query.rd ? FLAG.RD : 0) | (ra ? FLAG.RA : 0) | (rcode & 0xf));
+  const edns = query.ednsPayload !== undefined;
+  for (const count of [1, answers.length, 0, additionals.length + (edns ? 1 : 0)]) out.u16(count);
+  out.name(query.question.name);
+  out.u16(query.question.type);
+  out.u16(query.question.class);
+  for (const record of [...answers, ...additionals]) writeRecord(out, record);
+  // Our OPT pseudo-record: root owner, the UDP size we accept, no extended rcode, no options.
+  if (edns) {
+    out.u8(0);
+    out.u16(TYPE_OPT);
+    out.u16(EDNS_UDP_LIMIT);
+    out.u32(0);
+    out.u16(0);
   }
+  return out.toBuffer();
+}
+
+function writeRecord(out: WireWriter, record: ZoneRecord): void {
+  out.name(record.name);
+  out.u16(TYPE_CODES[record.type]);
+  out.u16(CLASS_IN);
+  out.u32(record.ttl);
+  const lengthAt = out.length;
+  out.u16(0);
+  switch (record.type) {
+    case 'A': out.ipv4(record.address); break;
+    case 'PTR': out.name(record.target); break;
+    case 'SRV':
+      out.u16(record.priority);
+      out.u16(record.weight);
+      out.u16(record.port);
+      out.name(record.target, { compress: false });
+      break;
+  }
+  out.setU16(lengthAt, out.length - lengthAt - 2);
 }
 
 /** A reply made of the query's own header: its ID, opcode and RD kept, QR and the rcode set, no sections. */
