@@ -1,6 +1,7 @@
 // `node --import tsx bench/dns-codec.ts`: what one DNS answer costs to encode, our WireWriter against
 // dns2's encoder, for answers of 1, 6 and 60 A records. The figures are in bench/README.md ("DNS").
 import { Packet } from 'dns2';
+import type { Question, Resource } from 'dns2';
 import { DnsServer } from '../src/vip-dns/index.js';
 
 const ROUNDS = 5000;
@@ -8,15 +9,15 @@ const ROUNDS = 5000;
 function query(name: string): Buffer {
   const packet = new Packet();
   packet.header.id = 7;
-  packet.questions.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN } as Packet.Question);
+  packet.questions.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN } as Question);
   return packet.toBuffer();
 }
 
 function dns2Answer(name: string, addresses: readonly string[]): Buffer {
   const packet = new Packet();
   packet.header = new Packet.Header({ id: 7, qr: 1, aa: 1 });
-  packet.questions = [{ name, type: Packet.TYPE.A, class: Packet.CLASS.IN } as Packet.Question];
-  packet.answers = addresses.map((address) => ({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 5, address }) as Packet.Resource);
+  packet.questions = [{ name, type: Packet.TYPE.A, class: Packet.CLASS.IN } as Question];
+  packet.answers = addresses.map((address) => ({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 5, address }) as Resource);
   return packet.toBuffer();
 }
 

@@ -7,7 +7,7 @@ import { Zone } from './Zone.js';
 import type { ServiceRecord, ZoneOptions } from './Zone.js';
 import { Forwarder } from './Forwarder.js';
 import type { Transport, Upstream } from './Forwarder.js';
-import { RCODE, encodeAnswer, encodeError, readQuery, udpLimit } from './dnsMessage.js';
+import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, readQuery, udpLimit } from './dnsMessage.js';
 import { FrameReader, frame } from './tcpFrames.js';
 
 export interface DnsServerOptions {
@@ -109,7 +109,7 @@ export class DnsServer {
     }
   }
 
-  /** The answer to one query, encoded; undefined when the packet deserves none. Never throws. */
+  /** The answer to one query, encoded (never over its transport's size); undefined when the packet deserves none. Never throws. */
   async respond(raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
     const checked = readQuery(raw);
     if (checked.kind !== 'query') return checked.kind === 'reply' ? checked.reply : undefined;
@@ -117,7 +117,9 @@ export class DnsServer {
     const recursionAvailable = this.#forwarder.upstreams.length > 0;
     try {
       const answer = query.internetClass ? this.#zone.lookup(query.name, query.type) : undefined;
-      if (answer) return encodeAnswer(query, answer, { recursionAvailable, ...(transport === 'udp' ? { limit: udpLimit(query) } : {}) });
+      if (answer) {
+        return encodeAnswer(query, answer, transport === 'udp' ? { recursionAvailable, limit: udpLimit(query) } : { recursionAvailable, limit: TCP_LIMIT, fill: true });
+      }
       return await this.#forwarder.forward(raw, transport) ?? encodeError(query, RCODE.SERVFAIL, recursionAvailable);
     } catch (error) {
       this.#log(`dns: cannot answer ${query.name}: ${(error as Error).message}`);
@@ -126,15 +128,16 @@ export class DnsServer {
   }
 
   #serveUdp(message: Buffer, from: dgram.RemoteInfo): void {
+    const failed = (error: Error | null): void => {
+      if (error && !this.#warnedSend) {
+        this.#warnedSend = true;
+        this.#log(`dns: cannot send an answer to ${from.address}:${from.port}: ${error.message}`);
+      }
+    };
+    // send() throws at once for some senders (a source port of 0, say): that too is logged, not fatal.
     void this.respond(message, 'udp').then((reply) => {
-      if (!reply || !this.#udp) return;
-      this.#udp.send(reply, from.port, from.address, (error) => {
-        if (error && !this.#warnedSend) {
-          this.#warnedSend = true;
-          this.#log(`dns: cannot send an answer to ${from.address}:${from.port}: ${error.message}`);
-        }
-      });
-    });
+      if (reply && this.#udp) this.#udp.send(reply, from.port, from.address, failed);
+    }).catch(failed);
   }
 
   #serveTcp(socket: net.Socket): void {
@@ -162,6 +165,9 @@ export class DnsServer {
           }
           if (unanswered < TCP_PIPELINE_LIMIT && socket.writableLength === 0) socket.resume();
           finishIfDone();
+        }).catch((error: Error) => {
+          this.#log(`dns: TCP answer failed: ${error.message}`);
+          socket.destroy();
         });
       }
     });

@@ -13,7 +13,9 @@ const CLASSIC_UDP_LIMIT = 512;
 /** What we advertise and the most we send over UDP: the DNS flag day's fragmentation-safe size. */
 export const EDNS_UDP_LIMIT = 1232;
 
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
+/** The most a DNS message over TCP can hold: its length prefix is two bytes. */
+export const TCP_LIMIT = 0xffff;
 
 const QUERY_TYPES = new Map<number, QueryType>([[1, 'A'], [28, 'AAAA'], [12, 'PTR'], [33, 'SRV'], [255, 'ANY']]);
 const CLASS_IN = 1;
@@ -57,19 +59,21 @@ export function readQuery(raw: Buffer): QueryCheck {
   }
   const question = packet.questions[0];
   if (!question || typeof question.name !== 'string') return { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
-  const opt = packet.additionals.find((r) => r?.type === TYPE_OPT);
-  return {
-    kind: 'query',
-    query: {
-      id: packet.header.id,
-      rd: packet.header.rd ? 1 : 0,
-      name: question.name,
-      type: QUERY_TYPES.get(question.type) ?? 'OTHER',
-      internetClass: question.class === CLASS_IN || question.class === CLASS_ANY,
-      ednsPayload: opt ? opt.class : undefined,
-      question,
-    },
+  const opts = packet.additionals.filter((r) => r?.type === TYPE_OPT);
+  if (opts.length > 1) return { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
+  const opt = opts[0];
+  const query: Query = {
+    id: packet.header.id,
+    rd: packet.header.rd ? 1 : 0,
+    name: question.name,
+    type: QUERY_TYPES.get(question.type) ?? 'OTHER',
+    internetClass: question.class === CLASS_IN || question.class === CLASS_ANY,
+    ednsPayload: opt ? opt.class : undefined,
+    question,
   };
+  // EDNS version 0 is the only one (RFC 6891 §6.1.3): any other gets BADVERS, with our OPT saying 0.
+  if (opt && (opt.ttl >>> 16) & 0xff) return { kind: 'reply', reply: encodeError(query, RCODE.BADVERS, false) };
+  return { kind: 'query', query };
 }
 
 /** The largest UDP answer this query may get (RFC 6891: at least 512, never below). */
@@ -79,14 +83,21 @@ export function udpLimit(query: Query): number {
 }
 
 /**
- * Our answer to a query, encoded. Over UDP an answer that does not fit is sent as its question alone
- * with TC set, and the client asks again over TCP.
+ * Our answer to a query, encoded, in at most `limit` bytes. Over UDP an answer that does not fit is sent
+ * as its question alone with TC set, and the client asks again over TCP. Over TCP (`fill`), where there
+ * is no retry, it keeps as many records as fit, still with TC set.
  */
-export function encodeAnswer(query: Query, answer: ZoneAnswer, options: { recursionAvailable: boolean; limit?: number }): Buffer {
+export function encodeAnswer(query: Query, answer: ZoneAnswer, options: { recursionAvailable: boolean; limit: number; fill?: boolean }): Buffer {
   const rcode = RCODE[answer.rcode];
-  const full = message(query, rcode, options.recursionAvailable, answer.answers, answer.additionals);
-  if (options.limit === undefined || full.length <= options.limit) return full;
-  return message(query, rcode, options.recursionAvailable, [], [], true);
+  const ra = options.recursionAvailable;
+  const full = message(query, rcode, ra, answer.answers, answer.additionals);
+  if (full.length <= options.limit) return full;
+  let kept = options.fill ? Math.floor((answer.answers.length * options.limit) / full.length) : 0;
+  for (; kept > 0; kept--) {
+    const partial = message(query, rcode, ra, answer.answers.slice(0, kept), [], true);
+    if (partial.length <= options.limit) return partial;
+  }
+  return message(query, rcode, ra, [], [], true);
 }
 
 /** An answer with no records: SERVFAIL when nothing upstream answered, for instance. */
@@ -100,6 +111,7 @@ const FLAG = { QR: 0x8000, AA: 0x0400, TC: 0x0200, RD: 0x0100, RA: 0x0080 } as c
 function message(query: Query, rcode: number, ra: boolean, answers: ZoneRecord[], additionals: ZoneRecord[], tc = false): Buffer {
   const out = new WireWriter();
   out.u16(query.id);
+  // An rcode above 15 (BADVERS) keeps its low bits here and its high bits in the OPT record (RFC 6891).
   out.u16(FLAG.QR | FLAG.AA | (tc ? FLAG.TC : 0) | (query.rd ? FLAG.RD : 0) | (ra ? FLAG.RA : 0) | (rcode & 0xf));
   const edns = query.ednsPayload !== undefined;
   for (const count of [1, answers.length, 0, additionals.length + (edns ? 1 : 0)]) out.u16(count);
@@ -107,12 +119,12 @@ function message(query: Query, rcode: number, ra: boolean, answers: ZoneRecord[]
   out.u16(query.question.type);
   out.u16(query.question.class);
   for (const record of [...answers, ...additionals]) writeRecord(out, record);
-  // Our OPT pseudo-record: root owner, the UDP size we accept, no extended rcode, no options.
+  // Our OPT pseudo-record: root owner, the UDP size we accept, the rcode's high bits, version 0, no options.
   if (edns) {
     out.u8(0);
     out.u16(TYPE_OPT);
     out.u16(EDNS_UDP_LIMIT);
-    out.u32(0);
+    out.u32((rcode >> 4) << 24);
     out.u16(0);
   }
   return out.toBuffer();

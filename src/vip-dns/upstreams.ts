@@ -27,7 +27,9 @@ export function resolvConfUpstreams(text: string): Upstream[] {
   const upstreams: Upstream[] = [];
   for (const line of text.split('\n')) {
     const [keyword, address] = line.trim().split(/\s+/);
-    if (keyword !== 'nameserver' || address === undefined || !net.isIP(address.split('%')[0]!)) continue;
+    if (keyword !== 'nameserver' || address === undefined) continue;
+    // A zone id (`%eth0`) belongs to IPv6 link-local addresses only; glibc ignores anything else.
+    if (!(net.isIP(address) === 4 || net.isIPv6(address.split('%')[0]!))) continue;
     upstreams.push({ address, port: DNS_PORT });
   }
   return upstreams.slice(0, MAX_RESOLV_CONF_SERVERS);
