@@ -78,6 +78,8 @@ export class DnsServer {
    */
   async listen(port = this.#options.port): Promise<void> {
     const { address } = this.#options;
+    // A fresh forwarder: close() ends the last one for good.
+    this.#forwarder = this.#forwarderFor(this.#options.upstreams);
     const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
     const tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.#serveTcp(socket));
     tcp.maxConnections = this.#options.maxTcpConnections ?? 256;
@@ -148,7 +150,8 @@ export class DnsServer {
     const finishIfDone = (): void => {
       if (peerDone && unanswered === 0) socket.end();
     };
-    socket.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => socket.destroy());
+    // Idle means no query waiting too: a forwarded one may take longer than the idle time to come back.
+    socket.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => { if (unanswered === 0) socket.destroy(); });
     socket.on('data', (chunk) => {
       for (const message of reader.push(chunk)) {
         unanswered++;
