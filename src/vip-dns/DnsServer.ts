@@ -7,7 +7,8 @@ import { Zone } from './Zone.js';
 import type { ServiceRecord, ZoneOptions } from './Zone.js';
 import { Forwarder } from './Forwarder.js';
 import type { Transport, Upstream } from './Forwarder.js';
-import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, readQuery, udpLimit } from './dnsMessage.js';
+import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, udpLimit } from './dnsMessage.js';
+import { readQuery } from './dnsQuery.js';
 import { FrameReader, frame } from './tcpFrames.js';
 
 export interface DnsServerOptions {
@@ -78,7 +79,8 @@ export class DnsServer {
    */
   async listen(port = this.#options.port): Promise<void> {
     const { address } = this.#options;
-    // A fresh forwarder: close() ends the last one for good.
+    // A fresh forwarder, since close() ends one for good; the one before is ended first.
+    this.#forwarder.close();
     this.#forwarder = this.#forwarderFor(this.#options.upstreams);
     const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
     const tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.#serveTcp(socket));
@@ -107,6 +109,7 @@ export class DnsServer {
     const others = this.#forwarder.upstreams.filter((u) => !(u.address === address && u.port === this.#port));
     if (others.length !== this.#forwarder.upstreams.length) {
       this.#log(`dns: not forwarding to ${address}:${this.#port}, which is this server`);
+      this.#forwarder.close();
       this.#forwarder = this.#forwarderFor(others);
     }
   }
@@ -118,7 +121,7 @@ export class DnsServer {
     const { query } = checked;
     const recursionAvailable = this.#forwarder.upstreams.length > 0;
     try {
-      const answer = query.internetClass ? this.#zone.lookup(query.name, query.type) : undefined;
+      const answer = query.internetClass && !query.dottedLabel ? this.#zone.lookup(query.name, query.type) : undefined;
       if (answer) {
         return encodeAnswer(query, answer, transport === 'udp' ? { recursionAvailable, limit: udpLimit(query) } : { recursionAvailable, limit: TCP_LIMIT, fill: true });
       }

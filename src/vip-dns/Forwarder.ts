@@ -41,7 +41,8 @@ export class Forwarder {
   constructor(options: ForwarderOptions) {
     this.upstreams = options.upstreams;
     this.#timeoutMs = options.timeoutMs ?? 4000;
-    this.#maxInFlight = options.maxInFlight ?? 1024;
+    // Each UDP query in flight holds one of the 65536 IDs: keep some free so picking one stays quick.
+    this.#maxInFlight = Math.min(options.maxInFlight ?? 1024, 0x8000);
   }
 
   get inFlight(): number {
@@ -55,7 +56,8 @@ export class Forwarder {
     try {
       for (const upstream of this.upstreams) {
         const reply = transport === 'udp' ? await this.#viaUdp(query, upstream) : await this.#viaTcp(query, upstream);
-        if (reply === undefined || this.#closed) continue;
+        if (this.#closed) return undefined;
+        if (reply === undefined) continue;
         const rcode = rcodeOf(reply);
         if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) continue;
         query.copy(reply, 0, 0, 2);
@@ -115,6 +117,7 @@ export class Forwarder {
 
   /** One try at one upstream: settles once, on an answer, a failure, the timeout or close(). */
   #attempt(start: (done: (reply: Buffer | undefined) => void) => () => void): Promise<Buffer | undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       let settled = false;
       let cleanup = (): void => {};
