@@ -2,90 +2,9 @@
 // (exactly those the pools hold as 'up'), and each service's VIP, ports, listen ports and networks.
 import t from 'tap';
 import { buildRoutingTable, dnsRecords, poolKeyOf } from '../src/mesh/index.js';
-import type {
-  DesiredState, NodeState, PortConfig, Protocol, Service, SwarmNode, Task, TaskEndpoint, TaskState,
-} from '../src/swarm/index.js';
-
-function node(id: string, state: NodeState = 'ready'): SwarmNode {
-  return {
-    ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '2024-01-01T00:00:00.000Z',
-    UpdatedAt: '2024-01-01T00:00:00.000Z',
-    Spec: { Labels: {}, Role: 'worker', Availability: 'active' },
-    Description: {
-      Hostname: id,
-      Platform: { Architecture: 'x86_64', OS: 'linux' },
-      Resources: { NanoCPUs: 2e9, MemoryBytes: 2 * 1024 ** 3 },
-      Engine: { EngineVersion: '24.0.0', Plugins: [] },
-      TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
-    },
-    Status: { State: state, Addr: '127.1.0.1' },
-  };
-}
-
-function port(published: number | undefined, target: number, protocol: Protocol = 'tcp', mode: 'ingress' | 'host' = 'ingress'): PortConfig {
-  return { Protocol: protocol, TargetPort: target, PublishMode: mode, ...(published ? { PublishedPort: published } : {}) };
-}
-
-interface ServiceOptions {
-  ports?: PortConfig[];
-  /** The VirtualIPs' Addr values; none (and mode dnsrr) when empty or absent. */
-  vips?: string[];
-}
-
-function service(id: string, name: string, o: ServiceOptions = {}): Service {
-  const mode = o.vips?.length ? 'vip' : 'dnsrr';
-  return {
-    ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '2024-01-01T00:00:00.000Z',
-    UpdatedAt: '2024-01-01T00:00:00.000Z',
-    Spec: { Name: name, Labels: {}, TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Replicated: { Replicas: 1 } } },
-    Endpoint: {
-      Spec: { Mode: mode, ...(o.ports ? { Ports: o.ports } : {}) },
-      ...(o.ports ? { Ports: o.ports } : {}),
-      ...(o.vips ? { VirtualIPs: o.vips.map((Addr) => ({ NetworkID: 'ingress', Addr })) } : {}),
-    },
-  };
-}
-
-interface TaskOptions {
-  slot?: number;
-  node?: string;
-  state?: TaskState;
-  desired?: DesiredState;
-  health?: 'starting' | 'healthy' | 'unhealthy';
-  /** null = no Endpoint at all. */
-  endpoint?: TaskEndpoint | null;
-  name?: string | null;
-  networks?: string[];
-}
-
-function task(id: string, serviceId: string, o: TaskOptions = {}): Task {
-  const slot = o.slot ?? 1;
-  const endpoint = o.endpoint === undefined ? { Addr: `127.20.0.${slot + 1}`, Ports: [] } : o.endpoint;
-  const name = o.name === undefined ? `${serviceId}.${slot}.${id}` : o.name;
-  return {
-    ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '2024-01-01T00:00:00.000Z',
-    UpdatedAt: '2024-01-01T00:00:00.000Z',
-    ...(name !== null ? { Name: name } : {}),
-    Labels: {},
-    Spec: { ContainerSpec: { Image: 'nginx' } },
-    ServiceID: serviceId,
-    Slot: slot,
-    NodeID: o.node ?? 'n1',
-    Status: {
-      Timestamp: '2024-01-01T00:00:00.000Z', State: o.state ?? 'running', Message: '', PortStatus: {},
-      ...(o.health ? { Health: o.health } : {}),
-    },
-    DesiredState: o.desired ?? 'running',
-    ...(o.networks ? { NetworksAttachments: o.networks.map((n) => ({ Network: { ID: `net-${n}`, Spec: { Name: n } }, Addresses: [] })) } : {}),
-    ...(endpoint ? { Endpoint: endpoint } : {}),
-  };
-}
+import type { PortConfig, Protocol, Service, Task, TaskEndpoint } from '../src/swarm/index.js';
+import type { TaskOptions } from './support/swarmObjects.js';
+import { node, port, service, task } from './support/swarmObjects.js';
 
 const nodes = [node('n1'), node('n2'), node('n3', 'down')];
 const web = (): Service => service('s1', 'web', { ports: [port(8080, 80)], vips: ['127.10.0.2/16'] });

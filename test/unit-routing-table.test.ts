@@ -1,92 +1,27 @@
 // buildRoutingTable and backendFor: which published ports a node opens and which task endpoints each pool holds.
 import t from 'tap';
 import { backendFor, buildRoutingTable, poolKeyOf } from '../src/mesh/index.js';
-import type {
-  DesiredState, NodeState, PortConfig, Protocol, Service, SwarmNode, Task, TaskEndpoint, TaskState,
-} from '../src/swarm/index.js';
-
-function node(id: string, state: NodeState = 'ready'): SwarmNode {
-  return {
-    ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '2024-01-01T00:00:00.000Z',
-    UpdatedAt: '2024-01-01T00:00:00.000Z',
-    Spec: { Labels: {}, Role: 'worker', Availability: 'active' },
-    Description: {
-      Hostname: id,
-      Platform: { Architecture: 'x86_64', OS: 'linux' },
-      Resources: { NanoCPUs: 2e9, MemoryBytes: 2 * 1024 ** 3 },
-      Engine: { EngineVersion: '24.0.0', Plugins: [] },
-      TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
-    },
-    Status: { State: state, Addr: '127.1.0.1' },
-  };
-}
-
-function port(published: number | undefined, target: number, protocol: Protocol = 'tcp', mode: 'ingress' | 'host' = 'ingress'): PortConfig {
-  return { Protocol: protocol, TargetPort: target, PublishMode: mode, ...(published ? { PublishedPort: published } : {}) };
-}
-
-function service(id: string, name: string, ports?: PortConfig[]): Service {
-  return {
-    ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '2024-01-01T00:00:00.000Z',
-    UpdatedAt: '2024-01-01T00:00:00.000Z',
-    Spec: { Name: name, Labels: {}, TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Replicated: { Replicas: 1 } } },
-    Endpoint: { Spec: { Mode: 'vip', ...(ports ? { Ports: ports } : {}) }, ...(ports ? { Ports: ports } : {}) },
-  };
-}
-
-interface TaskOptions {
-  slot?: number;
-  node?: string;
-  state?: TaskState;
-  desired?: DesiredState;
-  /** null = no Endpoint at all. */
-  endpoint?: TaskEndpoint | null;
-  name?: string | null;
-}
-
-function task(id: string, serviceId: string, o: TaskOptions = {}): Task {
-  const slot = o.slot ?? 1;
-  const endpoint = o.endpoint === undefined ? { Addr: `127.20.0.${slot + 1}`, Ports: [] } : o.endpoint;
-  const name = o.name === undefined ? `${serviceId}.${slot}.${id}` : o.name;
-  return {
-    ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '2024-01-01T00:00:00.000Z',
-    UpdatedAt: '2024-01-01T00:00:00.000Z',
-    ...(name !== null ? { Name: name } : {}),
-    Labels: {},
-    Spec: { ContainerSpec: { Image: 'nginx' } },
-    ServiceID: serviceId,
-    Slot: slot,
-    NodeID: o.node ?? 'n1',
-    Status: { Timestamp: '2024-01-01T00:00:00.000Z', State: o.state ?? 'running', Message: '', PortStatus: {} },
-    DesiredState: o.desired ?? 'running',
-    ...(endpoint ? { Endpoint: endpoint } : {}),
-  };
-}
+import type { Protocol, Service, Task, TaskEndpoint } from '../src/swarm/index.js';
+import { node, port, service, task } from './support/swarmObjects.js';
 
 const nodes = [node('n1'), node('n2'), node('n3', 'down')];
 
 t.test('routing table opens only ingress ports that have a published port', async (t) => {
-  const web = service('s1', 'web', [port(8080, 80), port(9090, 90, 'tcp', 'host'), port(undefined, 70)]);
+  const web = service('s1', 'web', { ports: [port(8080, 80), port(9090, 90, 'tcp', 'host'), port(undefined, 70)] });
   const { routes, pools } = buildRoutingTable([web], [], nodes);
   t.same([...routes.keys()], ['8080/tcp']);
   t.same([...pools.keys()], ['s1/80/tcp'], 'no pool for the host-mode or unpublished port');
 });
 
 t.test('routing table describes a route with its service, target and pool', async (t) => {
-  const { routes } = buildRoutingTable([service('s1', 'web', [port(8080, 80)])], [], nodes);
+  const { routes } = buildRoutingTable([service('s1', 'web', { ports: [port(8080, 80)] })], [], nodes);
   t.same(routes.get('8080/tcp'), {
     key: '8080/tcp', publishedPort: 8080, protocol: 'tcp', serviceId: 's1', serviceName: 'web', targetPort: 80, poolKey: 's1/80/tcp',
   });
 });
 
 t.test('routing table keys routes by port and protocol', async (t) => {
-  const dns = service('s1', 'dns', [port(53, 53, 'tcp'), port(53, 53, 'udp')]);
+  const dns = service('s1', 'dns', { ports: [port(53, 53, 'tcp'), port(53, 53, 'udp')] });
   const { routes, pools } = buildRoutingTable([dns], [], nodes);
   t.same([...routes.keys()].sort(), ['53/tcp', '53/udp']);
   t.equal(routes.get('53/udp')?.poolKey, 's1/53/udp');
@@ -95,15 +30,15 @@ t.test('routing table keys routes by port and protocol', async (t) => {
 });
 
 t.test('routing table lets two services publish the same number on different protocols', async (t) => {
-  const a = service('s1', 'a', [port(5000, 80, 'tcp')]);
-  const b = service('s2', 'b', [port(5000, 81, 'udp')]);
+  const a = service('s1', 'a', { ports: [port(5000, 80, 'tcp')] });
+  const b = service('s2', 'b', { ports: [port(5000, 81, 'udp')] });
   const { routes } = buildRoutingTable([a, b], [], nodes);
   t.equal(routes.get('5000/tcp')?.serviceName, 'a');
   t.equal(routes.get('5000/udp')?.serviceName, 'b');
 });
 
 t.test('routing table shares one pool between two published ports on one target', async (t) => {
-  const web = service('s1', 'web', [port(8080, 80), port(8081, 80)]);
+  const web = service('s1', 'web', { ports: [port(8080, 80), port(8081, 80)] });
   const { routes, pools } = buildRoutingTable([web], [task('t1', 's1')], nodes);
   t.equal(routes.get('8080/tcp')?.poolKey, routes.get('8081/tcp')?.poolKey);
   t.equal(pools.size, 1);
@@ -111,7 +46,7 @@ t.test('routing table shares one pool between two published ports on one target'
 });
 
 t.test('routing table has no routes for a service without published ports', async (t) => {
-  const { routes, pools } = buildRoutingTable([service('s1', 'web'), service('s2', 'api', [])], [task('t1', 's1')], nodes);
+  const { routes, pools } = buildRoutingTable([service('s1', 'web'), service('s2', 'api', { ports: [] })], [task('t1', 's1')], nodes);
   t.equal(routes.size, 0);
   t.equal(pools.size, 0);
 });
@@ -139,7 +74,7 @@ const memberRows: MemberRow[] = [
 
 for (const row of memberRows) {
   t.test(`routing table pool: ${row.name}`, async (t) => {
-    const { pools } = buildRoutingTable([service('s1', 'web', [port(8080, 80)]), service('s2', 'api', [port(9000, 80)])], [row.task], nodes);
+    const { pools } = buildRoutingTable([service('s1', 'web', { ports: [port(8080, 80)] }), service('s2', 'api', { ports: [port(9000, 80)] })], [row.task], nodes);
     const members = pools.get('s1/80/tcp')!;
     t.equal(members.length, row.member ? 1 : 0);
     if (row.member) t.equal(members[0]!.state, row.state);
@@ -148,7 +83,7 @@ for (const row of memberRows) {
 
 t.test('routing table builds a member from the task: id, address, label', async (t) => {
   const { pools } = buildRoutingTable(
-    [service('s1', 'web', [port(8080, 80)])],
+    [service('s1', 'web', { ports: [port(8080, 80)] })],
     [task('abc', 's1', { slot: 3, name: 'web.3.abc', endpoint: { Addr: '127.20.0.9', Ports: [] } })],
     nodes,
   );
@@ -164,7 +99,7 @@ t.test('routing table uses the ListenPort the task reports for that target and p
       { Protocol: 'tcp', TargetPort: 443, ListenPort: 40443 },
     ],
   };
-  const web = service('s1', 'web', [port(8080, 80), port(8443, 443), port(8080, 80, 'udp'), port(9999, 53)]);
+  const web = service('s1', 'web', { ports: [port(8080, 80), port(8443, 443), port(8080, 80, 'udp'), port(9999, 53)] });
   const { pools } = buildRoutingTable([web], [task('t1', 's1', { endpoint })], nodes);
   t.equal(pools.get('s1/80/tcp')?.[0]?.port, 40080, 'the unprivileged fallback port');
   t.equal(pools.get('s1/443/tcp')?.[0]?.port, 40443);
@@ -174,7 +109,7 @@ t.test('routing table uses the ListenPort the task reports for that target and p
 
 t.test('routing table sorts members by task name in slot order (2 before 10)', async (t) => {
   const tasks = [10, 2, 1, 11, 3].map((slot) => task(`id${slot}`, 's1', { slot, name: `web.${slot}.x${slot}` }));
-  const { pools } = buildRoutingTable([service('s1', 'web', [port(8080, 80)])], tasks, nodes);
+  const { pools } = buildRoutingTable([service('s1', 'web', { ports: [port(8080, 80)] })], tasks, nodes);
   t.same(pools.get('s1/80/tcp')?.map((m) => m.label), ['web.1.x1', 'web.2.x2', 'web.3.x3', 'web.10.x10', 'web.11.x11']);
 });
 
@@ -183,17 +118,17 @@ t.test('routing table keeps a fenced old task and its running replacement in one
     task('new', 's1', { slot: 1, name: 'web.1.new', endpoint: { Addr: '127.20.0.3', Ports: [] } }),
     task('old', 's1', { slot: 1, name: 'web.1.old', desired: 'shutdown', endpoint: { Addr: '127.20.0.2', Ports: [] } }),
   ];
-  const { pools } = buildRoutingTable([service('s1', 'web', [port(8080, 80)])], tasks, nodes);
+  const { pools } = buildRoutingTable([service('s1', 'web', { ports: [port(8080, 80)] })], tasks, nodes);
   t.same(pools.get('s1/80/tcp')?.map((m) => [m.id, m.state]), [['new', 'up'], ['old', 'fenced']]);
 });
 
 t.test('routing table labels a member without a name by its task id', async (t) => {
-  const { pools } = buildRoutingTable([service('s1', 'web', [port(8080, 80)])], [task('t9', 's1', { name: null })], nodes);
+  const { pools } = buildRoutingTable([service('s1', 'web', { ports: [port(8080, 80)] })], [task('t9', 's1', { name: null })], nodes);
   t.equal(pools.get('s1/80/tcp')?.[0]?.label, 't9');
 });
 
 t.test('routing table reads published ports from Endpoint.Ports (the allocated ones), not the spec', async (t) => {
-  const web = service('s1', 'web', [port(30001, 80)]);
+  const web = service('s1', 'web', { ports: [port(30001, 80)] });
   web.Spec.EndpointSpec = { Mode: 'vip', Ports: [port(undefined, 80)] };
   const { routes } = buildRoutingTable([web], [], nodes);
   t.same([...routes.keys()], ['30001/tcp']);
