@@ -8,6 +8,7 @@ import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRu
 import { whoamiHost } from './support/net.js';
 
 const BLOCK = testBlock(117); // nodes 127.117.0.x, tasks 127.118/16, VIPs 127.119/16, DNS 127.117.0.250
+const HOLDER_BLOCK = testBlock(143); // the same from 127.143.0.x
 
 /** Answers for task names may be cached for their TTL (Node's resolver does): a TTL of 0 lets us watch them move. */
 const NO_CACHE = { dnsTaskTtl: 0, heartbeatPeriodMs: 100 };
@@ -155,4 +156,26 @@ t.test('names, VIPs and tasks.<name> through the life of a service', async (t) =
     await t.rejects(resolver.resolve4('tasks.my-web'), { code: 'ESERVFAIL' });
     await t.rejects(resolver.reverse(vip), { code: 'ENOTFOUND' }, 'the VIP block is ours: its free addresses are NXDOMAIN');
   });
+});
+
+t.test('the node holding the VIPs fails: the next one takes the VIPs and the names over at once', async (t) => {
+  // Heartbeats every 2 s: the managers see node1 Down only after 6 s; the takeover must not wait for that.
+  const cluster = await testCluster(t, HOLDER_BLOCK, { ...NO_CACHE, managers: 3, heartbeatPeriodMs: 2000 });
+  const manager = cluster.nodes[1]!.apiUrl;
+  const resolver = resolverFor(cluster.dnsServer.address, cluster.dnsServer.port);
+  await api(manager, 'POST', '/services/create', serviceSpec('web', 'traefik/whoami', { Mode: { Replicated: { Replicas: 3 } } }));
+  await followsPool(t, resolver, manager, 'web', 3);
+  const [vip] = await resolver.resolve4('web');
+  t.match(await cluster.vipEndpoint(vip!, 80), /:\d+$/, 'node1 holds the VIP');
+
+  const node1Id = cluster.nodes[0]!.nodeId;
+  await cluster.engine('node1')!.fail();
+  const endpoint = await waitFor('another node to hold the VIP', () => cluster.vipEndpoint(vip!, 80));
+  const [host, port] = endpoint.split(':');
+  t.match(await whoamiHost(host!, Number(port)), /^[0-9a-f]{12}$/, 'the VIP answers again');
+  // A new service, kept off node1, which the managers still count as Ready: the new holder publishes its names.
+  await api(manager, 'POST', '/services/create', serviceSpec('api', 'traefik/whoami', { TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' }, Placement: { Constraints: ['node.hostname!=node1'] } } }));
+  await followsPool(t, resolver, manager, 'api', 1);
+  const { body: node1 } = await api(manager, 'GET', `/nodes/${node1Id}`);
+  t.equal(node1.Status.State, 'ready', 'all this while the managers still saw node1 Ready');
 });

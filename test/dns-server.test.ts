@@ -70,7 +70,7 @@ t.test('names the zone owns, asked with Node\'s resolver', async (t) => {
   t.same(await node().resolve4('web.2.bbbb'), ['127.214.11.2'], 'a container name resolves to its task');
   t.same(await node().resolve4('web.front'), ['127.214.10.2'], '<svc>.<network> resolves too');
   await t.rejects(node().resolve6('web'), { code: 'ENODATA' }, 'AAAA on an owned name: NOERROR with no records');
-  await t.rejects(node().resolve4('nope.web'), { code: 'ENOTFOUND' }, 'an unknown name under an owned one: NXDOMAIN');
+  await t.rejects(node().resolve4('nope.tasks.web'), { code: 'ENOTFOUND' }, 'an unknown name under an owned one: NXDOMAIN');
   t.same(await node().reverse('127.214.11.1'), ['web.1.aaaa'], 'PTR of a task address names the container');
   t.same(await node().reverse('127.214.10.2'), ['web'], 'PTR of a VIP names the service');
   await t.rejects(node().reverse('127.214.11.99'), { code: 'ENOTFOUND' }, 'an unknown address of an owned block: NXDOMAIN');
@@ -106,7 +106,7 @@ t.test('names the zone owns, asked with dig', async (t) => {
   t.equal(aaaa.status, 'NOERROR', 'AAAA on an owned name: NOERROR');
   t.equal(aaaa.answerCount, 0, 'AAAA on an owned name: ANSWER: 0');
 
-  const unknown = await ask('nope.web');
+  const unknown = await ask('nope.tasks.web');
   t.equal(unknown.status, 'NXDOMAIN', 'an unknown name under an owned one');
   t.equal(unknown.answerCount, 0);
 

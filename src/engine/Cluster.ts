@@ -4,6 +4,7 @@
 import { Manager } from '../swarm/index.js';
 import { DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
+import { LocalMeshes } from '../mesh/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
@@ -94,6 +95,7 @@ export class Cluster implements SwarmDirectory {
       ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
       ...(this.options.log ? { log: this.options.log } : {}),
     });
+    const meshes = new LocalMeshes();
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
         hostname: `node${i}`,
@@ -102,6 +104,7 @@ export class Cluster implements SwarmDirectory {
         runtime: this.runtime,
         directory: this,
         dns: this.dnsServer,
+        meshes,
         ...(this.options.log ? { log: this.options.log } : {}),
       }));
     }

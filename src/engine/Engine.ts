@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Manager, SwarmError, invalidArgument } from '../swarm/index.js';
 import type { NodeRole, StoreChange } from '../swarm/index.js';
 import { Mesh } from '../mesh/index.js';
-import type { DnsSink } from '../mesh/index.js';
+import type { DnsSink, LocalMeshes } from '../mesh/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { engineApi, ApiError } from './api/index.js';
@@ -29,6 +29,8 @@ export interface EngineOptions {
   directory: SwarmDirectory;
   /** The cluster's embedded DNS server, which this node's mesh feeds while it holds the VIPs. */
   dns?: DnsSink;
+  /** The meshes of this process, among which the VIPs move when their holder stops. */
+  meshes?: LocalMeshes;
   log?: (line: string) => void;
 }
 
@@ -53,6 +55,7 @@ export class Engine implements EngineContext {
   #runtime: Runtime;
   #directory: SwarmDirectory;
   #dns: DnsSink | undefined;
+  #meshes: LocalMeshes | undefined;
   #log: (line: string) => void;
   #server: http.Server;
   #membership: Membership | undefined;
@@ -66,6 +69,7 @@ export class Engine implements EngineContext {
     this.#runtime = options.runtime;
     this.#directory = options.directory;
     this.#dns = options.dns;
+    this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
   }
@@ -217,7 +221,11 @@ export class Engine implements EngineContext {
       runtime: this.#runtime,
       log: this.#log,
     });
-    const mesh = new Mesh({ node: this.hostname, address: this.address, view, log: this.#log, ...(this.#dns ? { dns: this.#dns } : {}) });
+    const mesh = new Mesh({
+      node: this.hostname, address: this.address, view, log: this.#log,
+      ...(this.#dns ? { dns: this.#dns } : {}),
+      ...(this.#meshes ? { local: this.#meshes } : {}),
+    });
     const beat = (): void => manager.heartbeat(nodeId);
     const membership: Membership = {
       manager, nodeId, agent, mesh, heartbeat: setInterval(beat, manager.heartbeatPeriodMs), onRemoved: () => {},

@@ -8,6 +8,7 @@ import type { ServiceRecord } from '../vip-dns/index.js';
 import { buildRoutingTable } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
 import { dnsRecords } from './dnsRecords.js';
+import type { LocalMeshes } from './LocalMeshes.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
 export interface DnsSink {
@@ -23,6 +24,8 @@ export interface MeshOptions {
   /** First retry delay for a published port another program holds; doubles up to 30 s. */
   retryFirstMs?: number;
   dns?: DnsSink;
+  /** The other meshes of this process, among which one holds the VIPs; without it, every Ready node counts. */
+  local?: LocalMeshes;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
@@ -54,6 +57,7 @@ export class Mesh {
   #log: (line: string) => void;
   #retryFirstMs: number;
   #dns: DnsSink | undefined;
+  #local: LocalMeshes | undefined;
   #forwarder: TcpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
@@ -71,12 +75,14 @@ export class Mesh {
     this.#log = options.log ?? (() => {});
     this.#retryFirstMs = options.retryFirstMs ?? 1000;
     this.#dns = options.dns;
+    this.#local = options.local;
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
   }
 
   start(): void {
     this.#view.on('change', this.#onChange);
+    this.#local?.add(this);
     this.sync();
   }
 
@@ -92,16 +98,18 @@ export class Mesh {
 
   /**
    * The VIPs and the DNS server's address are on this one machine: the first Ready node (by hostname)
-   * holds the VIP listeners and publishes the names.
+   * whose mesh runs holds the VIP listeners and publishes the names.
    */
   #holdsVips(nodes: readonly SwarmNode[]): boolean {
-    const ready = nodes.filter((n) => n.Status.State === 'ready')
+    const candidates = nodes.filter((n) => n.Status.State === 'ready')
       .map((n) => n.Description.Hostname)
+      .filter((hostname) => !this.#local || this.#local.runs(hostname))
       .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-    return ready[0] === this.node;
+    return candidates[0] === this.node;
   }
 
   sync(): void {
+    if (this.#closed) return;
     const [services, tasks, nodes] = [this.#view.services(), this.#view.tasks(), this.#view.nodes()];
     const holdsVips = this.#holdsVips(nodes);
     const table = buildRoutingTable(services, tasks, nodes, holdsVips);
@@ -216,5 +224,6 @@ export class Mesh {
     this.#listeners.clear();
     for (const socket of this.#clients) socket.destroy();
     await Promise.all(closing);
+    this.#local?.remove(this);
   }
 }

@@ -1,4 +1,5 @@
 export { Mesh } from './Mesh.js';
+export { LocalMeshes } from './LocalMeshes.js';
 export type { MeshOptions, DnsSink } from './Mesh.js';
 export { buildRoutingTable, backendFor, poolKeyOf, poolStateOf } from './RoutingTable.js';
 export { dnsRecords } from './dnsRecords.js';

@@ -62,6 +62,12 @@ const REVERSE_SUFFIX = '.in-addr.arpa';
 export class Zone {
   readonly #options: ZoneOptions;
   readonly #names = new Map<string, Entry>();
+  /**
+   * Names whose whole subtree is ours, so an unknown name below one is NXDOMAIN: `tasks.<service>`, task
+   * names, and `_tcp.<service>` / `_udp.<service>` (SRV). Not a bare service name: a service called `dev`
+   * must not swallow `pkg.go.dev`, which Swarm would forward too.
+   */
+  readonly #subtrees = new Set<string>();
   readonly #owned: { base: number; size: number }[];
 
   constructor(services: readonly ServiceRecord[], options: ZoneOptions) {
@@ -87,6 +93,9 @@ export class Zone {
         : { list: taskAddresses, ttl: taskTtl };
       this.#entry(`tasks.${service.name}${suffix}`).addresses = { list: taskAddresses, ttl: taskTtl };
       for (const task of service.tasks) this.#entry(task.name + suffix).addresses = { list: [task.address], ttl: taskTtl };
+      for (const subtree of [`tasks.${service.name}`, `_tcp.${service.name}`, `_udp.${service.name}`, ...service.tasks.map((t) => t.name)]) {
+        this.#subtrees.add(`${subtree}${suffix}`.toLowerCase());
+      }
       for (const { port, protocol } of service.ports) {
         const key = `${port}/${protocol}`;
         this.#entry(`_${port}._${protocol}.${service.name}${suffix}`).srv = service.tasks.map((task) => ({ port: task.listenPorts?.get(key) ?? port, task }));
@@ -123,7 +132,7 @@ export class Zone {
     return answer;
   }
 
-  /** A name under one of ours (`x.my-web`, `_81._tcp.my-web`), or an address of our blocks, is ours too. */
+  /** A name under one of our subtrees (`x.tasks.my-web`, `_81._tcp.my-web`), or an address of our blocks, is ours too. */
   #owns(name: string): boolean {
     if (name.endsWith(REVERSE_SUFFIX)) {
       const address = addressOf(name);
@@ -132,7 +141,7 @@ export class Zone {
     }
     const labels = name.split('.');
     for (let i = 1; i < labels.length; i++) {
-      if (this.#names.has(labels.slice(i).join('.'))) return true;
+      if (this.#subtrees.has(labels.slice(i).join('.'))) return true;
     }
     return false;
   }
