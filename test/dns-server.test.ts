@@ -205,7 +205,8 @@ function readFrames(socket: net.Socket, count: number): Promise<Buffer[]> {
     const reader = new FrameReader();
     const messages: Buffer[] = [];
     const onData = (chunk: Buffer): void => {
-      messages.push(...reader.push(chunk));
+      reader.push(chunk);
+      for (let message = reader.next(); message; message = reader.next()) messages.push(message);
       if (messages.length >= count) { socket.off('data', onData); resolve(messages); }
     };
     socket.on('data', onData);
@@ -500,4 +501,16 @@ t.test('TCP: an answer too big for one TCP message keeps what fits, with TC, and
   t.ok(answer.answers.length > 100 && answer.answers.length < 1000, `${answer.answers.length} of 1000 SRV records fit in one TCP message`);
   const after = await dig(server.address, server.port, ['+tcp', 'tasks.big']);
   t.equal(after.answer.length, 1000, 'tasks.big (1000 A records, 16 KiB) still comes whole over TCP');
+});
+
+t.test('TCP: one connection pipelining 500 queries has at most 32 in flight', async (t) => {
+  const silent = await fakeUpstream(t, '127.214.1.31', 'silent');
+  const server = await startServer(t, '127.214.0.31', { upstreams: [silent], forwardTimeoutMs: 300 });
+  const socket = await connect(t, server);
+  const batch = Buffer.concat(Array.from({ length: 500 }, (_, i) => frame(dnsQuery(`q${i}.example`, A, i))));
+  // The first answers (SERVFAIL) come once the first forwards time out: by then, without the limit, all
+  // 500 would have gone upstream.
+  const [first] = await readFramesAfter(socket, batch);
+  t.equal(Packet.parse(first!).header.rcode, 2, 'SERVFAIL: the upstream never answers');
+  t.ok(silent.queries.length <= 32, `${silent.queries.length} queries went upstream before the first answer`);
 });

@@ -150,35 +150,43 @@ export class DnsServer {
     const reader = new FrameReader();
     let unanswered = 0;
     let peerDone = false;
-    const finishIfDone = (): void => {
+    // Takes queries off the stream while fewer than the limit wait for their answers, and reads the socket
+    // only while that is so and the client keeps up with our answers: a connection holds bounded memory.
+    const pump = (): void => {
+      while (unanswered < TCP_PIPELINE_LIMIT) {
+        const message = reader.next();
+        if (!message) break;
+        answer(message);
+      }
+      if (unanswered >= TCP_PIPELINE_LIMIT || socket.writableNeedDrain) socket.pause();
+      else socket.resume();
       if (peerDone && unanswered === 0) socket.end();
+    };
+    const answer = (message: Buffer): void => {
+      unanswered++;
+      void this.respond(message, 'tcp').then((reply) => {
+        unanswered--;
+        if (socket.destroyed) return;
+        // Nothing to say to this message (it was not a query): the stream cannot be trusted past it.
+        if (!reply) return void socket.destroy();
+        socket.write(frame(reply));
+        pump();
+      }).catch((error: Error) => {
+        this.#log(`dns: TCP answer failed: ${error.message}`);
+        socket.destroy();
+      });
     };
     // Idle means no query waiting too: a forwarded one may take longer than the idle time to come back.
     socket.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => { if (unanswered === 0) socket.destroy(); });
     socket.on('data', (chunk) => {
-      for (const message of reader.push(chunk)) {
-        unanswered++;
-        if (unanswered >= TCP_PIPELINE_LIMIT) socket.pause();
-        void this.respond(message, 'tcp').then((reply) => {
-          unanswered--;
-          if (socket.destroyed) return;
-          if (reply) {
-            if (!socket.write(frame(reply))) socket.pause();
-          } else {
-            // Nothing to say to this message: the stream cannot be trusted past it.
-            socket.destroy();
-            return;
-          }
-          if (unanswered < TCP_PIPELINE_LIMIT && socket.writableLength === 0) socket.resume();
-          finishIfDone();
-        }).catch((error: Error) => {
-          this.#log(`dns: TCP answer failed: ${error.message}`);
-          socket.destroy();
-        });
-      }
+      reader.push(chunk);
+      pump();
     });
-    socket.on('drain', () => { if (unanswered < TCP_PIPELINE_LIMIT) socket.resume(); });
-    socket.on('end', () => { peerDone = true; finishIfDone(); });
+    socket.on('drain', pump);
+    socket.on('end', () => {
+      peerDone = true;
+      pump();
+    });
     socket.on('error', () => {});
     socket.on('close', () => this.#connections.delete(socket));
   }

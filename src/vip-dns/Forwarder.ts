@@ -106,7 +106,8 @@ export class Forwarder {
       const reader = new FrameReader();
       socket.on('connect', () => socket.end(frame(query)));
       socket.on('data', (chunk) => {
-        const [reply] = reader.push(chunk);
+        reader.push(chunk);
+        const reply = reader.next();
         if (reply) done(isResponse(reply) ? reply : undefined);
       });
       socket.on('error', () => done(undefined));

@@ -6,19 +6,21 @@ export function frame(message: Buffer): Buffer {
   return Buffer.concat([length, message]);
 }
 
-/** Cuts a byte stream into messages; holds at most one partial message (64 KiB) between calls. */
+/** Cuts a byte stream into messages, taken one at a time so the reader decides how many are in flight. */
 export class FrameReader {
   #buffered: Buffer = Buffer.alloc(0);
 
-  push(chunk: Buffer): Buffer[] {
+  push(chunk: Buffer): void {
     this.#buffered = this.#buffered.length ? Buffer.concat([this.#buffered, chunk]) : chunk;
-    const messages: Buffer[] = [];
-    while (this.#buffered.length >= 2) {
-      const end = 2 + this.#buffered.readUInt16BE(0);
-      if (this.#buffered.length < end) break;
-      messages.push(this.#buffered.subarray(2, end));
-      this.#buffered = this.#buffered.subarray(end);
-    }
-    return messages;
+  }
+
+  /** The next whole message, or undefined until more bytes come. */
+  next(): Buffer | undefined {
+    if (this.#buffered.length < 2) return undefined;
+    const end = 2 + this.#buffered.readUInt16BE(0);
+    if (this.#buffered.length < end) return undefined;
+    const message = this.#buffered.subarray(2, end);
+    this.#buffered = this.#buffered.subarray(end);
+    return message;
   }
 }

@@ -134,7 +134,7 @@ export async function askTcp(t: Test, server: { address: string; port: number },
   try {
     const reply = await deadline(`a TCP answer from ${server.address}:${server.port}`, new Promise<Buffer>((resolve, reject) => {
       const reader = new FrameReader();
-      socket.on('data', (chunk) => { const [first] = reader.push(chunk); if (first) resolve(first); });
+      socket.on('data', (chunk) => { reader.push(chunk); const first = reader.next(); if (first) resolve(first); });
       socket.on('error', reject);
       socket.on('close', () => reject(new Error('the server closed the connection without an answer')));
       socket.write(frame(message));
@@ -190,7 +190,8 @@ export async function fakeUpstream(t: Test, address: string, mode: UpstreamMode,
     socket.on('error', () => {});
     const reader = new FrameReader();
     socket.on('data', (chunk) => {
-      for (const message of reader.push(chunk)) {
+      reader.push(chunk);
+      for (let message = reader.next(); message; message = reader.next()) {
         const answer = reply(message, 'tcp');
         if (answer) socket.end(frame(answer));
       }
