@@ -514,3 +514,20 @@ t.test('TCP: one connection pipelining 500 queries has at most 32 in flight', as
   t.equal(Packet.parse(first!).header.rcode, 2, 'SERVFAIL: the upstream never answers');
   t.ok(silent.queries.length <= 32, `${silent.queries.length} queries went upstream before the first answer`);
 });
+
+t.test('forwarding: a UDP reply to another question (a late answer to an earlier query) is not taken', async (t) => {
+  const confused = await fakeUpstream(t, '127.214.1.32', 'wrong-question', '192.0.2.66');
+  const good = await fakeUpstream(t, '127.214.1.33', 'answer', '192.0.2.33');
+  const server = await startServer(t, '127.214.0.32', { upstreams: [confused, good], forwardTimeoutMs: 200 });
+  const { reply } = await askUdp(t, '127.214.0.132', server, dnsQuery('asked.example', A, 0x3232));
+  t.equal(confused.queries.length, 1, 'the first upstream was asked, and replied');
+  t.same(reply.answers.map((r) => [r.name, r.address]), [['asked.example', '192.0.2.33']], 'the answer is the second upstream\'s, to our question');
+});
+
+t.test('forwarding: an IPv6 upstream is recognised however its address is written', async (t) => {
+  const upstream = await fakeUpstream(t, '::1', 'answer', '192.0.2.34');
+  const server = await startServer(t, '127.214.0.34', { upstreams: [{ address: '0:0:0:0:0:0:0:1', port: upstream.port }], forwardTimeoutMs: 1000 });
+  const { reply, ms } = await askUdp(t, '127.214.0.134', server, dnsQuery('v6.example', A, 0x3434));
+  t.same(reply.answers.map((r) => r.address), ['192.0.2.34']);
+  t.ok(ms < 1000, `answered in ${ms.toFixed(0)} ms, not after the timeout`);
+});

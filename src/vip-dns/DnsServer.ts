@@ -125,7 +125,7 @@ export class DnsServer {
       if (answer) {
         return encodeAnswer(query, answer, transport === 'udp' ? { recursionAvailable, limit: udpLimit(query) } : { recursionAvailable, limit: TCP_LIMIT, fill: true });
       }
-      return await this.#forwarder.forward(raw, transport) ?? encodeError(query, RCODE.SERVFAIL, recursionAvailable);
+      return await this.#forwarder.forward(raw, transport, query.questionBytes) ?? encodeError(query, RCODE.SERVFAIL, recursionAvailable);
     } catch (error) {
       this.#log(`dns: cannot answer ${query.name}: ${(error as Error).message}`);
       return encodeError(query, RCODE.SERVFAIL, recursionAvailable);

@@ -4,7 +4,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { isResponse, rcodeOf, RCODE } from './dnsMessage.js';
+import { HEADER_BYTES, isResponse, rcodeOf, RCODE } from './dnsMessage.js';
 import { FrameReader, frame } from './tcpFrames.js';
 
 export interface Upstream {
@@ -24,6 +24,7 @@ export type Transport = 'udp' | 'tcp';
 
 interface Pending {
   upstream: Upstream;
+  question: Buffer;
   resolve: (reply: Buffer | undefined) => void;
 }
 
@@ -49,13 +50,16 @@ export class Forwarder {
     return this.#inFlight;
   }
 
-  /** The first usable upstream answer, with the client's ID; undefined when none answered (or too busy). */
-  async forward(query: Buffer, transport: Transport): Promise<Buffer | undefined> {
+  /**
+   * The first usable upstream answer, with the client's ID; undefined when none answered (or too busy).
+   * `question` is the query's question section, which a UDP reply must repeat to be taken as the answer.
+   */
+  async forward(query: Buffer, transport: Transport, question: Buffer): Promise<Buffer | undefined> {
     if (this.#closed || this.#inFlight >= this.#maxInFlight) return undefined;
     this.#inFlight++;
     try {
       for (const upstream of this.upstreams) {
-        const reply = transport === 'udp' ? await this.#viaUdp(query, upstream) : await this.#viaTcp(query, upstream);
+        const reply = transport === 'udp' ? await this.#viaUdp(query, upstream, question) : await this.#viaTcp(query, upstream);
         if (this.#closed) return undefined;
         if (reply === undefined) continue;
         const rcode = rcodeOf(reply);
@@ -78,8 +82,10 @@ export class Forwarder {
       if (!isResponse(reply)) return;
       const id = reply.readUInt16BE(0);
       const pending = this.#pending.get(id);
-      // Only the upstream we asked may answer: anyone else guessing the ID is ignored.
+      // Only the upstream we asked may answer, to our question: anyone else guessing the ID is ignored, and
+      // so is a late answer to an earlier query that had the same ID.
       if (!pending || pending.upstream.port !== from.port || !sameAddress(pending.upstream.address, from.address)) return;
+      if (!sameQuestion(reply, pending.question)) return;
       this.#pending.delete(id);
       pending.resolve(reply);
     });
@@ -88,15 +94,22 @@ export class Forwarder {
     return socket;
   }
 
-  #viaUdp(query: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
+  #viaUdp(query: Buffer, upstream: Upstream, question: Buffer): Promise<Buffer | undefined> {
     return this.#attempt((done) => {
       let id: number;
       do id = randomInt(0x10000); while (this.#pending.has(id));
       const ours = Buffer.from(query);
       ours.writeUInt16BE(id, 0);
-      this.#pending.set(id, { upstream, resolve: done });
-      this.#socket(upstream).send(ours, upstream.port, upstream.address, (error) => { if (error) done(undefined); });
-      return () => { this.#pending.delete(id); };
+      this.#pending.set(id, { upstream, question, resolve: done });
+      const cleanup = (): void => { this.#pending.delete(id); };
+      try {
+        this.#socket(upstream).send(ours, upstream.port, upstream.address, (error) => { if (error) done(undefined); });
+      } catch {
+        // An address the socket cannot send to at all (a malformed zone id, say): this upstream fails.
+        cleanup();
+        done(undefined);
+      }
+      return cleanup;
     });
   }
 
@@ -147,6 +160,25 @@ export class Forwarder {
   }
 }
 
+/** The same address however written: `::1` and `0:0:0:0:0:0:0:1`, `127.0.0.1` and `::ffff:127.0.0.1`. */
 function sameAddress(a: string, b: string): boolean {
-  return a === b || a === b.replace(/^::ffff:/, '');
+  return canonical(a) === canonical(b);
+}
+
+function canonical(address: string): string {
+  const bare = address.split('%')[0]!.replace(/^::ffff:(?=\d+\.)/i, '');
+  return net.isIPv6(bare) ? new net.SocketAddress({ address: bare, family: 'ipv6' }).address : bare;
+}
+
+/** A reply answers our query only if it asks the same question (names compared without case). */
+function sameQuestion(reply: Buffer, question: Buffer): boolean {
+  if (reply.length < HEADER_BYTES + question.length) return false;
+  for (let i = 0; i < question.length; i++) {
+    if (lowerAscii(reply[HEADER_BYTES + i]!) !== lowerAscii(question[i]!)) return false;
+  }
+  return true;
+}
+
+function lowerAscii(byte: number): number {
+  return byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte;
 }

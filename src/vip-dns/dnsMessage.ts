@@ -3,7 +3,7 @@ import { WireWriter } from './WireWriter.js';
 import type { Query } from './dnsQuery.js';
 import type { ZoneAnswer, ZoneRecord } from './Zone.js';
 
-const HEADER_BYTES = 12;
+export const HEADER_BYTES = 12;
 const CLASSIC_UDP_LIMIT = 512;
 /** What we advertise and the most we send over UDP: the DNS flag day's fragmentation-safe size. */
 export const EDNS_UDP_LIMIT = 1232;
@@ -12,7 +12,7 @@ export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP:
 /** The most a DNS message over TCP can hold: its length prefix is two bytes. */
 export const TCP_LIMIT = 0xffff;
 
-const CLASS_IN = 1;
+export const CLASS_IN = 1;
 export const TYPE_OPT = 41;
 
 /** The largest UDP answer this query may get (RFC 6891: at least 512, never below). */

@@ -5,17 +5,15 @@
 // What is malformed gets FORMERR; what is not a query at all gets no answer (answering responses is how
 // reflection loops start).
 import { Packet } from 'dns2';
-import { RCODE, TYPE_OPT, encodeError, headerOnly } from './dnsMessage.js';
+import { CLASS_IN, HEADER_BYTES, RCODE, TYPE_OPT, encodeError, headerOnly } from './dnsMessage.js';
 import type { QueryType } from './Zone.js';
 
-const HEADER_BYTES = 12;
 /** A question and an OPT record fit many times over; anything longer is not a query we need to read. */
 export const MAX_QUERY_BYTES = 1024;
 const MAX_NAME_OCTETS = 255;
 const DOT = 0x2e;
 
 const QUERY_TYPES = new Map<number, QueryType>([[1, 'A'], [28, 'AAAA'], [12, 'PTR'], [33, 'SRV'], [255, 'ANY']]);
-const CLASS_IN = 1;
 const CLASS_ANY = 255;
 
 export interface Query {

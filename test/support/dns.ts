@@ -145,7 +145,8 @@ export async function askTcp(t: Test, server: { address: string; port: number },
   }
 }
 
-export type UpstreamMode = 'answer' | 'servfail' | 'refused' | 'nxdomain' | 'silent';
+/** `wrong-question`: answers with the query's ID but another question, as a late answer to an earlier query would. */
+export type UpstreamMode = 'answer' | 'servfail' | 'refused' | 'nxdomain' | 'silent' | 'wrong-question';
 
 export interface FakeUpstream {
   address: string;
@@ -166,14 +167,15 @@ export async function fakeUpstream(t: Test, address: string, mode: UpstreamMode,
     if (mode === 'silent') return undefined;
     const response = Packet.createResponseFromRequest(request);
     response.header.ra = 1;
-    response.header.rcode = { answer: 0, servfail: 2, nxdomain: 3, refused: 5 }[mode];
-    if (mode === 'answer') {
+    response.header.rcode = { answer: 0, servfail: 2, nxdomain: 3, refused: 5, 'wrong-question': 0 }[mode];
+    if (mode === 'wrong-question') response.questions = [{ ...request.questions[0]!, name: `earlier.${request.questions[0]!.name}` }];
+    if (mode === 'answer' || mode === 'wrong-question') {
       response.answers.push({ name: request.questions[0]!.name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 42, address: answerAddress } as (typeof response.answers)[number]);
     }
     return response.toBuffer();
   };
 
-  const udp = dgram.createSocket('udp4');
+  const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
   t.teardown(() => new Promise<void>((resolve) => udp.close(() => resolve())));
   await new Promise<void>((resolve, reject) => { udp.once('error', reject); udp.bind(0, address, () => { udp.off('error', reject); resolve(); }); });
   const { port } = udp.address();
