@@ -168,6 +168,19 @@ t.test('the node holding the VIPs fails: the next one takes the VIPs and the nam
   const [vip] = await resolver.resolve4('web');
   t.match(await cluster.vipEndpoint(vip!, 80), /:\d+$/, 'node1 holds the VIP');
 
+  // web publishes no port: its VIP port is known from its tasks, and stays through a scale to 0.
+  const scale = async (replicas: number): Promise<void> => {
+    const { body: current } = await api(manager, 'GET', '/services/web');
+    await api(manager, 'POST', `/services/web/update?version=${current.Version.Index}`, { ...current.Spec, Mode: { Replicated: { Replicas: replicas } } });
+  };
+  await scale(0);
+  await waitFor('no task of web to run', async () => (await serving(manager, 'web')).addresses.length === 0 && (await serving(manager, 'web')).stopping.size === 0);
+  await t.rejects(resolver.resolve4('tasks.web'), { code: 'ENODATA' }, 'scaled to 0: tasks.web has no address, and is still ours');
+  await t.rejects(resolver.resolveSrv('_80._tcp.web'), { code: 'ENODATA' }, 'and its SRV name is still there, empty');
+  t.match(await cluster.vipEndpoint(vip!, 80), /:\d+$/, 'the VIP port stays open');
+  await scale(3);
+  await followsPool(t, resolver, manager, 'web', 3);
+
   const node1Id = cluster.nodes[0]!.nodeId;
   await cluster.engine('node1')!.fail();
   const endpoint = await waitFor('another node to hold the VIP', () => cluster.vipEndpoint(vip!, 80));

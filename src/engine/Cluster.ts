@@ -4,7 +4,7 @@
 import { Manager } from '../swarm/index.js';
 import { DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
-import { LocalMeshes } from '../mesh/index.js';
+import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
@@ -168,7 +168,7 @@ export class Cluster implements SwarmDirectory {
       const mesh = engine.mesh;
       if (!mesh) continue;
       await mesh.settled();
-      const listener = mesh.listenerStates().get(`${vip}:${port}/tcp`);
+      const listener = mesh.listenerStates().get(vipRouteKey(vip, port));
       if (listener?.state === 'open') return `${vip}:${listener.port}`;
     }
     return undefined;

@@ -3,9 +3,9 @@
 // listeners outlive configuration changes, and the per-connection path is a field read and a pick().
 import net from 'node:net';
 import { Pool, RoundRobin, TcpForwarder } from '../lb/index.js';
-import type { ClusterView, SwarmNode } from '../swarm/index.js';
+import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
-import { buildRoutingTable } from './RoutingTable.js';
+import { buildRoutingTable, groupByService, servicePorts } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
 import { dnsRecords } from './dnsRecords.js';
 import type { LocalMeshes } from './LocalMeshes.js';
@@ -61,6 +61,8 @@ export class Mesh {
   #forwarder: TcpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
+  /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
+  #targetPorts = new Map<string, number[]>();
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
@@ -112,9 +114,10 @@ export class Mesh {
     if (this.#closed) return;
     const [services, tasks, nodes] = [this.#view.services(), this.#view.tasks(), this.#view.nodes()];
     const holdsVips = this.#holdsVips(nodes);
-    const table = buildRoutingTable(services, tasks, nodes, holdsVips);
+    const targetPorts = this.#rememberPorts(services, tasks);
+    const table = buildRoutingTable(services, tasks, nodes, holdsVips, targetPorts);
     // In the same step as the pools below: a task is named in DNS exactly when it takes new connections.
-    if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes));
+    if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes, targetPorts));
     for (const [key, desired] of table.pools) {
       let entry = this.#pools.get(key);
       if (!entry) this.#pools.set(key, (entry = { pool: new Pool(), balancer: new RoundRobin() }));
@@ -140,6 +143,22 @@ export class Mesh {
         listener.server.close();
       }
     }
+  }
+
+  /**
+   * A service without published ports has VIP ports only as its tasks show them: remembered while the
+   * service lives, its VIP port stays open (and its SRV name answers) through a scale to 0 or the
+   * replacement of its only task.
+   */
+  #rememberPorts(services: readonly Service[], tasks: readonly Task[]): Map<string, number[]> {
+    const byService = groupByService(tasks);
+    const remembered = new Map<string, number[]>();
+    for (const service of services) {
+      const ports = new Set([...(this.#targetPorts.get(service.ID) ?? []), ...servicePorts(service, byService.get(service.ID) ?? [])]);
+      remembered.set(service.ID, [...ports].sort((a, b) => a - b));
+    }
+    this.#targetPorts = remembered;
+    return remembered;
   }
 
   #open(target: Target): void {

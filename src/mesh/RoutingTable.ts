@@ -59,17 +59,31 @@ export function servicePorts(service: Service, tasks: readonly Task[]): number[]
   return [...ports].sort((a, b) => a - b);
 }
 
-/** `withVips`: this node holds the cluster's VIPs (one node must, since they are addresses on one machine). */
-export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[], withVips = false): RoutingTable {
+export function groupByService(tasks: readonly Task[]): Map<string, Task[]> {
+  const byService = new Map<string, Task[]>();
+  for (const task of tasks) {
+    const list = byService.get(task.ServiceID);
+    if (list) list.push(task);
+    else byService.set(task.ServiceID, [task]);
+  }
+  return byService;
+}
+
+/** The key of a VIP port's route. */
+export function vipRouteKey(vip: string, targetPort: number): string {
+  return `${vip}:${targetPort}/tcp`;
+}
+
+/**
+ * `withVips`: this node holds the cluster's VIPs (one node must, since they are addresses on one machine).
+ * `targetPorts`: each service's target ports, where the caller remembers more than its tasks show now.
+ */
+export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[], withVips = false,
+  targetPorts?: ReadonlyMap<string, readonly number[]>): RoutingTable {
   const nodesUp = nodesUpOf(nodes);
   const routes = new Map<string, PublishedRoute>();
   const pools = new Map<string, BackendDesired[]>();
-  const tasksByService = new Map<string, Task[]>();
-  for (const task of tasks) {
-    const list = tasksByService.get(task.ServiceID);
-    if (list) list.push(task);
-    else tasksByService.set(task.ServiceID, [task]);
-  }
+  const tasksByService = groupByService(tasks);
   const pool = (service: Service, targetPort: number, protocol: Protocol): string => {
     const poolKey = poolKeyOf(service.ID, targetPort, protocol);
     if (pools.has(poolKey)) return poolKey;
@@ -92,8 +106,8 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
     }
     const vip = service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
     if (!withVips || !vip) continue;
-    for (const targetPort of servicePorts(service, tasksByService.get(service.ID) ?? [])) {
-      const key = `${vip}:${targetPort}/tcp`;
+    for (const targetPort of targetPorts?.get(service.ID) ?? servicePorts(service, tasksByService.get(service.ID) ?? [])) {
+      const key = vipRouteKey(vip, targetPort);
       const poolKey = pool(service, targetPort, 'tcp');
       routes.set(key, { key, vip, publishedPort: targetPort, protocol: 'tcp', targetPort, poolKey, ...common });
     }

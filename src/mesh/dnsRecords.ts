@@ -3,16 +3,13 @@
 // Pure, so it is tested as a table.
 import type { Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord, TaskRecord } from '../vip-dns/index.js';
-import { nodesUpOf, poolStateOf, servicePorts } from './RoutingTable.js';
+import { groupByService, nodesUpOf, poolStateOf, servicePorts } from './RoutingTable.js';
 
-export function dnsRecords(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[]): ServiceRecord[] {
+/** `targetPorts` as for buildRoutingTable: where the caller remembers more ports than the tasks show. */
+export function dnsRecords(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[],
+  targetPorts?: ReadonlyMap<string, readonly number[]>): ServiceRecord[] {
   const nodesUp = nodesUpOf(nodes);
-  const tasksByService = new Map<string, Task[]>();
-  for (const task of tasks) {
-    const list = tasksByService.get(task.ServiceID);
-    if (list) list.push(task);
-    else tasksByService.set(task.ServiceID, [task]);
-  }
+  const tasksByService = groupByService(tasks);
   return services.map((service) => {
     const own = tasksByService.get(service.ID) ?? [];
     const serving = own.filter((task) => poolStateOf(task, nodesUp) === 'up');
@@ -22,7 +19,7 @@ export function dnsRecords(services: readonly Service[], tasks: readonly Task[],
       name: service.Spec.Name,
       ...(vip ? { vip } : {}),
       tasks: serving.map(taskRecord),
-      ports: servicePorts(service, own).map((port) => ({ port, protocol: 'tcp' })),
+      ports: (targetPorts?.get(service.ID) ?? servicePorts(service, own)).map((port) => ({ port, protocol: 'tcp' })),
       networks: [...networks],
     };
   });

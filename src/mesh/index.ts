@@ -1,6 +1,6 @@
 export { Mesh } from './Mesh.js';
 export { LocalMeshes } from './LocalMeshes.js';
 export type { MeshOptions, DnsSink } from './Mesh.js';
-export { buildRoutingTable, backendFor, poolKeyOf, poolStateOf } from './RoutingTable.js';
+export { buildRoutingTable, backendFor, poolKeyOf, vipRouteKey } from './RoutingTable.js';
 export { dnsRecords } from './dnsRecords.js';
 export type { PublishedRoute, RoutingTable } from './RoutingTable.js';

@@ -1,6 +1,6 @@
 export { Ipam, IpamError, ipToInt, intToIp, parseCidr } from './Ipam.js';
 export type { Cidr } from './Ipam.js';
-export { Zone, reverseName } from './Zone.js';
+export { Zone } from './Zone.js';
 export type { ServiceRecord, TaskRecord, ZoneOptions, ZoneAnswer, ZoneRecord, QueryType } from './Zone.js';
 export { DnsServer } from './DnsServer.js';
 export type { DnsServerOptions } from './DnsServer.js';
