@@ -2,7 +2,7 @@
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
 import { Manager } from '../swarm/index.js';
-import { DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
+import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
 import { Engine } from './Engine.js';
@@ -50,7 +50,6 @@ const DEFAULT_CLUSTER: ClusterOptions = {
   dnsTaskTtl: 5,
 };
 
-const DNS_PORT = 53;
 /** Where DNS goes when 53 cannot be bound (no root, or taken): the shift tasks' low ports get. */
 const DNS_FALLBACK_PORT = 10053;
 
@@ -145,21 +144,29 @@ export class Cluster implements SwarmDirectory {
     }
   }
 
-  /** A port that was asked for must be had; the default 53 falls back, and the log says where DNS went. */
+  /**
+   * A port that was asked for must be had. The default 53 falls back, when it needs root or is taken, to
+   * 10053, then to any free port (tried a few times: UDP picks it, and TCP may find it taken); the log
+   * says where DNS went. Any other error (an address not on this machine, say) stops the start.
+   */
   async #listenDns(): Promise<void> {
     const { address, port: asked } = this.dnsServer;
-    const ports = this.#dnsPortFixed ? [asked] : [DNS_PORT, DNS_FALLBACK_PORT, 0];
-    for (const [i, port] of ports.entries()) {
+    const ports = this.#dnsPortFixed ? [asked] : [DNS_PORT, DNS_FALLBACK_PORT, 0, 0, 0];
+    let firstError: NodeJS.ErrnoException | undefined;
+    for (const port of ports) {
       try {
         await this.dnsServer.listen(port);
-        if (i > 0) this.options.log?.(`DNS: ${address}:${DNS_PORT} cannot be bound (it needs root, or is taken): serving on ${address}:${this.dnsServer.port}`);
+        if (firstError) this.options.log?.(`DNS: ${address}:${DNS_PORT} cannot be bound (${firstError.code}): serving on ${address}:${this.dnsServer.port}`);
         return;
       } catch (error) {
-        if (i === ports.length - 1) {
-          throw new Error(`the DNS server cannot listen on ${address}:${port} (${(error as Error).message}): choose another with --dns ADDR:PORT`);
+        const e = error as NodeJS.ErrnoException;
+        firstError ??= e;
+        if (this.#dnsPortFixed || (e.code !== 'EACCES' && e.code !== 'EADDRINUSE')) {
+          throw new Error(`the DNS server cannot listen on ${address}:${port} (${e.message}): choose another address with --dns ADDR[:PORT]`);
         }
       }
     }
+    throw new Error(`the DNS server cannot listen on ${address}:${DNS_PORT} (${firstError?.message}), nor on another port: choose one with --dns ADDR:PORT`);
   }
 
   /** `vip:port` as its listener really listens (a port below 1024 moves without root); undefined until open. */

@@ -6,4 +6,4 @@ export { DnsServer } from './DnsServer.js';
 export type { DnsServerOptions } from './DnsServer.js';
 export { Forwarder } from './Forwarder.js';
 export type { Upstream, ForwarderOptions, Transport } from './Forwarder.js';
-export { parseDnsAddress, resolvConfUpstreams, systemUpstreams } from './upstreams.js';
+export { DNS_PORT, parseDnsAddress, resolvConfUpstreams, systemUpstreams } from './upstreams.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Upstream } from './Forwarder.js';
 
-const DNS_PORT = 53;
+export const DNS_PORT = 53;
 /** Like Swarm's resolver (and glibc), only the first three nameservers are used. */
 const MAX_RESOLV_CONF_SERVERS = 3;
 
