@@ -37,7 +37,7 @@ t.test('a published port held by another program is retried, logged once, and se
 
   await new Promise<void>((resolve) => blocker.close(() => resolve()));
   await waitFor('the retried listener to open', () => lines.length === 2, 5000);
-  t.match(lines[1], /published port 18080\/tcp is open on 127\.211\.0\.1 now/);
+  t.match(lines[1], /^node1: published port 18080\/tcp on 127\.211\.0\.1 is open now$/);
   // No task runs, so the mesh closes the connection at once instead of refusing it: the listener is ours.
   t.equal(await connectAndWait(NODE, PORT, 1000), 'closed');
 

@@ -41,6 +41,8 @@ t.test('a cluster run by an unprivileged user', async (t) => {
   t.equal(report.dnsPort, 10053, 'DNS cannot have port 53: it serves on 10053');
   t.equal(report.vipEndpoint, 'VIP:10080', 'the VIP\'s port 80 moved to 10080, as the tasks\' did');
   t.ok(report.vipAnsweredByTask, 'the name resolves to the VIP, and the VIP reaches a task');
+  t.match(report.log.join('\n'), /DNS: 127\.140\.0\.250:53 cannot be bound \(EACCES\): serving on 127\.140\.0\.250:10053/, 'the log says where DNS went');
+  t.match(report.log.join('\n'), /node1: VIP port 80 of service web listens on 127\.142\.\d+\.\d+:10080: ports below 1024 need root/, 'and where the VIP port went');
   t.equal(report.lowPublish.status, 400);
   t.match(report.lowPublish.message, /cannot publish port 80: ports below 1024 need root \(or CAP_NET_BIND_SERVICE\)/);
   t.equal(report.psPorts?.length, 3, 'service ps shows each task\'s moved port');

@@ -1,7 +1,7 @@
 // A whole cluster in this process: N engines on consecutive addresses of a subnet, the first a
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
-import { Manager } from '../swarm/index.js';
+import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
@@ -51,7 +51,7 @@ const DEFAULT_CLUSTER: ClusterOptions = {
 };
 
 /** Where DNS goes when 53 cannot be bound (no root, or taken): the shift tasks' low ports get. */
-const DNS_FALLBACK_PORT = 10053;
+const DNS_FALLBACK_PORT = DNS_PORT + UNPRIVILEGED_PORT_SHIFT;
 
 export interface ClusterNodeInfo {
   hostname: string;

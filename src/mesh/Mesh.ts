@@ -1,8 +1,11 @@
 // The data plane of one node: opens a listener on the node's address for every published ingress
-// port and balances each new connection over that service's pool. It follows the cluster view;
-// listeners outlive configuration changes, and the per-connection path is a field read and a pick().
+// port and balances each new connection over that service's pool. On the node that holds the VIPs it
+// also listens on each service's VIP, and publishes the cluster's names to the DNS server, in the same
+// step as the pools change. It follows the cluster view; listeners outlive configuration changes, and
+// the per-connection path is a field read and a pick().
 import net from 'node:net';
 import { Pool, RoundRobin, TcpForwarder } from '../lb/index.js';
+import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
 import { buildRoutingTable, groupByService, servicePorts } from './RoutingTable.js';
@@ -39,7 +42,7 @@ interface Listener {
   server: net.Server;
   target: Target;
   state: 'opening' | 'open' | 'failed';
-  /** The route's port, or (a VIP port below 1024 without root) that port + 10000, as tasks' ports move. */
+  /** The route's port, or (a VIP port below 1024 without root) that port + UNPRIVILEGED_PORT_SHIFT, as tasks' ports move. */
   port: number;
   /** Failed binds in a row; a port another program holds is retried with backoff, said once. */
   failures: number;
@@ -47,8 +50,6 @@ interface Listener {
 }
 
 const RETRY_MAX_MS = 30_000;
-/** Where a VIP port below 1024 goes without root: the same shift the runtime gives tasks' ports. */
-const UNPRIVILEGED_SHIFT = 10_000;
 
 export class Mesh {
   readonly node: string;
@@ -180,12 +181,14 @@ export class Mesh {
   #bind(listener: Listener): void {
     const { route } = listener.target;
     const { server } = listener;
+    const what = `${route.vip ? 'VIP port' : 'published port'} ${route.key} on ${route.vip ?? this.address}`;
     const opened = new Promise<void>((resolve) => {
       const failedToOpen = (error: NodeJS.ErrnoException): void => {
         listener.state = 'failed';
-        if (error.code === 'EACCES' && route.vip && listener.port < UNPRIVILEGED_SHIFT) {
-          listener.port += UNPRIVILEGED_SHIFT;
-          this.#log(`${this.node}: VIP port ${route.publishedPort} of service ${route.serviceName} listens on ${route.vip}:${listener.port}: ports below 1024 need root`);
+        const current = !this.#closed && this.#listeners.get(route.key) === listener;
+        // Without root a VIP port below 1024 moves up, as tasks' ports do: the VIP is ours alone.
+        if (error.code === 'EACCES' && route.vip && listener.port < 1024 && current) {
+          listener.port += UNPRIVILEGED_PORT_SHIFT;
           listener.server = this.#server(() => listener.target);
           this.#bind(listener);
           resolve();
@@ -194,10 +197,10 @@ export class Mesh {
         // Only root binds ports below 1024: retrying will not change that, so it is said and left closed.
         const hopeless = error.code === 'EACCES';
         if (listener.failures++ === 0) {
-          this.#log(`${this.node}: cannot open ${route.vip ? 'VIP port' : 'published port'} ${route.key} on ${route.vip ?? this.address} for service ${route.serviceName}: ` +
+          this.#log(`${this.node}: cannot open ${what} for service ${route.serviceName}: ` +
             (hopeless ? 'ports below 1024 need root (or CAP_NET_BIND_SERVICE); it stays closed' : `${error.code ?? error.message}; retrying until it can`));
         }
-        if (!hopeless && !this.#closed && this.#listeners.get(route.key) === listener) {
+        if (!hopeless && current) {
           const delay = Math.min(this.#retryFirstMs * 2 ** (listener.failures - 1), RETRY_MAX_MS);
           listener.retry = setTimeout(() => {
             listener.server = this.#server(() => listener.target);
@@ -211,8 +214,11 @@ export class Mesh {
         // From now on an error (say, accept failing when out of file descriptors) is logged, never rebound:
         // this server still holds the port.
         server.off('error', failedToOpen);
-        server.on('error', (error) => this.#log(`${this.node}: published port ${route.key} on ${this.address}: ${error.message}`));
-        if (listener.failures > 0) this.#log(`${this.node}: published port ${route.key} is open on ${this.address} now`);
+        server.on('error', (error) => this.#log(`${this.node}: ${what}: ${error.message}`));
+        if (listener.failures > 0) this.#log(`${this.node}: ${what} is open now`);
+        if (listener.port !== route.publishedPort) {
+          this.#log(`${this.node}: VIP port ${route.publishedPort} of service ${route.serviceName} listens on ${route.vip}:${listener.port}: ports below 1024 need root`);
+        }
         listener.state = 'open';
         listener.failures = 0;
         resolve();

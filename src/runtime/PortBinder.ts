@@ -4,6 +4,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { RuntimeError } from './TaskRun.js';
 import type { TransportProtocol } from './TaskRun.js';
 
@@ -11,7 +12,7 @@ import type { TransportProtocol } from './TaskRun.js';
 export type BindAttempt = (port: number) => Promise<number>;
 
 export interface PortBinderOptions {
-  /** Where a refused low port goes; default port + 10000. If that is taken too, any free port. */
+  /** Where a refused low port goes; default port + UNPRIVILEGED_PORT_SHIFT. If that is taken too, any free port. */
   lowPortFallback?: (port: number) => number;
   /**
    * Whether ports below 1024 may be bound. Unset: try, and fall back on EACCES. `false` skips straight
@@ -25,7 +26,7 @@ export class PortBinder {
   readonly #canBindLowPorts: boolean | undefined;
 
   constructor(options: PortBinderOptions = {}) {
-    this.#fallback = options.lowPortFallback ?? ((port) => port + 10000);
+    this.#fallback = options.lowPortFallback ?? ((port) => port + UNPRIVILEGED_PORT_SHIFT);
     this.#canBindLowPorts = options.canBindLowPorts;
   }
 

@@ -15,3 +15,9 @@ export const DEFAULT_STOP_GRACE_PERIOD = 10 * NANOS_PER_SECOND;
 
 /** The dispatcher's heartbeat period; a node is Down after three missed. */
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
+
+/**
+ * Without root, a port below 1024 moves up by this much: a task's port, a VIP's, and DNS's 53 (10053).
+ * Not Swarm's (it always runs as root), but one rule users can predict.
+ */
+export const UNPRIVILEGED_PORT_SHIFT = 10_000;

@@ -12,4 +12,4 @@ export { normalizeNodeSpec } from './nodeSpec.js';
 export { SwarmError, invalidArgument } from './errors.js';
 export type { SwarmErrorCode } from './errors.js';
 export { JoinTokens } from './JoinTokens.js';
-export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD } from './defaults.js';
+export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
