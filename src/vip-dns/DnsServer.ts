@@ -78,6 +78,7 @@ export class DnsServer {
    * nothing stays bound and the error is thrown, so the caller may try another port.
    */
   async listen(port = this.#options.port): Promise<void> {
+    if (this.#udp) throw new Error(`the DNS server already listens on ${this.#options.address}:${this.#port}`);
     const { address } = this.#options;
     // A fresh forwarder, since close() ends one for good; the one before is ended first.
     this.#forwarder.close();

@@ -14,6 +14,8 @@ export const TCP_LIMIT = 0xffff;
 
 export const CLASS_IN = 1;
 export const TYPE_OPT = 41;
+/** The record types we answer with or are asked for by name; any other is 'OTHER' to the zone. */
+export const TYPE_CODES = { A: 1, AAAA: 28, PTR: 12, SRV: 33, ANY: 255 } as const;
 
 /** The largest UDP answer this query may get (RFC 6891: at least 512, never below). */
 export function udpLimit(query: Query): number {
@@ -44,7 +46,6 @@ export function encodeError(query: Query, rcode: number, recursionAvailable: boo
   return message(query, rcode, recursionAvailable, [], [], { authoritative: false });
 }
 
-const TYPE_CODES = { A: 1, PTR: 12, SRV: 33 } as const;
 const FLAG = { QR: 0x8000, AA: 0x0400, TC: 0x0200, RD: 0x0100, RA: 0x0080 } as const;
 
 function message(query: Query, rcode: number, ra: boolean, answers: ZoneRecord[], additionals: ZoneRecord[],

@@ -5,7 +5,7 @@
 // What is malformed gets FORMERR; what is not a query at all gets no answer (answering responses is how
 // reflection loops start).
 import { Packet } from 'dns2';
-import { CLASS_IN, HEADER_BYTES, RCODE, TYPE_OPT, encodeError, headerOnly } from './dnsMessage.js';
+import { CLASS_IN, HEADER_BYTES, RCODE, TYPE_CODES, TYPE_OPT, encodeError, headerOnly } from './dnsMessage.js';
 import type { QueryType } from './Zone.js';
 
 /** A question and an OPT record fit many times over; anything longer is not a query we need to read. */
@@ -13,7 +13,7 @@ export const MAX_QUERY_BYTES = 1024;
 const MAX_NAME_OCTETS = 255;
 const DOT = 0x2e;
 
-const QUERY_TYPES = new Map<number, QueryType>([[1, 'A'], [28, 'AAAA'], [12, 'PTR'], [33, 'SRV'], [255, 'ANY']]);
+const QUERY_TYPES = new Map(Object.entries(TYPE_CODES).map(([name, code]) => [code as number, name as QueryType]));
 const CLASS_ANY = 255;
 
 export interface Query {
