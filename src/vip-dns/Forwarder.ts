@@ -46,10 +46,6 @@ export class Forwarder {
     this.#maxInFlight = Math.min(options.maxInFlight ?? 1024, 0x8000);
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   /**
    * The first usable upstream answer, with the client's ID; undefined when none answered (or too busy).
    * `question` is the query's question section, which a UDP reply must repeat to be taken as the answer.
@@ -101,15 +97,13 @@ export class Forwarder {
       const ours = Buffer.from(query);
       ours.writeUInt16BE(id, 0);
       this.#pending.set(id, { upstream, question, resolve: done });
-      const cleanup = (): void => { this.#pending.delete(id); };
       try {
         this.#socket(upstream).send(ours, upstream.port, upstream.address, (error) => { if (error) done(undefined); });
       } catch {
         // An address the socket cannot send to at all (a malformed zone id, say): this upstream fails.
-        cleanup();
         done(undefined);
       }
-      return cleanup;
+      return () => { this.#pending.delete(id); };
     });
   }
 

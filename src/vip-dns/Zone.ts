@@ -147,7 +147,7 @@ export class Zone {
   }
 }
 
-export function reverseName(address: string): string {
+function reverseName(address: string): string {
   return `${address.split('.').reverse().join('.')}${REVERSE_SUFFIX}`;
 }
 
