@@ -7,6 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Test } from 'tap';
 import { Packet } from 'dns2';
+import type { Resource } from 'dns2';
 import { FrameReader, frame } from '../../src/vip-dns/tcpFrames.js';
 
 export interface DigRecord {
@@ -75,11 +76,17 @@ function record(line: string): DigRecord {
   return { name: name!, ttl: Number(ttl), type: type!, data: data.join(' ') };
 }
 
-/** A query as a stub resolver sends it: one question, class IN, RD set, no EDNS. */
-export function dnsQuery(name: string, type: number, id: number): Buffer {
+const ednsWithOptions = Packet.Resource.EDNS as unknown as (rdata: object[], options: { udpPayloadSize: number }) => Resource;
+
+/**
+ * A query as a stub resolver sends it: one question, class IN, RD set, no EDNS; or of another class, and
+ * with an OPT record of this payload size and these options (dns2's, as Packet.Resource.EDNS.ECS builds).
+ */
+export function dnsQuery(name: string, type: number, id: number, cls: number = Packet.CLASS.IN, edns?: { payload: number; options: object[] }): Buffer {
   const packet = new Packet();
   packet.header = new Packet.Header({ id, rd: 1 });
-  packet.questions = [new Packet.Question(name, type, Packet.CLASS.IN)];
+  packet.questions = [new Packet.Question(name, type, cls)];
+  if (edns) packet.additionals = [ednsWithOptions(edns.options, { udpPayloadSize: edns.payload })];
   return packet.toBuffer();
 }
 
