@@ -1,6 +1,7 @@
 // buildRoutingTable and backendFor: which published ports a node opens and which task endpoints each pool holds.
 import t from 'tap';
 import { backendFor, buildRoutingTable, poolKeyOf } from '../src/mesh/index.js';
+import { DEFAULT_LB_SETTINGS } from '../src/swarm/index.js';
 import type { Protocol, Service, Task, TaskEndpoint } from '../src/swarm/index.js';
 import { node, port, service, task } from './support/swarmObjects.js';
 
@@ -17,6 +18,7 @@ t.test('routing table describes a route with its service, target and pool', asyn
   const { routes } = buildRoutingTable([service('s1', 'web', { ports: [port(8080, 80)] })], [], nodes);
   t.same(routes.get('8080/tcp'), {
     key: '8080/tcp', publishedPort: 8080, protocol: 'tcp', serviceId: 's1', serviceName: 'web', targetPort: 80, poolKey: 's1/80/tcp',
+    settings: DEFAULT_LB_SETTINGS,
   });
 });
 
@@ -87,7 +89,7 @@ t.test('routing table builds a member from the task: id, address, label', async 
     [task('abc', 's1', { slot: 3, name: 'web.3.abc', endpoint: { Addr: '127.20.0.9', Ports: [] } })],
     nodes,
   );
-  t.same(pools.get('s1/80/tcp'), [{ id: 'abc', host: '127.20.0.9', port: 80, state: 'up', label: 'web.3.abc' }]);
+  t.same(pools.get('s1/80/tcp'), [{ id: 'abc', host: '127.20.0.9', port: 80, state: 'up', label: 'web.3.abc', weight: 1 }]);
 });
 
 t.test('routing table uses the ListenPort the task reports for that target and protocol', async (t) => {
@@ -137,11 +139,11 @@ t.test('routing table reads published ports from Endpoint.Ports (the allocated o
 t.test('backendFor decides membership from state, endpoint and node', async (t) => {
   const up = new Set(['n1']);
   const table: [string, Task, ReturnType<typeof backendFor>][] = [
-    ['running on an up node', task('t1', 's1', { endpoint: { Addr: '127.20.0.7', Ports: [] } }), { id: 't1', host: '127.20.0.7', port: 80, state: 'up', label: 's1.1.t1' }],
+    ['running on an up node', task('t1', 's1', { endpoint: { Addr: '127.20.0.7', Ports: [] } }), { id: 't1', host: '127.20.0.7', port: 80, state: 'up', label: 's1.1.t1', weight: 1 }],
     ['node not up', task('t1', 's1', { node: 'n2' }), undefined],
     ['not running', task('t1', 's1', { state: 'preparing' }), undefined],
     ['no endpoint', task('t1', 's1', { endpoint: null }), undefined],
-    ['desired shutdown', task('t1', 's1', { desired: 'shutdown', endpoint: { Addr: '127.20.0.7', Ports: [] } }), { id: 't1', host: '127.20.0.7', port: 80, state: 'fenced', label: 's1.1.t1' }],
+    ['desired shutdown', task('t1', 's1', { desired: 'shutdown', endpoint: { Addr: '127.20.0.7', Ports: [] } }), { id: 't1', host: '127.20.0.7', port: 80, state: 'fenced', label: 's1.1.t1', weight: 1 }],
   ];
   for (const [name, input, expected] of table) {
     t.same(backendFor(input, 80, 'tcp', up), expected, name);

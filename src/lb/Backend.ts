@@ -12,6 +12,14 @@ export class Backend {
   active = 0;
   /** Connections ever handed to this backend. */
   total = 0;
+  /** Its share under weighted balancing, relative to the others of its pool. */
+  weight = 1;
+  /** Connect failures since its last success: what outlier detection counts. */
+  consecutiveFailures = 0;
+  /** Times it was ejected; each ejection lasts longer than the one before. */
+  ejections = 0;
+  /** While the clock is below this, it is ejected: no new connections (0: not ejected). */
+  ejectedUntil = 0;
   /** Free-form name users know it by (a task name); the library does not read it. */
   readonly label: string;
 

@@ -1,5 +1,5 @@
 // The backends of one service as one node sees them. Membership changes swap the list; Backend
-// objects are kept across changes so their counters and open connections survive a re-sync.
+// objects are kept across changes so their counters, open connections and ejections survive a re-sync.
 import { Backend } from './Backend.js';
 
 export interface BackendDesired {
@@ -8,15 +8,37 @@ export interface BackendDesired {
   port: number;
   state: Backend['state'];
   label?: string;
+  weight?: number;
+}
+
+export interface PoolOptions {
+  /** The clock ejections are measured on (milliseconds); injectable for tests. */
+  now?: () => number;
+  /** An ejected backend came back by itself: its ejection ended. */
+  onReturn?: (backend: Backend) => void;
 }
 
 export class Pool {
   #backends = new Map<string, Backend>();
-  /** Precomputed on every change so the per-connection pick reads one array. */
-  available: Backend[] = [];
+  #available: Backend[] = [];
+  /** When the next ejected backend comes back; Infinity while none is ejected, so picks read no clock. */
+  #nextReturn = Infinity;
+  readonly #now: () => number;
+  readonly #onReturn: ((backend: Backend) => void) | undefined;
+
+  constructor(options: PoolOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#onReturn = options.onReturn;
+  }
 
   get backends(): Backend[] {
     return [...this.#backends.values()];
+  }
+
+  /** Backends that take new connections: up, and not ejected. Precomputed, so a pick reads one array. */
+  get available(): Backend[] {
+    if (this.#nextReturn <= this.#now()) this.#recompute();
+    return this.#available;
   }
 
   get(id: string): Backend | undefined {
@@ -32,9 +54,42 @@ export class Pool {
         backend = new Backend(d.id, d.host, d.port, d.label);
       }
       backend.state = d.state;
+      backend.weight = d.weight ?? 1;
       next.set(d.id, backend);
     }
     this.#backends = next;
-    this.available = [...next.values()].filter((b) => b.state === 'up');
+    this.#recompute();
+  }
+
+  /** Takes `backend` out of rotation until `until` on this pool's clock; it comes back by itself. */
+  eject(backend: Backend, until: number): void {
+    backend.ejectedUntil = until;
+    this.#recompute();
+  }
+
+  get ejectedCount(): number {
+    let count = 0;
+    const now = this.#now();
+    for (const backend of this.#backends.values()) if (backend.ejectedUntil > now) count++;
+    return count;
+  }
+
+  #recompute(): void {
+    const now = this.#now();
+    let nextReturn = Infinity;
+    const available: Backend[] = [];
+    for (const backend of this.#backends.values()) {
+      if (backend.ejectedUntil > now) {
+        nextReturn = Math.min(nextReturn, backend.ejectedUntil);
+        continue;
+      }
+      if (backend.ejectedUntil !== 0) {
+        backend.ejectedUntil = 0;
+        this.#onReturn?.(backend);
+      }
+      if (backend.state === 'up') available.push(backend);
+    }
+    this.#available = available;
+    this.#nextReturn = nextReturn;
   }
 }

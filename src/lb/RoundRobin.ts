@@ -1,12 +1,8 @@
 // Round robin over a pool's available backends, as IPVS's `rr` does: each balancer keeps its own
 // position, so every node of the mesh cycles independently.
 import type { Backend } from './Backend.js';
+import type { Balancer } from './Balancer.js';
 import type { Pool } from './Pool.js';
-
-export interface Balancer {
-  /** The next backend for a new connection, skipping `exclude` (already tried); undefined if none is left. */
-  pick(pool: Pool, exclude?: ReadonlySet<Backend>): Backend | undefined;
-}
 
 export class RoundRobin implements Balancer {
   #next = 0;

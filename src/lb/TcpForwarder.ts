@@ -4,7 +4,7 @@
 import net from 'node:net';
 import type { Backend } from './Backend.js';
 import type { Pool } from './Pool.js';
-import type { Balancer } from './RoundRobin.js';
+import type { Balancer } from './Balancer.js';
 
 export interface ForwardEvents {
   /** The connection reached `backend` (after `attempts` tries). */
@@ -14,10 +14,16 @@ export interface ForwardEvents {
   connectError?(backend: Backend, error: Error): void;
 }
 
-export interface TcpForwarderOptions {
+/** Per service: how hard to try, and how long a quiet connection may stay. */
+export interface ForwardLimits {
   /** Backends tried for one connection before giving up. */
   maxAttempts?: number;
   connectTimeoutMs?: number;
+  /** No bytes either way for this long closes both sides (never a silent drop); 0 or absent: never. */
+  idleTimeoutMs?: number;
+}
+
+export interface TcpForwarderOptions extends ForwardLimits {
   /** Source address of upstream connections: what a backend sees as its client (Swarm's ingress SNAT). */
   localAddress?: string;
 }
@@ -33,7 +39,11 @@ export class TcpForwarder {
     this.localAddress = options.localAddress;
   }
 
-  forward(client: net.Socket, pool: Pool, balancer: Balancer, events: ForwardEvents = {}): void {
+  /** `limits` override the forwarder's own for this connection (they come from the service's settings). */
+  forward(client: net.Socket, pool: Pool, balancer: Balancer, events: ForwardEvents = {}, limits: ForwardLimits = {}): void {
+    const maxAttempts = limits.maxAttempts ?? this.maxAttempts;
+    const connectTimeoutMs = limits.connectTimeoutMs ?? this.connectTimeoutMs;
+    const idleTimeoutMs = limits.idleTimeoutMs ?? 0;
     client.pause();
     client.on('error', () => client.destroy());
     let tried: Set<Backend> | undefined;
@@ -43,7 +53,7 @@ export class TcpForwarder {
     client.once('close', abandon);
     const attempt = (): void => {
       if (client.destroyed) return; // the client left while we were still trying
-      const backend = balancer.pick(pool, tried);
+      const backend = balancer.pick(pool, tried, client.remoteAddress);
       if (!backend) {
         client.destroy();
         events.failed?.(tried ? 'connect_failed' : 'no_backend');
@@ -54,12 +64,12 @@ export class TcpForwarder {
         ...(this.localAddress ? { localAddress: this.localAddress } : {}),
       });
       connecting = upstream;
-      upstream.setTimeout(this.connectTimeoutMs);
+      upstream.setTimeout(connectTimeoutMs);
       const onEarlyError = (error: Error): void => {
         upstream.destroy();
         events.connectError?.(backend, error);
         (tried ??= new Set()).add(backend);
-        if (tried.size >= this.maxAttempts) {
+        if (tried.size >= maxAttempts) {
           client.destroy();
           events.failed?.('connect_failed');
         } else {
@@ -87,6 +97,13 @@ export class TcpForwarder {
           if (hadError) upstream.destroy();
           else if (!upstream.destroyed && !upstream.writableEnded) upstream.end();
         });
+        if (idleTimeoutMs > 0) {
+          // Bytes either way pass through the client socket, so its silence is the connection's.
+          client.setTimeout(idleTimeoutMs, () => {
+            client.destroy();
+            upstream.destroy();
+          });
+        }
         client.pipe(upstream);
         upstream.pipe(client);
         client.resume();

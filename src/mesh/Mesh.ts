@@ -4,13 +4,14 @@
 // step as the pools change. It follows the cluster view; listeners outlive configuration changes, and
 // the per-connection path is a field read and a pick().
 import net from 'node:net';
-import { Pool, RoundRobin, TcpForwarder } from '../lb/index.js';
+import { TcpForwarder } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
 import { buildRoutingTable, groupByService, servicePorts } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
 import { dnsRecords } from './dnsRecords.js';
+import { BalancedPool } from './BalancedPool.js';
 import type { LocalMeshes } from './LocalMeshes.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
@@ -34,8 +35,7 @@ export interface MeshOptions {
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
 interface Target {
   route: PublishedRoute;
-  pool: Pool;
-  balancer: RoundRobin;
+  pool: BalancedPool;
 }
 
 interface Listener {
@@ -61,7 +61,7 @@ export class Mesh {
   #local: LocalMeshes | undefined;
   #forwarder: TcpForwarder;
   #listeners = new Map<string, Listener>();
-  #pools = new Map<string, { pool: Pool; balancer: RoundRobin }>();
+  #pools = new Map<string, BalancedPool>();
   /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
   #targetPorts = new Map<string, number[]>();
   #syncQueued = false;
@@ -120,21 +120,22 @@ export class Mesh {
     // In the same step as the pools below: a task is named in DNS exactly when it takes new connections.
     if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes, targetPorts));
     for (const [key, desired] of table.pools) {
-      let entry = this.#pools.get(key);
-      if (!entry) this.#pools.set(key, (entry = { pool: new Pool(), balancer: new RoundRobin() }));
-      entry.pool.set(desired);
+      let pool = this.#pools.get(key);
+      if (!pool) this.#pools.set(key, (pool = new BalancedPool(this.#log)));
+      pool.pool.set(desired);
     }
     for (const key of this.#pools.keys()) if (!table.pools.has(key)) this.#pools.delete(key);
 
     for (const [key, route] of table.routes) {
-      const entry = this.#pools.get(route.poolKey)!;
+      const pool = this.#pools.get(route.poolKey)!;
+      pool.configure(route.settings, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
       const listener = this.#listeners.get(key);
       if (listener) {
         listener.target.route = route;
-        listener.target.pool = entry.pool;
-        listener.target.balancer = entry.balancer;
+        listener.target.pool = pool;
+        listener.server.maxConnections = route.settings.maxConnections || Infinity;
       } else if (route.protocol === 'tcp') {
-        this.#open({ route, pool: entry.pool, balancer: entry.balancer });
+        this.#open({ route, pool });
       }
     }
     for (const [key, listener] of this.#listeners) {
@@ -163,19 +164,23 @@ export class Mesh {
   }
 
   #open(target: Target): void {
-    const listener: Listener = { server: this.#server(() => listener.target), target, state: 'opening', failures: 0, port: target.route.publishedPort };
+    const listener = { target, state: 'opening', failures: 0, port: target.route.publishedPort } as Listener;
+    listener.server = this.#server(listener);
     this.#listeners.set(target.route.key, listener);
     this.#bind(listener);
   }
 
-  /** `target` is read per connection: a re-sync may have swapped the pool since the listener opened. */
-  #server(target: () => Target): net.Server {
-    return net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-      const t = target();
+  /** The listener's target is read per connection: a re-sync may have swapped the pool since it opened. */
+  #server(listener: Listener): net.Server {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      const t = listener.target;
       this.#clients.add(socket);
       socket.once('close', () => this.#clients.delete(socket));
-      this.#forwarder.forward(socket, t.pool, t.balancer);
+      const { pool, balancer, events, limits } = t.pool;
+      this.#forwarder.forward(socket, pool, balancer, events, limits);
     });
+    server.maxConnections = listener.target.route.settings.maxConnections || Infinity;
+    return server;
   }
 
   #bind(listener: Listener): void {
@@ -189,7 +194,7 @@ export class Mesh {
         // Without root a VIP port below 1024 moves up, as tasks' ports do: the VIP is ours alone.
         if (error.code === 'EACCES' && route.vip && listener.port < 1024 && current) {
           listener.port += UNPRIVILEGED_PORT_SHIFT;
-          listener.server = this.#server(() => listener.target);
+          listener.server = this.#server(listener);
           this.#bind(listener);
           resolve();
           return;
@@ -203,7 +208,7 @@ export class Mesh {
         if (!hopeless && current) {
           const delay = Math.min(this.#retryFirstMs * 2 ** (listener.failures - 1), RETRY_MAX_MS);
           listener.retry = setTimeout(() => {
-            listener.server = this.#server(() => listener.target);
+            listener.server = this.#server(listener);
             this.#bind(listener);
           }, delay);
         }

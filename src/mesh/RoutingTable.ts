@@ -1,7 +1,8 @@
 // Turns the cluster view into what one node's data plane needs: which published ports (and, on the node
 // that holds them, which VIP ports) to open and, per service port, which task endpoints are in the pool.
 // Pure, so it is tested as a table.
-import type { Protocol, Service, SwarmNode, Task } from '../swarm/index.js';
+import { DEFAULT_LB_SETTINGS, lbSettings, weightOf } from '../swarm/index.js';
+import type { LbSettings, Protocol, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { BackendDesired } from '../lb/index.js';
 
 export interface PublishedRoute {
@@ -16,6 +17,8 @@ export interface PublishedRoute {
   targetPort: number;
   /** Key of the pool this port balances over. */
   poolKey: string;
+  /** How the service asks to be balanced (its labels). */
+  settings: LbSettings;
 }
 
 export interface RoutingTable {
@@ -41,11 +44,33 @@ export function nodesUpOf(nodes: readonly SwarmNode[]): Set<string> {
   return new Set(nodes.filter((n) => n.Status.State !== 'down').map((n) => n.ID));
 }
 
-export function backendFor(task: Task, targetPort: number, protocol: Protocol, nodesUp: ReadonlySet<string>): BackendDesired | undefined {
+/** `serviceLabels` give the weight a task's own container labels leave out. */
+export function backendFor(task: Task, targetPort: number, protocol: Protocol, nodesUp: ReadonlySet<string>,
+  serviceLabels?: Readonly<Record<string, string>>): BackendDesired | undefined {
   const state = poolStateOf(task, nodesUp);
   if (state === undefined) return undefined;
   const listen = task.Endpoint!.Ports.find((p) => p.TargetPort === targetPort && p.Protocol === protocol);
-  return { id: task.ID, host: task.Endpoint!.Addr, port: listen?.ListenPort ?? targetPort, state, label: task.Name ?? task.ID };
+  return {
+    id: task.ID, host: task.Endpoint!.Addr, port: listen?.ListenPort ?? targetPort, state, label: task.Name ?? task.ID,
+    weight: weightOrOne(task.Spec.ContainerSpec.Labels, serviceLabels),
+  };
+}
+
+/** Labels were checked when the service was written; one that slipped through must not stop the mesh. */
+function weightOrOne(containerLabels: Record<string, string> | undefined, serviceLabels: Readonly<Record<string, string>> | undefined): number {
+  try {
+    return weightOf(containerLabels, serviceLabels);
+  } catch {
+    return 1;
+  }
+}
+
+function settingsOf(service: Service): LbSettings {
+  try {
+    return lbSettings(service.Spec.Labels);
+  } catch {
+    return DEFAULT_LB_SETTINGS;
+  }
 }
 
 /** The target ports a service answers on (on its VIP, in SRV): its endpoint ports and the ports its tasks listen on. */
@@ -89,7 +114,7 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
     if (pools.has(poolKey)) return poolKey;
     const members: BackendDesired[] = [];
     for (const task of tasksByService.get(service.ID) ?? []) {
-      const backend = backendFor(task, targetPort, protocol, nodesUp);
+      const backend = backendFor(task, targetPort, protocol, nodesUp, service.Spec.Labels);
       if (backend) members.push(backend);
     }
     // Slot order keeps round robin's cycle stable and readable (task 1, 2, 3 ...).
@@ -97,7 +122,7 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
     return poolKey;
   };
   for (const service of services) {
-    const common = { serviceId: service.ID, serviceName: service.Spec.Name };
+    const common = { serviceId: service.ID, serviceName: service.Spec.Name, settings: settingsOf(service) };
     for (const port of service.Endpoint.Ports ?? []) {
       if (port.PublishMode !== 'ingress' || !port.PublishedPort) continue;
       const key = `${port.PublishedPort}/${port.Protocol}`;

@@ -1,0 +1,63 @@
+// One service port's pool on one node, with what balances it: the algorithm the service's labels ask
+// for, passive outlier detection, and the forwarding limits. Reconfigured in place when the labels
+// change, so listeners and the counters of their backends carry on.
+import {
+  LeastConnections, OutlierDetector, Pool, PowerOfTwoChoices, RoundRobin, SourceHash, WeightedRoundRobin,
+} from '../lb/index.js';
+import type { Backend, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
+import type { Algorithm, LbSettings } from '../swarm/index.js';
+
+export function balancerFor(algorithm: Algorithm): Balancer {
+  switch (algorithm) {
+    case 'round-robin': return new RoundRobin();
+    case 'weighted': return new WeightedRoundRobin();
+    case 'least-conn': return new LeastConnections();
+    case 'p2c': return new PowerOfTwoChoices();
+    case 'source-hash': return new SourceHash();
+  }
+}
+
+export class BalancedPool {
+  readonly pool: Pool;
+  balancer: Balancer;
+  limits: ForwardLimits = {};
+  readonly events: ForwardEvents;
+  #algorithm: Algorithm | undefined;
+  #outlierSettings = '';
+  #outlier: OutlierDetector | undefined;
+  /** Names the pool in log lines: node, service and port. */
+  #description = 'a pool';
+  readonly #log: (line: string) => void;
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+    this.pool = new Pool({ onReturn: (backend) => log(`${this.#where(backend)} is back in the pool after its ejection`) });
+    this.balancer = new RoundRobin();
+    this.events = {
+      connected: (backend) => this.#outlier?.success(backend),
+      connectError: (backend) => { this.#outlier?.failure(this.pool, backend); },
+    };
+  }
+
+  #where(backend: Backend): string {
+    return `${backend.label} (${backend.host}:${backend.port}) in ${this.#description}`;
+  }
+
+  configure(settings: LbSettings, description: string): void {
+    this.#description = description;
+    if (settings.algorithm !== this.#algorithm) {
+      this.#algorithm = settings.algorithm;
+      this.balancer = balancerFor(settings.algorithm);
+    }
+    const outlier = JSON.stringify(settings.outlier);
+    if (outlier !== this.#outlierSettings) {
+      this.#outlierSettings = outlier;
+      const { consecutiveFailures } = settings.outlier;
+      this.#outlier = new OutlierDetector({
+        ...settings.outlier,
+        onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failed connects in a row (ejection ${backend.ejections})`),
+      });
+    }
+    this.limits = { maxAttempts: settings.retries + 1, connectTimeoutMs: settings.connectTimeoutMs, idleTimeoutMs: settings.idleTimeoutMs };
+  }
+}

@@ -1,0 +1,122 @@
+// How a service's connections are balanced, set with service labels (the convention Traefik users know,
+// so the docker CLI sets them too: `--label routemesh.lb.algorithm=least-conn`). Read once per change,
+// checked at create and update: a bad value is refused naming the label and what it may be.
+import { invalidArgument } from './errors.js';
+
+export const ALGORITHMS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'source-hash'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+export interface OutlierSettings {
+  /** Connect failures in a row that eject a backend; 0 turns ejection off. */
+  consecutiveFailures: number;
+  /** The first ejection's length; each further one of the same backend is longer by as much. */
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+  /** Never more than this share of a pool is ejected at once (Envoy's max_ejection_percent). */
+  maxEjectedPercent: number;
+}
+
+export interface LbSettings {
+  /** tcp: balance per connection (as Swarm). */
+  mode: 'tcp';
+  algorithm: Algorithm;
+  /** Backends tried for one connection: the first and up to `retries` more. */
+  retries: number;
+  connectTimeoutMs: number;
+  /** A connection with no bytes either way for this long is closed on both sides; 0: never. */
+  idleTimeoutMs: number;
+  /** Open connections one listener takes at once; 0: no limit. */
+  maxConnections: number;
+  outlier: OutlierSettings;
+}
+
+export const DEFAULT_LB_SETTINGS: LbSettings = {
+  mode: 'tcp',
+  algorithm: 'round-robin',
+  retries: 2,
+  connectTimeoutMs: 5000,
+  idleTimeoutMs: 0,
+  maxConnections: 0,
+  outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
+};
+
+/** The weight of a task for `weighted`: its container label, else the service's, else 1. */
+export const WEIGHT_LABEL = 'routemesh.lb.weight';
+const MAX_WEIGHT = 1000;
+
+type Reader = (value: string, label: string) => unknown;
+
+const duration: Reader = (value, label) => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'] : NaN;
+  if (!Number.isFinite(ms) || !Number.isInteger(ms) || ms > 2 ** 31 - 1) {
+    throw invalidArgument(`label ${label}=${value}: must be a duration like 250ms, 5s or 2m (whole milliseconds)`);
+  }
+  return ms;
+};
+
+const count = (min: number, max: number): Reader => (value, label) => {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw invalidArgument(`label ${label}=${value}: must be a whole number from ${min} to ${max}`);
+  }
+  return Number(value);
+};
+
+const oneOf = (allowed: readonly string[]): Reader => (value, label) => {
+  if (!allowed.includes(value)) throw invalidArgument(`label ${label}=${value}: must be one of ${allowed.join(', ')}`);
+  return value;
+};
+
+const mode: Reader = (value, label) => {
+  if (value === 'http') throw invalidArgument(`label ${label}=http: http mode (balancing per request) is not supported yet: use tcp`);
+  return oneOf(['tcp'])(value, label);
+};
+
+/** Every label routemesh reads, what it sets, and how its value is read. */
+const LABELS: Record<string, { read: Reader; set: (s: LbSettings, v: unknown) => void }> = {
+  'routemesh.lb.mode': { read: mode, set: () => {} },
+  'routemesh.lb.algorithm': { read: oneOf(ALGORITHMS), set: (s, v) => { s.algorithm = v as Algorithm; } },
+  'routemesh.lb.retries': { read: count(0, 10), set: (s, v) => { s.retries = v as number; } },
+  'routemesh.lb.connect-timeout': { read: duration, set: (s, v) => { s.connectTimeoutMs = v as number; } },
+  'routemesh.lb.idle-timeout': { read: duration, set: (s, v) => { s.idleTimeoutMs = v as number; } },
+  'routemesh.lb.max-connections': { read: count(0, 1_000_000), set: (s, v) => { s.maxConnections = v as number; } },
+  'routemesh.lb.outlier.consecutive-failures': { read: count(0, 1000), set: (s, v) => { s.outlier.consecutiveFailures = v as number; } },
+  'routemesh.lb.outlier.base-ejection': { read: duration, set: (s, v) => { s.outlier.baseEjectionMs = v as number; } },
+  'routemesh.lb.outlier.max-ejection': { read: duration, set: (s, v) => { s.outlier.maxEjectionMs = v as number; } },
+  'routemesh.lb.outlier.max-ejected-percent': { read: count(0, 100), set: (s, v) => { s.outlier.maxEjectedPercent = v as number; } },
+  [WEIGHT_LABEL]: { read: count(1, MAX_WEIGHT), set: () => {} },
+};
+
+/** Labels of a later part of this work: refused by name rather than accepted and ignored. */
+const NOT_YET: Record<string, string> = {
+  'routemesh.proxy-protocol': 'PROXY protocol toward tasks is not supported yet; leave the label out',
+};
+
+/**
+ * The settings a service's labels ask for, over the defaults. Throws an invalid-argument SwarmError for a
+ * bad value, or for an unknown `routemesh.lb.*` label (a typo would otherwise be silently ignored).
+ */
+export function lbSettings(labels: Readonly<Record<string, string>> = {}): LbSettings {
+  const settings: LbSettings = structuredClone(DEFAULT_LB_SETTINGS);
+  for (const [label, value] of Object.entries(labels)) {
+    if (!label.startsWith('routemesh.')) continue;
+    const known = LABELS[label];
+    if (known) {
+      known.set(settings, known.read(value.trim(), label));
+      continue;
+    }
+    const later = Object.keys(NOT_YET).find((prefix) => label === prefix || label.startsWith(`${prefix}.`));
+    if (later) throw invalidArgument(`label ${label}=${value}: ${NOT_YET[later]}`);
+    throw invalidArgument(`label ${label} is not one routemesh knows: it reads ${Object.keys(LABELS).join(', ')}`);
+  }
+  if (settings.outlier.maxEjectionMs < settings.outlier.baseEjectionMs) {
+    throw invalidArgument(`label routemesh.lb.outlier.max-ejection must be at least routemesh.lb.outlier.base-ejection (${settings.outlier.baseEjectionMs}ms)`);
+  }
+  return settings;
+}
+
+/** A task's weight: `routemesh.lb.weight` of its container labels, else of the service's labels, else 1. */
+export function weightOf(containerLabels: Readonly<Record<string, string>> | undefined, serviceLabels: Readonly<Record<string, string>> | undefined): number {
+  const text = containerLabels?.[WEIGHT_LABEL] ?? serviceLabels?.[WEIGHT_LABEL];
+  return text === undefined ? 1 : (count(1, MAX_WEIGHT)(text.trim(), WEIGHT_LABEL) as number);
+}
