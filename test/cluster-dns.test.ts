@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { startCluster } from '../src/engine/index.js';
 import type { ClusterOptions } from '../src/engine/index.js';
 
-const BLOCK = 144; // one bare node at 127.144.0.1; DNS on 127.144.0.250 and .251
+const BLOCK = 146; // one bare node at 127.146.0.1; DNS on 127.146.0.250 to .253
 
 /** Holds a UDP port, as another resolver on the machine would. */
 async function occupy(t: Test, address: string, port: number): Promise<void> {
@@ -26,7 +26,7 @@ t.test('53 taken: DNS falls back to 10053 and says so', async (t) => {
   const log: string[] = [];
   const cluster = await start(t, { dns: `127.${BLOCK}.0.250` }, log);
   t.equal(cluster.dnsServer.port, 10053);
-  t.match(log.join('\n'), /DNS: 127\.144\.0\.250:53 cannot be bound \((EADDRINUSE|EACCES)\): serving on 127\.144\.0\.250:10053/);
+  t.match(log.join('\n'), /DNS: 127\.146\.0\.250:53 cannot be bound \((EADDRINUSE|EACCES)\): serving on 127\.146\.0\.250:10053/);
 });
 
 t.test('53 and 10053 taken: any free port', async (t) => {
@@ -40,7 +40,7 @@ t.test('53 and 10053 taken: any free port', async (t) => {
 
 t.test('a port asked for is that port or nothing: the start stops with the reason', async (t) => {
   await occupy(t, `127.${BLOCK}.0.252`, 5353);
-  await t.rejects(start(t, { dns: `127.${BLOCK}.0.252:5353` }), /the DNS server cannot listen on 127\.144\.0\.252:5353 \(.*EADDRINUSE.*\): choose another address with --dns ADDR\[:PORT\]/);
+  await t.rejects(start(t, { dns: `127.${BLOCK}.0.252:5353` }), /the DNS server cannot listen on 127\.146\.0\.252:5353 \(.*EADDRINUSE.*\): choose another address with --dns ADDR\[:PORT\]/);
 });
 
 t.test('an address that is not on this machine is not papered over with another port', async (t) => {
