@@ -46,11 +46,16 @@ const MAX_WEIGHT = 1000;
 
 type Reader = (value: string, label: string) => unknown;
 
-const duration: Reader = (value, label) => {
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** `min` is 1 for a time limit (0 would mean none), 0 where 0 turns the feature off. */
+const duration = (min: number): Reader => (value, label) => {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'] : NaN;
-  if (!Number.isFinite(ms) || !Number.isInteger(ms) || ms > 2 ** 31 - 1) {
-    throw invalidArgument(`label ${label}=${value}: must be a duration like 250ms, 5s or 2m (whole milliseconds)`);
+  const exact = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : NaN;
+  // 1.001 * 1000 is 1000.9999999999999 in binary: a whole millisecond within rounding error is whole.
+  const ms = Math.round(exact);
+  if (!(Math.abs(exact - ms) < 1e-6) || ms < min || ms > 2 ** 31 - 1) {
+    throw invalidArgument(`label ${label}=${value}: must be a duration like 250ms, 5s or 2m (whole milliseconds)${min ? ', more than 0' : ''}`);
   }
   return ms;
 };
@@ -77,12 +82,12 @@ const LABELS: Record<string, { read: Reader; set: (s: LbSettings, v: unknown) =>
   'routemesh.lb.mode': { read: mode, set: () => {} },
   'routemesh.lb.algorithm': { read: oneOf(ALGORITHMS), set: (s, v) => { s.algorithm = v as Algorithm; } },
   'routemesh.lb.retries': { read: count(0, 10), set: (s, v) => { s.retries = v as number; } },
-  'routemesh.lb.connect-timeout': { read: duration, set: (s, v) => { s.connectTimeoutMs = v as number; } },
-  'routemesh.lb.idle-timeout': { read: duration, set: (s, v) => { s.idleTimeoutMs = v as number; } },
+  'routemesh.lb.connect-timeout': { read: duration(1), set: (s, v) => { s.connectTimeoutMs = v as number; } },
+  'routemesh.lb.idle-timeout': { read: duration(0), set: (s, v) => { s.idleTimeoutMs = v as number; } },
   'routemesh.lb.max-connections': { read: count(0, 1_000_000), set: (s, v) => { s.maxConnections = v as number; } },
   'routemesh.lb.outlier.consecutive-failures': { read: count(0, 1000), set: (s, v) => { s.outlier.consecutiveFailures = v as number; } },
-  'routemesh.lb.outlier.base-ejection': { read: duration, set: (s, v) => { s.outlier.baseEjectionMs = v as number; } },
-  'routemesh.lb.outlier.max-ejection': { read: duration, set: (s, v) => { s.outlier.maxEjectionMs = v as number; } },
+  'routemesh.lb.outlier.base-ejection': { read: duration(1), set: (s, v) => { s.outlier.baseEjectionMs = v as number; } },
+  'routemesh.lb.outlier.max-ejection': { read: duration(1), set: (s, v) => { s.outlier.maxEjectionMs = v as number; } },
   'routemesh.lb.outlier.max-ejected-percent': { read: count(0, 100), set: (s, v) => { s.outlier.maxEjectedPercent = v as number; } },
   [WEIGHT_LABEL]: { read: count(1, MAX_WEIGHT), set: () => {} },
 };
@@ -109,10 +114,23 @@ export function lbSettings(labels: Readonly<Record<string, string>> = {}): LbSet
     if (later) throw invalidArgument(`label ${label}=${value}: ${NOT_YET[later]}`);
     throw invalidArgument(`label ${label} is not one routemesh knows: it reads ${Object.keys(LABELS).join(', ')}`);
   }
-  if (settings.outlier.maxEjectionMs < settings.outlier.baseEjectionMs) {
-    throw invalidArgument(`label routemesh.lb.outlier.max-ejection must be at least routemesh.lb.outlier.base-ejection (${settings.outlier.baseEjectionMs}ms)`);
+  const { outlier } = settings;
+  if (outlier.maxEjectionMs < outlier.baseEjectionMs) {
+    // A base ejection longer than the default cap raises the cap; one the user set is refused.
+    if (labels['routemesh.lb.outlier.max-ejection'] === undefined) outlier.maxEjectionMs = outlier.baseEjectionMs;
+    else throw invalidArgument(`label routemesh.lb.outlier.max-ejection must be at least routemesh.lb.outlier.base-ejection (${outlier.baseEjectionMs}ms)`);
   }
   return settings;
+}
+
+/** Container labels routemesh reads: only the weight; any other `routemesh.*` one is a mistake to refuse. */
+export function checkContainerLabels(labels: Readonly<Record<string, string>> | undefined): void {
+  for (const label of Object.keys(labels ?? {})) {
+    if (label.startsWith('routemesh.') && label !== WEIGHT_LABEL) {
+      throw invalidArgument(`container label ${label}: routemesh reads only ${WEIGHT_LABEL} from container labels; balancing labels go on the service (--label)`);
+    }
+  }
+  weightOf(labels, undefined);
 }
 
 /** A task's weight: `routemesh.lb.weight` of its container labels, else of the service's labels, else 1. */

@@ -6,7 +6,7 @@ import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG
 import { invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 import { checkCount, checkObject, checkOneOf, checkStringMap, checkStrings, isObject } from './specChecks.js';
-import { lbSettings, weightOf } from './lbSettings.js';
+import { checkContainerLabels, lbSettings } from './lbSettings.js';
 
 // swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
 const NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
@@ -50,7 +50,7 @@ function checkContainer(container: unknown): void {
   }
   for (const field of ['Command', 'Args', 'Env'] as const) checkStrings(container[field], `ContainerSpec.${field}`);
   checkStringMap(container.Labels, 'ContainerSpec.Labels');
-  weightOf(container.Labels as Record<string, string> | undefined, undefined);
+  checkContainerLabels(container.Labels as Record<string, string> | undefined);
   for (const field of ['Hostname', 'Dir', 'User'] as const) {
     if (container[field] !== undefined && typeof container[field] !== 'string') throw invalidArgument(`ContainerSpec.${field} must be a string`);
   }
