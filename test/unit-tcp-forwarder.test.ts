@@ -3,7 +3,7 @@
 import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import { Pool, RoundRobin, TcpForwarder } from '../src/lb/index.js';
+import { LeastConnections, Pool, RoundRobin, TcpForwarder } from '../src/lb/index.js';
 import type { Backend } from '../src/lb/index.js';
 
 const HOST = '127.210.0.1';
@@ -134,3 +134,32 @@ t.test('a client that leaves while the forwarder connects leaves no upstream con
   t.equal(await open(), 0, 'the backend holds no connection');
   t.equal(pool.get('b')!.active, 0, 'and the pool counts none as active');
 });
+
+t.test('a connection counts as active from its pick: a burst under least-conn spreads before any connect completes', async (t) => {
+  const backends = await Promise.all(['127.210.0.20', '127.210.0.21', '127.210.0.22'].map((host) => echoServer(t, host)));
+  const pool = new Pool();
+  pool.set(backends.map((b, i) => ({ id: `b${i}`, host: `127.210.0.${20 + i}`, port: b.port, state: 'up' as const })));
+  // A backend already busy, so that without counting from the pick every new connection would go to b1 or b2 alone.
+  pool.get('b0')!.active = 1;
+  const forwarder = new TcpForwarder();
+  const balancer = new LeastConnections();
+  const picked: string[] = [];
+  const clients: net.Socket[] = [];
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    clients.push(socket);
+    forwarder.forward(socket, pool, balancer);
+    // forward() picks synchronously: the counts tell where this connection went, before it is connected.
+    picked.push(pool.backends.map((b) => `${b.id}=${b.active}`).join(' '));
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => { for (const c of clients) c.destroy(); server.close(() => resolve()); }));
+  const { port } = server.address() as net.AddressInfo;
+  const sockets = [0, 1, 2].map(() => net.connect({ host: HOST, port }));
+  t.teardown(() => { for (const s of sockets) s.destroy(); });
+  await waitUntil(() => picked.length === 3);
+  t.same(picked.at(-1), 'b0=2 b1=1 b2=1', 'the three new connections went one to each idle backend, then to b0');
+});
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve));
+}

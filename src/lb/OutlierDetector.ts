@@ -31,13 +31,19 @@ export class OutlierDetector {
     backend.consecutiveFailures = 0;
   }
 
-  /** Counts a failure of `backend`; ejects it from `pool` when that makes N in a row. Says whether it did. */
+  /**
+   * Counts a failure of `backend`; ejects it from `pool` when that makes N in a row. Says whether it did.
+   * Failures of connects begun before an ejection, or of a backend that has left the pool, count for nothing.
+   */
   failure(pool: Pool, backend: Backend): boolean {
     const { consecutiveFailures, baseEjectionMs, maxEjectionMs, maxEjectedPercent } = this.#options;
-    backend.consecutiveFailures++;
     const now = this.#now();
-    if (consecutiveFailures === 0 || backend.consecutiveFailures < consecutiveFailures || backend.ejectedUntil > now) return false;
-    if ((pool.ejectedCount + 1) * 100 > pool.backends.length * maxEjectedPercent) return false;
+    if (consecutiveFailures === 0 || backend.ejectedUntil > now || pool.get(backend.id) !== backend) return false;
+    if (++backend.consecutiveFailures < consecutiveFailures) return false;
+    // The share is of the backends serving: during an update the fenced ones must not make room.
+    const serving = pool.backends.filter((b) => b.state === 'up');
+    const ejected = serving.filter((b) => b.ejectedUntil > now).length;
+    if ((ejected + 1) * 100 > serving.length * maxEjectedPercent) return false;
     backend.ejections++;
     backend.consecutiveFailures = 0;
     const ms = Math.min(baseEjectionMs * backend.ejections, maxEjectionMs);

@@ -64,6 +64,9 @@ export class TcpForwarder {
         ...(this.localAddress ? { localAddress: this.localAddress } : {}),
       });
       connecting = upstream;
+      // Counted from the pick, so least-conn and p2c see connections still connecting (a burst spreads).
+      backend.active++;
+      upstream.once('close', () => { backend.active--; });
       upstream.setTimeout(connectTimeoutMs);
       const onEarlyError = (error: Error): void => {
         upstream.destroy();
@@ -84,12 +87,10 @@ export class TcpForwarder {
         upstream.off('error', onEarlyError);
         upstream.removeAllListeners('timeout');
         upstream.setTimeout(0);
-        backend.active++;
         backend.total++;
         // A side that closes cleanly lets the other flush what it still holds; an error resets both.
         upstream.on('error', () => upstream.destroy());
         upstream.once('close', (hadError) => {
-          backend.active--;
           if (hadError) client.destroy();
           else if (!client.destroyed && !client.writableEnded) client.end();
         });
