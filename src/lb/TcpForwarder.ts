@@ -5,12 +5,14 @@ import net from 'node:net';
 import type { Backend } from './Backend.js';
 import type { Pool } from './Pool.js';
 import type { Balancer } from './Balancer.js';
+import { pipeWithPreface } from './proxyPreface.js';
+import type { ProxyVersion } from './proxyHeader.js';
 
 export interface ForwardEvents {
   /** The connection reached `backend` (after `attempts` tries). */
   connected?(backend: Backend, attempts: number): void;
-  /** No backend could be reached; the client was closed. */
-  failed?(reason: 'no_backend' | 'connect_failed'): void;
+  /** No backend could be reached, or the client was refused; it was closed. */
+  failed?(reason: 'no_backend' | 'connect_failed' | 'refused', detail?: string): void;
   connectError?(backend: Backend, error: Error): void;
 }
 
@@ -21,6 +23,10 @@ export interface ForwardLimits {
   connectTimeoutMs?: number;
   /** No bytes either way for this long closes both sides (never a silent drop); 0 or absent: never. */
   idleTimeoutMs?: number;
+  /** Send a PROXY header of this version ahead of the client's bytes, so the task sees the real client. */
+  proxyProtocol?: ProxyVersion | undefined;
+  /** Whose own PROXY header is believed (a load balancer in front); anyone else's is refused. */
+  trustsProxy?: (address: string) => boolean;
 }
 
 export interface TcpForwarderOptions extends ForwardLimits {
@@ -105,8 +111,13 @@ export class TcpForwarder {
             upstream.destroy();
           });
         }
-        client.pipe(upstream);
         upstream.pipe(client);
+        const trusted = limits.trustsProxy?.(client.remoteAddress ?? '') ?? false;
+        pipeWithPreface(client, upstream, { proxyProtocol: limits.proxyProtocol, trusted }, (reason) => {
+          client.destroy();
+          upstream.destroy();
+          events.failed?.('refused', reason);
+        });
         client.resume();
         events.connected?.(backend, (tried?.size ?? 0) + 1);
       });

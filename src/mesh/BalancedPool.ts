@@ -5,6 +5,7 @@ import {
   LeastConnections, OutlierDetector, Pool, PowerOfTwoChoices, RoundRobin, SourceHash, WeightedRoundRobin,
 } from '../lb/index.js';
 import type { Backend, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
+import { inRanges } from '../swarm/index.js';
 import type { Algorithm, LbSettings } from '../swarm/index.js';
 
 export function balancerFor(algorithm: Algorithm): Balancer {
@@ -27,6 +28,7 @@ export class BalancedPool {
   #outlier: OutlierDetector | undefined;
   /** Names the pool in log lines: node, service and port. */
   #description = 'a pool';
+  #refusals = 0;
   readonly #log: (line: string) => void;
 
   constructor(log: (line: string) => void) {
@@ -36,6 +38,10 @@ export class BalancedPool {
     this.events = {
       connected: (backend) => this.#outlier?.success(backend),
       connectError: (backend) => { this.#outlier?.failure(this.pool, backend); },
+      // The first refusal is said; a client trying again and again must not fill the log.
+      failed: (reason, detail) => {
+        if (reason === 'refused' && this.#refusals++ === 0) this.#log(`${this.#description} refused ${detail}; further refusals are not logged`);
+      },
     };
   }
 
@@ -58,6 +64,13 @@ export class BalancedPool {
         onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failed connects in a row (ejection ${backend.ejections})`),
       });
     }
-    this.limits = { maxAttempts: settings.retries + 1, connectTimeoutMs: settings.connectTimeoutMs, idleTimeoutMs: settings.idleTimeoutMs };
+    const trusted = settings.trustedProxies;
+    this.limits = {
+      maxAttempts: settings.retries + 1,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      proxyProtocol: settings.proxyProtocol,
+      ...(trusted.length ? { trustsProxy: (address: string) => inRanges(address, trusted) } : {}),
+    };
   }
 }

@@ -4,7 +4,9 @@
 import type dgram from 'node:dgram';
 import { once } from 'node:events';
 import type http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import { readProxyHeader } from '../lb/index.js';
+import type { Endpoint as ClientAddress } from '../lb/index.js';
 import type { ImageHost } from './images/Image.js';
 import type { LogRing } from './LogRing.js';
 import type { PortBinder } from './PortBinder.js';
@@ -92,34 +94,46 @@ export class InProcessTask implements RunningTask {
     this.#timers.add(timer);
   }
 
-  async serveHttp(server: http.Server, targetPort: number): Promise<number> {
+  /**
+   * `acceptProxyHeader`: a connection may begin with a PROXY header (v1 or v2, as a load balancer sends),
+   * which is taken off and recorded as the socket's `proxySource`: the client it names.
+   */
+  async serveHttp(server: http.Server, targetPort: number, { acceptProxyHeader = false } = {}): Promise<number> {
     const inFlight = new Set<http.ServerResponse>();
     let draining = false;
+    // With a front listener the http server never listens, so it cannot close its idle connections itself.
+    const handedOver = new Set<net.Socket>();
+    const closeIdle = (): void => {
+      if (!acceptProxyHeader) return server.closeIdleConnections();
+      for (const socket of handedOver) if (![...inFlight].some((res) => res.socket === socket)) socket.end();
+    };
     // Keep-alive connections would otherwise hold a draining server open until their idle timeout.
     server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
       if (draining) res.shouldKeepAlive = false;
       inFlight.add(res);
       res.once('close', () => {
         inFlight.delete(res);
-        if (draining) server.closeIdleConnections();
+        if (draining) closeIdle();
       });
     });
-    const listenPort = await this.#listen(server, targetPort);
-    this.#logErrors(server);
+    const listener: net.Server = acceptProxyHeader ? proxyAwareFront(server, handedOver) : server;
+    const listenPort = await this.#listen(listener, targetPort);
+    this.#logErrors(listener);
     this.#endpoints.push({
       protocol: 'tcp',
       targetPort,
       listenPort,
-      closed: once(server, 'close'),
+      closed: once(listener, 'close'),
       drain: () => {
         draining = true;
         for (const res of inFlight) res.shouldKeepAlive = false;
-        server.close();
-        server.closeIdleConnections();
+        listener.close();
+        closeIdle();
       },
       kill: () => {
-        server.close();
+        listener.close();
         server.closeAllConnections();
+        for (const socket of handedOver) socket.destroy();
       },
     });
     return listenPort;
@@ -236,4 +250,37 @@ export class InProcessTask implements RunningTask {
     for (const ep of this.#endpoints) ep.kill();
     this.#finish(this.#crashCode ?? 1);
   }
+}
+
+/** A socket a PROXY header came ahead of: the client that header names. */
+export type ProxiedSocket = net.Socket & { proxySource?: ClientAddress };
+
+/**
+ * Listens in front of `server`: reads a PROXY header off the start of each connection, if there is one,
+ * and hands the rest to the http server. A malformed header closes the connection, as HAProxy does.
+ */
+function proxyAwareFront(server: http.Server, handedOver: Set<net.Socket>): net.Server {
+  return net.createServer({ pauseOnConnect: true }, (socket: ProxiedSocket) => {
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const read = readProxyHeader(buffered);
+      if (read.kind === 'incomplete' && buffered.length < 4096) return;
+      socket.off('data', onData);
+      socket.pause();
+      if (read.kind === 'incomplete' || read.kind === 'invalid') return void socket.destroy();
+      if (read.kind === 'header') {
+        if (read.source) socket.proxySource = read.source;
+        buffered = buffered.subarray(read.length);
+      }
+      if (buffered.length) socket.unshift(buffered);
+      handedOver.add(socket);
+      socket.once('close', () => handedOver.delete(socket));
+      server.emit('connection', socket);
+      socket.resume();
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+  });
 }

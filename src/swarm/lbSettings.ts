@@ -1,6 +1,7 @@
 // How a service's connections are balanced, set with service labels (the convention Traefik users know,
 // so the docker CLI sets them too: `--label routemesh.lb.algorithm=least-conn`). Read once per change,
 // checked at create and update: a bad value is refused naming the label and what it may be.
+import { ipToInt } from '../vip-dns/index.js';
 import { invalidArgument } from './errors.js';
 
 export const ALGORITHMS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'source-hash'] as const;
@@ -28,6 +29,29 @@ export interface LbSettings {
   /** Open connections one listener takes at once; 0: no limit. */
   maxConnections: number;
   outlier: OutlierSettings;
+  /** Send tasks a PROXY header (v1 text, v2 binary) naming the real client; absent: bytes pass as they are. */
+  proxyProtocol?: 'v1' | 'v2';
+  /** IPv4 ranges whose own PROXY header is believed (a load balancer in front of the mesh). */
+  trustedProxies: IPv4Range[];
+}
+
+export interface IPv4Range {
+  /** The first address, as an unsigned 32-bit number. */
+  base: number;
+  /** Addresses in the range: 2^(32 - prefix). */
+  size: number;
+}
+
+/** `address` (plain or IPv4-mapped IPv6) is in one of `ranges`. */
+export function inRanges(address: string, ranges: readonly IPv4Range[]): boolean {
+  if (ranges.length === 0) return false;
+  let n: number;
+  try {
+    n = ipToInt(address.replace(/^::ffff:/i, ''));
+  } catch {
+    return false;
+  }
+  return ranges.some((range) => n - range.base >= 0 && n - range.base < range.size);
 }
 
 export const DEFAULT_LB_SETTINGS: LbSettings = {
@@ -38,6 +62,7 @@ export const DEFAULT_LB_SETTINGS: LbSettings = {
   idleTimeoutMs: 0,
   maxConnections: 0,
   outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
+  trustedProxies: [],
 };
 
 /** The weight of a task for `weighted`: its container label, else the service's, else 1. */
@@ -67,6 +92,18 @@ const count = (min: number, max: number): Reader => (value, label) => {
   return Number(value);
 };
 
+const ranges: Reader = (value, label) => value.split(',').map((item) => {
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?$/.exec(item.trim());
+  const prefix = match ? Number(match[2] ?? 32) : NaN;
+  let base = NaN;
+  try {
+    if (match && prefix <= 32) base = ipToInt(match[1]!);
+  } catch { /* refused below */ }
+  if (!Number.isFinite(base)) throw invalidArgument(`label ${label}=${value}: must be IPv4 addresses or ranges, comma-separated, like 10.0.0.0/8,192.168.1.10`);
+  const size = 2 ** (32 - prefix);
+  return { base: base - (base % size), size };
+});
+
 const oneOf = (allowed: readonly string[]): Reader => (value, label) => {
   if (!allowed.includes(value)) throw invalidArgument(`label ${label}=${value}: must be one of ${allowed.join(', ')}`);
   return value;
@@ -89,12 +126,9 @@ const LABELS: Record<string, { read: Reader; set: (s: LbSettings, v: unknown) =>
   'routemesh.lb.outlier.base-ejection': { read: duration(1), set: (s, v) => { s.outlier.baseEjectionMs = v as number; } },
   'routemesh.lb.outlier.max-ejection': { read: duration(1), set: (s, v) => { s.outlier.maxEjectionMs = v as number; } },
   'routemesh.lb.outlier.max-ejected-percent': { read: count(0, 100), set: (s, v) => { s.outlier.maxEjectedPercent = v as number; } },
+  'routemesh.proxy-protocol': { read: oneOf(['v1', 'v2']), set: (s, v) => { s.proxyProtocol = v as 'v1' | 'v2'; } },
+  'routemesh.proxy-protocol.trusted': { read: ranges, set: (s, v) => { s.trustedProxies = v as IPv4Range[]; } },
   [WEIGHT_LABEL]: { read: count(1, MAX_WEIGHT), set: () => {} },
-};
-
-/** Labels of a later part of this work: refused by name rather than accepted and ignored. */
-const NOT_YET: Record<string, string> = {
-  'routemesh.proxy-protocol': 'PROXY protocol toward tasks is not supported yet; leave the label out',
 };
 
 /**
@@ -110,8 +144,6 @@ export function lbSettings(labels: Readonly<Record<string, string>> = {}): LbSet
       known.set(settings, known.read(value.trim(), label));
       continue;
     }
-    const later = Object.keys(NOT_YET).find((prefix) => label === prefix || label.startsWith(`${prefix}.`));
-    if (later) throw invalidArgument(`label ${label}=${value}: ${NOT_YET[later]}`);
     throw invalidArgument(`label ${label} is not one routemesh knows: it reads ${Object.keys(LABELS).join(', ')}`);
   }
   const { outlier } = settings;

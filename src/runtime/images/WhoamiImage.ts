@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import { InProcessTask } from '../InProcessTask.js';
+import type { ProxiedSocket } from '../InProcessTask.js';
 import type { RunningTask, TaskRunSpec } from '../TaskRun.js';
 import type { Image, ImageHost } from './Image.js';
 
@@ -41,7 +42,8 @@ export class WhoamiImage implements Image {
         else answer();
       });
     });
-    const port = await task.serveHttp(server, portOf(spec));
+    // Like a service behind a PROXY-speaking balancer: the header, if any, names the client to report.
+    const port = await task.serveHttp(server, portOf(spec), { acceptProxyHeader: true });
     task.log(`${goLogTime(new Date())} Starting up on port ${port}`, 'stderr');
     return task;
   }
@@ -64,10 +66,11 @@ function describe(spec: TaskRunSpec, req: http.IncomingMessage, bodyLength: numb
   for (const key of [...headers.keys()].filter((k) => !WRITTEN_FIRST.has(k)).sort()) {
     for (const value of headers.get(key)!) lines.push(`${key}: ${value}`);
   }
-  const socket = req.socket;
+  const socket: ProxiedSocket = req.socket;
+  const client = socket.proxySource ?? { address: socket.remoteAddress, port: socket.remotePort };
   return (
     `Hostname: ${spec.hostname}\nIP: 127.0.0.1\nIP: ${spec.address}\n` +
-    `RemoteAddr: ${socket.remoteAddress}:${socket.remotePort}\n` +
+    `RemoteAddr: ${client.address}:${client.port}\n` +
     lines.map((line) => `${line}\r\n`).join('') +
     '\r\n'
   );

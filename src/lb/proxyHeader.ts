@@ -1,0 +1,121 @@
+// The PROXY protocol (HAProxy's, v1 text and v2 binary) through proxy-protocol-js: the header routemesh
+// sends ahead of a connection so the task learns the real client, and the reading of one a trusted proxy
+// sends ahead of its own. Reading is incremental: a header split across packets is waited for, bounded.
+import net from 'node:net';
+import {
+  Command, INETProtocol, IPv4Address, IPv4ProxyAddress, IPv6Address, IPv6ProxyAddress, Peer, TransportProtocol,
+  V1ProxyProtocol, V2ProxyProtocol,
+} from 'proxy-protocol-js';
+import type { IPv6AddressTuple } from 'proxy-protocol-js';
+
+export type ProxyVersion = 'v1' | 'v2';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+const V1_SIGNATURE = Buffer.from('PROXY ');
+const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+/** The spec's bound on a v1 header, CRLF included. */
+const V1_MAX = 107;
+const V2_FIXED = 16;
+
+/** `::ffff:10.0.0.1` is 10.0.0.1: a dual-stack socket's IPv4 peer. */
+function plain(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+}
+
+export function buildProxyHeader(version: ProxyVersion, source: Endpoint, destination: Endpoint): Buffer {
+  const [src, dst] = [plain(source.address), plain(destination.address)];
+  const v4 = net.isIPv4(src) && net.isIPv4(dst);
+  if (version === 'v1') {
+    const header = new V1ProxyProtocol(v4 ? INETProtocol.TCP4 : INETProtocol.TCP6,
+      new Peer(v4 ? src : v6(src), source.port), new Peer(v4 ? dst : v6(dst), destination.port));
+    return Buffer.from(header.build(), 'latin1');
+  }
+  const addresses = v4
+    ? new IPv4ProxyAddress(IPv4Address.createFrom(src.split('.').map(Number)), source.port, IPv4Address.createFrom(dst.split('.').map(Number)), destination.port)
+    : new IPv6ProxyAddress(new IPv6Address(v6Bytes(src)), source.port, new IPv6Address(v6Bytes(dst)), destination.port);
+  return Buffer.from(new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM, addresses).build());
+}
+
+/** An IPv4 address among IPv6 ones is written as its mapped form. */
+function v6(address: string): string {
+  return net.isIPv4(address) ? `::ffff:${address}` : address;
+}
+
+function v6Bytes(address: string): IPv6AddressTuple {
+  const canonical = new net.SocketAddress({ address: v6(address), family: 'ipv6' }).address;
+  const [head = '', tail = ''] = canonical.includes('::') ? canonical.split('::') : [canonical, ''];
+  // A mapped address ends in dotted IPv4: two words' worth.
+  const words = (text: string): number[] => (text ? text.split(':') : []).flatMap((group) => {
+    if (!group.includes('.')) return [parseInt(group, 16)];
+    const n = ipv4Word(group);
+    return [n >>> 16, n & 0xffff];
+  });
+  const [before, after] = [words(head), words(tail)];
+  const all = [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+  return all.flatMap((word) => [word >> 8, word & 0xff]) as IPv6AddressTuple;
+}
+
+function ipv4Word(dotted: string): number {
+  return dotted.split('.').reduce((n, octet) => (n << 8) | Number(octet), 0) >>> 0;
+}
+
+export type HeaderRead =
+  /** No PROXY header: the data is the client's own. */
+  | { kind: 'none' }
+  /** The start of a header: wait for more bytes. */
+  | { kind: 'incomplete' }
+  /** A header of `length` bytes; `source` absent for a LOCAL (health check) or UNKNOWN one. */
+  | { kind: 'header'; length: number; source?: Endpoint }
+  | { kind: 'invalid'; reason: string };
+
+/** What the start of a client's data holds. */
+export function readProxyHeader(data: Buffer): HeaderRead {
+  if (startsLike(data, V1_SIGNATURE)) {
+    if (data.length < V1_SIGNATURE.length) return { kind: 'incomplete' };
+    const end = data.subarray(0, V1_MAX).indexOf('\r\n');
+    if (end < 0) return data.length < V1_MAX ? { kind: 'incomplete' } : { kind: 'invalid', reason: 'a v1 header longer than 107 bytes' };
+    const length = end + 2;
+    const text = data.subarray(0, length).toString('latin1');
+    if (text.startsWith('PROXY UNKNOWN')) return { kind: 'header', length };
+    try {
+      const header = V1ProxyProtocol.parse(text);
+      const source = { address: header.source.ipAddress, port: header.source.port };
+      return net.isIP(source.address) ? { kind: 'header', length, source } : { kind: 'invalid', reason: `a v1 header with a bad address ${source.address}` };
+    } catch (error) {
+      return { kind: 'invalid', reason: (error as Error).message };
+    }
+  }
+  if (startsLike(data, V2_SIGNATURE)) {
+    if (data.length < V2_FIXED) return { kind: 'incomplete' };
+    const length = V2_FIXED + data.readUInt16BE(14);
+    if (data.length < length) return { kind: 'incomplete' };
+    try {
+      const header = V2ProxyProtocol.parse(new Uint8Array(data.subarray(0, length)));
+      if (header.command === Command.LOCAL) return { kind: 'header', length };
+      const address = header.proxyAddress;
+      if (address instanceof IPv4ProxyAddress) return { kind: 'header', length, source: { address: address.sourceAddress.address.join('.'), port: address.sourcePort } };
+      if (address instanceof IPv6ProxyAddress) return { kind: 'header', length, source: { address: v6Text(address.sourceAddress.address), port: address.sourcePort } };
+      return { kind: 'header', length };
+    } catch (error) {
+      return { kind: 'invalid', reason: (error as Error).message };
+    }
+  }
+  return { kind: 'none' };
+}
+
+function v6Text(bytes: readonly number[]): string {
+  const words = [];
+  for (let i = 0; i < 16; i += 2) words.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return new net.SocketAddress({ address: words.join(':'), family: 'ipv6' }).address;
+}
+
+/** `data` begins with `signature`, or with as much of it as has arrived. */
+function startsLike(data: Buffer, signature: Buffer): boolean {
+  const n = Math.min(data.length, signature.length);
+  return n > 0 && data.subarray(0, n).equals(signature.subarray(0, n));
+}
+
