@@ -2,7 +2,7 @@
 // (an invalid-argument SwarmError naming the label and what it may be), also through normalizeServiceSpec.
 import t from 'tap';
 import type { Test } from 'tap';
-import { DEFAULT_LB_SETTINGS, SwarmError, lbSettings, normalizeServiceSpec, weightOf } from '../src/swarm/index.js';
+import { DEFAULT_LB_SETTINGS, SwarmError, inRanges, lbSettings, normalizeServiceSpec, weightOf } from '../src/swarm/index.js';
 import type { LbSettings } from '../src/swarm/index.js';
 
 const WEIGHT = 'routemesh.lb.weight';
@@ -19,6 +19,8 @@ const KNOWN_LABELS = [
   'routemesh.lb.outlier.base-ejection',
   'routemesh.lb.outlier.max-ejection',
   'routemesh.lb.outlier.max-ejected-percent',
+  'routemesh.proxy-protocol',
+  'routemesh.proxy-protocol.trusted',
   WEIGHT,
 ];
 const DURATION_FORM = 'must be a duration like 250ms, 5s or 2m (whole milliseconds)';
@@ -245,7 +247,7 @@ t.test('lbSettings refuses a bad label among good ones', async (t) => {
   }), ['label routemesh.lb.retries=11:', ...count(0, 10)]);
 });
 
-// --- labels of later work, and unknown labels -------------------------------------------------------
+// --- PROXY protocol, and unknown labels ---------------------------------------------------------------
 
 interface LabelRefusalRow {
   label: string;
@@ -253,11 +255,14 @@ interface LabelRefusalRow {
   says: string[];
 }
 
-const PROXY = 'PROXY protocol toward tasks is not supported yet';
+const RANGES_FORM = 'must be IPv4 addresses or ranges, comma-separated, like 10.0.0.0/8,192.168.1.10';
 const labelRefusals: LabelRefusalRow[] = [
-  { label: 'routemesh.proxy-protocol', value: 'v1', says: ['label routemesh.proxy-protocol=v1:', PROXY] },
-  { label: 'routemesh.proxy-protocol', value: 'v2', says: ['label routemesh.proxy-protocol=v2:', PROXY] },
-  { label: 'routemesh.proxy-protocol.trusted', value: '10.0.0.0/8', says: ['label routemesh.proxy-protocol.trusted=10.0.0.0/8:', PROXY] },
+  { label: 'routemesh.proxy-protocol', value: 'v3', says: ['label routemesh.proxy-protocol=v3:', 'must be one of v1, v2'] },
+  { label: 'routemesh.proxy-protocol', value: 'on', says: ['label routemesh.proxy-protocol=on:', 'must be one of v1, v2'] },
+  { label: 'routemesh.proxy-protocol.trusted', value: '10.0.0.0/33', says: ['label routemesh.proxy-protocol.trusted=10.0.0.0/33:', RANGES_FORM] },
+  { label: 'routemesh.proxy-protocol.trusted', value: 'lb.example', says: [RANGES_FORM] },
+  { label: 'routemesh.proxy-protocol.trusted', value: '10.0.0.1,,10.0.0.2', says: [RANGES_FORM] },
+  { label: 'routemesh.proxy-protocol.trusted', value: '300.0.0.1', says: [RANGES_FORM] },
   ...['routemesh.lb.algoritm', 'routemesh.foo', 'routemesh.lb.Algorithm', 'routemesh.lb', 'routemesh.', 'routemesh.proxy-protocolx', 'routemesh.lb.weight.extra']
     .map((label) => ({ label, value: 'round-robin', says: [`label ${label} is not one routemesh knows: it reads `, ...KNOWN_LABELS] })),
 ];
@@ -406,7 +411,7 @@ const specRefusals: SpecRefusalRow[] = [
   { name: 'a bad algorithm in Labels', input: body({ 'routemesh.lb.algorithm': 'fastest' }), says: ['label routemesh.lb.algorithm=fastest:', ...ALGORITHM_LIST] },
   { name: 'a misspelt routemesh label in Labels', input: body({ 'routemesh.lb.algoritm': 'p2c' }), says: ['label routemesh.lb.algoritm is not one routemesh knows', ...KNOWN_LABELS] },
   { name: 'http mode in Labels', input: body({ 'routemesh.lb.mode': 'http' }), says: ['http mode (balancing per request) is not supported yet'] },
-  { name: 'a PROXY protocol label in Labels', input: body({ 'routemesh.proxy-protocol': 'v1' }), says: [PROXY] },
+  { name: 'a bad PROXY protocol version in Labels', input: body({ 'routemesh.proxy-protocol': 'v9' }), says: ['must be one of v1, v2'] },
   { name: 'a bad service weight in Labels', input: body({ [WEIGHT]: '0' }), says: [`label ${WEIGHT}=0:`, ...count(1, 1000)] },
   { name: 'max-ejection below base-ejection in Labels', input: body({ 'routemesh.lb.outlier.max-ejection': '1s' }), says: ['routemesh.lb.outlier.max-ejection', 'routemesh.lb.outlier.base-ejection'] },
   { name: 'a zero weight in ContainerSpec.Labels', input: body({}, { [WEIGHT]: '0' }), says: [`label ${WEIGHT}=0:`, ...count(1, 1000)] },
@@ -447,4 +452,22 @@ t.test('a routemesh label other than the weight among container labels is refuse
     const spec = { Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx', Labels: { [label]: '5' } } }, Mode: { Replicated: { Replicas: 1 } } };
     assertRefused(t, () => normalizeServiceSpec(spec), [`container label ${label}`, 'routemesh reads only routemesh.lb.weight from container labels', '--label']);
   }
+});
+
+t.test('PROXY protocol labels: the version, and trusted ranges read as first address and size', async (t) => {
+  t.equal(lbSettings({ 'routemesh.proxy-protocol': 'v1' }).proxyProtocol, 'v1');
+  t.equal(lbSettings({ 'routemesh.proxy-protocol': 'v2' }).proxyProtocol, 'v2');
+  t.equal(lbSettings({}).proxyProtocol, undefined, 'none by default');
+  t.same(lbSettings({ 'routemesh.proxy-protocol.trusted': '10.1.2.3/8, 192.168.1.10' }).trustedProxies,
+    [{ base: 0x0a000000, size: 2 ** 24 }, { base: 0xc0a8010a, size: 1 }], 'a range starts at its first address; a bare address is /32');
+});
+
+t.test('inRanges: plain and IPv4-mapped addresses, edges of a range', async (t) => {
+  const ranges = lbSettings({ 'routemesh.proxy-protocol.trusted': '10.0.0.0/8,127.0.0.88' }).trustedProxies;
+  const rows: [string, boolean][] = [
+    ['10.0.0.0', true], ['10.255.255.255', true], ['11.0.0.0', false], ['9.255.255.255', false],
+    ['127.0.0.88', true], ['127.0.0.89', false], ['::ffff:10.1.1.1', true], ['::1', false], ['not an address', false],
+  ];
+  for (const [address, expected] of rows) t.equal(inRanges(address, ranges), expected, address);
+  t.equal(inRanges('10.0.0.1', []), false, 'no ranges: nobody is trusted');
 });
