@@ -556,3 +556,26 @@ function udpEcho(host: string, port: number, text: string): Promise<string> {
     socket.send(text, port, host);
   });
 }
+
+t.test('traefik/whoami reads a PROXY header and stops at once with a silent client still connected', async (t) => {
+  const runtime = new Runtime();
+  const s = spec('traefik/whoami');
+  const task = await start(t, runtime, s);
+  const port = task.ports[0]!.ListenPort;
+  // Through a PROXY header, RemoteAddr is the client the header names.
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect({ host: s.address, port });
+    let text = '';
+    socket.on('connect', () => socket.write('PROXY TCP4 203.0.113.9 127.0.0.1 4321 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    socket.on('data', (chunk) => { text += chunk; });
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.match(answer, /\nRemoteAddr: 203\.0\.113\.9:4321\n/);
+  // A client that connects and says nothing (a browser's preconnect) must not keep the task from stopping.
+  const silent = net.connect({ host: s.address, port });
+  t.teardown(() => silent.destroy());
+  await new Promise((resolve) => silent.once('connect', resolve));
+  const stopped = await Promise.race([task.stop(300), new Promise((resolve) => { setTimeout(resolve, 5000, 'still running').unref(); })]);
+  t.equal(stopped, 0, 'it exits 0 within its grace period');
+});

@@ -160,6 +160,10 @@ t.test('a connection counts as active from its pick: a burst under least-conn sp
   t.same(picked.at(-1), 'b0=2 b1=1 b2=1', 'the three new connections went one to each idle backend, then to b0');
 });
 
-async function waitUntil(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setImmediate(resolve));
+async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the three connections');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

@@ -15,5 +15,5 @@ export { TcpForwarder } from './TcpForwarder.js';
 export type { ForwardEvents, ForwardLimits, TcpForwarderOptions } from './TcpForwarder.js';
 export { HealthChecker } from './HealthChecker.js';
 export type { Health, HealthCheckerOptions } from './HealthChecker.js';
-export { buildProxyHeader, readProxyHeader } from './proxyHeader.js';
+export { ProxyHeaderSniffer, buildProxyHeader, readProxyHeader } from './proxyHeader.js';
 export type { Endpoint, HeaderRead, ProxyVersion } from './proxyHeader.js';

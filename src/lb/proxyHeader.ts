@@ -72,6 +72,27 @@ export type HeaderRead =
   | { kind: 'header'; length: number; source?: Endpoint }
   | { kind: 'invalid'; reason: string };
 
+/** More than any real header (v1: 107 bytes; v2 with its usual TLVs): still "a header" past this is refused. */
+const MAX_HEADER_BYTES = 4096;
+
+/** Reads a possible header off the start of a stream, chunk by chunk, holding what it has seen. */
+export class ProxyHeaderSniffer {
+  /** Everything received so far, header included. */
+  buffered: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): HeaderRead {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    const read = readProxyHeader(this.buffered);
+    if (read.kind === 'incomplete' && this.buffered.length >= MAX_HEADER_BYTES) return { kind: 'invalid', reason: 'a PROXY header that never ends' };
+    return read;
+  }
+
+  /** What follows the header (all of it when there was none). */
+  rest(read: HeaderRead): Buffer {
+    return read.kind === 'header' ? this.buffered.subarray(read.length) : this.buffered;
+  }
+}
+
 /** What the start of a client's data holds. */
 export function readProxyHeader(data: Buffer): HeaderRead {
   if (startsLike(data, V1_SIGNATURE)) {
@@ -84,7 +105,13 @@ export function readProxyHeader(data: Buffer): HeaderRead {
     try {
       const header = V1ProxyProtocol.parse(text);
       const source = { address: header.source.ipAddress, port: header.source.port };
-      return net.isIP(source.address) ? { kind: 'header', length, source } : { kind: 'invalid', reason: `a v1 header with a bad address ${source.address}` };
+      const family = header.inetProtocol === INETProtocol.TCP4 ? 4 : 6;
+      const ports = [header.source.port, header.destination.port];
+      if (net.isIP(source.address) !== family || net.isIP(header.destination.ipAddress) !== family) {
+        return { kind: 'invalid', reason: `a v1 ${header.inetProtocol} header with addresses ${source.address} and ${header.destination.ipAddress}` };
+      }
+      if (ports.some((port) => !(port >= 0 && port <= 65535))) return { kind: 'invalid', reason: `a v1 header with a port out of range (${ports.join(', ')})` };
+      return { kind: 'header', length, source };
     } catch (error) {
       return { kind: 'invalid', reason: (error as Error).message };
     }

@@ -1,54 +1,69 @@
 // What goes ahead of the client's bytes toward a task. With a PROXY version set, our header names the
 // real client; without, nothing does, as through Swarm's ingress. A client in a trusted range (a load
 // balancer in front) may send its own header, which is read and stands for the client. Anyone else's is
-// refused, whatever the service's settings: a task that reads PROXY headers would otherwise take a
+// refused when no header of ours goes first: a task that reads PROXY headers would otherwise take a
 // spoofed address for the truth.
 import type net from 'node:net';
-import { buildProxyHeader, readProxyHeader } from './proxyHeader.js';
-import type { Endpoint, ProxyVersion } from './proxyHeader.js';
+import { ProxyHeaderSniffer, buildProxyHeader } from './proxyHeader.js';
+import type { Endpoint, HeaderRead, ProxyVersion } from './proxyHeader.js';
 
 export interface PrefaceOptions {
   proxyProtocol?: ProxyVersion | undefined;
   /** The client's address is one whose PROXY header is believed. */
   trusted: boolean;
+  /**
+   * How long a client may leave us waiting: then one that sent the start of a header and stopped is
+   * refused, and a trusted one that sent nothing counts as its own client (a server that speaks first must
+   * get its greeting out).
+   */
+  sniffTimeoutMs?: number;
 }
 
-/** More than any real header (v1: 107 bytes; v2 with its usual TLVs): a client still "sending one" past this is refused. */
-const MAX_HEADER_BYTES = 4096;
+const SNIFF_TIMEOUT_MS = 2000;
 
 /** Starts client → upstream: the preface, then the client's bytes, piped. `refuse` ends both with a reason. */
 export function pipeWithPreface(client: net.Socket, upstream: net.Socket, options: PrefaceOptions, refuse: (reason: string) => void): void {
+  const socketSource = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
   const header = (source: Endpoint): Buffer | undefined => options.proxyProtocol
     ? buildProxyHeader(options.proxyProtocol, source, { address: client.localAddress ?? '', port: client.localPort ?? 0 })
     : undefined;
-  const socketSource = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
-  // An untrusted client's header (if any) is ours at once: a server that speaks first must not wait for the client.
-  if (!options.trusted) {
-    const ours = header(socketSource);
-    if (ours) upstream.write(ours);
+  if (!options.trusted && options.proxyProtocol) {
+    // Our header goes first, so whatever the client sends after it is only data to the task: nothing to check.
+    upstream.write(header(socketSource)!);
+    client.pipe(upstream);
+    return;
   }
-  let buffered = Buffer.alloc(0);
+  const sniffer = new ProxyHeaderSniffer();
   const start = (preface: Buffer | undefined, rest: Buffer): void => {
+    clearTimeout(timer);
     client.off('data', onData);
     client.off('end', onEnd);
     if (preface) upstream.write(preface);
     if (rest.length) upstream.write(rest);
     client.pipe(upstream);
   };
-  const onData = (chunk: Buffer): void => {
-    buffered = Buffer.concat([buffered, chunk]);
-    const read = readProxyHeader(buffered);
-    if (read.kind === 'incomplete' && buffered.length < MAX_HEADER_BYTES) return;
-    if (read.kind === 'none') return start(options.trusted ? header(socketSource) : undefined, buffered);
-    if (read.kind !== 'header') return refuse(read.kind === 'invalid' ? `a malformed PROXY header (${read.reason})` : 'a PROXY header that never ends');
+  const decide = (read: HeaderRead): void => {
+    if (read.kind === 'incomplete') return;
+    if (read.kind === 'none') return start(options.trusted ? header(socketSource) : undefined, sniffer.rest(read));
+    clearTimeout(timer);
+    if (read.kind === 'invalid') return refuse(`a malformed PROXY header (${read.reason})`);
     if (!options.trusted) return refuse(`a PROXY header from ${socketSource.address}, which is not a trusted proxy`);
-    start(header(read.source ?? socketSource), buffered.subarray(read.length));
+    start(header(read.source ?? socketSource), sniffer.rest(read));
   };
-  // A client that sends nothing and half-closes: what it did send (no header) goes through.
+  const onData = (chunk: Buffer): void => decide(sniffer.push(chunk));
+  // A client that half-closes: what it sent goes through, unless it is an unfinished header.
   const onEnd = (): void => {
-    start(options.trusted ? header(socketSource) : undefined, buffered);
+    const read = sniffer.push(Buffer.alloc(0));
+    if (read.kind === 'incomplete' && sniffer.buffered.length > 0) return refuse('an unfinished PROXY header');
+    decide(read.kind === 'incomplete' ? { kind: 'none' } : read);
     upstream.end();
   };
+  const timer = setTimeout(() => {
+    if (sniffer.buffered.length > 0) return refuse('the start of a PROXY header, then silence');
+    // A trusted client that sent nothing yet is its own client; an untrusted one's first bytes are still to be checked.
+    if (options.trusted) start(header(socketSource), sniffer.buffered);
+  }, options.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS);
   client.on('data', onData);
   client.once('end', onEnd);
+  client.once('close', () => clearTimeout(timer));
 }

@@ -5,7 +5,7 @@ import type dgram from 'node:dgram';
 import { once } from 'node:events';
 import type http from 'node:http';
 import net from 'node:net';
-import { readProxyHeader } from '../lb/index.js';
+import { ProxyHeaderSniffer } from '../lb/index.js';
 import type { Endpoint as ClientAddress } from '../lb/index.js';
 import type { ImageHost } from './images/Image.js';
 import type { LogRing } from './LogRing.js';
@@ -101,11 +101,17 @@ export class InProcessTask implements RunningTask {
   async serveHttp(server: http.Server, targetPort: number, { acceptProxyHeader = false } = {}): Promise<number> {
     const inFlight = new Set<http.ServerResponse>();
     let draining = false;
-    // With a front listener the http server never listens, so it cannot close its idle connections itself.
+    // With a front listener the http server never listens, so it cannot close its idle connections itself:
+    // the front keeps every socket it accepted, and which of them it handed over.
+    const accepted = new Set<net.Socket>();
     const handedOver = new Set<net.Socket>();
     const closeIdle = (): void => {
       if (!acceptProxyHeader) return server.closeIdleConnections();
-      for (const socket of handedOver) if (![...inFlight].some((res) => res.socket === socket)) socket.end();
+      for (const socket of accepted) {
+        // Not handed over yet: nothing was asked, nothing is lost. Handed over: idle unless a response is on its way.
+        if (!handedOver.has(socket)) socket.destroy();
+        else if (![...inFlight].some((res) => res.socket === socket)) socket.end();
+      }
     };
     // Keep-alive connections would otherwise hold a draining server open until their idle timeout.
     server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -116,7 +122,7 @@ export class InProcessTask implements RunningTask {
         if (draining) closeIdle();
       });
     });
-    const listener: net.Server = acceptProxyHeader ? proxyAwareFront(server, handedOver) : server;
+    const listener: net.Server = acceptProxyHeader ? proxyAwareFront(server, accepted, handedOver) : server;
     const listenPort = await this.#listen(listener, targetPort);
     this.#logErrors(listener);
     this.#endpoints.push({
@@ -133,7 +139,7 @@ export class InProcessTask implements RunningTask {
       kill: () => {
         listener.close();
         server.closeAllConnections();
-        for (const socket of handedOver) socket.destroy();
+        for (const socket of accepted) socket.destroy();
       },
     });
     return listenPort;
@@ -259,23 +265,24 @@ export type ProxiedSocket = net.Socket & { proxySource?: ClientAddress };
  * Listens in front of `server`: reads a PROXY header off the start of each connection, if there is one,
  * and hands the rest to the http server. A malformed header closes the connection, as HAProxy does.
  */
-function proxyAwareFront(server: http.Server, handedOver: Set<net.Socket>): net.Server {
+function proxyAwareFront(server: http.Server, accepted: Set<net.Socket>, handedOver: Set<net.Socket>): net.Server {
   return net.createServer({ pauseOnConnect: true }, (socket: ProxiedSocket) => {
-    let buffered = Buffer.alloc(0);
+    accepted.add(socket);
+    socket.once('close', () => {
+      accepted.delete(socket);
+      handedOver.delete(socket);
+    });
+    const sniffer = new ProxyHeaderSniffer();
     const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const read = readProxyHeader(buffered);
-      if (read.kind === 'incomplete' && buffered.length < 4096) return;
+      const read = sniffer.push(chunk);
+      if (read.kind === 'incomplete') return;
       socket.off('data', onData);
       socket.pause();
-      if (read.kind === 'incomplete' || read.kind === 'invalid') return void socket.destroy();
-      if (read.kind === 'header') {
-        if (read.source) socket.proxySource = read.source;
-        buffered = buffered.subarray(read.length);
-      }
-      if (buffered.length) socket.unshift(buffered);
+      if (read.kind === 'invalid') return void socket.destroy();
+      if (read.kind === 'header' && read.source) socket.proxySource = read.source;
+      const rest = sniffer.rest(read);
+      if (rest.length) socket.unshift(rest);
       handedOver.add(socket);
-      socket.once('close', () => handedOver.delete(socket));
       server.emit('connection', socket);
       socket.resume();
     };

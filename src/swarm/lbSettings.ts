@@ -133,7 +133,7 @@ const LABELS: Record<string, { read: Reader; set: (s: LbSettings, v: unknown) =>
 
 /**
  * The settings a service's labels ask for, over the defaults. Throws an invalid-argument SwarmError for a
- * bad value, or for an unknown `routemesh.lb.*` label (a typo would otherwise be silently ignored).
+ * bad value, or for an unknown `routemesh.*` label (a typo would otherwise be silently ignored).
  */
 export function lbSettings(labels: Readonly<Record<string, string>> = {}): LbSettings {
   const settings: LbSettings = structuredClone(DEFAULT_LB_SETTINGS);
