@@ -573,3 +573,17 @@ for (const row of rrEjectRows) {
       Object.fromEntries(specs.map((s) => [s.id.slice(1), 3])), 'all back in the cycle');
   });
 }
+
+t.test('least-conn and p2c count failed connects in a row as load: a backend that refuses does not draw every connection', async (t) => {
+  // b refuses: it has no open connection, but three failed connects in a row; a and c each hold one.
+  const pool = poolOf([{ id: 'a', active: 1 }, { id: 'b' }, { id: 'c', active: 1 }]);
+  pool.get('b')!.consecutiveFailures = 3;
+  const least = new LeastConnections();
+  t.not(least.pick(pool)!.id, 'b', 'least-conn passes it over');
+  // p2c drawing b and a: a (load 1) wins over b (load 3).
+  const draws = [1 / 3 + 0.01, 0.5];
+  const p2c = new PowerOfTwoChoices(() => draws.shift()!);
+  t.equal(p2c.pick(pool)!.id, 'a', 'p2c prefers the one that answers');
+  pool.get('b')!.consecutiveFailures = 0;
+  t.equal(least.pick(pool)!.id, 'b', 'once it connects again, it is the least loaded');
+});

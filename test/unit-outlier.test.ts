@@ -373,3 +373,20 @@ t.test('a backend that has left the pool is not ejected (a connect begun before 
   t.notOk(h.detector.failure(h.pool, gone));
   t.same(h.ejected, [], 'nothing logged');
 });
+
+t.test('a healthy stretch as long as the longest ejection earns back a step of the ejection length', async (t) => {
+  const h = harness(4, { consecutiveFailures: 1, baseEjectionMs: 30_000, maxEjectionMs: 300_000 });
+  h.detector.failure(h.pool, h.b('a'));
+  h.clock.t += 30_000;
+  t.equal(h.available(), 'abcd', 'back after 30 s');
+  h.detector.success(h.b('a'));
+  t.equal(h.b('a').ejections, 1, 'a success right after its return earns nothing yet');
+  h.clock.t += 299_999;
+  h.detector.success(h.b('a'));
+  t.equal(h.b('a').ejections, 1, 'nor one just short of the longest ejection');
+  h.clock.t += 1;
+  h.detector.success(h.b('a'));
+  t.equal(h.b('a').ejections, 0, 'after 300 s of health, the step is earned back');
+  h.detector.failure(h.pool, h.b('a'));
+  t.same(h.ejected.map((e) => e.ms), [30_000, 30_000], 'so its next ejection is the base length again, not 60 s');
+});

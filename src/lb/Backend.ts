@@ -20,6 +20,17 @@ export class Backend {
   ejections = 0;
   /** While the clock is below this, it is ejected: no new connections (0: not ejected). */
   ejectedUntil = 0;
+  /** When its last ejection ended (0: never ejected); a long healthy run after it earns back a step. */
+  returnedAt = 0;
+
+  /**
+   * How busy it looks to least-conn and p2c: open connections plus failed connects in a row, for its
+   * weight. A backend that refuses connects closes them at once, so by open connections alone it would
+   * look idle and draw every new one.
+   */
+  get load(): number {
+    return (this.active + this.consecutiveFailures) / this.weight;
+  }
   /** Free-form name users know it by (a task name); the library does not read it. */
   readonly label: string;
 

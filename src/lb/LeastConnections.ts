@@ -1,5 +1,5 @@
 // The backend with the fewest open connections for its weight (HAProxy's leastconn): a slow backend
-// holds its connections longer, so it gets fewer new ones. Ties go round robin, so an idle pool still
+// holds its connections longer, so it gets fewer new ones (see Backend.load). Ties go round robin, so an idle pool still
 // spreads its connections.
 import type { Backend } from './Backend.js';
 import type { Balancer } from './Balancer.js';
@@ -18,7 +18,7 @@ export class LeastConnections implements Balancer {
       const index = (this.#next + i) % count;
       const backend = available[index]!;
       if (exclude?.has(backend)) continue;
-      const load = backend.active / backend.weight;
+      const load = backend.load;
       if (load < bestLoad) {
         best = backend;
         bestLoad = load;

@@ -27,8 +27,19 @@ export class OutlierDetector {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * A connect that worked. After a healthy stretch as long as the longest ejection, a backend ejected
+   * before earns back one step, so an ejection a day ago does not make the next one the longest (Envoy's
+   * multiplier decreases the same way).
+   */
   success(backend: Backend): void {
     backend.consecutiveFailures = 0;
+    if (backend.ejections === 0 || backend.returnedAt === 0) return;
+    const now = this.#now();
+    if (now - backend.returnedAt >= this.#options.maxEjectionMs) {
+      backend.ejections--;
+      backend.returnedAt = now;
+    }
   }
 
   /**

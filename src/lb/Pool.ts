@@ -85,6 +85,7 @@ export class Pool {
       }
       if (backend.ejectedUntil !== 0) {
         backend.ejectedUntil = 0;
+        backend.returnedAt = now;
         this.#onReturn?.(backend);
       }
       if (backend.state === 'up') available.push(backend);

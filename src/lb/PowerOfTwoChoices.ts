@@ -21,6 +21,6 @@ export class PowerOfTwoChoices implements Balancer {
     const second = (first + 1 + Math.floor(this.#random() * (count - 1))) % count;
     const a = candidates[first]!;
     const b = candidates[second]!;
-    return b.active / b.weight < a.active / a.weight ? b : a;
+    return b.load < a.load ? b : a;
   }
 }
