@@ -162,7 +162,7 @@ t.test('dns records and the pools agree: DNS names exactly the tasks that are up
   ];
   const services = [web(), service('s2', 'api', { ports: [port(9000, 80)], vips: ['127.10.0.3/16'] })];
   const tasks = services.flatMap((svc) => kinds.map((kind, i) => task(`${svc.ID}-k${i}`, svc.ID, { slot: i + 1, ...kind })));
-  const { pools } = buildRoutingTable(services, tasks, nodes, true);
+  const { pools } = buildRoutingTable(services, tasks, nodes, { withVips: true });
   const records = dnsRecords(services, tasks, nodes);
   const nameOf = new Map(tasks.map((task) => [task.ID, task.Name]));
   for (const svc of services) {

@@ -286,3 +286,14 @@ t.test('isEligible accepts only ready and active nodes', async (t) => {
     t.equal(isEligible(node('n', options)), eligible, JSON.stringify(options));
   }
 });
+
+t.test('scheduler keeps tasks that need the same host-mode port apart, across services and within a batch', async (t) => {
+  const holding = task('api', 'n2');
+  holding.Status.PortStatus = { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' }] };
+  const hostRequest = { ...request(), hostPorts: ['8081/tcp'] };
+  t.same(new Scheduler().place(hostRequest, 3, three(), [holding]), ['n1', 'n3', undefined], 'n2 holds the port for api; one task per other node, then none');
+  t.equal(new Scheduler().place({ ...request(), hostPorts: ['8081/udp'] }, 3, three(), [holding]).filter(Boolean).length, 3, 'another protocol is another port: all three are placed');
+  const ended = task('api', 'n2', 'shutdown', 'shutdown');
+  ended.Status.PortStatus = holding.Status.PortStatus;
+  t.same(new Scheduler().place(hostRequest, 3, three(), [ended]).filter(Boolean).length, 3, 'an ended task holds nothing');
+});

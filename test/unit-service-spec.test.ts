@@ -68,13 +68,18 @@ t.test('normalizeServiceSpec leaves PublishedPort out when it is 0 or missing (a
 });
 
 // The mesh forwards tcp through ingress only, so anything else is refused instead of listed and never served.
-t.test('normalizeServiceSpec refuses udp and sctp ports and host publish mode, which the mesh does not serve yet', async (t) => {
+t.test('normalizeServiceSpec refuses udp and sctp ports, which the mesh does not serve yet', async (t) => {
   for (const protocol of ['udp', 'sctp']) {
     t.throws(() => normalizeServiceSpec(ports([{ Protocol: protocol, TargetPort: 53, PublishedPort: 53 }])),
       { code: 'invalid_argument', message: new RegExp(`publishing ${protocol} ports is not supported yet`) });
   }
-  t.throws(() => normalizeServiceSpec(ports([{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }], 'dnsrr')),
-    { code: 'invalid_argument', message: /publish mode host is not supported yet/ });
+});
+
+t.test('normalizeServiceSpec takes host publish mode (also with dnsrr), with its published port', async (t) => {
+  const spec = normalizeServiceSpec(ports([{ TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' }], 'dnsrr'));
+  t.match(spec.EndpointSpec?.Ports, [{ TargetPort: 80, PublishedPort: 8081, PublishMode: 'host', Protocol: 'tcp' }]);
+  t.throws(() => normalizeServiceSpec(ports([{ TargetPort: 80, PublishMode: 'host' }])),
+    { code: 'invalid_argument', message: /a port published in host mode needs its published port \(mode=host,published=8081,target=80\)/ });
 });
 
 t.test('normalizeServiceSpec accepts several ports without a published port on one target', async (t) => {

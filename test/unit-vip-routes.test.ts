@@ -29,7 +29,7 @@ function task(id: string, ports: number[]): Task {
 }
 
 t.test('the node that holds the VIPs routes VIP:target over the published port\'s pool', async (t) => {
-  const table = buildRoutingTable([service([{ TargetPort: 80, PublishedPort: 8080 }], '127.10.0.2')], [task('a', [80])], [node], true);
+  const table = buildRoutingTable([service([{ TargetPort: 80, PublishedPort: 8080 }], '127.10.0.2')], [task('a', [80])], [node], { withVips: true });
   t.same([...table.routes.keys()].sort(), ['127.10.0.2:80/tcp', '8080/tcp']);
   const vip = table.routes.get('127.10.0.2:80/tcp')!;
   t.equal(vip.vip, '127.10.0.2');
@@ -38,17 +38,17 @@ t.test('the node that holds the VIPs routes VIP:target over the published port\'
 });
 
 t.test('other nodes open no VIP listener', async (t) => {
-  const table = buildRoutingTable([service([{ TargetPort: 80, PublishedPort: 8080 }], '127.10.0.2')], [task('a', [80])], [node], false);
+  const table = buildRoutingTable([service([{ TargetPort: 80, PublishedPort: 8080 }], '127.10.0.2')], [task('a', [80])], [node], { withVips: false });
   t.same([...table.routes.keys()], ['8080/tcp']);
 });
 
 t.test('a VIP answers on the ports its tasks listen on, published or not', async (t) => {
-  const table = buildRoutingTable([service([], '127.10.0.3')], [task('a', [5000, 6379])], [node], true);
+  const table = buildRoutingTable([service([], '127.10.0.3')], [task('a', [5000, 6379])], [node], { withVips: true });
   t.same([...table.routes.keys()].sort(), ['127.10.0.3:5000/tcp', '127.10.0.3:6379/tcp']);
   t.same(table.pools.get(table.routes.get('127.10.0.3:6379/tcp')!.poolKey)!.map((b) => b.port), [6379]);
 });
 
 t.test('a dnsrr service (no VIP) gets no VIP route', async (t) => {
-  const table = buildRoutingTable([service([])], [task('a', [80])], [node], true);
+  const table = buildRoutingTable([service([])], [task('a', [80])], [node], { withVips: true });
   t.equal(table.routes.size, 0);
 });

@@ -116,7 +116,8 @@ export class Mesh {
     const [services, tasks, nodes] = [this.#view.services(), this.#view.tasks(), this.#view.nodes()];
     const holdsVips = this.#holdsVips(nodes);
     const targetPorts = this.#rememberPorts(services, tasks);
-    const table = buildRoutingTable(services, tasks, nodes, holdsVips, targetPorts);
+    const localNode = nodes.find((n) => n.Description.Hostname === this.node)?.ID;
+    const table = buildRoutingTable(services, tasks, nodes, { withVips: holdsVips, targetPorts, ...(localNode ? { localNode } : {}) });
     // In the same step as the pools below: a task is named in DNS exactly when it takes new connections.
     if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes, targetPorts));
     for (const [key, desired] of table.pools) {

@@ -99,21 +99,28 @@ export function vipRouteKey(vip: string, targetPort: number): string {
   return `${vip}:${targetPort}/tcp`;
 }
 
-/**
- * `withVips`: this node holds the cluster's VIPs (one node must, since they are addresses on one machine).
- * `targetPorts`: each service's target ports, where the caller remembers more than its tasks show now.
- */
-export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[], withVips = false,
-  targetPorts?: ReadonlyMap<string, readonly number[]>): RoutingTable {
+export interface RoutingOptions {
+  /** This node holds the cluster's VIPs (one node must, since they are addresses on one machine). */
+  withVips?: boolean;
+  /** Each service's target ports, where the caller remembers more than its tasks show now. */
+  targetPorts?: ReadonlyMap<string, readonly number[]>;
+  /** This node's ID: its host-mode ports open here, to its own tasks only. */
+  localNode?: string;
+}
+
+export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[],
+  { withVips = false, targetPorts, localNode }: RoutingOptions = {}): RoutingTable {
   const nodesUp = nodesUpOf(nodes);
   const routes = new Map<string, PublishedRoute>();
   const pools = new Map<string, BackendDesired[]>();
   const tasksByService = groupByService(tasks);
-  const pool = (service: Service, targetPort: number, protocol: Protocol): string => {
-    const poolKey = poolKeyOf(service.ID, targetPort, protocol);
+  /** `onNode`: only the tasks on that node (a host-mode port's pool). */
+  const pool = (service: Service, targetPort: number, protocol: Protocol, onNode?: string): string => {
+    const poolKey = poolKeyOf(service.ID, targetPort, protocol) + (onNode ? `@${onNode}` : '');
     if (pools.has(poolKey)) return poolKey;
     const members: BackendDesired[] = [];
     for (const task of tasksByService.get(service.ID) ?? []) {
+      if (onNode && task.NodeID !== onNode) continue;
       const backend = backendFor(task, targetPort, protocol, nodesUp, service.Spec.Labels);
       if (backend) members.push(backend);
     }
@@ -124,8 +131,19 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
   for (const service of services) {
     const common = { serviceId: service.ID, serviceName: service.Spec.Name, settings: settingsOf(service) };
     for (const port of service.Endpoint.Ports ?? []) {
-      if (port.PublishMode !== 'ingress' || !port.PublishedPort) continue;
+      if (!port.PublishedPort) continue;
       const key = `${port.PublishedPort}/${port.Protocol}`;
+      if (port.PublishMode === 'host') {
+        // Host mode: the port opens only on a node running a task of the service, and goes to that task.
+        if (localNode === undefined) continue;
+        const poolKey = pool(service, port.TargetPort, port.Protocol, localNode);
+        if (pools.get(poolKey)!.length === 0) {
+          pools.delete(poolKey);
+          continue;
+        }
+        routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
+        continue;
+      }
       const poolKey = pool(service, port.TargetPort, port.Protocol);
       routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
     }

@@ -60,10 +60,13 @@ export class Allocator {
    * (kept from `current` when the same target was already published). Throws if another service holds one.
    */
   publishedPorts(wanted: readonly PortConfig[], others: readonly Service[], current?: readonly PortConfig[]): PortConfig[] {
+    // An ingress port opens on every node, so it collides with any other service's port of the same number,
+    // ingress or host; two host-mode ports only collide on one node, which the scheduler avoids.
     const taken = new Map<string, Service>();
+    const takenByHost = new Map<string, Service>();
     for (const other of others) {
       for (const port of other.Endpoint.Ports ?? []) {
-        if (port.PublishMode === 'ingress') taken.set(portKey(port), other);
+        (port.PublishMode === 'ingress' ? taken : takenByHost).set(portKey(port), other);
       }
     }
     const result: PortConfig[] = [];
@@ -73,11 +76,13 @@ export class Allocator {
         const previous = current?.find((p) => p.TargetPort === out.TargetPort && p.Protocol === out.Protocol && p.PublishMode === 'ingress');
         out.PublishedPort = previous?.PublishedPort ?? this.#dynamicPort(out.Protocol, taken, result);
       }
-      if (out.PublishMode === 'ingress') {
-        const holder = taken.get(portKey(out));
-        if (holder) {
-          throw invalidArgument(`port '${out.PublishedPort}' is already in use by service '${holder.Spec.Name}' (${holder.ID}) as an ingress port`);
-        }
+      const ingressHolder = taken.get(portKey(out));
+      if (ingressHolder) {
+        throw invalidArgument(`port '${out.PublishedPort}' is already in use by service '${ingressHolder.Spec.Name}' (${ingressHolder.ID}) as an ingress port`);
+      }
+      const hostHolder = out.PublishMode === 'ingress' ? takenByHost.get(portKey(out)) : undefined;
+      if (hostHolder) {
+        throw invalidArgument(`port '${out.PublishedPort}' is already in use by service '${hostHolder.Spec.Name}' (${hostHolder.ID}) as a host port`);
       }
       result.push(out);
     }

@@ -327,6 +327,7 @@ export class Manager {
 
   async #probe(ports: readonly PortConfig[], current: readonly PortConfig[]): Promise<void> {
     for (const port of ports) {
+      // A host-mode port is bound by one node at a time, one that may already hold it for another service.
       if (port.PublishMode !== 'ingress') continue;
       if (current.some((c) => c.PublishedPort === port.PublishedPort && c.Protocol === port.Protocol)) continue;
       try {
@@ -431,7 +432,8 @@ export class Manager {
     const constraints = (service.Spec.TaskTemplate.Placement?.Constraints ?? []).map(parseConstraint);
     const maxPerNode = service.Spec.TaskTemplate.Placement?.MaxReplicas ?? 0;
     const nodes = this.store.nodes();
-    const choices = this.#scheduler.place({ serviceId: service.ID, constraints, maxPerNode }, pending.length, nodes, this.store.tasks());
+    const hostPorts = (service.Endpoint.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => `${p.PublishedPort}/${p.Protocol}`);
+    const choices = this.#scheduler.place({ serviceId: service.ID, constraints, maxPerNode, hostPorts }, pending.length, nodes, this.store.tasks());
     pending.forEach((task, i) => {
       const nodeId = choices[i];
       this.store.updateTask(task.ID, (t) => {
@@ -440,7 +442,8 @@ export class Manager {
           t.Status = { ...t.Status, State: 'assigned', Message: 'scheduler assigned task to node', Timestamp: nowIso() };
           delete t.Status.Err;
         } else {
-          const reason = constraints.length ? `scheduling constraints not satisfied on ${nodes.length} nodes` : `${nodes.length} nodes not available for new tasks`;
+          const reason = hostPorts.length ? `host-mode port already in use on ${nodes.length} nodes`
+            : constraints.length ? `scheduling constraints not satisfied on ${nodes.length} nodes` : `${nodes.length} nodes not available for new tasks`;
           t.Status = { ...t.Status, Err: `no suitable node (${reason})` };
         }
       });

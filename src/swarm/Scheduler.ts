@@ -1,5 +1,6 @@
 // Chooses a node for each new task the way Swarm spreads them: among Ready and Active nodes that meet
-// the constraints, the one with the fewest tasks of this service, then the fewest tasks overall.
+// the constraints (and where no task holds the host-mode ports it needs), the one with the fewest tasks of
+// this service, then the fewest tasks overall.
 import type { SwarmNode, Task } from './model.js';
 import { isTerminal } from './model.js';
 import type { Constraint } from './constraints.js';
@@ -10,6 +11,8 @@ export interface PlacementRequest {
   constraints: readonly Constraint[];
   /** 0 = unlimited (Placement.MaxReplicas). */
   maxPerNode: number;
+  /** Host-mode ports (`8081/tcp`) the task binds on its node: no two tasks that need one share a node. */
+  hostPorts?: readonly string[];
 }
 
 export function isEligible(node: SwarmNode): boolean {
@@ -26,8 +29,12 @@ export class Scheduler {
   place(request: PlacementRequest, count: number, nodes: readonly SwarmNode[], tasks: readonly Task[]): (string | undefined)[] {
     const ofService = new Map<string, number>();
     const overall = new Map<string, number>();
+    const hostPorts = request.hostPorts ?? [];
+    /** Nodes whose host ports this task would collide with. */
+    const blocked = new Set<string>();
     for (const task of tasks) {
       if (!occupies(task)) continue;
+      if ((task.Status.PortStatus.Ports ?? []).some((p) => hostPorts.includes(`${p.PublishedPort}/${p.Protocol}`))) blocked.add(task.NodeID);
       overall.set(task.NodeID, (overall.get(task.NodeID) ?? 0) + 1);
       if (task.ServiceID === request.serviceId) ofService.set(task.NodeID, (ofService.get(task.NodeID) ?? 0) + 1);
     }
@@ -41,12 +48,14 @@ export class Scheduler {
       for (const node of candidates) {
         const mine = ofService.get(node.ID) ?? 0;
         if (request.maxPerNode > 0 && mine >= request.maxPerNode) continue;
+        if (blocked.has(node.ID)) continue;
         if (!best) { best = node; continue; }
         const bestMine = ofService.get(best.ID) ?? 0;
         if (mine < bestMine || (mine === bestMine && (overall.get(node.ID) ?? 0) < (overall.get(best.ID) ?? 0))) best = node;
       }
       choices.push(best?.ID);
       if (best) {
+        if (hostPorts.length) blocked.add(best.ID);
         ofService.set(best.ID, (ofService.get(best.ID) ?? 0) + 1);
         overall.set(best.ID, (overall.get(best.ID) ?? 0) + 1);
       }

@@ -1,7 +1,7 @@
 // Making, stopping and forgetting tasks, and the one rule for their addresses: a task holds its
 // address from creation until it has really stopped (its node said so) or it leaves the store.
 // Orchestrators decide which tasks should exist; this class is how they act on the store.
-import type { Service, Task } from './model.js';
+import type { PortConfig, Service, Task } from './model.js';
 import { isTerminal, nowIso } from './model.js';
 import type { Store } from './Store.js';
 import type { Allocator } from './Allocator.js';
@@ -47,7 +47,8 @@ export class TaskLifecycle {
       ServiceID: service.ID,
       ...('slot' in place ? { Slot: place.slot } : {}),
       NodeID: 'nodeId' in place ? place.nodeId : '',
-      Status: { Timestamp: now, State: 'new', Message: 'created', PortStatus: {} },
+      // Host-mode ports belong to the task (service ps shows them; the scheduler keeps two apart).
+      Status: { Timestamp: now, State: 'new', Message: 'created', PortStatus: hostPortsOf(service) },
       DesiredState: 'running',
       Hostname: newHostname(),
     };
@@ -107,4 +108,9 @@ export class TaskLifecycle {
     this.#allocator.releaseTask(task.ID);
     this.store.deleteTask(task.ID);
   }
+}
+
+function hostPortsOf(service: Service): { Ports?: PortConfig[] } {
+  const ports = (service.Endpoint.Ports ?? []).filter((port) => port.PublishMode === 'host');
+  return ports.length ? { Ports: ports.map((port) => ({ ...port })) } : {};
 }

@@ -23,7 +23,9 @@ function checkPorts(ports: unknown): PortConfig[] {
     checkOneOf(mode, ['ingress', 'host'], 'port publish mode');
     // Refused rather than accepted and never served: the mesh forwards TCP through ingress today.
     if (protocol !== 'tcp') throw invalidArgument(`publishing ${protocol} ports is not supported yet: routemesh's mesh forwards tcp ports`);
-    if (mode !== 'ingress') throw invalidArgument('publish mode host is not supported yet: publish in ingress mode (the default)');
+    if (mode === 'host' && !raw.PublishedPort) {
+      throw invalidArgument('a port published in host mode needs its published port (mode=host,published=8081,target=80): routemesh does not pick one per task');
+    }
     for (const field of ['TargetPort', 'PublishedPort'] as const) {
       const v = raw[field];
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535)) {
