@@ -5,6 +5,7 @@ import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal } from '../swarm/in
 import { RuntimeError, healthProbe } from '../runtime/index.js';
 import { HealthChecker } from '../lb/index.js';
 import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The narrow link an agent has to its managers. */
 export interface AgentLink {
@@ -220,10 +221,8 @@ export class Agent {
 
   /** Waits out a fence period, cut short when the agent stops (the node is going away anyway). */
   #fence(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#leaving.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-    });
+    // timers/promises removes its abort listener when the wait ends: no listener piles up per stop.
+    return sleep(ms, undefined, { signal: this.#leaving.signal }).catch(() => {});
   }
 
   /** Stops every task of this node (the node is going away); reports nothing more. */

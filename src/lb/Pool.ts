@@ -37,7 +37,7 @@ export class Pool {
 
   /** Backends that take new connections: up, and not ejected. Precomputed, so a pick reads one array. */
   get available(): Backend[] {
-    if (this.#nextReturn <= this.#now()) this.#recompute();
+    if (this.#nextReturn !== Infinity && this.#nextReturn <= this.#now()) this.#recompute();
     return this.#available;
   }
 

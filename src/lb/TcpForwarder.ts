@@ -29,7 +29,7 @@ export interface ForwardLimits {
   trustsProxy?: (address: string) => boolean;
 }
 
-export interface TcpForwarderOptions extends ForwardLimits {
+export interface TcpForwarderOptions extends Pick<ForwardLimits, 'maxAttempts' | 'connectTimeoutMs'> {
   /** Source address of upstream connections: what a backend sees as its client (Swarm's ingress SNAT). */
   localAddress?: string;
 }
@@ -67,7 +67,7 @@ export class TcpForwarder {
       }
       const upstream = net.connect({
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
-        ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+        localAddress: this.localAddress,
       });
       connecting = upstream;
       // Counted from the pick, so least-conn and p2c see connections still connecting (a burst spreads).

@@ -2,7 +2,6 @@ export { Backend } from './Backend.js';
 export type { BackendState } from './Backend.js';
 export { Pool } from './Pool.js';
 export type { BackendDesired } from './Pool.js';
-export type { PoolOptions } from './Pool.js';
 export type { Balancer } from './Balancer.js';
 export { RoundRobin } from './RoundRobin.js';
 export { WeightedRoundRobin } from './WeightedRoundRobin.js';

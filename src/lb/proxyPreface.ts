@@ -43,7 +43,7 @@ export function pipeWithPreface(client: net.Socket, upstream: net.Socket, option
     client.pipe(upstream);
   };
   const decide = (read: HeaderRead): void => {
-    if (read.kind === 'incomplete') return;
+    if (read.kind === 'incomplete') return wait();
     if (read.kind === 'none') return start(options.trusted ? header(socketSource) : undefined, sniffer.rest(read));
     clearTimeout(timer);
     if (read.kind === 'invalid') return refuse(`a malformed PROXY header (${read.reason})`);
@@ -58,11 +58,16 @@ export function pipeWithPreface(client: net.Socket, upstream: net.Socket, option
     decide(read.kind === 'incomplete' ? { kind: 'none' } : read);
     upstream.end();
   };
-  const timer = setTimeout(() => {
-    if (sniffer.buffered.length > 0) return refuse('the start of a PROXY header, then silence');
-    // A trusted client that sent nothing yet is its own client; an untrusted one's first bytes are still to be checked.
-    if (options.trusted) start(header(socketSource), sniffer.buffered);
-  }, options.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS);
+  // Set only while there is something to wait for: a trusted client's header, or the rest of a header begun.
+  let timer: NodeJS.Timeout | undefined;
+  const wait = (): void => {
+    timer ??= setTimeout(() => {
+      if (sniffer.buffered.length > 0) return refuse('the start of a PROXY header, then silence');
+      // A trusted client that sent nothing yet is its own client.
+      start(header(socketSource), sniffer.buffered);
+    }, options.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS);
+  };
+  if (options.trusted) wait();
   client.on('data', onData);
   client.once('end', onEnd);
   client.once('close', () => clearTimeout(timer));

@@ -8,7 +8,7 @@ import type { Backend, Balancer, ForwardEvents, ForwardLimits } from '../lb/inde
 import { inRanges } from '../swarm/index.js';
 import type { Algorithm, LbSettings } from '../swarm/index.js';
 
-export function balancerFor(algorithm: Algorithm): Balancer {
+function balancerFor(algorithm: Algorithm): Balancer {
   switch (algorithm) {
     case 'round-robin': return new RoundRobin();
     case 'weighted': return new WeightedRoundRobin();
@@ -24,7 +24,6 @@ export class BalancedPool {
   limits: ForwardLimits = {};
   readonly events: ForwardEvents;
   #algorithm: Algorithm | undefined;
-  #outlierSettings = '';
   #outlier: OutlierDetector | undefined;
   /** Names the pool in log lines: node, service and port. */
   #description = 'a pool';
@@ -55,15 +54,12 @@ export class BalancedPool {
       this.#algorithm = settings.algorithm;
       this.balancer = balancerFor(settings.algorithm);
     }
-    const outlier = JSON.stringify(settings.outlier);
-    if (outlier !== this.#outlierSettings) {
-      this.#outlierSettings = outlier;
-      const { consecutiveFailures } = settings.outlier;
-      this.#outlier = new OutlierDetector({
-        ...settings.outlier,
-        onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failed connects in a row (ejection ${backend.ejections})`),
-      });
-    }
+    // The detector keeps no state of its own (it is on the backends): a new one per sync loses nothing.
+    const { consecutiveFailures } = settings.outlier;
+    this.#outlier = new OutlierDetector({
+      ...settings.outlier,
+      onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failed connects in a row (ejection ${backend.ejections})`),
+    });
     const trusted = settings.trustedProxies;
     this.limits = {
       maxAttempts: settings.retries + 1,

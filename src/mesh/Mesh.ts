@@ -134,7 +134,7 @@ export class Mesh {
       if (listener) {
         listener.target.route = route;
         listener.target.pool = pool;
-        listener.server.maxConnections = route.settings.maxConnections || Infinity;
+        listener.server.maxConnections = maxConnectionsOf(route);
       } else if (route.protocol === 'tcp') {
         this.#open({ route, pool });
       }
@@ -165,10 +165,10 @@ export class Mesh {
   }
 
   #open(target: Target): void {
+    // `server` is set by #listen, at once.
     const listener = { target, state: 'opening', failures: 0, port: target.route.publishedPort } as Listener;
-    listener.server = this.#server(listener);
     this.#listeners.set(target.route.key, listener);
-    this.#bind(listener);
+    this.#listen(listener);
   }
 
   /** The listener's target is read per connection: a re-sync may have swapped the pool since it opened. */
@@ -180,8 +180,14 @@ export class Mesh {
       const { pool, balancer, events, limits } = t.pool;
       this.#forwarder.forward(socket, pool, balancer, events, limits);
     });
-    server.maxConnections = listener.target.route.settings.maxConnections || Infinity;
+    server.maxConnections = maxConnectionsOf(listener.target.route);
     return server;
+  }
+
+  /** A new server for the listener (a failed one cannot listen again), bound to its port. */
+  #listen(listener: Listener): void {
+    listener.server = this.#server(listener);
+    this.#bind(listener);
   }
 
   #bind(listener: Listener): void {
@@ -195,8 +201,7 @@ export class Mesh {
         // Without root a VIP port below 1024 moves up, as tasks' ports do: the VIP is ours alone.
         if (error.code === 'EACCES' && route.vip && listener.port < 1024 && current) {
           listener.port += UNPRIVILEGED_PORT_SHIFT;
-          listener.server = this.#server(listener);
-          this.#bind(listener);
+          this.#listen(listener);
           resolve();
           return;
         }
@@ -209,8 +214,7 @@ export class Mesh {
         if (!hopeless && current) {
           const delay = Math.min(this.#retryFirstMs * 2 ** (listener.failures - 1), RETRY_MAX_MS);
           listener.retry = setTimeout(() => {
-            listener.server = this.#server(listener);
-            this.#bind(listener);
+            this.#listen(listener);
           }, delay);
         }
         resolve();
@@ -257,4 +261,8 @@ export class Mesh {
     await Promise.all(closing);
     this.#local?.remove(this);
   }
+}
+
+function maxConnectionsOf(route: PublishedRoute): number {
+  return route.settings.maxConnections || Infinity;
 }

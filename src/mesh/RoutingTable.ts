@@ -94,6 +94,11 @@ export function groupByService(tasks: readonly Task[]): Map<string, Task[]> {
   return byService;
 }
 
+/** The service's VIP without its prefix length (`127.10.0.2`), or undefined in dnsrr mode. */
+export function vipOf(service: Service): string | undefined {
+  return service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
+}
+
 /** The key of a VIP port's route. */
 export function vipRouteKey(vip: string, targetPort: number): string {
   return `${vip}:${targetPort}/tcp`;
@@ -147,7 +152,7 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
       const poolKey = pool(service, port.TargetPort, port.Protocol);
       routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
     }
-    const vip = service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
+    const vip = vipOf(service);
     if (!withVips || !vip) continue;
     for (const targetPort of targetPorts?.get(service.ID) ?? servicePorts(service, tasksByService.get(service.ID) ?? [])) {
       const key = vipRouteKey(vip, targetPort);

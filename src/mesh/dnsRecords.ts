@@ -3,7 +3,7 @@
 // Pure, so it is tested as a table.
 import type { Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord, TaskRecord } from '../vip-dns/index.js';
-import { groupByService, nodesUpOf, poolStateOf, servicePorts } from './RoutingTable.js';
+import { groupByService, nodesUpOf, poolStateOf, servicePorts, vipOf } from './RoutingTable.js';
 
 /** `targetPorts` as for buildRoutingTable: where the caller remembers more ports than the tasks show. */
 export function dnsRecords(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[],
@@ -14,7 +14,7 @@ export function dnsRecords(services: readonly Service[], tasks: readonly Task[],
     const own = tasksByService.get(service.ID) ?? [];
     const serving = own.filter((task) => poolStateOf(task, nodesUp) === 'up');
     const networks = new Set(own.flatMap((task) => (task.NetworksAttachments ?? []).map((a) => a.Network.Spec.Name)));
-    const vip = service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
+    const vip = vipOf(service);
     return {
       name: service.Spec.Name,
       ...(vip ? { vip } : {}),

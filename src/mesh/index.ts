@@ -3,4 +3,4 @@ export { LocalMeshes } from './LocalMeshes.js';
 export type { MeshOptions, DnsSink } from './Mesh.js';
 export { buildRoutingTable, backendFor, poolKeyOf, vipRouteKey } from './RoutingTable.js';
 export { dnsRecords } from './dnsRecords.js';
-export type { PublishedRoute, RoutingOptions, RoutingTable } from './RoutingTable.js';
+export type { PublishedRoute, RoutingTable } from './RoutingTable.js';

@@ -12,7 +12,7 @@ import type { AllocatorOptions } from './Allocator.js';
 import { parseConstraint } from './constraints.js';
 import { normalizeServiceSpec } from './serviceSpec.js';
 import { normalizeNodeSpec } from './nodeSpec.js';
-import { TaskLifecycle, isUpToDate } from './TaskLifecycle.js';
+import { TaskLifecycle } from './TaskLifecycle.js';
 import { RestartSupervisor, realTimer } from './RestartSupervisor.js';
 import type { SetTimer } from './RestartSupervisor.js';
 import { ReplicatedOrchestrator } from './ReplicatedOrchestrator.js';
@@ -85,11 +85,11 @@ export class Manager {
     this.#allocator = new Allocator(options);
     this.#portProbe = options.portProbe ?? (async () => {});
     this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
-    this.#restarts = new RestartSupervisor(options.setTimer ?? realTimer, (serviceId) => this.reconcile(serviceId), options.now ?? Date.now);
-    this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
-    this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
     this.#setTimer = options.setTimer ?? realTimer;
     this.#now = options.now ?? Date.now;
+    this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
+    this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
+    this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
     this.heartbeatPeriodMs = options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS;
     this.#updater = new Updater(this.#tasks, {
       setTimer: this.#setTimer,
@@ -394,10 +394,6 @@ export class Manager {
     this.#updater.forget(service.ID);
     for (const task of this.store.tasksOfService(service.ID)) this.#tasks.stop(task, 'remove');
     this.#serveAddressWaiters();
-  }
-
-  isUpToDate(task: Task, service: Service): boolean {
-    return isUpToDate(task, service);
   }
 
   // ---- reconciliation -------------------------------------------------------------------------

@@ -14,4 +14,5 @@ export type { SwarmErrorCode } from './errors.js';
 export { JoinTokens } from './JoinTokens.js';
 export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
 export { lbSettings, weightOf, inRanges, DEFAULT_LB_SETTINGS } from './lbSettings.js';
-export type { Algorithm, IPv4Range, LbSettings, OutlierSettings } from './lbSettings.js';
+export type { Algorithm, LbSettings } from './lbSettings.js';
+export { isUpToDate } from './TaskLifecycle.js';

@@ -47,7 +47,7 @@ export function inRanges(address: string, ranges: readonly IPv4Range[]): boolean
   if (ranges.length === 0) return false;
   let n: number;
   try {
-    n = ipToInt(address.replace(/^::ffff:/i, ''));
+    n = ipToInt(address.startsWith('::ffff:') ? address.slice(7) : address);
   } catch {
     return false;
   }

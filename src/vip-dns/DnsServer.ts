@@ -80,9 +80,6 @@ export class DnsServer {
   async listen(port = this.#options.port): Promise<void> {
     if (this.#udp) throw new Error(`the DNS server already listens on ${this.#options.address}:${this.#port}`);
     const { address } = this.#options;
-    // A fresh forwarder, since close() ends one for good; the one before is ended first.
-    this.#forwarder.close();
-    this.#forwarder = this.#forwarderFor(this.#options.upstreams);
     const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
     const tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.#serveTcp(socket));
     tcp.maxConnections = this.#options.maxTcpConnections ?? 256;
@@ -106,13 +103,12 @@ export class DnsServer {
     tcp.on('error', (error) => this.#log(`dns: TCP ${address}:${this.#port}: ${error.message}`));
     this.#udp = udp;
     this.#tcp = tcp;
-    // Forwarding to ourselves would loop until the timeout (a resolv.conf inside a container names 127.0.0.11).
-    const others = this.#forwarder.upstreams.filter((u) => !(u.address === address && u.port === this.#port));
-    if (others.length !== this.#forwarder.upstreams.length) {
-      this.#log(`dns: not forwarding to ${address}:${this.#port}, which is this server`);
-      this.#forwarder.close();
-      this.#forwarder = this.#forwarderFor(others);
-    }
+    // A fresh forwarder, since close() ends one for good. Never to ourselves: that would loop until the
+    // timeout (a resolv.conf inside a container names 127.0.0.11).
+    const others = this.#options.upstreams.filter((u) => !(u.address === address && u.port === this.#port));
+    if (others.length !== this.#options.upstreams.length) this.#log(`dns: not forwarding to ${address}:${this.#port}, which is this server`);
+    this.#forwarder.close();
+    this.#forwarder = this.#forwarderFor(others);
   }
 
   /** The answer to one query, encoded (never over its transport's size); undefined when the packet deserves none. Never throws. */

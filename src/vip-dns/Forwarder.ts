@@ -24,6 +24,8 @@ export type Transport = 'udp' | 'tcp';
 
 interface Pending {
   upstream: Upstream;
+  /** The upstream's address in canonical form, worked out once per query, not per reply. */
+  from: string;
   question: Buffer;
   resolve: (reply: Buffer | undefined) => void;
 }
@@ -80,7 +82,7 @@ export class Forwarder {
       const pending = this.#pending.get(id);
       // Only the upstream we asked may answer, to our question: anyone else guessing the ID is ignored, and
       // so is a late answer to an earlier query that had the same ID.
-      if (!pending || pending.upstream.port !== from.port || !sameAddress(pending.upstream.address, from.address)) return;
+      if (!pending || pending.upstream.port !== from.port || pending.from !== canonical(from.address)) return;
       if (!sameQuestion(reply, pending.question)) return;
       this.#pending.delete(id);
       pending.resolve(reply);
@@ -96,7 +98,7 @@ export class Forwarder {
       do id = randomInt(0x10000); while (this.#pending.has(id));
       const ours = Buffer.from(query);
       ours.writeUInt16BE(id, 0);
-      this.#pending.set(id, { upstream, question, resolve: done });
+      this.#pending.set(id, { upstream, from: canonical(upstream.address), question, resolve: done });
       try {
         this.#socket(upstream).send(ours, upstream.port, upstream.address, (error) => { if (error) done(undefined); });
       } catch {
@@ -154,11 +156,7 @@ export class Forwarder {
   }
 }
 
-/** The same address however written: `::1` and `0:0:0:0:0:0:0:1`, `127.0.0.1` and `::ffff:127.0.0.1`. */
-function sameAddress(a: string, b: string): boolean {
-  return canonical(a) === canonical(b);
-}
-
+/** One spelling of an address however written: `::1` for `0:0:0:0:0:0:0:1`, `127.0.0.1` for `::ffff:127.0.0.1`. */
 function canonical(address: string): string {
   const bare = address.split('%')[0]!.replace(/^::ffff:(?=\d+\.)/i, '');
   return net.isIPv6(bare) ? new net.SocketAddress({ address: bare, family: 'ipv6' }).address : bare;

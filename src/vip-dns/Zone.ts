@@ -163,7 +163,8 @@ function addressOf(reverse: string): number | undefined {
 }
 
 /** Multi-address answers are shuffled, as Swarm's are, so naive clients that take the first spread out. */
-function shuffled<T>(items: readonly T[]): T[] {
+function shuffled<T>(items: readonly T[]): readonly T[] {
+  if (items.length < 2) return items;
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));

@@ -42,32 +42,35 @@ export type QueryCheck =
   | { kind: 'reply'; reply: Buffer }
   | { kind: 'query'; query: Query };
 
+function formerr(raw: Buffer): QueryCheck {
+  return { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
+}
+
 /** Never throws. */
 export function readQuery(raw: Buffer): QueryCheck {
   if (raw.length < HEADER_BYTES) return { kind: 'drop' };
   const flags = raw.readUInt16BE(2);
   if (flags & 0x8000) return { kind: 'drop' };
-  const formerr: QueryCheck = { kind: 'reply', reply: headerOnly(raw, RCODE.FORMERR) };
   if ((flags >> 11) & 0xf) return { kind: 'reply', reply: headerOnly(raw, RCODE.NOTIMP) };
-  const [qd, an, ns, ar] = [4, 6, 8, 10].map((at) => raw.readUInt16BE(at)) as [number, number, number, number];
+  const [qd, an, ns, ar] = [raw.readUInt16BE(4), raw.readUInt16BE(6), raw.readUInt16BE(8), raw.readUInt16BE(10)];
   // One question, no answers or authorities, at most an OPT and one more (a TSIG we will not check).
-  if (raw.length > MAX_QUERY_BYTES || qd !== 1 || an !== 0 || ns !== 0 || ar > 2) return formerr;
+  if (raw.length > MAX_QUERY_BYTES || qd !== 1 || an !== 0 || ns !== 0 || ar > 2) return formerr(raw);
 
   // No client compresses the question's name, and a pointer there could only point into the header.
   const question = nameExtent(raw, HEADER_BYTES, { pointers: false });
-  if (!question || question.end + 4 > raw.length) return formerr;
+  if (!question || question.end + 4 > raw.length) return formerr(raw);
   const questionEnd = question.end + 4;
 
   let edns: { payload: number; version: number } | undefined;
   let offset = questionEnd;
   for (let i = 0; i < ar; i++) {
     const owner = nameExtent(raw, offset, { pointers: true });
-    if (!owner || owner.end + 10 > raw.length) return formerr;
+    if (!owner || owner.end + 10 > raw.length) return formerr(raw);
     const end = owner.end + 10 + raw.readUInt16BE(owner.end + 8);
-    if (end > raw.length) return formerr;
+    if (end > raw.length) return formerr(raw);
     if (raw.readUInt16BE(owner.end) === TYPE_OPT) {
       // One OPT at most, owned by the root (RFC 6891 §6.1.1). Its TTL holds: extended rcode, version, flags.
-      if (edns || owner.end !== offset + 1) return formerr;
+      if (edns || owner.end !== offset + 1) return formerr(raw);
       edns = { payload: raw.readUInt16BE(owner.end + 2), version: raw[owner.end + 5]! };
     }
     offset = end;
@@ -77,7 +80,7 @@ export function readQuery(raw: Buffer): QueryCheck {
   try {
     name = Packet.Question.parse(raw.subarray(HEADER_BYTES, questionEnd)).name;
   } catch {
-    return formerr;
+    return formerr(raw);
   }
   const qtype = raw.readUInt16BE(question.end);
   const qclass = raw.readUInt16BE(question.end + 2);

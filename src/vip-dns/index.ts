@@ -4,6 +4,5 @@ export { Zone } from './Zone.js';
 export type { ServiceRecord, TaskRecord, ZoneOptions, ZoneAnswer, ZoneRecord, QueryType } from './Zone.js';
 export { DnsServer } from './DnsServer.js';
 export type { DnsServerOptions } from './DnsServer.js';
-export { Forwarder } from './Forwarder.js';
-export type { Upstream, ForwarderOptions, Transport } from './Forwarder.js';
+export type { Upstream, Transport } from './Forwarder.js';
 export { DNS_PORT, parseDnsAddress, resolvConfUpstreams, systemUpstreams } from './upstreams.js';

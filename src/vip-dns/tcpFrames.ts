@@ -1,9 +1,10 @@
 // DNS over TCP: every message is preceded by its length in two bytes (RFC 1035 §4.2.2).
 
 export function frame(message: Buffer): Buffer {
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(message.length);
-  return Buffer.concat([length, message]);
+  const framed = Buffer.allocUnsafe(2 + message.length);
+  framed.writeUInt16BE(message.length, 0);
+  message.copy(framed, 2);
+  return framed;
 }
 
 /** Cuts a byte stream into messages, taken one at a time so the reader decides how many are in flight. */

@@ -3,6 +3,7 @@
 import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { ApiError } from './http.js';
+import { isUpToDate } from '../../swarm/index.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
 
 export function taskRoutes(router: Router, engine: EngineContext): void {
@@ -20,7 +21,7 @@ export function taskRoutes(router: Router, engine: EngineContext): void {
       if (filters.has('service') && !serviceIds.has(t.ServiceID)) return false;
       if (upToDate) {
         const service = services.find((s) => s.ID === t.ServiceID);
-        if (!service || !manager.isUpToDate(t, service)) return false;
+        if (!service || !isUpToDate(t, service)) return false;
       }
       return matches(filters, 'id', (v) => t.ID.startsWith(v)) &&
         matches(filters, 'name', (v) => (t.Name ?? '').startsWith(v)) &&
