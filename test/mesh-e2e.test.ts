@@ -93,8 +93,8 @@ t.test('drain, removal and open connections', async (t) => {
   const vip = echo.Endpoint.VirtualIPs[0].Addr.split('/')[0];
   t.match(vip, new RegExp(`^127\\.${BLOCK + 12}\\.`));
   const viaVip = await echoConnection(vip, 7000);
+  t.teardown(() => viaVip.socket.destroy());
   t.equal(await viaVip.roundTrip('via the VIP\n'), 'via the VIP\n');
-  viaVip.socket.destroy();
 
   // One open connection per task, through node 1.
   const connections = await Promise.all([0, 1, 2].map(() => echoConnection(node1!.address, 7000)));

@@ -23,6 +23,7 @@ function service(): Service {
 t.test('a published port held by another program is retried, logged once, and served once free', async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(PORT, NODE, resolve));
+  t.teardown(() => { if (blocker.listening) blocker.close(); });
   const store = new Store();
   store.putService(service());
   const lines: string[] = [];

@@ -485,6 +485,11 @@ const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true; } catch { return false; }
 };
 
+/** A process a failing test might leave behind: killed at its end, gone or not. */
+const kill = (pid: number): void => {
+  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+};
+
 async function gone(pid: number): Promise<boolean> {
   const deadline = Date.now() + 5000;
   while (alive(pid)) {
@@ -501,6 +506,7 @@ t.test('routemesh/exec: stopping a task, or its program ending, ends every proce
     command: ['sh', '-c', 'trap "" TERM; sleep 1000 & echo "child=$!"; wait'],
   }));
   const stubbornChild = Number((await logLine(stubborn, /^child=\d+$/)).slice('child='.length));
+  t.teardown(() => kill(stubbornChild));
   t.equal(await stubborn.stop(200), 137, 'the group is killed after the grace period');
   t.ok(await gone(stubbornChild), 'the background child went with it');
 
@@ -509,6 +515,7 @@ t.test('routemesh/exec: stopping a task, or its program ending, ends every proce
     command: ['sh', '-c', 'sleep 1000 & echo "child=$!"; exit 3'],
   }));
   const leftChild = Number((await logLine(leaver, /^child=\d+$/)).slice('child='.length));
+  t.teardown(() => kill(leftChild));
   t.equal(await leaver.exited, 3, 'the task ends with its program, not with the last process holding its pipes');
   t.ok(await gone(leftChild), 'the child it left behind was ended');
 });

@@ -49,6 +49,7 @@ t.test('tcp limits', async (t) => {
     t.equal(await first.roundTrip('one'), 'one');
     t.equal(await second.roundTrip('two'), 'two');
     const third = net.connect({ host: node, port: 9302 });
+    t.teardown(() => third.destroy());
     const outcome = await new Promise<string>((resolve) => {
       third.on('data', () => resolve('answered'));
       third.on('close', () => resolve('closed'));

@@ -49,6 +49,7 @@ t.test('a shell check sees HOST as the task and ends with everything it started 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const sleeper = Number(readFileSync(pidFile, 'utf8'));
+  t.teardown(() => { try { process.kill(sleeper, 'SIGKILL'); } catch { /* already gone */ } });
   controller.abort();
   t.equal(await result, false);
   const alive = () => { try { process.kill(sleeper, 0); return true; } catch { return false; } };

@@ -35,6 +35,8 @@ async function run(t: Test, options: PrefaceOptions): Promise<Run> {
     socket.on('error', () => {});
   });
   await new Promise<void>((resolve) => task.listen(0, HOST, resolve));
+  // Stops listening at once; the connections go with the client, closed below.
+  t.teardown(() => { task.close(); });
   let refused: (reason: string | undefined) => void = () => {};
   const refusal = new Promise<string | undefined>((resolve) => { refused = resolve; });
   const front = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -49,13 +51,11 @@ async function run(t: Test, options: PrefaceOptions): Promise<Run> {
     upstream.on('close', () => { refused(undefined); socket.destroy(); });
   });
   await new Promise<void>((resolve) => front.listen(0, HOST, resolve));
+  t.teardown(() => { front.close(); });
   const client = net.connect({ host: HOST, port: (front.address() as net.AddressInfo).port, localAddress: CLIENT, allowHalfOpen: true });
+  t.teardown(() => client.destroy());
+  await new Promise((resolve, reject) => { client.once('connect', resolve); client.once('error', reject); });
   client.on('error', () => {});
-  await new Promise((resolve) => client.once('connect', resolve));
-  t.teardown(() => {
-    client.destroy();
-    return Promise.all([task, front].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  });
   return { received, first, refusal, client };
 }
 

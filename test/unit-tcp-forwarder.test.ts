@@ -5,6 +5,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { LeastConnections, Pool, RoundRobin, TcpForwarder } from '../src/lb/index.js';
 import type { Backend } from '../src/lb/index.js';
+import { waitFor } from './support/cluster.js';
 
 const HOST = '127.210.0.1';
 
@@ -122,15 +123,15 @@ t.test('a client that leaves while the forwarder connects leaves no upstream con
   });
   await new Promise<void>((resolve) => front.listen(0, HOST, resolve));
   t.teardown(() => new Promise<void>((resolve) => front.close(() => resolve())));
-  const clients = await Promise.all(Array.from({ length: 5 }, () => new Promise<void>((resolve) => {
+  await Promise.all(Array.from({ length: 5 }, () => new Promise<void>((resolve) => {
     const socket = net.connect({ host: HOST, port: (front.address() as net.AddressInfo).port });
     socket.on('close', () => resolve());
     socket.on('error', () => {});
   })));
-  t.equal(clients.length, 5);
-  const open = () => new Promise<number>((resolve) => backend.getConnections((_e, n) => resolve(n)));
-  const deadline = Date.now() + 5000;
-  while ((await open()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  // Each connection counts as active from its pick, so 0 means every half-made upstream has closed.
+  await waitFor('the five upstreams to close', () => pool.get('b')!.active === 0).catch(() => {});
+  const open = (): Promise<number> => new Promise((resolve) => backend.getConnections((_e, n) => resolve(n)));
+  await waitFor('the backend to see them closed', async () => (await open()) === 0).catch(() => {});
   t.equal(await open(), 0, 'the backend holds no connection');
   t.equal(pool.get('b')!.active, 0, 'and the pool counts none as active');
 });
@@ -156,14 +157,7 @@ t.test('a connection counts as active from its pick: a burst under least-conn sp
   const { port } = server.address() as net.AddressInfo;
   const sockets = [0, 1, 2].map(() => net.connect({ host: HOST, port }));
   t.teardown(() => { for (const s of sockets) s.destroy(); });
-  await waitUntil(() => picked.length === 3);
+  await waitFor('the three connections to be picked', () => picked.length === 3);
   t.same(picked.at(-1), 'b0=2 b1=1 b2=1', 'the three new connections went one to each idle backend, then to b0');
 });
 
-async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the three connections');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
