@@ -14,6 +14,8 @@ export interface ForwardEvents {
   /** No backend could be reached, or the client was refused; it was closed. */
   failed?(reason: 'no_backend' | 'connect_failed' | 'refused', detail?: string): void;
   connectError?(backend: Backend, error: Error): void;
+  /** http mode: `backend` answered a request with `status`, or the mesh did for it (502 when it failed, 504 when silent). */
+  answered?(backend: Backend, status: number): void;
 }
 
 /** Per service: how hard to try, and how long a quiet connection may stay. */
@@ -23,6 +25,8 @@ export interface ForwardLimits {
   connectTimeoutMs?: number;
   /** No bytes either way for this long closes both sides (never a silent drop); 0 or absent: never. */
   idleTimeoutMs?: number;
+  /** http mode: the longest a task may stay silent while a request waits on it; 0 or absent: no limit. */
+  responseTimeoutMs?: number;
   /** Send a PROXY header of this version ahead of the client's bytes, so the task sees the real client. */
   proxyProtocol?: ProxyVersion | undefined;
   /** Whose own PROXY header is believed (a load balancer in front); anyone else's is refused. */

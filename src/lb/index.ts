@@ -12,6 +12,8 @@ export { OutlierDetector } from './OutlierDetector.js';
 export type { OutlierDetectorOptions } from './OutlierDetector.js';
 export { TcpForwarder } from './TcpForwarder.js';
 export type { ForwardEvents, ForwardLimits, TcpForwarderOptions } from './TcpForwarder.js';
+export { CLIENT_KEEP_ALIVE_MS, HttpForwarder } from './HttpForwarder.js';
+export type { HttpForwarderOptions, HttpTarget } from './HttpForwarder.js';
 export { HealthChecker } from './HealthChecker.js';
 export type { Health, HealthCheckerOptions } from './HealthChecker.js';
 export { ProxyHeaderSniffer, buildProxyHeader, readProxyHeader } from './proxyHeader.js';

@@ -4,7 +4,7 @@
 import {
   LeastConnections, OutlierDetector, Pool, PowerOfTwoChoices, RoundRobin, SourceHash, WeightedRoundRobin,
 } from '../lb/index.js';
-import type { Backend, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
+import type { Backend, BackendDesired, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
 import { inRanges } from '../swarm/index.js';
 import type { Algorithm, LbSettings } from '../swarm/index.js';
 
@@ -20,6 +20,7 @@ function balancerFor(algorithm: Algorithm): Balancer {
 
 export class BalancedPool {
   readonly pool: Pool;
+  serviceName = '';
   balancer: Balancer;
   limits: ForwardLimits = {};
   readonly events: ForwardEvents;
@@ -30,13 +31,21 @@ export class BalancedPool {
   #refusals = 0;
   readonly #log: (line: string) => void;
 
-  constructor(log: (line: string) => void) {
+  /** Told of each backend that left or takes no new connections (http mode closes its idle connections). */
+  readonly #retire: (backend: Backend) => void;
+
+  constructor(log: (line: string) => void, retire: (backend: Backend) => void = () => {}) {
     this.#log = log;
+    this.#retire = retire;
     this.pool = new Pool({ onReturn: (backend) => log(`${this.#where(backend)} is back in the pool after its ejection`) });
     this.balancer = new RoundRobin();
     this.events = {
       connected: (backend) => this.#outlier?.success(backend),
       connectError: (backend) => { this.#outlier?.failure(this.pool, backend); },
+      answered: (backend, status) => {
+        if (status >= 500) this.#outlier?.failure(this.pool, backend);
+        else this.#outlier?.success(backend);
+      },
       // The first refusal is said; a client trying again and again must not fill the log.
       failed: (reason, detail) => {
         if (reason === 'refused' && this.#refusals++ === 0) this.#log(`${this.#description} refused ${detail}; further refusals are not logged`);
@@ -48,7 +57,15 @@ export class BalancedPool {
     return `${backend.label} (${backend.host}:${backend.port}) in ${this.#description}`;
   }
 
-  configure(settings: LbSettings, description: string): void {
+  /** New membership; backends gone, replaced or fenced are retired. */
+  set(desired: readonly BackendDesired[]): void {
+    const before = this.pool.backends;
+    this.pool.set(desired);
+    for (const backend of before) if (this.pool.get(backend.id) !== backend || backend.state !== 'up') this.#retire(backend);
+  }
+
+  configure(settings: LbSettings, serviceName: string, description: string): void {
+    this.serviceName = serviceName;
     this.#description = description;
     if (settings.algorithm !== this.#algorithm) {
       this.#algorithm = settings.algorithm;
@@ -58,13 +75,14 @@ export class BalancedPool {
     const { consecutiveFailures } = settings.outlier;
     this.#outlier = new OutlierDetector({
       ...settings.outlier,
-      onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failed connects in a row (ejection ${backend.ejections})`),
+      onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failures in a row (failed connects, or 5xx answers in http mode) (ejection ${backend.ejections})`),
     });
     const trusted = settings.trustedProxies;
     this.limits = {
       maxAttempts: settings.retries + 1,
       connectTimeoutMs: settings.connectTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
+      responseTimeoutMs: settings.responseTimeoutMs,
       proxyProtocol: settings.proxyProtocol,
       ...(trusted.length ? { trustsProxy: (address: string) => inRanges(address, trusted) } : {}),
     };

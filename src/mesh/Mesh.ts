@@ -3,8 +3,9 @@
 // also listens on each service's VIP, and publishes the cluster's names to the DNS server, in the same
 // step as the pools change. It follows the cluster view; listeners outlive configuration changes, and
 // the per-connection path is a field read and a pick().
+import type http from 'node:http';
 import net from 'node:net';
-import { TcpForwarder } from '../lb/index.js';
+import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
@@ -47,6 +48,8 @@ interface Listener {
   /** Failed binds in a row; a port another program holds is retried with backoff, said once. */
   failures: number;
   retry?: NodeJS.Timeout;
+  /** Parses the connections of the port while its service is in http mode; made at the first. */
+  http?: http.Server;
 }
 
 const RETRY_MAX_MS = 30_000;
@@ -60,6 +63,7 @@ export class Mesh {
   #dns: DnsSink | undefined;
   #local: LocalMeshes | undefined;
   #forwarder: TcpForwarder;
+  #http: HttpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, BalancedPool>();
   /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
@@ -81,6 +85,7 @@ export class Mesh {
     this.#local = options.local;
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
+    this.#http = new HttpForwarder({ localAddress: options.address });
   }
 
   start(): void {
@@ -122,19 +127,20 @@ export class Mesh {
     if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes, targetPorts));
     for (const [key, desired] of table.pools) {
       let pool = this.#pools.get(key);
-      if (!pool) this.#pools.set(key, (pool = new BalancedPool(this.#log)));
-      pool.pool.set(desired);
+      if (!pool) this.#pools.set(key, (pool = new BalancedPool(this.#log, (backend) => this.#http.retire(backend))));
+      pool.set(desired);
     }
     for (const key of this.#pools.keys()) if (!table.pools.has(key)) this.#pools.delete(key);
 
     for (const [key, route] of table.routes) {
       const pool = this.#pools.get(route.poolKey)!;
-      pool.configure(route.settings, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
+      pool.configure(route.settings, route.serviceName, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
       const listener = this.#listeners.get(key);
       if (listener) {
         listener.target.route = route;
         listener.target.pool = pool;
         listener.server.maxConnections = maxConnectionsOf(route);
+        if (listener.http) listener.http.keepAliveTimeout = clientKeepAliveOf(route);
       } else if (route.protocol === 'tcp') {
         this.#open({ route, pool });
       }
@@ -177,10 +183,22 @@ export class Mesh {
       const t = listener.target;
       this.#clients.add(socket);
       socket.once('close', () => this.#clients.delete(socket));
+      if (t.route.settings.mode === 'http') {
+        listener.http ??= this.#httpServer(listener);
+        listener.http.emit('connection', socket);
+        socket.resume();
+        return;
+      }
       const { pool, balancer, events, limits } = t.pool;
       this.#forwarder.forward(socket, pool, balancer, events, limits);
     });
     server.maxConnections = maxConnectionsOf(listener.target.route);
+    return server;
+  }
+
+  #httpServer(listener: Listener): http.Server {
+    const server = this.#http.server(() => listener.target.pool);
+    server.keepAliveTimeout = clientKeepAliveOf(listener.target.route);
     return server;
   }
 
@@ -258,6 +276,7 @@ export class Mesh {
     });
     this.#listeners.clear();
     for (const socket of this.#clients) socket.destroy();
+    this.#http.close();
     await Promise.all(closing);
     this.#local?.remove(this);
   }
@@ -265,4 +284,9 @@ export class Mesh {
 
 function maxConnectionsOf(route: PublishedRoute): number {
   return route.settings.maxConnections || Infinity;
+}
+
+/** In http mode the idle timeout is how long a client's connection may wait between requests. */
+function clientKeepAliveOf(route: PublishedRoute): number {
+  return route.settings.idleTimeoutMs || CLIENT_KEEP_ALIVE_MS;
 }

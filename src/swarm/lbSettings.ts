@@ -17,15 +17,19 @@ export interface OutlierSettings {
   maxEjectedPercent: number;
 }
 
+export const MODES = ['tcp', 'http'] as const;
+
 export interface LbSettings {
-  /** tcp: balance per connection (as Swarm). */
-  mode: 'tcp';
+  /** tcp: balance per connection (as Swarm); http: per request, over kept-alive connections to the tasks. */
+  mode: (typeof MODES)[number];
   algorithm: Algorithm;
   /** Backends tried for one connection: the first and up to `retries` more. */
   retries: number;
   connectTimeoutMs: number;
   /** A connection with no bytes either way for this long is closed on both sides; 0: never. */
   idleTimeoutMs: number;
+  /** http mode: the longest a task may stay silent while a request waits on it (then 504). */
+  responseTimeoutMs: number;
   /** Open connections one listener takes at once; 0: no limit. */
   maxConnections: number;
   outlier: OutlierSettings;
@@ -60,6 +64,7 @@ export const DEFAULT_LB_SETTINGS: LbSettings = {
   retries: 2,
   connectTimeoutMs: 5000,
   idleTimeoutMs: 0,
+  responseTimeoutMs: 60_000,
   maxConnections: 0,
   outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   trustedProxies: [],
@@ -109,18 +114,14 @@ const oneOf = (allowed: readonly string[]): Reader => (value, label) => {
   return value;
 };
 
-const mode: Reader = (value, label) => {
-  if (value === 'http') throw invalidArgument(`label ${label}=http: http mode (balancing per request) is not supported yet: use tcp`);
-  return oneOf(['tcp'])(value, label);
-};
-
 /** Every label routemesh reads, what it sets, and how its value is read. */
 const LABELS: Record<string, { read: Reader; set: (s: LbSettings, v: unknown) => void }> = {
-  'routemesh.lb.mode': { read: mode, set: () => {} },
+  'routemesh.lb.mode': { read: oneOf(MODES), set: (s, v) => { s.mode = v as LbSettings['mode']; } },
   'routemesh.lb.algorithm': { read: oneOf(ALGORITHMS), set: (s, v) => { s.algorithm = v as Algorithm; } },
   'routemesh.lb.retries': { read: count(0, 10), set: (s, v) => { s.retries = v as number; } },
   'routemesh.lb.connect-timeout': { read: duration(1), set: (s, v) => { s.connectTimeoutMs = v as number; } },
   'routemesh.lb.idle-timeout': { read: duration(0), set: (s, v) => { s.idleTimeoutMs = v as number; } },
+  'routemesh.lb.response-timeout': { read: duration(1), set: (s, v) => { s.responseTimeoutMs = v as number; } },
   'routemesh.lb.max-connections': { read: count(0, 1_000_000), set: (s, v) => { s.maxConnections = v as number; } },
   'routemesh.lb.outlier.consecutive-failures': { read: count(0, 1000), set: (s, v) => { s.outlier.consecutiveFailures = v as number; } },
   'routemesh.lb.outlier.base-ejection': { read: duration(1), set: (s, v) => { s.outlier.baseEjectionMs = v as number; } },
@@ -145,6 +146,10 @@ export function lbSettings(labels: Readonly<Record<string, string>> = {}): LbSet
       continue;
     }
     throw invalidArgument(`label ${label} is not one routemesh knows: it reads ${Object.keys(LABELS).join(', ')}`);
+  }
+  if (settings.mode === 'http' && settings.proxyProtocol) {
+    // A kept-alive connection to a task carries requests of many clients: no one header can name them.
+    throw invalidArgument('label routemesh.proxy-protocol is for tcp mode: in http mode (routemesh.lb.mode=http) tasks learn the client from X-Forwarded-For and Forwarded');
   }
   const { outlier } = settings;
   if (outlier.maxEjectionMs < outlier.baseEjectionMs) {

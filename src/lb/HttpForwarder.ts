@@ -1,0 +1,252 @@
+// http mode: balances each request, not each connection, so one kept-alive client spreads over every task.
+// Requests go to tasks over kept-alive connections (one agent per task) through http-proxy. What a client
+// gets when things go wrong is a gateway's answer, never a hang: 503 when no task is in the pool, 502 when
+// no task could be reached or one failed before answering, 504 when one stayed silent too long. A request
+// without a body whose connect failed is tried on another task: nothing of it reached the first.
+import http from 'node:http';
+import type net from 'node:net';
+import httpProxy from 'http-proxy';
+import type { Backend } from './Backend.js';
+import type { Balancer } from './Balancer.js';
+import type { Pool } from './Pool.js';
+import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
+import { taskRequestHeaders } from './taskRequestHeaders.js';
+
+/** What one listener balances over, read per request: a re-sync may swap it while clients stay connected. */
+export interface HttpTarget {
+  pool: Pool;
+  balancer: Balancer;
+  events: ForwardEvents;
+  limits: ForwardLimits;
+  /** Named in the answers the mesh writes itself. */
+  serviceName: string;
+}
+
+/** One try of one request on one task. */
+interface Attempt {
+  backend: Backend;
+  target: HttpTarget;
+  /** The connection to the task is made (or was kept alive): a failure now may have reached the task. */
+  connected: boolean;
+  reusedSocket: boolean;
+  timedOut: boolean;
+  /** Ends the attempt's hold on its backend's count of requests in flight; idempotent. */
+  finish: () => void;
+}
+
+/** Methods a server must be able to take twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** The client idles this long between requests before the mesh closes its connection (nginx's keepalive_timeout). */
+export const CLIENT_KEEP_ALIVE_MS = 75_000;
+/** Sent to tasks whatever the client asked: the mesh keeps its connections to tasks open. */
+const KEEP_TASK_CONNECTION = { connection: 'keep-alive' };
+
+export interface HttpForwarderOptions {
+  /** Source address of connections to tasks (as in tcp mode, the node that forwarded). */
+  localAddress?: string;
+}
+
+export class HttpForwarder {
+  readonly #localAddress: string | undefined;
+  readonly #proxy = httpProxy.createProxyServer({ xfwd: false });
+  readonly #agents = new Map<Backend, http.Agent>();
+  readonly #attempts = new WeakMap<http.IncomingMessage, Attempt>();
+
+  constructor(options: HttpForwarderOptions = {}) {
+    this.#localAddress = options.localAddress;
+    this.#proxy.on('proxyReq', (proxyRequest, request) => this.#watch(proxyRequest, request));
+    this.#proxy.on('proxyReqWs', (proxyRequest, request) => this.#watch(proxyRequest, request));
+    this.#proxy.on('proxyRes', (proxyResponse, request, response) => this.#answered(proxyResponse, request, response));
+  }
+
+  /**
+   * A server that never listens: the mesh hands it the accepted connections of an http-mode port, so the
+   * port's listener stays the same when a service changes mode. `target` is read per request.
+   */
+  server(target: () => HttpTarget): http.Server {
+    const server = http.createServer((request, response) => this.#request(request, response, target()));
+    server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#upgrade(request, socket, head, target()));
+    return server;
+  }
+
+  #request(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget): void {
+    const address = request.socket.remoteAddress ?? '';
+    request.headers = taskRequestHeaders(request.headers, {
+      address, localPort: request.socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
+    });
+    this.#attempt(request, response, target, undefined);
+  }
+
+  #attempt(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, tried: Set<Backend> | undefined): void {
+    const backend = target.balancer.pick(target.pool, tried, request.socket.remoteAddress);
+    if (!backend) {
+      target.events.failed?.(tried ? 'connect_failed' : 'no_backend');
+      if (tried) reply(response, 502, `no task of service ${target.serviceName} could be reached`);
+      else reply(response, 503, `no task of service ${target.serviceName} is available`);
+      return;
+    }
+    const attempt = this.#begin(backend, target);
+    response.once('close', attempt.finish);
+    this.#attempts.set(request, attempt);
+    const options = {
+      target: { host: backend.host, port: backend.port }, agent: this.#agentOf(backend), headers: KEEP_TASK_CONNECTION,
+      ...(this.#localAddress ? { localAddress: this.#localAddress } : {}),
+    };
+    this.#proxy.web(request, response, options, (error) => {
+      // A request retried since has a newer attempt: this one's late errors are not news.
+      if (this.#attempts.get(request) !== attempt) return;
+      this.#failed(error, request, response, attempt, tried);
+    });
+  }
+
+  #failed(error: Error, request: http.IncomingMessage, response: http.ServerResponse, attempt: Attempt, tried: Set<Backend> | undefined): void {
+    attempt.finish();
+    const { backend, target } = attempt;
+    // A reply already begun cannot turn into an error: cutting the connection is the only honest signal.
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const bodiless = request.headers['transfer-encoding'] === undefined && (request.headers['content-length'] ?? '0') === '0';
+    if (!attempt.connected) {
+      target.events.connectError?.(backend, error);
+      const next = new Set(tried).add(backend);
+      const maxAttempts = target.limits.maxAttempts ?? 3;
+      if (bodiless && next.size < maxAttempts) return this.#attempt(request, response, target, next);
+      reply(response, 502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
+      return;
+    }
+    if (attempt.timedOut) {
+      target.events.answered?.(backend, 504);
+      reply(response, 504, `task ${backend.label} of service ${target.serviceName} did not answer within ${(target.limits.responseTimeoutMs ?? 0) / 1000}s`);
+      return;
+    }
+    // A kept-alive connection the task closed as the request went out: it never saw the request (the
+    // race every HTTP client meets), so a request safe to repeat is sent again, and the task is not blamed.
+    if (attempt.reusedSocket && bodiless && IDEMPOTENT.has(request.method ?? '')) {
+      return this.#attempt(request, response, target, tried);
+    }
+    target.events.answered?.(backend, 502);
+    reply(response, 502, `task ${backend.label} of service ${target.serviceName} failed before answering (${error.message})`);
+  }
+
+  #upgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer, target: HttpTarget): void {
+    socket.on('error', () => socket.destroy());
+    if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
+      // h2c and the like: a server may ignore Upgrade (RFC 9110 §7.8), so this is answered as the plain
+      // request it also is, over HTTP/1.1, and the connection closed after.
+      const response = new http.ServerResponse(request);
+      response.shouldKeepAlive = false;
+      response.assignSocket(socket);
+      response.once('finish', () => socket.end());
+      this.#request(request, response, target);
+      return;
+    }
+    const backend = target.balancer.pick(target.pool, undefined, socket.remoteAddress);
+    if (!backend) {
+      target.events.failed?.('no_backend');
+      socket.end(rawReply(503, `no task of service ${target.serviceName} is available`));
+      return;
+    }
+    const attempt = this.#begin(backend, target);
+    socket.once('close', attempt.finish);
+    this.#attempts.set(request, attempt);
+    const address = socket.remoteAddress ?? '';
+    request.headers = taskRequestHeaders(request.headers, {
+      address, localPort: socket.localPort ?? 0, upgrade: true, trusted: target.limits.trustsProxy?.(address) ?? false,
+    });
+    const options = { target: { host: backend.host, port: backend.port }, ...(this.#localAddress ? { localAddress: this.#localAddress } : {}) };
+    this.#proxy.ws(request, socket, head, options, (error) => {
+      if (attempt.connected) target.events.answered?.(backend, 502);
+      else target.events.connectError?.(backend, error);
+      // http-proxy ends the socket after this; a client that got nothing yet learns why first.
+      if (socket.bytesWritten === 0) socket.write(rawReply(502, `task ${backend.label} of service ${target.serviceName} could not take the WebSocket (${error.message})`));
+    });
+  }
+
+  #begin(backend: Backend, target: HttpTarget): Attempt {
+    // Requests in flight are what least-conn and p2c weigh in http mode.
+    backend.active++;
+    backend.total++;
+    let finished = false;
+    return {
+      backend, target, connected: false, reusedSocket: false, timedOut: false,
+      finish: () => {
+        if (finished) return;
+        finished = true;
+        backend.active--;
+      },
+    };
+  }
+
+  /** The request to the task has its socket: time its connect and its silences. */
+  #watch(proxyRequest: http.ClientRequest, request: http.IncomingMessage): void {
+    const attempt = this.#attempts.get(request);
+    if (!attempt) return;
+    const { limits } = attempt.target;
+    const socket = proxyRequest.socket;
+    const connected = (): void => { attempt.connected = true; };
+    if (socket && !socket.connecting) {
+      connected();
+      attempt.reusedSocket = proxyRequest.reusedSocket;
+    } else {
+      const ms = limits.connectTimeoutMs ?? 5000;
+      const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
+      const connecting = socket ?? proxyRequest;
+      connecting.once('connect', () => { clearTimeout(timer); connected(); });
+      proxyRequest.once('close', () => clearTimeout(timer));
+    }
+    const responseTimeoutMs = limits.responseTimeoutMs ?? 0;
+    if (responseTimeoutMs > 0) {
+      proxyRequest.setTimeout(responseTimeoutMs, () => {
+        attempt.timedOut = true;
+        proxyRequest.destroy(new Error(`no answer within ${responseTimeoutMs}ms`));
+      });
+    }
+  }
+
+  #answered(proxyResponse: http.IncomingMessage, request: http.IncomingMessage, response: http.ServerResponse): void {
+    const attempt = this.#attempts.get(request);
+    if (!attempt) return;
+    attempt.target.events.answered?.(attempt.backend, proxyResponse.statusCode ?? 502);
+    // The task's connection headers are about its connection to the mesh; the client's connection is the
+    // mesh's to keep or close.
+    delete proxyResponse.headers['keep-alive'];
+    proxyResponse.headers.connection = response.shouldKeepAlive ? 'keep-alive' : 'close';
+    // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest.
+    proxyResponse.once('error', () => response.destroy());
+  }
+
+  /** One agent per task keeps its connections alive between requests. */
+  #agentOf(backend: Backend): http.Agent {
+    let agent = this.#agents.get(backend);
+    if (!agent) this.#agents.set(backend, (agent = new http.Agent({ keepAlive: true, scheduling: 'lifo' })));
+    return agent;
+  }
+
+  /** `backend` has left its pool, or takes no new requests: its idle connections are closed now. */
+  retire(backend: Backend): void {
+    const agent = this.#agents.get(backend);
+    if (!agent) return;
+    this.#agents.delete(backend);
+    // Connections busy with a request finish it; the agent then closes them (it is no longer kept alive).
+    (agent as unknown as { keepAlive: boolean }).keepAlive = false;
+    for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  }
+
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
+}
+
+function reply(response: http.ServerResponse, status: number, message: string): void {
+  const body = `${message}\n`;
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/** An answer written straight on a socket that asked for an upgrade (no ServerResponse exists for it). */
+function rawReply(status: number, message: string): string {
+  const body = `${message}\n`;
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}

@@ -1,0 +1,63 @@
+// The headers an http-mode request carries on to its task: the client's, less the hop-by-hop ones (they
+// describe the client's connection, not ours to the task), plus who the client is. From an untrusted
+// source, X-Forwarded-* and Forwarded are replaced, never appended to (as Traefik does): a client could
+// otherwise put any address first and a task would take it for the truth. A trusted load balancer in
+// front has its chain kept and the mesh's hop appended.
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1, plus what old clients still send. `connection` and `upgrade` are dealt with apart. */
+const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer'];
+const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
+
+export interface RequestOrigin {
+  /** The client's address as the socket has it (IPv4-mapped IPv6 is shown as IPv4). */
+  address: string;
+  /** The port the client reached the mesh on. */
+  localPort: number;
+  /** The address's own forwarding headers are believed (a load balancer in front). */
+  trusted: boolean;
+  /** A WebSocket upgrade: `connection` and `upgrade` must reach the task. */
+  upgrade: boolean;
+}
+
+export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: RequestOrigin): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = { ...incoming };
+  const listed = (incoming.connection ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean);
+  for (const name of [...HOP_BY_HOP, ...listed]) {
+    // The client's own Connection stays for the reply's sake; the mesh sets the task's (see HttpForwarder).
+    if (name === 'connection' || (origin.upgrade && name === 'upgrade')) continue;
+    delete headers[name];
+  }
+  if (!origin.upgrade) delete headers.upgrade;
+  // The mesh answers `Expect: 100-continue` itself, as nginx does; the task gets the body straight away.
+  delete headers.expect;
+  if (!origin.trusted) for (const name of FORWARDING) delete headers[name];
+
+  const client = origin.address.startsWith('::ffff:') ? origin.address.slice(7) : origin.address;
+  const proto = origin.upgrade ? 'ws' : 'http';
+  const host = incoming.host ?? '';
+  const appended = (name: string, value: string): string => {
+    const before = headers[name];
+    const text = Array.isArray(before) ? before.join(', ') : before;
+    return text ? `${text}, ${value}` : value;
+  };
+  headers['x-forwarded-for'] = appended('x-forwarded-for', client);
+  // Proto, host and port describe the first hop: a trusted front's values stand.
+  headers['x-forwarded-proto'] ??= proto;
+  headers['x-forwarded-host'] ??= host;
+  headers['x-forwarded-port'] ??= String(origin.localPort);
+  const forwarded = [`for=${forwardedNode(client)}`, ...(host ? [`host=${quotedIfNeeded(host)}`] : []), `proto=${proto}`].join(';');
+  headers.forwarded = appended('forwarded', forwarded);
+  return headers;
+}
+
+/** RFC 7239 §6: an IPv6 address goes in brackets, and then in quotes. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function quotedIfNeeded(value: string): string {
+  return TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
