@@ -83,7 +83,8 @@ interface PortsRow {
   name: string;
   servicePorts?: PortConfig[];
   tasks: Task[];
-  expect: number[];
+  /** `80` is 80/tcp; `'53/udp'` names the protocol. */
+  expect: (number | string)[];
 }
 
 const ep = (ports: [Protocol, number, number][]): TaskEndpoint => ({
@@ -93,11 +94,13 @@ const ep = (ports: [Protocol, number, number][]): TaskEndpoint => ({
 
 const portsRows: PortsRow[] = [
   { name: 'ports are the service\'s endpoint tcp ports', servicePorts: [port(8080, 80), port(8443, 443)], tasks: [], expect: [80, 443] },
-  { name: 'udp endpoint ports are left out', servicePorts: [port(8080, 80), port(5353, 53, 'udp')], tasks: [], expect: [80] },
+  { name: 'udp endpoint ports are listed as udp (SRV _53._udp)', servicePorts: [port(8080, 80), port(5353, 53, 'udp')], tasks: [], expect: ['53/udp', 80] },
+  { name: 'one port number in both protocols is two ports, tcp first', servicePorts: [port(5353, 53, 'udp'), port(5353, 53)], tasks: [], expect: [53, '53/udp'] },
+  { name: 'sctp ports are left out (nothing serves them)', servicePorts: [port(8080, 80), port(3868, 3868, 'sctp')], tasks: [], expect: [80] },
   { name: 'unpublished and host-mode endpoint ports count too', servicePorts: [port(undefined, 70), port(9090, 90, 'tcp', 'host')], tasks: [], expect: [70, 90] },
   { name: 'tcp ports running tasks listen on are added, sorted', servicePorts: [port(8080, 80)], tasks: [task('t1', 's1', { endpoint: ep([['tcp', 9000, 9000], ['tcp', 25, 25]]) })], expect: [25, 80, 9000] },
   { name: 'a port both on the endpoint and on a task is listed once', servicePorts: [port(8080, 80)], tasks: [task('t1', 's1', { endpoint: ep([['tcp', 80, 10080]]) })], expect: [80] },
-  { name: 'a task\'s udp ports are left out', tasks: [task('t1', 's1', { endpoint: ep([['udp', 53, 53]]) })], expect: [] },
+  { name: 'a task\'s udp ports are listed as udp', tasks: [task('t1', 's1', { endpoint: ep([['udp', 53, 53]]) })], expect: ['53/udp'] },
   { name: 'ports of a task that is not running are left out', tasks: [task('t1', 's1', { state: 'starting', endpoint: ep([['tcp', 9000, 9000]]) })], expect: [] },
   { name: 'ports of a fenced running task still count', tasks: [task('t1', 's1', { desired: 'shutdown', endpoint: ep([['tcp', 9000, 9000]]) })], expect: [9000] },
   { name: 'a service with no ports has none', tasks: [task('t1', 's1')], expect: [] },
@@ -107,7 +110,7 @@ for (const row of portsRows) {
   t.test(`dns records: ${row.name}`, async (t) => {
     const svc = service('s1', 'web', { vips: ['127.10.0.2/16'], ...(row.servicePorts ? { ports: row.servicePorts } : {}) });
     const [record] = dnsRecords([svc], row.tasks, nodes);
-    t.strictSame(record!.ports, row.expect.map((p) => ({ port: p, protocol: 'tcp' })));
+    t.strictSame(record!.ports, row.expect.map((p) => typeof p === 'number' ? { port: p, protocol: 'tcp' } : { port: Number(p.split('/')[0]), protocol: 'udp' }));
   });
 }
 

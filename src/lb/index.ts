@@ -14,6 +14,8 @@ export { TcpForwarder } from './TcpForwarder.js';
 export type { ForwardEvents, ForwardLimits, TcpForwarderOptions } from './TcpForwarder.js';
 export { CLIENT_KEEP_ALIVE_MS, HttpForwarder } from './HttpForwarder.js';
 export type { HttpForwarderOptions, HttpTarget } from './HttpForwarder.js';
+export { UDP_FLOW_IDLE_MS, UDP_MAX_FLOWS, UdpRelay } from './UdpRelay.js';
+export type { UdpRelayOptions, UdpTarget } from './UdpRelay.js';
 export { HealthChecker } from './HealthChecker.js';
 export type { Health, HealthCheckerOptions } from './HealthChecker.js';
 export { ProxyHeaderSniffer, buildProxyHeader, readProxyHeader } from './proxyHeader.js';

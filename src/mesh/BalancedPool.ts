@@ -83,6 +83,7 @@ export class BalancedPool {
       connectTimeoutMs: settings.connectTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       responseTimeoutMs: settings.responseTimeoutMs,
+      maxConnections: settings.maxConnections,
       proxyProtocol: settings.proxyProtocol,
       ...(trusted.length ? { trustsProxy: (address: string) => inRanges(address, trusted) } : {}),
     };

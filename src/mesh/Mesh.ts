@@ -3,14 +3,15 @@
 // also listens on each service's VIP, and publishes the cluster's names to the DNS server, in the same
 // step as the pools change. It follows the cluster view; listeners outlive configuration changes, and
 // the per-connection path is a field read and a pick().
+import dgram from 'node:dgram';
 import type http from 'node:http';
 import net from 'node:net';
-import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder } from '../lb/index.js';
+import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
-import { buildRoutingTable, groupByService, servicePorts } from './RoutingTable.js';
-import type { PublishedRoute } from './RoutingTable.js';
+import { buildRoutingTable, groupByService, servicePorts, sortedPorts } from './RoutingTable.js';
+import type { PublishedRoute, ServicePort } from './RoutingTable.js';
 import { dnsRecords } from './dnsRecords.js';
 import { BalancedPool } from './BalancedPool.js';
 import type { LocalMeshes } from './LocalMeshes.js';
@@ -40,7 +41,10 @@ interface Target {
 }
 
 interface Listener {
-  server: net.Server;
+  /** A TCP port's server, or a UDP port's socket. */
+  server: net.Server | dgram.Socket;
+  /** A UDP port's flows. */
+  relay?: UdpRelay;
   target: Target;
   state: 'opening' | 'open' | 'failed';
   /** The route's port, or (a VIP port below 1024 without root) that port + UNPRIVILEGED_PORT_SHIFT, as tasks' ports move. */
@@ -67,7 +71,7 @@ export class Mesh {
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, BalancedPool>();
   /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
-  #targetPorts = new Map<string, number[]>();
+  #targetPorts = new Map<string, ServicePort[]>();
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
@@ -139,17 +143,16 @@ export class Mesh {
       if (listener) {
         listener.target.route = route;
         listener.target.pool = pool;
-        listener.server.maxConnections = maxConnectionsOf(route);
+        if (listener.server instanceof net.Server) listener.server.maxConnections = maxConnectionsOf(route);
         if (listener.http) listener.http.keepAliveTimeout = clientKeepAliveOf(route);
-      } else if (route.protocol === 'tcp') {
+      } else if (route.protocol === 'tcp' || route.protocol === 'udp') {
         this.#open({ route, pool });
       }
     }
     for (const [key, listener] of this.#listeners) {
       if (!table.routes.has(key)) {
         this.#listeners.delete(key);
-        clearTimeout(listener.retry);
-        listener.server.close();
+        this.#stop(listener);
       }
     }
   }
@@ -159,12 +162,15 @@ export class Mesh {
    * service lives, its VIP port stays open (and its SRV name answers) through a scale to 0 or the
    * replacement of its only task.
    */
-  #rememberPorts(services: readonly Service[], tasks: readonly Task[]): Map<string, number[]> {
+  #rememberPorts(services: readonly Service[], tasks: readonly Task[]): Map<string, ServicePort[]> {
     const byService = groupByService(tasks);
-    const remembered = new Map<string, number[]>();
+    const remembered = new Map<string, ServicePort[]>();
     for (const service of services) {
-      const ports = new Set([...(this.#targetPorts.get(service.ID) ?? []), ...servicePorts(service, byService.get(service.ID) ?? [])]);
-      remembered.set(service.ID, [...ports].sort((a, b) => a - b));
+      const ports = new Map<string, ServicePort>();
+      for (const port of [...(this.#targetPorts.get(service.ID) ?? []), ...servicePorts(service, byService.get(service.ID) ?? [])]) {
+        ports.set(`${port.port}/${port.protocol}`, port);
+      }
+      remembered.set(service.ID, sortedPorts(ports.values()));
     }
     this.#targetPorts = remembered;
     return remembered;
@@ -178,7 +184,12 @@ export class Mesh {
   }
 
   /** The listener's target is read per connection: a re-sync may have swapped the pool since it opened. */
-  #server(listener: Listener): net.Server {
+  #server(listener: Listener): net.Server | dgram.Socket {
+    if (listener.target.route.protocol === 'udp') {
+      const socket = dgram.createSocket('udp4');
+      listener.relay = new UdpRelay(socket, () => listener.target.pool, { localAddress: this.address });
+      return socket;
+    }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
       const t = listener.target;
       this.#clients.add(socket);
@@ -215,6 +226,8 @@ export class Mesh {
     const opened = new Promise<void>((resolve) => {
       const failedToOpen = (error: NodeJS.ErrnoException): void => {
         listener.state = 'failed';
+        // A UDP socket keeps its handle after a failed bind (a server does not): each retry makes a new one.
+        if (server instanceof dgram.Socket) server.close();
         const current = !this.#closed && this.#listeners.get(route.key) === listener;
         // Without root a VIP port below 1024 moves up, as tasks' ports do: the VIP is ours alone.
         if (error.code === 'EACCES' && route.vip && listener.port < 1024 && current) {
@@ -254,12 +267,16 @@ export class Mesh {
     });
     this.#opening.add(opened);
     void opened.then(() => this.#opening.delete(opened));
-    server.listen({ host: route.vip ?? this.address, port: listener.port, backlog: 1024 });
+    const host = route.vip ?? this.address;
+    if (server instanceof net.Server) server.listen({ host, port: listener.port, backlog: 1024 });
+    else server.bind({ address: host, port: listener.port });
   }
 
   /** Each published port's listener: open, opening or failed (with failed binds in a row). */
-  listenerStates(): Map<string, { state: Listener['state']; failures: number; port: number }> {
-    return new Map([...this.#listeners].map(([key, l]) => [key, { state: l.state, failures: l.failures, port: l.port }]));
+  listenerStates(): Map<string, { state: Listener['state']; failures: number; port: number; flows?: number }> {
+    return new Map([...this.#listeners].map(([key, l]) => [key, {
+      state: l.state, failures: l.failures, port: l.port, ...(l.relay ? { flows: l.relay.flowCount } : {}),
+    }]));
   }
 
   /** Resolves when every listener asked for so far is open (or has failed and said so). */
@@ -270,15 +287,25 @@ export class Mesh {
   async close(): Promise<void> {
     this.#closed = true;
     this.#view.off('change', this.#onChange);
-    const closing = [...this.#listeners.values()].map((l) => {
-      clearTimeout(l.retry);
-      return new Promise<void>((resolve) => l.server.close(() => resolve()));
-    });
+    const closing = [...this.#listeners.values()].map((l) => this.#stop(l));
     this.#listeners.clear();
     for (const socket of this.#clients) socket.destroy();
     this.#http.close();
     await Promise.all(closing);
     this.#local?.remove(this);
+  }
+
+  /** Closes a listener's port (and ends its UDP flows); resolves once it is closed. */
+  #stop(listener: Listener): Promise<void> {
+    clearTimeout(listener.retry);
+    listener.relay?.close();
+    return new Promise<void>((resolve) => {
+      try {
+        listener.server.close(() => resolve());
+      } catch {
+        resolve(); // a UDP socket whose bind failed is closed already
+      }
+    });
   }
 }
 

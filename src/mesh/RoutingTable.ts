@@ -73,15 +73,29 @@ function settingsOf(service: Service): LbSettings {
   }
 }
 
+/** A target port with its protocol: `53/udp` and `53/tcp` are two ports. */
+export interface ServicePort {
+  port: number;
+  protocol: 'tcp' | 'udp';
+}
+
 /** The target ports a service answers on (on its VIP, in SRV): its endpoint ports and the ports its tasks listen on. */
-export function servicePorts(service: Service, tasks: readonly Task[]): number[] {
-  const ports = new Set<number>();
-  for (const port of service.Endpoint.Ports ?? []) if (port.Protocol === 'tcp') ports.add(port.TargetPort);
+export function servicePorts(service: Service, tasks: readonly Task[]): ServicePort[] {
+  const ports = new Map<string, ServicePort>();
+  const add = (port: number, protocol: Protocol): void => {
+    if (protocol === 'tcp' || protocol === 'udp') ports.set(`${port}/${protocol}`, { port, protocol });
+  };
+  for (const port of service.Endpoint.Ports ?? []) add(port.TargetPort, port.Protocol);
   for (const task of tasks) {
     if (task.Status.State !== 'running') continue;
-    for (const port of task.Endpoint?.Ports ?? []) if (port.Protocol === 'tcp') ports.add(port.TargetPort);
+    for (const port of task.Endpoint?.Ports ?? []) add(port.TargetPort, port.Protocol);
   }
-  return [...ports].sort((a, b) => a - b);
+  return sortedPorts(ports.values());
+}
+
+/** By port, then tcp before udp. */
+export function sortedPorts(ports: Iterable<ServicePort>): ServicePort[] {
+  return [...ports].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
 }
 
 export function groupByService(tasks: readonly Task[]): Map<string, Task[]> {
@@ -100,15 +114,15 @@ export function vipOf(service: Service): string | undefined {
 }
 
 /** The key of a VIP port's route. */
-export function vipRouteKey(vip: string, targetPort: number): string {
-  return `${vip}:${targetPort}/tcp`;
+export function vipRouteKey(vip: string, targetPort: number, protocol: Protocol = 'tcp'): string {
+  return `${vip}:${targetPort}/${protocol}`;
 }
 
 export interface RoutingOptions {
   /** This node holds the cluster's VIPs (one node must, since they are addresses on one machine). */
   withVips?: boolean;
   /** Each service's target ports, where the caller remembers more than its tasks show now. */
-  targetPorts?: ReadonlyMap<string, readonly number[]>;
+  targetPorts?: ReadonlyMap<string, readonly ServicePort[]>;
   /** This node's ID: its host-mode ports open here, to its own tasks only. */
   localNode?: string;
 }
@@ -154,10 +168,10 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
     }
     const vip = vipOf(service);
     if (!withVips || !vip) continue;
-    for (const targetPort of targetPorts?.get(service.ID) ?? servicePorts(service, tasksByService.get(service.ID) ?? [])) {
-      const key = vipRouteKey(vip, targetPort);
-      const poolKey = pool(service, targetPort, 'tcp');
-      routes.set(key, { key, vip, publishedPort: targetPort, protocol: 'tcp', targetPort, poolKey, ...common });
+    for (const { port, protocol } of targetPorts?.get(service.ID) ?? servicePorts(service, tasksByService.get(service.ID) ?? [])) {
+      const key = vipRouteKey(vip, port, protocol);
+      const poolKey = pool(service, port, protocol);
+      routes.set(key, { key, vip, publishedPort: port, protocol, targetPort: port, poolKey, ...common });
     }
   }
   return { routes, pools };

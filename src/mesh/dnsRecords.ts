@@ -4,10 +4,11 @@
 import type { Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord, TaskRecord } from '../vip-dns/index.js';
 import { groupByService, nodesUpOf, poolStateOf, servicePorts, vipOf } from './RoutingTable.js';
+import type { ServicePort } from './RoutingTable.js';
 
 /** `targetPorts` as for buildRoutingTable: where the caller remembers more ports than the tasks show. */
 export function dnsRecords(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[],
-  targetPorts?: ReadonlyMap<string, readonly number[]>): ServiceRecord[] {
+  targetPorts?: ReadonlyMap<string, readonly ServicePort[]>): ServiceRecord[] {
   const nodesUp = nodesUpOf(nodes);
   const tasksByService = groupByService(tasks);
   return services.map((service) => {
@@ -19,7 +20,7 @@ export function dnsRecords(services: readonly Service[], tasks: readonly Task[],
       name: service.Spec.Name,
       ...(vip ? { vip } : {}),
       tasks: serving.map(taskRecord),
-      ports: (targetPorts?.get(service.ID) ?? servicePorts(service, own)).map((port) => ({ port, protocol: 'tcp' })),
+      ports: targetPorts?.get(service.ID) ?? servicePorts(service, own),
       networks: [...networks],
     };
   });

@@ -21,8 +21,8 @@ function checkPorts(ports: unknown): PortConfig[] {
     checkOneOf(protocol, ['tcp', 'udp', 'sctp'], 'port protocol');
     const mode = raw.PublishMode || 'ingress';
     checkOneOf(mode, ['ingress', 'host'], 'port publish mode');
-    // Refused rather than accepted and never served: the mesh forwards TCP through ingress today.
-    if (protocol !== 'tcp') throw invalidArgument(`publishing ${protocol} ports is not supported yet: routemesh's mesh forwards tcp ports`);
+    // Refused rather than accepted and never served: the mesh forwards TCP and UDP.
+    if (protocol === 'sctp') throw invalidArgument('sctp ports are not supported: routemesh\'s mesh forwards tcp and udp ports');
     if (mode === 'host' && !raw.PublishedPort) {
       throw invalidArgument('a port published in host mode needs its published port (mode=host,published=8081,target=80): routemesh does not pick one per task');
     }
