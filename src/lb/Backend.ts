@@ -14,7 +14,7 @@ export class Backend {
   total = 0;
   /** Its share under weighted balancing, relative to the others of its pool. */
   weight = 1;
-  /** Connect failures since its last success: what outlier detection counts. */
+  /** Failures since its last success (failed connects; in http mode 5xx answers too): what outlier detection counts. */
   consecutiveFailures = 0;
   /** Times it was ejected; each ejection lasts longer than the one before. */
   ejections = 0;
@@ -24,7 +24,7 @@ export class Backend {
   returnedAt = 0;
 
   /**
-   * How busy it looks to least-conn and p2c: open connections plus failed connects in a row, for its
+   * How busy it looks to least-conn and p2c: open connections plus failures in a row, for its
    * weight. A backend that refuses connects closes them at once, so by open connections alone it would
    * look idle and draw every new one.
    */

@@ -1,6 +1,6 @@
-// Passive outlier detection (Envoy's consecutive-failure kind): a backend that fails to connect N times
-// in a row is ejected from its pool for a while, longer each time it happens again, and comes back by
-// itself. Never more than a set share of a pool is out at once: past that, a failing pool is a failing
+// Passive outlier detection (Envoy's consecutive-failure kind): a backend that fails N times in a row
+// (a failed connect; in http mode a 5xx answer too) is ejected from its pool for a while, longer each
+// time it happens again, and comes back by itself. Never more than a set share of a pool is out at once: past that, a failing pool is a failing
 // service, and ejecting more would only pile the load onto what is left.
 import type { Backend } from './Backend.js';
 import type { Pool } from './Pool.js';
@@ -28,7 +28,7 @@ export class OutlierDetector {
   }
 
   /**
-   * A connect that worked. After a healthy stretch as long as the longest ejection, a backend ejected
+   * A connect that worked (tcp), or an answer below 500 (http). After a healthy stretch as long as the longest ejection, a backend ejected
    * before earns back one step, so an ejection a day ago does not make the next one the longest (Envoy's
    * multiplier decreases the same way).
    */
