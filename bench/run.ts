@@ -16,7 +16,8 @@ import { readSettings, type BenchSettings } from './settings.js';
 import { roundOrders, SCENARIOS } from './schedule.js';
 import { summarize } from './summary.js';
 import { formatReport, ROUTE_LABEL, type Measurement, type Route } from './table.js';
-import { deployWhoami, PUBLISHED_PORT } from './targets.js';
+import { deployWhoami, HTTP_PUBLISHED_PORT, PUBLISHED_PORT } from './targets.js';
+import { startNaiveProxy, type NaiveProxy } from './naiveProxy.js';
 
 const settings = ((): BenchSettings => {
   try {
@@ -28,9 +29,12 @@ const settings = ((): BenchSettings => {
 })();
 const runner = new LoadRunner();
 let cluster: Cluster | undefined;
+let naive: NaiveProxy | undefined;
 
 async function shutDown(): Promise<void> {
   runner.killAll();
+  await naive?.close();
+  naive = undefined;
   const closing = cluster;
   cluster = undefined;
   await closing?.close();
@@ -54,7 +58,12 @@ async function bench(): Promise<void> {
     dnsUpstreams: [],
   });
   const targets = await deployWhoami(cluster);
-  const urls: Record<Route, string> = { direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode };
+  // In this process too, like the mesh it is compared with.
+  naive = await startNaiveProxy(targets.direct, `127.${block}.0.200`);
+  const urls: Record<Route, string> = {
+    direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode,
+    'http same node': targets.httpSameNode, 'http other node': targets.httpOtherNode, 'node-http-proxy': naive.url,
+  };
 
   const measurements: Measurement[] = [];
   const orders = roundOrders(settings.rounds);
@@ -89,8 +98,10 @@ async function bench(): Promise<void> {
         `${settings.durationSec} s per scenario${warmup}; ${rounds}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
       `target: one traefik/whoami task at ${new URL(targets.direct).host} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
         `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}`,
-      'new per request: every request sends `Connection: close`, so it pays for a new TCP connection and, through the mesh, ' +
-        'a new upstream connection and a new balancer pick (the mesh balances per connection)',
+      `http mode: a second whoami task on ${targets.taskNode}, published on ${HTTP_PUBLISHED_PORT} with routemesh.lb.mode=http; ` +
+        `node-http-proxy at ${new URL(naive.url).host} in front of the first task`,
+      'new per request: every request sends `Connection: close`, so it pays for a new TCP connection and, through the mesh in tcp mode, ' +
+        'a new upstream connection and a new balancer pick',
     ],
   });
   process.stdout.write(report);

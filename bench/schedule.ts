@@ -1,5 +1,6 @@
 // The order the scenarios run in: every round runs each scenario once, and the order turns from round
 // to round so that no route always runs first or last among the runs it is compared with.
+import { ROUTES } from './table.js';
 import type { ConnectionMode, Route } from './table.js';
 
 export interface Scenario {
@@ -8,16 +9,15 @@ export interface Scenario {
 }
 
 const MODES: readonly ConnectionMode[] = ['keep-alive', 'new per request'];
-const ROUTES: readonly Route[] = ['direct', 'same node', 'other node'];
 
-/** Round 1's order, which is also the report's: keep-alive, then new per request; direct, same node, other node. */
+/** Round 1's order, which is also the report's: keep-alive, then new per request; the routes in ROUTES' order. */
 export const SCENARIOS: readonly Scenario[] = MODES.flatMap((mode) => ROUTES.map((route) => ({ route, mode })));
 
 /**
  * Each round runs the keep-alive block, then the new-connection block, and within each block the routes
- * turn by one place a round: with 3 rounds, direct, same node and other node each run first, second
- * and third once among the runs they are compared with. A slow start, a slow-down late in a round or a
- * noisy neighbour then lands on one round of each, and the median of the three leaves it out.
+ * turn by one place a round: no route holds the same place in two rounds. A slow start, a slow-down
+ * late in a round or a noisy neighbour then lands on one round of each, and the median of the three
+ * leaves it out.
  *
  * The modes run in blocks rather than alternating because a new-connection run leaves the cluster
  * process thousands of closed sockets and their garbage: when the modes alternated, a keep-alive run

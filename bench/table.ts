@@ -5,7 +5,9 @@ import type { Machine } from './machine.js';
 import type { LoadResult } from './protocol.js';
 import type { ScenarioSummary } from './summary.js';
 
-export type Route = 'direct' | 'same node' | 'other node';
+/** Where the load goes: the task itself, the mesh (tcp or http mode, on the task's node or another), or node-http-proxy. */
+export const ROUTES = ['direct', 'same node', 'other node', 'http same node', 'http other node', 'node-http-proxy'] as const;
+export type Route = (typeof ROUTES)[number];
 export type ConnectionMode = 'keep-alive' | 'new per request';
 
 /** One scenario's run in one round. */
@@ -22,8 +24,11 @@ export interface Measurement {
 
 export const ROUTE_LABEL: Record<Route, string> = {
   direct: 'direct to task',
-  'same node': 'mesh, same node',
-  'other node': 'mesh, other node',
+  'same node': 'mesh tcp, same node',
+  'other node': 'mesh tcp, other node',
+  'http same node': 'mesh http, same node',
+  'http other node': 'mesh http, other node',
+  'node-http-proxy': 'node-http-proxy, defaults',
 };
 
 export interface ReportContext {
@@ -54,23 +59,26 @@ function renderTable(header: string[], body: string[][], numeric: ReadonlySet<nu
   return [line(header), rule, ...body.map(line)].join('\n');
 }
 
-const SUMMARY_HEADER = ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'req/s min–max', 'req/s vs direct', 'added p50 ms', 'errors'];
+const SUMMARY_HEADER = ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'req/s min–max', 'req/s vs direct', 'req/s vs node-http-proxy', 'added p50 ms', 'errors'];
 
-/** Each row is compared with the direct row of the same connection mode (median against median). */
+/** Each row is compared with the direct row, and the node-http-proxy row, of the same connection mode (median against median). */
 function summaryCells(s: ScenarioSummary, all: readonly ScenarioSummary[]): string[] {
+  const ratio = (route: Route): string => {
+    const base = all.find((d) => d.route === route && d.mode === s.mode);
+    return base && base.reqPerSec > 0 ? `${(s.reqPerSec / base.reqPerSec).toFixed(2)}×` : '–';
+  };
   const direct = all.find((d) => d.route === 'direct' && d.mode === s.mode);
-  const ratio = direct && direct.reqPerSec > 0 ? `${(s.reqPerSec / direct.reqPerSec).toFixed(2)}×` : '–';
-  const added = direct ? `${s.p50Ms - direct.p50Ms >= 0 ? '+' : ''}${ms(s.p50Ms - direct.p50Ms)}` : '–';
+  const added = direct && s.route !== 'direct' ? `${s.p50Ms - direct.p50Ms >= 0 ? '+' : ''}${ms(s.p50Ms - direct.p50Ms)}` : '–';
   return [
     ROUTE_LABEL[s.route], s.mode, s.reqPerSec.toFixed(0), ms(s.p50Ms), ms(s.p99Ms),
     s.rounds > 1 ? `${s.minReqPerSec.toFixed(0)}–${s.maxReqPerSec.toFixed(0)}` : '–',
-    s.route === 'direct' ? '1.00×' : ratio, s.route === 'direct' ? '–' : added,
+    ratio('direct'), ratio('node-http-proxy'), added,
     String(s.errors),
   ];
 }
 
 export function formatSummaryTable(summaries: readonly ScenarioSummary[]): string {
-  return renderTable(SUMMARY_HEADER, summaries.map((s) => summaryCells(s, summaries)), new Set([2, 3, 4, 5, 6, 7, 8]));
+  return renderTable(SUMMARY_HEADER, summaries.map((s) => summaryCells(s, summaries)), new Set([2, 3, 4, 5, 6, 7, 8, 9]));
 }
 
 /** Every run in the order it ran: where a scenario sat in its round is what order effects would follow. */
@@ -103,7 +111,9 @@ export function formatReport(summaries: readonly ScenarioSummary[], measurements
     '',
     formatSummaryTable(summaries),
     '',
-    '- "req/s vs direct" divides by the direct row with the same connection mode; "added p50" subtracts its p50.',
+    '- "req/s vs direct" (and "vs node-http-proxy") divides by that row with the same connection mode; "added p50" subtracts the direct p50.',
+    '- tcp mode balances per connection (as Swarm); http mode per request, over connections to the task kept open.',
+    '  node-http-proxy with its defaults (no agent) opens a new connection to the task for every request: the naive baseline.',
     '- errors = connection errors (timeouts included) + non-2xx answers, over all rounds.',
     '- All nodes of this simulated cluster live in one process: "same node" and "other node" differ only in',
     '  which node\'s listener takes the connection. There is no network hop between nodes, so the two rows',

@@ -1,15 +1,20 @@
 // Puts the thing under test on a running cluster - one traefik/whoami task published on 8080 in ingress
-// mode - and finds the three ways to reach it: the task itself, the mesh on its node, the mesh elsewhere.
+// mode, and a second one in http mode on 8081 on the same node - and finds the ways to reach them: the
+// task itself, the mesh (tcp and http mode) on its node and elsewhere.
 import http from 'node:http';
 import type { Cluster } from '../src/engine/index.js';
 
 export const SERVICE = 'bench';
 export const PUBLISHED_PORT = 8080;
+const HTTP_SERVICE = 'bench-http';
+export const HTTP_PUBLISHED_PORT = 8081;
 
 export interface Targets {
   direct: string;
   sameNode: string;
   otherNode: string;
+  httpSameNode: string;
+  httpOtherNode: string;
   /** Hostnames, for the notes under the table. */
   taskNode: string;
   otherNodeName: string;
@@ -52,36 +57,45 @@ interface TaskView {
   Endpoint?: { Addr: string; Ports: { TargetPort: number; ListenPort: number }[] };
 }
 
-export async function deployWhoami(cluster: Cluster): Promise<Targets> {
-  const manager = cluster.nodes[0]!.apiUrl;
+/** One whoami task published on `port`, with `labels`, on `node` if given; resolves with it running. */
+async function deploy(manager: string, name: string, port: number, labels: Record<string, string>, node?: string): Promise<TaskView> {
   const created = await engineApi<{ message?: string }>(manager, 'POST', '/services/create', {
-    Name: SERVICE,
-    TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' } },
+    Name: name,
+    Labels: labels,
+    TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' }, ...(node ? { Placement: { Constraints: [`node.hostname==${node}`] } } : {}) },
     Mode: { Replicated: { Replicas: 1 } },
-    EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: PUBLISHED_PORT, PublishMode: 'ingress' }] },
+    EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] },
   });
-  if (created.status !== 201) throw new Error(`creating the ${SERVICE} service failed (${created.status}): ${created.body?.message ?? ''}`);
-
-  const filter = encodeURIComponent(JSON.stringify({ service: { [SERVICE]: true } }));
-  const task = await waitFor('the whoami task to run', async () => {
+  if (created.status !== 201) throw new Error(`creating the ${name} service failed (${created.status}): ${created.body?.message ?? ''}`);
+  const filter = encodeURIComponent(JSON.stringify({ service: { [name]: true } }));
+  return waitFor(`the ${name} task to run`, async () => {
     const { body: tasks } = await engineApi<TaskView[]>(manager, 'GET', `/tasks?filters=${filter}`);
     return tasks.find((t) => t.Status.State === 'running' && t.DesiredState === 'running' && t.Endpoint?.Ports[0]);
   });
+}
+
+export async function deployWhoami(cluster: Cluster): Promise<Targets> {
+  const manager = cluster.nodes[0]!.apiUrl;
+  const task = await deploy(manager, SERVICE, PUBLISHED_PORT, {});
   const nodes = cluster.nodes;
   const home = nodes.find((n) => n.nodeId === task.NodeID);
   const other = nodes.find((n) => n.nodeId !== task.NodeID);
   if (!home || !other) throw new Error(`the task runs on node ${task.NodeID}, which is not one of this cluster's ${nodes.length} nodes`);
+  // Its twin in http mode, on the same node, so tcp and http mode reach the same kind of task the same way.
+  await deploy(manager, HTTP_SERVICE, HTTP_PUBLISHED_PORT, { 'routemesh.lb.mode': 'http' }, home.hostname);
 
   const targets: Targets = {
     direct: `http://${task.Endpoint!.Addr}:${task.Endpoint!.Ports[0]!.ListenPort}/`,
     sameNode: `http://${home.address}:${PUBLISHED_PORT}/`,
     otherNode: `http://${other.address}:${PUBLISHED_PORT}/`,
+    httpSameNode: `http://${home.address}:${HTTP_PUBLISHED_PORT}/`,
+    httpOtherNode: `http://${other.address}:${HTTP_PUBLISHED_PORT}/`,
     taskNode: home.hostname,
     otherNodeName: other.hostname,
   };
   // settled() covers listeners opening; the pools fill from the cluster view, so wait for real answers.
   await Promise.all(cluster.engines.map((e) => e.mesh?.settled()));
-  for (const url of [targets.direct, targets.sameNode, targets.otherNode]) {
+  for (const url of [targets.direct, targets.sameNode, targets.otherNode, targets.httpSameNode, targets.httpOtherNode]) {
     await waitFor(`${url} to answer`, async () => {
       return (await statusOf(url)) === 200 ? true : undefined;
     });
