@@ -179,23 +179,31 @@ export class HttpForwarder {
     };
   }
 
-  /** The request to the task has its socket: time its connect and its silences. */
+  /**
+   * Times the request's connect and its silences. A plain request comes here with its socket; an upgrade
+   * comes before it has one (http-proxy announces it at once), so its socket is waited for.
+   */
   #watch(proxyRequest: http.ClientRequest, request: http.IncomingMessage): void {
     const attempt = this.#attempts.get(request);
     if (!attempt) return;
     const { limits } = attempt.target;
-    const socket = proxyRequest.socket;
-    const connected = (): void => { attempt.connected = true; };
-    if (socket && !socket.connecting) {
-      connected();
-      attempt.reusedSocket = proxyRequest.reusedSocket;
-    } else {
-      const ms = limits.connectTimeoutMs ?? 5000;
-      const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
-      const connecting = socket ?? proxyRequest;
-      connecting.once('connect', () => { clearTimeout(timer); connected(); });
-      proxyRequest.once('close', () => clearTimeout(timer));
-    }
+    const ms = limits.connectTimeoutMs ?? 5000;
+    const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
+    proxyRequest.once('close', () => clearTimeout(timer));
+    const connected = (): void => {
+      clearTimeout(timer);
+      attempt.connected = true;
+    };
+    const watchSocket = (socket: net.Socket): void => {
+      if (!socket.connecting) {
+        attempt.reusedSocket = proxyRequest.reusedSocket;
+        connected();
+      } else {
+        socket.once('connect', connected);
+      }
+    };
+    if (proxyRequest.socket) watchSocket(proxyRequest.socket);
+    else proxyRequest.once('socket', watchSocket);
     const responseTimeoutMs = limits.responseTimeoutMs ?? 0;
     if (responseTimeoutMs > 0) {
       proxyRequest.setTimeout(responseTimeoutMs, () => {

@@ -1,0 +1,514 @@
+// The http-mode forwarder on real sockets, driven the way the mesh drives it (a net listener that hands
+// each accepted connection to the forwarder's never-listening http.Server). It proves that: requests of
+// one kept-alive client are spread evenly over every task, over kept-alive task connections; tasks get
+// honest forwarding headers and no hop-by-hop ones; what goes wrong is answered as a gateway would (503
+// with no task, 502 when none could be reached or one failed, 504 when one stayed silent), with a
+// request safe to repeat retried and one with a body never sent twice; the keep-alive race is absorbed;
+// WebSockets pass through while h2c upgrades are answered as plain requests; a task's 5xx is passed on.
+// Every address is in 127.229.0.0/16: the front listens on 127.229.0.1, tasks on 127.229.0.10 and up.
+import http from 'node:http';
+import net from 'node:net';
+import t from 'tap';
+import type { Test } from 'tap';
+import { HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
+import type { Backend, BackendDesired, ForwardLimits, HttpTarget } from '../src/lb/index.js';
+import { waitFor } from './support/cluster.js';
+
+const FRONT = '127.229.0.1';
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------
+
+async function listen(server: net.Server, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => { server.off('error', reject); resolve(); });
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Closes `server` at the end of the test, destroying every connection it ever accepted (upgraded ones too). */
+function closeAtEnd(t: Test, server: net.Server): Set<net.Socket> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    server.close(() => resolve());
+  }));
+  return sockets;
+}
+
+function up(id: string, host: string, port: number): BackendDesired {
+  return { id, host, port, state: 'up', label: `task-${id}` };
+}
+
+interface Front {
+  port: number;
+  target: HttpTarget;
+  /** What the forwarder reported, in order: `answered <id> <status>`, `connectError <id>`, `failed <reason>`. */
+  log: string[];
+  /** Client connections the front listener accepted. */
+  accepted: () => number;
+}
+
+/** A front listener on FRONT handing its connections to a new HttpForwarder, as src/mesh/Mesh.ts does. */
+async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLimits = {}): Promise<Front> {
+  const log: string[] = [];
+  const pool = new Pool();
+  pool.set(backends);
+  const target: HttpTarget = {
+    pool,
+    balancer: new RoundRobin(),
+    serviceName: 'web',
+    limits: { maxAttempts: 3, connectTimeoutMs: 1000, ...limits },
+    events: {
+      answered: (backend: Backend, status: number) => log.push(`answered ${backend.id} ${status}`),
+      connectError: (backend: Backend) => log.push(`connectError ${backend.id}`),
+      failed: (reason) => log.push(`failed ${reason}`),
+    },
+  };
+  const forwarder = new HttpForwarder({ localAddress: FRONT });
+  t.teardown(() => forwarder.close());
+  const http1 = forwarder.server(() => target);
+  let accepted = 0;
+  const front = net.createServer((socket) => {
+    accepted++;
+    http1.emit('connection', socket);
+  });
+  closeAtEnd(t, front);
+  const port = await listen(front, FRONT);
+  return { port, target, log, accepted: () => accepted };
+}
+
+interface HttpTask {
+  server: http.Server;
+  port: number;
+  /** Connections the task accepted (from the forwarder). */
+  connections: () => number;
+  requests: http.IncomingMessage[];
+}
+
+/** A task: an http server on `host` answering with `handler`. */
+async function httpTask(t: Test, host: string, handler: http.RequestListener): Promise<HttpTask> {
+  const requests: http.IncomingMessage[] = [];
+  const server = http.createServer((request, response) => {
+    requests.push(request);
+    handler(request, response);
+  });
+  let connections = 0;
+  server.on('connection', () => { connections++; });
+  closeAtEnd(t, server);
+  return { server, port: await listen(server, host), connections: () => connections, requests };
+}
+
+function answer(response: http.ServerResponse, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+  response.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), ...headers }).end(body);
+}
+
+/** A task that answers with what it was sent: headers, method, url and the address it came from. */
+function echoHeaders(request: http.IncomingMessage, response: http.ServerResponse): void {
+  answer(response, 200, JSON.stringify({
+    headers: request.headers, method: request.method, url: request.url, from: request.socket.remoteAddress,
+  }), { 'content-type': 'application/json' });
+}
+
+interface Seen { headers: http.IncomingHttpHeaders; method: string; url: string; from: string }
+
+/** A task on a raw socket: `onRequest(n, socket)` is called for the n-th (1-based) request head on each connection. */
+async function rawTask(t: Test, host: string, onRequest: (n: number, socket: net.Socket) => void): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.on('error', () => {});
+    let buffered = '';
+    let n = 0;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      // Heads only: these tasks never read a body (the requests they answer have none, or they hang up).
+      for (let end = buffered.indexOf('\r\n\r\n'); end !== -1 && !socket.destroyed; end = buffered.indexOf('\r\n\r\n')) {
+        buffered = buffered.slice(end + 4);
+        onRequest(++n, socket);
+      }
+    });
+  });
+  closeAtEnd(t, server);
+  return { port: await listen(server, host), connections: () => connections };
+}
+
+/** A port nothing listens on: bound once, then closed. */
+async function closedPort(host: string): Promise<number> {
+  const server = net.createServer();
+  const port = await listen(server, host);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+/**
+ * One request to the front; `agent: false` (a connection of its own) unless an agent is given. A reply
+ * that never comes fails the test within 5s: every claim here is "an answer, never a hang".
+ */
+function send(port: number, options: http.RequestOptions = {}, body?: string): Promise<Reply> {
+  return within(5000, `a reply to ${options.method ?? 'GET'} ${options.path ?? '/'}`, new Promise((resolve, reject) => {
+    const request = http.request({ host: FRONT, port, agent: false, ...options }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { text += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  }));
+}
+
+function keepAliveAgent(t: Test): http.Agent {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  return agent;
+}
+
+/** Fails, instead of hanging the run, when `promise` does not settle in time: the claims "never a hang". */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms}ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A raw client connection to the front: bytes as latin1 text, waited on by condition. */
+function rawClient(t: Test, port: number) {
+  const socket = net.connect({ host: FRONT, port });
+  t.teardown(() => { socket.destroy(); });
+  socket.setEncoding('latin1');
+  socket.on('error', () => {});
+  let text = '';
+  let closed = false;
+  const waiters = new Set<() => void>();
+  const wake = (): void => { for (const waiter of [...waiters]) waiter(); };
+  socket.on('data', (chunk: string) => { text += chunk; wake(); });
+  socket.on('close', () => { closed = true; wake(); });
+  /** Resolves with everything received once `done` holds; rejects if the connection closes first. */
+  const until = (what: string, done: (text: string, closed: boolean) => boolean): Promise<string> => within(5000, what, new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (done(text, closed)) { waiters.delete(check); resolve(text); }
+      else if (closed) { waiters.delete(check); reject(new Error(`closed before ${what}; got ${JSON.stringify(text)}`)); }
+    };
+    waiters.add(check);
+    check();
+  }));
+  return {
+    socket,
+    until,
+    head: () => until('a response head', (received) => received.includes('\r\n\r\n')),
+    closed: () => until('the connection to close', (_received, isClosed) => isClosed),
+  };
+}
+
+const WS_REQUEST = (host: string) => [
+  'GET /chat HTTP/1.1', `Host: ${host}`, 'Upgrade: websocket', 'Connection: Upgrade',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', '',
+].join('\r\n');
+
+// ---------------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------------
+
+t.test('one kept-alive client is spread evenly over every task, over kept-alive task connections', async (t) => {
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const tasks = await Promise.all(ids.map((id, i) => httpTask(t, `127.229.0.${10 + i}`, (_q, response) => answer(response, 200, id))));
+  const front = await startFront(t, ids.map((id, i) => up(id, `127.229.0.${10 + i}`, tasks[i]!.port)));
+  const agent = keepAliveAgent(t);
+
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 600; i++) {
+    const { status, body } = await send(front.port, { agent });
+    if (status !== 200) t.fail(`request ${i} got ${status}: ${body}`);
+    counts.set(body, (counts.get(body) ?? 0) + 1);
+  }
+
+  t.same([...counts.keys()].sort(), ids, 'every task answered, and only tasks did');
+  const spread = [...counts.values()];
+  t.ok(Math.max(...spread) / Math.min(...spread) <= 1.1, `even within 10%: ${JSON.stringify(Object.fromEntries(counts))}`);
+  t.same(Object.fromEntries(counts), Object.fromEntries(ids.map((id) => [id, 100])), 'round robin: exactly 100 each');
+  t.equal(front.accepted(), 1, 'all 600 came over one client connection');
+  t.same(tasks.map((task) => task.connections()), ids.map(() => 1), 'each task was reached over one kept-alive connection');
+  // Each request's hold on its task ends with its reply: nothing is left counted as in flight.
+  await waitFor('every request to be finished', () => front.target.pool.backends.every((b) => b.active === 0)).catch(() => {});
+  t.same(front.target.pool.backends.map((b) => [b.id, b.active, b.total]), ids.map((id) => [id, 0, 100]));
+});
+
+t.test('tasks get the client\'s address and the first hop, never what an untrusted client claims, and no hop-by-hop headers', async (t) => {
+  const task = await httpTask(t, '127.229.0.16', echoHeaders);
+  const front = await startFront(t, [up('echo', '127.229.0.16', task.port)], {
+    trustsProxy: (address) => address === '127.229.0.88',
+  });
+
+  // An untrusted client (.77) claiming to forward for someone else: its claims are replaced, not appended to.
+  const spoofed = await send(front.port, {
+    localAddress: '127.229.0.77',
+    headers: { host: 'shop.example:8443', 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6' },
+  });
+  t.equal(spoofed.status, 200);
+  const seen = JSON.parse(spoofed.body) as Seen;
+  t.equal(seen.headers['x-forwarded-for'], '127.229.0.77', 'the client address, alone');
+  t.equal(seen.headers['x-forwarded-proto'], 'http');
+  t.equal(seen.headers['x-forwarded-host'], 'shop.example:8443', 'the Host the client sent');
+  t.equal(seen.headers['x-forwarded-port'], String(front.port), 'the port the client reached the mesh on');
+  t.equal(seen.headers.forwarded, 'for=127.229.0.77;host="shop.example:8443";proto=http');
+  t.notMatch(JSON.stringify(seen.headers), /6\.6\.6\.6/, 'the spoofed address reaches the task nowhere');
+
+  // A trusted load balancer (.88) in front: its chain is kept and the mesh's hop appended.
+  const trusted = await send(front.port, {
+    localAddress: '127.229.0.88',
+    headers: { 'x-forwarded-for': '203.0.113.9' },
+  });
+  t.equal((JSON.parse(trusted.body) as Seen).headers['x-forwarded-for'], '203.0.113.9, 127.229.0.88');
+
+  // Hop-by-hop headers describe the client's connection: they stop at the mesh, which keeps its own to the task.
+  const hop = await send(front.port, {
+    headers: { connection: 'close, x-secret', 'x-secret': '1', 'keep-alive': 'timeout=1' },
+  });
+  t.equal(hop.status, 200);
+  const hopSeen = JSON.parse(hop.body) as Seen;
+  t.equal(hopSeen.headers['x-secret'], undefined, 'a header the client named in Connection is dropped');
+  t.equal(hopSeen.headers['keep-alive'], undefined);
+  t.equal(hopSeen.headers.connection, 'keep-alive', 'the task connection is the mesh\'s, kept alive');
+  t.equal(hopSeen.from, FRONT, 'the task sees the forwarder\'s local address');
+  t.equal(hop.headers.connection, 'close', 'the client asked to close, and is told so');
+  t.same(front.log, ['answered echo 200', 'answered echo 200', 'answered echo 200']);
+});
+
+t.test('no task in the pool: a short 503 naming the service, and the client connection stays usable', async (t) => {
+  const front = await startFront(t, []);
+  const agent = keepAliveAgent(t);
+
+  const first = await send(front.port, { agent });
+  t.equal(first.status, 503);
+  t.ok(Buffer.byteLength(first.body) < 200, `a short body (${Buffer.byteLength(first.body)} bytes)`);
+  t.match(first.body, /\bweb\b/, 'naming the service');
+  t.equal(first.headers.connection, 'keep-alive');
+  t.same(front.log, ['failed no_backend']);
+
+  // A task arrives (the target is read per request): the same client connection carries the next request to it.
+  const task = await httpTask(t, '127.229.0.17', (_q, response) => answer(response, 200, 'here now'));
+  front.target.pool.set([up('late', '127.229.0.17', task.port)]);
+  const second = await send(front.port, { agent });
+  t.same([second.status, second.body], [200, 'here now']);
+  t.equal(front.accepted(), 1, 'both requests over one client connection');
+  t.same(front.log, ['failed no_backend', 'answered late 200']);
+});
+
+t.test('a refused connect is retried on another task for a request without a body, never for one with a body', async (t) => {
+  const good = await httpTask(t, '127.229.0.21', (request, response) => {
+    request.resume();
+    request.on('end', () => answer(response, 200, 'good'));
+  });
+  const refusing = up('refusing', '127.229.0.20', await closedPort('127.229.0.20'));
+  const alsoRefusing = up('also-refusing', '127.229.0.22', await closedPort('127.229.0.22'));
+
+  // Round robin starts at index 0, so each fresh front tries `refusing` first.
+  const retried = await startFront(t, [refusing, up('good', '127.229.0.21', good.port)]);
+  const get = await send(retried.port);
+  t.same([get.status, get.body], [200, 'good'], 'the client never noticed');
+  t.same(retried.log, ['connectError refusing', 'answered good 200']);
+
+  const none = await startFront(t, [refusing, alsoRefusing]);
+  const failed = await send(none.port);
+  t.equal(failed.status, 502);
+  t.match(failed.body, /\bweb\b/);
+  t.same(none.log, ['connectError refusing', 'connectError also-refusing', 'failed connect_failed']);
+
+  // A body may have been partly sent when the connect failed: a POST is answered 502, not sent again.
+  const goodRequests = good.requests.length;
+  const posted = await startFront(t, [refusing, up('good', '127.229.0.21', good.port)]);
+  const post = await send(posted.port, { method: 'POST', headers: { 'content-type': 'text/plain' } }, 'an order, once');
+  t.equal(post.status, 502);
+  t.match(post.body, /task-refusing/, 'naming the task that could not be reached');
+  t.same(posted.log, ['connectError refusing']);
+  t.equal(good.requests.length, goodRequests, 'the other task never got the POST');
+});
+
+t.test('a task that fails mid-request: 502 before any answer, a cut reply after one began', async (t) => {
+  // Reads the request, then hangs up without a word: the first request on a fresh connection.
+  const hangup = await rawTask(t, '127.229.0.23', (_n, socket) => socket.destroy());
+  const front = await startFront(t, [up('hangup', '127.229.0.23', hangup.port)]);
+  const reply = await send(front.port);
+  t.equal(reply.status, 502);
+  t.match(reply.body, /task-hangup/);
+  t.same(front.log, ['answered hangup 502']);
+  t.equal(hangup.connections(), 1, 'not retried: the task may have acted on it');
+
+  // Sends its head and part of a 100-byte body, then dies: the client's reply must be cut too, not left waiting.
+  const partial = await rawTask(t, '127.229.0.24', (_n, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: keep-alive\r\n\r\nhalf', () => socket.destroy());
+  });
+  const cutFront = await startFront(t, [up('partial', '127.229.0.24', partial.port)]);
+  const cut = await within(5000, 'the cut reply to end', new Promise<{ status: number; body: string; complete: boolean; signalled: boolean }>((resolve, reject) => {
+    const request = http.get({ host: FRONT, port: cutFront.port, agent: false }, (response) => {
+      let body = '';
+      let signalled = false;
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { body += chunk; });
+      response.on('aborted', () => { signalled = true; });
+      response.on('error', () => { signalled = true; });
+      response.on('close', () => resolve({ status: response.statusCode ?? 0, body, complete: response.complete, signalled }));
+    });
+    request.on('error', reject);
+  }));
+  t.equal(cut.status, 200, 'the task\'s head had been passed on');
+  t.equal(cut.complete, false, `the reply did not pretend to be complete (${cut.body.length} of 100 bytes)`);
+  t.ok(cut.signalled, 'the client saw the reply aborted');
+  t.same(cutFront.log, ['answered partial 200']);
+});
+
+t.test('a task silent past responseTimeoutMs: 504, quickly', async (t) => {
+  const silent = await httpTask(t, '127.229.0.25', () => { /* never answers */ });
+  const front = await startFront(t, [up('silent', '127.229.0.25', silent.port)], { responseTimeoutMs: 200 });
+  const started = Date.now();
+  const reply = await send(front.port);
+  const elapsed = Date.now() - started;
+  t.equal(reply.status, 504);
+  t.match(reply.body, /task-silent/);
+  t.ok(elapsed >= 150 && elapsed < 2000, `after the 200ms limit, not long after (${elapsed}ms)`);
+  t.same(front.log, ['answered silent 504']);
+  t.equal(silent.requests.length, 1, 'the task did get the request');
+});
+
+t.test('the keep-alive race: a kept-alive task connection closed as a request goes out', async (t) => {
+  // Answers the first request of each connection (kept alive), hangs up on the second without a word:
+  // to the forwarder this is exactly a task closing an idle connection as the next request goes out.
+  const secondKills = (n: number, socket: net.Socket): void => {
+    if (n === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+    else socket.destroy();
+  };
+
+  const race = await rawTask(t, '127.229.0.26', secondKills);
+  const front = await startFront(t, [up('race', '127.229.0.26', race.port)]);
+  const first = await send(front.port);
+  const second = await send(front.port);
+  t.same([first.status, first.body], [200, 'ok']);
+  t.same([second.status, second.body], [200, 'ok'], 'the second GET was sent again, on a fresh connection');
+  t.same(front.log, ['answered race 200', 'answered race 200'], 'the task is not blamed with a 502');
+  t.equal(race.connections(), 2, 'the retry went over a new connection');
+
+  // The same race with a body: it may have reached the task, so it is not sent again.
+  const racePost = await rawTask(t, '127.229.0.26', secondKills);
+  const postFront = await startFront(t, [up('race-post', '127.229.0.26', racePost.port)]);
+  t.equal((await send(postFront.port)).status, 200);
+  const post = await send(postFront.port, { method: 'POST' }, 'pay once');
+  t.equal(post.status, 502);
+  t.same(postFront.log, ['answered race-post 200', 'answered race-post 502']);
+  t.equal(racePost.connections(), 1, 'no second connection: the POST was not retried');
+});
+
+t.test('WebSocket upgrades pass through; with no task the client gets a 503 status line', async (t) => {
+  const upgrades: http.IncomingHttpHeaders[] = [];
+  const task = await httpTask(t, '127.229.0.27', (_q, response) => answer(response, 426, 'upgrade required'));
+  task.server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    upgrades.push(request.headers);
+    socket.on('error', () => {});
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    if (head.length) socket.write(head);
+    socket.on('data', (bytes) => socket.write(bytes)); // echo
+  });
+  const front = await startFront(t, [up('ws', '127.229.0.27', task.port)]);
+
+  const client = rawClient(t, front.port);
+  client.socket.write(WS_REQUEST(`${FRONT}:${front.port}`));
+  const head = await client.head();
+  t.equal(head.split('\r\n')[0], 'HTTP/1.1 101 Switching Protocols');
+  const afterHead = head.length;
+  client.socket.write('frames, both ways');
+  const echoed = await client.until('the echo', (text) => text.length >= afterHead + 'frames, both ways'.length);
+  t.equal(echoed.slice(afterHead), 'frames, both ways', 'bytes go through the upgraded connection and back');
+  t.equal(upgrades.length, 1);
+  t.equal(upgrades[0]!.upgrade, 'websocket', 'the task was asked to upgrade');
+  t.match(upgrades[0]!.connection ?? '', /upgrade/i);
+  t.equal(upgrades[0]!['x-forwarded-proto'], 'ws');
+  t.same(front.log, [], 'nothing went wrong');
+
+  const empty = await startFront(t, []);
+  const refused = rawClient(t, empty.port);
+  refused.socket.write(WS_REQUEST(`${FRONT}:${empty.port}`));
+  const text = await refused.closed();
+  t.equal(text.split('\r\n')[0], 'HTTP/1.1 503 Service Unavailable');
+  t.match(text, /\bweb\b/);
+  t.same(empty.log, ['failed no_backend']);
+});
+
+t.test('an upgraded connection outlives the response and connect timeouts: a quiet WebSocket stays open', async (t) => {
+  const task = await httpTask(t, '127.229.0.30', (_q, response) => answer(response, 426, 'upgrade required'));
+  task.server.on('upgrade', (_request: http.IncomingMessage, socket: net.Socket) => {
+    socket.on('error', () => {});
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (bytes) => socket.write(bytes));
+  });
+  const front = await startFront(t, [up('quiet', '127.229.0.30', task.port)], { connectTimeoutMs: 100, responseTimeoutMs: 100 });
+  const client = rawClient(t, front.port);
+  client.socket.write(WS_REQUEST(`${FRONT}:${front.port}`));
+  const afterHead = (await client.head()).length;
+  // Silence for three times both limits: they are about reaching a task and its answer, not a conversation.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  client.socket.write('still here');
+  const echoed = await client.until('the echo', (text) => text.length >= afterHead + 'still here'.length);
+  t.equal(echoed.slice(afterHead), 'still here');
+  t.same(front.log, [], 'nothing went wrong');
+});
+
+t.test('a WebSocket task that takes the connection and then fails is reported as a 502 answer, not a connect error', async (t) => {
+  // The connect succeeded: what failed is the task, as for a plain request (answered 502 there too).
+  const dead = await rawTask(t, '127.229.0.28', (_n, socket) => socket.destroy());
+  const front = await startFront(t, [up('ws-dead', '127.229.0.28', dead.port)]);
+  const client = rawClient(t, front.port);
+  client.socket.write(WS_REQUEST(`${FRONT}:${front.port}`));
+  const text = await client.closed();
+  t.equal(dead.connections(), 1, 'the connect to the task succeeded');
+  t.equal(text.split('\r\n')[0], 'HTTP/1.1 502 Bad Gateway');
+  t.same(front.log, ['answered ws-dead 502']);
+});
+
+t.test('an h2c upgrade is answered as the plain HTTP/1.1 request it also is', async (t) => {
+  const task = await httpTask(t, '127.229.0.29', echoHeaders);
+  let upgradeAsked = false;
+  task.server.on('upgrade', (_request, socket: net.Socket) => { upgradeAsked = true; socket.destroy(); });
+  const front = await startFront(t, [up('h2c', '127.229.0.29', task.port)]);
+  const client = rawClient(t, front.port);
+  client.socket.write([
+    'GET /h2c HTTP/1.1', 'Host: h2c.example', 'Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c',
+    'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA', '', '',
+  ].join('\r\n'));
+  // The mesh closes the connection after this answer.
+  const text = await client.closed();
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  t.equal(head.split('\r\n')[0], 'HTTP/1.1 200 OK');
+  t.match(head, /^connection: close$/im);
+  const seen = JSON.parse(body) as Seen;
+  t.equal(seen.url, '/h2c');
+  t.equal(seen.headers.upgrade, undefined, 'the task saw no upgrade asked');
+  t.equal(seen.headers['http2-settings'], undefined, 'nor the headers its Connection named');
+  t.equal(seen.headers.connection, 'keep-alive');
+  t.equal(upgradeAsked, false);
+  t.same(front.log, ['answered h2c 200']);
+});
+
+t.test('a task\'s 5xx is passed on unchanged, and reported', async (t) => {
+  const task = await httpTask(t, '127.229.0.30', (_q, response) => answer(response, 500, 'boom: the task broke\n', { 'x-task': 'broken' }));
+  const front = await startFront(t, [up('broken', '127.229.0.30', task.port)]);
+  const reply = await send(front.port);
+  t.equal(reply.status, 500);
+  t.equal(reply.body, 'boom: the task broke\n');
+  t.equal(reply.headers['x-task'], 'broken');
+  t.same(front.log, ['answered broken 500']);
+});
