@@ -14,6 +14,7 @@ const KNOWN_LABELS = [
   'routemesh.lb.retries',
   'routemesh.lb.connect-timeout',
   'routemesh.lb.idle-timeout',
+  'routemesh.lb.response-timeout',
   'routemesh.lb.max-connections',
   'routemesh.lb.outlier.consecutive-failures',
   'routemesh.lb.outlier.base-ejection',
@@ -121,13 +122,15 @@ interface ValidRow {
   settings: Patch;
 }
 
-// Rows whose value is the default (mode=tcp, connect-timeout=5s, consecutive-failures=5) only fail when the
+// Rows whose value is the default (mode=tcp, connect-timeout=5s, response-timeout=60s, consecutive-failures=5) only fail when the
 // value is misread (e.g. 5s read as 5); their neighbours fail when the label is not read at all.
 const validRows: ValidRow[] = [
   ...ALGORITHMS.map((algorithm) => ({ labels: { 'routemesh.lb.algorithm': algorithm }, settings: { algorithm } as Patch })),
   { labels: { 'routemesh.lb.algorithm': '  least-conn  ' }, settings: { algorithm: 'least-conn' } },
   { labels: { 'routemesh.lb.mode': 'tcp' }, settings: { mode: 'tcp' } },
   { labels: { 'routemesh.lb.mode': ' tcp\n' }, settings: { mode: 'tcp' } },
+  { labels: { 'routemesh.lb.mode': 'http' }, settings: { mode: 'http' } },
+  { labels: { 'routemesh.lb.mode': ' http ' }, settings: { mode: 'http' } },
   { labels: { 'routemesh.lb.retries': '0' }, settings: { retries: 0 } },
   { labels: { 'routemesh.lb.retries': '10' }, settings: { retries: 10 } },
   { labels: { 'routemesh.lb.retries': ' 3 ' }, settings: { retries: 3 } },
@@ -142,6 +145,16 @@ const validRows: ValidRow[] = [
   { labels: { 'routemesh.lb.idle-timeout': '0s' }, settings: { idleTimeoutMs: 0 } },
   { labels: { 'routemesh.lb.idle-timeout': '1h' }, settings: { idleTimeoutMs: 3_600_000 } },
   { labels: { 'routemesh.lb.idle-timeout': ' 90s ' }, settings: { idleTimeoutMs: 90_000 } },
+  { labels: { 'routemesh.lb.response-timeout': '250ms' }, settings: { responseTimeoutMs: 250 } },
+  { labels: { 'routemesh.lb.response-timeout': '60s' }, settings: { responseTimeoutMs: 60_000 } },
+  { labels: { 'routemesh.lb.response-timeout': '5m' }, settings: { responseTimeoutMs: 300_000 } },
+  { labels: { 'routemesh.lb.response-timeout': ' 1.5s ' }, settings: { responseTimeoutMs: 1500 } },
+  { labels: { 'routemesh.lb.response-timeout': '2147483647ms' }, settings: { responseTimeoutMs: 2 ** 31 - 1 } },
+  { labels: { 'routemesh.lb.mode': 'http', 'routemesh.lb.response-timeout': '2s' }, settings: { mode: 'http', responseTimeoutMs: 2000 } },
+  {
+    labels: { 'routemesh.lb.mode': 'http', 'routemesh.proxy-protocol.trusted': '10.0.0.0/8' },
+    settings: { mode: 'http', trustedProxies: [{ base: 0x0a000000, size: 2 ** 24 }] },
+  },
   { labels: { 'routemesh.lb.max-connections': '0' }, settings: { maxConnections: 0 } },
   { labels: { 'routemesh.lb.max-connections': '1000' }, settings: { maxConnections: 1000 } },
   { labels: { 'routemesh.lb.max-connections': '1000000' }, settings: { maxConnections: 1_000_000 } },
@@ -173,6 +186,7 @@ const validRows: ValidRow[] = [
       'routemesh.lb.retries': '4',
       'routemesh.lb.connect-timeout': '750ms',
       'routemesh.lb.idle-timeout': '10m',
+      'routemesh.lb.response-timeout': '30s',
       'routemesh.lb.max-connections': '64',
       'routemesh.lb.outlier.consecutive-failures': '3',
       'routemesh.lb.outlier.base-ejection': '2s',
@@ -185,6 +199,7 @@ const validRows: ValidRow[] = [
       retries: 4,
       connectTimeoutMs: 750,
       idleTimeoutMs: 600_000,
+      responseTimeoutMs: 30_000,
       maxConnections: 64,
       outlier: { consecutiveFailures: 3, baseEjectionMs: 2000, maxEjectionMs: 20_000, maxEjectedPercent: 30 },
     },
@@ -208,22 +223,21 @@ interface InvalidRow {
 
 const count = (min: number, max: number): string[] => [`must be a whole number from ${min} to ${max}`];
 const ALGORITHM_LIST = [`must be one of ${ALGORITHMS.join(', ')}`];
+const MODE_LIST = ['must be one of tcp, http'];
 
 const invalidRows: InvalidRow[] = [
   { label: 'routemesh.lb.algorithm', value: 'fastest', says: ALGORITHM_LIST },
   { label: 'routemesh.lb.algorithm', value: '', says: ALGORITHM_LIST },
   { label: 'routemesh.lb.algorithm', value: 'Round-Robin', says: ALGORITHM_LIST },
   { label: 'routemesh.lb.algorithm', value: 'round robin', says: ALGORITHM_LIST },
-  { label: 'routemesh.lb.mode', value: 'udp', says: ['must be one of tcp'] },
-  { label: 'routemesh.lb.mode', value: 'TCP', says: ['must be one of tcp'] },
-  { label: 'routemesh.lb.mode', value: '', says: ['must be one of tcp'] },
-  { label: 'routemesh.lb.mode', value: 'http', says: ['http mode (balancing per request) is not supported yet', 'use tcp'] },
-  { label: 'routemesh.lb.mode', value: ' http ', says: ['http mode (balancing per request) is not supported yet', 'use tcp'] },
+  ...['udp', 'TCP', 'HTTP', '', 'https', 'http2', 'tcp,http'].map((value) => ({ label: 'routemesh.lb.mode', value, says: MODE_LIST })),
   ...['11', '-1', '1.5', '', 'two', '1e1', '0x5', '+3'].map((value) => ({ label: 'routemesh.lb.retries', value, says: count(0, 10) })),
   ...['5', '5 s', 'soon', '1.0005s', '-1s', '2147483648ms', '597h', '', '5S', '.5s', '5.s', '1d', '1m30s', 'Infinitys']
     .map((value) => ({ label: 'routemesh.lb.connect-timeout', value, says: [DURATION_FORM] })),
   ...['-1s', '1.0005s', 'forever', '0']
     .map((value) => ({ label: 'routemesh.lb.idle-timeout', value, says: [DURATION_FORM] })),
+  ...['0s', '0ms', '0', '60', '-1s', '1.0005s', '2147483648ms', 'never', '']
+    .map((value) => ({ label: 'routemesh.lb.response-timeout', value, says: [DURATION_FORM] })),
   ...['1000001', '-1', 'unlimited'].map((value) => ({ label: 'routemesh.lb.max-connections', value, says: count(0, 1_000_000) })),
   ...['1001', 'five', '-5'].map((value) => ({ label: 'routemesh.lb.outlier.consecutive-failures', value, says: count(0, 1000) })),
   ...['soon', '5', '0.0001s'].map((value) => ({ label: 'routemesh.lb.outlier.base-ejection', value, says: [DURATION_FORM] })),
@@ -272,6 +286,37 @@ for (const row of labelRefusals) {
     assertRefused(t, () => lbSettings({ [row.label]: row.value }), row.says);
   });
 }
+
+// A kept-alive connection to a task carries the requests of many clients: no one PROXY header can name them.
+const HTTP_PROXY_PROTOCOL = ['label routemesh.proxy-protocol is for tcp mode', 'in http mode (routemesh.lb.mode=http)', 'X-Forwarded-For and Forwarded'];
+const httpProxyRefusals: Array<Record<string, string>> = [
+  { 'routemesh.lb.mode': 'http', 'routemesh.proxy-protocol': 'v1' },
+  { 'routemesh.lb.mode': 'http', 'routemesh.proxy-protocol': 'v2' },
+  // The order labels come in does not matter.
+  { 'routemesh.proxy-protocol': 'v2', 'routemesh.lb.mode': ' http ' },
+  { 'routemesh.lb.mode': 'http', 'routemesh.proxy-protocol': 'v1', 'routemesh.proxy-protocol.trusted': '10.0.0.0/8' },
+];
+
+for (const labels of httpProxyRefusals) {
+  t.test(`lbSettings refuses http mode with a PROXY header: ${JSON.stringify(labels)}`, async (t) => {
+    assertRefused(t, () => lbSettings(labels), HTTP_PROXY_PROTOCOL);
+  });
+}
+
+t.test('a PROXY header in tcp mode, said or by default, is still taken', async (t) => {
+  t.strictSame(lbSettings({ 'routemesh.lb.mode': 'tcp', 'routemesh.proxy-protocol': 'v1' }), expected({ mode: 'tcp', proxyProtocol: 'v1' }));
+  t.strictSame(lbSettings({ 'routemesh.proxy-protocol': 'v2' }), expected({ proxyProtocol: 'v2' }));
+});
+
+t.test('the response timeout defaults to 60s and is read on its own', async (t) => {
+  t.equal(DEFAULT_LB_SETTINGS.responseTimeoutMs, 60_000);
+  t.equal(lbSettings().responseTimeoutMs, 60_000);
+  t.equal(lbSettings({ 'routemesh.lb.mode': 'http' }).responseTimeoutMs, 60_000, 'http mode alone keeps the default');
+  const settings = lbSettings({ 'routemesh.lb.response-timeout': '250ms' });
+  t.equal(settings.responseTimeoutMs, 250);
+  t.equal(settings.connectTimeoutMs, DEFAULT_LB_SETTINGS.connectTimeoutMs, 'not the connect timeout');
+  t.equal(settings.idleTimeoutMs, DEFAULT_LB_SETTINGS.idleTimeoutMs, 'nor the idle timeout');
+});
 
 t.test('the unknown-label message lists exactly the known labels, in order', async (t) => {
   const error = caught(t, () => lbSettings({ 'routemesh.foo': '1' }));
@@ -410,7 +455,13 @@ interface SpecRefusalRow {
 const specRefusals: SpecRefusalRow[] = [
   { name: 'a bad algorithm in Labels', input: body({ 'routemesh.lb.algorithm': 'fastest' }), says: ['label routemesh.lb.algorithm=fastest:', ...ALGORITHM_LIST] },
   { name: 'a misspelt routemesh label in Labels', input: body({ 'routemesh.lb.algoritm': 'p2c' }), says: ['label routemesh.lb.algoritm is not one routemesh knows', ...KNOWN_LABELS] },
-  { name: 'http mode in Labels', input: body({ 'routemesh.lb.mode': 'http' }), says: ['http mode (balancing per request) is not supported yet'] },
+  { name: 'a bad mode in Labels', input: body({ 'routemesh.lb.mode': 'udp' }), says: ['label routemesh.lb.mode=udp:', ...MODE_LIST] },
+  {
+    name: 'http mode with a PROXY header in Labels',
+    input: body({ 'routemesh.lb.mode': 'http', 'routemesh.proxy-protocol': 'v1' }),
+    says: ['routemesh.proxy-protocol is for tcp mode', 'routemesh.lb.mode=http', 'X-Forwarded-For'],
+  },
+  { name: 'a zero response timeout in Labels', input: body({ 'routemesh.lb.response-timeout': '0s' }), says: ['label routemesh.lb.response-timeout=0s:', 'more than 0'] },
   { name: 'a bad PROXY protocol version in Labels', input: body({ 'routemesh.proxy-protocol': 'v9' }), says: ['must be one of v1, v2'] },
   { name: 'a bad service weight in Labels', input: body({ [WEIGHT]: '0' }), says: [`label ${WEIGHT}=0:`, ...count(1, 1000)] },
   { name: 'max-ejection below base-ejection in Labels', input: body({ 'routemesh.lb.outlier.max-ejection': '1s' }), says: ['routemesh.lb.outlier.max-ejection', 'routemesh.lb.outlier.base-ejection'] },
@@ -441,8 +492,9 @@ t.test('normalizeServiceSpec accepts good routemesh labels and keeps every label
   t.equal(weightOf(spec.TaskTemplate.ContainerSpec.Labels, spec.Labels), 5);
 });
 
-t.test('lbSettings refuses a connect timeout of 0 (it would mean none) but takes an idle timeout of 0 (off)', async (t) => {
+t.test('lbSettings refuses a connect or response timeout of 0 (it would mean none) but takes an idle timeout of 0 (off)', async (t) => {
   assertRefused(t, () => lbSettings({ 'routemesh.lb.connect-timeout': '0s' }), ['routemesh.lb.connect-timeout=0s', 'more than 0']);
+  assertRefused(t, () => lbSettings({ 'routemesh.lb.response-timeout': '0s' }), ['routemesh.lb.response-timeout=0s', 'more than 0']);
   assertRefused(t, () => lbSettings({ 'routemesh.lb.outlier.base-ejection': '0ms' }), ['routemesh.lb.outlier.base-ejection=0ms', 'more than 0']);
   t.equal(lbSettings({ 'routemesh.lb.idle-timeout': '0s' }).idleTimeoutMs, 0);
 });

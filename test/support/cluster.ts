@@ -1,6 +1,7 @@
 // Test support: a whole cluster in the test process on an address block of the test's own
 // (127.B.0.x nodes, 127.B+1/16 tasks, 127.B+2/16 VIPs, DNS on 127.B.0.250 with no upstream unless the
 // test names one), closed when the test ends.
+import http from 'node:http';
 import type { Test } from 'tap';
 import { startCluster } from '../../src/engine/index.js';
 import type { Cluster, ClusterOptions } from '../../src/engine/index.js';
@@ -32,16 +33,32 @@ export interface ApiResponse<T = any> {
   body: T;
 }
 
-/** One engine API call: JSON in, JSON (or text) out, the status kept for assertions. */
-export async function api<T = any>(base: string, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
-  const res = await fetch(`${base}/v1.50${path}`, {
-    method,
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+/**
+ * One engine API call: JSON in, JSON (or text) out, the status kept for assertions. Each call has a
+ * connection of its own: fetch would keep one alive, and a test starting a new cluster on the same
+ * addresses could then send its first call down a connection the old cluster's closing has cut.
+ */
+export function api<T = any>(base: string, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${base}/v1.50${path}`, {
+      method, agent: false,
+      ...(payload !== undefined ? { headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } } : {}),
+    }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { text += chunk; });
+      response.on('end', () => {
+        let parsed: unknown = text;
+        try { parsed = text ? JSON.parse(text) : undefined; } catch { /* plain text */ }
+        const contentType = response.headers['content-type'] ?? null;
+        resolve({ status: response.statusCode ?? 0, contentType, body: parsed as T });
+      });
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
   });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { /* plain text */ }
-  return { status: res.status, contentType: res.headers.get('content-type'), body: parsed as T };
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
