@@ -233,9 +233,14 @@ t.test('one kept-alive client is spread evenly over every task, over kept-alive 
 
   const counts = new Map<string, number>();
   for (let i = 0; i < 600; i++) {
-    const { status, body } = await send(front.port, { agent });
+    const { status, body, headers } = await send(front.port, { agent });
     if (status !== 200) t.fail(`request ${i} got ${status}: ${body}`);
     counts.set(body, (counts.get(body) ?? 0) + 1);
+    if (i === 0) {
+      // The tasks (Node servers) announce `Keep-Alive: timeout=5`: their limit, not the mesh's.
+      t.equal(headers['keep-alive'], 'timeout=75', 'the client is told the mesh\'s own idle limit');
+      t.equal(headers.connection, 'keep-alive');
+    }
   }
 
   t.same([...counts.keys()].sort(), ids, 'every task answered, and only tasks did');

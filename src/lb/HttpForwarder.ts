@@ -10,7 +10,7 @@ import type { Backend } from './Backend.js';
 import type { Balancer } from './Balancer.js';
 import type { Pool } from './Pool.js';
 import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
-import { taskRequestHeaders } from './taskRequestHeaders.js';
+import { clientResponseHeaders, taskRequestHeaders } from './hopHeaders.js';
 
 /** What one listener balances over, read per request: a re-sync may swap it while clients stay connected. */
 export interface HttpTarget {
@@ -38,6 +38,8 @@ interface Attempt {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** The client idles this long between requests before the mesh closes its connection (nginx's keepalive_timeout). */
 export const CLIENT_KEEP_ALIVE_MS = 75_000;
+/** The longest a connection to a task stays open with no request on it. */
+const TASK_IDLE_MS = 60_000;
 /** Sent to tasks whatever the client asked: the mesh keeps its connections to tasks open. */
 const KEEP_TASK_CONNECTION = { connection: 'keep-alive' };
 
@@ -66,6 +68,7 @@ export class HttpForwarder {
   server(target: () => HttpTarget): http.Server {
     const server = http.createServer((request, response) => this.#request(request, response, target()));
     server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#upgrade(request, socket, head, target()));
+    server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS;
     return server;
   }
 
@@ -90,6 +93,8 @@ export class HttpForwarder {
     this.#attempts.set(request, attempt);
     const options = {
       target: { host: backend.host, port: backend.port }, agent: this.#agentOf(backend), headers: KEEP_TASK_CONNECTION,
+      // The answer's head is written here (#answered): http-proxy's copy would pass on the task's hop-by-hop headers.
+      selfHandleResponse: true,
       ...(this.#localAddress ? { localAddress: this.#localAddress } : {}),
     };
     this.#proxy.web(request, response, options, (error) => {
@@ -216,19 +221,23 @@ export class HttpForwarder {
   #answered(proxyResponse: http.IncomingMessage, request: http.IncomingMessage, response: http.ServerResponse): void {
     const attempt = this.#attempts.get(request);
     if (!attempt) return;
-    attempt.target.events.answered?.(attempt.backend, proxyResponse.statusCode ?? 502);
-    // The task's connection headers are about its connection to the mesh; the client's connection is the
-    // mesh's to keep or close.
-    delete proxyResponse.headers['keep-alive'];
-    proxyResponse.headers.connection = response.shouldKeepAlive ? 'keep-alive' : 'close';
+    const status = proxyResponse.statusCode ?? 502;
+    attempt.target.events.answered?.(attempt.backend, status);
+    // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
+    response.writeHead(status, proxyResponse.statusMessage, clientResponseHeaders(proxyResponse.rawHeaders, proxyResponse.headers.connection));
     // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest.
     proxyResponse.once('error', () => response.destroy());
+    proxyResponse.pipe(response);
   }
 
-  /** One agent per task keeps its connections alive between requests. */
+  /**
+   * One agent per task keeps its connections alive between requests: idle for at most a minute, and less
+   * when the task announces a shorter limit (`Keep-Alive: timeout=5`: Node's agent then closes them a
+   * second early, so a request rarely meets a connection the task is closing).
+   */
   #agentOf(backend: Backend): http.Agent {
     let agent = this.#agents.get(backend);
-    if (!agent) this.#agents.set(backend, (agent = new http.Agent({ keepAlive: true, scheduling: 'lifo' })));
+    if (!agent) this.#agents.set(backend, (agent = new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: TASK_IDLE_MS })));
     return agent;
   }
 

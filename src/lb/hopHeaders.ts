@@ -1,5 +1,6 @@
-// The headers an http-mode request carries on to its task: the client's, less the hop-by-hop ones (they
-// describe the client's connection, not ours to the task), plus who the client is. From an untrusted
+// Headers across the mesh's hop in http mode. A request carries on to its task the client's headers,
+// less the hop-by-hop ones (they describe the client's connection, not ours to the task), plus who the
+// client is; an answer carries back the task's, less its hop-by-hop ones. From an untrusted
 // source, X-Forwarded-* and Forwarded are replaced, never appended to (as Traefik does): a client could
 // otherwise put any address first and a task would take it for the truth. A trusted load balancer in
 // front has its chain kept and the mesh's hop appended.
@@ -8,6 +9,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 /** RFC 9110 §7.6.1, plus what old clients still send. `connection` and `upgrade` are dealt with apart. */
 const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer'];
 const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
+
+/** The names a Connection header lists, lower-cased: hop-by-hop too (RFC 9110 §7.6.1). */
+function listedIn(connection: string | undefined): string[] {
+  return (connection ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean);
+}
 
 export interface RequestOrigin {
   /** The client's address as the socket has it (IPv4-mapped IPv6 is shown as IPv4). */
@@ -22,8 +28,7 @@ export interface RequestOrigin {
 
 export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: RequestOrigin): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = { ...incoming };
-  const listed = (incoming.connection ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean);
-  for (const name of [...HOP_BY_HOP, ...listed]) {
+  for (const name of [...HOP_BY_HOP, ...listedIn(incoming.connection)]) {
     // The client's own Connection stays for the reply's sake; the mesh sets the task's (see HttpForwarder).
     if (name === 'connection' || (origin.upgrade && name === 'upgrade')) continue;
     delete headers[name];
@@ -60,4 +65,18 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function quotedIfNeeded(value: string): string {
   return TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * The task's answer headers for the client, as raw name/value pairs (their case kept): without Connection,
+ * what it lists, Keep-Alive (the task's idle limit is not the mesh's), Transfer-Encoding (the mesh frames
+ * the body to its client itself) and the other hop-by-hop headers.
+ */
+export function clientResponseHeaders(rawHeaders: readonly string[], connection: string | undefined): string[] {
+  const dropped = new Set([...HOP_BY_HOP, 'connection', 'transfer-encoding', 'upgrade', ...listedIn(connection)]);
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (!dropped.has(rawHeaders[i]!.toLowerCase())) kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return kept;
 }
