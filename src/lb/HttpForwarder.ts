@@ -107,6 +107,8 @@ export class HttpForwarder {
   #failed(error: Error, request: http.IncomingMessage, response: http.ServerResponse, attempt: Attempt, tried: Set<Backend> | undefined): void {
     attempt.finish();
     const { backend, target } = attempt;
+    // The client left: nobody to answer or retry for.
+    if (response.destroyed) return;
     // A reply already begun cannot turn into an error: cutting the connection is the only honest signal.
     if (response.headersSent) {
       response.destroy();
