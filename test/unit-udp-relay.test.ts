@@ -24,13 +24,16 @@ function bound(t: Test, address: string, port = 0): Promise<dgram.Socket> {
   });
 }
 
-/** A task answering `<id>:<datagram>`, remembering every datagram it got and where from. */
+/**
+ * A task answering `<id>:<datagram>` (but never a datagram saying `spray`), remembering every datagram it
+ * got and where from: `port` is the relay's socket for that flow.
+ */
 async function task(t: Test, id: string, address: string) {
-  const got: { text: string; from: string }[] = [];
+  const got: { text: string; from: string; port: number }[] = [];
   const socket = await bound(t, address);
   socket.on('message', (message, from) => {
-    got.push({ text: String(message), from: from.address });
-    socket.send(`${id}:${message}`, from.port, from.address);
+    got.push({ text: String(message), from: from.address, port: from.port });
+    if (String(message) !== 'spray') socket.send(`${id}:${message}`, from.port, from.address);
   });
   const desired: BackendDesired = { id, host: address, port: socket.address().port, state: 'up', label: id };
   return { got, desired };
@@ -141,17 +144,37 @@ t.test('a task not listening ends its flow: the next datagram goes to another ta
   t.same(events, ['refused by dead', 'answered by live']);
 });
 
-t.test('with no task the datagram is dropped and said; past the cap the oldest flow gives way', async (t) => {
-  const only = await task(t, 't0', TASKS[0]!);
+t.test('with no task the datagram is dropped and said', async (t) => {
   const pool = new Pool();
-  const { port, udp, events } = await relay(t, pool, { maxConnections: 2 });
+  const { port, events } = await relay(t, pool);
   const c = await client(t);
   t.equal((await c.ask(port, 'nobody', 200)).text, 'none', 'no reply with an empty pool');
   t.same(events, ['failed no_backend']);
+});
 
+t.test('past the cap, unanswered flows give way first, then the least recently used', async (t) => {
+  const only = await task(t, 't0', TASKS[0]!);
+  const pool = new Pool();
   pool.set([only.desired]);
-  const clients = await Promise.all([0, 1, 2].map(() => client(t)));
-  for (const x of clients) t.equal((await x.ask(port, 'hi')).text, 't0:hi');
+  const { port, udp } = await relay(t, pool, { maxConnections: 2 });
+  /** The relay's socket toward the task for the flow that carried `text`: the same one means the same flow. */
+  const flowOf = (text: string) => only.got.find((g) => g.text === text)!.port;
+  const [a, b, c] = await Promise.all([0, 1, 2].map(() => client(t)));
+  t.equal((await a!.ask(port, 'a1')).text, 't0:a1');
+
+  // Ten new client ports whose datagrams the task never answers: each pushes out the one before it, never a.
+  for (let i = 0; i < 10; i++) (await client(t)).send(port, 'spray');
+  await waitFor('the task to get the spray', () => only.got.filter((g) => g.text === 'spray').length === 10);
   t.equal(udp.flowCount, 2, 'never more than the cap');
-  t.equal((await clients[2]!.ask(port, 'still')).text, 't0:still', 'the newest flows are the ones kept');
+  t.equal((await a!.ask(port, 'a2')).text, 't0:a2');
+  t.equal(flowOf('a2'), flowOf('a1'), 'the answered flow lived through the spray');
+
+  // Answered flows: the least recently used gives way.
+  t.equal((await b!.ask(port, 'b1')).text, 't0:b1', 'b takes the spray\'s place');
+  t.equal((await a!.ask(port, 'a3')).text, 't0:a3', 'a is used again, after b');
+  t.equal((await c!.ask(port, 'c1')).text, 't0:c1', 'c needs room: b, the least recently used, gives way');
+  t.equal((await a!.ask(port, 'a4')).text, 't0:a4');
+  t.equal(flowOf('a4'), flowOf('a1'), 'a kept its flow');
+  t.equal((await b!.ask(port, 'b2')).text, 't0:b2');
+  t.not(flowOf('b2'), flowOf('b1'), 'b came back as a new flow');
 });

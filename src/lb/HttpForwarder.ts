@@ -5,6 +5,8 @@
 // without a body whose connect failed is tried on another task: nothing of it reached the first.
 import http from 'node:http';
 import type net from 'node:net';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Backend } from './Backend.js';
 import type { Balancer } from './Balancer.js';
@@ -38,6 +40,8 @@ interface Attempt {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** The client idles this long between requests before the mesh closes its connection (nginx's keepalive_timeout). */
 export const CLIENT_KEEP_ALIVE_MS = 75_000;
+/** The longest an ignored upgrade's request (head and body) may take: Node's headersTimeout. */
+const UPGRADE_BODY_TIMEOUT_MS = 60_000;
 /** The longest a connection to a task stays open with no request on it. */
 const TASK_IDLE_MS = 60_000;
 /** Sent to tasks whatever the client asked: the mesh keeps its connections to tasks open. */
@@ -56,6 +60,10 @@ export class HttpForwarder {
 
   constructor(options: HttpForwarderOptions = {}) {
     this.#localAddress = options.localAddress;
+    // http-proxy gives a DELETE or OPTIONS without Content-Length a length of 0 and drops its
+    // Transfer-Encoding, yet still sends the body: the task would read that body as another request.
+    const proxy = this.#proxy as unknown as { webPasses: { name: string }[] };
+    proxy.webPasses = proxy.webPasses.filter((pass) => pass.name !== 'deleteLength');
     this.#proxy.on('proxyReq', (proxyRequest, request) => this.#watch(proxyRequest, request));
     this.#proxy.on('proxyReqWs', (proxyRequest, request) => this.#watch(proxyRequest, request));
     this.#proxy.on('proxyRes', (proxyResponse, request, response) => this.#answered(proxyResponse, request, response));
@@ -63,24 +71,35 @@ export class HttpForwarder {
 
   /**
    * A server that never listens: the mesh hands it the accepted connections of an http-mode port, so the
-   * port's listener stays the same when a service changes mode. `target` is read per request.
+   * port's listener stays the same when a service changes mode. `target` is read per request. `timeouts`
+   * are Node's own (headersTimeout 60 s, requestTimeout 300 s, looked at every 30 s).
    */
-  server(target: () => HttpTarget): http.Server {
-    const server = http.createServer((request, response) => this.#request(request, response, target()));
+  server(target: () => HttpTarget, timeouts: Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> = {}): http.Server {
+    // Once closed (its port is gone), kept-alive clients get their answer in flight and are let go.
+    let closed = false;
+    const server = http.createServer(timeouts, (request, response) => {
+      if (closed) response.shouldKeepAlive = false;
+      this.#request(request, response, target());
+    });
+    server.once('close', () => { closed = true; });
     server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#upgrade(request, socket, head, target()));
     server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS;
+    // Node times out slow headers and requests (headersTimeout, requestTimeout) only on a server that has
+    // started listening; this one is handed its connections instead, so it is told it has started.
+    server.emit('listening');
     return server;
   }
 
-  #request(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget): void {
+  /** `body` stands for the request's own stream when the parser has let go of it (an ignored upgrade). */
+  #request(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, body?: Readable): void {
     const address = request.socket.remoteAddress ?? '';
     request.headers = taskRequestHeaders(request.headers, {
       address, localPort: request.socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
     });
-    this.#attempt(request, response, target, undefined);
+    this.#attempt(request, response, target, undefined, body);
   }
 
-  #attempt(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, tried: Set<Backend> | undefined): void {
+  #attempt(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, tried: Set<Backend> | undefined, body?: Readable): void {
     const backend = target.balancer.pick(target.pool, tried, request.socket.remoteAddress);
     if (!backend) {
       target.events.failed?.(tried ? 'connect_failed' : 'no_backend');
@@ -89,9 +108,15 @@ export class HttpForwarder {
       return;
     }
     const attempt = this.#begin(backend, target);
-    response.once('close', attempt.finish);
+    response.once('finish', attempt.finish).once('close', attempt.finish);
+    // Each try adds its listeners to the request and its answer: room for every try the labels allow.
+    if (tried) {
+      request.setMaxListeners(request.getMaxListeners() + 2);
+      response.setMaxListeners(response.getMaxListeners() + 2);
+    }
     this.#attempts.set(request, attempt);
     const options = {
+      ...(body ? { buffer: body } : {}),
       target: { host: backend.host, port: backend.port }, agent: this.#agentOf(backend), headers: KEEP_TASK_CONNECTION,
       // The answer's head is written here (#answered): http-proxy's copy would pass on the task's hop-by-hop headers.
       selfHandleResponse: true,
@@ -100,11 +125,12 @@ export class HttpForwarder {
     this.#proxy.web(request, response, options, (error) => {
       // A request retried since has a newer attempt: this one's late errors are not news.
       if (this.#attempts.get(request) !== attempt) return;
-      this.#failed(error, request, response, attempt, tried);
+      this.#failed(error, request, response, attempt, tried, body);
     });
   }
 
-  #failed(error: Error, request: http.IncomingMessage, response: http.ServerResponse, attempt: Attempt, tried: Set<Backend> | undefined): void {
+  #failed(error: Error, request: http.IncomingMessage, response: http.ServerResponse, attempt: Attempt, tried: Set<Backend> | undefined,
+    body: Readable | undefined): void {
     attempt.finish();
     const { backend, target } = attempt;
     // The client left: nobody to answer or retry for.
@@ -119,7 +145,7 @@ export class HttpForwarder {
       target.events.connectError?.(backend, error);
       const next = new Set(tried).add(backend);
       const maxAttempts = target.limits.maxAttempts ?? 3;
-      if (bodiless && next.size < maxAttempts) return this.#attempt(request, response, target, next);
+      if (bodiless && next.size < maxAttempts) return this.#attempt(request, response, target, next, body);
       reply(response, 502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
       return;
     }
@@ -131,7 +157,7 @@ export class HttpForwarder {
     // A kept-alive connection the task closed as the request went out: it never saw the request (the
     // race every HTTP client meets), so a request safe to repeat is sent again, and the task is not blamed.
     if (attempt.reusedSocket && bodiless && IDEMPOTENT.has(request.method ?? '')) {
-      return this.#attempt(request, response, target, tried);
+      return this.#attempt(request, response, target, tried, body);
     }
     target.events.answered?.(backend, 502);
     reply(response, 502, `task ${backend.label} of service ${target.serviceName} failed before answering (${error.message})`);
@@ -140,13 +166,11 @@ export class HttpForwarder {
   #upgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer, target: HttpTarget): void {
     socket.on('error', () => socket.destroy());
     if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
-      // h2c and the like: a server may ignore Upgrade (RFC 9110 §7.8), so this is answered as the plain
-      // request it also is, over HTTP/1.1, and the connection closed after.
-      const response = new http.ServerResponse(request);
-      response.shouldKeepAlive = false;
-      response.assignSocket(socket);
-      response.once('finish', () => socket.end());
-      this.#request(request, response, target);
+      this.#ignoreUpgrade(request, socket, head, target);
+      return;
+    }
+    if (request.method !== 'GET') {
+      socket.end(rawReply(400, 'a WebSocket upgrade must be a GET request (RFC 6455)'));
       return;
     }
     const backend = target.balancer.pick(target.pool, undefined, socket.remoteAddress);
@@ -169,6 +193,26 @@ export class HttpForwarder {
       // http-proxy ends the socket after this; a client that got nothing yet learns why first.
       if (socket.bytesWritten === 0) socket.write(rawReply(502, `task ${backend.label} of service ${target.serviceName} could not take the WebSocket (${error.message})`));
     });
+  }
+
+  /**
+   * h2c and the like: a server may ignore Upgrade (RFC 9110 §7.8), so this is answered as the plain
+   * request it also is, over HTTP/1.1, and the connection closed after. Node's parser has let go of the
+   * connection, so the body (curl sends one with `--http2 -d`) is read here, by its Content-Length.
+   */
+  #ignoreUpgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer, target: HttpTarget): void {
+    const length = Number(request.headers['content-length'] ?? '0');
+    if (request.headers['transfer-encoding'] !== undefined || !Number.isSafeInteger(length) || length < 0) {
+      socket.end(rawReply(400, 'a request asking to upgrade to anything but a WebSocket needs its body sent with Content-Length, or no Upgrade header'));
+      return;
+    }
+    // Nothing else times this connection now: a client that stops halfway is not waited on for ever.
+    socket.setTimeout(UPGRADE_BODY_TIMEOUT_MS, () => socket.destroy());
+    const response = new http.ServerResponse(request);
+    response.shouldKeepAlive = false;
+    response.assignSocket(socket);
+    response.once('finish', () => socket.end());
+    this.#request(request, response, target, bodyAfterHead(head, socket, length));
   }
 
   #begin(backend: Backend, target: HttpTarget): Attempt {
@@ -211,12 +255,13 @@ export class HttpForwarder {
     };
     if (proxyRequest.socket) watchSocket(proxyRequest.socket);
     else proxyRequest.once('socket', watchSocket);
+    // Timed from the request's last byte: a client slow to send its body must not count against the task.
     const responseTimeoutMs = limits.responseTimeoutMs ?? 0;
     if (responseTimeoutMs > 0) {
-      proxyRequest.setTimeout(responseTimeoutMs, () => {
+      proxyRequest.once('finish', () => proxyRequest.setTimeout(responseTimeoutMs, () => {
         attempt.timedOut = true;
         proxyRequest.destroy(new Error(`no answer within ${responseTimeoutMs}ms`));
-      });
+      }));
     }
   }
 
@@ -227,8 +272,10 @@ export class HttpForwarder {
     attempt.target.events.answered?.(attempt.backend, status);
     // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
     response.writeHead(status, proxyResponse.statusMessage, clientResponseHeaders(proxyResponse.rawHeaders, proxyResponse.headers.connection));
-    // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest.
+    // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest. A
+    // client that leaves mid-answer: the task's connection is closed, not left paused on a full buffer.
     proxyResponse.once('error', () => response.destroy());
+    response.once('close', () => { if (!response.writableFinished) proxyResponse.destroy(); });
     proxyResponse.pipe(response);
   }
 
@@ -262,6 +309,26 @@ export class HttpForwarder {
 function reply(response: http.ServerResponse, status: number, message: string): void {
   const body = `${message}\n`;
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/** The first `length` bytes the client sends after the request's head: what of them came along, then the rest. */
+function bodyAfterHead(head: Buffer, socket: net.Socket, length: number): Readable {
+  const body = new PassThrough();
+  let left = length;
+  const take = (chunk: Buffer): void => {
+    const part = chunk.subarray(0, left);
+    left -= part.length;
+    if (part.length) body.write(part);
+    if (left > 0) return;
+    socket.off('data', take);
+    body.end();
+  };
+  take(head);
+  if (left > 0) {
+    socket.on('data', take);
+    socket.once('close', () => { if (left > 0) body.destroy(new Error('the client closed before its whole body came')); });
+  }
+  return body;
 }
 
 /** An answer written straight on a socket that asked for an upgrade (no ServerResponse exists for it). */

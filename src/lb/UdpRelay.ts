@@ -2,7 +2,9 @@
 // for its first datagram, with a socket of its own toward that task so the task's replies find their way
 // back (the mesh's NAT, as IPVS keeps per flow). A flow follows the pool at every datagram: once its task
 // leaves the pool, is fenced or is ejected, the next datagram goes to another task (IPVS keeps sending to
-// a removed task until the flow's 300 s timeout). Quiet flows expire; past the cap, the oldest gives way.
+// a removed task until the flow's 300 s timeout). Quiet flows expire. Past the cap a flow gives way: the
+// oldest its task never answered (as conntrack drops unreplied entries first), else the least recently used,
+// so a client spraying datagrams from new ports cannot push out the conversations that are going on.
 import dgram from 'node:dgram';
 import type { Backend } from './Backend.js';
 import type { Balancer } from './Balancer.js';
@@ -45,6 +47,10 @@ export class UdpRelay {
   readonly #target: () => UdpTarget;
   readonly #localAddress: string | undefined;
   readonly #flows = new Map<string, Flow>();
+  /** Flows never answered, oldest first: the first to give way. */
+  readonly #unanswered = new Set<string>();
+  /** Answered flows, least recently used first (moved to the end at each datagram either way). */
+  readonly #answered = new Set<string>();
 
   /** `socket` is the listener (bound by the caller); `target` is read per datagram, so a re-sync applies at once. */
   constructor(socket: dgram.Socket, target: () => UdpTarget, options: UdpRelayOptions = {}) {
@@ -73,16 +79,27 @@ export class UdpRelay {
         target.events.failed?.('no_backend');
         return;
       }
-      const cap = target.limits.maxConnections || UDP_MAX_FLOWS;
-      for (const [oldKey, oldest] of this.#flows) {
-        if (this.#flows.size < cap) break;
-        this.#end(oldKey, oldest);
-      }
+      this.#makeRoom(target.limits.maxConnections || UDP_MAX_FLOWS);
       flow = this.#open(key, client, backend, target);
     }
     if (!flow.waiting) flow.upstream.send(message);
     else if (flow.waiting.length < MAX_WAITING) flow.waiting.push(message);
+    this.#used(key, flow);
+  }
+
+  #makeRoom(cap: number): void {
+    while (this.#flows.size >= cap) {
+      const key = first(this.#unanswered) ?? first(this.#answered)!;
+      this.#end(key, this.#flows.get(key)!);
+    }
+  }
+
+  /** A datagram went either way: the flow's idle time starts again, and it is the most recently used. */
+  #used(key: string, flow: Flow): void {
     flow.idle.refresh();
+    if (!flow.answered) return;
+    this.#answered.delete(key);
+    this.#answered.add(key);
   }
 
   #open(key: string, client: dgram.RemoteInfo, backend: Backend, target: UdpTarget): Flow {
@@ -98,10 +115,11 @@ export class UdpRelay {
     upstream.on('message', (reply) => {
       if (!flow.answered) {
         flow.answered = true;
+        this.#unanswered.delete(key);
         target.events.connected?.(backend, 1);
       }
       this.#socket.send(reply, client.port, client.address);
-      flow.idle.refresh();
+      this.#used(key, flow);
     });
     // An ICMP "port unreachable" comes back as ECONNREFUSED on the connected socket: the task is not
     // listening. The flow ends, so the client's next datagram goes to another task.
@@ -112,12 +130,15 @@ export class UdpRelay {
     backend.active++;
     backend.total++;
     this.#flows.set(key, flow);
+    this.#unanswered.add(key);
     return flow;
   }
 
   #end(key: string, flow: Flow): void {
     if (this.#flows.get(key) !== flow) return;
     this.#flows.delete(key);
+    this.#unanswered.delete(key);
+    this.#answered.delete(key);
     clearTimeout(flow.idle);
     flow.backend.active--;
     flow.upstream.close();
@@ -127,6 +148,11 @@ export class UdpRelay {
   close(): void {
     for (const [key, flow] of this.#flows) this.#end(key, flow);
   }
+}
+
+function first(keys: Set<string>): string | undefined {
+  for (const key of keys) return key;
+  return undefined;
 }
 
 /** Still in the pool, taking new connections, not ejected: otherwise the flow moves on. */

@@ -9,6 +9,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 /** RFC 9110 §7.6.1, plus what old clients still send. `connection` and `upgrade` are dealt with apart. */
 const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer'];
 const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
+/**
+ * Never dropped because a client's Connection names them: they frame the message. A body that lost its
+ * length would be read by the task as the next request on a connection other clients' requests share.
+ */
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'host']);
 
 /** The names a Connection header lists, lower-cased: hop-by-hop too (RFC 9110 §7.6.1). */
 function listedIn(connection: string | undefined): string[] {
@@ -30,7 +35,7 @@ export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: Reques
   const headers: IncomingHttpHeaders = { ...incoming };
   for (const name of [...HOP_BY_HOP, ...listedIn(incoming.connection)]) {
     // The client's own Connection stays for the reply's sake; the mesh sets the task's (see HttpForwarder).
-    if (name === 'connection' || (origin.upgrade && name === 'upgrade')) continue;
+    if (name === 'connection' || FRAMING.has(name) || (origin.upgrade && name === 'upgrade')) continue;
     delete headers[name];
   }
   if (!origin.upgrade) delete headers.upgrade;

@@ -54,6 +54,8 @@ interface Listener {
   retry?: NodeJS.Timeout;
   /** Parses the connections of the port while its service is in http mode; made at the first. */
   http?: http.Server;
+  /** Ends the wait for the bind in flight: a UDP socket closed while binding says neither yes nor no. */
+  settle?: () => void;
 }
 
 const RETRY_MAX_MS = 30_000;
@@ -134,7 +136,11 @@ export class Mesh {
       if (!pool) this.#pools.set(key, (pool = new BalancedPool(this.#log, (backend) => this.#http.retire(backend))));
       pool.set(desired);
     }
-    for (const key of this.#pools.keys()) if (!table.pools.has(key)) this.#pools.delete(key);
+    for (const [key, pool] of this.#pools) {
+      if (table.pools.has(key)) continue;
+      pool.set([]); // its backends retire: http mode closes their idle connections
+      this.#pools.delete(key);
+    }
 
     for (const [key, route] of table.routes) {
       const pool = this.#pools.get(route.poolKey)!;
@@ -224,6 +230,7 @@ export class Mesh {
     const { server } = listener;
     const what = `${route.vip ? 'VIP port' : 'published port'} ${route.key} on ${route.vip ?? this.address}`;
     const opened = new Promise<void>((resolve) => {
+      listener.settle = resolve;
       const failedToOpen = (error: NodeJS.ErrnoException): void => {
         listener.state = 'failed';
         // A UDP socket keeps its handle after a failed bind (a server does not): each retry makes a new one.
@@ -298,7 +305,10 @@ export class Mesh {
   /** Closes a listener's port (and ends its UDP flows); resolves once it is closed. */
   #stop(listener: Listener): Promise<void> {
     clearTimeout(listener.retry);
+    listener.settle?.();
     listener.relay?.close();
+    // Its idle clients are closed now; busy ones after their answer (the server is closing).
+    listener.http?.close();
     return new Promise<void>((resolve) => {
       try {
         listener.server.close(() => resolve());
