@@ -1,5 +1,6 @@
 // One node's mesh over a hand-built store: a published port another program holds is said once and
 // retried until it frees up, and the listener then serves; nothing is left open after close().
+import dgram from 'node:dgram';
 import net from 'node:net';
 import t from 'tap';
 import { Mesh } from '../src/mesh/index.js';
@@ -44,4 +45,41 @@ t.test('a published port held by another program is retried, logged once, and se
 
   store.deleteService('svc1');
   await waitFor('the listener to close when the port is no longer published', async () => (await connectAndWait(NODE, PORT, 1000)) === 'refused');
+});
+
+function udpService(): Service {
+  const base = service();
+  return { ...base, Endpoint: { Spec: {}, Ports: [{ Protocol: 'udp', TargetPort: 53, PublishedPort: PORT, PublishMode: 'ingress' }] } };
+}
+
+t.test('a UDP port held by another program is retried and opens once free', async (t) => {
+  const blocker = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => blocker.bind(PORT, NODE, resolve));
+  let blocking = true;
+  t.teardown(() => { if (blocking) blocker.close(); });
+  const store = new Store();
+  store.putService(udpService());
+  const lines: string[] = [];
+  const mesh = new Mesh({ node: 'node1', address: NODE, view: store, log: (line) => lines.push(line), retryFirstMs: 20 });
+  t.teardown(() => mesh.close());
+  mesh.start();
+  await mesh.settled();
+  t.match(lines, [/^node1: cannot open published port 18080\/udp on 127\.211\.0\.1 for service web: EADDRINUSE; retrying until it can$/]);
+  await waitFor('a few retries', () => mesh.listenerStates().get(`${PORT}/udp`)!.failures >= 3);
+  await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  blocking = false;
+  await waitFor('the retried listener to open', () => mesh.listenerStates().get(`${PORT}/udp`)?.state === 'open', 5000);
+  t.match(lines.at(-1), /^node1: published port 18080\/udp on 127\.211\.0\.1 is open now$/);
+});
+
+t.test('a UDP port closed while it is still binding does not leave settled() waiting', async (t) => {
+  const store = new Store();
+  store.putService(udpService());
+  const mesh = new Mesh({ node: 'node1', address: NODE, view: store });
+  t.teardown(() => mesh.close());
+  mesh.start(); // the bind is under way
+  store.deleteService('svc1'); // and the port goes before it is done
+  const settled = await Promise.race([mesh.settled().then(() => 'settled'), new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting'))]);
+  t.equal(settled, 'settled');
+  t.equal(mesh.listenerStates().size, 0);
 });
