@@ -55,8 +55,11 @@ interface Front {
   accepted: () => number;
 }
 
+/** Node's own timeouts for the front's http.Server, as HttpForwarder.server takes them. */
+type FrontTimeouts = NonNullable<Parameters<HttpForwarder['server']>[1]>;
+
 /** A front listener on FRONT handing its connections to a new HttpForwarder, as src/mesh/Mesh.ts does. */
-async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLimits = {}): Promise<Front> {
+async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLimits = {}, timeouts: FrontTimeouts = {}): Promise<Front> {
   const log: string[] = [];
   const pool = new Pool();
   pool.set(backends);
@@ -73,7 +76,9 @@ async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLi
   };
   const forwarder = new HttpForwarder({ localAddress: FRONT });
   t.teardown(() => forwarder.close());
-  const http1 = forwarder.server(() => target);
+  const http1 = forwarder.server(() => target, timeouts);
+  // It never listened, but was told it had: closing it stops Node's check of its connections' timeouts.
+  t.teardown(() => { http1.close(); });
   let accepted = 0;
   const front = net.createServer((socket) => {
     accepted++;
@@ -187,9 +192,12 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
   }
 }
 
-/** A raw client connection to the front: bytes as latin1 text, waited on by condition. */
-function rawClient(t: Test, port: number) {
-  const socket = net.connect({ host: FRONT, port });
+/**
+ * A raw client connection to the front: bytes as latin1 text, waited on by condition. With `allowHalfOpen`
+ * it does not end its side when the front ends its own: the connection stays open until the test is over.
+ */
+function rawClient(t: Test, port: number, options: { allowHalfOpen?: boolean } = {}) {
+  const socket = net.connect({ host: FRONT, port, ...options });
   t.teardown(() => { socket.destroy(); });
   socket.setEncoding('latin1');
   socket.on('error', () => {});
@@ -516,4 +524,213 @@ t.test('a task\'s 5xx is passed on unchanged, and reported', async (t) => {
   t.equal(reply.body, 'boom: the task broke\n');
   t.equal(reply.headers['x-task'], 'broken');
   t.same(front.log, ['answered broken 500']);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Framing, slow clients, clients that leave, ignored upgrades
+// ---------------------------------------------------------------------------------------------------
+
+interface RawReply { status: number; head: string; body: string }
+
+/** The complete responses in `text`, in order, each framed by its Content-Length (none: no body). */
+function rawReplies(text: string): RawReply[] {
+  const replies: RawReply[] = [];
+  let rest = text;
+  for (let end = rest.indexOf('\r\n\r\n'); end !== -1; end = rest.indexOf('\r\n\r\n')) {
+    const head = rest.slice(0, end);
+    const length = Number(/^content-length:\s*(\d+)\s*$/im.exec(head)?.[1] ?? '0');
+    if (rest.length < end + 4 + length) break;
+    replies.push({ status: Number(head.split(' ')[1]), head, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+  return replies;
+}
+
+interface SeenBody { method: string; url: string; body: string; headers: http.IncomingHttpHeaders }
+
+/** A task that reads the whole body, then answers with what it got: method, url, body and headers. */
+function echoBody(request: http.IncomingMessage, response: http.ServerResponse): void {
+  let body = '';
+  request.setEncoding('latin1');
+  request.on('data', (chunk: string) => { body += chunk; });
+  request.on('end', () => answer(response, 200, JSON.stringify({
+    method: request.method, url: request.url, body, headers: request.headers,
+  }), { 'content-type': 'application/json' }));
+}
+
+/** A request's text, as a client trying to smuggle it would put it in a body. */
+const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+
+t.test('a body that is itself a request stays a body: nothing is smuggled to the task', async (t) => {
+  const task = await httpTask(t, '127.229.0.31', echoBody);
+  const front = await startFront(t, [up('framed', '127.229.0.31', task.port)]);
+  const arrived = (): string[] => task.requests.map((request) => `${request.method} ${request.url}`);
+  // A second request on the same client connection, answered: whatever the first put on the task's
+  // (kept-alive) connection has reached the task by then.
+  const after = 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n';
+
+  // A chunked DELETE: http-proxy would give it Content-Length 0 and drop its Transfer-Encoding, yet send its body.
+  const chunked = rawClient(t, front.port);
+  chunked.socket.write([
+    'DELETE /del HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked', '',
+    `${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+  ].join('\r\n'));
+  await chunked.until('the DELETE\'s reply', (text) => rawReplies(text).length >= 1);
+  chunked.socket.write(after);
+  const deleted = rawReplies(await chunked.until('the second reply', (text) => rawReplies(text).length >= 2));
+  t.same(deleted.map((reply) => reply.status), [200, 200]);
+  const seenDelete = JSON.parse(deleted[0]!.body) as SeenBody;
+  t.same([seenDelete.method, seenDelete.url, seenDelete.body], ['DELETE', '/del', SMUGGLED], 'the task read the request text as the DELETE\'s body');
+  t.equal((JSON.parse(deleted[1]!.body) as SeenBody).url, '/after', 'the next request got its own answer');
+  t.same(arrived(), ['DELETE /del', 'GET /after'], 'the task never saw GET /smuggled');
+
+  // A Connection header naming Content-Length: the length must reach the task all the same.
+  const named = rawClient(t, front.port);
+  named.socket.write([
+    'GET /g HTTP/1.1', 'Host: x', 'Connection: content-length', `Content-Length: ${SMUGGLED.length}`, '', SMUGGLED,
+  ].join('\r\n'));
+  await named.until('the GET\'s reply', (text) => rawReplies(text).length >= 1);
+  named.socket.write(after);
+  const got = rawReplies(await named.until('the second reply', (text) => rawReplies(text).length >= 2));
+  t.same(got.map((reply) => reply.status), [200, 200]);
+  const seenGet = JSON.parse(got[0]!.body) as SeenBody;
+  t.same([seenGet.method, seenGet.url, seenGet.body], ['GET', '/g', SMUGGLED], 'the task read the request text as the GET\'s body');
+  t.equal(seenGet.headers['content-length'], String(SMUGGLED.length), 'its Content-Length reached the task');
+  t.same(arrived(), ['DELETE /del', 'GET /after', 'GET /g', 'GET /after'], 'the task never saw GET /smuggled');
+  t.same(front.log, Array(4).fill('answered framed 200'));
+});
+
+t.test('slow clients are timed: a head or a body that stops coming gets a 408', async (t) => {
+  const task = await httpTask(t, '127.229.0.32', echoBody);
+  const front = await startFront(t, [up('timed', '127.229.0.32', task.port)], {},
+    { headersTimeout: 200, requestTimeout: 400, connectionsCheckingInterval: 50 });
+
+  const slowHead = rawClient(t, front.port);
+  const started = Date.now();
+  slowHead.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  const text = await within(1500, 'the slow head to be timed out', slowHead.closed());
+  const elapsed = Date.now() - started;
+  t.equal(text.split('\r\n')[0], 'HTTP/1.1 408 Request Timeout');
+  t.ok(elapsed >= 100 && elapsed < 1000, `after the 200ms headersTimeout, not long after (${elapsed}ms)`);
+  t.equal(task.requests.length, 0, 'nothing reached the task');
+
+  // The head came whole, but the body stops: requestTimeout.
+  const slowBody = rawClient(t, front.port);
+  slowBody.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab');
+  const bodyText = await within(1500, 'the slow body to be timed out', slowBody.closed());
+  t.equal(bodyText.split('\r\n')[0], 'HTTP/1.1 408 Request Timeout');
+  // The task's connection goes with it: wait for its count of requests in flight to drop.
+  await waitFor('the request to be let go', () => front.target.pool.backends.every((b) => b.active === 0), 2000).catch(() => {});
+  t.same(front.target.pool.backends.map((b) => b.active), [0], 'nothing left in flight');
+});
+
+t.test('the response timeout starts with the request\'s last byte: a slow body is not the task\'s fault', async (t) => {
+  const task = await httpTask(t, '127.229.0.33', (request, response) => {
+    let length = 0;
+    request.on('data', (chunk: Buffer) => { length += chunk.length; });
+    request.on('end', () => answer(response, 200, String(length)));
+  });
+  const front = await startFront(t, [up('patient', '127.229.0.33', task.port)], { responseTimeoutMs: 150 });
+  const client = rawClient(t, front.port);
+  client.socket.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab');
+  await waitFor('the task to get the request', () => task.requests.length === 1, 2000);
+  // Waiting for something NOT to happen: more than twice the response timeout with the body unfinished.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.same(front.log, [], 'no 504 (nor anything else) while the client still sends');
+  t.equal(rawReplies(await client.until('nothing yet', () => true)).length, 0, 'the client was not answered');
+  client.socket.write('cdefghij');
+  const [reply] = rawReplies(await client.until('the reply', (text) => rawReplies(text).length >= 1));
+  t.equal(reply?.status, 200);
+  t.equal(reply?.body, '10', 'the task got the whole body');
+  t.same(front.log, ['answered patient 200']);
+});
+
+t.test('a client that leaves mid-answer: the task\'s connection is closed, not left paused', async (t) => {
+  let taskClosed!: () => void;
+  const closed = new Promise<void>((resolve) => { taskClosed = resolve; });
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const streaming = await rawTask(t, '127.229.0.34', (_n, socket) => {
+    socket.once('close', () => taskClosed());
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\nConnection: keep-alive\r\n\r\n');
+    // As much as the connection takes, for as long as it is open.
+    const pump = (): void => {
+      while (!socket.destroyed && socket.write(chunk)) { /* until the buffer is full */ }
+      if (!socket.destroyed) socket.once('drain', pump);
+    };
+    pump();
+  });
+  const front = await startFront(t, [up('stream', '127.229.0.34', streaming.port)]);
+  const client = rawClient(t, front.port);
+  client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  const head = await client.head();
+  t.equal(head.split('\r\n')[0], 'HTTP/1.1 200 OK');
+  client.socket.destroy();
+  await within(1000, 'the task\'s connection to close', closed);
+  t.pass('the task\'s connection closed');
+  t.equal(streaming.connections(), 1);
+  t.same(front.log, ['answered stream 200']);
+  await waitFor('the request to be let go', () => front.target.pool.backends.every((b) => b.active === 0), 2000).catch(() => {});
+  t.same(front.target.pool.backends.map((b) => b.active), [0], 'nothing left in flight');
+});
+
+t.test('an ignored upgrade keeps its body, and lets go of its task once answered', async (t) => {
+  const task = await httpTask(t, '127.229.0.35', echoBody);
+  let upgradeAsked = false;
+  task.server.on('upgrade', (_request, socket: net.Socket) => { upgradeAsked = true; socket.destroy(); });
+  const front = await startFront(t, [up('h2c-body', '127.229.0.35', task.port)]);
+  const active = (): number[] => front.target.pool.backends.map((b) => b.active);
+  const head = (framing: string): string => [
+    'POST /up HTTP/1.1', 'Host: x', 'Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c',
+    'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA', framing, '', '',
+  ].join('\r\n');
+
+  const check = async (what: string, client: ReturnType<typeof rawClient>): Promise<void> => {
+    const [reply] = rawReplies(await client.until(`the reply (${what})`, (text) => rawReplies(text).length >= 1));
+    t.equal(reply?.status, 200, `${what}: answered 200`);
+    const seen = JSON.parse(reply?.body ?? '{}') as SeenBody;
+    t.same([seen.method, seen.url, seen.body], ['POST', '/up', 'abc'], `${what}: the task got the POST with its body`);
+    t.equal(seen.headers.upgrade, undefined, `${what}: and no upgrade asked`);
+    // The client keeps its side open: the answer's end alone must end the request's hold on its task.
+    await waitFor('the task to be idle', () => active().every((n) => n === 0), 1000).catch(() => {});
+    t.same(active(), [0], `${what}: nothing in flight once answered`);
+    t.equal(client.socket.destroyed, false, `${what}: though the client connection is still open`);
+  };
+
+  // The body in the same packet as the head.
+  const together = rawClient(t, front.port, { allowHalfOpen: true });
+  together.socket.write(`${head('Content-Length: 3')}abc`);
+  await check('body with the head', together);
+
+  // The body after the head was taken (the forwarder holds the task for it): it comes from the socket.
+  const apart = rawClient(t, front.port, { allowHalfOpen: true });
+  apart.socket.write(head('Content-Length: 3'));
+  await waitFor('the request to be under way', () => active().every((n) => n === 1), 2000);
+  apart.socket.write('abc');
+  await check('body after the head', apart);
+  t.equal(upgradeAsked, false);
+  t.same(front.log, ['answered h2c-body 200', 'answered h2c-body 200']);
+
+  // A chunked body cannot be read past the parser: refused, not forwarded.
+  const chunked = rawClient(t, front.port);
+  chunked.socket.write(`${head('Transfer-Encoding: chunked')}3\r\nabc\r\n0\r\n\r\n`);
+  const text = await chunked.closed();
+  t.equal(text.split('\r\n')[0], 'HTTP/1.1 400 Bad Request', 'a chunked body with Upgrade: 400');
+  t.equal(task.requests.length, 2, 'the task never got it');
+  t.same(active(), [0]);
+});
+
+t.test('a WebSocket upgrade that is not a GET gets a 400, not a silent close', async (t) => {
+  const upgrades: string[] = [];
+  const task = await httpTask(t, '127.229.0.36', echoHeaders);
+  task.server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket) => { upgrades.push(request.method ?? ''); socket.destroy(); });
+  const front = await startFront(t, [up('ws-post', '127.229.0.36', task.port)]);
+  const client = rawClient(t, front.port);
+  client.socket.write(WS_REQUEST(`${FRONT}:${front.port}`).replace(/^GET /, 'POST '));
+  const text = await client.closed();
+  t.equal(text.split('\r\n')[0], 'HTTP/1.1 400 Bad Request', 'a status line, before the close');
+  t.match(text, /GET/, 'saying why');
+  t.same(upgrades, [], 'the task was never asked');
+  t.equal(task.requests.length, 0);
+  t.same(front.target.pool.backends.map((b) => b.active), [0]);
+  t.same(front.log, []);
 });
