@@ -719,6 +719,23 @@ t.test('an ignored upgrade keeps its body, and lets go of its task once answered
   t.same(active(), [0]);
 });
 
+t.test('an ignored upgrade whose client leaves halfway through its body: the task\'s request goes too, the process stays up', async (t) => {
+  const task = await httpTask(t, '127.229.0.37', echoBody);
+  const taskSockets = new Set<net.Socket>();
+  task.server.on('connection', (socket: net.Socket) => { taskSockets.add(socket); socket.once('close', () => taskSockets.delete(socket)); });
+  const front = await startFront(t, [up('h2c-cut', '127.229.0.37', task.port)]);
+  const client = rawClient(t, front.port);
+  client.socket.write(['POST /up HTTP/1.1', 'Host: x', 'Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c',
+    'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA', 'Content-Length: 10', '', 'ab'].join('\r\n'));
+  await waitFor('the task to be reached', () => taskSockets.size === 1, 2000);
+  client.socket.destroy();
+  await waitFor('the task\'s connection to close', () => taskSockets.size === 0, 2000);
+  t.equal(task.requests.length, 1);
+  t.equal(task.requests[0]!.complete, false, 'the task never got the whole body');
+  await waitFor('nothing in flight', () => front.target.pool.backends.every((b) => b.active === 0), 2000);
+  t.pass('and this process is still here to say so');
+});
+
 t.test('a WebSocket upgrade that is not a GET gets a 400, not a silent close', async (t) => {
   const upgrades: string[] = [];
   const task = await httpTask(t, '127.229.0.36', echoHeaders);

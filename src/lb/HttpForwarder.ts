@@ -30,6 +30,8 @@ interface Attempt {
   target: HttpTarget;
   /** The connection to the task is made (or was kept alive): a failure now may have reached the task. */
   connected: boolean;
+  /** The request to the task, once http-proxy has made it. */
+  taskRequest?: http.ClientRequest;
   reusedSocket: boolean;
   timedOut: boolean;
   /** Ends the attempt's hold on its backend's count of requests in flight; idempotent. */
@@ -108,7 +110,11 @@ export class HttpForwarder {
       return;
     }
     const attempt = this.#begin(backend, target);
-    response.once('finish', attempt.finish).once('close', attempt.finish);
+    response.once('finish', attempt.finish).once('close', () => {
+      attempt.finish();
+      // The client left before its answer was done: the task's request goes too, whatever state it is in.
+      if (!response.writableFinished) attempt.taskRequest?.destroy();
+    });
     // Each try adds its listeners to the request and its answer: room for every try the labels allow.
     if (tried) {
       request.setMaxListeners(request.getMaxListeners() + 2);
@@ -237,6 +243,7 @@ export class HttpForwarder {
   #watch(proxyRequest: http.ClientRequest, request: http.IncomingMessage): void {
     const attempt = this.#attempts.get(request);
     if (!attempt) return;
+    attempt.taskRequest = proxyRequest;
     const { limits } = attempt.target;
     const ms = limits.connectTimeoutMs ?? 5000;
     const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
@@ -272,10 +279,9 @@ export class HttpForwarder {
     attempt.target.events.answered?.(attempt.backend, status);
     // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
     response.writeHead(status, proxyResponse.statusMessage, clientResponseHeaders(proxyResponse.rawHeaders, proxyResponse.headers.connection));
-    // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest. A
-    // client that leaves mid-answer: the task's connection is closed, not left paused on a full buffer.
+    // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest. (A
+    // client that leaves mid-answer takes the task's request with it: see #attempt.)
     proxyResponse.once('error', () => response.destroy());
-    response.once('close', () => { if (!response.writableFinished) proxyResponse.destroy(); });
     proxyResponse.pipe(response);
   }
 
@@ -326,7 +332,8 @@ function bodyAfterHead(head: Buffer, socket: net.Socket, length: number): Readab
   take(head);
   if (left > 0) {
     socket.on('data', take);
-    socket.once('close', () => { if (left > 0) body.destroy(new Error('the client closed before its whole body came')); });
+    // Cut short, not failed: the request to the task is dropped with the client's answer (see #attempt).
+    socket.once('close', () => { if (left > 0) body.destroy(); });
   }
   return body;
 }
