@@ -1,5 +1,6 @@
-// The data plane of one node: opens a listener on the node's address for every published ingress
-// port and balances each new connection over that service's pool. On the node that holds the VIPs it
+// The data plane of one node: opens a listener on the node's address for every published port (TCP or
+// UDP) and balances over that service's pool: each new connection, each request in http mode, each flow
+// of datagrams. On the node that holds the VIPs it
 // also listens on each service's VIP, and publishes the cluster's names to the DNS server, in the same
 // step as the pools change. It follows the cluster view; listeners outlive configuration changes, and
 // the per-connection path is a field read and a pick().
@@ -307,7 +308,7 @@ export class Mesh {
     clearTimeout(listener.retry);
     listener.settle?.();
     listener.relay?.close();
-    // Its idle clients are closed now; busy ones after their answer (the server is closing).
+    // Its idle http clients are closed now; a busy one is let go with its next answer.
     listener.http?.close();
     return new Promise<void>((resolve) => {
       try {
