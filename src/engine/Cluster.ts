@@ -8,6 +8,8 @@ import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
+import { DnsMetrics } from './DnsMetrics.js';
+import { processRegistry } from './processRegistry.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -34,8 +36,13 @@ export interface ClusterOptions {
   dnsTaskTtl: number;
   /** How long each upstream gets to answer a forwarded query (Swarm: 4 s). */
   dnsForwardTimeoutMs?: number;
+  /** Each node serves /metrics on its address at this port (Docker's 9323; 0: any free port); undefined: none. */
+  metricsPort?: number | undefined;
   log?: (line: string) => void;
 }
+
+/** Docker's --metrics-addr port, which routemesh's nodes use too. */
+export const METRICS_PORT = 9323;
 
 const DEFAULT_CLUSTER: ClusterOptions = {
   nodes: 3,
@@ -48,6 +55,7 @@ const DEFAULT_CLUSTER: ClusterOptions = {
   dns: '127.0.0.11',
   dnsVipTtl: 600,
   dnsTaskTtl: 5,
+  metricsPort: METRICS_PORT,
 };
 
 /** Where DNS goes when 53 cannot be bound (no root, or taken): the shift tasks' low ports get. */
@@ -59,6 +67,8 @@ export interface ClusterNodeInfo {
   role: 'manager' | 'worker' | 'none';
   apiUrl: string;
   nodeId: string;
+  /** Its /metrics URL; absent when metrics are off, or the port could not be had. */
+  metricsUrl?: string;
 }
 
 export class Cluster implements SwarmDirectory {
@@ -66,6 +76,7 @@ export class Cluster implements SwarmDirectory {
   readonly engines: Engine[] = [];
   readonly runtime = new Runtime();
   readonly dnsServer: DnsServer;
+  readonly dnsMetrics = new DnsMetrics();
   /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
   #dnsPortFixed: boolean;
   #managers: Manager[] = [];
@@ -93,7 +104,9 @@ export class Cluster implements SwarmDirectory {
       upstreams: upstreams ?? systemUpstreams(),
       ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
       ...(this.options.log ? { log: this.options.log } : {}),
+      observe: this.dnsMetrics.dnsAnswered,
     });
+    const { metricsPort } = this.options;
     const meshes = new LocalMeshes();
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
@@ -104,6 +117,9 @@ export class Cluster implements SwarmDirectory {
         directory: this,
         dns: this.dnsServer,
         meshes,
+        ...(metricsPort !== undefined ? { metricsPort } : {}),
+        // The process's and the DNS server's metrics, once: on the first node.
+        ...(i === 1 ? { sharedMetrics: [processRegistry(), this.dnsMetrics.registry] } : {}),
         ...(this.options.log ? { log: this.options.log } : {}),
       }));
     }
@@ -200,6 +216,7 @@ export class Cluster implements SwarmDirectory {
         role: state === 'active/manager' ? 'manager' : state === 'active/worker' ? 'worker' : 'none',
         apiUrl: e.apiUrl,
         nodeId: e.nodeId() ?? '',
+        ...(e.metricsUrl ? { metricsUrl: e.metricsUrl } : {}),
       };
     });
   }

@@ -2,12 +2,15 @@
 // agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { Manager, SwarmError, invalidArgument } from '../swarm/index.js';
 import type { NodeRole, StoreChange } from '../swarm/index.js';
-import { Mesh } from '../mesh/index.js';
+import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { DnsSink, LocalMeshes } from '../mesh/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Agent } from './Agent.js';
+import { ClusterStateMetrics } from './ClusterStateMetrics.js';
+import { MetricsServer } from './MetricsServer.js';
 import { engineApi, ApiError } from './api/index.js';
 import type { EngineContext, SwarmState } from './api/index.js';
 
@@ -31,6 +34,10 @@ export interface EngineOptions {
   dns?: DnsSink;
   /** The meshes of this process, among which the VIPs move when their holder stops. */
   meshes?: LocalMeshes;
+  /** Where /metrics is served on the node's address (Docker's 9323); absent: not served. */
+  metricsPort?: number;
+  /** More registries this node serves beside its own: the process's and the DNS server's, on one node only. */
+  sharedMetrics?: readonly Registry[];
   log?: (line: string) => void;
 }
 
@@ -58,6 +65,10 @@ export class Engine implements EngineContext {
   #meshes: LocalMeshes | undefined;
   #log: (line: string) => void;
   #server: http.Server;
+  /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
+  readonly metricsRegistry = new Registry();
+  #meshMetrics: MeshMetrics;
+  #metricsServer: MetricsServer | undefined;
   #membership: Membership | undefined;
   /** Set while the node is powered off by `fail()`: what `recover()` rejoins. */
   #failed: { manager: Manager; nodeId: string } | undefined;
@@ -72,6 +83,17 @@ export class Engine implements EngineContext {
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
+    this.#meshMetrics = new MeshMetrics(this.metricsRegistry, this.hostname);
+    new ClusterStateMetrics(this.metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
+    if (options.metricsPort !== undefined) {
+      const registries = [this.metricsRegistry, ...(options.sharedMetrics ?? [])];
+      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries);
+    }
+  }
+
+  /** Where this node serves its metrics, once listening; undefined when it does not. */
+  get metricsUrl(): string | undefined {
+    return this.#metricsServer?.listening ? this.#metricsServer.url : undefined;
   }
 
   get apiUrl(): string {
@@ -95,6 +117,10 @@ export class Engine implements EngineContext {
       });
     });
     this.#apiPort = (this.#server.address() as AddressInfo).port;
+    // Metrics are for watching, not for serving: a port another program holds is said, and the node runs on.
+    await this.#metricsServer?.listen().catch((error: Error) => {
+      this.#log(`${this.hostname}: cannot serve metrics on ${this.#metricsServer!.url} (${error.message}); the node runs without them`);
+    });
   }
 
   // ---- EngineContext --------------------------------------------------------------------------
@@ -182,7 +208,7 @@ export class Engine implements EngineContext {
     this.#membership = undefined;
     this.#failed = { manager: m.manager, nodeId: m.nodeId };
     this.#server.closeAllConnections();
-    await Promise.all([new Promise<void>((resolve) => this.#server.close(() => resolve())), this.#detach(m)]);
+    await Promise.all([new Promise<void>((resolve) => this.#server.close(() => resolve())), this.#metricsServer?.close(), this.#detach(m)]);
   }
 
   /** Powered on again: the engine API opens, the node rejoins with its ID, and comes back Ready and empty. */
@@ -225,6 +251,7 @@ export class Engine implements EngineContext {
       node: this.hostname, address: this.address, view, log: this.#log,
       ...(this.#dns ? { dns: this.#dns } : {}),
       ...(this.#meshes ? { local: this.#meshes } : {}),
+      metrics: this.#meshMetrics,
     });
     const beat = (): void => manager.heartbeat(nodeId);
     const membership: Membership = {
@@ -255,6 +282,7 @@ export class Engine implements EngineContext {
     this.#server.closeAllConnections();
     await Promise.all([
       new Promise<void>((resolve) => this.#server.close(() => resolve())),
+      this.#metricsServer?.close(),
       m ? this.#detach(m) : Promise.resolve(),
     ]);
   }

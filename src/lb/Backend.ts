@@ -14,6 +14,8 @@ export class Backend {
   total = 0;
   /** Its share under weighted balancing, relative to the others of its pool. */
   weight = 1;
+  /** Fenced for a failing health check (rather than stopping). */
+  unhealthy = false;
   /** Failures since its last success (failed connects; in http mode 5xx answers too): what outlier detection counts. */
   consecutiveFailures = 0;
   /** Times it was ejected; each ejection lasts longer than the one before. */

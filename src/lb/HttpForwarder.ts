@@ -11,6 +11,7 @@ import httpProxy from 'http-proxy';
 import type { Backend } from './Backend.js';
 import type { Balancer } from './Balancer.js';
 import type { Pool } from './Pool.js';
+import { secondsSince } from './TcpForwarder.js';
 import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
 import { clientResponseHeaders, taskRequestHeaders } from './hopHeaders.js';
 
@@ -34,6 +35,8 @@ interface Attempt {
   taskRequest?: http.ClientRequest;
   reusedSocket: boolean;
   timedOut: boolean;
+  /** When the try began (process.hrtime.bigint()): a new connection's opening is timed from here. */
+  startedAt: bigint;
   /** Ends the attempt's hold on its backend's count of requests in flight; idempotent. */
   finish: () => void;
 }
@@ -94,6 +97,8 @@ export class HttpForwarder {
 
   /** `body` stands for the request's own stream when the parser has let go of it (an ignored upgrade). */
   #request(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, body?: Readable): void {
+    const startedAt = process.hrtime.bigint();
+    response.once('close', () => target.events.finished?.(secondsSince(startedAt)));
     const address = request.socket.remoteAddress ?? '';
     request.headers = taskRequestHeaders(request.headers, {
       address, localPort: request.socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
@@ -151,7 +156,10 @@ export class HttpForwarder {
       target.events.connectError?.(backend, error);
       const next = new Set(tried).add(backend);
       const maxAttempts = target.limits.maxAttempts ?? 3;
-      if (bodiless && next.size < maxAttempts) return this.#attempt(request, response, target, next, body);
+      if (bodiless && next.size < maxAttempts) {
+        target.events.retried?.();
+        return this.#attempt(request, response, target, next, body);
+      }
       reply(response, 502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
       return;
     }
@@ -227,7 +235,7 @@ export class HttpForwarder {
     backend.total++;
     let finished = false;
     return {
-      backend, target, connected: false, reusedSocket: false, timedOut: false,
+      backend, target, connected: false, reusedSocket: false, timedOut: false, startedAt: process.hrtime.bigint(),
       finish: () => {
         if (finished) return;
         finished = true;
@@ -257,7 +265,10 @@ export class HttpForwarder {
         attempt.reusedSocket = proxyRequest.reusedSocket;
         connected();
       } else {
-        socket.once('connect', connected);
+        socket.once('connect', () => {
+          connected();
+          attempt.target.events.upstreamConnected?.(attempt.backend, secondsSince(attempt.startedAt));
+        });
       }
     };
     if (proxyRequest.socket) watchSocket(proxyRequest.socket);

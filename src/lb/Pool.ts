@@ -9,6 +9,8 @@ export interface BackendDesired {
   state: Backend['state'];
   label?: string;
   weight?: number;
+  /** Fenced because its health check fails, not because it is stopping (metrics tell the two apart). */
+  unhealthy?: boolean;
 }
 
 export interface PoolOptions {
@@ -55,6 +57,7 @@ export class Pool {
       }
       backend.state = d.state;
       backend.weight = d.weight ?? 1;
+      backend.unhealthy = d.unhealthy ?? false;
       next.set(d.id, backend);
     }
     this.#backends = next;

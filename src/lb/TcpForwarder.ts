@@ -14,8 +14,18 @@ export interface ForwardEvents {
   /** No backend could be reached, or the client was refused; it was closed. */
   failed?(reason: 'no_backend' | 'connect_failed' | 'refused', detail?: string): void;
   connectError?(backend: Backend, error: Error): void;
+  /** A failed connect is followed by a try on another backend. */
+  retried?(): void;
+  /** A new connection to `backend` took this long to open. */
+  upstreamConnected?(backend: Backend, seconds: number): void;
   /** http mode: `backend` answered a request with `status`, or the mesh did for it (502 when it failed, 504 when silent). */
   answered?(backend: Backend, status: number): void;
+  /** http mode: a request's answer is done (or cut), this long after its head was read. */
+  finished?(seconds: number): void;
+  /** UDP: a client's new flow is pinned to `backend`. */
+  flowOpened?(backend: Backend): void;
+  /** UDP: a datagram of this many bytes went in (client to task) or out. */
+  transferred?(direction: 'in' | 'out', bytes: number): void;
 }
 
 /** Per service: how hard to try, and how long a quiet connection may stay. */
@@ -71,6 +81,7 @@ export class TcpForwarder {
         events.failed?.(tried ? 'connect_failed' : 'no_backend');
         return;
       }
+      const started = process.hrtime.bigint();
       const upstream = net.connect({
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
         localAddress: this.localAddress,
@@ -88,6 +99,7 @@ export class TcpForwarder {
           client.destroy();
           events.failed?.('connect_failed');
         } else {
+          events.retried?.();
           attempt();
         }
       };
@@ -100,6 +112,7 @@ export class TcpForwarder {
         upstream.removeAllListeners('timeout');
         upstream.setTimeout(0);
         backend.total++;
+        events.upstreamConnected?.(backend, secondsSince(started));
         // A side that closes cleanly lets the other flush what it still holds; an error resets both.
         upstream.on('error', () => upstream.destroy());
         upstream.once('close', (hadError) => {
@@ -130,4 +143,9 @@ export class TcpForwarder {
     };
     attempt();
   }
+}
+
+/** Seconds since a `process.hrtime.bigint()` reading. */
+export function secondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
 }

@@ -84,6 +84,8 @@ export class UdpRelay {
     }
     if (!flow.waiting) flow.upstream.send(message);
     else if (flow.waiting.length < MAX_WAITING) flow.waiting.push(message);
+    else return;
+    target.events.transferred?.('in', message.length);
     this.#used(key, flow);
   }
 
@@ -107,6 +109,7 @@ export class UdpRelay {
     if (this.#localAddress) upstream.bind({ address: this.#localAddress, port: 0 });
     const idleMs = target.limits.idleTimeoutMs || UDP_FLOW_IDLE_MS;
     const flow: Flow = { backend, upstream, idle: setTimeout(() => this.#end(key, flow), idleMs).unref(), answered: false, waiting: [] };
+    target.events.flowOpened?.(backend);
     upstream.connect(backend.port, backend.host, () => {
       const waiting = flow.waiting ?? [];
       flow.waiting = undefined;
@@ -119,6 +122,7 @@ export class UdpRelay {
         target.events.connected?.(backend, 1);
       }
       this.#socket.send(reply, client.port, client.address);
+      target.events.transferred?.('out', reply.length);
       this.#used(key, flow);
     });
     // An ICMP "port unreachable" comes back as ECONNREFUSED on the connected socket: the task is not

@@ -18,6 +18,14 @@ function balancerFor(algorithm: Algorithm): Balancer {
   }
 }
 
+export interface BalancedPoolOptions {
+  log: (line: string) => void;
+  /** Told of each backend that left or takes no new connections (http mode closes its idle connections). */
+  retire?: (backend: Backend) => void;
+  /** Told of each ejection (metrics count them). */
+  ejected?: (backend: Backend) => void;
+}
+
 export class BalancedPool {
   readonly pool: Pool;
   serviceName = '';
@@ -31,12 +39,15 @@ export class BalancedPool {
   #refusals = 0;
   readonly #log: (line: string) => void;
 
-  /** Told of each backend that left or takes no new connections (http mode closes its idle connections). */
   readonly #retire: (backend: Backend) => void;
 
-  constructor(log: (line: string) => void, retire: (backend: Backend) => void = () => {}) {
+  readonly #ejected: (backend: Backend) => void;
+
+  constructor(options: BalancedPoolOptions) {
+    const { log } = options;
     this.#log = log;
-    this.#retire = retire;
+    this.#retire = options.retire ?? (() => {});
+    this.#ejected = options.ejected ?? (() => {});
     this.pool = new Pool({ onReturn: (backend) => log(`${this.#where(backend)} is back in the pool after its ejection`) });
     this.balancer = new RoundRobin();
     this.events = {
@@ -75,7 +86,10 @@ export class BalancedPool {
     const { consecutiveFailures } = settings.outlier;
     this.#outlier = new OutlierDetector({
       ...settings.outlier,
-      onEject: (backend, ms) => this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failures in a row (failed connects, or 5xx answers in http mode) (ejection ${backend.ejections})`),
+      onEject: (backend, ms) => {
+        this.#ejected(backend);
+        this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failures in a row (failed connects, or 5xx answers in http mode) (ejection ${backend.ejections})`);
+      },
     });
     const trusted = settings.trustedProxies;
     this.limits = {

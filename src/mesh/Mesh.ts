@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import type http from 'node:http';
 import net from 'node:net';
 import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
+import type { ForwardEvents, HttpTarget } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
@@ -15,6 +16,7 @@ import { buildRoutingTable, groupByService, servicePorts, sortedPorts } from './
 import type { PublishedRoute, ServicePort } from './RoutingTable.js';
 import { dnsRecords } from './dnsRecords.js';
 import { BalancedPool } from './BalancedPool.js';
+import type { MeshMetrics } from './MeshMetrics.js';
 import type { LocalMeshes } from './LocalMeshes.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
@@ -33,12 +35,16 @@ export interface MeshOptions {
   dns?: DnsSink;
   /** The other meshes of this process, among which one holds the VIPs; without it, every Ready node counts. */
   local?: LocalMeshes;
+  /** The node's metrics, which outlive this mesh (a node that rejoins gets a new one). */
+  metrics?: MeshMetrics;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
 interface Target {
   route: PublishedRoute;
   pool: BalancedPool;
+  /** What the forwarders read per connection, request or datagram: the pool's parts and the route's events. */
+  lane: HttpTarget;
 }
 
 interface Listener {
@@ -69,6 +75,7 @@ export class Mesh {
   #retryFirstMs: number;
   #dns: DnsSink | undefined;
   #local: LocalMeshes | undefined;
+  #metrics: MeshMetrics | undefined;
   #forwarder: TcpForwarder;
   #http: HttpForwarder;
   #listeners = new Map<string, Listener>();
@@ -90,12 +97,14 @@ export class Mesh {
     this.#retryFirstMs = options.retryFirstMs ?? 1000;
     this.#dns = options.dns;
     this.#local = options.local;
+    this.#metrics = options.metrics;
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
     this.#http = new HttpForwarder({ localAddress: options.address });
   }
 
   start(): void {
+    this.#metrics?.readPools(() => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends })));
     this.#view.on('change', this.#onChange);
     this.#local?.add(this);
     this.sync();
@@ -134,7 +143,14 @@ export class Mesh {
     if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes, targetPorts));
     for (const [key, desired] of table.pools) {
       let pool = this.#pools.get(key);
-      if (!pool) this.#pools.set(key, (pool = new BalancedPool(this.#log, (backend) => this.#http.retire(backend))));
+      if (!pool) {
+        pool = new BalancedPool({
+          log: this.#log,
+          retire: (backend) => this.#http.retire(backend),
+          ejected: (backend) => this.#metrics?.ejected(pool!.serviceName, backend),
+        });
+        this.#pools.set(key, pool);
+      }
       pool.set(desired);
     }
     for (const [key, pool] of this.#pools) {
@@ -146,14 +162,14 @@ export class Mesh {
     for (const [key, route] of table.routes) {
       const pool = this.#pools.get(route.poolKey)!;
       pool.configure(route.settings, route.serviceName, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
+      const lane = this.#lane(route, pool);
       const listener = this.#listeners.get(key);
       if (listener) {
-        listener.target.route = route;
-        listener.target.pool = pool;
+        listener.target = { route, pool, lane };
         if (listener.server instanceof net.Server) listener.server.maxConnections = maxConnectionsOf(route);
         if (listener.http) listener.http.keepAliveTimeout = clientKeepAliveOf(route);
       } else if (route.protocol === 'tcp' || route.protocol === 'udp') {
-        this.#open({ route, pool });
+        this.#open({ route, pool, lane });
       }
     }
     for (const [key, listener] of this.#listeners) {
@@ -162,6 +178,14 @@ export class Mesh {
         this.#stop(listener);
       }
     }
+  }
+
+  /** The pool's parts as of this sync, with the route's traffic counted (when the node has metrics). */
+  #lane(route: PublishedRoute, pool: BalancedPool): HttpTarget {
+    const events: ForwardEvents = this.#metrics
+      ? this.#metrics.eventsFor({ service: route.serviceName, port: String(route.publishedPort), protocol: route.protocol }, pool.events)
+      : pool.events;
+    return { pool: pool.pool, balancer: pool.balancer, events, limits: pool.limits, serviceName: route.serviceName };
   }
 
   /**
@@ -194,20 +218,23 @@ export class Mesh {
   #server(listener: Listener): net.Server | dgram.Socket {
     if (listener.target.route.protocol === 'udp') {
       const socket = dgram.createSocket('udp4');
-      listener.relay = new UdpRelay(socket, () => listener.target.pool, { localAddress: this.address });
+      listener.relay = new UdpRelay(socket, () => listener.target.lane, { localAddress: this.address });
       return socket;
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
       const t = listener.target;
       this.#clients.add(socket);
-      socket.once('close', () => this.#clients.delete(socket));
+      socket.once('close', () => {
+        this.#clients.delete(socket);
+        this.#metrics?.connectionClosed(t.route.serviceName, socket.bytesRead, socket.bytesWritten);
+      });
       if (t.route.settings.mode === 'http') {
         listener.http ??= this.#httpServer(listener);
         listener.http.emit('connection', socket);
         socket.resume();
         return;
       }
-      const { pool, balancer, events, limits } = t.pool;
+      const { pool, balancer, events, limits } = t.lane;
       this.#forwarder.forward(socket, pool, balancer, events, limits);
     });
     server.maxConnections = maxConnectionsOf(listener.target.route);
@@ -215,7 +242,7 @@ export class Mesh {
   }
 
   #httpServer(listener: Listener): http.Server {
-    const server = this.#http.server(() => listener.target.pool);
+    const server = this.#http.server(() => listener.target.lane);
     server.keepAliveTimeout = clientKeepAliveOf(listener.target.route);
     return server;
   }
@@ -301,6 +328,7 @@ export class Mesh {
     this.#http.close();
     await Promise.all(closing);
     this.#local?.remove(this);
+    this.#metrics?.readPools(() => []);
   }
 
   /** Closes a listener's port (and ends its UDP flows); resolves once it is closed. */

@@ -53,6 +53,7 @@ export function backendFor(task: Task, targetPort: number, protocol: Protocol, n
   return {
     id: task.ID, host: task.Endpoint!.Addr, port: listen?.ListenPort ?? targetPort, state, label: task.Name ?? task.ID,
     weight: weightOrOne(task.Spec.ContainerSpec.Labels, serviceLabels),
+    ...(task.Status.Health === 'unhealthy' ? { unhealthy: true } : {}),
   };
 }
 

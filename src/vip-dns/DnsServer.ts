@@ -4,10 +4,10 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { Zone } from './Zone.js';
-import type { ServiceRecord, ZoneOptions } from './Zone.js';
+import type { QueryType, ServiceRecord, ZoneOptions } from './Zone.js';
 import { Forwarder } from './Forwarder.js';
 import type { Transport, Upstream } from './Forwarder.js';
-import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, udpLimit } from './dnsMessage.js';
+import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, rcodeOf, udpLimit } from './dnsMessage.js';
 import { readQuery } from './dnsQuery.js';
 import { FrameReader, frame } from './tcpFrames.js';
 
@@ -23,6 +23,19 @@ export interface DnsServerOptions {
   /** A TCP connection with no query for this long is closed (RFC 7766 suggests at least 10 s). */
   tcpIdleMs?: number;
   log?: (line: string) => void;
+  /** Told of every query answered: its type, the answer's rcode, whether it was forwarded, and how long it took. */
+  observe?: (answered: AnsweredQuery) => void;
+}
+
+export interface AnsweredQuery {
+  type: QueryType;
+  rcode: number;
+  forwarded: boolean;
+  seconds: number;
+}
+
+function secondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 /** Queries answered on one TCP connection before we stop reading it until the client reads our answers. */
@@ -113,20 +126,31 @@ export class DnsServer {
 
   /** The answer to one query, encoded (never over its transport's size); undefined when the packet deserves none. Never throws. */
   async respond(raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
+    const startedAt = process.hrtime.bigint();
     const checked = readQuery(raw);
-    if (checked.kind !== 'query') return checked.kind === 'reply' ? checked.reply : undefined;
+    if (checked.kind === 'reply') {
+      this.#options.observe?.({ type: 'OTHER', rcode: rcodeOf(checked.reply), forwarded: false, seconds: secondsSince(startedAt) });
+      return checked.reply;
+    }
+    if (checked.kind !== 'query') return undefined;
     const { query } = checked;
     const recursionAvailable = this.#forwarder.upstreams.length > 0;
+    let forwarded = false;
+    let reply: Buffer;
     try {
       const answer = query.internetClass && !query.dottedLabel ? this.#zone.lookup(query.name, query.type) : undefined;
       if (answer) {
-        return encodeAnswer(query, answer, transport === 'udp' ? { recursionAvailable, limit: udpLimit(query) } : { recursionAvailable, limit: TCP_LIMIT, fill: true });
+        reply = encodeAnswer(query, answer, transport === 'udp' ? { recursionAvailable, limit: udpLimit(query) } : { recursionAvailable, limit: TCP_LIMIT, fill: true });
+      } else {
+        forwarded = true;
+        reply = await this.#forwarder.forward(raw, transport, query.questionBytes) ?? encodeError(query, RCODE.SERVFAIL, recursionAvailable);
       }
-      return await this.#forwarder.forward(raw, transport, query.questionBytes) ?? encodeError(query, RCODE.SERVFAIL, recursionAvailable);
     } catch (error) {
       this.#log(`dns: cannot answer ${query.name}: ${(error as Error).message}`);
-      return encodeError(query, RCODE.SERVFAIL, recursionAvailable);
+      reply = encodeError(query, RCODE.SERVFAIL, recursionAvailable);
     }
+    this.#options.observe?.({ type: query.type, rcode: rcodeOf(reply), forwarded, seconds: secondsSince(startedAt) });
+    return reply;
   }
 
   #serveUdp(message: Buffer, from: dgram.RemoteInfo): void {

@@ -27,6 +27,9 @@ export type UpOptions = ClusterOptions & { log: (line: string) => void };
 
 export type StartCluster = (options: UpOptions) => Promise<UpCluster>;
 
+/** Docker's --metrics-addr port (the engine's METRICS_PORT; not imported, since the engine loads on demand). */
+const METRICS_PORT = 9323;
+
 /** Loaded on demand: the other verbs are HTTP clients and need none of the engine. */
 const startFromEngine: StartCluster = async (options) => (await import('../../engine/index.js')).startCluster(options);
 
@@ -51,6 +54,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'dns-upstream', kind: 'list', valueName: 'addr[:port]', help: 'Resolver for names the cluster does not own (repeatable; default: those of /etc/resolv.conf)' },
       { name: 'dns-vip-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming a VIP may be cached', defaultText: '10m' },
       { name: 'dns-task-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming tasks may be cached', defaultText: '5s' },
+      { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
       { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
@@ -84,8 +88,20 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     ...(args.list('dns-upstream').length ? { dnsUpstreams: args.list('dns-upstream') } : {}),
     dnsVipTtl: ttlSeconds(args, 'dns-vip-ttl', 600),
     dnsTaskTtl: ttlSeconds(args, 'dns-task-ttl', 5),
+    metricsPort: metricsPort(args),
     log,
   };
+}
+
+function metricsPort(args: ParsedArgs): number | undefined {
+  const text = args.string('metrics-port');
+  if (text === undefined) return METRICS_PORT;
+  if (text.trim() === 'off') return undefined;
+  const port = Number(text.trim());
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw usageError(`invalid argument "${text}" for "--metrics-port" flag: a TCP port (1-65535), or off`);
+  }
+  return port;
 }
 
 /** A DNS TTL is whole seconds on the wire. */
@@ -150,6 +166,10 @@ async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, sign
   const { address, port, upstreams } = cluster.dnsServer;
   ctx.write(`\nDNS: ${address}:${port} answers for services and tasks; other names go to ` +
     `${upstreams.length ? upstreams.map((u) => `${u.address}:${u.port}`).join(', ') : 'no upstream (SERVFAIL)'}\n`);
+  const metrics = cluster.nodes.map((n) => n.metricsUrl).filter((url): url is string => url !== undefined);
+  if (metrics.length) {
+    ctx.write(`Metrics: ${metrics[0]}${metrics.length > 1 ? ` ... ${metrics.at(-1)}` : ''} (Prometheus; ${cluster.nodes[0]!.hostname}'s also has the process and DNS)\n`);
+  }
   const manager = cluster.nodes.find((n) => n.role === 'manager') ?? cluster.nodes[0];
   if (manager === undefined) return;
   const host = tcp(manager.apiUrl);
@@ -198,6 +218,7 @@ async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCl
     ...(vipEndpoint ? [[`curl http://${vipEndpoint.replace(/:80$/, '')}/`, "the service's VIP balances the same way"] as [string, string]] : []),
     [`${dig} ${DEMO_SERVICE} +short`, 'its VIP, from the embedded DNS server'],
     [`${dig} tasks.${DEMO_SERVICE} +short`, 'the addresses of its tasks'],
+    ...(node2.metricsUrl ? [[`curl -s ${node2.metricsUrl} | grep ^routemesh_connections_total`, 'which task got each connection through that node'] as [string, string]] : []),
     [`routemesh service ps ${DEMO_SERVICE}`, ''],
     [`routemesh service scale ${DEMO_SERVICE}=3`, ''],
   ];

@@ -1,0 +1,59 @@
+// A node's Prometheus endpoint, http://<node addr>:9323/metrics (Docker's metrics-addr convention): the
+// node's own registry, and whatever else this node is the one to serve (the process's and the DNS
+// server's metrics, on one node only, so a sum over nodes counts them once).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export class MetricsServer {
+  readonly #server: http.Server;
+  readonly #address: string;
+  #port: number;
+
+  constructor(address: string, port: number, registries: () => readonly Registry[]) {
+    this.#address = address;
+    this.#port = port;
+    this.#server = http.createServer((request, response) => {
+      const path = (request.url ?? '/').split('?')[0];
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('only GET /metrics is served here\n');
+        return;
+      }
+      if (path !== '/metrics') {
+        response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`nothing at ${path}: the metrics are at /metrics\n`);
+        return;
+      }
+      const all = registries();
+      Promise.all(all.map((registry) => registry.metrics())).then((texts) => {
+        response.writeHead(200, { 'content-type': all[0]?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8' });
+        response.end(texts.join(''));
+      }, (error: Error) => {
+        response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics could not be collected: ${error.message}\n`);
+      });
+    });
+  }
+
+  get listening(): boolean {
+    return this.#server.listening;
+  }
+
+  get url(): string {
+    return `http://${this.#address}:${this.#port}/metrics`;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.#address, port: this.#port }, () => {
+        this.#server.off('error', reject);
+        this.#port = (this.#server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
