@@ -29,15 +29,17 @@ const settings = ((): BenchSettings => {
 })();
 const runner = new LoadRunner();
 let cluster: Cluster | undefined;
+/** The same cluster with metrics off (--metrics-port off), for what counting costs. */
+let quiet: Cluster | undefined;
 let naive: NaiveProxy | undefined;
 
 async function shutDown(): Promise<void> {
   runner.killAll();
   await naive?.close();
   naive = undefined;
-  const closing = cluster;
-  cluster = undefined;
-  await closing?.close();
+  const closing = [cluster, quiet];
+  cluster = quiet = undefined;
+  await Promise.all(closing.map((c) => c?.close()));
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -58,11 +60,21 @@ async function bench(): Promise<void> {
     dnsUpstreams: [],
   });
   const targets = await deployWhoami(cluster);
+  quiet = await startCluster({
+    subnet: `127.${block + 3}.0.0/24`,
+    taskSubnet: `127.${block + 4}.0.0/16`,
+    vipSubnet: `127.${block + 5}.0.0/16`,
+    dns: `127.${block + 3}.0.250`,
+    dnsUpstreams: [],
+    metricsPort: undefined,
+  });
+  const quietTargets = await deployWhoami(quiet);
   // In this process too, like the mesh it is compared with.
   naive = await startNaiveProxy(targets.direct, `127.${block}.0.200`);
   const urls: Record<Route, string> = {
     direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode,
     'http same node': targets.httpSameNode, 'http other node': targets.httpOtherNode, 'node-http-proxy': naive.url,
+    'same node, no metrics': quietTargets.sameNode, 'http same node, no metrics': quietTargets.httpSameNode,
   };
 
   const measurements: Measurement[] = [];
@@ -100,6 +112,8 @@ async function bench(): Promise<void> {
         `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}`,
       `http mode: a second whoami task on ${targets.taskNode}, published on ${HTTP_PUBLISHED_PORT} with routemesh.lb.mode=http; ` +
         `node-http-proxy at ${new URL(naive.url).host} in front of the first task`,
+      `metrics off: the same two services on a second cluster started with --metrics-port off (${new URL(quietTargets.sameNode).host}, ` +
+        `${new URL(quietTargets.httpSameNode).host}), so the mesh counts nothing`,
       'new per request: every request sends `Connection: close`, so it pays for a new TCP connection and, through the mesh in tcp mode, ' +
         'a new upstream connection and a new balancer pick',
     ],

@@ -6,7 +6,8 @@ import type { LoadResult } from './protocol.js';
 import type { ScenarioSummary } from './summary.js';
 
 /** Where the load goes: the task itself, the mesh (tcp or http mode, on the task's node or another), or node-http-proxy. */
-export const ROUTES = ['direct', 'same node', 'other node', 'http same node', 'http other node', 'node-http-proxy'] as const;
+export const ROUTES = ['direct', 'same node', 'other node', 'http same node', 'http other node', 'node-http-proxy',
+  'same node, no metrics', 'http same node, no metrics'] as const;
 export type Route = (typeof ROUTES)[number];
 export type ConnectionMode = 'keep-alive' | 'new per request';
 
@@ -29,6 +30,8 @@ export const ROUTE_LABEL: Record<Route, string> = {
   'http same node': 'mesh http, same node',
   'http other node': 'mesh http, other node',
   'node-http-proxy': 'node-http-proxy, defaults',
+  'same node, no metrics': 'mesh tcp, same node, metrics off',
+  'http same node, no metrics': 'mesh http, same node, metrics off',
 };
 
 export interface ReportContext {
@@ -93,6 +96,23 @@ export function formatRoundsTable(measurements: readonly Measurement[]): string 
   return renderTable(header, body, new Set([0, 1, 4, 5, 6, 7, 8]));
 }
 
+/** What counting costs: each metrics-on row against its metrics-off twin, as a share of the latter's req/s. */
+export function metricsCost(summaries: readonly ScenarioSummary[]): string[] {
+  const pairs: [Route, Route][] = [['same node', 'same node, no metrics'], ['http same node', 'http same node, no metrics']];
+  const lines: string[] = [];
+  for (const [on, off] of pairs) {
+    for (const mode of ['keep-alive', 'new per request'] as const) {
+      const a = summaries.find((s) => s.route === on && s.mode === mode);
+      const b = summaries.find((s) => s.route === off && s.mode === mode);
+      if (!a || !b || !(b.reqPerSec > 0)) continue;
+      const gap = (1 - a.reqPerSec / b.reqPerSec) * 100;
+      lines.push(`${ROUTE_LABEL[on]}, ${mode}: ${a.reqPerSec.toFixed(0)} req/s with metrics, ${b.reqPerSec.toFixed(0)} without ` +
+        `(${Math.abs(gap).toFixed(1)}% ${gap >= 0 ? 'fewer' : 'more'} with them)`);
+    }
+  }
+  return lines;
+}
+
 export function formatReport(summaries: readonly ScenarioSummary[], measurements: readonly Measurement[], context: ReportContext): string {
   const { machine, rounds } = context;
   const figures = rounds > 1
@@ -111,6 +131,7 @@ export function formatReport(summaries: readonly ScenarioSummary[], measurements
     '',
     formatSummaryTable(summaries),
     '',
+    ...(metricsCost(summaries).length ? ['What metrics cost (the target: under 5%):', '', ...metricsCost(summaries).map((l) => `- ${l}`), ''] : []),
     '- "req/s vs direct" (and "vs node-http-proxy") divides by that row with the same connection mode; "added p50" subtracts the direct p50.',
     '- tcp mode balances per connection (as Swarm); http mode per request, over connections to the task kept open.',
     '  node-http-proxy with its defaults (no agent) opens a new connection to the task for every request: the naive baseline.',

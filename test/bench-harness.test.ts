@@ -11,7 +11,7 @@ import type { Measurement } from '../bench/table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../bench/results/', import.meta.url));
-const BLOCK = '155'; // nodes 127.155.0.x, tasks 127.156/16, VIPs 127.157/16
+const BLOCK = '127'; // nodes 127.127.0.x, tasks 127.128/16, VIPs 127.129/16; without metrics 127.130-132
 
 /** Names and modification times under bench/results, to see that a run left it untouched. */
 async function snapshot(): Promise<string[]> {
@@ -39,7 +39,7 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   t.match(stdout, /; 1 round \(quick mode/, 'quick mode runs one round');
   const rows = stdout.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
   t.same(rows[0]?.slice(0, 5), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms'], 'a table header');
-  t.equal(ROUTES.length, 6, 'direct, tcp and http mode on two nodes, node-http-proxy');
+  t.equal(ROUTES.length, 8, 'direct, tcp and http mode on two nodes, node-http-proxy, and tcp and http mode with metrics off');
   for (const scenario of ROUTES.map((route) => ROUTE_LABEL[route])) {
     const found = rows.filter((r) => r[0] === scenario);
     t.equal(found.length, 2, `${scenario}: a keep-alive row and a new-connection row`);

@@ -67,7 +67,8 @@ export class Engine implements EngineContext {
   #server: http.Server;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
   readonly metricsRegistry = new Registry();
-  #meshMetrics: MeshMetrics;
+  /** Counted only when served: with metrics off, the data plane pays nothing for them. */
+  #meshMetrics: MeshMetrics | undefined;
   #metricsServer: MetricsServer | undefined;
   #membership: Membership | undefined;
   /** Set while the node is powered off by `fail()`: what `recover()` rejoins. */
@@ -83,9 +84,9 @@ export class Engine implements EngineContext {
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
-    this.#meshMetrics = new MeshMetrics(this.metricsRegistry, this.hostname);
-    new ClusterStateMetrics(this.metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
     if (options.metricsPort !== undefined) {
+      this.#meshMetrics = new MeshMetrics(this.metricsRegistry, this.hostname);
+      new ClusterStateMetrics(this.metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
       const registries = [this.metricsRegistry, ...(options.sharedMetrics ?? [])];
       this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries);
     }
@@ -251,7 +252,7 @@ export class Engine implements EngineContext {
       node: this.hostname, address: this.address, view, log: this.#log,
       ...(this.#dns ? { dns: this.#dns } : {}),
       ...(this.#meshes ? { local: this.#meshes } : {}),
-      metrics: this.#meshMetrics,
+      ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
     const beat = (): void => manager.heartbeat(nodeId);
     const membership: Membership = {

@@ -111,7 +111,8 @@ export class MeshMetrics {
       ...inner,
       connected: (backend, attempts) => {
         inner.connected?.(backend, attempts);
-        this.#connections.inc({ node, ...route, task: backend.label });
+        // For UDP this is the task's first answer: its flow was counted when it opened.
+        if (route.protocol === 'tcp') this.#connections.inc({ node, ...route, task: backend.label });
       },
       flowOpened: (backend) => {
         inner.flowOpened?.(backend);

@@ -12,6 +12,7 @@ import { intFlag, type ParsedArgs } from '../flags.js';
 import { durationFlag } from '../duration.js';
 import { renderTable } from '../table.js';
 import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
+import { PrometheusTargetsFile } from '../PrometheusTargetsFile.js';
 
 /** What `up` needs of the engine module's Cluster (kept structural so tests can pass a stand-in). */
 export interface UpCluster {
@@ -55,6 +56,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'dns-vip-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming a VIP may be cached', defaultText: '10m' },
       { name: 'dns-task-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming tasks may be cached', defaultText: '5s' },
       { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
+      { name: 'prometheus-sd', kind: 'string', valueName: 'file', help: 'Keep a Prometheus file_sd target file naming every node\'s metrics (examples/prometheus.yml reads one)' },
       { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
@@ -142,9 +144,14 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
     stop.abort();
     unsubscribe();
   });
+  const sdFile = args.string('prometheus-sd');
+  if (sdFile !== undefined && options.metricsPort === undefined) throw usageError('--prometheus-sd names the nodes\' metrics: leave out --metrics-port off');
   try {
     const cluster = await start(options);
+    const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });
     try {
+      await targets?.start();
+      if (sdFile !== undefined) ctx.err(`Prometheus targets: ${sdFile}, kept current as nodes join and leave`);
       await show(ctx, cluster, args.bool('demo'), stop.signal);
       await new Promise<void>((resolve) => {
         if (stop.signal.aborted) resolve();
@@ -152,6 +159,7 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
       });
       ctx.err('Stopping the cluster...');
     } finally {
+      await targets?.stop();
       await cluster.close();
     }
     return 0;
