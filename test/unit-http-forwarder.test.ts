@@ -72,6 +72,7 @@ async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLi
       answered: (backend: Backend, status: number) => log.push(`answered ${backend.id} ${status}`),
       connectError: (backend: Backend) => log.push(`connectError ${backend.id}`),
       failed: (reason) => log.push(`failed ${reason}`),
+      retried: () => log.push('retried'),
     },
   };
   const forwarder = new HttpForwarder({ localAddress: FRONT });
@@ -335,13 +336,13 @@ t.test('a refused connect is retried on another task for a request without a bod
   const retried = await startFront(t, [refusing, up('good', '127.229.0.21', good.port)]);
   const get = await send(retried.port);
   t.same([get.status, get.body], [200, 'good'], 'the client never noticed');
-  t.same(retried.log, ['connectError refusing', 'answered good 200']);
+  t.same(retried.log, ['connectError refusing', 'retried', 'answered good 200']);
 
   const none = await startFront(t, [refusing, alsoRefusing]);
   const failed = await send(none.port);
   t.equal(failed.status, 502);
   t.match(failed.body, /\bweb\b/);
-  t.same(none.log, ['connectError refusing', 'connectError also-refusing', 'failed connect_failed']);
+  t.same(none.log, ['connectError refusing', 'retried', 'connectError also-refusing', 'failed connect_failed'], 'one retry: no third task to try');
 
   // A body may have been partly sent when the connect failed: a POST is answered 502, not sent again.
   const goodRequests = good.requests.length;
@@ -349,7 +350,7 @@ t.test('a refused connect is retried on another task for a request without a bod
   const post = await send(posted.port, { method: 'POST', headers: { 'content-type': 'text/plain' } }, 'an order, once');
   t.equal(post.status, 502);
   t.match(post.body, /task-refusing/, 'naming the task that could not be reached');
-  t.same(posted.log, ['connectError refusing']);
+  t.same(posted.log, ['connectError refusing', 'failed connect_failed'], 'counted as a failure to balance, and no retry');
   t.equal(good.requests.length, goodRequests, 'the other task never got the POST');
 });
 
@@ -450,7 +451,7 @@ t.test('WebSocket upgrades pass through; with no task the client gets a 503 stat
   t.equal(upgrades[0]!.upgrade, 'websocket', 'the task was asked to upgrade');
   t.match(upgrades[0]!.connection ?? '', /upgrade/i);
   t.equal(upgrades[0]!['x-forwarded-proto'], 'ws');
-  t.same(front.log, [], 'nothing went wrong');
+  t.same(front.log, ['answered ws 101'], 'the task\'s 101 counted, and nothing went wrong');
 
   const empty = await startFront(t, []);
   const refused = rawClient(t, empty.port);
@@ -477,7 +478,7 @@ t.test('an upgraded connection outlives the response and connect timeouts: a qui
   client.socket.write('still here');
   const echoed = await client.until('the echo', (text) => text.length >= afterHead + 'still here'.length);
   t.equal(echoed.slice(afterHead), 'still here');
-  t.same(front.log, [], 'nothing went wrong');
+  t.same(front.log, ['answered quiet 101'], 'the task\'s 101 counted, and nothing went wrong');
 });
 
 t.test('a WebSocket task that takes the connection and then fails is reported as a 502 answer, not a connect error', async (t) => {

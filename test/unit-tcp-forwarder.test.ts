@@ -161,3 +161,30 @@ t.test('a connection counts as active from its pick: a burst under least-conn sp
   t.same(picked.at(-1), 'b0=2 b1=1 b2=1', 'the three new connections went one to each idle backend, then to b0');
 });
 
+
+t.test('a retry is counted when another backend is really tried, not when none is left', async (t) => {
+  const echo = await echoServer(t, HOST);
+  const refusing = await closedPort(HOST);
+  for (const [name, desired, retries, outcome] of [
+    ['refusing then good', [{ id: 'r', host: HOST, port: refusing, state: 'up' as const }, { id: 'g', host: HOST, port: echo.port, state: 'up' as const }], 1, 'connected g'],
+    ['only refusing', [{ id: 'r', host: HOST, port: refusing, state: 'up' as const }], 0, 'failed connect_failed'],
+  ] as const) {
+    const pool = new Pool();
+    pool.set(desired);
+    const seen: string[] = [];
+    const forwarder = new TcpForwarder({ maxAttempts: 3 });
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => forwarder.forward(socket, pool, new RoundRobin(), {
+      retried: () => seen.push('retried'),
+      connected: (b) => seen.push(`connected ${b.id}`),
+      failed: (reason) => seen.push(`failed ${reason}`),
+    }));
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const client = net.connect((server.address() as net.AddressInfo).port, HOST);
+    client.on('error', () => {});
+    t.teardown(() => { client.destroy(); });
+    await waitFor(`${name}: an outcome`, () => seen.some((e) => e.startsWith('connected') || e.startsWith('failed')));
+    t.equal(seen.filter((e) => e === 'retried').length, retries, `${name}: ${retries} retries`);
+    t.ok(seen.includes(outcome), `${name}: ${outcome}`);
+  }
+});

@@ -39,10 +39,10 @@ export class PrometheusTargetsFile {
     this.#timer = setInterval(() => { this.#writing = this.#writing.then(() => this.#update(false)); }, this.#everyMs);
   }
 
-  async #update(first: boolean): Promise<void> {
-    const text = `${JSON.stringify(targetGroups(this.#nodes()), null, 2)}\n`;
-    if (text === this.#written) return;
+  async #update(first: boolean, groups?: TargetGroup[]): Promise<void> {
     try {
+      const text = `${JSON.stringify(groups ?? targetGroups(this.#nodes()), null, 2)}\n`;
+      if (text === this.#written) return;
       await writeFile(`${this.#file}.tmp`, text);
       await rename(`${this.#file}.tmp`, this.#file);
       this.#written = text;
@@ -55,8 +55,10 @@ export class PrometheusTargetsFile {
     }
   }
 
+  /** Stops following, and leaves the file naming no target: the cluster is gone, Prometheus should stop too. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#writing;
+    if (this.#written !== undefined) await this.#update(false, []);
   }
 }

@@ -114,6 +114,7 @@ export class HttpForwarder {
       else reply(response, 503, `no task of service ${target.serviceName} is available`);
       return;
     }
+    if (tried) target.events.retried?.();
     const attempt = this.#begin(backend, target);
     response.once('finish', attempt.finish).once('close', () => {
       attempt.finish();
@@ -156,10 +157,8 @@ export class HttpForwarder {
       target.events.connectError?.(backend, error);
       const next = new Set(tried).add(backend);
       const maxAttempts = target.limits.maxAttempts ?? 3;
-      if (bodiless && next.size < maxAttempts) {
-        target.events.retried?.();
-        return this.#attempt(request, response, target, next, body);
-      }
+      if (bodiless && next.size < maxAttempts) return this.#attempt(request, response, target, next, body);
+      target.events.failed?.('connect_failed');
       reply(response, 502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
       return;
     }
@@ -207,6 +206,9 @@ export class HttpForwarder {
       // http-proxy ends the socket after this; a client that got nothing yet learns why first.
       if (socket.bytesWritten === 0) socket.write(rawReply(502, `task ${backend.label} of service ${target.serviceName} could not take the WebSocket (${error.message})`));
     });
+    // The task's answer to the upgrade: 101, or a refusal passed on as it is. (#watch has the request by now.)
+    attempt.taskRequest?.once('upgrade', () => target.events.answered?.(backend, 101))
+      .once('response', (answer: http.IncomingMessage) => target.events.answered?.(backend, answer.statusCode ?? 502));
   }
 
   /**

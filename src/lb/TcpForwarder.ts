@@ -81,6 +81,7 @@ export class TcpForwarder {
         events.failed?.(tried ? 'connect_failed' : 'no_backend');
         return;
       }
+      if (tried) events.retried?.();
       const started = process.hrtime.bigint();
       const upstream = net.connect({
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
@@ -99,7 +100,6 @@ export class TcpForwarder {
           client.destroy();
           events.failed?.('connect_failed');
         } else {
-          events.retried?.();
           attempt();
         }
       };

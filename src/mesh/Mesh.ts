@@ -16,7 +16,7 @@ import { buildRoutingTable, groupByService, servicePorts, sortedPorts } from './
 import type { PublishedRoute, ServicePort } from './RoutingTable.js';
 import { dnsRecords } from './dnsRecords.js';
 import { BalancedPool } from './BalancedPool.js';
-import type { MeshMetrics } from './MeshMetrics.js';
+import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 import type { LocalMeshes } from './LocalMeshes.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
@@ -86,7 +86,14 @@ export class Mesh {
   #closed = false;
   #opening = new Set<Promise<void>>();
   /** Client connections in flight, so close() can end them instead of waiting on them. */
-  #clients = new Set<net.Socket>();
+  /** Each with its service: metrics count the bytes of open connections too. */
+  #clients = new Map<net.Socket, string>();
+  /** The tasks in this node's pools at the last sync (metrics forget tasks gone from all of them). */
+  #tasksInPools = new Set<string>();
+  /** What the node's metrics read of this mesh when scraped. */
+  readonly #poolViews = (): PoolView[] => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends }));
+  readonly #liveConnections = (): LiveConnection[] =>
+    [...this.#clients].map(([socket, service]) => ({ service, read: socket.bytesRead, written: socket.bytesWritten }));
   #onChange = (): void => this.#queueSync();
 
   constructor(options: MeshOptions) {
@@ -104,7 +111,7 @@ export class Mesh {
   }
 
   start(): void {
-    this.#metrics?.readPools(() => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends })));
+    this.#metrics?.read(this.#poolViews, this.#liveConnections);
     this.#view.on('change', this.#onChange);
     this.#local?.add(this);
     this.sync();
@@ -157,6 +164,11 @@ export class Mesh {
       if (table.pools.has(key)) continue;
       pool.set([]); // its backends retire: http mode closes their idle connections
       this.#pools.delete(key);
+    }
+    if (this.#metrics) {
+      const tasks = new Set([...this.#pools.values()].flatMap((p) => p.pool.backends.map((b) => b.label)));
+      this.#metrics.tasksInPools(tasks, this.#tasksInPools);
+      this.#tasksInPools = tasks;
     }
 
     for (const [key, route] of table.routes) {
@@ -223,7 +235,7 @@ export class Mesh {
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
       const t = listener.target;
-      this.#clients.add(socket);
+      this.#clients.set(socket, t.route.serviceName);
       socket.once('close', () => {
         this.#clients.delete(socket);
         this.#metrics?.connectionClosed(t.route.serviceName, socket.bytesRead, socket.bytesWritten);
@@ -324,11 +336,11 @@ export class Mesh {
     this.#view.off('change', this.#onChange);
     const closing = [...this.#listeners.values()].map((l) => this.#stop(l));
     this.#listeners.clear();
-    for (const socket of this.#clients) socket.destroy();
+    for (const socket of this.#clients.keys()) socket.destroy();
     this.#http.close();
     await Promise.all(closing);
     this.#local?.remove(this);
-    this.#metrics?.readPools(() => []);
+    this.#metrics?.stopReading(this.#poolViews);
   }
 
   /** Closes a listener's port (and ends its UDP flows); resolves once it is closed. */

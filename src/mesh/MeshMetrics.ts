@@ -13,6 +13,16 @@ export interface PoolView {
   backends: readonly Backend[];
 }
 
+/** A tcp connection still open, for the bytes it has carried so far. */
+export interface LiveConnection {
+  service: string;
+  read: number;
+  written: number;
+}
+
+/** A task gone from every pool of the node keeps its series this long, so the last scrapes see its final counts. */
+export const FORGET_AFTER_MS = 5 * 60_000;
+
 /** Where a listener's traffic is counted: its service, port and protocol. */
 export interface RouteLabels {
   service: string;
@@ -25,18 +35,25 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export class MeshMetrics {
   readonly #node: string;
   #pools: () => Iterable<PoolView> = () => [];
+  #live: () => Iterable<LiveConnection> = () => [];
+  /** Bytes of closed connections and of datagrams, per service: plain sums, made a counter at scrape. */
+  readonly #bytesDone = new Map<string, { in: number; out: number }>();
+  /** Tasks gone from every pool, and when their series go too. */
+  readonly #forgetting = new Map<string, NodeJS.Timeout>();
   readonly #connections: Counter<'node' | 'service' | 'port' | 'protocol' | 'task'>;
   readonly #requests: Counter<'node' | 'service' | 'task' | 'code'>;
   readonly #requestSeconds: Histogram<'node' | 'service'>;
   readonly #connectSeconds: Histogram<'node' | 'service'>;
-  readonly #bytes: Counter<'node' | 'service' | 'direction'>;
   readonly #failures: Counter<'node' | 'service' | 'reason'>;
   readonly #connectFailures: Counter<'node' | 'service' | 'task'>;
   readonly #retries: Counter<'node' | 'service'>;
   readonly #ejections: Counter<'node' | 'service' | 'task'>;
 
-  constructor(registry: Registry, node: string) {
+  readonly #forgetAfterMs: number;
+
+  constructor(registry: Registry, node: string, options: { forgetAfterMs?: number } = {}) {
     this.#node = node;
+    this.#forgetAfterMs = options.forgetAfterMs ?? FORGET_AFTER_MS;
     const registers = [registry];
     this.#connections = new Counter({
       name: 'routemesh_connections_total', registers,
@@ -58,10 +75,11 @@ export class MeshMetrics {
       help: 'How long new connections from this node to tasks took to open.',
       labelNames: ['node', 'service'],
     });
-    this.#bytes = new Counter({
+    new Counter({
       name: 'routemesh_bytes_total', registers,
-      help: 'Bytes through this node: in from clients, out to them. A tcp connection counts when it closes.',
+      help: 'Bytes through this node: in from clients, out to them (open tcp connections included, as far as they have come).',
       labelNames: ['node', 'service', 'direction'],
+      collect: this.#collectBytes(),
     });
     this.#failures = new Counter({
       name: 'routemesh_balancing_failures_total', registers,
@@ -98,9 +116,43 @@ export class MeshMetrics {
     });
   }
 
-  /** The pools a scrape reads: the node's mesh while it runs (it changes when the node rejoins). */
-  readPools(pools: () => Iterable<PoolView>): void {
+  /** What a scrape reads: the node's mesh while it runs (a node that rejoins has a new one). */
+  read(pools: () => Iterable<PoolView>, live: () => Iterable<LiveConnection>): void {
     this.#pools = pools;
+    this.#live = live;
+  }
+
+  /** The mesh that read `pools` has closed; a newer one may read already, and is left alone. */
+  stopReading(pools: () => Iterable<PoolView>): void {
+    if (this.#pools !== pools) return;
+    this.#pools = () => [];
+    this.#live = () => [];
+  }
+
+  /**
+   * The tasks now in the node's pools. A task no longer among them has its series removed after a while:
+   * tasks come and go with every update, and a node that kept them all would grow without end.
+   */
+  tasksInPools(tasks: ReadonlySet<string>, known: ReadonlySet<string>): void {
+    for (const task of tasks) {
+      clearTimeout(this.#forgetting.get(task));
+      this.#forgetting.delete(task);
+    }
+    for (const task of known) {
+      if (tasks.has(task) || this.#forgetting.has(task)) continue;
+      this.#forgetting.set(task, setTimeout(() => {
+        this.#forgetting.delete(task);
+        void this.#forget(task);
+      }, this.#forgetAfterMs).unref());
+    }
+  }
+
+  async #forget(task: string): Promise<void> {
+    for (const metric of [this.#connections, this.#requests, this.#connectFailures, this.#ejections] as Counter<string>[]) {
+      for (const { labels } of (await metric.get()).values) {
+        if (labels.task === task) metric.remove(labels as Record<string, string>);
+      }
+    }
   }
 
   /** The counters for one listener's traffic, around the pool's own events (outlier detection, logs). */
@@ -133,14 +185,38 @@ export class MeshMetrics {
         this.#requests.inc({ node, service, task: backend.label, code: `${Math.floor(status / 100)}xx` });
       },
       finished: (seconds) => this.#requestSeconds.observe({ node, service }, seconds),
-      transferred: (direction, bytes) => this.#bytes.inc({ node, service, direction }, bytes),
+      transferred: (direction, bytes) => this.#addBytes(service, direction === 'in' ? bytes : 0, direction === 'out' ? bytes : 0),
     };
   }
 
   /** A tcp connection of `service` closed after `read` bytes in and `written` out. */
   connectionClosed(service: string, read: number, written: number): void {
-    if (read) this.#bytes.inc({ node: this.#node, service, direction: 'in' }, read);
-    if (written) this.#bytes.inc({ node: this.#node, service, direction: 'out' }, written);
+    this.#addBytes(service, read, written);
+  }
+
+  #addBytes(service: string, read: number, written: number): void {
+    let sums = this.#bytesDone.get(service);
+    if (!sums) this.#bytesDone.set(service, (sums = { in: 0, out: 0 }));
+    sums.in += read;
+    sums.out += written;
+  }
+
+  #collectBytes(): (this: Counter<'node' | 'service' | 'direction'>) => void {
+    const metrics = this;
+    return function collect() {
+      const sums = new Map([...metrics.#bytesDone].map(([service, s]) => [service, { ...s }]));
+      for (const { service, read, written } of metrics.#live()) {
+        const s = sums.get(service) ?? { in: 0, out: 0 };
+        s.in += read;
+        s.out += written;
+        sums.set(service, s);
+      }
+      this.reset();
+      for (const [service, s] of sums) {
+        this.inc({ node: metrics.#node, service, direction: 'in' }, s.in);
+        this.inc({ node: metrics.#node, service, direction: 'out' }, s.out);
+      }
+    };
   }
 
   ejected(service: string, backend: Backend): void {
@@ -173,7 +249,7 @@ export class MeshMetrics {
         for (const backend of backends) {
           const state = backend.ejectedUntil > now ? 'ejected'
             : backend.state === 'up' ? 'serving' : backend.unhealthy ? 'unhealthy' : 'draining';
-          this.inc({ node: metrics.#node, service: serviceName, task: backend.label, state });
+          this.set({ node: metrics.#node, service: serviceName, task: backend.label, state }, 1);
         }
       }
     };
