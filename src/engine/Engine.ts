@@ -7,7 +7,7 @@ import { Manager, SwarmError, invalidArgument } from '../swarm/index.js';
 import type { NodeRole, StoreChange } from '../swarm/index.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { DnsSink, LocalMeshes } from '../mesh/index.js';
-import type { Runtime } from '../runtime/index.js';
+import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
@@ -225,6 +225,10 @@ export class Engine implements EngineContext {
     const engine = this.#directory.engine(hostname);
     if (!engine) throw new ApiError(404, `node ${hostname} not found: give the hostname of a node of this cluster, like node2`);
     return action === 'fail' ? engine.fail() : engine.recover();
+  }
+
+  taskOutput(taskId: string): TaskOutput | undefined {
+    return this.#runtime.outputOf(taskId);
   }
 
   hasImage(image: string): boolean {

@@ -16,8 +16,16 @@ export interface RuntimeOptions extends PortBinderOptions {
   simplenode?: Partial<SimpleNodeTimings>;
 }
 
+/** Tasks whose output is kept after they end, newest last (Docker keeps a stopped container's logs). */
+const KEPT_OUTPUTS = 500;
+
+/** What `service logs` reads of a task: its recent lines, and the new ones as they come. */
+export type TaskOutput = Pick<RunningTask, 'logs' | 'onLog'>;
+
 export class Runtime {
   readonly #host: ImageHost;
+  /** The output of the tasks started last, by task ID: the running ones, and the recently ended. */
+  readonly #outputs = new Map<string, TaskOutput>();
 
   constructor(options: RuntimeOptions = {}) {
     const logLines = options.logLines ?? 1000;
@@ -31,6 +39,11 @@ export class Runtime {
     };
   }
 
+  /** A task's output, while it runs and for a while after (the last 500 tasks started). */
+  outputOf(taskId: string): TaskOutput | undefined {
+    return this.#outputs.get(taskId);
+  }
+
   /** Whether `image` (any reference form) is in the catalogue: what a registry lookup would answer. */
   hasImage(image: string): boolean {
     return findImage(parseImageRef(image)) !== undefined;
@@ -41,7 +54,13 @@ export class Runtime {
     const image = findImage(ref);
     if (!image) throw new RuntimeError('NO_SUCH_IMAGE', `No such image: ${ref.named}`);
     try {
-      return await image.run(spec, this.#host);
+      const task = await image.run(spec, this.#host);
+      this.#outputs.set(spec.taskId, task);
+      for (const id of this.#outputs.keys()) {
+        if (this.#outputs.size <= KEPT_OUTPUTS) break;
+        this.#outputs.delete(id);
+      }
+      return task;
     } catch (err) {
       if (err instanceof RuntimeError) throw err;
       const reason = err instanceof Error ? err.message : String(err);

@@ -1,7 +1,7 @@
 // The runtime module's public face: other modules import only from here.
 
 export { Runtime } from './Runtime.js';
-export type { RuntimeOptions } from './Runtime.js';
+export type { RuntimeOptions, TaskOutput } from './Runtime.js';
 export { RuntimeError } from './TaskRun.js';
 export type { ListenPort, LogLine, RunningTask, TaskRunSpec, TransportProtocol } from './TaskRun.js';
 export { healthProbe } from './healthProbe.js';

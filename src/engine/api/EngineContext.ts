@@ -1,6 +1,7 @@
 // What the API routes need from the engine that serves them: its identity, its swarm membership,
 // and the control plane when it is a manager. Routes never reach further than this.
 import type { Manager } from '../../swarm/index.js';
+import type { TaskOutput } from '../../runtime/index.js';
 
 export type SwarmState = 'inactive' | 'active/manager' | 'active/worker';
 
@@ -17,6 +18,8 @@ export interface EngineContext {
   init(forceNewCluster?: boolean): string;
   join(request: { remoteAddr: string; token: string }): void;
   leave(force: boolean): void;
+  /** A task's output, wherever in the cluster it ran (the nodes of this process share one runtime). */
+  taskOutput(taskId: string): TaskOutput | undefined;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
   /** routemesh's fault injection: power a node off, or on again. */

@@ -9,6 +9,7 @@ import { nodeRoutes } from './nodeRoutes.js';
 import { serviceRoutes } from './serviceRoutes.js';
 import { taskRoutes } from './taskRoutes.js';
 import { faultRoutes } from './faultRoutes.js';
+import { logRoutes } from './logRoutes.js';
 
 export type { EngineContext, SwarmState } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
@@ -20,6 +21,7 @@ export function engineApi(engine: EngineContext): (req: IncomingMessage, res: Se
   nodeRoutes(router, engine);
   serviceRoutes(router, engine);
   taskRoutes(router, engine);
+  logRoutes(router, engine);
   faultRoutes(router, engine);
   return (req, res) => {
     commonHeaders(res, engine.swarmState());
