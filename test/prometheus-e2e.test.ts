@@ -174,3 +174,47 @@ t.test('Prometheus scrapes every node and counts what the mesh handed to each ta
     }
   }
 });
+
+t.test('Prometheus\'s dockerswarm_sd, pointed at a manager, discovers the nodes, services and tasks', async (t) => {
+  const cluster = await testCluster(t, BLOCK);
+  const manager = cluster.nodes[0]!;
+  t.equal((await api(manager.apiUrl, 'POST', '/services/create',
+    serviceSpec('web', 'traefik/whoami', { Mode: { Replicated: { Replicas: 3 } }, ...published(80, WEB_PORT) }))).status, 201);
+  const tasks = await waitForRunning(manager.apiUrl, 'web', 3);
+  const dir = await tempDir(t);
+  const job = (role: string, port?: number) => [
+    `  - job_name: swarm-${role}`,
+    '    dockerswarm_sd_configs:',
+    `      - host: tcp://${manager.address}:2375`,
+    `        role: ${role}`,
+    ...(port ? [`        port: ${port}`] : []),
+    '        refresh_interval: 1s',
+  ];
+  await writeFile(path.join(dir, 'prometheus.yml'), ['global:', '  scrape_interval: 1s', 'scrape_configs:',
+    ...job('nodes', METRICS_PORT), ...job('services'), ...job('tasks'), ''].join('\n'));
+  const prometheus = await startPrometheus(t, dir);
+
+  interface Target { scrapePool: string; discoveredLabels: Record<string, string> }
+  let last = 'no answer yet';
+  const targets = await waitFor('every role to be discovered', async () => {
+    if (prometheus.child.exitCode !== null) throw new Error(`prometheus exited (${prometheus.child.exitCode})`);
+    try {
+      const body = await (await fetch(`http://${PROMETHEUS}/api/v1/targets`)).json() as { data: { activeTargets: Target[] } };
+      const active = body.data.activeTargets;
+      last = JSON.stringify(active.map((a) => a.scrapePool));
+      const count = (pool: string) => active.filter((a) => a.scrapePool === pool).length;
+      return count('swarm-nodes') === 3 && count('swarm-services') === 1 && count('swarm-tasks') === 3 ? active : undefined;
+    } catch (error) {
+      last = (error as Error).message;
+      return undefined;
+    }
+  }, 30_000).catch((error: Error) => {
+    throw new Error(`${error.message}; last answer: ${last}; prometheus said:\n${prometheus.output()}`);
+  });
+  const of = (pool: string, label: string) => targets.filter((a) => a.scrapePool === pool).map((a) => a.discoveredLabels[label]).sort();
+  t.same(of('swarm-nodes', '__meta_dockerswarm_node_hostname'), ['node1', 'node2', 'node3']);
+  t.same(of('swarm-nodes', '__address__'), cluster.nodes.map((n) => `${n.address}:${METRICS_PORT}`).sort(), 'nodes at their metrics port');
+  t.same(of('swarm-services', '__meta_dockerswarm_service_name'), ['web']);
+  t.same(of('swarm-tasks', '__meta_dockerswarm_task_id'), tasks.map((task) => task.ID as string).sort());
+  t.same(of('swarm-tasks', '__meta_dockerswarm_network_name'), ['ingress', 'ingress', 'ingress'], 'on the ingress network');
+});

@@ -77,12 +77,15 @@ export class Manager {
   #setTimer: SetTimer;
   #now: () => number;
   readonly heartbeatPeriodMs: number;
+  /** The ingress network's address block: where tasks get their addresses. */
+  readonly taskSubnet: string;
   /** When each node last sent a heartbeat; only nodes that ever sent one are watched. */
   #lastHeartbeat = new Map<string, number>();
   #sweep: { cancel(): void } | undefined;
 
   constructor(options: ManagerOptions) {
     this.#allocator = new Allocator(options);
+    this.taskSubnet = options.taskSubnet;
     this.#portProbe = options.portProbe ?? (async () => {});
     this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
     this.#setTimer = options.setTimer ?? realTimer;

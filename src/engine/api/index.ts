@@ -10,6 +10,7 @@ import { serviceRoutes } from './serviceRoutes.js';
 import { taskRoutes } from './taskRoutes.js';
 import { faultRoutes } from './faultRoutes.js';
 import { logRoutes } from './logRoutes.js';
+import { networkRoutes } from './networkRoutes.js';
 
 export type { EngineContext, SwarmState } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
@@ -22,6 +23,7 @@ export function engineApi(engine: EngineContext): (req: IncomingMessage, res: Se
   serviceRoutes(router, engine);
   taskRoutes(router, engine);
   logRoutes(router, engine);
+  networkRoutes(router, engine);
   faultRoutes(router, engine);
   return (req, res) => {
     commonHeaders(res, engine.swarmState());
