@@ -10,6 +10,7 @@
 // is the service's monitor (5 s without one), and a monitor longer than two of the CLI's 200 ms polls keeps
 // an update from completing between two polls, which makes the CLI return silently (SPEC.md §4).
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import t from 'tap';
 import { api, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { connectAndWait, httpGet } from './support/net.js';
@@ -518,6 +519,33 @@ t.test('seed 004 with simplenode:0.1: ps, service logs after a few requests, sca
   });
   t.match(lines(psOne.stdout)[1], new RegExp(`^${first?.[1]} +simple\\.1 +madvirus/simplenode:0\\.1 +node[1-3] +Running +Running `), 'the first task stays, the newer ones went (as seed 004 says)');
   t.match((await docker(n1, 'service', 'ls')).stdout, / +simple +replicated +1\/1 +madvirus\/simplenode:0\.1 +\*:8000->5000\/tcp\n/);
+});
+
+t.test("the transcript's backend: redis on the workers, reached by its VIP", { skip }, async (t) => {
+  const n1 = cluster!.nodes[0]!.address;
+  const manager = cluster!.nodes[0]!.apiUrl;
+  const create = await docker(n1, 'service', 'create', '--name', 'backend', '--constraint', 'node.role == worker', '--replicas', '2', ...FAST, 'redis');
+  t.equal(create.code, 0, create.stderr);
+  t.match(create.stdout, /verify: Service [0-9a-z]{25} converged\n$/);
+  t.notMatch(create.stderr, /image redis:latest could not be accessed/, 'no registry warning');
+  const ls = await docker(n1, 'service', 'ls', '--filter', 'name=backend');
+  t.match(ls.stdout, /^[0-9a-z]{12} +backend +replicated +2\/2 +redis:latest *$/m);
+  const tasks = (await tasksOf(manager, 'backend')).filter((task) => task.DesiredState === 'running');
+  const { body: nodes } = await api<any[]>(manager, 'GET', '/nodes');
+  const workers = new Set(nodes.filter((n) => n.Spec.Role === 'worker').map((n) => n.ID));
+  t.ok(tasks.length === 2 && tasks.every((task) => workers.has(task.NodeID)), 'both tasks on workers');
+  // Through the VIP, as another service would reach it: PING, PONG.
+  const { body: service } = await api(manager, 'GET', '/services/backend');
+  const vip = service.Endpoint.VirtualIPs[0].Addr.split('/')[0];
+  await settled();
+  const pong = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(6379, vip, () => socket.write('PING\r\n'));
+    socket.setEncoding('utf8');
+    socket.once('data', (text: string) => { socket.destroy(); resolve(text); });
+    socket.on('error', reject);
+  });
+  t.equal(pong, '+PONG\r\n');
+  t.equal((await docker(n1, 'service', 'rm', 'backend')).code, 0);
 });
 
 t.test('the last manager leaves with --force, and the engine is no longer a manager', { skip }, async (t) => {

@@ -114,7 +114,35 @@ t.test('image references: digest ignored, missing tag means latest, Docker Hub p
   t.ok(runtime.hasImage('traefik/whoami:v1.10'));
   t.ok(runtime.hasImage('madvirus/simplenode:0.1'));
   t.notOk(runtime.hasImage('madvirus/simplenode:0.3'));
-  t.notOk(runtime.hasImage('redis'));
+  t.ok(runtime.hasImage('redis'));
+  t.notOk(runtime.hasImage('postgres'));
+});
+
+t.test('redis answers RESP on 6379, in both forms, and keeps keys per task', async (t) => {
+  const runtime = new Runtime();
+  const s = spec('redis');
+  const task = await start(t, runtime, s);
+  t.same(task.ports.map((p) => `${p.TargetPort}/${p.Protocol}->${p.ListenPort}`), ['6379/tcp->6379'], 'on 6379 whatever the service publishes, as the real one');
+  const socket = net.connect(6379, s.address);
+  t.teardown(() => { socket.destroy(); });
+  socket.setEncoding('utf8');
+  let received = '';
+  socket.on('data', (chunk: string) => { received += chunk; });
+  const ask = async (bytes: string, expect: string): Promise<void> => {
+    const before = received.length;
+    socket.write(bytes);
+    await waitFor(() => received.length >= before + expect.length);
+    t.equal(received.slice(before), expect, JSON.stringify(bytes));
+  };
+  await ask('PING\r\n', '+PONG\r\n');
+  await ask('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n', '+OK\r\n');
+  // One command split across writes waits for its whole; two in one write get two answers.
+  socket.write('*2\r\n$3\r\nGET');
+  await ask('\r\n$1\r\nk\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n', '$5\r\nhello\r\n:1\r\n');
+  await ask('GET nothing\r\n', '$-1\r\n');
+  await ask('FLY away\r\n', "-ERR unknown command 'FLY', with args beginning with: 'away'\r\n");
+  await ask('QUIT\r\n', '+OK\r\n');
+  t.match(task.logs.map((l) => l.text).join('\n'), /Ready to accept connections tcp \(port 6379\)/);
 });
 
 t.test('an unknown image is refused with the image named as given, less its digest', async (t) => {

@@ -5,6 +5,7 @@ import { EchoImage } from './images/EchoImage.js';
 import { ExecImage } from './images/ExecImage.js';
 import type { Image } from './images/Image.js';
 import { NginxImage } from './images/NginxImage.js';
+import { RedisImage } from './images/RedisImage.js';
 import { SimpleNodeV01Image } from './images/SimpleNodeV01Image.js';
 import { SimpleNodeV02Image } from './images/SimpleNodeV02Image.js';
 import { WhoamiImage } from './images/WhoamiImage.js';
@@ -19,6 +20,7 @@ export const catalogue: ReadonlyMap<string, ImageFactory> = new Map<string, Imag
     'madvirus/simplenode',
     (tag) => (tag === '0.1' ? new SimpleNodeV01Image() : tag === '0.2' || tag === 'latest' ? new SimpleNodeV02Image() : undefined),
   ],
+  ['redis', () => new RedisImage()],
   ['routemesh/echo', () => new EchoImage()],
   ['routemesh/exec', () => new ExecImage()],
 ]);
