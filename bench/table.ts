@@ -97,7 +97,7 @@ export function formatRoundsTable(measurements: readonly Measurement[]): string 
 }
 
 /** What counting costs: each metrics-on row against its metrics-off twin, as a share of the latter's req/s. */
-export function metricsCost(summaries: readonly ScenarioSummary[]): string[] {
+function metricsCost(summaries: readonly ScenarioSummary[]): string[] {
   const pairs: [Route, Route][] = [['same node', 'same node, no metrics'], ['http same node', 'http same node, no metrics']];
   const lines: string[] = [];
   for (const [on, off] of pairs) {
@@ -115,6 +115,7 @@ export function metricsCost(summaries: readonly ScenarioSummary[]): string[] {
 
 export function formatReport(summaries: readonly ScenarioSummary[], measurements: readonly Measurement[], context: ReportContext): string {
   const { machine, rounds } = context;
+  const cost = metricsCost(summaries);
   const figures = rounds > 1
     ? `Each figure is the median of ${rounds} rounds (req/s, p50 and p99 each on its own); "req/s min–max" is the spread over the rounds.`
     : 'One round: each figure comes from a single run, so there is no spread to show.';
@@ -131,7 +132,7 @@ export function formatReport(summaries: readonly ScenarioSummary[], measurements
     '',
     formatSummaryTable(summaries),
     '',
-    ...(metricsCost(summaries).length ? ['What metrics cost (the target: under 5%):', '', ...metricsCost(summaries).map((l) => `- ${l}`), ''] : []),
+    ...(cost.length ? ['What metrics cost (the target: under 5%):', '', ...cost.map((l) => `- ${l}`), ''] : []),
     '- "req/s vs direct" (and "vs node-http-proxy") divides by that row with the same connection mode; "added p50" subtracts the direct p50.',
     '- tcp mode balances per connection (as Swarm); http mode per request, over connections to the task kept open.',
     '  node-http-proxy with its defaults (no agent) opens a new connection to the task for every request: the naive baseline.',

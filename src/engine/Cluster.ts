@@ -42,7 +42,7 @@ export interface ClusterOptions {
 }
 
 /** Docker's --metrics-addr port, which routemesh's nodes use too. */
-export const METRICS_PORT = 9323;
+const METRICS_PORT = 9323;
 
 const DEFAULT_CLUSTER: ClusterOptions = {
   nodes: 3,
@@ -76,7 +76,6 @@ export class Cluster implements SwarmDirectory {
   readonly engines: Engine[] = [];
   readonly runtime = new Runtime();
   readonly dnsServer: DnsServer;
-  readonly dnsMetrics = new DnsMetrics();
   /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
   #dnsPortFixed: boolean;
   #managers: Manager[] = [];
@@ -97,6 +96,9 @@ export class Cluster implements SwarmDirectory {
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
     this.#dnsPortFixed = dns.port !== 0;
     const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => parseDnsAddress(text)));
+    const { metricsPort } = this.options;
+    // Counted only when served: with metrics off, a query pays nothing for them.
+    const dnsMetrics = metricsPort === undefined ? undefined : new DnsMetrics();
     this.dnsServer = new DnsServer({
       address: dns.address,
       port: dns.port || DNS_PORT,
@@ -104,9 +106,8 @@ export class Cluster implements SwarmDirectory {
       upstreams: upstreams ?? systemUpstreams(),
       ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
       ...(this.options.log ? { log: this.options.log } : {}),
-      observe: this.dnsMetrics.dnsAnswered,
+      ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
     });
-    const { metricsPort } = this.options;
     const meshes = new LocalMeshes();
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
@@ -119,7 +120,7 @@ export class Cluster implements SwarmDirectory {
         meshes,
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         // The process's and the DNS server's metrics, once: on the first node.
-        ...(i === 1 ? { sharedMetrics: [processRegistry(), this.dnsMetrics.registry] } : {}),
+        ...(i === 1 && dnsMetrics ? { sharedMetrics: [processRegistry(), dnsMetrics.registry] } : {}),
         ...(this.options.log ? { log: this.options.log } : {}),
       }));
     }

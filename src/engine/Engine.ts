@@ -208,8 +208,7 @@ export class Engine implements EngineContext {
     if (!m) throw new ApiError(400, `${this.hostname} is not running in a swarm: nothing to fail`);
     this.#membership = undefined;
     this.#failed = { manager: m.manager, nodeId: m.nodeId };
-    this.#server.closeAllConnections();
-    await Promise.all([new Promise<void>((resolve) => this.#server.close(() => resolve())), this.#metricsServer?.close(), this.#detach(m)]);
+    await this.#shutDown(m);
   }
 
   /** Powered on again: the engine API opens, the node rejoins with its ID, and comes back Ready and empty. */
@@ -284,6 +283,11 @@ export class Engine implements EngineContext {
   async close(): Promise<void> {
     const m = this.#membership;
     this.#membership = undefined;
+    await this.#shutDown(m);
+  }
+
+  /** Powered off or closed: the engine API and metrics stop, and the node's agent and mesh with them. */
+  async #shutDown(m: Membership | undefined): Promise<void> {
     this.#server.closeAllConnections();
     await Promise.all([
       new Promise<void>((resolve) => this.#server.close(() => resolve())),

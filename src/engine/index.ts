@@ -1,4 +1,4 @@
-export { Cluster, METRICS_PORT, startCluster } from './Cluster.js';
+export { Cluster, startCluster } from './Cluster.js';
 export type { ClusterOptions, ClusterNodeInfo } from './Cluster.js';
 export { Engine, CLUSTER_PORT } from './Engine.js';
 export type { EngineOptions, SwarmDirectory } from './Engine.js';

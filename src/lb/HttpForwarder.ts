@@ -255,23 +255,21 @@ export class HttpForwarder {
     if (!attempt) return;
     attempt.taskRequest = proxyRequest;
     const { limits } = attempt.target;
-    const ms = limits.connectTimeoutMs ?? 5000;
-    const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
-    proxyRequest.once('close', () => clearTimeout(timer));
-    const connected = (): void => {
-      clearTimeout(timer);
-      attempt.connected = true;
-    };
     const watchSocket = (socket: net.Socket): void => {
       if (!socket.connecting) {
+        // A kept-alive connection: nothing to time (the usual case, so no timer is armed for it).
         attempt.reusedSocket = proxyRequest.reusedSocket;
-        connected();
-      } else {
-        socket.once('connect', () => {
-          connected();
-          attempt.target.events.upstreamConnected?.(attempt.backend, secondsSince(attempt.startedAt));
-        });
+        attempt.connected = true;
+        return;
       }
+      const ms = limits.connectTimeoutMs ?? 5000;
+      const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
+      proxyRequest.once('close', () => clearTimeout(timer));
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        attempt.connected = true;
+        attempt.target.events.upstreamConnected?.(attempt.backend, secondsSince(attempt.startedAt));
+      });
     };
     if (proxyRequest.socket) watchSocket(proxyRequest.socket);
     else proxyRequest.once('socket', watchSocket);

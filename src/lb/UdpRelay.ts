@@ -19,9 +19,9 @@ export interface UdpTarget {
 }
 
 /** A flow with no datagram either way for this long ends (conntrack's UDP timeout), unless the service sets its own. */
-export const UDP_FLOW_IDLE_MS = 30_000;
+const UDP_FLOW_IDLE_MS = 30_000;
 /** Flows one listener holds unless the service sets its own cap: each is a socket, so a file descriptor. */
-export const UDP_MAX_FLOWS = 1024;
+const UDP_MAX_FLOWS = 1024;
 
 interface Flow {
   backend: Backend;

@@ -5,9 +5,12 @@
 // otherwise put any address first and a task would take it for the truth. A trusted load balancer in
 // front has its chain kept and the mesh's hop appended.
 import type { IncomingHttpHeaders } from 'node:http';
+import { plain } from './proxyHeader.js';
 
 /** RFC 9110 §7.6.1, plus what old clients still send. `connection` and `upgrade` are dealt with apart. */
 const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer'];
+/** Dropped from every answer: the task's hop, or framing the mesh redoes for its own client. */
+const RESPONSE_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'connection', 'transfer-encoding', 'upgrade']);
 const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
 /**
  * Never dropped because a client's Connection names them: they frame the message. A body that lost its
@@ -33,7 +36,8 @@ export interface RequestOrigin {
 
 export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: RequestOrigin): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = { ...incoming };
-  for (const name of [...HOP_BY_HOP, ...listedIn(incoming.connection)]) {
+  for (const name of HOP_BY_HOP) delete headers[name];
+  for (const name of listedIn(incoming.connection)) {
     // The client's own Connection stays for the reply's sake; the mesh sets the task's (see HttpForwarder).
     if (name === 'connection' || FRAMING.has(name) || (origin.upgrade && name === 'upgrade')) continue;
     delete headers[name];
@@ -43,7 +47,7 @@ export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: Reques
   delete headers.expect;
   if (!origin.trusted) for (const name of FORWARDING) delete headers[name];
 
-  const client = origin.address.startsWith('::ffff:') ? origin.address.slice(7) : origin.address;
+  const client = plain(origin.address);
   const proto = origin.upgrade ? 'ws' : 'http';
   const host = incoming.host ?? '';
   const appended = (name: string, value: string): string => {
@@ -78,10 +82,11 @@ function quotedIfNeeded(value: string): string {
  * the body to its client itself) and the other hop-by-hop headers.
  */
 export function clientResponseHeaders(rawHeaders: readonly string[], connection: string | undefined): string[] {
-  const dropped = new Set([...HOP_BY_HOP, 'connection', 'transfer-encoding', 'upgrade', ...listedIn(connection)]);
+  const listed = connection ? listedIn(connection) : [];
   const kept: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (!dropped.has(rawHeaders[i]!.toLowerCase())) kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!RESPONSE_HOP_BY_HOP.has(name) && !listed.includes(name)) kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   return kept;
 }

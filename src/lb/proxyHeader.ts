@@ -22,7 +22,8 @@ const V1_MAX = 107;
 const V2_FIXED = 16;
 
 /** `::ffff:10.0.0.1` is 10.0.0.1: a dual-stack socket's IPv4 peer. */
-function plain(address: string): string {
+/** An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) as the IPv4 address it is; any other as it is. */
+export function plain(address: string): string {
   return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 }
 

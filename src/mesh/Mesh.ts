@@ -42,7 +42,6 @@ export interface MeshOptions {
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
 interface Target {
   route: PublishedRoute;
-  pool: BalancedPool;
   /** What the forwarders read per connection, request or datagram: the pool's parts and the route's events. */
   lane: HttpTarget;
 }
@@ -171,17 +170,22 @@ export class Mesh {
       this.#tasksInPools = tasks;
     }
 
+    // A published port and its VIP port share one pool: it is configured once.
+    const configured = new Set<string>();
     for (const [key, route] of table.routes) {
       const pool = this.#pools.get(route.poolKey)!;
-      pool.configure(route.settings, route.serviceName, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
+      if (!configured.has(route.poolKey)) {
+        configured.add(route.poolKey);
+        pool.configure(route.settings, route.serviceName, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
+      }
       const lane = this.#lane(route, pool);
       const listener = this.#listeners.get(key);
       if (listener) {
-        listener.target = { route, pool, lane };
+        listener.target = { route, lane };
         if (listener.server instanceof net.Server) listener.server.maxConnections = maxConnectionsOf(route);
         if (listener.http) listener.http.keepAliveTimeout = clientKeepAliveOf(route);
       } else if (route.protocol === 'tcp' || route.protocol === 'udp') {
-        this.#open({ route, pool, lane });
+        this.#open({ route, lane });
       }
     }
     for (const [key, listener] of this.#listeners) {

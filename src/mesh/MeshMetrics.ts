@@ -21,7 +21,7 @@ export interface LiveConnection {
 }
 
 /** A task gone from every pool of the node keeps its series this long, so the last scrapes see its final counts. */
-export const FORGET_AFTER_MS = 5 * 60_000;
+const FORGET_AFTER_MS = 5 * 60_000;
 
 /** Where a listener's traffic is counted: its service, port and protocol. */
 export interface RouteLabels {

@@ -54,11 +54,13 @@ export class Runtime {
     const image = findImage(ref);
     if (!image) throw new RuntimeError('NO_SUCH_IMAGE', `No such image: ${ref.named}`);
     try {
-      const task = await image.run(spec, this.#host);
-      this.#outputs.set(spec.taskId, task);
-      for (const id of this.#outputs.keys()) {
-        if (this.#outputs.size <= KEPT_OUTPUTS) break;
-        this.#outputs.delete(id);
+      // Only the task's log is kept once it ends, not the task (its servers, its process, its data).
+      let log: LogRing | undefined;
+      const task = await image.run(spec, { ...this.#host, newLog: () => (log = this.#host.newLog()) });
+      if (log) {
+        const ring = log;
+        this.#outputs.set(spec.taskId, { get logs() { return ring.lines; }, onLog: (listener) => ring.onLog(listener) });
+        if (this.#outputs.size > KEPT_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value!);
       }
       return task;
     } catch (err) {

@@ -17,7 +17,7 @@ export interface OutlierSettings {
   maxEjectedPercent: number;
 }
 
-export const MODES = ['tcp', 'http'] as const;
+const MODES = ['tcp', 'http'] as const;
 
 export interface LbSettings {
   /** tcp: balance per connection (as Swarm); http: per request, over kept-alive connections to the tasks. */
@@ -71,7 +71,7 @@ export const DEFAULT_LB_SETTINGS: LbSettings = {
 };
 
 /** The weight of a task for `weighted`: its container label, else the service's, else 1. */
-export const WEIGHT_LABEL = 'routemesh.lb.weight';
+const WEIGHT_LABEL = 'routemesh.lb.weight';
 const MAX_WEIGHT = 1000;
 
 type Reader = (value: string, label: string) => unknown;

@@ -126,10 +126,11 @@ export class DnsServer {
 
   /** The answer to one query, encoded (never over its transport's size); undefined when the packet deserves none. Never throws. */
   async respond(raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
-    const startedAt = process.hrtime.bigint();
+    const { observe } = this.#options;
+    const startedAt = observe ? process.hrtime.bigint() : 0n;
     const checked = readQuery(raw);
     if (checked.kind === 'reply') {
-      this.#options.observe?.({ type: 'OTHER', rcode: rcodeOf(checked.reply), forwarded: false, seconds: secondsSince(startedAt) });
+      observe?.({ type: 'OTHER', rcode: rcodeOf(checked.reply), forwarded: false, seconds: secondsSince(startedAt) });
       return checked.reply;
     }
     if (checked.kind !== 'query') return undefined;
@@ -149,7 +150,7 @@ export class DnsServer {
       this.#log(`dns: cannot answer ${query.name}: ${(error as Error).message}`);
       reply = encodeError(query, RCODE.SERVFAIL, recursionAvailable);
     }
-    this.#options.observe?.({ type: query.type, rcode: rcodeOf(reply), forwarded, seconds: secondsSince(startedAt) });
+    observe?.({ type: query.type, rcode: rcodeOf(reply), forwarded, seconds: secondsSince(startedAt) });
     return reply;
   }
 

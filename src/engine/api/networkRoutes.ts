@@ -44,7 +44,7 @@ export function networkRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/networks\/([^/]+)$/, (r) => {
     const manager = engine.requireManager();
     const ref = r.params[0]!;
-    if (ref !== 'ingress' && !(ref.length >= 1 && manager.ingressNetworkId.startsWith(ref))) {
+    if (ref !== 'ingress' && !manager.ingressNetworkId.startsWith(ref)) {
       throw new ApiError(404, `network ${ref} not found`);
     }
     return { status: 200, body: ingress(manager) };

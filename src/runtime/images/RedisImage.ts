@@ -24,7 +24,7 @@ const bulk = (text: string | undefined): Reply => (text === undefined ? '$-1\r\n
  * whole. Both of Redis's forms: an array of bulk strings (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`), or an inline
  * line (`PING\r\n`, what `nc` and `telnet` send).
  */
-export function readCommand(buffer: Buffer): { words: string[]; used: number } | undefined | 'bad' {
+function readCommand(buffer: Buffer): { words: string[]; used: number } | undefined | 'bad' {
   const lineEnd = buffer.indexOf('\r\n');
   if (lineEnd < 0) return undefined;
   if (buffer[0] !== 0x2a /* '*' */) {
