@@ -8,7 +8,7 @@ import type net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
-import { httpGet } from './support/net.js';
+import { hostnameOf, httpGet } from './support/net.js';
 
 const BLOCK = 230; // nodes 127.230.0.x, tasks 127.231/16, VIPs 127.232/16
 const CLIENT = '127.230.0.77';
@@ -47,12 +47,6 @@ function get(host: string, port: number, options: GetOptions = {}): Promise<Answ
   });
 }
 
-/** The first line of traefik/whoami's answer names the task. */
-function hostnameOf(body: string): string {
-  const match = /^Hostname: (\S+)/.exec(body);
-  if (!match) throw new Error(`not a whoami answer: ${body.slice(0, 120)}`);
-  return match[1]!;
-}
 
 /** `total` requests one after another on `agent`: which task answered each, and the connections used. */
 async function sequential(host: string, port: number, agent: http.Agent, total: number): Promise<{ counts: Map<string, number>; sockets: Set<net.Socket>; statuses: number[] }> {

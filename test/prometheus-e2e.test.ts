@@ -167,6 +167,7 @@ t.test('Prometheus scrapes every node and counts what the mesh handed to each ta
   // Every query of examples/grafana-dashboard.json is one this Prometheus takes.
   const dashboard = JSON.parse(await readFile(new URL('../examples/grafana-dashboard.json', import.meta.url), 'utf8')) as
     { panels: { title: string; targets: { expr: string }[] }[] };
+  t.equal(dashboard.panels.flatMap((panel) => panel.targets).length, 9, 'nine queries in eight panels');
   for (const panel of dashboard.panels) {
     for (const { expr } of panel.targets) {
       const promql = expr.replaceAll('$__rate_interval', '1m').replaceAll('$service', '.*');

@@ -52,6 +52,7 @@ t.test('nodes out of the swarm, or without metrics, are no targets', async (t) =
 
 t.test('a file that cannot be written is said at start', async (t) => {
   const targets = new PrometheusTargetsFile('/nonexistent-dir/targets.json', () => []);
+  t.teardown(() => targets.stop()); // were it to start after all, its refresh would run on
   await t.rejects(targets.start(), /--prometheus-sd \/nonexistent-dir\/targets\.json: cannot write it/);
 });
 

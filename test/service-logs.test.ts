@@ -87,7 +87,7 @@ t.test('service logs: frames, details, timestamps, tail and follow; both CLIs pr
       (error, stdout, stderr) => resolve((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' ? undefined : { code: error ? 1 : 0, stdout, stderr }));
   });
   if (!docker) {
-    t.comment('NO DOCKER CLIENT: the real docker CLI part of this test did not run (Debian: apt-get install docker.io, or docker-cli)');
+    t.skip('NO DOCKER CLIENT: the real docker CLI part of this test did not run (Debian: apt-get install docker.io, or docker-cli)', () => {});
     return;
   }
   t.equal(docker.code, 0, docker.stderr);

@@ -51,7 +51,7 @@ const requestRows: RequestRow[] = [
     expect: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'k', 'x-forwarded-proto': 'ws', forwarded: 'for=127.1.0.77;host=h;proto=ws' },
   },
   {
-    name: 'an IPv6 client is bracketed and quoted in Forwarded; an IPv4-mapped one is shown as IPv4',
+    name: 'an IPv6 client is bracketed and quoted in Forwarded',
     incoming: { host: 'h' },
     origin: { address: '::1' },
     expect: { 'x-forwarded-for': '::1', forwarded: 'for="[::1]";host=h;proto=http' },

@@ -129,9 +129,9 @@ t.test('a client that leaves while the forwarder connects leaves no upstream con
     socket.on('error', () => {});
   })));
   // Each connection counts as active from its pick, so 0 means every half-made upstream has closed.
-  await waitFor('the five upstreams to close', () => pool.get('b')!.active === 0).catch(() => {});
+  await waitFor('the five upstreams to close', () => pool.get('b')!.active === 0);
   const open = (): Promise<number> => new Promise((resolve) => backend.getConnections((_e, n) => resolve(n)));
-  await waitFor('the backend to see them closed', async () => (await open()) === 0).catch(() => {});
+  await waitFor('the backend to see them closed', async () => (await open()) === 0);
   t.equal(await open(), 0, 'the backend holds no connection');
   t.equal(pool.get('b')!.active, 0, 'and the pool counts none as active');
 });

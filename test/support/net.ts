@@ -17,7 +17,11 @@ export function httpGet(host: string, port: number, path = '/'): Promise<{ statu
 
 /** The first line of traefik/whoami's answer names the task: `Hostname: <12 hex>`. */
 export async function whoamiHost(host: string, port: number): Promise<string> {
-  const { body } = await httpGet(host, port);
+  return hostnameOf((await httpGet(host, port)).body);
+}
+
+/** The task named by a traefik/whoami answer. */
+export function hostnameOf(body: string): string {
   const match = /^Hostname: (\S+)/.exec(body);
   if (!match) throw new Error(`not a whoami answer: ${body.slice(0, 80)}`);
   return match[1]!;
