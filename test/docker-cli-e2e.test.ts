@@ -10,6 +10,7 @@
 // is the service's monitor (5 s without one), and a monitor longer than two of the CLI's 200 ms polls keeps
 // an update from completing between two polls, which makes the CLI return silently (SPEC.md §4).
 import { execFile } from 'node:child_process';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, testCluster, waitFor, waitForRunning } from './support/cluster.js';
@@ -17,6 +18,7 @@ import { connectAndWait, echoConnection, httpGet } from './support/net.js';
 import { deadline } from './support/dns.js';
 
 const BLOCK = 193; // nodes 127.193.0.x, tasks 127.194/16, VIPs 127.195/16
+const SEED_003_BLOCK = 101; // the five-engine cluster of seed 003: 127.101-103
 
 const NOT_IN_SWARM = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const WORKER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
@@ -42,6 +44,45 @@ function docker(address: string, ...args: string[]): Promise<DockerResult> {
       resolve({ code, stdout, stderr: error?.killed ? `${stderr}[docker ${args.join(' ')}: killed after 60 s]` : stderr });
     });
   });
+}
+
+/**
+ * `docker ...args` on a terminal 150 columns wide (the CLI draws progress bars only past 110), through
+ * util-linux's `script`; resolves with what the terminal shows at the end.
+ */
+function dockerOnTerminal(address: string, ...args: string[]): Promise<DockerResult & { screen: string[] }> {
+  const quoted = ['docker', ...args].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    execFile('script', ['-qfec', `stty cols 150 rows 50; exec ${quoted}`, '/dev/null'],
+      { env: { ...process.env, DOCKER_HOST: `tcp://${address}:2375` }, timeout: 60_000 }, (error, stdout, stderr) => {
+        if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') return reject(error);
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, screen: screen(stdout) });
+      });
+  });
+}
+
+/** The lines a terminal shows after `output`: as much of VT100 as the CLI uses (CR, LF, cursor up/down, erase line). */
+function screen(output: string): string[] {
+  const rows = [''];
+  let row = 0;
+  let column = 0;
+  for (const [token, count, op] of output.matchAll(/\x1b\[[?]?(\d*)[;\d]*([A-Za-z])|\r|\n|[^\x1b\r\n]+/g)) {
+    if (token === '\r') column = 0;
+    else if (token === '\n') row++;
+    else if (op === 'A') row -= Number(count || 1);
+    else if (op === 'B') row += Number(count || 1);
+    else if (op === 'K') rows[row] = '';
+    else if (op === undefined) {
+      const line = rows[row]!.padEnd(column);
+      rows[row] = line.slice(0, column) + token + line.slice(column + token.length);
+      column += token.length;
+    }
+    while (rows.length <= row) rows.push('');
+  }
+  const shown = rows.map((line) => line.trimEnd());
+  while (shown.at(-1) === '') shown.pop();
+  return shown;
 }
 
 const installed = await new Promise<boolean>((resolve) => {
@@ -356,6 +397,18 @@ t.test('nodes: drain, labels, promote/demote, inspect --pretty, a worker leaving
     /^ State:\s+Ready$/, /^ Availability:\s+Active$/, new RegExp(`^ Address:\\s+${escape(n2)}$`), /^Manager Status:$/,
     new RegExp(`^ Address:\\s+${escape(n2)}:2377$`), /^ Raft Status:\s+Reachable$/, /^ Leader:\s+No$/, /^Engine Version:\s+28\.2\.2$/,
   ]) t.ok(lines(pretty.stdout).some((l) => re.test(l)), `inspect --pretty: ${re}`);
+  // TLS Info: the swarm's root CA, whose PEM's SHA-256 is the digest part of the join tokens.
+  const tls = /^TLS Info:\n TrustRoot:\n(-----BEGIN CERTIFICATE-----\n[^]+?-----END CERTIFICATE-----\n)\n Issuer Subject:\tMBMxETAPBgNVBAMTCHN3YXJtLWNh\n Issuer Public Key:\t([A-Za-z0-9+/]+=*)\n$/m.exec(pretty.stdout);
+  t.ok(tls, `inspect --pretty: the TLS Info section\n${pretty.stdout}`);
+  if (tls) {
+    const ca = new X509Certificate(tls[1]!);
+    t.equal(ca.subject, 'CN=swarm-ca');
+    t.ok(ca.ca && ca.verify(ca.publicKey), 'TrustRoot: a self-signed CA certificate');
+    t.ok(createPublicKey({ key: Buffer.from(tls[2]!, 'base64'), format: 'der', type: 'spki' }).equals(ca.publicKey), 'Issuer Public Key: its key');
+    const digest = BigInt(`0x${createHash('sha256').update(tls[1]!).digest('hex')}`).toString(36).padStart(50, '0');
+    const token = (await docker(n1, 'swarm', 'join-token', '-q', 'worker')).stdout.trim();
+    t.equal(token.split('-')[2], digest, "the join token's digest part is the CA's");
+  }
 
   const demote = await docker(n1, 'node', 'demote', 'node2');
   t.equal(demote.code, 0, demote.stderr);
@@ -437,6 +490,28 @@ t.test('a global service and a service with health checks', { skip }, async (t) 
   t.equal(rm.stdout, 'study\nsimple\nsick\n', rm.stderr);
 });
 
+t.test('on a terminal: progress bars redrawn in place, as the transcript shows them', { skip }, async (t) => {
+  const n1 = cluster!.nodes[0]!.address;
+  const ids = await nodeIds(cluster!.nodes[0]!.apiUrl);
+  const BAR = 'running   [==================================================>]';
+
+  const global = await dockerOnTerminal(n1, 'service', 'create', '--name', 'bars', '--mode', 'global', ...FAST, 'nginx');
+  t.equal(global.code, 0, global.stdout);
+  const [id, progress, ...rest] = global.screen;
+  t.match(id, /^[0-9a-z]{25}$/, global.stdout);
+  t.equal(progress, 'overall progress: 3 out of 3 tasks');
+  t.same(rest.slice(0, 3).sort(), Object.values(ids).map((node) => `${node.slice(0, 12)}: ${BAR}`).sort(), 'a full bar per node');
+  t.same(rest.slice(3), [`verify: Service ${id} converged`], 'and the verify line last');
+
+  const replicated = await dockerOnTerminal(n1, 'service', 'create', '--detach', '--name', 'bars-rep', ...FAST, 'nginx');
+  t.equal(replicated.code, 0, replicated.stdout);
+  const scale = await dockerOnTerminal(n1, 'service', 'scale', 'bars-rep=4');
+  t.equal(scale.code, 0, scale.stdout);
+  t.same(scale.screen, ['bars-rep scaled to 4', 'overall progress: 4 out of 4 tasks',
+    ...[1, 2, 3, 4].map((slot) => `${slot}/4: ${BAR}`), 'verify: Service bars-rep converged'], scale.stdout);
+  t.equal((await docker(n1, 'service', 'rm', 'bars', 'bars-rep')).code, 0);
+});
+
 t.test('seed 004 with simplenode:0.1: ps, service logs after a few requests, scale to 4 and back to 1', { skip }, async (t) => {
   const [n1, n2] = cluster!.nodes.map((n) => n.address) as [string, string, string];
   const manager = cluster!.nodes[0]!.apiUrl;
@@ -515,4 +590,48 @@ t.test('the last manager leaves with --force, and the engine is no longer a mana
   t.equal(leave.code, 0, leave.stderr);
   t.equal(leave.stdout, 'Node left the swarm.\n');
   await refused(t, n1, ['service', 'ls'], `Error response from daemon: ${NOT_IN_SWARM}\n`);
+});
+
+t.test('seed 003 on five engines: three managers, drain, the leader leaves, node2 leads and promotes node5', { skip }, async (t) => {
+  const five = await testCluster(t, SEED_003_BLOCK, { bare: true, nodes: 5 });
+  const [n1, n2, n3, n4, n5] = five.nodes.map((n) => n.address) as [string, string, string, string, string];
+  t.equal((await docker(n1, 'swarm', 'init', '--advertise-addr', n1)).code, 0);
+  const managerHint = await docker(n1, 'swarm', 'join-token', 'manager');
+  const workerHint = await docker(n1, 'swarm', 'join-token', 'worker');
+  const managerToken = /^    docker swarm join --token (SWMTKN-1-\S+) (\S+)$/m.exec(managerHint.stdout);
+  const workerToken = /^    docker swarm join --token (SWMTKN-1-\S+) (\S+)$/m.exec(workerHint.stdout);
+  t.equal(managerHint.stdout.split('\n')[0], 'To add a manager to this swarm, run the following command:');
+  t.equal(workerHint.stdout.split('\n')[0], 'To add a worker to this swarm, run the following command:');
+  t.ok(managerToken && workerToken && managerToken[2] === `${n1}:2377`, managerHint.stdout + workerHint.stdout);
+  for (const [address, [, token, remote]] of [[n2, managerToken!], [n3, managerToken!], [n4, workerToken!], [n5, workerToken!]] as const) {
+    const join = await docker(address, 'swarm', 'join', '--token', token!, remote!);
+    t.equal(join.stdout, `This node joined a swarm as a ${token === managerToken![1] ? 'manager' : 'worker'}.\n`, join.stderr);
+  }
+  const ids = await nodeIds(five.nodes[0]!.apiUrl);
+  /** `node ls` as the seed prints it: one row per node, in hostname order, IDs as the API gives them. */
+  const table = (self: string, rows: [string, string, string, string][]): string[] => [
+    'ID                            HOSTNAME   STATUS    AVAILABILITY   MANAGER STATUS   ENGINE VERSION',
+    ...rows.map(([host, status, availability, manager]) =>
+      `${ids[host]} ${host === self ? '*' : ' '}   ${host.padEnd(11)}${status.padEnd(10)}${availability.padEnd(15)}${manager.padEnd(17)}28.2.2`),
+  ];
+  t.same(lines((await docker(n1, 'node', 'ls')).stdout), table('node1', [
+    ['node1', 'Ready', 'Active', 'Leader'], ['node2', 'Ready', 'Active', 'Reachable'], ['node3', 'Ready', 'Active', 'Reachable'],
+    ['node4', 'Ready', 'Active', ''], ['node5', 'Ready', 'Active', ''],
+  ]));
+
+  t.equal((await docker(n1, 'node', 'update', '--availability', 'drain', 'node5')).stdout, 'node5\n');
+  t.equal((await docker(n1, 'node', 'update', '--availability', 'drain', 'node3')).stdout, 'node3\n');
+  t.same(lines((await docker(n1, 'node', 'ls')).stdout), table('node1', [
+    ['node1', 'Ready', 'Active', 'Leader'], ['node2', 'Ready', 'Active', 'Reachable'], ['node3', 'Ready', 'Drain', 'Reachable'],
+    ['node4', 'Ready', 'Active', ''], ['node5', 'Ready', 'Drain', ''],
+  ]), 'a drained manager is still a manager');
+
+  const leave = await docker(n1, 'swarm', 'leave', '--force');
+  t.equal(leave.stdout, 'Node left the swarm.\n', leave.stderr);
+  t.equal((await docker(n2, 'node', 'update', '--availability', 'active', 'node5')).stdout, 'node5\n');
+  t.equal((await docker(n2, 'node', 'promote', 'node5')).stdout, 'Node node5 promoted to a manager in the swarm.\n');
+  t.same(lines((await docker(n2, 'node', 'ls')).stdout), table('node2', [
+    ['node1', 'Down', 'Active', 'Unreachable'], ['node2', 'Ready', 'Active', 'Leader'], ['node3', 'Ready', 'Drain', 'Reachable'],
+    ['node4', 'Ready', 'Active', ''], ['node5', 'Ready', 'Active', 'Reachable'],
+  ]), "node2 took the lead; node1 is Down and Unreachable, as the seed shows");
 });

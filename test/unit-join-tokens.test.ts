@@ -1,6 +1,9 @@
-// JoinTokens: Swarm's SWMTKN format, the shared digest part, roleOf's answers, and rotation.
+// JoinTokens: Swarm's SWMTKN format, the root CA's digest part, roleOf's answers, and rotation.
 import t from 'tap';
-import { JoinTokens } from '../src/swarm/index.js';
+import { JoinTokens, RootCA } from '../src/swarm/index.js';
+
+/** The join tokens of a new swarm, with its own root CA. */
+const newTokens = (): JoinTokens => new JoinTokens(new RootCA().joinTokenDigest);
 
 const FORMAT = /^SWMTKN-1-([0-9a-z]{50})-([0-9a-z]{25})$/;
 
@@ -12,14 +15,14 @@ function parts(token: string): { digest: string; secret: string } {
 
 t.test('join tokens have the form SWMTKN-1-<50 base36>-<25 base36>', async (t) => {
   for (let i = 0; i < 20; i++) {
-    const tokens = new JoinTokens();
+    const tokens = newTokens();
     t.match(tokens.token('worker'), FORMAT);
     t.match(tokens.token('manager'), FORMAT);
   }
 });
 
 t.test('worker and manager tokens share the digest part and differ in the secret', async (t) => {
-  const tokens = new JoinTokens();
+  const tokens = newTokens();
   const worker = parts(tokens.token('worker'));
   const manager = parts(tokens.token('manager'));
   t.equal(worker.digest, manager.digest);
@@ -27,23 +30,23 @@ t.test('worker and manager tokens share the digest part and differ in the secret
 });
 
 t.test('a token stays the same until it is rotated', async (t) => {
-  const tokens = new JoinTokens();
+  const tokens = newTokens();
   t.equal(tokens.token('worker'), tokens.token('worker'));
   t.equal(tokens.token('manager'), tokens.token('manager'));
 });
 
 t.test('two clusters get different digests', async (t) => {
-  t.not(parts(new JoinTokens().token('worker')).digest, parts(new JoinTokens().token('worker')).digest);
+  t.not(parts(newTokens().token('worker')).digest, parts(newTokens().token('worker')).digest);
 });
 
 t.test('roleOf names the role a token grants', async (t) => {
-  const tokens = new JoinTokens();
+  const tokens = newTokens();
   t.equal(tokens.roleOf(tokens.token('worker')), 'worker');
   t.equal(tokens.roleOf(tokens.token('manager')), 'manager');
 });
 
 t.test('roleOf calls a token of the wrong shape malformed', async (t) => {
-  const tokens = new JoinTokens();
+  const tokens = newTokens();
   const good = tokens.token('worker');
   const { digest, secret } = parts(good);
   const table: [string, string][] = [
@@ -68,8 +71,8 @@ t.test('roleOf calls a token of the wrong shape malformed', async (t) => {
 });
 
 t.test('roleOf calls a well-formed token that is not ours invalid', async (t) => {
-  const tokens = new JoinTokens();
-  const other = new JoinTokens();
+  const tokens = newTokens();
+  const other = newTokens();
   const { digest, secret } = parts(tokens.token('worker'));
   const table: [string, string][] = [
     ['another cluster\'s worker token', other.token('worker')],
@@ -91,7 +94,7 @@ const rotateRows: RotateRow[] = [{ rotate: 'worker', other: 'manager' }, { rotat
 
 for (const row of rotateRows) {
   t.test(`rotating the ${row.rotate} token invalidates the old ${row.rotate} token only`, async (t) => {
-    const tokens = new JoinTokens();
+    const tokens = newTokens();
     const old = tokens.token(row.rotate);
     const kept = tokens.token(row.other);
     tokens.rotate(row.rotate);
@@ -106,7 +109,7 @@ for (const row of rotateRows) {
 }
 
 t.test('rotating twice invalidates both earlier tokens of that role', async (t) => {
-  const tokens = new JoinTokens();
+  const tokens = newTokens();
   const first = tokens.token('worker');
   tokens.rotate('worker');
   const second = tokens.token('worker');
@@ -117,7 +120,7 @@ t.test('rotating twice invalidates both earlier tokens of that role', async (t) 
 });
 
 t.test('a worker token never grants manager, even after the manager token rotates', async (t) => {
-  const tokens = new JoinTokens();
+  const tokens = newTokens();
   const worker = tokens.token('worker');
   tokens.rotate('manager');
   t.equal(tokens.roleOf(worker), 'worker');

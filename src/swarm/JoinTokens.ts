@@ -1,5 +1,5 @@
 // Join tokens in Swarm's format, SWMTKN-1-<50 base-36: CA digest>-<25 base-36: secret>; the worker
-// and manager tokens share the digest part. A token names the role a joining node gets.
+// and manager tokens share the digest part, the root CA's (RootCA.joinTokenDigest). A token names the role a joining node gets.
 import { timingSafeEqual } from 'node:crypto';
 import type { NodeRole } from './model.js';
 import { randomBase36 } from './ids.js';
@@ -7,8 +7,12 @@ import { randomBase36 } from './ids.js';
 const FORMAT = /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/;
 
 export class JoinTokens {
-  #digest = randomBase36(50);
+  readonly #digest: string;
   #secrets: Record<NodeRole, string> = { worker: randomBase36(25), manager: randomBase36(25) };
+
+  constructor(caDigest: string) {
+    this.#digest = caDigest;
+  }
 
   token(role: NodeRole): string {
     return `SWMTKN-1-${this.#digest}-${this.#secrets[role]}`;

@@ -24,6 +24,7 @@ import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound
 import { newObjectId } from './ids.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_SECOND } from './defaults.js';
 import { JoinTokens } from './JoinTokens.js';
+import { RootCA } from './RootCA.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -61,7 +62,8 @@ export class Manager {
   readonly store = new Store();
   readonly swarmId = newObjectId();
   readonly ingressNetworkId = newObjectId();
-  readonly tokens = new JoinTokens();
+  readonly rootCA = new RootCA();
+  readonly tokens = new JoinTokens(this.rootCA.joinTokenDigest);
   readonly createdAt = nowIso();
   swarmVersion = this.store.nextIndex();
   swarmUpdatedAt = this.createdAt;
@@ -155,7 +157,7 @@ export class Manager {
             { Type: 'Volume', Name: 'local' },
           ],
         },
-        TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+        TLSInfo: this.rootCA.tlsInfo,
       },
       Status: { State: 'ready', Addr: join.addr },
     };

@@ -20,7 +20,7 @@ function swarmObject(manager: Manager): unknown {
       TaskDefaults: {},
       EncryptionConfig: { AutoLockManagers: false },
     },
-    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    TLSInfo: manager.rootCA.tlsInfo,
     RootRotationInProgress: false,
     DefaultAddrPool: ['10.0.0.0/8'],
     SubnetSize: 24,
