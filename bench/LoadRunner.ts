@@ -1,53 +1,77 @@
-// Parent side of the load children: starts bench/load.ts for one scenario, reads its JSON answer, and
-// remembers every child still running so a failing or interrupted bench can stop them all.
+// Parent side of the load child (bench/load.ts): starts it once, hands it one job at a time and reads
+// each job's JSON answer. A run that hangs past its limit kills the child, and the next run starts a new
+// one; killAll stops it on every exit path of the bench.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { LoadOptions, LoadResult } from './protocol.js';
+import type { LoadAnswer, LoadOptions, LoadResult } from './protocol.js';
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));
 /** The project root, so `--import tsx` resolves from its node_modules whatever the caller's cwd. */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Room for tsx to start and autocannon to drain, on top of the scenario's own seconds. */
+/** Room for the child to start and autocannon to drain, on top of the scenario's own seconds. */
 const GRACE_MS = 30_000;
 
+interface LoadChild {
+  process: ChildProcess;
+  lines: Interface;
+}
+
 export class LoadRunner {
-  readonly #children = new Set<ChildProcess>();
+  #child: LoadChild | undefined;
+
+  #start(): LoadChild {
+    const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    const started: LoadChild = { process: child, lines: createInterface({ input: child.stdout! }) };
+    child.once('exit', () => { if (this.#child === started) this.#child = undefined; });
+    child.stdin!.on('error', () => {}); // a child that died mid-job is reported by run(), not as an EPIPE
+    return started;
+  }
 
   run(url: string, options: LoadOptions): Promise<LoadResult> {
-    const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, url, JSON.stringify(options)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    this.#children.add(child);
+    const child = (this.#child ??= this.#start());
     const limitMs = (options.warmupSec + options.durationSec) * 1000 + GRACE_MS;
-    const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
     return new Promise((resolve, reject) => {
-      child.once('error', (error) => {
+      const done = (): void => {
         clearTimeout(timer);
-        this.#children.delete(child);
-        reject(new Error(`could not start the load child: ${error.message}`));
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
-        this.#children.delete(child);
-        const line = out.trim().split('\n').pop() ?? '';
-        if (code !== 0) {
-          return reject(new Error(`load child for ${url} ended with ${signal ?? `exit code ${code}`}${signal === 'SIGKILL' ? ` (over its ${limitMs / 1000} s limit?)` : ''}`));
-        }
+        child.lines.off('line', onLine);
+        child.process.off('exit', onExit);
+        child.process.off('error', onError);
+      };
+      const onLine = (line: string): void => {
+        done();
+        let answer: LoadAnswer;
         try {
-          resolve(JSON.parse(line) as LoadResult);
+          answer = JSON.parse(line) as LoadAnswer;
         } catch {
-          reject(new Error(`load child for ${url} printed no JSON result: ${line.slice(0, 200)}`));
+          return reject(new Error(`the load child answered ${url} with no JSON: ${line.slice(0, 200)}`));
         }
-      });
+        if ('error' in answer) reject(new Error(`load run against ${url} failed: ${answer.error}`));
+        else resolve(answer);
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+        done();
+        reject(new Error(`the load child ended (${signal ?? `exit code ${code}`}) during the run against ${url}`));
+      };
+      const onError = (error: Error): void => {
+        done();
+        reject(new Error(`could not start the load child: ${error.message}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        this.killAll();
+        reject(new Error(`the load run against ${url} went past its ${limitMs / 1000} s limit`));
+      }, limitMs);
+      child.lines.on('line', onLine);
+      child.process.once('exit', onExit);
+      child.process.once('error', onError);
+      child.process.stdin!.write(`${JSON.stringify({ url, options })}\n`);
     });
   }
 
-  /** Stops the children still running (each by its own pid). */
+  /** Stops the child, if one runs. */
   killAll(): void {
-    for (const child of this.#children) child.kill('SIGKILL');
-    this.#children.clear();
+    this.#child?.process.kill('SIGKILL');
+    this.#child = undefined;
   }
 }

@@ -1,9 +1,11 @@
-// The load child: one autocannon run (after an unrecorded warm-up) against one URL, printed as one line
-// of LoadResult JSON. It runs in its own process so the load generator never shares an event loop with
-// the cluster it measures; usage: node --import tsx bench/load.ts <url> <LoadOptions as JSON>
+// The load child: autocannon runs (each after an unrecorded warm-up), one per line of LoadJob JSON read
+// from stdin, each answered with one line of LoadResult JSON on stdout. It runs in its own process so the
+// load generator never shares an event loop with the cluster it measures, and it stays up between runs
+// so that no run waits for Node and tsx to start; usage: node --import tsx bench/load.ts
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
-import type { LoadOptions, LoadResult } from './protocol.js';
+import { createInterface } from 'node:readline';
+import type { LoadJob, LoadOptions, LoadResult } from './protocol.js';
 
 /**
  * autocannon 8 has no working "new connection per request" mode: `reconnectRate: 1` drops the response
@@ -80,14 +82,13 @@ async function measure(url: string, options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-const [url, json] = process.argv.slice(2);
-if (!url || !json) {
-  process.stderr.write('usage: node --import tsx bench/load.ts <url> <options-json>\n');
-  process.exit(2);
-}
-try {
-  process.stdout.write(`${JSON.stringify(await measure(url, JSON.parse(json) as LoadOptions))}\n`);
-} catch (error) {
-  process.stderr.write(`load: ${(error as Error).message}\n`);
-  process.exitCode = 1;
+// One job at a time, in the order they come: a run must have the machine to itself.
+for await (const line of createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  try {
+    const { url, options } = JSON.parse(line) as LoadJob;
+    process.stdout.write(`${JSON.stringify(await measure(url, options))}\n`);
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
+  }
 }

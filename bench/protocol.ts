@@ -1,5 +1,5 @@
-// The JSON contract between the bench orchestrator (bench/run.ts) and one load child (bench/load.ts):
-// what a child is asked to do on its command line, and the one line of JSON it prints back.
+// The JSON-lines contract between the bench orchestrator (bench/run.ts) and its load child (bench/load.ts):
+// what the child is asked to run, one job a line on its stdin, and the one line it prints back for each.
 
 export interface LoadOptions {
   connections: number;
@@ -10,6 +10,15 @@ export interface LoadOptions {
   /** Send `Connection: close`, so every request pays for a new TCP connection (and a new mesh pick). */
   newConnectionPerRequest: boolean;
 }
+
+/** One line of the child's stdin. */
+export interface LoadJob {
+  url: string;
+  options: LoadOptions;
+}
+
+/** One line of its stdout: the result, or why the run failed. */
+export type LoadAnswer = LoadResult | { error: string };
 
 export interface LoadResult {
   /** 2xx responses during the measured window. */
@@ -22,4 +31,53 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   elapsedSec: number;
+}
+
+// bench/dnsLoad.ts: the job on its command line, the result line it prints.
+
+export interface DnsLoadJob {
+  address: string;
+  port: number;
+  name: string;
+  durationSec: number;
+  inFlight: number;
+}
+
+export interface DnsLoadResult {
+  name: string;
+  answered: number;
+  /** Queries that had no answer by the end (UDP drops them silently). */
+  lost: number;
+  /** Answers whose rcode was not NOERROR, or that named no address. */
+  failed: number;
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+// bench/scaleUp.ts: the sizes on its command line, the figures it prints.
+
+export interface ScaleUpJob {
+  /** Nodes on 127.B.0.0/24, tasks on 127.(B+1)/16, VIPs on 127.(B+2)/16. */
+  block: number;
+  nodes: number;
+  /** Published services of one task each: every node listens on each one's port. */
+  services: number;
+  /** The replicas of the service whose convergence is timed. */
+  replicas: number;
+}
+
+export interface ScaleUpResult {
+  nodes: number;
+  replicas: number;
+  listeners: number;
+  /** startCluster: every node's engine, mesh and API up. */
+  startMs: number;
+  /** From the first service create to every node listening on every published port. */
+  listenersMs: number;
+  /** Memory of the process with the nodes up and every listener open, less what it used before. */
+  rssMiB: number;
+  heapMiB: number;
+  /** From the create of the `replicas` service to all its tasks running. */
+  convergeMs: number;
 }

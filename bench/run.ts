@@ -1,7 +1,9 @@
-// `npm run bench`: starts a 3-node cluster with one whoami task, loads it directly, through the mesh on
-// its own node and through the mesh on another node, with and without keep-alive, in interleaved rounds
-// (bench/schedule.ts), then prints the medians and every run, and writes them to bench/results/<date>.md.
-// Settings: bench/settings.ts; the load itself: bench/load.ts; the medians: bench/summary.ts.
+// `npm run bench`: starts a 3-node cluster with one backend task (bench/targets.ts) and its peers in front of
+// the same task (HAProxy, nginx, node-http-proxy), loads every route with keep-alive, with a new connection
+// per request and with one connection, in interleaved rounds (bench/schedule.ts); then the scale section
+// (bench/scale.ts). It prints the medians, the targets, the scale figures and every run, and writes them
+// to bench/results/<date>.md. Settings: bench/settings.ts; the load itself: bench/load.ts; the medians:
+// bench/summary.ts; the targets: bench/goals.ts.
 //
 // The cluster stays in this process and autocannon runs in a child per scenario, not the reverse: the
 // cluster (its mesh and its in-process whoami task) is the system under test, and a load generator in
@@ -16,8 +18,11 @@ import { readSettings, type BenchSettings } from './settings.js';
 import { roundOrders, SCENARIOS } from './schedule.js';
 import { summarize } from './summary.js';
 import { formatReport, ROUTE_LABEL, type Measurement, type Route } from './table.js';
-import { deployWhoami, HTTP_PUBLISHED_PORT, PUBLISHED_PORT } from './targets.js';
+import { deployTargets, HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE } from './targets.js';
 import { startNaiveProxy, type NaiveProxy } from './naiveProxy.js';
+import { startPeers, type Peers } from './peers.js';
+import { formatGoals, goals } from './goals.js';
+import { dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
 
 const settings = ((): BenchSettings => {
   try {
@@ -32,20 +37,20 @@ let cluster: Cluster | undefined;
 /** The same cluster with metrics off (--metrics-port off), for what counting costs. */
 let quiet: Cluster | undefined;
 let naive: NaiveProxy | undefined;
+let peers: Peers | undefined;
 
-async function shutDown(): Promise<void> {
+/** Closes the main clusters and everything in front of them; the scale section then reuses their addresses. */
+async function closeRoutes(): Promise<void> {
   runner.killAll();
-  await naive?.close();
-  naive = undefined;
-  const closing = [cluster, quiet];
-  cluster = quiet = undefined;
+  const closing = [naive, peers, cluster, quiet];
+  naive = peers = cluster = quiet = undefined;
   await Promise.all(closing.map((c) => c?.close()));
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`bench: ${signal}, stopping the load and the cluster\n`);
-    void shutDown().finally(() => process.exit(130));
+    void closeRoutes().finally(() => process.exit(130));
   });
 }
 
@@ -59,7 +64,7 @@ async function bench(): Promise<void> {
     dns: `127.${block}.0.250`,
     dnsUpstreams: [],
   });
-  const targets = await deployWhoami(cluster);
+  const targets = await deployTargets(cluster);
   quiet = await startCluster({
     subnet: `127.${block + 3}.0.0/24`,
     taskSubnet: `127.${block + 4}.0.0/16`,
@@ -68,25 +73,28 @@ async function bench(): Promise<void> {
     dnsUpstreams: [],
     metricsPort: undefined,
   });
-  const quietTargets = await deployWhoami(quiet);
+  const quietTargets = await deployTargets(quiet);
   // In this process too, like the mesh it is compared with.
   naive = await startNaiveProxy(targets.direct, `127.${block}.0.200`);
-  const urls: Record<Route, string> = {
-    direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode,
-    'http same node': targets.httpSameNode, 'http other node': targets.httpOtherNode, 'node-http-proxy': naive.url,
+  peers = await startPeers(targets.task, `127.${block}.0.201`, `127.${block}.0.202`);
+  const urls: Partial<Record<Route, string>> = {
+    direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode, vip: targets.vip,
+    'http same node': targets.httpSameNode, 'node-http-proxy': naive.url, ...peers.urls,
     'same node, no metrics': quietTargets.sameNode, 'http same node, no metrics': quietTargets.httpSameNode,
   };
+  const peerNotes = peers.notes;
+  for (const note of peerNotes.filter((n) => n.includes('not installed') || n.includes('no stream module'))) process.stderr.write(`bench: ${note}\n`);
 
   const measurements: Measurement[] = [];
-  const orders = roundOrders(settings.rounds);
+  const orders = roundOrders(settings.rounds, (route) => urls[route] !== undefined);
   const firstCpu = cpuTimes();
   for (const [r, order] of orders.entries()) {
     for (const [i, { route, mode }] of order.entries()) {
       process.stderr.write(`bench: round ${r + 1}/${orders.length}, run ${i + 1}/${order.length}: ${ROUTE_LABEL[route]}, ${mode}: ` +
         `${urls[route]} for ${settings.durationSec} s\n`);
       const cpuBefore = cpuTimes();
-      const result = await runner.run(urls[route], {
-        connections: settings.connections,
+      const result = await runner.run(urls[route]!, {
+        connections: mode === 'one connection' ? 1 : settings.connections,
         pipelining: settings.pipelining,
         durationSec: settings.durationSec,
         warmupSec: settings.warmupSec,
@@ -97,10 +105,30 @@ async function bench(): Promise<void> {
   }
   const steal = stealPercent(firstCpu, cpuTimes());
 
+  process.stderr.write('bench: scale: DNS load\n');
+  const { address: dnsAddress, port: dnsPort } = cluster.dnsServer;
+  const dnsInFlight = 32;
+  const dns = [];
+  for (const name of [SERVICE, `tasks.${SERVICE}`]) {
+    dns.push(await dnsLoad({ address: dnsAddress, port: dnsPort, name, durationSec: settings.scale.dnsSec, inFlight: dnsInFlight }));
+  }
+  await closeRoutes();
+  const { scale } = settings;
+  process.stderr.write(`bench: scale: ${scale.nodes} nodes, ${scale.services} published services, ${scale.replicas} replicas\n`);
+  const up = await scaleUp({ block, nodes: scale.nodes, services: scale.services, replicas: scale.replicas });
+  const sizes = [];
+  for (const nodes of scale.clusterSizes) {
+    process.stderr.write(`bench: scale: the mesh of a ${nodes}-node cluster\n`);
+    sizes.push(await meshAtSize(nodes, block, runner, { connections: settings.connections, durationSec: settings.durationSec, warmupSec: settings.warmupSec }));
+  }
+  const figures: ScaleFigures = { up, dns, dnsInFlight, sizes };
+
   const date = new Date().toISOString().slice(0, 10);
   const warmup = settings.warmupSec > 0 ? ` after a ${settings.warmupSec} s warm-up` : ', no warm-up';
   const rounds = settings.rounds === 1 ? '1 round' : `${settings.rounds} rounds, each running every scenario once, keep-alive first, the routes of each mode turned by one place a round`;
-  const report = formatReport(summarize(measurements, SCENARIOS), measurements, {
+  const ran = SCENARIOS.filter((s) => urls[s.route] !== undefined);
+  const summaries = summarize(measurements, ran);
+  const report = formatReport(summaries, measurements, {
     date,
     machine,
     rounds: settings.rounds,
@@ -108,15 +136,19 @@ async function bench(): Promise<void> {
     setup: [
       `load: autocannon in a child process, ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
         `${settings.durationSec} s per scenario${warmup}; ${rounds}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
-      `target: one traefik/whoami task at ${new URL(targets.direct).host} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
-        `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}`,
-      `http mode: a second whoami task on ${targets.taskNode}, published on ${HTTP_PUBLISHED_PORT} with routemesh.lb.mode=http; ` +
-        `node-http-proxy at ${new URL(naive.url).host} in front of the first task`,
+      `target: one task of bench/backend.ts (routemesh/exec, a process of its own) at ${targets.task} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
+        `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}, ` +
+        `VIP = ${new URL(targets.vip).host}`,
+      `http mode: a second such task on ${targets.taskNode}, published on ${HTTP_PUBLISHED_PORT} with routemesh.lb.mode=http; ` +
+        `node-http-proxy at ${new URL(urls['node-http-proxy']!).host} in front of the first task, and so are:`,
+      ...peerNotes.map((note) => `  ${note}`),
+      `one connection: keep-alive with a single connection, so each request waits for the one before it: the latency a proxy adds`,
       `metrics off: the same two services on a second cluster started with --metrics-port off (${new URL(quietTargets.sameNode).host}, ` +
         `${new URL(quietTargets.httpSameNode).host}), so the mesh counts nothing`,
       'new per request: every request sends `Connection: close`, so it pays for a new TCP connection and, through the mesh in tcp mode, ' +
         'a new upstream connection and a new balancer pick',
     ],
+    sections: [...formatGoals(goals(summaries)), ...formatScale(figures)],
   });
   process.stdout.write(report);
 
@@ -135,7 +167,7 @@ try {
   process.stderr.write(`bench failed: ${(error as Error).message}\n`);
   process.exitCode = 1;
 } finally {
-  await shutDown();
+  await closeRoutes();
   // A handle left open after close() would hang `npm run bench`; say so rather than wait forever.
   setTimeout(() => {
     process.stderr.write('bench: something still held the event loop 5 s after closing the cluster; exiting anyway\n');

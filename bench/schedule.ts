@@ -8,13 +8,22 @@ export interface Scenario {
   mode: ConnectionMode;
 }
 
-const MODES: readonly ConnectionMode[] = ['keep-alive', 'new per request'];
+/**
+ * The routes each mode runs. One connection is for the latency a proxy adds when it waits on nothing
+ * else: the tcp routes against the task and their peers.
+ */
+const MODE_ROUTES: readonly [ConnectionMode, readonly Route[]][] = [
+  ['keep-alive', ROUTES],
+  ['new per request', ROUTES],
+  ['one connection', ['direct', 'same node', 'haproxy tcp', 'nginx stream']],
+];
 
-/** Round 1's order, which is also the report's: keep-alive, then new per request; the routes in ROUTES' order. */
-export const SCENARIOS: readonly Scenario[] = MODES.flatMap((mode) => ROUTES.map((route) => ({ route, mode })));
+/** Round 1's order, which is also the report's: keep-alive, new per request, one connection; routes in ROUTES' order. */
+export const SCENARIOS: readonly Scenario[] = MODE_ROUTES.flatMap(([mode, routes]) => routes.map((route) => ({ route, mode })));
 
 /**
- * Each round runs the keep-alive block, then the new-connection block, and within each block the routes
+ * Each round runs the keep-alive block, then the new-connection block, then the one-connection block, and
+ * within each block the routes (those `available`: a peer may not be installed)
  * turn by one place a round: no route holds the same place in two rounds. A slow start, a slow-down
  * late in a round or a noisy neighbour then lands on one round of each, and the median of the three
  * leaves it out.
@@ -25,10 +34,12 @@ export const SCENARIOS: readonly Scenario[] = MODES.flatMap((mode) => ROUTES.map
  * place to the same route. In blocks only a round's first keep-alive run follows one, a different
  * route each round.
  */
-export function roundOrders(rounds: number): Scenario[][] {
-  const n = ROUTES.length;
+export function roundOrders(rounds: number, available: (route: Route) => boolean = () => true): Scenario[][] {
   return Array.from({ length: rounds }, (_, r) =>
-    MODES.flatMap((mode) => ROUTES.map((_, i) => scenario(ROUTES[(i + r) % n]!, mode))));
+    MODE_ROUTES.flatMap(([mode, all]) => {
+      const routes = all.filter(available);
+      return routes.map((_, i) => scenario(routes[(i + r) % routes.length]!, mode));
+    }));
 }
 
 /** The SCENARIOS entry itself, so that orders can be compared by identity. */

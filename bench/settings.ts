@@ -17,6 +17,18 @@ export interface BenchSettings {
   quick: boolean;
   /** Leave bench/results alone (the test sets it). */
   noWrite: boolean;
+  scale: ScaleSettings;
+}
+
+/** The scale section's sizes (bench/scale.ts). */
+export interface ScaleSettings {
+  nodes: number;
+  services: number;
+  replicas: number;
+  /** Seconds of DNS load per name. */
+  dnsSec: number;
+  /** The cluster sizes the mesh is loaded through. */
+  clusterSizes: number[];
 }
 
 function seconds(name: string, text: string | undefined, fallback: number): number {
@@ -38,18 +50,22 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) {
     throw new Error(`BENCH_ROUNDS must be a whole number from 1 to 9, got "${env.BENCH_ROUNDS}"`);
   }
-  // 3 rounds × 6 scenarios × (3 s + 1 s warm-up + ~0.7 s to start the child) keeps a run under 2 minutes.
-  const durationSec = seconds('BENCH_DURATION', env.BENCH_DURATION, quick ? 1 : 3);
+  // 3 rounds × 28 scenarios × (2 s + 0.5 s warm-up), plus the scale section, keep a run under 5 minutes.
+  const durationSec = seconds('BENCH_DURATION', env.BENCH_DURATION, quick ? 0.5 : 2);
   if (durationSec === 0) throw new Error('BENCH_DURATION must be more than 0 seconds');
   return {
     block,
     rounds,
     durationSec,
     // A quick run only checks the harness works; warming the JIT is for figures worth reading.
-    warmupSec: seconds('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 0 : 1),
+    warmupSec: seconds('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 0 : 0.5),
     connections: 10,
     pipelining: 1,
     quick,
     noWrite: env.BENCH_NO_WRITE === '1',
+    // Quick mode checks each step works at a size that keeps the whole run under a minute.
+    scale: quick
+      ? { nodes: 10, services: 5, replicas: 20, dnsSec: Math.min(durationSec, 1), clusterSizes: [1, 3] }
+      : { nodes: 50, services: 20, replicas: 100, dnsSec: durationSec, clusterSizes: [1, 3, 10] },
   };
 }

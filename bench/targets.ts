@@ -1,8 +1,16 @@
-// Puts the thing under test on a running cluster - one traefik/whoami task published on 8080 in ingress
-// mode, and a second one in http mode on 8081 on the same node - and finds the ways to reach them: the
-// task itself, the mesh (tcp and http mode) on its node and elsewhere.
+// Puts the thing under test on a running cluster - one task of bench/backend.ts published on 8080 in
+// ingress mode, and a second one in http mode on 8081 on the same node - and finds the ways to reach
+// them: the task itself, the mesh (tcp and http mode) on its node and elsewhere, and the service's VIP.
+// The tasks run under routemesh/exec, each in a process of its own as a container's program would: an
+// in-process task (traefik/whoami) would share the cluster's event loop with the mesh, and the mesh would
+// be charged for the task's work where HAProxy and nginx, in processes of their own, are not.
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { Cluster } from '../src/engine/index.js';
+
+const BACKEND = fileURLToPath(new URL('./backend.ts', import.meta.url));
+/** The task's command line: tsx by its own path, so it loads whatever the cwd. */
+export const BACKEND_COMMAND = [process.execPath, '--import', import.meta.resolve('tsx'), BACKEND];
 
 export const SERVICE = 'bench';
 export const PUBLISHED_PORT = 8080;
@@ -14,7 +22,9 @@ export interface Targets {
   sameNode: string;
   otherNode: string;
   httpSameNode: string;
-  httpOtherNode: string;
+  vip: string;
+  /** The task as HAProxy and nginx name it: address:port. */
+  task: string;
   /** Hostnames, for the notes under the table. */
   taskNode: string;
   otherNodeName: string;
@@ -50,6 +60,10 @@ function statusOf(url: string): Promise<number> {
   });
 }
 
+interface ServiceView {
+  Endpoint?: { VirtualIPs?: { Addr: string }[] };
+}
+
 interface TaskView {
   NodeID: string;
   DesiredState: string;
@@ -57,13 +71,20 @@ interface TaskView {
   Endpoint?: { Addr: string; Ports: { TargetPort: number; ListenPort: number }[] };
 }
 
-/** One whoami task published on `port`, with `labels`, on `node` if given; resolves with it running. */
-async function deploy(manager: string, name: string, port: number, labels: Record<string, string>, node?: string): Promise<TaskView> {
+/**
+ * A service of bench/backend.ts published on `port`, with `labels`, its tasks on `node` if given (one
+ * task, or with `global` one per node); resolves with a task running.
+ */
+export async function deployBackend(manager: string, name: string, port: number, labels: Record<string, string>, node?: string, global = false): Promise<TaskView> {
+  const [command, ...args] = BACKEND_COMMAND;
   const created = await engineApi<{ message?: string }>(manager, 'POST', '/services/create', {
     Name: name,
     Labels: labels,
-    TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' }, ...(node ? { Placement: { Constraints: [`node.hostname==${node}`] } } : {}) },
-    Mode: { Replicated: { Replicas: 1 } },
+    TaskTemplate: {
+      ContainerSpec: { Image: 'routemesh/exec', Command: [command], Args: args },
+      ...(node ? { Placement: { Constraints: [`node.hostname==${node}`] } } : {}),
+    },
+    Mode: global ? { Global: {} } : { Replicated: { Replicas: 1 } },
     EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] },
   });
   if (created.status !== 201) throw new Error(`creating the ${name} service failed (${created.status}): ${created.body?.message ?? ''}`);
@@ -74,31 +95,40 @@ async function deploy(manager: string, name: string, port: number, labels: Recor
   });
 }
 
-export async function deployWhoami(cluster: Cluster): Promise<Targets> {
+export async function deployTargets(cluster: Cluster): Promise<Targets> {
   const manager = cluster.nodes[0]!.apiUrl;
-  const task = await deploy(manager, SERVICE, PUBLISHED_PORT, {});
+  const task = await deployBackend(manager, SERVICE, PUBLISHED_PORT, {});
   const nodes = cluster.nodes;
   const home = nodes.find((n) => n.nodeId === task.NodeID);
   const other = nodes.find((n) => n.nodeId !== task.NodeID);
   if (!home || !other) throw new Error(`the task runs on node ${task.NodeID}, which is not one of this cluster's ${nodes.length} nodes`);
   // Its twin in http mode, on the same node, so tcp and http mode reach the same kind of task the same way.
-  await deploy(manager, HTTP_SERVICE, HTTP_PUBLISHED_PORT, { 'routemesh.lb.mode': 'http' }, home.hostname);
+  await deployBackend(manager, HTTP_SERVICE, HTTP_PUBLISHED_PORT, { 'routemesh.lb.mode': 'http' }, home.hostname);
+  const { body: service } = await engineApi<ServiceView>(manager, 'GET', `/services/${SERVICE}`);
+  const vip = service.Endpoint?.VirtualIPs?.[0]?.Addr.split('/')[0];
+  if (!vip) throw new Error(`the ${SERVICE} service has no VIP`);
+  const taskPort = task.Endpoint!.Ports[0]!.ListenPort;
 
   const targets: Targets = {
-    direct: `http://${task.Endpoint!.Addr}:${task.Endpoint!.Ports[0]!.ListenPort}/`,
+    direct: `http://${task.Endpoint!.Addr}:${taskPort}/`,
     sameNode: `http://${home.address}:${PUBLISHED_PORT}/`,
     otherNode: `http://${other.address}:${PUBLISHED_PORT}/`,
     httpSameNode: `http://${home.address}:${HTTP_PUBLISHED_PORT}/`,
-    httpOtherNode: `http://${other.address}:${HTTP_PUBLISHED_PORT}/`,
+    vip: `http://${vip}:${task.Endpoint!.Ports[0]!.TargetPort}/`,
+    task: `${task.Endpoint!.Addr}:${taskPort}`,
     taskNode: home.hostname,
     otherNodeName: other.hostname,
   };
-  // settled() covers listeners opening; the pools fill from the cluster view, so wait for real answers.
   await Promise.all(cluster.engines.map((e) => e.mesh?.settled()));
-  for (const url of [targets.direct, targets.sameNode, targets.otherNode, targets.httpSameNode, targets.httpOtherNode]) {
+  await waitForAnswers([targets.direct, targets.sameNode, targets.otherNode, targets.httpSameNode, targets.vip]);
+  return targets;
+}
+
+/** settled() covers listeners opening; the pools fill from the cluster view, so wait for real answers. */
+export async function waitForAnswers(urls: string[]): Promise<void> {
+  for (const url of urls) {
     await waitFor(`${url} to answer`, async () => {
       return (await statusOf(url)) === 200 ? true : undefined;
     });
   }
-  return targets;
 }

@@ -4,10 +4,19 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
 import { roundOrders, SCENARIOS } from '../bench/schedule.js';
 import { median, summarize } from '../bench/summary.js';
 import { ROUTE_LABEL, ROUTES } from '../bench/table.js';
-import type { Measurement } from '../bench/table.js';
+import type { Measurement, Route } from '../bench/table.js';
+import { goals } from '../bench/goals.js';
+
+const has = (command: string, flag: string): Promise<boolean> => new Promise((resolve) => {
+  execFile(command, [flag], (error) => resolve(!error));
+});
+const haproxy = await has('haproxy', '-v');
+const nginx = await has('nginx', '-v');
+const ONE_CONNECTION: readonly Route[] = ['direct', 'same node', 'haproxy tcp', 'nginx stream'];
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../bench/results/', import.meta.url));
@@ -38,31 +47,73 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   t.match(stdout, /\d+ cores/, 'names the core count');
   t.match(stdout, /; 1 round \(quick mode/, 'quick mode runs one round');
   const rows = stdout.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
-  t.same(rows[0]?.slice(0, 5), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms'], 'a table header');
-  t.equal(ROUTES.length, 8, 'direct, tcp and http mode on two nodes, node-http-proxy, and tcp and http mode with metrics off');
-  for (const scenario of ROUTES.map((route) => ROUTE_LABEL[route])) {
-    const found = rows.filter((r) => r[0] === scenario);
-    t.equal(found.length, 2, `${scenario}: a keep-alive row and a new-connection row`);
-    for (const row of found) t.ok(Number(row[2]) > 0, `${scenario} (${row[1]}): req/s ${row[2]} is a number above 0`);
+  t.same(rows[0]?.slice(0, 11), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'req/s min–max', 'req/s vs direct',
+    'req/s vs HAProxy', 'req/s vs node-http-proxy', 'added p50 ms', 'errors'], 'a table header');
+  t.equal(ROUTES.length, 12, 'direct; tcp mode on two nodes and the VIP; http mode; HAProxy and nginx, tcp and http; node-http-proxy; tcp and http mode with metrics off');
+  const installed = (route: Route): boolean => (route.startsWith('haproxy') ? haproxy : route.startsWith('nginx') ? nginx : true);
+  for (const route of ROUTES) {
+    const found = rows.filter((r) => r[0] === ROUTE_LABEL[route]);
+    const modes = ['keep-alive', 'new per request', ...(ONE_CONNECTION.includes(route) ? ['one connection'] : [])];
+    if (!installed(route)) {
+      t.equal(found.length, 0, `${route}: not installed, so no row`);
+      continue;
+    }
+    t.same(found.map((r) => r[1]), modes, `${ROUTE_LABEL[route]}: a row for each of its modes`);
+    for (const row of found) t.ok(Number(row[2]) > 0, `${ROUTE_LABEL[route]} (${row[1]}): req/s ${row[2]} is a number above 0`);
   }
+  if (!haproxy) t.match(stdout, /HAProxy: not installed.*apt-get install haproxy/, 'a missing HAProxy is named, with how to install it');
+  else t.match(stdout, /HAProxy version \d+\.\d+.*nbthread 1/, "HAProxy's version");
+  if (!nginx) t.match(stdout, /nginx: not installed.*apt-get install nginx/, 'a missing nginx is named, with how to install it');
+  else t.match(stdout, /nginx\/\d+\.\d+\.\d+: 1 worker/, "nginx's version");
+
+  const targets = stdout.slice(stdout.indexOf('## Targets')).split('\n').filter((l) => /^\| (mesh|–)/.test(l));
+  t.equal(targets.length, 7, 'seven targets, each with a figure or "not run"');
+  for (const line of targets) t.match(line, /\| (yes|\*\*no\*\*|not run) \|$/);
+  const scale = stdout.slice(stdout.indexOf('## Scale'));
+  t.match(scale, /\*\*10 nodes, 5 published services, 50 listeners\*\*.*nodes up in \d+ ms; every listener open \d+ ms after the first create; -?\d+ MiB/,
+    'quick mode brings up 10 nodes with 5 published services');
+  t.match(scale, /\*\*A service of 20 replicas\*\* on those nodes: all running \d+ ms after its create/);
+  t.match(scale, /`bench` \d+ answers\/s, p50 [\d.]+ ms, p99 [\d.]+ ms; `tasks\.bench` \d+ answers\/s/, 'DNS answers per second for the VIP and the tasks');
+  const sizes = scale.split('\n').filter((l) => /^\| \d+ \|/.test(l)).map((l) => l.split('|').slice(1, -1).map((c) => Number(c.trim())));
+  t.same(sizes.map((r) => r[0]), [1, 3], 'the mesh of a 1-node and a 3-node cluster (10 in a full run)');
+  t.ok(sizes.every((r) => r[1]! > 0 && r[3]! > 0), 'each with req/s above 0, keep-alive and new per request');
   t.same(await snapshot(), before, 'bench/results is untouched');
 });
 
 t.test('rounds turn the order: among the runs compared with each other, no route holds one place twice', async (t) => {
   const orders = roundOrders(3);
   t.equal(orders.length, 3);
-  const half = ROUTES.length;
+  const all = ROUTES.length;
   for (const order of orders) {
     t.equal(new Set(order).size, SCENARIOS.length, 'every round runs every scenario once');
-    t.same(order.map((s) => s.mode), [...Array(half).fill('keep-alive'), ...Array(half).fill('new per request')], 'keep-alive runs first, as a block');
+    t.same(order.map((s) => s.mode), [...Array(all).fill('keep-alive'), ...Array(all).fill('new per request'), ...Array(4).fill('one connection')],
+      'keep-alive runs first, then new per request, then one connection, each as a block');
   }
-  for (const mode of ['keep-alive', 'new per request'] as const) {
-    for (const route of ROUTES) {
+  for (const mode of ['keep-alive', 'new per request', 'one connection'] as const) {
+    for (const route of mode === 'one connection' ? ONE_CONNECTION : ROUTES) {
       const places = orders.map((order) => order.filter((s) => s.mode === mode).findIndex((s) => s.route === route));
       t.equal(new Set(places).size, 3, `${route}, ${mode}: a different place in each round (${places.join(', ')})`);
     }
   }
   t.same(roundOrders(1), [SCENARIOS], 'one round (quick mode) runs the report\'s order');
+  const withoutPeers = roundOrders(2, (route) => !route.startsWith('haproxy') && !route.startsWith('nginx'));
+  t.ok(withoutPeers.every((order) => order.length === SCENARIOS.length - 10 && order.every((s) => !/haproxy|nginx/.test(s.route))),
+    'a peer that is not installed drops out of every round, and nothing else does');
+});
+
+t.test('targets: each compares the right rows, and says when a row it needs did not run', async (t) => {
+  const row = (route: Route, mode: Measurement['mode'], reqPerSec: number, p50Ms = 0.1) =>
+    ({ route, mode, rounds: 1, reqPerSec, p50Ms, p99Ms: 1, minReqPerSec: reqPerSec, maxReqPerSec: reqPerSec, errors: 0 });
+  const list = goals([
+    row('same node', 'keep-alive', 900), row('haproxy tcp', 'keep-alive', 1000),
+    row('direct', 'one connection', 1, 0.030), row('same node', 'one connection', 1, 0.095),
+    row('http same node', 'keep-alive', 700), row('haproxy http', 'keep-alive', 1000), row('node-http-proxy', 'keep-alive', 300),
+    row('same node, no metrics', 'keep-alive', 940),
+  ]);
+  t.same(list.map((g) => [g.measured, g.met]), [
+    ['0.90×', false], [undefined, undefined], ['+65 µs', false], ['0.70×', true], ['2.33×', true],
+    ['4.3% fewer req/s with them', true], [undefined, undefined],
+  ]);
 });
 
 t.test('the summary takes each figure\'s median over the rounds and keeps the req/s spread', async (t) => {

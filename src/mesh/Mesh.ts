@@ -237,7 +237,7 @@ export class Mesh {
       listener.relay = new UdpRelay(socket, () => listener.target.lane, { localAddress: this.address });
       return socket;
     }
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
       const t = listener.target;
       this.#clients.set(socket, t.route.serviceName);
       socket.once('close', () => {

@@ -1,0 +1,91 @@
+// `node --import tsx bench/cpu-per-request.ts`: what each proxy spends per request, in CPU microseconds
+// (its process's user + system time over the responses it passed), for the mesh in tcp and http mode, a
+// minimal Node proxy (http.request over a kept-alive agent: the floor for anything built on Node's http),
+// HAProxy and nginx, all in front of the same bench/backend.ts task, with keep-alive and with a new
+// connection per request. On a machine whose few cores the load, the task and the proxy share, req/s
+// follows this figure, and it moves far less than req/s with the neighbours' load. Figures: bench/README.md.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import { startCluster } from '../src/engine/index.js';
+import { LoadRunner } from './LoadRunner.js';
+import { startPeers } from './peers.js';
+import { deployTargets } from './targets.js';
+
+const BLOCK = Number(process.env.BENCH_BLOCK ?? 150);
+const SECONDS = 3;
+/** Linux counts a process's CPU time in clock ticks of 10 ms (USER_HZ 100). */
+const MICROSECONDS_PER_TICK = 10_000;
+
+/** CPU time of process `pid` so far, in µs, from /proc/<pid>/stat (utime + stime). */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * MICROSECONDS_PER_TICK;
+}
+
+/** CPU time of `pid` and its children (nginx's master and its worker). */
+function cpuOfTree(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return cpuOf(pid) + children.reduce((sum, child) => sum + cpuOf(child), 0);
+}
+
+function ownCpu(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** The least a Node proxy does per request: one kept-alive agent, the request and the answer piped. */
+function minimalProxy(task: string): http.Server {
+  const [host, port] = task.split(':');
+  const agent = new http.Agent({ keepAlive: true });
+  return http.createServer((req, res) => {
+    const upstream = http.request({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+}
+
+const cluster = await startCluster({
+  subnet: `127.${BLOCK}.0.0/24`, taskSubnet: `127.${BLOCK + 1}.0.0/16`, vipSubnet: `127.${BLOCK + 2}.0.0/16`,
+  dns: `127.${BLOCK}.0.250`, dnsUpstreams: [],
+});
+const runner = new LoadRunner();
+const targets = await deployTargets(cluster);
+const peers = await startPeers(targets.task, `127.${BLOCK}.0.201`, `127.${BLOCK}.0.202`);
+const minimal = minimalProxy(targets.task);
+await new Promise<void>((resolve) => minimal.listen(0, `127.${BLOCK}.0.203`, resolve));
+const minimalUrl = `http://127.${BLOCK}.0.203:${(minimal.address() as net.AddressInfo).port}/`;
+try {
+  const { haproxy, nginx } = peers.pids;
+  const routes: [string, string | undefined, () => number][] = [
+    ['mesh tcp', targets.sameNode, ownCpu],
+    ['mesh http', targets.httpSameNode, ownCpu],
+    ['minimal Node http proxy', minimalUrl, ownCpu],
+    ['HAProxy, mode tcp', peers.urls['haproxy tcp'], () => cpuOfTree(haproxy!)],
+    ['HAProxy, mode http', peers.urls['haproxy http'], () => cpuOfTree(haproxy!)],
+    ['nginx, stream', peers.urls['nginx stream'], () => cpuOfTree(nginx!)],
+    ['nginx, http', peers.urls['nginx http'], () => cpuOfTree(nginx!)],
+  ];
+  console.log('| proxy | connections | req/s | CPU µs per request | share of a core |');
+  console.log('|---|---|---:|---:|---:|');
+  for (const newConnectionPerRequest of [false, true]) {
+    for (const [name, url, cpu] of routes) {
+      if (!url) continue;
+      const before = cpu();
+      const result = await runner.run(url, { connections: 10, pipelining: 1, durationSec: SECONDS, warmupSec: 1, newConnectionPerRequest });
+      // The warm-up's requests are in the CPU time too: counted at the measured rate, so the figure is per request.
+      const requests = result.reqPerSec * (result.elapsedSec + 1);
+      const used = cpu() - before;
+      console.log(`| ${name} | ${newConnectionPerRequest ? 'new per request' : 'keep-alive'} | ${result.reqPerSec.toFixed(0)} | ` +
+        `${(used / requests).toFixed(1)} | ${((100 * used) / 1e6 / (result.elapsedSec + 1)).toFixed(0)}% |`);
+    }
+  }
+} finally {
+  runner.killAll();
+  minimal.close();
+  await peers.close();
+  await cluster.close();
+}
