@@ -44,6 +44,8 @@ export class LoadRunner {
         try {
           answer = JSON.parse(line) as LoadAnswer;
         } catch {
+          // Whatever it is doing, its next line could pass for the next job's answer: start afresh.
+          this.killAll();
           return reject(new Error(`the load child answered ${url} with no JSON: ${line.slice(0, 200)}`));
         }
         if ('error' in answer) reject(new Error(`load run against ${url} failed: ${answer.error}`));

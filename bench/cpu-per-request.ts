@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import { startCluster } from '../src/engine/index.js';
 import { LoadRunner } from './LoadRunner.js';
 import { startPeers } from './peers.js';
-import { deployTargets } from './targets.js';
+import { Resources } from './Resources.js';
+import { deployTargets, startClusterAt } from './targets.js';
 
 const BLOCK = Number(process.env.BENCH_BLOCK ?? 150);
 const SECONDS = 3;
@@ -34,13 +34,19 @@ function ownCpu(): number {
   return user + system;
 }
 
-/** The least a Node proxy does per request: one kept-alive agent, the request and the answer piped. */
+/**
+ * The least a Node proxy does per request: one kept-alive agent, the request and the answer piped. Each
+ * Connection header stays on its own hop: the client's `close` must not close the kept-alive task
+ * connection, nor the task's `keep-alive` hold open a client connection that asked to be closed.
+ */
 function minimalProxy(task: string): http.Server {
   const [host, port] = task.split(':');
   const agent = new http.Agent({ keepAlive: true });
   return http.createServer((req, res) => {
-    const upstream = http.request({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
+    const { connection: _connection, ...headers } = req.headers;
+    const upstream = http.request({ host, port: Number(port), method: req.method, path: req.url, headers, agent }, (answer) => {
+      const { connection: _hop, 'keep-alive': _idle, ...answerHeaders } = answer.headers;
+      res.writeHead(answer.statusCode ?? 502, answerHeaders);
       answer.pipe(res);
     });
     upstream.on('error', () => res.destroy());
@@ -48,17 +54,20 @@ function minimalProxy(task: string): http.Server {
   });
 }
 
-const cluster = await startCluster({
-  subnet: `127.${BLOCK}.0.0/24`, taskSubnet: `127.${BLOCK + 1}.0.0/16`, vipSubnet: `127.${BLOCK + 2}.0.0/16`,
-  dns: `127.${BLOCK}.0.250`, dnsUpstreams: [],
-});
+const resources = new Resources();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void resources.closeAll().finally(() => process.exit(130)));
+}
 const runner = new LoadRunner();
-const targets = await deployTargets(cluster);
-const peers = await startPeers(targets.task, `127.${BLOCK}.0.201`, `127.${BLOCK}.0.202`);
-const minimal = minimalProxy(targets.task);
-await new Promise<void>((resolve) => minimal.listen(0, `127.${BLOCK}.0.203`, resolve));
-const minimalUrl = `http://127.${BLOCK}.0.203:${(minimal.address() as net.AddressInfo).port}/`;
+resources.add({ close: () => runner.killAll() });
 try {
+  const cluster = resources.add(await startClusterAt(BLOCK));
+  const targets = await deployTargets(cluster);
+  const peers = resources.add(await startPeers(targets.task, `127.${BLOCK}.0.201`, `127.${BLOCK}.0.202`));
+  const minimal = minimalProxy(targets.task);
+  resources.add({ close: () => { minimal.close(); } });
+  await new Promise<void>((resolve) => minimal.listen(0, `127.${BLOCK}.0.203`, resolve));
+  const minimalUrl = `http://127.${BLOCK}.0.203:${(minimal.address() as net.AddressInfo).port}/`;
   const { haproxy, nginx } = peers.pids;
   const routes: [string, string | undefined, () => number][] = [
     ['mesh tcp', targets.sameNode, ownCpu],
@@ -84,8 +93,5 @@ try {
     }
   }
 } finally {
-  runner.killAll();
-  minimal.close();
-  await peers.close();
-  await cluster.close();
+  await resources.closeAll();
 }

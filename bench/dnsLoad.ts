@@ -6,9 +6,11 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { Packet } from 'dns2';
 import type { Question } from 'dns2';
+import { runChild } from './childMain.js';
+import { percentile } from './summary.js';
 import type { DnsLoadJob, DnsLoadResult } from './protocol.js';
 
-const LATE_ANSWER_MS = 500;
+const LOST_AFTER_MS = 1000;
 
 /** A query packet for `name`; its first two bytes (the ID) are rewritten for each send. */
 function query(name: string): Buffer {
@@ -25,10 +27,11 @@ async function measure(job: DnsLoadJob): Promise<DnsLoadResult> {
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
   let failed = 0;
+  let lost = 0;
   let nextId = 0;
   let stopping = false;
   const send = (): void => {
-    // 65536 IDs against a few dozen in flight: an ID is long answered before it comes round again.
+    // IDs run through 65536 values; a query unanswered for LOST_AFTER_MS is given up before its ID comes round.
     const id = nextId = (nextId + 1) & 0xffff;
     const packet = Buffer.from(template);
     packet.writeUInt16BE(id, 0);
@@ -40,34 +43,38 @@ async function measure(job: DnsLoadJob): Promise<DnsLoadResult> {
     const started = sentAt.get(id);
     if (started === undefined) return;
     sentAt.delete(id);
-    latencies.push(performance.now() - started);
-    // rcode in the low 4 bits of byte 3; ANCOUNT in bytes 6-7.
+    // rcode in the low 4 bits of byte 3; ANCOUNT in bytes 6-7: only an answer naming an address counts.
     if ((message[3]! & 0x0f) !== 0 || message.readUInt16BE(6) === 0) failed++;
+    else latencies.push(performance.now() - started);
     if (!stopping) send();
   });
+  // UDP drops silently: a query unanswered for too long is counted lost, and another takes its place.
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [id, at] of sentAt) {
+      if (now - at < LOST_AFTER_MS) continue;
+      sentAt.delete(id);
+      lost++;
+      if (!stopping) send();
+    }
+  }, 100);
   const started = performance.now();
   for (let i = 0; i < job.inFlight; i++) send();
   await new Promise((resolve) => setTimeout(resolve, job.durationSec * 1000));
   stopping = true;
   const elapsedSec = (performance.now() - started) / 1000;
   const answeredInTime = latencies.length;
-  // The queries still out get a moment to come back before those missing count as lost.
-  const deadline = Date.now() + LATE_ANSWER_MS;
+  // The queries still out get their chance to come back before those missing count as lost.
+  const deadline = Date.now() + LOST_AFTER_MS;
   while (sentAt.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  clearInterval(sweep);
+  lost += sentAt.size;
   socket.close();
   latencies.sort((a, b) => a - b);
-  const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(p * latencies.length) - 1))] ?? 0;
-  return { name: job.name, answered: latencies.length, lost: sentAt.size, failed, qps: answeredInTime / elapsedSec, p50Ms: at(0.5), p99Ms: at(0.99) };
+  return {
+    name: job.name, answered: latencies.length, lost, failed, qps: answeredInTime / elapsedSec,
+    p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99),
+  };
 }
 
-const json = process.argv[2];
-if (!json) {
-  process.stderr.write("usage: node --import tsx bench/dnsLoad.ts '<job-json>'\n");
-  process.exit(2);
-}
-try {
-  process.stdout.write(`${JSON.stringify(await measure(JSON.parse(json) as DnsLoadJob))}\n`);
-} catch (error) {
-  process.stderr.write(`dnsLoad: ${(error as Error).message}\n`);
-  process.exitCode = 1;
-}
+await runChild('dnsLoad.ts', measure);

@@ -33,7 +33,8 @@ function metricsGoal(find: Find, on: Route, off: Route, mode: ConnectionMode): G
   return {
     what: `${ROUTE_LABEL[on]}: metrics on within 5% of off, ${mode}`,
     measured: cost === undefined ? undefined : `${Math.abs(cost).toFixed(1)}% ${cost >= 0 ? 'fewer' : 'more'} req/s with them`,
-    met: cost === undefined ? undefined : Math.abs(cost) <= 5,
+    // Coming out faster with metrics on is noise, not a cost.
+    met: cost === undefined ? undefined : cost <= 5,
   };
 }
 
@@ -47,7 +48,7 @@ export function goals(summaries: readonly ScenarioSummary[]): Goal[] {
     ratioGoal(find, 'same node', 'haproxy tcp', 'new per request', 1),
     {
       what: `${ROUTE_LABEL['same node']}: ≤ 60 µs added p50 over direct, one connection`,
-      measured: addedUs === undefined ? undefined : `+${addedUs.toFixed(0)} µs`,
+      measured: addedUs === undefined ? undefined : `${addedUs >= 0 ? '+' : '−'}${Math.abs(addedUs).toFixed(0)} µs`,
       met: addedUs === undefined ? undefined : addedUs <= 60,
     },
     ratioGoal(find, 'http same node', 'haproxy http', 'keep-alive', 0.6),

@@ -6,6 +6,7 @@ import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { LoadJob, LoadOptions, LoadResult } from './protocol.js';
+import { percentile } from './summary.js';
 
 /**
  * autocannon 8 has no working "new connection per request" mode: `reconnectRate: 1` drops the response
@@ -32,12 +33,6 @@ function oneRequestPerConnection(client: autocannon.Client): void {
     if (this.conn) used.add(this.conn);
     doRequest.call(this);
   };
-}
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
 async function measure(url: string, options: LoadOptions): Promise<LoadResult> {

@@ -73,7 +73,9 @@ backend tcp_task
   mode tcp
   server task ${task}
 
-# Mode http keeps connections alive on both sides by default (option http-keep-alive, http-reuse safe).
+# Mode http keeps client connections alive by default (option http-keep-alive). http-reuse always lets any
+# request take an idle connection to the task, as the mesh's agent and nginx's keepalive pool do; with the
+# default (safe), the first request of every client connection opens a new one.
 frontend http_in
   mode http
   bind ${host}:${PORTS['haproxy http']}
@@ -81,6 +83,7 @@ frontend http_in
 
 backend http_task
   mode http
+  http-reuse always
   server task ${task}
 `;
 }
@@ -160,7 +163,7 @@ export async function startPeers(task: string, haproxyHost: string, nginxHost: s
       await accepting(haproxyHost, PORTS['haproxy http'], child, 'HAProxy');
       urls['haproxy tcp'] = `http://${haproxyHost}:${PORTS['haproxy tcp']}/`;
       urls['haproxy http'] = `http://${haproxyHost}:${PORTS['haproxy http']}/`;
-      notes.push(`${haproxyVersion}: nbthread 1, at ${haproxyHost}; mode tcp on ${PORTS['haproxy tcp']}, mode http (keep-alive both sides) on ${PORTS['haproxy http']}`);
+      notes.push(`${haproxyVersion}: nbthread 1, at ${haproxyHost}; mode tcp on ${PORTS['haproxy tcp']}, mode http (keep-alive, http-reuse always) on ${PORTS['haproxy http']}`);
     }
 
     const nginxBuild = await output('nginx', ['-V']);

@@ -45,8 +45,9 @@ export interface DnsLoadJob {
 
 export interface DnsLoadResult {
   name: string;
+  /** Answers naming an address: what qps and the percentiles count. */
   answered: number;
-  /** Queries that had no answer by the end (UDP drops them silently). */
+  /** Queries without an answer after a second (UDP drops them silently). */
   lost: number;
   /** Answers whose rcode was not NOERROR, or that named no address. */
   failed: number;

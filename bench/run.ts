@@ -5,22 +5,22 @@
 // to bench/results/<date>.md. Settings: bench/settings.ts; the load itself: bench/load.ts; the medians:
 // bench/summary.ts; the targets: bench/goals.ts.
 //
-// The cluster stays in this process and autocannon runs in a child per scenario, not the reverse: the
-// cluster (its mesh and its in-process whoami task) is the system under test, and a load generator in
-// the same event loop would take turns with it, slowing both and skewing the latencies it records.
-// Keeping the cluster here also keeps one owner for closing it, and the children, on every exit path.
+// The cluster stays in this process and autocannon runs in a child of its own (bench/load.ts), not the
+// reverse: the mesh is the system under test, and a load generator in the same event loop would take
+// turns with it, slowing both and skewing the latencies it records. Keeping the clusters here also keeps
+// one owner for closing them, the peers and the children, on every exit path (bench/Resources.ts).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { startCluster, type Cluster } from '../src/engine/index.js';
 import { LoadRunner } from './LoadRunner.js';
+import { Resources } from './Resources.js';
 import { cpuTimes, describeMachine, stealPercent } from './machine.js';
 import { readSettings, type BenchSettings } from './settings.js';
 import { roundOrders, SCENARIOS } from './schedule.js';
 import { summarize } from './summary.js';
 import { formatReport, ROUTE_LABEL, type Measurement, type Route } from './table.js';
-import { deployTargets, HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE } from './targets.js';
-import { startNaiveProxy, type NaiveProxy } from './naiveProxy.js';
-import { startPeers, type Peers } from './peers.js';
+import { deployTargets, HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE, startClusterAt } from './targets.js';
+import { startNaiveProxy } from './naiveProxy.js';
+import { startPeers } from './peers.js';
 import { formatGoals, goals } from './goals.js';
 import { dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
 
@@ -33,50 +33,27 @@ const settings = ((): BenchSettings => {
   }
 })();
 const runner = new LoadRunner();
-let cluster: Cluster | undefined;
-/** The same cluster with metrics off (--metrics-port off), for what counting costs. */
-let quiet: Cluster | undefined;
-let naive: NaiveProxy | undefined;
-let peers: Peers | undefined;
-
-/** Closes the main clusters and everything in front of them; the scale section then reuses their addresses. */
-async function closeRoutes(): Promise<void> {
-  runner.killAll();
-  const closing = [naive, peers, cluster, quiet];
-  naive = peers = cluster = quiet = undefined;
-  await Promise.all(closing.map((c) => c?.close()));
-}
+const resources = new Resources();
+resources.add({ close: () => runner.killAll() });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    process.stderr.write(`bench: ${signal}, stopping the load and the cluster\n`);
-    void closeRoutes().finally(() => process.exit(130));
+    process.stderr.write(`bench: ${signal}, stopping the load, the clusters and the peers\n`);
+    void resources.closeAll().finally(() => process.exit(130));
   });
 }
 
 async function bench(): Promise<void> {
   const { block } = settings;
   const machine = describeMachine();
-  cluster = await startCluster({
-    subnet: `127.${block}.0.0/24`,
-    taskSubnet: `127.${block + 1}.0.0/16`,
-    vipSubnet: `127.${block + 2}.0.0/16`,
-    dns: `127.${block}.0.250`,
-    dnsUpstreams: [],
-  });
+  const cluster = resources.add(await startClusterAt(block));
   const targets = await deployTargets(cluster);
-  quiet = await startCluster({
-    subnet: `127.${block + 3}.0.0/24`,
-    taskSubnet: `127.${block + 4}.0.0/16`,
-    vipSubnet: `127.${block + 5}.0.0/16`,
-    dns: `127.${block + 3}.0.250`,
-    dnsUpstreams: [],
-    metricsPort: undefined,
-  });
+  // The same services on a cluster with metrics off (--metrics-port off), for what counting costs.
+  const quiet = resources.add(await startClusterAt(block + 3, { metricsPort: undefined }));
   const quietTargets = await deployTargets(quiet);
   // In this process too, like the mesh it is compared with.
-  naive = await startNaiveProxy(targets.direct, `127.${block}.0.200`);
-  peers = await startPeers(targets.task, `127.${block}.0.201`, `127.${block}.0.202`);
+  const naive = resources.add(await startNaiveProxy(targets.direct, `127.${block}.0.200`));
+  const peers = resources.add(await startPeers(targets.task, `127.${block}.0.201`, `127.${block}.0.202`));
   const urls: Partial<Record<Route, string>> = {
     direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode, vip: targets.vip,
     'http same node': targets.httpSameNode, 'node-http-proxy': naive.url, ...peers.urls,
@@ -110,16 +87,17 @@ async function bench(): Promise<void> {
   const dnsInFlight = 32;
   const dns = [];
   for (const name of [SERVICE, `tasks.${SERVICE}`]) {
-    dns.push(await dnsLoad({ address: dnsAddress, port: dnsPort, name, durationSec: settings.scale.dnsSec, inFlight: dnsInFlight }));
+    dns.push(await dnsLoad({ address: dnsAddress, port: dnsPort, name, durationSec: settings.scale.dnsSec, inFlight: dnsInFlight }, resources));
   }
-  await closeRoutes();
+  // The scale section reuses the main clusters' addresses.
+  await Promise.all([naive, peers, cluster, quiet].map((thing) => resources.release(thing)));
   const { scale } = settings;
   process.stderr.write(`bench: scale: ${scale.nodes} nodes, ${scale.services} published services, ${scale.replicas} replicas\n`);
-  const up = await scaleUp({ block, nodes: scale.nodes, services: scale.services, replicas: scale.replicas });
+  const up = await scaleUp({ block, nodes: scale.nodes, services: scale.services, replicas: scale.replicas }, resources);
   const sizes = [];
   for (const nodes of scale.clusterSizes) {
     process.stderr.write(`bench: scale: the mesh of a ${nodes}-node cluster\n`);
-    sizes.push(await meshAtSize(nodes, block, runner, { connections: settings.connections, durationSec: settings.durationSec, warmupSec: settings.warmupSec }));
+    sizes.push(await meshAtSize(nodes, block, runner, resources, { connections: settings.connections, durationSec: settings.durationSec, warmupSec: settings.warmupSec }));
   }
   const figures: ScaleFigures = { up, dns, dnsInFlight, sizes };
 
@@ -167,7 +145,7 @@ try {
   process.stderr.write(`bench failed: ${(error as Error).message}\n`);
   process.exitCode = 1;
 } finally {
-  await closeRoutes();
+  await resources.closeAll();
   // A handle left open after close() would hang `npm run bench`; say so rather than wait forever.
   setTimeout(() => {
     process.stderr.write('bench: something still held the event loop 5 s after closing the cluster; exiting anyway\n');

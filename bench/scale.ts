@@ -4,27 +4,33 @@
 // each, not interleaved rounds: these figures show how the mesh grows, not small differences.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startCluster } from '../src/engine/index.js';
 import type { LoadRunner } from './LoadRunner.js';
 import type { DnsLoadJob, DnsLoadResult, LoadResult, ScaleUpJob, ScaleUpResult } from './protocol.js';
-import { deployBackend, waitForAnswers } from './targets.js';
+import type { Resources } from './Resources.js';
+import { deployBackend, startClusterAt, tasksRunning, waitForAnswers } from './targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHILD_LIMIT_MS = 180_000;
 
 /** Runs `node --import tsx bench/<script> '<job>'` and parses the one JSON line it prints. */
-function runChild<T>(script: string, job: unknown): Promise<T> {
+function spawnChild<T>(script: string, job: unknown, resources: Resources): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), JSON.stringify(job)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`./${script}`, import.meta.url)), JSON.stringify(job)], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     });
+    // SIGTERM: a scaleUp child closes its cluster (and the tasks' processes) on the way out.
+    const handle = resources.add({ close: () => { child.kill('SIGTERM'); } });
     const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_LIMIT_MS);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`bench/${script} ended with ${signal ?? `exit code ${code}`}`));
+      void resources.release(handle);
+      if (code !== 0) {
+        const overLimit = signal === 'SIGKILL' ? ` (over its ${CHILD_LIMIT_MS / 1000} s limit?)` : '';
+        return reject(new Error(`bench/${script} ended with ${signal ?? `exit code ${code}`}${overLimit}`));
+      }
       try {
         resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
       } catch {
@@ -34,8 +40,8 @@ function runChild<T>(script: string, job: unknown): Promise<T> {
   });
 }
 
-export const scaleUp = (job: ScaleUpJob): Promise<ScaleUpResult> => runChild('./scaleUp.ts', job);
-export const dnsLoad = (job: DnsLoadJob): Promise<DnsLoadResult> => runChild('./dnsLoad.ts', job);
+export const scaleUp = (job: ScaleUpJob, resources: Resources): Promise<ScaleUpResult> => spawnChild('scaleUp.ts', job, resources);
+export const dnsLoad = (job: DnsLoadJob, resources: Resources): Promise<DnsLoadResult> => spawnChild('dnsLoad.ts', job, resources);
 
 export interface ClusterSizeRun {
   nodes: number;
@@ -44,25 +50,14 @@ export interface ClusterSizeRun {
 }
 
 /** Mesh req/s through node1 of a cluster of `nodes` nodes with a global backend service (one task per node). */
-export async function meshAtSize(nodes: number, block: number, runner: LoadRunner, load: { connections: number; durationSec: number; warmupSec: number }): Promise<ClusterSizeRun> {
-  const cluster = await startCluster({
-    nodes,
-    subnet: `127.${block}.0.0/24`,
-    taskSubnet: `127.${block + 1}.0.0/16`,
-    vipSubnet: `127.${block + 2}.0.0/16`,
-    dns: `127.${block}.0.250`,
-    dnsUpstreams: [],
-  });
+export async function meshAtSize(nodes: number, block: number, runner: LoadRunner, resources: Resources,
+  load: { connections: number; durationSec: number; warmupSec: number }): Promise<ClusterSizeRun> {
+  const cluster = resources.add(await startClusterAt(block, { nodes }));
   try {
     const manager = cluster.nodes[0]!.apiUrl;
     await deployBackend(manager, 'sized', 8080, {}, undefined, true);
-    const filter = encodeURIComponent(JSON.stringify({ service: { sized: true } }));
     // Every node's task running, and node1's pool holding them all: round robin then reaches each.
-    for (;;) {
-      const tasks = await (await fetch(`${manager}/v1.50/tasks?filters=${filter}`)).json() as { Status: { State: string } }[];
-      if (tasks.filter((task) => task.Status.State === 'running').length === nodes) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await tasksRunning(manager, 'sized', nodes);
     await Promise.all(cluster.engines.map((e) => e.mesh?.settled()));
     const url = `http://${cluster.nodes[0]!.address}:8080/`;
     await waitForAnswers([url]);
@@ -73,7 +68,7 @@ export async function meshAtSize(nodes: number, block: number, runner: LoadRunne
       newPerRequest: await runner.run(url, { ...options, newConnectionPerRequest: true }),
     };
   } finally {
-    await cluster.close();
+    await resources.release(cluster);
   }
 }
 

@@ -3,24 +3,17 @@
 // listeners), then one service of `replicas` tasks - timing each step, and prints one line of
 // ScaleUpResult JSON; usage: node --import tsx bench/scaleUp.ts '<ScaleUpJob as JSON>'
 import { performance } from 'node:perf_hooks';
-import { startCluster, type Cluster } from '../src/engine/index.js';
+import type { Cluster } from '../src/engine/index.js';
+import { runChild } from './childMain.js';
 import type { ScaleUpJob, ScaleUpResult } from './protocol.js';
+import { engineApi, startClusterAt, tasksRunning, waitFor } from './targets.js';
 
 const FIRST_PORT = 9000;
 const MIB = 1024 * 1024;
 
-async function post(apiUrl: string, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${apiUrl}/v1.50${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  if (res.status !== 201) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
-}
-
-/** Checks `done` every 10 ms until it holds; throws naming `what` after `limitMs`. */
-async function until(what: string, done: () => boolean | Promise<boolean>, limitMs = 120_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+async function create(manager: string, spec: unknown): Promise<void> {
+  const { status, body } = await engineApi<{ message?: string }>(manager, 'POST', '/services/create', spec);
+  if (status !== 201) throw new Error(`creating a service answered ${status}: ${body?.message ?? ''}`);
 }
 
 function openListeners(cluster: Cluster, services: number): number {
@@ -36,21 +29,16 @@ function openListeners(cluster: Cluster, services: number): number {
 async function measure(job: ScaleUpJob): Promise<ScaleUpResult> {
   const before = process.memoryUsage();
   let started = performance.now();
-  const cluster = await startCluster({
-    nodes: job.nodes,
-    subnet: `127.${job.block}.0.0/24`,
-    taskSubnet: `127.${job.block + 1}.0.0/16`,
-    vipSubnet: `127.${job.block + 2}.0.0/16`,
-    dns: `127.${job.block}.0.250`,
-    dnsUpstreams: [],
-  });
+  const cluster = await startClusterAt(job.block, { nodes: job.nodes });
+  // Stopped by the bench (Ctrl-C, or its time limit): the cluster's tasks go with it.
+  process.once('SIGTERM', () => void cluster.close().finally(() => process.exit(143)));
   try {
     const startMs = performance.now() - started;
     const manager = cluster.nodes[0]!.apiUrl;
 
     started = performance.now();
     for (let i = 0; i < job.services; i++) {
-      await post(manager, '/services/create', {
+      await create(manager, {
         Name: `scale${i}`,
         TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' } },
         Mode: { Replicated: { Replicas: 1 } },
@@ -58,19 +46,15 @@ async function measure(job: ScaleUpJob): Promise<ScaleUpResult> {
       });
     }
     const listeners = job.nodes * job.services;
-    await until(`${listeners} listeners`, () => openListeners(cluster, job.services) === listeners);
+    await waitFor(`${listeners} listeners`, async () => (openListeners(cluster, job.services) === listeners ? true : undefined), 120_000);
     const listenersMs = performance.now() - started;
     const after = process.memoryUsage();
 
     started = performance.now();
-    await post(manager, '/services/create', {
+    await create(manager, {
       Name: 'many', TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' } }, Mode: { Replicated: { Replicas: job.replicas } },
     });
-    const filter = encodeURIComponent(JSON.stringify({ service: { many: true }, 'desired-state': { running: true } }));
-    await until(`${job.replicas} tasks running`, async () => {
-      const tasks = await (await fetch(`${manager}/v1.50/tasks?filters=${filter}`)).json() as { Status: { State: string } }[];
-      return tasks.filter((task) => task.Status.State === 'running').length === job.replicas;
-    });
+    await tasksRunning(manager, 'many', job.replicas);
     const convergeMs = performance.now() - started;
 
     return {
@@ -82,14 +66,4 @@ async function measure(job: ScaleUpJob): Promise<ScaleUpResult> {
   }
 }
 
-const json = process.argv[2];
-if (!json) {
-  process.stderr.write("usage: node --import tsx bench/scaleUp.ts '<job-json>'\n");
-  process.exit(2);
-}
-try {
-  process.stdout.write(`${JSON.stringify(await measure(JSON.parse(json) as ScaleUpJob))}\n`);
-} catch (error) {
-  process.stderr.write(`scaleUp: ${(error as Error).message}\n`);
-  process.exitCode = 1;
-}
+await runChild('scaleUp.ts', measure);

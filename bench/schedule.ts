@@ -31,8 +31,8 @@ export const SCENARIOS: readonly Scenario[] = MODE_ROUTES.flatMap(([mode, routes
  * The modes run in blocks rather than alternating because a new-connection run leaves the cluster
  * process thousands of closed sockets and their garbage: when the modes alternated, a keep-alive run
  * straight after a mesh new-connection run tended to come out low, and the rotation kept handing that
- * place to the same route. In blocks only a round's first keep-alive run follows one, a different
- * route each round.
+ * place to the same route. In blocks only a round's first keep-alive and first one-connection runs
+ * follow one, a different route each round.
  */
 export function roundOrders(rounds: number, available: (route: Route) => boolean = () => true): Scenario[][] {
   return Array.from({ length: rounds }, (_, r) =>

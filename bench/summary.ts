@@ -24,6 +24,12 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** Nearest-rank percentile (`p` from 0 to 1) of ascending values; 0 for none. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
 /** One summary for each scenario of `order`, in that order. */
 export function summarize(measurements: readonly Measurement[], order: readonly { route: Route; mode: ConnectionMode }[]): ScenarioSummary[] {
   return order.map(({ route, mode }) => {

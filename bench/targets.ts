@@ -6,7 +6,7 @@
 // be charged for the task's work where HAProxy and nginx, in processes of their own, are not.
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { Cluster } from '../src/engine/index.js';
+import { startCluster, type Cluster, type ClusterOptions } from '../src/engine/index.js';
 
 const BACKEND = fileURLToPath(new URL('./backend.ts', import.meta.url));
 /** The task's command line: tsx by its own path, so it loads whatever the cwd. */
@@ -30,7 +30,19 @@ export interface Targets {
   otherNodeName: string;
 }
 
-async function engineApi<T>(apiUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+/** A cluster on address block B: nodes on 127.B.0.0/24, tasks on 127.(B+1)/16, VIPs on 127.(B+2)/16. */
+export function startClusterAt(block: number, options: Partial<ClusterOptions> = {}): Promise<Cluster> {
+  return startCluster({
+    subnet: `127.${block}.0.0/24`,
+    taskSubnet: `127.${block + 1}.0.0/16`,
+    vipSubnet: `127.${block + 2}.0.0/16`,
+    dns: `127.${block}.0.250`,
+    dnsUpstreams: [],
+    ...options,
+  });
+}
+
+export async function engineApi<T>(apiUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${apiUrl}/v1.50${path}`, {
     method,
     ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
@@ -40,7 +52,7 @@ async function engineApi<T>(apiUrl: string, method: string, path: string, body?:
 }
 
 /** Polls until `check` gives a value; throws naming `what` at the deadline. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check().catch(() => undefined);
@@ -48,6 +60,15 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Resolves once `count` tasks of service `name` run (and are meant to). */
+export function tasksRunning(manager: string, name: string, count: number, timeoutMs = 120_000): Promise<true> {
+  const filter = encodeURIComponent(JSON.stringify({ service: { [name]: true }, 'desired-state': { running: true } }));
+  return waitFor(`${count} tasks of ${name} running`, async () => {
+    const { body: tasks } = await engineApi<TaskView[]>(manager, 'GET', `/tasks?filters=${filter}`);
+    return tasks.filter((task) => task.Status.State === 'running').length === count ? true : undefined;
+  }, timeoutMs);
 }
 
 /** One GET on a connection of its own (fetch would keep one alive and hide a mesh that balances per connection). */

@@ -35,7 +35,16 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
     env: { ...process.env, BENCH_BLOCK: BLOCK, BENCH_NO_WRITE: '1', BENCH_DURATION: '0.5' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  // SIGTERM lets the bench close its clusters (their tasks are processes of their own) and its peers;
+  // SIGKILL only if it does not go.
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve) => child.once('close', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
@@ -50,7 +59,9 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   t.same(rows[0]?.slice(0, 11), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'req/s min–max', 'req/s vs direct',
     'req/s vs HAProxy', 'req/s vs node-http-proxy', 'added p50 ms', 'errors'], 'a table header');
   t.equal(ROUTES.length, 12, 'direct; tcp mode on two nodes and the VIP; http mode; HAProxy and nginx, tcp and http; node-http-proxy; tcp and http mode with metrics off');
-  const installed = (route: Route): boolean => (route.startsWith('haproxy') ? haproxy : route.startsWith('nginx') ? nginx : true);
+  const nginxStream = nginx && !stdout.includes('no stream module');
+  const installed = (route: Route): boolean =>
+    route.startsWith('haproxy') ? haproxy : route === 'nginx stream' ? nginxStream : route.startsWith('nginx') ? nginx : true;
   for (const route of ROUTES) {
     const found = rows.filter((r) => r[0] === ROUTE_LABEL[route]);
     const modes = ['keep-alive', 'new per request', ...(ONE_CONNECTION.includes(route) ? ['one connection'] : [])];
