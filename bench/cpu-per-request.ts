@@ -1,5 +1,6 @@
 // `node --import tsx bench/cpu-per-request.ts`: what each proxy spends per request, in CPU microseconds
-// (its process's user + system time over the responses it passed), for the mesh in tcp and http mode, a
+// (its process's user + system time over the responses it passed), for the mesh in tcp and http mode (and
+// on a twin cluster with metrics off, for what counting costs), a
 // minimal Node proxy (http.request over a kept-alive agent: the floor for anything built on Node's http),
 // HAProxy and nginx, all in front of the same bench/backend.ts task, with keep-alive and with a new
 // connection per request. On a machine whose few cores the load, the task and the proxy share, req/s
@@ -63,6 +64,8 @@ resources.add({ close: () => runner.killAll() });
 try {
   const cluster = resources.add(await startClusterAt(BLOCK));
   const targets = await deployTargets(cluster);
+  const quiet = resources.add(await startClusterAt(BLOCK + 3, { metricsPort: undefined }));
+  const quietTargets = await deployTargets(quiet);
   const peers = resources.add(await startPeers(targets.task, `127.${BLOCK}.0.201`, `127.${BLOCK}.0.202`));
   const minimal = minimalProxy(targets.task);
   resources.add({ close: () => { minimal.close(); } });
@@ -72,6 +75,8 @@ try {
   const routes: [string, string | undefined, () => number][] = [
     ['mesh tcp', targets.sameNode, ownCpu],
     ['mesh http', targets.httpSameNode, ownCpu],
+    ['mesh tcp, metrics off', quietTargets.sameNode, ownCpu],
+    ['mesh http, metrics off', quietTargets.httpSameNode, ownCpu],
     ['minimal Node http proxy', minimalUrl, ownCpu],
     ['HAProxy, mode tcp', peers.urls['haproxy tcp'], () => cpuOfTree(haproxy!)],
     ['HAProxy, mode http', peers.urls['haproxy http'], () => cpuOfTree(haproxy!)],
