@@ -10,6 +10,7 @@ import { median, summarize } from '../bench/summary.js';
 import { ROUTE_LABEL, ROUTES } from '../bench/table.js';
 import type { Measurement, Route } from '../bench/table.js';
 import { goals } from '../bench/goals.js';
+import { startPeers } from '../bench/peers.js';
 
 const has = (command: string, flag: string): Promise<boolean> => new Promise((resolve) => {
   execFile(command, [flag], (error) => resolve(!error));
@@ -136,4 +137,17 @@ t.test('the summary takes each figure\'s median over the rounds and keeps the re
   });
   const [summary] = summarize([run(1, 900, 0.3, 2), run(2, 1200, 0.2, 9), run(3, 1000, 0.5, 1, 2)], [{ route: 'same node', mode: 'keep-alive' }]);
   t.match(summary, { rounds: 3, reqPerSec: 1000, p50Ms: 0.3, p99Ms: 2, minReqPerSec: 900, maxReqPerSec: 1200, errors: 2 });
+});
+
+t.test('without HAProxy and nginx on the PATH, the peers say how to install them and start nothing', async (t) => {
+  const path = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  t.teardown(() => { process.env.PATH = path; });
+  const peers = await startPeers('127.127.0.9:80', '127.127.0.201', '127.127.0.202');
+  t.teardown(() => peers.close());
+  t.same(peers.urls, {}, 'no route');
+  t.same(peers.notes, [
+    'HAProxy: not installed, its rows are missing (Debian/Ubuntu: apt-get install haproxy)',
+    'nginx: not installed, its rows are missing (Debian/Ubuntu: apt-get install nginx libnginx-mod-stream)',
+  ]);
 });
