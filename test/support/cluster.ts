@@ -82,10 +82,18 @@ export function published(target: number, publishedPort: number, protocol = 'tcp
 
 /** Waits until the service has exactly `count` running tasks (and no other task desired running). */
 export async function waitForRunning(base: string, service: string, count: number): Promise<any[]> {
-  return waitFor(`${count} running tasks of ${service}`, async () => {
-    const { body: tasks } = await api<any[]>(base, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: { [service]: true } }))}`);
-    const running = tasks.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
-    const desired = tasks.filter((t) => t.DesiredState === 'running');
-    return running.length === count && desired.length === count ? running : undefined;
-  });
+  let seen: any[] = [];
+  try {
+    return await waitFor(`${count} running tasks of ${service}`, async () => {
+      const { body: tasks } = await api<any[]>(base, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: { [service]: true } }))}`);
+      seen = tasks;
+      const running = tasks.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+      const desired = tasks.filter((t) => t.DesiredState === 'running');
+      return running.length === count && desired.length === count ? running : undefined;
+    });
+  } catch (error) {
+    // What the tasks were doing is what a timeout here needs explained.
+    const states = seen.map((t) => `${t.Slot ?? t.NodeID}: ${t.Status.State}/${t.DesiredState} ${t.Status.Err ?? t.Status.Message ?? ''}`.trim());
+    throw new Error(`${(error as Error).message}; its tasks: ${states.join('; ') || 'none'}`);
+  }
 }
