@@ -9,7 +9,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
 import type { ForwardEvents, HttpTarget } from '../lb/index.js';
-import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
+import { naturalOrder, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
 import { buildRoutingTable, groupByService, servicePorts, sortedPorts } from './RoutingTable.js';
@@ -93,6 +93,8 @@ export class Mesh {
   readonly #poolViews = (): PoolView[] => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends }));
   readonly #liveConnections = (): LiveConnection[] =>
     [...this.#clients].map(([socket, service]) => ({ service, read: socket.bytesRead, written: socket.bytesWritten }));
+  /** Per route key: the counting events #countedEvents made, and what they were made for. */
+  #routeEvents = new Map<string, { inner: ForwardEvents; service: string; events: ForwardEvents }>();
   #onChange = (): void => this.#queueSync();
 
   constructor(options: MeshOptions) {
@@ -134,7 +136,7 @@ export class Mesh {
     const candidates = nodes.filter((n) => n.Status.State === 'ready')
       .map((n) => n.Description.Hostname)
       .filter((hostname) => !this.#local || this.#local.runs(hostname))
-      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      .sort(naturalOrder);
     return candidates[0] === this.node;
   }
 
@@ -191,6 +193,7 @@ export class Mesh {
     for (const [key, listener] of this.#listeners) {
       if (!table.routes.has(key)) {
         this.#listeners.delete(key);
+        this.#routeEvents.delete(key);
         this.#stop(listener);
       }
     }
@@ -198,10 +201,17 @@ export class Mesh {
 
   /** The pool's parts as of this sync, with the route's traffic counted (when the node has metrics). */
   #lane(route: PublishedRoute, pool: BalancedPool): HttpTarget {
-    const events: ForwardEvents = this.#metrics
-      ? this.#metrics.eventsFor({ service: route.serviceName, port: String(route.publishedPort), protocol: route.protocol }, pool.events)
-      : pool.events;
+    const events = this.#metrics ? this.#countedEvents(route, pool.events) : pool.events;
     return { pool: pool.pool, balancer: pool.balancer, events, limits: pool.limits, serviceName: route.serviceName };
+  }
+
+  /** A route's counting events, made again only when its service or pool changes: every node syncs at every change. */
+  #countedEvents(route: PublishedRoute, inner: ForwardEvents): ForwardEvents {
+    const made = this.#routeEvents.get(route.key);
+    if (made?.inner === inner && made.service === route.serviceName) return made.events;
+    const events = this.#metrics!.eventsFor({ service: route.serviceName, port: String(route.publishedPort), protocol: route.protocol }, inner);
+    this.#routeEvents.set(route.key, { inner, service: route.serviceName, events });
+    return events;
   }
 
   /**

@@ -1,7 +1,7 @@
 // Turns the cluster view into what one node's data plane needs: which published ports (and, on the node
 // that holds them, which VIP ports) to open and, per service port, which task endpoints are in the pool.
 // Pure, so it is tested as a table.
-import { DEFAULT_LB_SETTINGS, lbSettings, weightOf } from '../swarm/index.js';
+import { DEFAULT_LB_SETTINGS, lbSettings, naturalOrder, weightOf } from '../swarm/index.js';
 import type { LbSettings, Protocol, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { BackendDesired } from '../lb/index.js';
 
@@ -66,12 +66,20 @@ function weightOrOne(containerLabels: Record<string, string> | undefined, servic
   }
 }
 
+/** Each service's settings as of its version: every node rebuilds its table at every change in the cluster. */
+const settingsMade = new WeakMap<Service, { version: number; settings: LbSettings }>();
+
 function settingsOf(service: Service): LbSettings {
+  const made = settingsMade.get(service);
+  if (made?.version === service.Version.Index) return made.settings;
+  let settings: LbSettings;
   try {
-    return lbSettings(service.Spec.Labels);
+    settings = lbSettings(service.Spec.Labels);
   } catch {
-    return DEFAULT_LB_SETTINGS;
+    settings = DEFAULT_LB_SETTINGS;
   }
+  settingsMade.set(service, { version: service.Version.Index, settings });
+  return settings;
 }
 
 /** A target port with its protocol: `53/udp` and `53/tcp` are two ports. */
@@ -145,7 +153,7 @@ export function buildRoutingTable(services: readonly Service[], tasks: readonly 
       if (backend) members.push(backend);
     }
     // Slot order keeps round robin's cycle stable and readable (task 1, 2, 3 ...).
-    pools.set(poolKey, members.sort((a, b) => a.label!.localeCompare(b.label!, 'en', { numeric: true })));
+    pools.set(poolKey, members.sort((a, b) => naturalOrder(a.label!, b.label!)));
     return poolKey;
   };
   for (const service of services) {

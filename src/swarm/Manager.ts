@@ -25,6 +25,7 @@ import { newObjectId } from './ids.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_SECOND } from './defaults.js';
 import { JoinTokens } from './JoinTokens.js';
 import { RootCA } from './RootCA.js';
+import { naturalOrder } from './naturalOrder.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -186,7 +187,7 @@ export class Manager {
   /** Keeps exactly one Leader among the reachable managers while there is a quorum, none without one. */
   #electLeader(): void {
     const managers = this.store.nodes().filter((n) => n.Spec.Role === 'manager')
-      .sort((a, b) => a.Description.Hostname.localeCompare(b.Description.Hostname, 'en', { numeric: true }));
+      .sort((a, b) => naturalOrder(a.Description.Hostname, b.Description.Hostname));
     const quorum = this.hasQuorum();
     const current = managers.find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready');
     const leader = quorum ? current ?? managers.find((n) => n.Status.State === 'ready') : undefined;

@@ -5,6 +5,7 @@ import type { SwarmNode, Task } from './model.js';
 import { isTerminal } from './model.js';
 import type { Constraint } from './constraints.js';
 import { nodeSatisfies } from './constraints.js';
+import { naturalOrder } from './naturalOrder.js';
 
 export interface PlacementRequest {
   serviceId: string;
@@ -40,7 +41,7 @@ export class Scheduler {
     }
     const candidates = nodes
       .filter((n) => isEligible(n) && nodeSatisfies(n, request.constraints))
-      .sort((a, b) => a.Description.Hostname.localeCompare(b.Description.Hostname, 'en', { numeric: true }));
+      .sort((a, b) => naturalOrder(a.Description.Hostname, b.Description.Hostname));
 
     const choices: (string | undefined)[] = [];
     for (let i = 0; i < count; i++) {

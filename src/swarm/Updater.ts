@@ -10,6 +10,7 @@ import { isUpToDate } from './TaskLifecycle.js';
 import type { SetTimer, TaskKey, Timer } from './RestartSupervisor.js';
 import { taskKey } from './RestartSupervisor.js';
 import { DEFAULT_UPDATE_CONFIG, NANOS_PER_MS } from './defaults.js';
+import { naturalOrder } from './naturalOrder.js';
 
 
 /** One update in progress: the places being replaced now, and what the update has seen so far. */
@@ -144,7 +145,7 @@ export class Updater {
       if (!place) places.set(key, (place = [[], []]));
       place[isUpToDate(task, service) ? 0 : 1].push(task);
     }
-    return new Map([...places].sort(([a], [b]) => String(a).localeCompare(String(b), 'en', { numeric: true })));
+    return new Map([...places].sort(([a], [b]) => naturalOrder(String(a), String(b))));
   }
 
   #wake(serviceId: string, run: Run, ms: number): Service {

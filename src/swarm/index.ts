@@ -12,6 +12,7 @@ export { normalizeNodeSpec } from './nodeSpec.js';
 export { SwarmError, invalidArgument } from './errors.js';
 export type { SwarmErrorCode } from './errors.js';
 export { JoinTokens } from './JoinTokens.js';
+export { naturalOrder } from './naturalOrder.js';
 export { RootCA } from './RootCA.js';
 export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
 export { lbSettings, weightOf, inRanges, DEFAULT_LB_SETTINGS } from './lbSettings.js';
