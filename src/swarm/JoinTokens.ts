@@ -1,5 +1,6 @@
 // Join tokens in Swarm's format, SWMTKN-1-<50 base-36: CA digest>-<25 base-36: secret>; the worker
-// and manager tokens share the digest part, the root CA's (RootCA.joinTokenDigest). A token names the role a joining node gets.
+// and manager tokens share the digest part, the root CA's (RootCA.joinTokenDigest). A token names the
+// role a joining node gets.
 import { timingSafeEqual } from 'node:crypto';
 import type { NodeRole } from './model.js';
 import { randomBase36 } from './ids.js';
