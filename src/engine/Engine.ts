@@ -66,7 +66,7 @@ export class Engine implements EngineContext {
   #log: (line: string) => void;
   #server: http.Server;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
-  readonly metricsRegistry = new Registry();
+  readonly #metricsRegistry = new Registry();
   /** Counted only when served: with metrics off, the data plane pays nothing for them. */
   #meshMetrics: MeshMetrics | undefined;
   #metricsServer: MetricsServer | undefined;
@@ -85,9 +85,9 @@ export class Engine implements EngineContext {
     this.#log = options.log ?? (() => {});
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
     if (options.metricsPort !== undefined) {
-      this.#meshMetrics = new MeshMetrics(this.metricsRegistry, this.hostname);
-      new ClusterStateMetrics(this.metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
-      const registries = [this.metricsRegistry, ...(options.sharedMetrics ?? [])];
+      this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
+      new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
+      const registries = [this.#metricsRegistry, ...(options.sharedMetrics ?? [])];
       this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries);
     }
   }

@@ -35,7 +35,10 @@ interface Attempt {
   taskRequest?: http.ClientRequest;
   reusedSocket: boolean;
   timedOut: boolean;
-  /** When the try began (process.hrtime.bigint()): a new connection's opening is timed from here. */
+  /**
+   * When the try began (process.hrtime.bigint(); 0n when nobody times connects): a new connection's
+   * opening is timed from here.
+   */
   startedAt: bigint;
   /** Ends the attempt's hold on its backend's count of requests in flight; idempotent. */
   finish: () => void;
@@ -97,8 +100,12 @@ export class HttpForwarder {
 
   /** `body` stands for the request's own stream when the parser has let go of it (an ignored upgrade). */
   #request(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, body?: Readable): void {
-    const startedAt = process.hrtime.bigint();
-    response.once('close', () => target.events.finished?.(secondsSince(startedAt)));
+    // Timed only when someone counts (metrics on): otherwise a request pays no clock reading and no listener.
+    const { finished } = target.events;
+    if (finished) {
+      const startedAt = process.hrtime.bigint();
+      response.once('close', () => finished(secondsSince(startedAt)));
+    }
     const address = request.socket.remoteAddress ?? '';
     request.headers = taskRequestHeaders(request.headers, {
       address, localPort: request.socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
@@ -237,7 +244,7 @@ export class HttpForwarder {
     backend.total++;
     let finished = false;
     return {
-      backend, target, connected: false, reusedSocket: false, timedOut: false, startedAt: process.hrtime.bigint(),
+      backend, target, connected: false, reusedSocket: false, timedOut: false, startedAt: target.events.upstreamConnected ? process.hrtime.bigint() : 0n,
       finish: () => {
         if (finished) return;
         finished = true;

@@ -82,7 +82,7 @@ export class TcpForwarder {
         return;
       }
       if (tried) events.retried?.();
-      const started = process.hrtime.bigint();
+      const started = events.upstreamConnected ? process.hrtime.bigint() : 0n;
       const upstream = net.connect({
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
         localAddress: this.localAddress,

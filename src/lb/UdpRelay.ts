@@ -46,11 +46,13 @@ export class UdpRelay {
   readonly #socket: dgram.Socket;
   readonly #target: () => UdpTarget;
   readonly #localAddress: string | undefined;
+  /**
+   * An answered flow moves to the end at each datagram either way, so once no flow is unanswered the
+   * order is least recently used first.
+   */
   readonly #flows = new Map<string, Flow>();
   /** Flows never answered, oldest first: the first to give way. */
   readonly #unanswered = new Set<string>();
-  /** Answered flows, least recently used first (moved to the end at each datagram either way). */
-  readonly #answered = new Set<string>();
 
   /** `socket` is the listener (bound by the caller); `target` is read per datagram, so a re-sync applies at once. */
   constructor(socket: dgram.Socket, target: () => UdpTarget, options: UdpRelayOptions = {}) {
@@ -91,17 +93,18 @@ export class UdpRelay {
 
   #makeRoom(cap: number): void {
     while (this.#flows.size >= cap) {
-      const key = first(this.#unanswered) ?? first(this.#answered)!;
+      const key = first(this.#unanswered) ?? first(this.#flows.keys())!;
       this.#end(key, this.#flows.get(key)!);
     }
   }
 
   /** A datagram went either way: the flow's idle time starts again, and it is the most recently used. */
   #used(key: string, flow: Flow): void {
+    if (this.#flows.get(key) !== flow) return; // a late reply to a flow already ended
     flow.idle.refresh();
     if (!flow.answered) return;
-    this.#answered.delete(key);
-    this.#answered.add(key);
+    this.#flows.delete(key);
+    this.#flows.set(key, flow);
   }
 
   #open(key: string, client: dgram.RemoteInfo, backend: Backend, target: UdpTarget): Flow {
@@ -142,7 +145,6 @@ export class UdpRelay {
     if (this.#flows.get(key) !== flow) return;
     this.#flows.delete(key);
     this.#unanswered.delete(key);
-    this.#answered.delete(key);
     clearTimeout(flow.idle);
     flow.backend.active--;
     flow.upstream.close();
@@ -154,7 +156,7 @@ export class UdpRelay {
   }
 }
 
-function first(keys: Set<string>): string | undefined {
+function first(keys: Iterable<string>): string | undefined {
   for (const key of keys) return key;
   return undefined;
 }

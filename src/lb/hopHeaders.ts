@@ -18,8 +18,9 @@ const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'expect']);
 const RESPONSE_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'connection', 'transfer-encoding', 'upgrade']);
 const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port']);
 /**
- * Never dropped because a client's Connection names them: they frame the message. A body that lost its
- * length would be read by the task as the next request on a connection other clients' requests share.
+ * Never dropped because a client's Connection names them: they frame or route the message. A body that
+ * lost its length would be read by the task as the next request on a connection other clients' requests
+ * share.
  */
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'host']);
 const NONE: readonly string[] = [];
@@ -90,7 +91,7 @@ function quotedIfNeeded(value: string): string {
  * the body to its client itself) and the other hop-by-hop headers.
  */
 export function clientResponseHeaders(rawHeaders: readonly string[], connection: string | undefined): string[] {
-  const listed = connection ? listedIn(connection) : [];
+  const listed = connection ? listedIn(connection) : NONE;
   const kept: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();

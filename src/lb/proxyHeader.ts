@@ -21,7 +21,6 @@ const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51
 const V1_MAX = 107;
 const V2_FIXED = 16;
 
-/** `::ffff:10.0.0.1` is 10.0.0.1: a dual-stack socket's IPv4 peer. */
 /** An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) as the IPv4 address it is; any other as it is. */
 export function plain(address: string): string {
   return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');

@@ -44,6 +44,8 @@ interface Target {
   route: PublishedRoute;
   /** What the forwarders read per connection, request or datagram: the pool's parts and the route's events. */
   lane: HttpTarget;
+  /** The pool's own events, which the lane's wrap when the node counts traffic. */
+  poolEvents: ForwardEvents;
 }
 
 interface Listener {
@@ -84,17 +86,15 @@ export class Mesh {
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
-  /** Client connections in flight, so close() can end them instead of waiting on them. */
-  /** Each with its service: metrics count the bytes of open connections too. */
+  /**
+   * Client connections in flight, each with its service: close() ends them instead of waiting on them,
+   * and metrics count the bytes of open connections too.
+   */
   #clients = new Map<net.Socket, string>();
-  /** The tasks in this node's pools at the last sync (metrics forget tasks gone from all of them). */
-  #tasksInPools = new Set<string>();
   /** What the node's metrics read of this mesh when scraped. */
   readonly #poolViews = (): PoolView[] => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends }));
   readonly #liveConnections = (): LiveConnection[] =>
     [...this.#clients].map(([socket, service]) => ({ service, read: socket.bytesRead, written: socket.bytesWritten }));
-  /** Per route key: the counting events #countedEvents made, and what they were made for. */
-  #routeEvents = new Map<string, { inner: ForwardEvents; service: string; events: ForwardEvents }>();
   #onChange = (): void => this.#queueSync();
 
   constructor(options: MeshOptions) {
@@ -167,9 +167,7 @@ export class Mesh {
       this.#pools.delete(key);
     }
     if (this.#metrics) {
-      const tasks = new Set([...this.#pools.values()].flatMap((p) => p.pool.backends.map((b) => b.label)));
-      this.#metrics.tasksInPools(tasks, this.#tasksInPools);
-      this.#tasksInPools = tasks;
+      this.#metrics.tasksInPools(new Set([...this.#pools.values()].flatMap((p) => p.pool.backends.map((b) => b.label))));
     }
 
     // A published port and its VIP port share one pool: it is configured once.
@@ -180,38 +178,38 @@ export class Mesh {
         configured.add(route.poolKey);
         pool.configure(route.settings, route.serviceName, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
       }
-      const lane = this.#lane(route, pool);
       const listener = this.#listeners.get(key);
+      const target = this.#target(route, pool, listener?.target);
       if (listener) {
-        listener.target = { route, lane };
+        listener.target = target;
         if (listener.server instanceof net.Server) listener.server.maxConnections = maxConnectionsOf(route);
         if (listener.http) listener.http.keepAliveTimeout = clientKeepAliveOf(route);
       } else if (route.protocol === 'tcp' || route.protocol === 'udp') {
-        this.#open({ route, lane });
+        this.#open(target);
       }
     }
     for (const [key, listener] of this.#listeners) {
       if (!table.routes.has(key)) {
         this.#listeners.delete(key);
-        this.#routeEvents.delete(key);
         this.#stop(listener);
       }
     }
   }
 
-  /** The pool's parts as of this sync, with the route's traffic counted (when the node has metrics). */
-  #lane(route: PublishedRoute, pool: BalancedPool): HttpTarget {
-    const events = this.#metrics ? this.#countedEvents(route, pool.events) : pool.events;
-    return { pool: pool.pool, balancer: pool.balancer, events, limits: pool.limits, serviceName: route.serviceName };
-  }
-
-  /** A route's counting events, made again only when its service or pool changes: every node syncs at every change. */
-  #countedEvents(route: PublishedRoute, inner: ForwardEvents): ForwardEvents {
-    const made = this.#routeEvents.get(route.key);
-    if (made?.inner === inner && made.service === route.serviceName) return made.events;
-    const events = this.#metrics!.eventsFor({ service: route.serviceName, port: String(route.publishedPort), protocol: route.protocol }, inner);
-    this.#routeEvents.set(route.key, { inner, service: route.serviceName, events });
-    return events;
+  /**
+   * The route with the pool's parts as of this sync, its traffic counted when the node has metrics. The
+   * counting events are made again only when the route's service or pool changes (`previous` is the
+   * listener's last target): every node syncs at every change in the cluster.
+   */
+  #target(route: PublishedRoute, pool: BalancedPool, previous: Target | undefined): Target {
+    let events = pool.events;
+    if (this.#metrics) {
+      events = previous?.poolEvents === pool.events && previous.route.serviceName === route.serviceName
+        ? previous.lane.events
+        : this.#metrics.eventsFor({ service: route.serviceName, port: String(route.publishedPort), protocol: route.protocol }, pool.events);
+    }
+    const lane = { pool: pool.pool, balancer: pool.balancer, events, limits: pool.limits, serviceName: route.serviceName };
+    return { route, lane, poolEvents: pool.events };
   }
 
   /**

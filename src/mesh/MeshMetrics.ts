@@ -1,8 +1,9 @@
 // One node's data-plane metrics, on that node's own prom-client Registry: how many connections, flows
 // and requests each task got through this node, what failed, and each pool's state. Counters are counted
-// where things happen (the forwarders' events); gauges are read from the pools when scraped, so the hot
-// path pays one counter increment per connection or request and nothing per byte. Labels carry names
-// users know (service, task, node hostname), never client addresses or paths, so their sets stay bounded.
+// where things happen (the forwarders' events): per connection or request a counter and one or two
+// histogram observations, per UDP datagram a sum; a TCP connection's bytes are added once, at its close,
+// and read live while it is open. Gauges are read from the pools when scraped. Labels carry names users
+// know (service, task, node hostname), never client addresses or paths, so their sets stay bounded.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Backend, ForwardEvents } from '../lb/index.js';
@@ -40,6 +41,8 @@ export class MeshMetrics {
   readonly #bytesDone = new Map<string, { in: number; out: number }>();
   /** Tasks gone from every pool, and when their series go too. */
   readonly #forgetting = new Map<string, NodeJS.Timeout>();
+  /** The tasks in the node's pools at the last report. */
+  #inPools: ReadonlySet<string> = new Set();
   readonly #connections: Counter<'node' | 'service' | 'port' | 'protocol' | 'task'>;
   readonly #requests: Counter<'node' | 'service' | 'task' | 'code'>;
   readonly #requestSeconds: Histogram<'node' | 'service'>;
@@ -131,9 +134,12 @@ export class MeshMetrics {
 
   /**
    * The tasks now in the node's pools. A task no longer among them has its series removed after a while:
-   * tasks come and go with every update, and a node that kept them all would grow without end.
+   * tasks come and go with every update, and a node that kept them all would grow without end. The
+   * metrics outlive the node's mesh, so a task the last mesh held is forgotten even after a rejoin.
    */
-  tasksInPools(tasks: ReadonlySet<string>, known: ReadonlySet<string>): void {
+  tasksInPools(tasks: ReadonlySet<string>): void {
+    const known = this.#inPools;
+    this.#inPools = tasks;
     for (const task of tasks) {
       clearTimeout(this.#forgetting.get(task));
       this.#forgetting.delete(task);

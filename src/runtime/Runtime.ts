@@ -20,7 +20,7 @@ export interface RuntimeOptions extends PortBinderOptions {
 const KEPT_OUTPUTS = 500;
 
 /** What `service logs` reads of a task: its recent lines, and the new ones as they come. */
-export type TaskOutput = Pick<RunningTask, 'logs' | 'onLog'>;
+export type TaskOutput = Pick<LogRing, 'lines' | 'onLog'>;
 
 export class Runtime {
   readonly #host: ImageHost;
@@ -58,8 +58,7 @@ export class Runtime {
       let log: LogRing | undefined;
       const task = await image.run(spec, { ...this.#host, newLog: () => (log = this.#host.newLog()) });
       if (log) {
-        const ring = log;
-        this.#outputs.set(spec.taskId, { get logs() { return ring.lines; }, onLog: (listener) => ring.onLog(listener) });
+        this.#outputs.set(spec.taskId, log);
         if (this.#outputs.size > KEPT_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value!);
       }
       return task;

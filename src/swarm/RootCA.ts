@@ -11,7 +11,6 @@ const BACKDATE_MS = 5 * 60_000;
 
 const OID = {
   commonName: '2.5.4.3',
-  ecPublicKey: '1.2.840.10045.2.1',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',

@@ -9,7 +9,7 @@ import { IpamError } from '../vip-dns/index.js';
 import { newHostname, newObjectId } from './ids.js';
 import { sameSpec } from './sameSpec.js';
 
-const INGRESS_NETWORK_NAME = 'ingress';
+export const INGRESS_NETWORK_NAME = 'ingress';
 
 export type TaskPlace = { slot: number } | { nodeId: string };
 

@@ -17,4 +17,4 @@ export { RootCA } from './RootCA.js';
 export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
 export { lbSettings, weightOf, inRanges, DEFAULT_LB_SETTINGS } from './lbSettings.js';
 export type { Algorithm, LbSettings } from './lbSettings.js';
-export { isUpToDate } from './TaskLifecycle.js';
+export { INGRESS_NETWORK_NAME, isUpToDate } from './TaskLifecycle.js';

@@ -136,6 +136,8 @@ function cidr(args: ParsedArgs, flag: string, fallback: string): string {
 
 async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster): Promise<number> {
   const options = upOptions(args, (line) => ctx.err(line));
+  const sdFile = args.string('prometheus-sd');
+  if (sdFile !== undefined && options.metricsPort === undefined) throw usageError('--prometheus-sd names the nodes\' metrics: leave out --metrics-port off');
   // Listen for Ctrl-C before starting: a press during start-up must still close what was opened.
   // The first press stops the cluster; the listener then goes, so a second press kills a stuck close.
   const stop = new AbortController();
@@ -144,8 +146,6 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
     stop.abort();
     unsubscribe();
   });
-  const sdFile = args.string('prometheus-sd');
-  if (sdFile !== undefined && options.metricsPort === undefined) throw usageError('--prometheus-sd names the nodes\' metrics: leave out --metrics-port off');
   try {
     const cluster = await start(options);
     const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });

@@ -75,7 +75,7 @@ export function logRoutes(router: Router, engine: EngineContext): void {
       seen.add(task.ID);
       const write = writer(r.res, task, options);
       if (withBacklog) {
-        const lines = output.logs;
+        const lines = output.lines;
         for (const line of options.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - options.tail))) backlog.push({ line, write });
       }
       if (follow) unsubscribes.push(output.onLog(write));

@@ -5,11 +5,12 @@ import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { ApiError } from './http.js';
 import { matches, parseFilters } from './filters.js';
+import { INGRESS_NETWORK_NAME } from '../../swarm/index.js';
 import type { Manager } from '../../swarm/index.js';
 
 function ingress(manager: Manager): Record<string, unknown> {
   return {
-    Name: 'ingress',
+    Name: INGRESS_NETWORK_NAME,
     Id: manager.ingressNetworkId,
     Created: manager.createdAt,
     Scope: 'swarm',
@@ -32,7 +33,7 @@ export function networkRoutes(router: Router, engine: EngineContext): void {
     const manager = engine.requireManager();
     const filters = parseFilters(r.query.get('filters'), ['driver', 'id', 'label', 'name', 'scope', 'type']);
     const network = ingress(manager);
-    const listed = matches(filters, 'name', (v) => 'ingress'.startsWith(v)) &&
+    const listed = matches(filters, 'name', (v) => INGRESS_NETWORK_NAME.startsWith(v)) &&
       matches(filters, 'id', (v) => manager.ingressNetworkId.startsWith(v)) &&
       matches(filters, 'scope', (v) => v === 'swarm') &&
       matches(filters, 'driver', (v) => v === 'overlay') &&
@@ -44,7 +45,7 @@ export function networkRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/networks\/([^/]+)$/, (r) => {
     const manager = engine.requireManager();
     const ref = r.params[0]!;
-    if (ref !== 'ingress' && !manager.ingressNetworkId.startsWith(ref)) {
+    if (ref !== INGRESS_NETWORK_NAME && !manager.ingressNetworkId.startsWith(ref)) {
       throw new ApiError(404, `network ${ref} not found`);
     }
     return { status: 200, body: ingress(manager) };
