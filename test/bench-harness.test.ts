@@ -1,10 +1,10 @@
 // The bench harness end to end on tiny settings (`bench/run.ts --quick` as a child process on an
 // address block of its own), and the round order and medians it reports. Never how fast anything is.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
 import { roundOrders, SCENARIOS } from '../bench/schedule.js';
 import { median, summarize } from '../bench/summary.js';
 import { ROUTE_LABEL, ROUTES } from '../bench/table.js';
@@ -35,14 +35,17 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
     cwd: ROOT,
     env: { ...process.env, BENCH_BLOCK: BLOCK, BENCH_NO_WRITE: '1', BENCH_DURATION: '0.5' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, so a SIGKILL reaches HAProxy, nginx and the load child too.
+    detached: true,
   });
   // SIGTERM lets the bench close its clusters (their tasks are processes of their own) and its peers;
-  // SIGKILL only if it does not go.
+  // SIGKILL to its whole group only if it does not go. 'exit', not 'close': children that survived
+  // would hold its output pipes open.
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve) => child.once('close', resolve));
+    const gone = once(child, 'exit');
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
     await gone;
     clearTimeout(timer);
   });
@@ -142,7 +145,10 @@ t.test('the summary takes each figure\'s median over the rounds and keeps the re
 t.test('without HAProxy and nginx on the PATH, the peers say how to install them and start nothing', async (t) => {
   const path = process.env.PATH;
   process.env.PATH = '/nonexistent';
-  t.teardown(() => { process.env.PATH = path; });
+  t.teardown(() => {
+    if (path === undefined) delete process.env.PATH;
+    else process.env.PATH = path;
+  });
   const peers = await startPeers('127.127.0.9:80', '127.127.0.201', '127.127.0.202');
   t.teardown(() => peers.close());
   t.same(peers.urls, {}, 'no route');

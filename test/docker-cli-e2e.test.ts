@@ -9,13 +9,14 @@
 // lines are asserted. Services get `--update-monitor 500ms --rollback-monitor 500ms`: the CLI's verify wait
 // is the service's monitor (5 s without one), and a monitor longer than two of the CLI's 200 ms polls keeps
 // an update from completing between two polls, which makes the CLI return silently (SPEC.md §4).
-import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { connectAndWait, echoConnection, httpGet } from './support/net.js';
 import { deadline } from './support/dns.js';
+import { docker, dockerEnv, run } from './support/cli.js';
+import type { CliResult } from './support/cli.js';
 
 const BLOCK = 193; // nodes 127.193.0.x, tasks 127.194/16, VIPs 127.195/16
 const SEED_003_BLOCK = 101; // the five-engine cluster of seed 003: 127.101-103
@@ -26,40 +27,15 @@ const LAST_MANAGER = 'You are attempting to leave the swarm on a node that is pa
 const BAD_TOKEN = 'rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster';
 const FAST = ['--update-monitor', '500ms', '--rollback-monitor', '500ms'];
 
-interface DockerResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `DOCKER_HOST=tcp://<address>:2375 docker ...args`; rejects only when the docker binary is missing. */
-function docker(address: string, ...args: string[]): Promise<DockerResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `tcp://${address}:2375` };
-  delete env.DOCKER_TLS_VERIFY;
-  delete env.DOCKER_CONTEXT;
-  return new Promise((resolve, reject) => {
-    execFile('docker', args, { env, timeout: 60_000 }, (error, stdout, stderr) => {
-      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') return reject(error);
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr: error?.killed ? `${stderr}[docker ${args.join(' ')}: killed after 60 s]` : stderr });
-    });
-  });
-}
 
 /**
  * `docker ...args` on a terminal 150 columns wide (the CLI draws progress bars only past 110), through
  * util-linux's `script`; resolves with what the terminal shows at the end.
  */
-function dockerOnTerminal(address: string, ...args: string[]): Promise<DockerResult & { screen: string[] }> {
+async function dockerOnTerminal(address: string, ...args: string[]): Promise<CliResult & { screen: string[] }> {
   const quoted = ['docker', ...args].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`).join(' ');
-  return new Promise((resolve, reject) => {
-    execFile('script', ['-qfec', `stty cols 150 rows 50; exec ${quoted}`, '/dev/null'],
-      { env: { ...process.env, DOCKER_HOST: `tcp://${address}:2375` }, timeout: 60_000 }, (error, stdout, stderr) => {
-        if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') return reject(error);
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr, screen: screen(stdout) });
-      });
-  });
+  const result = await run('script', ['-qfec', `stty cols 150 rows 50; exec ${quoted}`, '/dev/null'], dockerEnv(address));
+  return { ...result, screen: screen(result.stdout) };
 }
 
 /** The lines a terminal shows after `output`: as much of VT100 as the CLI uses (CR, LF, cursor up/down, erase line). */
@@ -85,9 +61,7 @@ function screen(output: string): string[] {
   return shown;
 }
 
-const installed = await new Promise<boolean>((resolve) => {
-  execFile('docker', ['--version'], (error) => resolve((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT'));
-});
+const installed = await run('docker', ['--version'], process.env).then(() => true, () => false);
 const NO_DOCKER = 'NO DOCKER CLIENT: the real docker CLI is not installed, so the docker CLI end-to-end suite did NOT run (Debian/Ubuntu: apt-get install docker.io or docker-cli; no Docker daemon is needed)';
 if (!installed) t.comment(`!!!!!!!!!!!!!!!! ${NO_DOCKER} !!!!!!!!!!!!!!!!`);
 const skip = installed ? false : 'NO DOCKER CLIENT (apt-get install docker.io or docker-cli)';

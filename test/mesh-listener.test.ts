@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import t from 'tap';
+import type { Test } from 'tap';
 import { Mesh } from '../src/mesh/index.js';
 import { Store } from '../src/swarm/index.js';
 import type { Service } from '../src/swarm/index.js';
@@ -22,18 +23,24 @@ function service(): Service {
   };
 }
 
-t.test('a published port held by another program is retried, logged once, and served once free', async (t) => {
-  const blocker = net.createServer();
-  await new Promise<void>((resolve) => blocker.listen(PORT, NODE, resolve));
-  t.teardown(() => { if (blocker.listening) blocker.close(); });
+/** A mesh publishing `published` while another program holds its port: it says so once, and retries. */
+async function blockedMesh(t: Test, published: Service, protocol: 'tcp' | 'udp'): Promise<{ store: Store; mesh: Mesh; lines: string[] }> {
   const store = new Store();
-  store.putService(service());
+  store.putService(published);
   const lines: string[] = [];
   const mesh = new Mesh({ node: 'node1', address: NODE, view: store, log: (line) => lines.push(line), retryFirstMs: 20 });
   t.teardown(() => mesh.close());
   mesh.start();
   await mesh.settled();
-  t.match(lines, [/^node1: cannot open published port 18080\/tcp on 127\.211\.0\.1 for service web: EADDRINUSE; retrying until it can$/]);
+  t.match(lines, [new RegExp(`^node1: cannot open published port 18080/${protocol} on 127\\.211\\.0\\.1 for service web: EADDRINUSE; retrying until it can$`)]);
+  return { store, mesh, lines };
+}
+
+t.test('a published port held by another program is retried, logged once, and served once free', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(PORT, NODE, resolve));
+  t.teardown(() => { if (blocker.listening) blocker.close(); });
+  const { store, mesh, lines } = await blockedMesh(t, service(), 'tcp');
   store.putService({ ...service(), Spec: { ...service().Spec, Labels: { touched: 'yes' } } });
   await waitFor('a few retries', () => mesh.listenerStates().get(`${PORT}/tcp`)!.failures >= 3);
   t.equal(lines.length, 1, 'neither store changes nor retries repeat the message');
@@ -58,14 +65,7 @@ t.test('a UDP port held by another program is retried and opens once free', asyn
   await new Promise<void>((resolve) => blocker.bind(PORT, NODE, resolve));
   let blocking = true;
   t.teardown(() => { if (blocking) blocker.close(); });
-  const store = new Store();
-  store.putService(udpService());
-  const lines: string[] = [];
-  const mesh = new Mesh({ node: 'node1', address: NODE, view: store, log: (line) => lines.push(line), retryFirstMs: 20 });
-  t.teardown(() => mesh.close());
-  mesh.start();
-  await mesh.settled();
-  t.match(lines, [/^node1: cannot open published port 18080\/udp on 127\.211\.0\.1 for service web: EADDRINUSE; retrying until it can$/]);
+  const { mesh, lines } = await blockedMesh(t, udpService(), 'udp');
   await waitFor('a few retries', () => mesh.listenerStates().get(`${PORT}/udp`)!.failures >= 3);
   t.equal(lines.length, 1, 'retries do not repeat the message');
   await new Promise<void>((resolve) => blocker.close(() => resolve()));

@@ -2,11 +2,12 @@
 // line led by the details that name its node, service and task (timestamps first when asked); `tail`
 // counts per task; `follow` goes on with new lines until the client leaves; and both the routemesh CLI and
 // the real docker CLI print `simple.1.<task>@node2    | request arrived.` from it.
-import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
 import t from 'tap';
 import { api, testCluster, waitFor, waitForRunning } from './support/cluster.js';
-import { cliEnv, routemesh } from './support/cli.js';
+import { cliEnv, docker, routemesh } from './support/cli.js';
+import { deadline } from './support/dns.js';
 import { httpGet } from './support/net.js';
 
 const BLOCK = 120; // nodes 127.120.0.x, tasks 127.121/16, VIPs 127.122/16
@@ -72,7 +73,7 @@ t.test('service logs: frames, details, timestamps, tail and follow; both CLIs pr
   });
   request.on('error', () => {});
   t.teardown(() => { request.destroy(); });
-  await new Promise((resolve) => request.once('response', resolve));
+  await deadline('the follow response', once(request, 'response'));
   await httpGet(cluster.nodes[2]!.address, 8000);
   await waitFor('the new line to be followed', () => followed.some((f) => f.text.endsWith('request arrived.\n')));
   t.equal(followed.length, 1, 'only the new line');
@@ -82,16 +83,13 @@ t.test('service logs: frames, details, timestamps, tail and follow; both CLIs pr
   t.equal(ours.code, 0, ours.stderr);
   t.match(ours.stdout, /^simple\.[1-3]\.[0-9a-z]{12}@node[1-3] +\| request arrived\.$/m, 'routemesh prints the task and node before each line');
 
-  const docker = await new Promise<{ code: number; stdout: string; stderr: string } | undefined>((resolve) => {
-    execFile('docker', ['service', 'logs', 'simple'], { env: { ...process.env, DOCKER_HOST: `tcp://${cluster.nodes[0]!.address}:2375` }, timeout: 30_000 },
-      (error, stdout, stderr) => resolve((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' ? undefined : { code: error ? 1 : 0, stdout, stderr }));
-  });
-  if (!docker) {
+  const fromDocker = await docker(cluster.nodes[0]!.address, 'service', 'logs', 'simple').catch(() => undefined);
+  if (!fromDocker) {
     t.skip('NO DOCKER CLIENT: the real docker CLI part of this test did not run (Debian: apt-get install docker.io, or docker-cli)', () => {});
     return;
   }
-  t.equal(docker.code, 0, docker.stderr);
-  const lines = docker.stdout.trimEnd().split('\n').filter((l) => l.endsWith('request arrived.'));
+  t.equal(fromDocker.code, 0, fromDocker.stderr);
+  const lines = fromDocker.stdout.trimEnd().split('\n').filter((l) => l.endsWith('request arrived.'));
   t.equal(lines.length, 4, 'the real docker CLI prints all four lines');
   t.ok(lines.every((l) => /^simple\.[1-3]\.[0-9a-z]{12}@node[1-3] +\| request arrived\.$/.test(l)), lines.join('\n'));
 });

@@ -99,9 +99,9 @@ t.test('a task gone from every pool loses its series after the delay; one back i
   const { metrics, lines } = setup(50);
   const events = metrics.eventsFor({ service: 'web', port: '8080', protocol: 'tcp' }, {});
   for (const label of ['web.1.a', 'web.2.b']) events.connected!(backend(label), 1);
-  metrics.tasksInPools(new Set(['web.1.a', 'web.2.b']), new Set());
-  metrics.tasksInPools(new Set(), new Set(['web.1.a', 'web.2.b'])); // both leave ...
-  metrics.tasksInPools(new Set(['web.2.b']), new Set()); // ... and b comes back before the delay
+  metrics.tasksInPools(new Set(['web.1.a', 'web.2.b']));
+  metrics.tasksInPools(new Set()); // both leave ...
+  metrics.tasksInPools(new Set(['web.2.b'])); // ... and b comes back before the delay
   await waitFor('a\'s series to go', async () => (await lines('routemesh_connections_total{')).length === 1, 2000);
   t.same(await lines('routemesh_connections_total{'), ['routemesh_connections_total{node="node2",service="web",port="8080",protocol="tcp",task="web.2.b"} 1']);
 });

@@ -1,4 +1,4 @@
-// Test support: the routemesh command as a child process, the way a user runs it.
+// Test support: the routemesh command, and the real docker CLI, as child processes, the way a user runs them.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,13 +16,35 @@ export function cliEnv(engine: string): NodeJS.ProcessEnv {
   return { ...process.env, ROUTEMESH_HOST: engine, ROUTEMESH_POLL_MS: '50', ROUTEMESH_MONITOR_MS: '300' };
 }
 
-export function routemesh(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', entry, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+/**
+ * Runs `file args` to its end (at most 60 s) with its exit code and output; rejects only when `file` is
+ * not installed (ENOENT), so a caller can skip what needs it.
+ */
+export function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { env, timeout: 60_000 }, (error, stdout, stderr) => {
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') return reject(error);
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr: error?.killed ? `${stderr}[${file} ${args.join(' ')}: killed after 60 s]` : stderr });
     });
   });
+}
+
+export function routemesh(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return run(process.execPath, ['--import', 'tsx', entry, ...args], env);
+}
+
+/** The real docker CLI's environment for the engine at `address`: no TLS setting or context of the developer's in the way. */
+export function dockerEnv(address: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `tcp://${address}:2375` };
+  delete env.DOCKER_TLS_VERIFY;
+  delete env.DOCKER_CONTEXT;
+  return env;
+}
+
+/** `DOCKER_HOST=tcp://<address>:2375 docker ...args`; rejects only when no docker client is installed. */
+export function docker(address: string, ...args: string[]): Promise<CliResult> {
+  return run('docker', args, dockerEnv(address));
 }
 
 export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
