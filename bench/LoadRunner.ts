@@ -1,6 +1,6 @@
 // Parent side of the load child (bench/load.ts): starts it once, hands it one job at a time and reads
 // each job's JSON answer. A run that hangs past its limit kills the child, and the next run starts a new
-// one; killAll stops it on every exit path of the bench.
+// one; close() stops it on every exit path of the bench.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,7 @@ export class LoadRunner {
           answer = JSON.parse(line) as LoadAnswer;
         } catch {
           // Whatever it is doing, its next line could pass for the next job's answer: start afresh.
-          this.killAll();
+          this.close();
           return reject(new Error(`the load child answered ${url} with no JSON: ${line.slice(0, 200)}`));
         }
         if ('error' in answer) reject(new Error(`load run against ${url} failed: ${answer.error}`));
@@ -61,7 +61,7 @@ export class LoadRunner {
       };
       const timer = setTimeout(() => {
         done();
-        this.killAll();
+        this.close();
         reject(new Error(`the load run against ${url} went past its ${limitMs / 1000} s limit`));
       }, limitMs);
       child.lines.on('line', onLine);
@@ -72,7 +72,7 @@ export class LoadRunner {
   }
 
   /** Stops the child, if one runs. */
-  killAll(): void {
+  close(): void {
     this.#child?.process.kill('SIGKILL');
     this.#child = undefined;
   }

@@ -15,9 +15,19 @@ export class Resources {
   }
 
   /** Closes `thing` now, and forgets it. */
-  async release(thing: Closable | undefined): Promise<void> {
-    if (!thing || !this.#open.delete(thing)) return;
+  async release(thing: Closable): Promise<void> {
+    if (!this.#open.delete(thing)) return;
     await thing.close();
+  }
+
+  /** Ctrl-C or a kill closes everything, then exits as the signal would have (130 or 143). */
+  closeOnSignals(say: (signal: NodeJS.Signals) => void = () => {}): void {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => {
+        say(signal);
+        void this.closeAll().finally(() => process.exit(code));
+      });
+    }
   }
 
   /** Closes everything still open; a second call while closing waits for the same close. */

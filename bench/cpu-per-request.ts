@@ -1,7 +1,7 @@
 // `node --import tsx bench/cpu-per-request.ts`: what each proxy spends per request, in CPU microseconds
 // (its process's user + system time over the responses it passed), for the mesh in tcp and http mode (and
-// on a twin cluster with metrics off, for what counting costs), a
-// minimal Node proxy (http.request over a kept-alive agent: the floor for anything built on Node's http),
+// on a twin cluster with metrics off, for what counting costs), a minimal Node proxy (http.request over a
+// kept-alive agent: the floor for anything built on Node's http),
 // HAProxy and nginx, all in front of the same bench/backend.ts task, with keep-alive and with a new
 // connection per request. On a machine whose few cores the load, the task and the proxy share, req/s
 // follows this figure, and it moves far less than req/s with the neighbours' load. Figures: bench/README.md.
@@ -40,10 +40,10 @@ function ownCpu(): number {
  * Connection header stays on its own hop: the client's `close` must not close the kept-alive task
  * connection, nor the task's `keep-alive` hold open a client connection that asked to be closed.
  */
-function minimalProxy(task: string): http.Server {
+function minimalProxy(task: string): { server: http.Server; close(): void } {
   const [host, port] = task.split(':');
   const agent = new http.Agent({ keepAlive: true });
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const { connection: _connection, ...headers } = req.headers;
     const upstream = http.request({ host, port: Number(port), method: req.method, path: req.url, headers, agent }, (answer) => {
       const { connection: _hop, 'keep-alive': _idle, ...answerHeaders } = answer.headers;
@@ -53,22 +53,27 @@ function minimalProxy(task: string): http.Server {
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
+  return {
+    server,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+      agent.destroy();
+    },
+  };
 }
 
 const resources = new Resources();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void resources.closeAll().finally(() => process.exit(130)));
-}
+resources.closeOnSignals();
 const runner = new LoadRunner();
-resources.add({ close: () => runner.killAll() });
+resources.add(runner);
 try {
   const cluster = resources.add(await startClusterAt(BLOCK));
   const targets = await deployTargets(cluster);
   const quiet = resources.add(await startClusterAt(BLOCK + 3, { metricsPort: undefined }));
   const quietTargets = await deployTargets(quiet);
   const peers = resources.add(await startPeers(targets.task, `127.${BLOCK}.0.201`, `127.${BLOCK}.0.202`));
-  const minimal = minimalProxy(targets.task);
-  resources.add({ close: () => { minimal.close(); } });
+  const { server: minimal } = resources.add(minimalProxy(targets.task));
   await new Promise<void>((resolve) => minimal.listen(0, `127.${BLOCK}.0.203`, resolve));
   const minimalUrl = `http://127.${BLOCK}.0.203:${(minimal.address() as net.AddressInfo).port}/`;
   const { haproxy, nginx } = peers.pids;

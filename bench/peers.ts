@@ -46,10 +46,15 @@ async function accepting(host: string, port: number, child: ChildProcess, name: 
   }
 }
 
+/** SIGTERM, and SIGKILL if the peer is still there 5 s later: a stuck peer must not hang the bench. */
 function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once('exit', () => resolve());
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }

@@ -1,5 +1,6 @@
-// The JSON-lines contract between the bench orchestrator (bench/run.ts) and its load child (bench/load.ts):
-// what the child is asked to run, one job a line on its stdin, and the one line it prints back for each.
+// What the bench's children are asked and what they answer: the load child (bench/load.ts, one job a line
+// on its stdin and one answer line for each, through bench/LoadRunner.ts), and the one-shot children
+// bench/dnsLoad.ts and bench/scaleUp.ts (the job as JSON on the command line, one result line).
 
 export interface LoadOptions {
   connections: number;
@@ -45,7 +46,10 @@ export interface DnsLoadJob {
 
 export interface DnsLoadResult {
   name: string;
-  /** Answers naming an address: what qps and the percentiles count. */
+  /**
+   * Answers naming an address, those after the run's end included: what the percentiles count (qps
+   * counts those within the run).
+   */
   answered: number;
   /** Queries without an answer after a second (UDP drops them silently). */
   lost: number;

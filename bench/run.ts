@@ -1,5 +1,5 @@
-// `npm run bench`: starts a 3-node cluster with one backend task (bench/targets.ts) and its peers in front of
-// the same task (HAProxy, nginx, node-http-proxy), loads every route with keep-alive, with a new connection
+// `npm run bench`: starts a 3-node cluster with two backend tasks (tcp and http mode, bench/targets.ts), its
+// twin with metrics off, and the peers in front of the same task (HAProxy, nginx, node-http-proxy), loads every route with keep-alive, with a new connection
 // per request and with one connection, in interleaved rounds (bench/schedule.ts); then the scale section
 // (bench/scale.ts). It prints the medians, the targets, the scale figures and every run, and writes them
 // to bench/results/<date>.md. Settings: bench/settings.ts; the load itself: bench/load.ts; the medians:
@@ -34,14 +34,9 @@ const settings = ((): BenchSettings => {
 })();
 const runner = new LoadRunner();
 const resources = new Resources();
-resources.add({ close: () => runner.killAll() });
+resources.add(runner);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`bench: ${signal}, stopping the load, the clusters and the peers\n`);
-    void resources.closeAll().finally(() => process.exit(130));
-  });
-}
+resources.closeOnSignals((signal) => process.stderr.write(`bench: ${signal}, stopping the load, the clusters and the peers\n`));
 
 async function bench(): Promise<void> {
   const { block } = settings;

@@ -18,7 +18,7 @@ function spawnChild<T>(script: string, job: unknown, resources: Resources): Prom
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`./${script}`, import.meta.url)), JSON.stringify(job)], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     });
-    // SIGTERM: a scaleUp child closes its cluster (and the tasks' processes) on the way out.
+    // A child still running when the bench stops is stopped with it (its tasks run in its own process).
     const handle = resources.add({ close: () => { child.kill('SIGTERM'); } });
     const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_LIMIT_MS);
     let out = '';

@@ -30,8 +30,6 @@ async function measure(job: ScaleUpJob): Promise<ScaleUpResult> {
   const before = process.memoryUsage();
   let started = performance.now();
   const cluster = await startClusterAt(job.block, { nodes: job.nodes });
-  // Stopped by the bench (Ctrl-C, or its time limit): the cluster's tasks go with it.
-  process.once('SIGTERM', () => void cluster.close().finally(() => process.exit(143)));
   try {
     const startMs = performance.now() - started;
     const manager = cluster.nodes[0]!.apiUrl;

@@ -24,7 +24,8 @@ export const SCENARIOS: readonly Scenario[] = MODE_ROUTES.flatMap(([mode, routes
 /**
  * Each round runs the keep-alive block, then the new-connection block, then the one-connection block, and
  * within each block the routes (those `available`: a peer may not be installed)
- * turn by one place a round: no route holds the same place in two rounds. A slow start, a slow-down
+ * turn by one place a round: no route holds the same place in two rounds (while there are no more rounds than
+ * routes in the block: 4 at one connection). A slow start, a slow-down
  * late in a round or a noisy neighbour then lands on one round of each, and the median of the three
  * leaves it out.
  *

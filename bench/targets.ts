@@ -10,7 +10,7 @@ import { startCluster, type Cluster, type ClusterOptions } from '../src/engine/i
 
 const BACKEND = fileURLToPath(new URL('./backend.ts', import.meta.url));
 /** The task's command line: tsx by its own path, so it loads whatever the cwd. */
-export const BACKEND_COMMAND = [process.execPath, '--import', import.meta.resolve('tsx'), BACKEND];
+const BACKEND_COMMAND = [process.execPath, '--import', import.meta.resolve('tsx'), BACKEND];
 
 export const SERVICE = 'bench';
 export const PUBLISHED_PORT = 8080;
@@ -25,7 +25,7 @@ export interface Targets {
   vip: string;
   /** The task as HAProxy and nginx name it: address:port. */
   task: string;
-  /** Hostnames, for the notes under the table. */
+  /** Hostnames, for the report's setup lines. */
   taskNode: string;
   otherNodeName: string;
 }
@@ -42,13 +42,29 @@ export function startClusterAt(block: number, options: Partial<ClusterOptions> =
   });
 }
 
-export async function engineApi<T>(apiUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${apiUrl}/v1.50${path}`, {
-    method,
-    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+/**
+ * One engine API call on a connection of its own: fetch would keep one alive, and the scale section
+ * starts clusters one after another on the same addresses, where a kept connection belongs to one closed.
+ */
+export function engineApi<T>(apiUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${apiUrl}/v1.50${path}`, {
+      method, agent: false,
+      ...(payload !== undefined ? { headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } } : {}),
+    }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+      response.on('end', () => {
+        try {
+          resolve({ status: response.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as T });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    }).on('error', reject);
+    request.end(payload);
   });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
 /** Polls until `check` gives a value; throws naming `what` at the deadline. */
