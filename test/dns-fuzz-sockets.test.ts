@@ -4,8 +4,8 @@
 //
 // The kinds of packet dns-fuzz.test.ts gives respond() (random, mutated, hostile), now over real UDP and
 // TCP sockets: garbage frames, length prefixes that lie, a prefix and then silence, responses, pipelined
-// queries; after which good queries on both transports are still answered. Then the TCP connection bound:
-// connections beyond maxTcpConnections are closed, the others keep working.
+// queries; after which good queries on both transports are still answered. (The TCP connection caps and
+// timeouts have their own file: dns-tcp-limits.test.ts.)
 //
 // Deterministic: everything random comes from one seeded PRNG (printed; DNS_FUZZ_SEED=<n> reruns with
 // another), and every failure names the packet in hex.
@@ -24,7 +24,6 @@ const SEED = fuzzSeed(t, 'dns-fuzz-sockets');
 // Our loopback addresses (of 127.215.0.0/16; the other files of the block have others): servers, then
 // the clients' address.
 const SOCKETS = '127.215.0.2';
-const TCP_BOUND = '127.215.0.6';
 const CLIENT = '127.215.0.10';
 
 /** A DNS-over-TCP frame: the message behind its length, or behind a `declared` length that lies. */
@@ -77,7 +76,7 @@ function tcpConnect(t: Test, host: string, port: number): TcpConn {
 
 t.test('over real sockets: garbage over UDP and TCP, then good queries are still answered', async (t) => {
   const rng = prng(SEED ^ 0x2);
-  const { server, log } = await startServer(t, SOCKETS, { tcpIdleMs: 400 });
+  const { server, log } = await startServer(t, SOCKETS, { tcpIdleMs: 400, tcpQueryReadMs: 400 });
   const { port } = server;
 
   // A corpus like the one respond() saw: hostile, random, mutated; IDs below 0xf000 (ours are above).
@@ -160,7 +159,7 @@ t.test('over real sockets: garbage over UDP and TCP, then good queries are still
     const conn = tcpConnect(t, SOCKETS, port);
     conn.socket.write(u16(0x20));
     const start = performance.now();
-    t.not(await within(conn.closed, 5000), HUNG, 'closed by the idle timeout (tcpIdleMs 400)');
+    t.not(await within(conn.closed, 5000), HUNG, 'closed by the query read timeout (tcpQueryReadMs 400)');
     t.comment(`closed after ${(performance.now() - start).toFixed(0)} ms`);
   });
 
@@ -203,39 +202,4 @@ t.test('over real sockets: garbage over UDP and TCP, then good queries are still
     t.same(aAddresses(await conn.ask(dnsQuery('web.front', TYPE.A, 0xf008))), ['10.0.0.2'], 'TCP: A web.front');
     t.same(log, [], 'nothing logged');
   });
-});
-
-// ---------------------------------------------------------------------------------------------------
-// The TCP connection bound.
-
-t.test('maxTcpConnections: the connections beyond it are closed, the others keep working', async (t) => {
-  const { server } = await startServer(t, TCP_BOUND, { maxTcpConnections: 4 });
-  const { port } = server;
-  const held: TcpConn[] = [];
-  for (let i = 0; i < 4; i++) {
-    const conn = tcpConnect(t, TCP_BOUND, port);
-    // Answered means accepted: the server counts it before the next one arrives.
-    t.same(aAddresses(await conn.ask(dnsQuery('web', TYPE.A, 0xe000 + i))), ['10.0.0.2'], `connection ${i + 1} answered`);
-    held.push(conn);
-  }
-  for (let i = 0; i < 3; i++) {
-    const extra = tcpConnect(t, TCP_BOUND, port);
-    extra.socket.write(frame(dnsQuery('web', TYPE.A, 0xe100 + i)));
-    t.not(await within(extra.closed, 5000), HUNG, `connection ${5 + i} is closed by the server`);
-    t.equal(await extra.next(0), undefined, `connection ${5 + i} got no answer`);
-  }
-  for (const [i, conn] of held.entries()) {
-    t.same(aAddresses(await conn.ask(dnsQuery('tasks.web', TYPE.A, 0xe200 + i))), ['10.0.1.3', '10.0.1.4'], `connection ${i + 1} still answers`);
-  }
-  // One held connection ends: a new one is taken again once the server has seen it go.
-  held[0]!.socket.end();
-  await held[0]!.closed;
-  const deadline = performance.now() + 5000;
-  let answered: Buffer | undefined;
-  while (!answered && performance.now() < deadline) {
-    const conn = tcpConnect(t, TCP_BOUND, port);
-    answered = await conn.ask(dnsQuery('web', TYPE.A, 0xe300), 1000);
-    conn.socket.destroy();
-  }
-  t.same(aAddresses(answered), ['10.0.0.2'], 'a new connection is served once one of the 4 has closed');
 });

@@ -9,7 +9,7 @@ import { Forwarder } from './Forwarder.js';
 import type { Transport, Upstream } from './Forwarder.js';
 import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, rcodeOf, udpLimit } from './dnsMessage.js';
 import { readQuery } from './dnsQuery.js';
-import { FrameReader, frame } from './tcpFrames.js';
+import { TcpConnections } from './TcpConnections.js';
 
 export interface DnsServerOptions {
   address: string;
@@ -18,10 +18,17 @@ export interface DnsServerOptions {
   upstreams: readonly Upstream[];
   forwardTimeoutMs?: number;
   maxForwarded?: number;
-  /** Open TCP connections at once, at most; more are closed as they arrive. */
+  /**
+   * Open TCP connections at once, at most (256); beyond it a newcomer closes the connection idle longest,
+   * or is closed itself when every one has a query in flight.
+   */
   maxTcpConnections?: number;
-  /** A TCP connection with no query for this long is closed (RFC 7766 suggests at least 10 s). */
+  /** Open TCP connections from one source address, at most (64); beyond it, that source's idle longest goes. */
+  maxTcpPerSource?: number;
+  /** A TCP connection with no query in flight is closed this long after its accept or its last answer (10 s). */
   tcpIdleMs?: number;
+  /** A query over TCP must arrive whole within this long of its first byte (2 s, as CoreDNS), or the connection is closed. */
+  tcpQueryReadMs?: number;
   log?: (line: string) => void;
   /** Told of every query answered: its type, the answer's rcode, whether it was forwarded, and how long it took. */
   observe?: (answered: AnsweredQuery) => void;
@@ -38,9 +45,6 @@ function secondsSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-/** Queries answered on one TCP connection before we stop reading it until the client reads our answers. */
-const TCP_PIPELINE_LIMIT = 32;
-
 export class DnsServer {
   readonly #options: DnsServerOptions;
   readonly #log: (line: string) => void;
@@ -48,7 +52,7 @@ export class DnsServer {
   #forwarder: Forwarder;
   #udp: dgram.Socket | undefined;
   #tcp: net.Server | undefined;
-  #connections = new Set<net.Socket>();
+  readonly #connections: TcpConnections;
   #port: number;
   #warnedSend = false;
 
@@ -58,6 +62,12 @@ export class DnsServer {
     this.#zone = new Zone([], options.zone);
     this.#port = options.port;
     this.#forwarder = this.#forwarderFor(options.upstreams);
+    this.#connections = new TcpConnections({
+      maxConnections: options.maxTcpConnections ?? 256,
+      maxPerSource: options.maxTcpPerSource ?? 64,
+      idleMs: options.tcpIdleMs ?? 10_000,
+      queryReadMs: options.tcpQueryReadMs ?? 2000,
+    }, (message) => this.respond(message, 'tcp'), this.#log);
   }
 
   get address(): string {
@@ -94,8 +104,7 @@ export class DnsServer {
     if (this.#udp) throw new Error(`the DNS server already listens on ${this.#options.address}:${this.#port}`);
     const { address } = this.#options;
     const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
-    const tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.#serveTcp(socket));
-    tcp.maxConnections = this.#options.maxTcpConnections ?? 256;
+    const tcp = net.createServer({ allowHalfOpen: true }, (socket) => this.#connections.accept(socket));
     try {
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
@@ -167,59 +176,13 @@ export class DnsServer {
     }).catch(failed);
   }
 
-  #serveTcp(socket: net.Socket): void {
-    this.#connections.add(socket);
-    const reader = new FrameReader();
-    let unanswered = 0;
-    let peerDone = false;
-    // Takes queries off the stream while fewer than the limit wait for their answers, and reads the socket
-    // only while that is so and the client keeps up with our answers: a connection holds bounded memory.
-    const pump = (): void => {
-      while (unanswered < TCP_PIPELINE_LIMIT) {
-        const message = reader.next();
-        if (!message) break;
-        answer(message);
-      }
-      if (unanswered >= TCP_PIPELINE_LIMIT || socket.writableNeedDrain) socket.pause();
-      else socket.resume();
-      if (peerDone && unanswered === 0) socket.end();
-    };
-    const answer = (message: Buffer): void => {
-      unanswered++;
-      void this.respond(message, 'tcp').then((reply) => {
-        unanswered--;
-        if (socket.destroyed) return;
-        // Nothing to say to this message (it was not a query): the stream cannot be trusted past it.
-        if (!reply) return void socket.destroy();
-        socket.write(frame(reply));
-        pump();
-      }).catch((error: Error) => {
-        this.#log(`dns: TCP answer failed: ${error.message}`);
-        socket.destroy();
-      });
-    };
-    // Idle means no query waiting too: a forwarded one may take longer than the idle time to come back.
-    socket.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => { if (unanswered === 0) socket.destroy(); });
-    socket.on('data', (chunk) => {
-      reader.push(chunk);
-      pump();
-    });
-    socket.on('drain', pump);
-    socket.on('end', () => {
-      peerDone = true;
-      pump();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => this.#connections.delete(socket));
-  }
-
   async close(): Promise<void> {
     this.#forwarder.close();
     const udp = this.#udp;
     const tcp = this.#tcp;
     this.#udp = undefined;
     this.#tcp = undefined;
-    for (const socket of this.#connections) socket.destroy();
+    this.#connections.destroyAll();
     await Promise.all([
       udp ? new Promise<void>((resolve) => udp.close(() => resolve())) : undefined,
       tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : undefined,

@@ -152,6 +152,45 @@ export async function askTcp(t: Test, server: { address: string; port: number },
   }
 }
 
+export interface TcpClient {
+  socket: net.Socket;
+  /** Settles with the time (performance.now()) the connection closed. */
+  closed: Promise<number>;
+  /** The next whole message from the server; rejects if the connection closes first, or after `ms`. */
+  next(ms?: number): Promise<Buffer>;
+}
+
+/** A TCP connection to `server` from `from` (a loopback address of the test's block), once connected. */
+export async function openTcp(t: Test, server: { address: string; port: number }, from?: string): Promise<TcpClient> {
+  const socket = net.connect({ host: server.address, port: server.port, ...(from ? { localAddress: from } : {}) });
+  t.teardown(() => { socket.destroy(); });
+  socket.on('error', () => {});
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+  const reader = new FrameReader();
+  const messages: Buffer[] = [];
+  let wake = (): void => {};
+  socket.on('data', (chunk) => {
+    reader.push(chunk);
+    for (let message = reader.next(); message; message = reader.next()) messages.push(message);
+    wake();
+  });
+  void closed.then(() => wake());
+  await deadline(`a TCP connection to ${server.address}:${server.port}`, new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('close', () => reject(new Error('the connection closed before it was established')));
+  }));
+  const next = (ms = 5000): Promise<Buffer> => deadline(`a TCP answer from ${server.address}:${server.port}`, new Promise<Buffer>((resolve, reject) => {
+    const check = (): void => {
+      const message = messages.shift();
+      if (message) resolve(message);
+      else if (socket.destroyed) reject(new Error('the server closed the connection without an answer'));
+      else wake = check;
+    };
+    check();
+  }), ms);
+  return { socket, closed, next };
+}
+
 /** `wrong-question`: answers with the query's ID but another question, as a late answer to an earlier query would. */
 export type UpstreamMode = 'answer' | 'servfail' | 'refused' | 'nxdomain' | 'silent' | 'wrong-question';
 
