@@ -1,6 +1,8 @@
 // Sends the queries for names we do not own to upstream resolvers, as Swarm's embedded server does:
 // each upstream in turn, with a timeout each; SERVFAIL or REFUSED moves on to the next; the number of
 // queries in flight is bounded. Queries travel as they came (over UDP or TCP), byte for byte but the ID.
+// Against forged answers (RFC 5452) each try has an ID of its own and, over UDP, a socket of its own on a
+// port the kernel draws at random, connected to the upstream so that nothing else reaches it.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
@@ -22,42 +24,39 @@ export interface ForwarderOptions {
 
 export type Transport = 'udp' | 'tcp';
 
-interface Pending {
-  upstream: Upstream;
-  /** The upstream's address in canonical form, worked out once per query, not per reply. */
-  from: string;
-  question: Buffer;
-  resolve: (reply: Buffer | undefined) => void;
-}
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
 export class Forwarder {
   readonly upstreams: readonly Upstream[];
   readonly #timeoutMs: number;
   readonly #maxInFlight: number;
   #inFlight = 0;
-  #sockets = new Map<'udp4' | 'udp6', dgram.Socket>();
-  /** UDP queries waiting for an answer, by the ID we gave them. */
-  #pending = new Map<number, Pending>();
   #closing = new Set<() => void>();
   #closed = false;
 
   constructor(options: ForwarderOptions) {
     this.upstreams = options.upstreams;
     this.#timeoutMs = options.timeoutMs ?? 4000;
-    // Each UDP query in flight holds one of the 65536 IDs: keep some free so picking one stays quick.
-    this.#maxInFlight = Math.min(options.maxInFlight ?? 1024, 0x8000);
+    this.#maxInFlight = options.maxInFlight ?? 1024;
   }
 
   /**
    * The first usable upstream answer, with the client's ID; undefined when none answered (or too busy).
-   * `question` is the query's question section, which a UDP reply must repeat to be taken as the answer.
+   * `question` is the query's question section, which a reply must repeat to be taken as the answer.
    */
   async forward(query: Buffer, transport: Transport, question: Buffer): Promise<Buffer | undefined> {
     if (this.#closed || this.#inFlight >= this.#maxInFlight) return undefined;
     this.#inFlight++;
     try {
       for (const upstream of this.upstreams) {
-        const reply = transport === 'udp' ? await this.#viaUdp(query, upstream, question) : await this.#viaTcp(query, upstream);
+        const id = randomInt(0x10000);
+        const ours = Buffer.from(query);
+        ours.writeUInt16BE(id, 0);
+        // A reply with another ID or question (a late answer to an earlier query, a forgery) is not ours.
+        const answers = (reply: Buffer): boolean => isResponse(reply) && reply.readUInt16BE(0) === id && sameQuestion(reply, question);
+        const reply = transport === 'udp' ? await this.#viaUdp(ours, upstream, answers) : await this.#viaTcp(ours, upstream, answers);
         if (this.#closed) return undefined;
         if (reply === undefined) continue;
         const rcode = rcodeOf(reply);
@@ -71,53 +70,42 @@ export class Forwarder {
     }
   }
 
-  #socket(upstream: Upstream): dgram.Socket {
-    const type = net.isIPv6(upstream.address) ? 'udp6' : 'udp4';
-    let socket = this.#sockets.get(type);
-    if (socket) return socket;
-    socket = dgram.createSocket(type);
-    socket.on('message', (reply, from) => {
-      if (!isResponse(reply)) return;
-      const id = reply.readUInt16BE(0);
-      const pending = this.#pending.get(id);
-      // Only the upstream we asked may answer, to our question: anyone else guessing the ID is ignored, and
-      // so is a late answer to an earlier query that had the same ID.
-      if (!pending || pending.upstream.port !== from.port || pending.from !== canonical(from.address)) return;
-      if (!sameQuestion(reply, pending.question)) return;
-      this.#pending.delete(id);
-      pending.resolve(reply);
-    });
-    socket.on('error', () => {});
-    this.#sockets.set(type, socket);
-    return socket;
-  }
-
-  #viaUdp(query: Buffer, upstream: Upstream, question: Buffer): Promise<Buffer | undefined> {
+  /**
+   * Over a socket of its own, connected to the upstream: the kernel then drops datagrams from any other
+   * address or port, and reports a port nothing listens on (ECONNREFUSED), which fails this upstream at
+   * once. Bound to loopback for a loopback upstream; for any other, the kernel binds it to the source
+   * address of the upstream's route as it connects.
+   */
+  #viaUdp(query: Buffer, upstream: Upstream, answers: (reply: Buffer) => boolean): Promise<Buffer | undefined> {
     return this.#attempt((done) => {
-      let id: number;
-      do id = randomInt(0x10000); while (this.#pending.has(id));
-      const ours = Buffer.from(query);
-      ours.writeUInt16BE(id, 0);
-      this.#pending.set(id, { upstream, from: canonical(upstream.address), question, resolve: done });
-      try {
-        this.#socket(upstream).send(ours, upstream.port, upstream.address, (error) => { if (error) done(undefined); });
-      } catch {
-        // An address the socket cannot send to at all (a malformed zone id, say): this upstream fails.
-        done(undefined);
-      }
-      return () => { this.#pending.delete(id); };
+      const address = upstream.address.replace(/^::ffff:(?=\d+\.)/i, '');
+      const ipv6 = net.isIPv6(address);
+      const socket = dgram.createSocket(ipv6 ? 'udp6' : 'udp4');
+      let open = true;
+      socket.on('error', () => done(undefined));
+      socket.on('message', (reply) => { if (answers(reply)) done(reply); });
+      const loopback = LOOPBACK.check(address.split('%')[0]!, ipv6 ? 'ipv6' : 'ipv4');
+      socket.bind({ port: 0, ...(loopback ? { address: ipv6 ? '::1' : '127.0.0.1' } : {}) }, () => {
+        if (!open) return;
+        socket.connect(upstream.port, address, () => {
+          if (open) socket.send(query, (error) => { if (error) done(undefined); });
+        });
+      });
+      return () => {
+        open = false;
+        socket.close();
+      };
     });
   }
 
-  #viaTcp(query: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
+  #viaTcp(query: Buffer, upstream: Upstream, answers: (reply: Buffer) => boolean): Promise<Buffer | undefined> {
     return this.#attempt((done) => {
       const socket = net.connect({ host: upstream.address, port: upstream.port });
       const reader = new FrameReader();
       socket.on('connect', () => socket.end(frame(query)));
       socket.on('data', (chunk) => {
         reader.push(chunk);
-        const reply = reader.next();
-        if (reply) done(isResponse(reply) ? reply : undefined);
+        for (let reply = reader.next(); reply; reply = reader.next()) if (answers(reply)) return done(reply);
       });
       socket.on('error', () => done(undefined));
       socket.on('close', () => done(undefined));
@@ -151,15 +139,7 @@ export class Forwarder {
   close(): void {
     this.#closed = true;
     for (const abort of [...this.#closing]) abort();
-    for (const socket of this.#sockets.values()) socket.close();
-    this.#sockets.clear();
   }
-}
-
-/** One spelling of an address however written: `::1` for `0:0:0:0:0:0:0:1`, `127.0.0.1` for `::ffff:127.0.0.1`. */
-function canonical(address: string): string {
-  const bare = address.split('%')[0]!.replace(/^::ffff:(?=\d+\.)/i, '');
-  return net.isIPv6(bare) ? new net.SocketAddress({ address: bare, family: 'ipv6' }).address : bare;
 }
 
 /** A reply answers our query only if it asks the same question (names compared without case). */

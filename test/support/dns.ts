@@ -197,8 +197,8 @@ export type UpstreamMode = 'answer' | 'servfail' | 'refused' | 'nxdomain' | 'sil
 export interface FakeUpstream {
   address: string;
   port: number;
-  /** Every query it got, in order: how it came, its ID and name. */
-  queries: { transport: 'udp' | 'tcp'; id: number; name: string }[];
+  /** Every query it got, in order: how it came and from where, its ID and name. */
+  queries: { transport: 'udp' | 'tcp'; from: { address: string; port: number }; id: number; name: string }[];
 }
 
 /**
@@ -207,9 +207,9 @@ export interface FakeUpstream {
  */
 export async function fakeUpstream(t: Test, address: string, mode: UpstreamMode, answerAddress = '192.0.2.1'): Promise<FakeUpstream> {
   const queries: FakeUpstream['queries'] = [];
-  const reply = (raw: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined => {
+  const reply = (raw: Buffer, transport: 'udp' | 'tcp', from: { address: string; port: number }): Buffer | undefined => {
     const request = Packet.parse(raw);
-    queries.push({ transport, id: request.header.id, name: request.questions[0]?.name ?? '' });
+    queries.push({ transport, from, id: request.header.id, name: request.questions[0]?.name ?? '' });
     if (mode === 'silent') return undefined;
     const response = Packet.createResponseFromRequest(request);
     response.header.ra = 1;
@@ -226,7 +226,7 @@ export async function fakeUpstream(t: Test, address: string, mode: UpstreamMode,
   await new Promise<void>((resolve, reject) => { udp.once('error', reject); udp.bind(0, address, () => { udp.off('error', reject); resolve(); }); });
   const { port } = udp.address();
   udp.on('message', (message, from) => {
-    const answer = reply(message, 'udp');
+    const answer = reply(message, 'udp', { address: from.address, port: from.port });
     if (answer) udp.send(answer, from.port, from.address);
   });
 
@@ -240,7 +240,7 @@ export async function fakeUpstream(t: Test, address: string, mode: UpstreamMode,
     socket.on('data', (chunk) => {
       reader.push(chunk);
       for (let message = reader.next(); message; message = reader.next()) {
-        const answer = reply(message, 'tcp');
+        const answer = reply(message, 'tcp', { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
         if (answer) socket.end(frame(answer));
       }
     });
