@@ -1,7 +1,8 @@
 // `node --import tsx bench/dns-forward.ts`: what forwarding a query upstream costs, at 1, 64 and 256 in
 // flight, to an upstream on loopback that answers at once. Upstream and server share this process, so the
 // figure is the whole round trip's CPU. More in flight only measures the upstream's receive buffer, which
-// drops what exceeds it. The figures are in bench/README.md ("DNS forwarding").
+// drops what exceeds it. On the 2-core machine, loaded (2026-11): 29-33 µs of CPU a query with one
+// shared socket, 39-55 µs with a socket of its own for each query, as the forwarder now has.
 import dgram from 'node:dgram';
 import { Packet } from 'dns2';
 import type { Question } from 'dns2';
