@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { missingTool, requireTool } from './support/tools.js';
+import type { ToolTest } from './support/tools.js';
 
 const empty = mkdtempSync(path.join(tmpdir(), 'routemesh-no-tools-'));
 t.teardown(() => rmSync(empty, { recursive: true, force: true }));
@@ -12,7 +13,8 @@ t.teardown(() => rmSync(empty, { recursive: true, force: true }));
 /** A stand-in for a test that records what the helper did to it. */
 function recorder() {
   const calls: string[] = [];
-  return { calls, t: { plan: (n: number, why?: string) => { calls.push(`plan ${n} ${why}`); }, fail: (why?: string) => { calls.push(`fail ${why}`); return false; } } };
+  const t: ToolTest = { plan: (n, why) => { calls.push(`plan ${n} ${why}`); }, fail: (why) => { calls.push(`fail ${why}`); } };
+  return { calls, t };
 }
 
 t.test('a missing tool skips the test with the package that brings it', async (t) => {

@@ -3,7 +3,6 @@
 // passes anywhere; on CI (CI=true), where .ci/run installs every tool, a missing one is a failure instead.
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import type { Test } from 'tap';
 
 /** Whether an executable named `tool` is on the PATH of `env`. */
 function onPath(tool: string, env: NodeJS.ProcessEnv): boolean {
@@ -33,11 +32,17 @@ export function missingTool(tool: string, debianPackage: string, env: NodeJS.Pro
   return why;
 }
 
+/** What requireTool does to a test (tap's Test, or a stand-in). */
+export interface ToolTest {
+  plan(count: number, why: string): void;
+  fail(message: string): unknown;
+}
+
 /**
  * For the first line of a test that drives `tool`: true when it is installed. Otherwise the test is
  * skipped with the reason (or fails, on CI), and false says to return at once.
  */
-export function requireTool(t: Pick<Test, 'plan' | 'fail'>, tool: string, debianPackage: string, env: NodeJS.ProcessEnv = process.env): boolean {
+export function requireTool(t: ToolTest, tool: string, debianPackage: string, env: NodeJS.ProcessEnv = process.env): boolean {
   let why: string | false;
   try {
     why = missingTool(tool, debianPackage, env);
