@@ -4,8 +4,9 @@
 import t from 'tap';
 import { ClusterEvents } from '../src/engine/ClusterEvents.js';
 import { Store } from '../src/swarm/index.js';
-import type { Service, SwarmNode, Task } from '../src/swarm/index.js';
+import type { SwarmNode } from '../src/swarm/index.js';
 import { api, serviceSpec, testCluster, waitFor } from './support/cluster.js';
+import { node, service, task } from './support/swarmObjects.js';
 
 const BLOCK = 90; // nodes 127.90.0.x, tasks 127.91/16, VIPs 127.92/16
 
@@ -68,20 +69,6 @@ t.test('a cluster logs each event once, with two managers', async (t) => {
   for (const name of ['web', 'crash', 'ghost']) once(`service ${name} removed`);
 });
 
-/** Just enough of each object for the watcher. */
-const node = (id: string, hostname: string, extra: Partial<SwarmNode['Spec']> = {}): SwarmNode => ({
-  ID: id, Spec: { Labels: {}, Role: 'worker', Availability: 'active', ...extra },
-  Description: { Hostname: hostname }, Status: { State: 'ready', Addr: '127.0.0.1' },
-} as unknown as SwarmNode);
-const service = (id: string, replicas: number): Service => ({
-  ID: id, Spec: { Name: 'big', Labels: {}, TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Replicated: { Replicas: replicas } } },
-  Endpoint: { Spec: {} },
-} as unknown as Service);
-const task = (id: string, slot: number, state: Task['Status']['State']): Task => ({
-  ID: id, Name: `big.${slot}.${id}`, ServiceID: 's', Slot: slot, NodeID: 'n1', DesiredState: 'running',
-  Status: { State: state, Message: state, PortStatus: {}, Timestamp: '' }, Spec: {}, Labels: {},
-} as unknown as Task);
-
 t.test('each change costs the watcher a look-up: no scan of the store, whatever its size', async (t) => {
   const store = new Store();
   const log: string[] = [];
@@ -92,25 +79,29 @@ t.test('each change costs the watcher a look-up: no scan of the store, whatever 
     const real = store[method].bind(store);
     (store as any)[method] = (...args: [string]) => { scans++; return real(...args); };
   }
-  store.putNode(node('n1', 'node1'));
-  store.putService(service('s', 2000));
-  for (let slot = 1; slot <= 2000; slot++) store.putTask(task(`t${slot}`, slot, 'running'));
-  store.putTask(task('t7', 7, 'failed'));
-  store.putTask(task('t7', 7, 'failed')); // written again in the same state: said once
-  store.putService(service('s', 10));
+  const big = (replicas: number) => { const s = service('s', 'big'); s.Spec.Mode = { Replicated: { Replicas: replicas } }; return s; };
+  const failed = (id: string, slot: number) => { const f = task(id, 's', { slot, state: 'failed', name: `big.${slot}.${id}` }); f.Status.Err = 'task: non-zero exit (1)'; return f; };
+  store.putNode(node('n1'));
+  store.putService(big(2000));
+  for (let slot = 1; slot <= 2000; slot++) store.putTask(task(`t${slot}`, 's', { slot }));
+  store.putTask(failed('t7', 7));
+  store.putTask(failed('t7', 7)); // written again in the same state: said once
+  store.putService(big(10));
   for (let slot = 11; slot <= 2000; slot++) store.deleteTask(`t${slot}`);
-  store.putNode(node('n1', 'node1', { Availability: 'drain' }));
+  const drained = node('n1');
+  drained.Spec.Availability = 'drain';
+  store.putNode(drained);
   store.deleteService('s');
   t.equal(scans, 0, 'no change listed the store');
   t.same(log, [
-    'node node1 joined the swarm as a worker (127.0.0.1)',
+    'node n1 joined the swarm as a worker (127.1.0.1)',
     'service big created (nginx, 2000 replicas)',
-    'task big.7.t7 failed on node1: failed',
+    'task big.7.t7 failed on n1: task: non-zero exit (1)',
     'service big scaled from 2000 to 10',
-    'node node1 is drained',
+    'node n1 is drained',
     'service big removed',
   ]);
   events.close();
-  store.putTask(task('t8', 8, 'failed'));
+  store.putTask(failed('t8', 8));
   t.equal(log.length, 6, 'closed, it says nothing more');
 });
