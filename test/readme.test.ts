@@ -1,8 +1,9 @@
 // The README's commands work as typed: `./routemesh` answers from the checkout with no build step and no
 // npx (from anywhere, with a HOME of its own, as nobody too); every `./routemesh` line of the README names
-// a verb the CLI has; the README's verbs list and `service create --help` leave out no verb and no image.
+// a verb the CLI has; the README's verbs list and `service create --help` leave out no verb and no image;
+// the README points only inside the repository, and docs/ARCHITECTURE.md names files that exist.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,4 +91,14 @@ t.test('./routemesh as nobody, from a checkout it cannot write', { skip: process
   const result = await asNobody(path.join(ROOT, 'routemesh'), 'service', 'ps', '--help');
   t.equal(result.code, 0, result.stderr || 'exits 0');
   t.match(result.stdout, /^Usage: {2}routemesh service ps /m);
+});
+
+t.test('the README points only inside the repository, and docs/ARCHITECTURE.md names files that exist', async (t) => {
+  t.notMatch(README, /\.\.\/(shared|DESIGN)/, 'no design file outside the repository');
+  t.match(README, '(docs/ARCHITECTURE.md)');
+  const architecture = readFileSync(path.join(ROOT, 'docs/ARCHITECTURE.md'), 'utf8');
+  const named = new Set([...architecture.matchAll(/\b((?:src|test)\/[\w./-]*\w)/g)].map((m) => m[1]!));
+  t.ok(named.size > 10, `it names files (${named.size})`);
+  for (const file of named) t.ok(existsSync(path.join(ROOT, file)), `${file} exists`);
+  for (const module of readdirSync(path.join(ROOT, 'src'))) t.match(architecture, `| \`src/${module}\` |`, `the module table has src/${module}`);
 });
