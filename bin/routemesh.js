@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The installed `routemesh` command: runs the compiled CLI (npm ci builds it through `prepare`).
+// The `routemesh` command (./routemesh in a checkout links here): runs the compiled CLI in dist/, which
+// `npm ci` builds (`prepare`) and `npm start` or `npm run build` bring up to date, so it starts at once.
 import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(

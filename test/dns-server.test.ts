@@ -13,6 +13,7 @@ import { DnsServer } from '../src/vip-dns/index.js';
 import type { DnsServerOptions, ServiceRecord } from '../src/vip-dns/index.js';
 import { FrameReader, frame } from '../src/vip-dns/tcpFrames.js';
 import { askTcp, askUdp, deadline, dig, dnsQuery, fakeUpstream, until } from './support/dns.js';
+import { requireTool } from './support/tools.js';
 
 /** Where raw-query clients send from. DNS servers are 127.214.0.x, fake upstreams 127.214.1.x. */
 const CLIENT = '127.214.0.200';
@@ -83,6 +84,7 @@ t.test('names the zone owns, asked with Node\'s resolver', async (t) => {
 });
 
 t.test('names the zone owns, asked with dig', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const server = await startServer(t, '127.214.0.2');
   const ask = (...args: string[]) => dig(server.address, server.port, args);
 
@@ -127,6 +129,7 @@ t.test('names the zone owns, asked with dig', async (t) => {
 });
 
 t.test('TTLs are the configured ones', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const server = await startServer(t, '127.214.0.3');
   const ttls = async (...args: string[]): Promise<number[]> => {
     const { answer } = await dig(server.address, server.port, ['+noall', '+answer', ...args]);
@@ -145,6 +148,7 @@ t.test('TTLs are the configured ones', async (t) => {
 });
 
 t.test('an answer too big for UDP is truncated there and complete over TCP', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const server = await startServer(t, '127.214.0.4');
   const ask = (...args: string[]) => dig(server.address, server.port, args);
   const all = BIG.map((task) => task.address);
@@ -172,6 +176,7 @@ t.test('an answer too big for UDP is truncated there and complete over TCP', asy
 });
 
 t.test('setRecords swaps the zone at once, with no restart', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   // Names no longer ours are forwarded like any other: this upstream says NXDOMAIN to everything.
   const upstream = await fakeUpstream(t, '127.214.1.5', 'nxdomain');
   const server = await startServer(t, '127.214.0.5', { upstreams: [upstream] });
@@ -277,6 +282,7 @@ t.test('TCP: a connection waiting for a forwarded answer is not idle', async (t)
 });
 
 t.test('forwarding: a name not ours is answered by the upstream, with the client\'s ID', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const upstream = await fakeUpstream(t, '127.214.1.10', 'answer', '192.0.2.10');
   const server = await startServer(t, '127.214.0.10', { upstreams: [upstream] });
 
@@ -301,6 +307,7 @@ t.test('forwarding: a name not ours is answered by the upstream, with the client
 });
 
 t.test('forwarding: an upstream silent past forwardTimeoutMs fails over to the next', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const silent = await fakeUpstream(t, '127.214.1.11', 'silent');
   const good = await fakeUpstream(t, '127.214.1.12', 'answer', '192.0.2.12');
   const server = await startServer(t, '127.214.0.11', { upstreams: [silent, good], forwardTimeoutMs: 200 });
@@ -322,6 +329,7 @@ t.test('forwarding: an upstream silent past forwardTimeoutMs fails over to the n
 });
 
 t.test('forwarding: SERVFAIL or REFUSED from an upstream moves on to the next; NXDOMAIN does not', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const good = await fakeUpstream(t, '127.214.1.13', 'answer', '192.0.2.13');
   for (const [n, mode] of [[14, 'servfail'], [15, 'refused']] as const) {
     const failing = await fakeUpstream(t, `127.214.1.${n}`, mode);
@@ -346,6 +354,7 @@ t.test('forwarding: SERVFAIL or REFUSED from an upstream moves on to the next; N
 });
 
 t.test('forwarding: when no upstream answers, the client gets SERVFAIL', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const silent = await fakeUpstream(t, '127.214.1.17', 'silent');
   const servfail = await fakeUpstream(t, '127.214.1.18', 'servfail');
   const server = await startServer(t, '127.214.0.17', { upstreams: [silent, servfail], forwardTimeoutMs: 200 });
@@ -363,6 +372,7 @@ t.test('forwarding: when no upstream answers, the client gets SERVFAIL', async (
 });
 
 t.test('forwarding: with no upstreams at all, SERVFAIL at once', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const server = await startServer(t, '127.214.0.19', { upstreams: [], forwardTimeoutMs: 3000 });
   const answer = await dig(server.address, server.port, ['elsewhere.example']);
   t.equal(answer.status, 'SERVFAIL');
@@ -424,6 +434,7 @@ async function freePort(address: string): Promise<number> {
 }
 
 t.test('forwarding: an upstream that is the server itself is dropped', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   for (const [n, withOther] of [[21, false], [22, true]] as const) {
     const address = `127.214.0.${n}`;
     const other = withOther ? await fakeUpstream(t, `127.214.1.${n}`, 'answer', '192.0.2.22') : undefined;
@@ -453,6 +464,7 @@ t.test('forwarding: an upstream that is the server itself is dropped', async (t)
 });
 
 t.test('listen on a port already taken rejects, leaves nothing bound, and another port then works', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   // TCP taken: UDP binds first, then must be let go.
   const tcpTaken = '127.214.0.23';
   const blocker = net.createServer();
@@ -491,6 +503,7 @@ t.test('listen on a port already taken rejects, leaves nothing bound, and anothe
 });
 
 t.test('TCP: an answer too big for one TCP message keeps what fits, with TC, and the server keeps serving', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   // 1000 tasks with real-length IDs: the SRV answer and its addresses would take about 100 KiB.
   const tasks = Array.from({ length: 1000 }, (_, i) => ({ name: `big.${i + 1}.${String(i).padStart(25, 'x')}`, address: `127.118.${i >> 8}.${i & 255}` }));
   const server = await startServer(t, '127.214.0.30');

