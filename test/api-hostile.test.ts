@@ -56,4 +56,41 @@ t.test('hostile requests to a 2-node cluster', async (t) => {
     t.equal(json.status, 201, 'application/json with parameters is JSON');
     t.equal((await api(manager, 'DELETE', '/services/plain')).status, 200);
   });
+
+  await t.test('a web page\'s cross-origin POST creates no service and powers no node off', async (t) => {
+    const spec = JSON.stringify(serviceSpec('evil', 'routemesh/exec', { TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Args: ['true'] } } }));
+    const evil = { origin: 'http://evil.example' };
+    // The "simple" request a page sends without a preflight, and the JSON one a page could send after one.
+    for (const headers of [{ ...evil, 'content-type': 'text/plain' }, { ...evil, 'content-type': 'application/json' }]) {
+      const res = await rawApi(manager, 'POST', '/v1.50/services/create', headers, spec);
+      t.equal(res.status, 403, headers['content-type']);
+    }
+    const json = await rawApi(manager, 'POST', '/v1.50/services/create', { ...evil, 'content-type': 'application/json' }, spec);
+    t.match(json.body.message, /^cross-origin request refused: a web page from http:\/\/evil\.example may not use the engine API/);
+    const fault = await rawApi(manager, 'POST', '/routemesh/nodes/node2/fail', evil);
+    t.equal(fault.status, 403);
+    const nullOrigin = await rawApi(manager, 'POST', '/routemesh/nodes/node2/fail', { origin: 'null' });
+    t.equal(nullOrigin.status, 403, 'a sandboxed page or a file sends Origin: null');
+    t.equal((await rawApi(manager, 'DELETE', '/v1.50/nodes/node2?force=1', evil)).status, 403);
+    t.same(await services(), []);
+    const nodes = (await api<any[]>(manager, 'GET', '/nodes')).body;
+    t.same(nodes.map((n) => `${n.Description.Hostname} ${n.Status.State}`).sort(), ['node1 ready', 'node2 ready']);
+  });
+
+  await t.test('a request to a name rebound to the node is refused; its addresses are not', async (t) => {
+    const { address } = cluster.nodes[0]!;
+    for (const host of ['evil.example:2375', 'evil.example', '127.84.0.1.nip.io:2375']) {
+      const res = await rawApi(manager, 'POST', '/v1.50/services/create', { host, 'content-type': 'application/json' }, JSON.stringify(serviceSpec('rebound', 'nginx')));
+      t.equal(res.status, 403, host);
+      t.match(res.body.message, new RegExp(`Host header names .*address the engine as http://${address.replace(/\./g, '\\.')}:2375$`), host);
+      t.equal((await rawApi(manager, 'GET', '/v1.50/swarm', { host })).status, 403, `${host}: nor may it read the join tokens`);
+      t.equal((await rawApi(manager, 'POST', '/routemesh/nodes/node2/fail', { host })).status, 403, `${host}: nor fail a node`);
+    }
+    t.same(await services(), []);
+    for (const host of [`${address}:2375`, address, 'localhost:2375', 'api.moby.localhost', '[::1]:2375']) {
+      t.equal((await rawApi(manager, 'GET', '/v1.50/swarm', { host })).status, 200, host);
+    }
+    const sameOrigin = await rawApi(manager, 'GET', '/v1.50/swarm', { origin: `http://${address}:2375` });
+    t.equal(sameOrigin.status, 200, 'the engine\'s own origin');
+  });
 });

@@ -83,7 +83,7 @@ export class Engine implements EngineContext {
     this.#dns = options.dns;
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
+    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this, 'tcp'));
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
       new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
