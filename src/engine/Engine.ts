@@ -1,5 +1,5 @@
-// One simulated node's daemon: its engine API on <address>:<apiPort> and on a Unix socket, and once it is in a swarm its
-// agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
+// One simulated node's daemon: its engine API on <address>:<apiPort> and on a Unix socket, and once it is
+// in a swarm its agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
