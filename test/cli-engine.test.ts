@@ -535,7 +535,7 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
   let options: UpOptions | undefined;
   let closed = 0;
   const cluster: UpCluster = {
-    nodes: [1, 2, 3].map((i) => ({ hostname: `node${i}`, address: `127.78.0.${i}`, role: i === 1 ? 'manager' : 'worker', apiUrl: base, nodeId: `n${i}` })),
+    nodes: [1, 2, 3].map((i) => ({ hostname: `node${i}`, address: `127.78.0.${i}`, role: i === 1 ? 'manager' : 'worker', apiUrl: base, socketUrl: `unix:///run/user/7/routemesh/127.78.0.${i}.sock`, nodeId: `n${i}` })),
     dnsServer: { address: '127.78.0.53', port: 10053, upstreams: [{ address: '127.78.0.99', port: 53 }] },
     vipEndpoint: async (vip, port) => `${vip}:${port + 10000}`,
     close: async () => { closed++; },
@@ -564,6 +564,7 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
   const text = stdout.text;
   t.match(text, /^HOSTNAME   ROLE      ADDRESS      ENGINE API\nnode1      manager   127\.78\.0\.1   tcp:\/\/127\.78\.0\.1:\d+\nnode2      worker    127\.78\.0\.2   /);
   t.match(text, /my-web\.1   manager1   127\.20\.0\.2:10080->80\n/);
+  t.match(text, /\nEngine sockets: unix:\/\/\/run\/user\/7\/routemesh\/127\.78\.0\.1\.sock \.\.\. 127\.78\.0\.3\.sock \(only this user may connect; e\.g\. DOCKER_HOST=<socket> docker node ls\)\n/);
   t.match(text, /\nDNS: 127\.78\.0\.53:10053 answers for services and tasks; other names go to 127\.78\.0\.99:53\n/);
   t.match(text, /    curl http:\/\/127\.78\.0\.2:8080\/ +# any node reaches the service; the answer names the task\n/);
   t.match(text, /    dig @127\.78\.0\.53 -p 10053 my-web \+short +# its VIP, from the embedded DNS server\n    dig @127\.78\.0\.53 -p 10053 tasks\.my-web \+short +# the addresses of its tasks\n/);
@@ -585,7 +586,7 @@ t.test('up --demo: a demo that cannot start leaves the cluster up and says why',
   const stdout = { text: '', write(s: string) { this.text += s; if (this.text.includes('Press Ctrl-C')) printed(); } };
   let closed = false;
   const cluster: UpCluster = {
-    nodes: [{ hostname: 'node1', address: '127.78.0.1', role: 'manager', apiUrl: host.replace('tcp://', 'http://'), nodeId: 'n1' }],
+    nodes: [{ hostname: 'node1', address: '127.78.0.1', role: 'manager', apiUrl: host.replace('tcp://', 'http://'), socketUrl: 'unix:///run/user/7/routemesh/127.78.0.1.sock', nodeId: 'n1' }],
     dnsServer: { address: '127.78.0.53', port: 53, upstreams: [] },
     vipEndpoint: async () => undefined,
     close: async () => { closed = true; },

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { imageWithoutDigest, prettyPrint, truncateId, withDefaultTag, ellipsis } from '../src/cli/dockerText.js';
 import { formatGoDuration, parseGoDuration } from '../src/cli/duration.js';
-import { engineTarget, toBaseUrl } from '../src/cli/engineAddress.js';
+import { engineTarget, toBaseUrl, toTarget } from '../src/cli/engineAddress.js';
 import { CliError } from '../src/cli/errors.js';
 import { parseArgs, type FlagSpec } from '../src/cli/flags.js';
 import { ageMs, humanDuration } from '../src/cli/humanDuration.js';
@@ -127,6 +127,10 @@ t.test('engine address: ROUTEMESH_HOST, then DOCKER_HOST, then node1', async (t)
   t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375' }).baseUrl, 'http://127.78.0.2:2375');
   t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375', ROUTEMESH_HOST: 'http://127.78.0.3:4000' }).baseUrl, 'http://127.78.0.3:4000');
   t.equal(engineTarget({ DOCKER_HOST: 'unix:///var/run/docker.sock' }).host, 'tcp://127.1.0.1:2375', 'the real docker\'s socket is passed by');
+  t.equal(engineTarget({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }).host, 'tcp://127.1.0.1:2375', 'a rootless docker\'s too');
+  t.same(engineTarget({ DOCKER_HOST: 'unix:///run/routemesh/127.1.0.2.sock' }),
+    { host: 'unix:///run/routemesh/127.1.0.2.sock', baseUrl: 'http://localhost', socketPath: '/run/routemesh/127.1.0.2.sock' }, 'a node\'s socket is ours');
+  t.same(engineTarget({ ROUTEMESH_HOST: 'unix:///var/run/docker.sock' }).socketPath, '/var/run/docker.sock', 'ROUTEMESH_HOST is taken as it says');
   t.equal(engineTarget({ DOCKER_HOST: 'ssh://me@box' }).host, 'tcp://127.1.0.1:2375', 'so is a docker over ssh');
   t.equal(engineTarget({ ROUTEMESH_HOST: '  ', DOCKER_HOST: '' }).host, 'tcp://127.1.0.1:2375', 'blank counts as unset');
 });
@@ -145,10 +149,10 @@ t.test('engine address: tcp:// or http://, an IP address or a host name, and a p
   for (const [address, baseUrl] of accepted) t.equal(toBaseUrl(address), baseUrl, address);
 
   const refused: [string, RegExp][] = [
-    ['garbage', /it does not start with tcp:\/\/ or http:\/\//],
-    ['127.78.0.4:2376', /it does not start with tcp:\/\/ or http:\/\//],
-    ['unix:///var/run/docker.sock', /unix:\/\/ is a local socket.*routemesh engines listen on TCP only/],
-    ['npipe:////./pipe/docker_engine', /npipe:\/\/ is a local socket/],
+    ['garbage', /it does not start with tcp:\/\/, http:\/\/ or unix:\/\//],
+    ['127.78.0.4:2376', /it does not start with tcp:\/\/, http:\/\/ or unix:\/\//],
+    ['unix://run/routemesh/127.1.0.1.sock', /a socket path is absolute, like unix:\/\/\/run\/routemesh\/127\.1\.0\.1\.sock/],
+    ['npipe:////./pipe/docker_engine', /npipe:\/\/ is Windows' named pipe; routemesh engines listen on TCP and Unix sockets/],
     ['ssh://me@box', /ssh:\/\/ is not supported/],
     ['https://127.1.0.1:2376', /https:\/\/ is not supported/],
     ['tcp://127.1.0.1:', /it has no port/],
@@ -169,10 +173,10 @@ t.test('engine address: tcp:// or http://, an IP address or a host name, and a p
     ['tcp://user@127.1.0.1:2375', /no path, user, query or fragment/],
   ];
   for (const [address, why] of refused) {
-    t.throws(() => toBaseUrl(address), { code: 'CLI_USAGE', exitCode: 2, message: why }, address);
-    t.throws(() => toBaseUrl(address), {
+    t.throws(() => toTarget(address), { code: 'CLI_USAGE', exitCode: 2, message: why }, address);
+    t.throws(() => toTarget(address), {
       message: new RegExp(`^ROUTEMESH_HOST=${escape(address)} is not a routemesh engine address: .*\\.\\n` +
-        'Set ROUTEMESH_HOST to tcp://HOST:PORT or http://HOST:PORT, e\\.g\\. tcp://127\\.1\\.0\\.1:2375 '),
+        'Set ROUTEMESH_HOST to tcp://HOST:PORT, http://HOST:PORT or unix:///PATH, e\\.g\\. tcp://127\\.1\\.0\\.1:2375 '),
     }, `${address}: names the variable and says what to set it to`);
   }
   t.throws(() => engineTarget({ DOCKER_HOST: 'tcp://gar_bage' }),
@@ -186,7 +190,7 @@ t.test('a bad ROUTEMESH_HOST is a usage error before any request', async (t) => 
   const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { ROUTEMESH_HOST: 'garbage' }, isTTY: false };
   t.equal(await main(['node', 'ls'], io), 2, 'exit 2, as other usage errors');
   t.equal(stdout, '');
-  t.match(stderr, /^ROUTEMESH_HOST=garbage is not a routemesh engine address: it does not start with tcp:\/\/ or http:\/\/\.\nSet ROUTEMESH_HOST to tcp:\/\/HOST:PORT/);
+  t.match(stderr, /^ROUTEMESH_HOST=garbage is not a routemesh engine address: it does not start with tcp:\/\/, http:\/\/ or unix:\/\/\.\nSet ROUTEMESH_HOST to tcp:\/\/HOST:PORT/);
   t.notMatch(stderr, /getaddrinfo|ENOTFOUND/);
 });
 

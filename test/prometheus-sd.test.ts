@@ -38,7 +38,7 @@ t.test('the target file follows nodes failing and coming back', async (t) => {
 
 t.test('nodes out of the swarm, or without metrics, are no targets', async (t) => {
   const node = (hostname: string, role: 'manager' | 'worker' | 'none', metricsUrl?: string) => ({
-    hostname, address: '127.1.0.1', role, apiUrl: 'http://127.1.0.1:2375', nodeId: 'x', ...(metricsUrl ? { metricsUrl } : {}),
+    hostname, address: '127.1.0.1', role, apiUrl: 'http://127.1.0.1:2375', socketUrl: 'unix:///run/routemesh/127.1.0.1.sock', nodeId: 'x', ...(metricsUrl ? { metricsUrl } : {}),
   });
   t.same(targetGroups([
     node('node1', 'manager', 'http://127.1.0.1:9323/metrics'),

@@ -29,7 +29,7 @@ export class CommandContext {
   client(): EngineClient {
     if (this.#client === undefined) {
       const target = engineTarget(this.io.env);
-      this.#client = new EngineClient(target.baseUrl, { host: target.host });
+      this.#client = new EngineClient(target.baseUrl, { host: target.host, ...(target.socketPath ? { socketPath: target.socketPath } : {}) });
     }
     return this.#client;
   }

@@ -42,6 +42,8 @@ export interface EngineClientOptions {
   apiVersion?: string;
   /** Per-request inactivity limit; streams (logs -f) have none. */
   timeoutMs?: number;
+  /** Send every request down this Unix socket (unix:///PATH); the URL then only names the path. */
+  socketPath?: string;
 }
 
 export class EngineClient {
@@ -50,11 +52,13 @@ export class EngineClient {
   #agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   #version: Promise<string> | undefined;
   #timeoutMs: number;
+  #socketPath: string | undefined;
 
   constructor(url: string, options: EngineClientOptions = {}) {
     this.baseUrl = url.replace(/\/+$/, '');
     this.host = options.host ?? this.baseUrl;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#socketPath = options.socketPath;
     if (options.apiVersion !== undefined) this.#version = Promise.resolve(options.apiVersion);
   }
 
@@ -136,7 +140,8 @@ export class EngineClient {
       headers['Content-Length'] = 0; // bodiless POSTs (swarm leave) send an explicit zero, as docker does
     }
     return new Promise((resolve, reject) => {
-      const req = http.request(url, { method, headers, agent: this.#agent }, resolve);
+      const socket = this.#socketPath === undefined ? {} : { socketPath: this.#socketPath };
+      const req = http.request(url, { method, headers, agent: this.#agent, ...socket }, resolve);
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       }
@@ -151,6 +156,8 @@ export class EngineClient {
       : err.code === 'ECONNRESET' ? 'the connection was reset'
       : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ? 'address unreachable'
       : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'no such host (the name does not resolve)'
+      : err.code === 'ENOENT' ? 'no such socket'
+      : err.code === 'EACCES' ? 'permission denied (a node\'s socket lets in only the user that runs routemesh)'
       : err.message;
     return new EngineError('ENGINE_UNREACHABLE',
       `Cannot connect to the routemesh engine at ${this.host}: ${why}.\n` +

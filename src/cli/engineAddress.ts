@@ -1,6 +1,6 @@
 // Which engine a command talks to: ROUTEMESH_HOST, else DOCKER_HOST, else the first node of the
-// default cluster; and the check that an address is tcp://HOST:PORT or http://HOST:PORT, made before
-// any request so that a typo is a usage error naming the variable, not a late getaddrinfo failure.
+// default cluster; and the check that an address is tcp://HOST:PORT, http://HOST:PORT or unix:///PATH,
+// made before any request so that a typo is a usage error naming the variable, not a late getaddrinfo failure.
 import { isIP } from 'node:net';
 import { usageError } from './errors.js';
 
@@ -9,8 +9,10 @@ export const DEFAULT_ENGINE_HOST = 'tcp://127.1.0.1:2375';
 export interface EngineTarget {
   /** As the user wrote it (or the default): what error messages name. */
   readonly host: string;
-  /** Where requests go, e.g. http://127.1.0.1:2375 */
+  /** Where requests go, e.g. http://127.1.0.1:2375 (http://localhost over a socket). */
   readonly baseUrl: string;
+  /** The engine's Unix socket, for unix:///PATH. */
+  readonly socketPath?: string;
 }
 
 /** The environment variable an address came from, for the error that names it. */
@@ -18,12 +20,23 @@ export type AddressSource = 'ROUTEMESH_HOST' | 'DOCKER_HOST';
 
 export function engineTarget(env: Record<string, string | undefined>): EngineTarget {
   const own = nonEmpty(env['ROUTEMESH_HOST']);
-  if (own !== undefined) return { host: own, baseUrl: toBaseUrl(own, 'ROUTEMESH_HOST') };
-  // A DOCKER_HOST on a unix socket (or ssh://, npipe://) is the machine's real docker, never a
-  // routemesh engine: pass it by. One that says tcp:// or http:// was meant for us, so it is checked.
+  if (own !== undefined) return toTarget(own, 'ROUTEMESH_HOST');
+  // A DOCKER_HOST on a docker.sock (or ssh://, npipe://) is the machine's real docker, never a routemesh
+  // engine: pass it by. One that says tcp://, http:// or names another socket (a node's, <address>.sock)
+  // was meant for us, so it is checked.
   const docker = nonEmpty(env['DOCKER_HOST']);
-  if (docker !== undefined && /^(tcp|http):\/\//i.test(docker)) return { host: docker, baseUrl: toBaseUrl(docker, 'DOCKER_HOST') };
-  return { host: DEFAULT_ENGINE_HOST, baseUrl: toBaseUrl(DEFAULT_ENGINE_HOST) };
+  if (docker !== undefined && (/^(tcp|http):\/\//i.test(docker) || (/^unix:\/\//i.test(docker) && !/\/docker\.sock$/.test(docker)))) {
+    return toTarget(docker, 'DOCKER_HOST');
+  }
+  return toTarget(DEFAULT_ENGINE_HOST);
+}
+
+/** unix:///PATH as a socket to send requests down; anything else as toBaseUrl takes it. */
+export function toTarget(address: string, source: AddressSource = 'ROUTEMESH_HOST'): EngineTarget {
+  const unix = /^unix:\/\/(.*)$/is.exec(address);
+  if (unix === null) return { host: address, baseUrl: toBaseUrl(address, source) };
+  if (!unix[1]!.startsWith('/')) return refuseAddress(address, source, 'a socket path is absolute, like unix:///run/routemesh/127.1.0.1.sock');
+  return { host: address, baseUrl: 'http://localhost', socketPath: unix[1]! };
 }
 
 /**
@@ -32,20 +45,12 @@ export function engineTarget(env: Record<string, string | undefined>): EngineTar
  * that says what to set. Without a port, 2375, as the docker CLI does.
  */
 export function toBaseUrl(address: string, source: AddressSource = 'ROUTEMESH_HOST'): string {
-  const refuse = (why: string): never => {
-    const fix = source === 'DOCKER_HOST'
-      ? 'Fix DOCKER_HOST, or set ROUTEMESH_HOST (it comes first)'
-      : 'Set ROUTEMESH_HOST';
-    throw usageError(`${source}=${address} is not a routemesh engine address: ${why}.\n` +
-      `${fix} to tcp://HOST:PORT or http://HOST:PORT, e.g. ${DEFAULT_ENGINE_HOST} (node1 of \`routemesh up\`).`);
-  };
+  const refuse = (why: string): never => refuseAddress(address, source, why);
 
   const schemed = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/is.exec(address);
-  if (schemed === null) return refuse('it does not start with tcp:// or http://');
+  if (schemed === null) return refuse('it does not start with tcp://, http:// or unix://');
   const scheme = schemed[1]!.toLowerCase();
-  if (scheme === 'unix' || scheme === 'npipe') {
-    return refuse(`${scheme}:// is a local socket, the way to the machine's own docker; routemesh engines listen on TCP only`);
-  }
+  if (scheme === 'npipe') return refuse("npipe:// is Windows' named pipe; routemesh engines listen on TCP and Unix sockets");
   if (scheme !== 'tcp' && scheme !== 'http') return refuse(`${scheme}:// is not supported`);
 
   const authority = schemed[2]!.replace(/\/$/, '');
@@ -80,6 +85,14 @@ export function toBaseUrl(address: string, source: AddressSource = 'ROUTEMESH_HO
     return refuse(`the port ${port} is not a number from 1 to 65535`);
   }
   return `http://${host}:${Number(port)}`;
+}
+
+function refuseAddress(address: string, source: AddressSource, why: string): never {
+  const fix = source === 'DOCKER_HOST'
+    ? 'Fix DOCKER_HOST, or set ROUTEMESH_HOST (it comes first)'
+    : 'Set ROUTEMESH_HOST';
+  throw usageError(`${source}=${address} is not a routemesh engine address: ${why}.\n` +
+    `${fix} to tcp://HOST:PORT, http://HOST:PORT or unix:///PATH, e.g. ${DEFAULT_ENGINE_HOST} (node1 of \`routemesh up\`).`);
 }
 
 /** RFC 1123: dot-separated labels of letters, digits and inner hyphens, 63 characters each, 253 in all. */

@@ -11,6 +11,7 @@ import { portProbe } from './probePort.js';
 import { DnsMetrics } from './DnsMetrics.js';
 import { processRegistry } from './processRegistry.js';
 import { ClusterEvents } from './ClusterEvents.js';
+import { defaultSocketDir } from './EngineSocket.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -18,6 +19,8 @@ export interface ClusterOptions {
   /** Node i (1-based) gets the subnet's i-th address: 127.1.0.0/24 → 127.1.0.1, 127.1.0.2 ... */
   subnet: string;
   apiPort: number;
+  /** Where each node's engine API socket goes (`<dir>/<node address>.sock`); absent: defaultSocketDir(). */
+  socketDir?: string;
   taskSubnet: string;
   vipSubnet: string;
   /** Engines up but not in a swarm, like fresh machines (`docker swarm init` comes later). */
@@ -67,6 +70,8 @@ export interface ClusterNodeInfo {
   address: string;
   role: 'manager' | 'worker' | 'none';
   apiUrl: string;
+  /** The engine API on its Unix socket, `unix:///...` (for DOCKER_HOST). */
+  socketUrl: string;
   nodeId: string;
   /** Its /metrics URL; absent when metrics are off, or the port could not be had. */
   metricsUrl?: string;
@@ -112,11 +117,13 @@ export class Cluster implements SwarmDirectory {
       ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
     });
     const meshes = new LocalMeshes();
+    const socketDir = this.options.socketDir ?? defaultSocketDir();
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
         hostname: `node${i}`,
         address: intToIp(block.base + i),
         apiPort: this.options.apiPort,
+        socketDir,
         runtime: this.runtime,
         directory: this,
         dns: this.dnsServer,
@@ -220,6 +227,7 @@ export class Cluster implements SwarmDirectory {
         address: e.address,
         role: state === 'active/manager' ? 'manager' : state === 'active/worker' ? 'worker' : 'none',
         apiUrl: e.apiUrl,
+        socketUrl: e.socketUrl,
         nodeId: e.nodeId() ?? '',
         ...(e.metricsUrl ? { metricsUrl: e.metricsUrl } : {}),
       };

@@ -1,5 +1,5 @@
-// One simulated node's daemon: its engine API on <address>:<apiPort>, and once it is in a swarm its
-// agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
+// One simulated node's daemon: its engine API on <address>:<apiPort> and on a Unix socket, and once it is
+// in a swarm its agent (runs tasks) and mesh (routes published ports). A manager engine also serves the control plane.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -11,6 +11,7 @@ import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
+import { EngineSocket } from './EngineSocket.js';
 import { engineApi, ApiError } from './api/index.js';
 import type { EngineContext, SwarmState } from './api/index.js';
 
@@ -28,6 +29,8 @@ export interface EngineOptions {
   hostname: string;
   address: string;
   apiPort: number;
+  /** The directory of the engine API's Unix socket, `<socketDir>/<address>.sock`. */
+  socketDir: string;
   runtime: Runtime;
   directory: SwarmDirectory;
   /** The cluster's embedded DNS server, which this node's mesh feeds while it holds the VIPs. */
@@ -65,6 +68,7 @@ export class Engine implements EngineContext {
   #meshes: LocalMeshes | undefined;
   #log: (line: string) => void;
   #server: http.Server;
+  readonly #socket: EngineSocket;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
   readonly #metricsRegistry = new Registry();
   /** Counted only when served: with metrics off, the data plane pays nothing for them. */
@@ -83,7 +87,8 @@ export class Engine implements EngineContext {
     this.#dns = options.dns;
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
+    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this, 'tcp'));
+    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
       new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
@@ -99,6 +104,11 @@ export class Engine implements EngineContext {
 
   get apiUrl(): string {
     return `http://${this.address}:${this.#apiPort}`;
+  }
+
+  /** The engine API's Unix socket, `unix:///...`. */
+  get socketUrl(): string {
+    return this.#socket.url;
   }
 
   get clusterAddr(): string {
@@ -118,6 +128,7 @@ export class Engine implements EngineContext {
       });
     });
     this.#apiPort = (this.#server.address() as AddressInfo).port;
+    await this.#socket.listen();
     // Metrics are for watching, not for serving: a port another program holds is said, and the node runs on.
     await this.#metricsServer?.listen().catch((error: Error) => {
       this.#log(`${this.hostname}: cannot serve metrics on ${this.#metricsServer!.url} (${error.message}); the node runs without them`);
@@ -286,11 +297,12 @@ export class Engine implements EngineContext {
     await this.#shutDown(m);
   }
 
-  /** Powered off or closed: the engine API and metrics stop, and the node's agent and mesh with them. */
+  /** Powered off or closed: the engine API (both ways in) and metrics stop, and the node's agent and mesh with them. */
   async #shutDown(m: Membership | undefined): Promise<void> {
     this.#server.closeAllConnections();
     await Promise.all([
       new Promise<void>((resolve) => this.#server.close(() => resolve())),
+      this.#socket.close(),
       this.#metricsServer?.close(),
       m ? this.#detach(m) : Promise.resolve(),
     ]);

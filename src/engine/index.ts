@@ -1,6 +1,7 @@
 export { Cluster, startCluster } from './Cluster.js';
 export type { ClusterOptions, ClusterNodeInfo } from './Cluster.js';
 export { Engine, CLUSTER_PORT } from './Engine.js';
+export { defaultSocketDir } from './EngineSocket.js';
 export type { EngineOptions, SwarmDirectory } from './Engine.js';
 export { Agent } from './Agent.js';
 export type { AgentLink } from './Agent.js';

@@ -40,10 +40,16 @@ export interface ApiResponse<T = any> {
  */
 export function api<T = any>(base: string, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  return rawApi<T>(base, method, `/v1.50${path}`, payload === undefined ? {} : { 'content-type': 'application/json' }, payload);
+}
+
+/** An engine API call as sent: the request target and headers exactly as given (a string body gets its length). */
+export function rawApi<T = any>(base: string, method: string, target: string, headers: Record<string, string>, payload?: string): Promise<ApiResponse<T>> {
+  const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const request = http.request(`${base}/v1.50${path}`, {
-      method, agent: false,
-      ...(payload !== undefined ? { headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } } : {}),
+    const request = http.request({
+      host: url.hostname, port: url.port, path: target, method, agent: false,
+      headers: { ...headers, ...(payload !== undefined ? { 'content-length': Buffer.byteLength(payload) } : {}) },
     }, (response) => {
       let text = '';
       response.setEncoding('utf8');

@@ -2,6 +2,7 @@
 // nodes and what to try next, optionally runs the demo service, logs the cluster's events, and stays
 // up until SIGINT or SIGTERM.
 // Types only: the engine itself is loaded when `up` runs (startFromEngine below).
+import path from 'node:path';
 import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';
 import type { ApiService } from '../apiTypes.js';
 import type { Command } from '../Command.js';
@@ -49,6 +50,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'managers', kind: 'string', valueName: 'int', help: 'Number of managers among them', defaultText: '1' },
       { name: 'subnet', kind: 'string', valueName: 'cidr', help: 'Node addresses', defaultText: '127.1.0.0/24' },
       { name: 'api-port', kind: 'string', valueName: 'port', help: 'Engine API port on every node', defaultText: '2375' },
+      { name: 'socket-dir', kind: 'string', valueName: 'dir', help: 'Directory of the engine API sockets, <dir>/<node address>.sock, owner only', defaultText: '$XDG_RUNTIME_DIR/routemesh, /run/routemesh as root, else /tmp/routemesh-<uid>' },
       { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
       { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
       { name: 'demo', kind: 'bool', help: `Also run the demo service ${DEMO_SERVICE} (traefik/whoami, 6 replicas, port 8080)` },
@@ -83,6 +85,7 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     managers,
     subnet,
     apiPort,
+    ...(args.string('socket-dir') ? { socketDir: path.resolve(args.string('socket-dir')!) } : {}),
     taskSubnet: cidr(args, 'task-subnet', '127.20.0.0/16'),
     vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
     bare,
@@ -173,8 +176,11 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
 async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, signal: AbortSignal): Promise<void> {
   const rows = cluster.nodes.map((n) => [n.hostname, n.role === 'none' ? '-' : n.role, n.address, tcp(n.apiUrl)]);
   ctx.write(renderTable([['HOSTNAME', 'ROLE', 'ADDRESS', 'ENGINE API'], ...rows]));
+  const sockets = cluster.nodes.map((n) => n.socketUrl);
+  ctx.write(`\nEngine sockets: ${sockets[0]}${sockets.length > 1 ? ` ... ${path.basename(sockets.at(-1)!)}` : ''} ` +
+    '(only this user may connect; e.g. DOCKER_HOST=<socket> docker node ls)\n');
   const { address, port, upstreams } = cluster.dnsServer;
-  ctx.write(`\nDNS: ${address}:${port} answers for services and tasks; other names go to ` +
+  ctx.write(`DNS: ${address}:${port} answers for services and tasks; other names go to ` +
     `${upstreams.length ? upstreams.map((u) => `${u.address}:${u.port}`).join(', ') : 'no upstream (SERVFAIL)'}\n`);
   const metrics = cluster.nodes.map((n) => n.metricsUrl).filter((url): url is string => url !== undefined);
   if (metrics.length) {

@@ -1,7 +1,7 @@
 // Matches engine API requests to handlers. Paths may carry a `/v1.NN` prefix (every versioned
-// request of the docker CLI does); handlers see the path without it.
+// request of the docker CLI does), which must name a version this engine serves; handlers see the path without it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, readJson } from './http.js';
+import { API_VERSION, ApiError, MIN_API_VERSION, readJson } from './http.js';
 
 export interface ApiRequest {
   method: string;
@@ -24,7 +24,8 @@ interface Route {
   handler: Handler;
 }
 
-const VERSION_PREFIX = /^\/v(\d+\.\d+)(?=\/)/;
+/** Docker's router takes `/v{version:[0-9.]+}` before any route. */
+const VERSION_PREFIX = /^\/v([0-9.]+)(?=\/)/;
 
 export class Router {
   #routes: Route[] = [];
@@ -34,12 +35,17 @@ export class Router {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<ApiReply> {
-    const url = new URL(req.url ?? '/', 'http://engine');
-    const version = VERSION_PREFIX.exec(url.pathname);
-    if (version && Number(version[1]) < 1.24) {
-      throw new ApiError(400, `client version ${version[1]} is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version`);
+    const target = req.url ?? '/';
+    // A path from the root only: a URL parser takes `//v1.50/x` (and `/\x`) for a host named v1.50.
+    if (!/^\/(?![/\\])/.test(target)) {
+      throw new ApiError(400, `malformed request target ${JSON.stringify(target.slice(0, 200))}: a path starts with a single /, like /v${API_VERSION}/services`);
     }
-    const path = version ? url.pathname.slice(version[0].length) : url.pathname;
+    const queryAt = target.indexOf('?');
+    const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    const version = VERSION_PREFIX.exec(pathname);
+    if (version) checkVersion(version[1]!);
+    const path = version ? pathname.slice(version[0].length) : pathname;
     const method = req.method === 'HEAD' ? 'HEAD' : (req.method ?? 'GET');
     let pathMatched = false;
     for (const route of this.#routes) {
@@ -53,9 +59,33 @@ export class Router {
       } catch {
         throw new ApiError(400, `malformed path: ${path}`);
       }
-      return route.handler({ method, path, params, query: url.searchParams, body: () => readJson(req), req, res });
+      return route.handler({ method, path, params, query, body: () => readJson(req), req, res });
     }
     if (pathMatched) throw new ApiError(405, `method ${method} not allowed on ${path}`);
     throw new ApiError(404, 'page not found');
   }
+}
+
+/** The daemon's answers to a version it does not serve (moby's VersionMiddleware), both 400. */
+function checkVersion(version: string): void {
+  if (compareVersions(version, MIN_API_VERSION) < 0) {
+    throw new ApiError(400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+  }
+  if (compareVersions(version, API_VERSION) > 0) {
+    throw new ApiError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+  }
+}
+
+/** Compares dot-separated numbers of any length (an empty part is 0), as moby's versions.compare. */
+function compareVersions(a: string, b: string): number {
+  const as = a.split('.');
+  const bs = b.split('.');
+  for (let i = 0; i < Math.max(as.length, bs.length); i++) {
+    // Digits only, so compare without leading zeros by length, then digit by digit: no overflow.
+    const x = (as[i] ?? '').replace(/^0+/, '');
+    const y = (bs[i] ?? '').replace(/^0+/, '');
+    if (x.length !== y.length) return x.length - y.length;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }

@@ -5,8 +5,12 @@ import { SwarmError } from '../../swarm/index.js';
 import type { SwarmErrorCode } from '../../swarm/index.js';
 
 export const API_VERSION = '1.50';
+/** The oldest API version Docker 28 serves. */
+export const MIN_API_VERSION = '1.24';
 export const ENGINE_VERSION = '28.2.2';
 const MAX_BODY_BYTES = 1 << 20;
+/** Far deeper than any Docker object nests; code that walks a body recursively never overflows its stack. */
+export const MAX_JSON_DEPTH = 64;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -59,8 +63,16 @@ export function sendError(res: ServerResponse, error: unknown): void {
   sendJson(res, status, { message });
 }
 
-/** The request body as JSON; an empty body is `undefined`. Refuses bodies over 1 MiB and invalid JSON with 400. */
+/**
+ * The request body as JSON; an empty body is `undefined`. As Docker's CheckForJSON, a body must come as
+ * `Content-Type: application/json` (so a web page's "simple" text/plain POST carries no spec); refuses
+ * bodies over 1 MiB, invalid JSON and JSON nested deeper than MAX_JSON_DEPTH with 400.
+ */
 export async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && type.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
+    throw new ApiError(400, `unsupported Content-Type header (${type}): must be 'application/json'`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -70,11 +82,24 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (!text) return undefined;
+  if (type === undefined) throw new ApiError(400, "missing Content-Type header: send the request body as 'application/json'");
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (error) {
     throw new ApiError(400, `invalid JSON in request body: ${(error as Error).message}`);
   }
+  if (nestsDeeper(body, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, `invalid JSON in request body: it nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays; no Docker object does`);
+  }
+  return body;
+}
+
+/** Whether objects and arrays nest more than `levels` deep; recurses at most `levels` + 1 calls. */
+function nestsDeeper(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  return Object.values(value).some((inner) => nestsDeeper(inner, levels - 1));
 }
 
 export function requireVersion(query: URLSearchParams): number {

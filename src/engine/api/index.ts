@@ -1,6 +1,9 @@
-// The Docker Engine API subset one routemesh node serves (../shared/docker-api/SPEC.md §6).
+// The Docker Engine API subset one routemesh node serves (../shared/docker-api/SPEC.md §6), on TCP
+// (where any local program and any web page can reach it: web pages are refused) or on a Unix socket
+// (reached only by who its file permissions let in, as Docker's /var/run/docker.sock).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from './Router.js';
+import type { ApiReply } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { commonHeaders, sendError, sendJson } from './http.js';
 import { systemRoutes } from './systemRoutes.js';
@@ -11,11 +14,14 @@ import { taskRoutes } from './taskRoutes.js';
 import { faultRoutes } from './faultRoutes.js';
 import { logRoutes } from './logRoutes.js';
 import { networkRoutes } from './networkRoutes.js';
+import { refuseWebPage } from './webPageGuard.js';
 
 export type { EngineContext, SwarmState } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
 
-export function engineApi(engine: EngineContext): (req: IncomingMessage, res: ServerResponse) => void {
+export type ApiTransport = 'tcp' | 'unix';
+
+export function engineApi(engine: EngineContext, transport: ApiTransport): (req: IncomingMessage, res: ServerResponse) => void {
   const router = new Router();
   systemRoutes(router, engine);
   swarmRoutes(router, engine);
@@ -25,9 +31,13 @@ export function engineApi(engine: EngineContext): (req: IncomingMessage, res: Se
   logRoutes(router, engine);
   networkRoutes(router, engine);
   faultRoutes(router, engine);
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
+    if (transport === 'tcp') refuseWebPage(req);
+    return router.handle(req, res);
+  };
   return (req, res) => {
     commonHeaders(res, engine.swarmState());
-    router.handle(req, res).then(
+    serve(req, res).then(
       (reply) => { if (reply) sendJson(res, reply.status, reply.body); },
       (error: unknown) => {
         // A body read that failed half-way may have already answered; never answer twice.
