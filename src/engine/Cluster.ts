@@ -38,6 +38,8 @@ export interface ClusterOptions {
   dnsForwardTimeoutMs?: number;
   /** Each node serves /metrics on its address at this port (Docker's 9323; 0: any free port); undefined: none. */
   metricsPort?: number | undefined;
+  /** Each node's engine labels (`dockerd --label`), by hostname; `engine.labels.*` constraints match them. */
+  engineLabels?: Record<string, Record<string, string>>;
   log?: (line: string) => void;
 }
 
@@ -108,6 +110,8 @@ export class Cluster implements SwarmDirectory {
       ...(this.options.log ? { log: this.options.log } : {}),
       ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
     });
+    const labelled = Object.keys(this.options.engineLabels ?? {}).filter((hostname) => !/^node\d+$/.test(hostname) || Number(hostname.slice(4)) < 1 || Number(hostname.slice(4)) > nodes);
+    if (labelled.length) throw new Error(`--engine-label names ${labelled.join(', ')}, not a node of this cluster (node1 to node${nodes})`);
     const meshes = new LocalMeshes();
     for (let i = 1; i <= nodes; i++) {
       this.engines.push(new Engine({
@@ -119,6 +123,7 @@ export class Cluster implements SwarmDirectory {
         dns: this.dnsServer,
         meshes,
         ...(metricsPort !== undefined ? { metricsPort } : {}),
+        ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
         // The process's and the DNS server's metrics, once: on the first node.
         ...(i === 1 && dnsMetrics ? { sharedMetrics: [processRegistry(), dnsMetrics.registry] } : {}),
         ...(this.options.log ? { log: this.options.log } : {}),

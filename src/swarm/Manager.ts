@@ -311,7 +311,8 @@ export class Manager {
   async createService(input: unknown): Promise<Service> {
     const spec = normalizeServiceSpec(input);
     const check = (): PortConfig[] => {
-      if (this.store.services().some((s) => s.Spec.Name === spec.Name)) throw nameConflict(spec.Name);
+      // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
+      if (this.store.services().some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) throw nameConflict(spec.Name);
       return this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], this.store.services());
     };
     await this.#probe(check(), []);

@@ -60,7 +60,7 @@ export function systemRoutes(router: Router, engine: EngineContext): void {
         Architecture: 'x86_64',
         NCPU: os.cpus().length,
         MemTotal: os.totalmem(),
-        Labels: [],
+        Labels: Object.entries(engine.engineLabels).map(([key, value]) => `${key}=${value}`),
         Swarm: swarm,
       },
     };
