@@ -5,9 +5,10 @@ import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
-import { Engine } from './Engine.js';
+import { CLUSTER_PORT, Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
+import type { ReservedPort } from './probePort.js';
 import { DnsMetrics } from './DnsMetrics.js';
 import { processRegistry } from './processRegistry.js';
 
@@ -145,10 +146,25 @@ export class Cluster implements SwarmDirectory {
       taskSubnet: this.options.taskSubnet,
       vipSubnet: this.options.vipSubnet,
       ...(this.options.heartbeatPeriodMs ? { heartbeatPeriodMs: this.options.heartbeatPeriodMs } : {}),
-      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr)),
+      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr), () => this.#reservedPorts()),
     });
     this.#managers.push(manager);
     return manager;
+  }
+
+  /** The ports routemesh listens on (or, for 2377, names) on the node addresses, which no service may publish. */
+  #reservedPorts(): ReservedPort[] {
+    const portOf = (url: string): number => Number(new URL(url).port);
+    const { address, port } = this.dnsServer;
+    const reserved: ReservedPort[] = [
+      ...new Set(this.engines.map((e) => portOf(e.apiUrl))),
+    ].map((api) => ({ port: api, protocols: ['tcp'], holder: `the engine API port of every node (--api-port; DOCKER_HOST=tcp://${this.engines[0]!.address}:${api})` }));
+    reserved.push({ port: CLUSTER_PORT, protocols: ['tcp'], holder: `the swarm's cluster port, which \`docker swarm join\` names (${this.engines[0]!.address}:${CLUSTER_PORT})` });
+    for (const metrics of new Set(this.engines.flatMap((e) => (e.metricsUrl ? [portOf(e.metricsUrl)] : [])))) {
+      reserved.push({ port: metrics, protocols: ['tcp'], holder: `the metrics port of every node (--metrics-port; ${this.engines[0]!.metricsUrl ?? ''})` });
+    }
+    reserved.push({ port, protocols: ['tcp', 'udp'], holder: `the embedded DNS server's port (${address}:${port}; --dns)` });
+    return reserved;
   }
 
   /** Opens every engine API and forms the swarm; on any failure closes what it opened and says why. */

@@ -335,8 +335,6 @@ export class Manager {
 
   async #probe(ports: readonly PortConfig[], current: readonly PortConfig[]): Promise<void> {
     for (const port of ports) {
-      // A host-mode port is bound by one node at a time, one that may already hold it for another service.
-      if (port.PublishMode !== 'ingress') continue;
       if (current.some((c) => c.PublishedPort === port.PublishedPort && c.Protocol === port.Protocol)) continue;
       try {
         await this.#portProbe(port);

@@ -1,11 +1,14 @@
 // Names and identities: service names are unique ignoring case (so no service takes over another's DNS
-// name), node labels need a key, a constraint needs a value, and `up --engine-label` gives nodes the
-// engine labels that `engine.labels.*` constraints match, shown by /info and node inspect.
+// name), node labels need a key, a constraint needs a value, `up --engine-label` gives nodes the engine
+// labels that `engine.labels.*` constraints match (shown by /info and node inspect), and a port routemesh
+// itself uses is refused naming what holds it.
 import t from 'tap';
 import { createUpCommand, upOptions } from '../src/cli/commands/up.js';
 import { parseArgs } from '../src/cli/flags.js';
 import { api, serviceSpec, testBlock, testCluster, waitForRunning } from './support/cluster.js';
 import { dig } from './support/dns.js';
+
+const isRoot = process.getuid?.() === 0;
 
 const block = testBlock(47);
 
@@ -23,7 +26,7 @@ t.test('up --engine-label: every node, or one node with node<i>:', async (t) => 
 });
 
 t.test('one cluster: names, node labels, constraints and engine labels', async (t) => {
-  const cluster = await testCluster(t, block, { ...upArgs(['--nodes', '3', '--engine-label', 'node2:disk=ssd', '--engine-label', 'node2:rack=r1']), subnet: `127.${block}.0.0/24`, taskSubnet: `127.${block + 1}.0.0/16`, vipSubnet: `127.${block + 2}.0.0/16`, dns: `127.${block}.0.250`, dnsUpstreams: [], metricsPort: undefined });
+  const cluster = await testCluster(t, block, { ...upArgs(['--nodes', '3', '--engine-label', 'node2:disk=ssd', '--engine-label', 'node2:rack=r1']), subnet: `127.${block}.0.0/24`, taskSubnet: `127.${block + 1}.0.0/16`, vipSubnet: `127.${block + 2}.0.0/16`, dns: `127.${block}.0.250`, dnsUpstreams: [], metricsPort: 0 });
   const base = cluster.engines[0]!.apiUrl;
 
   t.test('a service name that differs only in case is refused, and DNS answers the first service', async (t) => {
@@ -73,6 +76,39 @@ t.test('one cluster: names, node labels, constraints and engine labels', async (
     const node2Id = (await api(base, 'GET', '/nodes/node2')).body.ID;
     t.same(tasks.map((task) => task.NodeID), [node2Id, node2Id], 'both tasks on the node with disk=ssd');
   });
+});
+
+t.test('ports routemesh uses are refused naming their holder, in either publish mode', async (t) => {
+  const cluster = await testCluster(t, block, { nodes: 2, metricsPort: 0 });
+  const base = cluster.engines[0]!.apiUrl;
+  const metrics = Number(new URL(cluster.engines[1]!.metricsUrl!).port);
+  const dns = cluster.dnsServer.port;
+  const rows: [number, string, string][] = [
+    [2375, 'tcp', 'the engine API port of every node \\(--api-port; DOCKER_HOST=tcp://127\\.\\d+\\.0\\.1:2375\\)'],
+    [2377, 'tcp', 'the swarm\'s cluster port, which `docker swarm join` names'],
+    [metrics, 'tcp', 'the metrics port of every node \\(--metrics-port'],
+    [dns, 'udp', `the embedded DNS server's port \\(127\\.\\d+\\.0\\.250:${dns}; --dns\\)`],
+    [dns, 'tcp', 'the embedded DNS server\'s port'],
+  ];
+  for (const mode of ['ingress', 'host']) {
+    for (const [port, protocol, holder] of rows) {
+      const refused = await api(base, 'POST', '/services/create', serviceSpec('taker', 'routemesh/echo', {
+        EndpointSpec: { Ports: [{ Protocol: protocol, TargetPort: 7, PublishedPort: port, PublishMode: mode }] },
+      }));
+      t.equal(refused.status, 400, `${mode} ${port}/${protocol}`);
+      t.match(refused.body.message, new RegExp(`cannot publish port ${port}: it is routemesh's own, ${holder}.*; choose another published port`), `${mode} ${port}/${protocol}`);
+    }
+  }
+  t.same((await api(base, 'GET', '/services')).body, [], 'none was created');
+});
+
+t.test('a host-mode port below 1024 is refused without root, as an ingress one is', { skip: isRoot ? 'root binds ports below 1024: test/unprivileged.test.ts checks this as nobody' : false }, async (t) => {
+  const cluster = await testCluster(t, block, { nodes: 1, metricsPort: undefined });
+  const refused = await api(cluster.engines[0]!.apiUrl, 'POST', '/services/create', serviceSpec('low', 'nginx', {
+    EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 80, PublishMode: 'host' }] },
+  }));
+  t.equal(refused.status, 400);
+  t.match(refused.body.message, /cannot publish port 80: ports below 1024 need root \(or CAP_NET_BIND_SERVICE\)/);
 });
 
 t.test('an engine label for a node the cluster does not have stops the start', async (t) => {
