@@ -1,9 +1,15 @@
 // Every field of a service spec must hold a value of the type Docker's Go structs give it: one that does not
 // (a wrong JSON type, or a number out of its Go type's range), once stored, would make every docker CLI
 // that lists services fail. A table of each kind of field, then the engine API refusing the ones seen.
+// Mounts are checked as Swarm checks them (the type and duplicate targets at create, the paths when a
+// node starts the task), though routemesh does not apply them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { normalizeServiceSpec } from '../src/swarm/index.js';
-import { api, serviceSpec, testBlock, testCluster } from './support/cluster.js';
+import { checkMounts } from '../src/runtime/mounts.js';
+import { api, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 
 /** A valid spec with `task` merged into its TaskTemplate and `container` into its ContainerSpec. */
 function spec(extra: { task?: Record<string, unknown>; container?: Record<string, unknown>; top?: Record<string, unknown> }): Record<string, unknown> {
@@ -113,4 +119,53 @@ t.test('the engine API refuses each malformed spec with 400 naming the field, an
   const after = await api(base, 'GET', '/services/good');
   t.same(after.body.Spec, before.body.Spec, 'the refused updates left the stored spec as it was');
   t.equal((await api(base, 'GET', '/services')).status, 200);
+});
+
+t.test('mounts Swarm refuses at create: an unknown type, a duplicate target', async (t) => {
+  const mounts = (list: unknown[]) => spec({ container: { Mounts: list } });
+  t.throws(() => normalizeServiceSpec(mounts([{ Type: 'nfs', Target: '/data' }])), { code: 'invalid_argument', message: /^invalid MountType: "nfs": a mount's Type is bind, volume or tmpfs$/ });
+  t.throws(() => normalizeServiceSpec(mounts([null])), { message: /^invalid MountType: "":/ });
+  t.throws(() => normalizeServiceSpec(mounts([{ Type: 'volume', Target: '/d' }, { Type: 'tmpfs', Target: '/d' }])),
+    { message: 'rpc error: code = InvalidArgument desc = invalid duplicate mount point: /d' });
+  t.doesNotThrow(() => normalizeServiceSpec(mounts([{ Type: 'BIND', Source: '/missing', Target: '/a' }, { Type: 'volume', Target: '/b' }])),
+    'a missing bind source is the node\'s to find, when it starts the task');
+});
+
+t.test('checkMounts: what the node refuses, in Docker\'s words', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'routemesh-mounts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const refused: [unknown, string][] = [
+    [{ Type: 'bind', Source: path.join(dir, 'missing'), Target: '/x' }, `invalid mount config for type "bind": bind source path does not exist: ${path.join(dir, 'missing')}`],
+    [{ Type: 'bind', Source: 'relative', Target: '/x' }, `invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute`],
+    [{ Type: 'bind', Target: '/x' }, 'invalid mount config for type "bind": field Source must not be empty'],
+    [{ Type: 'bind', Source: dir, Target: 'x' }, `invalid mount config for type "bind": invalid mount path: 'x' mount path must be absolute`],
+    [{ Type: 'volume', Source: 'data' }, 'invalid mount config for type "volume": field Target must not be empty'],
+    [{ Type: 'volume', Target: '/d', BindOptions: {} }, 'invalid mount config for type "volume": field BindOptions must not be specified'],
+    [{ Type: 'tmpfs', Source: dir, Target: '/t' }, 'invalid mount config for type "tmpfs": field Source must not be specified'],
+    [{ Type: 'npipe', Source: 'p', Target: '/p' }, 'invalid mount config for type "npipe": mount type unknown'],
+  ];
+  for (const [mount, message] of refused) t.throws(() => checkMounts([mount as never]), { code: 'INVALID_MOUNT', message }, message);
+  t.doesNotThrow(() => checkMounts([
+    { Type: 'bind', Source: dir, Target: '/x' },
+    { Type: 'bind', Source: path.join(dir, 'made'), Target: '/y', BindOptions: { CreateMountpoint: true } },
+    { Type: 'volume', Source: 'data', Target: '/d' }, { Type: 'tmpfs', Target: '/t' },
+  ]));
+});
+
+t.test('a bind mount whose source is missing rejects the task as Swarm does; an existing one runs', async (t) => {
+  const block = testBlock(44);
+  const cluster = await testCluster(t, block, { nodes: 1, metricsPort: undefined });
+  const base = cluster.engines[0]!.apiUrl;
+  const dir = mkdtempSync(path.join(tmpdir(), 'routemesh-mounts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = path.join(dir, 'missing');
+  const bind = (source: string) => serviceSpec(path.basename(source), 'nginx', {
+    TaskTemplate: { ContainerSpec: { Image: 'nginx', Mounts: [{ Type: 'bind', Source: source, Target: '/usr/share/nginx/html' }] } },
+  });
+  t.equal((await api(base, 'POST', '/services/create', bind(missing))).status, 201, 'accepted at create, as by Swarm');
+  const filter = encodeURIComponent(JSON.stringify({ service: { missing: true } }));
+  const rejected = await waitFor('a rejected task', async () => (await api<any[]>(base, `GET`, `/tasks?filters=${filter}`)).body.find((task) => task.Status.State === 'rejected'));
+  t.equal(rejected.Status.Err, `invalid mount config for type "bind": bind source path does not exist: ${missing}`);
+  t.equal((await api(base, 'POST', '/services/create', bind(dir))).status, 201);
+  await waitForRunning(base, path.basename(dir), 1);
 });

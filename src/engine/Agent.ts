@@ -141,7 +141,8 @@ export class Agent {
       (error: unknown) => {
         this.#running.delete(task.ID);
         const message = error instanceof Error ? error.message : String(error);
-        const rejected = error instanceof RuntimeError && error.code === 'NO_SUCH_IMAGE';
+        // What Swarm's executor refuses before the container runs rejects the task, as there.
+        const rejected = error instanceof RuntimeError && (error.code === 'NO_SUCH_IMAGE' || error.code === 'INVALID_MOUNT');
         this.#report(task.ID, { State: rejected ? 'rejected' : 'failed', Message: rejected ? 'preparing' : 'starting', Err: message });
       },
     );
@@ -162,6 +163,7 @@ export class Agent {
       ...(container.Command ? { command: container.Command } : {}),
       ...(container.Args ? { args: container.Args } : {}),
       ...(container.Env ? { env: container.Env } : {}),
+      ...(container.Mounts ? { mounts: container.Mounts } : {}),
       ports: ports.filter((p, i) => ports.findIndex((q) => q.targetPort === p.targetPort && q.protocol === p.protocol) === i),
     };
   }

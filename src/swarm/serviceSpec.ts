@@ -3,7 +3,7 @@
 // `withDefaults` is what `insertDefaults=true` shows (`docker service inspect`).
 import type { PortConfig, ServiceSpec } from './model.js';
 import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG } from './defaults.js';
-import { invalidArgument } from './errors.js';
+import { SwarmError, invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 import { checkCount, checkOneOf, checkStringMap, isObject } from './specChecks.js';
 import { checkServiceSpecTypes } from './specSchema.js';
@@ -45,11 +45,28 @@ function checkPorts(ports: unknown): PortConfig[] {
   });
 }
 
+/** The mount types Swarm's API knows (daemon/cluster/convert maps them, in any case, to swarmkit's). */
+const MOUNT_TYPES = ['bind', 'volume', 'tmpfs', 'npipe', 'cluster'];
+
+/** What the daemon and swarmkit check at create; the node checks the rest (paths) when the task starts. */
+function checkMounts(mounts: unknown[]): void {
+  const targets = new Set<string>();
+  for (const mount of mounts) {
+    const { Type: type, Target: target } = isObject(mount) ? mount : {};
+    if (typeof type !== 'string' || !MOUNT_TYPES.includes(type.toLowerCase())) {
+      throw new SwarmError('invalid_argument', `invalid MountType: ${JSON.stringify(type ?? '')}: a mount's Type is bind, volume or tmpfs`);
+    }
+    if (typeof target === 'string' && targets.has(target)) throw invalidArgument(`invalid duplicate mount point: ${target}`);
+    if (typeof target === 'string') targets.add(target);
+  }
+}
+
 function checkContainer(container: unknown): void {
   if (!isObject(container) || typeof container.Image !== 'string' || container.Image === '') {
     throw invalidArgument('ContainerSpec: image reference must be provided');
   }
   checkContainerLabels(container.Labels as Record<string, string> | undefined);
+  checkMounts((container.Mounts ?? []) as unknown[]);
   checkCount(container.StopGracePeriod, 'ContainerSpec.StopGracePeriod (nanoseconds)');
   const health = container.Healthcheck;
   if (isObject(health)) {
