@@ -30,6 +30,11 @@ t.test('engine API of a 3-node cluster', async (t) => {
     t.equal(info.body.Swarm.ControlAvailable, true);
     t.equal(info.body.Swarm.LocalNodeState, 'active');
     t.same(info.body.Labels, []);
+    // `docker info` prints the swarm's settings from here: without them, retention 0 and a CA expiry of "Less than a second".
+    const swarm = await api(manager, 'GET', '/swarm');
+    t.same(info.body.Swarm.Cluster.Spec, swarm.body.Spec, 'Swarm.Cluster.Spec is what GET /swarm has');
+    t.equal(info.body.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit, 5);
+    t.same({ ...info.body.Swarm.Cluster, JoinTokens: swarm.body.JoinTokens }, swarm.body, 'the rest too, but the join tokens');
     const onWorker = await api(worker, 'GET', '/info');
     t.equal(onWorker.body.Swarm.ControlAvailable, false);
     t.equal(onWorker.body.Swarm.RemoteManagers[0].Addr, `${cluster.nodes[0]!.address}:2377`);

@@ -67,6 +67,8 @@ t.test('create refuses what docker refuses', async (t) => {
   t.throws(() => create(['--replicas', 'two', 'nginx']), { message: /invalid argument "two" for "--replicas" flag/ });
   t.throws(() => create(['--update-delay', '10', 'nginx']), { message: 'invalid argument "10" for "--update-delay" flag: time: invalid duration "10"' });
   t.throws(() => create(['--no-healthcheck', '--health-cmd', 'true', 'nginx']), { message: '--no-healthcheck conflicts with --health-* options' });
+  t.throws(() => create(['--label', '=x', 'nginx']), { code: 'CLI_USAGE', message: 'invalid label \'=x\': empty name' }, 'a label needs a key, as docker says');
+  t.throws(() => create(['--container-label', ' ', 'nginx']), { code: 'CLI_USAGE', message: 'invalid label \' \': empty name' });
   t.throws(() => create(['--update-order', 'sideways', 'nginx']), { message: /--update-order/ });
 });
 

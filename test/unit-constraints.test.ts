@@ -45,7 +45,7 @@ t.test('parseConstraint accepts the forms Swarm accepts', async (t) => {
 });
 
 t.test('parseConstraint refuses expressions without == or != and says how to write one', async (t) => {
-  for (const expression of ['node.role = worker', 'node.role', '', '   ', 'node.role => worker', 'node.role==']) {
+  for (const expression of ['node.role = worker', 'node.role', '', '   ', 'node.role => worker']) {
     t.throws(() => parseConstraint(expression), { name: 'SwarmError', code: 'invalid_argument', message: NO_OPERATOR }, JSON.stringify(expression));
   }
   try {
@@ -55,6 +55,12 @@ t.test('parseConstraint refuses expressions without == or != and says how to wri
     t.ok(error instanceof SwarmError);
     t.match((error as Error).message, /'node\.role = worker'/, 'the message quotes the expression');
     t.match((error as Error).message, /node\.role == worker/, 'the message shows a correct example');
+  }
+});
+
+t.test('parseConstraint says when an operator has no value after it', async (t) => {
+  for (const [expression, shown] of [['node.role==', 'node.role=='], ['  node.role ==  ', 'node.role =='], ['engine.labels.disk !=', 'engine.labels.disk !=']]) {
+    t.throws(() => parseConstraint(expression!), { code: 'invalid_argument', message: `constraint '${shown}' has no value after ${shown!.slice(-2)}: write the value to compare with, like 'node.role == worker'` }, JSON.stringify(expression));
   }
 });
 

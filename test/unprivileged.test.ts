@@ -46,6 +46,8 @@ t.test('a cluster run by an unprivileged user', async (t) => {
   t.match(report.log.join('\n'), /node1: VIP port 80 of service web listens on 127\.142\.\d+\.\d+:10080: ports below 1024 need root/, 'and where the VIP port went');
   t.equal(report.lowPublish.status, 400);
   t.match(report.lowPublish.message, /cannot publish port 80: ports below 1024 need root \(or CAP_NET_BIND_SERVICE\)/);
+  t.equal(report.lowHostPublish.status, 400, 'a host-mode port below 1024 is refused at create too, not accepted and never opened');
+  t.match(report.lowHostPublish.message, /cannot publish port 80: ports below 1024 need root \(or CAP_NET_BIND_SERVICE\)/);
   t.equal(report.psPorts?.length, 3, 'service ps shows each task\'s moved port');
   t.match(report.psPorts?.[0], /:10080->80\/tcp$/);
   t.same(report.inspectListenPorts, [10080, 10080, 10080], 'service inspect shows where the tasks listen');

@@ -195,6 +195,8 @@ function restartPolicy(args: ParsedArgs): { Condition?: string; Delay?: number; 
 export function keyValueMap(items: readonly string[]): Record<string, string> {
   const entries = items.map((item) => {
     const eq = item.indexOf('=');
+    // The docker CLI's rule for labels: a key is needed, the value may be empty.
+    if ((eq === -1 ? item : item.slice(0, eq)).trim() === '') throw usageError(`invalid label '${item}': empty name`);
     return eq === -1 ? [item, ''] as const : [item.slice(0, eq), item.slice(eq + 1)] as const;
   });
   const map = new Map(entries);

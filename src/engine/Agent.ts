@@ -1,7 +1,7 @@
 // A node's agent: runs the tasks the managers assign to this node and reports their observed state
 // back. It never writes desired state; it only starts what should run and stops what should not.
 import type { ClusterView, Service, Task, TaskStatusReport } from '../swarm/index.js';
-import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal } from '../swarm/index.js';
+import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal, realTimer } from '../swarm/index.js';
 import { RuntimeError, healthProbe } from '../runtime/index.js';
 import { HealthChecker } from '../lb/index.js';
 import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
@@ -130,6 +130,7 @@ export class Agent {
           timeoutMs: (health!.Timeout ?? 0) / NANOS_PER_MS || HEALTH_DEFAULTS.timeoutMs,
           retries: health!.Retries || HEALTH_DEFAULTS.retries,
           startPeriodMs: (health!.StartPeriod ?? 0) / NANOS_PER_MS,
+          setTimer: realTimer,
           onStatus: (status) => {
             if (status === 'healthy') this.#report(task.ID, { State: 'running', Message: 'started', Health: 'healthy', ...started });
             else if (status === 'unhealthy') this.#unhealthy(task, service);
@@ -140,7 +141,8 @@ export class Agent {
       (error: unknown) => {
         this.#running.delete(task.ID);
         const message = error instanceof Error ? error.message : String(error);
-        const rejected = error instanceof RuntimeError && error.code === 'NO_SUCH_IMAGE';
+        // What Swarm's executor refuses before the container runs rejects the task, as there.
+        const rejected = error instanceof RuntimeError && (error.code === 'NO_SUCH_IMAGE' || error.code === 'INVALID_MOUNT');
         this.#report(task.ID, { State: rejected ? 'rejected' : 'failed', Message: rejected ? 'preparing' : 'starting', Err: message });
       },
     );
@@ -161,6 +163,7 @@ export class Agent {
       ...(container.Command ? { command: container.Command } : {}),
       ...(container.Args ? { args: container.Args } : {}),
       ...(container.Env ? { env: container.Env } : {}),
+      ...(container.Mounts ? { mounts: container.Mounts } : {}),
       ports: ports.filter((p, i) => ports.findIndex((q) => q.targetPort === p.targetPort && q.protocol === p.protocol) === i),
     };
   }

@@ -5,9 +5,10 @@ import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
-import { Engine } from './Engine.js';
+import { CLUSTER_PORT, Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
+import type { ReservedPort } from './probePort.js';
 import { DnsMetrics } from './DnsMetrics.js';
 import { processRegistry } from './processRegistry.js';
 import { ClusterEvents } from './ClusterEvents.js';
@@ -42,6 +43,8 @@ export interface ClusterOptions {
   dnsForwardTimeoutMs?: number;
   /** Each node serves /metrics on its address at this port (Docker's 9323; 0: any free port); undefined: none. */
   metricsPort?: number | undefined;
+  /** Each node's engine labels (`dockerd --label`), by hostname; `engine.labels.*` constraints match them. */
+  engineLabels?: Record<string, Record<string, string>>;
   log?: (line: string) => void;
 }
 
@@ -116,6 +119,8 @@ export class Cluster implements SwarmDirectory {
       ...(this.options.log ? { log: this.options.log } : {}),
       ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
     });
+    const labelled = Object.keys(this.options.engineLabels ?? {}).filter((hostname) => !/^node\d+$/.test(hostname) || Number(hostname.slice(4)) < 1 || Number(hostname.slice(4)) > nodes);
+    if (labelled.length) throw new Error(`--engine-label names ${labelled.join(', ')}, not a node of this cluster (node1 to node${nodes})`);
     const meshes = new LocalMeshes();
     const socketDir = this.options.socketDir ?? defaultSocketDir();
     for (let i = 1; i <= nodes; i++) {
@@ -129,6 +134,7 @@ export class Cluster implements SwarmDirectory {
         dns: this.dnsServer,
         meshes,
         ...(metricsPort !== undefined ? { metricsPort } : {}),
+        ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
         // The process's and the DNS server's metrics, once: on the first node.
         ...(i === 1 && dnsMetrics ? { sharedMetrics: [processRegistry(), dnsMetrics.registry] } : {}),
         ...(this.options.log ? { log: this.options.log } : {}),
@@ -150,11 +156,26 @@ export class Cluster implements SwarmDirectory {
       taskSubnet: this.options.taskSubnet,
       vipSubnet: this.options.vipSubnet,
       ...(this.options.heartbeatPeriodMs ? { heartbeatPeriodMs: this.options.heartbeatPeriodMs } : {}),
-      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr)),
+      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr), () => this.#reservedPorts()),
     });
     this.#managers.push(manager);
     if (this.options.log) this.#events.push(new ClusterEvents(manager.store, this.options.log));
     return manager;
+  }
+
+  /** The ports routemesh listens on (or, for 2377, names) on the node addresses, which no service may publish. */
+  #reservedPorts(): ReservedPort[] {
+    const portOf = (url: string): number => Number(new URL(url).port);
+    const { address, port } = this.dnsServer;
+    const reserved: ReservedPort[] = [
+      ...new Set(this.engines.map((e) => portOf(e.apiUrl))),
+    ].map((api) => ({ port: api, protocols: ['tcp'], holder: `the engine API port of every node (--api-port; DOCKER_HOST=tcp://${this.engines[0]!.address}:${api})` }));
+    reserved.push({ port: CLUSTER_PORT, protocols: ['tcp'], holder: `the swarm's cluster port, which \`docker swarm join\` names (${this.engines[0]!.address}:${CLUSTER_PORT})` });
+    for (const metrics of new Set(this.engines.flatMap((e) => (e.metricsUrl ? [portOf(e.metricsUrl)] : [])))) {
+      reserved.push({ port: metrics, protocols: ['tcp'], holder: `the metrics port of every node (--metrics-port; ${this.engines[0]!.metricsUrl ?? ''})` });
+    }
+    reserved.push({ port, protocols: ['tcp', 'udp'], holder: `the embedded DNS server's port (${address}:${port}; --dns)` });
+    return reserved;
   }
 
   /** Opens every engine API and forms the swarm; on any failure closes what it opened and says why. */

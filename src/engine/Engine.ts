@@ -41,6 +41,8 @@ export interface EngineOptions {
   metricsPort?: number;
   /** More registries this node serves beside its own: the process's and the DNS server's, on one node only. */
   sharedMetrics?: readonly Registry[];
+  /** The daemon's labels (`dockerd --label`), which `engine.labels.*` constraints match. */
+  engineLabels?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -61,6 +63,7 @@ interface Membership {
 export class Engine implements EngineContext {
   readonly hostname: string;
   readonly address: string;
+  readonly engineLabels: Readonly<Record<string, string>>;
   #apiPort: number;
   #runtime: Runtime;
   #directory: SwarmDirectory;
@@ -81,6 +84,7 @@ export class Engine implements EngineContext {
   constructor(options: EngineOptions) {
     this.hostname = options.hostname;
     this.address = options.address;
+    this.engineLabels = { ...options.engineLabels };
     this.#apiPort = options.apiPort;
     this.#runtime = options.runtime;
     this.#directory = options.directory;
@@ -248,7 +252,7 @@ export class Engine implements EngineContext {
   // ---- membership -----------------------------------------------------------------------------
 
   #attach(manager: Manager, role: NodeRole): string {
-    const node = manager.addNode({ hostname: this.hostname, addr: this.address, role });
+    const node = manager.addNode({ hostname: this.hostname, addr: this.address, role, engineLabels: { ...this.engineLabels } });
     this.#run(manager, node.ID);
     return node.ID;
   }

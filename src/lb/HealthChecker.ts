@@ -12,18 +12,14 @@ export interface HealthCheckerOptions {
   retries: number;
   startPeriodMs: number;
   onStatus: (health: Health) => void;
-  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  /** Arms the interval and the timeout: it must hold any duration a user may set (setTimeout alone cannot). */
+  setTimer: (fn: () => void, ms: number) => { cancel(): void };
   now?: () => number;
 }
 
-const realTimer = (fn: () => void, ms: number) => {
-  const handle = setTimeout(fn, ms);
-  return { cancel: () => clearTimeout(handle) };
-};
-
 export class HealthChecker {
   #options: HealthCheckerOptions;
-  #setTimer: NonNullable<HealthCheckerOptions['setTimer']>;
+  #setTimer: HealthCheckerOptions['setTimer'];
   #now: () => number;
   #startedAt: number;
   #health: Health = 'starting';
@@ -34,7 +30,7 @@ export class HealthChecker {
 
   constructor(options: HealthCheckerOptions) {
     this.#options = options;
-    this.#setTimer = options.setTimer ?? realTimer;
+    this.#setTimer = options.setTimer;
     this.#now = options.now ?? Date.now;
     this.#startedAt = this.#now();
   }

@@ -5,6 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { realTimer } from '../swarm/index.js';
+import type { Timer } from '../swarm/index.js';
 import type { LogRing } from './LogRing.js';
 import { RuntimeError } from './TaskRun.js';
 import type { ListenPort, LogLine, RunningTask } from './TaskRun.js';
@@ -17,7 +19,7 @@ export class ChildTask implements RunningTask {
   readonly #log: LogRing;
   readonly #started: Promise<void>;
   #code: number | undefined;
-  #killTimer: NodeJS.Timeout | undefined;
+  #killTimer: Timer | undefined;
 
   /** Attach to `child` in the same tick it was spawned, so no output or exit can be missed. */
   constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing) {
@@ -42,7 +44,7 @@ export class ChildTask implements RunningTask {
     this.exited = new Promise((resolve) => {
       // 'close' rather than 'exit': it waits for stdout and stderr, so the last lines are in the logs.
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-        clearTimeout(this.#killTimer);
+        this.#killTimer?.cancel();
         this.#code = exitCodeOf(code, signal);
         resolve(this.#code);
       });
@@ -70,7 +72,7 @@ export class ChildTask implements RunningTask {
     if (this.#code !== undefined) return Promise.resolve(this.#code);
     if (this.#killTimer === undefined) {
       this.#signalGroup('SIGTERM');
-      this.#killTimer = setTimeout(() => this.#signalGroup('SIGKILL'), graceMs);
+      this.#killTimer = realTimer(() => this.#signalGroup('SIGKILL'), graceMs);
     }
     return this.exited;
   }

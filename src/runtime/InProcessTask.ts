@@ -7,6 +7,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import { ProxyHeaderSniffer } from '../lb/index.js';
 import type { Endpoint as ClientAddress } from '../lb/index.js';
+import { realTimer } from '../swarm/index.js';
 import type { ImageHost } from './images/Image.js';
 import type { LogRing } from './LogRing.js';
 import type { PortBinder } from './PortBinder.js';
@@ -220,11 +221,11 @@ export class InProcessTask implements RunningTask {
 
   async #end(begin: () => void, graceMs: number): Promise<void> {
     begin();
-    const kill = setTimeout(() => {
+    const kill = realTimer(() => {
       for (const ep of this.#endpoints) ep.kill();
     }, graceMs);
     await Promise.all(this.#endpoints.map((ep) => ep.closed));
-    clearTimeout(kill);
+    kill.cancel();
     this.#finish(this.#crashCode ?? 0);
   }
 

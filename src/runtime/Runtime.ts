@@ -4,6 +4,7 @@
 import { findImage, parseImageRef } from './catalogue.js';
 import type { ImageHost, SimpleNodeTimings } from './images/Image.js';
 import { LogRing } from './LogRing.js';
+import { checkMounts } from './mounts.js';
 import { PortBinder } from './PortBinder.js';
 import type { PortBinderOptions } from './PortBinder.js';
 import { RuntimeError } from './TaskRun.js';
@@ -53,6 +54,7 @@ export class Runtime {
     const ref = parseImageRef(spec.image);
     const image = findImage(ref);
     if (!image) throw new RuntimeError('NO_SUCH_IMAGE', `No such image: ${ref.named}`);
+    checkMounts(spec.mounts ?? []);
     try {
       // Only the task's log is kept once it ends, not the task (its servers, its process, its data).
       let log: LogRing | undefined;

@@ -20,6 +20,17 @@ export interface TaskRunSpec {
   env?: string[];
   /** Target ports of the service's endpoint spec. */
   ports: { protocol: TransportProtocol; targetPort: number }[];
+  /** The container spec's mounts: checked as Docker checks them, not applied. */
+  mounts?: readonly TaskMount[];
+}
+
+/** The fields of a Docker mount (api/types/mount) that its checks read. */
+export interface TaskMount {
+  Type?: string;
+  Source?: string;
+  Target?: string;
+  BindOptions?: { CreateMountpoint?: boolean } | null;
+  VolumeOptions?: unknown;
 }
 
 export interface ListenPort {
@@ -50,7 +61,7 @@ export interface LogLine {
 }
 
 export class RuntimeError extends Error {
-  readonly code: 'NO_SUCH_IMAGE' | 'START_FAILED';
+  readonly code: 'NO_SUCH_IMAGE' | 'INVALID_MOUNT' | 'START_FAILED';
   constructor(code: RuntimeError['code'], message: string) {
     super(message);
     this.name = 'RuntimeError';

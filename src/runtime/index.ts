@@ -3,6 +3,6 @@
 export { Runtime } from './Runtime.js';
 export type { RuntimeOptions, TaskOutput } from './Runtime.js';
 export { RuntimeError } from './TaskRun.js';
-export type { ListenPort, LogLine, RunningTask, TaskRunSpec, TransportProtocol } from './TaskRun.js';
+export type { ListenPort, LogLine, RunningTask, TaskMount, TaskRunSpec, TransportProtocol } from './TaskRun.js';
 export { healthProbe } from './healthProbe.js';
 export type { Probe } from './healthProbe.js';

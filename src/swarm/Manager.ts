@@ -13,8 +13,9 @@ import { parseConstraint } from './constraints.js';
 import { normalizeServiceSpec } from './serviceSpec.js';
 import { normalizeNodeSpec } from './nodeSpec.js';
 import { TaskLifecycle } from './TaskLifecycle.js';
-import { RestartSupervisor, realTimer } from './RestartSupervisor.js';
-import type { SetTimer } from './RestartSupervisor.js';
+import { RestartSupervisor } from './RestartSupervisor.js';
+import { realTimer } from './timer.js';
+import type { SetTimer } from './timer.js';
 import { ReplicatedOrchestrator } from './ReplicatedOrchestrator.js';
 import { GlobalOrchestrator } from './GlobalOrchestrator.js';
 import { trimHistory } from './taskHistory.js';
@@ -310,7 +311,8 @@ export class Manager {
   async createService(input: unknown): Promise<Service> {
     const spec = normalizeServiceSpec(input);
     const check = (): PortConfig[] => {
-      if (this.store.services().some((s) => s.Spec.Name === spec.Name)) throw nameConflict(spec.Name);
+      // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
+      if (this.store.services().some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) throw nameConflict(spec.Name);
       return this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], this.store.services());
     };
     await this.#probe(check(), []);
@@ -333,8 +335,6 @@ export class Manager {
 
   async #probe(ports: readonly PortConfig[], current: readonly PortConfig[]): Promise<void> {
     for (const port of ports) {
-      // A host-mode port is bound by one node at a time, one that may already hold it for another service.
-      if (port.PublishMode !== 'ingress') continue;
       if (current.some((c) => c.PublishedPort === port.PublishedPort && c.Protocol === port.Protocol)) continue;
       try {
         await this.#portProbe(port);

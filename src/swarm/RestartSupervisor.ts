@@ -2,15 +2,7 @@
 // for global services) gets a replacement, and holds that place empty for the restart delay.
 import type { RestartPolicy, Service, Task } from './model.js';
 import { DEFAULT_RESTART_DELAY, NANOS_PER_MS } from './defaults.js';
-
-
-export type Timer = { cancel(): void };
-export type SetTimer = (fn: () => void, ms: number) => Timer;
-
-export const realTimer: SetTimer = (fn, ms) => {
-  const handle = setTimeout(fn, ms);
-  return { cancel: () => clearTimeout(handle) };
-};
+import type { SetTimer, Timer } from './timer.js';
 
 /** A slot number (replicated) or a node ID (global): the place a task fills. */
 export type TaskKey = number | string;

@@ -12,6 +12,10 @@ export interface Constraint {
 const KEYS = /^(node\.id|node\.hostname|node\.role|node\.platform\.os|node\.platform\.arch|node\.labels\.[^\s]+|engine\.labels\.[^\s]+)$/;
 
 export function parseConstraint(expression: string): Constraint {
+  const valueless = /^\s*([^\s=!]+)\s*(==|!=)\s*$/.exec(expression);
+  if (valueless) {
+    throw invalidArgument(`constraint '${expression.trim()}' has no value after ${valueless[2]}: write the value to compare with, like 'node.role == worker'`);
+  }
   const match = /^\s*([^\s=!]+)\s*(==|!=)\s*(\S.*?)\s*$/.exec(expression);
   if (!match) {
     throw invalidArgument(`constraint expected one operator from ==, !=: '${expression}' (write it like 'node.role == worker')`);

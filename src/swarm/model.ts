@@ -52,6 +52,17 @@ export interface HealthConfig {
   Retries?: number;
 }
 
+export interface Mount {
+  Type?: string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string; CreateMountpoint?: boolean } | null;
+  VolumeOptions?: unknown;
+  TmpfsOptions?: unknown;
+  [extra: string]: unknown;
+}
+
 export interface ContainerSpec {
   Image: string;
   Labels?: Record<string, string>;
@@ -64,6 +75,8 @@ export interface ContainerSpec {
   Init?: boolean;
   StopGracePeriod?: number;
   Healthcheck?: HealthConfig;
+  /** Docker's mount.Mount; checked as Swarm checks them, not applied. */
+  Mounts?: Mount[];
   [extra: string]: unknown;
 }
 

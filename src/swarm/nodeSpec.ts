@@ -14,5 +14,8 @@ export function normalizeNodeSpec(input: unknown): NodeSpec {
   }
   if (input.Name !== undefined && typeof input.Name !== 'string') throw invalidArgument('node Name must be a string');
   const labels = checkStringMap(input.Labels, 'node Labels');
+  if (Object.keys(labels).some((key) => key.trim() === '')) {
+    throw invalidArgument('invalid label: empty name: a node label needs a key, like --label-add zone=east');
+  }
   return { ...(input.Name ? { Name: input.Name as string } : {}), Labels: labels, Role: role, Availability: availability };
 }

@@ -3,9 +3,10 @@
 // `withDefaults` is what `insertDefaults=true` shows (`docker service inspect`).
 import type { PortConfig, ServiceSpec } from './model.js';
 import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG } from './defaults.js';
-import { invalidArgument } from './errors.js';
+import { SwarmError, invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
-import { checkCount, checkObject, checkOneOf, checkStringMap, checkStrings, isObject } from './specChecks.js';
+import { checkCount, checkOneOf, checkStringMap, isObject } from './specChecks.js';
+import { checkServiceSpecTypes } from './specSchema.js';
 import { checkContainerLabels, lbSettings } from './lbSettings.js';
 
 // swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
@@ -13,9 +14,8 @@ const NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
 
 function checkPorts(ports: unknown): PortConfig[] {
   if (ports === undefined || ports === null) return [];
-  if (!Array.isArray(ports)) throw invalidArgument('EndpointSpec.Ports must be a list of port configs');
   const seen = new Set<string>();
-  return ports.map((raw: unknown) => {
+  return (ports as unknown[]).map((raw) => {
     if (!isObject(raw)) throw invalidArgument('each EndpointSpec.Ports entry must be an object like {"TargetPort":80,"PublishedPort":8080}');
     const protocol = raw.Protocol || 'tcp';
     checkOneOf(protocol, ['tcp', 'udp', 'sctp'], 'port protocol');
@@ -33,7 +33,6 @@ function checkPorts(ports: unknown): PortConfig[] {
       }
     }
     if (!raw.TargetPort) throw invalidArgument('every published port needs a TargetPort (the port the task listens on)');
-    if (raw.Name !== undefined && typeof raw.Name !== 'string') throw invalidArgument('port Name must be a string');
     const port: PortConfig = { Protocol: protocol as PortConfig['Protocol'], TargetPort: raw.TargetPort as number, PublishMode: mode as PortConfig['PublishMode'] };
     if (raw.Name) port.Name = raw.Name as string;
     if (raw.PublishedPort) {
@@ -46,21 +45,31 @@ function checkPorts(ports: unknown): PortConfig[] {
   });
 }
 
+/** The mount types Swarm's API knows (daemon/cluster/convert maps them, in any case, to swarmkit's). */
+const MOUNT_TYPES = ['bind', 'volume', 'tmpfs', 'npipe', 'cluster'];
+
+/** What the daemon and swarmkit check at create; the node checks the rest (paths) when the task starts. */
+function checkMounts(mounts: unknown[]): void {
+  const targets = new Set<string>();
+  for (const mount of mounts) {
+    const { Type: type, Target: target } = isObject(mount) ? mount : {};
+    if (typeof type !== 'string' || !MOUNT_TYPES.includes(type.toLowerCase())) {
+      throw new SwarmError('invalid_argument', `invalid MountType: ${JSON.stringify(type ?? '')}: a mount's Type is bind, volume or tmpfs`);
+    }
+    if (typeof target === 'string' && targets.has(target)) throw invalidArgument(`invalid duplicate mount point: ${target}`);
+    if (typeof target === 'string') targets.add(target);
+  }
+}
+
 function checkContainer(container: unknown): void {
   if (!isObject(container) || typeof container.Image !== 'string' || container.Image === '') {
     throw invalidArgument('ContainerSpec: image reference must be provided');
   }
-  for (const field of ['Command', 'Args', 'Env'] as const) checkStrings(container[field], `ContainerSpec.${field}`);
-  checkStringMap(container.Labels, 'ContainerSpec.Labels');
   checkContainerLabels(container.Labels as Record<string, string> | undefined);
-  for (const field of ['Hostname', 'Dir', 'User'] as const) {
-    if (container[field] !== undefined && typeof container[field] !== 'string') throw invalidArgument(`ContainerSpec.${field} must be a string`);
-  }
+  checkMounts((container.Mounts ?? []) as unknown[]);
   checkCount(container.StopGracePeriod, 'ContainerSpec.StopGracePeriod (nanoseconds)');
   const health = container.Healthcheck;
-  checkObject(health, 'ContainerSpec.Healthcheck');
   if (isObject(health)) {
-    checkStrings(health.Test, 'Healthcheck.Test');
     for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval']) checkCount(health[field], `Healthcheck.${field} (nanoseconds)`);
     checkCount(health.Retries, 'Healthcheck.Retries');
   }
@@ -71,7 +80,6 @@ function checkTaskTemplate(template: unknown): void {
   checkContainer(template.ContainerSpec);
   checkCount(template.ForceUpdate, 'TaskTemplate.ForceUpdate');
   const restart = template.RestartPolicy;
-  checkObject(restart, 'RestartPolicy');
   if (isObject(restart)) {
     checkOneOf(restart.Condition, ['none', 'on-failure', 'any'], 'RestartPolicy.Condition');
     checkCount(restart.Delay, 'RestartPolicy.Delay (nanoseconds)');
@@ -79,16 +87,13 @@ function checkTaskTemplate(template: unknown): void {
     checkCount(restart.MaxAttempts, 'RestartPolicy.MaxAttempts');
   }
   const placement = template.Placement;
-  checkObject(placement, 'Placement');
   if (isObject(placement)) {
-    checkStrings(placement.Constraints, 'Placement.Constraints');
     ((placement.Constraints as string[] | undefined) ?? []).forEach((c) => parseConstraint(c));
     checkCount(placement.MaxReplicas, 'Placement.MaxReplicas');
   }
 }
 
 function checkUpdateConfig(config: unknown, key: string): void {
-  checkObject(config, key);
   if (!isObject(config)) return;
   checkCount(config.Parallelism, `${key}.Parallelism`);
   checkCount(config.Delay, `${key}.Delay (nanoseconds)`);
@@ -96,7 +101,7 @@ function checkUpdateConfig(config: unknown, key: string): void {
   checkOneOf(config.FailureAction, ['pause', 'continue', 'rollback'], `${key}.FailureAction`);
   checkOneOf(config.Order, ['stop-first', 'start-first'], `${key}.Order`);
   const ratio = config.MaxFailureRatio;
-  if (ratio !== undefined && (typeof ratio !== 'number' || ratio < 0 || ratio > 1)) {
+  if (typeof ratio === 'number' && (ratio < 0 || ratio > 1)) {
     throw invalidArgument(`${key}.MaxFailureRatio must be a number between 0 and 1, got ${JSON.stringify(ratio)}`);
   }
 }
@@ -104,6 +109,7 @@ function checkUpdateConfig(config: unknown, key: string): void {
 /** Returns a normalised copy of a valid spec (the input is not touched), or throws a SwarmError naming the field. */
 export function normalizeServiceSpec(input: unknown): ServiceSpec {
   if (!isObject(input)) throw invalidArgument('the service spec must be a JSON object');
+  checkServiceSpecTypes(input);
   const spec = structuredClone(input) as unknown as ServiceSpec;
   if (typeof spec.Name !== 'string' || spec.Name === '') {
     throw invalidArgument('name must be valid as a DNS name component: give the service a name with --name');
@@ -117,8 +123,6 @@ export function normalizeServiceSpec(input: unknown): ServiceSpec {
 
   const mode: unknown = spec.Mode ?? { Replicated: {} };
   if (!isObject(mode)) throw invalidArgument('Mode must be {"Replicated":{"Replicas":N}} or {"Global":{}}');
-  checkObject(mode.Replicated, 'Mode.Replicated');
-  checkObject(mode.Global, 'Mode.Global');
   if (mode.Replicated && mode.Global) throw invalidArgument('a service is either replicated or global, not both');
   if (mode.Global) {
     spec.Mode = { Global: {} };
@@ -132,8 +136,7 @@ export function normalizeServiceSpec(input: unknown): ServiceSpec {
     throw invalidArgument('Mode must be {"Replicated":{"Replicas":N}} or {"Global":{}} (jobs are not supported)');
   }
 
-  const endpoint: unknown = spec.EndpointSpec ?? {};
-  if (!isObject(endpoint)) throw invalidArgument('EndpointSpec must be an object');
+  const endpoint = (spec.EndpointSpec ?? {}) as Record<string, unknown>;
   const endpointMode = endpoint.Mode || 'vip';
   checkOneOf(endpointMode, ['vip', 'dnsrr'], 'EndpointSpec.Mode');
   const ports = checkPorts(endpoint.Ports);

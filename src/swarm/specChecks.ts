@@ -28,13 +28,3 @@ export function checkOneOf(value: unknown, allowed: readonly string[], what: str
     throw invalidArgument(`${what} must be ${choices}, got ${JSON.stringify(value)}`);
   }
 }
-
-export function checkStrings(value: unknown, what: string): void {
-  if (value !== undefined && value !== null && (!Array.isArray(value) || value.some((s) => typeof s !== 'string'))) {
-    throw invalidArgument(`${what} must be a list of strings`);
-  }
-}
-
-export function checkObject(value: unknown, what: string): void {
-  if (value !== undefined && value !== null && !isObject(value)) throw invalidArgument(`${what} must be an object`);
-}

@@ -61,6 +61,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
       { name: 'prometheus-sd', kind: 'string', valueName: 'file', help: 'Keep a Prometheus file_sd target file naming every node\'s metrics (examples/prometheus.yml reads one)' },
       { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
+      { name: 'engine-label', kind: 'list', valueName: '[node:]key=value', help: 'An engine label (dockerd --label) of every node, or of one (node2:disk=ssd); engine.labels.* constraints match them (repeatable)' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
     maxArgs: 0,
@@ -95,6 +96,7 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     dnsVipTtl: ttlSeconds(args, 'dns-vip-ttl', 600),
     dnsTaskTtl: ttlSeconds(args, 'dns-task-ttl', 5),
     metricsPort: metricsPort(args),
+    ...engineLabels(args, nodes),
     log,
   };
 }
@@ -108,6 +110,22 @@ function metricsPort(args: ParsedArgs): number | undefined {
     throw usageError(`invalid argument "${text}" for "--metrics-port" flag: a TCP port (1-65535), or off`);
   }
   return port;
+}
+
+/** `--engine-label disk=ssd` labels every node; `--engine-label node2:disk=ssd` only node2. */
+function engineLabels(args: ParsedArgs, nodes: number): { engineLabels?: Record<string, Record<string, string>> } {
+  const items = args.list('engine-label');
+  if (!items.length) return {};
+  const labels: Record<string, Record<string, string>> = {};
+  for (const item of items) {
+    const [, node, label] = /^(?:(node\d+):)?(.*)$/.exec(item)!;
+    const eq = label!.indexOf('=');
+    const key = (eq === -1 ? label! : label!.slice(0, eq)).trim();
+    if (!key) throw usageError(`invalid argument "${item}" for "--engine-label" flag: a label needs a key, like disk=ssd or node2:disk=ssd`);
+    const hostnames = node ? [node] : Array.from({ length: nodes }, (_, i) => `node${i + 1}`);
+    for (const hostname of hostnames) (labels[hostname] ??= {})[key] = eq === -1 ? '' : label!.slice(eq + 1);
+  }
+  return { engineLabels: labels };
 }
 
 /** A DNS TTL is whole seconds on the wire. */

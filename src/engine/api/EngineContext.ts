@@ -8,6 +8,8 @@ export type SwarmState = 'inactive' | 'active/manager' | 'active/worker';
 export interface EngineContext {
   readonly hostname: string;
   readonly address: string;
+  /** The daemon's own labels (`dockerd --label`): /info's Labels, the node's Description.Engine.Labels. */
+  readonly engineLabels: Readonly<Record<string, string>>;
   swarmState(): SwarmState;
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */

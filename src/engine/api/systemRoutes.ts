@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { API_VERSION, ApiError, ENGINE_VERSION } from './http.js';
+import { clusterInfo } from './swarmRoutes.js';
 
 export function systemRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/_ping$/, (r) => {
@@ -47,7 +48,7 @@ export function systemRoutes(router: Router, engine: EngineContext): void {
       const nodes = manager.store.nodes();
       swarm.Nodes = nodes.length;
       swarm.Managers = nodes.filter((n) => n.Spec.Role === 'manager').length;
-      swarm.Cluster = { ID: manager.swarmId, Version: { Index: manager.swarmVersion }, CreatedAt: manager.createdAt, UpdatedAt: manager.swarmUpdatedAt };
+      swarm.Cluster = clusterInfo(manager);
     }
     return {
       status: 200,
@@ -60,7 +61,7 @@ export function systemRoutes(router: Router, engine: EngineContext): void {
         Architecture: 'x86_64',
         NCPU: os.cpus().length,
         MemTotal: os.totalmem(),
-        Labels: [],
+        Labels: Object.entries(engine.engineLabels).map(([key, value]) => `${key}=${value}`),
         Swarm: swarm,
       },
     };

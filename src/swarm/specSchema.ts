@@ -1,0 +1,181 @@
+// The JSON type of every field of a ServiceSpec, as Docker's Go structs declare it (api/types/swarm,
+// mount, container), checked before anything is read: a value Go cannot decode, once stored, makes every
+// docker CLI that lists or inspects services fail. Unknown fields pass, as Go's decoder ignores them.
+import { isIP } from 'node:net';
+import { SwarmError } from './errors.js';
+import { isObject } from './specChecks.js';
+
+type Scalar = 'string' | 'bool' | 'int' | 'int64' | 'uint32' | 'uint64' | 'float32' | 'duration' | 'bytes' | 'ip';
+interface Struct { struct: string; fields: Record<string, Shape> }
+type Shape = Scalar | Struct | { list: Shape } | { map: Shape };
+
+const struct = (name: string, fields: Record<string, Shape>): Struct => ({ struct: name, fields });
+const list = (of: Shape): Shape => ({ list: of });
+const map = (of: Shape): Shape => ({ map: of });
+const strings = list('string');
+const stringMap = map('string');
+
+const TWO_63 = 2 ** 63;
+/** Go's name of each scalar, its JSON kind, and the values it holds (JSON.parse has made every number a double). */
+const SCALARS: Record<Scalar, { go: string; json: 'string' | 'bool' | 'number'; holds: (v: never) => boolean; expected: string }> = {
+  string: { go: 'string', json: 'string', holds: () => true, expected: 'a string' },
+  bool: { go: 'bool', json: 'bool', holds: () => true, expected: 'true or false' },
+  int: { go: 'int', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63, expected: 'a whole number (int64)' },
+  int64: { go: 'int64', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63, expected: 'a whole number (int64)' },
+  uint32: { go: 'uint32', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, expected: 'a whole number from 0 to 4294967295 (uint32)' },
+  uint64: { go: 'uint64', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 64, expected: 'a whole number from 0 to 18446744073709551615 (uint64)' },
+  float32: { go: 'float32', json: 'number', holds: (v: number) => Math.abs(v) <= 3.4028234663852886e38, expected: 'a number within float32\'s range' },
+  duration: {
+    go: 'time.Duration', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63,
+    expected: 'a whole number of nanoseconds below 2^63 (int64), like 10000000000 for 10s',
+  },
+  bytes: { go: '[]uint8', json: 'string', holds: (v: string) => v.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(v), expected: 'base64 text' },
+  ip: { go: 'netip.Addr', json: 'string', holds: (v: string) => v === '' || isIP(v) !== 0, expected: 'an IP address' },
+};
+
+const DRIVER = struct('swarm.Driver', { Name: 'string', Options: stringMap });
+const FILE_TARGET = { Name: 'string', UID: 'string', GID: 'string', Mode: 'uint32' } as const;
+const DURATIONS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const;
+
+const MOUNT = struct('mount.Mount', {
+  Type: 'string', Source: 'string', Target: 'string', ReadOnly: 'bool', Consistency: 'string',
+  BindOptions: struct('mount.BindOptions', {
+    Propagation: 'string', NonRecursive: 'bool', CreateMountpoint: 'bool', ReadOnlyNonRecursive: 'bool', ReadOnlyForceRecursive: 'bool',
+  }),
+  VolumeOptions: struct('mount.VolumeOptions', { NoCopy: 'bool', Labels: stringMap, Subpath: 'string', DriverConfig: DRIVER }),
+  ImageOptions: struct('mount.ImageOptions', { Subpath: 'string' }),
+  TmpfsOptions: struct('mount.TmpfsOptions', { SizeBytes: 'int64', Mode: 'uint32', Options: list(strings) }),
+  ClusterOptions: struct('mount.ClusterOptions', {}),
+});
+
+const CONTAINER_SPEC = struct('swarm.ContainerSpec', {
+  Image: 'string', Labels: stringMap, Command: strings, Args: strings, Hostname: 'string', Env: strings, Dir: 'string',
+  User: 'string', Groups: strings,
+  Privileges: struct('swarm.Privileges', {
+    CredentialSpec: struct('swarm.CredentialSpec', { Config: 'string', File: 'string', Registry: 'string' }),
+    SELinuxContext: struct('swarm.SELinuxContext', { Disable: 'bool', User: 'string', Role: 'string', Type: 'string', Level: 'string' }),
+    Seccomp: struct('swarm.SeccompOpts', { Mode: 'string', Profile: 'bytes' }),
+    AppArmor: struct('swarm.AppArmorOpts', { Mode: 'string' }),
+    NoNewPrivileges: 'bool',
+  }),
+  Init: 'bool', StopSignal: 'string', TTY: 'bool', OpenStdin: 'bool', ReadOnly: 'bool',
+  Mounts: list(MOUNT),
+  StopGracePeriod: 'duration',
+  Healthcheck: struct('container.HealthConfig', { Test: strings, Retries: 'int', ...Object.fromEntries(DURATIONS.map((d) => [d, 'duration'])) }),
+  Hosts: strings,
+  DNSConfig: struct('swarm.DNSConfig', { Nameservers: list('ip'), Search: strings, Options: strings }),
+  Secrets: list(struct('swarm.SecretReference', { File: struct('swarm.SecretReferenceFileTarget', FILE_TARGET), SecretID: 'string', SecretName: 'string' })),
+  Configs: list(struct('swarm.ConfigReference', {
+    File: struct('swarm.ConfigReferenceFileTarget', FILE_TARGET), Runtime: struct('swarm.ConfigReferenceRuntimeTarget', {}),
+    ConfigID: 'string', ConfigName: 'string',
+  })),
+  Isolation: 'string', Sysctls: stringMap, CapabilityAdd: strings, CapabilityDrop: strings,
+  Ulimits: list(struct('container.Ulimit', { Name: 'string', Hard: 'int64', Soft: 'int64' })),
+  OomScoreAdj: 'int64',
+});
+
+const TASK_SPEC = struct('swarm.TaskSpec', {
+  ContainerSpec: CONTAINER_SPEC,
+  PluginSpec: struct('swarm.RuntimeSpec', {
+    name: 'string', remote: 'string', disabled: 'bool', env: strings,
+    privileges: list(struct('swarm.RuntimePrivilege', { name: 'string', description: 'string', value: strings })),
+  }),
+  NetworkAttachmentSpec: struct('swarm.NetworkAttachmentSpec', { ContainerID: 'string' }),
+  Resources: struct('swarm.ResourceRequirements', {
+    Limits: struct('swarm.Limit', { NanoCPUs: 'int64', MemoryBytes: 'int64', Pids: 'int64' }),
+    Reservations: struct('swarm.Resources', {
+      NanoCPUs: 'int64', MemoryBytes: 'int64',
+      GenericResources: list(struct('swarm.GenericResource', {
+        NamedResourceSpec: struct('swarm.NamedGenericResource', { Kind: 'string', Value: 'string' }),
+        DiscreteResourceSpec: struct('swarm.DiscreteGenericResource', { Kind: 'string', Value: 'int64' }),
+      })),
+    }),
+    SwapBytes: 'int64', MemorySwappiness: 'int64',
+  }),
+  RestartPolicy: struct('swarm.RestartPolicy', { Condition: 'string', Delay: 'duration', MaxAttempts: 'uint64', Window: 'duration' }),
+  Placement: struct('swarm.Placement', {
+    Constraints: strings,
+    Preferences: list(struct('swarm.PlacementPreference', { Spread: struct('swarm.SpreadOver', { SpreadDescriptor: 'string' }) })),
+    MaxReplicas: 'uint64',
+    Platforms: list(struct('swarm.Platform', { Architecture: 'string', OS: 'string' })),
+  }),
+  Networks: list(struct('swarm.NetworkAttachmentConfig', { Target: 'string', Aliases: strings, DriverOpts: stringMap })),
+  LogDriver: DRIVER,
+  ForceUpdate: 'uint64',
+  Runtime: 'string',
+});
+
+const UPDATE_CONFIG = struct('swarm.UpdateConfig', {
+  Parallelism: 'uint64', Delay: 'duration', FailureAction: 'string', Monitor: 'duration', MaxFailureRatio: 'float32', Order: 'string',
+});
+
+const SERVICE_SPEC = struct('swarm.ServiceSpec', {
+  Name: 'string',
+  Labels: stringMap,
+  TaskTemplate: TASK_SPEC,
+  Mode: struct('swarm.ServiceMode', {
+    Replicated: struct('swarm.ReplicatedService', { Replicas: 'uint64' }),
+    Global: struct('swarm.GlobalService', {}),
+    ReplicatedJob: struct('swarm.ReplicatedJob', { MaxConcurrent: 'uint64', TotalCompletions: 'uint64' }),
+    GlobalJob: struct('swarm.GlobalJob', {}),
+  }),
+  UpdateConfig: UPDATE_CONFIG,
+  RollbackConfig: UPDATE_CONFIG,
+  EndpointSpec: struct('swarm.EndpointSpec', {
+    Mode: 'string',
+    Ports: list(struct('swarm.PortConfig', { Name: 'string', Protocol: 'string', TargetPort: 'uint32', PublishedPort: 'uint32', PublishMode: 'string' })),
+  }),
+});
+
+function goType(shape: Shape): string {
+  if (typeof shape === 'string') return SCALARS[shape].go;
+  if ('struct' in shape) return shape.struct;
+  if ('list' in shape) return `[]${goType(shape.list)}`;
+  return `map[string]${goType(shape.map)}`;
+}
+
+function jsonKind(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value === 'number' ? 'number' : typeof value;
+}
+
+/** Go's own words for the value it cannot decode, then what would do. */
+function mismatch(path: string, value: unknown, shape: Shape): SwarmError {
+  const what = typeof value === 'number' ? `number ${JSON.stringify(value)}` : jsonKind(value);
+  const expected = typeof shape === 'string' ? SCALARS[shape].expected
+    : 'struct' in shape ? 'an object' : 'list' in shape ? 'a list' : 'an object of strings';
+  return new SwarmError('invalid_argument',
+    `invalid JSON: json: cannot unmarshal ${what} into Go struct field ServiceSpec.${path} of type ${goType(shape)}: ${path} must be ${expected}`);
+}
+
+function check(value: unknown, shape: Shape, path: string): void {
+  // Go decodes null into anything (it leaves the zero value).
+  if (value === null || value === undefined) return;
+  if (typeof shape === 'string') {
+    const scalar = SCALARS[shape];
+    if (jsonKind(value) !== scalar.json || !scalar.holds(value as never)) throw mismatch(path, value, shape);
+  } else if ('struct' in shape) {
+    if (!isObject(value)) throw mismatch(path, value, shape);
+    checkFields(value, shape, path);
+  } else if ('list' in shape) {
+    if (!Array.isArray(value)) throw mismatch(path, value, shape);
+    value.forEach((item, i) => check(item, shape.list, `${path}[${i}]`));
+  } else {
+    if (!isObject(value)) throw mismatch(path, value, shape);
+    for (const [key, item] of Object.entries(value)) check(item, shape.map, `${path}[${JSON.stringify(key)}]`);
+  }
+}
+
+/** Go matches a JSON key to a field ignoring case, so `stopgraceperiod` is StopGracePeriod to a client. */
+function checkFields(value: Record<string, unknown>, shape: Struct, path: string): void {
+  for (const [key, item] of Object.entries(value)) {
+    const field = Object.keys(shape.fields).find((name) => name === key) ?? Object.keys(shape.fields).find((name) => name.toLowerCase() === key.toLowerCase());
+    if (field !== undefined) check(item, shape.fields[field]!, path ? `${path}.${field}` : field);
+  }
+}
+
+/** Throws a SwarmError naming the first field whose JSON type Docker's ServiceSpec could not decode. */
+export function checkServiceSpecTypes(spec: Record<string, unknown>): void {
+  checkFields(spec, SERVICE_SPEC, '');
+}
