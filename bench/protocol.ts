@@ -72,6 +72,25 @@ export interface ScaleUpJob {
   replicas: number;
 }
 
+export interface ConvergeJob {
+  /** Nodes on 127.B.0.0/24, tasks on 127.(B+1)/16, VIPs on 127.(B+2)/16. */
+  block: number;
+  replicas: number;
+}
+
+export interface ConvergeResult {
+  replicas: number;
+  /** From the create to every task running. */
+  convergeMs: number;
+  /** From the scale to 0 to every task gone (each waits out its 2 s fence). */
+  removeMs: number;
+  /** GET /_ping from another process through both: how many, and their latency. */
+  pings: number;
+  pingP50Ms: number;
+  pingP99Ms: number;
+  pingMaxMs: number;
+}
+
 export interface ScaleUpResult {
   nodes: number;
   replicas: number;

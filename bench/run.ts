@@ -22,7 +22,7 @@ import { deployTargets, HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE, startClust
 import { startNaiveProxy } from './naiveProxy.js';
 import { startPeers } from './peers.js';
 import { formatGoals, goals } from './goals.js';
-import { dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
+import { converge, dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
 
 const settings = ((): BenchSettings => {
   try {
@@ -89,12 +89,14 @@ async function bench(): Promise<void> {
   const { scale } = settings;
   process.stderr.write(`bench: scale: ${scale.nodes} nodes, ${scale.services} published services, ${scale.replicas} replicas\n`);
   const up = await scaleUp({ block, nodes: scale.nodes, services: scale.services, replicas: scale.replicas }, resources);
+  process.stderr.write(`bench: scale: ${scale.convergeReplicas} replicas created and removed\n`);
+  const converged = await converge({ block, replicas: scale.convergeReplicas }, resources);
   const sizes = [];
   for (const nodes of scale.clusterSizes) {
     process.stderr.write(`bench: scale: the mesh of a ${nodes}-node cluster\n`);
     sizes.push(await meshAtSize(nodes, block, runner, resources, { connections: settings.connections, durationSec: settings.durationSec, warmupSec: settings.warmupSec }));
   }
-  const figures: ScaleFigures = { up, dns, dnsInFlight, sizes };
+  const figures: ScaleFigures = { up, converge: converged, dns, dnsInFlight, sizes };
 
   const date = new Date().toISOString().slice(0, 10);
   const warmup = settings.warmupSec > 0 ? ` after a ${settings.warmupSec} s warm-up` : ', no warm-up';

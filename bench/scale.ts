@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadRunner } from './LoadRunner.js';
-import type { DnsLoadJob, DnsLoadResult, LoadResult, ScaleUpJob, ScaleUpResult } from './protocol.js';
+import type { ConvergeJob, ConvergeResult, DnsLoadJob, DnsLoadResult, LoadResult, ScaleUpJob, ScaleUpResult } from './protocol.js';
 import type { Resources } from './Resources.js';
 import { deployBackend, startClusterAt, tasksRunning, waitForAnswers } from './targets.js';
 
@@ -41,6 +41,7 @@ function spawnChild<T>(script: string, job: unknown, resources: Resources): Prom
 }
 
 export const scaleUp = (job: ScaleUpJob, resources: Resources): Promise<ScaleUpResult> => spawnChild('scaleUp.ts', job, resources);
+export const converge = (job: ConvergeJob, resources: Resources): Promise<ConvergeResult> => spawnChild('converge.ts', job, resources);
 export const dnsLoad = (job: DnsLoadJob, resources: Resources): Promise<DnsLoadResult> => spawnChild('dnsLoad.ts', job, resources);
 
 export interface ClusterSizeRun {
@@ -76,12 +77,13 @@ const fixed = (value: number, digits = 0): string => value.toFixed(digits);
 
 export interface ScaleFigures {
   up: ScaleUpResult;
+  converge: ConvergeResult;
   dns: DnsLoadResult[];
   dnsInFlight: number;
   sizes: ClusterSizeRun[];
 }
 
-export function formatScale({ up, dns, dnsInFlight, sizes }: ScaleFigures): string[] {
+export function formatScale({ up, converge, dns, dnsInFlight, sizes }: ScaleFigures): string[] {
   return [
     '## Scale',
     '',
@@ -91,6 +93,10 @@ export function formatScale({ up, dns, dnsInFlight, sizes }: ScaleFigures): stri
       `nodes up in ${fixed(up.startMs)} ms; every listener open ${fixed(up.listenersMs)} ms after the first create; ` +
       `${fixed(up.rssMiB)} MiB more resident memory (heap ${fixed(up.heapMiB)} MiB) than before the cluster.`,
     `- **A service of ${up.replicas} replicas** on those nodes: all running ${fixed(up.convergeMs)} ms after its create.`,
+    `- **${converge.replicas} replicas on 3 nodes** (a fresh process, bench/converge.ts): all running ${fixed(converge.convergeMs)} ms ` +
+      `after the create, all gone ${fixed(converge.removeMs)} ms after a scale to 0; meanwhile the engine API's GET /_ping ` +
+      `(${converge.pings} from another process) p50 ${converge.pingP50Ms.toFixed(1)} ms, p99 ${converge.pingP99Ms.toFixed(1)} ms, ` +
+      `max ${fixed(converge.pingMaxMs)} ms.`,
     `- **DNS** (bench/dnsLoad.ts, ${dnsInFlight} queries in flight over UDP): ` +
       dns.map((d) => `\`${d.name}\` ${fixed(d.qps)} answers/s, p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms` +
         `${d.failed || d.lost ? ` (${d.failed} failed, ${d.lost} unanswered)` : ''}`).join('; ') + '.',

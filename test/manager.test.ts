@@ -47,8 +47,11 @@ function cluster(nodes = 3, taskSubnet = '127.200.0.0/16') {
   return { manager, timers, ids };
 }
 
-/** Plays every agent: assigned tasks start (or are rejected, for images named `broken`), tasks asked to stop stop. */
-function agents(manager: Manager): void {
+/**
+ * Plays every agent: assigned tasks start (or are rejected, for images named `broken`), tasks asked to stop
+ * stop; after each round of reports, waits for the reconciles they queued.
+ */
+async function agents(manager: Manager): Promise<void> {
   for (let changed = true; changed;) {
     changed = false;
     for (const task of manager.store.tasks()) {
@@ -62,6 +65,7 @@ function agents(manager: Manager): void {
         changed = true;
       }
     }
+    await manager.settled();
   }
 }
 
@@ -81,18 +85,18 @@ t.test('a rolling update goes one slot at a time, waits the delay between batche
   t.teardown(() => manager.close());
   const update = { Parallelism: 1, Delay: 10 * SECONDS, Monitor: 5 * SECONDS, FailureAction: 'pause', MaxFailureRatio: 0, Order: 'stop-first' };
   const service = await manager.createService(spec('web', 3, { UpdateConfig: update }));
-  agents(manager);
+  await agents(manager);
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating');
   t.same(images(manager, service.ID), ['1:nginx:1.27:assigned', '2:nginx:running', '3:nginx:running'], 'stop-first: slot 1 first, never more than 3 tasks');
-  agents(manager);
+  await agents(manager);
   t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:running', '3:nginx:running'], 'the next batch waits out the delay');
   timers.advance(10_000);
-  agents(manager);
+  await agents(manager);
   t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running', '3:nginx:running']);
   timers.advance(10_000);
-  agents(manager);
+  await agents(manager);
   t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running', '3:nginx:1.27:running']);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating', 'still monitoring');
   timers.advance(5_000);
@@ -104,13 +108,13 @@ t.test('start-first runs the new task beside the old one, then stops the old one
   const { manager } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 2, { UpdateConfig: { Parallelism: 1, Order: 'start-first', Monitor: 0 } }));
-  agents(manager);
+  await agents(manager);
   const [old1] = live(manager, service.ID).filter((task) => task.Slot === 1);
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   t.same(images(manager, service.ID), ['1:nginx:1.27:assigned', '1:nginx:running', '2:nginx:running'], 'slot 1 runs its old task until the new one is up');
   t.equal(manager.store.task(old1!.ID)!.DesiredState, 'running');
-  agents(manager);
+  await agents(manager);
   t.equal(manager.store.task(old1!.ID)!.Status.State, 'shutdown', 'the old task stopped once its replacement ran');
   t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running']);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
@@ -120,12 +124,12 @@ t.test('stop-first never stops the last running tasks: a batch as large as the s
   const { manager } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 2, { UpdateConfig: { Parallelism: 2, Order: 'stop-first', Monitor: 0 } }));
-  agents(manager);
+  await agents(manager);
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   t.same(images(manager, service.ID), ['1:nginx:1.27:assigned', '2:nginx:1.27:assigned', '2:nginx:running'],
     'slot 1 stops first; slot 2, the last one serving, keeps running until its replacement does');
-  agents(manager);
+  await agents(manager);
   t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running']);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
 });
@@ -134,11 +138,11 @@ t.test('Parallelism 0 replaces every slot in one batch', async (t) => {
   const { manager } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 4, { UpdateConfig: { Parallelism: 0, Monitor: 0 } }));
-  agents(manager);
+  await agents(manager);
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   t.equal(live(manager, service.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27').length, 4);
-  agents(manager);
+  await agents(manager);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
 });
 
@@ -146,25 +150,25 @@ t.test('a failing update pauses, or rolls itself back, as its FailureAction says
   const { manager, timers } = cluster();
   t.teardown(() => manager.close());
   const paused = await manager.createService(spec('paused', 3, { UpdateConfig: { Parallelism: 1, Monitor: 0 } }));
-  agents(manager);
+  await agents(manager);
   let current = manager.store.service(paused.ID)!;
   await manager.updateService(paused.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'broken' } } });
-  agents(manager);
+  await agents(manager);
   t.match(manager.store.service(paused.ID)!.UpdateStatus, { State: 'paused', Message: /^update paused due to failure or early termination of task [0-9a-z]{25}$/ });
   timers.fireAll(); // the failed task's restart comes, but the update goes no further
-  agents(manager);
+  await agents(manager);
   t.equal(live(manager, paused.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx').length, 2, 'slots 2 and 3 keep the old image');
 
   const rolled = await manager.createService(spec('rolled', 3, { UpdateConfig: { Parallelism: 1, Monitor: 0, FailureAction: 'rollback' }, RollbackConfig: { Parallelism: 0, Monitor: 0 } }));
-  agents(manager);
+  await agents(manager);
   current = manager.store.service(rolled.ID)!;
   await manager.updateService(rolled.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'broken' } } });
-  agents(manager);
+  await agents(manager);
   const after = manager.store.service(rolled.ID)!;
   t.match(after.UpdateStatus, { State: 'rollback_completed', Message: 'rollback completed' });
   t.equal(after.Spec.TaskTemplate.ContainerSpec.Image, 'nginx');
   timers.fireAll(); // the slot whose new task failed waits out its restart delay, then runs the old image again
-  agents(manager);
+  await agents(manager);
   t.same(live(manager, rolled.ID).map((task) => `${task.Spec.ContainerSpec.Image}:${task.Status.State}`), ['nginx:running', 'nginx:running', 'nginx:running']);
 });
 
@@ -172,16 +176,16 @@ t.test('a rollback returns to the previous template with the rollback config', a
   const { manager, timers } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 3));
-  agents(manager);
+  await agents(manager);
   let current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
-  agents(manager);
+  await agents(manager);
   timers.advance(5_000);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
   current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, undefined, true);
   t.match(manager.store.service(service.ID)!.UpdateStatus, { State: 'rollback_started', Message: 'manually requested rollback' });
-  agents(manager);
+  await agents(manager);
   timers.advance(5_000);
   const after = manager.store.service(service.ID)!;
   t.equal(after.UpdateStatus?.State, 'rollback_completed');
@@ -207,79 +211,83 @@ t.test('unscheduled tasks leave at once on scale-down and removal, and free thei
 t.test('an exhausted task address pool leaves tasks waiting in `new` and never throws', async (t) => {
   const { manager, timers } = cluster(3, '127.200.0.0/29');
   t.teardown(() => manager.close());
-  const service = await manager.createService(spec('web', 7));
-  const tasks = live(manager, service.ID);
+  // Each service fits in the pool's 5 addresses; together they do not.
+  const service = await manager.createService(spec('web', 4));
+  const other = await manager.createService(spec('api', 3));
+  const tasks = [...live(manager, service.ID), ...live(manager, other.ID)];
   t.equal(tasks.filter((task) => task.Status.State === 'assigned').length, 5);
   const waiting = tasks.filter((task) => task.Status.State === 'new');
   t.equal(waiting.length, 2);
   t.match(waiting[0]!.Status.Err, /address pool 127\.200\.0\.0\/29 is exhausted/);
-  agents(manager);
+  await agents(manager);
   // A crash frees an address; the waiting tasks get it, and the restart timer firing later must not throw.
   const victim = live(manager, service.ID).find((task) => task.Status.State === 'running')!;
   manager.reportTaskStatus(victim.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
-  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'assigned').length, 1, 'one waiting task got the freed address');
+  await manager.settled();
+  t.equal(live(manager, other.ID).filter((task) => task.Status.State === 'assigned').length, 1, 'one waiting task got the freed address');
   t.doesNotThrow(() => timers.fireAll());
 });
 
 t.test('restart policy: delay, conditions, attempts, and five tasks of history per slot', async (t) => {
   const { manager, timers } = cluster(1);
   t.teardown(() => manager.close());
-  const crash = (serviceId: string, code: number) => {
+  const crash = async (serviceId: string, code: number) => {
     const task = live(manager, serviceId).find((x) => x.Status.State === 'running')!;
     manager.reportTaskStatus(task.ID, code === 0
       ? { State: 'complete', Message: 'finished', ExitCode: 0 }
       : { State: 'failed', Message: 'started', Err: `task: non-zero exit (${code})`, ExitCode: code });
+    await manager.settled();
     return task;
   };
 
   const any = await manager.createService(spec('any', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Delay: 2e9 } } }));
-  agents(manager);
-  const first = crash(any.ID, 1);
+  await agents(manager);
+  const first = await crash(any.ID, 1);
   t.equal(live(manager, any.ID).length, 0, 'the slot waits out the restart delay');
   t.equal(timers.pending.at(-1)!.ms, 2000);
   timers.fireAll();
   const replacement = live(manager, any.ID);
   t.equal(replacement.length, 1);
   t.equal(replacement[0]!.Slot, first.Slot, 'the replacement keeps the slot');
-  for (let i = 0; i < 6; i++) { agents(manager); crash(any.ID, 1); timers.fireAll(); }
-  agents(manager);
+  for (let i = 0; i < 6; i++) { await agents(manager); await crash(any.ID, 1); timers.fireAll(); }
+  await agents(manager);
   const history = manager.store.tasksOfService(any.ID).filter((task) => task.DesiredState !== 'running');
   t.equal(history.length, 5, 'five ended tasks kept per slot');
 
   const none = await manager.createService(spec('none', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'none' } } }));
-  agents(manager);
-  crash(none.ID, 1);
+  await agents(manager);
+  await crash(none.ID, 1);
   timers.fireAll();
   t.equal(manager.store.tasksOfService(none.ID).length, 1, 'condition none: no replacement');
   t.match(live(manager, none.ID), [{ Status: { State: 'failed' } }], 'the ended task keeps its slot, so the service shows 0/1');
 
   const onFailure = await manager.createService(spec('onfail', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure' } } }));
-  agents(manager);
-  crash(onFailure.ID, 0);
+  await agents(manager);
+  await crash(onFailure.ID, 0);
   timers.fireAll();
   t.same(manager.store.tasksOfService(onFailure.ID).map((task) => task.Status.State), ['complete'], 'on-failure: a clean exit is not restarted');
 
   const limited = await manager.createService(spec('limited', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 2 } } }));
-  for (let i = 0; i < 3; i++) { agents(manager); crash(limited.ID, 1); timers.fireAll(); }
+  for (let i = 0; i < 3; i++) { await agents(manager); await crash(limited.ID, 1); timers.fireAll(); }
   t.same(manager.store.tasksOfService(limited.ID).map((task) => task.Status.State), ['failed', 'failed', 'failed'], 'no restart after MaxAttempts');
 
   // With a Window, only the restarts within it count: attempts spread out never run out.
   const windowed = await manager.createService(spec('windowed', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 1, Window: 10e9, Delay: 0 } } }));
-  agents(manager);
-  crash(windowed.ID, 1);
+  await agents(manager);
+  await crash(windowed.ID, 1);
   timers.fireAll();
-  agents(manager);
-  crash(windowed.ID, 1);
+  await agents(manager);
+  await crash(windowed.ID, 1);
   timers.fireAll();
   t.equal(live(manager, windowed.ID).filter((task) => task.Status.State !== 'failed').length, 0, 'a second crash within the window is not restarted');
   timers.advance(11_000);
   const windowed2 = await manager.createService(spec('windowed2', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { MaxAttempts: 1, Window: 10e9, Delay: 0 } } }));
-  agents(manager);
-  crash(windowed2.ID, 1);
+  await agents(manager);
+  await crash(windowed2.ID, 1);
   timers.fireAll();
-  agents(manager);
+  await agents(manager);
   timers.advance(11_000);
-  crash(windowed2.ID, 1);
+  await crash(windowed2.ID, 1);
   timers.fireAll();
   t.equal(live(manager, windowed2.ID).filter((task) => task.Status.State === 'assigned').length, 1, 'a crash after the window has passed is restarted');
 });
@@ -288,17 +296,17 @@ t.test('drain moves tasks to other nodes; pause only stops new placements', asyn
   const { manager, ids } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 6));
-  agents(manager);
+  await agents(manager);
   const node3 = manager.store.node(ids[2]!)!;
   manager.updateNode(node3.ID, node3.Version.Index, { ...node3.Spec, Availability: 'pause' });
   t.equal(live(manager, service.ID).filter((task) => task.NodeID === node3.ID).length, 2, 'a paused node keeps its tasks');
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 9 } } });
   t.equal(live(manager, service.ID).filter((task) => task.NodeID === node3.ID).length, 2, 'and gets no new one');
-  agents(manager);
+  await agents(manager);
   const paused = manager.store.node(ids[2]!)!;
   manager.updateNode(paused.ID, paused.Version.Index, { ...paused.Spec, Availability: 'drain' });
-  agents(manager);
+  await agents(manager);
   const after = live(manager, service.ID);
   t.equal(after.length, 9);
   t.equal(after.filter((task) => task.NodeID === node3.ID).length, 0, 'a drained node runs nothing');
@@ -324,11 +332,11 @@ t.test('a node that goes down: its tasks are replaced, their addresses held unti
   const { manager, ids } = cluster(3, '127.200.0.0/29');
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 3));
-  agents(manager);
+  await agents(manager);
   manager.setNodeState(ids[2]!, 'down');
   const orphaned = manager.store.tasksOfService(service.ID).filter((task) => task.Status.State === 'orphaned');
   t.equal(orphaned.length, 1);
-  agents(manager);
+  await agents(manager);
   t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running').length, 3, 'replaced on the nodes that are up');
   // Five addresses: three live tasks and the orphan hold four. Scaling to 5 wants two more: one is free,
   // the other would only come from the orphan, which nobody saw stop.
@@ -347,12 +355,12 @@ t.test('addresses freed by one service go to tasks of another that wait for them
   const { manager } = cluster(3, '127.200.0.0/29');
   t.teardown(() => manager.close());
   const a = await manager.createService(spec('a', 5));
-  agents(manager);
+  await agents(manager);
   const b = await manager.createService(spec('b', 1));
   t.equal(live(manager, b.ID)[0]!.Status.State, 'new', 'b waits for an address');
   const current = manager.store.service(a.ID)!;
   await manager.updateService(a.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 0 } } });
-  agents(manager);
+  await agents(manager);
   t.equal(live(manager, b.ID)[0]!.Status.State, 'running', 'b got one as soon as a\'s tasks stopped');
 });
 
@@ -360,12 +368,13 @@ t.test('a removed task that had already ended leaves the store at once', async (
   const { manager } = cluster(1);
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('once', 2, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'none' } } }));
-  agents(manager);
+  await agents(manager);
   const [failed] = live(manager, service.ID);
   manager.reportTaskStatus(failed!.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
+  await manager.settled();
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 0 } } });
-  agents(manager);
+  await agents(manager);
   t.same(manager.store.tasksOfService(service.ID), [], 'no task is left waiting for a report that never comes');
 });
 
@@ -373,7 +382,7 @@ t.test('a spec sent back re-encoded (other key order, empty objects) is not a ne
   const { manager } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 2, { TaskTemplate: { ContainerSpec: { Image: 'nginx', Env: ['A=1'], Init: false } } }));
-  agents(manager);
+  await agents(manager);
   const before = live(manager, service.ID).map((task) => task.ID).sort();
   const current = manager.store.service(service.ID)!;
   const reencoded = {
@@ -392,13 +401,13 @@ t.test('a scale in the middle of an update lets the update go on instead of aban
   const { manager } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 3, { UpdateConfig: { Parallelism: 1, Order: 'start-first', Monitor: 0 } }));
-  agents(manager);
+  await agents(manager);
   let current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 4 } } });
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'updating', 'still updating');
-  agents(manager);
+  await agents(manager);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
   t.same(images(manager, service.ID), ['1:nginx:1.27:running', '2:nginx:1.27:running', '3:nginx:1.27:running', '4:nginx:1.27:running'],
     'four tasks, all of the new image: none left behind, none doubled');
@@ -408,13 +417,14 @@ t.test('a new task that fails within the monitor window fails the update', async
   const { manager, timers } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 2, { UpdateConfig: { Parallelism: 1, Monitor: 5 * SECONDS, FailureAction: 'pause' } }));
-  agents(manager);
+  await agents(manager);
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
-  agents(manager);
+  await agents(manager);
   timers.advance(1000);
   const fresh = live(manager, service.ID).find((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27' && task.Status.State === 'running')!;
   manager.reportTaskStatus(fresh.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
+  await manager.settled();
   t.match(manager.store.service(service.ID)!.UpdateStatus, { State: 'paused', Message: new RegExp(`task ${fresh.ID}$`) });
 });
 
@@ -422,13 +432,13 @@ t.test('a replacement stopped by a drain is not counted as the update failing', 
   const { manager } = cluster();
   t.teardown(() => manager.close());
   const service = await manager.createService(spec('web', 3, { UpdateConfig: { Parallelism: 1, Monitor: 0, FailureAction: 'pause' } }));
-  agents(manager);
+  await agents(manager);
   const current = manager.store.service(service.ID)!;
   await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
   const replacement = live(manager, service.ID).find((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27')!;
   const node = manager.store.node(replacement.NodeID)!;
   manager.updateNode(node.ID, node.Version.Index, { ...node.Spec, Availability: 'drain' });
-  agents(manager);
+  await agents(manager);
   t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
   t.equal(live(manager, service.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27' && task.Status.State === 'running').length, 3);
   t.notOk(live(manager, service.ID).some((task) => task.ID === replacement.ID), 'the drain stopped the replacement');
@@ -447,4 +457,51 @@ t.test('a manager that joins while there is no quorum does not become Leader', a
   t.notOk(manager.hasQuorum());
   const n4 = manager.addNode({ hostname: 'node4', addr: '127.202.0.4', role: 'manager' });
   t.notOk(manager.store.nodes().some((n) => n.ManagerStatus?.Leader), `no Leader without a quorum, not even ${n4.Description.Hostname}`);
+});
+
+t.test('a replica count beyond the address pool or the cap is refused at create and update, naming the limit', async (t) => {
+  const timers = fakeTimers();
+  const manager = new Manager({ taskSubnet: '127.200.0.0/24', vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer, now: timers.now, maxReplicas: 50 });
+  t.teardown(() => manager.close());
+  manager.addNode({ hostname: 'node1', addr: '127.202.0.1', role: 'manager' });
+  await t.rejects(manager.createService(spec('huge', 1_000_000_000)), {
+    code: 'invalid_argument',
+    message: /replicas 1000000000 is more than this cluster can hold \(253 task addresses in 127\.200\.0\.0\/24, and a cap of 50 replicas per service\): ask for 50 or fewer, or start the cluster with a higher --max-replicas/,
+  });
+  t.equal(manager.store.services().length, 0, 'nothing was written');
+  const web = await manager.createService(spec('web', 50));
+  const current = manager.store.service(web.ID)!;
+  await t.rejects(manager.updateService(web.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 51 } } }),
+    { code: 'invalid_argument', message: /replicas 51 is more than this cluster can hold/ });
+  t.equal(manager.store.service(web.ID)!.Version.Index, current.Version.Index, 'the service is as it was');
+
+  const small = new Manager({ taskSubnet: '127.200.0.0/29', vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer, now: timers.now });
+  t.teardown(() => small.close());
+  await t.rejects(small.createService(spec('web', 6)), { message: /replicas 6 is more than this cluster can hold \(5 task addresses in 127\.200\.0\.0\/29, and a cap of 10000 replicas per service\): ask for 5 or fewer, or start the cluster with a larger --task-subnet/ });
+  t.ok(await small.createService(spec('web', 5)), 'as many as the pool holds is fine');
+});
+
+t.test('thousands of replicas are created and removed in bounded slices, not in one call', async (t) => {
+  const { manager } = cluster(3);
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('many', 3000));
+  const first = manager.store.tasksOfService(service.ID).length;
+  t.ok(first > 0 && first < 3000, `the request made a first slice only (${first} tasks)`);
+  await manager.settled();
+  t.equal(live(manager, service.ID).length, 3000, 'the rest followed on later turns');
+  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'assigned').length, 3000, 'every task placed');
+  await agents(manager);
+
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 10 } } });
+  const stopping = manager.store.tasksOfService(service.ID).filter((task) => task.DesiredState === 'remove').length;
+  t.ok(stopping > 0 && stopping < 2990, `a scale-down stops a slice at a time (${stopping} in the first)`);
+  await manager.settled();
+  t.equal(live(manager, service.ID).length, 10);
+
+  manager.removeService(service.ID);
+  await manager.settled();
+  t.ok(manager.store.tasksOfService(service.ID).every((task) => task.DesiredState === 'remove'), 'a removed service\'s tasks all stop');
+  await agents(manager);
+  t.same(manager.store.tasksOfService(service.ID), []);
 });

@@ -1,5 +1,6 @@
 // Everything a command needs besides its arguments: output, the engine client (made on first use
-// from ROUTEMESH_HOST / DOCKER_HOST), the clock, Ctrl-C, and the progress timings tests shorten.
+// from ROUTEMESH_HOST / DOCKER_HOST, its wait for an answer from ROUTEMESH_TIMEOUT_MS), the clock, Ctrl-C,
+// and the progress timings tests shorten.
 import { EngineClient } from './EngineClient.js';
 import { engineTarget } from './engineAddress.js';
 import { processInterrupts, type Io } from './Io.js';
@@ -29,7 +30,12 @@ export class CommandContext {
   client(): EngineClient {
     if (this.#client === undefined) {
       const target = engineTarget(this.io.env);
-      this.#client = new EngineClient(target.baseUrl, { host: target.host, ...(target.socketPath ? { socketPath: target.socketPath } : {}) });
+      const timeoutMs = positive(this.io.env['ROUTEMESH_TIMEOUT_MS']);
+      this.#client = new EngineClient(target.baseUrl, {
+        host: target.host,
+        ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
     }
     return this.#client;
   }

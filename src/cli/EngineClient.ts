@@ -6,6 +6,7 @@ import http from 'node:http';
 export type EngineErrorCode =
   | 'ENGINE_API_ERROR'     // the engine answered with status >= 400
   | 'ENGINE_UNREACHABLE'   // nothing answered at the address
+  | 'ENGINE_TIMEOUT'       // something listens there, but gave no answer in time
   | 'ENGINE_BAD_RESPONSE'; // it answered, but not with something we can read
 
 export class EngineError extends Error {
@@ -145,14 +146,19 @@ export class EngineClient {
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       }
-      req.on('error', (err: NodeJS.ErrnoException) => reject(this.#connectError(err)));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.#connectError(err, timeoutMs)));
       req.end(payload);
     });
   }
 
-  #connectError(err: NodeJS.ErrnoException): EngineError {
+  #connectError(err: NodeJS.ErrnoException, timeoutMs: number): EngineError {
+    // Something listens: "is the cluster running?" would send the user the wrong way.
+    if (err.code === 'ETIMEDOUT') {
+      return new EngineError('ENGINE_TIMEOUT',
+        `The routemesh engine at ${this.host} did not answer within ${timeoutMs / 1000} s: it is running but busy or stuck.\n` +
+        'Try again in a moment, or allow it longer with ROUTEMESH_TIMEOUT_MS.');
+    }
     const why = err.code === 'ECONNREFUSED' ? 'connection refused'
-      : err.code === 'ETIMEDOUT' ? 'no answer (timed out)'
       : err.code === 'ECONNRESET' ? 'the connection was reset'
       : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ? 'address unreachable'
       : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'no such host (the name does not resolve)'

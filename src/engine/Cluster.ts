@@ -28,6 +28,8 @@ export interface ClusterOptions {
   bare: boolean;
   /** How often nodes send heartbeats (Swarm: 5 s); a node is Down after three missed. */
   heartbeatPeriodMs?: number;
+  /** The most replicas one service may ask for (the task address pool bounds it too); default DEFAULT_MAX_REPLICAS. */
+  maxReplicas?: number;
   /**
    * The embedded DNS server, `ADDR` or `ADDR:PORT` (Swarm's is 127.0.0.11). Without a port: 53, or if
    * that cannot be bound 10053, or else any free port.
@@ -102,6 +104,8 @@ export class Cluster implements SwarmDirectory {
     // Checked now, not at `swarm init`: a bad block must stop the start before anything listens.
     parseCidr(this.options.taskSubnet);
     parseCidr(this.options.vipSubnet);
+    const { maxReplicas } = this.options;
+    if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1)) throw new Error(`--max-replicas must be 1 or more, got ${maxReplicas}`);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
     const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs } = this.options;
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
@@ -156,6 +160,8 @@ export class Cluster implements SwarmDirectory {
       taskSubnet: this.options.taskSubnet,
       vipSubnet: this.options.vipSubnet,
       ...(this.options.heartbeatPeriodMs ? { heartbeatPeriodMs: this.options.heartbeatPeriodMs } : {}),
+      ...(this.options.maxReplicas !== undefined ? { maxReplicas: this.options.maxReplicas } : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
       portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr), () => this.#reservedPorts()),
     });
     this.#managers.push(manager);

@@ -67,6 +67,10 @@ interface Listener {
 }
 
 const RETRY_MAX_MS = 30_000;
+/** A sync shorter than this runs at once, however often: small clusters follow every change as it happens. */
+const COSTLY_SYNC_MS = 2;
+/** A costly sync is followed by at least this many times its length without one. */
+const SYNC_SPACING = 4;
 
 export class Mesh {
   readonly node: string;
@@ -84,6 +88,8 @@ export class Mesh {
   /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
   #targetPorts = new Map<string, ServicePort[]>();
   #syncQueued = false;
+  /** When the last sync ended and how long it took (see #queueSync). */
+  #lastSync = { endedAt: 0, tookMs: 0 };
   #closed = false;
   #opening = new Set<Promise<void>>();
   /**
@@ -118,14 +124,22 @@ export class Mesh {
     this.sync();
   }
 
-  /** Changes arrive in bursts (one per task state); one sync per burst is enough. */
+  /**
+   * Changes arrive in bursts (one per task state); one sync per burst is enough. A sync reads the whole
+   * cluster, so when syncs grow costly (thousands of tasks) they are spaced to take at most a fifth of
+   * the time: the rest is left to connections, the engine API and the other nodes.
+   */
   #queueSync(): void {
     if (this.#syncQueued || this.#closed) return;
     this.#syncQueued = true;
-    queueMicrotask(() => {
+    const run = (): void => {
       this.#syncQueued = false;
       if (!this.#closed) this.sync();
-    });
+    };
+    const { endedAt, tookMs } = this.#lastSync;
+    const wait = tookMs < COSTLY_SYNC_MS ? 0 : endedAt + tookMs * SYNC_SPACING - performance.now();
+    if (wait <= 0) queueMicrotask(run);
+    else setTimeout(run, wait);
   }
 
   /**
@@ -142,6 +156,16 @@ export class Mesh {
 
   sync(): void {
     if (this.#closed) return;
+    const startedAt = performance.now();
+    try {
+      this.#syncNow();
+    } finally {
+      const endedAt = performance.now();
+      this.#lastSync = { endedAt, tookMs: endedAt - startedAt };
+    }
+  }
+
+  #syncNow(): void {
     const [services, tasks, nodes] = [this.#view.services(), this.#view.tasks(), this.#view.nodes()];
     const holdsVips = this.#holdsVips(nodes);
     const targetPorts = this.#rememberPorts(services, tasks);

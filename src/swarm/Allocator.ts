@@ -1,7 +1,7 @@
 // Hands out what a service and its tasks need from shared pools: task addresses (one per task,
 // released once), VIPs and published ports (dynamic ones from Swarm's 30000-32767 range), and refuses
 // a published port another service holds.
-import { Ipam, IpamError } from '../vip-dns/index.js';
+import { Ipam, IpamError, parseCidr } from '../vip-dns/index.js';
 import type { PortConfig, Service } from './model.js';
 import { SwarmError, invalidArgument } from './errors.js';
 
@@ -21,9 +21,12 @@ export class Allocator {
   #vips: Ipam;
   /** Which task holds which address: releasing by task makes a second release harmless. */
   #taskAddresses = new Map<string, string>();
+  /** How many tasks can hold an address at once: the block less Ipam's network, gateway and last addresses. */
+  readonly taskCapacity: number;
 
   constructor(options: AllocatorOptions) {
     this.#tasks = new Ipam(options.taskSubnet);
+    this.taskCapacity = Math.max(parseCidr(options.taskSubnet).size - 3, 0);
     this.#vips = new Ipam(options.vipSubnet);
   }
 

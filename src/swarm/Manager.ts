@@ -1,10 +1,11 @@
 // The control plane of one swarm: accepts desired state (services, node changes), has the
 // orchestrators turn it into tasks, places them on nodes, and takes task status back from the agents.
-// Level-triggered: every change ends in `reconcile`, which reads the store and converges.
+// Level-triggered: every change queues its services, and the reconcile queue reads the store and
+// converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
   NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, Task, TaskEndpoint, TaskState,
 } from './model.js';
-import { isGlobal, isTerminal, nowIso } from './model.js';
+import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
 import { Scheduler } from './Scheduler.js';
 import { Allocator } from './Allocator.js';
@@ -27,6 +28,8 @@ import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_SECOND } from './defaults.js';
 import { JoinTokens } from './JoinTokens.js';
 import { RootCA } from './RootCA.js';
 import { naturalOrder } from './naturalOrder.js';
+import { ReconcileQueue } from './ReconcileQueue.js';
+import type { SliceBudget } from './ReconcileQueue.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -38,7 +41,16 @@ export interface ManagerOptions extends AllocatorOptions {
   now?: () => number;
   /** Swarm's dispatcher heartbeat period (5 s); a node is Down after three of them without one. */
   heartbeatPeriodMs?: number;
+  /** The most replicas one service may ask for (`routemesh up --max-replicas`); the task address pool bounds it too. */
+  maxReplicas?: number;
+  /** Task writes per reconcile slice (see ReconcileQueue). */
+  sliceBudget?: number;
+  /** Where an error of a reconcile no request waits for goes. */
+  log?: (line: string) => void;
 }
+
+/** Far more than one machine runs well, far less than what stalls it (see `replicaLimit`). */
+export const DEFAULT_MAX_REPLICAS = 10_000;
 
 const MISSED_HEARTBEATS = 3;
 
@@ -86,10 +98,18 @@ export class Manager {
   /** When each node last sent a heartbeat; only nodes that ever sent one are watched. */
   #lastHeartbeat = new Map<string, number>();
   #sweep: { cancel(): void } | undefined;
+  #queue: ReconcileQueue;
+  readonly maxReplicas: number;
 
   constructor(options: ManagerOptions) {
     this.#allocator = new Allocator(options);
     this.taskSubnet = options.taskSubnet;
+    this.maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+    const log = options.log ?? ((line: string) => console.error(line));
+    this.#queue = new ReconcileQueue((serviceId, budget) => this.#reconcileOne(serviceId, budget), {
+      ...(options.sliceBudget !== undefined ? { perSlice: options.sliceBudget } : {}),
+      onError: (error) => log(`manager: reconciling failed: ${(error as Error).stack ?? String(error)}`),
+    });
     this.#portProbe = options.portProbe ?? (async () => {});
     this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
     this.#setTimer = options.setTimer ?? realTimer;
@@ -107,6 +127,7 @@ export class Manager {
 
   close(): void {
     this.#closed = true;
+    this.#queue.close();
     this.#restarts.close();
     this.#updater.close();
     this.#sweep?.cancel();
@@ -310,6 +331,7 @@ export class Manager {
 
   async createService(input: unknown): Promise<Service> {
     const spec = normalizeServiceSpec(input);
+    this.#checkReplicas(spec);
     const check = (): PortConfig[] => {
       // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
       if (this.store.services().some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) throw nameConflict(spec.Name);
@@ -331,6 +353,18 @@ export class Manager {
     this.store.putService(service);
     this.reconcile(service.ID);
     return service;
+  }
+
+  /** A replica count the cluster cannot hold would only queue tasks that never get an address. */
+  #checkReplicas(spec: ServiceSpec): void {
+    const replicas = replicasOf(spec);
+    if (replicas === undefined) return;
+    const addresses = this.#allocator.taskCapacity;
+    const limit = Math.min(addresses, this.maxReplicas);
+    if (replicas <= limit) return;
+    throw invalidArgument(`replicas ${replicas} is more than this cluster can hold (${addresses} task addresses in ${this.taskSubnet}, ` +
+      `and a cap of ${this.maxReplicas} replicas per service): ask for ${limit} or fewer, or start the cluster with ` +
+      `${limit === addresses ? 'a larger --task-subnet' : 'a higher --max-replicas'}`);
   }
 
   async #probe(ports: readonly PortConfig[], current: readonly PortConfig[]): Promise<void> {
@@ -356,6 +390,7 @@ export class Manager {
     }
     if (spec.Name !== service.Spec.Name) throw rpcError('unimplemented', 'Unimplemented', 'renaming services is not supported');
     if (isGlobal(spec) !== isGlobal(service.Spec)) throw invalidArgument('service mode change is not allowed');
+    this.#checkReplicas(spec);
     const otherServices = () => this.store.services().filter((s) => s.ID !== service.ID);
     await this.#probe(this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], otherServices(), service.Endpoint.Ports), service.Endpoint.Ports ?? []);
 
@@ -398,32 +433,59 @@ export class Manager {
     for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.releaseVip(vip.Addr);
     this.#restarts.forget(service.ID);
     this.#updater.forget(service.ID);
-    for (const task of this.store.tasksOfService(service.ID)) this.#tasks.stop(task, 'remove');
-    this.#serveAddressWaiters();
+    // Its tasks are stopped by the reconcile queue, a slice at a time.
+    this.reconcile(service.ID);
   }
 
   // ---- reconciliation -------------------------------------------------------------------------
 
   #reconcileAll(): void {
-    for (const service of this.store.services()) this.reconcile(service.ID);
+    for (const service of this.store.services()) this.#queue.add(service.ID);
+    this.#queue.runNow();
   }
 
+  /** Queues the service and runs a slice now; what does not fit in it runs on the next turns. */
   reconcile(serviceId: string): void {
+    this.#queue.add(serviceId);
+    this.#queue.runNow();
+  }
+
+  /** Resolves once every queued reconcile has run (the cluster has converged as far as it can now). */
+  settled(): Promise<void> {
+    return this.#queue.settled();
+  }
+
+  #reconcileOne(serviceId: string, budget: SliceBudget): void {
     if (this.#closed) return;
     const service = this.store.service(serviceId);
-    if (!service) return;
-    if (isGlobal(service.Spec)) this.#global.reconcile(service);
-    else this.#replicated.reconcile(service);
+    if (!service) {
+      this.#removeTasks(serviceId, budget);
+      this.#serveAddressWaiters();
+      return;
+    }
+    const done = isGlobal(service.Spec) ? (this.#global.reconcile(service), true) : this.#replicated.reconcile(service, budget);
     const stepped = this.#updater.step(service);
     this.#scheduleUnassigned(service);
     this.#serveAddressWaiters();
     // A failed update that rolls itself back starts the rollback now.
-    if (stepped !== service && isUpdating(stepped)) this.reconcile(service.ID);
+    if (!done || (stepped !== service && isUpdating(stepped))) this.#queue.add(service.ID);
+  }
+
+  /** The tasks of a removed service, stopped as far as the slice's budget goes. */
+  #removeTasks(serviceId: string, budget: SliceBudget): void {
+    for (const task of this.store.tasksOfService(serviceId)) {
+      if (task.DesiredState === 'remove') continue;
+      if (budget.left-- <= 0) {
+        this.#queue.add(serviceId);
+        return;
+      }
+      this.#tasks.stop(task, 'remove');
+    }
   }
 
   /** Addresses freed by one service's changes may be what another service's tasks wait for. */
   #serveAddressWaiters(): void {
-    for (const serviceId of this.#tasks.retryAddresses()) this.reconcile(serviceId);
+    for (const serviceId of this.#tasks.retryAddresses()) this.#queue.add(serviceId);
   }
 
   /** Places the service's pending tasks as one batch, so they spread over the nodes. */
@@ -436,17 +498,20 @@ export class Manager {
     const nodes = this.store.nodes();
     const hostPorts = (service.Endpoint.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => `${p.PublishedPort}/${p.Protocol}`);
     const choices = this.#scheduler.place({ serviceId: service.ID, constraints, maxPerNode, hostPorts }, pending.length, nodes, this.store.tasks());
+    const reason = hostPorts.length ? `host-mode port already in use on ${nodes.length} nodes`
+      : constraints.length ? `scheduling constraints not satisfied on ${nodes.length} nodes` : `${nodes.length} nodes not available for new tasks`;
+    const unplaced = `no suitable node (${reason})`;
     pending.forEach((task, i) => {
       const nodeId = choices[i];
+      // A task that still finds no node is not written again: every node would look at it for nothing.
+      if (!nodeId && task.Status.Err === unplaced) return;
       this.store.updateTask(task.ID, (t) => {
         if (nodeId) {
           t.NodeID = nodeId;
           t.Status = { ...t.Status, State: 'assigned', Message: 'scheduler assigned task to node', Timestamp: nowIso() };
           delete t.Status.Err;
         } else {
-          const reason = hostPorts.length ? `host-mode port already in use on ${nodes.length} nodes`
-            : constraints.length ? `scheduling constraints not satisfied on ${nodes.length} nodes` : `${nodes.length} nodes not available for new tasks`;
-          t.Status = { ...t.Status, Err: `no suitable node (${reason})` };
+          t.Status = { ...t.Status, Err: unplaced };
         }
       });
     });
@@ -470,7 +535,13 @@ export class Manager {
       if (report.Health) t.Status.Health = report.Health;
     })!;
     if (isTerminal(updated.Status.State)) this.#taskEnded(updated);
-    else this.reconcile(updated.ServiceID);
+    else this.#reconcileSoon(updated.ServiceID);
+  }
+
+  /** Task reports come in bursts, a few per task: one reconcile on the next turn serves them all. */
+  #reconcileSoon(serviceId: string): void {
+    this.#queue.add(serviceId);
+    this.#queue.runSoon();
   }
 
   /**
@@ -482,14 +553,15 @@ export class Manager {
     const service = this.store.service(task.ServiceID);
     if (!service || task.DesiredState === 'remove') {
       this.#tasks.forget(task);
-      this.#serveAddressWaiters();
+      // The freed address may be what another service's task waits for.
+      this.#reconcileSoon(task.ServiceID);
       return;
     }
     if (task.DesiredState === 'running' && this.#restarts.taskEnded(service, task)) {
       this.store.updateTask(task.ID, (t) => { t.DesiredState = 'shutdown'; });
     }
     trimHistory(this.#tasks, task);
-    this.reconcile(service.ID);
+    this.#reconcileSoon(service.ID);
   }
 
   // ---- the swarm object -----------------------------------------------------------------------

@@ -1,11 +1,12 @@
 // Keeps a replicated service at its replica count, slot by slot: fills empty slots (with tasks of the
-// current template) and scales down in swarmkit's order.
+// current template) and scales down in swarmkit's order, as many tasks at a time as its slice allows.
 import type { Service, Task } from './model.js';
 import { replicasOf } from './model.js';
 import type { TaskLifecycle } from './TaskLifecycle.js';
 import type { RestartSupervisor } from './RestartSupervisor.js';
 import { slotsToRemove } from './scaleDown.js';
 import { isUpdating } from './Updater.js';
+import type { SliceBudget } from './ReconcileQueue.js';
 
 export class ReplicatedOrchestrator {
   #tasks: TaskLifecycle;
@@ -29,24 +30,38 @@ export class ReplicatedOrchestrator {
     return slots;
   }
 
-  /** Fills empty slots and scales down; replacing tasks of an old template is the Updater's, at its pace. */
-  reconcile(service: Service): void {
+  /**
+   * Fills empty slots and scales down; replacing tasks of an old template is the Updater's, at its pace.
+   * Each task created or stopped spends the budget; returns false when it ran out before the service converged.
+   */
+  reconcile(service: Service, budget: SliceBudget): boolean {
     const replicas = replicasOf(service.Spec)!;
     const slots = this.#activeSlots(service);
     // Two tasks in a slot belong to a start-first update; with none running, the older one goes.
     if (!isUpdating(service)) {
-      for (const held of slots.values()) for (const extra of held.splice(1)) this.#tasks.stop(extra, 'shutdown');
+      for (const held of slots.values()) {
+        for (const extra of held.splice(1)) {
+          this.#tasks.stop(extra, 'shutdown');
+          budget.left--;
+        }
+      }
     }
     if (slots.size > replicas) {
       const newest = new Map([...slots].map(([slot, held]) => [slot, held[0]!] as const));
       for (const slot of slotsToRemove(newest, replicas)) {
+        if (budget.left <= 0) return false;
         for (const task of slots.get(slot)!) this.#tasks.stop(task, 'remove');
         slots.delete(slot);
+        budget.left--;
       }
     }
     const waiting = this.#restarts.waiting(service.ID);
     for (let slot = 1; slots.size + waiting.size < replicas; slot++) {
-      if (!slots.has(slot) && !waiting.has(slot)) slots.set(slot, [this.#tasks.create(service, { slot })]);
+      if (slots.has(slot) || waiting.has(slot)) continue;
+      if (budget.left <= 0) return false;
+      slots.set(slot, [this.#tasks.create(service, { slot })]);
+      budget.left--;
     }
+    return true;
   }
 }

@@ -28,6 +28,8 @@ export class Store extends EventEmitter implements ClusterView {
   #nodes = new Map<string, SwarmNode>();
   #services = new Map<string, Service>();
   #tasks = new Map<string, Task>();
+  /** Each service's tasks, so a reconcile reads its own service's tasks, not the whole cluster's. */
+  #tasksByService = new Map<string, Map<string, Task>>();
 
   constructor() {
     super();
@@ -59,7 +61,7 @@ export class Store extends EventEmitter implements ClusterView {
     return this.#tasks.get(id);
   }
   tasksOfService(serviceId: string): Task[] {
-    return this.tasks().filter((t) => t.ServiceID === serviceId);
+    return [...this.#tasksByService.get(serviceId)?.values() ?? []];
   }
 
   putNode(node: SwarmNode, expectedVersion?: number): SwarmNode {
@@ -69,6 +71,9 @@ export class Store extends EventEmitter implements ClusterView {
     return this.#put('service', this.#services, service, expectedVersion);
   }
   putTask(task: Task): Task {
+    let ofService = this.#tasksByService.get(task.ServiceID);
+    if (!ofService) this.#tasksByService.set(task.ServiceID, (ofService = new Map()));
+    ofService.set(task.ID, task);
     return this.#put('task', this.#tasks, task);
   }
 
@@ -88,6 +93,10 @@ export class Store extends EventEmitter implements ClusterView {
     this.#delete('service', this.#services, id);
   }
   deleteTask(id: string): void {
+    const task = this.#tasks.get(id);
+    const ofService = task && this.#tasksByService.get(task.ServiceID);
+    ofService?.delete(id);
+    if (ofService?.size === 0) this.#tasksByService.delete(task!.ServiceID);
     this.#delete('task', this.#tasks, id);
   }
 

@@ -60,6 +60,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'dns-task-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming tasks may be cached', defaultText: '5s' },
       { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
       { name: 'prometheus-sd', kind: 'string', valueName: 'file', help: 'Keep a Prometheus file_sd target file naming every node\'s metrics (examples/prometheus.yml reads one)' },
+      { name: 'max-replicas', kind: 'string', valueName: 'int', help: 'Most replicas one service may ask for (the --task-subnet bounds it too)', defaultText: '10000' },
       { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
       { name: 'engine-label', kind: 'list', valueName: '[node:]key=value', help: 'An engine label (dockerd --label) of every node, or of one (node2:disk=ssd); engine.labels.* constraints match them (repeatable)' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
@@ -91,6 +92,7 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
     bare,
     ...heartbeat(args),
+    ...maxReplicas(args),
     dns: args.string('dns') ?? '127.0.0.11',
     ...(args.list('dns-upstream').length ? { dnsUpstreams: args.list('dns-upstream') } : {}),
     dnsVipTtl: ttlSeconds(args, 'dns-vip-ttl', 600),
@@ -137,6 +139,11 @@ function ttlSeconds(args: ParsedArgs, flag: string, fallback: number): number {
     throw usageError(`invalid argument "${text}" for "--${flag}" flag: a DNS TTL is whole seconds, like 5s or 10m`);
   }
   return ns / 1_000_000_000;
+}
+
+function maxReplicas(args: ParsedArgs): { maxReplicas?: number } {
+  const value = intFlag(args, 'max-replicas', { min: 1 });
+  return value === undefined ? {} : { maxReplicas: value };
 }
 
 function heartbeat(args: ParsedArgs): { heartbeatPeriodMs?: number } {
