@@ -87,7 +87,8 @@ export class Mesh {
   #pools = new Map<string, BalancedPool>();
   /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
   #targetPorts = new Map<string, ServicePort[]>();
-  #syncQueued = false;
+  /** The sync queued for the next burst of changes; settled() waits for it. */
+  #queuedSync: { promise: Promise<void>; resolve: () => void } | undefined;
   /** When the last sync ended and how long it took (see #queueSync). */
   #lastSync = { endedAt: 0, tookMs: 0 };
   #closed = false;
@@ -130,11 +131,17 @@ export class Mesh {
    * the time: the rest is left to connections, the engine API and the other nodes.
    */
   #queueSync(): void {
-    if (this.#syncQueued || this.#closed) return;
-    this.#syncQueued = true;
+    if (this.#queuedSync || this.#closed) return;
+    let resolve!: () => void;
+    const queued = { promise: new Promise<void>((r) => { resolve = r; }), resolve: () => resolve() };
+    this.#queuedSync = queued;
     const run = (): void => {
-      this.#syncQueued = false;
-      if (!this.#closed) this.sync();
+      this.#queuedSync = undefined;
+      try {
+        if (!this.#closed) this.sync();
+      } finally {
+        queued.resolve();
+      }
     };
     const { endedAt, tookMs } = this.#lastSync;
     const wait = tookMs < COSTLY_SYNC_MS ? 0 : endedAt + tookMs * SYNC_SPACING - performance.now();
@@ -364,7 +371,12 @@ export class Mesh {
 
   /** Resolves when every listener asked for so far is open (or has failed and said so). */
   async settled(): Promise<void> {
-    while (this.#opening.size) await Promise.all(this.#opening);
+    for (;;) {
+      // A sync spaced out after a costly one is still to come: what it opens is part of being settled.
+      if (this.#queuedSync) await this.#queuedSync.promise;
+      else if (this.#opening.size) await Promise.all(this.#opening);
+      else return;
+    }
   }
 
   async close(): Promise<void> {
