@@ -1,5 +1,5 @@
 // `routemesh up`: starts the cluster in this process (the engine module's startCluster), prints its
-// nodes and what to try next, optionally runs the demo service, and stays up until SIGINT or SIGTERM.
+// nodes and what to try next, optionally runs the demo service, and stays up until SIGINT, SIGTERM or SIGHUP.
 // Types only: the engine itself is loaded when `up` runs (startFromEngine below).
 import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';
 import type { ApiService } from '../apiTypes.js';
