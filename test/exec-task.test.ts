@@ -71,14 +71,17 @@ t.test('the environment is the task\'s: PATH, HOME, its --env and where it liste
   const secret = `ROUTEMESH_OPERATOR_${process.pid}_${Date.now()}`;
   process.env[secret] = 'must not leak';
   t.teardown(() => { delete process.env[secret]; });
-  const s = spec({ command: ['env'], env: ['GREETING=hi'], ports: [{ protocol: 'tcp', targetPort: 8080 }] });
+  // NUL-separated and on one line, since a value may hold a newline.
+  const s = spec({ command: ['sh', '-c', 'env -0 | base64 -w0'], env: ['GREETING=hi'], ports: [{ protocol: 'tcp', targetPort: 8080 }] });
   const task = await start(t, s);
   t.equal(await task.exited, 0);
-  const env = Object.fromEntries(task.logs.map((l) => [l.text.slice(0, l.text.indexOf('=')), l.text.slice(l.text.indexOf('=') + 1)]));
+  const entries = Buffer.from(task.logs[0]!.text, 'base64').toString().split('\0').filter(Boolean);
+  const env = Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   t.notOk(secret in env, 'no variable of the operator\'s');
   t.match(env, { PATH: process.env.PATH, HOME: /^\//, GREETING: 'hi', HOST: s.address, PORT: '8080', HOSTNAME: 'c0ffee000001', TASK_NAME: s.taskName, TASK_SLOT: '1' });
-  // tap puts its hooks (NODE_OPTIONS, _TAPJS_*) into the environment of every process this test starts.
-  const others = Object.keys(env).filter((k) => !['PATH', 'HOME', 'GREETING', 'HOST', 'PORT', 'HOSTNAME', 'TASK_NAME', 'TASK_SLOT', 'NODE_OPTIONS'].includes(k) && !k.startsWith('_TAPJS_'));
+  // tap puts its hooks (NODE_OPTIONS, _TAPJS_*) into the environment of every process this test starts; sh adds PWD.
+  const expected = ['PATH', 'HOME', 'GREETING', 'HOST', 'PORT', 'HOSTNAME', 'TASK_NAME', 'TASK_SLOT', 'NODE_OPTIONS', 'PWD'];
+  const others = Object.keys(env).filter((k) => !expected.includes(k) && !k.startsWith('_TAPJS_'));
   t.same(others, [], 'and nothing else');
 });
 
