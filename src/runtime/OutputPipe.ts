@@ -18,14 +18,15 @@ export interface OutputPipe {
 }
 
 /**
- * `count` pipes whose write ends `owner` may reopen through /dev/stdout (the FIFO's mode is 0600, so
- * it must own them). The read ends are sockets on the event loop: a FIFO read through fs would block the threadpool.
+ * A task's stdout and stderr, whose write ends `owner` may reopen through /dev/stdout (the FIFOs' mode is
+ * 0600, so it must own them). The read ends are sockets on the event loop: a FIFO read through fs would
+ * block the threadpool.
  */
-export async function outputPipes(count: number, owner?: { uid: number; gid: number }): Promise<OutputPipe[]> {
+export async function outputPipes(owner?: { uid: number; gid: number }): Promise<{ stdout: OutputPipe; stderr: OutputPipe }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'routemesh-pipe-'));
   const fds: number[] = [];
   try {
-    const fifos = Array.from({ length: count }, (_, i) => path.join(dir, String(i)));
+    const fifos = [path.join(dir, 'stdout'), path.join(dir, 'stderr')];
     await promisify(execFile)('mkfifo', ['-m', '600', ...fifos]);
     if (owner) await Promise.all(fifos.map((fifo) => chown(fifo, owner.uid, owner.gid)));
     const ends = fifos.map((fifo) => {
@@ -34,9 +35,10 @@ export async function outputPipes(count: number, owner?: { uid: number; gid: num
       fds.push(readFd);
       const writeFd = openSync(fifo, constants.O_WRONLY);
       fds.push(writeFd);
-      return { readFd, writeFd };
+      return { writeFd, readFd };
     });
-    return ends.map(({ readFd, writeFd }) => ({ writeFd, reader: new net.Socket({ fd: readFd, readable: true, writable: false }) }));
+    const [stdout, stderr] = ends.map(({ readFd, writeFd }) => ({ writeFd, reader: new net.Socket({ fd: readFd, readable: true, writable: false }) }));
+    return { stdout: stdout!, stderr: stderr! };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
     throw err;

@@ -25,8 +25,8 @@ export interface TaskUserOptions {
   groupFile?: string;
 }
 
-/** Without root, a task can only run as routemesh's own user; as root, as this one unless --user says otherwise. */
-export const DEFAULT_TASK_USER = 'nobody';
+/** Whom tasks run as when routemesh is root and the service names no --user. */
+const DEFAULT_TASK_USER = 'nobody';
 
 /** moby/sys/user's range for numeric ids. */
 const MAX_ID = 2 ** 31 - 1;
@@ -44,7 +44,7 @@ export async function resolveTaskUser(spec: string | undefined, options: TaskUse
   const asRoot = ownUid === 0;
   const given = spec?.trim() || undefined;
   if (given === undefined && !asRoot) {
-    return { uid: ownUid, gid: ownGid, home: homeOf(ownUid), groups: 'init', switchTo: false };
+    return { uid: ownUid, gid: ownGid, home: ownHome(), groups: 'init', switchTo: false };
   }
   const [userPart = '', groupPart] = (given ?? DEFAULT_TASK_USER).split(':', 2);
   const passwd = await entries(options.passwdFile ?? '/etc/passwd');
@@ -84,9 +84,9 @@ function checkedId(text: string): number {
   return id;
 }
 
-function homeOf(uid: number): string {
+function ownHome(): string {
   try {
-    return userInfo().uid === uid ? userInfo().homedir : '/';
+    return userInfo().homedir;
   } catch {
     return '/'; // a uid without a passwd entry (a container's arbitrary user)
   }

@@ -3,6 +3,7 @@
 // pipes for stdout and stderr. What the program does is its own business; the process is ChildTask's.
 
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { ChildTask } from '../ChildTask.js';
 import { outputPipes } from '../OutputPipe.js';
@@ -41,25 +42,29 @@ export class ExecImage implements Image {
     if (spec.slot !== undefined) env['TASK_SLOT'] = String(spec.slot);
 
     const words = argv.map((word) => expand(word, env));
-    const found = await findExecutable(words[0]!, env['PATH'] ?? '');
-    if (found === undefined) {
+    // Looked up before setpriv runs it, so a missing program fails the start instead of exiting 127.
+    if ((await findExecutable(words[0]!, env['PATH'] ?? '')) === undefined) {
       throw new RuntimeError(
         'START_FAILED',
         `routemesh/exec cannot run '${words[0]}': executable file not found in $PATH; pass a command that exists on this machine (e.g. node).`,
       );
     }
     const [file, args] = await taskArgv(user, words);
-    const [stdout, stderr] = await outputPipes(2, user.switchTo ? user : undefined);
-    let child;
+    const { stdout, stderr } = await outputPipes(user.switchTo ? user : undefined);
+    let child: ChildProcess;
     try {
       // Its own process group, as a container has its own PID namespace: stopping the task reaches every process it started.
-      child = spawn(file, args, { env, stdio: ['ignore', stdout!.writeFd, stderr!.writeFd], detached: true });
+      child = spawn(file, args, { env, stdio: ['ignore', stdout.writeFd, stderr.writeFd], detached: true });
+    } catch (err) {
+      stdout.reader.destroy();
+      stderr.reader.destroy();
+      throw err;
     } finally {
       // The child has its own copies: the read ends see EOF once the task's last process is gone.
-      closeSync(stdout!.writeFd);
-      closeSync(stderr!.writeFd);
+      closeSync(stdout.writeFd);
+      closeSync(stderr.writeFd);
     }
-    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout!.reader, stderr: stderr!.reader });
+    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader });
     await task.started();
     return task;
   }
