@@ -158,3 +158,22 @@ t.test('service logs shows what a task wrote through /dev/stdout and /dev/stderr
   t.match(out.stdout, new RegExp(`^${prefix} +\\| to-dev-stdout$`, 'm'));
   t.match(out.stderr, new RegExp(`^${prefix} +\\| to-dev-stderr$`, 'm'), 'the task\'s stderr on the CLI\'s, as docker prints it');
 });
+
+t.test('as root, the engine runs a service\'s task and its health command as the service\'s --user', { skip: rootOnly }, async (t) => {
+  const cluster = await testCluster(t, 41, { nodes: 1 });
+  const base = cluster.nodes[0]!.apiUrl;
+  const daemon = Number(execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' }));
+  // The task turns running only once the check passed, which it does only as daemon.
+  const created = await api(base, 'POST', '/services/create', {
+    Name: 'as-daemon',
+    TaskTemplate: { ContainerSpec: {
+      Image: 'routemesh/exec', Command: ['sleep', '1000'], User: 'daemon',
+      Healthcheck: { Test: ['CMD-SHELL', `test "$(id -u)" = ${daemon}`], Interval: 100_000_000, Retries: 1 },
+    } },
+    Mode: { Replicated: { Replicas: 1 } },
+  });
+  t.equal(created.status, 201);
+  const [task] = await waitForRunning(base, 'as-daemon', 1);
+  t.equal(task.Status.ContainerStatus.PID > 0, true);
+  t.equal(credentials(task.Status.ContainerStatus.PID).uid[0], daemon, 'the task\'s process runs as daemon');
+});
