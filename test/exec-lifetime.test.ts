@@ -22,7 +22,7 @@ function processesRunning(argv: string[]): number[] {
   });
 }
 
-/** A cluster in a child process running two replicas of `sleep <a number no other process uses>`. */
+/** A cluster in a child process running two replicas of `sleep <a number no other process uses>`, each with a child doing the same. */
 async function clusterWithSleepers(t: Test) {
   const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', `127.${NODES}.0.0/24`, '--task-subnet', `127.${NODES + 1}.0.0/16`,
     '--vip-subnet', `127.${NODES + 2}.0.0/16`, '--dns', `127.${NODES}.0.250`, '--dns-upstream', `127.${NODES}.0.251`]);
@@ -35,11 +35,13 @@ async function clusterWithSleepers(t: Test) {
   await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
 
   const argv = ['sleep', `${100_000 + Math.floor(Math.random() * 100_000)}.${process.pid}`];
+  // Each task's own process sleeps, and so does the child it started (as npm starts node).
   const created = await api(ENGINE, 'POST', '/services/create', {
-    Name: 'sleepers', TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Command: argv } }, Mode: { Replicated: { Replicas: 2 } },
+    Name: 'sleepers', TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Command: ['sh', '-c', `${argv.join(' ')} & exec ${argv.join(' ')}`] } },
+    Mode: { Replicated: { Replicas: 2 } },
   });
   t.equal(created.status, 201);
-  const pids = await waitFor('two sleepers', () => { const p = processesRunning(argv); return p.length === 2 ? p : undefined; });
+  const pids = await waitFor('four sleepers', () => { const p = processesRunning(argv); return p.length === 4 ? p : undefined; });
   // Should a check fail, its processes must not outlive the test either.
   t.teardown(() => { for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
   return { child, exited, argv, stderr: () => stderr };

@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { reapOnExit } from './groupReaper.js';
 import type { LogRing } from './LogRing.js';
 import { RuntimeError } from './TaskRun.js';
 import type { ListenPort, LogLine, RunningTask } from './TaskRun.js';
@@ -40,9 +41,11 @@ export class ChildTask implements RunningTask {
     );
     // When the main process ends, so does everything it started (a container's PID 1 taking its namespace
     // with it); otherwise a grandchild holding the pipes would keep the task from ever being seen as ended.
+    const release = child.pid === undefined ? () => {} : reapOnExit(child.pid);
     const exit = new Promise<number>((resolve) => {
       child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
         this.#signalGroup('SIGKILL');
+        release();
         resolve(exitCodeOf(code, signal));
       });
     });

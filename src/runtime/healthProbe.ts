@@ -4,6 +4,7 @@
 // task, as the task's user.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { reapOnExit } from './groupReaper.js';
 import { taskArgv } from './taskProcess.js';
 import type { ListenPort } from './TaskRun.js';
 import { resolveTaskUser } from './TaskUser.js';
@@ -78,10 +79,12 @@ async function shellProbe(command: string, host: string, user: TaskUser, signal:
     };
     signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', () => resolve(false));
+    const release = child.pid === undefined ? () => {} : reapOnExit(child.pid);
     child.on('exit', (code) => {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(killer);
       group('SIGKILL'); // what it left running dies with it
+      release();
       resolve(code === 0);
     });
   });
