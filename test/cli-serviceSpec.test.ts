@@ -46,13 +46,14 @@ t.test('the other create flags land where docker puts them', async (t) => {
   const spec = JSON.parse(create(['--name', 'app', '-p', '8080:80', '-p', '5353:53/udp', '--env', 'A=1', '--env', 'FROM_ENV',
     '--label', 'b=2', '--label', 'a=1', '--container-label', 'c=3', '--endpoint-mode', 'dnsrr', '--no-healthcheck',
     '--restart-condition', 'on-failure', '--restart-delay', '500ms', '--restart-max-attempts', '2', '--stop-grace-period', '2s',
-    '--replicas-max-per-node', '1', 'routemesh/exec', 'python3', '-m', 'http.server', '80', '--bind', '${HOST}'], { FROM_ENV: 'x' })) as ApiServiceSpec;
+    '--replicas-max-per-node', '1', '--user', 'www-data:www-data', 'routemesh/exec', 'python3', '-m', 'http.server', '80', '--bind', '${HOST}'], { FROM_ENV: 'x' })) as ApiServiceSpec;
   t.same(spec.Labels, { a: '1', b: '2' });
   t.same(Object.keys(spec.Labels!), ['a', 'b'], 'labels sorted as Go encodes maps');
   t.same(spec.TaskTemplate!.ContainerSpec, {
     Image: 'routemesh/exec:latest', Labels: { c: '3' }, Args: ['python3', '-m', 'http.server', '80', '--bind', '${HOST}'],
-    Env: ['A=1', 'FROM_ENV=x'], Init: false, StopGracePeriod: 2e9, Healthcheck: { Test: ['NONE'] }, DNSConfig: {},
+    Env: ['A=1', 'FROM_ENV=x'], User: 'www-data:www-data', Init: false, StopGracePeriod: 2e9, Healthcheck: { Test: ['NONE'] }, DNSConfig: {},
   });
+  t.same(Object.keys(spec.TaskTemplate!.ContainerSpec!).slice(3, 6), ['Env', 'User', 'Init'], 'User where Go puts it, after Env');
   t.same(spec.TaskTemplate!.RestartPolicy, { Condition: 'on-failure', Delay: 5e8, MaxAttempts: 2 });
   t.same(spec.TaskTemplate!.Placement, { MaxReplicas: 1 });
   t.same(spec.EndpointSpec, { Mode: 'dnsrr', Ports: [
@@ -83,9 +84,10 @@ t.test('update edits the fetched spec and sends the rest back as it came', async
 t.test('update: env, labels, constraints, ports, replicas and force', async (t) => {
   const current = JSON.parse(create(['--name', 'web', '--env', 'A=1', '--env', 'B=2', '-p', '8080:80', '--replicas', '2', 'nginx'])) as ApiServiceSpec;
   const args = parseArgs(['--env-add', 'B=3', '--env-add', 'C=4', '--env-rm', 'A', '--label-add', 'tier=web', '--constraint-add', 'node.role == worker',
-    '--publish-add', '9090:90', '--publish-rm', '80', '--replicas', '4', '--force', 'web'], updateCommand.flags, { command: 'x' });
+    '--publish-add', '9090:90', '--publish-rm', '80', '--replicas', '4', '--force', '--user', '1000', 'web'], updateCommand.flags, { command: 'x' });
   const spec = applyUpdateFlags(current, args);
   t.same(spec.TaskTemplate!.ContainerSpec!.Env, ['B=3', 'C=4']);
+  t.equal(spec.TaskTemplate!.ContainerSpec!.User, '1000');
   t.same(spec.Labels, { tier: 'web' });
   t.same(spec.TaskTemplate!.Placement!.Constraints, ['node.role == worker']);
   t.same(spec.EndpointSpec!.Ports, [{ Protocol: 'tcp', TargetPort: 90, PublishedPort: 9090, PublishMode: 'ingress' }]);

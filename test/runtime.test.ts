@@ -448,6 +448,8 @@ t.test('routemesh/exec runs the command with the task environment and serves at 
     args: ['-e', program],
     env: ['GREETING=hi'],
     ports: [{ protocol: 'tcp', targetPort: 8080 }],
+    // tap's hooks, which it puts into every child, write into this checkout when node exits: as nobody, they could not.
+    user: String(process.getuid!()),
   });
   const task = await start(t, runtime, s);
   t.not(task.pid, process.pid);

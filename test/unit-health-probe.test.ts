@@ -1,6 +1,6 @@
 // Health probes: curl/wget aimed at localhost become HTTP requests to the task (on its real port);
 // other commands run in a shell that a timeout ends together with everything it started.
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,7 @@ t.test('curl -f against localhost probes the task over HTTP, on its real port', 
 t.test('a shell check sees HOST as the task and ends with everything it started when it times out', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'routemesh-probe-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o777); // as root, the check runs as nobody
   const ok = healthProbe(['CMD-SHELL', `test "$HOST" = ${HOST}`], HOST, [])!;
   t.equal(await ok(new AbortController().signal), true);
   const pidFile = path.join(dir, 'pid');

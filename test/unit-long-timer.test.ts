@@ -3,6 +3,7 @@
 // long delays, so a 720h wait is seen firing (or not) without waiting.
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
 import { HealthChecker } from '../src/lb/index.js';
@@ -108,13 +109,14 @@ t.test('a stop with a 720h grace period sends SIGTERM now and SIGKILL only after
   t.teardown(() => { process.kill = realKill; });
   // A stand-in child process: the task only signals its group and listens for its events.
   const child = Object.assign(new EventEmitter(), { pid: 424242, spawnfile: 'sleep', stdout: null, stderr: null }) as unknown as ChildProcess;
-  const task = new ChildTask(child, '127.44.0.9', [], new LogRing());
+  const ended = () => new PassThrough().end();
+  const task = new ChildTask(child, '127.44.0.9', [], new LogRing(), { stdout: ended(), stderr: ended() });
   void task.stop(720 * HOUR);
   t.same(signals, ['-424242 SIGTERM'], 'SIGTERM at once');
   clock.advance(HOUR);
   t.same(signals, ['-424242 SIGTERM'], 'no SIGKILL after an hour');
   clock.advance(719 * HOUR);
   t.same(signals, ['-424242 SIGTERM', '-424242 SIGKILL'], 'SIGKILL once the grace period is over');
-  child.emit('close', null, 'SIGKILL');
+  child.emit('exit', null, 'SIGKILL');
   t.equal(await task.exited, 137);
 });

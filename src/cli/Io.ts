@@ -11,7 +11,7 @@ export interface Io {
   readonly env: Record<string, string | undefined>;
   /** Whether stdout is a terminal: progress bars are redrawn in place only then. */
   readonly isTTY: boolean;
-  /** Subscribes to Ctrl-C (SIGINT) and SIGTERM; returns the unsubscribe function. */
+  /** Subscribes to Ctrl-C (SIGINT), SIGTERM and SIGHUP (its terminal closed); returns the unsubscribe function. */
   readonly onInterrupt?: (listener: () => void) => () => void;
   /** Wall clock in ms, for "Running 5 seconds ago". */
   readonly now?: () => number;
@@ -31,11 +31,12 @@ export function processIo(): Io {
   };
 }
 
+/** A closed terminal (SIGHUP) ends a command as Ctrl-C does: `up` then stops its tasks instead of leaving them behind. */
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 export function processInterrupts(listener: () => void): () => void {
-  process.on('SIGINT', listener);
-  process.on('SIGTERM', listener);
+  for (const signal of INTERRUPTS) process.on(signal, listener);
   return () => {
-    process.off('SIGINT', listener);
-    process.off('SIGTERM', listener);
+    for (const signal of INTERRUPTS) process.off(signal, listener);
   };
 }

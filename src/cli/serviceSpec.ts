@@ -43,6 +43,7 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
   { name: 'constraint', kind: 'list', help: 'Placement constraints (e.g. "node.role == worker")' },
   { name: 'replicas-max-per-node', kind: 'string', valueName: 'uint', help: 'Maximum number of tasks per node (default 0 = unlimited)' },
   { name: 'env', short: 'e', kind: 'list', help: 'Set environment variables' },
+  { name: 'user', short: 'u', kind: 'string', help: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'label', short: 'l', kind: 'list', help: 'Service labels' },
   { name: 'container-label', kind: 'list', help: 'Container labels' },
   { name: 'endpoint-mode', kind: 'string', help: 'Endpoint mode (vip or dnsrr)', defaultText: '"vip"' },
@@ -84,6 +85,7 @@ export function buildServiceSpec(args: ParsedArgs, env: Record<string, string | 
   const update = updateConfig(undefined, args);
   const rollback = updateConfig(undefined, args, 'rollback');
   const name = args.string('name');
+  const user = args.string('user');
 
   return {
     ...(name ? { Name: name } : {}),
@@ -94,6 +96,7 @@ export function buildServiceSpec(args: ParsedArgs, env: Record<string, string | 
         ...(Object.keys(containerLabels).length > 0 ? { Labels: containerLabels } : {}),
         ...(command.length > 0 ? { Args: command } : {}),
         ...(envList.length > 0 ? { Env: envList } : {}),
+        ...(user ? { User: user } : {}),
         Init: false,
         ...(stopGrace !== undefined ? { StopGracePeriod: durationFlag('stop-grace-period', stopGrace) } : {}),
         ...(health !== undefined ? { Healthcheck: health } : {}),

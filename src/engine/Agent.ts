@@ -116,7 +116,7 @@ export class Agent {
         const started = { PID: handle.pid, Endpoint: { Addr: handle.address, Ports: handle.ports.map((p) => ({ ...p })) } };
         void handle.exited.then((code) => this.#exited(task.ID, code));
         const health = task.Spec.ContainerSpec.Healthcheck;
-        const probe = healthProbe(health?.Test, handle.address, handle.ports);
+        const probe = healthProbe(health?.Test, handle.address, handle.ports, task.Spec.ContainerSpec.User);
         if (!probe) {
           this.#report(task.ID, { State: 'running', Message: 'started', ...started });
           return;
@@ -164,6 +164,7 @@ export class Agent {
       ...(container.Args ? { args: container.Args } : {}),
       ...(container.Env ? { env: container.Env } : {}),
       ...(container.Mounts ? { mounts: container.Mounts } : {}),
+      ...(container.User ? { user: container.User } : {}),
       ports: ports.filter((p, i) => ports.findIndex((q) => q.targetPort === p.targetPort && q.protocol === p.protocol) === i),
     };
   }

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { realTimer } from '../swarm/index.js';
 import type { Timer } from '../swarm/index.js';
+import { reapOnExit } from './groupReaper.js';
 import type { LogRing } from './LogRing.js';
 import { RuntimeError } from './TaskRun.js';
 import type { ListenPort, LogLine, RunningTask } from './TaskRun.js';
@@ -21,14 +22,16 @@ export class ChildTask implements RunningTask {
   #code: number | undefined;
   #killTimer: Timer | undefined;
 
-  /** Attach to `child` in the same tick it was spawned, so no output or exit can be missed. */
-  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing) {
+  /**
+   * Attach to `child` in the same tick it was spawned, so no exit can be missed; `output` holds the read
+   * ends of its stdout and stderr (OutputPipe), read until every process that holds them is gone.
+   */
+  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing, output: { stdout: Readable; stderr: Readable }) {
     this.#child = child;
     this.address = address;
     this.ports = ports;
     this.#log = log;
-    if (child.stdout) this.#follow(child.stdout, 'stdout');
-    if (child.stderr) this.#follow(child.stderr, 'stderr');
+    const drained = [this.#follow(output.stdout, 'stdout'), this.#follow(output.stderr, 'stderr')];
     this.#started = new Promise((resolve, reject) => {
       child.once('spawn', () => resolve());
       child.once('error', (err: NodeJS.ErrnoException) => reject(spawnFailure(child.spawnfile, err)));
@@ -40,14 +43,19 @@ export class ChildTask implements RunningTask {
     );
     // When the main process ends, so does everything it started (a container's PID 1 taking its namespace
     // with it); otherwise a grandchild holding the pipes would keep the task from ever being seen as ended.
-    child.once('exit', () => this.#signalGroup('SIGKILL'));
-    this.exited = new Promise((resolve) => {
-      // 'close' rather than 'exit': it waits for stdout and stderr, so the last lines are in the logs.
-      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-        this.#killTimer?.cancel();
-        this.#code = exitCodeOf(code, signal);
-        resolve(this.#code);
+    const release = child.pid === undefined ? () => {} : reapOnExit(child.pid);
+    const exit = new Promise<number>((resolve) => {
+      child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        this.#signalGroup('SIGKILL');
+        release();
+        resolve(exitCodeOf(code, signal));
       });
+    });
+    // Ended once its output is read to the end too, so the last lines are in the logs.
+    this.exited = Promise.all([exit, ...drained]).then(([code]) => {
+      this.#killTimer?.cancel();
+      this.#code = code;
+      return code;
     });
   }
 
@@ -88,8 +96,13 @@ export class ChildTask implements RunningTask {
     }
   }
 
-  #follow(stream: Readable, name: LogLine['stream']): void {
-    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (text) => this.#log.push(name, text));
+  /** Resolves when `stream` has ended and its last line (even without a newline) is in the log. */
+  #follow(stream: Readable, name: LogLine['stream']): Promise<void> {
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    lines.on('line', (text) => this.#log.push(name, text));
+    lines.on('error', () => {}); // a read error ends the output as EOF would; the lines read are kept
+    // The stream closes after 'end', by which time readline has pushed the last line.
+    return new Promise((resolve) => stream.once('close', () => resolve()));
   }
 }
 

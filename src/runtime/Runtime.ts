@@ -9,6 +9,7 @@ import { PortBinder } from './PortBinder.js';
 import type { PortBinderOptions } from './PortBinder.js';
 import { RuntimeError } from './TaskRun.js';
 import type { RunningTask, TaskRunSpec } from './TaskRun.js';
+import { resolveTaskUser } from './TaskUser.js';
 
 export interface RuntimeOptions extends PortBinderOptions {
   /** Lines of output each task keeps (default 1000). */
@@ -24,7 +25,7 @@ const KEPT_OUTPUTS = 500;
 export type TaskOutput = Pick<LogRing, 'lines' | 'onLog'>;
 
 export class Runtime {
-  readonly #host: ImageHost;
+  readonly #host: Omit<ImageHost, 'user'>;
   /** The output of the tasks started last, by task ID: the running ones, and the recently ended. */
   readonly #outputs = new Map<string, TaskOutput>();
 
@@ -55,10 +56,12 @@ export class Runtime {
     const image = findImage(ref);
     if (!image) throw new RuntimeError('NO_SUCH_IMAGE', `No such image: ${ref.named}`);
     checkMounts(spec.mounts ?? []);
+    // Every image's task is refused a user this machine does not have, as Docker refuses the container.
+    const user = await resolveTaskUser(spec.user);
     try {
       // Only the task's log is kept once it ends, not the task (its servers, its process, its data).
       let log: LogRing | undefined;
-      const task = await image.run(spec, { ...this.#host, newLog: () => (log = this.#host.newLog()) });
+      const task = await image.run(spec, { ...this.#host, user, newLog: () => (log = this.#host.newLog()) });
       if (log) {
         this.#outputs.set(spec.taskId, log);
         if (this.#outputs.size > KEPT_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value!);

@@ -18,6 +18,8 @@ export interface TaskRunSpec {
   args?: string[];
   /** `KEY=value` strings, as in the service spec. */
   env?: string[];
+  /** ContainerSpec.User: "name|uid[:group|gid]"; unset, routemesh's own user (nobody when that is root). */
+  user?: string;
   /** Target ports of the service's endpoint spec. */
   ports: { protocol: TransportProtocol; targetPort: number }[];
   /** The container spec's mounts: checked as Docker checks them, not applied. */

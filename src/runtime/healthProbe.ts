@@ -1,17 +1,25 @@
 // Turns a health check's test (`CMD-SHELL curl -f http://localhost:5000/health`) into a probe of the
 // task. `curl` and `wget` aimed at localhost become HTTP requests to the task's own address (and its real
-// port, should that have moved); any other command runs in a shell with HOST set and `localhost` meaning the task.
+// port, should that have moved); any other command runs in a shell with HOST set and `localhost` meaning the
+// task, as the task's user.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { reapOnExit } from './groupReaper.js';
+import { taskArgv } from './taskProcess.js';
 import type { ListenPort } from './TaskRun.js';
+import { resolveTaskUser } from './TaskUser.js';
+import type { TaskUser } from './TaskUser.js';
 
 export type Probe = (signal: AbortSignal) => Promise<boolean>;
 
 const HTTP_TOOL = /^\s*(curl|wget)\s+(.*)$/;
 const LOCAL_URL = /(?:^|\s)['"]?(?:https?:\/\/)?(localhost|127\.0\.0\.1)(?::(\d+))?(\/[^\s'"]*)?['"]?(?=\s|$)/;
 
-/** `undefined` when the test says there is no check (absent, empty, or ["NONE"]). */
-export function healthProbe(test: readonly string[] | undefined, address: string, ports: readonly ListenPort[]): Probe | undefined {
+/**
+ * `undefined` when the test says there is no check (absent, empty, or ["NONE"]). `user` is the service's
+ * --user (ContainerSpec.User), whom a command runs as.
+ */
+export function healthProbe(test: readonly string[] | undefined, address: string, ports: readonly ListenPort[], user?: string): Probe | undefined {
   if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
   const [kind, ...rest] = test;
   const command = kind === 'CMD-SHELL' ? rest.join(' ') : kind === 'CMD' ? rest.join(' ') : test.join(' ');
@@ -25,7 +33,16 @@ export function healthProbe(test: readonly string[] | undefined, address: string
     return (signal) => httpProbe(address, listen, url[3] ?? '/', failOnError, signal);
   }
   const shellCommand = kind === 'CMD' ? rest.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ') : command;
-  return (signal) => shellProbe(shellCommand.replace(/\blocalhost\b/g, address), address, signal);
+  let resolved: Promise<TaskUser> | undefined;
+  return async (signal) => {
+    // Resolved once; a user that cannot be found fails the check (the task itself was refused at start).
+    resolved ??= resolveTaskUser(user);
+    try {
+      return await shellProbe(shellCommand.replace(/\blocalhost\b/g, address), address, await resolved, signal);
+    } catch {
+      return false;
+    }
+  };
 }
 
 function httpProbe(host: string, port: number, path: string, failOnError: boolean, signal: AbortSignal): Promise<boolean> {
@@ -44,11 +61,14 @@ const KILL_AFTER_MS = 1000;
 
 /**
  * In its own process group, as a container's exec would be, so a timed-out check takes everything it
- * started with it; its environment is the task's view (PATH and HOST), not routemesh's own.
+ * started with it; its environment is the task's view (PATH, HOME and HOST), not routemesh's own.
  */
-function shellProbe(command: string, host: string, signal: AbortSignal): Promise<boolean> {
+async function shellProbe(command: string, host: string, user: TaskUser, signal: AbortSignal): Promise<boolean> {
+  const [file, args] = await taskArgv(user, ['sh', '-c', command]);
+  if (signal.aborted) return false;
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: host }, stdio: 'ignore', detached: true });
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: user.home, HOST: host };
+    const child = spawn(file, args, { env, stdio: 'ignore', detached: true });
     const group = (sig: NodeJS.Signals): void => {
       try { process.kill(-child.pid!, sig); } catch { /* already gone */ }
     };
@@ -59,10 +79,12 @@ function shellProbe(command: string, host: string, signal: AbortSignal): Promise
     };
     signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', () => resolve(false));
+    const release = child.pid === undefined ? () => {} : reapOnExit(child.pid);
     child.on('exit', (code) => {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(killer);
       group('SIGKILL'); // what it left running dies with it
+      release();
       resolve(code === 0);
     });
   });

@@ -22,6 +22,7 @@ export const updateCommand: Command = {
     ...UPDATE_CONFIG_FLAGS,
     { name: 'env-add', kind: 'list', help: 'Add or update an environment variable' },
     { name: 'env-rm', kind: 'list', help: 'Remove an environment variable' },
+    { name: 'user', short: 'u', kind: 'string', help: 'Username or UID (format: <name|uid>[:<group|gid>])' },
     { name: 'publish-add', kind: 'list', valueName: 'port', help: 'Add or update a published port' },
     { name: 'publish-rm', kind: 'list', valueName: 'port', help: 'Remove a published port by its target port' },
     { name: 'label-add', kind: 'list', help: 'Add or update a service label' },
@@ -89,6 +90,8 @@ export function applyUpdateFlags(current: ApiServiceSpec, args: ParsedArgs): Api
     if (env.length > 0) container.Env = env;
     else delete container.Env;
   }
+  const user = args.string('user');
+  if (user !== undefined) container.User = user;
   if (args.has('label-add') || args.has('label-rm')) {
     const labels: Record<string, string> = { ...(spec.Labels ?? {}), ...keyValueMap(args.list('label-add')) };
     for (const key of args.list('label-rm')) delete labels[key];

@@ -1,6 +1,6 @@
 // `routemesh up`: starts the cluster in this process (the engine module's startCluster), prints its
 // nodes and what to try next, optionally runs the demo service, logs the cluster's events, and stays
-// up until SIGINT or SIGTERM.
+// up until SIGINT, SIGTERM or SIGHUP.
 // Types only: the engine itself is loaded when `up` runs (startFromEngine below).
 import path from 'node:path';
 import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';

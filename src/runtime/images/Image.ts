@@ -4,6 +4,7 @@
 import type { LogRing } from '../LogRing.js';
 import type { PortBinder } from '../PortBinder.js';
 import type { RunningTask, TaskRunSpec } from '../TaskRun.js';
+import type { TaskUser } from '../TaskUser.js';
 
 export interface Image {
   /** Starts one task; rejects with a RuntimeError (START_FAILED) when it cannot. */
@@ -22,4 +23,6 @@ export interface ImageHost {
   readonly binder: PortBinder;
   newLog(): LogRing;
   readonly simplenode: SimpleNodeTimings;
+  /** Who the task's processes run as (the service's --user, resolved). */
+  readonly user: TaskUser;
 }
