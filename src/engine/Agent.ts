@@ -195,7 +195,8 @@ export class Agent {
 
   /**
    * A planned stop. The task is fenced on every node already (no new connections); the fence period
-   * lets connections the meshes accepted just before reach it and be served, then the task stops gracefully.
+   * lets connections the meshes accepted just before reach it and be served (told to close after their
+   * answer), then the task stops gracefully.
    */
   #stopTask(task: Task, service: Service | undefined): void {
     this.#stopEntry(task.ID, this.#running.get(task.ID)!, this.#graceMs(task, service), (code) => {
@@ -212,7 +213,10 @@ export class Agent {
     if (entry.stopping) return;
     entry.checker?.stop();
     entry.stopping = entry.starting.then(async () => {
-      if (fenceMs > 0) await this.#fence(fenceMs);
+      if (fenceMs > 0) {
+        entry.handle?.fence?.();
+        await this.#fence(fenceMs);
+      }
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
       this.#running.delete(taskId);
       stopped(code);
