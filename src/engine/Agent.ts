@@ -209,13 +209,14 @@ export class Agent {
     return (graceNs ?? DEFAULT_STOP_GRACE_PERIOD) / NANOS_PER_MS;
   }
 
-  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs = 0): void {
+  /** `fenceMs` is given for a planned stop (the meshes have fenced the task), even when it is 0. */
+  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs?: number): void {
     if (entry.stopping) return;
     entry.checker?.stop();
     entry.stopping = entry.starting.then(async () => {
-      if (fenceMs > 0) {
+      if (fenceMs !== undefined) {
         entry.handle?.fence?.();
-        await this.#fence(fenceMs);
+        if (fenceMs > 0) await this.#fence(fenceMs);
       }
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
       this.#running.delete(taskId);

@@ -103,7 +103,7 @@ export class InProcessTask implements RunningTask {
    * Stopping goes as a good server's graceful shutdown. Once fenced, every answer says `Connection: close`,
    * so a kept-alive client learns to go elsewhere on its next request rather than find its connection
    * closed. When the stop comes, the connections the listener still holds are taken and served (see
-   * closeWhenQueueEmpty), answers in progress finish, and only then are connections with nothing on them
+   * whenQueueEmpty), answers in progress finish, and only then are connections with nothing on them
    * closed: with a FIN, while whatever the client sent still gets read, never a reset.
    */
   async serveHttp(server: http.Server, targetPort: number, { acceptProxyHeader = false } = {}): Promise<number> {
@@ -111,7 +111,7 @@ export class InProcessTask implements RunningTask {
     const inFlight = new Map<http.ServerResponse, net.Socket>();
     /** Every open connection, with its byte count when it last had nothing to do (no answer in progress). */
     const connections = new Map<net.Socket, number>();
-    let closing = false;
+    let fenced = false;
     let draining = false;
     let acceptedCount = 0;
     const idle = (socket: net.Socket): boolean =>
@@ -121,7 +121,7 @@ export class InProcessTask implements RunningTask {
       for (const socket of connections.keys()) if (idle(socket)) endGently(socket);
     };
     server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (closing) res.shouldKeepAlive = false;
+      if (fenced || draining) res.shouldKeepAlive = false;
       const socket = req.socket;
       inFlight.set(res, socket);
       res.once('close', () => {
@@ -144,16 +144,20 @@ export class InProcessTask implements RunningTask {
       listenPort,
       closed: once(listener, 'close'),
       fence: () => {
-        closing = true;
+        fenced = true;
         for (const res of inFlight.keys()) res.shouldKeepAlive = false;
       },
+      // Fenced, the queue holds only connections the meshes sent before the fence: they are served. A
+      // stop without a fence (the node going away) closes at once.
       drain: () => {
-        closing = true;
         for (const res of inFlight.keys()) res.shouldKeepAlive = false;
-        closeWhenQueueEmpty(listener, () => acceptedCount, () => {
+        const closeNow = (): void => {
+          listener.close();
           draining = true;
           closeIdle();
-        });
+        };
+        if (fenced) whenQueueEmpty(() => acceptedCount, closeNow);
+        else closeNow();
       },
       kill: () => {
         listener.close();
@@ -165,6 +169,7 @@ export class InProcessTask implements RunningTask {
 
   async serveTcp(server: net.Server, targetPort: number): Promise<number> {
     const sockets = new Set<net.Socket>();
+    let fenced = false;
     let acceptedCount = 0;
     server.prependListener('connection', (socket: net.Socket) => {
       acceptedCount++;
@@ -178,12 +183,16 @@ export class InProcessTask implements RunningTask {
       targetPort,
       listenPort,
       closed: once(server, 'close'),
-      // A stream server has no request boundary to wait for: a FIN tells each peer we are done (those
-      // still queued too, rather than the reset a closed listener would give them).
+      fence: () => { fenced = true; },
+      // A stream server has no request boundary to wait for: a FIN tells each peer we are done (when
+      // fenced, those still queued too, rather than the reset a closed listener would give them).
       drain: () => {
-        closeWhenQueueEmpty(server, () => acceptedCount, () => {
+        const closeNow = (): void => {
+          server.close();
           for (const socket of sockets) socket.end();
-        });
+        };
+        if (fenced) whenQueueEmpty(() => acceptedCount, closeNow);
+        else closeNow();
       },
       kill: () => {
         server.close();
@@ -313,12 +322,13 @@ function proxyAwareFront(server: http.Server): net.Server {
 }
 
 /**
- * Closes `listener` once the connections waiting in its queue are taken. Node takes one connection per
- * turn of the event loop, so on a busy machine connections the meshes opened before the fence can wait
- * there for seconds; closing the listener would have the kernel reset every one of them. Nothing new
- * comes to a fenced task, so the queue only shrinks: a turn that takes none has emptied it.
+ * Calls `close` once the connections waiting in a listener's queue are taken (`accepted` counts them).
+ * Node takes one connection per turn of the event loop, so on a busy machine connections the meshes
+ * opened before the fence can wait there for seconds; closing the listener would have the kernel reset
+ * every one of them. Nothing new comes to a fenced task, so the queue only shrinks: a turn that takes
+ * none has emptied it.
  */
-function closeWhenQueueEmpty(listener: net.Server, accepted: () => number, closed: () => void): void {
+function whenQueueEmpty(accepted: () => number, close: () => void): void {
   let before = accepted();
   const check = (): void => {
     if (accepted() !== before) {
@@ -326,8 +336,7 @@ function closeWhenQueueEmpty(listener: net.Server, accepted: () => number, close
       setImmediate(check);
       return;
     }
-    listener.close();
-    closed();
+    close();
   };
   // Called from a timer or a callback: the turn's poll (where connections are taken) runs before this.
   setImmediate(check);
