@@ -5,7 +5,8 @@
 // with no task, 502 when none could be reached or one failed, 504 when one stayed silent), with a
 // request safe to repeat retried and one with a body never sent twice; the keep-alive race is absorbed;
 // WebSockets pass through while h2c upgrades are answered as plain requests; a task's 5xx is passed on.
-// Every address is in 127.229.0.0/16: the front listens on 127.229.0.1, tasks on 127.229.0.10 and up.
+// Every address is in 127.229.0.0/16: the front listens on 127.229.0.1, tasks on 127.229.0.10 and up;
+// the refusals and header timeouts use 127.66.0.0/16 (front 127.66.0.1).
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
@@ -48,6 +49,7 @@ function up(id: string, host: string, port: number): BackendDesired {
 }
 
 interface Front {
+  host: string;
   port: number;
   target: HttpTarget;
   /** What the forwarder reported, in order: `answered <id> <status>`, `connectError <id>`, `failed <reason>`. */
@@ -59,8 +61,8 @@ interface Front {
 /** Node's own timeouts for the front's http.Server, as HttpForwarder.server takes them. */
 type FrontTimeouts = NonNullable<Parameters<HttpForwarder['server']>[1]>;
 
-/** A front listener on FRONT handing its connections to a new HttpForwarder, as src/mesh/Mesh.ts does. */
-async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLimits = {}, timeouts: FrontTimeouts = {}): Promise<Front> {
+/** A front listener on `host` handing its connections to a new HttpForwarder, as src/mesh/Mesh.ts does. */
+async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLimits = {}, timeouts: FrontTimeouts = {}, host = FRONT): Promise<Front> {
   const log: string[] = [];
   const pool = new Pool();
   pool.set(backends);
@@ -76,7 +78,7 @@ async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLi
       retried: () => log.push('retried'),
     },
   };
-  const forwarder = new HttpForwarder({ localAddress: FRONT });
+  const forwarder = new HttpForwarder({ localAddress: host });
   t.teardown(() => forwarder.close());
   const http1 = forwarder.server(() => target, timeouts);
   // It never listened, but was told it had: closing it stops Node's check of its connections' timeouts.
@@ -87,8 +89,8 @@ async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLi
     http1.emit('connection', socket);
   });
   closeAtEnd(t, front);
-  const port = await listen(front, FRONT);
-  return { port, target, log, accepted: () => accepted };
+  const port = await listen(front, host);
+  return { host, port, target, log, accepted: () => accepted };
 }
 
 interface HttpTask {
@@ -186,7 +188,7 @@ function keepAliveAgent(t: Test): http.Agent {
  * A raw client connection to the front: bytes as latin1 text, waited on by condition. With `allowHalfOpen`
  * it does not end its side when the front ends its own: the connection stays open until the test is over.
  */
-function rawClient(t: Test, port: number, options: { allowHalfOpen?: boolean } = {}) {
+function rawClient(t: Test, port: number, options: { allowHalfOpen?: boolean; host?: string } = {}) {
   const socket = net.connect({ host: FRONT, port, ...options });
   t.teardown(() => { socket.destroy(); });
   socket.setEncoding('latin1');
@@ -590,10 +592,83 @@ t.test('a body that is itself a request stays a body: nothing is smuggled to the
   t.same(front.log, Array(4).fill('answered framed 200'));
 });
 
+/** The requests HAProxy refuses, and how: its status (its 2.6 answers each so), and what our answer says. */
+const REFUSED: { name: string; request: string; status: number; says: RegExp }[] = [
+  { name: 'two Host headers', request: 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', status: 400, says: /one Host header/ },
+  // RFC 9112 §3.2 refuses any second Host line (HAProxy merges two that agree).
+  { name: 'two Host headers that agree', request: 'GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n', status: 400, says: /one Host header/ },
+  { name: 'an absolute-form target naming another host than Host', request: 'GET http://a/x HTTP/1.1\r\nHost: b\r\n\r\n', status: 400, says: /names host a and the Host header b/ },
+  { name: 'Transfer-Encoding: identity, chunked', request: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', status: 422, says: /only chunked bodies/ },
+  { name: 'Transfer-Encoding: gzip, chunked', request: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', status: 422, says: /only chunked bodies/ },
+  { name: 'Transfer-Encoding: identity alone', request: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n', status: 400, says: /does not end with chunked/ },
+  // A client of HTTP/0.9 sends this line and waits: no header block will follow.
+  { name: 'an HTTP/0.9 request line', request: 'GET /\r\n', status: 400, says: /HTTP\/0\.9 is not served/ },
+];
+
+for (const { name, request, status, says } of REFUSED) {
+  t.test(`refused at the node as HAProxy refuses it: ${name} (${status})`, async (t) => {
+    const task = await httpTask(t, '127.66.0.10', echoBody);
+    const front = await startFront(t, [up('strict', '127.66.0.10', task.port)], {}, {}, '127.66.0.1');
+    const client = rawClient(t, front.port, { host: front.host });
+    client.socket.write(request);
+    // Well within the 10 s header timeout: the answer comes at once, and the connection closes after it.
+    const text = await deadline('the refusal and the close', client.closed(), 2000);
+    const [reply] = rawReplies(text);
+    t.equal(reply?.head.split('\r\n')[0], `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`);
+    t.match(reply?.head, /^connection: close$/im, 'Connection: close');
+    t.match(reply?.head, /^content-type: text\/plain/im, 'a text/plain body');
+    t.match(reply?.body, says, 'saying why');
+    t.equal(task.requests.length, 0, 'the task never saw it');
+    t.match(front.log, [/^failed refused$/]);
+  });
+}
+
+t.test('what HAProxy passes passes: an absolute-form target naming Host\'s host, and HTTP/0.9 only as a whole connection is refused', async (t) => {
+  const task = await httpTask(t, '127.66.0.11', echoBody);
+  const front = await startFront(t, [up('lenient', '127.66.0.11', task.port)], {}, {}, '127.66.0.1');
+  const client = rawClient(t, front.port, { host: front.host });
+  // Case and the scheme's default port do not make two hosts differ.
+  client.socket.write('GET http://A:80/x HTTP/1.1\r\nHost: a\r\n\r\n');
+  const [first] = rawReplies(await client.until('the first reply', (text) => rawReplies(text).length >= 1));
+  t.equal(first?.status, 200);
+  t.equal((JSON.parse(first!.body) as SeenBody).url, '/x');
+  // A version-less line later on a kept-alive connection: refused once its (empty) header block ends.
+  client.socket.write('GET /\r\n\r\n');
+  const text = await client.closed();
+  t.same(rawReplies(text).map((reply) => reply.status), [200, 400]);
+  t.equal(task.requests.length, 1);
+});
+
+t.test('a slow head is cut with 408 after the header timeout: the first on a connection, and one after a kept-alive answer', async (t) => {
+  const task = await httpTask(t, '127.66.0.12', echoBody);
+  // Node's own request timeout (300 s) is left as it is: only the header timeout can cut these.
+  const front = await startFront(t, [up('slowloris', '127.66.0.12', task.port)], { headerTimeoutMs: 300 }, {}, '127.66.0.1');
+
+  const first = rawClient(t, front.port, { host: front.host });
+  let started = Date.now();
+  first.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  let text = await deadline('the slow first head to be cut', first.closed(), 3000);
+  let elapsed = Date.now() - started;
+  t.equal(text.split('\r\n')[0], 'HTTP/1.1 408 Request Timeout');
+  t.ok(elapsed >= 250 && elapsed < 1000, `after the 300ms header timeout (${elapsed}ms)`);
+
+  const second = rawClient(t, front.port, { host: front.host });
+  second.socket.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\n');
+  await second.until('the first answer', (received) => rawReplies(received).length >= 1);
+  started = Date.now();
+  second.socket.write('GET /two HTTP/1.1\r\nHost: x\r\n');
+  text = await deadline('the slow second head to be cut', second.closed(), 3000);
+  elapsed = Date.now() - started;
+  t.match(text, /HTTP\/1\.1 408 Request Timeout/);
+  // Node looks for heads past their time once a second.
+  t.ok(elapsed >= 250 && elapsed < 2000, `after the header timeout, give or take Node's 1 s look (${elapsed}ms)`);
+  t.same(task.requests.map((request) => request.url), ['/one'], 'neither slow head reached the task');
+});
+
 t.test('slow clients are timed: a head or a body that stops coming gets a 408', async (t) => {
   const task = await httpTask(t, '127.229.0.32', echoBody);
-  const front = await startFront(t, [up('timed', '127.229.0.32', task.port)], {},
-    { headersTimeout: 200, requestTimeout: 400, connectionsCheckingInterval: 50 });
+  const front = await startFront(t, [up('timed', '127.229.0.32', task.port)], { headerTimeoutMs: 200 },
+    { requestTimeout: 400, connectionsCheckingInterval: 50 });
 
   const slowHead = rawClient(t, front.port);
   const started = Date.now();

@@ -15,6 +15,7 @@ const KNOWN_LABELS = [
   'routemesh.lb.connect-timeout',
   'routemesh.lb.idle-timeout',
   'routemesh.lb.response-timeout',
+  'routemesh.lb.header-timeout',
   'routemesh.lb.max-connections',
   'routemesh.lb.outlier.consecutive-failures',
   'routemesh.lb.outlier.base-ejection',
@@ -151,6 +152,9 @@ const validRows: ValidRow[] = [
   { labels: { 'routemesh.lb.response-timeout': ' 1.5s ' }, settings: { responseTimeoutMs: 1500 } },
   { labels: { 'routemesh.lb.response-timeout': '2147483647ms' }, settings: { responseTimeoutMs: 2 ** 31 - 1 } },
   { labels: { 'routemesh.lb.mode': 'http', 'routemesh.lb.response-timeout': '2s' }, settings: { mode: 'http', responseTimeoutMs: 2000 } },
+  { labels: { 'routemesh.lb.header-timeout': '300ms' }, settings: { headerTimeoutMs: 300 } },
+  { labels: { 'routemesh.lb.header-timeout': '10s' }, settings: { headerTimeoutMs: 10_000 } },
+  { labels: { 'routemesh.lb.mode': 'http', 'routemesh.lb.header-timeout': ' 1m ' }, settings: { mode: 'http', headerTimeoutMs: 60_000 } },
   {
     labels: { 'routemesh.lb.mode': 'http', 'routemesh.proxy-protocol.trusted': '10.0.0.0/8' },
     settings: { mode: 'http', trustedProxies: [{ base: 0x0a000000, size: 2 ** 24 }] },
@@ -238,6 +242,8 @@ const invalidRows: InvalidRow[] = [
     .map((value) => ({ label: 'routemesh.lb.idle-timeout', value, says: [DURATION_FORM] })),
   ...['0s', '0ms', '0', '60', '-1s', '1.0005s', '2147483648ms', 'never', '']
     .map((value) => ({ label: 'routemesh.lb.response-timeout', value, says: [DURATION_FORM] })),
+  ...['0s', '0', '10', '-1s', '1.0005s', '2147483648ms', 'never', '']
+    .map((value) => ({ label: 'routemesh.lb.header-timeout', value, says: [DURATION_FORM] })),
   ...['1000001', '-1', 'unlimited'].map((value) => ({ label: 'routemesh.lb.max-connections', value, says: count(0, 1_000_000) })),
   ...['1001', 'five', '-5'].map((value) => ({ label: 'routemesh.lb.outlier.consecutive-failures', value, says: count(0, 1000) })),
   ...['soon', '5', '0.0001s'].map((value) => ({ label: 'routemesh.lb.outlier.base-ejection', value, says: [DURATION_FORM] })),

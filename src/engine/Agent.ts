@@ -199,7 +199,8 @@ export class Agent {
 
   /**
    * A planned stop. The task is fenced on every node already (no new connections); the fence period
-   * lets connections the meshes accepted just before reach it and be served, then the task stops gracefully.
+   * lets connections the meshes accepted just before reach it and be served (told to close after their
+   * answer), then the task stops gracefully.
    */
   #stopTask(task: Task, service: Service | undefined): void {
     this.#stopEntry(task.ID, this.#running.get(task.ID)!, this.#graceMs(task, service), (code) => {
@@ -212,11 +213,15 @@ export class Agent {
     return (graceNs ?? DEFAULT_STOP_GRACE_PERIOD) / NANOS_PER_MS;
   }
 
-  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs = 0): void {
+  /** `fenceMs` is given for a planned stop (the meshes have fenced the task), even when it is 0. */
+  #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs?: number): void {
     if (entry.stopping) return;
     entry.checker?.stop();
     entry.stopping = entry.starting.then(async () => {
-      if (fenceMs > 0) await this.#fence(fenceMs);
+      if (fenceMs !== undefined) {
+        entry.handle?.fence?.();
+        if (fenceMs > 0) await this.#fence(fenceMs);
+      }
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
       this.#running.delete(taskId);
       stopped(code);

@@ -14,6 +14,8 @@ import type { Pool } from './Pool.js';
 import { secondsSince } from './TcpForwarder.js';
 import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
 import { clientResponseHeaders, taskRequestHeaders } from './hopHeaders.js';
+import { gateFirstHead, refusalOf } from './requestRefusals.js';
+import type { Refusal } from './requestRefusals.js';
 
 /** What one listener balances over, read per request: a re-sync may swap it while clients stay connected. */
 export interface HttpTarget {
@@ -50,6 +52,12 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 export const CLIENT_KEEP_ALIVE_MS = 75_000;
 /** The longest an ignored upgrade's request (head and body) may take: Node's headersTimeout. */
 const UPGRADE_BODY_TIMEOUT_MS = 60_000;
+/** A request's head must arrive within this, unless the service says otherwise (HAProxy's usual `timeout http-request`). */
+export const HEADER_TIMEOUT_MS = 10_000;
+/** A whole request (head and body) must arrive within this: Node's own limit, raised to a longer header timeout. */
+const REQUEST_TIMEOUT_MS = 300_000;
+/** How often Node looks for requests past those limits (its default, 30 s, let a 10 s limit run to 40 s). */
+const TIMEOUT_CHECK_MS = 1000;
 /** The longest a connection to a task stays open with no request on it. */
 const TASK_IDLE_MS = 60_000;
 /** Sent to tasks whatever the client asked: the mesh keeps its connections to tasks open. */
@@ -79,18 +87,40 @@ export class HttpForwarder {
 
   /**
    * A server that never listens: the mesh hands it the accepted connections of an http-mode port, so the
-   * port's listener stays the same when a service changes mode. `target` is read per request. `timeouts`
-   * are Node's own (headersTimeout 60 s, requestTimeout 300 s, looked at every 30 s).
+   * port's listener stays the same when a service changes mode. `target` is read per connection and per
+   * request. A request's head is timed by the target's `headerTimeoutMs`; `timeouts` are Node's others
+   * (requestTimeout, and how often it looks: tests shorten them).
    */
-  server(target: () => HttpTarget, timeouts: Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> = {}): http.Server {
+  server(target: () => HttpTarget, timeouts: Pick<http.ServerOptions, 'requestTimeout' | 'connectionsCheckingInterval'> = {}): http.Server {
     // Once closed (its port is gone), kept-alive clients get their answer in flight and are let go.
     let closed = false;
-    const server = http.createServer(timeouts, (request, response) => {
+    const requestTimeout = timeouts.requestTimeout ?? REQUEST_TIMEOUT_MS;
+    const server = http.createServer({ requestTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_MS, ...timeouts }, (request, response) => {
       if (closed) response.shouldKeepAlive = false;
-      this.#request(request, response, target());
+      const lane = target();
+      const refusal = refusalOf(request);
+      if (refusal) return refuse(response, refusal, lane);
+      this.#request(request, response, lane);
+    });
+    // Node's parser gets each connection once its first request head is in (see gateFirstHead); it times
+    // the heads after that itself, by the service's header timeout as of that connection.
+    const parse = server.listeners('connection')[0] as (socket: net.Socket) => void;
+    server.removeListener('connection', parse);
+    server.on('connection', (socket: net.Socket) => {
+      const lane = target();
+      const headerTimeoutMs = lane.limits.headerTimeoutMs || HEADER_TIMEOUT_MS;
+      server.headersTimeout = headerTimeoutMs;
+      server.requestTimeout = Math.max(requestTimeout, headerTimeoutMs);
+      socket.on('error', () => socket.destroy());
+      gateFirstHead(socket, headerTimeoutMs, (refusal) => refuseOnSocket(socket, refusal, lane), () => parse.call(server, socket));
     });
     server.once('close', () => { closed = true; });
-    server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#upgrade(request, socket, head, target()));
+    server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const lane = target();
+      const refusal = refusalOf(request);
+      if (refusal) return refuseOnSocket(socket, refusal, lane);
+      this.#upgrade(request, socket, head, lane);
+    });
     server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS;
     // Node times out slow headers and requests (headersTimeout, requestTimeout) only on a server that has
     // started listening; this one is handed its connections instead, so it is told it has started.
@@ -328,6 +358,24 @@ export class HttpForwarder {
     for (const agent of this.#agents.values()) agent.destroy();
     this.#agents.clear();
   }
+}
+
+/** A request refused before any task saw it: the answer says why, and the connection closes after it. */
+function refuse(response: http.ServerResponse, refusal: Refusal, target: HttpTarget): void {
+  target.events.failed?.('refused', `a request from ${response.req.socket.remoteAddress}: ${refusal.reason}`);
+  // Its body is read and dropped: a close with unread bytes would be a reset, which can take the answer with it.
+  response.req.resume();
+  response.shouldKeepAlive = false;
+  reply(response, refusal.status, refusal.reason);
+}
+
+/** The same, on a connection no parser reads (its first head is refused, or it asks to upgrade). */
+function refuseOnSocket(socket: net.Socket, refusal: Refusal, target: HttpTarget): void {
+  target.events.failed?.('refused', `a request from ${socket.remoteAddress}: ${refusal.reason}`);
+  socket.resume();
+  socket.end(rawReply(refusal.status, refusal.reason));
+  // A client that keeps its side open is not waited on.
+  socket.setTimeout(1000, () => socket.destroy());
 }
 
 function reply(response: http.ServerResponse, status: number, message: string): void {

@@ -97,6 +97,7 @@ export class BalancedPool {
       connectTimeoutMs: settings.connectTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       responseTimeoutMs: settings.responseTimeoutMs,
+      headerTimeoutMs: settings.headerTimeoutMs,
       maxConnections: settings.maxConnections,
       proxyProtocol: settings.proxyProtocol,
       ...(trusted.length ? { trustsProxy: (address: string) => inRanges(address, trusted) } : {}),

@@ -17,6 +17,8 @@ interface Endpoint {
   readonly protocol: TransportProtocol;
   readonly targetPort: number;
   readonly listenPort: number;
+  /** No new connections will come (the meshes have fenced the task): tell kept-alive clients to go. */
+  fence?(): void;
   /** Stop taking new work and let current work finish (a program's graceful answer to SIGTERM). */
   drain(): void;
   /** Cut everything now (SIGKILL, or the program crashing). */
@@ -98,32 +100,43 @@ export class InProcessTask implements RunningTask {
   /**
    * `acceptProxyHeader`: a connection may begin with a PROXY header (v1 or v2, as a load balancer sends),
    * which is taken off and recorded as the socket's `proxySource`: the client it names.
+   *
+   * Stopping goes as a good server's graceful shutdown. Once fenced, every answer says `Connection: close`,
+   * so a kept-alive client learns to go elsewhere on its next request rather than find its connection
+   * closed. When the stop comes, the connections the listener still holds are taken and served (see
+   * whenQueueEmpty), answers in progress finish, and only then are connections with nothing on them
+   * closed: with a FIN, while whatever the client sent still gets read, never a reset.
    */
   async serveHttp(server: http.Server, targetPort: number, { acceptProxyHeader = false } = {}): Promise<number> {
-    const inFlight = new Set<http.ServerResponse>();
+    /** Answers in progress, with the connection each is on. */
+    const inFlight = new Map<http.ServerResponse, net.Socket>();
+    /** Every open connection, with its byte count when it last had nothing to do (no answer in progress). */
+    const connections = new Map<net.Socket, number>();
+    let fenced = false;
     let draining = false;
-    // With a front listener the http server never listens, so it cannot close its idle connections itself:
-    // the front keeps every socket it accepted, and which of them it handed over.
-    const accepted = new Set<net.Socket>();
-    const handedOver = new Set<net.Socket>();
+    let acceptedCount = 0;
+    const idle = (socket: net.Socket): boolean =>
+      socket.bytesRead === connections.get(socket) && ![...inFlight.values()].includes(socket);
+    /** With nothing asked and nothing answered, a connection is closed; one that has sent bytes is waited on. */
     const closeIdle = (): void => {
-      if (!acceptProxyHeader) return server.closeIdleConnections();
-      for (const socket of accepted) {
-        // Not handed over yet: nothing was asked, nothing is lost. Handed over: idle unless a response is on its way.
-        if (!handedOver.has(socket)) socket.destroy();
-        else if (![...inFlight].some((res) => res.socket === socket)) socket.end();
-      }
+      for (const socket of connections.keys()) if (idle(socket)) endGently(socket);
     };
-    // Keep-alive connections would otherwise hold a draining server open until their idle timeout.
-    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (draining) res.shouldKeepAlive = false;
-      inFlight.add(res);
+    server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (fenced || draining) res.shouldKeepAlive = false;
+      const socket = req.socket;
+      inFlight.set(res, socket);
       res.once('close', () => {
         inFlight.delete(res);
+        if (connections.has(socket)) connections.set(socket, socket.bytesRead);
         if (draining) closeIdle();
       });
     });
-    const listener: net.Server = acceptProxyHeader ? proxyAwareFront(server, accepted, handedOver) : server;
+    const listener: net.Server = acceptProxyHeader ? proxyAwareFront(server) : server;
+    listener.prependListener('connection', (socket: net.Socket) => {
+      acceptedCount++;
+      connections.set(socket, socket.bytesRead);
+      socket.once('close', () => connections.delete(socket));
+    });
     const listenPort = await this.#listen(listener, targetPort);
     this.#logErrors(listener);
     this.#endpoints.push({
@@ -131,16 +144,25 @@ export class InProcessTask implements RunningTask {
       targetPort,
       listenPort,
       closed: once(listener, 'close'),
+      fence: () => {
+        fenced = true;
+        for (const res of inFlight.keys()) res.shouldKeepAlive = false;
+      },
+      // Fenced, the queue holds only connections the meshes sent before the fence: they are served. A
+      // stop without a fence (the node going away) closes at once.
       drain: () => {
-        draining = true;
-        for (const res of inFlight) res.shouldKeepAlive = false;
-        listener.close();
-        closeIdle();
+        for (const res of inFlight.keys()) res.shouldKeepAlive = false;
+        const closeNow = (): void => {
+          listener.close();
+          draining = true;
+          closeIdle();
+        };
+        if (fenced) whenQueueEmpty(() => acceptedCount, closeNow);
+        else closeNow();
       },
       kill: () => {
         listener.close();
-        server.closeAllConnections();
-        for (const socket of accepted) socket.destroy();
+        for (const socket of connections.keys()) socket.destroy();
       },
     });
     return listenPort;
@@ -148,7 +170,10 @@ export class InProcessTask implements RunningTask {
 
   async serveTcp(server: net.Server, targetPort: number): Promise<number> {
     const sockets = new Set<net.Socket>();
+    let fenced = false;
+    let acceptedCount = 0;
     server.prependListener('connection', (socket: net.Socket) => {
+      acceptedCount++;
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
@@ -159,10 +184,16 @@ export class InProcessTask implements RunningTask {
       targetPort,
       listenPort,
       closed: once(server, 'close'),
-      // A stream server has no request boundary to wait for: a FIN tells each peer we are done.
+      fence: () => { fenced = true; },
+      // A stream server has no request boundary to wait for: a FIN tells each peer we are done (when
+      // fenced, those still queued too, rather than the reset a closed listener would give them).
       drain: () => {
-        server.close();
-        for (const socket of sockets) socket.end();
+        const closeNow = (): void => {
+          server.close();
+          for (const socket of sockets) socket.end();
+        };
+        if (fenced) whenQueueEmpty(() => acceptedCount, closeNow);
+        else closeNow();
       },
       kill: () => {
         server.close();
@@ -206,6 +237,10 @@ export class InProcessTask implements RunningTask {
     void this.#end(() => {
       for (const ep of this.#endpoints) ep.kill();
     }, 0);
+  }
+
+  fence(): void {
+    if (!this.#ending) for (const ep of this.#endpoints) ep.fence?.();
   }
 
   stop(graceMs: number): Promise<number> {
@@ -266,13 +301,8 @@ export type ProxiedSocket = net.Socket & { proxySource?: ClientAddress };
  * Listens in front of `server`: reads a PROXY header off the start of each connection, if there is one,
  * and hands the rest to the http server. A malformed header closes the connection, as HAProxy does.
  */
-function proxyAwareFront(server: http.Server, accepted: Set<net.Socket>, handedOver: Set<net.Socket>): net.Server {
+function proxyAwareFront(server: http.Server): net.Server {
   return net.createServer({ pauseOnConnect: true }, (socket: ProxiedSocket) => {
-    accepted.add(socket);
-    socket.once('close', () => {
-      accepted.delete(socket);
-      handedOver.delete(socket);
-    });
     const sniffer = new ProxyHeaderSniffer();
     const onData = (chunk: Buffer): void => {
       const read = sniffer.push(chunk);
@@ -283,7 +313,6 @@ function proxyAwareFront(server: http.Server, accepted: Set<net.Socket>, handedO
       if (read.kind === 'header' && read.source) socket.proxySource = read.source;
       const rest = sniffer.rest(read);
       if (rest.length) socket.unshift(rest);
-      handedOver.add(socket);
       server.emit('connection', socket);
       socket.resume();
     };
@@ -291,4 +320,35 @@ function proxyAwareFront(server: http.Server, accepted: Set<net.Socket>, handedO
     socket.on('error', () => socket.destroy());
     socket.resume();
   });
+}
+
+/**
+ * Calls `close` once the connections waiting in a listener's queue are taken (`accepted` counts them).
+ * Node takes one connection per turn of the event loop, so on a busy machine connections the meshes
+ * opened before the fence can wait there for seconds; closing the listener would have the kernel reset
+ * every one of them. Nothing new comes to a fenced task, so the queue only shrinks: a turn that takes
+ * none has emptied it.
+ */
+function whenQueueEmpty(accepted: () => number, close: () => void): void {
+  let before = accepted();
+  const check = (): void => {
+    if (accepted() !== before) {
+      before = accepted();
+      setImmediate(check);
+      return;
+    }
+    close();
+  };
+  // Called from a timer or a callback: the turn's poll (where connections are taken) runs before this.
+  setImmediate(check);
+}
+
+/** How long a connection closed for good may stay half-open, waiting for its client to close its side. */
+const LINGER_MS = 2000;
+
+/** A FIN, not a reset: what the client sends meanwhile is still read until it closes its side too. */
+function endGently(socket: net.Socket): void {
+  if (socket.writableEnded) return;
+  socket.end();
+  socket.setTimeout(LINGER_MS, () => socket.destroy());
 }

@@ -49,6 +49,11 @@ export interface RunningTask {
   readonly pid: number;
   /** Resolves with the exit code when the task ends for any reason (stop, crash, its program exiting). */
   readonly exited: Promise<number>;
+  /**
+   * The meshes have fenced the task (no new connections come) and a stop follows: a built-in image's
+   * servers close each kept-alive connection with its next answer. A program of its own hears nothing.
+   */
+  fence?(): void;
   /** Graceful stop: SIGTERM (or closing the server), SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs: number): Promise<number>;
   /** Recent output lines, oldest first; `onLog` sees new ones. */

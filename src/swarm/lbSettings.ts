@@ -30,6 +30,8 @@ export interface LbSettings {
   idleTimeoutMs: number;
   /** http mode: the longest a task may stay silent while a request waits on it (then 504). */
   responseTimeoutMs: number;
+  /** http mode: a request's head must arrive within this (then 408), as HAProxy's `timeout http-request`. */
+  headerTimeoutMs: number;
   /** Open connections one listener takes at once; 0: no limit. */
   maxConnections: number;
   outlier: OutlierSettings;
@@ -65,6 +67,7 @@ export const DEFAULT_LB_SETTINGS: LbSettings = {
   connectTimeoutMs: 5000,
   idleTimeoutMs: 0,
   responseTimeoutMs: 60_000,
+  headerTimeoutMs: 10_000,
   maxConnections: 0,
   outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   trustedProxies: [],
@@ -122,6 +125,7 @@ const LABELS: Record<string, { read: Reader; set: (s: LbSettings, v: unknown) =>
   'routemesh.lb.connect-timeout': { read: duration(1), set: (s, v) => { s.connectTimeoutMs = v as number; } },
   'routemesh.lb.idle-timeout': { read: duration(0), set: (s, v) => { s.idleTimeoutMs = v as number; } },
   'routemesh.lb.response-timeout': { read: duration(1), set: (s, v) => { s.responseTimeoutMs = v as number; } },
+  'routemesh.lb.header-timeout': { read: duration(1), set: (s, v) => { s.headerTimeoutMs = v as number; } },
   'routemesh.lb.max-connections': { read: count(0, 1_000_000), set: (s, v) => { s.maxConnections = v as number; } },
   'routemesh.lb.outlier.consecutive-failures': { read: count(0, 1000), set: (s, v) => { s.outlier.consecutiveFailures = v as number; } },
   'routemesh.lb.outlier.base-ejection': { read: duration(1), set: (s, v) => { s.outlier.baseEjectionMs = v as number; } },
