@@ -4,6 +4,7 @@
 import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
+import type { RuntimeOptions } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
@@ -38,6 +39,13 @@ export interface ClusterOptions {
   dnsForwardTimeoutMs?: number;
   /** Each node serves /metrics on its address at this port (Docker's 9323; 0: any free port); undefined: none. */
   metricsPort?: number | undefined;
+  /**
+   * Between fencing a task and stopping it on a planned stop (Swarm: a fixed 2 s). Tests shorten it; it
+   * must stay longer than a connection a mesh accepted just before the fence takes to reach the task.
+   */
+  fencePeriodMs?: number | undefined;
+  /** madvirus/simplenode's delays (the app's: 5 s slow /health, 1 s before exit), shortened by tests. */
+  simplenode?: RuntimeOptions['simplenode'];
   log?: (line: string) => void;
 }
 
@@ -74,7 +82,7 @@ export interface ClusterNodeInfo {
 export class Cluster implements SwarmDirectory {
   readonly options: ClusterOptions;
   readonly engines: Engine[] = [];
-  readonly runtime = new Runtime();
+  readonly runtime: Runtime;
   readonly dnsServer: DnsServer;
   /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
   #dnsPortFixed: boolean;
@@ -92,7 +100,8 @@ export class Cluster implements SwarmDirectory {
     parseCidr(this.options.taskSubnet);
     parseCidr(this.options.vipSubnet);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
-    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs } = this.options;
+    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, simplenode } = this.options;
+    this.runtime = new Runtime(simplenode ? { simplenode } : {});
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
     this.#dnsPortFixed = dns.port !== 0;
     const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => parseDnsAddress(text)));
@@ -118,6 +127,7 @@ export class Cluster implements SwarmDirectory {
         directory: this,
         dns: this.dnsServer,
         meshes,
+        ...(fencePeriodMs !== undefined ? { fencePeriodMs } : {}),
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         // The process's and the DNS server's metrics, once: on the first node.
         ...(i === 1 && dnsMetrics ? { sharedMetrics: [processRegistry(), dnsMetrics.registry] } : {}),

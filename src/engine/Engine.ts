@@ -38,6 +38,8 @@ export interface EngineOptions {
   metricsPort?: number;
   /** More registries this node serves beside its own: the process's and the DNS server's, on one node only. */
   sharedMetrics?: readonly Registry[];
+  /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
+  fencePeriodMs?: number;
   log?: (line: string) => void;
 }
 
@@ -64,6 +66,7 @@ export class Engine implements EngineContext {
   #dns: DnsSink | undefined;
   #meshes: LocalMeshes | undefined;
   #log: (line: string) => void;
+  #fencePeriodMs: number | undefined;
   #server: http.Server;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
   readonly #metricsRegistry = new Registry();
@@ -83,6 +86,7 @@ export class Engine implements EngineContext {
     this.#dns = options.dns;
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
+    this.#fencePeriodMs = options.fencePeriodMs;
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this));
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
@@ -250,6 +254,7 @@ export class Engine implements EngineContext {
       link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
       runtime: this.#runtime,
       log: this.#log,
+      ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
     const mesh = new Mesh({
       node: this.hostname, address: this.address, view, log: this.#log,
