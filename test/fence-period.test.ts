@@ -36,7 +36,7 @@ async function fencedStop(t: Test, fencePeriodMs: number | undefined): Promise<{
 }
 
 t.test("a planned stop waits Swarm's 2 s fence by default, serving what reaches the task meanwhile", async (t) => {
-  const { stoppedAfterMs, servedWhileFenced } = await fencedStop(t, undefined);
+  const { stoppedAfterMs, servedWhileFenced } = await fencedStop(t, undefined); // the cluster's own default
   t.match(servedWhileFenced, /^Hostname: /, 'the fenced task still answers a connection that reaches it');
   t.ok(stoppedAfterMs >= 2000, `stopped ${Math.round(stoppedAfterMs)} ms after the scale-down: not before the 2 s fence`);
 });
