@@ -47,7 +47,7 @@ t.test('fencePeriodMs shortens the fence', async (t) => {
 });
 
 t.test("simplenode's delays come from the options: a slow /health, and the wait before ?stop=true exits", async (t) => {
-  const cluster = await testCluster(t, BLOCK, { simplenode: { slowHealthMs: 300, stopDelayMs: 200 } });
+  const cluster = await testCluster(t, BLOCK, { simplenode: { slowHealthMs: 300, stopDelayMs: 50 } });
   const manager = cluster.nodes[0]!.apiUrl;
   await api(manager, 'POST', '/services/create', serviceSpec('simple', 'madvirus/simplenode:0.2', { TaskTemplate: { ContainerSpec: { Image: 'madvirus/simplenode:0.2' }, RestartPolicy: { Condition: 'none' } } }));
   const [task] = await waitForRunning(manager, 'simple', 1);
@@ -62,5 +62,5 @@ t.test("simplenode's delays come from the options: a slow /health, and the wait 
   t.match((await httpGet(address, 5000, '/?stop=true')).body, /^Process down: /);
   await waitFor('the task to exit', async () => (await tasksOf(manager, 'simple')).find((x) => x.ID === task.ID && x.Status.State === 'failed'));
   const exitMs = performance.now() - start;
-  t.ok(exitMs >= 200 && exitMs < 1000, `exited ${Math.round(exitMs)} ms after ?stop=true: the 200 ms asked for, not the app's 1 s`);
+  t.ok(exitMs >= 50 && exitMs < 1000, `exited ${Math.round(exitMs)} ms after ?stop=true: the 50 ms asked for, not the app's 1 s`);
 });

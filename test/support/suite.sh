@@ -2,15 +2,19 @@
 # `npm test`: the whole suite. Builds dist/ first (the CLI tests run the built command, as users do; the
 # build is incremental, so an unchanged tree costs about 2 s), type-checks src, test and bench while the
 # tests run, and runs the test files in two lanes: those that mostly wait (on timers, fences, child
-# processes, the network) six at a time, then those that keep a core busy or time things under load two
-# at a time, so they never share the machine with more than one other file. Fails if any part fails.
+# processes, the network) six at a time, then BUSY, the ones that keep a core busy or hold what they time
+# to tight bounds, two at a time, so they never share the machine with more than one other file. Fails
+# if any part fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+PATH="$PWD/node_modules/.bin:$PATH" # as npm sets it, should this run by itself
 
 BUSY=(
   test/dns-flood.test.ts
   test/dns-fuzz.test.ts
   test/dns-fuzz-sockets.test.ts
+  test/dns-server.test.ts
+  test/fence-period.test.ts
   test/lb-algorithms-e2e.test.ts
   test/planned-changes.test.ts
   test/quorum.test.ts
