@@ -16,6 +16,7 @@ BUSY=(
   test/dns-server.test.ts
   test/fence-period.test.ts
   test/lb-algorithms-e2e.test.ts
+  test/node-failure.test.ts
   test/planned-changes.test.ts
   test/quorum.test.ts
 )
