@@ -1,98 +1,14 @@
-// The bench harness end to end on tiny settings (`bench/run.ts --quick` as a child process on an
-// address block of its own), and the round order and medians it reports. Never how fast anything is.
+// The bench harness's own logic: the round order, the medians, the targets' arithmetic, and peers that are
+// not installed. Its end-to-end run (`bench/run.ts --quick`) is bench/quick-run.test.ts: `npm run test:bench`.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readdir, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { roundOrders, SCENARIOS } from '../bench/schedule.js';
 import { median, summarize } from '../bench/summary.js';
-import { ROUTE_LABEL, ROUTES } from '../bench/table.js';
+import { ROUTES } from '../bench/table.js';
 import type { Measurement, Route } from '../bench/table.js';
 import { goals } from '../bench/goals.js';
 import { startPeers } from '../bench/peers.js';
-import { missingTool } from './support/tools.js';
 
-// Without them the bench runs the rest, and so does this file (on CI, where they are installed, it fails).
-const haproxy = !missingTool('haproxy', 'haproxy');
-const nginx = !missingTool('nginx', 'nginx libnginx-mod-stream');
 const ONE_CONNECTION: readonly Route[] = ['direct', 'same node', 'haproxy tcp', 'nginx stream'];
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../bench/results/', import.meta.url));
-const BLOCK = '127'; // nodes 127.127.0.x, tasks 127.128/16, VIPs 127.129/16; without metrics 127.130-132
-
-/** Names and modification times under bench/results, to see that a run left it untouched. */
-async function snapshot(): Promise<string[]> {
-  const names = await readdir(RESULTS).catch(() => [] as string[]);
-  return Promise.all(names.sort().map(async (n) => `${n} ${(await stat(`${RESULTS}${n}`)).mtimeMs}`));
-}
-
-t.test('bench --quick prints a table with every scenario and leaves bench/results alone', async (t) => {
-  const before = await snapshot();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], {
-    cwd: ROOT,
-    env: { ...process.env, BENCH_BLOCK: BLOCK, BENCH_NO_WRITE: '1', BENCH_DURATION: '0.5' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // A process group of its own, so a SIGKILL reaches HAProxy, nginx and the load child too.
-    detached: true,
-  });
-  // SIGTERM lets the bench close its clusters (their tasks are processes of their own) and its peers;
-  // SIGKILL to its whole group only if it does not go. 'exit', not 'close': children that survived
-  // would hold its output pipes open.
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
-    await gone;
-    clearTimeout(timer);
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-
-  t.equal(code, 0, `exits 0${code ? `; stderr: ${stderr}` : ''}`);
-  t.match(stdout, /Node v\d+/, 'names the Node version');
-  t.match(stdout, /\d+ cores/, 'names the core count');
-  t.match(stdout, /; 1 round \(quick mode/, 'quick mode runs one round');
-  const rows = stdout.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
-  t.same(rows[0]?.slice(0, 11), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'req/s min–max', 'req/s vs direct',
-    'req/s vs HAProxy', 'req/s vs node-http-proxy', 'added p50 ms', 'errors'], 'a table header');
-  t.equal(ROUTES.length, 12, 'direct; tcp mode on two nodes and the VIP; http mode; HAProxy and nginx, tcp and http; node-http-proxy; tcp and http mode with metrics off');
-  const nginxStream = nginx && !stdout.includes('no stream module');
-  const installed = (route: Route): boolean =>
-    route.startsWith('haproxy') ? haproxy : route === 'nginx stream' ? nginxStream : route.startsWith('nginx') ? nginx : true;
-  for (const route of ROUTES) {
-    const found = rows.filter((r) => r[0] === ROUTE_LABEL[route]);
-    const modes = ['keep-alive', 'new per request', ...(ONE_CONNECTION.includes(route) ? ['one connection'] : [])];
-    if (!installed(route)) {
-      t.equal(found.length, 0, `${route}: not installed, so no row`);
-      continue;
-    }
-    t.same(found.map((r) => r[1]), modes, `${ROUTE_LABEL[route]}: a row for each of its modes`);
-    for (const row of found) t.ok(Number(row[2]) > 0, `${ROUTE_LABEL[route]} (${row[1]}): req/s ${row[2]} is a number above 0`);
-  }
-  if (!haproxy) t.match(stdout, /HAProxy: not installed.*apt-get install haproxy/, 'a missing HAProxy is named, with how to install it');
-  else t.match(stdout, /HAProxy version \d+\.\d+.*nbthread 1/, "HAProxy's version");
-  if (!nginx) t.match(stdout, /nginx: not installed.*apt-get install nginx/, 'a missing nginx is named, with how to install it');
-  else t.match(stdout, /nginx\/\d+\.\d+\.\d+: 1 worker/, "nginx's version");
-
-  const targets = stdout.slice(stdout.indexOf('## Targets')).split('\n').filter((l) => /^\| (mesh|–)/.test(l));
-  t.equal(targets.length, 7, 'seven targets, each with a figure or "not run"');
-  for (const line of targets) t.match(line, /\| (yes|\*\*no\*\*|not run) \|$/);
-  const scale = stdout.slice(stdout.indexOf('## Scale'));
-  t.match(scale, /\*\*10 nodes, 5 published services, 50 listeners\*\*.*nodes up in \d+ ms; every listener open \d+ ms after the first create; -?\d+ MiB/,
-    'quick mode brings up 10 nodes with 5 published services');
-  t.match(scale, /\*\*A service of 20 replicas\*\* on those nodes: all running \d+ ms after its create/);
-  t.match(scale, /`bench` \d+ answers\/s, p50 [\d.]+ ms, p99 [\d.]+ ms; `tasks\.bench` \d+ answers\/s/, 'DNS answers per second for the VIP and the tasks');
-  const sizes = scale.split('\n').filter((l) => /^\| \d+ \|/.test(l)).map((l) => l.split('|').slice(1, -1).map((c) => Number(c.trim())));
-  t.same(sizes.map((r) => r[0]), [1, 3], 'the mesh of a 1-node and a 3-node cluster (10 in a full run)');
-  t.ok(sizes.every((r) => r[1]! > 0 && r[3]! > 0), 'each with req/s above 0, keep-alive and new per request');
-  t.same(await snapshot(), before, 'bench/results is untouched');
-});
 
 t.test('rounds turn the order: among the runs compared with each other, no route holds one place twice', async (t) => {
   const orders = roundOrders(3);

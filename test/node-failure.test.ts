@@ -23,7 +23,9 @@ t.test('node fail and node recover', async (t) => {
   t.equal(await connectAndWait(node3!.address, 8080, 1000), 'refused', 'a failed node answers nothing');
   t.equal(await connectAndWait(node3!.address, 2375, 1000), 'refused', 'not even its engine API');
 
-  await waitFor('node3 to be marked Down', async () => (await routemesh(['node', 'ls'], env)).stdout.match(/node3 +Down/));
+  // Polled through the API (a CLI process per poll would cost more than the wait); then the table once.
+  await waitFor('node3 to be marked Down', async () => (await api(manager, 'GET', '/nodes/node3')).body.Status.State === 'down');
+  t.match((await routemesh(['node', 'ls'], env)).stdout, /node3 +Down/, 'node ls shows it Down');
   const after = await waitForRunning(manager, 'web', 6);
   t.notOk(after.some((task) => task.NodeID === node3!.nodeId), 'its tasks were replaced on the nodes that are up');
   t.equal(after.filter((task) => before.some((b) => b.ID === task.ID)).length, 4, 'the other tasks stayed');
@@ -33,7 +35,8 @@ t.test('node fail and node recover', async (t) => {
 
   const recover = await routemesh(['node', 'recover', 'node3'], env);
   t.equal(recover.code, 0, recover.stderr);
-  await waitFor('node3 to be Ready', async () => (await routemesh(['node', 'ls'], env)).stdout.match(/node3 +Ready/));
+  await waitFor('node3 to be Ready', async () => (await api(manager, 'GET', '/nodes/node3')).body.Status.State === 'ready');
+  t.match((await routemesh(['node', 'ls'], env)).stdout, /node3 +Ready/, 'node ls shows it Ready');
   const { body: tasks } = await api<any[]>(manager, 'GET', '/tasks');
   t.notOk(tasks.some((task) => task.NodeID === node3!.nodeId && task.DesiredState === 'running'), 'it comes back empty: no rebalancing');
   const answer = await waitFor('node3 to route again', () => whoamiHost(node3!.address, 8080).catch(() => undefined));

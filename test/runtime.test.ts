@@ -464,6 +464,8 @@ t.test('routemesh/exec runs the command with the task environment and serves at 
     TASK_SLOT: '1',
     GREETING: 'hi',
   });
+  // stdout and stderr are separate pipes: the stderr line may come after 'listening'.
+  await logLine(task, /^to stderr$/);
   t.ok(task.logs.some((l) => l.stream === 'stderr' && l.text === 'to stderr'));
   t.equal((await request(`http://${s.address}:8080/`)).body, 'hi from web.1.x1y2z3');
   t.equal(await task.stop(5000), 128 + 15, 'node dies of SIGTERM: 143');

@@ -20,11 +20,13 @@ t.test('seed 004: rolling update to simplenode:0.2, history in service ps, rollb
   t.match(update.stdout, /^simple\n/);
   t.match(update.stdout, /verify: Service simple converged/);
   t.match((await httpGet(node2, 8000)).body, /^Hello V0\.2: /);
-  // The old tasks were fenced and are stopping (after the fence period): wait until they have.
-  const ps = await waitFor('the old tasks to have stopped', async () => {
-    const res = await routemesh(['service', 'ps', 'simple'], env);
-    return (res.stdout.match(/Shutdown +Shutdown/g) ?? []).length === 2 ? res : undefined;
+  // The old tasks were fenced and are stopping (after the fence period): wait until they have, through the
+  // API (a CLI process per poll would cost more than the wait), then read the history as `service ps` shows it.
+  await waitFor('the old tasks to have stopped', async () => {
+    const { body: tasks } = await api<any[]>(cluster.nodes[0]!.apiUrl, 'GET', `/tasks?filters=${encodeURIComponent('{"service":{"simple":true}}')}`);
+    return tasks.filter((task) => task.DesiredState === 'shutdown' && task.Status.State === 'shutdown').length === 2;
   });
+  const ps = await routemesh(['service', 'ps', 'simple'], env);
   const rows = ps.stdout.trimEnd().split('\n').slice(1);
   t.equal(rows.length, 4);
   t.match(rows[0], /^[0-9a-z]{12} +simple\.1 +madvirus\/simplenode:0\.2 +node\d +Running +Running /);

@@ -4,6 +4,7 @@
 import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
+import type { RuntimeOptions } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
 import { CLUSTER_PORT, Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
@@ -47,6 +48,13 @@ export interface ClusterOptions {
   metricsPort?: number | undefined;
   /** Each node's engine labels (`dockerd --label`), by hostname; `engine.labels.*` constraints match them. */
   engineLabels?: Record<string, Record<string, string>>;
+  /**
+   * Between fencing a task and stopping it on a planned stop (Swarm: a fixed 2 s). Tests shorten it; it
+   * must stay longer than a connection a mesh accepted just before the fence takes to reach the task.
+   */
+  fencePeriodMs?: number | undefined;
+  /** madvirus/simplenode's delays (the app's: 5 s slow /health, 1 s before exit), shortened by tests. */
+  simplenode?: RuntimeOptions['simplenode'];
   log?: (line: string) => void;
 }
 
@@ -85,7 +93,7 @@ export interface ClusterNodeInfo {
 export class Cluster implements SwarmDirectory {
   readonly options: ClusterOptions;
   readonly engines: Engine[] = [];
-  readonly runtime = new Runtime();
+  readonly runtime: Runtime;
   readonly dnsServer: DnsServer;
   /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
   #dnsPortFixed: boolean;
@@ -107,7 +115,8 @@ export class Cluster implements SwarmDirectory {
     const { maxReplicas } = this.options;
     if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1)) throw new Error(`--max-replicas must be 1 or more, got ${maxReplicas}`);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
-    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs } = this.options;
+    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, simplenode } = this.options;
+    this.runtime = new Runtime(simplenode ? { simplenode } : {});
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
     this.#dnsPortFixed = dns.port !== 0;
     const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => parseDnsAddress(text)));
@@ -137,6 +146,7 @@ export class Cluster implements SwarmDirectory {
         directory: this,
         dns: this.dnsServer,
         meshes,
+        ...(fencePeriodMs !== undefined ? { fencePeriodMs } : {}),
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
         // The process's and the DNS server's metrics, once: on the first node.

@@ -43,6 +43,8 @@ export interface EngineOptions {
   sharedMetrics?: readonly Registry[];
   /** The daemon's labels (`dockerd --label`), which `engine.labels.*` constraints match. */
   engineLabels?: Record<string, string>;
+  /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
+  fencePeriodMs?: number;
   log?: (line: string) => void;
 }
 
@@ -70,6 +72,7 @@ export class Engine implements EngineContext {
   #dns: DnsSink | undefined;
   #meshes: LocalMeshes | undefined;
   #log: (line: string) => void;
+  #fencePeriodMs: number | undefined;
   #server: http.Server;
   readonly #socket: EngineSocket;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
@@ -91,6 +94,7 @@ export class Engine implements EngineContext {
     this.#dns = options.dns;
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
+    this.#fencePeriodMs = options.fencePeriodMs;
     this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this, 'tcp'));
     this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address);
     if (options.metricsPort !== undefined) {
@@ -265,6 +269,7 @@ export class Engine implements EngineContext {
       link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
       runtime: this.#runtime,
       log: this.#log,
+      ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
     const mesh = new Mesh({
       node: this.hostname, address: this.address, view, log: this.#log,

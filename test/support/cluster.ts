@@ -14,6 +14,14 @@ export function testBlock(base: number): number {
   return base + Number(process.env.ROUTEMESH_TEST_BLOCK_OFFSET ?? 0);
 }
 
+/**
+ * The waits a test cluster shortens, keeping what each protects. A planned stop's fence (Swarm's 2 s;
+ * test/fence-period.test.ts keeps it) stays far longer than a connection a mesh accepted just before it
+ * takes to reach its task on loopback, even on a loaded machine. simplenode's slow /health (the app's
+ * 5 s) stays well past every test's health timeout, and ?stop=true still answers before its task exits.
+ */
+const TEST_TIMINGS = { fencePeriodMs: 500, simplenode: { slowHealthMs: 1000, stopDelayMs: 100 } } as const satisfies Partial<ClusterOptions>;
+
 export async function testCluster(t: Test, block: number, options: Partial<ClusterOptions> = {}): Promise<Cluster> {
   const cluster = await startCluster({
     subnet: `127.${block}.0.0/24`,
@@ -21,6 +29,7 @@ export async function testCluster(t: Test, block: number, options: Partial<Clust
     vipSubnet: `127.${block + 2}.0.0/16`,
     dns: `127.${block}.0.250`,
     dnsUpstreams: [],
+    ...TEST_TIMINGS,
     ...options,
   });
   t.teardown(() => cluster.close());
