@@ -24,6 +24,11 @@ export interface AgentOptions {
 const DEFAULT_FENCE_PERIOD_MS = 2000;
 /** Stops let through per turn once their fence period is over: a scale-down of thousands ends a slice at a time. */
 const STOPS_PER_TURN = 50;
+/**
+ * Changed tasks a sync looks at per turn; the rest wait for the next. A task started costs three reports
+ * (each a store write every node reads), so a slice of the manager's placements starts over a few turns.
+ */
+const TASKS_PER_TURN = 25;
 
 /** A task this agent started: its handle once running, and the promises of its start and stop. */
 interface RunEntry {
@@ -80,12 +85,17 @@ export class Agent {
     });
   }
 
-  /** Looks at the tasks that changed (all of this node's at the start): starts, stops and reports. */
+  /** Looks at the tasks that changed (all of this node's at the start), a few a turn: starts, stops and reports. */
   #sync(): void {
     const view = this.#link.view;
-    const dirty = this.#dirty;
-    this.#dirty = new Set();
-    const ids = dirty === 'all' ? new Set([...this.#running.keys(), ...view.tasksOfNode(this.nodeId).map((t) => t.ID)]) : dirty;
+    if (this.#dirty === 'all') this.#dirty = new Set([...this.#running.keys(), ...view.tasksOfNode(this.nodeId).map((t) => t.ID)]);
+    const ids: string[] = [];
+    for (const id of this.#dirty) {
+      if (ids.length === TASKS_PER_TURN) break;
+      ids.push(id);
+      this.#dirty.delete(id);
+    }
+    if (this.#dirty.size) this.#queueSync();
     for (const id of ids) {
       const task = view.task(id);
       const mine = this.#running.get(id);
