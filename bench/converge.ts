@@ -1,13 +1,13 @@
 // The convergence child: a 3-node cluster in a fresh process creates one service of `replicas`
 // traefik/whoami tasks, then scales it to 0, while bench/pinger.ts (a process of its own, so the
-// cluster's event loop cannot hide its stalls) times GET /_ping; prints one line of ConvergeResult JSON.
+// cluster's event loop cannot hide its stalls) times GET /_ping in each phase; prints one line of ConvergeResult JSON.
 // Usage: node --import tsx bench/converge.ts '<ConvergeJob as JSON>'
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../src/engine/index.js';
 import { runChild } from './childMain.js';
-import type { ConvergeJob, ConvergeResult } from './protocol.js';
+import type { ConvergeJob, ConvergeResult, PingFigures } from './protocol.js';
 import { engineApi, startClusterAt } from './targets.js';
 import { percentile } from './summary.js';
 
@@ -22,6 +22,11 @@ async function until(check: () => boolean, what: string, timeoutMs = 600_000): P
   }
 }
 
+function figures(latencies: number[] = []): PingFigures {
+  const sorted = latencies.sort((a, b) => a - b);
+  return { pings: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), maxMs: sorted.at(-1) ?? 0 };
+}
+
 async function measure(job: ConvergeJob): Promise<ConvergeResult> {
   const cluster: Cluster = await startClusterAt(job.block, { nodes: 3 });
   const pinger = spawn(process.execPath, ['--import', 'tsx', pingerScript, cluster.nodes[0]!.apiUrl], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -29,8 +34,12 @@ async function measure(job: ConvergeJob): Promise<ConvergeResult> {
   pinger.stdout!.on('data', (chunk) => { out += chunk; });
   const pingerDone = new Promise<void>((resolve) => pinger.once('exit', () => resolve()));
   try {
+    // The pinger's own start (loading TypeScript) must not eat into the phase it times.
+    await until(() => out.startsWith('ready\n') || pinger.exitCode !== null, 'the pinger to start', 60_000);
+    if (pinger.exitCode !== null) throw new Error('the pinger exited before its first ping');
     const store = cluster.engines[0]!.requireManager().store;
     const manager = cluster.nodes[0]!.apiUrl;
+    pinger.stdin!.write('create\n');
     let started = performance.now();
     const created = await engineApi<{ ID: string; message?: string }>(manager, 'POST', '/services/create', {
       Name: 'many', TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' } }, Mode: { Replicated: { Replicas: job.replicas } },
@@ -42,6 +51,7 @@ async function measure(job: ConvergeJob): Promise<ConvergeResult> {
     const convergeMs = performance.now() - started;
 
     const service = store.service(created.body.ID)!;
+    pinger.stdin!.write('remove\n');
     started = performance.now();
     const scaled = await engineApi(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`,
       { ...service.Spec, Mode: { Replicated: { Replicas: 0 } } });
@@ -51,11 +61,8 @@ async function measure(job: ConvergeJob): Promise<ConvergeResult> {
 
     pinger.stdin!.end();
     await pingerDone;
-    const latencies = (JSON.parse(out.trim()) as number[]).sort((a, b) => a - b);
-    return {
-      replicas: job.replicas, convergeMs, removeMs, pings: latencies.length,
-      pingP50Ms: percentile(latencies, 0.5), pingP99Ms: percentile(latencies, 0.99), pingMaxMs: latencies.at(-1) ?? 0,
-    };
+    const phases = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number[]>;
+    return { replicas: job.replicas, convergeMs, removeMs, createPings: figures(phases['create']), removePings: figures(phases['remove']) };
   } finally {
     pinger.kill();
     await cluster.close();

@@ -1,12 +1,17 @@
-// The engine API's latency from outside the cluster's process: GET /_ping one at a time (10 ms apart)
-// until stdin closes, then one line of JSON with every latency in ms; usage: node --import tsx bench/pinger.ts <url>
+// The engine API's latency from outside the cluster's process: GET /_ping one at a time (10 ms apart).
+// It prints `ready` once the first answers; each line on stdin then names the phase the pings that start from
+// then on belong to; when stdin closes it prints one line of JSON: every phase's latencies in ms. Usage: node --import tsx bench/pinger.ts <url>
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import readline from 'node:readline';
 
 const url = process.argv[2]!;
-const latencies: number[] = [];
+const phases: Record<string, number[]> = {};
+let phase = 'start';
 let stopped = false;
-process.stdin.on('end', () => { stopped = true; }).resume();
+readline.createInterface({ input: process.stdin })
+  .on('line', (line) => { phase = line.trim(); })
+  .on('close', () => { stopped = true; });
 
 function ping(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -14,10 +19,13 @@ function ping(): Promise<void> {
   });
 }
 
+await ping();
+process.stdout.write('ready\n');
 while (!stopped) {
   const started = performance.now();
+  const during = phase;
   await ping();
-  latencies.push(performance.now() - started);
+  (phases[during] ??= []).push(performance.now() - started);
   await new Promise((resolve) => setTimeout(resolve, 10));
 }
-process.stdout.write(`${JSON.stringify(latencies)}\n`);
+process.stdout.write(`${JSON.stringify(phases)}\n`);

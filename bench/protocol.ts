@@ -84,11 +84,17 @@ export interface ConvergeResult {
   convergeMs: number;
   /** From the scale to 0 to every task gone (each waits out its 2 s fence). */
   removeMs: number;
-  /** GET /_ping from another process through both: how many, and their latency. */
+  /** GET /_ping from another process while the tasks are created, and while they are removed. */
+  createPings: PingFigures;
+  removePings: PingFigures;
+}
+
+/** How many pings, and their latency. */
+export interface PingFigures {
   pings: number;
-  pingP50Ms: number;
-  pingP99Ms: number;
-  pingMaxMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 export interface ScaleUpResult {

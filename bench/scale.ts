@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadRunner } from './LoadRunner.js';
-import type { ConvergeJob, ConvergeResult, DnsLoadJob, DnsLoadResult, LoadResult, ScaleUpJob, ScaleUpResult } from './protocol.js';
+import type { ConvergeJob, ConvergeResult, DnsLoadJob, DnsLoadResult, LoadResult, PingFigures, ScaleUpJob, ScaleUpResult } from './protocol.js';
 import type { Resources } from './Resources.js';
 import { deployBackend, startClusterAt, tasksRunning, waitForAnswers } from './targets.js';
 
@@ -83,6 +83,10 @@ export interface ScaleFigures {
   sizes: ClusterSizeRun[];
 }
 
+function pingText({ pings, p50Ms, p99Ms, maxMs }: PingFigures): string {
+  return `p50 ${p50Ms.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms, max ${fixed(maxMs)} ms (${pings} pings)`;
+}
+
 export function formatScale({ up, converge, dns, dnsInFlight, sizes }: ScaleFigures): string[] {
   return [
     '## Scale',
@@ -94,9 +98,8 @@ export function formatScale({ up, converge, dns, dnsInFlight, sizes }: ScaleFigu
       `${fixed(up.rssMiB)} MiB more resident memory (heap ${fixed(up.heapMiB)} MiB) than before the cluster.`,
     `- **A service of ${up.replicas} replicas** on those nodes: all running ${fixed(up.convergeMs)} ms after its create.`,
     `- **${converge.replicas} replicas on 3 nodes** (a fresh process, bench/converge.ts): all running ${fixed(converge.convergeMs)} ms ` +
-      `after the create, all gone ${fixed(converge.removeMs)} ms after a scale to 0; meanwhile the engine API's GET /_ping ` +
-      `(${converge.pings} from another process) p50 ${converge.pingP50Ms.toFixed(1)} ms, p99 ${converge.pingP99Ms.toFixed(1)} ms, ` +
-      `max ${fixed(converge.pingMaxMs)} ms.`,
+      `after the create, all gone ${fixed(converge.removeMs)} ms after a scale to 0; meanwhile the engine API's GET /_ping from ` +
+      `another process: ${pingText(converge.createPings)} while creating, ${pingText(converge.removePings)} while removing.`,
     `- **DNS** (bench/dnsLoad.ts, ${dnsInFlight} queries in flight over UDP): ` +
       dns.map((d) => `\`${d.name}\` ${fixed(d.qps)} answers/s, p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms` +
         `${d.failed || d.lost ? ` (${d.failed} failed, ${d.lost} unanswered)` : ''}`).join('; ') + '.',

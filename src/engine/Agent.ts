@@ -1,11 +1,10 @@
 // A node's agent: runs the tasks the managers assign to this node and reports their observed state
 // back. It never writes desired state; it only starts what should run and stops what should not.
-import type { ClusterView, Service, Task, TaskStatusReport } from '../swarm/index.js';
+import type { ClusterView, Service, StoreChange, Task, TaskStatusReport } from '../swarm/index.js';
 import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal, realTimer } from '../swarm/index.js';
 import { RuntimeError, healthProbe } from '../runtime/index.js';
 import { HealthChecker } from '../lb/index.js';
 import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The narrow link an agent has to its managers. */
 export interface AgentLink {
@@ -23,7 +22,13 @@ export interface AgentOptions {
 }
 
 const DEFAULT_FENCE_PERIOD_MS = 2000;
-
+/** Stops let through per turn once their fence period is over: a scale-down of thousands ends a slice at a time. */
+const STOPS_PER_TURN = 50;
+/**
+ * Changed tasks a sync looks at per turn; the rest wait for the next. A task started costs three reports
+ * (each a store write every node reads), so a slice of the manager's placements starts over a few turns.
+ */
+const TASKS_PER_TURN = 25;
 
 /** A task this agent started: its handle once running, and the promises of its start and stop. */
 interface RunEntry {
@@ -42,12 +47,20 @@ export class Agent {
   #runtime: Runtime;
   #log: (line: string) => void;
   #fencePeriodMs: number;
-  #leaving = new AbortController();
   /** Tasks this agent has started (or is starting), by task ID. */
   #running = new Map<string, RunEntry>();
+  /** The tasks to look at in the next sync: those of this node that changed, or all of them. */
+  #dirty: Set<string> | 'all' = 'all';
   #syncQueued = false;
   #stopped = false;
-  #onChange = (): void => this.#queueSync();
+  /** Stops waiting out their fence period, due in the order they were asked (the period is the same for all). */
+  #fenced: { dueAt: number; release: () => void }[] = [];
+  #fenceTimer: { cancel(): void } | undefined;
+  #onChange = (change: StoreChange): void => {
+    if (change.kind !== 'task' || (change.nodeId !== this.nodeId && !this.#running.has(change.id))) return;
+    if (this.#dirty !== 'all') this.#dirty.add(change.id);
+    this.#queueSync();
+  };
 
   constructor(options: AgentOptions) {
     this.nodeId = options.nodeId;
@@ -72,23 +85,32 @@ export class Agent {
     });
   }
 
+  /** Looks at the tasks that changed (all of this node's at the start), a few a turn: starts, stops and reports. */
   #sync(): void {
-    const services = new Map(this.#link.view.services().map((s) => [s.ID, s] as const));
-    const tasks = this.#link.view.tasks();
-    // A task removed from the store with its node (`node rm --force`) must not run on unseen.
-    const assigned = new Set(tasks.filter((t) => t.NodeID === this.nodeId).map((t) => t.ID));
-    for (const [taskId, entry] of this.#running) {
-      if (!assigned.has(taskId)) this.#stopEntry(taskId, entry, 0, () => {});
+    const view = this.#link.view;
+    if (this.#dirty === 'all') this.#dirty = new Set([...this.#running.keys(), ...view.tasksOfNode(this.nodeId).map((t) => t.ID)]);
+    const ids: string[] = [];
+    for (const id of this.#dirty) {
+      if (ids.length === TASKS_PER_TURN) break;
+      ids.push(id);
+      this.#dirty.delete(id);
     }
-    for (const task of tasks) {
-      if (task.NodeID !== this.nodeId || isTerminal(task.Status.State)) continue;
-      const mine = this.#running.get(task.ID);
+    if (this.#dirty.size) this.#queueSync();
+    for (const id of ids) {
+      const task = view.task(id);
+      const mine = this.#running.get(id);
+      // A task removed from the store with its node (`node rm --force`) must not run on unseen.
+      if (!task || task.NodeID !== this.nodeId) {
+        if (mine) this.#stopEntry(id, mine, 0, () => {});
+        continue;
+      }
+      if (isTerminal(task.Status.State)) continue;
       if (task.DesiredState === 'running') {
-        if (!mine && task.Status.State === 'assigned') this.#startTask(task, services.get(task.ServiceID));
+        if (!mine && task.Status.State === 'assigned') this.#startTask(task, view.service(task.ServiceID));
         // Past `assigned` but not ours: it ran here before the node failed and came back without it.
         else if (!mine) this.#report(task.ID, { State: 'failed', Message: 'started', Err: 'task lost: its node failed and restarted' });
       } else if (mine) {
-        this.#stopTask(task, services.get(task.ServiceID));
+        this.#stopTask(task, view.service(task.ServiceID));
       } else {
         this.#report(task.ID, { State: 'shutdown', Message: 'shutdown' });
       }
@@ -176,7 +198,7 @@ export class Agent {
   #unhealthy(task: Task, service: Service | undefined): void {
     const entry = this.#running.get(task.ID);
     if (!entry || entry.stopping) return;
-    const current = this.#link.view.tasks().find((t) => t.ID === task.ID);
+    const current = this.#link.view.task(task.ID);
     this.#report(task.ID, { State: current?.Status.State ?? 'running', Message: 'unhealthy', Health: 'unhealthy' });
     this.#stopEntry(task.ID, entry, this.#graceMs(task, service), () => {
       this.#report(task.ID, {
@@ -228,17 +250,34 @@ export class Agent {
     });
   }
 
-  /** Waits out a fence period, cut short when the agent stops (the node is going away anyway). */
+  /**
+   * Waits out a fence period, cut short when the agent stops (the node is going away anyway). One timer
+   * serves every stop waiting; those due are let through a batch per turn (see #releaseFenced).
+   */
   #fence(ms: number): Promise<void> {
-    // timers/promises removes its abort listener when the wait ends: no listener piles up per stop.
-    return sleep(ms, undefined, { signal: this.#leaving.signal }).catch(() => {});
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((release) => {
+      this.#fenced.push({ dueAt: performance.now() + ms, release });
+      this.#fenceTimer ??= later(ms, () => this.#releaseFenced());
+    });
+  }
+
+  #releaseFenced(): void {
+    this.#fenceTimer = undefined;
+    const now = performance.now();
+    let released = 0;
+    while (this.#fenced.length && this.#fenced[0]!.dueAt <= now && released++ < STOPS_PER_TURN) this.#fenced.shift()!.release();
+    const next = this.#fenced[0];
+    if (!next || this.#stopped) return;
+    this.#fenceTimer = later(next.dueAt - now, () => this.#releaseFenced());
   }
 
   /** Stops every task of this node (the node is going away); reports nothing more. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#leaving.abort();
     this.#link.view.off('change', this.#onChange);
+    this.#fenceTimer?.cancel();
+    for (const { release } of this.#fenced.splice(0)) release();
     const entries = [...this.#running.values()];
     this.#running.clear();
     await Promise.all(entries.map(async (entry) => {
@@ -247,4 +286,14 @@ export class Agent {
       await entry.stopping.catch(() => {});
     }));
   }
+}
+
+/** `run` after `ms`, or on the next turn when nothing is left to wait. */
+function later(ms: number, run: () => void): { cancel(): void } {
+  if (ms <= 0) {
+    const immediate = setImmediate(run);
+    return { cancel: () => clearImmediate(immediate) };
+  }
+  const timeout = setTimeout(run, ms);
+  return { cancel: () => clearTimeout(timeout) };
 }

@@ -1,5 +1,6 @@
-// The backends of one service as one node sees them. Membership changes swap the list; Backend
-// objects are kept across changes so their counters, open connections and ejections survive a re-sync.
+// The backends of one service as one node sees them, in the order the caller keeps them. Membership is
+// replaced whole or changed a backend at a time; Backend objects are kept across changes so their
+// counters, open connections and ejections survive a re-sync.
 import { Backend } from './Backend.js';
 
 export interface BackendDesired {
@@ -13,6 +14,12 @@ export interface BackendDesired {
   unhealthy?: boolean;
 }
 
+/** A change to one backend: what it should now be, or undefined when it leaves the pool. */
+export type BackendChange = readonly [id: string, desired: BackendDesired | undefined];
+
+/** Where a backend goes among the others when it joins one at a time (negative: `a` comes first). */
+export type BackendOrder = (a: BackendDesired, b: Backend) => number;
+
 export interface PoolOptions {
   /** The clock ejections are measured on (milliseconds); injectable for tests. */
   now?: () => number;
@@ -22,6 +29,8 @@ export interface PoolOptions {
 
 export class Pool {
   #backends = new Map<string, Backend>();
+  /** The backends in the caller's order: what balancers cycle through. */
+  #ordered: Backend[] = [];
   #available: Backend[] = [];
   /** When the next ejected backend comes back; Infinity while none is ejected, so picks read no clock. */
   #nextReturn = Infinity;
@@ -34,7 +43,11 @@ export class Pool {
   }
 
   get backends(): Backend[] {
-    return [...this.#backends.values()];
+    return [...this.#ordered];
+  }
+
+  get size(): number {
+    return this.#ordered.length;
   }
 
   /** Backends that take new connections: up, and not ejected. Precomputed, so a pick reads one array. */
@@ -50,18 +63,50 @@ export class Pool {
   /** Replaces membership; backends not listed leave the pool (their open connections are not touched). */
   set(desired: readonly BackendDesired[]): void {
     const next = new Map<string, Backend>();
-    for (const d of desired) {
-      let backend = this.#backends.get(d.id);
-      if (!backend || backend.host !== d.host || backend.port !== d.port) {
-        backend = new Backend(d.id, d.host, d.port, d.label);
-      }
-      backend.state = d.state;
-      backend.weight = d.weight ?? 1;
-      backend.unhealthy = d.unhealthy ?? false;
-      next.set(d.id, backend);
-    }
+    for (const d of desired) next.set(d.id, this.#made(d));
     this.#backends = next;
+    this.#ordered = [...next.values()];
     this.#recompute();
+  }
+
+  /**
+   * Changes single backends, leaving the others as they are: one joining goes where `order` places it
+   * among the rest (the order `set` would have been given). Costs the changes, plus one pass over the pool.
+   */
+  update(changes: Iterable<BackendChange>, order: BackendOrder): void {
+    for (const [id, desired] of changes) {
+      const current = this.#backends.get(id);
+      const backend = desired && this.#made(desired);
+      // The same backend in a new state keeps its place: what orders it did not change.
+      if (current && backend === current) continue;
+      if (current) this.#ordered.splice(this.#ordered.indexOf(current), 1);
+      if (!backend) {
+        this.#backends.delete(id);
+        continue;
+      }
+      this.#backends.set(id, backend);
+      let low = 0;
+      let high = this.#ordered.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (order(desired!, this.#ordered[middle]!) < 0) high = middle;
+        else low = middle + 1;
+      }
+      this.#ordered.splice(low, 0, backend);
+    }
+    this.#recompute();
+  }
+
+  /** The backend `desired` describes: the one the pool has, kept when its address is the same, or a new one. */
+  #made(desired: BackendDesired): Backend {
+    let backend = this.#backends.get(desired.id);
+    if (!backend || backend.host !== desired.host || backend.port !== desired.port) {
+      backend = new Backend(desired.id, desired.host, desired.port, desired.label);
+    }
+    backend.state = desired.state;
+    backend.weight = desired.weight ?? 1;
+    backend.unhealthy = desired.unhealthy ?? false;
+    return backend;
   }
 
   /** Takes `backend` out of rotation until `until` on this pool's clock; it comes back by itself. */
@@ -73,7 +118,7 @@ export class Pool {
   get ejectedCount(): number {
     let count = 0;
     const now = this.#now();
-    for (const backend of this.#backends.values()) if (backend.ejectedUntil > now) count++;
+    for (const backend of this.#ordered) if (backend.ejectedUntil > now) count++;
     return count;
   }
 
@@ -81,7 +126,7 @@ export class Pool {
     const now = this.#now();
     let nextReturn = Infinity;
     const available: Backend[] = [];
-    for (const backend of this.#backends.values()) {
+    for (const backend of this.#ordered) {
       if (backend.ejectedUntil > now) {
         nextReturn = Math.min(nextReturn, backend.ejectedUntil);
         continue;

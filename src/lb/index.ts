@@ -1,7 +1,7 @@
 export { Backend } from './Backend.js';
 export type { BackendState } from './Backend.js';
 export { Pool } from './Pool.js';
-export type { BackendDesired } from './Pool.js';
+export type { BackendChange, BackendDesired, BackendOrder } from './Pool.js';
 export type { Balancer } from './Balancer.js';
 export { RoundRobin } from './RoundRobin.js';
 export { WeightedRoundRobin } from './WeightedRoundRobin.js';

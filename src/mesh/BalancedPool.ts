@@ -4,7 +4,7 @@
 import {
   LeastConnections, OutlierDetector, Pool, PowerOfTwoChoices, RoundRobin, SourceHash, WeightedRoundRobin,
 } from '../lb/index.js';
-import type { Backend, BackendDesired, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
+import type { Backend, BackendChange, BackendDesired, BackendOrder, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
 import { inRanges } from '../swarm/index.js';
 import type { Algorithm, LbSettings } from '../swarm/index.js';
 
@@ -73,6 +73,13 @@ export class BalancedPool {
     const before = this.pool.backends;
     this.pool.set(desired);
     for (const backend of before) if (this.pool.get(backend.id) !== backend || backend.state !== 'up') this.#retire(backend);
+  }
+
+  /** Changes single backends (see Pool.update); each one gone, replaced or fenced is retired. */
+  update(changes: readonly BackendChange[], order: BackendOrder): void {
+    const before = changes.map(([id]) => this.pool.get(id));
+    this.pool.update(changes, order);
+    for (const backend of before) if (backend && (this.pool.get(backend.id) !== backend || backend.state !== 'up')) this.#retire(backend);
   }
 
   configure(settings: LbSettings, serviceName: string, description: string): void {

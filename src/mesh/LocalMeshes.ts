@@ -12,8 +12,10 @@ export interface LocalMesh {
 export class LocalMeshes {
   #meshes = new Set<LocalMesh>();
 
+  /** A mesh started: the others look again at which of them holds the VIPs (it may be the new one). */
   add(mesh: LocalMesh): void {
     this.#meshes.add(mesh);
+    for (const other of this.#meshes) if (other !== mesh) other.sync();
   }
 
   /** A mesh stopped, and its VIP listeners are closed: the others look again at which of them holds the VIPs. */

@@ -1,20 +1,21 @@
 // The data plane of one node: opens a listener on the node's address for every published port (TCP or
 // UDP) and balances over that service's pool: each new connection, each request in http mode, each flow
-// of datagrams. On the node that holds the VIPs it
-// also listens on each service's VIP, and publishes the cluster's names to the DNS server, in the same
-// step as the pools change. It follows the cluster view; listeners outlive configuration changes, and
-// the per-connection path is a field read and a pick().
+// of datagrams. On the node that holds the VIPs it also listens on each service's VIP, and publishes the
+// cluster's names to the DNS server, in the same step as the pools change. It follows the cluster view's
+// changes: a changed task costs its own pools' members, a changed service its own routes; listeners
+// outlive configuration changes, and the per-connection path is a field read and a pick().
 import dgram from 'node:dgram';
 import type http from 'node:http';
 import net from 'node:net';
 import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
 import type { ForwardEvents, HttpTarget } from '../lb/index.js';
 import { naturalOrder, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
-import type { ClusterView, Service, SwarmNode, Task } from '../swarm/index.js';
+import type { ClusterView, StoreChange, SwarmNode } from '../swarm/index.js';
+import type { BackendChange, BackendDesired } from '../lb/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
-import { buildRoutingTable, groupByService, servicePorts, sortedPorts } from './RoutingTable.js';
-import type { PublishedRoute, ServicePort } from './RoutingTable.js';
-import { dnsRecords } from './dnsRecords.js';
+import { nodesUpOf, poolOrder } from './RoutingTable.js';
+import type { PublishedRoute } from './RoutingTable.js';
+import { MeshService } from './MeshService.js';
 import { BalancedPool } from './BalancedPool.js';
 import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 import type { LocalMeshes } from './LocalMeshes.js';
@@ -67,10 +68,15 @@ interface Listener {
 }
 
 const RETRY_MAX_MS = 30_000;
-/** A sync shorter than this runs at once, however often: small clusters follow every change as it happens. */
-const COSTLY_SYNC_MS = 2;
-/** A costly sync is followed by at least this many times its length without one. */
-const SYNC_SPACING = 4;
+
+/** What changed since the last sync: everything (the nodes), services, or single tasks with their service. */
+interface Dirty {
+  all: boolean;
+  services: Set<string>;
+  tasks: Map<string, string>;
+}
+
+const clean = (): Dirty => ({ all: false, services: new Set(), tasks: new Map() });
 
 export class Mesh {
   readonly node: string;
@@ -85,12 +91,16 @@ export class Mesh {
   #http: HttpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, BalancedPool>();
-  /** Each service's target ports as its tasks have shown them so far (see #rememberPorts). */
-  #targetPorts = new Map<string, ServicePort[]>();
-  /** The sync queued for the next burst of changes; settled() waits for it. */
-  #queuedSync: { promise: Promise<void>; resolve: () => void } | undefined;
-  /** When the last sync ended and how long it took (see #queueSync). */
-  #lastSync = { endedAt: 0, tookMs: 0 };
+  /** Each service as this node sees it, in the store's order. */
+  #services = new Map<string, MeshService>();
+  /** The nodes as of the last sync that read them. */
+  #nodesUp: ReadonlySet<string> = new Set();
+  #holdsVipsNow = false;
+  #localNode: string | undefined;
+  /** How many pools each task is in (by label): metrics follow a task while it is in any. */
+  #inPools = new Map<string, number>();
+  #dirty: Dirty = { ...clean(), all: true };
+  #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
   /**
@@ -102,7 +112,12 @@ export class Mesh {
   readonly #poolViews = (): PoolView[] => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends }));
   readonly #liveConnections = (): LiveConnection[] =>
     [...this.#clients].map(([socket, service]) => ({ service, read: socket.bytesRead, written: socket.bytesWritten }));
-  #onChange = (): void => this.#queueSync();
+  #onChange = (change: StoreChange): void => {
+    if (change.kind === 'node') this.#dirty.all = true;
+    else if (change.kind === 'service') this.#dirty.services.add(change.id);
+    else this.#dirty.tasks.set(change.id, change.serviceId!);
+    this.#queueSync();
+  };
 
   constructor(options: MeshOptions) {
     this.node = options.node;
@@ -125,28 +140,14 @@ export class Mesh {
     this.sync();
   }
 
-  /**
-   * Changes arrive in bursts (one per task state); one sync per burst is enough. A sync reads the whole
-   * cluster, so when syncs grow costly (thousands of tasks) they are spaced to take at most a fifth of
-   * the time: the rest is left to connections, the engine API and the other nodes.
-   */
+  /** Changes arrive in bursts (one per task state); one sync per burst, in a microtask, is enough. */
   #queueSync(): void {
-    if (this.#queuedSync || this.#closed) return;
-    let resolve!: () => void;
-    const queued = { promise: new Promise<void>((r) => { resolve = r; }), resolve: () => resolve() };
-    this.#queuedSync = queued;
-    const run = (): void => {
-      this.#queuedSync = undefined;
-      try {
-        if (!this.#closed) this.sync();
-      } finally {
-        queued.resolve();
-      }
-    };
-    const { endedAt, tookMs } = this.#lastSync;
-    const wait = tookMs < COSTLY_SYNC_MS ? 0 : endedAt + tookMs * SYNC_SPACING - performance.now();
-    if (wait <= 0) queueMicrotask(run);
-    else setTimeout(run, wait);
+    if (this.#syncQueued || this.#closed) return;
+    this.#syncQueued = true;
+    queueMicrotask(() => {
+      this.#syncQueued = false;
+      if (!this.#closed) this.#syncNow();
+    });
   }
 
   /**
@@ -161,25 +162,86 @@ export class Mesh {
     return candidates[0] === this.node;
   }
 
+  /** Reads the whole cluster again (another mesh stopped: the VIPs may be this node's now). */
   sync(): void {
     if (this.#closed) return;
-    const startedAt = performance.now();
-    try {
-      this.#syncNow();
-    } finally {
-      const endedAt = performance.now();
-      this.#lastSync = { endedAt, tookMs: endedAt - startedAt };
-    }
+    this.#dirty.all = true;
+    this.#syncNow();
   }
 
   #syncNow(): void {
-    const [services, tasks, nodes] = [this.#view.services(), this.#view.tasks(), this.#view.nodes()];
-    const holdsVips = this.#holdsVips(nodes);
-    const targetPorts = this.#rememberPorts(services, tasks);
-    const localNode = nodes.find((n) => n.Description.Hostname === this.node)?.ID;
-    const table = buildRoutingTable(services, tasks, nodes, { withVips: holdsVips, targetPorts, ...(localNode ? { localNode } : {}) });
-    // In the same step as the pools below: a task is named in DNS exactly when it takes new connections.
-    if (holdsVips) this.#dns?.setRecords(dnsRecords(services, tasks, nodes, targetPorts));
+    const dirty = this.#dirty;
+    this.#dirty = clean();
+    if (dirty.all) {
+      const nodes = this.#view.nodes();
+      this.#nodesUp = nodesUpOf(nodes);
+      this.#holdsVipsNow = this.#holdsVips(nodes);
+      this.#localNode = nodes.find((n) => n.Description.Hostname === this.node)?.ID;
+      for (const service of this.#view.services()) dirty.services.add(service.ID);
+      for (const id of this.#services.keys()) dirty.services.add(id);
+    }
+    const moved = { joined: new Set<string>(), left: new Set<string>() };
+    let namesChanged = false;
+    /** Services whose part was made again from the store: their tasks' changes are in it. */
+    const rebuilt = new Set<string>();
+    for (const id of dirty.services) {
+      const current = this.#view.service(id);
+      // A scale or an update's progress changes no route: the service's tasks say what changes.
+      if (!dirty.all && current && this.#services.get(id)?.serviceChanged(current)) continue;
+      rebuilt.add(id);
+      namesChanged = this.#rebuild(id, moved) || namesChanged;
+    }
+    const changes = new Map<string, BackendChange[]>();
+    for (const [taskId, serviceId] of dirty.tasks) {
+      const service = this.#services.get(serviceId);
+      if (!service || rebuilt.has(serviceId)) continue;
+      const before = service.namesVersion;
+      const pools = service.taskChanged(taskId, this.#view.task(taskId), this.#nodesUp);
+      if (!pools) {
+        rebuilt.add(serviceId);
+        namesChanged = this.#rebuild(serviceId, moved) || namesChanged;
+        // The rebuild read every task of the service: what its earlier tasks changed is in it already.
+        for (const key of service.table.pools.keys()) changes.delete(key);
+        continue;
+      }
+      namesChanged ||= service.namesVersion !== before;
+      for (const [key, desired] of pools) {
+        const list = changes.get(key);
+        if (list) list.push([taskId, desired]);
+        else changes.set(key, [[taskId, desired]]);
+      }
+    }
+    for (const [key, list] of changes) {
+      const pool = this.#pools.get(key)!;
+      const before = list.map(([id]) => pool.pool.get(id)?.label);
+      pool.update(list, poolOrder);
+      list.forEach(([id, desired], i) => this.#count(before[i], desired?.label, moved));
+    }
+    // In the same step as the pools: a task is named in DNS exactly when it takes new connections.
+    if (this.#holdsVipsNow && (namesChanged || dirty.all)) this.#dns?.setRecords(this.#records());
+    if (this.#metrics) {
+      if (dirty.all) this.#metrics.tasksInPools(new Set(this.#inPools.keys()));
+      else if (moved.joined.size || moved.left.size) this.#metrics.tasksMoved(moved.joined, moved.left);
+    }
+  }
+
+  #records(): ServiceRecord[] {
+    return [...this.#services.values()].map((s) => s.record());
+  }
+
+  /**
+   * Makes one service's part of the node again from the store: its pools whole, its listeners, its
+   * names. Says whether its names may have changed (always, for now: a rebuild is a service's change).
+   */
+  #rebuild(serviceId: string, moved: { joined: Set<string>; left: Set<string> }): boolean {
+    const previous = this.#services.get(serviceId);
+    const service = this.#view.service(serviceId);
+    const next = service && new MeshService(service, this.#view.tasksOfService(serviceId), this.#nodesUp, {
+      withVips: this.#holdsVipsNow, ...(this.#localNode ? { localNode: this.#localNode } : {}),
+    }, previous?.ports);
+    if (next) this.#services.set(serviceId, next);
+    else this.#services.delete(serviceId);
+    const table = next?.table ?? { routes: new Map<string, PublishedRoute>(), pools: new Map<string, BackendDesired[]>() };
     for (const [key, desired] of table.pools) {
       let pool = this.#pools.get(key);
       if (!pool) {
@@ -190,15 +252,13 @@ export class Mesh {
         });
         this.#pools.set(key, pool);
       }
-      pool.set(desired);
+      this.#setPool(pool, desired, moved);
     }
-    for (const [key, pool] of this.#pools) {
-      if (table.pools.has(key)) continue;
-      pool.set([]); // its backends retire: http mode closes their idle connections
+    for (const key of previous?.table.pools.keys() ?? []) {
+      const pool = this.#pools.get(key);
+      if (!pool || table.pools.has(key)) continue;
+      this.#setPool(pool, [], moved); // its backends retire: http mode closes their idle connections
       this.#pools.delete(key);
-    }
-    if (this.#metrics) {
-      this.#metrics.tasksInPools(new Set([...this.#pools.values()].flatMap((p) => p.pool.backends.map((b) => b.label))));
     }
 
     // A published port and its VIP port share one pool: it is configured once.
@@ -219,10 +279,41 @@ export class Mesh {
         this.#open(target);
       }
     }
-    for (const [key, listener] of this.#listeners) {
-      if (!table.routes.has(key)) {
-        this.#listeners.delete(key);
-        this.#stop(listener);
+    for (const key of previous?.table.routes.keys() ?? []) {
+      const listener = this.#listeners.get(key);
+      // A port another service took over in this same sync is that service's now.
+      if (!listener || table.routes.has(key) || listener.target.route.serviceId !== serviceId) continue;
+      this.#listeners.delete(key);
+      this.#stop(listener);
+    }
+    return true;
+  }
+
+  /** Replaces a pool's members, counting which tasks joined or left the node's pools. */
+  #setPool(pool: BalancedPool, desired: readonly BackendDesired[], moved: { joined: Set<string>; left: Set<string> }): void {
+    const before = pool.pool.backends.map((b) => b.label);
+    pool.set(desired);
+    for (const label of before) this.#count(label, undefined, moved);
+    for (const d of desired) this.#count(undefined, d.label, moved);
+  }
+
+  /** One pool membership changed from `before` to `after` (task labels; undefined: not a member). */
+  #count(before: string | undefined, after: string | undefined, moved: { joined: Set<string>; left: Set<string> }): void {
+    if (before === after) return;
+    if (before !== undefined) {
+      const count = this.#inPools.get(before)! - 1;
+      if (count === 0) {
+        this.#inPools.delete(before);
+        moved.left.add(before);
+        moved.joined.delete(before);
+      } else this.#inPools.set(before, count);
+    }
+    if (after !== undefined) {
+      const count = (this.#inPools.get(after) ?? 0) + 1;
+      this.#inPools.set(after, count);
+      if (count === 1) {
+        moved.joined.add(after);
+        moved.left.delete(after);
       }
     }
   }
@@ -241,25 +332,6 @@ export class Mesh {
     }
     const lane = { pool: pool.pool, balancer: pool.balancer, events, limits: pool.limits, serviceName: route.serviceName };
     return { route, lane, poolEvents: pool.events };
-  }
-
-  /**
-   * A service without published ports has VIP ports only as its tasks show them: remembered while the
-   * service lives, its VIP port stays open (and its SRV name answers) through a scale to 0 or the
-   * replacement of its only task.
-   */
-  #rememberPorts(services: readonly Service[], tasks: readonly Task[]): Map<string, ServicePort[]> {
-    const byService = groupByService(tasks);
-    const remembered = new Map<string, ServicePort[]>();
-    for (const service of services) {
-      const ports = new Map<string, ServicePort>();
-      for (const port of [...(this.#targetPorts.get(service.ID) ?? []), ...servicePorts(service, byService.get(service.ID) ?? [])]) {
-        ports.set(`${port.port}/${port.protocol}`, port);
-      }
-      remembered.set(service.ID, sortedPorts(ports.values()));
-    }
-    this.#targetPorts = remembered;
-    return remembered;
   }
 
   #open(target: Target): void {
@@ -371,12 +443,7 @@ export class Mesh {
 
   /** Resolves when every listener asked for so far is open (or has failed and said so). */
   async settled(): Promise<void> {
-    for (;;) {
-      // A sync spaced out after a costly one is still to come: what it opens is part of being settled.
-      if (this.#queuedSync) await this.#queuedSync.promise;
-      else if (this.#opening.size) await Promise.all(this.#opening);
-      else return;
-    }
+    while (this.#opening.size) await Promise.all(this.#opening);
   }
 
   async close(): Promise<void> {

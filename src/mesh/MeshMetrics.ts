@@ -42,7 +42,7 @@ export class MeshMetrics {
   /** Tasks gone from every pool, and when their series go too. */
   readonly #forgetting = new Map<string, NodeJS.Timeout>();
   /** The tasks in the node's pools at the last report. */
-  #inPools: ReadonlySet<string> = new Set();
+  #inPools = new Set<string>();
   readonly #connections: Counter<'node' | 'service' | 'port' | 'protocol' | 'task'>;
   readonly #requests: Counter<'node' | 'service' | 'task' | 'code'>;
   readonly #requestSeconds: Histogram<'node' | 'service'>;
@@ -138,14 +138,18 @@ export class MeshMetrics {
    * metrics outlive the node's mesh, so a task the last mesh held is forgotten even after a rejoin.
    */
   tasksInPools(tasks: ReadonlySet<string>): void {
-    const known = this.#inPools;
-    this.#inPools = tasks;
-    for (const task of tasks) {
+    this.tasksMoved(tasks, [...this.#inPools].filter((task) => !tasks.has(task)));
+  }
+
+  /** What one sync changed: tasks that joined the node's pools, and tasks that left the last of them. */
+  tasksMoved(joined: Iterable<string>, left: Iterable<string>): void {
+    for (const task of joined) {
+      this.#inPools.add(task);
       clearTimeout(this.#forgetting.get(task));
       this.#forgetting.delete(task);
     }
-    for (const task of known) {
-      if (tasks.has(task) || this.#forgetting.has(task)) continue;
+    for (const task of left) {
+      if (!this.#inPools.delete(task) || this.#forgetting.has(task)) continue;
       this.#forgetting.set(task, setTimeout(() => {
         this.#forgetting.delete(task);
         void this.#forget(task);

@@ -3,7 +3,7 @@
 // Pure, so it is tested as a table.
 import { DEFAULT_LB_SETTINGS, lbSettings, naturalOrder, weightOf } from '../swarm/index.js';
 import type { LbSettings, Protocol, Service, SwarmNode, Task } from '../swarm/index.js';
-import type { BackendDesired } from '../lb/index.js';
+import type { Backend, BackendDesired } from '../lb/index.js';
 
 export interface PublishedRoute {
   /** `8080/tcp` (a published port), `127.10.0.2:80/tcp` (a VIP port): the protocol is part of a port's identity. */
@@ -137,51 +137,66 @@ export interface RoutingOptions {
 }
 
 export function buildRoutingTable(services: readonly Service[], tasks: readonly Task[], nodes: readonly SwarmNode[],
-  { withVips = false, targetPorts, localNode }: RoutingOptions = {}): RoutingTable {
+  options: RoutingOptions = {}): RoutingTable {
   const nodesUp = nodesUpOf(nodes);
+  const tasksByService = groupByService(tasks);
+  const table: RoutingTable = { routes: new Map(), pools: new Map() };
+  for (const service of services) {
+    const own = serviceRoutingTable(service, tasksByService.get(service.ID) ?? [], nodesUp, options);
+    for (const [key, route] of own.routes) table.routes.set(key, route);
+    for (const [key, pool] of own.pools) table.pools.set(key, pool);
+  }
+  return table;
+}
+
+/** One service's part of the table, from its own tasks: a mesh rebuilds only the services that changed. */
+export function serviceRoutingTable(service: Service, tasks: readonly Task[], nodesUp: ReadonlySet<string>,
+  { withVips = false, targetPorts, localNode }: RoutingOptions = {}): RoutingTable {
   const routes = new Map<string, PublishedRoute>();
   const pools = new Map<string, BackendDesired[]>();
-  const tasksByService = groupByService(tasks);
   /** `onNode`: only the tasks on that node (a host-mode port's pool). */
-  const pool = (service: Service, targetPort: number, protocol: Protocol, onNode?: string): string => {
+  const pool = (targetPort: number, protocol: Protocol, onNode?: string): string => {
     const poolKey = poolKeyOf(service.ID, targetPort, protocol) + (onNode ? `@${onNode}` : '');
     if (pools.has(poolKey)) return poolKey;
     const members: BackendDesired[] = [];
-    for (const task of tasksByService.get(service.ID) ?? []) {
+    for (const task of tasks) {
       if (onNode && task.NodeID !== onNode) continue;
       const backend = backendFor(task, targetPort, protocol, nodesUp, service.Spec.Labels);
       if (backend) members.push(backend);
     }
-    // Slot order keeps round robin's cycle stable and readable (task 1, 2, 3 ...).
     pools.set(poolKey, members.sort((a, b) => naturalOrder(a.label!, b.label!)));
     return poolKey;
   };
-  for (const service of services) {
-    const common = { serviceId: service.ID, serviceName: service.Spec.Name, settings: settingsOf(service) };
-    for (const port of service.Endpoint.Ports ?? []) {
-      if (!port.PublishedPort) continue;
-      const key = `${port.PublishedPort}/${port.Protocol}`;
-      if (port.PublishMode === 'host') {
-        // Host mode: the port opens only on a node running a task of the service, and goes to that task.
-        if (localNode === undefined) continue;
-        const poolKey = pool(service, port.TargetPort, port.Protocol, localNode);
-        if (pools.get(poolKey)!.length === 0) {
-          pools.delete(poolKey);
-          continue;
-        }
-        routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
+  const common = { serviceId: service.ID, serviceName: service.Spec.Name, settings: settingsOf(service) };
+  for (const port of service.Endpoint.Ports ?? []) {
+    if (!port.PublishedPort) continue;
+    const key = `${port.PublishedPort}/${port.Protocol}`;
+    if (port.PublishMode === 'host') {
+      // Host mode: the port opens only on a node running a task of the service, and goes to that task.
+      if (localNode === undefined) continue;
+      const poolKey = pool(port.TargetPort, port.Protocol, localNode);
+      if (pools.get(poolKey)!.length === 0) {
+        pools.delete(poolKey);
         continue;
       }
-      const poolKey = pool(service, port.TargetPort, port.Protocol);
       routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
+      continue;
     }
-    const vip = vipOf(service);
-    if (!withVips || !vip) continue;
-    for (const { port, protocol } of targetPorts?.get(service.ID) ?? servicePorts(service, tasksByService.get(service.ID) ?? [])) {
+    const poolKey = pool(port.TargetPort, port.Protocol);
+    routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
+  }
+  const vip = vipOf(service);
+  if (withVips && vip) {
+    for (const { port, protocol } of targetPorts?.get(service.ID) ?? servicePorts(service, tasks)) {
       const key = vipRouteKey(vip, port, protocol);
-      const poolKey = pool(service, port, protocol);
+      const poolKey = pool(port, protocol);
       routes.set(key, { key, vip, publishedPort: port, protocol, targetPort: port, poolKey, ...common });
     }
   }
   return { routes, pools };
+}
+
+/** Slot order (task 1, 2, 3 ...), which keeps round robin's cycle stable and readable: where a joining backend goes. */
+export function poolOrder(a: BackendDesired, b: Backend): number {
+  return naturalOrder(a.label ?? a.id, b.label);
 }

@@ -14,19 +14,23 @@ export function dnsRecords(services: readonly Service[], tasks: readonly Task[],
   return services.map((service) => {
     const own = tasksByService.get(service.ID) ?? [];
     const serving = own.filter((task) => poolStateOf(task, nodesUp) === 'up');
-    const networks = new Set(own.flatMap((task) => (task.NetworksAttachments ?? []).map((a) => a.Network.Spec.Name)));
-    const vip = vipOf(service);
-    return {
-      name: service.Spec.Name,
-      ...(vip ? { vip } : {}),
-      tasks: serving.map(taskRecord),
-      ports: targetPorts?.get(service.ID) ?? servicePorts(service, own),
-      networks: [...networks],
-    };
+    const networks = new Set(own.flatMap(networksOf));
+    return serviceRecord(service, serving.map(taskRecord), targetPorts?.get(service.ID) ?? servicePorts(service, own), networks);
   });
 }
 
-function taskRecord(task: Task): TaskRecord {
+/** A service's record from its parts (a mesh keeps them task by task, see MeshService). */
+export function serviceRecord(service: Service, tasks: readonly TaskRecord[], ports: readonly ServicePort[], networks: Iterable<string>): ServiceRecord {
+  const vip = vipOf(service);
+  return { name: service.Spec.Name, ...(vip ? { vip } : {}), tasks, ports, networks: [...networks] };
+}
+
+/** The names of the networks a task is attached to: its service answers on `<name>.<network>` too. */
+export function networksOf(task: Task): string[] {
+  return (task.NetworksAttachments ?? []).map((a) => a.Network.Spec.Name);
+}
+
+export function taskRecord(task: Task): TaskRecord {
   const moved = task.Endpoint!.Ports.filter((p) => p.ListenPort !== p.TargetPort);
   return {
     name: task.Name ?? task.ID,

@@ -302,7 +302,7 @@ export class Manager {
   }
 
   #tasksOn(nodeId: string): Task[] {
-    return this.store.tasks().filter((t) => t.NodeID === nodeId);
+    return this.store.tasksOfNode(nodeId);
   }
 
   resolveNode(ref: string): SwarmNode {

@@ -12,13 +12,23 @@ export interface StoreChange {
   kind: StoreKind;
   op: 'put' | 'delete';
   id: string;
+  /** A task's service and node, so a reader can tell whose it is even once it is deleted. */
+  serviceId?: string;
+  nodeId?: string;
 }
 
-/** The read side a data plane needs: a snapshot plus change events. */
+/**
+ * The read side a data plane needs: a snapshot plus change events, and look-ups by ID, service and node,
+ * so a reader that follows the events reads what changed, not the whole cluster.
+ */
 export interface ClusterView {
   nodes(): readonly SwarmNode[];
   services(): readonly Service[];
   tasks(): readonly Task[];
+  service(id: string): Service | undefined;
+  task(id: string): Task | undefined;
+  tasksOfService(serviceId: string): readonly Task[];
+  tasksOfNode(nodeId: string): readonly Task[];
   on(event: 'change', listener: (change: StoreChange) => void): unknown;
   off(event: 'change', listener: (change: StoreChange) => void): unknown;
 }
@@ -30,6 +40,8 @@ export class Store extends EventEmitter implements ClusterView {
   #tasks = new Map<string, Task>();
   /** Each service's tasks, so a reconcile reads its own service's tasks, not the whole cluster's. */
   #tasksByService = new Map<string, Map<string, Task>>();
+  /** Each node's tasks, so an agent reads its own node's tasks. */
+  #tasksByNode = new Map<string, Map<string, Task>>();
 
   constructor() {
     super();
@@ -63,6 +75,9 @@ export class Store extends EventEmitter implements ClusterView {
   tasksOfService(serviceId: string): Task[] {
     return [...this.#tasksByService.get(serviceId)?.values() ?? []];
   }
+  tasksOfNode(nodeId: string): Task[] {
+    return [...this.#tasksByNode.get(nodeId)?.values() ?? []];
+  }
 
   putNode(node: SwarmNode, expectedVersion?: number): SwarmNode {
     return this.#put('node', this.#nodes, node, expectedVersion);
@@ -71,10 +86,12 @@ export class Store extends EventEmitter implements ClusterView {
     return this.#put('service', this.#services, service, expectedVersion);
   }
   putTask(task: Task): Task {
-    let ofService = this.#tasksByService.get(task.ServiceID);
-    if (!ofService) this.#tasksByService.set(task.ServiceID, (ofService = new Map()));
-    ofService.set(task.ID, task);
-    return this.#put('task', this.#tasks, task);
+    const before = this.#tasks.get(task.ID);
+    // A task is scheduled (its node set) after it is created: it leaves its old node's index.
+    if (before && before.NodeID !== task.NodeID) unindex(this.#tasksByNode, before.NodeID, task.ID);
+    index(this.#tasksByService, task.ServiceID, task);
+    index(this.#tasksByNode, task.NodeID, task);
+    return this.#put('task', this.#tasks, task, undefined, { serviceId: task.ServiceID, nodeId: task.NodeID });
   }
 
   /** Writes a changed copy of a task (readers holding the old object never see it change under them). */
@@ -94,10 +111,10 @@ export class Store extends EventEmitter implements ClusterView {
   }
   deleteTask(id: string): void {
     const task = this.#tasks.get(id);
-    const ofService = task && this.#tasksByService.get(task.ServiceID);
-    ofService?.delete(id);
-    if (ofService?.size === 0) this.#tasksByService.delete(task!.ServiceID);
-    this.#delete('task', this.#tasks, id);
+    if (!task) return;
+    unindex(this.#tasksByService, task.ServiceID, id);
+    unindex(this.#tasksByNode, task.NodeID, id);
+    this.#delete('task', this.#tasks, id, { serviceId: task.ServiceID, nodeId: task.NodeID });
   }
 
   #put<T extends { ID: string; Version: { Index: number }; UpdatedAt: string }>(
@@ -105,6 +122,7 @@ export class Store extends EventEmitter implements ClusterView {
     map: Map<string, T>,
     object: T,
     expectedVersion?: number,
+    owner?: Pick<StoreChange, 'serviceId' | 'nodeId'>,
   ): T {
     const current = map.get(object.ID);
     if (expectedVersion !== undefined && current && current.Version.Index !== expectedVersion) {
@@ -113,11 +131,23 @@ export class Store extends EventEmitter implements ClusterView {
     object.Version = { Index: this.nextIndex() };
     object.UpdatedAt = nowIso();
     map.set(object.ID, object);
-    this.emit('change', { kind, op: 'put', id: object.ID } satisfies StoreChange);
+    this.emit('change', { kind, op: 'put', id: object.ID, ...owner } satisfies StoreChange);
     return object;
   }
 
-  #delete<T>(kind: StoreKind, map: Map<string, T>, id: string): void {
-    if (map.delete(id)) this.emit('change', { kind, op: 'delete', id } satisfies StoreChange);
+  #delete<T>(kind: StoreKind, map: Map<string, T>, id: string, owner?: Pick<StoreChange, 'serviceId' | 'nodeId'>): void {
+    if (map.delete(id)) this.emit('change', { kind, op: 'delete', id, ...owner } satisfies StoreChange);
   }
+}
+
+function index(by: Map<string, Map<string, Task>>, key: string, task: Task): void {
+  let tasks = by.get(key);
+  if (!tasks) by.set(key, (tasks = new Map()));
+  tasks.set(task.ID, task);
+}
+
+function unindex(by: Map<string, Map<string, Task>>, key: string, id: string): void {
+  const tasks = by.get(key);
+  tasks?.delete(id);
+  if (tasks?.size === 0) by.delete(key);
 }

@@ -1,5 +1,6 @@
-// The names the embedded DNS server owns, as Swarm's resolver answers them, built once per cluster
-// change and read per query. It knows services, tasks and addresses, not where they come from.
+// The names the embedded DNS server owns, as Swarm's resolver answers them: made again at every cluster
+// change from each service's record, and read per query. It knows services, tasks and addresses, not
+// where they come from.
 import { ipToInt, parseCidr } from './Ipam.js';
 
 export interface TaskRecord {
@@ -59,32 +60,21 @@ interface Entry {
 
 const REVERSE_SUFFIX = '.in-addr.arpa';
 
-export class Zone {
-  readonly #options: ZoneOptions;
-  readonly #names = new Map<string, Entry>();
+/**
+ * One service's names. Made from its record the first time a query needs them, and kept with the record:
+ * a zone made again after a change reuses the names of every service whose record is the same object, so
+ * a change costs the services it touched, and only once they are asked about.
+ */
+class ServiceNames {
+  readonly names = new Map<string, Entry>();
   /**
    * Names whose whole subtree is ours, so an unknown name below one is NXDOMAIN: `tasks.<service>`, task
    * names, and `_tcp.<service>` / `_udp.<service>` (SRV). Not a bare service name: a service called `dev`
    * must not swallow `pkg.go.dev`, which Swarm would forward too.
    */
-  readonly #subtrees = new Set<string>();
-  readonly #owned: { base: number; size: number }[];
+  readonly subtrees = new Set<string>();
 
-  constructor(services: readonly ServiceRecord[], options: ZoneOptions) {
-    this.#options = options;
-    this.#owned = (options.ownedBlocks ?? []).map((cidr) => parseCidr(cidr));
-    for (const service of services) this.#add(service);
-  }
-
-  #entry(name: string): Entry {
-    const key = name.toLowerCase();
-    let entry = this.#names.get(key);
-    if (!entry) this.#names.set(key, (entry = {}));
-    return entry;
-  }
-
-  #add(service: ServiceRecord): void {
-    const { vipTtl, taskTtl } = this.#options;
+  constructor(service: ServiceRecord, { vipTtl, taskTtl }: ZoneOptions) {
     const taskAddresses = service.tasks.map((t) => t.address);
     const suffixes = ['', ...(service.networks ?? []).map((n) => `.${n}`)];
     for (const suffix of suffixes) {
@@ -94,7 +84,7 @@ export class Zone {
       this.#entry(`tasks.${service.name}${suffix}`).addresses = { list: taskAddresses, ttl: taskTtl };
       for (const task of service.tasks) this.#entry(task.name + suffix).addresses = { list: [task.address], ttl: taskTtl };
       for (const subtree of [`tasks.${service.name}`, `_tcp.${service.name}`, `_udp.${service.name}`, ...service.tasks.map((t) => t.name)]) {
-        this.#subtrees.add(`${subtree}${suffix}`.toLowerCase());
+        this.subtrees.add(`${subtree}${suffix}`.toLowerCase());
       }
       for (const { port, protocol } of service.ports) {
         const key = `${port}/${protocol}`;
@@ -107,13 +97,57 @@ export class Zone {
     if (service.vip) this.#entry(reverseName(service.vip)).ptr = { target: service.name, ttl: vipTtl };
   }
 
+  #entry(name: string): Entry {
+    const key = name.toLowerCase();
+    let entry = this.names.get(key);
+    if (!entry) this.names.set(key, (entry = {}));
+    return entry;
+  }
+}
+
+/** Each record's names, per zone options (the TTLs are in them). */
+const namesMade = new WeakMap<ZoneOptions, WeakMap<ServiceRecord, ServiceNames>>();
+
+export class Zone {
+  readonly #options: ZoneOptions;
+  readonly #services: readonly ServiceRecord[];
+  readonly #made: WeakMap<ServiceRecord, ServiceNames>;
+  readonly #owned: { base: number; size: number }[];
+
+  constructor(services: readonly ServiceRecord[], options: ZoneOptions) {
+    this.#options = options;
+    this.#services = [...services];
+    let made = namesMade.get(options);
+    if (!made) namesMade.set(options, (made = new WeakMap()));
+    this.#made = made;
+    this.#owned = (options.ownedBlocks ?? []).map((cidr) => parseCidr(cidr));
+  }
+
+  /** Each service's names, made as a query first needs them. */
+  *#parts(): Iterable<ServiceNames> {
+    for (const service of this.#services) {
+      let names = this.#made.get(service);
+      if (!names) this.#made.set(service, (names = new ServiceNames(service, this.#options)));
+      yield names;
+    }
+  }
+
+  /** A name's entry: the first service that has one (names are unique across services). */
+  #find(key: string): Entry | undefined {
+    for (const part of this.#parts()) {
+      const entry = part.names.get(key);
+      if (entry) return entry;
+    }
+    return undefined;
+  }
+
   /**
    * The answer for a question, or undefined when the name is not ours (the server forwards it).
    * Names are matched case-insensitively; answers carry the name as it was asked.
    */
   lookup(qname: string, type: QueryType): ZoneAnswer | undefined {
     const name = qname.endsWith('.') ? qname.slice(0, -1) : qname;
-    const entry = this.#names.get(name.toLowerCase());
+    const entry = this.#find(name.toLowerCase());
     if (!entry) return this.#owns(name.toLowerCase()) ? { rcode: 'NXDOMAIN', answers: [], additionals: [] } : undefined;
     const answer: ZoneAnswer = { rcode: 'NOERROR', answers: [], additionals: [] };
     if ((type === 'A' || type === 'ANY') && entry.addresses) {
@@ -141,7 +175,8 @@ export class Zone {
     }
     const labels = name.split('.');
     for (let i = 1; i < labels.length; i++) {
-      if (this.#subtrees.has(labels.slice(i).join('.'))) return true;
+      const below = labels.slice(i).join('.');
+      for (const part of this.#parts()) if (part.subtrees.has(below)) return true;
     }
     return false;
   }
