@@ -6,7 +6,7 @@ import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG
 import { SwarmError, invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 import { checkCount, checkOneOf, checkStringMap, isObject } from './specChecks.js';
-import { checkServiceSpecTypes } from './specSchema.js';
+import { canonicalServiceSpec } from './specSchema.js';
 import { checkContainerLabels, lbSettings } from './lbSettings.js';
 
 // swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
@@ -109,8 +109,8 @@ function checkUpdateConfig(config: unknown, key: string): void {
 /** Returns a normalised copy of a valid spec (the input is not touched), or throws a SwarmError naming the field. */
 export function normalizeServiceSpec(input: unknown): ServiceSpec {
   if (!isObject(input)) throw invalidArgument('the service spec must be a JSON object');
-  checkServiceSpecTypes(input);
-  const spec = structuredClone(input) as unknown as ServiceSpec;
+  // From here on every key is spelled as Docker's field, once: what is read is what a docker CLI decodes.
+  const spec = canonicalServiceSpec(input) as unknown as ServiceSpec;
   if (typeof spec.Name !== 'string' || spec.Name === '') {
     throw invalidArgument('name must be valid as a DNS name component: give the service a name with --name');
   }
