@@ -68,11 +68,22 @@ function checkContainer(container: unknown): void {
   checkContainerLabels(container.Labels as Record<string, string> | undefined);
   checkMounts((container.Mounts ?? []) as unknown[]);
   checkCount(container.StopGracePeriod, 'ContainerSpec.StopGracePeriod (nanoseconds)');
-  const health = container.Healthcheck;
-  if (isObject(health)) {
-    for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval']) checkCount(health[field], `Healthcheck.${field} (nanoseconds)`);
-    checkCount(health.Retries, 'Healthcheck.Retries');
+  checkHealth(container.Healthcheck);
+}
+
+/** swarmkit's floor for a health check's durations (0 means the default): shorter would probe without pause. */
+const MINIMUM_HEALTH_DURATION_NS = 1_000_000;
+
+/** swarmkit's checks, in its words; StartInterval too, which the daemon refuses when the node creates the container. */
+function checkHealth(health: unknown): void {
+  if (!isObject(health)) return;
+  for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval']) {
+    const ns = health[field];
+    if (typeof ns === 'number' && ns !== 0 && ns < MINIMUM_HEALTH_DURATION_NS) {
+      throw invalidArgument(`ContainerSpec: ${field} in HealthConfig cannot be less than 1ms`);
+    }
   }
+  if (typeof health.Retries === 'number' && health.Retries < 0) throw invalidArgument('ContainerSpec: Retries in HealthConfig cannot be negative');
 }
 
 function checkTaskTemplate(template: unknown): void {
