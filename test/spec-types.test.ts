@@ -147,7 +147,7 @@ t.test('the engine API refuses each malformed spec with 400 naming the field, an
   t.equal((await api(base, 'GET', '/services')).status, 200);
 });
 
-t.test('mounts Swarm refuses at create: an unknown type, a duplicate target', async (t) => {
+t.test('mounts refused at create: an unknown type, a duplicate target (as Swarm), and npipe and cluster, which no Linux node runs', async (t) => {
   const mounts = (list: unknown[]) => spec({ container: { Mounts: list } });
   t.throws(() => normalizeServiceSpec(mounts([{ Type: 'nfs', Target: '/data' }])), { code: 'invalid_argument', message: /^invalid MountType: "nfs": a mount's Type is bind, volume or tmpfs$/ });
   t.throws(() => normalizeServiceSpec(mounts([null])), { message: /^invalid MountType: "":/ });
@@ -155,6 +155,16 @@ t.test('mounts Swarm refuses at create: an unknown type, a duplicate target', as
     { message: 'rpc error: code = InvalidArgument desc = invalid duplicate mount point: /d' });
   t.doesNotThrow(() => normalizeServiceSpec(mounts([{ Type: 'BIND', Source: '/missing', Target: '/a' }, { Type: 'volume', Target: '/b' }])),
     'a missing bind source is the node\'s to find, when it starts the task');
+  // Swarm takes these, but no Linux node ever runs them: refused at create rather than rejected on every node.
+  t.throws(() => normalizeServiceSpec(mounts([{ Type: 'npipe', Source: '\\\\.\\pipe\\docker_engine', Target: '\\\\.\\pipe\\docker_engine' }])), {
+    code: 'invalid_argument',
+    message: 'rpc error: code = InvalidArgument desc = mount type npipe is not supported: it mounts a Windows named pipe, which no Linux node mounts (Docker refuses the task: mount type unknown); use bind, volume or tmpfs',
+  });
+  t.throws(() => normalizeServiceSpec(mounts([{ Type: 'Cluster', Source: 'shared', Target: '/srv' }])),
+    { code: 'invalid_argument', message: /^rpc error: code = InvalidArgument desc = mount type cluster is not supported: it mounts a cluster \(CSI\) volume, which routemesh has none of .*; use bind, volume or tmpfs$/ });
+  const node = [{ Type: 'bind', Source: '/', Target: '/a' }, { Type: 'Volume', Source: 'data', Target: '/b' }, { Type: 'TMPFS', Target: '/c' }];
+  const stored = normalizeServiceSpec(mounts(node)).TaskTemplate.ContainerSpec.Mounts!;
+  t.doesNotThrow(() => checkMounts(stored), 'every type create takes, the node takes');
 });
 
 t.test('checkMounts: what the node refuses, in Docker\'s words', async (t) => {

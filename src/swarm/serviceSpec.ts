@@ -45,15 +45,28 @@ function checkPorts(ports: unknown): PortConfig[] {
   });
 }
 
-/** The mount types Swarm's API knows (daemon/cluster/convert maps them, in any case, to swarmkit's). */
-const MOUNT_TYPES = ['bind', 'volume', 'tmpfs', 'npipe', 'cluster'];
+/** The mount types a Linux node runs (moby's linux mount parser), in any case as the daemon takes them. */
+const MOUNT_TYPES = ['bind', 'volume', 'tmpfs'];
+
+/**
+ * Swarm's API also takes npipe and cluster, but on Linux neither ever runs (the node refuses an npipe
+ * mount; a cluster mount waits for a CSI volume routemesh cannot have): refused here instead, saying why.
+ */
+const NEVER_RUN: Record<string, string> = {
+  npipe: 'a Windows named pipe, which no Linux node mounts (Docker refuses the task: mount type unknown)',
+  cluster: 'a cluster (CSI) volume, which routemesh has none of (Swarm would leave the task pending)',
+};
 
 /** What the daemon and swarmkit check at create; the node checks the rest (paths) when the task starts. */
-function checkMounts(mounts: unknown[]): void {
+function checkServiceMounts(mounts: unknown[]): void {
   const targets = new Set<string>();
   for (const mount of mounts) {
     const { Type: type, Target: target } = isObject(mount) ? mount : {};
-    if (typeof type !== 'string' || !MOUNT_TYPES.includes(type.toLowerCase())) {
+    const known = typeof type === 'string' ? type.toLowerCase() : '';
+    if (Object.hasOwn(NEVER_RUN, known)) {
+      throw invalidArgument(`mount type ${known} is not supported: it mounts ${NEVER_RUN[known]}; use bind, volume or tmpfs`);
+    }
+    if (!MOUNT_TYPES.includes(known)) {
       throw new SwarmError('invalid_argument', `invalid MountType: ${JSON.stringify(type ?? '')}: a mount's Type is bind, volume or tmpfs`);
     }
     if (typeof target === 'string' && targets.has(target)) throw invalidArgument(`invalid duplicate mount point: ${target}`);
@@ -66,7 +79,7 @@ function checkContainer(container: unknown): void {
     throw invalidArgument('ContainerSpec: image reference must be provided');
   }
   checkContainerLabels(container.Labels as Record<string, string> | undefined);
-  checkMounts((container.Mounts ?? []) as unknown[]);
+  checkServiceMounts((container.Mounts ?? []) as unknown[]);
   checkCount(container.StopGracePeriod, 'ContainerSpec.StopGracePeriod (nanoseconds)');
   checkHealth(container.Healthcheck);
 }
