@@ -128,9 +128,14 @@ t.test('engine address: ROUTEMESH_HOST, then DOCKER_HOST, then node1', async (t)
   t.same(engineTarget({ DOCKER_HOST: 'tcp://127.78.0.2:2375', ROUTEMESH_HOST: 'http://127.78.0.3:4000' }).baseUrl, 'http://127.78.0.3:4000');
   t.equal(engineTarget({ DOCKER_HOST: 'unix:///var/run/docker.sock' }).host, 'tcp://127.1.0.1:2375', 'the real docker\'s socket is passed by');
   t.equal(engineTarget({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }).host, 'tcp://127.1.0.1:2375', 'a rootless docker\'s too');
+  t.equal(engineTarget({ DOCKER_HOST: 'unix:///run/user/1000/podman/podman.sock' }).host, 'tcp://127.1.0.1:2375', 'and podman\'s: only a node\'s socket is ours');
+  t.equal(engineTarget({ DOCKER_HOST: 'unix:///run/containerd/127.1.sock' }).host, 'tcp://127.1.0.1:2375', 'a node\'s socket is named by an IPv4 address');
+  t.throws(() => engineTarget({ DOCKER_HOST: 'unix://127.1.0.2.sock' }), { message: /^DOCKER_HOST=unix:\/\/127\.1\.0\.2\.sock is not a routemesh engine address: a socket path is absolute/ },
+    'a node\'s socket named without its directory is ours, and refused as such');
   t.same(engineTarget({ DOCKER_HOST: 'unix:///run/routemesh/127.1.0.2.sock' }),
     { host: 'unix:///run/routemesh/127.1.0.2.sock', baseUrl: 'http://localhost', socketPath: '/run/routemesh/127.1.0.2.sock' }, 'a node\'s socket is ours');
   t.same(engineTarget({ ROUTEMESH_HOST: 'unix:///var/run/docker.sock' }).socketPath, '/var/run/docker.sock', 'ROUTEMESH_HOST is taken as it says');
+  t.same(engineTarget({ ROUTEMESH_HOST: 'unix:///run/podman/podman.sock', DOCKER_HOST: 'tcp://127.78.0.2:2375' }).socketPath, '/run/podman/podman.sock', 'whatever socket it names');
   t.equal(engineTarget({ DOCKER_HOST: 'ssh://me@box' }).host, 'tcp://127.1.0.1:2375', 'so is a docker over ssh');
   t.equal(engineTarget({ ROUTEMESH_HOST: '  ', DOCKER_HOST: '' }).host, 'tcp://127.1.0.1:2375', 'blank counts as unset');
 });

@@ -1,6 +1,7 @@
 // The cluster's events in its log, one line each and once per swarm however many managers it has:
 // services created, scaled, updated and removed, nodes joining, drained, down and back, tasks failed and
-// rejected; and each change costs the watcher a look-up, never a scan of the store.
+// rejected, a burst of failures in a line a second; and each change costs the watcher a look-up, never a
+// scan of the store.
 import t from 'tap';
 import { ClusterEvents } from '../src/engine/ClusterEvents.js';
 import { Store } from '../src/swarm/index.js';
@@ -109,4 +110,51 @@ t.test('each change costs the watcher a look-up: no scan of the store, whatever 
   events.close();
   store.putTask(failed('t8', 8));
   t.equal(log.length, 6, 'closed, it says nothing more');
+});
+
+t.test('a burst of task failures is said in a few lines: the first at once, then a count per service each second', async (t) => {
+  const store = new Store();
+  const log: string[] = [];
+  // A timer the test fires, one per window: the ClusterEvents' own 1 s.
+  const armed: { fn: () => void; ms: number; cancelled: boolean }[] = [];
+  const setTimer = (fn: () => void, ms: number) => {
+    const timer = { fn, ms, cancelled: false };
+    armed.push(timer);
+    return { cancel: () => { timer.cancelled = true; } };
+  };
+  const fire = () => { for (const timer of armed.splice(0)) if (!timer.cancelled) timer.fn(); };
+  const events = new ClusterEvents(store, (line) => log.push(line), setTimer);
+  t.teardown(() => events.close());
+  const failed = (serviceId: string, name: string, slot: number, state: 'failed' | 'rejected' = 'failed', err = 'task: non-zero exit (1)') => {
+    const f = task(`${serviceId}-${slot}-${state}`, serviceId, { slot, state, name: `${name}.${slot}.x${slot}` });
+    f.Status.Err = err;
+    store.putTask(f);
+  };
+  store.putNode(node('n1'));
+  store.putService(service('w', 'web'));
+  store.putService(service('a', 'api'));
+  log.length = 0;
+
+  for (let slot = 1; slot <= 5000; slot++) failed('w', 'web', slot);
+  failed('a', 'api', 1, 'failed', 'task: non-zero exit (2)');
+  failed('w', 'web', 1, 'rejected', 'No such image: nosuch:latest');
+  t.same(log, [
+    'task web.1.x1 failed on n1: task: non-zero exit (1)',
+    'task api.1.x1 failed on n1: task: non-zero exit (2)',
+    'task web.1.x1 rejected on n1: No such image: nosuch:latest',
+  ], 'the first failure of each service (and state) at once, the rest counted');
+  t.ok(armed.every((timer) => timer.ms === 1000), 'counted for a second');
+
+  fire();
+  t.same(log.slice(3), ['4999 more tasks of web failed (first: task: non-zero exit (1))'], 'then said in one line');
+  for (let slot = 1; slot <= 3; slot++) failed('w', 'web', slot + 5000, 'failed', 'task: non-zero exit (137)');
+  fire();
+  t.same(log.slice(4), ['3 more tasks of web failed (first: task: non-zero exit (137))'], 'while they keep coming, once a second');
+  fire();
+  t.equal(log.length, 5, 'a second without failures says nothing');
+  failed('w', 'web', 9000);
+  t.same(log.slice(5), ['task web.9000.x9000 failed on n1: task: non-zero exit (1)'], 'and the next failure is said at once again');
+  failed('w', 'web', 9001);
+  events.close();
+  t.same(log.slice(6), ['1 more task of web failed (first: task: non-zero exit (1))'], 'closing says what was still counted');
 });

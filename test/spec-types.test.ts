@@ -63,6 +63,9 @@ const refused: [string, Record<string, unknown>, string, string][] = [
   ['a port name as a number', spec({ top: { EndpointSpec: { Ports: [{ Name: 1, TargetPort: 80 }] } } }), 'EndpointSpec.Ports[0].Name', 'string'],
   // Go matches JSON keys to fields ignoring case, so a client would decode this one as StopGracePeriod.
   ['a field spelled in lower case', spec({ container: { stopgraceperiod: 'x' } }), 'TaskTemplate.ContainerSpec.StopGracePeriod', 'time.Duration'],
+  // Go folds the long s (U+017F) to S and the Kelvin sign (U+212A) to K, as Unicode's simple case mappings do.
+  ['a field spelled with a long s', spec({ container: { '\u017ftopGracePeriod': 'x' } }), 'TaskTemplate.ContainerSpec.StopGracePeriod', 'time.Duration'],
+  ['a field spelled with a dotless i', spec({ container: { '\u0131nit': 'yes' } }), 'TaskTemplate.ContainerSpec.Init', 'bool'],
 ];
 
 for (const [what, body, field, goType] of refused) {
@@ -85,6 +88,29 @@ t.test('what Go decodes is accepted: nulls, unknown fields, the largest values o
     ['the docker CLI\'s usual body', spec({ container: { Init: false, DNSConfig: {}, Isolation: 'default' }, task: { Resources: { Limits: {}, Reservations: {} }, Placement: { Platforms: [{ Architecture: 'amd64', OS: 'linux' }] }, ForceUpdate: 0, Runtime: 'container' } })],
   ];
   for (const [what, body] of accepted) t.doesNotThrow(() => normalizeServiceSpec(body), what);
+});
+
+// Stored with both spellings, routemesh would run one and a docker CLI (whose decoder takes the last) show the other.
+t.test('keys Go matches ignoring case are stored once, under the field\'s name, the last spelling winning as in Go', async (t) => {
+  const body = JSON.parse('{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"nginx","StopGracePeriod":1000000000,"stopgraceperiod":9e18}},' +
+    '"Mode":{"Replicated":{"Replicas":1}},"mode":{"replicated":{"replicas":100000000}},"labels":{"a":"1"}}');
+  const stored = normalizeServiceSpec(body);
+  t.same(stored.Mode, { Replicated: { Replicas: 100000000 } }, 'the replica count a docker CLI would show');
+  t.equal(stored.TaskTemplate.ContainerSpec.StopGracePeriod, 9e18);
+  t.same(stored.Labels, { a: '1' });
+  t.same(Object.keys(stored).sort(), ['EndpointSpec', 'Labels', 'Mode', 'Name', 'TaskTemplate'], 'no second spelling of a field');
+  t.same(Object.keys(stored.TaskTemplate.ContainerSpec).sort(), ['Image', 'StopGracePeriod']);
+
+  // Two keys of one object field: the later decodes into what the earlier left, as Go's decoder does.
+  const merged = normalizeServiceSpec(spec({ container: { Healthcheck: { Test: ['CMD', 'true'], Retries: 2 }, HEALTHCHECK: { retries: 5 } } }));
+  t.same(merged.TaskTemplate.ContainerSpec.Healthcheck, { Test: ['CMD', 'true'], Retries: 5 });
+  t.same(normalizeServiceSpec(spec({ top: { labels: { a: '1' }, Labels: { b: '2' } } })).Labels, { a: '1', b: '2' }, 'a map keeps the earlier entries');
+
+  // Unknown keys are kept as given, but of two spelled alike only the last.
+  const unknown = normalizeServiceSpec(spec({ container: { Future: 1, future: 2, Later: 3 } })).TaskTemplate.ContainerSpec;
+  t.same(Object.keys(unknown).sort(), ['Image', 'Later', 'future']);
+  t.equal(unknown['future'], 2);
+  t.same(Object.keys(normalizeServiceSpec(spec({ container: { '\u212Aind': 1 } })).TaskTemplate.ContainerSpec).sort(), ['Image', '\u212Aind']);
 });
 
 t.test('the engine API refuses each malformed spec with 400 naming the field, and services still list', async (t) => {
@@ -121,7 +147,7 @@ t.test('the engine API refuses each malformed spec with 400 naming the field, an
   t.equal((await api(base, 'GET', '/services')).status, 200);
 });
 
-t.test('mounts Swarm refuses at create: an unknown type, a duplicate target', async (t) => {
+t.test('mounts refused at create: an unknown type, a duplicate target (as Swarm), and npipe and cluster, which no Linux node runs', async (t) => {
   const mounts = (list: unknown[]) => spec({ container: { Mounts: list } });
   t.throws(() => normalizeServiceSpec(mounts([{ Type: 'nfs', Target: '/data' }])), { code: 'invalid_argument', message: /^invalid MountType: "nfs": a mount's Type is bind, volume or tmpfs$/ });
   t.throws(() => normalizeServiceSpec(mounts([null])), { message: /^invalid MountType: "":/ });
@@ -129,6 +155,16 @@ t.test('mounts Swarm refuses at create: an unknown type, a duplicate target', as
     { message: 'rpc error: code = InvalidArgument desc = invalid duplicate mount point: /d' });
   t.doesNotThrow(() => normalizeServiceSpec(mounts([{ Type: 'BIND', Source: '/missing', Target: '/a' }, { Type: 'volume', Target: '/b' }])),
     'a missing bind source is the node\'s to find, when it starts the task');
+  // Swarm takes these, but no Linux node ever runs them: refused at create rather than rejected on every node.
+  t.throws(() => normalizeServiceSpec(mounts([{ Type: 'npipe', Source: '\\\\.\\pipe\\docker_engine', Target: '\\\\.\\pipe\\docker_engine' }])), {
+    code: 'invalid_argument',
+    message: 'rpc error: code = InvalidArgument desc = mount type npipe is not supported: it mounts a Windows named pipe, which no Linux node mounts (Docker refuses the task: mount type unknown); use bind, volume or tmpfs',
+  });
+  t.throws(() => normalizeServiceSpec(mounts([{ Type: 'Cluster', Source: 'shared', Target: '/srv' }])),
+    { code: 'invalid_argument', message: /^rpc error: code = InvalidArgument desc = mount type cluster is not supported: it mounts a cluster \(CSI\) volume, which routemesh has none of .*; use bind, volume or tmpfs$/ });
+  const node = [{ Type: 'bind', Source: '/', Target: '/a' }, { Type: 'Volume', Source: 'data', Target: '/b' }, { Type: 'TMPFS', Target: '/c' }];
+  const stored = normalizeServiceSpec(mounts(node)).TaskTemplate.ContainerSpec.Mounts!;
+  t.doesNotThrow(() => checkMounts(stored), 'every type create takes, the node takes');
 });
 
 t.test('checkMounts: what the node refuses, in Docker\'s words', async (t) => {

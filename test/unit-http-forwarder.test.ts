@@ -56,6 +56,8 @@ interface Front {
   log: string[];
   /** Client connections the front listener accepted. */
   accepted: () => number;
+  /** The forwarder's http.Server, which the front hands its connections to. */
+  server: http.Server;
 }
 
 /** Node's own timeouts for the front's http.Server, as HttpForwarder.server takes them. */
@@ -90,7 +92,7 @@ async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLi
   });
   closeAtEnd(t, front);
   const port = await listen(front, host);
-  return { host, port, target, log, accepted: () => accepted };
+  return { host, port, target, log, accepted: () => accepted, server: http1 };
 }
 
 interface HttpTask {
@@ -663,6 +665,16 @@ t.test('a slow head is cut with 408 after the header timeout: the first on a con
   // Node looks for heads past their time once a second.
   t.ok(elapsed >= 250 && elapsed < 2000, `after the header timeout, give or take Node's 1 s look (${elapsed}ms)`);
   t.same(task.requests.map((request) => request.url), ['/one'], 'neither slow head reached the task');
+});
+
+// The default (10 s, HAProxy's usual) is the service's, in lbSettings alone: the forwarder keeps none of its own.
+t.test('a target that names no header timeout gets Node\'s own (60 s), not a default of the forwarder\'s', async (t) => {
+  const task = await httpTask(t, '127.76.0.2', echoBody);
+  const front = await startFront(t, [up('plain', '127.76.0.2', task.port)], {}, {}, '127.76.0.1');
+  const client = rawClient(t, front.port, { host: front.host });
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  await waitFor('the connection to reach the forwarder', () => front.accepted() === 1, 2000);
+  t.equal(front.server.headersTimeout, 60_000);
 });
 
 t.test('slow clients are timed: a head or a body that stops coming gets a 408', async (t) => {

@@ -198,6 +198,13 @@ const refusals: RefusalRow[] = [
   { name: 'an unknown restart condition', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'always' } } }), message: /RestartPolicy\.Condition must be none, on-failure or any/ },
   { name: 'container labels that are not strings', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Labels: { a: true } } } }), json: true, message: /bool into Go struct field ServiceSpec\.TaskTemplate\.ContainerSpec\.Labels\["a"\] of type string/ },
   { name: 'a health check test that is not a list', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Healthcheck: { Test: 'curl' } } } }), json: true, message: /ServiceSpec\.TaskTemplate\.ContainerSpec\.Healthcheck\.Test of type \[\]string/ },
+  // swarmkit's floor: 1 ns would probe every turn of the event loop.
+  ...(['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const).flatMap((field) => [1, 999_999, -1].map((ns) => ({
+    name: `a health ${field} of ${ns} ns`,
+    input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Healthcheck: { Test: ['CMD', 'true'], [field]: ns } } } }),
+    message: new RegExp(`^rpc error: code = InvalidArgument desc = ContainerSpec: ${field} in HealthConfig cannot be less than 1ms$`),
+  }))),
+  { name: 'negative health retries', input: body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Healthcheck: { Retries: -1 } } } }), message: /ContainerSpec: Retries in HealthConfig cannot be negative$/ },
   { name: 'an unknown update order', input: body({ UpdateConfig: { Parallelism: 1, Order: 'random' } }), message: /UpdateConfig\.Order must be stop-first or start-first/ },
   { name: 'a max failure ratio above 1', input: body({ UpdateConfig: { Parallelism: 1, MaxFailureRatio: 2 } }), message: /MaxFailureRatio must be a number between 0 and 1/ },
 ];
@@ -234,6 +241,11 @@ t.test('normalizeServiceSpec accepts underscores in names, as Swarm does', async
   for (const name of ['_web', 'web_']) {
     t.throws(() => normalizeServiceSpec(body({ Name: name })), { code: 'invalid_argument' }, `${name} stays refused`);
   }
+});
+
+t.test('normalizeServiceSpec keeps health durations of 0 (the default) and of 1ms or more', async (t) => {
+  const health = { Test: ['CMD', 'true'], Interval: 1_000_000, Timeout: 0, StartPeriod: 2_592_000 * SECOND, StartInterval: 1_000_000, Retries: 0 };
+  t.same(normalizeServiceSpec(body({ TaskTemplate: { ContainerSpec: { Image: 'nginx', Healthcheck: health } } })).TaskTemplate.ContainerSpec.Healthcheck, health);
 });
 
 t.test('withDefaults fills Swarm\'s defaults into a bare spec', async (t) => {

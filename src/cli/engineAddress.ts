@@ -21,13 +21,11 @@ export type AddressSource = 'ROUTEMESH_HOST' | 'DOCKER_HOST';
 export function engineTarget(env: Record<string, string | undefined>): EngineTarget {
   const own = nonEmpty(env['ROUTEMESH_HOST']);
   if (own !== undefined) return toTarget(own, 'ROUTEMESH_HOST');
-  // A DOCKER_HOST on a docker.sock (or ssh://, npipe://) is the machine's real docker, never a routemesh
-  // engine: pass it by. One that says tcp://, http:// or names another socket (a node's, <address>.sock)
-  // was meant for us, so it is checked.
+  // A DOCKER_HOST of another engine's socket (docker.sock, podman.sock) or ssh://, npipe:// is the machine's
+  // own engine, never a routemesh one: pass it by. One that says tcp:// or http://, or names a node's socket
+  // (<IPv4>.sock, as EngineSocket names them), was meant for us, so it is checked.
   const docker = nonEmpty(env['DOCKER_HOST']);
-  if (docker !== undefined && (/^(tcp|http):\/\//i.test(docker) || (/^unix:\/\//i.test(docker) && !/\/docker\.sock$/.test(docker)))) {
-    return toTarget(docker, 'DOCKER_HOST');
-  }
+  if (docker !== undefined && (/^(tcp|http):\/\//i.test(docker) || isNodeSocket(docker))) return toTarget(docker, 'DOCKER_HOST');
   return toTarget(DEFAULT_ENGINE_HOST);
 }
 
@@ -99,6 +97,11 @@ function refuseAddress(address: string, source: AddressSource, why: string): nev
 function isHostName(name: string): boolean {
   const labels = (name.endsWith('.') ? name.slice(0, -1) : name).split('.');
   return name.length <= 253 && labels.every((l) => /^[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?$/i.test(l));
+}
+
+function isNodeSocket(address: string): boolean {
+  const socket = /^unix:\/\/(?:.*\/)?([^/]+)\.sock$/is.exec(address);
+  return socket !== null && isIP(socket[1]!) === 4;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,8 +1,25 @@
-// The swarm's events as a daemon logs them, one line each: services created, updated, scaled, rolled
-// back and removed; nodes joining, removed, going down and coming back, drained, promoted; tasks failed
-// or rejected. Watches one swarm's store (its managers share it, so each event is said once).
-import type { NodeAvailability, NodeRole, NodeState, Service, ServiceSpec, Store, StoreChange, SwarmNode, Task, TaskState, UpdateStatus } from '../swarm/index.js';
-import { replicasOf } from '../swarm/index.js';
+// The swarm's events as a daemon logs them: services created, updated, scaled, rolled back, removed; nodes
+// joining, removed, down and back, drained, promoted; tasks failed or rejected (a burst in a line a second).
+// Watches one swarm's store (its managers share it, so each event is said once).
+import type { NodeAvailability, NodeRole, NodeState, Service, ServiceSpec, SetTimer, Store, StoreChange, SwarmNode, Task, TaskState, Timer, UpdateStatus } from '../swarm/index.js';
+import { realTimer, replicasOf } from '../swarm/index.js';
+
+/**
+ * A service's task failures after its first are counted for this long, then said in one line: 5,000
+ * replicas whose command fails would otherwise write 5,000 lines (synchronous writes to a terminal or
+ * pipe) each restart cycle.
+ */
+const FAILURES_WINDOW_MS = 1000;
+
+/** A service's failures (or rejections) since its last line: counted, with the first one's error. */
+interface FailureWindow {
+  /** The service's name, as it was when the first failure came. */
+  service: string;
+  state: TaskState;
+  timer: Timer;
+  count: number;
+  first: string | undefined;
+}
 
 /** What a later change is compared with: a few fields per object, so each change costs O(1). */
 interface ServiceSeen {
@@ -29,20 +46,25 @@ export class ClusterEvents {
   readonly #services = new Map<string, ServiceSeen>();
   readonly #nodes = new Map<string, NodeSeen>();
   readonly #tasks = new Map<string, TaskState>();
+  /** By service ID and state (failed or rejected): open while failures keep coming. */
+  readonly #failures = new Map<string, FailureWindow>();
+  readonly #setTimer: SetTimer;
   readonly #onChange = (change: StoreChange): void => this.#changed(change);
 
-  constructor(store: Store, log: (line: string) => void) {
+  constructor(store: Store, log: (line: string) => void, setTimer: SetTimer = realTimer) {
     this.#store = store;
     this.#log = log;
+    this.#setTimer = setTimer;
     for (const node of store.nodes()) this.#nodes.set(node.ID, nodeSeen(node));
     for (const service of store.services()) this.#services.set(service.ID, serviceSeen(service));
     for (const task of store.tasks()) this.#tasks.set(task.ID, task.Status.State);
     store.on('change', this.#onChange);
   }
 
-  /** Says nothing more: a cluster shutting down stops its tasks and nodes, which are no events. */
+  /** Says what failures are still counted, then nothing more: a cluster shutting down stops its tasks and nodes, which are no events. */
   close(): void {
     this.#store.off('change', this.#onChange);
+    for (const key of [...this.#failures.keys()]) this.#sayFailures(key, false);
   }
 
   #changed({ kind, op, id }: StoreChange): void {
@@ -61,8 +83,34 @@ export class ClusterEvents {
     const state = task.Status.State;
     this.#tasks.set(id, state);
     if (state === before || (state !== 'failed' && state !== 'rejected')) return;
+    const why = task.Status.Err || task.Status.Message;
+    const key = `${task.ServiceID} ${state}`;
+    const window = this.#failures.get(key);
+    if (window) {
+      window.count++;
+      window.first ??= why;
+      return;
+    }
     const node = this.#nodes.get(task.NodeID)?.hostname;
-    this.#log(`task ${taskName(task, this.#services.get(task.ServiceID)?.name)} ${state}${node ? ` on ${node}` : ''}: ${task.Status.Err || task.Status.Message}`);
+    const service = this.#services.get(task.ServiceID)?.name;
+    this.#log(`task ${taskName(task, service)} ${state}${node ? ` on ${node}` : ''}: ${why}`);
+    this.#openFailures(key, service ?? task.ServiceID, state);
+  }
+
+  #openFailures(key: string, service: string, state: TaskState): void {
+    const timer = this.#setTimer(() => this.#sayFailures(key, true), FAILURES_WINDOW_MS);
+    this.#failures.set(key, { service, state, timer, count: 0, first: undefined });
+  }
+
+  /** One line for the failures counted since the last; while they keep coming, counting goes on. */
+  #sayFailures(key: string, goOn: boolean): void {
+    const window = this.#failures.get(key)!;
+    window.timer.cancel();
+    this.#failures.delete(key);
+    if (window.count === 0) return;
+    const { service, state, count, first } = window;
+    this.#log(`${count} more task${count === 1 ? '' : 's'} of ${service} ${state} (first: ${first})`);
+    if (goOn) this.#openFailures(key, service, state);
   }
 
   #service(id: string, op: StoreChange['op']): void {

@@ -3,8 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { Manager, SwarmError, invalidArgument } from '../swarm/index.js';
-import type { NodeRole, StoreChange } from '../swarm/index.js';
+import { Manager, SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
+import type { NodeRole, StoreChange, Timer } from '../swarm/index.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { DnsSink, LocalMeshes } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
@@ -58,7 +58,8 @@ interface Membership {
   nodeId: string;
   agent: Agent;
   mesh: Mesh;
-  heartbeat: NodeJS.Timeout;
+  /** The next heartbeat, armed by each beat: the long timer, since a period past 2^31-1 ms (~24.8 days) would make setInterval beat every 1 ms. */
+  heartbeat: Timer;
   onRemoved: (change: StoreChange) => void;
 }
 
@@ -277,9 +278,10 @@ export class Engine implements EngineContext {
       ...(this.#meshes ? { local: this.#meshes } : {}),
       ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
-    const beat = (): void => manager.heartbeat(nodeId);
-    const membership: Membership = {
-      manager, nodeId, agent, mesh, heartbeat: setInterval(beat, manager.heartbeatPeriodMs), onRemoved: () => {},
+    const membership: Membership = { manager, nodeId, agent, mesh, heartbeat: { cancel: () => {} }, onRemoved: () => {} };
+    const beat = (): void => {
+      manager.heartbeat(nodeId);
+      membership.heartbeat = realTimer(beat, manager.heartbeatPeriodMs);
     };
     beat();
     // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
@@ -295,7 +297,7 @@ export class Engine implements EngineContext {
   }
 
   async #detach(m: Membership): Promise<void> {
-    clearInterval(m.heartbeat);
+    m.heartbeat.cancel();
     m.manager.store.off('change', m.onRemoved);
     await Promise.all([m.agent.stop(), m.mesh.close()]);
   }

@@ -50,10 +50,11 @@ interface Attempt {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** The client idles this long between requests before the mesh closes its connection (nginx's keepalive_timeout). */
 export const CLIENT_KEEP_ALIVE_MS = 75_000;
-/** The longest an ignored upgrade's request (head and body) may take: Node's headersTimeout. */
-const UPGRADE_BODY_TIMEOUT_MS = 60_000;
-/** A request's head must arrive within this, unless the service says otherwise (HAProxy's usual `timeout http-request`). */
-export const HEADER_TIMEOUT_MS = 10_000;
+/**
+ * Node's own headersTimeout: the longest an ignored upgrade's request (head and body) may take, and a
+ * head's limit when the target names none (the mesh always names the service's: lbSettings holds the default).
+ */
+const NODE_HEADERS_TIMEOUT_MS = 60_000;
 /** A whole request (head and body) must arrive within this: Node's own limit, raised to a longer header timeout. */
 const REQUEST_TIMEOUT_MS = 300_000;
 /** How often Node looks for requests past those limits (its default, 30 s, let a 10 s limit run to 40 s). */
@@ -108,7 +109,7 @@ export class HttpForwarder {
     server.removeListener('connection', parse);
     server.on('connection', (socket: net.Socket) => {
       const lane = target();
-      const headerTimeoutMs = lane.limits.headerTimeoutMs || HEADER_TIMEOUT_MS;
+      const headerTimeoutMs = lane.limits.headerTimeoutMs || NODE_HEADERS_TIMEOUT_MS;
       server.headersTimeout = headerTimeoutMs;
       server.requestTimeout = Math.max(requestTimeout, headerTimeoutMs);
       socket.on('error', () => socket.destroy());
@@ -260,7 +261,7 @@ export class HttpForwarder {
       return;
     }
     // Nothing else times this connection now: a client that stops halfway is not waited on for ever.
-    socket.setTimeout(UPGRADE_BODY_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(NODE_HEADERS_TIMEOUT_MS, () => socket.destroy());
     const response = new http.ServerResponse(request);
     response.shouldKeepAlive = false;
     response.assignSocket(socket);

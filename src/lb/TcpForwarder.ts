@@ -37,7 +37,7 @@ export interface ForwardLimits {
   idleTimeoutMs?: number;
   /** UDP: flows one listener holds at once (tcp's cap is the listener's own maxConnections); 0 or absent: the default. */
   maxConnections?: number;
-  /** http mode: a request's head must arrive within this (then 408); 0 or absent: HttpForwarder's default. */
+  /** http mode: a request's head must arrive within this (then 408); 0 or absent: Node's own 60 s. */
   headerTimeoutMs?: number;
   /** http mode: the longest a task may stay silent while a request waits on it; 0 or absent: no limit. */
   responseTimeoutMs?: number;

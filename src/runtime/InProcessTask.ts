@@ -108,33 +108,37 @@ export class InProcessTask implements RunningTask {
    * closed: with a FIN, while whatever the client sent still gets read, never a reset.
    */
   async serveHttp(server: http.Server, targetPort: number, { acceptProxyHeader = false } = {}): Promise<number> {
-    /** Answers in progress, with the connection each is on. */
-    const inFlight = new Map<http.ServerResponse, net.Socket>();
-    /** Every open connection, with its byte count when it last had nothing to do (no answer in progress). */
-    const connections = new Map<net.Socket, number>();
+    /** Answers in progress. */
+    const inFlight = new Set<http.ServerResponse>();
+    /** Every open connection, with its byte count when it last had nothing to do, and its answers in progress. */
+    const connections = new Map<net.Socket, { bytesRead: number; answering: number }>();
     let fenced = false;
     let draining = false;
     let acceptedCount = 0;
-    const idle = (socket: net.Socket): boolean =>
-      socket.bytesRead === connections.get(socket) && ![...inFlight.values()].includes(socket);
     /** With nothing asked and nothing answered, a connection is closed; one that has sent bytes is waited on. */
-    const closeIdle = (): void => {
-      for (const socket of connections.keys()) if (idle(socket)) endGently(socket);
+    const closeIfIdle = (socket: net.Socket): void => {
+      const state = connections.get(socket);
+      if (state !== undefined && state.answering === 0 && socket.bytesRead === state.bytesRead) endGently(socket);
     };
     server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       if (fenced || draining) res.shouldKeepAlive = false;
       const socket = req.socket;
-      inFlight.set(res, socket);
+      const state = connections.get(socket);
+      inFlight.add(res);
+      if (state !== undefined) state.answering++;
       res.once('close', () => {
         inFlight.delete(res);
-        if (connections.has(socket)) connections.set(socket, socket.bytesRead);
-        if (draining) closeIdle();
+        if (state === undefined) return;
+        state.answering--;
+        if (state.answering === 0) state.bytesRead = socket.bytesRead;
+        // Only this connection can have become idle: checking it alone keeps a drain linear in the answers.
+        if (draining) closeIfIdle(socket);
       });
     });
     const listener: net.Server = acceptProxyHeader ? proxyAwareFront(server) : server;
     listener.prependListener('connection', (socket: net.Socket) => {
       acceptedCount++;
-      connections.set(socket, socket.bytesRead);
+      connections.set(socket, { bytesRead: socket.bytesRead, answering: 0 });
       socket.once('close', () => connections.delete(socket));
     });
     const listenPort = await this.#listen(listener, targetPort);
@@ -146,16 +150,16 @@ export class InProcessTask implements RunningTask {
       closed: once(listener, 'close'),
       fence: () => {
         fenced = true;
-        for (const res of inFlight.keys()) res.shouldKeepAlive = false;
+        for (const res of inFlight) res.shouldKeepAlive = false;
       },
       // Fenced, the queue holds only connections the meshes sent before the fence: they are served. A
       // stop without a fence (the node going away) closes at once.
       drain: () => {
-        for (const res of inFlight.keys()) res.shouldKeepAlive = false;
+        for (const res of inFlight) res.shouldKeepAlive = false;
         const closeNow = (): void => {
           listener.close();
           draining = true;
-          closeIdle();
+          for (const socket of connections.keys()) closeIfIdle(socket);
         };
         if (fenced) whenQueueEmpty(() => acceptedCount, closeNow);
         else closeNow();
@@ -324,10 +328,10 @@ function proxyAwareFront(server: http.Server): net.Server {
 
 /**
  * Calls `close` once the connections waiting in a listener's queue are taken (`accepted` counts them).
- * Node takes one connection per turn of the event loop, so on a busy machine connections the meshes
- * opened before the fence can wait there for seconds; closing the listener would have the kernel reset
- * every one of them. Nothing new comes to a fenced task, so the queue only shrinks: a turn that takes
- * none has emptied it.
+ * libuv takes queued connections only in the event loop's poll phase (all it finds then), so on a busy
+ * machine, where a turn runs long, connections the meshes opened before the fence can wait there for
+ * seconds; closing the listener would have the kernel reset every one of them. Nothing new comes to a fenced task, so the queue only shrinks: a turn whose
+ * poll takes none has emptied it.
  */
 function whenQueueEmpty(accepted: () => number, close: () => void): void {
   let before = accepted();

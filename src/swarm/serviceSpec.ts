@@ -6,7 +6,7 @@ import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG
 import { SwarmError, invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 import { checkCount, checkOneOf, checkStringMap, isObject } from './specChecks.js';
-import { checkServiceSpecTypes } from './specSchema.js';
+import { canonicalServiceSpec } from './specSchema.js';
 import { checkContainerLabels, lbSettings } from './lbSettings.js';
 
 // swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
@@ -45,15 +45,28 @@ function checkPorts(ports: unknown): PortConfig[] {
   });
 }
 
-/** The mount types Swarm's API knows (daemon/cluster/convert maps them, in any case, to swarmkit's). */
-const MOUNT_TYPES = ['bind', 'volume', 'tmpfs', 'npipe', 'cluster'];
+/** The mount types a Linux node runs (moby's linux mount parser), in any case as the daemon takes them. */
+const MOUNT_TYPES = ['bind', 'volume', 'tmpfs'];
+
+/**
+ * Swarm's API also takes npipe and cluster, but on Linux neither ever runs (the node refuses an npipe
+ * mount; a cluster mount waits for a CSI volume routemesh cannot have): refused here instead, saying why.
+ */
+const NEVER_RUN: Record<string, string> = {
+  npipe: 'a Windows named pipe, which no Linux node mounts (Docker refuses the task: mount type unknown)',
+  cluster: 'a cluster (CSI) volume, which routemesh has none of (Swarm would leave the task pending)',
+};
 
 /** What the daemon and swarmkit check at create; the node checks the rest (paths) when the task starts. */
-function checkMounts(mounts: unknown[]): void {
+function checkServiceMounts(mounts: unknown[]): void {
   const targets = new Set<string>();
   for (const mount of mounts) {
     const { Type: type, Target: target } = isObject(mount) ? mount : {};
-    if (typeof type !== 'string' || !MOUNT_TYPES.includes(type.toLowerCase())) {
+    const known = typeof type === 'string' ? type.toLowerCase() : '';
+    if (Object.hasOwn(NEVER_RUN, known)) {
+      throw invalidArgument(`mount type ${known} is not supported: it mounts ${NEVER_RUN[known]}; use bind, volume or tmpfs`);
+    }
+    if (!MOUNT_TYPES.includes(known)) {
       throw new SwarmError('invalid_argument', `invalid MountType: ${JSON.stringify(type ?? '')}: a mount's Type is bind, volume or tmpfs`);
     }
     if (typeof target === 'string' && targets.has(target)) throw invalidArgument(`invalid duplicate mount point: ${target}`);
@@ -66,13 +79,24 @@ function checkContainer(container: unknown): void {
     throw invalidArgument('ContainerSpec: image reference must be provided');
   }
   checkContainerLabels(container.Labels as Record<string, string> | undefined);
-  checkMounts((container.Mounts ?? []) as unknown[]);
+  checkServiceMounts((container.Mounts ?? []) as unknown[]);
   checkCount(container.StopGracePeriod, 'ContainerSpec.StopGracePeriod (nanoseconds)');
-  const health = container.Healthcheck;
-  if (isObject(health)) {
-    for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval']) checkCount(health[field], `Healthcheck.${field} (nanoseconds)`);
-    checkCount(health.Retries, 'Healthcheck.Retries');
+  checkHealth(container.Healthcheck);
+}
+
+/** swarmkit's floor for a health check's durations (0 means the default): shorter would probe without pause. */
+const MINIMUM_HEALTH_DURATION_NS = 1_000_000;
+
+/** swarmkit's checks, in its words; StartInterval too, which the daemon refuses when the node creates the container. */
+function checkHealth(health: unknown): void {
+  if (!isObject(health)) return;
+  for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval']) {
+    const ns = health[field];
+    if (typeof ns === 'number' && ns !== 0 && ns < MINIMUM_HEALTH_DURATION_NS) {
+      throw invalidArgument(`ContainerSpec: ${field} in HealthConfig cannot be less than 1ms`);
+    }
   }
+  if (typeof health.Retries === 'number' && health.Retries < 0) throw invalidArgument('ContainerSpec: Retries in HealthConfig cannot be negative');
 }
 
 function checkTaskTemplate(template: unknown): void {
@@ -109,8 +133,8 @@ function checkUpdateConfig(config: unknown, key: string): void {
 /** Returns a normalised copy of a valid spec (the input is not touched), or throws a SwarmError naming the field. */
 export function normalizeServiceSpec(input: unknown): ServiceSpec {
   if (!isObject(input)) throw invalidArgument('the service spec must be a JSON object');
-  checkServiceSpecTypes(input);
-  const spec = structuredClone(input) as unknown as ServiceSpec;
+  // From here on every key is spelled as Docker's field, once: what is read is what a docker CLI decodes.
+  const spec = canonicalServiceSpec(input) as unknown as ServiceSpec;
   if (typeof spec.Name !== 'string' || spec.Name === '') {
     throw invalidArgument('name must be valid as a DNS name component: give the service a name with --name');
   }

@@ -1,15 +1,33 @@
 // The JSON type of every field of a ServiceSpec, as Docker's Go structs declare it (api/types/swarm,
 // mount, container), checked before anything is read: a value Go cannot decode, once stored, makes every
-// docker CLI that lists or inspects services fail. Unknown fields pass, as Go's decoder ignores them.
+// docker CLI that lists or inspects services fail. Keys are matched to fields as Go's decoder matches them
+// and renamed to the field's own name, so what is stored, what runs and what a docker CLI decodes agree.
 import { isIP } from 'node:net';
 import { SwarmError } from './errors.js';
 import { isObject } from './specChecks.js';
 
 type Scalar = 'string' | 'bool' | 'int' | 'int64' | 'uint32' | 'uint64' | 'float32' | 'duration' | 'bytes' | 'ip';
-interface Struct { struct: string; fields: Record<string, Shape> }
+interface Struct { struct: string; fields: Record<string, Shape>; byFold: Map<string, string> }
 type Shape = Scalar | Struct | { list: Shape } | { map: Shape };
 
-const struct = (name: string, fields: Record<string, Shape>): Struct => ({ struct: name, fields });
+const struct = (name: string, fields: Record<string, Shape>): Struct =>
+  ({ struct: name, fields, byFold: new Map(Object.keys(fields).map((field) => [fold(field), field])) });
+
+/**
+ * Go's case folding of a JSON key (encoding/json's foldName: each letter to upper(lower(c)) by Unicode's
+ * simple mappings), so `stopgraceperiod`, and `ſtopGracePeriod` with a long s, are StopGracePeriod to Go.
+ */
+function fold(key: string): string {
+  let out = '';
+  for (const c of key) {
+    // JavaScript maps by the full mappings; where one gives several letters the simple one is the letter itself,
+    // but for İ, whose simple lower case is i.
+    const lower = c === '\u0130' ? 'i' : [...c.toLowerCase()].length === 1 ? c.toLowerCase() : c;
+    const upper = lower.toUpperCase();
+    out += [...upper].length === 1 ? upper : lower;
+  }
+  return out;
+}
 const list = (of: Shape): Shape => ({ list: of });
 const map = (of: Shape): Shape => ({ map: of });
 const strings = list('string');
@@ -149,33 +167,66 @@ function mismatch(path: string, value: unknown, shape: Shape): SwarmError {
     `invalid JSON: json: cannot unmarshal ${what} into Go struct field ServiceSpec.${path} of type ${goType(shape)}: ${path} must be ${expected}`);
 }
 
-function check(value: unknown, shape: Shape, path: string): void {
-  // Go decodes null into anything (it leaves the zero value).
-  if (value === null || value === undefined) return;
+/** A copy of `value` whose struct keys are Go's field names; throws on the first value Go could not decode. */
+function canonical(value: unknown, shape: Shape, path: string): unknown {
+  // Go decodes null into anything (it leaves the zero value, or nil).
+  if (value === null || value === undefined) return value;
   if (typeof shape === 'string') {
     const scalar = SCALARS[shape];
     if (jsonKind(value) !== scalar.json || !scalar.holds(value as never)) throw mismatch(path, value, shape);
-  } else if ('struct' in shape) {
-    if (!isObject(value)) throw mismatch(path, value, shape);
-    checkFields(value, shape, path);
-  } else if ('list' in shape) {
+    return value;
+  }
+  if ('list' in shape) {
     if (!Array.isArray(value)) throw mismatch(path, value, shape);
-    value.forEach((item, i) => check(item, shape.list, `${path}[${i}]`));
-  } else {
-    if (!isObject(value)) throw mismatch(path, value, shape);
-    for (const [key, item] of Object.entries(value)) check(item, shape.map, `${path}[${JSON.stringify(key)}]`);
+    return value.map((item, i) => canonical(item, shape.list, `${path}[${i}]`));
   }
+  if (!isObject(value)) throw mismatch(path, value, shape);
+  // A map's keys are data, matched exactly.
+  if ('map' in shape) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, canonical(item, shape.map, `${path}[${JSON.stringify(key)}]`)]));
+  return canonicalFields(value, shape, path);
 }
 
-/** Go matches a JSON key to a field ignoring case, so `stopgraceperiod` is StopGracePeriod to a client. */
-function checkFields(value: Record<string, unknown>, shape: Struct, path: string): void {
-  for (const [key, item] of Object.entries(value)) {
-    const field = Object.keys(shape.fields).find((name) => name === key) ?? Object.keys(shape.fields).find((name) => name.toLowerCase() === key.toLowerCase());
-    if (field !== undefined) check(item, shape.fields[field]!, path ? `${path}.${field}` : field);
-  }
+/** Go matches a key to a field ignoring case: each key renamed to its field's name, each value checked. */
+function canonicalFields(value: Record<string, unknown>, shape: Struct, path: string): Record<string, unknown> {
+  return combined(Object.entries(value).map(([key, item]) => {
+    const field = shape.byFold.get(fold(key));
+    if (field === undefined) return [key, structuredClone(item)];
+    return [field, canonical(item, shape.fields[field]!, path ? `${path}.${field}` : field)];
+  }), shape);
 }
 
-/** Throws a SwarmError naming the first field whose JSON type Docker's ServiceSpec could not decode. */
-export function checkServiceSpecTypes(spec: Record<string, unknown>): void {
-  checkFields(spec, SERVICE_SPEC, '');
+/**
+ * Of two keys for one field Go decodes both, the later into what the earlier left: its value wins, or
+ * for objects, each of its fields does. An unknown key is kept as given (Go ignores it; a newer client may
+ * know it), but of unknown keys spelled alike only the last, so no field is ever stored twice.
+ */
+function combined(entries: [string, unknown][], shape: Struct | { map: Shape }): Record<string, unknown> {
+  const out = new Map<string, unknown>();
+  const unknown = new Map<string, string>();
+  for (const [key, item] of entries) {
+    const itemShape = 'map' in shape ? shape.map : shape.byFold.get(fold(key)) === key ? shape.fields[key]! : undefined;
+    if (itemShape === undefined) {
+      const spelledAlike = unknown.get(fold(key));
+      if (spelledAlike !== undefined) out.delete(spelledAlike);
+      unknown.set(fold(key), key);
+      out.set(key, item);
+    } else {
+      out.set(key, out.has(key) ? merged(out.get(key), item, itemShape) : item);
+    }
+  }
+  return Object.fromEntries(out);
+}
+
+/** `later` decoded over `earlier` (both canonical), as Go decodes into a struct or map it already holds. */
+function merged(earlier: unknown, later: unknown, shape: Shape): unknown {
+  if (typeof shape === 'string' || 'list' in shape || !isObject(earlier) || !isObject(later)) return later;
+  return combined([...Object.entries(earlier), ...Object.entries(later)], shape);
+}
+
+/**
+ * A copy of `spec` with each key renamed to its Go field's name (the last of two spellings winning, as in
+ * Go); throws a SwarmError naming the first field whose JSON type Docker's ServiceSpec could not decode.
+ */
+export function canonicalServiceSpec(spec: Record<string, unknown>): Record<string, unknown> {
+  return canonicalFields(spec, SERVICE_SPEC, '');
 }
