@@ -13,6 +13,7 @@ t.test('node fail and node recover', async (t) => {
   const manager = cluster.nodes[0]!.apiUrl;
   const [node1, , node3] = cluster.nodes;
   const env = cliEnv(`tcp://${node1!.address}:2375`);
+  t.equal((await api(manager, 'GET', '/swarm')).body.Spec.Dispatcher.HeartbeatPeriod, 100_000_000, 'the swarm shows the heartbeat period it uses, in ns');
   await api(manager, 'POST', '/services/create', serviceSpec('web', 'traefik/whoami', { Mode: { Replicated: { Replicas: 6 } }, ...published(80, 8080) }));
   const before = await waitForRunning(manager, 'web', 6);
   await Promise.all(cluster.engines.map((e) => e.mesh!.settled()));

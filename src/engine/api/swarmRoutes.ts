@@ -2,6 +2,7 @@
 import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { ApiError, isTrue, requireVersion } from './http.js';
+import { NANOS_PER_MS } from '../../swarm/index.js';
 import type { Manager } from '../../swarm/index.js';
 
 /** The swarm as /info's Swarm.Cluster shows it: what GET /swarm answers, less the join tokens. */
@@ -16,7 +17,7 @@ export function clusterInfo(manager: Manager): Record<string, unknown> {
       Labels: {},
       Orchestration: { TaskHistoryRetentionLimit: 5 },
       Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
-      Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+      Dispatcher: { HeartbeatPeriod: manager.heartbeatPeriodMs * NANOS_PER_MS },
       CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 },
       TaskDefaults: {},
       EncryptionConfig: { AutoLockManagers: false },
