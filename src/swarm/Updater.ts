@@ -174,17 +174,16 @@ export class Updater {
   /** Per place, the up-to-date tasks (newest first) and the out-of-date ones that should still run. */
   #places(service: Service): Map<TaskKey, [Task[], Task[]]> {
     const places = new Map<TaskKey, [Task[], Task[]]>();
-    const tasks = this.#tasks.store.tasksOfService(service.ID)
-      .filter((t) => t.DesiredState === 'running')
-      .sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));
-    for (const task of tasks) {
+    for (const task of this.#tasks.store.tasksOfService(service.ID)) {
       const key = taskKey(task);
-      if (key === '') continue; // not placed yet: nothing to update
+      if (task.DesiredState !== 'running' || key === '') continue; // not placed yet: nothing to update
       let place = places.get(key);
       if (!place) places.set(key, (place = [[], []]));
       place[isUpToDate(task, service) ? 0 : 1].push(task);
     }
-    return new Map([...places].sort(([a], [b]) => naturalOrder(String(a), String(b))));
+    // Each place's few tasks sorted, not the service's thousands.
+    for (const place of places.values()) for (const tasks of place) tasks.sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));
+    return new Map([...places].sort(([a], [b]) => (typeof a === 'number' && typeof b === 'number' ? a - b : naturalOrder(String(a), String(b)))));
   }
 
   #wake(serviceId: string, run: Run, ms: number): UpdateStep {
