@@ -146,7 +146,9 @@ export class Updater {
   #start(service: Service, run: Run, places: Map<TaskKey, [Task[], Task[]]>, config: Required<UpdateConfig>, budget: SliceBudget): UpdateStep {
     // Beyond Swarm: stop-first never stops the last running tasks of a service (a batch as large as the
     // service would cut every connection); those places start first instead.
-    let serving = [...places.values()].flat(2).filter((task) => task.Status.State === 'running' && this.#tasks.store.task(task.ID)?.DesiredState === 'running').length;
+    // Counted from the store: tasks `step` stopped a moment ago (start-first places done) no longer serve.
+    let serving = [...places.values()].flat(2)
+      .filter((task) => task.Status.State === 'running' && this.#tasks.store.task(task.ID)?.DesiredState === 'running').length;
     let started = 0;
     for (const key of run.starting) {
       if (budget.left <= 0) break;
