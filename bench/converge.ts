@@ -1,11 +1,13 @@
 // The convergence child: a 3-node cluster in a fresh process creates one service of `replicas`
-// traefik/whoami tasks, then scales it to 0, while bench/pinger.ts (a process of its own, so the
-// cluster's event loop cannot hide its stalls) times GET /_ping in each phase; prints one line of ConvergeResult JSON.
+// traefik/whoami tasks, updates all of them at once (Parallelism 0), drains node3, then scales the service
+// to 0, while bench/pinger.ts (a process of its own, so the cluster's event loop cannot hide its stalls)
+// times GET /_ping in each phase; prints one line of ConvergeResult JSON.
 // Usage: node --import tsx bench/converge.ts '<ConvergeJob as JSON>'
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../src/engine/index.js';
+import { isTerminal } from '../src/swarm/index.js';
 import { runChild } from './childMain.js';
 import type { ConvergeJob, ConvergeResult, PingFigures } from './protocol.js';
 import { engineApi, startClusterAt } from './targets.js';
@@ -43,6 +45,7 @@ async function measure(job: ConvergeJob): Promise<ConvergeResult> {
     let started = performance.now();
     const created = await engineApi<{ ID: string; message?: string }>(manager, 'POST', '/services/create', {
       Name: 'many', TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' } }, Mode: { Replicated: { Replicas: job.replicas } },
+      UpdateConfig: { Parallelism: 0, Monitor: 0 },
       EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080 }] },
     });
     if (created.status !== 201) throw new Error(`creating the service answered ${created.status}: ${created.body.message ?? ''}`);
@@ -50,19 +53,40 @@ async function measure(job: ConvergeJob): Promise<ConvergeResult> {
     await until(() => runningCount() === job.replicas, `${job.replicas} tasks running`);
     const convergeMs = performance.now() - started;
 
-    const service = store.service(created.body.ID)!;
+    let service = store.service(created.body.ID)!;
+    pinger.stdin!.write('update\n');
+    started = performance.now();
+    const template = { ...service.Spec.TaskTemplate, ContainerSpec: { ...service.Spec.TaskTemplate.ContainerSpec, Env: ['ROUND=2'] } };
+    const updated = await engineApi(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, { ...service.Spec, TaskTemplate: template });
+    if (updated.status !== 200) throw new Error(`updating the service answered ${updated.status}`);
+    await until(() => store.service(service.ID)!.UpdateStatus?.State === 'completed', 'the update to complete');
+    const updateMs = performance.now() - started;
+
+    const node3 = cluster.engines[0]!.requireManager().resolveNode('node3');
+    pinger.stdin!.write('drain\n');
+    started = performance.now();
+    const drained = await engineApi(manager, 'POST', `/nodes/${node3.ID}/update?version=${node3.Version.Index}`, { ...node3.Spec, Availability: 'drain' });
+    if (drained.status !== 200) throw new Error(`draining node3 answered ${drained.status}`);
+    await until(() => store.tasksOfNode(node3.ID).every((t) => t.Status.State === 'shutdown') && runningCount() === job.replicas, 'node3 drained');
+    const drainMs = performance.now() - started;
+
+    service = store.service(service.ID)!;
     pinger.stdin!.write('remove\n');
     started = performance.now();
     const scaled = await engineApi(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`,
       { ...service.Spec, Mode: { Replicated: { Replicas: 0 } } });
     if (scaled.status !== 200) throw new Error(`scaling the service to 0 answered ${scaled.status}`);
-    await until(() => store.tasksOfService(service.ID).length === 0, 'every task removed');
+    // The update's and the drain's replaced tasks stay as history; every task that ran is gone.
+    await until(() => store.tasksOfService(service.ID).every((t) => isTerminal(t.Status.State)), 'every task removed');
     const removeMs = performance.now() - started;
 
     pinger.stdin!.end();
     await pingerDone;
     const phases = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number[]>;
-    return { replicas: job.replicas, convergeMs, removeMs, createPings: figures(phases['create']), removePings: figures(phases['remove']) };
+    return {
+      replicas: job.replicas, convergeMs, updateMs, drainMs, removeMs, createPings: figures(phases['create']),
+      updatePings: figures(phases['update']), drainPings: figures(phases['drain']), removePings: figures(phases['remove']),
+    };
   } finally {
     pinger.kill();
     await cluster.close();

@@ -82,10 +82,16 @@ export interface ConvergeResult {
   replicas: number;
   /** From the create to every task running. */
   convergeMs: number;
-  /** From the scale to 0 to every task gone (each waits out its 2 s fence). */
+  /** From a rolling update with Parallelism 0 (one batch of every task, stop-first) to every task of the new template running. */
+  updateMs: number;
+  /** From draining node3 to its tasks all stopped and replaced on the other nodes. */
+  drainMs: number;
+  /** From the scale to 0 to every task gone (each waits out its 2 s fence), the update's and the drain's history aside. */
   removeMs: number;
-  /** GET /_ping from another process while the tasks are created, and while they are removed. */
+  /** GET /_ping from another process in each phase. */
   createPings: PingFigures;
+  updatePings: PingFigures;
+  drainPings: PingFigures;
   removePings: PingFigures;
 }
 

@@ -98,8 +98,10 @@ export function formatScale({ up, converge, dns, dnsInFlight, sizes }: ScaleFigu
       `${fixed(up.rssMiB)} MiB more resident memory (heap ${fixed(up.heapMiB)} MiB) than before the cluster.`,
     `- **A service of ${up.replicas} replicas** on those nodes: all running ${fixed(up.convergeMs)} ms after its create.`,
     `- **${converge.replicas} replicas on 3 nodes** (a fresh process, bench/converge.ts): all running ${fixed(converge.convergeMs)} ms ` +
-      `after the create, all gone ${fixed(converge.removeMs)} ms after a scale to 0; meanwhile the engine API's GET /_ping from ` +
-      `another process: ${pingText(converge.createPings)} while creating, ${pingText(converge.removePings)} while removing.`,
+      `after the create, all replaced ${fixed(converge.updateMs)} ms after a Parallelism 0 update, node3's replaced elsewhere ` +
+      `${fixed(converge.drainMs)} ms after its drain, all gone ${fixed(converge.removeMs)} ms after a scale to 0; meanwhile the engine ` +
+      `API's GET /_ping from another process: ${pingText(converge.createPings)} while creating, ${pingText(converge.updatePings)} while ` +
+      `updating, ${pingText(converge.drainPings)} while draining, ${pingText(converge.removePings)} while removing.`,
     `- **DNS** (bench/dnsLoad.ts, ${dnsInFlight} queries in flight over UDP): ` +
       dns.map((d) => `\`${d.name}\` ${fixed(d.qps)} answers/s, p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms` +
         `${d.failed || d.lost ? ` (${d.failed} failed, ${d.lost} unanswered)` : ''}`).join('; ') + '.',

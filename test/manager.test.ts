@@ -2,7 +2,7 @@
 // history, addresses and node changes, with the agents' reports played by the test and timers injected.
 import t from 'tap';
 import { Manager } from '../src/swarm/index.js';
-import type { Task } from '../src/swarm/index.js';
+import type { ManagerOptions, Task } from '../src/swarm/index.js';
 
 interface FakeTimers {
   setTimer: (fn: () => void, ms: number) => { cancel(): void };
@@ -39,9 +39,9 @@ function fakeTimers(): FakeTimers {
   };
 }
 
-function cluster(nodes = 3, taskSubnet = '127.200.0.0/16') {
+function cluster(nodes = 3, taskSubnet = '127.200.0.0/16', options: Partial<ManagerOptions> = {}) {
   const timers = fakeTimers();
-  const manager = new Manager({ taskSubnet, vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer, now: timers.now });
+  const manager = new Manager({ taskSubnet, vipSubnet: '127.201.0.0/16', setTimer: timers.setTimer, now: timers.now, ...options });
   const ids = Array.from({ length: nodes }, (_, i) =>
     manager.addNode({ hostname: `node${i + 1}`, addr: `127.202.0.${i + 1}`, role: i === 0 ? 'manager' : 'worker' }).ID);
   return { manager, timers, ids };
@@ -211,20 +211,21 @@ t.test('unscheduled tasks leave at once on scale-down and removal, and free thei
 t.test('an exhausted task address pool leaves tasks waiting in `new` and never throws', async (t) => {
   const { manager, timers } = cluster(3, '127.200.0.0/29');
   t.teardown(() => manager.close());
-  // Each service fits in the pool's 5 addresses; together they do not.
+  // The services fit in the pool's 5 addresses together, but web's tasks being scaled away keep theirs until they end.
   const service = await manager.createService(spec('web', 4));
+  await agents(manager);
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 2 } } });
   const other = await manager.createService(spec('api', 3));
-  const tasks = [...live(manager, service.ID), ...live(manager, other.ID)];
-  t.equal(tasks.filter((task) => task.Status.State === 'assigned').length, 5);
-  const waiting = tasks.filter((task) => task.Status.State === 'new');
+  t.equal(live(manager, other.ID).filter((task) => task.Status.State === 'assigned').length, 1);
+  const waiting = live(manager, other.ID).filter((task) => task.Status.State === 'new');
   t.equal(waiting.length, 2);
   t.match(waiting[0]!.Status.Err, /address pool 127\.200\.0\.0\/29 is exhausted/);
-  await agents(manager);
-  // A crash frees an address; the waiting tasks get it, and the restart timer firing later must not throw.
+  // A crash frees an address; a waiting task gets it, and the restart timer firing later must not throw.
   const victim = live(manager, service.ID).find((task) => task.Status.State === 'running')!;
   manager.reportTaskStatus(victim.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
   await manager.settled();
-  t.equal(live(manager, other.ID).filter((task) => task.Status.State === 'assigned').length, 1, 'one waiting task got the freed address');
+  t.equal(live(manager, other.ID).filter((task) => task.Status.State === 'assigned').length, 2, 'one waiting task got the freed address');
   t.doesNotThrow(() => timers.fireAll());
 });
 
@@ -356,10 +357,10 @@ t.test('addresses freed by one service go to tasks of another that wait for them
   t.teardown(() => manager.close());
   const a = await manager.createService(spec('a', 5));
   await agents(manager);
-  const b = await manager.createService(spec('b', 1));
-  t.equal(live(manager, b.ID)[0]!.Status.State, 'new', 'b waits for an address');
   const current = manager.store.service(a.ID)!;
   await manager.updateService(a.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 0 } } });
+  const b = await manager.createService(spec('b', 1));
+  t.equal(live(manager, b.ID)[0]!.Status.State, 'new', 'b waits for an address: a\'s tasks keep theirs until they stop');
   await agents(manager);
   t.equal(live(manager, b.ID)[0]!.Status.State, 'running', 'b got one as soon as a\'s tasks stopped');
 });
@@ -504,4 +505,186 @@ t.test('thousands of replicas are created and removed in bounded slices, not in 
   t.ok(manager.store.tasksOfService(service.ID).every((task) => task.DesiredState === 'remove'), 'a removed service\'s tasks all stop');
   await agents(manager);
   t.same(manager.store.tasksOfService(service.ID), []);
+});
+
+/**
+ * The store's writes in each turn of the event loop (a reconcile slice, and whatever ran in the same turn)
+ * until `stop()`: how long a synchronous turn is, told without the machine's speed.
+ */
+function writesPerTurn(manager: Manager): { stop(): number[] } {
+  const turns: number[] = [];
+  let writes = 0;
+  const count = () => { writes++; };
+  manager.store.on('change', count);
+  let next = setImmediate(function turn() {
+    turns.push(writes);
+    writes = 0;
+    next = setImmediate(turn);
+  });
+  return {
+    stop: () => {
+      clearImmediate(next);
+      manager.store.off('change', count);
+      return [...turns, writes].filter((n) => n > 0);
+    },
+  };
+}
+
+/** A slice's task writes (DEFAULT_SLICE_BUDGET), and the placements of the tasks its last reconcile made: what one turn may write at most. */
+const MOST_WRITES_PER_TURN = 2 * 100;
+
+t.test('services that together ask for more task addresses than the pool has are refused, naming the numbers', async (t) => {
+  const { manager, ids } = cluster(3, '127.96.0.0/20'); // 4,093 task addresses
+  t.teardown(() => manager.close());
+  const first = await manager.createService(spec('first', 4000));
+  await t.rejects(manager.createService(spec('second', 4000)), {
+    code: 'invalid_argument',
+    message: 'rpc error: code = InvalidArgument desc = replicas 4000 is more than the task address pool has left: 127.96.0.0/20 has ' +
+      '4093 task addresses, and the other service asks for 4000 of them: ask for 93 or fewer, scale another service down or remove it, ' +
+      'or start the cluster with a larger --task-subnet',
+  });
+  t.equal(manager.store.services().length, 1, 'nothing was written');
+  const second = await manager.createService(spec('second', 92));
+  await t.rejects(manager.createService({ Name: 'agent', TaskTemplate: { ContainerSpec: { Image: 'nginx' } }, Mode: { Global: {} } }), {
+    message: /a global service here needs a task address on each of 3 nodes, more than the task address pool has left: 127\.96\.0\.0\/20 has 4093 task addresses, and the other 2 services ask for 4092 of them: constrain it to 1 nodes or fewer, scale another service down/,
+  });
+  const one = await manager.createService({
+    Name: 'agent', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Placement: { Constraints: [`node.id == ${ids[0]}`] } }, Mode: { Global: {} },
+  });
+  t.ok(one, 'a global service on as many nodes as there are addresses left is fine');
+
+  const current = manager.store.service(first.ID)!;
+  await t.rejects(manager.updateService(first.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 4001 } } }),
+    { message: /replicas 4001 is more than the task address pool has left: .* the other 2 services ask for 93 of them: ask for 4000 or fewer, scale another service down/ });
+  t.equal(manager.store.service(first.ID)!.Version.Index, current.Version.Index, 'the service is as it was');
+  // Asking for no more than it had is never refused, even when the pool is overcommitted (a node joined).
+  manager.addNode({ hostname: 'node4', addr: '127.202.0.4', role: 'worker' });
+  const image = await manager.updateService(first.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  const fewer = await manager.updateService(second.ID, manager.store.service(second.ID)!.Version.Index,
+    { ...second.Spec, Mode: { Replicated: { Replicas: 1 } } });
+  t.ok(image && fewer, 'a new image and a scale-down are accepted');
+});
+
+t.test('tasks waiting for an address are written only when one is freed, oldest first, a slice at a time', async (t) => {
+  const { manager } = cluster(3, '127.96.0.0/22'); // 1,021 task addresses
+  t.teardown(() => manager.close());
+  const old = await manager.createService(spec('old', 1000));
+  await manager.settled();
+  await agents(manager);
+  const current = manager.store.service(old.ID)!;
+  await manager.updateService(old.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 0 } } });
+  await manager.settled();
+  // old's tasks keep their addresses until their nodes say they stopped: the new service's wait.
+  const fresh = await manager.createService(spec('new', 1000));
+  await manager.settled();
+  const waiting = live(manager, fresh.ID).filter((task) => task.Status.State === 'new').sort((a, b) => (a.CreatedAt < b.CreatedAt ? -1 : 1));
+  t.equal(waiting.length, 979);
+  const waitingIds = new Set(waiting.map((task) => task.ID));
+  const writes: string[] = [];
+  const count = (change: { kind: string; id: string }) => { writes.push(change.kind === 'task' && waitingIds.has(change.id) ? change.id : change.kind); };
+  manager.store.on('change', count);
+  t.teardown(() => manager.store.off('change', count));
+
+  await manager.createService(spec('one', 1));
+  await manager.settled();
+  const stopping = manager.store.tasksOfService(old.ID);
+  for (const task of stopping.slice(0, 20)) manager.reportTaskStatus(task.ID, { State: 'running', Message: 'started', Health: 'healthy' });
+  await manager.settled();
+  t.same(writes.filter((w) => waitingIds.has(w)), [], 'no waiting task was written while no address was freed');
+  t.equal(writes.length, 22, 'a create (its service and its waiting task) and 20 reports: 22 writes');
+
+  writes.length = 0;
+  manager.reportTaskStatus(stopping[0]!.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: 0 });
+  await manager.settled();
+  t.same([...new Set(writes.filter((w) => waitingIds.has(w)))], [waiting[0]!.ID], 'the one freed address went to the task that waited longest');
+  t.equal(manager.store.task(waiting[0]!.ID)!.Status.State, 'assigned');
+  t.notOk(manager.store.task(waiting[0]!.ID)!.Status.Err, 'and its "exhausted" message is gone');
+
+  const turns = writesPerTurn(manager);
+  for (const task of stopping.slice(1)) manager.reportTaskStatus(task.ID, { State: 'shutdown', Message: 'shutdown', ExitCode: 0 });
+  const reports = stopping.length - 1;
+  await manager.settled();
+  const [reported, ...slices] = turns.stop();
+  t.ok(reported! >= reports, `the reports' own turn wrote the reports (${reported})`);
+  t.ok(slices.length > 1 && Math.max(...slices) <= MOST_WRITES_PER_TURN,
+    `the waiting tasks got their addresses over ${slices.length} turns of at most ${Math.max(...slices)} writes`);
+  t.equal(live(manager, fresh.ID).filter((task) => task.Status.State === 'assigned').length, 1000, 'every task of the new service placed');
+});
+
+t.test('a Parallelism 0 update of thousands of replicas starts its one batch over several slices, then completes', async (t) => {
+  const { manager } = cluster(3);
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('many', 3000, { UpdateConfig: { Parallelism: 0, Monitor: 0 } }));
+  await manager.settled();
+  await agents(manager);
+  const current = manager.store.service(service.ID)!;
+  const turns = writesPerTurn(manager);
+  await manager.updateService(service.ID, current.Version.Index, { ...current.Spec, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } } });
+  const first = live(manager, service.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27').length;
+  t.ok(first > 0 && first < 3000, `the request started a first slice of the batch only (${first} tasks)`);
+  await manager.settled();
+  const slices = turns.stop();
+  t.ok(slices.length > 1 && Math.max(...slices) <= MOST_WRITES_PER_TURN, `the batch took ${slices.length} turns of at most ${Math.max(...slices)} writes`);
+  t.equal(live(manager, service.ID).filter((task) => task.Spec.ContainerSpec.Image === 'nginx:1.27').length, 3000, 'the whole batch started');
+  await agents(manager);
+  t.equal(manager.store.service(service.ID)!.UpdateStatus?.State, 'completed');
+  t.same(new Set(live(manager, service.ID).map((task) => `${task.Spec.ContainerSpec.Image} ${task.Status.State}`)), new Set(['nginx:1.27 running']));
+  t.equal(live(manager, service.ID).length, 3000);
+});
+
+t.test('draining, or losing, a node with thousands of tasks stops them a slice at a time', async (t) => {
+  const { manager, ids } = cluster(3);
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('many', 3000));
+  await manager.settled();
+  await agents(manager);
+  const on = (nodeId: string) => manager.store.tasksOfNode(nodeId);
+  t.equal(on(ids[2]!).length, 1000);
+
+  let turns = writesPerTurn(manager);
+  const node3 = manager.store.node(ids[2]!)!;
+  manager.updateNode(node3.ID, node3.Version.Index, { ...node3.Spec, Availability: 'drain' });
+  const stopped = on(ids[2]!).filter((task) => task.DesiredState !== 'running').length;
+  t.ok(stopped > 0 && stopped < 1000, `the request stopped a first slice only (${stopped} tasks)`);
+  await manager.settled();
+  let slices = turns.stop();
+  t.ok(slices.length > 1 && Math.max(...slices) <= MOST_WRITES_PER_TURN, `the drain took ${slices.length} turns of at most ${Math.max(...slices)} writes`);
+  t.ok(on(ids[2]!).every((task) => task.DesiredState === 'shutdown'), 'every task of the drained node was told to stop');
+  await agents(manager);
+  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running').length, 3000, 'and replaced on the others');
+
+  turns = writesPerTurn(manager);
+  manager.setNodeState(ids[1]!, 'down');
+  const orphaned = on(ids[1]!).filter((task) => task.Status.State === 'orphaned').length;
+  t.ok(orphaned > 0 && orphaned < 1500, `a node down: a first slice of its tasks orphaned at once (${orphaned})`);
+  await manager.settled();
+  slices = turns.stop();
+  t.ok(slices.length > 1 && Math.max(...slices) <= MOST_WRITES_PER_TURN, `the rest over ${slices.length} turns of at most ${Math.max(...slices)} writes`);
+  t.ok(on(ids[1]!).every((task) => task.Status.State === 'orphaned' || task.Status.State === 'shutdown'), 'every task of the down node orphaned');
+  await agents(manager);
+  t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running' && task.NodeID === ids[0]).length, 3000, 'all on the one node left');
+});
+
+t.test('a reconcile that throws is logged, and neither the request nor the timer that ran its slice sees it', async (t) => {
+  const log: string[] = [];
+  const { manager, timers } = cluster(1, '127.200.0.0/16', { log: (line) => log.push(line) });
+  t.teardown(() => manager.close());
+  const broken = await manager.createService(spec('broken', 1));
+  const healthy = await manager.createService(spec('healthy', 1));
+  await agents(manager);
+  // A task of broken fails: its service is queued for the next turn, and a restart timer is set.
+  manager.reportTaskStatus(live(manager, broken.ID)[0]!.ID, { State: 'failed', Message: 'started', Err: 'task: non-zero exit (1)', ExitCode: 1 });
+  const tasksOfService = manager.store.tasksOfService.bind(manager.store);
+  manager.store.tasksOfService = (id) => {
+    if (id === broken.ID) throw new Error('a bug in one reconcile');
+    return tasksOfService(id);
+  };
+  const current = manager.store.service(healthy.ID)!;
+  // This request's slice runs broken's queued reconcile too.
+  await manager.updateService(healthy.ID, current.Version.Index, { ...current.Spec, Mode: { Replicated: { Replicas: 2 } } });
+  t.equal(live(manager, healthy.ID).length, 2, 'the request was applied and answered');
+  t.match(log, [new RegExp(`^manager: reconciling service ${broken.ID} failed, the others go on: Error: a bug in one reconcile`)]);
+  t.doesNotThrow(() => timers.fireAll(), 'the restart timer that reconciles broken again does not throw');
+  t.equal(log.length, 2, 'and its error is logged too');
+  await manager.settled();
 });

@@ -37,6 +37,11 @@ export class Allocator {
     return { addr, cidr: `${addr}/${this.#tasks.prefix}` };
   }
 
+  /** Task addresses no task holds now. */
+  get freeTaskAddresses(): number {
+    return this.taskCapacity - this.#tasks.used;
+  }
+
   releaseTask(taskId: string): void {
     const addr = this.#taskAddresses.get(taskId);
     if (addr === undefined) return;

@@ -1,16 +1,16 @@
 // The control plane of one swarm: accepts desired state (services, node changes), has the
 // orchestrators turn it into tasks, places them on nodes, and takes task status back from the agents.
-// Level-triggered: every change queues its services, and the reconcile queue reads the store and
-// converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
+// Level-triggered: every change queues its services (or node), and the reconcile queue reads the store
+// and converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
   NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, Task, TaskEndpoint, TaskState,
 } from './model.js';
 import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
-import { Scheduler } from './Scheduler.js';
+import { Scheduler, isEligible } from './Scheduler.js';
 import { Allocator } from './Allocator.js';
 import type { AllocatorOptions } from './Allocator.js';
-import { parseConstraint } from './constraints.js';
+import { nodeSatisfies, parseConstraint } from './constraints.js';
 import { normalizeServiceSpec } from './serviceSpec.js';
 import { normalizeNodeSpec } from './nodeSpec.js';
 import { TaskLifecycle } from './TaskLifecycle.js';
@@ -29,7 +29,7 @@ import { JoinTokens } from './JoinTokens.js';
 import { RootCA } from './RootCA.js';
 import { naturalOrder } from './naturalOrder.js';
 import { ReconcileQueue } from './ReconcileQueue.js';
-import type { SliceBudget } from './ReconcileQueue.js';
+import type { Dirty, SliceBudget } from './ReconcileQueue.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -106,9 +106,10 @@ export class Manager {
     this.taskSubnet = options.taskSubnet;
     this.maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     const log = options.log ?? ((line: string) => console.error(line));
-    this.#queue = new ReconcileQueue((serviceId, budget) => this.#reconcileOne(serviceId, budget), {
+    this.#queue = new ReconcileQueue((item, budget) => this.#reconcileItem(item, budget), {
       ...(options.sliceBudget !== undefined ? { perSlice: options.sliceBudget } : {}),
-      onError: (error) => log(`manager: reconciling failed: ${(error as Error).stack ?? String(error)}`),
+      onError: (error, item) => log(`manager: reconciling ${item.kind === 'addresses' ? 'the task address pool' : `${item.kind} ${item.id}`} ` +
+        `failed, the others go on: ${(error as Error).stack ?? String(error)}`),
     });
     this.#portProbe = options.portProbe ?? (async () => {});
     this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
@@ -251,13 +252,11 @@ export class Manager {
     if (spec.Role !== node.Spec.Role) this.#setManagerStatus(next);
     this.store.putNode(next, version);
     this.#electLeader();
-    if (spec.Availability === 'drain') {
-      for (const task of this.#tasksOn(node.ID)) if (task.DesiredState === 'running') this.#tasks.stop(task, 'shutdown');
-    }
+    if (spec.Availability === 'drain') this.#queue.add({ kind: 'node', id: node.ID });
     this.#reconcileAll();
   }
 
-  /** Removing a node that is not down needs `force`; its tasks go with it and its engine leaves the swarm. */
+  /** Removing a node that is not down needs `force`; its tasks go with it (a slice at a time) and its engine leaves the swarm. */
   removeNode(ref: string, force: boolean): void {
     const node = this.resolveNode(ref);
     if (node.Spec.Role === 'manager' && !force) {
@@ -269,8 +268,8 @@ export class Manager {
     if (node.Spec.Role === 'manager' && this.store.nodes().filter((n) => n.Spec.Role === 'manager').length === 1) {
       throw failedPrecondition('can not remove the last manager of the swarm');
     }
-    for (const task of this.#tasksOn(node.ID)) this.#tasks.forget(task);
     this.store.deleteNode(node.ID);
+    this.#queue.add({ kind: 'node', id: node.ID });
     this.#electLeader();
     this.#reconcileAll();
   }
@@ -283,26 +282,43 @@ export class Manager {
     next.Status.State = state;
     this.store.putNode(next);
     this.#electLeader();
-    if (state === 'down') {
-      for (const task of this.#tasksOn(nodeId)) {
-        if (isTerminal(task.Status.State)) continue;
-        // Its service is gone: nobody will ever look at it again.
-        if (task.DesiredState === 'remove') {
-          this.#tasks.forget(task);
-          continue;
-        }
-        // Orphaned, not stopped: nobody confirmed the task ended, so it keeps its address until forgotten.
-        this.store.updateTask(task.ID, (t) => {
-          if (t.DesiredState === 'running') t.DesiredState = 'shutdown';
-          t.Status = { ...t.Status, State: 'orphaned', Message: 'task belongs to a node that is down', Timestamp: nowIso() };
-        });
-      }
-    }
+    if (state === 'down') this.#queue.add({ kind: 'node', id: nodeId });
     this.#reconcileAll();
   }
 
-  #tasksOn(nodeId: string): Task[] {
-    return this.store.tasksOfNode(nodeId);
+  /**
+   * Brings a node's tasks in line with the node, as far as the slice's budget goes (the Store indexes tasks
+   * by node): a removed node's are forgotten, a down node's orphaned, a drained node's stopped. Each one's
+   * service is queued, to fill its slot elsewhere.
+   */
+  #reconcileNode(nodeId: string, budget: SliceBudget): void {
+    const node = this.store.node(nodeId);
+    const down = node?.Status.State === 'down';
+    const drained = node?.Spec.Availability === 'drain';
+    if (node && !down && !drained) return;
+    for (const task of this.store.tasksOfNode(nodeId)) {
+      if (budget.left <= 0) {
+        this.#queue.add({ kind: 'node', id: nodeId });
+        return;
+      }
+      if (!node) {
+        this.#tasks.forget(task);
+      } else if (down) {
+        if (isTerminal(task.Status.State)) continue;
+        // Its service is gone: nobody will ever look at it again.
+        if (task.DesiredState === 'remove') this.#tasks.forget(task);
+        // Orphaned, not stopped: nobody confirmed the task ended, so it keeps its address until forgotten.
+        else this.store.updateTask(task.ID, (t) => {
+          if (t.DesiredState === 'running') t.DesiredState = 'shutdown';
+          t.Status = { ...t.Status, State: 'orphaned', Message: 'task belongs to a node that is down', Timestamp: nowIso() };
+        });
+      } else {
+        if (task.DesiredState !== 'running') continue;
+        this.#tasks.stop(task, 'shutdown');
+      }
+      budget.left--;
+      this.#queue.add({ kind: 'service', id: task.ServiceID });
+    }
   }
 
   resolveNode(ref: string): SwarmNode {
@@ -331,8 +347,8 @@ export class Manager {
 
   async createService(input: unknown): Promise<Service> {
     const spec = normalizeServiceSpec(input);
-    this.#checkReplicas(spec);
     const check = (): PortConfig[] => {
+      this.#checkCapacity(spec);
       // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
       if (this.store.services().some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) throw nameConflict(spec.Name);
       return this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], this.store.services());
@@ -355,16 +371,39 @@ export class Manager {
     return service;
   }
 
-  /** A replica count the cluster cannot hold would only queue tasks that never get an address. */
-  #checkReplicas(spec: ServiceSpec): void {
-    const replicas = replicasOf(spec);
-    if (replicas === undefined) return;
+  /**
+   * Tasks the cluster cannot hold would only wait for addresses that never come: a service's replicas stay
+   * under the cap and, with what every other service asks for, within the task address pool. An update
+   * that asks for no more addresses than the service had is never refused.
+   */
+  #checkCapacity(spec: ServiceSpec, current?: Service): void {
     const addresses = this.#allocator.taskCapacity;
+    const replicas = replicasOf(spec);
     const limit = Math.min(addresses, this.maxReplicas);
-    if (replicas <= limit) return;
-    throw invalidArgument(`replicas ${replicas} is more than this cluster can hold (${addresses} task addresses in ${this.taskSubnet}, ` +
-      `and a cap of ${this.maxReplicas} replicas per service): ask for ${limit} or fewer, or start the cluster with ` +
-      `${limit === addresses ? 'a larger --task-subnet' : 'a higher --max-replicas'}`);
+    if (replicas !== undefined && replicas > limit) {
+      throw invalidArgument(`replicas ${replicas} is more than this cluster can hold (${addresses} task addresses in ${this.taskSubnet}, ` +
+        `and a cap of ${this.maxReplicas} replicas per service): ask for ${limit} or fewer, or start the cluster with ` +
+        `${limit === addresses ? 'a larger --task-subnet' : 'a higher --max-replicas'}`);
+    }
+    const wanted = this.#addressesWanted(spec);
+    if (current && wanted <= this.#addressesWanted(current.Spec)) return;
+    const others = this.store.services().filter((s) => s.ID !== current?.ID);
+    const taken = others.reduce((sum, other) => sum + this.#addressesWanted(other.Spec), 0);
+    const left = Math.max(addresses - taken, 0);
+    if (wanted <= left) return;
+    const pool = `the task address pool has left: ${this.taskSubnet} has ${addresses} task addresses, and the other ` +
+      `${others.length === 1 ? 'service asks' : `${others.length} services ask`} for ${taken} of them`;
+    const fewer = !left ? '' : replicas === undefined ? `constrain it to ${left} nodes or fewer, ` : `ask for ${left} or fewer, `;
+    const what = replicas === undefined ? `a global service here needs a task address on each of ${wanted} nodes, more` : `replicas ${replicas} is more`;
+    throw invalidArgument(`${what} than ${pool}: ${fewer}scale another service down or remove it, or start the cluster with a larger --task-subnet`);
+  }
+
+  /** The task addresses a spec asks for: its replicas, or a global service's one per node it would run on now. */
+  #addressesWanted(spec: ServiceSpec): number {
+    const replicas = replicasOf(spec);
+    if (replicas !== undefined) return replicas;
+    const constraints = (spec.TaskTemplate.Placement?.Constraints ?? []).map(parseConstraint);
+    return this.store.nodes().filter((node) => isEligible(node) && nodeSatisfies(node, constraints)).length;
   }
 
   async #probe(ports: readonly PortConfig[], current: readonly PortConfig[]): Promise<void> {
@@ -390,13 +429,14 @@ export class Manager {
     }
     if (spec.Name !== service.Spec.Name) throw rpcError('unimplemented', 'Unimplemented', 'renaming services is not supported');
     if (isGlobal(spec) !== isGlobal(service.Spec)) throw invalidArgument('service mode change is not allowed');
-    this.#checkReplicas(spec);
+    this.#checkCapacity(spec, service);
     const otherServices = () => this.store.services().filter((s) => s.ID !== service.ID);
     await this.#probe(this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], otherServices(), service.Endpoint.Ports), service.Endpoint.Ports ?? []);
 
     const current = this.resolveService(service.ID);
     if (current.Version.Index !== version) throw outOfSequence();
     // Checked again after the await, as in createService.
+    this.#checkCapacity(spec, current);
     const ports = this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], otherServices(), current.Endpoint.Ports);
     const next = structuredClone(current);
     next.PreviousSpec = structuredClone(current.Spec);
@@ -440,13 +480,13 @@ export class Manager {
   // ---- reconciliation -------------------------------------------------------------------------
 
   #reconcileAll(): void {
-    for (const service of this.store.services()) this.#queue.add(service.ID);
+    for (const service of this.store.services()) this.#queue.add({ kind: 'service', id: service.ID });
     this.#queue.runNow();
   }
 
   /** Queues the service and runs a slice now; what does not fit in it runs on the next turns. */
   reconcile(serviceId: string): void {
-    this.#queue.add(serviceId);
+    this.#queue.add({ kind: 'service', id: serviceId });
     this.#queue.runNow();
   }
 
@@ -455,20 +495,27 @@ export class Manager {
     return this.#queue.settled();
   }
 
-  #reconcileOne(serviceId: string, budget: SliceBudget): void {
+  #reconcileItem(item: Dirty, budget: SliceBudget): void {
     if (this.#closed) return;
+    if (item.kind === 'service') this.#reconcileService(item.id, budget);
+    else if (item.kind === 'node') this.#reconcileNode(item.id, budget);
+    else for (const serviceId of this.#tasks.retryAddresses(budget)) this.#queue.add({ kind: 'service', id: serviceId });
+    // Every change that frees an address (a task that ended, a scale-down, a node removed) queues a reconcile:
+    // after it, tasks that wait for an address get the free ones. Nothing is retried while none is free.
+    if (this.#tasks.canServeWaiting) this.#queue.add({ kind: 'addresses' });
+  }
+
+  #reconcileService(serviceId: string, budget: SliceBudget): void {
     const service = this.store.service(serviceId);
     if (!service) {
       this.#removeTasks(serviceId, budget);
-      this.#serveAddressWaiters();
       return;
     }
     const done = isGlobal(service.Spec) ? (this.#global.reconcile(service), true) : this.#replicated.reconcile(service, budget);
-    const stepped = this.#updater.step(service);
-    this.#scheduleUnassigned(service);
-    this.#serveAddressWaiters();
+    const step = this.#updater.step(service, budget);
+    this.#scheduleUnassigned(service, budget);
     // A failed update that rolls itself back starts the rollback now.
-    if (!done || (stepped !== service && isUpdating(stepped))) this.#queue.add(service.ID);
+    if (!done || step.more || (step.service !== service && isUpdating(step.service))) this.#queue.add({ kind: 'service', id: service.ID });
   }
 
   /** The tasks of a removed service, stopped as far as the slice's budget goes. */
@@ -476,20 +523,18 @@ export class Manager {
     for (const task of this.store.tasksOfService(serviceId)) {
       if (task.DesiredState === 'remove') continue;
       if (budget.left-- <= 0) {
-        this.#queue.add(serviceId);
+        this.#queue.add({ kind: 'service', id: serviceId });
         return;
       }
       this.#tasks.stop(task, 'remove');
     }
   }
 
-  /** Addresses freed by one service's changes may be what another service's tasks wait for. */
-  #serveAddressWaiters(): void {
-    for (const serviceId of this.#tasks.retryAddresses()) this.#queue.add(serviceId);
-  }
-
-  /** Places the service's pending tasks as one batch, so they spread over the nodes. */
-  #scheduleUnassigned(service: Service): void {
+  /**
+   * Places the service's pending tasks as one batch, so they spread over the nodes. Each placement is charged
+   * to the slice, past its end if need be: the tasks a reconcile made are placed in the same reconcile.
+   */
+  #scheduleUnassigned(service: Service, budget: SliceBudget): void {
     const pending = this.store.tasksOfService(service.ID)
       .filter((t) => t.NodeID === '' && t.DesiredState === 'running' && t.Status.State === 'pending');
     if (!pending.length) return;
@@ -505,6 +550,7 @@ export class Manager {
       const nodeId = choices[i];
       // A task that still finds no node is not written again: every node would look at it for nothing.
       if (!nodeId && task.Status.Err === unplaced) return;
+      budget.left--;
       this.store.updateTask(task.ID, (t) => {
         if (nodeId) {
           t.NodeID = nodeId;
@@ -540,7 +586,7 @@ export class Manager {
 
   /** Task reports come in bursts, a few per task: one reconcile on the next turn serves them all. */
   #reconcileSoon(serviceId: string): void {
-    this.#queue.add(serviceId);
+    this.#queue.add({ kind: 'service', id: serviceId });
     this.#queue.runSoon();
   }
 

@@ -8,6 +8,7 @@ import type { Allocator } from './Allocator.js';
 import { IpamError } from '../vip-dns/index.js';
 import { newHostname, newObjectId } from './ids.js';
 import { sameSpec } from './sameSpec.js';
+import type { SliceBudget } from './ReconcileQueue.js';
 
 export const INGRESS_NETWORK_NAME = 'ingress';
 
@@ -22,7 +23,7 @@ export class TaskLifecycle {
   readonly store: Store;
   readonly ingressNetworkId: string;
   #allocator: Allocator;
-  /** Tasks waiting in `new` for a free address, whichever service they belong to. */
+  /** Tasks waiting in `new` for a free address, whichever service they belong to, oldest first. */
   #waiting = new Set<string>();
 
   constructor(store: Store, allocator: Allocator, ingressNetworkId: string) {
@@ -56,20 +57,28 @@ export class TaskLifecycle {
     return this.store.putTask(task);
   }
 
+  /** Whether `retryAddresses` has work: tasks wait for an address and one is free. */
+  get canServeWaiting(): boolean {
+    return this.#waiting.size > 0 && this.#allocator.freeTaskAddresses > 0;
+  }
+
   /**
-   * Gives every task still waiting for an address another try (addresses free up as tasks of any service
-   * end); returns the services that now have tasks to schedule.
+   * Gives the addresses free now (tasks of any service free theirs as they end) to the tasks that waited
+   * longest, as far as the budget goes. A task is written only when it gets one: its "exhausted" message
+   * was written once, when it was made. Returns the services that now have tasks to schedule.
    */
-  retryAddresses(): Set<string> {
+  retryAddresses(budget: SliceBudget): Set<string> {
     const progressed = new Set<string>();
     for (const id of this.#waiting) {
+      if (budget.left <= 0 || this.#allocator.freeTaskAddresses === 0) break;
       const task = this.store.task(id);
       if (!task || task.DesiredState !== 'running' || task.Status.State !== 'new') {
         this.#waiting.delete(id);
         continue;
       }
-      const updated = this.store.updateTask(id, (t) => this.#address(t));
-      if (updated?.Endpoint) progressed.add(updated.ServiceID);
+      this.store.updateTask(id, (t) => this.#address(t));
+      budget.left--;
+      progressed.add(task.ServiceID);
     }
     return progressed;
   }

@@ -20,6 +20,19 @@ function canonical(value: unknown): unknown {
   return out;
 }
 
+/**
+ * Each spec's canonical text, made once: an update compares every task of the service with its template
+ * at each step. Specs are never changed in place (the store writes changed copies), so it stays true.
+ */
+const canonicalText = new WeakMap<object, string>();
+
+function textOf(spec: unknown): string {
+  if (typeof spec !== 'object' || spec === null) return JSON.stringify(canonical(spec));
+  let text = canonicalText.get(spec);
+  if (text === undefined) canonicalText.set(spec, (text = JSON.stringify(canonical(spec))));
+  return text;
+}
+
 export function sameSpec(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  return a === b || textOf(a) === textOf(b);
 }

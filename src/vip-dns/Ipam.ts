@@ -55,7 +55,8 @@ export class Ipam {
   /** Next free address, scanning forward from the last one handed out so released ones are reused late. */
   allocate(): string {
     const span = this.#last - this.#first + 1;
-    for (let i = 0; i < span; i++) {
+    // A full pool says so at once: scanning it would cost every caller that waits for an address the whole block.
+    for (let i = 0; i < span && this.#inUse.size < span; i++) {
       const candidate = this.#first + ((this.#next - this.#first + i) % span);
       if (!this.#inUse.has(candidate)) {
         this.#inUse.add(candidate);
