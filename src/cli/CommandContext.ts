@@ -48,6 +48,11 @@ export class CommandContext {
     return (this.io.onInterrupt ?? processInterrupts)(listener);
   }
 
+  /** An error nothing caught; none unless the Io offers it (the real process's does). */
+  onFatal(listener: (error: unknown) => void): () => void {
+    return this.io.onFatal?.(listener) ?? (() => {});
+  }
+
   /** Convergence poll period: docker's 200 ms, or ROUTEMESH_POLL_MS. */
   get pollMs(): number {
     return positive(this.io.env['ROUTEMESH_POLL_MS']) ?? 200;

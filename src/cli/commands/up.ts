@@ -176,6 +176,14 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
     stop.abort();
     unsubscribe();
   });
+  // A bug that throws where nothing catches it must still close the cluster (its sockets, its tasks)
+  // before the process ends, with exit code 1.
+  let fatal = false;
+  const unsubscribeFatal = ctx.onFatal((error) => {
+    fatal = true;
+    ctx.err(`Error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\nStopping the cluster after this unexpected error...`);
+    stop.abort();
+  });
   try {
     const cluster = await start(options);
     const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });
@@ -187,14 +195,15 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
         if (stop.signal.aborted) resolve();
         else stop.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      ctx.err('Stopping the cluster...');
+      if (!fatal) ctx.err('Stopping the cluster...');
     } finally {
       await targets?.stop();
       await cluster.close();
     }
-    return 0;
+    return fatal ? 1 : 0;
   } finally {
     unsubscribe();
+    unsubscribeFatal();
   }
 }
 
