@@ -222,13 +222,17 @@ export class Engine implements EngineContext {
   /**
    * The node stops as if powered off: its tasks die at once, its listeners and engine API close, and its
    * heartbeats stop, so the managers mark it Down after the heartbeat timeout and replace its tasks.
+   * A refusal is thrown at once; the power-off waits for `answered` (see injectFault).
    */
-  async fail(): Promise<void> {
+  fail(answered: Promise<void> = Promise.resolve()): Promise<void> {
     const m = this.#membership;
     if (!m) throw new ApiError(400, `${this.hostname} is not running in a swarm: nothing to fail`);
-    this.#membership = undefined;
-    this.#failed = { manager: m.manager, nodeId: m.nodeId };
-    await this.#shutDown(m);
+    return answered.then(async () => {
+      if (this.#membership !== m) return; // left, or failed, meanwhile
+      this.#membership = undefined;
+      this.#failed = { manager: m.manager, nodeId: m.nodeId };
+      await this.#shutDown(m);
+    });
   }
 
   /** Powered on again: the engine API opens, the node rejoins with its ID, and comes back Ready and empty. */
@@ -240,10 +244,12 @@ export class Engine implements EngineContext {
     if (failed.manager.store.node(failed.nodeId)) this.#run(failed.manager, failed.nodeId);
   }
 
-  injectFault(hostname: string, action: 'fail' | 'recover'): Promise<void> {
+  injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void> {
     const engine = this.#directory.engine(hostname);
     if (!engine) throw new ApiError(404, `node ${hostname} not found: give the hostname of a node of this cluster, like node2`);
-    return action === 'fail' ? engine.fail() : engine.recover();
+    if (action === 'recover') return engine.recover();
+    // Powered off, this engine would cut the connection it answers on: it answers first.
+    return engine === this ? engine.fail(answered) : engine.fail();
   }
 
   taskOutput(taskId: string): TaskOutput | undefined {
