@@ -54,6 +54,11 @@ export interface ClusterOptions {
    * must stay longer than a connection a mesh accepted just before the fence takes to reach the task.
    */
   fencePeriodMs?: number | undefined;
+  /**
+   * How long a client of a node's engine API or /metrics may take to send a whole request head, from its
+   * connection's accept, before it gets 408 and is closed (HAProxy's `timeout http-request`; default 10 s).
+   */
+  requestHeadTimeoutMs?: number;
   /** madvirus/simplenode's delays (the app's: 5 s slow /health, 1 s before exit), shortened by tests. */
   simplenode?: RuntimeOptions['simplenode'];
   log?: (line: string) => void;
@@ -115,7 +120,7 @@ export class Cluster implements SwarmDirectory {
     const { maxReplicas } = this.options;
     if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1)) throw new Error(`--max-replicas must be 1 or more, got ${maxReplicas}`);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
-    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, simplenode } = this.options;
+    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, requestHeadTimeoutMs, simplenode } = this.options;
     this.runtime = new Runtime(simplenode ? { simplenode } : {});
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
     checkDnsAddress(dns.address, this.options);
@@ -148,6 +153,7 @@ export class Cluster implements SwarmDirectory {
         dns: this.dnsServer,
         meshes,
         ...(fencePeriodMs !== undefined ? { fencePeriodMs } : {}),
+        ...(requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs } : {}),
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
         // The process's and the DNS server's metrics, once: on the first node.

@@ -12,10 +12,14 @@ import { Agent } from './Agent.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
+import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
 import { engineApi, ApiError } from './api/index.js';
 import type { EngineContext, SwarmState } from './api/index.js';
 
 export const CLUSTER_PORT = 2377;
+
+/** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
+const API_KEEP_ALIVE_MS = 30_000;
 
 /** How an engine finds a swarm to join, or gets a new control plane for `swarm init`. */
 export interface SwarmDirectory {
@@ -45,6 +49,8 @@ export interface EngineOptions {
   engineLabels?: Record<string, string>;
   /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
   fencePeriodMs?: number;
+  /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
+  requestHeadTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -96,13 +102,14 @@ export class Engine implements EngineContext {
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this, 'tcp'));
-    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address);
+    const timeouts = serverTimeouts(options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS, API_KEEP_ALIVE_MS);
+    this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
+    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
       new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
       const registries = [this.#metricsRegistry, ...(options.sharedMetrics ?? [])];
-      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries);
+      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries, options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS);
     }
   }
 

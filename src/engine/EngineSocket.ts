@@ -22,8 +22,9 @@ export class EngineSocket {
   readonly path: string;
   readonly #server: http.Server;
 
-  constructor(handler: http.RequestListener, dir: string, address: string) {
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
+  /** `options`: the engine API's timeouts, the same as on TCP. */
+  constructor(handler: http.RequestListener, dir: string, address: string, options: http.ServerOptions) {
+    this.#server = http.createServer(options, handler);
     this.path = path.join(dir, `${address}.sock`);
   }
 
