@@ -332,13 +332,14 @@ t.test('service scale: full spec back with the new count, then convergence by th
 
 t.test('service scale -d and its per-argument errors', async (t) => {
   const { fake, host } = await engine(t);
-  const run = await cli(host, ['service', 'scale', '-d', 'my-web=3', 'nosuch=2', 'study=2', 'my-web=x']);
+  const run = await cli(host, ['service', 'scale', '-d', 'my-web=3', 'nosuch=2', 'study=2', 'my-web=x', 'my-web=99999999999999999999999']);
   t.same(run, {
     code: 1,
     stdout: 'my-web scaled to 3\n',
     stderr: 'nosuch: Error response from daemon: service nosuch not found\n' +
       'study: scale can only be used with replicated or replicated-job mode\n' +
-      'my-web: invalid replicas value x: strconv.ParseUint: parsing "x": invalid syntax\n',
+      'my-web: invalid replicas value x: strconv.ParseUint: parsing "x": invalid syntax\n' +
+      'my-web: invalid replicas value 99999999999999999999999: strconv.ParseUint: parsing "99999999999999999999999": value out of range\n',
   });
   t.notOk(fake.lines().some((l) => l.includes('tasks')), 'detached: no convergence polling');
   const usage = await cli(host, ['service', 'scale', 'my-web']);
