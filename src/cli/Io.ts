@@ -1,5 +1,6 @@
 // What a CLI run may touch of the outside world, injectable so tests can capture output, pretend to
 // be a terminal and press Ctrl-C. The default is the real process.
+import { invocation } from './invocation.js';
 
 export interface Output {
   write(chunk: string): unknown;
@@ -22,6 +23,8 @@ export interface Io {
   readonly now?: () => number;
   /** Terminal width: docker draws progress bars only when it is over 110 columns. */
   readonly columns?: number;
+  /** How the user runs this command (`./routemesh` in a checkout), for the commands `up` suggests; absent: `routemesh`. */
+  readonly command?: string;
 }
 
 export function processIo(): Io {
@@ -34,6 +37,10 @@ export function processIo(): Io {
     onFatal: processFatal,
     now: Date.now,
     ...(process.stdout.columns !== undefined ? { columns: process.stdout.columns } : {}),
+    // Only `up` asks, so only `up` pays for the look along PATH.
+    get command() {
+      return invocation(process.argv[1], process.env, process.cwd());
+    },
   };
 }
 
