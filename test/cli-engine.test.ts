@@ -330,15 +330,30 @@ t.test('service scale: full spec back with the new count, then convergence by th
   t.equal(fake.requests[2]!.body, DOCKER.SCALE_6_BODY, 'the body docker sent, byte for byte');
 });
 
+t.test('an invalid ROUTEMESH_TIMEOUT_MS is refused, not taken as 30 s', async (t) => {
+  const { fake, host } = await engine(t);
+  for (const value of ['abc', '-5', '0', '1.5', '2147483648']) {
+    const run = await cli(host, ['node', 'ls'], { ROUTEMESH_TIMEOUT_MS: value });
+    t.same(run, {
+      code: 1, stdout: '',
+      stderr: `ROUTEMESH_TIMEOUT_MS must be a whole number of milliseconds from 1 to 2147483647, like 30000, not ${JSON.stringify(value)}: correct it or unset it\n`,
+    }, value);
+  }
+  t.same(fake.requests, [], 'nothing was sent');
+  t.equal((await cli(host, ['node', 'ls'], { ROUTEMESH_TIMEOUT_MS: '' })).code, 0, 'empty is unset');
+  t.equal((await cli(host, ['node', 'ls'], { ROUTEMESH_TIMEOUT_MS: '5000' })).code, 0);
+});
+
 t.test('service scale -d and its per-argument errors', async (t) => {
   const { fake, host } = await engine(t);
-  const run = await cli(host, ['service', 'scale', '-d', 'my-web=3', 'nosuch=2', 'study=2', 'my-web=x']);
+  const run = await cli(host, ['service', 'scale', '-d', 'my-web=3', 'nosuch=2', 'study=2', 'my-web=x', 'my-web=99999999999999999999999']);
   t.same(run, {
     code: 1,
     stdout: 'my-web scaled to 3\n',
     stderr: 'nosuch: Error response from daemon: service nosuch not found\n' +
       'study: scale can only be used with replicated or replicated-job mode\n' +
-      'my-web: invalid replicas value x: strconv.ParseUint: parsing "x": invalid syntax\n',
+      'my-web: invalid replicas value x: strconv.ParseUint: parsing "x": invalid syntax\n' +
+      'my-web: invalid replicas value 99999999999999999999999: strconv.ParseUint: parsing "99999999999999999999999": value out of range\n',
   });
   t.notOk(fake.lines().some((l) => l.includes('tasks')), 'detached: no convergence polling');
   const usage = await cli(host, ['service', 'scale', 'my-web']);
@@ -549,6 +564,7 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
     ...testIo(host),
     stdout,
     onInterrupt: (listener) => { interrupt = listener; return () => { unsubscribed = true; }; },
+    command: './routemesh',
   };
   const up = createUpCommand(async (o) => { options = o; return cluster; });
   const exit = main(['up', '--demo', '--subnet', '127.78.0.0/24'], io, up);
@@ -568,13 +584,39 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
   t.match(text, /\nDNS: 127\.78\.0\.53:10053 answers for services and tasks; other names go to 127\.78\.0\.99:53\n/);
   t.match(text, /    curl http:\/\/127\.78\.0\.2:8080\/ +# any node reaches the service; the answer names the task\n/);
   t.match(text, /    dig @127\.78\.0\.53 -p 10053 my-web \+short +# its VIP, from the embedded DNS server\n    dig @127\.78\.0\.53 -p 10053 tasks\.my-web \+short +# the addresses of its tasks\n/);
-  t.match(text, /    routemesh service ps my-web\n    routemesh service scale my-web=3\n/);
+  // Said the way the user runs routemesh (./routemesh in a fresh clone: src/cli/invocation.ts), not `routemesh`, which is not on its PATH.
+  t.match(text, /\n    \.\/routemesh service ps my-web\n    \.\/routemesh service scale my-web=3\n/);
   t.match(text, /export ROUTEMESH_HOST=tcp:\/\/127\.78\.0\.1:\d+/, 'not the default address: say how to reach it');
   const create = fake.requests.find((r) => r.line === 'POST /v1.50/services/create');
   t.match(JSON.parse(create!.body), {
     Name: 'my-web', TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami:latest' } }, Mode: { Replicated: { Replicas: 6 } },
     EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] },
   }, 'the demo is what `service create --name my-web --publish published=8080,target=80 --replicas 6 traefik/whoami` sends');
+});
+
+t.test('up without --demo, and with --bare: what to try next, as the user runs routemesh', async (t) => {
+  const { host } = await engine(t);
+  for (const [argv, role, expected] of [
+    [[], 'manager', '\nFrom another terminal:\n    ./routemesh node ls\n    ./routemesh service create --name web --publish published=9090,target=80 --replicas 2 nginx\n\nPress Ctrl-C to stop the cluster.\n'],
+    [['--bare'], 'none', '\nThe engines are not in a swarm yet. From another terminal:\n    ./routemesh swarm init --advertise-addr 127.1.0.1\n\nPress Ctrl-C to stop.\n'],
+  ] as const) {
+    let interrupt: (() => void) | undefined;
+    let printed: () => void = () => {};
+    const ready = new Promise<void>((resolve) => { printed = resolve; });
+    const stdout = { text: '', write(s: string) { this.text += s; if (this.text.includes('Press Ctrl-C')) printed(); } };
+    const cluster: UpCluster = {
+      nodes: [{ hostname: 'node1', address: '127.1.0.1', role, apiUrl: 'http://127.1.0.1:2375', socketUrl: 'unix:///run/routemesh/127.1.0.1.sock', nodeId: 'n1' }],
+      dnsServer: { address: '127.0.0.11', port: 53, upstreams: [] },
+      vipEndpoint: async () => undefined,
+      close: async () => {},
+    };
+    const exit = main(['up', ...argv], { ...testIo(host), stdout, command: './routemesh', onInterrupt: (l) => { interrupt = l; return () => {}; } },
+      createUpCommand(async () => cluster));
+    await ready;
+    t.ok(stdout.text.endsWith(expected), argv.join(' ') || 'no flags');
+    interrupt!();
+    t.equal(await exit, 0);
+  }
 });
 
 t.test('up --demo: a demo that cannot start leaves the cluster up and says why', async (t) => {

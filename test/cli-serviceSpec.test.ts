@@ -71,6 +71,17 @@ t.test('create refuses what docker refuses', async (t) => {
   t.throws(() => create(['--label', '=x', 'nginx']), { code: 'CLI_USAGE', message: 'invalid label \'=x\': empty name' }, 'a label needs a key, as docker says');
   t.throws(() => create(['--container-label', ' ', 'nginx']), { code: 'CLI_USAGE', message: 'invalid label \' \': empty name' });
   t.throws(() => create(['--update-order', 'sideways', 'nginx']), { message: /--update-order/ });
+  // Beyond what docker's Go types hold, refused as docker does (its words, checked with docker 28), not sent as 1e+23.
+  t.throws(() => create(['--health-interval', '100000000h', 'nginx']), { code: 'CLI_USAGE', message: 'invalid argument "100000000h" for "--health-interval" flag: time: invalid duration "100000000h"' });
+  t.throws(() => create(['--stop-grace-period', '10000000h', 'nginx']), { code: 'CLI_USAGE', message: 'invalid argument "10000000h" for "--stop-grace-period" flag: time: invalid duration "10000000h"' });
+  t.throws(() => create(['--replicas', '18446744073709551616', 'nginx']), {
+    code: 'CLI_USAGE', message: 'invalid argument "18446744073709551616" for "--replicas" flag: strconv.ParseUint: parsing "18446744073709551616": value out of range',
+  });
+  t.throws(() => create(['--health-retries', '99999999999999999999', 'nginx']), {
+    code: 'CLI_USAGE', message: 'invalid argument "99999999999999999999" for "--health-retries" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range',
+  });
+  t.throws(() => create(['--restart-max-attempts', '99999999999999999999', 'nginx']), { message: /--restart-max-attempts" flag: strconv\.ParseUint: parsing "99999999999999999999": value out of range$/ });
+  t.match(create(['--stop-grace-period', '2562047h', 'nginx']), /"StopGracePeriod":9223369200000000000/, 'the longest duration short of Go\'s limit');
 });
 
 t.test('update edits the fetched spec and sends the rest back as it came', async (t) => {

@@ -2,7 +2,7 @@
 // docker's image and ID shortening, the flag parser, --publish, and engine addresses and their checks.
 import t from 'tap';
 import { imageWithoutDigest, prettyPrint, truncateId, withDefaultTag, ellipsis } from '../src/cli/dockerText.js';
-import { formatGoDuration, parseGoDuration } from '../src/cli/duration.js';
+import { formatGoDuration, parseGoDuration } from '../src/shared/index.js';
 import { engineTarget, toBaseUrl, toTarget } from '../src/cli/engineAddress.js';
 import { CliError } from '../src/cli/errors.js';
 import { parseArgs, type FlagSpec } from '../src/cli/flags.js';
@@ -40,6 +40,8 @@ t.test('Go duration syntax parses to nanoseconds', async (t) => {
   const cases: [string, number | undefined][] = [
     ['10s', 10e9], ['1m30s', 90e9], ['500ms', 5e8], ['1.5h', 5400e9], ['300us', 3e5], ['300µs', 3e5],
     ['2h45m', 9900e9], ['0', 0], ['-1s', -1e9], ['.5s', 5e8], ['10', undefined], ['', undefined], ['1x', undefined], ['s', undefined],
+    // An int64 of nanoseconds holds up to 2562047h47m16.854775807s: Go refuses more as an invalid duration.
+    ['2562047h', 2562047 * 3600e9], ['2562048h', undefined], ['100000000h', undefined], ['-100000000h', undefined], ['1d', undefined],
   ];
   for (const [text, ns] of cases) t.equal(parseGoDuration(text), ns, text);
 });

@@ -85,11 +85,20 @@ t.test('a socket a killed routemesh left is replaced; a directory others may ent
   t.equal((await run('curl', ['-s', '--unix-socket', stale, 'http://localhost/_ping'], process.env)).stdout, 'OK');
   await cluster.close();
 
-  const open = socketDir(t);
-  fs.chmodSync(open, 0o755);
-  await t.rejects(testCluster(t, BLOCK, { nodes: 1, metricsPort: undefined, socketDir: open }), {
-    message: new RegExp(`^cannot start the cluster: the engine socket directory ${open} must be a directory only uid \\d+ can enter \\(it is owner uid \\d+, mode 755\\): run \`chmod 700 `),
-  });
+  // The advice is a directory of the sockets' own, never a chmod: the directory may be shared, like a sticky /tmp.
+  const uid = process.getuid!();
+  for (const [mode, shown] of [[0o755, '755'], [0o1777, '1777']] as const) {
+    const open = socketDir(t);
+    fs.chmodSync(open, mode);
+    await t.rejects(testCluster(t, BLOCK, { nodes: 1, metricsPort: undefined, socketDir: open }), {
+      message: `cannot start the cluster: the engine socket directory ${open} must be a directory only uid ${uid} can enter (it is owner uid ${uid}, mode ${shown}): ` +
+        `give the sockets a new directory of their own, which routemesh creates owner-only, such as --socket-dir ${open}/routemesh-${uid}`,
+    });
+    t.equal(fs.statSync(open).mode & 0o7777, mode, 'and it is left as it was');
+    const advised = await testCluster(t, BLOCK, { nodes: 1, metricsPort: undefined, socketDir: path.join(open, `routemesh-${uid}`) });
+    t.equal(fs.statSync(path.join(open, `routemesh-${uid}`)).mode & 0o777, 0o700, 'the advised directory works');
+    await advised.close();
+  }
   await waitFor('the refused cluster\'s engine API to close', async () => {
     const res = await fetch(`http://127.${BLOCK}.0.1:2375/_ping`).catch(() => undefined);
     return res === undefined;

@@ -25,7 +25,9 @@ const KNOWN_LABELS = [
   'routemesh.proxy-protocol.trusted',
   WEIGHT,
 ];
-const DURATION_FORM = 'must be a duration like 250ms, 5s or 2m (whole milliseconds)';
+/** Go's duration syntax, and the real range: Node's timers fire at once past 2^31-1 ms. */
+const DURATION_FORM = 'must be a duration like 250ms, 5s, 2m or 1h30m, in whole milliseconds, more than 0 and at most 596h31m23.647s';
+const DURATION_OR_0 = 'must be a duration like 250ms, 5s, 2m or 1h30m, in whole milliseconds, 0s or more and at most 596h31m23.647s';
 const RPC_PREFIX = 'rpc error: code = InvalidArgument desc = ';
 
 type Patch = Partial<Omit<LbSettings, 'outlier'>> & { outlier?: Partial<LbSettings['outlier']> };
@@ -138,6 +140,13 @@ const validRows: ValidRow[] = [
   { labels: { 'routemesh.lb.connect-timeout': '250ms' }, settings: { connectTimeoutMs: 250 } },
   { labels: { 'routemesh.lb.connect-timeout': '5s' }, settings: { connectTimeoutMs: 5000 } },
   { labels: { 'routemesh.lb.connect-timeout': '2m' }, settings: { connectTimeoutMs: 120_000 } },
+  // Go's syntax, as every Docker duration: compound, fractions, a leading dot, µs that are whole ms.
+  { labels: { 'routemesh.lb.connect-timeout': '2m30s' }, settings: { connectTimeoutMs: 150_000 } },
+  { labels: { 'routemesh.lb.connect-timeout': '1h30m' }, settings: { connectTimeoutMs: 5_400_000 } },
+  { labels: { 'routemesh.lb.connect-timeout': '.5s' }, settings: { connectTimeoutMs: 500 } },
+  { labels: { 'routemesh.lb.connect-timeout': '1s500000us' }, settings: { connectTimeoutMs: 1500 } },
+  { labels: { 'routemesh.lb.idle-timeout': '596h31m23.647s' }, settings: { idleTimeoutMs: 2 ** 31 - 1 } },
+  { labels: { 'routemesh.lb.idle-timeout': '0' }, settings: { idleTimeoutMs: 0 } },
   { labels: { 'routemesh.lb.connect-timeout': '1.5s' }, settings: { connectTimeoutMs: 1500 } },
   { labels: { 'routemesh.lb.connect-timeout': '0.25s' }, settings: { connectTimeoutMs: 250 } },
   { labels: { 'routemesh.lb.connect-timeout': '\t750ms\n' }, settings: { connectTimeoutMs: 750 } },
@@ -236,10 +245,11 @@ const invalidRows: InvalidRow[] = [
   { label: 'routemesh.lb.algorithm', value: 'round robin', says: ALGORITHM_LIST },
   ...['udp', 'TCP', 'HTTP', '', 'https', 'http2', 'tcp,http'].map((value) => ({ label: 'routemesh.lb.mode', value, says: MODE_LIST })),
   ...['11', '-1', '1.5', '', 'two', '1e1', '0x5', '+3'].map((value) => ({ label: 'routemesh.lb.retries', value, says: count(0, 10) })),
-  ...['5', '5 s', 'soon', '1.0005s', '-1s', '2147483648ms', '597h', '', '5S', '.5s', '5.s', '1d', '1m30s', 'Infinitys']
+  // Go's syntax has no unit above h (24d), and Node's timers none past 596h31m23.647s (597h).
+  ...['5', '5 s', 'soon', '1.0005s', '-1s', '2147483648ms', '597h', '596h31m23.648s', '', '5S', '.s', '1d', '24d', '1m30', 'Infinitys', '0']
     .map((value) => ({ label: 'routemesh.lb.connect-timeout', value, says: [DURATION_FORM] })),
-  ...['-1s', '1.0005s', 'forever', '0']
-    .map((value) => ({ label: 'routemesh.lb.idle-timeout', value, says: [DURATION_FORM] })),
+  ...['-1s', '1.0005s', 'forever', '597h', '24d']
+    .map((value) => ({ label: 'routemesh.lb.idle-timeout', value, says: [DURATION_OR_0] })),
   ...['0s', '0ms', '0', '60', '-1s', '1.0005s', '2147483648ms', 'never', '']
     .map((value) => ({ label: 'routemesh.lb.response-timeout', value, says: [DURATION_FORM] })),
   ...['0s', '0', '10', '-1s', '1.0005s', '2147483648ms', 'never', '']

@@ -3,6 +3,7 @@
 // and the progress timings tests shorten.
 import { EngineClient } from './EngineClient.js';
 import { engineTarget } from './engineAddress.js';
+import { failure } from './errors.js';
 import { processInterrupts, type Io } from './Io.js';
 
 export class CommandContext {
@@ -30,7 +31,7 @@ export class CommandContext {
   client(): EngineClient {
     if (this.#client === undefined) {
       const target = engineTarget(this.io.env);
-      const timeoutMs = positive(this.io.env['ROUTEMESH_TIMEOUT_MS']);
+      const timeoutMs = envMs(this.io.env, 'ROUTEMESH_TIMEOUT_MS', 1, 30_000);
       this.#client = new EngineClient(target.baseUrl, {
         host: target.host,
         ...(target.socketPath ? { socketPath: target.socketPath } : {}),
@@ -48,14 +49,19 @@ export class CommandContext {
     return (this.io.onInterrupt ?? processInterrupts)(listener);
   }
 
+  /** An error nothing caught; none unless the Io offers it (the real process's does). */
+  onFatal(listener: (error: unknown) => void): () => void {
+    return this.io.onFatal?.(listener) ?? (() => {});
+  }
+
   /** Convergence poll period: docker's 200 ms, or ROUTEMESH_POLL_MS. */
   get pollMs(): number {
-    return positive(this.io.env['ROUTEMESH_POLL_MS']) ?? 200;
+    return envMs(this.io.env, 'ROUTEMESH_POLL_MS', 1, 200) ?? 200;
   }
 
   /** The wait after convergence when the service sets no UpdateConfig.Monitor: 5 s, or ROUTEMESH_MONITOR_MS. */
   get defaultMonitorMs(): number {
-    return positive(this.io.env['ROUTEMESH_MONITOR_MS'], true) ?? 5000;
+    return envMs(this.io.env, 'ROUTEMESH_MONITOR_MS', 0, 5000) ?? 5000;
   }
 
   close(): void {
@@ -63,8 +69,19 @@ export class CommandContext {
   }
 }
 
-function positive(text: string | undefined, allowZero = false): number | undefined {
-  if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
-  const n = Number(text);
-  return n > 0 || (allowZero && n === 0) ? n : undefined;
+/** Node's timers fire at once past this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Milliseconds from an environment variable: unset or empty, undefined; anything but a whole number in
+ * range is refused, saying what it must be (a typo must not silently mean the default).
+ */
+function envMs(env: Io['env'], name: string, min: number, example: number): number | undefined {
+  const text = env[name];
+  if (text === undefined || text.trim() === '') return undefined;
+  const ms = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(ms >= min && ms <= MAX_TIMER_MS)) {
+    throw failure(`${name} must be a whole number of milliseconds from ${min} to ${MAX_TIMER_MS}, like ${example}, not ${JSON.stringify(text)}: correct it or unset it`);
+  }
+  return ms;
 }

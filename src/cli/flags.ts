@@ -123,13 +123,21 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], o
 }
 
 /** A non-negative integer flag value, with docker's wording when it is not one. */
-export function intFlag(args: ParsedArgs, name: string, { min = 0 } = {}): number | undefined {
+/**
+ * A whole-number flag. Docker parses it as a uint64 (an int64 with `signed`, as --health-retries): past
+ * that its strconv refuses the value, and so must we, or the spec carries a number (1e+23) no Go field holds.
+ */
+export function intFlag(args: ParsedArgs, name: string, { min = 0, signed = false } = {}): number | undefined {
   const text = args.string(name);
   if (text === undefined) return undefined;
+  const parse = signed ? 'strconv.ParseInt' : 'strconv.ParseUint';
   if (!/^-?\d+$/.test(text.trim())) {
-    throw usageError(`invalid argument "${text}" for "--${name}" flag: strconv.ParseUint: parsing "${text}": invalid syntax`);
+    throw usageError(`invalid argument "${text}" for "--${name}" flag: ${parse}: parsing "${text}": invalid syntax`);
   }
   const n = Number(text.trim());
+  if (n >= (signed ? 2 ** 63 : 2 ** 64)) {
+    throw usageError(`invalid argument "${text}" for "--${name}" flag: ${parse}: parsing "${text}": value out of range`);
+  }
   if (n < min) throw usageError(`invalid argument "${text}" for "--${name}" flag: must be ${min} or more`);
   return n;
 }

@@ -160,7 +160,7 @@ function healthcheck(args: ParsedArgs): ApiHealthConfig | undefined {
     const text = args.string(`health-${k}`);
     return text === undefined ? undefined : durationFlag(`health-${k}`, text);
   });
-  const retries = intFlag(args, 'health-retries') ?? 0;
+  const retries = intFlag(args, 'health-retries', { signed: true }) ?? 0;
   const any = cmd !== '' || durations.some((d) => d !== undefined) || retries !== 0;
   if (args.bool('no-healthcheck')) {
     if (any) throw usageError('--no-healthcheck conflicts with --health-* options');

@@ -2,7 +2,8 @@
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
 import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
-import { DNS_PORT, DnsServer, intToIp, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
+import { isIPv4 } from 'node:net';
+import { DNS_PORT, DnsServer, intToIp, ipToInt, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
@@ -53,6 +54,11 @@ export interface ClusterOptions {
    * must stay longer than a connection a mesh accepted just before the fence takes to reach the task.
    */
   fencePeriodMs?: number | undefined;
+  /**
+   * How long a client of a node's engine API or /metrics may take to send a whole request head, from its
+   * connection's accept, before it gets 408 and is closed (HAProxy's `timeout http-request`; default 10 s).
+   */
+  requestHeadTimeoutMs?: number;
   /** madvirus/simplenode's delays (the app's: 5 s slow /health, 1 s before exit), shortened by tests. */
   simplenode?: RuntimeOptions['simplenode'];
   log?: (line: string) => void;
@@ -110,14 +116,14 @@ export class Cluster implements SwarmDirectory {
     }
     const block = parseCidr(subnet);
     // Checked now, not at `swarm init`: a bad block must stop the start before anything listens.
-    parseCidr(this.options.taskSubnet);
-    parseCidr(this.options.vipSubnet);
+    checkBlocks(this.options);
     const { maxReplicas } = this.options;
     if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1)) throw new Error(`--max-replicas must be 1 or more, got ${maxReplicas}`);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
-    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, simplenode } = this.options;
+    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, requestHeadTimeoutMs, simplenode } = this.options;
     this.runtime = new Runtime(simplenode ? { simplenode } : {});
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
+    checkDnsAddress(dns.address, this.options);
     this.#dnsPortFixed = dns.port !== 0;
     const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => parseDnsAddress(text)));
     const { metricsPort } = this.options;
@@ -147,6 +153,7 @@ export class Cluster implements SwarmDirectory {
         dns: this.dnsServer,
         meshes,
         ...(fencePeriodMs !== undefined ? { fencePeriodMs } : {}),
+        ...(requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs } : {}),
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
         // The process's and the DNS server's metrics, once: on the first node.
@@ -275,6 +282,36 @@ export class Cluster implements SwarmDirectory {
     for (const events of this.#events) events.close();
     for (const manager of this.#managers) manager.close();
     await Promise.all([...this.engines.map((e) => e.close()), this.dnsServer.close()]);
+  }
+}
+
+/**
+ * Node, task and VIP addresses come from three blocks that must not share an address: the allocator
+ * would hand a node's address to a task or a VIP, and its listeners would collide.
+ */
+function checkBlocks(options: ClusterOptions): void {
+  const blocks = [['--subnet', options.subnet], ['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const;
+  const parsed = blocks.map(([flag, text]) => ({ flag, text, cidr: flagValue(flag, () => parseCidr(text)) }));
+  parsed.forEach((a, i) => {
+    for (const b of parsed.slice(i + 1)) {
+      if (a.cidr.base < b.cidr.base + b.cidr.size && b.cidr.base < a.cidr.base + a.cidr.size) {
+        throw new Error(`${a.flag} ${a.text} and ${b.flag} ${b.text} overlap: give each a block of its own ` +
+          `(the defaults are --subnet ${DEFAULT_CLUSTER.subnet}, --task-subnet ${DEFAULT_CLUSTER.taskSubnet} and --vip-subnet ${DEFAULT_CLUSTER.vipSubnet})`);
+      }
+    }
+  });
+}
+
+/** The DNS server's address inside the task or VIP block could be handed to a task or a service. */
+function checkDnsAddress(address: string, options: ClusterOptions): void {
+  if (!isIPv4(address)) return;
+  const ip = ipToInt(address);
+  for (const [flag, text] of [['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const) {
+    const { base, size } = parseCidr(text);
+    if (ip >= base && ip < base + size) {
+      throw new Error(`--dns ${address} is inside ${flag} ${text}, whose addresses go to ${flag === '--task-subnet' ? 'tasks' : "services' VIPs"}: ` +
+        `choose a DNS address outside the task and VIP blocks (Swarm's is ${DEFAULT_CLUSTER.dns})`);
+    }
   }
 }
 

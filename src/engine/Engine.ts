@@ -12,10 +12,14 @@ import { Agent } from './Agent.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
+import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
 import { engineApi, ApiError } from './api/index.js';
 import type { EngineContext, SwarmState } from './api/index.js';
 
 export const CLUSTER_PORT = 2377;
+
+/** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
+const API_KEEP_ALIVE_MS = 30_000;
 
 /** How an engine finds a swarm to join, or gets a new control plane for `swarm init`. */
 export interface SwarmDirectory {
@@ -45,6 +49,8 @@ export interface EngineOptions {
   engineLabels?: Record<string, string>;
   /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
   fencePeriodMs?: number;
+  /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
+  requestHeadTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -96,13 +102,14 @@ export class Engine implements EngineContext {
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, engineApi(this, 'tcp'));
-    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address);
+    const timeouts = serverTimeouts(options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS, API_KEEP_ALIVE_MS);
+    this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
+    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
       new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
       const registries = [this.#metricsRegistry, ...(options.sharedMetrics ?? [])];
-      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries);
+      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries, options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS);
     }
   }
 
@@ -222,13 +229,17 @@ export class Engine implements EngineContext {
   /**
    * The node stops as if powered off: its tasks die at once, its listeners and engine API close, and its
    * heartbeats stop, so the managers mark it Down after the heartbeat timeout and replace its tasks.
+   * A refusal is thrown at once; the power-off waits for `answered` (see injectFault).
    */
-  async fail(): Promise<void> {
+  fail(answered: Promise<void> = Promise.resolve()): Promise<void> {
     const m = this.#membership;
     if (!m) throw new ApiError(400, `${this.hostname} is not running in a swarm: nothing to fail`);
-    this.#membership = undefined;
-    this.#failed = { manager: m.manager, nodeId: m.nodeId };
-    await this.#shutDown(m);
+    return answered.then(async () => {
+      if (this.#membership !== m) return; // left, or failed, meanwhile
+      this.#membership = undefined;
+      this.#failed = { manager: m.manager, nodeId: m.nodeId };
+      await this.#shutDown(m);
+    });
   }
 
   /** Powered on again: the engine API opens, the node rejoins with its ID, and comes back Ready and empty. */
@@ -240,10 +251,12 @@ export class Engine implements EngineContext {
     if (failed.manager.store.node(failed.nodeId)) this.#run(failed.manager, failed.nodeId);
   }
 
-  injectFault(hostname: string, action: 'fail' | 'recover'): Promise<void> {
+  injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void> {
     const engine = this.#directory.engine(hostname);
     if (!engine) throw new ApiError(404, `node ${hostname} not found: give the hostname of a node of this cluster, like node2`);
-    return action === 'fail' ? engine.fail() : engine.recover();
+    if (action === 'recover') return engine.recover();
+    // Powered off, this engine would cut the connection it answers on: it answers first.
+    return engine === this ? engine.fail(answered) : engine.fail();
   }
 
   taskOutput(taskId: string): TaskOutput | undefined {

@@ -22,8 +22,9 @@ export class EngineSocket {
   readonly path: string;
   readonly #server: http.Server;
 
-  constructor(handler: http.RequestListener, dir: string, address: string) {
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
+  /** `options`: the engine API's timeouts, the same as on TCP. */
+  constructor(handler: http.RequestListener, dir: string, address: string, options: http.ServerOptions) {
+    this.#server = http.createServer(options, handler);
     this.path = path.join(dir, `${address}.sock`);
   }
 
@@ -54,15 +55,20 @@ export class EngineSocket {
   }
 }
 
-/** Creates `dir` (mode 0700), or checks that it is a directory of this user's that nobody else may enter. */
+/**
+ * Creates `dir` (mode 0700), or checks that it is a directory of this user's that nobody else may enter.
+ * A directory others use is never to be chmodded (a sticky /tmp made 0700 breaks every other user):
+ * the advice is a new directory of the sockets' own, which this function then creates owner-only.
+ */
 function privateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stat = fs.lstatSync(dir);
   const uid = process.getuid?.() ?? 0;
   if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) {
-    const what = stat.isDirectory() ? `owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}` : 'not a directory';
+    const what = stat.isDirectory() ? `owner uid ${stat.uid}, mode ${(stat.mode & 0o7777).toString(8)}` : 'not a directory';
+    const own = path.join(stat.isDirectory() ? dir : path.dirname(dir), `routemesh-${uid}`);
     throw new Error(`the engine socket directory ${dir} must be a directory only uid ${uid} can enter (it is ${what}): ` +
-      `run \`chmod 700 ${dir}\` if it is yours, or choose another with --socket-dir`);
+      `give the sockets a new directory of their own, which routemesh creates owner-only, such as --socket-dir ${own}`);
   }
 }
 

@@ -4,16 +4,21 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { serverTimeouts } from './httpTimeouts.js';
+
+/** Node's default keepAliveTimeout. */
+const NODE_KEEP_ALIVE_MS = 5000;
 
 export class MetricsServer {
   readonly #server: http.Server;
   readonly #address: string;
   #port: number;
 
-  constructor(address: string, port: number, registries: () => readonly Registry[]) {
+  constructor(address: string, port: number, registries: () => readonly Registry[], requestHeadTimeoutMs: number) {
     this.#address = address;
     this.#port = port;
-    this.#server = http.createServer((request, response) => {
+    // Node's keep-alive between scrapes (5 s); Prometheus scrapes each 15 s, and reconnects.
+    this.#server = http.createServer(serverTimeouts(requestHeadTimeoutMs, NODE_KEEP_ALIVE_MS), (request, response) => {
       const path = (request.url ?? '/').split('?')[0];
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('only GET /metrics is served here\n');

@@ -1,7 +1,9 @@
 // How a service's connections are balanced, set with service labels (the convention Traefik users know,
 // so the docker CLI sets them too: `--label routemesh.lb.algorithm=least-conn`). Read once per change,
 // checked at create and update: a bad value is refused naming the label and what it may be.
+import { formatGoDuration, parseGoDuration } from '../shared/index.js';
 import { ipToInt } from '../vip-dns/index.js';
+import { NANOS_PER_MS } from './defaults.js';
 import { invalidArgument } from './errors.js';
 
 export const ALGORITHMS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'source-hash'] as const;
@@ -79,16 +81,16 @@ const MAX_WEIGHT = 1000;
 
 type Reader = (value: string, label: string) => unknown;
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** Node's timers (setTimeout, a socket's idle timeout) fire at once past this: the longest a label may ask. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** `min` is 1 for a time limit (0 would mean none), 0 where 0 turns the feature off. */
+/** Go's syntax, as Traefik's duration labels: `2m30s`, `1h30m`. `min` is 1 for a time limit (0 would mean none), 0 where 0 turns the feature off. */
 const duration = (min: number): Reader => (value, label) => {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  const exact = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : NaN;
-  // 1.001 * 1000 is 1000.9999999999999 in binary: a whole millisecond within rounding error is whole.
-  const ms = Math.round(exact);
-  if (!(Math.abs(exact - ms) < 1e-6) || ms < min || ms > 2 ** 31 - 1) {
-    throw invalidArgument(`label ${label}=${value}: must be a duration like 250ms, 5s or 2m (whole milliseconds)${min ? ', more than 0' : ''}`);
+  const ns = parseGoDuration(value);
+  const ms = ns === undefined ? NaN : ns / NANOS_PER_MS;
+  if (!Number.isInteger(ms) || ms < min || ms > MAX_TIMER_MS) {
+    throw invalidArgument(`label ${label}=${value}: must be a duration like 250ms, 5s, 2m or 1h30m, in whole milliseconds, ` +
+      `${min ? 'more than 0' : '0s or more'} and at most ${formatGoDuration(MAX_TIMER_MS * NANOS_PER_MS)}`);
   }
   return ms;
 };

@@ -139,7 +139,11 @@ export function normalizeServiceSpec(input: unknown): ServiceSpec {
     throw invalidArgument('name must be valid as a DNS name component: give the service a name with --name');
   }
   if (!NAME.test(spec.Name) || spec.Name.length > 63) {
-    throw invalidArgument(`name must be valid as a DNS name component: '${spec.Name}' may use letters, digits, '-' and '_', up to 63 characters`);
+    // swarmkit's words, then which of its rules the name breaks.
+    const why = /[^A-Za-z0-9_-]/.test(spec.Name) ? "may use only letters, digits, '-' and '_'"
+      : !NAME.test(spec.Name) ? 'must start and end with a letter or digit'
+        : `is ${spec.Name.length} characters long: use up to 63 characters`;
+    throw invalidArgument(`name must be valid as a DNS name component: '${spec.Name}' ${why}`);
   }
   spec.Labels = checkStringMap(spec.Labels, 'Labels');
   lbSettings(spec.Labels);

@@ -52,6 +52,7 @@ export function docker(address: string, ...args: string[]): Promise<CliResult> {
   return run('docker', args, dockerEnv(address));
 }
 
-export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `routemesh args` as a child process; `nodeArgs` go to node before the command (`--import` a fixture). */
+export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -26,6 +26,8 @@ export const scaleCommand: Command = {
       const ref = serviceOf(arg);
       const text = arg.slice(arg.indexOf('=') + 1);
       if (!/^\d+$/.test(text)) throw failure(`invalid replicas value ${text}: strconv.ParseUint: parsing "${text}": invalid syntax`);
+      // Past a uint64, as docker's ParseUint: the spec would carry a number (1e+23) no Go field holds.
+      if (Number(text) >= 2 ** 64) throw failure(`invalid replicas value ${text}: strconv.ParseUint: parsing "${text}": value out of range`);
       await scaleOne(ctx, ref, Number(text));
       ctx.out(`${ref} scaled to ${Number(text)}`);
       return ref;

@@ -176,6 +176,14 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
     stop.abort();
     unsubscribe();
   });
+  // A bug that throws where nothing catches it must still close the cluster (its sockets, its tasks)
+  // before the process ends, with exit code 1.
+  let fatal = false;
+  const unsubscribeFatal = ctx.onFatal((error) => {
+    fatal = true;
+    ctx.err(`Error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\nStopping the cluster after this unexpected error...`);
+    stop.abort();
+  });
   try {
     const cluster = await start(options);
     const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });
@@ -187,14 +195,15 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
         if (stop.signal.aborted) resolve();
         else stop.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      ctx.err('Stopping the cluster...');
+      if (!fatal) ctx.err('Stopping the cluster...');
     } finally {
       await targets?.stop();
       await cluster.close();
     }
-    return 0;
+    return fatal ? 1 : 0;
   } finally {
     unsubscribe();
+    unsubscribeFatal();
   }
 }
 
@@ -213,23 +222,24 @@ async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, sign
   }
   const manager = cluster.nodes.find((n) => n.role === 'manager') ?? cluster.nodes[0];
   if (manager === undefined) return;
+  const cmd = ctx.io.command ?? 'routemesh';
   const host = tcp(manager.apiUrl);
   // The CLI's default target is node1 of the default cluster; anything else needs ROUTEMESH_HOST.
   const env = host === DEFAULT_ENGINE_HOST ? '' : `    export ROUTEMESH_HOST=${host}\n`;
   if (cluster.nodes.every((n) => n.role === 'none')) {
     ctx.write(`\nThe engines are not in a swarm yet. From another terminal:\n${env}` +
-      `    routemesh swarm init --advertise-addr ${manager.address}\n\nPress Ctrl-C to stop.\n`);
+      `    ${cmd} swarm init --advertise-addr ${manager.address}\n\nPress Ctrl-C to stop.\n`);
     return;
   }
   if (!demo) {
-    ctx.write(`\nFrom another terminal:\n${env}    routemesh node ls\n` +
-      '    routemesh service create --name web --publish published=9090,target=80 --replicas 2 nginx\n\n' +
+    ctx.write(`\nFrom another terminal:\n${env}    ${cmd} node ls\n` +
+      `    ${cmd} service create --name web --publish published=9090,target=80 --replicas 2 nginx\n\n` +
       'Press Ctrl-C to stop the cluster.\n');
     return;
   }
   const client = new EngineClient(manager.apiUrl, { host });
   try {
-    await showDemo(ctx, client, cluster, env, signal);
+    await showDemo(ctx, client, cluster, env, cmd, signal);
   } catch (e) {
     // The cluster is fine without its demo (say port 8080 is taken): keep it up and say why.
     ctx.err(`The demo service could not start: ${(e as Error).message}`);
@@ -239,13 +249,14 @@ async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, sign
   }
 }
 
-async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCluster, env: string, signal: AbortSignal): Promise<void> {
+/** `cmd`: how the user runs routemesh (`./routemesh` in a checkout). */
+async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCluster, env: string, cmd: string, signal: AbortSignal): Promise<void> {
   const tasks = await runDemo(ctx, client, { pollMs: Math.min(ctx.pollMs, 100), deadlineMs: DEMO_DEADLINE_MS, signal });
   if (signal.aborted) return;
   ctx.write(`\nService ${DEMO_SERVICE}: traefik/whoami, 6 replicas, published on port 8080 of every node\n`);
   ctx.write(await renderDemoTasks(client, tasks));
   if (tasks.length < 6) {
-    ctx.err(`only ${tasks.length} of 6 tasks of ${DEMO_SERVICE} run after ${DEMO_DEADLINE_MS / 1000} s; see \`routemesh service ps ${DEMO_SERVICE}\``);
+    ctx.err(`only ${tasks.length} of 6 tasks of ${DEMO_SERVICE} run after ${DEMO_DEADLINE_MS / 1000} s; see \`${cmd} service ps ${DEMO_SERVICE}\``);
   }
   // Any node but the manager shows best that the mesh answers everywhere.
   const node2 = cluster.nodes[1] ?? cluster.nodes[0]!;
@@ -260,8 +271,8 @@ async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCl
     [`${dig} ${DEMO_SERVICE} +short`, 'its VIP, from the embedded DNS server'],
     [`${dig} tasks.${DEMO_SERVICE} +short`, 'the addresses of its tasks'],
     ...(node2.metricsUrl ? [[`curl -s ${node2.metricsUrl} | grep ^routemesh_connections_total`, 'which task got each connection through that node'] as [string, string]] : []),
-    [`routemesh service ps ${DEMO_SERVICE}`, ''],
-    [`routemesh service scale ${DEMO_SERVICE}=3`, ''],
+    [`${cmd} service ps ${DEMO_SERVICE}`, ''],
+    [`${cmd} service scale ${DEMO_SERVICE}=3`, ''],
   ];
   const width = Math.max(...tries.map(([command]) => command.length)) + 2;
   ctx.write('\nTry, from another terminal:\n' + env +

@@ -2,7 +2,7 @@
 // stray trailing spaces so the text looks as the docker CLI's does. Mounts, secrets and configs,
 // which routemesh does not model, are left out.
 import type { ApiService, ApiUpdateConfig } from '../apiTypes.js';
-import { formatGoDuration } from '../duration.js';
+import { formatGoDuration } from '../../shared/index.js';
 import { ageMs, humanDuration } from '../humanDuration.js';
 import { bytesSize } from './nodePretty.js';
 

@@ -24,6 +24,10 @@ export interface EngineContext {
   taskOutput(taskId: string): TaskOutput | undefined;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
-  /** routemesh's fault injection: power a node off, or on again. */
-  injectFault(hostname: string, action: 'fail' | 'recover'): Promise<void>;
+  /**
+   * routemesh's fault injection: power a node off, or on again. A refusal is thrown at once. An engine
+   * that fails itself powers off only once `answered` settles (the response is out); the promise it
+   * returns settles then, so its caller must not wait for it before answering.
+   */
+  injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void>;
 }

@@ -26,7 +26,9 @@ const STATUS_OF: Record<SwarmErrorCode, number> = {
   invalid_argument: 400,
   already_exists: 409,
   failed_precondition: 400,
-  out_of_sequence: 500,
+  // Docker answers a stale ?version= with 500, but it is the client's doing: no 5xx may come from input.
+  // The docker CLI prints the daemon's message whatever the status.
+  out_of_sequence: 409,
   unimplemented: 501,
   unavailable: 503,
 };
@@ -102,13 +104,14 @@ function nestsDeeper(value: unknown, levels: number): boolean {
   return Object.values(value).some((inner) => nestsDeeper(inner, levels - 1));
 }
 
+/** The `?version=` of an update: decimal digits of a uint64, as Docker's strconv.ParseUint(v, 10, 64) takes it (not `1e3`). */
 export function requireVersion(query: URLSearchParams): number {
   const raw = query.get('version');
-  const version = Number(raw);
-  if (raw === null || raw === '' || !Number.isInteger(version) || version < 0) {
-    throw new ApiError(400, `invalid version: the update needs ?version=<Version.Index of the object you read>, got ${JSON.stringify(raw)}`);
+  if (raw === null || !/^\d+$/.test(raw) || BigInt(raw) > 0xffff_ffff_ffff_ffffn) {
+    throw new ApiError(400, `invalid version: the update needs ?version=<Version.Index of the object you read>, in decimal digits, got ${JSON.stringify(raw)}`);
   }
-  return version;
+  // Past 2^53 it is not exact, and no longer needs to be: no object's version gets that far.
+  return Number(raw);
 }
 
 export function isTrue(value: string | null): boolean {

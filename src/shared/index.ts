@@ -1,0 +1,2 @@
+// Small pure helpers more than one module needs, importing nothing of ours: any module may use them.
+export { formatGoDuration, parseGoDuration } from './goDuration.js';

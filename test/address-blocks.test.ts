@@ -1,0 +1,26 @@
+// A cluster's node, task and VIP blocks, and its DNS address, must not share addresses: refused before
+// anything listens (127.25-127.28 blocks; nothing here opens a socket).
+import t from 'tap';
+import { Cluster } from '../src/engine/index.js';
+
+const OWN = { subnet: '127.25.0.0/24', taskSubnet: '127.26.0.0/16', vipSubnet: '127.27.0.0/16', dns: '127.25.0.250', dnsUpstreams: [] };
+
+t.test('overlapping blocks are refused, naming both flags', async (t) => {
+  t.throws(() => new Cluster({ ...OWN, subnet: '127.28.0.0/24', taskSubnet: '127.28.0.0/24', vipSubnet: '127.28.0.0/24' }), {
+    message: '--subnet 127.28.0.0/24 and --task-subnet 127.28.0.0/24 overlap: give each a block of its own ' +
+      '(the defaults are --subnet 127.1.0.0/24, --task-subnet 127.20.0.0/16 and --vip-subnet 127.10.0.0/16)',
+  });
+  t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.25.0.0/16' }), { message: /^--subnet 127\.25\.0\.0\/24 and --vip-subnet 127\.25\.0\.0\/16 overlap/ },
+    'a node block inside the VIP block');
+  t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.26.128.0/17' }), { message: /^--task-subnet 127\.26\.0\.0\/16 and --vip-subnet 127\.26\.128\.0\/17 overlap/ },
+    'a VIP block inside the task block');
+  await new Cluster({ ...OWN, vipSubnet: '127.25.1.0/24' }).close();
+  t.pass('adjacent blocks share nothing');
+});
+
+t.test('a DNS address inside the task or VIP block is refused', async (t) => {
+  t.throws(() => new Cluster({ ...OWN, dns: '127.26.0.53' }), {
+    message: "--dns 127.26.0.53 is inside --task-subnet 127.26.0.0/16, whose addresses go to tasks: choose a DNS address outside the task and VIP blocks (Swarm's is 127.0.0.11)",
+  });
+  t.throws(() => new Cluster({ ...OWN, dns: '127.27.255.255:5353' }), { message: /^--dns 127\.27\.255\.255 is inside --vip-subnet 127\.27\.0\.0\/16, whose addresses go to services' VIPs/ });
+});
