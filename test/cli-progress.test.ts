@@ -237,3 +237,17 @@ t.test('Ctrl-C through the interrupt hook stops the real sleep', async (t) => {
   t.match(sink.text(), /Operation continuing in background\./);
   t.ok(unsubscribed, 'the Ctrl-C listener is removed again');
 });
+
+t.test('scaling down: the count stops at the replicas wanted, and convergence waits for the extra tasks to go', async (t) => {
+  const scaled = { Spec: { Mode: { Replicated: { Replicas: 2 } } } };
+  const five = [1, 2, 3, 4, 5].map((slot) => task(slot, 'running'));
+  const { text } = await run([
+    { service: scaled, tasks: five }, { service: scaled, tasks: five.slice(0, 4) }, { service: scaled, tasks: five.slice(0, 2) },
+  ], { monitorMs: 400 });
+  const lines = text.split('\n').filter((l) => !/^\d\/2: /.test(l));
+  t.same(lines.slice(0, 5), [
+    'overall progress: 0 out of 2 tasks', 'overall progress: 2 out of 2 tasks', 'overall progress: 2 out of 2 tasks',
+    'overall progress: 2 out of 2 tasks', 'verify: Waiting 1 seconds to verify that tasks are stable...',
+  ], 'never more running than wanted, and converged only once the extra tasks were gone');
+  t.match(text, /verify: Service my-web converged\n$/);
+});

@@ -229,7 +229,7 @@ t.test('an exhausted task address pool leaves tasks waiting in `new` and never t
   t.doesNotThrow(() => timers.fireAll());
 });
 
-t.test('restart policy: delay, conditions, attempts, and five tasks of history per slot', async (t) => {
+t.test('restart policy: delay, conditions, attempts, and five tasks per slot, the running one included', async (t) => {
   const { manager, timers } = cluster(1);
   t.teardown(() => manager.close());
   const crash = async (serviceId: string, code: number) => {
@@ -253,7 +253,7 @@ t.test('restart policy: delay, conditions, attempts, and five tasks of history p
   for (let i = 0; i < 6; i++) { await agents(manager); await crash(any.ID, 1); timers.fireAll(); }
   await agents(manager);
   const history = manager.store.tasksOfService(any.ID).filter((task) => task.DesiredState !== 'running');
-  t.equal(history.length, 5, 'five ended tasks kept per slot');
+  t.equal(history.length, 4, 'four ended tasks kept beside the running one (swarmkit\'s TaskHistoryRetentionLimit of 5 counts both)');
 
   const none = await manager.createService(spec('none', 1, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'none' } } }));
   await agents(manager);
@@ -687,4 +687,21 @@ t.test('a reconcile that throws is logged, and neither the request nor the timer
   t.doesNotThrow(() => timers.fireAll(), 'the restart timer that reconciles broken again does not throw');
   t.equal(log.length, 2, 'and its error is logged too');
   await manager.settled();
+});
+
+t.test('heartbeat period: a node is Down three of its periods after its last beat, counted with the period it was told then', async (t) => {
+  const { manager, timers, ids } = cluster(2);
+  t.teardown(() => manager.close());
+  const state = () => manager.store.node(ids[1]!)!.Status.State;
+  manager.heartbeat(ids[1]!);
+  manager.updateSwarm(manager.swarmVersion, { ...manager.swarmSpec, Dispatcher: { HeartbeatPeriod: 1e9 } }, { worker: false, manager: false });
+  t.equal(manager.heartbeatPeriodMs, 1000);
+  t.equal(timers.pending.filter((p) => !p.cancelled).at(-1)!.ms, 1000, 'the sweep runs at the new pace');
+  timers.advance(4000);
+  t.equal(state(), 'ready', 'not Down after four new periods: its last beat was told 5 s');
+  manager.heartbeat(ids[1]!);
+  timers.advance(2500);
+  t.equal(state(), 'ready');
+  timers.advance(1000);
+  t.equal(state(), 'down', 'Down three new periods after a beat that was told them');
 });

@@ -6,7 +6,8 @@
 // request safe to repeat retried and one with a body never sent twice; the keep-alive race is absorbed;
 // WebSockets pass through while h2c upgrades are answered as plain requests; a task's 5xx is passed on.
 // Every address is in 127.229.0.0/16: the front listens on 127.229.0.1, tasks on 127.229.0.10 and up;
-// the refusals and header timeouts use 127.66.0.0/16 (front 127.66.0.1).
+// the refusals and header timeouts use 127.66.0.0/16 (front 127.66.0.1), the parser's refusals and
+// CONNECT 127.14.0.0/16 (front 127.14.0.1).
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
@@ -624,6 +625,58 @@ for (const { name, request, status, says } of REFUSED) {
     t.match(front.log, [/^failed refused$/]);
   });
 }
+
+/**
+ * What Node's parser cannot read (its 'clientError', which Node answers with a bare 400), and CONNECT (which
+ * Node leaves unanswered): each gets its status and a short text/plain reason, and Connection: close.
+ * These use 127.14.0.0/16 (front 127.14.0.1).
+ */
+const UNREADABLE: { name: string; request: string; status: number; says: RegExp }[] = [
+  { name: 'CONNECT', request: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', status: 405, says: /CONNECT is not served: .*routemesh\.lb\.mode=tcp/ },
+  { name: 'Content-Length and Transfer-Encoding together', request: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', status: 400, says: /Content-Length and Transfer-Encoding together/ },
+  { name: 'two Content-Length headers', request: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', status: 400, says: /at most one Content-Length/ },
+  { name: 'HTTP/9.9', request: 'GET / HTTP/9.9\r\nHost: a\r\n\r\n', status: 400, says: /must end with HTTP\/1\.0 or HTTP\/1\.1/ },
+  { name: 'a space before a header\'s colon', request: 'GET / HTTP/1.1\r\nHost : a\r\n\r\n', status: 400, says: /a colon right after it/ },
+  { name: 'an obs-fold header line', request: 'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n', status: 400, says: /no obs-fold/ },
+  { name: 'a NUL in a header value', request: 'GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n', status: 400, says: /without control characters/ },
+  { name: 'bare LF line ends', request: 'GET / HTTP/1.1\nHost: a\n\n', status: 400, says: /CRLF/ },
+  { name: 'a negative Content-Length', request: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n', status: 400, says: /one whole number of bytes/ },
+  { name: 'a Content-Length past 2^64', request: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n', status: 400, says: /Content-Length overflow: .*below 2\^64/ },
+];
+
+for (const { name, request, status, says } of UNREADABLE) {
+  t.test(`answered with a reason, not a bare status: ${name} (${status})`, async (t) => {
+    const task = await httpTask(t, '127.14.0.10', echoBody);
+    const front = await startFront(t, [up('strict', '127.14.0.10', task.port)], {}, {}, '127.14.0.1');
+    const client = rawClient(t, front.port, { host: front.host });
+    client.socket.write(request);
+    const text = await deadline('the answer and the close', client.closed(), 2000);
+    const replies = rawReplies(text);
+    t.equal(replies.length, 1, 'one answer');
+    t.equal(replies[0]?.head.split('\r\n')[0], `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`);
+    t.match(replies[0]?.head, /^connection: close$/im, 'Connection: close');
+    t.match(replies[0]?.head, /^content-type: text\/plain/im, 'a text/plain body');
+    t.match(replies[0]?.body, says, 'saying why');
+    if (status === 405) t.match(replies[0]?.head, /^allow: GET, HEAD, POST/im, 'a 405 says which methods are allowed');
+    t.equal(task.requests.length, 0, 'the task never saw it');
+    t.same(front.log, ['failed refused'], 'counted as a refusal, as the others are');
+  });
+}
+
+t.test('an unreadable request after a kept-alive answer is answered too; one sent in pieces, once', async (t) => {
+  const task = await httpTask(t, '127.14.0.11', echoBody);
+  const front = await startFront(t, [up('kept', '127.14.0.11', task.port)], {}, {}, '127.14.0.1');
+  const client = rawClient(t, front.port, { host: front.host });
+  client.socket.write('GET /first HTTP/1.1\r\nHost: a\r\n\r\n');
+  await client.until('the first answer', (text) => rawReplies(text).length >= 1);
+  // The parser stays failed after the first bad byte: what follows must not draw a second answer.
+  client.socket.write('GET / HTTP/1.1\r\nHost : a\r\n');
+  client.socket.write('X: more\r\n\r\n');
+  const replies = rawReplies(await deadline('the refusal and the close', client.closed(), 2000));
+  t.same(replies.map((reply) => reply.status), [200, 400]);
+  t.match(replies[1]?.body, /a colon right after it/);
+  t.same(task.requests.map((request) => request.url), ['/first']);
+});
 
 t.test('what HAProxy passes passes: an absolute-form target naming Host\'s host, and HTTP/0.9 only as a whole connection is refused', async (t) => {
   const task = await httpTask(t, '127.66.0.11', echoBody);

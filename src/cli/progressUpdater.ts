@@ -116,7 +116,10 @@ class ReplicatedUpdater implements ProgressUpdater {
       if (!this.#done && replicas <= MAX_PROGRESS_BARS && row <= replicas) taskLine(this.#out, `${row}/${replicas}`, task);
     }
     if (!this.#done) {
-      overall(this.#out, running, replicas, rollback);
+      // Scaling down, the slots past the count still run until the manager's slices reach them (swarmkit marks
+      // them all at once, so docker never sees them): the count says how many of the wanted replicas run, never
+      // "545 out of 2", and the service has converged only once they are gone.
+      overall(this.#out, Math.min(running, replicas), replicas, rollback);
       if (running === replicas) this.#done = true;
     }
     return running === replicas;

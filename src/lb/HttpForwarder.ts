@@ -14,7 +14,7 @@ import type { Pool } from './Pool.js';
 import { secondsSince } from './TcpForwarder.js';
 import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
 import { clientResponseHeaders, taskRequestHeaders } from './hopHeaders.js';
-import { gateFirstHead, refusalOf } from './requestRefusals.js';
+import { CONNECT_REFUSAL, gateFirstHead, parseErrorRefusal, refusalOf } from './requestRefusals.js';
 import type { Refusal } from './requestRefusals.js';
 
 /** What one listener balances over, read per request: a re-sync may swap it while clients stay connected. */
@@ -122,6 +122,19 @@ export class HttpForwarder {
       if (refusal) return refuseOnSocket(socket, refusal, lane);
       this.#upgrade(request, socket, head, lane);
     });
+    // Without these Node answers a request its parser cannot read with a bare 400, and CONNECT not at all.
+    const answered = new WeakSet<net.Socket>();
+    server.on('clientError', (error: Error & { code?: string; reason?: string }, socket: net.Socket) => {
+      // The parser stays failed: more bytes from the client raise this again, and get no second answer.
+      if (answered.has(socket)) return;
+      const refusal = parseErrorRefusal(error);
+      // Node's own rule: no answer where one to an earlier request has begun on this connection.
+      const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+      if (!refusal || !socket.writable || inFlight?.headersSent) return socket.destroy();
+      answered.add(socket);
+      refuseOnSocket(socket, refusal, target());
+    });
+    server.on('connect', (_request: http.IncomingMessage, socket: net.Socket) => refuseOnSocket(socket, CONNECT_REFUSAL, target()));
     server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS;
     // Node times out slow headers and requests (headersTimeout, requestTimeout) only on a server that has
     // started listening; this one is handed its connections instead, so it is told it has started.
@@ -374,7 +387,7 @@ function refuse(response: http.ServerResponse, refusal: Refusal, target: HttpTar
 function refuseOnSocket(socket: net.Socket, refusal: Refusal, target: HttpTarget): void {
   target.events.failed?.('refused', `a request from ${socket.remoteAddress}: ${refusal.reason}`);
   socket.resume();
-  socket.end(rawReply(refusal.status, refusal.reason));
+  socket.end(rawReply(refusal.status, refusal.reason, refusal.allow));
   // A client that keeps its side open is not waited on.
   socket.setTimeout(1000, () => socket.destroy());
 }
@@ -405,8 +418,9 @@ function bodyAfterHead(head: Buffer, socket: net.Socket, length: number): Readab
   return body;
 }
 
-/** An answer written straight on a socket that asked for an upgrade (no ServerResponse exists for it). */
-function rawReply(status: number, message: string): string {
+/** An answer written straight on a socket no parser answers on (no ServerResponse exists for it). */
+function rawReply(status: number, message: string, allow?: string): string {
   const body = `${message}\n`;
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${allow ? `allow: ${allow}\r\n` : ''}` +
+    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

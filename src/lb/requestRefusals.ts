@@ -1,13 +1,16 @@
 // What http mode refuses at the node, as HAProxy does (RFC 9112): requests whose target or framing a task
-// behind us could read differently from the node, and request lines without a version (HTTP/0.9), which
-// Node's parser would take and then wait on. Each refusal is a status and a sentence for the client.
+// behind us could read differently from the node, request lines without a version (HTTP/0.9), which
+// Node's parser would take and then wait on, what Node's parser cannot read, and CONNECT (no tunnels).
+// Each refusal is a status and a sentence for the client.
 import type http from 'node:http';
 import type net from 'node:net';
 
 export interface Refusal {
-  status: 400 | 408 | 422;
+  status: 400 | 405 | 408 | 413 | 422 | 431;
   /** Says why, to the client (the body of the answer) and to the node's log. */
   reason: string;
+  /** A 405's Allow header (RFC 9110 §15.5.6). */
+  allow?: string;
 }
 
 /** A request whose Host, target or framing is ambiguous, or that is HTTP/0.9; undefined when it may go on. */
@@ -40,6 +43,46 @@ export function refusalOf(request: http.IncomingMessage): Refusal | undefined {
 }
 
 const HTTP09: Refusal = { status: 400, reason: 'HTTP/0.9 is not served: send an HTTP/1.x request line (method, target, HTTP/1.1)' };
+
+/** Every method but CONNECT goes on to a task: the Allow of the 405 lists the usual ones. */
+export const CONNECT_REFUSAL: Refusal = {
+  status: 405,
+  allow: 'GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH',
+  reason: 'CONNECT is not served: http mode balances requests, it opens no tunnels (publish the service with routemesh.lb.mode=tcp to pass any stream through)',
+};
+
+/** What each of Node's parser errors (llhttp's codes) means, and how to send it right. */
+const PARSE_ERRORS: Record<string, { status: Refusal['status']; says: string }> = {
+  HPE_INVALID_VERSION: { status: 400, says: 'the request line must end with HTTP/1.0 or HTTP/1.1, and every line with CRLF (RFC 9112 §2.2)' },
+  HPE_CR_EXPECTED: { status: 400, says: 'every line must end with CRLF, not a bare LF (RFC 9112 §2.2)' },
+  HPE_LF_EXPECTED: { status: 400, says: 'every line must end with CRLF (RFC 9112 §2.2)' },
+  HPE_STRICT: { status: 400, says: 'every line must end with CRLF (RFC 9112 §2.2)' },
+  HPE_INVALID_HEADER_TOKEN: {
+    status: 400,
+    says: 'each header line is a name, a colon right after it, and a value without control characters, on one line (no obs-fold; RFC 9112 §5)',
+  },
+  HPE_UNEXPECTED_CONTENT_LENGTH: { status: 400, says: 'a request has at most one Content-Length, so its body has one length (RFC 9112 §6.3)' },
+  HPE_INVALID_TRANSFER_ENCODING: { status: 400, says: 'Content-Length and Transfer-Encoding together leave the body\'s length ambiguous: send one (RFC 9112 §6.3)' },
+  HPE_INVALID_CONTENT_LENGTH: { status: 400, says: 'Content-Length must be one whole number of bytes, 0 or more, below 2^64 (RFC 9110 §8.6)' },
+  HPE_INVALID_METHOD: { status: 400, says: 'the method must be a token, like GET or POST (RFC 9110 §9)' },
+  HPE_INVALID_URL: { status: 400, says: 'the request target must be a path, an http(s) URL or * (RFC 9112 §3.2)' },
+  HPE_INVALID_CHUNK_SIZE: { status: 400, says: 'each chunk of a chunked body starts with its size in hex (RFC 9112 §7.1)' },
+  HPE_HEADER_OVERFLOW: { status: 431, says: 'the request\'s head is over 16 KiB: send fewer or shorter headers' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, says: 'a chunk\'s extensions are over 16 KiB' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, says: 'the request did not arrive whole in time' },
+};
+
+/**
+ * The answer to a request Node's parser could not read (an http.Server's 'clientError'), which Node would
+ * give as a bare 400; undefined for a connection error (a reset), which gets no answer.
+ */
+export function parseErrorRefusal(error: Error & { code?: string; reason?: string }): Refusal | undefined {
+  const code = error.code ?? '';
+  const known = PARSE_ERRORS[code];
+  if (known) return { status: known.status, reason: error.reason ? `${error.reason}: ${known.says}` : known.says };
+  if (!code.startsWith('HPE_')) return undefined;
+  return { status: 400, reason: `the request could not be read (${error.reason ?? code}): send a well-formed HTTP/1.1 request (RFC 9112)` };
+}
 
 /** The longest first request head read before Node's parser takes over (its own limit, 16 KiB, then answers 431). */
 const MAX_GATED_HEAD = 16 * 1024;

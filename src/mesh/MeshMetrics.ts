@@ -86,7 +86,7 @@ export class MeshMetrics {
     });
     this.#failures = new Counter({
       name: 'routemesh_balancing_failures_total', registers,
-      help: 'Clients this node could not serve: no_backend (no task in the pool), connect_failed (no task could be reached), refused (a PROXY header not believed).',
+      help: 'Clients this node could not serve: no_backend (no task in the pool), connect_failed (no task could be reached), refused (a PROXY header not believed, or an http-mode request refused at the node).',
       labelNames: ['node', 'service', 'reason'],
     });
     this.#connectFailures = new Counter({

@@ -3,7 +3,7 @@
 // Level-triggered: every change queues its services (or node), and the reconcile queue reads the store
 // and converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
-  NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, Task, TaskEndpoint, TaskState,
+  NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState,
 } from './model.js';
 import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
@@ -19,12 +19,13 @@ import { realTimer } from './timer.js';
 import type { SetTimer } from './timer.js';
 import { ReplicatedOrchestrator } from './ReplicatedOrchestrator.js';
 import { GlobalOrchestrator } from './GlobalOrchestrator.js';
-import { trimHistory } from './taskHistory.js';
+import { historyLimit, trimHistory } from './taskHistory.js';
 import { Updater, isUpdating } from './Updater.js';
 import { sameSpec } from './sameSpec.js';
 import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
 import { newObjectId } from './ids.js';
-import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_SECOND } from './defaults.js';
+import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_MS, NANOS_PER_SECOND } from './defaults.js';
+import { defaultSwarmSpec, normalizeSwarmSpec } from './swarmSpec.js';
 import { JoinTokens } from './JoinTokens.js';
 import { RootCA } from './RootCA.js';
 import { naturalOrder } from './naturalOrder.js';
@@ -92,11 +93,14 @@ export class Manager {
   #closed = false;
   #setTimer: SetTimer;
   #now: () => number;
-  readonly heartbeatPeriodMs: number;
+  #swarmSpec: SwarmSpec;
   /** The ingress network's address block: where tasks get their addresses. */
   readonly taskSubnet: string;
-  /** When each node last sent a heartbeat; only nodes that ever sent one are watched. */
-  #lastHeartbeat = new Map<string, number>();
+  /**
+   * When each node is Down unless it beats again: three periods from its last beat, counted with the period
+   * it was told then (as swarmkit's dispatcher does), so a shorter period marks no node Down before it heard it.
+   */
+  #heartbeatDeadline = new Map<string, number>();
   #sweep: { cancel(): void } | undefined;
   #queue: ReconcileQueue;
   readonly maxReplicas: number;
@@ -118,7 +122,7 @@ export class Manager {
     this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
     this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
     this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
-    this.heartbeatPeriodMs = options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS;
+    this.#swarmSpec = defaultSwarmSpec(options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS);
     this.#updater = new Updater(this.#tasks, {
       setTimer: this.#setTimer,
       now: this.#now,
@@ -134,10 +138,15 @@ export class Manager {
     this.#sweep?.cancel();
   }
 
+  /** How often nodes beat (the swarm's Dispatcher.HeartbeatPeriod): each engine reads it as it arms its next beat. */
+  get heartbeatPeriodMs(): number {
+    return this.#swarmSpec.Dispatcher.HeartbeatPeriod / NANOS_PER_MS;
+  }
+
   /** A node's agent is alive. A node that was Down comes back Ready (empty: its tasks were replaced). */
   heartbeat(nodeId: string): void {
     if (this.#closed || !this.store.node(nodeId)) return;
-    this.#lastHeartbeat.set(nodeId, this.#now());
+    this.#heartbeatDeadline.set(nodeId, this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS);
     this.#sweep ??= this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
     this.setNodeState(nodeId, 'ready');
   }
@@ -145,17 +154,17 @@ export class Manager {
   #sweepHeartbeats(): void {
     this.#sweep = undefined;
     if (this.#closed) return;
-    const deadline = this.#now() - this.heartbeatPeriodMs * MISSED_HEARTBEATS;
-    for (const [nodeId, last] of this.#lastHeartbeat) {
-      if (!this.store.node(nodeId)) this.#lastHeartbeat.delete(nodeId);
-      else if (last < deadline) this.setNodeState(nodeId, 'down');
+    const now = this.#now();
+    for (const [nodeId, deadline] of this.#heartbeatDeadline) {
+      if (!this.store.node(nodeId)) this.#heartbeatDeadline.delete(nodeId);
+      else if (deadline < now) this.setNodeState(nodeId, 'down');
     }
-    if (this.#lastHeartbeat.size) this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
+    if (this.#heartbeatDeadline.size) this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
   }
 
   /** A node that left the swarm stops being watched for heartbeats. */
   forgetHeartbeats(nodeId: string): void {
-    this.#lastHeartbeat.delete(nodeId);
+    this.#heartbeatDeadline.delete(nodeId);
   }
 
   // ---- nodes ----------------------------------------------------------------------------------
@@ -606,17 +615,30 @@ export class Manager {
     if (task.DesiredState === 'running' && this.#restarts.taskEnded(service, task)) {
       this.store.updateTask(task.ID, (t) => { t.DesiredState = 'shutdown'; });
     }
-    trimHistory(this.#tasks, task);
+    trimHistory(this.#tasks, task, historyLimit(service, this.#swarmSpec));
     this.#reconcileSoon(service.ID);
   }
 
   // ---- the swarm object -----------------------------------------------------------------------
 
-  rotateTokens(version: number, worker: boolean, manager: boolean): void {
+  get swarmSpec(): SwarmSpec {
+    return structuredClone(this.#swarmSpec);
+  }
+
+  /** `docker swarm update`: the whole spec replaced (checked first), and the join tokens asked for rotated. */
+  updateSwarm(version: number, input: unknown, rotate: { worker: boolean; manager: boolean }): void {
+    const spec = normalizeSwarmSpec(input, this.#swarmSpec);
     if (version !== this.swarmVersion) throw outOfSequence();
-    if (worker) this.tokens.rotate('worker');
-    if (manager) this.tokens.rotate('manager');
+    const periodChanged = spec.Dispatcher.HeartbeatPeriod !== this.#swarmSpec.Dispatcher.HeartbeatPeriod;
+    this.#swarmSpec = spec;
+    if (rotate.worker) this.tokens.rotate('worker');
+    if (rotate.manager) this.tokens.rotate('manager');
     this.swarmVersion = this.store.nextIndex();
     this.swarmUpdatedAt = nowIso();
+    // The sweep runs at the new pace; each node hears the new period as it next beats.
+    if (periodChanged && this.#sweep) {
+      this.#sweep.cancel();
+      this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
+    }
   }
 }

@@ -208,6 +208,23 @@ export interface Task {
   Hostname?: string;
 }
 
+/** The swarm's own settings (Go's swarm.Spec), as GET /swarm shows them and `docker swarm update` sends them. */
+export interface SwarmSpec {
+  Name: string;
+  Labels: Record<string, string>;
+  /** Tasks kept per slot (or per node), the running one included; negative keeps them all. */
+  Orchestration: { TaskHistoryRetentionLimit: number };
+  Raft: { SnapshotInterval: number; KeepOldSnapshots: number; LogEntriesForSlowFollowers: number; ElectionTick: number; HeartbeatTick: number };
+  /** Nanoseconds, as the API counts durations. */
+  Dispatcher: { HeartbeatPeriod: number };
+  CAConfig: {
+    NodeCertExpiry: number;
+    ExternalCAs?: { Protocol: string; URL: string; Options?: Record<string, string>; CACert: string }[];
+  };
+  TaskDefaults: { LogDriver?: { Name?: string; Options?: Record<string, string> } };
+  EncryptionConfig: { AutoLockManagers: boolean };
+}
+
 export function replicasOf(spec: ServiceSpec): number | undefined {
   return spec.Mode.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined;
 }

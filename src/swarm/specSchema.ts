@@ -1,6 +1,6 @@
-// The JSON type of every field of a ServiceSpec, as Docker's Go structs declare it (api/types/swarm,
-// mount, container), checked before anything is read: a value Go cannot decode, once stored, makes every
-// docker CLI that lists or inspects services fail. Keys are matched to fields as Go's decoder matches them
+// The JSON type of every field of a ServiceSpec and of the swarm's Spec, as Docker's Go structs declare it
+// (api/types/swarm, mount, container), checked before anything is read: a value Go cannot decode, once
+// stored, makes every docker CLI that lists or inspects it fail. Keys are matched to fields as Go's decoder matches them
 // and renamed to the field's own name, so what is stored, what runs and what a docker CLI decodes agree.
 import { isIP } from 'node:net';
 import { SwarmError } from './errors.js';
@@ -145,6 +145,23 @@ const SERVICE_SPEC = struct('swarm.ServiceSpec', {
   }),
 });
 
+const SWARM_SPEC = struct('swarm.Spec', {
+  Name: 'string',
+  Labels: stringMap,
+  Orchestration: struct('swarm.OrchestrationConfig', { TaskHistoryRetentionLimit: 'int64' }),
+  Raft: struct('swarm.RaftConfig', {
+    SnapshotInterval: 'uint64', KeepOldSnapshots: 'uint64', LogEntriesForSlowFollowers: 'uint64', ElectionTick: 'int', HeartbeatTick: 'int',
+  }),
+  Dispatcher: struct('swarm.DispatcherConfig', { HeartbeatPeriod: 'duration' }),
+  CAConfig: struct('swarm.CAConfig', {
+    NodeCertExpiry: 'duration',
+    ExternalCAs: list(struct('swarm.ExternalCA', { Protocol: 'string', URL: 'string', Options: stringMap, CACert: 'string' })),
+    SigningCACert: 'string', SigningCAKey: 'string', ForceRotate: 'uint64',
+  }),
+  TaskDefaults: struct('swarm.TaskDefaults', { LogDriver: DRIVER }),
+  EncryptionConfig: struct('swarm.EncryptionConfig', { AutoLockManagers: 'bool' }),
+});
+
 function goType(shape: Shape): string {
   if (typeof shape === 'string') return SCALARS[shape].go;
   if ('struct' in shape) return shape.struct;
@@ -159,39 +176,39 @@ function jsonKind(value: unknown): string {
 }
 
 /** Go's own words for the value it cannot decode, then what would do. */
-function mismatch(path: string, value: unknown, shape: Shape): SwarmError {
+function mismatch(root: string, path: string, value: unknown, shape: Shape): SwarmError {
   const what = typeof value === 'number' ? `number ${JSON.stringify(value)}` : jsonKind(value);
   const expected = typeof shape === 'string' ? SCALARS[shape].expected
     : 'struct' in shape ? 'an object' : 'list' in shape ? 'a list' : 'an object of strings';
   return new SwarmError('invalid_argument',
-    `invalid JSON: json: cannot unmarshal ${what} into Go struct field ServiceSpec.${path} of type ${goType(shape)}: ${path} must be ${expected}`);
+    `invalid JSON: json: cannot unmarshal ${what} into Go struct field ${root}.${path} of type ${goType(shape)}: ${path} must be ${expected}`);
 }
 
 /** A copy of `value` whose struct keys are Go's field names; throws on the first value Go could not decode. */
-function canonical(value: unknown, shape: Shape, path: string): unknown {
+function canonical(root: string, value: unknown, shape: Shape, path: string): unknown {
   // Go decodes null into anything (it leaves the zero value, or nil).
   if (value === null || value === undefined) return value;
   if (typeof shape === 'string') {
     const scalar = SCALARS[shape];
-    if (jsonKind(value) !== scalar.json || !scalar.holds(value as never)) throw mismatch(path, value, shape);
+    if (jsonKind(value) !== scalar.json || !scalar.holds(value as never)) throw mismatch(root, path, value, shape);
     return value;
   }
   if ('list' in shape) {
-    if (!Array.isArray(value)) throw mismatch(path, value, shape);
-    return value.map((item, i) => canonical(item, shape.list, `${path}[${i}]`));
+    if (!Array.isArray(value)) throw mismatch(root, path, value, shape);
+    return value.map((item, i) => canonical(root, item, shape.list, `${path}[${i}]`));
   }
-  if (!isObject(value)) throw mismatch(path, value, shape);
+  if (!isObject(value)) throw mismatch(root, path, value, shape);
   // A map's keys are data, matched exactly.
-  if ('map' in shape) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, canonical(item, shape.map, `${path}[${JSON.stringify(key)}]`)]));
-  return canonicalFields(value, shape, path);
+  if ('map' in shape) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, canonical(root, item, shape.map, `${path}[${JSON.stringify(key)}]`)]));
+  return canonicalFields(root, value, shape, path);
 }
 
 /** Go matches a key to a field ignoring case: each key renamed to its field's name, each value checked. */
-function canonicalFields(value: Record<string, unknown>, shape: Struct, path: string): Record<string, unknown> {
+function canonicalFields(root: string, value: Record<string, unknown>, shape: Struct, path: string): Record<string, unknown> {
   return combined(Object.entries(value).map(([key, item]) => {
     const field = shape.byFold.get(fold(key));
     if (field === undefined) return [key, structuredClone(item)];
-    return [field, canonical(item, shape.fields[field]!, path ? `${path}.${field}` : field)];
+    return [field, canonical(root, item, shape.fields[field]!, path ? `${path}.${field}` : field)];
   }), shape);
 }
 
@@ -228,5 +245,10 @@ function merged(earlier: unknown, later: unknown, shape: Shape): unknown {
  * Go); throws a SwarmError naming the first field whose JSON type Docker's ServiceSpec could not decode.
  */
 export function canonicalServiceSpec(spec: Record<string, unknown>): Record<string, unknown> {
-  return canonicalFields(spec, SERVICE_SPEC, '');
+  return canonicalFields('ServiceSpec', spec, SERVICE_SPEC, '');
+}
+
+/** The swarm's Spec (POST /swarm/update) as canonicalServiceSpec does a service's. */
+export function canonicalSwarmSpec(spec: Record<string, unknown>): Record<string, unknown> {
+  return canonicalFields('Spec', spec, SWARM_SPEC, '');
 }

@@ -1,8 +1,7 @@
-// /swarm: init, join, leave, the swarm object with its join tokens, and token rotation.
+// /swarm: init, join, leave, the swarm object with its join tokens, and its update (settings and token rotation).
 import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { ApiError, isTrue, requireVersion } from './http.js';
-import { NANOS_PER_MS } from '../../swarm/index.js';
 import type { Manager } from '../../swarm/index.js';
 
 /** The swarm as /info's Swarm.Cluster shows it: what GET /swarm answers, less the join tokens. */
@@ -12,16 +11,7 @@ export function clusterInfo(manager: Manager): Record<string, unknown> {
     Version: { Index: manager.swarmVersion },
     CreatedAt: manager.createdAt,
     UpdatedAt: manager.swarmUpdatedAt,
-    Spec: {
-      Name: 'default',
-      Labels: {},
-      Orchestration: { TaskHistoryRetentionLimit: 5 },
-      Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
-      Dispatcher: { HeartbeatPeriod: manager.heartbeatPeriodMs * NANOS_PER_MS },
-      CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 },
-      TaskDefaults: {},
-      EncryptionConfig: { AutoLockManagers: false },
-    },
+    Spec: manager.swarmSpec,
     TLSInfo: manager.rootCA.tlsInfo,
     RootRotationInProgress: false,
     DefaultAddrPool: ['10.0.0.0/8'],
@@ -69,9 +59,13 @@ export function swarmRoutes(router: Router, engine: EngineContext): void {
     return { status: 200 };
   });
 
-  router.add('POST', /^\/swarm\/update$/, (r) => {
+  router.add('POST', /^\/swarm\/update$/, async (r) => {
     const manager = engine.requireManager();
-    manager.rotateTokens(requireVersion(r.query), isTrue(r.query.get('rotateWorkerToken')), isTrue(r.query.get('rotateManagerToken')));
+    const version = requireVersion(r.query);
+    manager.updateSwarm(version, await r.body(), {
+      worker: isTrue(r.query.get('rotateWorkerToken')),
+      manager: isTrue(r.query.get('rotateManagerToken')),
+    });
     return { status: 200 };
   });
 }
