@@ -52,6 +52,8 @@ export function docker(address: string, ...args: string[]): Promise<CliResult> {
   return run('docker', args, dockerEnv(address));
 }
 
-export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `routemesh args` as a child process; `runAs` (e.g. setpriv and its options) goes before it. */
+export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, runAs: string[] = []): ChildProcess {
+  const [file, ...rest] = [...runAs, process.execPath, bin, ...args];
+  return spawn(file!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
