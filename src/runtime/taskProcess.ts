@@ -119,11 +119,10 @@ function identityArgs(user: TaskUser): string[] {
  * enter, the files it may run), from `cwd`; undefined when that user finds none.
  */
 export async function findExecutableAs(user: TaskUser, word: string, searchPath: string, cwd: string): Promise<string | undefined> {
-  if (!otherUser(user)) return findExecutable(word.includes('/') ? path.resolve(cwd, word) : word, searchPath);
+  const which = otherUser(user) ? await findExecutable('which', process.env.PATH ?? CONTAINER_PATH) : undefined;
+  if (which === undefined) return findExecutable(word.includes('/') ? path.resolve(cwd, word) : word, searchPath);
   // Only the kernel knows what another user may run (modes, ACLs): debianutils' which, run as that user, asks it.
   const { setpriv } = await toolsHere();
-  const which = await findExecutable('which', process.env.PATH ?? CONTAINER_PATH);
-  if (which === undefined) return findExecutable(word, searchPath);
   try {
     const { stdout } = await promisify(execFile)(setpriv, [...identityArgs(user), '--', which, '--', word], { env: { PATH: searchPath }, cwd, timeout: 10_000 });
     return stdout.trim() || undefined;

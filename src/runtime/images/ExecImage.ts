@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ChildTask } from '../ChildTask.js';
 import { outputPipes } from '../OutputPipe.js';
-import { containmentHere, findExecutableAs, taskArgv, taskPath } from '../taskProcess.js';
+import { containmentHere, findExecutableAs, otherUser, taskArgv, taskPath } from '../taskProcess.js';
 import { RuntimeError } from '../TaskRun.js';
 import type { ListenPort, RunningTask, TaskRunSpec } from '../TaskRun.js';
 import type { Image, ImageHost } from './Image.js';
@@ -48,7 +48,7 @@ export class ExecImage implements Image {
     // Looked up as the task's user before setpriv runs it, so a program that user cannot run fails the start
     // with the reason instead of exiting 126 or 127 at every restart.
     if ((await findExecutableAs(user, words[0]!, env['PATH'] ?? '', cwd)) === undefined) {
-      const who = user.switchTo ? ` that uid ${user.uid} may run` : '';
+      const who = otherUser(user) ? ` that uid ${user.uid} may run` : '';
       throw new RuntimeError(
         'START_FAILED',
         `routemesh/exec cannot run '${words[0]}': executable file not found in $PATH${who} (${env['PATH']}); pass a command that exists on this machine${who}, e.g. node, or set PATH with --env.`,
