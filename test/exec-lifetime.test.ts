@@ -1,26 +1,14 @@
 // Nothing outlives the cluster: however `routemesh up` ends (SIGKILL, or SIGHUP when its terminal closes),
 // the processes of its routemesh/exec tasks end with it. Nodes 127.38.0.x, tasks 127.39/16, VIPs 127.40/16.
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, waitFor } from './support/cluster.js';
 import { spawnRoutemesh } from './support/cli.js';
+import { processesRunning, remaining, uniqueSleep } from './support/processes.js';
 
 const NODES = 38;
 const ENGINE = `http://127.${NODES}.0.1:2375`;
-
-/** PIDs of the processes whose command line is exactly `argv`, from /proc. */
-function processesRunning(argv: string[]): number[] {
-  const wanted = argv.join('\0');
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '') === wanted ? [Number(pid)] : [];
-    } catch {
-      return []; // it ended while we looked
-    }
-  });
-}
 
 /** A cluster in a child process running two replicas of `sleep <a number no other process uses>`, each with a child doing the same. */
 async function clusterWithSleepers(t: Test) {
@@ -34,7 +22,7 @@ async function clusterWithSleepers(t: Test) {
   child.stderr!.on('data', (chunk) => { stderr += chunk; });
   await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
 
-  const argv = ['sleep', `${100_000 + Math.floor(Math.random() * 100_000)}.${process.pid}`];
+  const argv = uniqueSleep();
   // Each task's own process sleeps, and so does the child it started (as npm starts node).
   const created = await api(ENGINE, 'POST', '/services/create', {
     Name: 'sleepers', TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Command: ['sh', '-c', `${argv.join(' ')} & exec ${argv.join(' ')}`] } },
@@ -45,15 +33,6 @@ async function clusterWithSleepers(t: Test) {
   // Should a check fail, its processes must not outlive the test either.
   t.teardown(() => { for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
   return { child, exited, argv, stderr: () => stderr };
-}
-
-async function remaining(argv: string[], withinMs: number): Promise<number[]> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const left = processesRunning(argv);
-    if (left.length === 0 || Date.now() > deadline) return left;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 t.test('SIGKILL of `routemesh up`: its exec tasks die with it', async (t) => {

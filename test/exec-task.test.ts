@@ -11,6 +11,7 @@ import type { RunningTask, TaskRunSpec } from '../src/runtime/index.js';
 import { resolveTaskUser } from '../src/runtime/TaskUser.js';
 import { api, testCluster, waitForRunning } from './support/cluster.js';
 import { cliEnv, routemesh } from './support/cli.js';
+import { descendantNamed } from './support/processes.js';
 
 const isRoot = process.getuid?.() === 0;
 const rootOnly = isRoot ? false : 'not root: tasks run as routemesh\'s own user, and no other';
@@ -33,15 +34,6 @@ async function untilLogged(task: RunningTask, text: string): Promise<void> {
     const timer = setTimeout(() => { off(); reject(new Error(`no line "${text}" within 5 s; logs: ${JSON.stringify(task.logs)}`)); }, 5000);
     const off = task.onLog((l) => { if (l.text === text) { clearTimeout(timer); off(); resolve(); } });
   });
-}
-
-/** Resolves once the task's process runs `program`: setpriv has changed its ids and exec'd it. */
-async function running(task: RunningTask, program: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (readFileSync(`/proc/${task.pid}/comm`, 'utf8').trim() !== program) {
-    if (Date.now() > deadline) throw new Error(`task ${task.pid} never ran ${program}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Real, effective, saved and filesystem ids, and supplementary groups, of a live process. */
@@ -78,7 +70,9 @@ t.test('the environment is the task\'s: PATH, HOME, its --env and where it liste
   const entries = Buffer.from(task.logs[0]!.text, 'base64').toString().split('\0').filter(Boolean);
   const env = Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   t.notOk(secret in env, 'no variable of the operator\'s');
-  t.match(env, { PATH: process.env.PATH, HOME: /^\//, GREETING: 'hi', HOST: s.address, PORT: '8080', HOSTNAME: 'c0ffee000001', TASK_NAME: s.taskName, TASK_SLOT: '1' });
+  // As root the task runs as nobody, with a container's PATH; without root as routemesh's user, with its PATH.
+  const path = isRoot ? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' : process.env.PATH;
+  t.match(env, { PATH: path, PWD: '/', HOME: /^\//, GREETING: 'hi', HOST: s.address, PORT: '8080', HOSTNAME: 'c0ffee000001', TASK_NAME: s.taskName, TASK_SLOT: '1' });
   // tap puts its hooks (NODE_OPTIONS, _TAPJS_*) into the environment of every process this test starts; sh adds PWD.
   const expected = ['PATH', 'HOME', 'GREETING', 'HOST', 'PORT', 'HOSTNAME', 'TASK_NAME', 'TASK_SLOT', 'NODE_OPTIONS', 'PWD'];
   const others = Object.keys(env).filter((k) => !expected.includes(k) && !k.startsWith('_TAPJS_'));
@@ -88,18 +82,16 @@ t.test('the environment is the task\'s: PATH, HOME, its --env and where it liste
 t.test('as root, a task runs as nobody unless --user names another, and still listens on port 80', { skip: rootOnly }, async (t) => {
   const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }));
   const sleeper = await start(t, spec({ command: ['sleep', '1000'] }));
-  await running(sleeper, 'sleep');
-  t.same(credentials(sleeper.pid).uid, [nobody, nobody, nobody, nobody], 'without --user: nobody, not root');
+  t.same(credentials(await descendantNamed(sleeper.pid, 'sleep')).uid, [nobody, nobody, nobody, nobody], 'without --user: nobody, not root');
 
   const daemon = { uid: Number(execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'daemon'], { encoding: 'utf8' })) };
   const named = await start(t, spec({ command: ['sleep', '1000'], user: 'daemon' }));
-  await running(named, 'sleep');
-  t.same(credentials(named.pid).uid, Array(4).fill(daemon.uid), '--user daemon: its uid');
-  t.same(credentials(named.pid).gid, Array(4).fill(daemon.gid), 'and its group');
+  const namedSleep = await descendantNamed(named.pid, 'sleep');
+  t.same(credentials(namedSleep).uid, Array(4).fill(daemon.uid), '--user daemon: its uid');
+  t.same(credentials(namedSleep).gid, Array(4).fill(daemon.gid), 'and its group');
 
   const numeric = await start(t, spec({ command: ['sleep', '1000'], user: '4321:8765' }));
-  await running(numeric, 'sleep');
-  t.same(credentials(numeric.pid), { uid: Array(4).fill(4321), gid: Array(4).fill(8765), groups: [] }, '--user uid:gid, no other group');
+  t.same(credentials(await descendantNamed(numeric.pid, 'sleep')), { uid: Array(4).fill(4321), gid: Array(4).fill(8765), groups: [] }, '--user uid:gid, no other group');
 
   const server = 'require("node:http").createServer((q, s) => s.end(String(process.getuid()))).listen(Number(process.env.PORT), process.env.HOST, () => console.log("listening"))';
   const s = spec({ command: [process.execPath, '-e', server], ports: [{ protocol: 'tcp', targetPort: 80 }] });
@@ -175,5 +167,5 @@ t.test('as root, the engine runs a service\'s task and its health command as the
   t.equal(created.status, 201);
   const [task] = await waitForRunning(base, 'as-daemon', 1);
   t.equal(task.Status.ContainerStatus.PID > 0, true);
-  t.equal(credentials(task.Status.ContainerStatus.PID).uid[0], daemon, 'the task\'s process runs as daemon');
+  t.equal(credentials(await descendantNamed(task.Status.ContainerStatus.PID, 'sleep')).uid[0], daemon, 'the task\'s process runs as daemon');
 });

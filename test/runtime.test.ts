@@ -9,6 +9,7 @@ import { Runtime, RuntimeError } from '../src/runtime/index.js';
 import type { RunningTask, RuntimeOptions, TaskRunSpec } from '../src/runtime/index.js';
 import { parseImageRef } from '../src/runtime/catalogue.js';
 import { PortBinder } from '../src/runtime/PortBinder.js';
+import { killAll, processesRunning, remaining, uniqueSleep } from './support/processes.js';
 
 const CLIENT = '127.77.255.250';
 let nextHost = 2;
@@ -513,43 +514,28 @@ t.test('routemesh/exec stop: a program that exits on SIGTERM exits with its code
   t.equal(await stubborn.exited, 137);
 });
 
-const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-};
-
-/** A process a failing test might leave behind: killed at its end, gone or not. */
-const kill = (pid: number): void => {
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-};
-
-async function gone(pid: number): Promise<boolean> {
-  const deadline = Date.now() + 5000;
-  while (alive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}
-
 t.test('routemesh/exec: stopping a task, or its program ending, ends every process it started', async (t) => {
   const runtime = new Runtime();
   // The shell ignores SIGTERM and its background child inherits that, like a daemon that forks.
+  const child = uniqueSleep();
+  t.teardown(() => killAll(child));
   const stubborn = await start(t, runtime, spec('routemesh/exec', {
-    command: ['sh', '-c', 'trap "" TERM; sleep 1000 & echo "child=$!"; wait'],
+    command: ['sh', '-c', `trap "" TERM; ${child.join(' ')} & echo started; wait`],
   }));
-  const stubbornChild = Number((await logLine(stubborn, /^child=\d+$/)).slice('child='.length));
-  t.teardown(() => kill(stubbornChild));
-  t.equal(await stubborn.stop(200), 137, 'the group is killed after the grace period');
-  t.ok(await gone(stubbornChild), 'the background child went with it');
+  await logLine(stubborn, /^started$/);
+  t.equal(processesRunning(child).length, 1);
+  t.equal(await stubborn.stop(200), 137, 'killed after the grace period');
+  t.same(await remaining(child, 5000), [], 'the background child went with it');
 
   // The program exits while a child it left behind still holds its output pipes.
+  const left = uniqueSleep();
+  t.teardown(() => killAll(left));
   const leaver = await start(t, runtime, spec('routemesh/exec', {
-    command: ['sh', '-c', 'sleep 1000 & echo "child=$!"; exit 3'],
+    command: ['sh', '-c', `${left.join(' ')} & echo started; exit 3`],
   }));
-  const leftChild = Number((await logLine(leaver, /^child=\d+$/)).slice('child='.length));
-  t.teardown(() => kill(leftChild));
+  await logLine(leaver, /^started$/);
   t.equal(await leaver.exited, 3, 'the task ends with its program, not with the last process holding its pipes');
-  t.ok(await gone(leftChild), 'the child it left behind was ended');
+  t.same(await remaining(left, 5000), [], 'the child it left behind was ended');
 });
 
 t.test('routemesh/exec without a command, or with one that does not exist, fails to start', async (t) => {

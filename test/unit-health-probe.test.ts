@@ -1,11 +1,12 @@
 // Health probes: curl/wget aimed at localhost become HTTP requests to the task (on its real port);
 // other commands run in a shell that a timeout ends together with everything it started.
-import { chmodSync, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { healthProbe } from '../src/runtime/index.js';
+import { killAll, remaining, uniqueSleep } from './support/processes.js';
 
 const HOST = '127.212.0.2';
 
@@ -40,20 +41,18 @@ t.test('a shell check sees HOST as the task and ends with everything it started 
   chmodSync(dir, 0o777); // as root, the check runs as nobody
   const ok = healthProbe(['CMD-SHELL', `test "$HOST" = ${HOST}`], HOST, [])!;
   t.equal(await ok(new AbortController().signal), true);
-  const pidFile = path.join(dir, 'pid');
-  const stuck = healthProbe(['CMD-SHELL', `trap "" TERM; sleep 30 & echo $! > ${pidFile}; wait`], HOST, [])!;
+  const sleeper = uniqueSleep();
+  t.teardown(() => killAll(sleeper));
+  const started = path.join(dir, 'started');
+  const stuck = healthProbe(['CMD-SHELL', `trap "" TERM; ${sleeper.join(' ')} & touch ${started}; wait`], HOST, [])!;
   const controller = new AbortController();
   const result = stuck(controller.signal);
   const deadline = Date.now() + 5000;
-  while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') {
+  while (!existsSync(started)) {
     if (Date.now() > deadline) throw new Error('the check never started');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const sleeper = Number(readFileSync(pidFile, 'utf8'));
-  t.teardown(() => { try { process.kill(sleeper, 'SIGKILL'); } catch { /* already gone */ } });
   controller.abort();
   t.equal(await result, false);
-  const alive = () => { try { process.kill(sleeper, 0); return true; } catch { return false; } };
-  while (alive() && Date.now() < deadline + 5000) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.notOk(alive(), 'the process the check started is gone too');
+  t.same(await remaining(sleeper, 5000), [], 'the process the check started is gone too');
 });

@@ -110,7 +110,7 @@ t.test('a stop with a 720h grace period sends SIGTERM now and SIGKILL only after
   // A stand-in child process: the task only signals its group and listens for its events.
   const child = Object.assign(new EventEmitter(), { pid: 424242, spawnfile: 'sleep', stdout: null, stderr: null }) as unknown as ChildProcess;
   const ended = () => new PassThrough().end();
-  const task = new ChildTask(child, '127.44.0.9', [], new LogRing(), { stdout: ended(), stderr: ended() });
+  const task = new ChildTask(child, '127.44.0.9', [], new LogRing(), { stdout: ended(), stderr: ended() }, 'group');
   void task.stop(720 * HOUR);
   t.same(signals, ['-424242 SIGTERM'], 'SIGTERM at once');
   clock.advance(HOUR);

@@ -21,7 +21,7 @@ async function up(t: Test, nodeArgs: string[] = []) {
   t.teardown(() => rmSync(socketDir, { recursive: true, force: true }));
   const child = spawnRoutemesh(['up', '--nodes', '2', '--subnet', `127.${BLOCK}.0.0/24`, '--task-subnet', `127.${BLOCK + 1}.0.0/24`,
     '--vip-subnet', `127.${BLOCK + 2}.0.0/24`, '--dns', `127.${BLOCK}.0.250`, '--dns-upstream', `127.${BLOCK}.0.251`,
-    '--metrics-port', 'off', '--socket-dir', socketDir], userEnv(), nodeArgs);
+    '--metrics-port', 'off', '--socket-dir', socketDir], userEnv(), { nodeArgs });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   t.teardown(() => { child.kill('SIGKILL'); });
   let stdout = '';

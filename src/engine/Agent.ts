@@ -187,6 +187,7 @@ export class Agent {
       ...(container.Env ? { env: container.Env } : {}),
       ...(container.Mounts ? { mounts: container.Mounts } : {}),
       ...(container.User ? { user: container.User } : {}),
+      ...(container.Dir ? { dir: container.Dir } : {}),
       ports: ports.filter((p, i) => ports.findIndex((q) => q.targetPort === p.targetPort && q.protocol === p.protocol) === i),
     };
   }

@@ -9,8 +9,12 @@ import { realTimer } from '../swarm/index.js';
 import type { Timer } from '../swarm/index.js';
 import { reapOnExit } from './groupReaper.js';
 import type { LogRing } from './LogRing.js';
+import type { Containment } from './taskProcess.js';
 import { RuntimeError } from './TaskRun.js';
 import type { ListenPort, LogLine, RunningTask } from './TaskRun.js';
+
+/** How long the output of a task whose program has exited is still read before its pipes are closed. */
+const LAST_OUTPUT_MS = 300;
 
 export class ChildTask implements RunningTask {
   readonly address: string;
@@ -19,19 +23,22 @@ export class ChildTask implements RunningTask {
   readonly #child: ChildProcess;
   readonly #log: LogRing;
   readonly #started: Promise<void>;
-  #code: number | undefined;
+  /** Set once the process has exited: no signal goes to its group from then on. */
+  #gone = false;
   #killTimer: Timer | undefined;
+  readonly #grouped: boolean;
 
   /**
    * Attach to `child` in the same tick it was spawned, so no exit can be missed; `output` holds the read
-   * ends of its stdout and stderr (OutputPipe), read until every process that holds them is gone.
+   * ends of its stdout and stderr (OutputPipe). `containment` is how taskArgv started it.
    */
-  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing, output: { stdout: Readable; stderr: Readable }) {
+  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing, output: { stdout: Readable; stderr: Readable }, containment: Containment) {
     this.#child = child;
     this.address = address;
     this.ports = ports;
     this.#log = log;
-    const drained = [this.#follow(output.stdout, 'stdout'), this.#follow(output.stderr, 'stderr')];
+    this.#grouped = containment === 'group';
+    const drained = Promise.all([this.#follow(output.stdout, 'stdout'), this.#follow(output.stderr, 'stderr')]);
     this.#started = new Promise((resolve, reject) => {
       child.once('spawn', () => resolve());
       child.once('error', (err: NodeJS.ErrnoException) => reject(spawnFailure(child.spawnfile, err)));
@@ -41,20 +48,27 @@ export class ChildTask implements RunningTask {
       () => child.on('error', (err) => log.push('stderr', `routemesh/exec: ${err.message}`)),
       () => {},
     );
-    // When the main process ends, so does everything it started (a container's PID 1 taking its namespace
-    // with it); otherwise a grandchild holding the pipes would keep the task from ever being seen as ended.
-    const release = child.pid === undefined ? () => {} : reapOnExit(child.pid);
+    // In a namespace, the kernel ends everything the program started when it ends (a container's PID 1
+    // taking its namespace with it). In a process group, the group is killed now, and an awk watcher kills
+    // it should routemesh die first; what left the group escapes both.
+    const release = this.#grouped && child.pid !== undefined ? reapOnExit(child.pid) : () => {};
     const exit = new Promise<number>((resolve) => {
       child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
-        this.#signalGroup('SIGKILL');
+        if (this.#grouped) this.#signalGroup('SIGKILL');
+        this.#gone = true;
         release();
         resolve(exitCodeOf(code, signal));
       });
     });
-    // Ended once its output is read to the end too, so the last lines are in the logs.
-    this.exited = Promise.all([exit, ...drained]).then(([code]) => {
+    // Ended when the program has: its last output is read first, for a moment at most, since a process that
+    // escaped (or any holder of the pipes) could keep them open forever; then the pipes are closed.
+    this.exited = exit.then(async (code) => {
       this.#killTimer?.cancel();
-      this.#code = code;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise<void>((resolve) => { timer = setTimeout(resolve, LAST_OUTPUT_MS); })]);
+      clearTimeout(timer);
+      output.stdout.destroy();
+      output.stderr.destroy();
       return code;
     });
   }
@@ -77,18 +91,17 @@ export class ChildTask implements RunningTask {
   }
 
   stop(graceMs: number): Promise<number> {
-    if (this.#code !== undefined) return Promise.resolve(this.#code);
-    if (this.#killTimer === undefined) {
+    if (!this.#gone && this.#killTimer === undefined) {
       this.#signalGroup('SIGTERM');
       this.#killTimer = realTimer(() => this.#signalGroup('SIGKILL'), graceMs);
     }
     return this.exited;
   }
 
-  /** Signals the task's whole process group (the child leads it: it was spawned detached). */
+  /** Signals the task's process group (the child leads it: it was spawned detached); in a namespace, its init passes a SIGTERM on. */
   #signalGroup(signal: NodeJS.Signals): void {
     const pid = this.#child.pid;
-    if (pid === undefined) return;
+    if (pid === undefined || this.#gone) return;
     try {
       process.kill(-pid, signal);
     } catch {

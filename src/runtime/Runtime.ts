@@ -16,6 +16,11 @@ export interface RuntimeOptions extends PortBinderOptions {
   logLines?: number;
   /** madvirus/simplenode:0.2's delays (defaults: the app's 5000 ms slow /health, 1000 ms before exit). */
   simplenode?: Partial<SimpleNodeTimings>;
+  /**
+   * Whether each routemesh/exec task gets a PID namespace, where this machine allows it (default true);
+   * false keeps each in a process group, the fallback where user namespaces are disabled or tini is missing.
+   */
+  pidNamespaces?: boolean;
 }
 
 /** Tasks whose output is kept after they end, newest last (Docker keeps a stopped container's logs). */
@@ -34,6 +39,7 @@ export class Runtime {
     this.#host = {
       binder: new PortBinder(options),
       newLog: () => new LogRing(logLines),
+      pidNamespaces: options.pidNamespaces ?? true,
       simplenode: {
         slowHealthMs: options.simplenode?.slowHealthMs ?? 5000,
         stopDelayMs: options.simplenode?.stopDelayMs ?? 1000,

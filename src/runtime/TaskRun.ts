@@ -18,6 +18,8 @@ export interface TaskRunSpec {
   args?: string[];
   /** `KEY=value` strings, as in the service spec. */
   env?: string[];
+  /** ContainerSpec.Dir: the working directory; unset, `/`. */
+  dir?: string;
   /** ContainerSpec.User: "name|uid[:group|gid]"; unset, routemesh's own user (nobody when that is root). */
   user?: string;
   /** Target ports of the service's endpoint spec. */
@@ -45,7 +47,10 @@ export interface ListenPort {
 export interface RunningTask {
   readonly address: string;
   readonly ports: ListenPort[];
-  /** Real PID for routemesh/exec children; this process's PID for the built-in images. */
+  /**
+   * routemesh/exec: the PID of the process routemesh started (in a PID namespace, the one that holds it, as
+   * a container's is its init's); this process's PID for the built-in images.
+   */
   readonly pid: number;
   /** Resolves with the exit code when the task ends for any reason (stop, crash, its program exiting). */
   readonly exited: Promise<number>;

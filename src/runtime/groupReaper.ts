@@ -1,7 +1,8 @@
-// Kills what is left of routemesh's task process groups once routemesh is gone, however it went. setpriv's
-// death signal reaches a task's own process only; what that process started (npm's node, a shell's
-// background job) would live on holding the task's address and port. One awk process per routemesh keeps
-// the live groups and, at the end of its input (the kernel closes that pipe when routemesh dies), kills them.
+// Kills what is left of routemesh's task process groups once routemesh is gone, however it went: the
+// fallback where tasks get no PID namespace (taskProcess). setpriv's death signal reaches a task's own
+// process only; what that process started (npm's node, a shell's background job) would live on holding the
+// task's address and port. One awk process per routemesh keeps the live groups and, at the end of its input
+// (the kernel closes that pipe when routemesh dies), kills them.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { reapOnExit } from './groupReaper.js';
-import { taskArgv } from './taskProcess.js';
+import { containmentHere, taskArgv, taskPath } from './taskProcess.js';
 import type { ListenPort } from './TaskRun.js';
 import { resolveTaskUser } from './TaskUser.js';
 import type { TaskUser } from './TaskUser.js';
@@ -60,15 +60,18 @@ function httpProbe(host: string, port: number, path: string, failOnError: boolea
 const KILL_AFTER_MS = 1000;
 
 /**
- * In its own process group, as a container's exec would be, so a timed-out check takes everything it
- * started with it; its environment is the task's view (PATH, HOME and HOST), not routemesh's own.
+ * Contained as a task is (taskArgv: a PID namespace of its own where the machine allows, else a process
+ * group), so a timed-out check takes everything it started with it; its environment is the task's view
+ * (PATH, HOME and HOST), not routemesh's own, and it runs in `/`.
  */
 async function shellProbe(command: string, host: string, user: TaskUser, signal: AbortSignal): Promise<boolean> {
-  const [file, args] = await taskArgv(user, ['sh', '-c', command]);
+  const containment = await containmentHere();
+  const [file, args] = await taskArgv(user, ['sh', '-c', command], containment);
   if (signal.aborted) return false;
+  const grouped = containment === 'group';
   return new Promise((resolve) => {
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: user.home, HOST: host };
-    const child = spawn(file, args, { env, stdio: 'ignore', detached: true });
+    const env = { PATH: taskPath(user), HOME: user.home, HOST: host };
+    const child = spawn(file, args, { env, cwd: '/', stdio: 'ignore', detached: true });
     const group = (sig: NodeJS.Signals): void => {
       try { process.kill(-child.pid!, sig); } catch { /* already gone */ }
     };
@@ -79,11 +82,11 @@ async function shellProbe(command: string, host: string, user: TaskUser, signal:
     };
     signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', () => resolve(false));
-    const release = child.pid === undefined ? () => {} : reapOnExit(child.pid);
+    const release = grouped && child.pid !== undefined ? reapOnExit(child.pid) : () => {};
     child.on('exit', (code) => {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(killer);
-      group('SIGKILL'); // what it left running dies with it
+      if (grouped) group('SIGKILL'); // what it left running in its group dies with it (in a namespace, the kernel saw to that)
       release();
       resolve(code === 0);
     });

@@ -1,12 +1,24 @@
-// How a task's processes start (routemesh/exec's program, a health command): as the task's user, and
-// bound to routemesh's life. util-linux's setpriv sets PR_SET_PDEATHSIG, which survives the exec, so the
-// kernel SIGKILLs the process when routemesh dies however it dies (SIGKILL included): no task outlives its cluster.
+// How a task's processes start (routemesh/exec's program, a health command): as the task's user, with a
+// container's PATH, and contained as a container is. Where the machine allows it, each gets a PID namespace
+// of its own (util-linux's unshare) whose init is tini (Docker's `--init`): when the program exits, or its
+// init is killed, the kernel kills every process in the namespace, those that left its process group
+// (setsid) included. Elsewhere (user namespaces disabled, no tini) each gets a process group: what a
+// program moves out of it escapes. Either way util-linux's setpriv sets PR_SET_PDEATHSIG, which survives
+// the exec, so the kernel SIGKILLs the task when routemesh dies however it dies (SIGKILL included).
 
+import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { RuntimeError } from './TaskRun.js';
 import type { TaskUser } from './TaskUser.js';
+
+/** How a task's processes are held together: a PID namespace each, or (the fallback) a process group each. */
+export type Containment = 'namespace' | 'group';
+
+/** Docker's PATH for a container whose image sets none. */
+export const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Where a program named without a slash is looked for, in order; undefined when nowhere. */
 export async function findExecutable(word: string, searchPath: string): Promise<string | undefined> {
@@ -22,19 +34,99 @@ export async function findExecutable(word: string, searchPath: string): Promise<
   return undefined;
 }
 
-let setpriv: Promise<string | undefined> | undefined;
+/** Whether the task runs as a user other than routemesh's own (routemesh is root and switches). */
+export function otherUser(user: TaskUser): boolean {
+  return user.switchTo && user.uid !== process.getuid?.();
+}
 
-/** The file and arguments that run `argv` as `user`, killed when routemesh dies. */
-export async function taskArgv(user: TaskUser, argv: readonly string[]): Promise<[string, string[]]> {
-  setpriv ??= findExecutable('setpriv', process.env.PATH ?? '/usr/bin:/bin');
-  const file = await setpriv;
-  if (file === undefined) {
-    throw new RuntimeError('START_FAILED', 'routemesh runs task commands through setpriv, which is not installed: install util-linux (Debian: apt-get install util-linux).');
-  }
-  const identity = user.switchTo
-    ? ['--reuid', String(user.uid), '--regid', String(user.gid), user.groups === 'init' ? '--init-groups' : '--clear-groups']
-    : [];
+/**
+ * The task's PATH: Docker's for a task run as another user (the operator's may name directories that user
+ * cannot enter, e.g. root's ~/.pyenv); the operator's own when the task runs as routemesh's user, so what
+ * the operator can type (a node from nvm, a tool in ~/.local/bin) runs as a task too.
+ */
+export function taskPath(user: TaskUser): string {
+  return otherUser(user) ? CONTAINER_PATH : (process.env.PATH ?? CONTAINER_PATH);
+}
+
+interface Tools {
+  setpriv: string;
+  /** unshare and tini, when every task can have a PID namespace of its own. */
+  namespace?: { unshare: string; tini: string };
+}
+
+let tools: Promise<Tools> | undefined;
+
+/** What this machine offers, found once: setpriv (required), and whether PID namespaces work with tini as their init. */
+function toolsHere(): Promise<Tools> {
+  tools ??= (async () => {
+    const searchPath = process.env.PATH ?? CONTAINER_PATH;
+    const [setpriv, unshare, tini] = await Promise.all(['setpriv', 'unshare', 'tini'].map((tool) => findExecutable(tool, searchPath)));
+    if (setpriv === undefined) {
+      throw new RuntimeError('START_FAILED', 'routemesh runs task commands through setpriv, which is not installed: install util-linux (Debian: apt-get install util-linux).');
+    }
+    if (unshare === undefined || tini === undefined) return { setpriv };
+    const namespace = { unshare, tini };
+    try {
+      // Tried once as routemesh's user: refused where unprivileged user namespaces are disabled (Ubuntu 24.04's AppArmor default, a container without CAP_SYS_ADMIN).
+      await promisify(execFile)(unshare, [...unshareArgs(), namespace.tini, '--', 'true'], { env: {}, timeout: 10_000 });
+      return { setpriv, namespace };
+    } catch {
+      return { setpriv };
+    }
+  })();
+  // A failure (no setpriv) is not kept: installing it must not need a restart.
+  tools.catch(() => { tools = undefined; });
+  return tools;
+}
+
+/** unshare's options: a PID namespace whose first process dies with unshare; without root, inside a user namespace mapping routemesh's own ids. */
+function unshareArgs(): string[] {
+  const asRoot = process.getuid?.() === 0;
+  return [...(asRoot ? [] : ['--user', '--map-current-user']), '--pid', '--fork', '--kill-child', '--'];
+}
+
+/** How tasks' processes are contained on this machine: 'namespace' when it allows, else 'group'. */
+export async function containmentHere(): Promise<Containment> {
+  return (await toolsHere()).namespace ? 'namespace' : 'group';
+}
+
+/**
+ * The file and arguments that run `argv` as `user`, contained as `containment` says (a namespace only where
+ * containmentHere() found one), killed when routemesh dies. The process started must be spawned detached
+ * (its own process group): a stop signals that group. In a namespace, tini (-g) passes a SIGTERM on to the
+ * program's process group, reaps what it started, and exits with the program's status (128 + n for signal n).
+ */
+export async function taskArgv(user: TaskUser, argv: readonly string[], containment: Containment): Promise<[string, string[]]> {
+  const { setpriv, namespace } = await toolsHere();
+  const identity = user.switchTo ? identityArgs(user) : [];
   // Docker leaves a container CAP_NET_BIND_SERVICE, so a program run as nobody may still listen on port 80.
   const lowPorts = user.switchTo && user.uid !== 0 ? ['--inh-caps', '+net_bind_service', '--ambient-caps', '+net_bind_service'] : [];
-  return [file, ['--pdeathsig', 'KILL', ...identity, ...lowPorts, '--', ...argv]];
+  const asUser = identity.length > 0 ? [setpriv, ...identity, ...lowPorts, '--'] : [];
+  if (containment === 'namespace' && namespace) {
+    // The user switch happens inside, after unshare (which needs root for a PID namespace without a user namespace).
+    return [setpriv, ['--pdeathsig', 'KILL', '--', namespace.unshare, ...unshareArgs(), namespace.tini, '-g', '--', ...asUser, ...argv]];
+  }
+  return [setpriv, ['--pdeathsig', 'KILL', ...identity, ...lowPorts, '--', ...argv]];
+}
+
+/** setpriv's options that make a process `user`. */
+function identityArgs(user: TaskUser): string[] {
+  return ['--reuid', String(user.uid), '--regid', String(user.gid), user.groups === 'init' ? '--init-groups' : '--clear-groups'];
+}
+
+/**
+ * The program `word` names, looked for in `searchPath` as `user` would find it (the directories it may
+ * enter, the files it may run), from `cwd`; undefined when that user finds none.
+ */
+export async function findExecutableAs(user: TaskUser, word: string, searchPath: string, cwd: string): Promise<string | undefined> {
+  const which = otherUser(user) ? await findExecutable('which', process.env.PATH ?? CONTAINER_PATH) : undefined;
+  if (which === undefined) return findExecutable(word.includes('/') ? path.resolve(cwd, word) : word, searchPath);
+  // Only the kernel knows what another user may run (modes, ACLs): debianutils' which, run as that user, asks it.
+  const { setpriv } = await toolsHere();
+  try {
+    const { stdout } = await promisify(execFile)(setpriv, [...identityArgs(user), '--', which, '--', word], { env: { PATH: searchPath }, cwd, timeout: 10_000 });
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -52,7 +52,11 @@ export function docker(address: string, ...args: string[]): Promise<CliResult> {
   return run('docker', args, dockerEnv(address));
 }
 
-/** `routemesh args` as a child process; `nodeArgs` go to node before the command (`--import` a fixture). */
-export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, nodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `routemesh args` as a child process: `runAs` (setpriv and its options) goes before node, `nodeArgs` go to
+ * node before the command (`--import` a fixture).
+ */
+export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, options: { runAs?: string[]; nodeArgs?: string[] } = {}): ChildProcess {
+  const [file, ...rest] = [...options.runAs ?? [], process.execPath, ...options.nodeArgs ?? [], bin, ...args];
+  return spawn(file!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -5,9 +5,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { ChildTask } from '../ChildTask.js';
 import { outputPipes } from '../OutputPipe.js';
-import { findExecutable, taskArgv } from '../taskProcess.js';
+import { containmentHere, findExecutableAs, otherUser, taskArgv, taskPath } from '../taskProcess.js';
 import { RuntimeError } from '../TaskRun.js';
 import type { ListenPort, RunningTask, TaskRunSpec } from '../TaskRun.js';
 import type { Image, ImageHost } from './Image.js';
@@ -29,8 +31,9 @@ export class ExecImage implements Image {
       ports.push({ Protocol: protocol, TargetPort: targetPort, ListenPort: listenPort });
     }
 
+    const cwd = await workingDirectory(spec.dir);
     // What a container gets: PATH and HOME, then the service's --env, then where the task is.
-    const env: Record<string, string | undefined> = { PATH: process.env.PATH ?? DEFAULT_PATH, HOME: user.home };
+    const env: Record<string, string | undefined> = { PATH: taskPath(user), HOME: user.home };
     for (const entry of spec.env ?? []) {
       const eq = entry.indexOf('=');
       if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
@@ -42,19 +45,22 @@ export class ExecImage implements Image {
     if (spec.slot !== undefined) env['TASK_SLOT'] = String(spec.slot);
 
     const words = argv.map((word) => expand(word, env));
-    // Looked up before setpriv runs it, so a missing program fails the start instead of exiting 127.
-    if ((await findExecutable(words[0]!, env['PATH'] ?? '')) === undefined) {
+    // Looked up as the task's user before setpriv runs it, so a program that user cannot run fails the start
+    // with the reason instead of exiting 126 or 127 at every restart.
+    if ((await findExecutableAs(user, words[0]!, env['PATH'] ?? '', cwd)) === undefined) {
+      const who = otherUser(user) ? ` that uid ${user.uid} may run` : '';
       throw new RuntimeError(
         'START_FAILED',
-        `routemesh/exec cannot run '${words[0]}': executable file not found in $PATH; pass a command that exists on this machine (e.g. node).`,
+        `routemesh/exec cannot run '${words[0]}': executable file not found in $PATH${who} (${env['PATH']}); pass a command that exists on this machine${who}, e.g. node, or set PATH with --env.`,
       );
     }
-    const [file, args] = await taskArgv(user, words);
+    const containment = host.pidNamespaces ? await containmentHere() : 'group';
+    const [file, args] = await taskArgv(user, words, containment);
     const { stdout, stderr } = await outputPipes(user.switchTo ? user : undefined);
     let child: ChildProcess;
     try {
-      // Its own process group, as a container has its own PID namespace: stopping the task reaches every process it started.
-      child = spawn(file, args, { env, stdio: ['ignore', stdout.writeFd, stderr.writeFd], detached: true });
+      // Its own process group, which a stop signals (taskArgv).
+      child = spawn(file, args, { env, cwd, stdio: ['ignore', stdout.writeFd, stderr.writeFd], detached: true });
     } catch (err) {
       stdout.reader.destroy();
       stderr.reader.destroy();
@@ -64,14 +70,25 @@ export class ExecImage implements Image {
       closeSync(stdout.writeFd);
       closeSync(stderr.writeFd);
     }
-    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader });
+    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader }, containment);
     await task.started();
     return task;
   }
 }
 
-/** Docker's PATH for a container whose image sets none. */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** A container's working directory: `/`, or the service's --workdir (ContainerSpec.Dir), which must exist here. */
+async function workingDirectory(dir: string | undefined): Promise<string> {
+  if (dir === undefined || dir === '') return '/';
+  if (!path.isAbsolute(dir)) {
+    throw new RuntimeError('START_FAILED', `the working directory '${dir}' is invalid, it needs to be an absolute path; set --workdir to one.`);
+  }
+  const found = await stat(dir).catch(() => undefined);
+  if (!found?.isDirectory()) {
+    // Docker would create it in the container's file system; a task's is this machine's, which routemesh leaves alone.
+    throw new RuntimeError('START_FAILED', `the working directory '${dir}' is not a directory on this machine; create it, or set --workdir to one that exists.`);
+  }
+  return dir;
+}
 
 /** `${VAR}` from the task's environment, unset ones empty: what a shell would have done with the words. */
 function expand(word: string, env: Record<string, string | undefined>): string {

@@ -23,6 +23,8 @@ export interface ImageHost {
   readonly binder: PortBinder;
   newLog(): LogRing;
   readonly simplenode: SimpleNodeTimings;
+  /** Whether routemesh/exec tasks get a PID namespace each where the machine allows (else a process group). */
+  readonly pidNamespaces: boolean;
   /** Who the task's processes run as (the service's --user, resolved). */
   readonly user: TaskUser;
 }
