@@ -87,6 +87,17 @@ t.test('a stop is graceful: a program with a SIGTERM handler exits with its own 
   t.ok(Date.now() - began < 5000, 'both long before the 10 s grace period would end in SIGKILL');
 });
 
+t.test('a task stopped the moment it has started still gets its SIGTERM (tini takes it once it can pass it on)', async (t) => {
+  // Before tini blocks its signals, a SIGTERM to the namespace's init is dropped: under load, most of these
+  // ended in SIGKILL (137) after the grace period when the stop did not wait for tini.
+  const codes: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const task = await start(t, spec({ command: ['sleep', '1000'] }));
+    codes.push(await task.stop(3000));
+  }
+  t.same(codes, Array(10).fill(143));
+});
+
 t.test('a program that exits right after printing keeps its last lines', async (t) => {
   // Far more than a pipe holds (64 KiB), so much of it is still unread when the program exits.
   const task = await start(t, spec({ command: ['sh', '-c', 'seq 1 20000; printf end >&2; exit 5'] }), { logLines: 30_000 });

@@ -523,7 +523,8 @@ t.test('routemesh/exec: stopping a task, or its program ending, ends every proce
     command: ['sh', '-c', `trap "" TERM; ${child.join(' ')} & echo started; wait`],
   }));
   await logLine(stubborn, /^started$/);
-  t.equal(processesRunning(child).length, 1);
+  // The shell may print before its background child has become the sleep (fork, then exec).
+  await waitFor(() => processesRunning(child).length === 1);
   t.equal(await stubborn.stop(200), 137, 'killed after the grace period');
   t.same(await remaining(child, 5000), [], 'the background child went with it');
 

@@ -3,6 +3,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { realTimer } from '../swarm/index.js';
@@ -15,6 +16,9 @@ import type { ListenPort, LogLine, RunningTask } from './TaskRun.js';
 
 /** How long the output of a task whose program has exited is still read before its pipes are closed. */
 const LAST_OUTPUT_MS = 300;
+/** How long a stop waits, at most, for a namespace's init to take signals (see #initTakesSignals). */
+const INIT_READY_MS = 1000;
+const SIGTERM_BIT = 1n << BigInt(constants.signals.SIGTERM - 1);
 
 export class ChildTask implements RunningTask {
   readonly address: string;
@@ -26,6 +30,7 @@ export class ChildTask implements RunningTask {
   /** Set once the process has exited: no signal goes to its group from then on. */
   #gone = false;
   #killTimer: Timer | undefined;
+  #stopping = false;
   readonly #grouped: boolean;
 
   /**
@@ -91,11 +96,29 @@ export class ChildTask implements RunningTask {
   }
 
   stop(graceMs: number): Promise<number> {
-    if (!this.#gone && this.#killTimer === undefined) {
-      this.#signalGroup('SIGTERM');
-      this.#killTimer = realTimer(() => this.#signalGroup('SIGKILL'), graceMs);
+    if (!this.#gone && !this.#stopping) {
+      this.#stopping = true;
+      void (this.#grouped ? Promise.resolve() : this.#initTakesSignals()).then(() => {
+        if (this.#gone) return;
+        this.#signalGroup('SIGTERM');
+        this.#killTimer = realTimer(() => this.#signalGroup('SIGKILL'), graceMs);
+      });
     }
     return this.exited;
+  }
+
+  /**
+   * In a namespace the SIGTERM reaches the program through tini, which blocks every signal first thing and
+   * then waits on them. One sent before that, to a task stopped as it starts, would be lost: a namespace's
+   * init ignores a signal it has no handler for. So a stop waits, briefly, until tini holds SIGTERM blocked.
+   */
+  async #initTakesSignals(): Promise<void> {
+    const pid = this.#child.pid;
+    const deadline = Date.now() + INIT_READY_MS;
+    while (pid !== undefined && !this.#gone && Date.now() < deadline) {
+      if (await blocksSigterm(pid)) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Signals the task's process group (the child leads it: it was spawned detached); in a namespace, its init passes a SIGTERM on. */
@@ -116,6 +139,20 @@ export class ChildTask implements RunningTask {
     lines.on('error', () => {}); // a read error ends the output as EOF would; the lines read are kept
     // The stream closes after 'end', by which time readline has pushed the last line.
     return new Promise((resolve) => stream.once('close', () => resolve()));
+  }
+}
+
+/** Whether the first child of `pid` (the namespace's init, once unshare has forked it) has SIGTERM blocked. */
+async function blocksSigterm(pid: number): Promise<boolean> {
+  try {
+    const [init] = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).split(' ');
+    if (!init) return false;
+    const status = await readFile(`/proc/${init}/status`, 'utf8');
+    // tini itself, not unshare's child before it execs tini (whose mask unshare may still be restoring).
+    const blocked = /^Name:\s*tini$/m.test(status) ? /^SigBlk:\s*([0-9a-f]+)$/m.exec(status)?.[1] : undefined;
+    return blocked !== undefined && (BigInt(`0x${blocked}`) & SIGTERM_BIT) !== 0n;
+  } catch {
+    return false; // gone meanwhile, or no /proc: the stop goes on
   }
 }
 
