@@ -24,3 +24,20 @@ t.test('a DNS address inside the task or VIP block is refused', async (t) => {
   });
   t.throws(() => new Cluster({ ...OWN, dns: '127.27.255.255:5353' }), { message: /^--dns 127\.27\.255\.255 is inside --vip-subnet 127\.27\.0\.0\/16, whose addresses go to services' VIPs/ });
 });
+
+t.test('nothing beyond loopback: blocks, the DNS address and its upstreams outside 127.0.0.0/8 (or ::1) are refused', async (t) => {
+  t.throws(() => new Cluster({ ...OWN, subnet: '10.1.0.0/24' }), {
+    message: "--subnet 10.1.0.0/24 is not inside 127.0.0.0/8: routemesh's nodes, tasks and VIPs live on this machine's loopback, " +
+      'which needs no set-up on Linux; choose a block like 127.1.0.0/24',
+  });
+  t.throws(() => new Cluster({ ...OWN, taskSubnet: '192.168.0.0/16' }), { message: /^--task-subnet 192\.168\.0\.0\/16 is not inside 127\.0\.0\.0\/8/ });
+  t.throws(() => new Cluster({ ...OWN, vipSubnet: '126.255.0.0/16' }), { message: /^--vip-subnet 126\.255\.0\.0\/16 is not inside/ });
+  t.throws(() => new Cluster({ ...OWN, dns: '10.0.0.11' }), { message: "--dns 10.0.0.11 is not a loopback address: choose one in 127.0.0.0/8 (Swarm's is 127.0.0.11)" });
+  t.throws(() => new Cluster({ ...OWN, dnsUpstreams: ['127.0.0.53', '8.8.8.8'] }), {
+    message: "--dns-upstream: '8.8.8.8' is not on loopback: routemesh forwards names only to a resolver on this machine's loopback " +
+      '(127.0.0.0/8 or ::1), such as systemd-resolved at 127.0.0.53 or a local dnsmasq',
+  });
+  const local = new Cluster({ ...OWN, dnsUpstreams: ['127.0.0.53', '[::1]:5353'] });
+  t.same(local.dnsServer.upstreams, [{ address: '127.0.0.53', port: 53 }, { address: '::1', port: 5353 }], 'loopback upstreams are kept');
+  await local.close();
+});

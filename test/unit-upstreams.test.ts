@@ -3,6 +3,7 @@
 import t from 'tap';
 import { parseDnsAddress, resolvConfUpstreams } from '../src/vip-dns/index.js';
 import type { Upstream } from '../src/vip-dns/index.js';
+import { Forwarder } from '../src/vip-dns/Forwarder.js';
 
 interface ParseRow {
   name: string;
@@ -106,3 +107,9 @@ for (const row of resolvRows) {
     t.strictSame(resolvConfUpstreams(row.text), row.expect.map((address) => ({ address, port: 53 })));
   });
 }
+
+t.test('the forwarder sends to nothing beyond loopback: an upstream elsewhere is left out, whoever names it', async (t) => {
+  const forwarder = new Forwarder({ upstreams: [{ address: '10.255.255.53', port: 53 }, { address: '127.0.0.53', port: 53 }, { address: '::ffff:127.0.0.1', port: 53 }, { address: '2001:db8::1', port: 53 }] });
+  t.teardown(() => forwarder.close());
+  t.same(forwarder.upstreams.map((u) => u.address), ['127.0.0.53', '::ffff:127.0.0.1']);
+});

@@ -3,7 +3,8 @@
 // through the same init/join paths the engine API serves.
 import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import { isIPv4 } from 'node:net';
-import { DNS_PORT, DnsServer, intToIp, ipToInt, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
+import { DNS_PORT, DnsServer, intToIp, ipToInt, isLoopback, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
+import type { Upstream } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
@@ -125,7 +126,7 @@ export class Cluster implements SwarmDirectory {
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
     checkDnsAddress(dns.address, this.options);
     this.#dnsPortFixed = dns.port !== 0;
-    const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => parseDnsAddress(text)));
+    const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => loopbackUpstream(text)));
     const { metricsPort } = this.options;
     // Counted only when served: with metrics off, a query pays nothing for them.
     const dnsMetrics = metricsPort === undefined ? undefined : new DnsMetrics();
@@ -133,7 +134,7 @@ export class Cluster implements SwarmDirectory {
       address: dns.address,
       port: dns.port || DNS_PORT,
       zone: { vipTtl: dnsVipTtl, taskTtl: dnsTaskTtl, ownedBlocks: [this.options.vipSubnet, this.options.taskSubnet] },
-      upstreams: upstreams ?? systemUpstreams(),
+      upstreams: upstreams ?? this.#hostUpstreams(),
       ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
       ...(this.options.log ? { log: this.options.log } : {}),
       ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
@@ -161,6 +162,21 @@ export class Cluster implements SwarmDirectory {
         ...(this.options.log ? { log: this.options.log } : {}),
       }));
     }
+  }
+
+  /**
+   * /etc/resolv.conf's resolvers on loopback (systemd-resolved's 127.0.0.53, a local dnsmasq). Others are
+   * left out, and said so: routemesh sends nothing beyond this machine's loopback.
+   */
+  #hostUpstreams(): Upstream[] {
+    const all = systemUpstreams();
+    const local = all.filter((u) => isLoopback(u.address));
+    const skipped = all.filter((u) => !local.includes(u)).map((u) => u.address);
+    if (skipped.length) {
+      this.options.log?.(`DNS: /etc/resolv.conf's ${skipped.join(', ')} ${skipped.length > 1 ? 'are' : 'is'} not on loopback, and routemesh ` +
+        'sends nothing beyond it: other names get SERVFAIL unless --dns-upstream names a resolver on 127.0.0.0/8 or ::1');
+    }
+    return local;
   }
 
   engine(hostname: string): Engine | undefined {
@@ -292,6 +308,12 @@ export class Cluster implements SwarmDirectory {
 function checkBlocks(options: ClusterOptions): void {
   const blocks = [['--subnet', options.subnet], ['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const;
   const parsed = blocks.map(([flag, text]) => ({ flag, text, cidr: flagValue(flag, () => parseCidr(text)) }));
+  for (const { flag, text, cidr } of parsed) {
+    if (!isLoopback(intToIp(cidr.base)) || !isLoopback(intToIp(cidr.base + cidr.size - 1))) {
+      throw new Error(`${flag} ${text} is not inside 127.0.0.0/8: routemesh's nodes, tasks and VIPs live on this machine's ` +
+        `loopback, which needs no set-up on Linux; choose a block like ${DEFAULT_CLUSTER.subnet}`);
+    }
+  }
   parsed.forEach((a, i) => {
     for (const b of parsed.slice(i + 1)) {
       if (a.cidr.base < b.cidr.base + b.cidr.size && b.cidr.base < a.cidr.base + a.cidr.size) {
@@ -302,8 +324,9 @@ function checkBlocks(options: ClusterOptions): void {
   });
 }
 
-/** The DNS server's address inside the task or VIP block could be handed to a task or a service. */
+/** The DNS server listens on loopback, outside the task and VIP blocks, whose addresses go to tasks and services. */
 function checkDnsAddress(address: string, options: ClusterOptions): void {
+  if (!isLoopback(address)) throw new Error(`--dns ${address} is not a loopback address: choose one in 127.0.0.0/8 (Swarm's is ${DEFAULT_CLUSTER.dns})`);
   if (!isIPv4(address)) return;
   const ip = ipToInt(address);
   for (const [flag, text] of [['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const) {
@@ -313,6 +336,16 @@ function checkDnsAddress(address: string, options: ClusterOptions): void {
         `choose a DNS address outside the task and VIP blocks (Swarm's is ${DEFAULT_CLUSTER.dns})`);
     }
   }
+}
+
+/** An upstream the user named: routemesh sends to nothing beyond this machine's loopback. */
+function loopbackUpstream(text: string): Upstream {
+  const upstream = parseDnsAddress(text);
+  if (!isLoopback(upstream.address)) {
+    throw new Error(`'${text}' is not on loopback: routemesh forwards names only to a resolver on this machine's loopback ` +
+      '(127.0.0.0/8 or ::1), such as systemd-resolved at 127.0.0.53 or a local dnsmasq');
+  }
+  return upstream;
 }
 
 /** A flag's parsed value, or its parse error with the flag's name in front. */

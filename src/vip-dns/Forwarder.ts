@@ -8,6 +8,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { HEADER_BYTES, isResponse, rcodeOf, RCODE } from './dnsMessage.js';
 import { FrameReader, frame } from './tcpFrames.js';
+import { isLoopback } from './upstreams.js';
 
 export interface Upstream {
   address: string;
@@ -24,9 +25,6 @@ export interface ForwarderOptions {
 
 export type Transport = 'udp' | 'tcp';
 
-const LOOPBACK = new net.BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
 
 export class Forwarder {
   readonly upstreams: readonly Upstream[];
@@ -37,7 +35,8 @@ export class Forwarder {
   #closed = false;
 
   constructor(options: ForwarderOptions) {
-    this.upstreams = options.upstreams;
+    // routemesh sends nothing beyond this machine's loopback, whatever it is given; its callers say why.
+    this.upstreams = options.upstreams.filter((upstream) => isLoopback(upstream.address));
     this.#timeoutMs = options.timeoutMs ?? 4000;
     this.#maxInFlight = options.maxInFlight ?? 1024;
   }
@@ -73,8 +72,7 @@ export class Forwarder {
   /**
    * Over a socket of its own, connected to the upstream: the kernel then drops datagrams from any other
    * address or port, and reports a port nothing listens on (ECONNREFUSED), which fails this upstream at
-   * once. Bound to loopback for a loopback upstream; for any other, the kernel binds it to the source
-   * address of the upstream's route as it connects.
+   * once. Bound to loopback, where every upstream is.
    */
   #viaUdp(query: Buffer, upstream: Upstream, answers: (reply: Buffer) => boolean): Promise<Buffer | undefined> {
     return this.#attempt((done) => {
@@ -84,8 +82,7 @@ export class Forwarder {
       let open = true;
       socket.on('error', () => done(undefined));
       socket.on('message', (reply) => { if (answers(reply)) done(reply); });
-      const loopback = LOOPBACK.check(address.split('%')[0]!, ipv6 ? 'ipv6' : 'ipv4');
-      socket.bind({ port: 0, ...(loopback ? { address: ipv6 ? '::1' : '127.0.0.1' } : {}) }, () => {
+      socket.bind({ port: 0, address: ipv6 ? '::1' : '127.0.0.1' }, () => {
         if (!open) return;
         socket.connect(upstream.port, address, () => {
           if (open) socket.send(query, (error) => { if (error) done(undefined); });

@@ -6,4 +6,4 @@ export { DnsServer } from './DnsServer.js';
 export type { AnsweredQuery, DnsServerOptions } from './DnsServer.js';
 export { RCODE } from './dnsMessage.js';
 export type { Upstream, Transport } from './Forwarder.js';
-export { DNS_PORT, parseDnsAddress, resolvConfUpstreams, systemUpstreams } from './upstreams.js';
+export { DNS_PORT, isLoopback, parseDnsAddress, resolvConfUpstreams, systemUpstreams } from './upstreams.js';

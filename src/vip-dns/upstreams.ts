@@ -4,6 +4,17 @@ import net from 'node:net';
 import type { Upstream } from './Forwarder.js';
 
 export const DNS_PORT = 53;
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** 127.0.0.0/8 or ::1 (an IPv4-mapped 127.x too): the only addresses routemesh ever sends to. */
+export function isLoopback(address: string): boolean {
+  const plain = address.split('%')[0]!.replace(/^::ffff:(?=\d+\.)/i, '');
+  const family = net.isIP(plain);
+  return family !== 0 && LOOPBACK.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+}
 /** Like Swarm's resolver (and glibc), only the first three nameservers are used. */
 const MAX_RESOLV_CONF_SERVERS = 3;
 
