@@ -98,11 +98,13 @@ export class ChildTask implements RunningTask {
   stop(graceMs: number): Promise<number> {
     if (!this.#gone && !this.#stopping) {
       this.#stopping = true;
-      void (this.#grouped ? Promise.resolve() : this.#initTakesSignals()).then(() => {
+      const terminate = (): void => {
         if (this.#gone) return;
         this.#signalGroup('SIGTERM');
         this.#killTimer = realTimer(() => this.#signalGroup('SIGKILL'), graceMs);
-      });
+      };
+      if (this.#grouped) terminate();
+      else void this.#initTakesSignals().then(terminate);
     }
     return this.exited;
   }
