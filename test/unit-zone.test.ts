@@ -221,3 +221,63 @@ t.test('zone: lookups do not change what the zone holds', async (t) => {
   t.equal(zone.lookup('tasks.my-db', 'A')!.answers.length, 6);
   t.strictSame(db.tasks.map((task) => task.address), dbAddresses, 'the input records are untouched');
 });
+
+/**
+ * 1,000 vip services `svc<i>` on network `ingress`, each with one task and port 80/tcp, and the names of
+ * those whose names the zone made: it reads a service's ports only when it makes that service's names.
+ */
+function countedServices(): { services: ServiceRecord[]; made: Set<string> } {
+  const made = new Set<string>();
+  const services = Array.from({ length: 1000 }, (_, i): ServiceRecord => {
+    const name = `svc${i}`;
+    const ports = [{ port: 80, protocol: 'tcp' }];
+    return {
+      name, vip: `127.10.${i >> 8}.${i & 255}`, tasks: [{ name: `${name}.1.t${i}`, address: `127.20.${i >> 8}.${i & 255}` }], networks: ['ingress'],
+      get ports() {
+        made.add(name);
+        return ports;
+      },
+    };
+  });
+  return { services, made };
+}
+
+const longUnknown = Array.from({ length: 120 }, () => 'a').join('.');
+
+/** What a question answers in a fresh zone of 1,000 services, and whose names the zone made for it. */
+const reachRows: { qname: string; type: QueryType; rcode: 'NOERROR' | 'NXDOMAIN' | undefined; made: string[] }[] = [
+  { qname: longUnknown, type: 'A', rcode: undefined, made: [] },
+  { qname: `${longUnknown}.svc7`, type: 'A', rcode: undefined, made: ['svc7'] },
+  { qname: `${longUnknown}.tasks.svc7`, type: 'A', rcode: 'NXDOMAIN', made: ['svc7'] },
+  { qname: `${longUnknown}.svc7.1.t7.ingress`, type: 'A', rcode: 'NXDOMAIN', made: ['svc7'] },
+  { qname: 'svc500', type: 'A', rcode: 'NOERROR', made: ['svc500'] },
+  { qname: 'TASKS.svc500.ingress', type: 'A', rcode: 'NOERROR', made: ['svc500'] },
+  { qname: 'svc500.1.t500', type: 'A', rcode: 'NOERROR', made: ['svc500'] },
+  { qname: '_80._tcp.svc500', type: 'SRV', rcode: 'NOERROR', made: ['svc500'] },
+  { qname: '_81._tcp.svc500', type: 'SRV', rcode: 'NXDOMAIN', made: ['svc500'] },
+  { qname: '244.1.20.127.in-addr.arpa', type: 'PTR', rcode: 'NOERROR', made: ['svc500'] },
+  { qname: '244.1.10.127.in-addr.arpa', type: 'PTR', rcode: 'NOERROR', made: ['svc500'] },
+  { qname: '99.99.20.127.in-addr.arpa', type: 'PTR', rcode: 'NXDOMAIN', made: [] },
+];
+
+for (const row of reachRows) {
+  t.test(`zone: ${row.type} ${row.qname.length > 40 ? `<120 labels>${row.qname.slice(239)}` : row.qname} makes the names of ${row.made.join(', ') || 'no service'} of 1,000`, async (t) => {
+    // A question goes to the services its labels name, not through every service in turn: an unknown
+    // name must cost the same with 1,000 services as with one (anyone who reaches the DNS port may ask).
+    const { services, made } = countedServices();
+    const counted = new Zone(services, { vipTtl: VIP_TTL, taskTtl: TASK_TTL, ownedBlocks: ['127.10.0.0/16', '127.20.0.0/16'] });
+    t.equal(counted.lookup(row.qname, row.type)?.rcode, row.rcode);
+    t.strictSame([...made], row.made);
+    counted.lookup(row.qname, row.type);
+    t.strictSame([...made], row.made, 'asking again makes nothing more');
+  });
+}
+
+t.test('zone: when two services both have a name, the first in record order answers, as before', async (t) => {
+  // `tasks.x` is both service x's tasks name and service `tasks` on network x.
+  const tasksService: ServiceRecord = { name: 'tasks', vip: '127.10.9.1', tasks: [], ports: [], networks: ['x'] };
+  const x: ServiceRecord = { name: 'x', vip: '127.10.9.2', tasks: [{ name: 'x.1.a', address: '127.20.9.1' }], ports: [] };
+  const options = { vipTtl: VIP_TTL, taskTtl: TASK_TTL };
+  t.strictSame(new Zone([tasksService, x], options).lookup('tasks.x', 'A')!.answers, [a('tasks.x', '127.10.9.1', VIP_TTL)]);
+  t.strictSame(new Zone([x, tasksService], options).lookup('tasks.x', 'A')!.answers, [a('tasks.x', '127.20.9.1', TASK_TTL)]);
+});

@@ -4,7 +4,7 @@
 import { ipToInt, parseCidr } from './Ipam.js';
 
 export interface TaskRecord {
-  /** The container-like name, `<service>.<slot>.<task id>`. */
+  /** The container-like name, `<service>.<slot>.<task id>`: the zone finds it by its first label. */
   name: string;
   address: string;
   /** Where the task really listens for each target port, when that differs (SRV tells the truth). */
@@ -12,6 +12,7 @@ export interface TaskRecord {
 }
 
 export interface ServiceRecord {
+  /** One DNS label, unique in the zone regardless of case (the swarm checks both). */
   name: string;
   /** Absent in dnsrr mode: the name then resolves to the task addresses. */
   vip?: string;
@@ -113,6 +114,13 @@ export class Zone {
   readonly #services: readonly ServiceRecord[];
   readonly #made: WeakMap<ServiceRecord, ServiceNames>;
   readonly #owned: { base: number; size: number }[];
+  /**
+   * Each service's place in #services by its lower-case name, so a question goes straight to the
+   * services its labels name instead of through all of them (names are unique: the swarm refuses a second).
+   */
+  readonly #byName = new Map<string, number>();
+  /** Each task and VIP address's reverse name to its service's place, made when first asked. */
+  #byReverse: Map<string, number> | undefined;
 
   constructor(services: readonly ServiceRecord[], options: ZoneOptions) {
     this.#options = options;
@@ -121,21 +129,46 @@ export class Zone {
     if (!made) namesMade.set(options, (made = new WeakMap()));
     this.#made = made;
     this.#owned = (options.ownedBlocks ?? []).map((cidr) => parseCidr(cidr));
+    this.#services.forEach((service, index) => {
+      const key = service.name.toLowerCase();
+      if (!this.#byName.has(key)) this.#byName.set(key, index);
+    });
   }
 
-  /** Each service's names, made as a query first needs them. */
-  *#parts(): Iterable<ServiceNames> {
-    for (const service of this.#services) {
-      let names = this.#made.get(service);
-      if (!names) this.#made.set(service, (names = new ServiceNames(service, this.#options)));
-      yield names;
+  /** A service's names, made the first time a query needs them. */
+  #names(index: number): ServiceNames {
+    const service = this.#services[index]!;
+    let names = this.#made.get(service);
+    if (!names) this.#made.set(service, (names = new ServiceNames(service, this.#options)));
+    return names;
+  }
+
+  /** The place of the service holding the address a reverse name stands for. */
+  #serviceOfReverse(key: string): number | undefined {
+    if (!this.#byReverse) {
+      const byReverse = (this.#byReverse = new Map<string, number>());
+      this.#services.forEach((service, index) => {
+        for (const address of [...service.tasks.map((task) => task.address), ...(service.vip ? [service.vip] : [])]) {
+          const reverse = reverseName(address).toLowerCase();
+          if (!byReverse.has(reverse)) byReverse.set(reverse, index);
+        }
+      });
     }
+    return this.#byReverse.get(key);
   }
 
-  /** A name's entry: the first service that has one (names are unique across services). */
+  /**
+   * A name's entry. Every name of a service holds the service's name as its first label (`svc`,
+   * `svc.<network>`, a task's `svc.<slot>.<id>`), its second (`tasks.svc`) or its third
+   * (`_80._tcp.svc`), or is the reverse name of one of its addresses: only those services are asked,
+   * the first in record order winning as when every service was asked in turn.
+   */
   #find(key: string): Entry | undefined {
-    for (const part of this.#parts()) {
-      const entry = part.names.get(key);
+    const candidates = key.split('.', 3).map((label) => this.#byName.get(label));
+    if (key.endsWith(REVERSE_SUFFIX)) candidates.push(this.#serviceOfReverse(key));
+    const indexes = [...new Set(candidates.filter((index) => index !== undefined))].sort((x, y) => x - y);
+    for (const index of indexes) {
+      const entry = this.#names(index).names.get(key);
       if (entry) return entry;
     }
     return undefined;
@@ -166,7 +199,11 @@ export class Zone {
     return answer;
   }
 
-  /** A name under one of our subtrees (`x.tasks.my-web`, `_81._tcp.my-web`), or an address of our blocks, is ours too. */
+  /**
+   * A name under one of our subtrees (`x.tasks.my-web`, `_81._tcp.my-web`), or an address of our blocks,
+   * is ours too. A subtree starts with its service's name (a task's name) or one label before it
+   * (`tasks.`, `_tcp.`, `_udp.`), so each label that names a service is checked at most twice.
+   */
   #owns(name: string): boolean {
     if (name.endsWith(REVERSE_SUFFIX)) {
       const address = addressOf(name);
@@ -174,9 +211,13 @@ export class Zone {
       return this.#owned.some((block) => ((address - block.base) >>> 0) < block.size);
     }
     const labels = name.split('.');
+    const starts = [0];
+    for (const label of labels) starts.push(starts.at(-1)! + label.length + 1);
     for (let i = 1; i < labels.length; i++) {
-      const below = labels.slice(i).join('.');
-      for (const part of this.#parts()) if (part.subtrees.has(below)) return true;
+      const index = this.#byName.get(labels[i]!);
+      if (index === undefined) continue;
+      const { subtrees } = this.#names(index);
+      if (subtrees.has(name.slice(starts[i])) || (i > 1 && subtrees.has(name.slice(starts[i - 1])))) return true;
     }
     return false;
   }
