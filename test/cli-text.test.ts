@@ -42,6 +42,11 @@ t.test('Go duration syntax parses to nanoseconds', async (t) => {
     ['2h45m', 9900e9], ['0', 0], ['-1s', -1e9], ['.5s', 5e8], ['10', undefined], ['', undefined], ['1x', undefined], ['s', undefined],
     // An int64 of nanoseconds holds up to 2562047h47m16.854775807s: Go refuses more as an invalid duration.
     ['2562047h', 2562047 * 3600e9], ['2562048h', undefined], ['100000000h', undefined], ['-100000000h', undefined], ['1d', undefined],
+    // Its very limits, which a float sum rounds to 2^63; the number is the nearest a double holds.
+    ['9223372036854775807ns', 2 ** 63], ['2562047h47m16.854775807s', 2 ** 63], ['-9223372036854775808ns', -(2 ** 63)],
+    ['9223372036854775808ns', undefined], ['2562047h47m16.854775808s', undefined], ['-9223372036854775809ns', undefined],
+    // A fraction of a nanosecond is dropped, as Go drops it.
+    ['1.9ns', 1], ['1.0000000009s', 1e9],
   ];
   for (const [text, ns] of cases) t.equal(parseGoDuration(text), ns, text);
 });

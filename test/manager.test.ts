@@ -530,8 +530,8 @@ function writesPerTurn(manager: Manager): { stop(): number[] } {
   };
 }
 
-/** A slice's task writes (DEFAULT_SLICE_BUDGET), and the placements of the tasks its last reconcile made: what one turn may write at most. */
-const MOST_WRITES_PER_TURN = 2 * 100;
+/** A slice's task writes (DEFAULT_SLICE_BUDGET), and the few writes of a request or a service's status beside them: what one turn may write at most. */
+const MOST_WRITES_PER_TURN = 100 + 10;
 
 t.test('services that together ask for more task addresses than the pool has are refused, naming the numbers', async (t) => {
   const { manager, ids } = cluster(3, '127.96.0.0/20'); // 4,093 task addresses
@@ -663,6 +663,31 @@ t.test('draining, or losing, a node with thousands of tasks stops them a slice a
   t.ok(on(ids[1]!).every((task) => task.Status.State === 'orphaned' || task.Status.State === 'shutdown'), 'every task of the down node orphaned');
   await agents(manager);
   t.equal(live(manager, service.ID).filter((task) => task.Status.State === 'running' && task.NodeID === ids[0]).length, 3000, 'all on the one node left');
+});
+
+t.test('thousands of tasks that waited for a node are placed a slice at a time once one can take them, and spread', async (t) => {
+  const { manager, ids } = cluster(3);
+  t.teardown(() => manager.close());
+  const service = await manager.createService(spec('waiting', 3000, { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Placement: { Constraints: ['node.labels.go == yes'] } } }));
+  await manager.settled();
+  t.ok(live(manager, service.ID).every((task) => task.Status.State === 'pending' && task.Status.Err), 'no node matches: every task waits, and says why');
+
+  for (const id of ids.slice(0, 2)) {
+    const node = manager.store.node(id)!;
+    let writes = 0;
+    const count = () => { writes++; };
+    manager.store.on('change', count);
+    manager.updateNode(id, node.Version.Index, { ...node.Spec, Labels: { go: 'yes' } });
+    manager.store.off('change', count);
+    t.ok(writes > 1 && writes <= MOST_WRITES_PER_TURN, `labelling ${node.Description.Hostname} placed a slice only (${writes} writes)`);
+  }
+  const turns = writesPerTurn(manager);
+  await manager.settled();
+  const slices = turns.stop();
+  t.ok(slices.length > 1 && Math.max(...slices) <= MOST_WRITES_PER_TURN, `the rest over ${slices.length} turns of at most ${Math.max(...slices)} writes`);
+  const placed = live(manager, service.ID).filter((task) => task.Status.State === 'assigned');
+  t.equal(placed.length, 3000, 'every task placed');
+  t.same(ids.map((id) => placed.filter((task) => task.NodeID === id).length), [1500, 1500, 0], 'spread over the two labelled nodes');
 });
 
 t.test('a reconcile that throws is logged, and neither the request nor the timer that ran its slice sees it', async (t) => {

@@ -77,6 +77,13 @@ for (const [what, body, field, goType] of refused) {
   });
 }
 
+t.test('Go\'s largest int64, which JSON.parse has already made 2^63, is refused saying so', async (t) => {
+  const pids = JSON.parse('{"Name":"big","TaskTemplate":{"ContainerSpec":{"Image":"nginx"},"Resources":{"Limits":{"Pids":9223372036854775807}}}}');
+  t.throws(() => normalizeServiceSpec(pids), { message: /Pids must be a whole number below 2\^63 \(int64; numbers are read as doubles here, so 9223372036854775807 itself reads as 2\^63 and is refused\)/ });
+  const body = JSON.parse('{"Name":"big","TaskTemplate":{"ContainerSpec":{"Image":"nginx","StopGracePeriod":9223372036854775807}}}');
+  t.throws(() => normalizeServiceSpec(body), { message: /StopGracePeriod must be a whole number of nanoseconds below 2\^63 .* 9223372036854775807 itself reads as 2\^63 and is refused/ });
+});
+
 t.test('what Go decodes is accepted: nulls, unknown fields, the largest values of each type', async (t) => {
   const accepted: [string, Record<string, unknown>][] = [
     ['null in every kind of field', spec({ container: { StopGracePeriod: null, Labels: null, Mounts: null, Init: null }, task: { Resources: null, Networks: null } })],

@@ -1,5 +1,6 @@
 // How `up` names the routemesh command in the commands it suggests: `routemesh` only when the user's
 // PATH has it, else the checkout's link as the user can type it from where they are.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,10 +9,10 @@ import type { Test } from 'tap';
 import { invocation } from '../src/cli/invocation.js';
 
 /** A checkout (bin/routemesh.js and the root's `routemesh` link to it) in a directory of the test's own. */
-function checkout(t: Test) {
+function checkout(t: Test, name = 'clone') {
   const top = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'routemesh-invocation-')));
   t.teardown(() => fs.rmSync(top, { recursive: true, force: true }));
-  const root = path.join(top, 'clone');
+  const root = path.join(top, name);
   fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
   const script = path.join(root, 'bin', 'routemesh.js');
   fs.writeFileSync(script, '', { mode: 0o755 });
@@ -49,4 +50,16 @@ t.test('routemesh when the user\'s PATH runs this very file; npx routemesh under
   t.equal(invocation(script, { PATH: `${npmBin}:/usr/bin`, npm_command: 'start' }, root), './routemesh', 'npm\'s own .bin on PATH is not the user\'s shell\'s');
   t.equal(invocation(script, { PATH: npmBin, npm_command: 'exec' }, root), 'npx routemesh');
   t.equal(invocation(undefined, {}, root), 'routemesh', 'no script known (an embedding program)');
+});
+
+t.test('a path the shell would split or expand is single-quoted, and the shell reads it back whole', async (t) => {
+  const { top, root, script } = checkout(t, "my clone's $HOME");
+  const env = { PATH: '/usr/bin:/bin' };
+  fs.mkdirSync(path.join(top, 'elsewhere'));
+  const absolute = invocation(script, env, path.join(top, 'elsewhere'));
+  t.equal(absolute, `'${path.join(root, 'routemesh').replace("'", "'\\''")}'`, 'from outside: the absolute path, quoted');
+  t.equal(execFileSync('sh', ['-c', `printf %s ${absolute}`], { encoding: 'utf8' }), path.join(root, 'routemesh'), 'sh reads back the path');
+  const relative = invocation(script, env, top);
+  t.equal(execFileSync('sh', ['-c', `printf %s ${relative}`], { cwd: top, encoding: 'utf8' }), `./${path.basename(root)}/routemesh`, 'a relative path too');
+  t.equal(invocation(script, env, root), './routemesh', 'nothing to quote from the root');
 });

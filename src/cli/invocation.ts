@@ -8,7 +8,8 @@ const NAME = 'routemesh';
 /**
  * The rule: run through npx, `npx routemesh`; when a `routemesh` on the user's PATH runs this very file
  * (npm link, a global install), `routemesh`; else the checkout's `routemesh` link (or, without one, this
- * file) as a path from the user's directory (`./routemesh` at the checkout's root), absolute from elsewhere.
+ * file) as a path from the user's directory (`./routemesh` at the checkout's root), absolute from elsewhere,
+ * single-quoted when the shell would split or expand it (a checkout under `My Projects`).
  * Under npm (`npm start`) the directory the user typed in is INIT_CWD, and npm's own node_modules/.bin
  * entries on PATH are not the user's shell's.
  */
@@ -25,7 +26,12 @@ export function invocation(script: string | undefined, env: Readonly<Record<stri
   const link = path.join(path.dirname(path.dirname(real)), NAME);
   const target = realpath(link) === real ? link : real;
   const relative = path.relative(env['INIT_CWD'] ?? cwd, target);
-  return relative.startsWith('..') || path.isAbsolute(relative) ? target : `./${relative}`;
+  return shellWord(relative.startsWith('..') || path.isAbsolute(relative) ? target : `./${relative}`);
+}
+
+/** The path as one word a POSIX shell reads back as it is. */
+function shellWord(file: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(file) ? file : `'${file.replaceAll("'", "'\\''")}'`;
 }
 
 function realpath(file: string | undefined): string | undefined {

@@ -56,8 +56,13 @@ export class Agent {
   /** Stops waiting out their fence period, due in the order they were asked (the period is the same for all). */
   #fenced: { dueAt: number; release: () => void }[] = [];
   #fenceTimer: { cancel(): void } | undefined;
+  /**
+   * The task whose report is being written: its own write needs no second look. What the manager writes
+   * back at once on a report only concerns an ended task, which this agent no longer runs.
+   */
+  #reporting: string | undefined;
   #onChange = (change: StoreChange): void => {
-    if (change.kind !== 'task' || (change.nodeId !== this.nodeId && !this.#running.has(change.id))) return;
+    if (change.kind !== 'task' || change.id === this.#reporting || (change.nodeId !== this.nodeId && !this.#running.has(change.id))) return;
     if (this.#dirty !== 'all') this.#dirty.add(change.id);
     this.#queueSync();
   };
@@ -120,10 +125,13 @@ export class Agent {
   /** Reports run inside promise callbacks: one that throws must be logged, not become an unhandled rejection. */
   #report(taskId: string, report: TaskStatusReport): void {
     if (this.#stopped) return;
+    this.#reporting = taskId;
     try {
       this.#link.reportTaskStatus(taskId, report);
     } catch (error) {
       this.#log(`agent of node ${this.nodeId}: could not report task ${taskId} ${report.State}: ${(error as Error).message}`);
+    } finally {
+      this.#reporting = undefined;
     }
   }
 

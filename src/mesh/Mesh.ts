@@ -189,7 +189,8 @@ export class Mesh {
       // A scale or an update's progress changes no route: the service's tasks say what changes.
       if (!dirty.all && current && this.#services.get(id)?.serviceChanged(current)) continue;
       rebuilt.add(id);
-      namesChanged = this.#rebuild(id, moved) || namesChanged;
+      this.#rebuild(id, moved);
+      namesChanged = true;
     }
     const changes = new Map<string, BackendChange[]>();
     for (const [taskId, serviceId] of dirty.tasks) {
@@ -199,7 +200,8 @@ export class Mesh {
       const pools = service.taskChanged(taskId, this.#view.task(taskId), this.#nodesUp);
       if (!pools) {
         rebuilt.add(serviceId);
-        namesChanged = this.#rebuild(serviceId, moved) || namesChanged;
+        this.#rebuild(serviceId, moved);
+        namesChanged = true;
         // The rebuild read every task of the service: what its earlier tasks changed is in it already.
         for (const key of service.table.pools.keys()) changes.delete(key);
         continue;
@@ -231,9 +233,9 @@ export class Mesh {
 
   /**
    * Makes one service's part of the node again from the store: its pools whole, its listeners, its
-   * names. Says whether its names may have changed (always, for now: a rebuild is a service's change).
+   * names (which the caller then takes as changed: a rebuild is a service's change).
    */
-  #rebuild(serviceId: string, moved: { joined: Set<string>; left: Set<string> }): boolean {
+  #rebuild(serviceId: string, moved: { joined: Set<string>; left: Set<string> }): void {
     const previous = this.#services.get(serviceId);
     const service = this.#view.service(serviceId);
     const next = service && new MeshService(service, this.#view.tasksOfService(serviceId), this.#nodesUp, {
@@ -286,7 +288,6 @@ export class Mesh {
       this.#listeners.delete(key);
       this.#stop(listener);
     }
-    return true;
   }
 
   /** Replaces a pool's members, counting which tasks joined or left the node's pools. */

@@ -17,7 +17,7 @@ interface PoolOf {
 }
 
 /** What one task's change does to the service's pools: each pool's new member, or undefined when it leaves. */
-export type PoolChanges = Map<string, BackendDesired | undefined>;
+type PoolChanges = Map<string, BackendDesired | undefined>;
 
 export class MeshService {
   #service: Service;

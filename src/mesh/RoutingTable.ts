@@ -66,7 +66,7 @@ function weightOrOne(containerLabels: Record<string, string> | undefined, servic
   }
 }
 
-/** Each service's settings as of its version: every node rebuilds its table at every change in the cluster. */
+/** Each service's settings as of its version, read once for every node's mesh (each rebuilds the service's part when it changes). */
 const settingsMade = new WeakMap<Service, { version: number; settings: LbSettings }>();
 
 function settingsOf(service: Service): LbSettings {

@@ -2,34 +2,39 @@
 // (time.ParseDuration, which every docker duration flag uses) and nanoseconds back to Go's
 // Duration.String(). Shared by the CLI's flags and the swarm's duration labels.
 
-const UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  'µs': 1e3, // U+00B5 micro sign
-  'μs': 1e3, // U+03BC Greek mu
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
+const UNITS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1000n,
+  'µs': 1000n, // U+00B5 micro sign
+  'μs': 1000n, // U+03BC Greek mu
+  ms: 1000_000n,
+  s: 1000_000_000n,
+  m: 60_000_000_000n,
+  h: 3600_000_000_000n,
 };
 
-/** Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses anything past it. */
-const MAX_NS = 2 ** 63;
+/**
+ * Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses anything past it. Added up in BigInt,
+ * as a float rounds 2^63 - 1 (2562047h47m16.854775807s, Go's own String() of the largest) up to 2^63.
+ */
+const MAX_NS = 2n ** 63n - 1n;
+const MIN_NS = -(2n ** 63n);
 
 /**
  * Nanoseconds, or undefined when the text is not a Go duration or is beyond what one holds (about
- * 2562047h), as Go says `time: invalid duration` for both. Compound durations (`2m30s`) add up.
+ * 2562047h), as Go says `time: invalid duration` for both. Compound durations (`2m30s`) add up; a
+ * fraction of a nanosecond is dropped, as Go drops it.
  */
 export function parseGoDuration(text: string): number | undefined {
   let s = text;
-  let sign = 1;
+  let sign = 1n;
   if (s.startsWith('-') || s.startsWith('+')) {
-    sign = s.startsWith('-') ? -1 : 1;
+    sign = s.startsWith('-') ? -1n : 1n;
     s = s.slice(1);
   }
   if (s === '0') return 0;
   if (s === '') return undefined;
-  let total = 0;
+  let total = 0n;
   const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
   while (s !== '') {
     const m = part.exec(s);
@@ -37,12 +42,13 @@ export function parseGoDuration(text: string): number | undefined {
     const [whole, int = '', frac = '', unit = ''] = m;
     if (int === '' && frac === '') return undefined;
     const scale = UNITS[unit]!;
-    total += Number(int === '' ? 0 : int) * scale;
-    if (frac !== '') total += Math.round(Number(`0.${frac}`) * scale);
+    total += BigInt(int === '' ? 0 : int) * scale;
+    if (frac !== '') total += (BigInt(frac) * scale) / 10n ** BigInt(frac.length);
     s = s.slice(whole.length);
   }
-  if (Math.round(total) >= MAX_NS) return undefined;
-  return sign * Math.round(total);
+  total *= sign;
+  if (total > MAX_NS || total < MIN_NS) return undefined;
+  return Number(total);
 }
 
 /** Go's time.Duration.String(): 0s, 500ms, 1.5s, 1m30s, 2h0m0s. */

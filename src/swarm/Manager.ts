@@ -540,8 +540,10 @@ export class Manager {
   }
 
   /**
-   * Places the service's pending tasks as one batch, so they spread over the nodes. Each placement is charged
-   * to the slice, past its end if need be: the tasks a reconcile made are placed in the same reconcile.
+   * Places the service's pending tasks, as many as the slice has budget for (one at least), and queues the
+   * service again while more remain: tasks can wait pending in thousands (a constraint no node met, every node
+   * drained), and a node becoming eligible must not place them all in one turn. Each batch counts the tasks
+   * placed before it, so the slices spread as one batch would.
    */
   #scheduleUnassigned(service: Service, budget: SliceBudget): void {
     const pending = this.store.tasksOfService(service.ID)
@@ -551,14 +553,22 @@ export class Manager {
     const maxPerNode = service.Spec.TaskTemplate.Placement?.MaxReplicas ?? 0;
     const nodes = this.store.nodes();
     const hostPorts = (service.Endpoint.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => `${p.PublishedPort}/${p.Protocol}`);
-    const choices = this.#scheduler.place({ serviceId: service.ID, constraints, maxPerNode, hostPorts }, pending.length, nodes, this.store.tasks());
+    let writes = Math.max(budget.left, 1);
+    const choices = this.#scheduler.place({ serviceId: service.ID, constraints, maxPerNode, hostPorts }, Math.min(pending.length, writes), nodes, this.store.tasks());
+    // The scheduler only fills nodes up: once a task finds no node, none after it would find one either.
+    const full = choices.includes(undefined);
     const reason = hostPorts.length ? `host-mode port already in use on ${nodes.length} nodes`
       : constraints.length ? `scheduling constraints not satisfied on ${nodes.length} nodes` : `${nodes.length} nodes not available for new tasks`;
     const unplaced = `no suitable node (${reason})`;
-    pending.forEach((task, i) => {
+    for (const [i, task] of pending.entries()) {
       const nodeId = choices[i];
       // A task that still finds no node is not written again: every node would look at it for nothing.
-      if (!nodeId && task.Status.Err === unplaced) return;
+      if (!nodeId && full && task.Status.Err === unplaced) continue;
+      if (writes === 0) {
+        this.#queue.add({ kind: 'service', id: service.ID });
+        return;
+      }
+      writes--;
       budget.left--;
       this.store.updateTask(task.ID, (t) => {
         if (nodeId) {
@@ -569,7 +579,7 @@ export class Manager {
           t.Status = { ...t.Status, Err: unplaced };
         }
       });
-    });
+    }
   }
 
   // ---- task status from agents ----------------------------------------------------------------
