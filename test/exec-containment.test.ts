@@ -3,7 +3,6 @@
 // is interrupted or killed; the task ends when its program does, with its code, however long an escaped
 // process holds its output; it runs with a container's PATH, working directory and HOME.
 // Runtime tasks on 127.24.200.x; a cluster as root on 127.21-23, one as nobody on 127.24.0-191.
-import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { healthProbe, Runtime } from '../src/runtime/index.js';
 import type { RunningTask, RuntimeOptions, TaskRunSpec } from '../src/runtime/index.js';
-import { spawnRoutemesh } from './support/cli.js';
+import { upProcess } from './support/cli.js';
 import { api, waitFor } from './support/cluster.js';
 import { httpGet } from './support/net.js';
 import { killAll, processesRunning, remaining, uniqueSleep } from './support/processes.js';
@@ -169,15 +168,8 @@ async function up(t: Test, nodes: string, tasks: string, vips: string, runAs: st
   const dns = nodes.replace(/0\/24$/, '250');
   // tap's hooks in the environment write into this checkout when node exits: as nobody, they could not.
   const env = runAs.length > 0 ? { PATH: process.env.PATH, HOME: '/' } : process.env;
-  const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', nodes, '--task-subnet', tasks, '--vip-subnet', vips,
+  const { child, exited } = await upProcess(t, ['--nodes', '1', '--subnet', nodes, '--task-subnet', tasks, '--vip-subnet', vips,
     '--dns', dns, '--dns-upstream', dns.replace(/250$/, '251')], env, { runAs });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => { child.kill('SIGKILL'); });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => { stdout += chunk; });
-  child.stderr!.on('data', (chunk) => { stderr += chunk; });
-  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000).catch((err: Error) => { throw new Error(`${err.message}: ${stderr}`); });
   return { child, exited, engine: `http://${nodes.replace(/0\/24$/, '1')}:2375` };
 }
 

@@ -1,10 +1,9 @@
 // Nothing outlives the cluster: however `routemesh up` ends (SIGKILL, or SIGHUP when its terminal closes),
 // the processes of its routemesh/exec tasks end with it. Nodes 127.38.0.x, tasks 127.39/16, VIPs 127.40/16.
-import { once } from 'node:events';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, waitFor } from './support/cluster.js';
-import { spawnRoutemesh } from './support/cli.js';
+import { upProcess } from './support/cli.js';
 import { processesRunning, remaining, uniqueSleep } from './support/processes.js';
 
 const NODES = 38;
@@ -12,15 +11,8 @@ const ENGINE = `http://127.${NODES}.0.1:2375`;
 
 /** A cluster in a child process running two replicas of `sleep <a number no other process uses>`, each with a child doing the same. */
 async function clusterWithSleepers(t: Test) {
-  const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', `127.${NODES}.0.0/24`, '--task-subnet', `127.${NODES + 1}.0.0/16`,
+  const { child, exited, stderr } = await upProcess(t, ['--nodes', '1', '--subnet', `127.${NODES}.0.0/24`, '--task-subnet', `127.${NODES + 1}.0.0/16`,
     '--vip-subnet', `127.${NODES + 2}.0.0/16`, '--dns', `127.${NODES}.0.250`, '--dns-upstream', `127.${NODES}.0.251`]);
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => { child.kill('SIGKILL'); });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => { stdout += chunk; });
-  child.stderr!.on('data', (chunk) => { stderr += chunk; });
-  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
 
   const argv = uniqueSleep();
   // Each task's own process sleeps, and so does the child it started (as npm starts node).
@@ -32,7 +24,7 @@ async function clusterWithSleepers(t: Test) {
   const pids = await waitFor('four sleepers', () => { const p = processesRunning(argv); return p.length === 4 ? p : undefined; });
   // Should a check fail, its processes must not outlive the test either.
   t.teardown(() => { for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
-  return { child, exited, argv, stderr: () => stderr };
+  return { child, exited, argv, stderr };
 }
 
 t.test('SIGKILL of `routemesh up`: its exec tasks die with it', async (t) => {

@@ -1,7 +1,6 @@
 // `routemesh up` as a real process, on 127.25.0.0/24 (tasks 127.26.0.0/24, VIPs 127.27.0.0/24): it
 // survives a reader of its output that went away, any fatal path still closes the cluster and its
 // sockets, and it suggests commands as the user can type them.
-import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, serviceSpec, testBlock, waitFor } from './support/cluster.js';
-import { spawnRoutemesh } from './support/cli.js';
+import { upProcess } from './support/cli.js';
 
 const BLOCK = testBlock(25);
 const ENGINE = `http://127.${BLOCK}.0.1:2375`;
@@ -19,18 +18,11 @@ const FAULT = fileURLToPath(new URL('./fixtures/fault-on-signal.mjs', import.met
 async function up(t: Test, nodeArgs: string[] = []) {
   const socketDir = mkdtempSync(path.join(os.tmpdir(), 'routemesh-up-process-'));
   t.teardown(() => rmSync(socketDir, { recursive: true, force: true }));
-  const child = spawnRoutemesh(['up', '--nodes', '2', '--subnet', `127.${BLOCK}.0.0/24`, '--task-subnet', `127.${BLOCK + 1}.0.0/24`,
+  const up = await upProcess(t, ['--nodes', '2', '--subnet', `127.${BLOCK}.0.0/24`, '--task-subnet', `127.${BLOCK + 1}.0.0/24`,
     '--vip-subnet', `127.${BLOCK + 2}.0.0/24`, '--dns', `127.${BLOCK}.0.250`, '--dns-upstream', `127.${BLOCK}.0.251`,
     '--metrics-port', 'off', '--socket-dir', socketDir], userEnv(), { nodeArgs });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => { child.kill('SIGKILL'); });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => { stdout += chunk; });
-  child.stderr!.on('data', (chunk) => { stderr += chunk; });
-  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
   t.same(readdirSync(socketDir).sort(), [`127.${BLOCK}.0.1.sock`, `127.${BLOCK}.0.2.sock`], 'a socket per node');
-  return { child, exited, socketDir, stdout: () => stdout, stderr: () => stderr };
+  return { ...up, socketDir };
 }
 
 /** The environment of a user's shell, not npm's (`npm test` sets INIT_CWD and npm_command). */

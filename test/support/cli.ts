@@ -1,7 +1,10 @@
 // Test support: the routemesh command, and the real docker CLI, as child processes, the way a user runs them.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import { waitFor } from './cluster.js';
 
 /**
  * The installed command, running the build in dist/ (`npm test` builds it first; after changing src,
@@ -59,4 +62,25 @@ export function docker(address: string, ...args: string[]): Promise<CliResult> {
 export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, options: { runAs?: string[]; nodeArgs?: string[] } = {}): ChildProcess {
   const [file, ...rest] = [...options.runAs ?? [], process.execPath, ...options.nodeArgs ?? [], bin, ...args];
   return spawn(file!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface UpProcess {
+  child: ChildProcess;
+  /** Its exit code and signal. */
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** `routemesh up args` as a child process, once it has printed its start-up table; SIGKILLed when the test ends. */
+export async function upProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = process.env, options: { runAs?: string[]; nodeArgs?: string[] } = {}): Promise<UpProcess> {
+  const child = spawnRoutemesh(['up', ...args], env, options);
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => { stdout += chunk; });
+  child.stderr!.on('data', (chunk) => { stderr += chunk; });
+  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000).catch((err: Error) => { throw new Error(`${err.message}: ${stderr}`); });
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
