@@ -102,14 +102,15 @@ export class Engine implements EngineContext {
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
-    const timeouts = serverTimeouts(options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS, API_KEEP_ALIVE_MS);
+    const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
+    const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
     this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
     this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
       new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
       const registries = [this.#metricsRegistry, ...(options.sharedMetrics ?? [])];
-      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries, options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS);
+      this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries, requestHeadMs);
     }
   }
 

@@ -21,7 +21,7 @@ export type ReconcileWork = (item: Dirty, budget: SliceBudget) => void;
  * Task writes per slice. A write costs every node's mesh and agent a look at the change, so a slice of
  * this many keeps a turn of the event loop in the low milliseconds however large the service.
  */
-export const DEFAULT_SLICE_BUDGET = 100;
+const DEFAULT_SLICE_BUDGET = 100;
 
 function keyOf(item: Dirty): string {
   return item.kind === 'addresses' ? item.kind : `${item.kind} ${item.id}`;

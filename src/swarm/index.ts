@@ -14,7 +14,7 @@ export type { SwarmErrorCode } from './errors.js';
 export { JoinTokens } from './JoinTokens.js';
 export { naturalOrder } from './naturalOrder.js';
 export { RootCA } from './RootCA.js';
-export { realTimer } from './timer.js';
+export { MAX_TIMEOUT_MS, realTimer } from './timer.js';
 export type { SetTimer, Timer } from './timer.js';
 export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
 export { lbSettings, weightOf, inRanges, DEFAULT_LB_SETTINGS } from './lbSettings.js';

@@ -5,6 +5,7 @@ import { formatGoDuration, parseGoDuration } from '../shared/index.js';
 import { ipToInt } from '../vip-dns/index.js';
 import { NANOS_PER_MS } from './defaults.js';
 import { invalidArgument } from './errors.js';
+import { MAX_TIMEOUT_MS } from './timer.js';
 
 export const ALGORITHMS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'source-hash'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -82,15 +83,14 @@ const MAX_WEIGHT = 1000;
 type Reader = (value: string, label: string) => unknown;
 
 /** Node's timers (setTimeout, a socket's idle timeout) fire at once past this: the longest a label may ask. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Go's syntax, as Traefik's duration labels: `2m30s`, `1h30m`. `min` is 1 for a time limit (0 would mean none), 0 where 0 turns the feature off. */
 const duration = (min: number): Reader => (value, label) => {
   const ns = parseGoDuration(value);
   const ms = ns === undefined ? NaN : ns / NANOS_PER_MS;
-  if (!Number.isInteger(ms) || ms < min || ms > MAX_TIMER_MS) {
+  if (!Number.isInteger(ms) || ms < min || ms > MAX_TIMEOUT_MS) {
     throw invalidArgument(`label ${label}=${value}: must be a duration like 250ms, 5s, 2m or 1h30m, in whole milliseconds, ` +
-      `${min ? 'more than 0' : '0s or more'} and at most ${formatGoDuration(MAX_TIMER_MS * NANOS_PER_MS)}`);
+      `${min ? 'more than 0' : '0s or more'} and at most ${formatGoDuration(MAX_TIMEOUT_MS * NANOS_PER_MS)}`);
   }
   return ms;
 };

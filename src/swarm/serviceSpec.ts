@@ -6,7 +6,7 @@ import { DEFAULT_RESTART_DELAY, DEFAULT_STOP_GRACE_PERIOD, DEFAULT_UPDATE_CONFIG
 import { SwarmError, invalidArgument } from './errors.js';
 import { parseConstraint } from './constraints.js';
 import { checkCount, checkOneOf, checkStringMap, isObject } from './specChecks.js';
-import { canonicalServiceSpec } from './specSchema.js';
+import { HEALTH_DURATIONS, canonicalServiceSpec } from './specSchema.js';
 import { checkContainerLabels, lbSettings } from './lbSettings.js';
 
 // swarmkit's rule (controlapi): letters and digits, joined by runs of '-' or '_'; 63 characters at most.
@@ -90,7 +90,7 @@ const MINIMUM_HEALTH_DURATION_NS = 1_000_000;
 /** swarmkit's checks, in its words; StartInterval too, which the daemon refuses when the node creates the container. */
 function checkHealth(health: unknown): void {
   if (!isObject(health)) return;
-  for (const field of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval']) {
+  for (const field of HEALTH_DURATIONS) {
     const ns = health[field];
     if (typeof ns === 'number' && ns !== 0 && ns < MINIMUM_HEALTH_DURATION_NS) {
       throw invalidArgument(`ContainerSpec: ${field} in HealthConfig cannot be less than 1ms`);

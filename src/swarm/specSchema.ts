@@ -36,17 +36,18 @@ const stringMap = map('string');
 const TWO_63 = 2 ** 63;
 /** What an int64 field says: JSON.parse reads 9223372036854775807 as 2^63, so Go's very largest is refused here. */
 const INT64 = 'a whole number below 2^63 (int64; numbers are read as doubles here, so 9223372036854775807 itself reads as 2^63 and is refused)';
+const isInt64 = (v: number): boolean => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63;
 /** Go's name of each scalar, its JSON kind, and the values it holds (JSON.parse has made every number a double). */
 const SCALARS: Record<Scalar, { go: string; json: 'string' | 'bool' | 'number'; holds: (v: never) => boolean; expected: string }> = {
   string: { go: 'string', json: 'string', holds: () => true, expected: 'a string' },
   bool: { go: 'bool', json: 'bool', holds: () => true, expected: 'true or false' },
-  int: { go: 'int', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63, expected: INT64 },
-  int64: { go: 'int64', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63, expected: INT64 },
+  int: { go: 'int', json: 'number', holds: isInt64, expected: INT64 },
+  int64: { go: 'int64', json: 'number', holds: isInt64, expected: INT64 },
   uint32: { go: 'uint32', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, expected: 'a whole number from 0 to 4294967295 (uint32)' },
   uint64: { go: 'uint64', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 64, expected: 'a whole number from 0 to 18446744073709551615 (uint64)' },
   float32: { go: 'float32', json: 'number', holds: (v: number) => Math.abs(v) <= 3.4028234663852886e38, expected: 'a number within float32\'s range' },
   duration: {
-    go: 'time.Duration', json: 'number', holds: (v: number) => Number.isInteger(v) && v >= -TWO_63 && v < TWO_63,
+    go: 'time.Duration', json: 'number', holds: isInt64,
     expected: 'a whole number of nanoseconds below 2^63 (int64), like 10000000000 for 10s (numbers are read as doubles here, so 9223372036854775807 itself reads as 2^63 and is refused)',
   },
   bytes: { go: '[]uint8', json: 'string', holds: (v: string) => v.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(v), expected: 'base64 text' },
@@ -55,7 +56,8 @@ const SCALARS: Record<Scalar, { go: string; json: 'string' | 'bool' | 'number'; 
 
 const DRIVER = struct('swarm.Driver', { Name: 'string', Options: stringMap });
 const FILE_TARGET = { Name: 'string', UID: 'string', GID: 'string', Mode: 'uint32' } as const;
-const DURATIONS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const;
+/** A health check's durations. */
+export const HEALTH_DURATIONS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const;
 
 const MOUNT = struct('mount.Mount', {
   Type: 'string', Source: 'string', Target: 'string', ReadOnly: 'bool', Consistency: 'string',
@@ -81,7 +83,7 @@ const CONTAINER_SPEC = struct('swarm.ContainerSpec', {
   Init: 'bool', StopSignal: 'string', TTY: 'bool', OpenStdin: 'bool', ReadOnly: 'bool',
   Mounts: list(MOUNT),
   StopGracePeriod: 'duration',
-  Healthcheck: struct('container.HealthConfig', { Test: strings, Retries: 'int', ...Object.fromEntries(DURATIONS.map((d) => [d, 'duration'])) }),
+  Healthcheck: struct('container.HealthConfig', { Test: strings, Retries: 'int', ...Object.fromEntries(HEALTH_DURATIONS.map((d) => [d, 'duration'])) }),
   Hosts: strings,
   DNSConfig: struct('swarm.DNSConfig', { Nameservers: list('ip'), Search: strings, Options: strings }),
   Secrets: list(struct('swarm.SecretReference', { File: struct('swarm.SecretReferenceFileTarget', FILE_TARGET), SecretID: 'string', SecretName: 'string' })),
