@@ -46,10 +46,6 @@ export class Pool {
     return [...this.#ordered];
   }
 
-  get size(): number {
-    return this.#ordered.length;
-  }
-
   /** Backends that take new connections: up, and not ejected. Precomputed, so a pick reads one array. */
   get available(): Backend[] {
     if (this.#nextReturn !== Infinity && this.#nextReturn <= this.#now()) this.#recompute();

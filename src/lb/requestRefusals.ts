@@ -17,7 +17,10 @@ export interface Refusal {
 export function refusalOf(request: http.IncomingMessage): Refusal | undefined {
   if (request.httpVersionMajor === 0) return HTTP09;
   let hosts = 0;
-  for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
   if (hosts > 1) return { status: 400, reason: `a request has one Host header (RFC 9112 §3.2); this one has ${hosts}` };
   const url = request.url ?? '/';
   if (!url.startsWith('/') && url !== '*') {
@@ -29,7 +32,8 @@ export function refusalOf(request: http.IncomingMessage): Refusal | undefined {
     }
   }
   const encoding = request.headers['transfer-encoding'];
-  if (encoding !== undefined) {
+  // Plain `chunked`, what almost every client sends, needs no splitting.
+  if (encoding !== undefined && encoding.toLowerCase() !== 'chunked') {
     const codings = encoding.split(',').map((coding) => coding.trim().toLowerCase());
     // Node's parser refuses chunked twice or not last; what is left is a coding before it, or none at all.
     if (codings[codings.length - 1] !== 'chunked') {

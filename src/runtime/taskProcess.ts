@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import { RuntimeError } from './TaskRun.js';
 import type { TaskUser } from './TaskUser.js';
 
+const execFileAsync = promisify(execFile);
+
 /** How a task's processes are held together: a PID namespace each, or (the fallback) a process group each. */
 export type Containment = 'namespace' | 'group';
 
@@ -21,7 +23,7 @@ export type Containment = 'namespace' | 'group';
 export const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Where a program named without a slash is looked for, in order; undefined when nowhere. */
-export async function findExecutable(word: string, searchPath: string): Promise<string | undefined> {
+async function findExecutable(word: string, searchPath: string): Promise<string | undefined> {
   const candidates = word.includes('/') ? [word] : searchPath.split(':').filter(Boolean).map((dir) => path.join(dir, word));
   for (const candidate of candidates) {
     try {
@@ -68,7 +70,7 @@ function toolsHere(): Promise<Tools> {
     const namespace = { unshare, tini };
     try {
       // Tried once as routemesh's user: refused where unprivileged user namespaces are disabled (Ubuntu 24.04's AppArmor default, a container without CAP_SYS_ADMIN).
-      await promisify(execFile)(unshare, [...unshareArgs(), namespace.tini, '--', 'true'], { env: {}, timeout: 10_000 });
+      await execFileAsync(unshare, [...unshareArgs(), namespace.tini, '--', 'true'], { env: {}, timeout: 10_000 });
       return { setpriv, namespace };
     } catch {
       return { setpriv };
@@ -124,7 +126,7 @@ export async function findExecutableAs(user: TaskUser, word: string, searchPath:
   // Only the kernel knows what another user may run (modes, ACLs): debianutils' which, run as that user, asks it.
   const { setpriv } = await toolsHere();
   try {
-    const { stdout } = await promisify(execFile)(setpriv, [...identityArgs(user), '--', which, '--', word], { env: { PATH: searchPath }, cwd, timeout: 10_000 });
+    const { stdout } = await execFileAsync(setpriv, [...identityArgs(user), '--', which, '--', word], { env: { PATH: searchPath }, cwd, timeout: 10_000 });
     return stdout.trim() || undefined;
   } catch {
     return undefined;
