@@ -78,6 +78,7 @@ t.test('a socket a killed routemesh left is replaced; a directory others may ent
   // A socket file nothing listens on, as a SIGKILL leaves one: a second name for a socket that then closes.
   const stale = path.join(dir, `127.${BLOCK}.0.1.sock`);
   const server = net.createServer();
+  t.teardown(() => { if (server.listening) server.close(); });
   await new Promise<void>((resolve) => server.listen(path.join(dir, 'first.sock'), resolve));
   fs.linkSync(path.join(dir, 'first.sock'), stale);
   await new Promise<void>((resolve) => server.close(() => resolve()));

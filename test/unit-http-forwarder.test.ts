@@ -6,7 +6,7 @@
 // request safe to repeat retried and one with a body never sent twice; the keep-alive race is absorbed;
 // WebSockets pass through while h2c upgrades are answered as plain requests; a task's 5xx is passed on.
 // Every address is in 127.229.0.0/16: the front listens on 127.229.0.1, tasks on 127.229.0.10 and up;
-// the refusals and header timeouts use 127.66.0.0/16 (front 127.66.0.1), the parser's refusals and
+// the refusals and header timeouts use 127.15.0.0/16 (front 127.15.0.1), the parser's refusals and
 // CONNECT 127.14.0.0/16 (front 127.14.0.1).
 import http from 'node:http';
 import net from 'node:net';
@@ -610,8 +610,8 @@ const REFUSED: { name: string; request: string; status: number; says: RegExp }[]
 
 for (const { name, request, status, says } of REFUSED) {
   t.test(`refused at the node as HAProxy refuses it: ${name} (${status})`, async (t) => {
-    const task = await httpTask(t, '127.66.0.10', echoBody);
-    const front = await startFront(t, [up('strict', '127.66.0.10', task.port)], {}, {}, '127.66.0.1');
+    const task = await httpTask(t, '127.15.0.10', echoBody);
+    const front = await startFront(t, [up('strict', '127.15.0.10', task.port)], {}, {}, '127.15.0.1');
     const client = rawClient(t, front.port, { host: front.host });
     client.socket.write(request);
     // Well within the 10 s header timeout: the answer comes at once, and the connection closes after it.
@@ -679,8 +679,8 @@ t.test('an unreadable request after a kept-alive answer is answered too; one sen
 });
 
 t.test('what HAProxy passes passes: an absolute-form target naming Host\'s host, and HTTP/0.9 only as a whole connection is refused', async (t) => {
-  const task = await httpTask(t, '127.66.0.11', echoBody);
-  const front = await startFront(t, [up('lenient', '127.66.0.11', task.port)], {}, {}, '127.66.0.1');
+  const task = await httpTask(t, '127.15.0.11', echoBody);
+  const front = await startFront(t, [up('lenient', '127.15.0.11', task.port)], {}, {}, '127.15.0.1');
   const client = rawClient(t, front.port, { host: front.host });
   // Case and the scheme's default port do not make two hosts differ.
   client.socket.write('GET http://A:80/x HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -695,9 +695,9 @@ t.test('what HAProxy passes passes: an absolute-form target naming Host\'s host,
 });
 
 t.test('a slow head is cut with 408 after the header timeout: the first on a connection, and one after a kept-alive answer', async (t) => {
-  const task = await httpTask(t, '127.66.0.12', echoBody);
+  const task = await httpTask(t, '127.15.0.12', echoBody);
   // Node's own request timeout (300 s) is left as it is: only the header timeout can cut these.
-  const front = await startFront(t, [up('slowloris', '127.66.0.12', task.port)], { headerTimeoutMs: 300 }, {}, '127.66.0.1');
+  const front = await startFront(t, [up('slowloris', '127.15.0.12', task.port)], { headerTimeoutMs: 300 }, {}, '127.15.0.1');
 
   const first = rawClient(t, front.port, { host: front.host });
   let started = Date.now();
