@@ -1,5 +1,5 @@
 // DESIGN.md §2 as a test: each module is imported only through its index.ts, and imports lean one way
-// (lb and vip-dns know no cluster; swarm only allocates from vip-dns; engine wires everything; the cli
+// (lb and vip-dns know no cluster; swarm only allocates from vip-dns; cluster carries swarm's view to nodes; engine wires everything; the cli
 // reaches the engine module only to start a cluster for `up`; shared imports nothing and serves all).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,9 @@ const ALLOWED: Record<string, string[]> = {
   swarm: ['vip-dns', 'shared'],
   runtime: ['swarm', 'lb', 'vip-dns', 'shared'],
   mesh: ['swarm', 'lb', 'vip-dns', 'shared'],
-  engine: ['swarm', 'lb', 'vip-dns', 'runtime', 'mesh', 'shared'],
+  // The cluster protocol: a manager's side reads its control plane, a node's side keeps a copy of the view.
+  cluster: ['swarm', 'shared'],
+  engine: ['swarm', 'lb', 'vip-dns', 'runtime', 'mesh', 'cluster', 'shared'],
   cli: ['engine', 'shared'],
 };
 

@@ -10,6 +10,8 @@ import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
 export interface AgentLink {
   view: ClusterView;
   reportTaskStatus(taskId: string, report: TaskStatusReport): void;
+  /** Resolves once every node's mesh has applied the view as it is now (what it fences, they fence). */
+  fenced?(): Promise<void>;
 }
 
 export interface AgentOptions {
@@ -248,8 +250,11 @@ export class Agent {
   #stopEntry(taskId: string, entry: RunEntry, graceMs: number, stopped: (code: number) => void, fenceMs?: number): void {
     if (entry.stopping) return;
     entry.checker?.stop();
+    // Asked now, for the view that fences the task: acknowledged, not assumed from an event loop's order.
+    const everyMesh = fenceMs !== undefined ? this.#link.fenced?.() : undefined;
     entry.stopping = entry.starting.then(async () => {
       if (fenceMs !== undefined) {
+        await everyMesh;
         entry.handle?.fence?.();
         if (fenceMs > 0) await this.#fence(fenceMs);
       }

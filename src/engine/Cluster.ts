@@ -8,7 +8,8 @@ import type { Upstream } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
-import { CLUSTER_PORT, Engine } from './Engine.js';
+import { CLUSTER_PORT } from '../cluster/index.js';
+import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
 import type { ReservedPort } from './probePort.js';
@@ -183,11 +184,6 @@ export class Cluster implements SwarmDirectory {
     return this.engines.find((e) => e.hostname === hostname);
   }
 
-  managerAt(clusterAddr: string): Manager | undefined {
-    const engine = this.engines.find((e) => e.clusterAddr === clusterAddr);
-    return engine?.swarmState() === 'active/manager' ? engine.requireManager() : undefined;
-  }
-
   newManager(): Manager {
     const manager: Manager = new Manager({
       taskSubnet: this.options.taskSubnet,
@@ -222,7 +218,7 @@ export class Cluster implements SwarmDirectory {
     try {
       await Promise.all(this.engines.map((e) => e.listen()));
       await this.#listenDns();
-      if (!this.options.bare) this.#formSwarm();
+      if (!this.options.bare) await this.#formSwarm();
     } catch (error) {
       await this.close();
       const e = error as NodeJS.ErrnoException;
@@ -269,14 +265,14 @@ export class Cluster implements SwarmDirectory {
     return undefined;
   }
 
-  #formSwarm(): void {
+  /** As a user forms one: `swarm init` on node1, then `swarm join` over its cluster port from the others. */
+  async #formSwarm(): Promise<void> {
     const [first, ...rest] = this.engines;
-    first!.init();
-    const manager = first!.requireManager();
-    rest.forEach((engine, i) => {
-      const role = i + 1 < this.options.managers ? 'manager' : 'worker';
-      engine.join({ remoteAddr: first!.clusterAddr, token: manager.tokens.token(role) });
-    });
+    await first!.init();
+    const { tokens } = first!.requireManager();
+    await Promise.all(rest.map((engine, i) => engine.join({
+      remoteAddr: first!.clusterAddr, token: tokens.token(i + 1 < this.options.managers ? 'manager' : 'worker'),
+    })));
   }
 
   get nodes(): ClusterNodeInfo[] {

@@ -3,8 +3,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { Manager, SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
-import type { NodeRole, StoreChange, Timer } from '../swarm/index.js';
+import type { Manager, NodeRole } from '../swarm/index.js';
+import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink, asSwarmError } from '../cluster/index.js';
+import type { ClusterRequestError } from '../cluster/index.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { DnsSink, LocalMeshes } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
@@ -16,14 +17,11 @@ import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.
 import { engineApi, ApiError } from './api/index.js';
 import type { EngineContext, SwarmState } from './api/index.js';
 
-export const CLUSTER_PORT = 2377;
-
 /** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
 const API_KEEP_ALIVE_MS = 30_000;
 
-/** How an engine finds a swarm to join, or gets a new control plane for `swarm init`. */
+/** Where an engine gets a new control plane for `swarm init`, and the engines fault injection reaches. */
 export interface SwarmDirectory {
-  managerAt(clusterAddr: string): Manager | undefined;
   newManager(): Manager;
   /** The engine of the node with this hostname, for fault injection. */
   engine(hostname: string): Engine | undefined;
@@ -49,6 +47,10 @@ export interface EngineOptions {
   engineLabels?: Record<string, string>;
   /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
   fencePeriodMs?: number;
+  /** The longest a planned stop waits for every mesh to say it fenced the task (ManagerLink's 5 s when absent). */
+  fenceAckTimeoutMs?: number;
+  /** The cluster port a manager serves and `swarm join` names (2377; 0 picks a free one, for tests). */
+  clusterPort?: number;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
   requestHeadTimeoutMs?: number;
   log?: (line: string) => void;
@@ -59,14 +61,22 @@ const WORKER = "This node is not a swarm manager. Worker nodes can't be used to 
 const NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
-interface Membership {
+/** The swarm's control plane, when this node runs it: its manager, and the cluster port that serves it. */
+interface Control {
   manager: Manager;
+  dispatcher: Dispatcher;
+  server: ClusterPortServer;
+}
+
+interface Membership {
   nodeId: string;
+  /** The token it joined with: a node that restarts rejoins with its ID and this. */
+  token: string;
+  /** The node's only way to the managers, even to the one in its own process. */
+  link: ManagerLink;
   agent: Agent;
   mesh: Mesh;
-  /** The next heartbeat, armed by each beat: the long timer, since a period past 2^31-1 ms (~24.8 days) would make setInterval beat every 1 ms. */
-  heartbeat: Timer;
-  onRemoved: (change: StoreChange) => void;
+  control?: Control;
 }
 
 export class Engine implements EngineContext {
@@ -80,6 +90,10 @@ export class Engine implements EngineContext {
   #meshes: LocalMeshes | undefined;
   #log: (line: string) => void;
   #fencePeriodMs: number | undefined;
+  #fenceAckTimeoutMs: number | undefined;
+  #clusterPort: number;
+  /** A `swarm join` under way: a second one is refused, as the daemon refuses it. */
+  #joining = false;
   #server: http.Server;
   readonly #socket: EngineSocket;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
@@ -88,8 +102,8 @@ export class Engine implements EngineContext {
   #meshMetrics: MeshMetrics | undefined;
   #metricsServer: MetricsServer | undefined;
   #membership: Membership | undefined;
-  /** Set while the node is powered off by `fail()`: what `recover()` rejoins. */
-  #failed: { manager: Manager; nodeId: string } | undefined;
+  /** Set while the node is powered off by `fail()`: what `recover()` rejoins, or the control plane it serves again. */
+  #failed: { nodeId: string; managers: string[]; token: string; control?: Manager } | undefined;
 
   constructor(options: EngineOptions) {
     this.hostname = options.hostname;
@@ -102,13 +116,15 @@ export class Engine implements EngineContext {
     this.#meshes = options.meshes;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
+    this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
+    this.#clusterPort = options.clusterPort ?? CLUSTER_PORT;
     const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
     const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
     this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
     this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
-      new ClusterStateMetrics(this.#metricsRegistry, () => (this.#role() === 'manager' ? this.#membership?.manager.store : undefined));
+      new ClusterStateMetrics(this.#metricsRegistry, () => this.#membership?.control?.manager.store);
       const registries = [this.#metricsRegistry, ...(options.sharedMetrics ?? [])];
       this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries, requestHeadMs);
     }
@@ -129,7 +145,7 @@ export class Engine implements EngineContext {
   }
 
   get clusterAddr(): string {
-    return `${this.address}:${CLUSTER_PORT}`;
+    return `${this.address}:${this.#clusterPort}`;
   }
 
   get mesh(): Mesh | undefined {
@@ -161,7 +177,7 @@ export class Engine implements EngineContext {
 
   #role(): NodeRole | undefined {
     const m = this.#membership;
-    return m ? m.manager.store.node(m.nodeId)?.Spec.Role : undefined;
+    return m ? m.link.view.node(m.nodeId)?.Spec.Role : undefined;
   }
 
   nodeId(): string | undefined {
@@ -169,50 +185,75 @@ export class Engine implements EngineContext {
   }
 
   requireManager(): Manager {
-    if (!this.#membership) throw new ApiError(503, NOT_IN_SWARM);
+    const m = this.#membership;
+    if (!m) throw new ApiError(503, NOT_IN_SWARM);
     if (this.#role() !== 'manager') throw new ApiError(503, WORKER);
-    // Without a quorum the managers can neither read nor change the cluster; the data plane keeps serving.
-    if (!this.#membership.manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
-    return this.#membership.manager;
+    // A manager node without the control plane in its process, or one whose control plane lost its
+    // quorum, can neither read nor change the cluster; the data plane keeps serving.
+    if (!m.control || !m.control.manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
+    return m.control.manager;
   }
 
   remoteManagers(): { NodeID: string; Addr: string }[] {
     const m = this.#membership;
     if (!m) return [];
-    return m.manager.store.nodes()
+    return m.link.view.nodes()
       .filter((n) => n.ManagerStatus)
       .map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus!.Addr }));
   }
 
-  init(forceNewCluster = false): string {
+  async init(forceNewCluster = false): Promise<string> {
     const m = this.#membership;
-    if (m && forceNewCluster && this.#role() === 'manager') {
-      m.manager.forceNewCluster(m.nodeId);
+    if (m?.control && forceNewCluster) {
+      m.control.manager.forceNewCluster(m.nodeId);
       return m.nodeId;
     }
     if (m) throw new ApiError(503, ALREADY_IN_SWARM);
     const manager = this.#directory.newManager();
-    return this.#attach(manager, 'manager');
+    const control = await this.#serveControl(manager);
+    const node = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } });
+    await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), control);
+    return node.ID;
   }
 
-  join(request: { remoteAddr: string; token: string }): void {
-    if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
-    const addr = request.remoteAddr.includes(':') ? request.remoteAddr : `${request.remoteAddr}:${CLUSTER_PORT}`;
-    const manager = this.#directory.managerAt(addr);
-    if (!manager) {
-      throw new ApiError(500, `could not reach a manager at ${addr}: give the address of a manager node, like 127.1.0.1:${CLUSTER_PORT}`);
+  /** This node runs the swarm's control plane: its manager, served on the cluster port. */
+  async #serveControl(manager: Manager): Promise<Control> {
+    const dispatcher = new Dispatcher(manager);
+    const server = new ClusterPortServer(dispatcher, this.#log);
+    try {
+      await server.listen(this.address, this.#clusterPort);
+    } catch (error) {
+      dispatcher.close();
+      manager.close();
+      throw new ApiError(500, `cannot listen on the cluster port ${this.clusterAddr}: ${(error as Error).message}`);
     }
-    const role = manager.tokens.roleOf(request.token);
-    if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
-    if (role === 'invalid') throw invalidArgument('A valid join token is necessary to join this cluster');
-    this.#attach(manager, role);
+    return { manager, dispatcher, server };
+  }
+
+  async join(request: { remoteAddr: string; token: string }): Promise<void> {
+    if (this.#membership || this.#joining) throw new ApiError(503, ALREADY_IN_SWARM);
+    const addr = request.remoteAddr.includes(':') ? request.remoteAddr : `${request.remoteAddr}:${CLUSTER_PORT}`;
+    this.#joining = true;
+    try {
+      const answer = await ManagerLink.join(addr, {
+        token: request.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels },
+      }).catch((error: ClusterRequestError) => {
+        if (error.code === 'unreachable') {
+          throw new ApiError(500, `could not reach a manager at ${addr} (${error.message}): give the address of a manager node, like 127.1.0.1:${CLUSTER_PORT}`);
+        }
+        throw asSwarmError(error);
+      });
+      await this.#run(answer.nodeId, [addr, ...answer.managers.filter((a) => a !== addr)], answer.heartbeatPeriodMs, request.token);
+    } finally {
+      this.#joining = false;
+    }
   }
 
   leave(force: boolean): void {
     const m = this.#membership;
     if (!m) throw new ApiError(503, 'This node is not part of a swarm');
     if (this.#role() === 'manager' && !force) {
-      const managers = m.manager.store.nodes().filter((n) => n.Spec.Role === 'manager' && n.Status.State === 'ready');
+      const managers = m.link.view.nodes().filter((n) => n.Spec.Role === 'manager' && n.Status.State === 'ready');
       throw new ApiError(503, managers.length <= 1
         ? 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.'
         : 'You are attempting to leave the swarm on a node that is participating as a manager. Removing this node leaves ' +
@@ -220,17 +261,15 @@ export class Engine implements EngineContext {
           'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
     }
     this.#membership = undefined;
-    m.manager.forgetHeartbeats(m.nodeId);
-    m.manager.setNodeState(m.nodeId, 'down');
-    void this.#detach(m);
+    void m.link.leave().finally(() => this.#detach(m));
   }
 
   // ---- fault injection ------------------------------------------------------------------------
 
   /**
-   * The node stops as if powered off: its tasks die at once, its listeners and engine API close, and its
-   * heartbeats stop, so the managers mark it Down after the heartbeat timeout and replace its tasks.
-   * A refusal is thrown at once; the power-off waits for `answered` (see injectFault).
+   * The node stops as if powered off: its tasks die at once, its listeners, engine API and cluster port
+   * close, and its heartbeats stop, so the managers mark it Down after the heartbeat timeout and replace
+   * its tasks. A refusal is thrown at once; the power-off waits for `answered` (see injectFault).
    */
   fail(answered: Promise<void> = Promise.resolve()): Promise<void> {
     const m = this.#membership;
@@ -238,7 +277,7 @@ export class Engine implements EngineContext {
     return answered.then(async () => {
       if (this.#membership !== m) return; // left, or failed, meanwhile
       this.#membership = undefined;
-      this.#failed = { manager: m.manager, nodeId: m.nodeId };
+      this.#failed = { nodeId: m.nodeId, managers: [...m.link.managers], token: m.token, ...(m.control ? { control: m.control.manager } : {}) };
       await this.#shutDown(m);
     });
   }
@@ -249,7 +288,15 @@ export class Engine implements EngineContext {
     if (!failed) throw new ApiError(400, `${this.hostname} has not failed: nothing to recover`);
     this.#failed = undefined;
     await this.listen();
-    if (failed.manager.store.node(failed.nodeId)) this.#run(failed.manager, failed.nodeId);
+    if (failed.control) {
+      // Its control plane was powered off with it: it serves again what it held.
+      const control = await this.#serveControl(failed.control);
+      await this.#run(failed.nodeId, [this.clusterAddr], failed.control.heartbeatPeriodMs, failed.token, control);
+      return;
+    }
+    const answer = await ManagerLink.join(failed.managers[0]!, { token: failed.token, hostname: this.hostname, addr: this.address, nodeId: failed.nodeId })
+      .catch((error: ClusterRequestError) => { throw new ApiError(500, `${this.hostname} could not rejoin the swarm at ${failed.managers[0]}: ${error.message}`); });
+    await this.#run(answer.nodeId, failed.managers, answer.heartbeatPeriodMs, failed.token);
   }
 
   injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void> {
@@ -270,18 +317,17 @@ export class Engine implements EngineContext {
 
   // ---- membership -----------------------------------------------------------------------------
 
-  #attach(manager: Manager, role: NodeRole): string {
-    const node = manager.addNode({ hostname: this.hostname, addr: this.address, role, engineLabels: { ...this.engineLabels } });
-    this.#run(manager, node.ID);
-    return node.ID;
-  }
-
-  /** Starts this node's agent, mesh and heartbeats as a member of the swarm `manager` runs. */
-  #run(manager: Manager, nodeId: string): void {
-    const view = manager.store;
+  /** Starts this node's link to the managers, then its agent and mesh on the view the link keeps. */
+  async #run(nodeId: string, managers: string[], heartbeatPeriodMs: number, token: string, control?: Control): Promise<void> {
+    const link = new ManagerLink({
+      nodeId, address: this.address, managers, heartbeatPeriodMs, log: this.#log,
+      ...(this.#fenceAckTimeoutMs !== undefined ? { fenceAckTimeoutMs: this.#fenceAckTimeoutMs } : {}),
+    });
+    await link.start();
+    const view = link.view;
     const agent = new Agent({
       nodeId,
-      link: { view, reportTaskStatus: (id, report) => manager.reportTaskStatus(id, report) },
+      link: { view, reportTaskStatus: (id, report) => link.reportTaskStatus(id, report), fenced: () => link.fenced() },
       runtime: this.#runtime,
       log: this.#log,
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
@@ -292,28 +338,26 @@ export class Engine implements EngineContext {
       ...(this.#meshes ? { local: this.#meshes } : {}),
       ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
-    const membership: Membership = { manager, nodeId, agent, mesh, heartbeat: { cancel: () => {} }, onRemoved: () => {} };
-    const beat = (): void => {
-      manager.heartbeat(nodeId);
-      membership.heartbeat = realTimer(beat, manager.heartbeatPeriodMs);
-    };
-    beat();
+    const membership: Membership = { nodeId, token, link, agent, mesh, ...(control ? { control } : {}) };
     // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
-    membership.onRemoved = (change: StoreChange) => {
-      if (change.kind !== 'node' || change.op !== 'delete' || change.id !== nodeId || this.#membership !== membership) return;
+    link.on('removed', () => {
+      if (this.#membership !== membership) return;
       this.#membership = undefined;
       void this.#detach(membership);
-    };
-    view.on('change', membership.onRemoved);
+    });
     this.#membership = membership;
     mesh.start();
     agent.start();
   }
 
   async #detach(m: Membership): Promise<void> {
-    m.heartbeat.cancel();
-    m.manager.store.off('change', m.onRemoved);
+    m.link.close();
     await Promise.all([m.agent.stop(), m.mesh.close()]);
+    if (m.control) {
+      m.control.dispatcher.close();
+      await m.control.server.close();
+      m.control.manager.close();
+    }
   }
 
   async close(): Promise<void> {

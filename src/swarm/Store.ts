@@ -86,12 +86,40 @@ export class Store extends EventEmitter implements ClusterView {
     return this.#put('service', this.#services, service, expectedVersion);
   }
   putTask(task: Task): Task {
+    this.#indexTask(task);
+    return this.#put('task', this.#tasks, task, undefined, { serviceId: task.ServiceID, nodeId: task.NodeID });
+  }
+
+  #indexTask(task: Task): void {
     const before = this.#tasks.get(task.ID);
     // A task is scheduled (its node set) after it is created: it leaves its old node's index.
     if (before && before.NodeID !== task.NodeID) unindex(this.#tasksByNode, before.NodeID, task.ID);
     index(this.#tasksByService, task.ServiceID, task);
     index(this.#tasksByNode, task.NodeID, task);
-    return this.#put('task', this.#tasks, task, undefined, { serviceId: task.ServiceID, nodeId: task.NodeID });
+  }
+
+  /**
+   * A copy's write: the object as the store it copies wrote it, its version and time kept (a node's view
+   * of its manager's store, a restored snapshot). The index follows the highest version seen.
+   */
+  mirror(kind: StoreKind, object: SwarmNode | Service | Task): void {
+    this.#index = Math.max(this.#index, object.Version.Index);
+    if (kind === 'task') {
+      const task = object as Task;
+      this.#indexTask(task);
+      this.#tasks.set(task.ID, task);
+      this.emit('change', { kind, op: 'put', id: task.ID, serviceId: task.ServiceID, nodeId: task.NodeID } satisfies StoreChange);
+      return;
+    }
+    if (kind === 'node') this.#nodes.set(object.ID, object as SwarmNode);
+    else this.#services.set(object.ID, object as Service);
+    this.emit('change', { kind, op: 'put', id: object.ID } satisfies StoreChange);
+  }
+
+  delete(kind: StoreKind, id: string): void {
+    if (kind === 'node') this.deleteNode(id);
+    else if (kind === 'service') this.deleteService(id);
+    else this.deleteTask(id);
   }
 
   /** Writes a changed copy of a task (readers holding the old object never see it change under them). */

@@ -17,10 +17,10 @@ export interface EngineContext {
   /** Managers this engine knows (for /info's RemoteManagers), even as a worker. */
   remoteManagers(): { NodeID: string; Addr: string }[];
   /** `forceNewCluster` on a manager that lost its quorum makes it the only manager of the same swarm. */
-  init(forceNewCluster?: boolean): string;
-  join(request: { remoteAddr: string; token: string }): void;
+  init(forceNewCluster?: boolean): Promise<string>;
+  join(request: { remoteAddr: string; token: string }): Promise<void>;
   leave(force: boolean): void;
-  /** A task's output, wherever in the cluster it ran (the nodes of this process share one runtime). */
+  /** A task's output, when it ran in this engine's runtime (in one process, the nodes share one). */
   taskOutput(taskId: string): TaskOutput | undefined;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;

@@ -39,7 +39,7 @@ export function swarmRoutes(router: Router, engine: EngineContext): void {
   router.add('POST', /^\/swarm\/init$/, async (r) => {
     // The node's own address is its advertise address: a simulated node has no other.
     const body = await r.body();
-    return { status: 200, body: engine.init((body as { ForceNewCluster?: unknown } | undefined)?.ForceNewCluster === true) };
+    return { status: 200, body: await engine.init((body as { ForceNewCluster?: unknown } | undefined)?.ForceNewCluster === true) };
   });
 
   router.add('POST', /^\/swarm\/join$/, async (r) => {
@@ -50,7 +50,7 @@ export function swarmRoutes(router: Router, engine: EngineContext): void {
     }
     const token = stringField(body, 'JoinToken');
     if (!token) throw new ApiError(400, 'a join token is needed: copy it from `docker swarm join-token worker` on a manager');
-    engine.join({ remoteAddr: remote[0], token });
+    await engine.join({ remoteAddr: remote[0], token });
     return { status: 200 };
   });
 

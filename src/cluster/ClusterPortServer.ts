@@ -1,0 +1,159 @@
+// A manager's cluster port (`<addr>:2377`): the cluster protocol over HTTP/1.1. Requests are small JSON
+// POSTs; a session is one long response, a JSON message a line. Errors answer `{code, message}`, the
+// control plane's own, so the node that asked can say what the manager said.
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SwarmError } from '../swarm/index.js';
+import type { Dispatcher } from './Dispatcher.js';
+import { PATHS } from './protocol.js';
+import type { JoinRequest, StatusReport } from './protocol.js';
+
+const MAX_BODY_BYTES = 8 << 20;
+/** A request head or body that takes longer than this is cut: no client may hold the port. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** A session reader this far behind (a stuck node) is dropped; it gets the whole view when it comes back. */
+const MAX_SESSION_BACKLOG_BYTES = 64 << 20;
+
+export class ClusterPortServer {
+  readonly #dispatcher: Dispatcher;
+  readonly #server: http.Server;
+  readonly #log: (line: string) => void;
+  #streams = new Set<ServerResponse>();
+
+  constructor(dispatcher: Dispatcher, log: (line: string) => void = () => {}) {
+    this.#dispatcher = dispatcher;
+    this.#log = log;
+    this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+      this.#handle(req, res).catch((error: unknown) => answerError(res, error));
+    });
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.#streams) stream.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://cluster');
+    const route = `${req.method} ${url.pathname}`;
+    const d = this.#dispatcher;
+    switch (route) {
+      case `POST ${PATHS.join}`:
+        return answer(res, d.join(asJoin(await readJson(req))));
+      case `GET ${PATHS.session}`:
+        return this.#session(url.searchParams.get('node') ?? '', res);
+      case `POST ${PATHS.heartbeat}`:
+        return answer(res, d.heartbeat(field(await readJson(req), 'nodeId', 'string')));
+      case `POST ${PATHS.status}`: {
+        const body = await readJson(req);
+        const reports = field(body, 'reports', 'object') as StatusReport[];
+        if (!Array.isArray(reports)) throw new SwarmError('invalid_argument', 'reports must be a list of {taskId, report}');
+        for (const error of d.reportStatus(reports)) this.#log(`cluster port: a task report from node ${field(body, 'nodeId', 'string')} was refused: ${error.message}`);
+        return answer(res, {});
+      }
+      case `POST ${PATHS.applied}`: {
+        const body = await readJson(req);
+        d.applied(field(body, 'nodeId', 'string'), field(body, 'seq', 'number'));
+        return answer(res, {});
+      }
+      case `POST ${PATHS.leave}`:
+        d.leave(field(await readJson(req), 'nodeId', 'string'));
+        return answer(res, {});
+      default:
+        throw new SwarmError('not_found', `${route} is not part of the cluster protocol (${Object.values(PATHS).join(', ')})`);
+    }
+  }
+
+  #session(nodeId: string, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.socket?.setNoDelay(true);
+    this.#streams.add(res);
+    const close = this.#dispatcher.openSession(nodeId, {
+      write: (line) => {
+        if (res.destroyed) return false;
+        if (res.writableLength > MAX_SESSION_BACKLOG_BYTES) {
+          this.#log(`cluster port: node ${nodeId} reads its session too slowly (${res.writableLength} bytes behind): dropped; it resyncs when it reconnects`);
+          res.destroy();
+          return false;
+        }
+        res.write(`${line}\n`);
+        return true;
+      },
+      end: () => res.end(),
+    });
+    res.on('close', () => {
+      this.#streams.delete(res);
+      close();
+    });
+  }
+}
+
+function answer(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const STATUS_OF: Record<string, number> = { invalid_argument: 400, not_found: 404 };
+
+function answerError(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const code = error instanceof SwarmError ? error.code : 'unavailable';
+  const text = JSON.stringify({ code, message: (error as Error).message });
+  res.writeHead(STATUS_OF[code] ?? 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new SwarmError('invalid_argument', `a cluster request body is at most ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new SwarmError('invalid_argument', 'a cluster request body must be JSON');
+  }
+}
+
+function field<T extends 'string' | 'number' | 'object'>(body: unknown, name: string, type: T): T extends 'string' ? string : T extends 'number' ? number : unknown {
+  const value = (body as Record<string, unknown> | null)?.[name];
+  if (typeof value !== type || value === null) throw new SwarmError('invalid_argument', `the request needs ${name} (a ${type})`);
+  return value as never;
+}
+
+function asJoin(body: unknown): JoinRequest {
+  const request: JoinRequest = {
+    token: field(body, 'token', 'string'),
+    hostname: field(body, 'hostname', 'string'),
+    addr: field(body, 'addr', 'string'),
+  };
+  const { engineLabels, nodeId } = body as Record<string, unknown>;
+  if (engineLabels !== undefined) {
+    if (typeof engineLabels !== 'object' || engineLabels === null || Object.values(engineLabels).some((v) => typeof v !== 'string')) {
+      throw new SwarmError('invalid_argument', 'engineLabels must be an object of strings');
+    }
+    request.engineLabels = engineLabels as Record<string, string>;
+  }
+  if (nodeId !== undefined) request.nodeId = String(nodeId);
+  return request;
+}

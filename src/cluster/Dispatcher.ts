@@ -1,0 +1,175 @@
+// A manager's side of the cluster protocol, as swarmkit's dispatcher: it admits nodes, keeps their
+// heartbeats, takes their task reports, and streams each one the cluster view: the whole of it first,
+// then every change, batched once per turn of the event loop and numbered so that a node that missed
+// one knows it and asks again. It also learns which view each node's mesh has applied, so an agent
+// stops a fenced task only once every mesh has fenced it.
+import { randomBytes } from 'node:crypto';
+import { SwarmError, invalidArgument } from '../swarm/index.js';
+import type { Manager, StoreChange, StoreKind } from '../swarm/index.js';
+import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
+import { CLUSTER_PORT } from './protocol.js';
+
+/** Where a session's messages go: a stream the server holds open. */
+export interface SessionSink {
+  /** Writes one line; false once the reader is too far behind (the sink then ends itself). */
+  write(line: string): boolean;
+  end(): void;
+}
+
+interface Session {
+  nodeId: string;
+  sink: SessionSink;
+  /** The last seq this node's mesh has applied. */
+  applied: number;
+}
+
+export class Dispatcher {
+  readonly #manager: Manager;
+  /** Which manager process numbered the batches: a node resyncs when it changes. */
+  readonly epoch = randomBytes(8).toString('hex');
+  #seq = 0;
+  #pending = new Map<string, { kind: StoreKind; id: string }>();
+  #flushQueued = false;
+  #sessions = new Set<Session>();
+  #appliedByAll = 0;
+  #closed = false;
+  #onChange = (change: StoreChange): void => {
+    this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind, id: change.id });
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setImmediate(() => this.#flush());
+  };
+
+  constructor(manager: Manager) {
+    this.#manager = manager;
+    manager.store.on('change', this.#onChange);
+  }
+
+  join(request: JoinRequest): JoinAnswer {
+    const manager = this.#manager;
+    const role = manager.tokens.roleOf(request.token);
+    if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
+    if (role === 'invalid') throw invalidArgument('A valid join token is necessary to join this cluster');
+    const known = request.nodeId ? manager.store.node(request.nodeId) : undefined;
+    const node = known ?? manager.addNode({
+      hostname: request.hostname, addr: request.addr, role, ...(request.engineLabels ? { engineLabels: request.engineLabels } : {}),
+    });
+    if (known) manager.heartbeat(known.ID);
+    return {
+      nodeId: node.ID,
+      role: manager.store.node(node.ID)!.Spec.Role,
+      swarmId: manager.swarmId,
+      managers: this.managers(),
+      heartbeatPeriodMs: manager.heartbeatPeriodMs,
+    };
+  }
+
+  /** The managers' cluster addresses, the leader first. */
+  managers(): string[] {
+    return this.#manager.store.nodes()
+      .filter((n) => n.Spec.Role === 'manager')
+      .sort((a, b) => Number(b.ManagerStatus?.Leader ?? false) - Number(a.ManagerStatus?.Leader ?? false))
+      .map((n) => n.ManagerStatus?.Addr ?? `${n.Status.Addr}:${CLUSTER_PORT}`);
+  }
+
+  /** Opens a node's stream with the whole view; what changes from now on follows it. */
+  openSession(nodeId: string, sink: SessionSink): () => void {
+    const store = this.#manager.store;
+    if (!store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
+    const session: Session = { nodeId, sink, applied: 0 };
+    this.#sessions.add(session);
+    const complete: SessionMessage = {
+      type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
+    };
+    sink.write(JSON.stringify(complete));
+    return () => {
+      this.#sessions.delete(session);
+      this.#advanceApplied();
+    };
+  }
+
+  heartbeat(nodeId: string): { periodMs: number } {
+    if (!this.#manager.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
+    this.#manager.heartbeat(nodeId);
+    return { periodMs: this.#manager.heartbeatPeriodMs };
+  }
+
+  /** A node's task reports, in the order it made them; one that fails is logged by the caller, the rest go on. */
+  reportStatus(reports: readonly StatusReport[]): Error[] {
+    const errors: Error[] = [];
+    for (const { taskId, report } of reports) {
+      try {
+        this.#manager.reportTaskStatus(taskId, report);
+      } catch (error) {
+        errors.push(error as Error);
+      }
+    }
+    return errors;
+  }
+
+  applied(nodeId: string, seq: number): void {
+    for (const session of this.#sessions) if (session.nodeId === nodeId && seq > session.applied && seq <= this.#seq) session.applied = seq;
+    this.#advanceApplied();
+  }
+
+  leave(nodeId: string): void {
+    this.#manager.forgetHeartbeats(nodeId);
+    this.#manager.setNodeState(nodeId, 'down');
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#manager.store.off('change', this.#onChange);
+    for (const session of this.#sessions) session.sink.end();
+    this.#sessions.clear();
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#closed || !this.#pending.size) return;
+    const store = this.#manager.store;
+    const changes: ViewChange[] = [];
+    const removed = new Set<string>();
+    for (const { kind, id } of this.#pending.values()) {
+      const object = kind === 'node' ? store.node(id) : kind === 'service' ? store.service(id) : store.task(id);
+      if (!object) {
+        changes.push({ kind, op: 'delete', id });
+        if (kind === 'node') removed.add(id);
+      } else {
+        changes.push({ kind, op: 'put', object } as ViewChange);
+      }
+    }
+    this.#pending.clear();
+    const appliesTo = this.#seq;
+    this.#seq += 1;
+    const line = JSON.stringify({ type: 'changes', epoch: this.epoch, appliesTo, resultsIn: this.#seq, changes } satisfies SessionMessage);
+    for (const session of this.#sessions) {
+      if (!session.sink.write(line)) {
+        this.#sessions.delete(session);
+        continue;
+      }
+      if (removed.has(session.nodeId)) {
+        session.sink.write(JSON.stringify({ type: 'removed' } satisfies SessionMessage));
+        session.sink.end();
+        this.#sessions.delete(session);
+      }
+    }
+    this.#advanceApplied();
+  }
+
+  /**
+   * The lowest seq every Ready node with a session has applied. A node without a session is not waited
+   * for: it has no view to fence in, and it gets the whole view (fenced tasks out of it) when it comes back.
+   */
+  #advanceApplied(): void {
+    const store = this.#manager.store;
+    let lowest = this.#seq;
+    for (const session of this.#sessions) {
+      if (store.node(session.nodeId)?.Status.State === 'ready') lowest = Math.min(lowest, session.applied);
+    }
+    if (lowest <= this.#appliedByAll) return;
+    this.#appliedByAll = lowest;
+    const line = JSON.stringify({ type: 'applied', epoch: this.epoch, seq: lowest } satisfies SessionMessage);
+    for (const session of this.#sessions) session.sink.write(line);
+  }
+}

@@ -1,0 +1,342 @@
+// A node's side of the cluster protocol: its link to the swarm's managers. It holds a copy of the cluster
+// view, kept by one session stream (the whole view, then numbered changes; a gap or a new manager process
+// makes it ask for the whole view again), beats, sends its agent's task reports in batches, and tells the
+// manager what view its mesh has applied. It keeps the managers' list from the view and, when the one it
+// talks to fails, dials the next.
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import { SwarmError, Store, realTimer } from '../swarm/index.js';
+import type { SwarmErrorCode, TaskStatusReport, Timer } from '../swarm/index.js';
+import { CLUSTER_PORT, PATHS } from './protocol.js';
+import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport } from './protocol.js';
+
+export interface ManagerLinkOptions {
+  nodeId: string;
+  /** The node's own address: its connections to managers come from it. */
+  address: string;
+  /** The managers' cluster addresses (`addr:2377`), the one to try first first. */
+  managers: readonly string[];
+  heartbeatPeriodMs: number;
+  /** Between tries of a manager that did not answer (default 250 ms). */
+  retryMs?: number;
+  /** The longest a planned stop waits for every mesh to have fenced its task (default 5 s). */
+  fenceAckTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** An answer that is not 200 from a manager, with its code and message; or no answer at all. */
+export class ClusterRequestError extends Error {
+  readonly code: SwarmErrorCode | 'unreachable';
+  constructor(code: SwarmErrorCode | 'unreachable', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export class ManagerLink extends EventEmitter {
+  readonly nodeId: string;
+  /** The node's copy of the cluster view: what its agent and mesh read. */
+  readonly view = new Store();
+  readonly #address: string;
+  readonly #agent: http.Agent;
+  readonly #log: (line: string) => void;
+  readonly #retryMs: number;
+  readonly #fenceAckTimeoutMs: number;
+  #managers: string[];
+  #current = 0;
+  #periodMs: number;
+  #epoch: string | undefined;
+  #seq = 0;
+  #appliedByAll = 0;
+  #waiters: { seq: number; release: () => void }[] = [];
+  #stream: http.ClientRequest | undefined;
+  #synced = false;
+  #reports: StatusReport[] = [];
+  #sending = false;
+  #ackQueued = false;
+  #ackSent = -1;
+  #heartbeat: Timer | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: ManagerLinkOptions) {
+    super();
+    this.nodeId = options.nodeId;
+    this.#address = options.address;
+    this.#managers = [...options.managers];
+    this.#periodMs = options.heartbeatPeriodMs;
+    this.#retryMs = options.retryMs ?? 250;
+    this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs ?? 5000;
+    this.#log = options.log ?? (() => {});
+    this.#agent = new http.Agent({ keepAlive: true, localAddress: this.#address } as http.AgentOptions);
+  }
+
+  /** Asks a manager to admit this node; its answer names the node's ID and role. */
+  static async join(manager: string, request: JoinRequest): Promise<JoinAnswer> {
+    const agent = new http.Agent({ localAddress: request.addr } as http.AgentOptions);
+    try {
+      return await post<JoinAnswer>(agent, manager, PATHS.join, request);
+    } finally {
+      agent.destroy();
+    }
+  }
+
+  get managers(): readonly string[] {
+    return this.#managers;
+  }
+
+  /** Opens the session and starts beating. Resolves once the first whole view is in. */
+  start(): Promise<void> {
+    const synced = new Promise<void>((resolve) => this.once('synced', resolve));
+    this.#connect();
+    this.#beat();
+    return synced;
+  }
+
+  /** Queues a task report; reports go to the manager in batches, in the order they were made. */
+  reportTaskStatus(taskId: string, report: TaskStatusReport): void {
+    this.#reports.push({ taskId, report });
+    if (this.#reports.length === 1 && !this.#sending) setImmediate(() => void this.#sendReports());
+  }
+
+  /**
+   * Resolves once every Ready node's mesh has applied the view as this node sees it now (so a task this
+   * view fences is fenced everywhere), or after the fence acknowledgement timeout, which is said.
+   */
+  fenced(): Promise<void> {
+    const seq = this.#seq;
+    if (this.#appliedByAll >= seq || this.#closed) return Promise.resolve();
+    return new Promise((release) => {
+      const timer = setTimeout(() => {
+        this.#log(`node ${this.nodeId}: not every mesh said it applied view ${seq} within ${this.#fenceAckTimeoutMs} ms; stopping after the fence period anyway`);
+        release();
+      }, this.#fenceAckTimeoutMs);
+      this.#waiters.push({ seq, release: () => { clearTimeout(timer); release(); } });
+    });
+  }
+
+  async leave(): Promise<void> {
+    await post(this.#agent, this.#managers[this.#current]!, PATHS.leave, { nodeId: this.nodeId }).catch(() => {});
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#heartbeat?.cancel();
+    clearTimeout(this.#retry);
+    this.#stream?.destroy();
+    this.#releaseWaiters(Infinity);
+    this.#agent.destroy();
+  }
+
+  // ---- the session ---------------------------------------------------------------------------
+
+  #connect(): void {
+    if (this.#closed) return;
+    const manager = this.#managers[this.#current]!;
+    const [host, port] = splitAddr(manager);
+    let buffered = '';
+    const request = http.get({
+      host, port, localAddress: this.#address, path: `${PATHS.session}?node=${encodeURIComponent(this.nodeId)}`, agent: false,
+    }, (res) => {
+      if (res.statusCode !== 200) {
+        void readAll(res).then((text) => this.#sessionFailed(request, manager, errorOf(res.statusCode!, text)));
+        return;
+      }
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffered += chunk;
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0 && this.#stream === request) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          let message: SessionMessage;
+          try {
+            message = JSON.parse(line) as SessionMessage;
+          } catch {
+            this.#sessionFailed(request, manager, new ClusterRequestError('unavailable', `the manager sent a line that is not JSON: ${line.slice(0, 80)}`));
+            return;
+          }
+          this.#receive(message, request);
+        }
+      });
+      // After a SIGKILL of the manager the response ends with `close`, not `end`: both mean reconnect.
+      res.on('close', () => this.#sessionFailed(request, manager, new ClusterRequestError('unreachable', 'the session ended')));
+    });
+    request.setNoDelay(true);
+    request.on('error', (error) => this.#sessionFailed(request, manager, new ClusterRequestError('unreachable', error.message)));
+    this.#stream = request;
+  }
+
+  #sessionFailed(request: http.ClientRequest, manager: string, error: ClusterRequestError): void {
+    if (this.#closed || this.#stream !== request) return;
+    request.destroy();
+    this.#stream = undefined;
+    if (error.code === 'not_found') {
+      this.emit('removed');
+      return;
+    }
+    // A session that had synced was working: say once that it broke, then try the managers in turn.
+    if (this.#synced) this.#log(`node ${this.nodeId}: lost its session with the manager at ${manager} (${error.message}); trying the managers in turn`);
+    this.#synced = false;
+    this.#current = (this.#current + 1) % this.#managers.length;
+    this.#retry = setTimeout(() => this.#connect(), this.#current === 0 ? this.#retryMs : 0);
+  }
+
+  #receive(message: SessionMessage, request: http.ClientRequest): void {
+    switch (message.type) {
+      case 'complete':
+        this.#replaceView(message);
+        this.#epoch = message.epoch;
+        this.#seq = message.seq;
+        this.#appliedByAll = Math.min(this.#appliedByAll, message.seq);
+        // A new manager process numbers anew: what waited for the old numbers waits no more.
+        this.#releaseWaiters(Infinity);
+        this.#synced = true;
+        this.#queueAck();
+        this.emit('synced');
+        return;
+      case 'changes':
+        if (message.epoch !== this.#epoch || message.appliesTo !== this.#seq) {
+          this.#log(`node ${this.nodeId}: missed a change of the cluster view (have ${this.#seq}, got one after ${message.appliesTo}); asking for the whole view`);
+          this.#sessionFailed(request, this.#managers[this.#current]!, new ClusterRequestError('unavailable', 'a change was missed'));
+          return;
+        }
+        for (const change of message.changes) {
+          if (change.op === 'put') this.view.mirror(change.kind, change.object);
+          else this.view.delete(change.kind, change.id);
+        }
+        this.#seq = message.resultsIn;
+        this.#refreshManagers();
+        this.#queueAck();
+        return;
+      case 'applied':
+        if (message.epoch !== this.#epoch) return;
+        this.#appliedByAll = Math.max(this.#appliedByAll, message.seq);
+        this.#releaseWaiters(this.#appliedByAll);
+        return;
+      case 'removed':
+        this.emit('removed');
+    }
+  }
+
+  /** The whole view: objects gone since are deleted, the rest written as the manager has them. */
+  #replaceView(message: Extract<SessionMessage, { type: 'complete' }>): void {
+    const view = this.view;
+    const keep = { node: new Set(message.nodes.map((n) => n.ID)), service: new Set(message.services.map((s) => s.ID)), task: new Set(message.tasks.map((t) => t.ID)) };
+    for (const task of view.tasks()) if (!keep.task.has(task.ID)) view.deleteTask(task.ID);
+    for (const service of view.services()) if (!keep.service.has(service.ID)) view.deleteService(service.ID);
+    for (const node of view.nodes()) if (!keep.node.has(node.ID)) view.deleteNode(node.ID);
+    for (const node of message.nodes) view.mirror('node', node);
+    for (const service of message.services) view.mirror('service', service);
+    for (const task of message.tasks) view.mirror('task', task);
+    this.#refreshManagers();
+  }
+
+  /** The managers as the view has them, the leader first; those given at the start stay as a fallback. */
+  #refreshManagers(): void {
+    const fromView = this.view.nodes()
+      .filter((n) => n.Spec.Role === 'manager' && n.ManagerStatus)
+      .sort((a, b) => Number(b.ManagerStatus!.Leader ?? false) - Number(a.ManagerStatus!.Leader ?? false))
+      .map((n) => n.ManagerStatus!.Addr);
+    if (!fromView.length) return;
+    const talking = this.#managers[this.#current];
+    this.#managers = [...new Set([...fromView, ...this.#managers])];
+    this.#current = Math.max(0, this.#managers.indexOf(talking!));
+  }
+
+  #releaseWaiters(upTo: number): void {
+    const due = this.#waiters.filter((w) => w.seq <= upTo);
+    if (!due.length) return;
+    this.#waiters = this.#waiters.filter((w) => w.seq > upTo);
+    for (const waiter of due) waiter.release();
+  }
+
+  /** After the mesh's sync (a microtask of the change), on the next turn: this node applied the view. */
+  #queueAck(): void {
+    if (this.#ackQueued) return;
+    this.#ackQueued = true;
+    setImmediate(() => {
+      this.#ackQueued = false;
+      const seq = this.#seq;
+      if (this.#closed || seq === this.#ackSent || !this.#synced) return;
+      this.#ackSent = seq;
+      post(this.#agent, this.#managers[this.#current]!, PATHS.applied, { nodeId: this.nodeId, seq }).catch(() => { this.#ackSent = -1; });
+    });
+  }
+
+  // ---- heartbeats and reports ----------------------------------------------------------------
+
+  #beat(): void {
+    if (this.#closed) return;
+    post<{ periodMs: number }>(this.#agent, this.#managers[this.#current]!, PATHS.heartbeat, { nodeId: this.nodeId }).then(
+      (answer) => { this.#periodMs = answer.periodMs; },
+      (error: ClusterRequestError) => { if (error.code === 'not_found') this.emit('removed'); },
+    ).finally(() => {
+      if (!this.#closed) this.#heartbeat = realTimer(() => this.#beat(), this.#periodMs);
+    });
+  }
+
+  async #sendReports(): Promise<void> {
+    if (this.#sending || this.#closed || !this.#reports.length) return;
+    this.#sending = true;
+    const batch = this.#reports.splice(0);
+    try {
+      await post(this.#agent, this.#managers[this.#current]!, PATHS.status, { nodeId: this.nodeId, reports: batch });
+    } catch (error) {
+      // Kept, in order, for the next manager to answer.
+      this.#reports.unshift(...batch);
+      this.#sending = false;
+      if (!this.#closed) setTimeout(() => void this.#sendReports(), this.#retryMs);
+      return;
+    }
+    this.#sending = false;
+    if (this.#reports.length) void this.#sendReports();
+  }
+}
+
+function splitAddr(addr: string): [string, number] {
+  const colon = addr.lastIndexOf(':');
+  return colon < 0 ? [addr, CLUSTER_PORT] : [addr.slice(0, colon), Number(addr.slice(colon + 1))];
+}
+
+function post<T = unknown>(agent: http.Agent, manager: string, path: string, body: unknown): Promise<T> {
+  const [host, port] = splitAddr(manager);
+  const text = JSON.stringify(body);
+  return new Promise<T>((resolve, reject) => {
+    const request = http.request({
+      host, port, path, method: 'POST', agent, timeout: REQUEST_TIMEOUT_MS,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+    }, (res) => {
+      void readAll(res).then((answer) => {
+        if (res.statusCode === 200) resolve(JSON.parse(answer) as T);
+        else reject(errorOf(res.statusCode!, answer));
+      }, reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+    request.on('error', (error) => reject(new ClusterRequestError('unreachable', error.message)));
+    request.end(text);
+  });
+}
+
+async function readAll(res: http.IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res as AsyncIterable<string>) text += chunk;
+  return text;
+}
+
+function errorOf(status: number, text: string): ClusterRequestError {
+  try {
+    const { code, message } = JSON.parse(text) as { code: SwarmErrorCode; message: string };
+    return new ClusterRequestError(code, message);
+  } catch {
+    return new ClusterRequestError('unavailable', `the manager answered ${status}: ${text.slice(0, 200)}`);
+  }
+}
+
+/** The manager's refusal as the control plane's own error, for the engine API to answer as it would. */
+export function asSwarmError(error: ClusterRequestError): SwarmError {
+  return new SwarmError(error.code === 'unreachable' ? 'unavailable' : error.code, error.message);
+}

@@ -1,0 +1,59 @@
+// The cluster protocol on a manager's cluster port (2377), as its messages and paths: what a node sends a
+// manager (join, heartbeats, task status, what its mesh has applied, leave) and the one stream a manager
+// sends each node (the whole cluster view, then numbered changes). HTTP/1.1 and JSON: curl can read it.
+import type { NodeRole, Service, StoreKind, SwarmNode, Task, TaskStatusReport } from '../swarm/index.js';
+
+export const CLUSTER_PORT = 2377;
+
+export const PATHS = {
+  join: '/v1/join',
+  session: '/v1/session',
+  heartbeat: '/v1/heartbeat',
+  status: '/v1/status',
+  applied: '/v1/applied',
+  leave: '/v1/leave',
+} as const;
+
+export interface JoinRequest {
+  token: string;
+  hostname: string;
+  /** The node's own address, where its engine, mesh and tasks are. */
+  addr: string;
+  engineLabels?: Record<string, string>;
+  /** Set by a node that was a member before (it restarted): it keeps its ID, as a Swarm node keeps its certificate. */
+  nodeId?: string;
+}
+
+export interface JoinAnswer {
+  nodeId: string;
+  role: NodeRole;
+  swarmId: string;
+  /** The managers' cluster addresses (`addr:2377`), the one answering first. */
+  managers: string[];
+  heartbeatPeriodMs: number;
+}
+
+export interface StatusReport {
+  taskId: string;
+  report: TaskStatusReport;
+}
+
+/** One object as it is after a change, or its deletion. */
+export type ViewChange =
+  | { kind: 'node'; op: 'put'; object: SwarmNode }
+  | { kind: 'service'; op: 'put'; object: Service }
+  | { kind: 'task'; op: 'put'; object: Task }
+  | { kind: StoreKind; op: 'delete'; id: string };
+
+/**
+ * What a session stream carries, one JSON object a line. `seq` numbers the manager's batches of changes
+ * (one per turn of its event loop, the same numbers on every stream); `epoch` names the manager process
+ * that numbered them, so a node never chains changes of one manager to a view of another.
+ */
+export type SessionMessage =
+  | { type: 'complete'; epoch: string; seq: number; nodes: SwarmNode[]; services: Service[]; tasks: Task[] }
+  | { type: 'changes'; epoch: string; appliesTo: number; resultsIn: number; changes: ViewChange[] }
+  /** Every Ready node with a session has applied the view up to `seq`: what it fenced there, it fences. */
+  | { type: 'applied'; epoch: string; seq: number }
+  /** This node was removed from the swarm (`node rm --force`): it leaves. */
+  | { type: 'removed' };
