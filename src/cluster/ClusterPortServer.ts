@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../swarm/index.js';
 import type { Dispatcher } from './Dispatcher.js';
-import { PATHS } from './protocol.js';
+import { ENGINE_PREFIX, PATHS } from './protocol.js';
 import type { JoinRequest, StatusReport } from './protocol.js';
 
 const MAX_BODY_BYTES = 8 << 20;
@@ -21,10 +21,20 @@ export class ClusterPortServer {
   readonly #log: (line: string) => void;
   #streams = new Set<ServerResponse>();
 
-  constructor(dispatcher: Dispatcher, log: (line: string) => void = () => {}) {
+  /**
+   * `engineApi` serves what other managers forward under `/v1/engine/` (they are not the leader): this
+   * manager's own engine API.
+   */
+  constructor(dispatcher: Dispatcher, options: { engineApi?: (req: IncomingMessage, res: ServerResponse) => void; log?: (line: string) => void } = {}) {
     this.#dispatcher = dispatcher;
-    this.#log = log;
+    this.#log = options.log ?? (() => {});
+    const engineApi = options.engineApi;
     this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+      if (engineApi && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
+        req.url = req.url.slice(ENGINE_PREFIX.length);
+        engineApi(req, res);
+        return;
+      }
       this.#handle(req, res).catch((error: unknown) => answerError(res, error));
     });
   }

@@ -21,6 +21,8 @@ interface Session {
   sink: SessionSink;
   /** The last seq this node's mesh has applied. */
   applied: number;
+  /** The swarm object's version this node was last sent, when it is a manager. */
+  swarmSent?: number;
 }
 
 export class Dispatcher {
@@ -82,6 +84,7 @@ export class Dispatcher {
       type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
     };
     sink.write(JSON.stringify(complete));
+    this.#sendSwarm(session);
     return () => {
       this.#sessions.delete(session);
       this.#advanceApplied();
@@ -148,6 +151,7 @@ export class Dispatcher {
         this.#sessions.delete(session);
         continue;
       }
+      this.#sendSwarm(session);
       if (removed.has(session.nodeId)) {
         session.sink.write(JSON.stringify({ type: 'removed' } satisfies SessionMessage));
         session.sink.end();
@@ -155,6 +159,14 @@ export class Dispatcher {
       }
     }
     this.#advanceApplied();
+  }
+
+  /** A manager's copy of the swarm object, sent when it is new to it (a promotion, a `swarm update`). */
+  #sendSwarm(session: Session): void {
+    const manager = this.#manager;
+    if (manager.store.node(session.nodeId)?.Spec.Role !== 'manager' || session.swarmSent === manager.swarmVersion) return;
+    session.swarmSent = manager.swarmVersion;
+    session.sink.write(JSON.stringify({ type: 'swarm', swarm: manager.clusterInfo() } satisfies SessionMessage));
   }
 
   /**

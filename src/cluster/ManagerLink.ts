@@ -39,6 +39,8 @@ export class ManagerLink extends EventEmitter {
   readonly nodeId: string;
   /** The node's copy of the cluster view: what its agent and mesh read. */
   readonly view = new Store();
+  /** The swarm object, as the manager sends it to managers. */
+  swarm: Record<string, unknown> | undefined;
   readonly #address: string;
   readonly #agent: http.Agent;
   readonly #log: (line: string) => void;
@@ -87,12 +89,11 @@ export class ManagerLink extends EventEmitter {
     return this.#managers;
   }
 
-  /** Opens the session and starts beating. Resolves once the first whole view is in. */
-  start(): Promise<void> {
+  /** Opens the session and starts beating. Resolves once the first whole view is in and the first beat answered. */
+  async start(): Promise<void> {
     const synced = new Promise<void>((resolve) => this.once('synced', resolve));
     this.#connect();
-    this.#beat();
-    return synced;
+    await Promise.all([synced, this.#beat()]);
   }
 
   /** Queues a task report; reports go to the manager in batches, in the order they were made. */
@@ -216,6 +217,9 @@ export class ManagerLink extends EventEmitter {
         this.#appliedByAll = Math.max(this.#appliedByAll, message.seq);
         this.#releaseWaiters(this.#appliedByAll);
         return;
+      case 'swarm':
+        this.swarm = message.swarm;
+        return;
       case 'removed':
         this.emit('removed');
     }
@@ -268,9 +272,9 @@ export class ManagerLink extends EventEmitter {
 
   // ---- heartbeats and reports ----------------------------------------------------------------
 
-  #beat(): void {
+  async #beat(): Promise<void> {
     if (this.#closed) return;
-    post<{ periodMs: number }>(this.#agent, this.#managers[this.#current]!, PATHS.heartbeat, { nodeId: this.nodeId }).then(
+    await post<{ periodMs: number }>(this.#agent, this.#managers[this.#current]!, PATHS.heartbeat, { nodeId: this.nodeId }).then(
       (answer) => { this.#periodMs = answer.periodMs; },
       (error: ClusterRequestError) => { if (error.code === 'not_found') this.emit('removed'); },
     ).finally(() => {

@@ -14,6 +14,9 @@ export const PATHS = {
   leave: '/v1/leave',
 } as const;
 
+/** Where a manager that is not the leader sends engine API requests that need the leader. */
+export const ENGINE_PREFIX = '/v1/engine';
+
 export interface JoinRequest {
   token: string;
   hostname: string;
@@ -55,5 +58,7 @@ export type SessionMessage =
   | { type: 'changes'; epoch: string; appliesTo: number; resultsIn: number; changes: ViewChange[] }
   /** Every Ready node with a session has applied the view up to `seq`: what it fenced there, it fences. */
   | { type: 'applied'; epoch: string; seq: number }
+  /** To managers: the swarm object as /info shows it, at the start and whenever it changes. */
+  | { type: 'swarm'; swarm: Record<string, unknown> }
   /** This node was removed from the swarm (`node rm --force`): it leaves. */
   | { type: 'removed' };

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole } from '../swarm/index.js';
+import type { Manager, NodeRole, SwarmNode } from '../swarm/index.js';
 import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError } from '../cluster/index.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
@@ -14,7 +14,7 @@ import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
 import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
-import { engineApi, ApiError } from './api/index.js';
+import { engineApi, ApiError, NotTheLeader } from './api/index.js';
 import type { EngineContext, SwarmState } from './api/index.js';
 
 /** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
@@ -96,6 +96,8 @@ export class Engine implements EngineContext {
   #joining = false;
   #server: http.Server;
   readonly #socket: EngineSocket;
+  /** What the other managers forward to this one while it leads (over its cluster port). */
+  readonly #forwardedApi: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
   readonly #metricsRegistry = new Registry();
   /** Counted only when served: with metrics off, the data plane pays nothing for them. */
@@ -121,6 +123,7 @@ export class Engine implements EngineContext {
     const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
     const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
     this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
+    this.#forwardedApi = engineApi(this, 'tcp');
     this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
@@ -190,8 +193,20 @@ export class Engine implements EngineContext {
     if (this.#role() !== 'manager') throw new ApiError(503, WORKER);
     // A manager node without the control plane in its process, or one whose control plane lost its
     // quorum, can neither read nor change the cluster; the data plane keeps serving.
-    if (!m.control || !m.control.manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
+    if (!m.control) {
+      const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
+      if (leader) throw new NotTheLeader(leader.ManagerStatus!.Addr, this.address);
+      throw new ApiError(500, NO_LEADER);
+    }
+    if (!m.control.manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
     return m.control.manager;
+  }
+
+  managerView(): { nodes: readonly SwarmNode[]; cluster: Record<string, unknown> | undefined } {
+    const m = this.#membership;
+    if (m && !m.control && this.#role() === 'manager') return { nodes: m.link.view.nodes(), cluster: m.link.swarm };
+    const manager = this.requireManager();
+    return { nodes: manager.store.nodes(), cluster: manager.clusterInfo() };
   }
 
   remoteManagers(): { NodeID: string; Addr: string }[] {
@@ -219,7 +234,7 @@ export class Engine implements EngineContext {
   /** This node runs the swarm's control plane: its manager, served on the cluster port. */
   async #serveControl(manager: Manager): Promise<Control> {
     const dispatcher = new Dispatcher(manager);
-    const server = new ClusterPortServer(dispatcher, this.#log);
+    const server = new ClusterPortServer(dispatcher, { engineApi: this.#forwardedApi, log: this.#log });
     try {
       await server.listen(this.address, this.#clusterPort);
     } catch (error) {

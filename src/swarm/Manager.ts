@@ -635,6 +635,22 @@ export class Manager {
     return structuredClone(this.#swarmSpec);
   }
 
+  /** The swarm as /info's Swarm.Cluster shows it: what GET /swarm answers, less the join tokens. */
+  clusterInfo(): Record<string, unknown> {
+    return {
+      ID: this.swarmId,
+      Version: { Index: this.swarmVersion },
+      CreatedAt: this.createdAt,
+      UpdatedAt: this.swarmUpdatedAt,
+      Spec: this.swarmSpec,
+      TLSInfo: this.rootCA.tlsInfo,
+      RootRotationInProgress: false,
+      DefaultAddrPool: ['10.0.0.0/8'],
+      SubnetSize: 24,
+      DataPathPort: 4789,
+    };
+  }
+
   /** `docker swarm update`: the whole spec replaced (checked first), and the join tokens asked for rotated. */
   updateSwarm(version: number, input: unknown, rotate: { worker: boolean; manager: boolean }): void {
     const spec = normalizeSwarmSpec(input, this.#swarmSpec);

@@ -1,6 +1,6 @@
 // What the API routes need from the engine that serves them: its identity, its swarm membership,
 // and the control plane when it is a manager. Routes never reach further than this.
-import type { Manager } from '../../swarm/index.js';
+import type { Manager, SwarmNode } from '../../swarm/index.js';
 import type { TaskOutput } from '../../runtime/index.js';
 
 export type SwarmState = 'inactive' | 'active/manager' | 'active/worker';
@@ -14,6 +14,11 @@ export interface EngineContext {
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
   requireManager(): Manager;
+  /**
+   * What /info shows a manager of its swarm: the nodes and the swarm object, from the control plane on
+   * the leader (refused as requireManager refuses), from the node's copies on another manager.
+   */
+  managerView(): { nodes: readonly SwarmNode[]; cluster: Record<string, unknown> | undefined };
   /** Managers this engine knows (for /info's RemoteManagers), even as a worker. */
   remoteManagers(): { NodeID: string; Addr: string }[];
   /** `forceNewCluster` on a manager that lost its quorum makes it the only manager of the same swarm. */

@@ -70,6 +70,13 @@ export function sendError(res: ServerResponse, error: unknown): void {
  * `Content-Type: application/json` (so a web page's "simple" text/plain POST carries no spec); refuses
  * bodies over 1 MiB, invalid JSON and JSON nested deeper than MAX_JSON_DEPTH with 400.
  */
+/** Each request's body as read, so a manager that is not the leader can send it on (see leaderForward). */
+const rawBodies = new WeakMap<IncomingMessage, Buffer>();
+
+export function rawBodyOf(req: IncomingMessage): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 export async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'];
   if (type !== undefined && type.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
@@ -82,7 +89,9 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new ApiError(413, 'request body is larger than 1 MiB');
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const raw = Buffer.concat(chunks);
+  rawBodies.set(req, raw);
+  const text = raw.toString('utf8').trim();
   if (!text) return undefined;
   if (type === undefined) throw new ApiError(400, "missing Content-Type header: send the request body as 'application/json'");
   let body: unknown;

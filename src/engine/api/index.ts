@@ -15,9 +15,11 @@ import { faultRoutes } from './faultRoutes.js';
 import { logRoutes } from './logRoutes.js';
 import { networkRoutes } from './networkRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
+import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
 export type { EngineContext, SwarmState } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
+export { NotTheLeader } from './leaderForward.js';
 
 export type ApiTransport = 'tcp' | 'unix';
 
@@ -41,7 +43,8 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
       (reply) => { if (reply) sendJson(res, reply.status, reply.body); },
       (error: unknown) => {
         // A body read that failed half-way may have already answered; never answer twice.
-        if (!res.headersSent) sendError(res, error);
+        if (error instanceof NotTheLeader && !res.headersSent) forwardToLeader(req, res, error);
+        else if (!res.headersSent) sendError(res, error);
         else res.destroy();
       },
     );

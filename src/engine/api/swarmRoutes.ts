@@ -4,24 +4,8 @@ import type { EngineContext } from './EngineContext.js';
 import { ApiError, isTrue, requireVersion } from './http.js';
 import type { Manager } from '../../swarm/index.js';
 
-/** The swarm as /info's Swarm.Cluster shows it: what GET /swarm answers, less the join tokens. */
-export function clusterInfo(manager: Manager): Record<string, unknown> {
-  return {
-    ID: manager.swarmId,
-    Version: { Index: manager.swarmVersion },
-    CreatedAt: manager.createdAt,
-    UpdatedAt: manager.swarmUpdatedAt,
-    Spec: manager.swarmSpec,
-    TLSInfo: manager.rootCA.tlsInfo,
-    RootRotationInProgress: false,
-    DefaultAddrPool: ['10.0.0.0/8'],
-    SubnetSize: 24,
-    DataPathPort: 4789,
-  };
-}
-
 function swarmObject(manager: Manager): unknown {
-  return { ...clusterInfo(manager), JoinTokens: { Worker: manager.tokens.token('worker'), Manager: manager.tokens.token('manager') } };
+  return { ...manager.clusterInfo(), JoinTokens: { Worker: manager.tokens.token('worker'), Manager: manager.tokens.token('manager') } };
 }
 
 function stringField(body: unknown, field: string): string | undefined {

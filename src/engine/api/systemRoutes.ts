@@ -4,7 +4,6 @@ import os from 'node:os';
 import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { API_VERSION, ApiError, ENGINE_VERSION } from './http.js';
-import { clusterInfo } from './swarmRoutes.js';
 
 export function systemRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/_ping$/, (r) => {
@@ -44,11 +43,11 @@ export function systemRoutes(router: Router, engine: EngineContext): void {
       RemoteManagers: state === 'inactive' ? null : engine.remoteManagers(),
     };
     if (state === 'active/manager') {
-      const manager = engine.requireManager();
-      const nodes = manager.store.nodes();
+      // A manager that is not the leader answers from its copy of the view and of the swarm object.
+      const { nodes, cluster } = engine.managerView();
       swarm.Nodes = nodes.length;
       swarm.Managers = nodes.filter((n) => n.Spec.Role === 'manager').length;
-      swarm.Cluster = clusterInfo(manager);
+      swarm.Cluster = cluster;
     }
     return {
       status: 200,

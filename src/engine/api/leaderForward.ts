@@ -1,0 +1,46 @@
+// A manager that is not the leader answers what needs the control plane by asking the leader, as
+// swarmkit's managers proxy the control API to theirs: the request goes on over the leader's cluster port
+// (`/v1/engine/...`, served by the leader's engine API), and its answer comes back as it is.
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ENGINE_PREFIX } from '../../cluster/index.js';
+import { ApiError, rawBodyOf, sendError } from './http.js';
+
+/** Thrown by `requireManager()` on a manager that is not the leader; the API then forwards the request. */
+export class NotTheLeader extends Error {
+  /** The leader's cluster address, `addr:2377`. */
+  readonly leader: string;
+  /** This node's own address: the forwarded request comes from it. */
+  readonly from: string;
+  constructor(leader: string, from: string) {
+    super(`this manager is not the leader; the leader is at ${leader}`);
+    this.leader = leader;
+    this.from = from;
+  }
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: NotTheLeader): void {
+  const colon = to.leader.lastIndexOf(':');
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
+  const body = rawBodyOf(req);
+  if (body) headers['content-length'] = body.length;
+  const upstream = http.request({
+    host: to.leader.slice(0, colon), port: Number(to.leader.slice(colon + 1)), localAddress: to.from,
+    method: req.method, path: `${ENGINE_PREFIX}${req.url}`, headers,
+  }, (answer) => {
+    const out: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+    res.writeHead(answer.statusCode ?? 502, out);
+    answer.pipe(res);
+  });
+  upstream.on('error', (error) => {
+    if (!res.headersSent) sendError(res, new ApiError(500, `the leader at ${to.leader} did not answer (${error.message}): try again, or run the command on another manager`));
+    else res.destroy();
+  });
+  res.on('close', () => upstream.destroy());
+  if (body) upstream.end(body);
+  else req.pipe(upstream);
+}
