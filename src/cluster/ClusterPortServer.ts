@@ -1,6 +1,7 @@
 // A manager's cluster port (`<addr>:2377`): the cluster protocol over HTTP/1.1. Requests are small JSON
 // POSTs; a session is one long response, a JSON message a line. Errors answer `{code, message}`, the
-// control plane's own, so the node that asked can say what the manager said.
+// control plane's own, so the node that asked can say what the manager said. Every manager listens; only
+// the leader's serves the protocol (its dispatcher), the others answer where the leader is, and `ping`.
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,8 +16,18 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** A session reader this far behind (a stuck node) is dropped; it gets the whole view when it comes back. */
 const MAX_SESSION_BACKLOG_BYTES = 64 << 20;
 
+export interface ClusterPortOptions {
+  /** The engine API of this manager, which the other managers forward to while it leads (under `/v1/engine/`). */
+  engineApi?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Where the leader is, as this manager knows it, for a node that asked a manager that is not. */
+  leader?: () => string | undefined;
+  log?: (line: string) => void;
+}
+
 export class ClusterPortServer {
-  readonly #dispatcher: Dispatcher;
+  /** Set while this manager leads. */
+  #dispatcher: Dispatcher | undefined;
+  readonly #leader: () => string | undefined;
   readonly #server: http.Server;
   readonly #log: (line: string) => void;
   #streams = new Set<ServerResponse>();
@@ -25,12 +36,12 @@ export class ClusterPortServer {
    * `engineApi` serves what other managers forward under `/v1/engine/` (they are not the leader): this
    * manager's own engine API.
    */
-  constructor(dispatcher: Dispatcher, options: { engineApi?: (req: IncomingMessage, res: ServerResponse) => void; log?: (line: string) => void } = {}) {
-    this.#dispatcher = dispatcher;
+  constructor(options: ClusterPortOptions = {}) {
     this.#log = options.log ?? (() => {});
+    this.#leader = options.leader ?? (() => undefined);
     const engineApi = options.engineApi;
     this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-      if (engineApi && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
+      if (engineApi && this.#dispatcher && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
         req.url = req.url.slice(ENGINE_PREFIX.length);
         engineApi(req, res);
         return;
@@ -50,7 +61,17 @@ export class ClusterPortServer {
     return (this.#server.address() as AddressInfo).port;
   }
 
+  get leading(): boolean {
+    return this.#dispatcher !== undefined;
+  }
+
+  /** This manager leads: its dispatcher serves the protocol from now on. */
+  lead(dispatcher: Dispatcher): void {
+    this.#dispatcher = dispatcher;
+  }
+
   async close(): Promise<void> {
+    this.#dispatcher = undefined;
     for (const stream of this.#streams) stream.destroy();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -59,12 +80,19 @@ export class ClusterPortServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://cluster');
     const route = `${req.method} ${url.pathname}`;
+    if (route === `GET ${PATHS.ping}`) return answer(res, { leader: this.leading });
     const d = this.#dispatcher;
+    if (!d) {
+      const leader = this.#leader();
+      throw new NotTheLeaderError(leader
+        ? `this manager is not the leader: the leader is at ${leader}`
+        : 'this manager is not the leader, and knows of none: the swarm does not have a leader', leader);
+    }
     switch (route) {
       case `POST ${PATHS.join}`:
         return answer(res, d.join(asJoin(await readJson(req))));
       case `GET ${PATHS.session}`:
-        return this.#session(url.searchParams.get('node') ?? '', res);
+        return this.#session(d, url.searchParams.get('node') ?? '', res);
       case `POST ${PATHS.heartbeat}`:
         return answer(res, d.heartbeat(field(await readJson(req), 'nodeId', 'string')));
       case `POST ${PATHS.status}`: {
@@ -87,11 +115,11 @@ export class ClusterPortServer {
     }
   }
 
-  #session(nodeId: string, res: ServerResponse): void {
+  #session(dispatcher: Dispatcher, nodeId: string, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.socket?.setNoDelay(true);
     this.#streams.add(res);
-    const close = this.#dispatcher.openSession(nodeId, {
+    const close = dispatcher.openSession(nodeId, {
       write: (line) => {
         if (res.destroyed) return false;
         if (res.writableLength > MAX_SESSION_BACKLOG_BYTES) {
@@ -111,13 +139,22 @@ export class ClusterPortServer {
   }
 }
 
+/** What a manager that does not lead answers: where the leader is, when it knows. */
+class NotTheLeaderError extends SwarmError {
+  readonly leader: string | undefined;
+  constructor(message: string, leader: string | undefined) {
+    super('unavailable', message);
+    this.leader = leader;
+  }
+}
+
 function answer(res: ServerResponse, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-const STATUS_OF: Record<string, number> = { invalid_argument: 400, not_found: 404 };
+const STATUS_OF: Record<string, number> = { invalid_argument: 400, not_found: 404, unavailable: 503 };
 
 function answerError(res: ServerResponse, error: unknown): void {
   if (res.headersSent) {
@@ -125,7 +162,7 @@ function answerError(res: ServerResponse, error: unknown): void {
     return;
   }
   const code = error instanceof SwarmError ? error.code : 'unavailable';
-  const text = JSON.stringify({ code, message: (error as Error).message });
+  const text = JSON.stringify({ code, message: (error as Error).message, ...(error instanceof NotTheLeaderError && error.leader ? { leader: error.leader } : {}) });
   res.writeHead(STATUS_OF[code] ?? 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

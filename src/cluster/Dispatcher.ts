@@ -42,9 +42,13 @@ export class Dispatcher {
     setImmediate(() => this.#flush());
   };
 
+  #stopSwarmChanges: () => void;
+
   constructor(manager: Manager) {
     this.#manager = manager;
     manager.store.on('change', this.#onChange);
+    // A `swarm update` or a token rotation writes no store object: the managers hear of it here.
+    this.#stopSwarmChanges = manager.onSwarmChanged(() => { for (const session of this.#sessions) this.#sendSwarm(session); });
   }
 
   join(request: JoinRequest): JoinAnswer {
@@ -123,6 +127,7 @@ export class Dispatcher {
   close(): void {
     this.#closed = true;
     this.#manager.store.off('change', this.#onChange);
+    this.#stopSwarmChanges();
     for (const session of this.#sessions) session.sink.end();
     this.#sessions.clear();
   }
@@ -166,7 +171,7 @@ export class Dispatcher {
     const manager = this.#manager;
     if (manager.store.node(session.nodeId)?.Spec.Role !== 'manager' || session.swarmSent === manager.swarmVersion) return;
     session.swarmSent = manager.swarmVersion;
-    session.sink.write(JSON.stringify({ type: 'swarm', swarm: manager.clusterInfo() } satisfies SessionMessage));
+    session.sink.write(JSON.stringify({ type: 'swarm', swarm: manager.clusterInfo(), state: manager.exportState().swarm } satisfies SessionMessage));
   }
 
   /**

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { SwarmError, Store, realTimer } from '../swarm/index.js';
-import type { SwarmErrorCode, TaskStatusReport, Timer } from '../swarm/index.js';
+import type { SwarmErrorCode, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
 import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport } from './protocol.js';
 
@@ -29,18 +29,29 @@ const REQUEST_TIMEOUT_MS = 5000;
 /** An answer that is not 200 from a manager, with its code and message; or no answer at all. */
 export class ClusterRequestError extends Error {
   readonly code: SwarmErrorCode | 'unreachable';
-  constructor(code: SwarmErrorCode | 'unreachable', message: string) {
+  /** Where the leader is, said by a manager that is not. */
+  readonly leader: string | undefined;
+  constructor(code: SwarmErrorCode | 'unreachable', message: string, leader?: string) {
     super(message);
     this.code = code;
+    this.leader = leader;
   }
 }
+
+/** How long a manager has to answer a ping before it counts as unreachable. */
+const PING_TIMEOUT_MS = 1000;
+/** A leader is taken for lost after this many heartbeat periods without a session, as a node is taken for Down. */
+const MISSED_PERIODS = 3;
 
 export class ManagerLink extends EventEmitter {
   readonly nodeId: string;
   /** The node's copy of the cluster view: what its agent and mesh read. */
   readonly view = new Store();
-  /** The swarm object, as the manager sends it to managers. */
+  /** The swarm object, as the manager sends it to managers: as /info shows it, and whole (to lead it, should the leader go). */
   swarm: Record<string, unknown> | undefined;
+  swarmState: SwarmState['swarm'] | undefined;
+  /** When the last session broke, while no other has synced since. */
+  #lostAt: number | undefined;
   readonly #address: string;
   readonly #agent: http.Agent;
   readonly #log: (line: string) => void;
@@ -75,11 +86,26 @@ export class ManagerLink extends EventEmitter {
     this.#agent = new http.Agent({ keepAlive: true, localAddress: this.#address } as http.AgentOptions);
   }
 
-  /** Asks a manager to admit this node; its answer names the node's ID and role. */
+  /** Asks a manager to admit this node (a manager that does not lead names the leader, which is asked then). */
   static async join(manager: string, request: JoinRequest): Promise<JoinAnswer> {
     const agent = new http.Agent({ localAddress: request.addr } as http.AgentOptions);
     try {
-      return await post<JoinAnswer>(agent, manager, PATHS.join, request);
+      return await post<JoinAnswer>(agent, manager, PATHS.join, request).catch((error: ClusterRequestError) => {
+        if (error.leader && error.leader !== manager) return post<JoinAnswer>(agent, error.leader, PATHS.join, request);
+        throw error;
+      });
+    } finally {
+      agent.destroy();
+    }
+  }
+
+  /** Whether the manager at `manager` answers, and whether it leads; undefined when it does not answer within a second. */
+  static async ping(manager: string, localAddress: string): Promise<{ leader: boolean } | undefined> {
+    const agent = new http.Agent({ localAddress } as http.AgentOptions);
+    try {
+      return await get<{ leader: boolean }>(agent, manager, PATHS.ping, PING_TIMEOUT_MS);
+    } catch {
+      return undefined;
     } finally {
       agent.destroy();
     }
@@ -179,8 +205,15 @@ export class ManagerLink extends EventEmitter {
       return;
     }
     // A session that had synced was working: say once that it broke, then try the managers in turn.
-    if (this.#synced) this.#log(`node ${this.nodeId}: lost its session with the manager at ${manager} (${error.message}); trying the managers in turn`);
+    if (this.#synced) {
+      this.#log(`node ${this.nodeId}: lost its session with the manager at ${manager} (${error.message}); trying the managers in turn`);
+      this.#lostAt = Date.now();
+    }
     this.#synced = false;
+    // No manager has served a session for as long as it takes to mark a node Down: the leader is gone.
+    if (this.#lostAt !== undefined && Date.now() - this.#lostAt >= this.#periodMs * MISSED_PERIODS && this.#current === this.#managers.length - 1) {
+      this.emit('leaderless');
+    }
     this.#current = (this.#current + 1) % this.#managers.length;
     this.#retry = setTimeout(() => this.#connect(), this.#current === 0 ? this.#retryMs : 0);
   }
@@ -195,6 +228,7 @@ export class ManagerLink extends EventEmitter {
         // A new manager process numbers anew: what waited for the old numbers waits no more.
         this.#releaseWaiters(Infinity);
         this.#synced = true;
+        this.#lostAt = undefined;
         this.#queueAck();
         this.emit('synced');
         return;
@@ -219,6 +253,7 @@ export class ManagerLink extends EventEmitter {
         return;
       case 'swarm':
         this.swarm = message.swarm;
+        this.swarmState = message.state;
         return;
       case 'removed':
         this.emit('removed');
@@ -306,19 +341,27 @@ function splitAddr(addr: string): [string, number] {
 }
 
 function post<T = unknown>(agent: http.Agent, manager: string, path: string, body: unknown): Promise<T> {
+  return call<T>(agent, manager, path, REQUEST_TIMEOUT_MS, JSON.stringify(body));
+}
+
+function get<T>(agent: http.Agent, manager: string, path: string, timeoutMs: number): Promise<T> {
+  return call<T>(agent, manager, path, timeoutMs);
+}
+
+/** One request to a manager: a POST with `text`, else a GET; its JSON answer, or its refusal as a ClusterRequestError. */
+function call<T>(agent: http.Agent, manager: string, path: string, timeoutMs: number, text?: string): Promise<T> {
   const [host, port] = splitAddr(manager);
-  const text = JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const request = http.request({
-      host, port, path, method: 'POST', agent, timeout: REQUEST_TIMEOUT_MS,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+      host, port, path, method: text === undefined ? 'GET' : 'POST', agent, timeout: timeoutMs,
+      headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
     }, (res) => {
       void readAll(res).then((answer) => {
         if (res.statusCode === 200) resolve(JSON.parse(answer) as T);
         else reject(errorOf(res.statusCode!, answer));
       }, reject);
     });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     request.on('error', (error) => reject(new ClusterRequestError('unreachable', error.message)));
     request.end(text);
   });
@@ -333,8 +376,8 @@ async function readAll(res: http.IncomingMessage): Promise<string> {
 
 function errorOf(status: number, text: string): ClusterRequestError {
   try {
-    const { code, message } = JSON.parse(text) as { code: SwarmErrorCode; message: string };
-    return new ClusterRequestError(code, message);
+    const { code, message, leader } = JSON.parse(text) as { code: SwarmErrorCode; message: string; leader?: string };
+    return new ClusterRequestError(code, message, leader);
   } catch {
     return new ClusterRequestError('unavailable', `the manager answered ${status}: ${text.slice(0, 200)}`);
   }

@@ -1,7 +1,7 @@
 // The cluster protocol on a manager's cluster port (2377), as its messages and paths: what a node sends a
 // manager (join, heartbeats, task status, what its mesh has applied, leave) and the one stream a manager
 // sends each node (the whole cluster view, then numbered changes). HTTP/1.1 and JSON: curl can read it.
-import type { NodeRole, Service, StoreKind, SwarmNode, Task, TaskStatusReport } from '../swarm/index.js';
+import type { NodeRole, Service, StoreKind, SwarmNode, SwarmState, Task, TaskStatusReport } from '../swarm/index.js';
 
 export const CLUSTER_PORT = 2377;
 
@@ -12,6 +12,8 @@ export const PATHS = {
   status: '/v1/status',
   applied: '/v1/applied',
   leave: '/v1/leave',
+  /** Any manager: `{leader}`, whether it leads. */
+  ping: '/v1/ping',
 } as const;
 
 /** Where a manager that is not the leader sends engine API requests that need the leader. */
@@ -58,7 +60,10 @@ export type SessionMessage =
   | { type: 'changes'; epoch: string; appliesTo: number; resultsIn: number; changes: ViewChange[] }
   /** Every Ready node with a session has applied the view up to `seq`: what it fenced there, it fences. */
   | { type: 'applied'; epoch: string; seq: number }
-  /** To managers: the swarm object as /info shows it, at the start and whenever it changes. */
-  | { type: 'swarm'; swarm: Record<string, unknown> }
+  /**
+   * To managers, at the start and whenever it changes: the swarm object as /info shows it, and whole
+   * (CA key and token secrets too), so another manager can lead the swarm should the leader go.
+   */
+  | { type: 'swarm'; swarm: Record<string, unknown>; state: SwarmState['swarm'] }
   /** This node was removed from the swarm (`node rm --force`): it leaves. */
   | { type: 'removed' };

@@ -184,8 +184,9 @@ export class Cluster implements SwarmDirectory {
     return this.engines.find((e) => e.hostname === hostname);
   }
 
-  newManager(): Manager {
+  newManager(restore?: SwarmState): Manager {
     const manager: Manager = new Manager({
+      ...(restore ? { restore } : {}),
       taskSubnet: this.options.taskSubnet,
       vipSubnet: this.options.vipSubnet,
       ...(this.options.heartbeatPeriodMs ? { heartbeatPeriodMs: this.options.heartbeatPeriodMs } : {}),

@@ -3,9 +3,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole, SwarmNode } from '../swarm/index.js';
-import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink, asSwarmError } from '../cluster/index.js';
-import type { ClusterRequestError } from '../cluster/index.js';
+import type { Manager, NodeRole, StoreChange, SwarmNode, SwarmState } from '../swarm/index.js';
+import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
+import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
+import { ManagerRole, clusterAddrOf } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { DnsSink, LocalMeshes } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
@@ -22,7 +23,8 @@ const API_KEEP_ALIVE_MS = 30_000;
 
 /** Where an engine gets a new control plane for `swarm init`, and the engines fault injection reaches. */
 export interface SwarmDirectory {
-  newManager(): Manager;
+  /** A new control plane, or the swarm made again from its saved state. */
+  newManager(restore?: SwarmState): Manager;
   /** The engine of the node with this hostname, for fault injection. */
   engine(hostname: string): Engine | undefined;
 }
@@ -61,13 +63,6 @@ const WORKER = "This node is not a swarm manager. Worker nodes can't be used to 
 const NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
-/** The swarm's control plane, when this node runs it: its manager, and the cluster port that serves it. */
-interface Control {
-  manager: Manager;
-  dispatcher: Dispatcher;
-  server: ClusterPortServer;
-}
-
 interface Membership {
   nodeId: string;
   /** The token it joined with: a node that restarts rejoins with its ID and this. */
@@ -76,7 +71,17 @@ interface Membership {
   link: ManagerLink;
   agent: Agent;
   mesh: Mesh;
-  control?: Control;
+  /** Set while the node is a manager: its cluster port, and the control plane while it leads. */
+  role?: ManagerRole;
+  openingRole?: Promise<void>;
+}
+
+/** What a node keeps to come back to its swarm: its ID, the managers it knew, its join token, and the swarm while it led. */
+export interface NodeIdentity {
+  nodeId: string;
+  managers: string[];
+  token: string;
+  swarm?: SwarmState;
 }
 
 export class Engine implements EngineContext {
@@ -105,7 +110,7 @@ export class Engine implements EngineContext {
   #metricsServer: MetricsServer | undefined;
   #membership: Membership | undefined;
   /** Set while the node is powered off by `fail()`: what `recover()` rejoins, or the control plane it serves again. */
-  #failed: { nodeId: string; managers: string[]; token: string; control?: Manager } | undefined;
+  #failed: NodeIdentity | undefined;
 
   constructor(options: EngineOptions) {
     this.hostname = options.hostname;
@@ -127,7 +132,7 @@ export class Engine implements EngineContext {
     this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
-      new ClusterStateMetrics(this.#metricsRegistry, () => this.#membership?.control?.manager.store);
+      new ClusterStateMetrics(this.#metricsRegistry, () => this.#membership?.role?.manager?.store);
       const registries = [this.#metricsRegistry, ...(options.sharedMetrics ?? [])];
       this.#metricsServer = new MetricsServer(this.address, options.metricsPort, () => registries, requestHeadMs);
     }
@@ -191,20 +196,27 @@ export class Engine implements EngineContext {
     const m = this.#membership;
     if (!m) throw new ApiError(503, NOT_IN_SWARM);
     if (this.#role() !== 'manager') throw new ApiError(503, WORKER);
-    // A manager node without the control plane in its process, or one whose control plane lost its
-    // quorum, can neither read nor change the cluster; the data plane keeps serving.
-    if (!m.control) {
-      const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
-      if (leader) throw new NotTheLeader(leader.ManagerStatus!.Addr, this.address);
+    // A manager that does not lead asks the leader; one whose control plane lost its quorum can neither
+    // read nor change the cluster. The data plane keeps serving.
+    const manager = m.role?.manager;
+    if (!manager) {
+      const leader = this.#leaderOf(m);
+      if (leader) throw new NotTheLeader(leader, this.address);
       throw new ApiError(500, NO_LEADER);
     }
-    if (!m.control.manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
-    return m.control.manager;
+    if (!manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
+    return manager;
+  }
+
+  /** The leader's cluster address as this node's view has it, unless it is this node. */
+  #leaderOf(m: Membership): string | undefined {
+    const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
+    return leader && clusterAddrOf(leader);
   }
 
   managerView(): { nodes: readonly SwarmNode[]; cluster: Record<string, unknown> | undefined } {
     const m = this.#membership;
-    if (m && !m.control && this.#role() === 'manager') return { nodes: m.link.view.nodes(), cluster: m.link.swarm };
+    if (m && !m.role?.manager && this.#role() === 'manager') return { nodes: m.link.view.nodes(), cluster: m.link.swarm };
     const manager = this.requireManager();
     return { nodes: manager.store.nodes(), cluster: manager.clusterInfo() };
   }
@@ -219,30 +231,44 @@ export class Engine implements EngineContext {
 
   async init(forceNewCluster = false): Promise<string> {
     const m = this.#membership;
-    if (m?.control && forceNewCluster) {
-      m.control.manager.forceNewCluster(m.nodeId);
+    if (m && forceNewCluster && this.#role() === 'manager') {
+      await this.#forceNewCluster(m);
       return m.nodeId;
     }
     if (m) throw new ApiError(503, ALREADY_IN_SWARM);
     const manager = this.#directory.newManager();
-    const control = await this.#serveControl(manager);
+    const role = await this.#openRole(() => undefined);
+    role.lead(manager);
     const node = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } });
-    await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), control);
+    await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), role);
     return node.ID;
   }
 
-  /** This node runs the swarm's control plane: its manager, served on the cluster port. */
-  async #serveControl(manager: Manager): Promise<Control> {
-    const dispatcher = new Dispatcher(manager);
-    const server = new ClusterPortServer(dispatcher, { engineApi: this.#forwardedApi, log: this.#log });
-    try {
-      await server.listen(this.address, this.#clusterPort);
-    } catch (error) {
-      dispatcher.close();
-      manager.close();
-      throw new ApiError(500, `cannot listen on the cluster port ${this.clusterAddr}: ${(error as Error).message}`);
+  /**
+   * `swarm init --force-new-cluster` on a manager: it becomes the only manager of the same swarm, made
+   * from its copy when it did not lead (the leader is gone, or there is no quorum).
+   */
+  async #forceNewCluster(m: Membership): Promise<void> {
+    const role = m.role!;
+    if (!role.manager) {
+      const swarm = m.link.swarmState;
+      if (!swarm) throw new ApiError(500, 'this manager has no copy of the swarm yet: try again in a moment');
+      const view = m.link.view;
+      role.lead(this.#directory.newManager(structuredClone({
+        format: 1, swarm, index: view.index, nodes: view.nodes(), services: view.services(), tasks: view.tasks(),
+      })));
     }
-    return { manager, dispatcher, server };
+    role.manager!.forceNewCluster(m.nodeId);
+  }
+
+  /** Opens this node's cluster port, as every manager's is: the protocol served only once it leads. */
+  async #openRole(leader: () => string | undefined): Promise<ManagerRole> {
+    const role = new ManagerRole({
+      hostname: this.hostname, address: this.address, clusterPort: this.#clusterPort, engineApi: this.#forwardedApi,
+      newManager: (restore) => this.#directory.newManager(restore), log: this.#log,
+    }, leader);
+    await role.listen();
+    return role;
   }
 
   async join(request: { remoteAddr: string; token: string }): Promise<void> {
@@ -292,26 +318,68 @@ export class Engine implements EngineContext {
     return answered.then(async () => {
       if (this.#membership !== m) return; // left, or failed, meanwhile
       this.#membership = undefined;
-      this.#failed = { nodeId: m.nodeId, managers: [...m.link.managers], token: m.token, ...(m.control ? { control: m.control.manager } : {}) };
+      this.#failed = this.#identityOf(m);
       await this.#shutDown(m);
     });
   }
 
-  /** Powered on again: the engine API opens, the node rejoins with its ID, and comes back Ready and empty. */
+  /** Powered on again: the engine API opens, and the node is back in its swarm as a restarted daemon is. */
   async recover(): Promise<void> {
     const failed = this.#failed;
     if (!failed) throw new ApiError(400, `${this.hostname} has not failed: nothing to recover`);
     this.#failed = undefined;
     await this.listen();
-    if (failed.control) {
-      // Its control plane was powered off with it: it serves again what it held.
-      const control = await this.#serveControl(failed.control);
-      await this.#run(failed.nodeId, [this.clusterAddr], failed.control.heartbeatPeriodMs, failed.token, control);
+    await this.resume(failed);
+  }
+
+  /** What a node must keep to come back to its swarm after a restart (its data directory holds it). */
+  #identityOf(m: Membership): NodeIdentity {
+    return {
+      nodeId: m.nodeId, managers: [...m.link.managers], token: m.token,
+      ...(m.role?.manager ? { swarm: structuredClone(m.role.manager.exportState()) } : {}),
+    };
+  }
+
+  /** The node's identity and, while it leads, its swarm: what a restart needs. */
+  identity(): NodeIdentity | undefined {
+    const m = this.#membership;
+    return m && this.#identityOf(m);
+  }
+
+  /**
+   * Back in the swarm after a restart: a node that led makes its swarm again, unless another manager leads
+   * now; any other rejoins with its ID, through the managers it knew. Its tasks died with it: its agent
+   * reports them failed, and the orchestrators replace them, as Swarm's do after a daemon restart.
+   */
+  async resume(identity: NodeIdentity): Promise<void> {
+    if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
+    const others = identity.managers.filter((addr) => addr !== this.clusterAddr);
+    if (identity.swarm && !(await this.#someoneLeads(others))) {
+      const manager = this.#directory.newManager(identity.swarm);
+      const role = await this.#openRole(() => undefined);
+      role.lead(manager);
+      await this.#run(identity.nodeId, [this.clusterAddr, ...others], manager.heartbeatPeriodMs, identity.token, role);
       return;
     }
-    const answer = await ManagerLink.join(failed.managers[0]!, { token: failed.token, hostname: this.hostname, addr: this.address, nodeId: failed.nodeId })
-      .catch((error: ClusterRequestError) => { throw new ApiError(500, `${this.hostname} could not rejoin the swarm at ${failed.managers[0]}: ${error.message}`); });
-    await this.#run(answer.nodeId, failed.managers, answer.heartbeatPeriodMs, failed.token);
+    const answer = await this.#rejoin(identity, others.length ? others : identity.managers);
+    await this.#run(answer.nodeId, [...new Set([...answer.managers, ...identity.managers])], answer.heartbeatPeriodMs, identity.token);
+  }
+
+  async #someoneLeads(managers: readonly string[]): Promise<boolean> {
+    const pongs = await Promise.all(managers.map((addr) => ManagerLink.ping(addr, this.address)));
+    return pongs.some((pong) => pong?.leader);
+  }
+
+  async #rejoin(identity: NodeIdentity, managers: readonly string[]): Promise<JoinAnswer> {
+    let last: Error | undefined;
+    for (const addr of managers) {
+      try {
+        return await ManagerLink.join(addr, { token: identity.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels }, nodeId: identity.nodeId });
+      } catch (error) {
+        last = error as Error;
+      }
+    }
+    throw new ApiError(500, `${this.hostname} could not rejoin its swarm through ${managers.join(', ')}: ${last?.message}`);
   }
 
   injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void> {
@@ -333,12 +401,18 @@ export class Engine implements EngineContext {
   // ---- membership -----------------------------------------------------------------------------
 
   /** Starts this node's link to the managers, then its agent and mesh on the view the link keeps. */
-  async #run(nodeId: string, managers: string[], heartbeatPeriodMs: number, token: string, control?: Control): Promise<void> {
+  async #run(nodeId: string, managers: string[], heartbeatPeriodMs: number, token: string, role?: ManagerRole): Promise<void> {
     const link = new ManagerLink({
       nodeId, address: this.address, managers, heartbeatPeriodMs, log: this.#log,
       ...(this.#fenceAckTimeoutMs !== undefined ? { fenceAckTimeoutMs: this.#fenceAckTimeoutMs } : {}),
     });
-    await link.start();
+    try {
+      await link.start();
+    } catch (error) {
+      link.close();
+      await role?.close();
+      throw error;
+    }
     const view = link.view;
     const agent = new Agent({
       nodeId,
@@ -353,26 +427,44 @@ export class Engine implements EngineContext {
       ...(this.#meshes ? { local: this.#meshes } : {}),
       ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
-    const membership: Membership = { nodeId, token, link, agent, mesh, ...(control ? { control } : {}) };
+    const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
     // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
     link.on('removed', () => {
       if (this.#membership !== membership) return;
       this.#membership = undefined;
       void this.#detach(membership);
     });
+    link.on('leaderless', () => void membership.role?.takeOverIfLeaderless(link));
+    view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) void this.#followRole(membership); });
     this.#membership = membership;
     mesh.start();
     agent.start();
+    await this.#followRole(membership);
+  }
+
+  /** A manager node listens on the cluster port (a promotion opens it); a demoted one that does not lead closes it. */
+  async #followRole(m: Membership): Promise<void> {
+    const manager = m.link.view.node(m.nodeId)?.Spec.Role === 'manager';
+    if (manager && !m.role && !m.openingRole) {
+      m.openingRole = this.#openRole(() => this.#leaderOf(m)).then(
+        async (role) => {
+          if (this.#membership === m) m.role = role;
+          else await role.close();
+        },
+        (error: Error) => this.#log(`${this.hostname}: ${error.message}`),
+      ).finally(() => { m.openingRole = undefined; });
+      await m.openingRole;
+    } else if (!manager && m.role && !m.role.manager) {
+      const role = m.role;
+      delete m.role;
+      await role.close();
+    }
   }
 
   async #detach(m: Membership): Promise<void> {
     m.link.close();
-    await Promise.all([m.agent.stop(), m.mesh.close()]);
-    if (m.control) {
-      m.control.dispatcher.close();
-      await m.control.server.close();
-      m.control.manager.close();
-    }
+    await m.openingRole;
+    await Promise.all([m.agent.stop(), m.mesh.close(), m.role?.close()]);
   }
 
   async close(): Promise<void> {

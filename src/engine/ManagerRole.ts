@@ -1,0 +1,97 @@
+// What a manager node runs beside its agent and mesh: its cluster port (every manager listens, as Swarm's
+// do), the control plane while it leads, and the taking of the lead when the leader is gone: the managers
+// that still answer, if they are more than half of them, agree without a vote on the first of them by
+// hostname, which makes the swarm again from its copy of the view and of the swarm object. Without a
+// quorum nobody leads, and the swarm answers "does not have a leader". (Consensus proper is etcd's, later.)
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { naturalOrder } from '../swarm/index.js';
+import type { Manager, SwarmNode, SwarmState } from '../swarm/index.js';
+import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink } from '../cluster/index.js';
+import { ApiError } from './api/index.js';
+
+export interface ManagerRoleOptions {
+  hostname: string;
+  address: string;
+  clusterPort: number;
+  /** This engine's API, which the other managers forward to while this one leads. */
+  engineApi: (req: IncomingMessage, res: ServerResponse) => void;
+  /** A new control plane, or the swarm made again from a copy. */
+  newManager: (restore?: SwarmState) => Manager;
+  log: (line: string) => void;
+}
+
+export class ManagerRole {
+  readonly #options: ManagerRoleOptions;
+  readonly #server: ClusterPortServer;
+  #control: { manager: Manager; dispatcher: Dispatcher } | undefined;
+  #electing = false;
+
+  constructor(options: ManagerRoleOptions, leader: () => string | undefined) {
+    this.#options = options;
+    this.#server = new ClusterPortServer({ engineApi: options.engineApi, leader, log: options.log });
+  }
+
+  /** The control plane, while this manager leads. */
+  get manager(): Manager | undefined {
+    return this.#control?.manager;
+  }
+
+  async listen(): Promise<void> {
+    const { address, clusterPort } = this.#options;
+    await this.#server.listen(address, clusterPort).catch((error: Error) => {
+      throw new ApiError(500, `cannot listen on the cluster port ${address}:${clusterPort}: ${error.message}`);
+    });
+  }
+
+  lead(manager: Manager): void {
+    const dispatcher = new Dispatcher(manager);
+    this.#control = { manager, dispatcher };
+    this.#server.lead(dispatcher);
+  }
+
+  /**
+   * The leader has been gone for three heartbeat periods (the link says so): if no manager says it leads,
+   * and more than half of them answer, the first of those by hostname leads. Resolves once decided.
+   */
+  async takeOverIfLeaderless(link: ManagerLink): Promise<void> {
+    const swarm = link.swarmState;
+    if (this.#control || this.#electing || !swarm) return;
+    this.#electing = true;
+    try {
+      const view = link.view;
+      const managers = view.nodes().filter((n) => n.Spec.Role === 'manager');
+      const me = managers.find((n) => n.ID === link.nodeId);
+      if (!me) return;
+      const others = await Promise.all(managers.filter((n) => n !== me).map(async (node) => ({ node, pong: await ManagerLink.ping(clusterAddrOf(node), this.#options.address) })));
+      if (others.some((o) => o.pong?.leader)) return; // another leads: the link finds it
+      const reachable = [me, ...others.filter((o) => o.pong).map((o) => o.node)];
+      if (reachable.length * 2 <= managers.length) {
+        this.#options.log(`${this.#options.hostname}: the leader is gone and only ${reachable.length} of ${managers.length} managers answer: the swarm has no leader until more are back`);
+        return;
+      }
+      const first = reachable.sort((a, b) => naturalOrder(a.Description.Hostname, b.Description.Hostname))[0]!;
+      if (first !== me || this.#control) return;
+      const manager = this.#options.newManager(structuredClone({
+        format: 1, swarm, index: view.index, nodes: view.nodes(), services: view.services(), tasks: view.tasks(),
+      }));
+      // They missed the heartbeats that mark a node Down, as the leader did: Down now, their tasks replaced.
+      for (const { node, pong } of others) if (!pong) manager.setNodeState(node.ID, 'down');
+      this.lead(manager);
+      this.#options.log(`${this.#options.hostname}: the leader was lost; this manager leads the swarm now`);
+    } finally {
+      this.#electing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    const control = this.#control;
+    this.#control = undefined;
+    control?.dispatcher.close();
+    await this.#server.close();
+    control?.manager.close();
+  }
+}
+
+export function clusterAddrOf(node: SwarmNode): string {
+  return node.ManagerStatus?.Addr ?? `${node.Status.Addr}:${CLUSTER_PORT}`;
+}
