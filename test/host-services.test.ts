@@ -1,5 +1,6 @@
 // What an engine serves for its host while it holds the host lock: of two engines naming one DNS address,
 // exactly one serves DNS (and holds the VIPs); when it stops, the other takes both over on the same port.
+// Across processes too: another process's engine, SIGKILLed, is taken over within 2 s.
 // A DNS port that cannot be had stops the start with the reason, and leaves the lock for another.
 import dgram from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
@@ -10,6 +11,7 @@ import { HostLock } from '../src/engine/HostLock.js';
 import type { DnsServerOptions, ServiceRecord } from '../src/vip-dns/index.js';
 import { waitFor } from './support/cluster.js';
 import { deadline } from './support/dns.js';
+import { hostHolder } from './support/hostHolder.js';
 
 const WEB: ServiceRecord = { name: 'web', vip: '127.47.0.2', tasks: [], ports: [] };
 
@@ -64,4 +66,25 @@ t.test('a DNS port asked for that is taken stops the start with the reason, and 
   const other = new HostLock(`routemesh:${address}:5353`);
   t.teardown(() => other.close());
   t.equal(await other.acquire(), true, 'another may take the lock at once');
+});
+
+t.test('the engine serving DNS is SIGKILLed in its own process: this one answers on its port within 2 s', async (t) => {
+  const address = '127.45.0.252';
+  const child = await hostHolder(t, 'dns', address);
+  const [said, childPort] = child.said.split(' ');
+  t.equal(said, 'held', 'the child process serves');
+  const port = Number(childPort);
+  t.same(await resolve(address, port, 'web'), ['127.47.0.3'], 'and answers');
+
+  const node2 = host(t, 'node2', dns(address));
+  await node2.start();
+  t.notOk(node2.held(), 'this process waits');
+  const heard = new Promise<void>((resolve) => node2.onChange(resolve));
+  node2.setRecords([WEB]);
+  const killedAt = Date.now();
+  await child.kill();
+  await waitFor('this process to answer', () => resolve(address, port, 'web'), 2000);
+  await heard;
+  t.ok(node2.held(), `this process serves ${Date.now() - killedAt} ms after the SIGKILL, on the child's port ${port}`);
+  t.same(await resolve(address, port, 'web'), [WEB.vip], 'with its own names');
 });
