@@ -1,19 +1,20 @@
 // A whole cluster in this process: N engines on consecutive addresses of a subnet, the first a
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
-import { Manager, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
+import { Manager } from '../swarm/index.js';
 import { isIPv4 } from 'node:net';
-import { DNS_PORT, DnsServer, intToIp, ipToInt, isLoopback, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
-import type { Upstream } from '../vip-dns/index.js';
+import { intToIp, ipToInt, isLoopback, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
+import type { DnsServer, DnsServerOptions, Upstream } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
-import { LocalMeshes, vipRouteKey } from '../mesh/index.js';
+import { vipRouteKey } from '../mesh/index.js';
 import { CLUSTER_PORT } from '../cluster/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
 import { portProbe } from './probePort.js';
 import type { ReservedPort } from './probePort.js';
 import { DnsMetrics } from './DnsMetrics.js';
+import { HostServices } from './HostServices.js';
 import { processRegistry } from './processRegistry.js';
 import { ClusterEvents } from './ClusterEvents.js';
 import { defaultSocketDir } from './EngineSocket.js';
@@ -83,9 +84,6 @@ const DEFAULT_CLUSTER: ClusterOptions = {
   metricsPort: METRICS_PORT,
 };
 
-/** Where DNS goes when 53 cannot be bound (no root, or taken): the shift tasks' low ports get. */
-const DNS_FALLBACK_PORT = DNS_PORT + UNPRIVILEGED_PORT_SHIFT;
-
 export interface ClusterNodeInfo {
   hostname: string;
   address: string;
@@ -102,9 +100,8 @@ export class Cluster implements SwarmDirectory {
   readonly options: ClusterOptions;
   readonly engines: Engine[] = [];
   readonly runtime: Runtime;
-  readonly dnsServer: DnsServer;
-  /** `--dns ADDR:PORT` named its port: that one or none; `--dns ADDR` may fall back. */
-  #dnsPortFixed: boolean;
+  /** Each engine's hold on the host's VIPs and DNS server; one of them has it. */
+  #hosts: HostServices[] = [];
   #managers: Manager[] = [];
   /** One per swarm (its managers share one store), so each event is logged once. */
   #events: ClusterEvents[] = [];
@@ -126,25 +123,28 @@ export class Cluster implements SwarmDirectory {
     this.runtime = new Runtime(simplenode ? { simplenode } : {});
     const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
     checkDnsAddress(dns.address, this.options);
-    this.#dnsPortFixed = dns.port !== 0;
     const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => loopbackUpstream(text)));
     const { metricsPort } = this.options;
-    // Counted only when served: with metrics off, a query pays nothing for them.
-    const dnsMetrics = metricsPort === undefined ? undefined : new DnsMetrics();
-    this.dnsServer = new DnsServer({
+    const dnsServer: DnsServerOptions = {
       address: dns.address,
-      port: dns.port || DNS_PORT,
+      port: dns.port,
       zone: { vipTtl: dnsVipTtl, taskTtl: dnsTaskTtl, ownedBlocks: [this.options.vipSubnet, this.options.taskSubnet] },
       upstreams: upstreams ?? this.#hostUpstreams(),
       ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
       ...(this.options.log ? { log: this.options.log } : {}),
-      ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
-    });
+    };
     const labelled = Object.keys(this.options.engineLabels ?? {}).filter((hostname) => !/^node\d+$/.test(hostname) || Number(hostname.slice(4)) < 1 || Number(hostname.slice(4)) > nodes);
     if (labelled.length) throw new Error(`--engine-label names ${labelled.join(', ')}, not a node of this cluster (node1 to node${nodes})`);
-    const meshes = new LocalMeshes();
     const socketDir = this.options.socketDir ?? defaultSocketDir();
     for (let i = 1; i <= nodes; i++) {
+      // Counted only when served: with metrics off, a query pays nothing for them.
+      const dnsMetrics = metricsPort === undefined ? undefined : new DnsMetrics();
+      const host = new HostServices({
+        holder: `node${i}`,
+        dns: { ...dnsServer, ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}) },
+        ...(this.options.log ? { log: this.options.log } : {}),
+      });
+      this.#hosts.push(host);
       this.engines.push(new Engine({
         hostname: `node${i}`,
         address: intToIp(block.base + i),
@@ -152,14 +152,13 @@ export class Cluster implements SwarmDirectory {
         socketDir,
         runtime: this.runtime,
         directory: this,
-        dns: this.dnsServer,
-        meshes,
+        host,
         ...(fencePeriodMs !== undefined ? { fencePeriodMs } : {}),
         ...(requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs } : {}),
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
-        // The process's and the DNS server's metrics, once: on the first node.
-        ...(i === 1 && dnsMetrics ? { sharedMetrics: [processRegistry(), dnsMetrics.registry] } : {}),
+        // The process's metrics, once: on the first node. Each node's DNS server counts only while it serves.
+        ...(dnsMetrics ? { sharedMetrics: i === 1 ? [processRegistry(), dnsMetrics.registry] : [dnsMetrics.registry] } : {}),
         ...(this.options.log ? { log: this.options.log } : {}),
       }));
     }
@@ -178,6 +177,11 @@ export class Cluster implements SwarmDirectory {
         'sends nothing beyond it: other names get SERVFAIL unless --dns-upstream names a resolver on 127.0.0.0/8 or ::1');
     }
     return local;
+  }
+
+  /** The DNS server of the engine that holds the host's services (the first engine's while none does). */
+  get dnsServer(): DnsServer {
+    return (this.#hosts.find((h) => h.held()) ?? this.#hosts[0]!).dnsServer;
   }
 
   engine(hostname: string): Engine | undefined {
@@ -218,7 +222,6 @@ export class Cluster implements SwarmDirectory {
   async start(): Promise<void> {
     try {
       await Promise.all(this.engines.map((e) => e.listen()));
-      await this.#listenDns();
       if (!this.options.bare) await this.#formSwarm();
     } catch (error) {
       await this.close();
@@ -227,31 +230,6 @@ export class Cluster implements SwarmDirectory {
         ? `cannot start the cluster: an engine API address is already in use (${e.message}); is another routemesh running? Stop it or pick another --subnet`
         : `cannot start the cluster: ${e.message}`);
     }
-  }
-
-  /**
-   * A port that was asked for must be had. The default 53 falls back, when it needs root or is taken, to
-   * 10053, then to any free port (tried a few times: UDP picks it, and TCP may find it taken); the log
-   * says where DNS went. Any other error (an address not on this machine, say) stops the start.
-   */
-  async #listenDns(): Promise<void> {
-    const { address, port: asked } = this.dnsServer;
-    const ports = this.#dnsPortFixed ? [asked] : [DNS_PORT, DNS_FALLBACK_PORT, 0, 0, 0];
-    let firstError: NodeJS.ErrnoException | undefined;
-    for (const port of ports) {
-      try {
-        await this.dnsServer.listen(port);
-        if (firstError) this.options.log?.(`DNS: ${address}:${DNS_PORT} cannot be bound (${firstError.code}): serving on ${address}:${this.dnsServer.port}`);
-        return;
-      } catch (error) {
-        const e = error as NodeJS.ErrnoException;
-        firstError ??= e;
-        if (this.#dnsPortFixed || (e.code !== 'EACCES' && e.code !== 'EADDRINUSE')) {
-          throw new Error(`the DNS server cannot listen on ${address}:${port} (${e.message}): choose another address with --dns ADDR[:PORT]`);
-        }
-      }
-    }
-    throw new Error(`the DNS server cannot listen on ${address}:${DNS_PORT} (${firstError?.message}), nor on another port: choose one with --dns ADDR:PORT`);
   }
 
   /** `vip:port` as its listener really listens (a port below 1024 moves without root); undefined until open. */
@@ -294,7 +272,7 @@ export class Cluster implements SwarmDirectory {
   async close(): Promise<void> {
     for (const events of this.#events) events.close();
     for (const manager of this.#managers) manager.close();
-    await Promise.all([...this.engines.map((e) => e.close()), this.dnsServer.close()]);
+    await Promise.all(this.engines.map((e) => e.close()));
   }
 }
 

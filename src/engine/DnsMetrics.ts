@@ -1,5 +1,5 @@
-// The metrics of the cluster's one DNS server, on a registry of their own that one node serves, so a
-// sum over nodes counts them once.
+// The metrics of one engine's DNS server, on a registry of their own that the engine serves. Only the
+// engine holding the host's DNS answers queries, so a sum over nodes counts each query once.
 import { Counter, Histogram, Registry } from 'prom-client';
 import { RCODE } from '../vip-dns/index.js';
 import type { AnsweredQuery } from '../vip-dns/index.js';

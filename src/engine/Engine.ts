@@ -8,9 +8,9 @@ import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
-import type { DnsSink, LocalMeshes } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
+import type { HostServices } from './HostServices.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
@@ -37,10 +37,11 @@ export interface EngineOptions {
   socketDir: string;
   runtime: Runtime;
   directory: SwarmDirectory;
-  /** The cluster's embedded DNS server, which this node's mesh feeds while it holds the VIPs. */
-  dns?: DnsSink;
-  /** The meshes of this process, among which the VIPs move when their holder stops. */
-  meshes?: LocalMeshes;
+  /**
+   * The host's VIPs and DNS server, which this engine serves (and its mesh feeds) while it holds them:
+   * tried for from the engine's start, given up when it stops.
+   */
+  host?: HostServices;
   /** Where /metrics is served on the node's address (Docker's 9323); absent: not served. */
   metricsPort?: number;
   /** More registries this node serves beside its own: the process's and the DNS server's, on one node only. */
@@ -91,8 +92,7 @@ export class Engine implements EngineContext {
   #apiPort: number;
   #runtime: Runtime;
   #directory: SwarmDirectory;
-  #dns: DnsSink | undefined;
-  #meshes: LocalMeshes | undefined;
+  #host: HostServices | undefined;
   #log: (line: string) => void;
   #fencePeriodMs: number | undefined;
   #fenceAckTimeoutMs: number | undefined;
@@ -119,8 +119,7 @@ export class Engine implements EngineContext {
     this.#apiPort = options.apiPort;
     this.#runtime = options.runtime;
     this.#directory = options.directory;
-    this.#dns = options.dns;
-    this.#meshes = options.meshes;
+    this.#host = options.host;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
@@ -161,6 +160,8 @@ export class Engine implements EngineContext {
   }
 
   async listen(): Promise<void> {
+    // First, before anything waits: of the engines of one process starting together, the first holds the host's services.
+    await this.#host?.start();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen({ host: this.address, port: this.#apiPort }, () => {
@@ -423,8 +424,7 @@ export class Engine implements EngineContext {
     });
     const mesh = new Mesh({
       node: this.hostname, address: this.address, view, log: this.#log,
-      ...(this.#dns ? { dns: this.#dns } : {}),
-      ...(this.#meshes ? { local: this.#meshes } : {}),
+      ...(this.#host ? { dns: this.#host, vips: this.#host } : {}),
       ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
     const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
@@ -473,7 +473,10 @@ export class Engine implements EngineContext {
     await this.#shutDown(m);
   }
 
-  /** Powered off or closed: the engine API (both ways in) and metrics stop, and the node's agent and mesh with them. */
+  /**
+   * Powered off or closed: the engine API (both ways in) and metrics stop, and the node's agent and mesh
+   * with them; then the host's services, once the mesh's VIP listeners are closed, for another to take.
+   */
   async #shutDown(m: Membership | undefined): Promise<void> {
     this.#server.closeAllConnections();
     await Promise.all([
@@ -482,5 +485,6 @@ export class Engine implements EngineContext {
       this.#metricsServer?.close(),
       m ? this.#detach(m) : Promise.resolve(),
     ]);
+    await this.#host?.close();
   }
 }

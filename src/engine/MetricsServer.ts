@@ -1,6 +1,6 @@
 // A node's Prometheus endpoint, http://<node addr>:9323/metrics (Docker's metrics-addr convention): the
-// node's own registry, and whatever else this node is the one to serve (the process's and the DNS
-// server's metrics, on one node only, so a sum over nodes counts them once).
+// node's own registry, and whatever else this node serves beside it (the process's metrics, on one node
+// of a process only, and its DNS server's, which count only while it holds the host's DNS).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';

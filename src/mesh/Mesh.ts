@@ -1,7 +1,7 @@
 // The data plane of one node: opens a listener on the node's address for every published port (TCP or
 // UDP) and balances over that service's pool: each new connection, each request in http mode, each flow
-// of datagrams. On the node that holds the VIPs it also listens on each service's VIP, and publishes the
-// cluster's names to the DNS server, in the same step as the pools change. It follows the cluster view's
+// of datagrams. While its engine holds the host's VIPs it also listens on each service's VIP, and publishes
+// the cluster's names to the DNS server, in the same step as the pools change. It follows the cluster view's
 // changes: a changed task costs its own pools' members, a changed service its own routes; listeners
 // outlive configuration changes, and the per-connection path is a field read and a pick().
 import dgram from 'node:dgram';
@@ -9,8 +9,8 @@ import type http from 'node:http';
 import net from 'node:net';
 import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
 import type { ForwardEvents, HttpTarget } from '../lb/index.js';
-import { naturalOrder, UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
-import type { ClusterView, StoreChange, SwarmNode } from '../swarm/index.js';
+import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
+import type { ClusterView, StoreChange } from '../swarm/index.js';
 import type { BackendChange, BackendDesired } from '../lb/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
 import { nodesUpOf, poolOrder } from './RoutingTable.js';
@@ -18,11 +18,19 @@ import type { PublishedRoute } from './RoutingTable.js';
 import { MeshService } from './MeshService.js';
 import { BalancedPool } from './BalancedPool.js';
 import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
-import type { LocalMeshes } from './LocalMeshes.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
 export interface DnsSink {
   setRecords(records: readonly ServiceRecord[]): void;
+}
+
+/**
+ * Whether this node's engine holds the host's VIPs (their addresses are one host's, so one engine of the
+ * host listens on them), and a way to hear when that changes; returns the way to stop hearing.
+ */
+export interface VipHolding {
+  held(): boolean;
+  onChange(listener: () => void): () => void;
 }
 
 export interface MeshOptions {
@@ -34,8 +42,8 @@ export interface MeshOptions {
   /** First retry delay for a published port another program holds; doubles up to 30 s. */
   retryFirstMs?: number;
   dns?: DnsSink;
-  /** The other meshes of this process, among which one holds the VIPs; without it, every Ready node counts. */
-  local?: LocalMeshes;
+  /** Whether this node holds the host's VIPs; absent: it holds none (nor publishes names). */
+  vips?: VipHolding;
   /** The node's metrics, which outlive this mesh (a node that rejoins gets a new one). */
   metrics?: MeshMetrics;
 }
@@ -85,7 +93,8 @@ export class Mesh {
   #log: (line: string) => void;
   #retryFirstMs: number;
   #dns: DnsSink | undefined;
-  #local: LocalMeshes | undefined;
+  #vips: VipHolding | undefined;
+  #stopHearingVips: () => void = () => {};
   #metrics: MeshMetrics | undefined;
   #forwarder: TcpForwarder;
   #http: HttpForwarder;
@@ -126,7 +135,7 @@ export class Mesh {
     this.#log = options.log ?? (() => {});
     this.#retryFirstMs = options.retryFirstMs ?? 1000;
     this.#dns = options.dns;
-    this.#local = options.local;
+    this.#vips = options.vips;
     this.#metrics = options.metrics;
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
@@ -136,8 +145,8 @@ export class Mesh {
   start(): void {
     this.#metrics?.read(this.#poolViews, this.#liveConnections);
     this.#view.on('change', this.#onChange);
-    this.#local?.add(this);
-    this.sync();
+    if (this.#vips) this.#stopHearingVips = this.#vips.onChange(() => this.#syncAll());
+    this.#syncAll();
   }
 
   /** Changes arrive in bursts (one per task state); one sync per burst, in a microtask, is enough. */
@@ -150,20 +159,8 @@ export class Mesh {
     });
   }
 
-  /**
-   * The VIPs and the DNS server's address are on this one machine: the first Ready node (by hostname)
-   * whose mesh runs holds the VIP listeners and publishes the names.
-   */
-  #holdsVips(nodes: readonly SwarmNode[]): boolean {
-    const candidates = nodes.filter((n) => n.Status.State === 'ready')
-      .map((n) => n.Description.Hostname)
-      .filter((hostname) => !this.#local || this.#local.runs(hostname))
-      .sort(naturalOrder);
-    return candidates[0] === this.node;
-  }
-
-  /** Reads the whole cluster again (another mesh stopped: the VIPs may be this node's now). */
-  sync(): void {
+  /** Reads the whole cluster again (at the start, and when the VIPs came to this node or went). */
+  #syncAll(): void {
     if (this.#closed) return;
     this.#dirty.all = true;
     this.#syncNow();
@@ -175,7 +172,10 @@ export class Mesh {
     if (dirty.all) {
       const nodes = this.#view.nodes();
       this.#nodesUp = nodesUpOf(nodes);
-      this.#holdsVipsNow = this.#holdsVips(nodes);
+      const held = this.#vips?.held() ?? false;
+      // Names are published only by the holder: one that lets go empties its zone, which no one asks now.
+      if (this.#holdsVipsNow && !held) this.#dns?.setRecords([]);
+      this.#holdsVipsNow = held;
       this.#localNode = nodes.find((n) => n.Description.Hostname === this.node)?.ID;
       for (const service of this.#view.services()) dirty.services.add(service.ID);
       for (const id of this.#services.keys()) dirty.services.add(id);
@@ -450,12 +450,14 @@ export class Mesh {
   async close(): Promise<void> {
     this.#closed = true;
     this.#view.off('change', this.#onChange);
+    this.#stopHearingVips();
+    // The names are this mesh's view: an engine with no mesh (it left the swarm) publishes none.
+    if (this.#holdsVipsNow) this.#dns?.setRecords([]);
     const closing = [...this.#listeners.values()].map((l) => this.#stop(l));
     this.#listeners.clear();
     for (const socket of this.#clients.keys()) socket.destroy();
     this.#http.close();
     await Promise.all(closing);
-    this.#local?.remove(this);
     this.#metrics?.stopReading(this.#poolViews);
   }
 

@@ -1,8 +1,7 @@
 export { Mesh } from './Mesh.js';
-export { LocalMeshes } from './LocalMeshes.js';
 export { MeshMetrics } from './MeshMetrics.js';
 export type { LiveConnection, PoolView } from './MeshMetrics.js';
-export type { MeshOptions, DnsSink } from './Mesh.js';
+export type { MeshOptions, DnsSink, VipHolding } from './Mesh.js';
 export { buildRoutingTable, backendFor, nodesUpOf, poolKeyOf, poolOrder, serviceRoutingTable, vipRouteKey } from './RoutingTable.js';
 export { dnsRecords } from './dnsRecords.js';
 export { MeshService } from './MeshService.js';
