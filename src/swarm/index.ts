@@ -23,3 +23,6 @@ export { INGRESS_NETWORK_NAME, isUpToDate } from './TaskLifecycle.js';
 export { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 export type { SwarmState } from './SwarmState.js';
 export type { RootCAPems } from './RootCA.js';
+export { SwarmDataDir } from './SwarmDataDir.js';
+export type { SwarmDataDirOptions } from './SwarmDataDir.js';
+export type { SwarmJournal, JournalLimits } from './SwarmJournal.js';
