@@ -2,7 +2,7 @@
 // back (snapshot, then the journal after it); `persist` writes a fresh snapshot and journals every change
 // from then on. A crash mid-write loses at most the last write, said so; any other damage is refused with
 // what to do, never loaded as a half-state.
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manager } from './Manager.js';
 import { checkSwarmState } from './SwarmState.js';
@@ -76,11 +76,6 @@ export class SwarmDataDir {
       throw error;
     }
     return journal;
-  }
-
-  /** Removes the directory and everything in it (`routemesh up --fresh`). */
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
   }
 
   async #read(name: string): Promise<Buffer | undefined> {

@@ -56,18 +56,22 @@ export class SwarmJournal {
     this.#schedule();
   }
 
-  /** Resolves once every change so far is on disk (synced). */
+  /** Resolves once every change so far is on disk (synced); rejects if the journal could not be written. */
   async flush(): Promise<void> {
     while (this.#file && (this.#writing || (this.#dirty.size && !this.#failed))) {
       await (this.#writing ?? this.#write());
     }
+    if (this.#failed) throw this.#failed;
   }
 
   /** Writes what is left and stops listening. */
   async close(): Promise<void> {
     this.#stop();
-    await this.flush();
-    await this.#file?.close();
+    try {
+      await this.flush();
+    } finally {
+      await this.#file?.close();
+    }
   }
 
   #changed(key: string): void {
