@@ -3,7 +3,7 @@
 // said, damage anywhere else refused with what to do, never a half-state. No sockets.
 import t from 'tap';
 import type { Test } from 'tap';
-import { copyFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../src/swarm/index.js';
@@ -37,7 +37,8 @@ async function persisted(t: Test, options: SwarmDataDirOptions = {}) {
   const data = new SwarmDataDir(dir, { log: (line) => lines.push(line), ...options });
   const manager = newManager(t);
   const journal = await data.persist(manager);
-  t.teardown(() => journal.close());
+  // Closed at the end in any case; a test that checks what closing says awaits close or flush itself.
+  t.teardown(() => journal.close().catch(() => {}));
   for (const [i, hostname] of ['node1', 'node2', 'node3'].entries()) {
     manager.addNode({ hostname, addr: `127.202.0.${i + 1}`, role: i === 0 ? 'manager' : 'worker' });
   }
@@ -200,4 +201,17 @@ t.test('a crash while a snapshot is written leaves the swarm loadable as it was'
   const lines: string[] = [];
   t.same(asJson(await new SwarmDataDir(dir, { log: (line) => lines.push(line) }).load()), state);
   t.match(lines, [/journal is left from before the last snapshot .*not replayed/]);
+});
+
+t.test('a journal that cannot be written says so, stops, and leaves what it wrote loadable', async (t) => {
+  const { data, dir, journal, manager, lines } = await persisted(t, { compactChanges: 5 });
+  await journal.flush();
+  // The next snapshot's temp file is a full disk.
+  await symlink('/dev/full', join(dir, 'snapshot.tmp'));
+  await churn(manager, 1);
+  await t.rejects(journal.flush(), { code: 'ENOSPC' }, 'flush tells the caller');
+  t.match(lines, [/swarm data: writing .* failed, and changes from now on will be lost at a restart .*: free space or fix its permissions/]);
+  const loaded = await data.load();
+  t.ok(loaded, 'the directory still loads');
+  t.equal(loaded!.services.length, 1, 'with the changes written before the failure');
 });
