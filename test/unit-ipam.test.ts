@@ -104,6 +104,15 @@ t.test('ipam release refuses something that is not an address', async (t) => {
   t.throws(() => ipam.release('nonsense'), { message: /'nonsense' is not an IPv4 address/ });
 });
 
+t.test('ipam takes back addresses handed out before (a restored swarm), and only its own', async (t) => {
+  const ipam = new Ipam('127.20.0.0/29');
+  ipam.reserve('127.20.0.2');
+  ipam.reserve('127.20.0.4');
+  t.same(allocateAll(ipam), ['127.20.0.3', '127.20.0.5', '127.20.0.6'], 'the reserved ones are skipped');
+  t.throws(() => ipam.reserve('127.20.0.7'), { message: /127\.20\.0\.7 is not an address of pool 127\.20\.0\.0\/29/ }, 'the last address is never handed out');
+  t.throws(() => ipam.reserve('127.21.0.2'), { message: /is not an address of pool/ });
+});
+
 t.test('ipam never hands out an address twice while it is in use (churn over a /27)', async (t) => {
   const ipam = new Ipam('127.20.0.0/27');
   const inUse = new Set<string>();

@@ -49,6 +49,21 @@ export class Allocator {
     this.#tasks.release(addr);
   }
 
+  /**
+   * A restored swarm's task address (CIDR form), held again by its task. An address outside the pool means
+   * the swarm was started with other subnets than it was made with.
+   */
+  restoreTask(taskId: string, cidr: string): void {
+    const addr = cidr.split('/')[0]!;
+    restoring(() => this.#tasks.reserve(addr), '--task-subnet');
+    this.#taskAddresses.set(taskId, addr);
+  }
+
+  /** A restored service's VIP (CIDR form), taken again. */
+  restoreVip(cidr: string): void {
+    restoring(() => this.#vips.reserve(cidr.split('/')[0]!), '--vip-subnet');
+  }
+
   /** A VIP in CIDR form; an exhausted pool is the caller's error to report, before anything is written. */
   vip(): string {
     try {
@@ -103,5 +118,14 @@ export class Allocator {
       if (!taken.has(key) && !chosen.some((p) => portKey(p) === key)) return port;
     }
     throw invalidArgument('no dynamic port is free in 30000-32767: give the port a published value');
+  }
+}
+
+function restoring(reserve: () => void, flag: string): void {
+  try {
+    reserve();
+  } catch (error) {
+    throw new Error(`the stored swarm does not fit this cluster's addresses (${(error as Error).message}): ` +
+      `start it with the ${flag} it was made with, or start over with --fresh`);
   }
 }

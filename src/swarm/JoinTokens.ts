@@ -9,10 +9,17 @@ const FORMAT = /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/;
 
 export class JoinTokens {
   readonly #digest: string;
-  #secrets: Record<NodeRole, string> = { worker: randomBase36(25), manager: randomBase36(25) };
+  #secrets: Record<NodeRole, string>;
 
-  constructor(caDigest: string) {
+  /** New secrets, or a restored swarm's (the 25-character parts of its tokens). */
+  constructor(caDigest: string, secrets?: Record<NodeRole, string>) {
     this.#digest = caDigest;
+    this.#secrets = secrets ? { ...secrets } : { worker: randomBase36(25), manager: randomBase36(25) };
+  }
+
+  /** The secret parts, for the swarm's data directory. */
+  get secrets(): Record<NodeRole, string> {
+    return { ...this.#secrets };
   }
 
   token(role: NodeRole): string {

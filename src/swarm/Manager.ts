@@ -31,6 +31,8 @@ import { RootCA } from './RootCA.js';
 import { naturalOrder } from './naturalOrder.js';
 import { ReconcileQueue } from './ReconcileQueue.js';
 import type { Dirty, SliceBudget } from './ReconcileQueue.js';
+import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
+import type { SwarmState } from './SwarmState.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -48,6 +50,11 @@ export interface ManagerOptions extends AllocatorOptions {
   sliceBudget?: number;
   /** Where an error of a reconcile no request waits for goes. */
   log?: (line: string) => void;
+  /**
+   * The swarm to make again (from `exportState`, or a data directory): same IDs, CA, tokens, spec and
+   * objects. Its stored swarm spec wins over `heartbeatPeriodMs`.
+   */
+  restore?: SwarmState;
 }
 
 /** Far more than one machine runs well, far less than what stalls it (see `replicaLimit`). */
@@ -75,13 +82,15 @@ export interface TaskStatusReport {
 
 export class Manager {
   readonly store = new Store();
-  readonly swarmId = newObjectId();
-  readonly ingressNetworkId = newObjectId();
-  readonly rootCA = new RootCA();
-  readonly tokens = new JoinTokens(this.rootCA.joinTokenDigest);
-  readonly createdAt = nowIso();
-  swarmVersion = this.store.nextIndex();
-  swarmUpdatedAt = this.createdAt;
+  readonly swarmId: string;
+  readonly ingressNetworkId: string;
+  readonly rootCA: RootCA;
+  readonly tokens: JoinTokens;
+  readonly createdAt: string;
+  swarmVersion: number;
+  swarmUpdatedAt: string;
+  /** Told of every change to the swarm object itself (its spec, version, tokens): the store's events cover the rest. */
+  #swarmListeners = new Set<() => void>();
   #scheduler = new Scheduler();
   #allocator: Allocator;
   #portProbe: PortProbe;
@@ -106,6 +115,19 @@ export class Manager {
   readonly maxReplicas: number;
 
   constructor(options: ManagerOptions) {
+    const restored = options.restore && checkSwarmState(options.restore);
+    const swarm = restored ? restored.swarm : undefined;
+    this.swarmId = swarm?.id ?? newObjectId();
+    this.ingressNetworkId = swarm?.ingressNetworkId ?? newObjectId();
+    this.rootCA = new RootCA(undefined, swarm?.rootCA);
+    this.tokens = new JoinTokens(this.rootCA.joinTokenDigest, swarm?.tokens);
+    this.createdAt = swarm?.createdAt ?? nowIso();
+    if (restored) {
+      const { index, nodes, services, tasks } = structuredClone(restored);
+      this.store.restore(index, nodes, services, tasks);
+    }
+    this.swarmVersion = swarm?.version ?? this.store.nextIndex();
+    this.swarmUpdatedAt = swarm?.updatedAt ?? this.createdAt;
     this.#allocator = new Allocator(options);
     this.taskSubnet = options.taskSubnet;
     this.maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
@@ -122,12 +144,56 @@ export class Manager {
     this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
     this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
     this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
-    this.#swarmSpec = defaultSwarmSpec(options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS);
+    this.#swarmSpec = swarm ? structuredClone(swarm.spec) : defaultSwarmSpec(options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS);
     this.#updater = new Updater(this.#tasks, {
       setTimer: this.#setTimer,
       now: this.#now,
       due: (serviceId) => this.reconcile(serviceId),
     });
+    if (restored) this.#restored();
+  }
+
+  /**
+   * After a restore: the addresses the objects hold are taken again, every node gets three heartbeat periods
+   * to come back (it keeps its stored state until then), and every service is reconciled (restart delays and
+   * update pacing start again).
+   */
+  #restored(): void {
+    this.#tasks.restore();
+    for (const service of this.store.services()) {
+      for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.restoreVip(vip.Addr);
+    }
+    const deadline = this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS;
+    for (const node of this.store.nodes()) this.#heartbeatDeadline.set(node.ID, deadline);
+    if (this.#heartbeatDeadline.size) this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
+    this.#reconcileAll();
+  }
+
+  /** The swarm as plain JSON, for its data directory (the objects are the store's own: serialise, do not change them). */
+  exportState(): SwarmState {
+    return {
+      format: SWARM_STATE_FORMAT,
+      swarm: {
+        id: this.swarmId,
+        ingressNetworkId: this.ingressNetworkId,
+        createdAt: this.createdAt,
+        updatedAt: this.swarmUpdatedAt,
+        spec: this.swarmSpec,
+        version: this.swarmVersion,
+        rootCA: { certificatePem: this.rootCA.certificatePem, keyPem: this.rootCA.keyPem },
+        tokens: this.tokens.secrets,
+      },
+      index: this.store.index,
+      nodes: this.store.nodes(),
+      services: this.store.services(),
+      tasks: this.store.tasks(),
+    };
+  }
+
+  /** Calls `listener` after each change to the swarm object itself; returns how to stop. */
+  onSwarmChanged(listener: () => void): () => void {
+    this.#swarmListeners.add(listener);
+    return () => { this.#swarmListeners.delete(listener); };
   }
 
   close(): void {
@@ -666,5 +732,6 @@ export class Manager {
       this.#sweep.cancel();
       this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
     }
+    for (const listener of this.#swarmListeners) listener();
   }
 }

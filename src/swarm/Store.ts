@@ -49,6 +49,27 @@ export class Store extends EventEmitter implements ClusterView {
     this.setMaxListeners(0);
   }
 
+  /**
+   * Fills an empty store with a restored swarm's objects as they were (versions kept, no events: nobody
+   * listens yet); new writes continue above `lastIndex`.
+   */
+  restore(lastIndex: number, nodes: readonly SwarmNode[], services: readonly Service[], tasks: readonly Task[]): void {
+    if (this.#index || this.#nodes.size || this.#services.size || this.#tasks.size) throw new Error('only an empty store can be restored');
+    this.#index = lastIndex;
+    for (const node of nodes) this.#nodes.set(node.ID, node);
+    for (const service of services) this.#services.set(service.ID, service);
+    for (const task of tasks) {
+      this.#tasks.set(task.ID, task);
+      index(this.#tasksByService, task.ServiceID, task);
+      index(this.#tasksByNode, task.NodeID, task);
+    }
+  }
+
+  /** The last index handed out. */
+  get index(): number {
+    return this.#index;
+  }
+
   /** Hands out the next cluster-wide index, for objects and for the swarm's own version. */
   nextIndex(): number {
     return ++this.#index;

@@ -57,6 +57,20 @@ export class TaskLifecycle {
     return this.store.putTask(task);
   }
 
+  /**
+   * After a restore: the addresses the store's tasks held are taken again (every task's, until it has
+   * really stopped), and tasks still waiting for one wait again, oldest first.
+   */
+  restore(): void {
+    const tasks = this.store.tasks().sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt));
+    for (const task of tasks) {
+      const cidr = task.NetworksAttachments?.[0]?.Addresses[0];
+      const released = isTerminal(task.Status.State) && task.Status.State !== 'orphaned';
+      if (cidr && !released) this.#allocator.restoreTask(task.ID, cidr);
+      else if (!cidr && task.DesiredState === 'running' && task.Status.State === 'new') this.#waiting.add(task.ID);
+    }
+  }
+
   /** Whether `retryAddresses` has work: tasks wait for an address and one is free. */
   get canServeWaiting(): boolean {
     return this.#waiting.size > 0 && this.#allocator.freeTaskAddresses > 0;

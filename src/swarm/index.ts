@@ -20,3 +20,9 @@ export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from
 export { lbSettings, weightOf, inRanges, DEFAULT_LB_SETTINGS } from './lbSettings.js';
 export type { Algorithm, LbSettings } from './lbSettings.js';
 export { INGRESS_NETWORK_NAME, isUpToDate } from './TaskLifecycle.js';
+export { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
+export type { SwarmState } from './SwarmState.js';
+export type { RootCAPems } from './RootCA.js';
+export { SwarmDataDir } from './SwarmDataDir.js';
+export type { SwarmDataDirOptions } from './SwarmDataDir.js';
+export type { SwarmJournal, JournalLimits } from './SwarmJournal.js';

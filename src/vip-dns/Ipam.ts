@@ -67,6 +67,13 @@ export class Ipam {
     throw new IpamError(`address pool ${this.cidr} is exhausted: remove services or tasks, or choose a larger block`);
   }
 
+  /** Marks an address taken that was handed out before (a swarm restored from its data directory). */
+  reserve(ip: string): void {
+    const n = ipToInt(ip);
+    if (n < this.#first || n > this.#last) throw new Error(`${ip} is not an address of pool ${this.cidr}`);
+    this.#inUse.add(n);
+  }
+
   release(ip: string): void {
     this.#inUse.delete(ipToInt(ip));
   }
