@@ -5,7 +5,7 @@
 // talks to fails, dials the next.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import { SwarmError, Store, realTimer } from '../swarm/index.js';
+import { SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
 import type { SwarmErrorCode, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
 import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport } from './protocol.js';
@@ -109,6 +109,14 @@ export class ManagerLink extends EventEmitter {
     } finally {
       agent.destroy();
     }
+  }
+
+  /** The swarm as this manager's copies have it, whole: what it leads from should the leader go. */
+  swarmCopy(): SwarmState | undefined {
+    const view = this.view;
+    return this.swarmState && structuredClone({
+      format: SWARM_STATE_FORMAT, swarm: this.swarmState, index: view.index, nodes: view.nodes(), services: view.services(), tasks: view.tasks(),
+    });
   }
 
   get managers(): readonly string[] {

@@ -2,6 +2,7 @@
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
 import { Manager } from '../swarm/index.js';
+import type { SwarmState } from '../swarm/index.js';
 import { isIPv4 } from 'node:net';
 import { intToIp, ipToInt, isLoopback, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import type { DnsServer, DnsServerOptions, Upstream } from '../vip-dns/index.js';

@@ -16,7 +16,7 @@ import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
 import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
 import { engineApi, ApiError, NotTheLeader } from './api/index.js';
-import type { EngineContext, SwarmState } from './api/index.js';
+import type { EngineContext, LocalNodeState } from './api/index.js';
 
 /** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
 const API_KEEP_ALIVE_MS = 30_000;
@@ -179,7 +179,7 @@ export class Engine implements EngineContext {
 
   // ---- EngineContext --------------------------------------------------------------------------
 
-  swarmState(): SwarmState {
+  swarmState(): LocalNodeState {
     if (!this.#membership) return 'inactive';
     return this.#role() === 'manager' ? 'active/manager' : 'active/worker';
   }
@@ -252,12 +252,9 @@ export class Engine implements EngineContext {
   async #forceNewCluster(m: Membership): Promise<void> {
     const role = m.role!;
     if (!role.manager) {
-      const swarm = m.link.swarmState;
-      if (!swarm) throw new ApiError(500, 'this manager has no copy of the swarm yet: try again in a moment');
-      const view = m.link.view;
-      role.lead(this.#directory.newManager(structuredClone({
-        format: 1, swarm, index: view.index, nodes: view.nodes(), services: view.services(), tasks: view.tasks(),
-      })));
+      const copy = m.link.swarmCopy();
+      if (!copy) throw new ApiError(500, 'this manager has no copy of the swarm yet: try again in a moment');
+      role.lead(this.#directory.newManager(copy));
     }
     role.manager!.forceNewCluster(m.nodeId);
   }

@@ -54,8 +54,8 @@ export class ManagerRole {
    * and more than half of them answer, the first of those by hostname leads. Resolves once decided.
    */
   async takeOverIfLeaderless(link: ManagerLink): Promise<void> {
-    const swarm = link.swarmState;
-    if (this.#control || this.#electing || !swarm) return;
+    const copy = link.swarmCopy();
+    if (this.#control || this.#electing || !copy) return;
     this.#electing = true;
     try {
       const view = link.view;
@@ -71,9 +71,7 @@ export class ManagerRole {
       }
       const first = reachable.sort((a, b) => naturalOrder(a.Description.Hostname, b.Description.Hostname))[0]!;
       if (first !== me || this.#control) return;
-      const manager = this.#options.newManager(structuredClone({
-        format: 1, swarm, index: view.index, nodes: view.nodes(), services: view.services(), tasks: view.tasks(),
-      }));
+      const manager = this.#options.newManager(copy);
       // They missed the heartbeats that mark a node Down, as the leader did: Down now, their tasks replaced.
       for (const { node, pong } of others) if (!pong) manager.setNodeState(node.ID, 'down');
       this.lead(manager);

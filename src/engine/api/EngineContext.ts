@@ -3,14 +3,14 @@
 import type { Manager, SwarmNode } from '../../swarm/index.js';
 import type { TaskOutput } from '../../runtime/index.js';
 
-export type SwarmState = 'inactive' | 'active/manager' | 'active/worker';
+export type LocalNodeState = 'inactive' | 'active/manager' | 'active/worker';
 
 export interface EngineContext {
   readonly hostname: string;
   readonly address: string;
   /** The daemon's own labels (`dockerd --label`): /info's Labels, the node's Description.Engine.Labels. */
   readonly engineLabels: Readonly<Record<string, string>>;
-  swarmState(): SwarmState;
+  swarmState(): LocalNodeState;
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
   requireManager(): Manager;

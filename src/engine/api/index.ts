@@ -17,7 +17,7 @@ import { networkRoutes } from './networkRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
-export type { EngineContext, SwarmState } from './EngineContext.js';
+export type { EngineContext, LocalNodeState } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
 export { NotTheLeader } from './leaderForward.js';
 
