@@ -98,7 +98,7 @@ export function normalizeSwarmSpec(input: unknown, current: SwarmSpec): SwarmSpe
   const encryption = section(spec, 'EncryptionConfig');
   if (encryption.AutoLockManagers === true) {
     throw new SwarmError('invalid_argument',
-      'autolock is not supported: routemesh keeps the swarm in memory only, so there is no key or Raft log at rest to lock; leave --autolock off');
+      'autolock is not supported: routemesh does not encrypt the swarm\'s data directory (its owner-only file modes protect the CA key in it); leave --autolock off');
   }
   const ca = section(spec, 'CAConfig');
   checkNoRotation(ca);
