@@ -24,8 +24,10 @@ t.test('three managers: leader loss, quorum loss, and --force-new-cluster', asyn
 
   await routemesh(['node', 'fail', 'node1'], viaNode2);
   // Polled through the API (a CLI process per poll would cost more than the wait); then the table once.
+  // Until another manager leads, node2 answers as Swarm's managers do in an election: no leader.
   await waitFor('another manager to lead', async () => {
-    const { body: nodes } = await api<any[]>(node2!.apiUrl, 'GET', '/nodes');
+    const { status, body: nodes } = await api<any[]>(node2!.apiUrl, 'GET', '/nodes');
+    if (status !== 200) return false;
     const [one, two] = ['node1', 'node2'].map((name) => nodes.find((n) => n.Description.Hostname === name));
     return one?.Status.State === 'down' && one.ManagerStatus?.Reachability === 'unreachable' && two?.ManagerStatus?.Leader;
   });

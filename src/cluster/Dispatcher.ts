@@ -124,7 +124,9 @@ export class Dispatcher {
     this.#manager.setNodeState(nodeId, 'down');
   }
 
+  /** Sends what changed still, then ends every session. */
   close(): void {
+    this.#flush();
     this.#closed = true;
     this.#manager.store.off('change', this.#onChange);
     this.#stopSwarmChanges();

@@ -219,7 +219,9 @@ export class ManagerLink extends EventEmitter {
     }
     this.#synced = false;
     // No manager has served a session for as long as it takes to mark a node Down: the leader is gone.
-    if (this.#lostAt !== undefined && Date.now() - this.#lostAt >= this.#periodMs * MISSED_PERIODS && this.#current === this.#managers.length - 1) {
+    // Or the leader left and named this node Leader in its last changes: it hands over at once.
+    const handedOver = this.view.node(this.nodeId)?.ManagerStatus?.Leader === true;
+    if (this.#lostAt !== undefined && (handedOver || (Date.now() - this.#lostAt >= this.#periodMs * MISSED_PERIODS && this.#current === this.#managers.length - 1))) {
       this.emit('leaderless');
     }
     this.#current = (this.#current + 1) % this.#managers.length;

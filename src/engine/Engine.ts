@@ -288,7 +288,7 @@ export class Engine implements EngineContext {
     }
   }
 
-  leave(force: boolean): void {
+  async leave(force: boolean): Promise<void> {
     const m = this.#membership;
     if (!m) throw new ApiError(503, 'This node is not part of a swarm');
     if (this.#role() === 'manager' && !force) {
@@ -300,7 +300,9 @@ export class Engine implements EngineContext {
           'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
     }
     this.#membership = undefined;
-    void m.link.leave().finally(() => this.#detach(m));
+    // A leader hands over: its last changes (itself Down, another Leader) reach the others as its cluster port closes.
+    const leaving = m.link.leave().finally(() => this.#detach(m));
+    if (m.role?.manager) await leaving;
   }
 
   // ---- fault injection ------------------------------------------------------------------------

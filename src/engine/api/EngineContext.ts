@@ -24,7 +24,7 @@ export interface EngineContext {
   /** `forceNewCluster` on a manager that lost its quorum makes it the only manager of the same swarm. */
   init(forceNewCluster?: boolean): Promise<string>;
   join(request: { remoteAddr: string; token: string }): Promise<void>;
-  leave(force: boolean): void;
+  leave(force: boolean): Promise<void>;
   /** A task's output, when it ran in this engine's runtime (in one process, the nodes share one). */
   taskOutput(taskId: string): TaskOutput | undefined;
   /** Whether the runtime's catalogue has this image (for /distribution). */

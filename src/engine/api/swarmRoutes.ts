@@ -38,8 +38,8 @@ export function swarmRoutes(router: Router, engine: EngineContext): void {
     return { status: 200 };
   });
 
-  router.add('POST', /^\/swarm\/leave$/, (r) => {
-    engine.leave(isTrue(r.query.get('force')));
+  router.add('POST', /^\/swarm\/leave$/, async (r) => {
+    await engine.leave(isTrue(r.query.get('force')));
     return { status: 200 };
   });
 
