@@ -160,8 +160,14 @@ t.test('names, VIPs and tasks.<name> through the life of a service', async (t) =
 
 t.test('the node holding the VIPs fails: the next one takes the VIPs and the names over at once', async (t) => {
   // Heartbeats every 2 s: the managers see node1 Down only after 6 s; the takeover must not wait for that.
-  const cluster = await testCluster(t, HOLDER_BLOCK, { ...NO_CACHE, managers: 3, heartbeatPeriodMs: 2000 });
+  // node1 started first, so it holds the VIPs; node2 leads the swarm, which node1 and node3 join.
+  const cluster = await testCluster(t, HOLDER_BLOCK, { ...NO_CACHE, bare: true, heartbeatPeriodMs: 2000 });
   const manager = cluster.nodes[1]!.apiUrl;
+  await api(manager, 'POST', '/swarm/init', {});
+  const { body: swarm } = await api(manager, 'GET', '/swarm');
+  for (const node of [cluster.nodes[0]!, cluster.nodes[2]!]) {
+    await api(node.apiUrl, 'POST', '/swarm/join', { RemoteAddrs: [`${cluster.nodes[1]!.address}:2377`], JoinToken: swarm.JoinTokens.Worker });
+  }
   const resolver = resolverFor(cluster.dnsServer.address, cluster.dnsServer.port);
   await api(manager, 'POST', '/services/create', serviceSpec('web', 'traefik/whoami', { Mode: { Replicated: { Replicas: 3 } } }));
   await followsPool(t, resolver, manager, 'web', 3);
@@ -181,7 +187,7 @@ t.test('the node holding the VIPs fails: the next one takes the VIPs and the nam
   await scale(3);
   await followsPool(t, resolver, manager, 'web', 3);
 
-  const node1Id = cluster.nodes[0]!.nodeId;
+  const node1Id = cluster.engine('node1')!.nodeId()!;
   await cluster.engine('node1')!.fail();
   const endpoint = await waitFor('another node to hold the VIP', () => cluster.vipEndpoint(vip!, 80));
   const [host, port] = endpoint.split(':');

@@ -1,24 +1,14 @@
 // A whole cluster in this process: N engines on consecutive addresses of a subnet, the first a
 // manager that inits the swarm, the next M-1 joining as managers and the rest as workers -
 // through the same init/join paths the engine API serves.
-import { Manager } from '../swarm/index.js';
-import type { SwarmState } from '../swarm/index.js';
-import { isIPv4 } from 'node:net';
-import { intToIp, ipToInt, isLoopback, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
-import type { DnsServer, DnsServerOptions, Upstream } from '../vip-dns/index.js';
+import { intToIp, parseCidr } from '../vip-dns/index.js';
+import type { DnsServer } from '../vip-dns/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { vipRouteKey } from '../mesh/index.js';
-import { CLUSTER_PORT } from '../cluster/index.js';
-import { Engine } from './Engine.js';
-import type { SwarmDirectory } from './Engine.js';
-import { portProbe } from './probePort.js';
-import type { ReservedPort } from './probePort.js';
-import { DnsMetrics } from './DnsMetrics.js';
-import { HostServices } from './HostServices.js';
-import { processRegistry } from './processRegistry.js';
-import { ClusterEvents } from './ClusterEvents.js';
-import { defaultSocketDir } from './EngineSocket.js';
+import type { Engine } from './Engine.js';
+import { NodeDaemon } from './NodeDaemon.js';
+import { DEFAULT_BLOCKS, checkBlocks, hostUpstreams, loopbackUpstream } from './addressChecks.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -74,12 +64,9 @@ const METRICS_PORT = 9323;
 const DEFAULT_CLUSTER: ClusterOptions = {
   nodes: 3,
   managers: 1,
-  subnet: '127.1.0.0/24',
+  ...DEFAULT_BLOCKS,
   apiPort: 2375,
-  taskSubnet: '127.20.0.0/16',
-  vipSubnet: '127.10.0.0/16',
   bare: false,
-  dns: '127.0.0.11',
   dnsVipTtl: 600,
   dnsTaskTtl: 5,
   metricsPort: METRICS_PORT,
@@ -97,15 +84,11 @@ export interface ClusterNodeInfo {
   metricsUrl?: string;
 }
 
-export class Cluster implements SwarmDirectory {
+export class Cluster {
   readonly options: ClusterOptions;
-  readonly engines: Engine[] = [];
+  /** One daemon per node, all in this process, sharing one runtime. */
+  readonly daemons: NodeDaemon[] = [];
   readonly runtime: Runtime;
-  /** Each engine's hold on the host's VIPs and DNS server; one of them has it. */
-  #hosts: HostServices[] = [];
-  #managers: Manager[] = [];
-  /** One per swarm (its managers share one store), so each event is logged once. */
-  #events: ClusterEvents[] = [];
 
   constructor(options: Partial<ClusterOptions> = {}) {
     this.options = { ...DEFAULT_CLUSTER, ...options };
@@ -114,115 +97,52 @@ export class Cluster implements SwarmDirectory {
     if (!Number.isInteger(managers) || managers < 1 || managers > nodes) {
       throw new Error(`--managers must be between 1 and the number of nodes (${nodes}), got ${managers}`);
     }
-    const block = parseCidr(subnet);
     // Checked now, not at `swarm init`: a bad block must stop the start before anything listens.
-    checkBlocks(this.options);
+    checkBlocks([['--subnet', subnet], ['--task-subnet', this.options.taskSubnet], ['--vip-subnet', this.options.vipSubnet]]);
+    const block = parseCidr(subnet);
     const { maxReplicas } = this.options;
     if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1)) throw new Error(`--max-replicas must be 1 or more, got ${maxReplicas}`);
     if (nodes > block.size - 2) throw new Error(`--subnet ${subnet} has room for ${block.size - 2} nodes, not ${nodes}`);
-    const { dnsVipTtl, dnsTaskTtl, dnsForwardTimeoutMs, fencePeriodMs, requestHeadTimeoutMs, simplenode } = this.options;
-    this.runtime = new Runtime(simplenode ? { simplenode } : {});
-    const dns = flagValue('--dns', () => parseDnsAddress(this.options.dns, 0));
-    checkDnsAddress(dns.address, this.options);
-    const upstreams = this.options.dnsUpstreams?.map((text) => flagValue('--dns-upstream', () => loopbackUpstream(text)));
-    const { metricsPort } = this.options;
-    const dnsServer: DnsServerOptions = {
-      address: dns.address,
-      port: dns.port,
-      zone: { vipTtl: dnsVipTtl, taskTtl: dnsTaskTtl, ownedBlocks: [this.options.vipSubnet, this.options.taskSubnet] },
-      upstreams: upstreams ?? this.#hostUpstreams(),
-      ...(dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: dnsForwardTimeoutMs } : {}),
-      ...(this.options.log ? { log: this.options.log } : {}),
-    };
     const labelled = Object.keys(this.options.engineLabels ?? {}).filter((hostname) => !/^node\d+$/.test(hostname) || Number(hostname.slice(4)) < 1 || Number(hostname.slice(4)) > nodes);
     if (labelled.length) throw new Error(`--engine-label names ${labelled.join(', ')}, not a node of this cluster (node1 to node${nodes})`);
-    const socketDir = this.options.socketDir ?? defaultSocketDir();
+    this.runtime = new Runtime(this.options.simplenode ? { simplenode: this.options.simplenode } : {});
+    const { engineLabels, bare: _bare, nodes: _nodes, managers: _managers, subnet: _subnet, ...settings } = this.options;
+    const upstreams = settings.dnsUpstreams?.map(loopbackUpstream) ?? hostUpstreams(settings.log);
     for (let i = 1; i <= nodes; i++) {
-      // Counted only when served: with metrics off, a query pays nothing for them.
-      const dnsMetrics = metricsPort === undefined ? undefined : new DnsMetrics();
-      const host = new HostServices({
-        holder: `node${i}`,
-        dns: { ...dnsServer, ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}) },
-        ...(this.options.log ? { log: this.options.log } : {}),
-      });
-      this.#hosts.push(host);
-      this.engines.push(new Engine({
-        hostname: `node${i}`,
+      const hostname = `node${i}`;
+      this.daemons.push(new NodeDaemon({
+        ...withoutUndefined(settings),
+        hostname,
         address: intToIp(block.base + i),
-        apiPort: this.options.apiPort,
-        socketDir,
+        ...(engineLabels?.[hostname] ? { engineLabels: engineLabels[hostname] } : {}),
+      }, {
         runtime: this.runtime,
-        directory: this,
-        host,
-        ...(fencePeriodMs !== undefined ? { fencePeriodMs } : {}),
-        ...(requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs } : {}),
-        ...(metricsPort !== undefined ? { metricsPort } : {}),
-        ...(this.options.engineLabels?.[`node${i}`] ? { engineLabels: this.options.engineLabels[`node${i}`] } : {}),
-        // The process's metrics, once: on the first node. Each node's DNS server counts only while it serves.
-        ...(dnsMetrics ? { sharedMetrics: i === 1 ? [processRegistry(), dnsMetrics.registry] : [dnsMetrics.registry] } : {}),
-        ...(this.options.log ? { log: this.options.log } : {}),
+        findEngine: (name) => this.engine(name),
+        // The process's metrics, once: on the first node.
+        processMetrics: i === 1,
+        upstreams,
       }));
     }
   }
 
-  /**
-   * /etc/resolv.conf's resolvers on loopback (systemd-resolved's 127.0.0.53, a local dnsmasq). Others are
-   * left out, and said so: routemesh sends nothing beyond this machine's loopback.
-   */
-  #hostUpstreams(): Upstream[] {
-    const all = systemUpstreams();
-    const local = all.filter((u) => isLoopback(u.address));
-    const skipped = all.filter((u) => !local.includes(u)).map((u) => u.address);
-    if (skipped.length) {
-      this.options.log?.(`DNS: /etc/resolv.conf's ${skipped.join(', ')} ${skipped.length > 1 ? 'are' : 'is'} not on loopback, and routemesh ` +
-        'sends nothing beyond it: other names get SERVFAIL unless --dns-upstream names a resolver on 127.0.0.0/8 or ::1');
-    }
-    return local;
-  }
-
-  /** The DNS server of the engine that holds the host's services (the first engine's while none does). */
-  get dnsServer(): DnsServer {
-    return (this.#hosts.find((h) => h.held()) ?? this.#hosts[0]!).dnsServer;
+  get engines(): Engine[] {
+    return this.daemons.map((d) => d.engine);
   }
 
   engine(hostname: string): Engine | undefined {
     return this.engines.find((e) => e.hostname === hostname);
   }
 
-  newManager(restore?: SwarmState): Manager {
-    const manager: Manager = new Manager({
-      ...(restore ? { restore } : {}),
-      taskSubnet: this.options.taskSubnet,
-      vipSubnet: this.options.vipSubnet,
-      ...(this.options.heartbeatPeriodMs ? { heartbeatPeriodMs: this.options.heartbeatPeriodMs } : {}),
-      ...(this.options.maxReplicas !== undefined ? { maxReplicas: this.options.maxReplicas } : {}),
-      ...(this.options.log ? { log: this.options.log } : {}),
-      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr), () => this.#reservedPorts()),
-    });
-    this.#managers.push(manager);
-    if (this.options.log) this.#events.push(new ClusterEvents(manager.store, this.options.log));
-    return manager;
-  }
-
-  /** The ports routemesh listens on (or, for 2377, names) on the node addresses, which no service may publish. */
-  #reservedPorts(): ReservedPort[] {
-    const portOf = (url: string): number => Number(new URL(url).port);
-    const { address, port } = this.dnsServer;
-    const reserved: ReservedPort[] = [
-      ...new Set(this.engines.map((e) => portOf(e.apiUrl))),
-    ].map((api) => ({ port: api, protocols: ['tcp'], holder: `the engine API port of every node (--api-port; DOCKER_HOST=tcp://${this.engines[0]!.address}:${api})` }));
-    reserved.push({ port: CLUSTER_PORT, protocols: ['tcp'], holder: `the swarm's cluster port, which \`docker swarm join\` names (${this.engines[0]!.address}:${CLUSTER_PORT})` });
-    for (const metrics of new Set(this.engines.flatMap((e) => (e.metricsUrl ? [portOf(e.metricsUrl)] : [])))) {
-      reserved.push({ port: metrics, protocols: ['tcp'], holder: `the metrics port of every node (--metrics-port; ${this.engines[0]!.metricsUrl ?? ''})` });
-    }
-    reserved.push({ port, protocols: ['tcp', 'udp'], holder: `the embedded DNS server's port (${address}:${port}; --dns)` });
-    return reserved;
+  /** The DNS server of the node that holds the host's services (the first node's while none does). */
+  get dnsServer(): DnsServer {
+    return (this.daemons.find((d) => d.host.held()) ?? this.daemons[0]!).host.dnsServer;
   }
 
   /** Opens every engine API and forms the swarm; on any failure closes what it opened and says why. */
   async start(): Promise<void> {
     try {
-      await Promise.all(this.engines.map((e) => e.listen()));
+      // One after the other: the first node holds the host's VIPs and DNS, as it always has.
+      for (const daemon of this.daemons) await daemon.engine.listen();
       if (!this.options.bare) await this.#formSwarm();
     } catch (error) {
       await this.close();
@@ -271,66 +191,13 @@ export class Cluster implements SwarmDirectory {
   }
 
   async close(): Promise<void> {
-    for (const events of this.#events) events.close();
-    for (const manager of this.#managers) manager.close();
-    await Promise.all(this.engines.map((e) => e.close()));
+    await Promise.all(this.daemons.map((d) => d.close()));
   }
 }
 
-/**
- * Node, task and VIP addresses come from three blocks that must not share an address: the allocator
- * would hand a node's address to a task or a VIP, and its listeners would collide.
- */
-function checkBlocks(options: ClusterOptions): void {
-  const blocks = [['--subnet', options.subnet], ['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const;
-  const parsed = blocks.map(([flag, text]) => ({ flag, text, cidr: flagValue(flag, () => parseCidr(text)) }));
-  for (const { flag, text, cidr } of parsed) {
-    if (!isLoopback(intToIp(cidr.base)) || !isLoopback(intToIp(cidr.base + cidr.size - 1))) {
-      throw new Error(`${flag} ${text} is not inside 127.0.0.0/8: routemesh's nodes, tasks and VIPs live on this machine's ` +
-        `loopback, which needs no set-up on Linux; choose a block like ${DEFAULT_CLUSTER.subnet}`);
-    }
-  }
-  parsed.forEach((a, i) => {
-    for (const b of parsed.slice(i + 1)) {
-      if (a.cidr.base < b.cidr.base + b.cidr.size && b.cidr.base < a.cidr.base + a.cidr.size) {
-        throw new Error(`${a.flag} ${a.text} and ${b.flag} ${b.text} overlap: give each a block of its own ` +
-          `(the defaults are --subnet ${DEFAULT_CLUSTER.subnet}, --task-subnet ${DEFAULT_CLUSTER.taskSubnet} and --vip-subnet ${DEFAULT_CLUSTER.vipSubnet})`);
-      }
-    }
-  });
-}
-
-/** The DNS server listens on loopback, outside the task and VIP blocks, whose addresses go to tasks and services. */
-function checkDnsAddress(address: string, options: ClusterOptions): void {
-  if (!isLoopback(address)) throw new Error(`--dns ${address} is not a loopback address: choose one in 127.0.0.0/8 (Swarm's is ${DEFAULT_CLUSTER.dns})`);
-  if (!isIPv4(address)) return;
-  const ip = ipToInt(address);
-  for (const [flag, text] of [['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const) {
-    const { base, size } = parseCidr(text);
-    if (ip >= base && ip < base + size) {
-      throw new Error(`--dns ${address} is inside ${flag} ${text}, whose addresses go to ${flag === '--task-subnet' ? 'tasks' : "services' VIPs"}: ` +
-        `choose a DNS address outside the task and VIP blocks (Swarm's is ${DEFAULT_CLUSTER.dns})`);
-    }
-  }
-}
-
-/** An upstream the user named: routemesh sends to nothing beyond this machine's loopback. */
-function loopbackUpstream(text: string): Upstream {
-  const upstream = parseDnsAddress(text);
-  if (!isLoopback(upstream.address)) {
-    throw new Error(`'${text}' is not on loopback: routemesh forwards names only to a resolver on this machine's loopback ` +
-      '(127.0.0.0/8 or ::1), such as systemd-resolved at 127.0.0.53 or a local dnsmasq');
-  }
-  return upstream;
-}
-
-/** A flag's parsed value, or its parse error with the flag's name in front. */
-function flagValue<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    throw new Error(`${flag}: ${(error as Error).message}`);
-  }
+/** The options given, less those left undefined (exactOptionalPropertyTypes). */
+function withoutUndefined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
 }
 
 export async function startCluster(options: Partial<ClusterOptions> = {}): Promise<Cluster> {

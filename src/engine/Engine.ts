@@ -26,7 +26,7 @@ export interface SwarmDirectory {
   /** A new control plane, or the swarm made again from its saved state. */
   newManager(restore?: SwarmState): Manager;
   /** The engine of the node with this hostname, for fault injection. */
-  engine(hostname: string): Engine | undefined;
+  findEngine(hostname: string): Engine | undefined;
 }
 
 export interface EngineOptions {
@@ -54,6 +54,8 @@ export interface EngineOptions {
   fenceAckTimeoutMs?: number;
   /** The cluster port a manager serves and `swarm join` names (2377; 0 picks a free one, for tests). */
   clusterPort?: number;
+  /** Told when the node joins or is back in a swarm (its identity, to keep for a restart) and when it leaves or is removed (undefined). */
+  onMembership?: (identity: NodeIdentity | undefined) => void;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
   requestHeadTimeoutMs?: number;
   log?: (line: string) => void;
@@ -96,6 +98,7 @@ export class Engine implements EngineContext {
   #log: (line: string) => void;
   #fencePeriodMs: number | undefined;
   #fenceAckTimeoutMs: number | undefined;
+  #onMembership: ((identity: NodeIdentity | undefined) => void) | undefined;
   #clusterPort: number;
   /** A `swarm join` under way: a second one is refused, as the daemon refuses it. */
   #joining = false;
@@ -123,6 +126,7 @@ export class Engine implements EngineContext {
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
+    this.#onMembership = options.onMembership;
     this.#clusterPort = options.clusterPort ?? CLUSTER_PORT;
     const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
     const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
@@ -300,6 +304,7 @@ export class Engine implements EngineContext {
           'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
     }
     this.#membership = undefined;
+    this.#onMembership?.(undefined);
     // A leader hands over: its last changes (itself Down, another Leader) reach the others as its cluster port closes.
     const leaving = m.link.leave().finally(() => this.#detach(m));
     if (m.role?.manager) await leaving;
@@ -383,7 +388,7 @@ export class Engine implements EngineContext {
   }
 
   injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void> {
-    const engine = this.#directory.engine(hostname);
+    const engine = this.#directory.findEngine(hostname);
     if (!engine) throw new ApiError(404, `node ${hostname} not found: give the hostname of a node of this cluster, like node2`);
     if (action === 'recover') return engine.recover();
     // Powered off, this engine would cut the connection it answers on: it answers first.
@@ -431,6 +436,7 @@ export class Engine implements EngineContext {
     link.on('removed', () => {
       if (this.#membership !== membership) return;
       this.#membership = undefined;
+      this.#onMembership?.(undefined);
       void this.#detach(membership);
     });
     link.on('leaderless', () => void membership.role?.takeOverIfLeaderless(link));
@@ -438,6 +444,7 @@ export class Engine implements EngineContext {
     this.#membership = membership;
     mesh.start();
     agent.start();
+    this.#onMembership?.(this.#identityOf(membership));
     await this.#followRole(membership);
   }
 

@@ -6,3 +6,5 @@ export { defaultSocketDir } from './EngineSocket.js';
 export type { EngineOptions, SwarmDirectory } from './Engine.js';
 export { Agent } from './Agent.js';
 export type { AgentLink } from './Agent.js';
+export { NodeDaemon, startNode } from './NodeDaemon.js';
+export type { NodeOptions } from './NodeDaemon.js';

@@ -1,0 +1,278 @@
+// One node as a daemon (dockerd's part in Swarm): an engine with its runtime and its hold on the host's
+// VIPs and DNS, which `swarm init` or `swarm join` puts in a swarm, reaching its managers only over the
+// cluster port. `routemesh node start` and each process of `routemesh up` run one; `up --in-process`
+// runs several in one process, sharing a runtime. With a data directory the node keeps its identity (and,
+// while it leads, its swarm) there, and a restart brings it back into its swarm.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Manager, SwarmDataDir } from '../swarm/index.js';
+import type { SwarmState } from '../swarm/index.js';
+import { Runtime } from '../runtime/index.js';
+import type { RuntimeOptions } from '../runtime/index.js';
+import { parseDnsAddress } from '../vip-dns/index.js';
+import type { Upstream } from '../vip-dns/index.js';
+import { CLUSTER_PORT } from '../cluster/index.js';
+import { Engine } from './Engine.js';
+import type { NodeIdentity, SwarmDirectory } from './Engine.js';
+import { HostServices } from './HostServices.js';
+import { DnsMetrics } from './DnsMetrics.js';
+import { ClusterEvents } from './ClusterEvents.js';
+import { defaultSocketDir } from './EngineSocket.js';
+import { processRegistry } from './processRegistry.js';
+import { portProbe } from './probePort.js';
+import type { ReservedPort } from './probePort.js';
+import { checkDnsAddress, checkNodeAddress, flagValue, hostUpstreams, loopbackUpstream } from './addressChecks.js';
+
+export interface NodeOptions {
+  hostname: string;
+  address: string;
+  /** The engine API's port on `address` (2375 when absent). */
+  apiPort?: number;
+  /** The cluster port a manager serves (2377 when absent). */
+  clusterPort?: number;
+  /** Where the node keeps its identity and, as a leader, its swarm, so that a restart finds them again. */
+  dataDir?: string;
+  /** The engine API socket's directory (defaultSocketDir() when absent). */
+  socketDir?: string;
+  taskSubnet: string;
+  vipSubnet: string;
+  /** The embedded DNS server, `ADDR[:PORT]`, held by one node per host. */
+  dns: string;
+  /** Where other names go, each `ADDR[:PORT]` on loopback; absent: /etc/resolv.conf's on loopback. */
+  dnsUpstreams?: string[];
+  /** Seconds a DNS answer naming a VIP, or tasks, may be cached (600 and 5 when absent). */
+  dnsVipTtl?: number;
+  dnsTaskTtl?: number;
+  dnsForwardTimeoutMs?: number;
+  /** /metrics on `<address>:<metricsPort>`; absent: not served. */
+  metricsPort?: number;
+  fencePeriodMs?: number;
+  heartbeatPeriodMs?: number;
+  maxReplicas?: number;
+  requestHeadTimeoutMs?: number;
+  simplenode?: RuntimeOptions['simplenode'];
+  engineLabels?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/** What nodes in one process share (`up --in-process`): one runtime, and fault injection reaching each other. */
+export interface SharedByNodes {
+  runtime: Runtime;
+  findEngine: (hostname: string) => Engine | undefined;
+  /** Whether this node serves the process's metrics (one node per process does). */
+  processMetrics: boolean;
+  /** The DNS upstreams, resolved once for all. */
+  upstreams: Upstream[];
+}
+
+const API_PORT = 2375;
+const IDENTITY_FILE = 'node.json';
+
+export class NodeDaemon implements SwarmDirectory {
+  readonly engine: Engine;
+  readonly host: HostServices;
+  readonly #options: NodeOptions;
+  readonly #log: (line: string) => void;
+  readonly #shared: SharedByNodes | undefined;
+  readonly #swarmData: SwarmDataDir | undefined;
+  /** The control plane this node runs (it leads), with its event log and its journal. */
+  #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<{ close(): Promise<void> } | undefined> } | undefined;
+  /** Identity writes, one after the other. */
+  #saving: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: NodeOptions, shared?: SharedByNodes) {
+    this.#options = options;
+    this.#log = options.log ?? (() => {});
+    this.#shared = shared;
+    checkNodeAddress(options.address, options);
+    const dns = flagValue('--dns', () => parseDnsAddress(options.dns, 0));
+    checkDnsAddress(dns.address, options);
+    const upstreams = shared?.upstreams ?? nodeUpstreams(options);
+    const metrics = options.metricsPort !== undefined;
+    // Counted only when served: with metrics off, a query pays nothing for them.
+    const dnsMetrics = metrics ? new DnsMetrics() : undefined;
+    this.host = new HostServices({
+      holder: options.hostname,
+      dns: {
+        address: dns.address,
+        port: dns.port,
+        zone: { vipTtl: options.dnsVipTtl ?? 600, taskTtl: options.dnsTaskTtl ?? 5, ownedBlocks: [options.vipSubnet, options.taskSubnet] },
+        upstreams,
+        ...(options.dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: options.dnsForwardTimeoutMs } : {}),
+        ...(options.log ? { log: options.log } : {}),
+        ...(dnsMetrics ? { observe: dnsMetrics.dnsAnswered } : {}),
+      },
+      ...(options.log ? { log: options.log } : {}),
+    });
+    if (options.dataDir) this.#swarmData = new SwarmDataDir(join(options.dataDir, 'swarm'), { log: this.#log });
+    this.engine = new Engine({
+      hostname: options.hostname,
+      address: options.address,
+      apiPort: options.apiPort ?? API_PORT,
+      clusterPort: options.clusterPort ?? CLUSTER_PORT,
+      socketDir: options.socketDir ?? defaultSocketDir(),
+      runtime: shared?.runtime ?? new Runtime(options.simplenode ? { simplenode: options.simplenode } : {}),
+      directory: this,
+      host: this.host,
+      ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
+      // Each node's DNS server counts only while it serves; the process's metrics once per process.
+      ...(dnsMetrics ? { sharedMetrics: shared?.processMetrics === false ? [dnsMetrics.registry] : [processRegistry(), dnsMetrics.registry] } : {}),
+      ...(options.engineLabels ? { engineLabels: options.engineLabels } : {}),
+      ...(options.fencePeriodMs !== undefined ? { fencePeriodMs: options.fencePeriodMs } : {}),
+      ...(options.requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs: options.requestHeadTimeoutMs } : {}),
+      ...(options.dataDir ? { onMembership: (identity: NodeIdentity | undefined) => this.#saveIdentity(identity) } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
+
+  // ---- SwarmDirectory ---------------------------------------------------------------------------
+
+  /** A control plane for this node, new or made again; journaled to the data directory when there is one. */
+  newManager(restore?: SwarmState): Manager {
+    const options = this.#options;
+    const previous = this.#control;
+    const manager: Manager = new Manager({
+      ...(restore ? { restore } : {}),
+      taskSubnet: options.taskSubnet,
+      vipSubnet: options.vipSubnet,
+      ...(options.heartbeatPeriodMs ? { heartbeatPeriodMs: options.heartbeatPeriodMs } : {}),
+      ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
+      ...(options.log ? { log: options.log } : {}),
+      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr), () => this.#reservedPorts()),
+    });
+    // The journal of a control plane this node ran before (a takeover after a restore) ends first.
+    const journal = this.#swarmData && (async () => {
+      await (await previous?.journal)?.close();
+      return this.#swarmData!.persist(manager);
+    })().catch((error: Error) => {
+      this.#log(`${options.hostname}: the swarm cannot be kept in ${this.#swarmData!.dir} (${error.message}); it runs on in memory, and a restart loses it`);
+      return undefined;
+    });
+    previous?.events?.close();
+    this.#control = {
+      manager,
+      ...(options.log ? { events: new ClusterEvents(manager.store, options.log) } : {}),
+      ...(journal ? { journal } : {}),
+    };
+    return manager;
+  }
+
+  findEngine(hostname: string): Engine | undefined {
+    return this.#shared ? this.#shared.findEngine(hostname) : hostname === this.engine.hostname ? this.engine : undefined;
+  }
+
+  /** The ports routemesh listens on (or, for 2377, names) on the node addresses, which no service may publish. */
+  #reservedPorts(): ReservedPort[] {
+    const engine = this.engine;
+    const portOf = (url: string): number => Number(new URL(url).port);
+    const { address, port } = this.host.dnsServer;
+    const reserved: ReservedPort[] = [
+      { port: portOf(engine.apiUrl), protocols: ['tcp'], holder: `the engine API port of every node (--api-port; DOCKER_HOST=${engine.apiUrl.replace('http:', 'tcp:')})` },
+      { port: Number(engine.clusterAddr.split(':')[1]), protocols: ['tcp'], holder: `the swarm's cluster port, which \`docker swarm join\` names (${engine.clusterAddr})` },
+    ];
+    if (engine.metricsUrl) reserved.push({ port: portOf(engine.metricsUrl), protocols: ['tcp'], holder: `the metrics port of every node (--metrics-port; ${engine.metricsUrl})` });
+    reserved.push({ port, protocols: ['tcp', 'udp'], holder: `the embedded DNS server's port (${address}:${port}; --dns)` });
+    return reserved;
+  }
+
+  // ---- life -------------------------------------------------------------------------------------
+
+  /** Listens, then, with a data directory that remembers a swarm, goes back into it. */
+  async start(): Promise<void> {
+    try {
+      await this.engine.listen();
+    } catch (error) {
+      await this.close();
+      const e = error as NodeJS.ErrnoException;
+      throw new Error(e.code === 'EADDRINUSE'
+        ? `cannot start ${this.#options.hostname}: ${e.message.replace(/^listen /, '')}; is another routemesh node on ${this.#options.address}? Stop it or pick another --address`
+        : `cannot start ${this.#options.hostname}: ${e.message}`);
+    }
+    const identity = await this.#loadIdentity().catch(async (error: Error) => {
+      await this.close();
+      throw error;
+    });
+    if (!identity) return;
+    this.#log(`${this.#options.hostname}: back in the swarm it was in (node ${identity.nodeId}, data in ${this.#options.dataDir})`);
+    // A node whose managers are not back yet waits for them, as a restarted dockerd does.
+    void this.#resume(identity);
+  }
+
+  async #resume(identity: NodeIdentity): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.engine.resume(identity);
+        return;
+      } catch (error) {
+        if (attempt === 0) this.#log(`${this.#options.hostname}: ${(error as Error).message}; trying again every second`);
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+        if (this.engine.swarmState() !== 'inactive' || this.#closed) return;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.engine.close();
+    const control = this.#control;
+    this.#control = undefined;
+    control?.events?.close();
+    control?.manager.close();
+    await (await control?.journal)?.close().catch((error: Error) => this.#log(`${this.#options.hostname}: ${error.message}`));
+    await this.#saving;
+  }
+
+  // ---- the data directory ------------------------------------------------------------------------
+
+  async #loadIdentity(): Promise<NodeIdentity | undefined> {
+    const dir = this.#options.dataDir;
+    if (!dir) return undefined;
+    let text: string;
+    try {
+      text = await readFile(join(dir, IDENTITY_FILE), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    let identity: NodeIdentity;
+    try {
+      identity = JSON.parse(text) as NodeIdentity;
+      if (typeof identity.nodeId !== 'string' || typeof identity.token !== 'string' || !Array.isArray(identity.managers)) throw new Error('fields are missing');
+    } catch (error) {
+      throw new Error(`${join(dir, IDENTITY_FILE)} is damaged (${(error as Error).message}): start with --fresh (or remove ${dir}) to begin again, which loses this node's place in its swarm`);
+    }
+    const swarm = await this.#swarmData?.load();
+    return swarm ? { ...identity, swarm } : identity;
+  }
+
+  /** Written whole or not at all (a temporary file renamed over); owner-only, as it holds the join token. */
+  #saveIdentity(identity: NodeIdentity | undefined): void {
+    const dir = this.#options.dataDir!;
+    this.#saving = this.#saving.then(async () => {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, IDENTITY_FILE);
+      if (!identity) {
+        // Left the swarm: nothing to come back to.
+        await rm(file, { force: true });
+        await (await this.#control?.journal)?.close().catch(() => {});
+        await rm(this.#swarmData!.dir, { recursive: true, force: true });
+        return;
+      }
+      const { swarm: _held, ...kept } = identity;
+      await writeFile(`${file}.tmp`, JSON.stringify(kept), { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+    }).catch((error: Error) => this.#log(`${this.#options.hostname}: cannot write its identity in ${dir} (${error.message}); a restart will not rejoin by itself`));
+  }
+}
+
+function nodeUpstreams(options: NodeOptions): Upstream[] {
+  return options.dnsUpstreams?.map(loopbackUpstream) ?? hostUpstreams(options.log);
+}
+
+/** Starts one node and resolves once its engine API answers (and, with a data directory, it is on its way back into its swarm). */
+export async function startNode(options: NodeOptions): Promise<NodeDaemon> {
+  const node = new NodeDaemon(options);
+  await node.start();
+  return node;
+}
