@@ -81,7 +81,8 @@ t.test('one cluster: names, node labels, constraints and engine labels', async (
 t.test('ports routemesh uses are refused naming their holder, in either publish mode', async (t) => {
   const cluster = await testCluster(t, block, { nodes: 2, metricsPort: 0 });
   const base = cluster.engines[0]!.apiUrl;
-  const metrics = Number(new URL(cluster.engines[1]!.metricsUrl!).port);
+  // The manager's own: with --metrics-port 0 each node has a port of its own, which only it knows.
+  const metrics = Number(new URL(cluster.engines[0]!.metricsUrl!).port);
   const dns = cluster.dnsServer.port;
   const rows: [number, string, string][] = [
     [2375, 'tcp', 'the engine API port of every node \\(--api-port; DOCKER_HOST=tcp://127\\.\\d+\\.0\\.1:2375\\)'],
