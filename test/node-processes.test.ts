@@ -161,6 +161,18 @@ t.test('node start refuses an address it cannot use, saying what to give', async
   const outside = await routemesh(['node', 'start', '--address', '10.0.0.4'], process.env);
   t.equal(outside.code, 2);
   t.match(outside.stderr, 'invalid argument "10.0.0.4" for "--address" flag: the node\'s address is an IPv4 address on loopback, like 127.1.0.4');
+  const inTasks = await routemesh(['node', 'start', '--address', `127.${SOLO + 1}.0.3`, '--task-subnet', `127.${SOLO + 1}.0.0/16`, '--vip-subnet', `127.${SOLO + 2}.0.0/16`,
+    '--dns', `127.${SOLO}.0.250`, '--data-dir', tempDir(t)], process.env);
+  t.equal(inTasks.code, 1);
+  t.match(inTasks.stderr, `--address 127.${SOLO + 1}.0.3 and --task-subnet 127.${SOLO + 1}.0.0/16 overlap: give each a block of its own`);
+});
+
+t.test('up refuses blocks that overlap before it starts any node process, as the one-process cluster does', async (t) => {
+  const dataDir = tempDir(t);
+  const refused = await routemesh(['up', ...upArgs(2, '--bare', '--data-dir', dataDir), '--task-subnet', `127.${UP}.0.0/16`], process.env);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, `--subnet 127.${UP}.0.0/24 and --task-subnet 127.${UP}.0.0/16 overlap: give each a block of its own`);
+  t.notMatch(refused.stderr, /node1|node2/, 'no node process said anything: none started');
 });
 
 t.test('formSwarm: a node already in a swarm (up again with its data) is not inited again; its nodes are waited for', async (t) => {

@@ -301,13 +301,31 @@ export class Cluster implements SwarmDirectory {
   }
 }
 
+/** What checkAddressing reads: the nodes' block (or one node's address), and the blocks and DNS addresses they share. */
+type Addressing = Pick<ClusterOptions, 'taskSubnet' | 'vipSubnet' | 'dns' | 'dnsUpstreams'> & ({ subnet: string } | { address: string });
+
+/**
+ * The blocks and DNS addresses checked as a Cluster checks them, for nodes that are processes of their own:
+ * `up` before it starts any (`subnet`), and each node for its own `address`.
+ */
+export function checkAddressing(options: Addressing): void {
+  checkBlocks(options);
+  checkDnsAddress(flagValue('--dns', () => parseDnsAddress(options.dns, 0)).address, options);
+  for (const text of options.dnsUpstreams ?? []) flagValue('--dns-upstream', () => loopbackUpstream(text));
+}
+
 /**
  * Node, task and VIP addresses come from three blocks that must not share an address: the allocator
  * would hand a node's address to a task or a VIP, and its listeners would collide.
  */
-function checkBlocks(options: ClusterOptions): void {
-  const blocks = [['--subnet', options.subnet], ['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const;
-  const parsed = blocks.map(([flag, text]) => ({ flag, text, cidr: flagValue(flag, () => parseCidr(text)) }));
+function checkBlocks(options: Addressing): void {
+  const blocks = [['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]] as const;
+  const parsed = [
+    'address' in options
+      ? { flag: '--address', text: options.address, cidr: { base: ipToInt(options.address), size: 1 } }
+      : { flag: '--subnet', text: options.subnet, cidr: flagValue('--subnet', () => parseCidr(options.subnet)) },
+    ...blocks.map(([flag, text]) => ({ flag, text, cidr: flagValue(flag, () => parseCidr(text)) })),
+  ];
   for (const { flag, text, cidr } of parsed) {
     if (!isLoopback(intToIp(cidr.base)) || !isLoopback(intToIp(cidr.base + cidr.size - 1))) {
       throw new Error(`${flag} ${text} is not inside 127.0.0.0/8: routemesh's nodes, tasks and VIPs live on this machine's ` +
@@ -325,7 +343,7 @@ function checkBlocks(options: ClusterOptions): void {
 }
 
 /** The DNS server listens on loopback, outside the task and VIP blocks, whose addresses go to tasks and services. */
-function checkDnsAddress(address: string, options: ClusterOptions): void {
+function checkDnsAddress(address: string, options: Addressing): void {
   if (!isLoopback(address)) throw new Error(`--dns ${address} is not a loopback address: choose one in 127.0.0.0/8 (Swarm's is ${DEFAULT_CLUSTER.dns})`);
   if (!isIPv4(address)) return;
   const ip = ipToInt(address);

@@ -4,6 +4,7 @@ import { Manager } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import { Engine } from './Engine.js';
 import type { SwarmDirectory } from './Engine.js';
+import { checkAddressing } from './Cluster.js';
 import { ClusterEvents } from './ClusterEvents.js';
 import { defaultSocketDir } from './EngineSocket.js';
 import { processRegistry } from './processRegistry.js';
@@ -54,6 +55,7 @@ const API_PORT = 2375;
  * manager; a `swarm join` reaches only a manager in this process until the cluster protocol carries it.
  */
 export async function startNode(options: NodeOptions): Promise<NodeHandle> {
+  checkAddressing(options);
   const runtime = new Runtime();
   let manager: Manager | undefined;
   let events: ClusterEvents | undefined;

@@ -1,4 +1,4 @@
-export { Cluster, startCluster } from './Cluster.js';
+export { Cluster, checkAddressing, startCluster } from './Cluster.js';
 export type { ClusterOptions, ClusterNodeInfo } from './Cluster.js';
 export { Engine, CLUSTER_PORT } from './Engine.js';
 export { startNode } from './NodeDaemon.js';

@@ -60,6 +60,8 @@ export type StartCluster = (options: UpOptions, context: UpContext) => Promise<U
 const startFromEngine: StartCluster = async (options, context) => {
   const engine = await import('../../engine/index.js');
   if (options.inProcess) return engine.startCluster(options);
+  // Refused here, as the one-process cluster refuses them, before any node process starts.
+  engine.checkAddressing(options);
   const { nodes, managers, subnet, bare, dataDir, log, engineLabels, ...settings } = options;
   const supervisor = new NodeSupervisor({
     nodes, managers, subnet, bare, dataDir, log, ...context,
