@@ -129,6 +129,7 @@ t.test('a node that cannot start stops up with its reason, and the other nodes w
   child.stdout!.resume();
   t.same(await once(child, 'exit'), [1, null], 'up exits 1');
   t.match(stderr, new RegExp(`cannot start the cluster: node2 \\(pid \\d+\\) exited \\(exit code 1\\) before its engine API answered; its last words:\n.*127\\.${UP}\\.0\\.2:2375`));
+  t.notMatch(stderr, /died|start it again/, 'said once, as the reason up could not start');
   t.equal(await connectAndWait(`127.${UP}.0.1`, 2375, 2000), 'refused', 'node1 was stopped');
 });
 

@@ -46,6 +46,7 @@ export class NodeSupervisor implements UpCluster {
   readonly #processes: NodeProcess[] = [];
   #nodes: ClusterNodeInfo[] = [];
   #dnsPort: number | undefined;
+  #started = false;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -64,7 +65,7 @@ export class NodeSupervisor implements UpCluster {
   /** Starts every node process; once each answers, forms the swarm. On a failure, stops what it started and says why. */
   async start(): Promise<void> {
     const { nodes, subnet, settings, dataDir, log, command } = this.#options;
-    const base = ipToInt(subnet.split('/')[0]!) ;
+    const base = ipToInt(subnet.split('/')[0]!);
     for (let i = 1; i <= nodes; i++) {
       const hostname = `node${i}`;
       const address = intToIp(base + i);
@@ -74,12 +75,14 @@ export class NodeSupervisor implements UpCluster {
         args: ['--address', address, '--hostname', hostname, '--data-dir', path.join(dataDir, hostname), ...nodeSettingsArgs(settings), ...labels],
       });
       this.#processes.push(node);
+      // A death before its engine API answers is start()'s error, with the node's last words.
       void node.exited.then((how) => {
-        if (!node.stopping) log(`${hostname} (pid ${node.pid}) ${how}: start it again with ${node.restartCommand}`);
+        if (this.#started && !node.stopping) log(`${hostname} (pid ${node.pid}) ${how}: start it again with ${node.restartCommand}`);
       });
     }
     try {
       await Promise.all(this.#processes.map((node, i) => this.#ready(node, intToIp(base + i + 1))));
+      this.#started = true;
       const members = this.#processes.map((node, i) => ({ hostname: node.hostname, address: intToIp(base + i + 1), client: this.#client(intToIp(base + i + 1)) }));
       try {
         if (!this.#options.bare) await formSwarm(members, { managers: this.#options.managers, log, pollMs: this.#options.pollMs, signal: this.#options.signal });
@@ -87,8 +90,8 @@ export class NodeSupervisor implements UpCluster {
       } finally {
         for (const m of members) m.client.close();
       }
-      const { port } = splitDnsAddress(settings.dns);
-      this.#dnsPort = await dnsPortAnswering(splitDnsAddress(settings.dns).address, port === undefined ? [] : [port], intToIp(ipToInt(settings.vipSubnet.split('/')[0]!) + 1));
+      const dns = splitDnsAddress(settings.dns);
+      this.#dnsPort = await dnsPortAnswering(dns.address, dns.port === undefined ? [] : [dns.port], intToIp(ipToInt(settings.vipSubnet.split('/')[0]!) + 1));
     } catch (error) {
       await this.close();
       throw error;
