@@ -3,7 +3,7 @@
 import { Resolver } from 'node:dns/promises';
 import t from 'tap';
 import { api, testBlock, testCluster, waitFor } from './support/cluster.js';
-import { cliEnv, routemesh, spawnRoutemesh } from './support/cli.js';
+import { cliEnv, routemesh, upProcess } from './support/cli.js';
 import { connectAndWait, whoamiHost, httpGet } from './support/net.js';
 
 const BLOCK = testBlock(160); // nodes 127.160.0.x, tasks 127.161/16, VIPs 127.162/16
@@ -101,12 +101,9 @@ t.test('routemesh verbs against a 3-node cluster', async (t) => {
 t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with exit 0', async (t) => {
   const [nodes, tasks, vips] = [BLOCK + 3, BLOCK + 4, BLOCK + 5]; // 127.163.0.x, 127.164/16, 127.165/16
   const node2 = `127.${nodes}.0.2`;
-  const child = spawnRoutemesh(['up', '--nodes', '2', '--demo', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${tasks}.0.0/16`, '--vip-subnet', `127.${vips}.0.0/16`, '--dns', `127.${nodes}.0.250`, '--dns-upstream', `127.${nodes}.0.251`]);
-  t.teardown(() => { child.kill('SIGKILL'); });
-  let stdout = '';
-  child.stdout!.on('data', (chunk) => { stdout += chunk; });
-  child.stderr!.resume();
-  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
+  // In one process: a swarm of node processes needs the cluster protocol (node start's own tests run them).
+  const up = await upProcess(t, ['--in-process', '--nodes', '2', '--demo', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${tasks}.0.0/16`, '--vip-subnet', `127.${vips}.0.0/16`, '--dns', `127.${nodes}.0.250`, '--dns-upstream', `127.${nodes}.0.251`]);
+  const stdout = up.stdout();
   const node1 = `127\\.${nodes}\\.0\\.1`;
   t.match(stdout, new RegExp(`^HOSTNAME +ROLE +ADDRESS +ENGINE API\nnode1 +manager +${node1} +tcp://${node1}:2375\nnode2 +worker +127\\.${nodes}\\.0\\.2`));
   t.match(stdout, `curl http://${node2}:8080/`);
@@ -127,22 +124,16 @@ t.test('routemesh up: a demo cluster in the foreground, stopped by Ctrl-C with e
   t.ok(vipLine, 'says how to reach the VIP');
   const [vipHost, vipPort] = vipLine![1]!.split(':');
   t.ok(hosts.has(await whoamiHost(vipHost!, Number(vipPort ?? 80))), 'the VIP reaches a task of the service');
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
-  t.equal(await exited, 0);
+  up.child.kill('SIGINT');
+  t.same(await up.exited, [0, null]);
   t.equal(await connectAndWait(node2, 8080, 2000), 'refused', 'every listener is closed');
 });
 
 t.test('routemesh up stops on SIGTERM too, with exit 0', async (t) => {
   const nodes = BLOCK + 6; // 127.166.0.x, tasks 127.167/16, VIPs 127.168/16
-  const child = spawnRoutemesh(['up', '--nodes', '1', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${nodes + 1}.0.0/16`, '--vip-subnet', `127.${nodes + 2}.0.0/16`, '--dns', `127.${nodes}.0.250`, '--dns-upstream', `127.${nodes}.0.251`]);
-  t.teardown(() => { child.kill('SIGKILL'); });
-  let stdout = '';
-  child.stdout!.on('data', (chunk) => { stdout += chunk; });
-  child.stderr!.resume();
-  await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Its node as a process of its own: SIGTERM stops it too.
+  const { child, exited } = await upProcess(t, ['--nodes', '1', '--subnet', `127.${nodes}.0.0/24`, '--task-subnet', `127.${nodes + 1}.0.0/16`, '--vip-subnet', `127.${nodes + 2}.0.0/16`, '--dns', `127.${nodes}.0.250`, '--dns-upstream', `127.${nodes}.0.251`]);
   child.kill('SIGTERM');
-  t.equal(await exited, 0);
+  t.same(await exited, [0, null]);
   t.equal(await connectAndWait(`127.${nodes}.0.1`, 2375, 2000), 'refused', 'the engine API is closed');
 });

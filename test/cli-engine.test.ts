@@ -627,8 +627,13 @@ t.test('up --demo: a demo that cannot start leaves the cluster up and says why',
   const io = testIo(host);
   const stdout = { text: '', write(s: string) { this.text += s; if (this.text.includes('Press Ctrl-C')) printed(); } };
   let closed = false;
+  // A manager whose engine API is gone (its port closed): the demo cannot create its service there.
+  const gone = http.createServer();
+  await new Promise<void>((resolve) => gone.listen(0, '127.78.0.1', resolve));
+  const port = (gone.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => gone.close(() => resolve()));
   const cluster: UpCluster = {
-    nodes: [{ hostname: 'node1', address: '127.78.0.1', role: 'manager', apiUrl: host.replace('tcp://', 'http://'), socketUrl: 'unix:///run/user/7/routemesh/127.78.0.1.sock', nodeId: 'n1' }],
+    nodes: [{ hostname: 'node1', address: '127.78.0.1', role: 'manager', apiUrl: `http://127.78.0.1:${port}`, socketUrl: 'unix:///run/user/7/routemesh/127.78.0.1.sock', nodeId: 'n1' }],
     dnsServer: { address: '127.78.0.53', port: 53, upstreams: [] },
     vipEndpoint: async () => undefined,
     close: async () => { closed = true; },
@@ -636,7 +641,7 @@ t.test('up --demo: a demo that cannot start leaves the cluster up and says why',
   const exit = main(['up', '--demo', '--nodes', '1'], { ...io, stdout, onInterrupt: (l) => { interrupt = l; return () => {}; } },
     createUpCommand(async () => cluster));
   await ready;
-  t.match(io.stderr.text, /The demo service could not start: Error response from daemon: .*service my-web already exists/);
+  t.match(io.stderr.text, `The demo service could not start: Cannot connect to the routemesh engine at tcp://127.78.0.1:${port}`);
   interrupt!();
   t.equal(await exit, 0);
   t.ok(closed);

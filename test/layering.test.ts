@@ -1,6 +1,6 @@
 // DESIGN.md §2 as a test: each module is imported only through its index.ts, and imports lean one way
-// (lb and vip-dns know no cluster; swarm only allocates from vip-dns; cluster carries swarm's view to nodes; engine wires everything; the cli
-// reaches the engine module only to start a cluster for `up`; shared imports nothing and serves all).
+// (lb and vip-dns know no cluster; swarm only allocates from vip-dns; cluster carries swarm's view to nodes; engine wires
+// everything; the cli reaches the engine module only to start nodes, for `up` and `node start`; shared imports nothing and serves all).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -7,7 +7,7 @@ import t from 'tap';
 import type { Cluster } from '../src/engine/index.js';
 import { EngineClient } from '../src/cli/EngineClient.js';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor } from './support/cluster.js';
-import { spawnRoutemesh } from './support/cli.js';
+import { upProcess } from './support/cli.js';
 
 const BLOCK = testBlock(32);
 const UP_BLOCK = testBlock(35);
@@ -85,17 +85,10 @@ t.test('a replica count the cluster cannot hold is refused at create and at scal
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal} stops \`up\` within 5 s while thousands of tasks are being created`, async (t) => {
-    const child = spawnRoutemesh(['up', '--nodes', '2', '--subnet', `127.${UP_BLOCK}.0.0/24`, '--task-subnet', `127.${UP_BLOCK + 1}.0.0/16`,
+    const up = await upProcess(t, ['--in-process', '--nodes', '2', '--subnet', `127.${UP_BLOCK}.0.0/24`, '--task-subnet', `127.${UP_BLOCK + 1}.0.0/16`,
       '--vip-subnet', `127.${UP_BLOCK + 2}.0.0/16`, '--dns', `127.${UP_BLOCK}.0.250`, '--dns-upstream', `127.${UP_BLOCK}.0.251`, '--metrics-port', 'off']);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    t.teardown(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    });
-    let stdout = '';
-    child.stdout!.on('data', (chunk) => { stdout += chunk; });
-    child.stderr!.resume();
-    await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000);
+    const { child } = up;
+    const exited = up.exited.then(([code]) => code);
     const base = `http://127.${UP_BLOCK}.0.1:2375`;
     const created = await api(base, 'POST', '/services/create', serviceSpec('many', 'traefik/whoami', { Mode: { Replicated: { Replicas: 5000 } } }));
     t.equal(created.status, 201);

@@ -18,7 +18,8 @@ const FAULT = fileURLToPath(new URL('./fixtures/fault-on-signal.mjs', import.met
 async function up(t: Test, nodeArgs: string[] = []) {
   const socketDir = mkdtempSync(path.join(os.tmpdir(), 'routemesh-up-process-'));
   t.teardown(() => rmSync(socketDir, { recursive: true, force: true }));
-  const up = await upProcess(t, ['--nodes', '2', '--subnet', `127.${BLOCK}.0.0/24`, '--task-subnet', `127.${BLOCK + 1}.0.0/24`,
+  // In one process: a swarm of node processes needs the cluster protocol (node start's own tests run them).
+  const up = await upProcess(t, ['--in-process', '--nodes', '2', '--subnet', `127.${BLOCK}.0.0/24`, '--task-subnet', `127.${BLOCK + 1}.0.0/24`,
     '--vip-subnet', `127.${BLOCK + 2}.0.0/24`, '--dns', `127.${BLOCK}.0.250`, '--dns-upstream', `127.${BLOCK}.0.251`,
     '--metrics-port', 'off', '--socket-dir', socketDir], userEnv(), { nodeArgs });
   t.same(readdirSync(socketDir).sort(), [`127.${BLOCK}.0.1.sock`, `127.${BLOCK}.0.2.sock`], 'a socket per node');

@@ -54,6 +54,11 @@ export class CommandContext {
     return this.io.onFatal?.(listener) ?? (() => {});
   }
 
+  /** The end of standard input; never, unless the Io offers it (the real process's does). */
+  onInputClosed(listener: () => void): () => void {
+    return this.io.onInputClosed?.(listener) ?? (() => {});
+  }
+
   /** Convergence poll period: docker's 200 ms, or ROUTEMESH_POLL_MS. */
   get pollMs(): number {
     return envMs(this.io.env, 'ROUTEMESH_POLL_MS', 1, 200) ?? 200;

@@ -19,6 +19,11 @@ export interface Io {
    * the process by itself; returns the unsubscribe function. `up` closes its cluster on one.
    */
   readonly onFatal?: (listener: (error: unknown) => void) => () => void;
+  /**
+   * Subscribes to the end of standard input, which `node start --supervised` reads as its supervisor gone
+   * (`up` holds the other end, and the kernel closes it however `up` ends); returns the unsubscribe function.
+   */
+  readonly onInputClosed?: (listener: () => void) => () => void;
   /** Wall clock in ms, for "Running 5 seconds ago". */
   readonly now?: () => number;
   /** Terminal width: docker draws progress bars only when it is over 110 columns. */
@@ -35,6 +40,7 @@ export function processIo(): Io {
     isTTY: process.stdout.isTTY === true,
     onInterrupt: processInterrupts,
     onFatal: processFatal,
+    onInputClosed: processInputClosed,
     now: Date.now,
     ...(process.stdout.columns !== undefined ? { columns: process.stdout.columns } : {}),
     // Only `up` asks, so only `up` pays for the look along PATH.
@@ -81,5 +87,16 @@ export function processFatal(listener: (error: unknown) => void): () => void {
   return () => {
     process.off('uncaughtException', listener);
     process.off('unhandledRejection', listener);
+  };
+}
+
+export function processInputClosed(listener: () => void): () => void {
+  process.stdin.on('end', listener);
+  process.stdin.on('error', listener);
+  process.stdin.resume();
+  return () => {
+    process.stdin.off('end', listener);
+    process.stdin.off('error', listener);
+    process.stdin.destroy();
   };
 }

@@ -30,7 +30,7 @@ export function invocation(script: string | undefined, env: Readonly<Record<stri
 }
 
 /** The path as one word a POSIX shell reads back as it is. */
-function shellWord(file: string): string {
+export function shellWord(file: string): string {
   return /^[A-Za-z0-9_./-]+$/.test(file) ? file : `'${file.replaceAll("'", "'\\''")}'`;
 }
 

@@ -194,20 +194,25 @@ export class NodeDaemon implements SwarmDirectory {
       throw error;
     });
     if (!identity) return;
-    this.#log(`${this.#options.hostname}: back in the swarm it was in (node ${identity.nodeId}, data in ${this.#options.dataDir})`);
-    // A node whose managers are not back yet waits for them, as a restarted dockerd does.
-    void this.#resume(identity);
+    try {
+      await this.engine.resume(identity);
+      this.#log(`${this.#options.hostname}: back in its swarm (node ${identity.nodeId}, data in ${this.#options.dataDir})`);
+    } catch (error) {
+      // Its managers are not back yet: it keeps trying, as a restarted dockerd does.
+      this.#log(`${this.#options.hostname}: ${(error as Error).message}; trying again every second`);
+      void this.#resumeLater(identity);
+    }
   }
 
-  async #resume(identity: NodeIdentity): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+  async #resumeLater(identity: NodeIdentity): Promise<void> {
+    while (!this.#closed && this.engine.swarmState() === 'inactive') {
+      await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      if (this.#closed || this.engine.swarmState() !== 'inactive') return;
       try {
         await this.engine.resume(identity);
-        return;
-      } catch (error) {
-        if (attempt === 0) this.#log(`${this.#options.hostname}: ${(error as Error).message}; trying again every second`);
-        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
-        if (this.engine.swarmState() !== 'inactive' || this.#closed) return;
+        this.#log(`${this.#options.hostname}: back in its swarm (node ${identity.nodeId})`);
+      } catch {
+        // said once already
       }
     }
   }
@@ -270,9 +275,32 @@ function nodeUpstreams(options: NodeOptions): Upstream[] {
   return options.dnsUpstreams?.map(loopbackUpstream) ?? hostUpstreams(options.log);
 }
 
-/** Starts one node and resolves once its engine API answers (and, with a data directory, it is on its way back into its swarm). */
-export async function startNode(options: NodeOptions): Promise<NodeDaemon> {
+/** A running node as `routemesh node start` sees it: where it serves, and how to stop it. */
+export interface NodeHandle {
+  readonly hostname: string;
+  readonly address: string;
+  readonly apiUrl: string;
+  /** The engine API on its Unix socket, `unix:///...`. */
+  readonly socketUrl: string;
+  /** Its /metrics URL; absent when metrics are off, or the port could not be had. */
+  readonly metricsUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one node and resolves once its engine API answers and, with a data directory that remembers a
+ * swarm, it has tried once to go back into it (it keeps trying while its managers are not back).
+ */
+export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const node = new NodeDaemon(options);
   await node.start();
-  return node;
+  const { engine } = node;
+  return {
+    hostname: engine.hostname,
+    address: engine.address,
+    apiUrl: engine.apiUrl,
+    socketUrl: engine.socketUrl,
+    get metricsUrl() { return engine.metricsUrl; },
+    close: () => node.close(),
+  };
 }

@@ -82,6 +82,17 @@ export function hostUpstreams(log?: (line: string) => void): Upstream[] {
   return local;
 }
 
+/**
+ * What a node process checks of its addressing before it starts, as a one-process cluster checks it: `up`
+ * for its nodes' block before it starts any (`subnet`), a node for its own `address`.
+ */
+export function checkAddressing(options: { subnet?: string; address?: string; taskSubnet: string; vipSubnet: string; dns: string; dnsUpstreams?: string[] | undefined }): void {
+  if (options.subnet !== undefined) checkBlocks([['--subnet', options.subnet], ['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]]);
+  if (options.address !== undefined) checkNodeAddress(options.address, options);
+  checkDnsAddress(flagValue('--dns', () => parseDnsAddress(options.dns, 0)).address, options);
+  options.dnsUpstreams?.forEach(loopbackUpstream);
+}
+
 /** A flag's parsed value, or its parse error with the flag's name in front. */
 export function flagValue<T>(flag: string, parse: () => T): T {
   try {

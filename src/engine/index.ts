@@ -1,4 +1,5 @@
 export { Cluster, startCluster } from './Cluster.js';
+export { checkAddressing } from './addressChecks.js';
 export type { ClusterOptions, ClusterNodeInfo } from './Cluster.js';
 export { Engine } from './Engine.js';
 export { CLUSTER_PORT } from '../cluster/index.js';
@@ -7,4 +8,4 @@ export type { EngineOptions, SwarmDirectory } from './Engine.js';
 export { Agent } from './Agent.js';
 export type { AgentLink } from './Agent.js';
 export { NodeDaemon, startNode } from './NodeDaemon.js';
-export type { NodeOptions } from './NodeDaemon.js';
+export type { NodeHandle, NodeOptions } from './NodeDaemon.js';

@@ -1,10 +1,14 @@
 // Test support: the routemesh command, and the real docker CLI, as child processes, the way a user runs them.
 import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { waitFor } from './cluster.js';
+import { killWithChildren } from './processes.js';
 
 /**
  * The installed command, running the build in dist/ (`npm test` builds it first; after changing src,
@@ -57,11 +61,11 @@ export function docker(address: string, ...args: string[]): Promise<CliResult> {
 
 /**
  * `routemesh args` as a child process: `runAs` (setpriv and its options) goes before node, `nodeArgs` go to
- * node before the command (`--import` a fixture).
+ * node before the command (`--import` a fixture); its stdin is /dev/null unless a pipe is asked for.
  */
-export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, options: { runAs?: string[]; nodeArgs?: string[] } = {}): ChildProcess {
+export function spawnRoutemesh(args: string[], env: NodeJS.ProcessEnv = process.env, options: { runAs?: string[]; nodeArgs?: string[]; stdin?: 'pipe' } = {}): ChildProcess {
   const [file, ...rest] = [...options.runAs ?? [], process.execPath, ...options.nodeArgs ?? [], bin, ...args];
-  return spawn(file!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(file!, rest, { env, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
 }
 
 export interface UpProcess {
@@ -72,11 +76,28 @@ export interface UpProcess {
   stderr(): string;
 }
 
-/** `routemesh up args` as a child process, once it has printed its start-up table; SIGKILLed when the test ends. */
+/**
+ * A directory for a test's --data-dir (`up` and `node start` default to the user's real one), as
+ * `<root>/data`; `root` is open to a `runAs` user, who makes the data directory inside. The caller removes root.
+ */
+export function tempDataDir(openToAll = false): { root: string; dataDir: string } {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'routemesh-data-'));
+  if (openToAll) chmodSync(root, 0o777);
+  return { root, dataDir: path.join(root, 'data') };
+}
+
+/**
+ * `routemesh up args` as a child process, once it has printed its start-up table. When the test ends it
+ * is SIGKILLed with its node processes, and its --data-dir, a temporary one unless `args` name one, removed.
+ */
 export async function upProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = process.env, options: { runAs?: string[]; nodeArgs?: string[] } = {}): Promise<UpProcess> {
-  const child = spawnRoutemesh(['up', ...args], env, options);
+  const temp = args.includes('--data-dir') ? undefined : tempDataDir(options.runAs !== undefined);
+  const child = spawnRoutemesh(['up', ...(temp ? ['--data-dir', temp.dataDir] : []), ...args], env, options);
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => { child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.pid !== undefined) killWithChildren(child.pid);
+    if (temp) rmSync(temp.root, { recursive: true, force: true });
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => { stdout += chunk; });

@@ -50,6 +50,19 @@ function parentOf(pid: number): number | undefined {
   return stat === undefined ? undefined : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
+/** The direct children of `pid`, each with its command line as `ps` shows it (a process.title shows as set). */
+export function childrenOf(pid: number): { pid: number; cmdline: string }[] {
+  return pids().filter((p) => parentOf(p) === pid)
+    .map((p) => ({ pid: p, cmdline: read(`/proc/${p}/cmdline`)?.replace(/\0+$/, '').replaceAll('\0', ' ') ?? '' }));
+}
+
+/** SIGKILLs a process and its children (`up` and its node processes, which a failed test must not leave running). */
+export function killWithChildren(pid: number): void {
+  for (const target of [...childrenOf(pid).map((c) => c.pid), pid]) {
+    try { process.kill(target, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
 /** A process under `ancestor` (itself included) whose command name is `comm`, once one runs (within 5 s). */
 export async function descendantNamed(ancestor: number, comm: string): Promise<number> {
   const deadline = Date.now() + 5000;

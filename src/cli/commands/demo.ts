@@ -1,9 +1,9 @@
-// The demo of `routemesh up --demo`: create my-web (traefik/whoami, 6 replicas, 8080 -> 80) through the
+// The demo of `routemesh up --demo`: create my-web (traefik/whoami, 6 replicas, 8080 -> 80), unless it is there, through the
 // engine API exactly as `service create` would, wait for its tasks to run, and show where each listens.
 import type { ApiNode, ApiTask } from '../apiTypes.js';
 import type { CommandContext } from '../CommandContext.js';
 import { truncateId } from '../dockerText.js';
-import { EngineClient, filtersParam } from '../EngineClient.js';
+import { EngineClient, EngineError, filtersParam } from '../EngineClient.js';
 import { parseArgs } from '../flags.js';
 import { buildServiceSpec, CREATE_FLAGS } from '../serviceSpec.js';
 import { sleep } from '../sleep.js';
@@ -21,11 +21,12 @@ export interface DemoOptions {
   readonly signal: AbortSignal;
 }
 
-/** Creates the service and waits for it; returns its running tasks (fewer if the deadline passed). */
+/**
+ * Creates the service, unless the swarm has it already (`up` again with the same data), and waits for it;
+ * returns its running tasks (fewer if the deadline passed).
+ */
 export async function runDemo(ctx: CommandContext, client: EngineClient, options: DemoOptions): Promise<ApiTask[]> {
-  const spec = buildServiceSpec(parseArgs(DEMO_ARGS, CREATE_FLAGS, { command: 'routemesh service create', interspersed: false }));
-  const created = await client.post<WarningsResponse & { ID: string }>('/services/create', spec);
-  printWarnings(ctx, created);
+  const created = await existing(client) ?? await create(ctx, client);
   const deadline = Date.now() + options.deadlineMs;
   let running: ApiTask[] = [];
   while (!options.signal.aborted) {
@@ -35,6 +36,22 @@ export async function runDemo(ctx: CommandContext, client: EngineClient, options
     await sleep(options.pollMs, options.signal);
   }
   return running.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0));
+}
+
+async function existing(client: EngineClient): Promise<{ ID: string } | undefined> {
+  try {
+    return await client.get<{ ID: string }>(`/services/${DEMO_SERVICE}`);
+  } catch (error) {
+    if (error instanceof EngineError && error.notFound) return undefined;
+    throw error;
+  }
+}
+
+async function create(ctx: CommandContext, client: EngineClient): Promise<{ ID: string }> {
+  const spec = buildServiceSpec(parseArgs(DEMO_ARGS, CREATE_FLAGS, { command: 'routemesh service create', interspersed: false }));
+  const created = await client.post<WarningsResponse & { ID: string }>('/services/create', spec);
+  printWarnings(ctx, created);
+  return created;
 }
 
 /** ID, TASK, NODE, ADDRESS: the address a task really listens on, with the port it stands for. */

@@ -1,5 +1,5 @@
 // `routemesh node ...`: ls, inspect, update, promote, demote, rm — the requests and messages of
-// `docker node` (SPEC.md §3.6-3.10) — and fail/recover, routemesh's fault injection.
+// `docker node` (SPEC.md §3.6-3.10) — fail/recover, routemesh's fault injection, and start (nodeStart.ts).
 import type { ApiInfo, ApiNode } from '../apiTypes.js';
 import type { Command, CommandGroup } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
@@ -10,6 +10,7 @@ import { inspectJson } from '../views/inspectJson.js';
 import { renderNodeList, sortNodes } from '../views/nodeList.js';
 import { renderNodePretty } from '../views/nodePretty.js';
 import { eachRef, failOnErrors } from './eachRef.js';
+import { createNodeStartCommand } from './nodeStart.js';
 
 const nodePath = (ref: string): string => `/nodes/${encodeURIComponent(ref)}`;
 
@@ -174,5 +175,5 @@ function fault(action: 'fail' | 'recover'): Command {
 export const nodeGroup: CommandGroup = {
   name: 'node',
   summary: 'Manage Swarm nodes',
-  commands: [ls, inspect, update, roleChange('promote'), roleChange('demote'), rm, fault('fail'), fault('recover')],
+  commands: [ls, inspect, update, roleChange('promote'), roleChange('demote'), rm, fault('fail'), fault('recover'), createNodeStartCommand()],
 };

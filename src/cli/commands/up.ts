@@ -1,40 +1,76 @@
-// `routemesh up`: starts the cluster in this process (the engine module's startCluster), prints its
-// nodes and what to try next, optionally runs the demo service, logs the cluster's events, and stays
-// up until SIGINT, SIGTERM or SIGHUP.
+// `routemesh up`: starts the cluster, one OS process per node (NodeSupervisor) or, with --in-process, all
+// in this process (the engine module's startCluster); prints its nodes and what to try next, optionally
+// runs the demo service, logs the cluster's events, and stays up until SIGINT, SIGTERM or SIGHUP.
 // Types only: the engine itself is loaded when `up` runs (startFromEngine below).
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterNodeInfo, ClusterOptions } from '../../engine/index.js';
 import type { ApiService } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import type { CommandContext } from '../CommandContext.js';
+import { defaultClusterDataDir } from '../dataDir.js';
 import { DEFAULT_ENGINE_HOST } from '../engineAddress.js';
 import { EngineClient } from '../EngineClient.js';
 import { usageError } from '../errors.js';
 import { intFlag, type ParsedArgs } from '../flags.js';
-import { durationFlag } from '../duration.js';
+import { foreground } from '../foreground.js';
+import { cidr, NODE_FLAGS, nodeSettings } from '../nodeFlags.js';
+import { NodeSupervisor } from '../NodeSupervisor.js';
 import { renderTable } from '../table.js';
 import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
 import { PrometheusTargetsFile } from '../PrometheusTargetsFile.js';
 
-/** What `up` needs of the engine module's Cluster (kept structural so tests can pass a stand-in). */
+/** What `up` needs of a running cluster (kept structural so tests can pass a stand-in). */
 export interface UpCluster {
   readonly nodes: readonly ClusterNodeInfo[];
-  /** Where the embedded DNS server answers, and where it sends names it does not own. */
-  readonly dnsServer: { readonly address: string; readonly port: number; readonly upstreams: readonly { address: string; port: number }[] };
+  /**
+   * Where the embedded DNS server answers, and where it sends names it does not own (absent: the
+   * loopback resolvers of /etc/resolv.conf, which the node processes read themselves).
+   */
+  readonly dnsServer: { readonly address: string; readonly port: number; readonly upstreams?: readonly { address: string; port: number }[] };
   /** Where a VIP's port really listens (a port below 1024 moves without root), once its listener is open. */
   vipEndpoint(vip: string, port: number): Promise<string | undefined>;
+  /** Each node a process of its own, whose metrics hold that process's too (else the first node's hold the one process's). */
+  readonly processPerNode?: boolean;
   close(): Promise<void>;
 }
 
-export type UpOptions = ClusterOptions & { log: (line: string) => void };
+export type UpOptions = ClusterOptions & {
+  log: (line: string) => void;
+  /** Each node keeps its swarm in `<dataDir>/<hostname>`. */
+  dataDir: string;
+  /** All nodes in this process (startCluster) rather than a process each. */
+  inProcess: boolean;
+};
 
-export type StartCluster = (options: UpOptions) => Promise<UpCluster>;
+/** What starting node processes needs of the command besides its options. */
+export interface UpContext {
+  /** Where the node processes' own log lines go, as they are. */
+  output: (line: string) => void;
+  /** How the user runs routemesh, for the command that starts a dead node again. */
+  command: string;
+  pollMs: number;
+  /** Aborted on Ctrl-C. */
+  signal: AbortSignal;
+}
 
-/** Docker's --metrics-addr port (the engine's METRICS_PORT; not imported, since the engine loads on demand). */
-const METRICS_PORT = 9323;
+export type StartCluster = (options: UpOptions, context: UpContext) => Promise<UpCluster>;
 
 /** Loaded on demand: the other verbs are HTTP clients and need none of the engine. */
-const startFromEngine: StartCluster = async (options) => (await import('../../engine/index.js')).startCluster(options);
+const startFromEngine: StartCluster = async (options, context) => {
+  const engine = await import('../../engine/index.js');
+  if (options.inProcess) return engine.startCluster(options);
+  // Refused here, as the one-process cluster refuses them, before any node process starts.
+  engine.checkAddressing(options);
+  const { nodes, managers, subnet, bare, dataDir, log, engineLabels, ...settings } = options;
+  const supervisor = new NodeSupervisor({
+    nodes, managers, subnet, bare, dataDir, log, ...context,
+    settings: { ...settings, socketDir: settings.socketDir ?? engine.defaultSocketDir() },
+    ...(engineLabels ? { engineLabels } : {}),
+  });
+  await supervisor.start();
+  return supervisor;
+};
 
 const DEMO_DEADLINE_MS = 30_000;
 
@@ -44,24 +80,19 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
     usage: '[OPTIONS]',
     summary: 'Start a cluster of simulated nodes in the foreground (Ctrl-C stops it)',
     details: 'Node i gets the i-th address of --subnet and serves its engine API on <address>:--api-port.\n' +
-      'The first --managers nodes are managers (node1 the leader), the rest workers.',
+      'The first --managers nodes are managers (node1 the leader), the rest workers.\n' +
+      'Each node runs as a process of its own (`routemesh node start`, named after the node in ps), unless --in-process.\n' +
+      'The swarm lives in --data-dir: `up` again finds the same swarm, nodes, services and join tokens.',
     flags: [
       { name: 'nodes', kind: 'string', valueName: 'int', help: 'Number of nodes', defaultText: '3' },
       { name: 'managers', kind: 'string', valueName: 'int', help: 'Number of managers among them', defaultText: '1' },
       { name: 'subnet', kind: 'string', valueName: 'cidr', help: 'Node addresses', defaultText: '127.1.0.0/24' },
-      { name: 'api-port', kind: 'string', valueName: 'port', help: 'Engine API port on every node', defaultText: '2375' },
-      { name: 'socket-dir', kind: 'string', valueName: 'dir', help: 'Directory of the engine API sockets, <dir>/<node address>.sock, owner only', defaultText: '$XDG_RUNTIME_DIR/routemesh, /run/routemesh as root, else /tmp/routemesh-<uid>' },
-      { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
-      { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
+      ...NODE_FLAGS,
+      { name: 'data-dir', kind: 'string', valueName: 'dir', help: 'Where the nodes keep the swarm between runs, node i in <dir>/node<i>', defaultText: '$XDG_STATE_HOME/routemesh/<subnet>, /var/lib/routemesh/<subnet> as root' },
+      { name: 'fresh', kind: 'bool', help: 'Remove --data-dir first: a new swarm (the old one, its services and tokens, are lost)' },
+      { name: 'in-process', kind: 'bool', help: 'Run every node in this one process instead of a process each' },
       { name: 'demo', kind: 'bool', help: `Also run the demo service ${DEMO_SERVICE} (traefik/whoami, 6 replicas, port 8080)` },
-      { name: 'dns', kind: 'string', valueName: 'addr[:port]', help: 'Embedded DNS server (without a port: 53, or an unprivileged one if 53 cannot be bound)', defaultText: '127.0.0.11' },
-      { name: 'dns-upstream', kind: 'list', valueName: 'addr[:port]', help: 'Resolver on loopback for names the cluster does not own (repeatable; default: those of /etc/resolv.conf on loopback)' },
-      { name: 'dns-vip-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming a VIP may be cached', defaultText: '10m' },
-      { name: 'dns-task-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming tasks may be cached', defaultText: '5s' },
-      { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
       { name: 'prometheus-sd', kind: 'string', valueName: 'file', help: 'Keep a Prometheus file_sd target file naming every node\'s metrics (examples/prometheus.yml reads one)' },
-      { name: 'max-replicas', kind: 'string', valueName: 'int', help: 'Most replicas one service may ask for (the --task-subnet bounds it too)', defaultText: '10000' },
-      { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
       { name: 'engine-label', kind: 'list', valueName: '[node:]key=value', help: 'An engine label (dockerd --label) of every node, or of one (node2:disk=ssd); engine.labels.* constraints match them (repeatable)' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
@@ -70,12 +101,10 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
   };
 }
 
-export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOptions {
+export function upOptions(args: ParsedArgs, log: (line: string) => void, env: Record<string, string | undefined> = {}): UpOptions {
   const nodes = intFlag(args, 'nodes', { min: 1 }) ?? 3;
   const managers = intFlag(args, 'managers', { min: 1 }) ?? 1;
   if (managers > nodes) throw usageError(`--managers must be between 1 and the number of nodes (${nodes}), got ${managers}`);
-  const apiPort = intFlag(args, 'api-port', { min: 1 }) ?? 2375;
-  if (apiPort > 65535) throw usageError(`--api-port must be a TCP port (1-65535), got ${apiPort}`);
   const subnet = cidr(args, 'subnet', '127.1.0.0/24');
   const prefix = Number(subnet.split('/')[1]);
   const room = prefix >= 31 ? 0 : 2 ** (32 - prefix) - 2;
@@ -86,32 +115,13 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void): UpOpti
     nodes,
     managers,
     subnet,
-    apiPort,
-    ...(args.string('socket-dir') ? { socketDir: path.resolve(args.string('socket-dir')!) } : {}),
-    taskSubnet: cidr(args, 'task-subnet', '127.20.0.0/16'),
-    vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
     bare,
-    ...heartbeat(args),
-    ...maxReplicas(args),
-    dns: args.string('dns') ?? '127.0.0.11',
-    ...(args.list('dns-upstream').length ? { dnsUpstreams: args.list('dns-upstream') } : {}),
-    dnsVipTtl: ttlSeconds(args, 'dns-vip-ttl', 600),
-    dnsTaskTtl: ttlSeconds(args, 'dns-task-ttl', 5),
-    metricsPort: metricsPort(args),
+    ...nodeSettings(args),
     ...engineLabels(args, nodes),
+    dataDir: path.resolve(args.string('data-dir') ?? defaultClusterDataDir(env, subnet)),
+    inProcess: args.bool('in-process'),
     log,
   };
-}
-
-function metricsPort(args: ParsedArgs): number | undefined {
-  const text = args.string('metrics-port');
-  if (text === undefined) return METRICS_PORT;
-  if (text.trim() === 'off') return undefined;
-  const port = Number(text.trim());
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw usageError(`invalid argument "${text}" for "--metrics-port" flag: a TCP port (1-65535), or off`);
-  }
-  return port;
 }
 
 /** `--engine-label disk=ssd` labels every node; `--engine-label node2:disk=ssd` only node2. */
@@ -130,80 +140,32 @@ function engineLabels(args: ParsedArgs, nodes: number): { engineLabels?: Record<
   return { engineLabels: labels };
 }
 
-/** A DNS TTL is whole seconds on the wire. */
-function ttlSeconds(args: ParsedArgs, flag: string, fallback: number): number {
-  const text = args.string(flag);
-  if (text === undefined) return fallback;
-  const ns = durationFlag(flag, text);
-  if (ns % 1_000_000_000 !== 0 || ns / 1_000_000_000 > 0x7fffffff) {
-    throw usageError(`invalid argument "${text}" for "--${flag}" flag: a DNS TTL is whole seconds, like 5s or 10m`);
-  }
-  return ns / 1_000_000_000;
-}
-
-function maxReplicas(args: ParsedArgs): { maxReplicas?: number } {
-  const value = intFlag(args, 'max-replicas', { min: 1 });
-  return value === undefined ? {} : { maxReplicas: value };
-}
-
-function heartbeat(args: ParsedArgs): { heartbeatPeriodMs?: number } {
-  const text = args.string('heartbeat-period');
-  if (text === undefined) return {};
-  const ns = durationFlag('heartbeat-period', text);
-  if (ns < 1_000_000) throw usageError(`--heartbeat-period must be at least 1ms, got ${text}`);
-  return { heartbeatPeriodMs: ns / 1_000_000 };
-}
-
-function cidr(args: ParsedArgs, flag: string, fallback: string): string {
-  const value = args.string(flag) ?? fallback;
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value.trim());
-  if (m === null || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
-    throw usageError(`invalid argument "${value}" for "--${flag}" flag: expected an IPv4 CIDR like ${fallback}`);
-  }
-  return value.trim();
-}
-
 async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster): Promise<number> {
   // The cluster's log, events included, on stderr with the time, as a daemon's log is.
-  const options = upOptions(args, (line) => ctx.err(`${new Date(ctx.now()).toISOString()} ${line}`));
+  const options = upOptions(args, (line) => ctx.err(`${new Date(ctx.now()).toISOString()} ${line}`), ctx.io.env);
   const sdFile = args.string('prometheus-sd');
   if (sdFile !== undefined && options.metricsPort === undefined) throw usageError('--prometheus-sd names the nodes\' metrics: leave out --metrics-port off');
-  // Listen for Ctrl-C before starting: a press during start-up must still close what was opened.
-  // The first press stops the cluster; the listener then goes, so a second press kills a stuck close.
-  const stop = new AbortController();
-  let unsubscribe = (): void => {};
-  unsubscribe = ctx.onInterrupt(() => {
-    stop.abort();
-    unsubscribe();
-  });
-  // A bug that throws where nothing catches it must still close the cluster (its sockets, its tasks)
-  // before the process ends, with exit code 1.
-  let fatal = false;
-  const unsubscribeFatal = ctx.onFatal((error) => {
-    fatal = true;
-    ctx.err(`Error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\nStopping the cluster after this unexpected error...`);
-    stop.abort();
-  });
+  const running = foreground(ctx, 'the cluster');
   try {
-    const cluster = await start(options);
+    if (args.bool('fresh')) {
+      await rm(options.dataDir, { recursive: true, force: true });
+      ctx.err(`--fresh: ${options.dataDir} removed; starting a new swarm`);
+    }
+    const cluster = await start(options, { output: (line) => ctx.err(line), command: ctx.io.command ?? 'routemesh', pollMs: Math.min(ctx.pollMs, 100), signal: running.signal });
     const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });
     try {
       await targets?.start();
       if (sdFile !== undefined) ctx.err(`Prometheus targets: ${sdFile}, kept current as nodes join and leave`);
-      await show(ctx, cluster, args.bool('demo'), stop.signal);
-      await new Promise<void>((resolve) => {
-        if (stop.signal.aborted) resolve();
-        else stop.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-      if (!fatal) ctx.err('Stopping the cluster...');
+      await show(ctx, cluster, args.bool('demo'), running.signal);
+      await running.stopped();
+      if (!running.fatal) ctx.err('Stopping the cluster...');
     } finally {
       await targets?.stop();
       await cluster.close();
     }
-    return fatal ? 1 : 0;
+    return running.fatal ? 1 : 0;
   } finally {
-    unsubscribe();
-    unsubscribeFatal();
+    running.dispose();
   }
 }
 
@@ -215,10 +177,10 @@ async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, sign
     '(only this user may connect; e.g. DOCKER_HOST=<socket> docker node ls)\n');
   const { address, port, upstreams } = cluster.dnsServer;
   ctx.write(`DNS: ${address}:${port} answers for services and tasks; other names go to ` +
-    `${upstreams.length ? upstreams.map((u) => `${u.address}:${u.port}`).join(', ') : 'no upstream (SERVFAIL)'}\n`);
+    `${upstreams === undefined ? "the loopback resolvers of /etc/resolv.conf" : upstreams.length ? upstreams.map((u) => `${u.address}:${u.port}`).join(', ') : 'no upstream (SERVFAIL)'}\n`);
   const metrics = cluster.nodes.map((n) => n.metricsUrl).filter((url): url is string => url !== undefined);
   if (metrics.length) {
-    ctx.write(`Metrics: ${metrics[0]}${metrics.length > 1 ? ` ... ${metrics.at(-1)}` : ''} (Prometheus; ${cluster.nodes[0]!.hostname}'s also has the process and DNS)\n`);
+    ctx.write(`Metrics: ${metrics[0]}${metrics.length > 1 ? ` ... ${metrics.at(-1)}` : ''} (Prometheus; ${cluster.processPerNode ? "each has its node process's too" : `${cluster.nodes[0]!.hostname}'s also has the process and DNS`})\n`);
   }
   const manager = cluster.nodes.find((n) => n.role === 'manager') ?? cluster.nodes[0];
   if (manager === undefined) return;

@@ -1,0 +1,68 @@
+// How `up` makes a swarm of engines it started as processes, through their engine APIs exactly as a
+// user would: `swarm init` on the first, `swarm join` with its token on the others; after a restart
+// with the same data, the swarm is there already and `up` only waits for its nodes to be Ready again.
+import type { ApiInfo, ApiNode, ApiSwarm } from './apiTypes.js';
+import type { EngineClient } from './EngineClient.js';
+import { failure } from './errors.js';
+import { sleep } from './sleep.js';
+
+/** Swarm's cluster port, which `swarm join` names. */
+const CLUSTER_PORT = 2377;
+
+/** How long nodes of a restarted swarm get to report Ready again (three heartbeats at Swarm's 5 s, and some). */
+const READY_DEADLINE_MS = 20_000;
+
+export interface SwarmMember {
+  hostname: string;
+  address: string;
+  client: EngineClient;
+}
+
+export interface FormationOptions {
+  /** The first `managers` members are managers, the rest workers. */
+  managers: number;
+  log: (line: string) => void;
+  pollMs: number;
+  signal: AbortSignal;
+}
+
+/** Puts every member in one swarm, whose first member is (or becomes) its manager. */
+export async function formSwarm(members: readonly SwarmMember[], options: FormationOptions): Promise<void> {
+  const [first, ...rest] = members;
+  if (first === undefined) return;
+  const restarted = await inSwarm(first);
+  if (!restarted) await first.client.post('/swarm/init', { ListenAddr: `${first.address}:${CLUSTER_PORT}`, AdvertiseAddr: first.address });
+  const tokens = (await first.client.get<ApiSwarm>('/swarm')).JoinTokens ?? {};
+  for (const [i, member] of rest.entries()) {
+    if (await inSwarm(member)) continue;
+    const token = i + 1 < options.managers ? tokens.Manager : tokens.Worker;
+    await member.client.post('/swarm/join', {
+      ListenAddr: `${member.address}:${CLUSTER_PORT}`, AdvertiseAddr: member.address,
+      RemoteAddrs: [`${first.address}:${CLUSTER_PORT}`], JoinToken: token,
+    });
+  }
+  if (restarted) {
+    options.log(`${first.hostname} found its swarm in its data directory: waiting for its nodes to be Ready again`);
+    await waitReady(first.client, members, options);
+  }
+}
+
+async function inSwarm(member: SwarmMember): Promise<boolean> {
+  return (await member.client.get<ApiInfo>('/info')).Swarm?.LocalNodeState === 'active';
+}
+
+/** Until the manager sees every member Ready, or says which are not when the deadline passes. */
+async function waitReady(manager: EngineClient, members: readonly SwarmMember[], options: FormationOptions): Promise<void> {
+  const deadline = Date.now() + READY_DEADLINE_MS;
+  for (;;) {
+    const nodes = await manager.get<ApiNode[]>('/nodes');
+    const ready = new Set(nodes.filter((n) => n.Status?.State === 'ready').map((n) => n.Status?.Addr));
+    const waiting = members.filter((m) => !ready.has(m.address));
+    if (waiting.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw failure(`${waiting.map((m) => m.hostname).join(', ')} did not come back Ready within ${READY_DEADLINE_MS / 1000} s of the restart: ` +
+        'see their log lines above, or start over with `routemesh up --fresh` (that loses the swarm)');
+    }
+    if (await sleep(options.pollMs, options.signal)) return;
+  }
+}
