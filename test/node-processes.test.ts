@@ -165,7 +165,7 @@ t.test('node start refuses an address it cannot use, saying what to give', async
   const inTasks = await routemesh(['node', 'start', '--address', `127.${SOLO + 1}.0.3`, '--task-subnet', `127.${SOLO + 1}.0.0/16`, '--vip-subnet', `127.${SOLO + 2}.0.0/16`,
     '--dns', `127.${SOLO}.0.250`, '--data-dir', tempDir(t)], process.env);
   t.equal(inTasks.code, 1);
-  t.match(inTasks.stderr, `--address 127.${SOLO + 1}.0.3 and --task-subnet 127.${SOLO + 1}.0.0/16 overlap: give each a block of its own`);
+  t.match(inTasks.stderr, `--address 127.${SOLO + 1}.0.3 is inside --task-subnet 127.${SOLO + 1}.0.0/16, whose addresses go to tasks: choose one outside it`);
 });
 
 t.test('up refuses blocks that overlap before it starts any node process, as the one-process cluster does', async (t) => {

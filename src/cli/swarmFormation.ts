@@ -47,8 +47,10 @@ export async function formSwarm(members: readonly SwarmMember[], options: Format
   }
 }
 
+/** In its swarm, or on its way back into it (a restarted node whose data directory names its swarm). */
 async function inSwarm(member: SwarmMember): Promise<boolean> {
-  return (await member.client.get<ApiInfo>('/info')).Swarm?.LocalNodeState === 'active';
+  const state = (await member.client.get<ApiInfo>('/info')).Swarm?.LocalNodeState;
+  return state === 'active' || state === 'pending';
 }
 
 /** Until the manager sees every member Ready, or says which are not when the deadline passes. */

@@ -113,9 +113,9 @@ export class Agent {
       }
       if (isTerminal(task.Status.State)) continue;
       if (task.DesiredState === 'running') {
-        if (!mine && task.Status.State === 'assigned') this.#startTask(task, view.service(task.ServiceID));
-        // Past `assigned` but not ours: it ran here before the node failed and came back without it.
-        else if (!mine) this.#report(task.ID, { State: 'failed', Message: 'started', Err: 'task lost: its node failed and restarted' });
+        // Past `assigned` but not running here: it ran here before the node restarted, and starts again,
+        // as a restarted dockerd starts its swarm's tasks again.
+        if (!mine) this.#startTask(task, view.service(task.ServiceID));
       } else if (mine) {
         this.#stopTask(task, view.service(task.ServiceID));
       } else {

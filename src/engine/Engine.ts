@@ -102,6 +102,8 @@ export class Engine implements EngineContext {
   #clusterPort: number;
   /** A `swarm join` under way: a second one is refused, as the daemon refuses it. */
   #joining = false;
+  /** A restarted node on its way back into its swarm (its managers may not be back yet). */
+  #resuming = false;
   #server: http.Server;
   readonly #socket: EngineSocket;
   /** What the other managers forward to this one while it leads (over its cluster port). */
@@ -184,7 +186,7 @@ export class Engine implements EngineContext {
   // ---- EngineContext --------------------------------------------------------------------------
 
   swarmState(): LocalNodeState {
-    if (!this.#membership) return 'inactive';
+    if (!this.#membership) return this.#resuming ? 'pending' : 'inactive';
     return this.#role() === 'manager' ? 'active/manager' : 'active/worker';
   }
 
@@ -240,7 +242,7 @@ export class Engine implements EngineContext {
       await this.#forceNewCluster(m);
       return m.nodeId;
     }
-    if (m) throw new ApiError(503, ALREADY_IN_SWARM);
+    if (m || this.#resuming) throw new ApiError(503, ALREADY_IN_SWARM);
     const manager = this.#directory.newManager();
     const role = await this.#openRole(() => undefined);
     role.lead(manager);
@@ -274,7 +276,7 @@ export class Engine implements EngineContext {
   }
 
   async join(request: { remoteAddr: string; token: string }): Promise<void> {
-    if (this.#membership || this.#joining) throw new ApiError(503, ALREADY_IN_SWARM);
+    if (this.#membership || this.#joining || this.#resuming) throw new ApiError(503, ALREADY_IN_SWARM);
     const addr = request.remoteAddr.includes(':') ? request.remoteAddr : `${request.remoteAddr}:${CLUSTER_PORT}`;
     this.#joining = true;
     try {
@@ -294,6 +296,12 @@ export class Engine implements EngineContext {
 
   async leave(force: boolean): Promise<void> {
     const m = this.#membership;
+    if (!m && this.#resuming) {
+      // On its way back: it stops trying, and forgets the swarm it was in.
+      this.#resuming = false;
+      this.#onMembership?.(undefined);
+      return;
+    }
     if (!m) throw new ApiError(503, 'This node is not part of a swarm');
     if (this.#role() === 'manager' && !force) {
       const managers = m.link.view.nodes().filter((n) => n.Spec.Role === 'manager' && n.Status.State === 'ready');
@@ -358,6 +366,8 @@ export class Engine implements EngineContext {
    */
   async resume(identity: NodeIdentity): Promise<void> {
     if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
+    // Until it is back (or it is closed), a `swarm join` would make a second node of it: refused as pending.
+    this.#resuming = true;
     const others = identity.managers.filter((addr) => addr !== this.clusterAddr);
     if (identity.swarm && !(await this.#someoneLeads(others))) {
       const manager = this.#directory.newManager(identity.swarm);
@@ -432,6 +442,7 @@ export class Engine implements EngineContext {
       ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
     const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
+    this.#resuming = false;
     // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
     link.on('removed', () => {
       if (this.#membership !== membership) return;

@@ -205,9 +205,9 @@ export class NodeDaemon implements SwarmDirectory {
   }
 
   async #resumeLater(identity: NodeIdentity): Promise<void> {
-    while (!this.#closed && this.engine.swarmState() === 'inactive') {
+    while (!this.#closed && this.engine.swarmState() === 'pending') {
       await new Promise((resolve) => setTimeout(resolve, 1000).unref());
-      if (this.#closed || this.engine.swarmState() !== 'inactive') return;
+      if (this.#closed || this.engine.swarmState() !== 'pending') return;
       try {
         await this.engine.resume(identity);
         this.#log(`${this.#options.hostname}: back in its swarm (node ${identity.nodeId})`);

@@ -3,7 +3,8 @@
 import type { Manager, SwarmNode } from '../../swarm/index.js';
 import type { TaskOutput } from '../../runtime/index.js';
 
-export type LocalNodeState = 'inactive' | 'active/manager' | 'active/worker';
+/** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
+export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
 
 export interface EngineContext {
   readonly hostname: string;

@@ -37,10 +37,10 @@ export function systemRoutes(router: Router, engine: EngineContext): void {
     const swarm: Record<string, unknown> = {
       NodeID: nodeId,
       NodeAddr: state === 'inactive' ? '' : engine.address,
-      LocalNodeState: state === 'inactive' ? 'inactive' : 'active',
+      LocalNodeState: state === 'inactive' || state === 'pending' ? state : 'active',
       ControlAvailable: state === 'active/manager',
       Error: '',
-      RemoteManagers: state === 'inactive' ? null : engine.remoteManagers(),
+      RemoteManagers: state === 'inactive' || state === 'pending' ? null : engine.remoteManagers(),
     };
     if (state === 'active/manager') {
       // A manager that is not the leader answers from its copy of the view and of the swarm object.
