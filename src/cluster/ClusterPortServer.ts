@@ -78,6 +78,8 @@ export class ClusterPortServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Web pages can send to loopback: none may speak for a node (a "simple" cross-site POST is text/plain).
+    if (req.headers.origin !== undefined) throw new SwarmError('invalid_argument', 'the cluster port does not answer web pages');
     const url = new URL(req.url ?? '/', 'http://cluster');
     const route = `${req.method} ${url.pathname}`;
     if (route === `GET ${PATHS.ping}`) return answer(res, { leader: this.leading });
@@ -168,6 +170,9 @@ function answerError(res: ServerResponse, error: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  if (req.headers['content-type']?.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
+    throw new SwarmError('invalid_argument', "a cluster request body must be sent as 'Content-Type: application/json'");
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
