@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../swarm/index.js';
-import type { SwarmState } from '../swarm/index.js';
+import type { SwarmBackend, SwarmPersistence, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { parseDnsAddress } from '../vip-dns/index.js';
@@ -74,9 +74,10 @@ export class NodeDaemon implements SwarmDirectory {
   readonly #options: NodeOptions;
   readonly #log: (line: string) => void;
   readonly #shared: SharedByNodes | undefined;
-  readonly #swarmData: SwarmDataDir | undefined;
+  /** Where the swarm is kept while this node leads: its data directory's `swarm/`. */
+  readonly #swarmData: SwarmBackend | undefined;
   /** The control plane this node runs (it leads), with its event log and its journal. */
-  #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<{ close(): Promise<void> } | undefined> } | undefined;
+  #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<SwarmPersistence | undefined> } | undefined;
   /** Identity writes, one after the other. */
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
@@ -146,7 +147,7 @@ export class NodeDaemon implements SwarmDirectory {
       await (await previous?.journal)?.close();
       return this.#swarmData!.persist(manager);
     })().catch((error: Error) => {
-      this.#log(`${options.hostname}: the swarm cannot be kept in ${this.#swarmData!.dir} (${error.message}); it runs on in memory, and a restart loses it`);
+      this.#log(`${options.hostname}: the swarm cannot be kept in ${options.dataDir} (${error.message}); it runs on in memory, and a restart loses it`);
       return undefined;
     });
     previous?.events?.close();
@@ -261,7 +262,7 @@ export class NodeDaemon implements SwarmDirectory {
         // Left the swarm: nothing to come back to.
         await rm(file, { force: true });
         await (await this.#control?.journal)?.close().catch(() => {});
-        await rm(this.#swarmData!.dir, { recursive: true, force: true });
+        await this.#swarmData!.remove();
         return;
       }
       const { swarm: _held, ...kept } = identity;

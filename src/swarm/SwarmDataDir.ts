@@ -2,9 +2,10 @@
 // back (snapshot, then the journal after it); `persist` writes a fresh snapshot and journals every change
 // from then on. A crash mid-write loses at most the last write, said so; any other damage is refused with
 // what to do, never loaded as a half-state.
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manager } from './Manager.js';
+import type { SwarmBackend } from './SwarmBackend.js';
 import { checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
 import { readFrames } from './recordFrames.js';
@@ -19,7 +20,7 @@ export interface SwarmDataDirOptions extends JournalLimits {
   log?: (line: string) => void;
 }
 
-export class SwarmDataDir {
+export class SwarmDataDir implements SwarmBackend {
   readonly dir: string;
   readonly #options: SwarmDataDirOptions;
   readonly #log: (line: string) => void;
@@ -76,6 +77,10 @@ export class SwarmDataDir {
       throw error;
     }
     return journal;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   async #read(name: string): Promise<Buffer | undefined> {
