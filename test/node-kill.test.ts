@@ -85,11 +85,14 @@ t.test('kill -9 of a node process under load: Down, its tasks replaced, dropped 
   // What may fail: requests in flight to node3's tasks when it died, and those the kernel still accepted
   // for them while it tore the process down (its memory goes before its sockets). Once the dead tasks
   // refuse connections, connect-retry takes every request to a live task until the meshes drop them.
-  t.ok(failures.length <= 5, 'at most a few requests failed');
+  // The count depends on how long the kernel takes over the dying process (tens of ms, more under load);
+  // without connect-retry every request to its tasks fails until outlier detection or Down removes them.
+  t.ok(failures.length <= 10, 'at most a few requests failed');
   t.same(failures.filter((f) => f.at >= deadAt).map((f) => f.what), [], 'none sent once node3\'s tasks refused connections');
 
   // The command up prints starts it again: the same node, Ready.
   const said = await waitFor('up to say node3 died', () => new RegExp(`node3 \\(pid ${pid}\\) died \\(SIGKILL\\): start it again with (.*)\n`).exec(up.stderr()) ?? undefined);
+  t.match(said[1]!, /routemesh node start --address \S+ --hostname node3 --data-dir \S+\/node3 /, 'its own data dir again');
   const again = said[1]!.split(' ');
   const restarted = spawnRoutemesh(again.slice(again.indexOf('node')));
   t.teardown(() => { restarted.kill('SIGKILL'); });
