@@ -34,6 +34,8 @@ t.test('routemesh node start, then docker swarm join: node4 is in the swarm, get
   t.equal(refused.code, 1, 'a wrong token is refused');
   t.match(refused.stderr, 'Error response from daemon: rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster',
     'with Swarm\'s message');
+  const malformed = await docker(address(4), 'swarm', 'join', '--token', 'SWMTKN-1-not-a-token', `${address(1)}:2377`);
+  t.same([malformed.code, malformed.stderr.trim()], [1, 'Error response from daemon: invalid join token'], 'so is one not of Swarm\'s form');
   const after = await docker(address(4), 'info', '--format', '{{.Swarm.LocalNodeState}}');
   t.same([after.code, after.stdout.trim()], [0, 'inactive'], 'the engine still answers, not in a swarm');
 
