@@ -7,7 +7,7 @@ import t from 'tap';
 import { api, testBlock, waitFor } from './support/cluster.js';
 import { nodeProcesses, spawnRoutemesh, upProcess } from './support/cli.js';
 import { steadyLoad } from './support/load.js';
-import { connectAndWait, httpGet } from './support/net.js';
+import { connectAndWait, httpGet, whoamiHost } from './support/net.js';
 
 const BLOCK = testBlock(240);
 const METRICS_PORT = 9323;
@@ -108,4 +108,11 @@ t.test('kill -9 of a node process under load: Down, its tasks replaced, dropped 
     return swarm?.LocalNodeState === 'active' ? swarm : undefined;
   });
   t.equal(info.NodeID, node3.ID, 'and says so itself');
+  // Its old tasks were replaced while it was Down: it routes to the running ones, and starts none again.
+  await waitFor('node3\'s mesh to hold the 6 tasks running now', async () => (await pooled(3).catch(() => [])).join() === ids(after).join());
+  t.match(await whoamiHost(address(3), 8080), /^[0-9a-f]{12}$/, 'its port 8080 reaches the service again');
+  t.same(ids(await running()), ids(after), 'the same 6 tasks run, none of its old ones again');
+  for (const task of lost.filter((l) => !after.some((a) => a.Endpoint.Addr === l.Endpoint.Addr))) {
+    t.equal(await connectAndWait(task.Endpoint.Addr, task.Endpoint.Ports[0].ListenPort, 1000), 'refused', `nothing listens on old task ${task.Slot}'s address`);
+  }
 });
