@@ -19,6 +19,7 @@ BUSY=(
   test/lb-algorithms-e2e.test.ts
   test/no-stall.test.ts
   test/node-failure.test.ts
+  test/node-kill.test.ts
   test/planned-changes.test.ts
   test/planned-stop-keepalive.test.ts
   test/quorum.test.ts
