@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LoadRunner } from './LoadRunner.js';
-import { describeMachine } from './machine.js';
+import { childrenOf, cpuOf, describeMachine } from './machine.js';
 import type { LoadResult } from './protocol.js';
 import { Resources } from './Resources.js';
 import { median } from './summary.js';
@@ -121,15 +121,12 @@ function memoryOf(pid: number): Memory {
   return { rssMiB: field(status, 'VmRSS'), anonMiB: field(status, 'RssAnon'), pssMiB: field(rollup, 'Pss') };
 }
 
-function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
 const processName = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
 
 type Route = 'in-process, node1' | 'in-process, 3 nodes' | 'processes, node1' | 'processes, 3 nodes';
 type Mode = 'keep-alive' | 'new per request';
-interface Run { route: Route; mode: Mode; round: number; result: LoadResult }
+/** `cpuUs`: CPU time of the nodes (this process, or the node processes) per request, warm-up included. */
+interface Run { route: Route; mode: Mode; round: number; result: LoadResult; cpuUs: number }
 
 const resources = new Resources();
 resources.closeOnSignals((signal) => process.stderr.write(`node-processes: ${signal}, stopping the clusters\n`));
@@ -154,6 +151,10 @@ async function throughput(): Promise<Run[]> {
     'in-process, node1': urls(0)[0]!, 'in-process, 3 nodes': urls(0),
     'processes, node1': urls(1)[0]!, 'processes, 3 nodes': urls(1),
   };
+  // The nodes' CPU time, what req/s follows on a machine whose few cores the load and the tasks share too:
+  // this process's (the load runs in a child), or the node processes' (their tasks are their children).
+  const ownCpu = (): number => { const { user, system } = process.cpuUsage(); return user + system; };
+  const nodesCpu = (): number => childrenOf(up.child.pid!).reduce((sum, pid) => sum + cpuOf(pid), 0);
   const routes = Object.keys(targets) as Route[];
   const runs: Run[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -162,8 +163,11 @@ async function throughput(): Promise<Run[]> {
       for (const [i] of routes.entries()) {
         const route = routes[(i + round - 1) % routes.length]!;
         say(`round ${round}/${ROUNDS}: ${route}, ${mode}`);
+        const cpu = route.startsWith('in-process') ? ownCpu : nodesCpu;
+        const before = cpu();
         const result = await runner.run(targets[route], { connections: 10, pipelining: 1, durationSec: DURATION_SEC, warmupSec: WARMUP_SEC, newConnectionPerRequest: mode === 'new per request' });
-        runs.push({ route, mode, round, result });
+        // The warm-up's requests are counted at the measured rate, as bench/cpu-per-request.ts counts them.
+        runs.push({ route, mode, round, result, cpuUs: (cpu() - before) / (result.reqPerSec * (result.elapsedSec + WARMUP_SEC)) });
       }
     }
   }
@@ -217,15 +221,16 @@ try {
     `Mesh req/s, a global service of bench/backend.ts on 3 nodes (a task on each): medians of ${ROUNDS} interleaved round(s), ` +
       `10 connections, ${DURATION_SEC} s each after ${WARMUP_SEC} s of warm-up; "3 nodes" spreads the connections over the 3 nodes' published ports.`,
     '',
-    '| cluster, load through | connections | req/s | req/s min–max | p50 ms | p99 ms | errors |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| cluster, load through | connections | req/s | req/s min–max | p50 ms | p99 ms | nodes\' CPU µs per request | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const mode of ['keep-alive', 'new per request'] as const) {
     for (const route of ['in-process, node1', 'in-process, 3 nodes', 'processes, node1', 'processes, 3 nodes'] as const) {
-      const results = runs.filter((r) => r.route === route && r.mode === mode).map((r) => r.result);
+      const ran = runs.filter((r) => r.route === route && r.mode === mode);
+      const results = ran.map((r) => r.result);
       const rps = results.map((r) => r.reqPerSec);
       lines.push(`| ${route} | ${mode} | ${fixed(median(rps))} | ${fixed(Math.min(...rps))}–${fixed(Math.max(...rps))} | ` +
-        `${median(results.map((r) => r.p50Ms)).toFixed(3)} | ${median(results.map((r) => r.p99Ms)).toFixed(3)} | ` +
+        `${median(results.map((r) => r.p50Ms)).toFixed(3)} | ${median(results.map((r) => r.p99Ms)).toFixed(3)} | ${spread(ran.map((r) => r.cpuUs), 1)} | ` +
         `${results.reduce((sum, r) => sum + r.errors + r.non2xx, 0)} |`);
     }
   }
