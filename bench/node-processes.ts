@@ -21,7 +21,7 @@ import { deployBackend, startClusterAt, tasksRunning, waitForAnswers } from './t
 const BIN = fileURLToPath(new URL('../bin/routemesh.js', import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 /**
- * Six /16s from 127.B: the in-process cluster's nodes on 127.B.0.0/24, the processes' on 127.B.1.0/24,
+ * Three /16s from 127.B: the in-process cluster's nodes on 127.B.0.0/24, the processes' on 127.B.1.0/24,
  * the demo runs' on 127.B.2.0/24, each with its quarter of 127.(B+1) for tasks and of 127.(B+2) for VIPs.
  */
 const BLOCK = Number(process.env.BENCH_BLOCK ?? 150);
