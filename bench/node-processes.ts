@@ -2,8 +2,8 @@
 // (`routemesh up`, as users run it, from dist/: `npm run build` first) beside the same 3-node cluster in
 // this process (startCluster, as `up --in-process`): req/s through node1 and spread over the 3 nodes'
 // published ports, in interleaved rounds (medians, min–max); then, a few times, a 3-node `up --demo` as
-// `npm start` runs it, timed from its spawn to the first answer through the mesh, and the memory of each
-// idle node process and of `up` once it has settled. Figures: bench/README.md, "Nodes as processes".
+// `npm start` runs it, timed from its spawn to the first answer through the mesh, the memory of each
+// idle node process and of `up` once it has settled, and `up --demo` again on the same data directory. Figures: bench/README.md, "Nodes as processes".
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -56,13 +56,13 @@ interface Up {
   close(): Promise<void>;
 }
 
-/** `routemesh up --nodes N ...` on cluster `i`'s addresses with a data directory of its own, removed at close. */
-function startUp(i: number, nodes: number, extra: string[]): Up {
+/** `routemesh up --nodes N ...` on cluster `i`'s addresses; its --data-dir is `<dir>/data`, a new one unless `dir` is given, removed at close only if new. */
+function startUp(i: number, nodes: number, extra: string[], given?: string): Up {
   if (!existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)))) {
     throw new Error('dist/ is missing: `npm run build` first (up and its node processes run the build, as users do)');
   }
   const a = addressing(i);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'routemesh-bench-'));
+  const dir = given ?? mkdtempSync(path.join(os.tmpdir(), 'routemesh-bench-'));
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [BIN, 'up', '--nodes', String(nodes), '--subnet', a.subnet, '--task-subnet', a.taskSubnet,
     '--vip-subnet', a.vipSubnet, '--dns', a.dns, '--dns-upstream', a.upstream, '--data-dir', path.join(dir, 'data'), ...extra],
@@ -88,7 +88,7 @@ function startUp(i: number, nodes: number, extra: string[]): Up {
         await exited;
         clearTimeout(timer);
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (given === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -175,28 +175,49 @@ async function throughput(): Promise<Run[]> {
   return runs;
 }
 
-interface StartRun { firstAnswerMs: number; tableMs: number; nodes: (Memory & { name: string })[]; up: Memory }
+interface StartRun { firstAnswerMs: number; tableMs: number; restartMs: number; nodes: (Memory & { name: string })[]; up: Memory }
 
-/** `up --nodes 3 --demo` as `npm start` runs it: spawn to the first 200 through node1's published port, and its memory once idle. */
+/** From `up`'s spawn to the first 200 through node1's published port (a new connection every 10 ms). */
+async function firstAnswer(up: Up): Promise<number> {
+  const url = `http://${nodeAddress(2, 1)}:${DEMO_PORT}/`;
+  const deadline = Date.now() + 30_000;
+  while (!(await answers(url))) {
+    if (up.child.exitCode !== null || Date.now() > deadline) throw new Error(`${url} never answered: ${up.stderr().slice(-500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return performance.now() - up.spawnedAt;
+}
+
+/**
+ * `up --nodes 3 --demo` as `npm start` runs it, with a new data directory: its first answer, and its
+ * memory once idle; then, after a clean stop, `up --demo` again on the same directory (the swarm and
+ * my-web restored, its 6 tasks started again): its first answer.
+ */
 async function startAndMemory(): Promise<StartRun> {
-  const up = resources.add(startUp(2, 3, ['--demo']));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'routemesh-bench-'));
   try {
-    const url = `http://${nodeAddress(2, 1)}:${DEMO_PORT}/`;
-    const deadline = Date.now() + 30_000;
-    while (!(await answers(url))) {
-      if (up.child.exitCode !== null || Date.now() > deadline) throw new Error(`${url} never answered: ${up.stderr().slice(-500)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    const up = resources.add(startUp(2, 3, ['--demo'], dir));
+    let fresh: Omit<StartRun, 'restartMs'>;
+    try {
+      const firstAnswerMs = await firstAnswer(up);
+      await up.ready;
+      const tableMs = performance.now() - up.spawnedAt;
+      // Idle: the demo's 6 tasks running, nothing asked of it, for SETTLE_MS (heartbeats only).
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const pid = up.child.pid!;
+      const nodes = childrenOf(pid).map((child) => ({ name: processName(child), ...memoryOf(child) }));
+      fresh = { firstAnswerMs, tableMs, nodes, up: memoryOf(pid) };
+    } finally {
+      await resources.release(up);
     }
-    const firstAnswerMs = performance.now() - up.spawnedAt;
-    await up.ready;
-    const tableMs = performance.now() - up.spawnedAt;
-    // Idle: the demo's 6 tasks running, nothing asked of it, for SETTLE_MS (heartbeats only).
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    const pid = up.child.pid!;
-    const nodes = childrenOf(pid).map((child) => ({ name: processName(child), ...memoryOf(child) }));
-    return { firstAnswerMs, tableMs, nodes, up: memoryOf(pid) };
+    const again = resources.add(startUp(2, 3, ['--demo'], dir));
+    try {
+      return { ...fresh, restartMs: await firstAnswer(again) };
+    } finally {
+      await resources.release(again);
+    }
   } finally {
-    await resources.release(up);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -238,6 +259,7 @@ try {
   lines.push('',
     `\`up --nodes 3 --demo\` (fresh data directory), ${START_RUNS} run(s): median (min–max).`, '',
     `- spawn to the first 200 through node1:${DEMO_PORT}: ${spread(starts.map((s) => s.firstAnswerMs))} ms; to its table printed: ${spread(starts.map((s) => s.tableMs))} ms`,
+    `- again on the same data directory after a clean stop (the swarm restored, my-web's 6 tasks started again), spawn to the first 200: ${spread(starts.map((s) => s.restartMs))} ms`,
     `- each idle node process (${nodes.length} over the runs, ${SETTLE_MS / 1000} s after the table): RSS ${spread(nodes.map((n) => n.rssMiB), 1)} MiB, ` +
       `of it anonymous ${spread(nodes.map((n) => n.anonMiB), 1)} MiB; PSS ${spread(nodes.map((n) => n.pssMiB), 1)} MiB`,
     `- up, the supervisor: RSS ${spread(starts.map((s) => s.up.rssMiB), 1)} MiB, anonymous ${spread(starts.map((s) => s.up.anonMiB), 1)} MiB; ` +

@@ -99,7 +99,7 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   t.same(await snapshot(), before, 'bench/results is untouched');
 });
 
-t.test('node-processes --quick: req/s through 3 nodes in one process and as processes, start-up time, memory per node process', async (t) => {
+t.test('node-processes --quick: req/s through 3 nodes in one process and as processes, start-up and restart time, memory per node process', async (t) => {
   const { code, stdout, stderr } = await runQuick(t, 'node-processes.ts', { BENCH_BLOCK: PROCESSES_BLOCK });
   t.equal(code, 0, `exits 0${code ? `; stderr: ${stderr}` : ''}`);
   t.match(stdout, /quick mode: figures not worth quoting/);
@@ -111,6 +111,7 @@ t.test('node-processes --quick: req/s through 3 nodes in one process and as proc
     t.match(row[6], /^\d+\.\d \(/, `${row[0]} (${row[1]}): CPU per request`);
   }
   t.match(stdout, /spawn to the first 200 through node1:8080: \d+ \(\d+–\d+\) ms/, 'start-up time');
+  t.match(stdout, /again on the same data directory .* spawn to the first 200: \d+ \(\d+–\d+\) ms/, 'restart time');
   t.match(stdout, /each idle node process \(3 over the runs.*RSS [\d.]+ \([\d.]+–[\d.]+\) MiB/, 'the memory of each of the 3 node processes');
   t.match(stdout, /up, the supervisor: RSS [\d.]+/, "the supervisor's memory");
 });
