@@ -175,14 +175,17 @@ async function throughput(): Promise<Run[]> {
   return runs;
 }
 
-interface StartRun { firstAnswerMs: number; tableMs: number; restartMs: number; nodes: (Memory & { name: string })[]; up: Memory }
+/** `restart`: the restart's first answer, or why there was none (a failed restart is a finding, not the end of the run). */
+interface StartRun { firstAnswerMs: number; tableMs: number; restart: number | string; nodes: (Memory & { name: string })[]; up: Memory }
 
 /** From `up`'s spawn to the first 200 through node1's published port (a new connection every 10 ms). */
 async function firstAnswer(up: Up): Promise<number> {
   const url = `http://${nodeAddress(2, 1)}:${DEMO_PORT}/`;
   const deadline = Date.now() + 30_000;
   while (!(await answers(url))) {
-    if (up.child.exitCode !== null || Date.now() > deadline) throw new Error(`${url} never answered: ${up.stderr().slice(-500)}`);
+    if (up.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`${url} never answered; up's last line: ${up.stderr().trim().split('\n').at(-1) ?? ''}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return performance.now() - up.spawnedAt;
@@ -197,7 +200,7 @@ async function startAndMemory(): Promise<StartRun> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'routemesh-bench-'));
   try {
     const up = resources.add(startUp(2, 3, ['--demo'], dir));
-    let fresh: Omit<StartRun, 'restartMs'>;
+    let fresh: Omit<StartRun, 'restart'>;
     try {
       const firstAnswerMs = await firstAnswer(up);
       await up.ready;
@@ -212,7 +215,7 @@ async function startAndMemory(): Promise<StartRun> {
     }
     const again = resources.add(startUp(2, 3, ['--demo'], dir));
     try {
-      return { ...fresh, restartMs: await firstAnswer(again) };
+      return { ...fresh, restart: await firstAnswer(again).catch((error: Error) => error.message) };
     } finally {
       await resources.release(again);
     }
@@ -256,10 +259,13 @@ try {
     }
   }
   const nodes = starts.flatMap((s) => s.nodes);
+  const restarted = starts.map((s) => s.restart).filter((r): r is number => typeof r === 'number');
+  const failedRestarts = starts.map((s) => s.restart).filter((r): r is string => typeof r === 'string');
   lines.push('',
     `\`up --nodes 3 --demo\` (fresh data directory), ${START_RUNS} run(s): median (min–max).`, '',
     `- spawn to the first 200 through node1:${DEMO_PORT}: ${spread(starts.map((s) => s.firstAnswerMs))} ms; to its table printed: ${spread(starts.map((s) => s.tableMs))} ms`,
-    `- again on the same data directory after a clean stop (the swarm restored, my-web's 6 tasks started again), spawn to the first 200: ${spread(starts.map((s) => s.restartMs))} ms`,
+    `- again on the same data directory after a clean stop (the swarm restored, my-web's 6 tasks started again), spawn to the first 200: ` +
+      `${restarted.length ? `${spread(restarted)} ms` : 'none'}${failedRestarts.length ? ` (failed in ${failedRestarts.length} of ${starts.length}: ${failedRestarts.join('; ')})` : ''}`,
     `- each idle node process (${nodes.length} over the runs, ${SETTLE_MS / 1000} s after the table): RSS ${spread(nodes.map((n) => n.rssMiB), 1)} MiB, ` +
       `of it anonymous ${spread(nodes.map((n) => n.anonMiB), 1)} MiB; PSS ${spread(nodes.map((n) => n.pssMiB), 1)} MiB`,
     `- up, the supervisor: RSS ${spread(starts.map((s) => s.up.rssMiB), 1)} MiB, anonymous ${spread(starts.map((s) => s.up.anonMiB), 1)} MiB; ` +
