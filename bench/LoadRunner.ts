@@ -28,7 +28,8 @@ export class LoadRunner {
     return started;
   }
 
-  run(url: string, options: LoadOptions): Promise<LoadResult> {
+  /** With several URLs, the connections take them in turn. */
+  run(url: string | string[], options: LoadOptions): Promise<LoadResult> {
     const child = (this.#child ??= this.#start());
     const limitMs = (options.warmupSec + options.durationSec) * 1000 + GRACE_MS;
     return new Promise((resolve, reject) => {

@@ -14,7 +14,8 @@ declare module 'autocannon' {
     }
 
     interface Options {
-      url: string;
+      /** Several: the connections take them in turn. */
+      url: string | string[];
       connections?: number;
       pipelining?: number;
       /** Seconds; fractions work. */

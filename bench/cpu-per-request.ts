@@ -5,29 +5,19 @@
 // HAProxy and nginx, all in front of the same bench/backend.ts task, with keep-alive and with a new
 // connection per request. On a machine whose few cores the load, the task and the proxy share, req/s
 // follows this figure, and it moves far less than req/s with the neighbours' load. Figures: bench/README.md.
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { LoadRunner } from './LoadRunner.js';
+import { childrenOf, cpuOf } from './machine.js';
 import { startPeers } from './peers.js';
 import { Resources } from './Resources.js';
 import { deployTargets, startClusterAt } from './targets.js';
 
 const BLOCK = Number(process.env.BENCH_BLOCK ?? 150);
 const SECONDS = 3;
-/** Linux counts a process's CPU time in clock ticks of 10 ms (USER_HZ 100). */
-const MICROSECONDS_PER_TICK = 10_000;
-
-/** CPU time of process `pid` so far, in µs, from /proc/<pid>/stat (utime + stime). */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * MICROSECONDS_PER_TICK;
-}
-
 /** CPU time of `pid` and its children (nginx's master and its worker). */
 function cpuOfTree(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return cpuOf(pid) + children.reduce((sum, child) => sum + cpuOf(child), 0);
+  return cpuOf(pid) + childrenOf(pid).reduce((sum, child) => sum + cpuOf(child), 0);
 }
 
 function ownCpu(): number {

@@ -35,7 +35,7 @@ function oneRequestPerConnection(client: autocannon.Client): void {
   };
 }
 
-async function measure(url: string, options: LoadOptions): Promise<LoadResult> {
+async function measure(url: string | string[], options: LoadOptions): Promise<LoadResult> {
   const base: autocannon.Options = {
     url,
     connections: options.connections,

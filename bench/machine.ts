@@ -52,3 +52,17 @@ export function stealPercent(before: CpuTimes | undefined, after: CpuTimes | und
   if (before === undefined || after === undefined || after.total <= before.total) return undefined;
   return (100 * (after.steal - before.steal)) / (after.total - before.total);
 }
+
+/** Linux counts a process's CPU time in clock ticks of 10 ms (USER_HZ 100). */
+const MICROSECONDS_PER_TICK = 10_000;
+
+/** CPU time of process `pid` so far, in µs, from /proc/<pid>/stat (utime + stime). */
+export function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * MICROSECONDS_PER_TICK;
+}
+
+/** The processes `pid` started that still run (Linux's /proc/<pid>/task/<pid>/children). */
+export function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}

@@ -14,7 +14,8 @@ export interface LoadOptions {
 
 /** One line of the child's stdin. */
 export interface LoadJob {
-  url: string;
+  /** Several: the connections take them in turn (load spread over nodes). */
+  url: string | string[];
   options: LoadOptions;
 }
 

@@ -1,7 +1,8 @@
-// The bench harness end to end on tiny settings: `bench/run.ts --quick` as a child process on an address
-// block of its own (about 40 s on both cores, so `npm run test:bench` and CI run it, not `npm test`).
-// Checks the report's shape, never how fast anything is. Its logic's unit tests: test/bench-harness.test.ts.
-import t from 'tap';
+// The bench harness end to end on tiny settings: `bench/run.ts --quick` and `bench/node-processes.ts --quick`
+// (its `up` runs dist/: build first) as child processes on address blocks of their own (about 60 s on both
+// cores, so `npm run test:bench` and CI run them, not `npm test`). Checks the reports' shape, never how fast
+// anything is. Their logic's unit tests: test/bench-harness.test.ts.
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
@@ -18,6 +19,7 @@ const ONE_CONNECTION: readonly Route[] = ['direct', 'same node', 'haproxy tcp', 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const BLOCK = '127'; // nodes 127.127.0.x, tasks 127.128/16, VIPs 127.129/16; without metrics 127.130-132
+const PROCESSES_BLOCK = '157'; // node-processes.ts: nodes 127.157.{0,1,2}.x, tasks in 127.158/16, VIPs in 127.159/16
 
 /** Names and modification times under bench/results, to see that a run left it untouched. */
 async function snapshot(): Promise<string[]> {
@@ -25,11 +27,11 @@ async function snapshot(): Promise<string[]> {
   return Promise.all(names.sort().map(async (n) => `${n} ${(await stat(`${RESULTS}${n}`)).mtimeMs}`));
 }
 
-t.test('bench --quick prints a table with every scenario and leaves bench/results alone', async (t) => {
-  const before = await snapshot();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], {
+/** `node --import tsx bench/<script> --quick` to its end, with its exit code and output. */
+async function runQuick(t: Test, script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `bench/${script}`, '--quick'], {
     cwd: ROOT,
-    env: { ...process.env, BENCH_BLOCK: BLOCK, BENCH_NO_WRITE: '1', BENCH_DURATION: '0.5' },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // A process group of its own, so a SIGKILL reaches HAProxy, nginx and the load child too.
     detached: true,
@@ -50,6 +52,12 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
   child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, stdout, stderr };
+}
+
+t.test('bench --quick prints a table with every scenario and leaves bench/results alone', async (t) => {
+  const before = await snapshot();
+  const { code, stdout, stderr } = await runQuick(t, 'run.ts', { BENCH_BLOCK: BLOCK, BENCH_NO_WRITE: '1', BENCH_DURATION: '0.5' });
 
   t.equal(code, 0, `exits 0${code ? `; stderr: ${stderr}` : ''}`);
   t.match(stdout, /Node v\d+/, 'names the Node version');
@@ -89,4 +97,22 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   t.same(sizes.map((r) => r[0]), [1, 3], 'the mesh of a 1-node and a 3-node cluster (10 in a full run)');
   t.ok(sizes.every((r) => r[1]! > 0 && r[3]! > 0), 'each with req/s above 0, keep-alive and new per request');
   t.same(await snapshot(), before, 'bench/results is untouched');
+});
+
+t.test('node-processes --quick: req/s through 3 nodes in one process and as processes, start-up and restart time, memory per node process', async (t) => {
+  const { code, stdout, stderr } = await runQuick(t, 'node-processes.ts', { BENCH_BLOCK: PROCESSES_BLOCK });
+  t.equal(code, 0, `exits 0${code ? `; stderr: ${stderr}` : ''}`);
+  t.match(stdout, /quick mode: figures not worth quoting/);
+  const rows = stdout.split('\n').filter((l) => /^\| (in-process|processes),/.test(l)).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  t.same(rows.map((r) => `${r[0]}, ${r[1]}`), ['keep-alive', 'new per request'].flatMap((mode) =>
+    ['in-process, node1', 'in-process, 3 nodes', 'processes, node1', 'processes, 3 nodes'].map((route) => `${route}, ${mode}`)), 'a row for each cluster, way in and mode');
+  for (const row of rows) {
+    t.ok(Number(row[2]) > 0, `${row[0]} (${row[1]}): req/s ${row[2]} is a number above 0`);
+    t.match(row[6], /^\d+\.\d \(/, `${row[0]} (${row[1]}): CPU per request`);
+  }
+  t.match(stdout, /spawn to the first 200 through node1:8080: \d+ \(\d+–\d+\) ms/, 'start-up time');
+  // A restart that fails is the report's to say (with up's last line), not the harness's failure.
+  t.match(stdout, /again on the same data directory .* spawn to the first 200: (\d+ \(\d+–\d+\) ms|none \(failed in 1 of 1: .+\))$/m, 'restart time, or why it failed');
+  t.match(stdout, /each idle node process \(3 over the runs.*RSS [\d.]+ \([\d.]+–[\d.]+\) MiB/, 'the memory of each of the 3 node processes');
+  t.match(stdout, /up, the supervisor: RSS [\d.]+/, "the supervisor's memory");
 });
