@@ -4,6 +4,7 @@ import type { ApiTask } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import { truncateId } from '../dockerText.js';
 import type { EngineClient } from '../EngineClient.js';
+import { CliError, failure } from '../errors.js';
 import { StdcopyParser } from '../stdcopy.js';
 import { IdResolver } from './IdResolver.js';
 import { readService, servicePath } from './serviceRequests.js';
@@ -42,6 +43,8 @@ export const logsCommand: Command = {
       // Frames are handled one at a time, in order: a prefix may need lookups before its line can go out.
       for await (const chunk of res as AsyncIterable<Buffer>) {
         for (const frame of parser.push(chunk)) {
+          // The daemon's own error (a node whose tasks' logs it cannot read), the docker CLI's words.
+          if (frame.stream === 3) throw failure(`error from daemon in stream: ${frame.payload.toString('utf8').trimEnd()}`);
           const output = frame.stream === 2 ? ctx.io.stderr : ctx.io.stdout;
           for (const line of splitLines(frame.payload.toString('utf8'))) {
             output.write(await formatLine(line, prefixes, timestamps));
@@ -50,7 +53,7 @@ export const logsCommand: Command = {
       }
     } catch (e) {
       // Ctrl-C while following ends the stream; that is how `logs -f` is meant to stop.
-      if (!res.destroyed) throw e;
+      if (!res.destroyed || e instanceof CliError) throw e;
     } finally {
       unsubscribe();
     }
