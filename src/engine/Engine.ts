@@ -424,7 +424,7 @@ export class Engine implements EngineContext {
     if (!node || node.Status.Addr === this.address) return undefined;
     const name = node.Description.Hostname;
     if (node.Status.State === 'down' || node.Status.State === 'disconnected') {
-      throw new Error(`node ${name} is not available (${node.Status.State}): start its process again (routemesh node start, or up) to read the logs of its tasks`);
+      throw new Error(`node ${name} is not available (${node.Status.State}): start its process again (routemesh node start) to read the logs of its tasks`);
     }
     return remoteOutputFeed(`http://${node.Status.Addr}:${this.#apiPort}`, taskOutputPath(task.ID, options), this.address, name, options);
   }

@@ -66,7 +66,7 @@ export function localOutputFeed(output: TaskOutput, options: TaskOutputOptions):
  */
 export function remoteOutputFeed(apiUrl: string, path: string, localAddress: string, nodeName: string, options: TaskOutputOptions): Promise<TaskOutputFeed | undefined> {
   return new Promise((resolve, reject) => {
-    const fail = (why: string): void => reject(new Error(`node ${nodeName} did not send the logs of its tasks (${why}): is its process running? (routemesh node start, or up, starts it again)`));
+    const fail = (why: string): void => reject(new Error(`node ${nodeName} did not send the logs of its tasks (${why}): is its process running? (start it again with routemesh node start)`));
     const request = http.get(`${apiUrl}${path}`, { agent: false, localAddress }, (res) => {
       if (res.statusCode === 404) {
         res.resume();
@@ -94,7 +94,9 @@ export function remoteOutputFeed(apiUrl: string, path: string, localAddress: str
         feed.stopWith(() => { closing = true; request.destroy(); });
         resolve(feed);
       };
-      createInterface({ input: res, crlfDelay: Infinity }).on('line', (text) => {
+      const lines = createInterface({ input: res, crlfDelay: Infinity });
+      lines.on('error', () => {}); // the response's own, told by its 'close'
+      lines.on('line', (text) => {
         try {
           take(text);
         } catch (error) {
@@ -107,7 +109,7 @@ export function remoteOutputFeed(apiUrl: string, path: string, localAddress: str
       // A stream that ends without being closed here: the node's process went away.
       res.on('close', () => {
         if (!feed) fail(`its answer from ${apiUrl} ended before the lines`);
-        else if (options.follow && !closing) feed.break(`node ${nodeName} stopped sending the logs of its tasks: its process is gone (routemesh node start, or up, starts it again)`);
+        else if (options.follow && !closing) feed.break(`node ${nodeName} stopped sending the logs of its tasks: its process is gone (start it again with routemesh node start)`);
       });
     });
     const timer = setTimeout(() => request.destroy(new Error(`no answer within ${NODE_ANSWER_MS / 1000} s`)), NODE_ANSWER_MS);
