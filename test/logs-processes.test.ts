@@ -1,12 +1,14 @@
 // `service logs` with every node its own process: a manager reads each task's output from the node that
 // runs it (over that node's engine API), following included; a node killed makes the logs of its tasks
 // fail with a clear message, after the others' lines, and one that does not answer within seconds, rather
-// than hang; fault injection says to kill the process instead. Nodes 127.147.0.x, tasks 127.148/16, VIPs 127.149/16; then 127.121.0.x, 127.122/16, 127.123/16.
+// than hang; fault injection says to kill the process instead; in one process, a task's output is only
+// ever local. Nodes 127.147.0.x, tasks 127.148/16, VIPs 127.149/16 (first and last test); 127.121.0.x,
+// 127.122/16, 127.123/16 (second).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Test } from 'tap';
 import t from 'tap';
-import { api, testBlock, waitFor, waitForRunning } from './support/cluster.js';
+import { api, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { cliEnv, docker, dockerEnv, routemesh, spawnRoutemesh, upProcess } from './support/cli.js';
 import { httpGet } from './support/net.js';
 import { childrenOf } from './support/processes.js';
@@ -133,4 +135,18 @@ t.test('a node process killed: the logs of its tasks fail clearly, after the oth
   t.not(fromDocker.code, 0, 'docker service logs fails');
   t.same(new Set(lineNodes(fromDocker.stdout)), new Set(['node1', 'node2']), `after the lines it could read\n${fromDocker.stdout}`);
   t.match(fromDocker.stderr, /Error grabbing logs: warning: incomplete log stream\. some logs could not be retrieved for the following reasons: node node3 /);
+});
+
+t.test('in one process the nodes share a runtime: a failed node\'s task that never started is no error', async (t) => {
+  const cluster = await testCluster(t, testBlock(147), { nodes: 3 });
+  const base = cluster.nodes[0]!.apiUrl;
+  // Tasks the runtime refuses before they say anything: none of them has any output.
+  t.equal((await api(base, 'POST', '/services/create', {
+    Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'madvirus/simplenode:0.1', User: 'no-such-user-of-routemesh' } }, Mode: { Global: {} },
+  })).status, 201);
+  const node3 = ((await api(base, 'GET', '/nodes/node3')).body as any).ID as string;
+  await waitFor('a task failed on node3', async () => ((await api(base, 'GET', '/tasks')).body as any[]).some((task) => task.NodeID === node3 && task.Status.State === 'failed') ? true : undefined);
+  t.equal((await api(base, 'POST', '/routemesh/nodes/node3/fail')).status, 200);
+  const logs = await routemesh(['service', 'logs', 'web'], cliEnv(`tcp://${cluster.nodes[0]!.address}:2375`));
+  t.same(logs, { code: 0, stdout: '', stderr: '' }, 'nothing to show, and nothing asked of node3\'s closed engine API');
 });

@@ -421,7 +421,8 @@ export class Engine implements EngineContext {
     const local = this.#runtime.outputOf(task.ID);
     if (local) return localOutputFeed(local, options);
     const node = this.#membership?.link.view.node(task.NodeID);
-    if (!node || node.Status.Addr === this.address) return undefined;
+    // The nodes of this process share its runtime: what it does not have, they do not either.
+    if (!node || node.Status.Addr === this.address || this.#directory.findEngine(node.Description.Hostname)) return undefined;
     const name = node.Description.Hostname;
     if (node.Status.State === 'down' || node.Status.State === 'disconnected') {
       throw new Error(`node ${name} is not available (${node.Status.State}): start its process again (routemesh node start) to read the logs of its tasks`);
