@@ -62,6 +62,10 @@ t.test('service logs through a manager shows the lines of tasks on every node pr
   const ours = await routemesh(['service', 'logs', 'web'], cliEnv(`tcp://${address}:2375`));
   t.equal(ours.code, 0, ours.stderr);
   t.same(lineNodes(ours.stdout), ['node1', 'node2', 'node3'], `routemesh: a line from each node's task\n${ours.stdout}`);
+  const ourTask = await routemesh(['service', 'logs', tasks.get('node2').ID], cliEnv(`tcp://${address}:2375`));
+  t.equal(ourTask.code, 0, ourTask.stderr);
+  t.same(lineNodes(ourTask.stdout), ['node2'], `routemesh service logs TASK: that task's line, from node2\n${ourTask.stdout}`);
+  t.match(await routemesh(['service', 'logs', 'nothing-here'], cliEnv(`tcp://${address}:2375`)), { code: 1, stderr: /no such task or service: nothing-here/ });
 
   // Following, through routemesh's CLI and docker's: a new line of node3's task reaches both.
   const followers = [follower(t, spawnRoutemesh(['service', 'logs', '--follow', '--tail', '0', 'web'], cliEnv(`tcp://${address}:2375`)))];

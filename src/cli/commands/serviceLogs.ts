@@ -1,8 +1,9 @@
-// `routemesh service logs [-f] SERVICE`: the engine's multiplexed log stream, each line prefixed with
+// `routemesh service logs [-f] SERVICE|TASK`: the engine's multiplexed log stream, each line prefixed with
 // the task it came from (service.slot.task@node), resolved from the details the engine puts first.
 import type { ApiTask } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import { truncateId } from '../dockerText.js';
+import { EngineError } from '../EngineClient.js';
 import type { EngineClient } from '../EngineClient.js';
 import { CliError, failure } from '../errors.js';
 import { StdcopyParser } from '../stdcopy.js';
@@ -11,8 +12,8 @@ import { readService, servicePath } from './serviceRequests.js';
 
 export const logsCommand: Command = {
   name: 'logs',
-  usage: '[OPTIONS] SERVICE',
-  summary: 'Fetch the logs of a service',
+  usage: '[OPTIONS] SERVICE|TASK',
+  summary: 'Fetch the logs of a service or task',
   flags: [
     { name: 'follow', short: 'f', kind: 'bool', help: 'Follow log output' },
     { name: 'tail', short: 'n', kind: 'string', help: 'Number of lines to show from the end of the logs', defaultText: '"all"' },
@@ -24,11 +25,9 @@ export const logsCommand: Command = {
   async run(ctx, args) {
     const ref = args.positionals[0]!;
     const client = ctx.client();
-    const service = await readService(client, ref);
-    const replicas = service.Spec?.Mode?.Replicated?.Replicas;
-    const padding = typeof replicas === 'number' ? String(replicas).length : 1;
+    const { path, padding } = await logsOf(client, ref);
     const timestamps = args.bool('timestamps');
-    const res = await client.stream(`${servicePath(ref)}/logs`, {
+    const res = await client.stream(path, {
       details: 1,
       follow: args.bool('follow') ? 1 : undefined,
       stderr: 1,
@@ -60,6 +59,23 @@ export const logsCommand: Command = {
     return 0;
   },
 };
+
+/** Where the logs of a service, else of a task, are (as the docker CLI looks for them), and the slot numbers' width. */
+async function logsOf(client: EngineClient, ref: string): Promise<{ path: string; padding: number }> {
+  try {
+    const replicas = (await readService(client, ref)).Spec?.Mode?.Replicated?.Replicas;
+    return { path: `${servicePath(ref)}/logs`, padding: typeof replicas === 'number' ? String(replicas).length : 1 };
+  } catch (e) {
+    if (!(e instanceof EngineError && e.notFound)) throw e;
+  }
+  try {
+    const task = await client.get<ApiTask>(`/tasks/${encodeURIComponent(ref)}`);
+    return { path: `/tasks/${encodeURIComponent(ref)}/logs`, padding: String(task?.Slot ?? 0).length };
+  } catch (e) {
+    if (e instanceof EngineError && e.notFound) throw failure(`no such task or service: ${ref}`);
+    throw e;
+  }
+}
 
 function splitLines(text: string): string[] {
   const lines = text.split(/(?<=\n)/);
