@@ -78,6 +78,18 @@ t.test('service logs through a manager shows the lines of tasks on every node pr
   }, 15_000);
   for (const out of followers) t.same(new Set(lineNodes(out())), new Set(['node3']), `only node3's new lines\n${out()}`);
 
+  // A task started while following (each replaced at once) is followed too, from its node.
+  const service = (await api(base, 'GET', '/services/web')).body as any;
+  t.equal((await api(base, 'POST', `/services/web/update?version=${service.Version.Index}`, {
+    ...service.Spec, TaskTemplate: { ...service.Spec.TaskTemplate, ForceUpdate: 1 }, UpdateConfig: { Parallelism: 0, Order: 'start-first' },
+  })).status, 200);
+  const replaced = await waitFor('node3\'s new task', async () => ((await api(base, 'GET', '/tasks?filters={"service":["web"],"node":["node3"],"desired-state":["running"]}')).body as any[])
+    .find((task) => task.ID !== tasks.get('node3').ID && task.Status.State === 'running'), 15_000);
+  await waitFor('the new task\'s line to be followed', async () => {
+    await request(replaced);
+    return followers.every((out) => out().includes(`.${replaced.ID.slice(0, 12)}@node3`)) ? true : undefined;
+  }, 15_000);
+
   if (!withDocker) return;
   const fromDocker = await docker(address, 'service', 'logs', 'web');
   t.equal(fromDocker.code, 0, fromDocker.stderr);
