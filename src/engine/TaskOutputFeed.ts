@@ -7,7 +7,7 @@ import type { LogLine, TaskOutput } from '../runtime/index.js';
 import type { TaskOutputFeed, TaskOutputOptions } from './api/index.js';
 
 /** How long a node has to send a task's last lines: a node that does not answer is said, not waited for. */
-export const NODE_ANSWER_MS = 3000;
+const NODE_ANSWER_MS = 3000;
 
 /** Lines said before the reader follows are kept for it; a break before then is told when it does. */
 class OutputFeed implements TaskOutputFeed {
