@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole, StoreChange, SwarmNode, SwarmState } from '../swarm/index.js';
+import type { Manager, NodeRole, StoreChange, SwarmNode, SwarmState, Task } from '../swarm/index.js';
 import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf } from './ManagerRole.js';
@@ -15,8 +15,9 @@ import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
 import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
-import { engineApi, ApiError, NotTheLeader } from './api/index.js';
-import type { EngineContext, LocalNodeState } from './api/index.js';
+import { localOutputFeed, remoteOutputFeed } from './TaskOutputFeed.js';
+import { engineApi, ApiError, NotTheLeader, taskOutputPath } from './api/index.js';
+import type { EngineContext, LocalNodeState, TaskOutputFeed, TaskOutputOptions } from './api/index.js';
 
 /** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
 const API_KEEP_ALIVE_MS = 30_000;
@@ -399,14 +400,34 @@ export class Engine implements EngineContext {
 
   injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void> {
     const engine = this.#directory.findEngine(hostname);
+    if (!engine && (hostname === this.hostname || this.#membership?.link.view.nodes().some((n) => n.Description.Hostname === hostname))) {
+      // Its own process (routemesh up without --in-process, or node start): a real failure is that process's end.
+      throw new ApiError(400, action === 'fail'
+        ? `${hostname} runs in its own process, which fault injection cannot reach: kill that process to fail it (kill -9 ${hostname === this.hostname ? process.pid : `<pid>; ps names it "routemesh ${hostname}"`}), or use routemesh up --in-process`
+        : `${hostname} runs in its own process, which fault injection cannot reach: start it again with routemesh node start (up prints the command when it dies), or use routemesh up --in-process`);
+    }
     if (!engine) throw new ApiError(404, `node ${hostname} not found: give the hostname of a node of this cluster, like node2`);
     if (action === 'recover') return engine.recover();
     // Powered off, this engine would cut the connection it answers on: it answers first.
     return engine === this ? engine.fail(answered) : engine.fail();
   }
 
-  taskOutput(taskId: string): TaskOutput | undefined {
+  localTaskOutput(taskId: string): TaskOutput | undefined {
     return this.#runtime.outputOf(taskId);
+  }
+
+  /** From this node's runtime (in one process, every node's), or from the engine API of the task's node: every node serves it on the same port. */
+  async taskOutput(task: Task, options: TaskOutputOptions): Promise<TaskOutputFeed | undefined> {
+    const local = this.#runtime.outputOf(task.ID);
+    if (local) return localOutputFeed(local, options);
+    const node = this.#membership?.link.view.node(task.NodeID);
+    // The nodes of this process share its runtime: what it does not have, they do not either.
+    if (!node || node.Status.Addr === this.address || this.#directory.findEngine(node.Description.Hostname)) return undefined;
+    const name = node.Description.Hostname;
+    if (node.Status.State === 'down' || node.Status.State === 'disconnected') {
+      throw new Error(`node ${name} is not available (${node.Status.State}): start its process again (routemesh node start) to read the logs of its tasks`);
+    }
+    return remoteOutputFeed(`http://${node.Status.Addr}:${this.#apiPort}`, taskOutputPath(task.ID, options), this.address, name, options);
   }
 
   hasImage(image: string): boolean {

@@ -159,8 +159,9 @@ export class NodeDaemon implements SwarmDirectory {
     return manager;
   }
 
+  /** Fault injection reaches the nodes of one process only: a node process alone fails by being killed. */
   findEngine(hostname: string): Engine | undefined {
-    return this.#shared ? this.#shared.findEngine(hostname) : hostname === this.engine.hostname ? this.engine : undefined;
+    return this.#shared?.findEngine(hostname);
   }
 
   /** The ports routemesh listens on (or, for 2377, names) on the node addresses, which no service may publish. */

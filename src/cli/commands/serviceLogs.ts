@@ -1,17 +1,19 @@
-// `routemesh service logs [-f] SERVICE`: the engine's multiplexed log stream, each line prefixed with
+// `routemesh service logs [-f] SERVICE|TASK`: the engine's multiplexed log stream, each line prefixed with
 // the task it came from (service.slot.task@node), resolved from the details the engine puts first.
 import type { ApiTask } from '../apiTypes.js';
 import type { Command } from '../Command.js';
 import { truncateId } from '../dockerText.js';
+import { EngineError } from '../EngineClient.js';
 import type { EngineClient } from '../EngineClient.js';
+import { CliError, failure } from '../errors.js';
 import { StdcopyParser } from '../stdcopy.js';
 import { IdResolver } from './IdResolver.js';
 import { readService, servicePath } from './serviceRequests.js';
 
 export const logsCommand: Command = {
   name: 'logs',
-  usage: '[OPTIONS] SERVICE',
-  summary: 'Fetch the logs of a service',
+  usage: '[OPTIONS] SERVICE|TASK',
+  summary: 'Fetch the logs of a service or task',
   flags: [
     { name: 'follow', short: 'f', kind: 'bool', help: 'Follow log output' },
     { name: 'tail', short: 'n', kind: 'string', help: 'Number of lines to show from the end of the logs', defaultText: '"all"' },
@@ -23,11 +25,9 @@ export const logsCommand: Command = {
   async run(ctx, args) {
     const ref = args.positionals[0]!;
     const client = ctx.client();
-    const service = await readService(client, ref);
-    const replicas = service.Spec?.Mode?.Replicated?.Replicas;
-    const padding = typeof replicas === 'number' ? String(replicas).length : 1;
+    const { path, padding } = await logsOf(client, ref);
     const timestamps = args.bool('timestamps');
-    const res = await client.stream(`${servicePath(ref)}/logs`, {
+    const res = await client.stream(path, {
       details: 1,
       follow: args.bool('follow') ? 1 : undefined,
       stderr: 1,
@@ -42,6 +42,8 @@ export const logsCommand: Command = {
       // Frames are handled one at a time, in order: a prefix may need lookups before its line can go out.
       for await (const chunk of res as AsyncIterable<Buffer>) {
         for (const frame of parser.push(chunk)) {
+          // The daemon's own error (a node whose tasks' logs it cannot read), the docker CLI's words.
+          if (frame.stream === 3) throw failure(`error from daemon in stream: ${frame.payload.toString('utf8').trimEnd()}`);
           const output = frame.stream === 2 ? ctx.io.stderr : ctx.io.stdout;
           for (const line of splitLines(frame.payload.toString('utf8'))) {
             output.write(await formatLine(line, prefixes, timestamps));
@@ -50,13 +52,30 @@ export const logsCommand: Command = {
       }
     } catch (e) {
       // Ctrl-C while following ends the stream; that is how `logs -f` is meant to stop.
-      if (!res.destroyed) throw e;
+      if (!res.destroyed || e instanceof CliError) throw e;
     } finally {
       unsubscribe();
     }
     return 0;
   },
 };
+
+/** Where the logs of a service, else of a task, are (as the docker CLI looks for them), and the slot numbers' width. */
+async function logsOf(client: EngineClient, ref: string): Promise<{ path: string; padding: number }> {
+  try {
+    const replicas = (await readService(client, ref)).Spec?.Mode?.Replicated?.Replicas;
+    return { path: `${servicePath(ref)}/logs`, padding: typeof replicas === 'number' ? String(replicas).length : 1 };
+  } catch (e) {
+    if (!(e instanceof EngineError && e.notFound)) throw e;
+  }
+  try {
+    const task = await client.get<ApiTask>(`/tasks/${encodeURIComponent(ref)}`);
+    return { path: `/tasks/${encodeURIComponent(ref)}/logs`, padding: String(task?.Slot ?? 0).length };
+  } catch (e) {
+    if (e instanceof EngineError && e.notFound) throw failure(`no such task or service: ${ref}`);
+    throw e;
+  }
+}
 
 function splitLines(text: string): string[] {
   const lines = text.split(/(?<=\n)/);

@@ -1,7 +1,7 @@
 // What the API routes need from the engine that serves them: its identity, its swarm membership,
 // and the control plane when it is a manager. Routes never reach further than this.
-import type { Manager, SwarmNode } from '../../swarm/index.js';
-import type { TaskOutput } from '../../runtime/index.js';
+import type { Manager, SwarmNode, Task } from '../../swarm/index.js';
+import type { LogLine, TaskOutput } from '../../runtime/index.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
 export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
@@ -27,7 +27,13 @@ export interface EngineContext {
   join(request: { remoteAddr: string; token: string }): Promise<void>;
   leave(force: boolean): Promise<void>;
   /** A task's output, when it ran in this engine's runtime (in one process, the nodes share one). */
-  taskOutput(taskId: string): TaskOutput | undefined;
+  localTaskOutput(taskId: string): TaskOutput | undefined;
+  /**
+   * A task's output wherever it runs: from this engine's runtime, or asked of the task's node over its
+   * engine API. Undefined when there is none (the task has not started, or ended long ago); rejects with a
+   * sentence saying why when the task's node cannot be read (down, or not answering).
+   */
+  taskOutput(task: Task, options: TaskOutputOptions): Promise<TaskOutputFeed | undefined>;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
   /**
@@ -36,4 +42,23 @@ export interface EngineContext {
    * returns settles then, so its caller must not wait for it before answering.
    */
   injectFault(hostname: string, action: 'fail' | 'recover', answered: Promise<void>): Promise<void>;
+}
+
+export interface TaskOutputOptions {
+  /** Lines from the end; undefined: all the task kept. */
+  tail: number | undefined;
+  /** Whether the feed goes on with the lines said from now on. */
+  follow: boolean;
+}
+
+/** One task's output as a log route reads it, wherever the task runs. */
+export interface TaskOutputFeed {
+  /** Its last lines (the tail asked for), oldest first. */
+  readonly lines: readonly LogLine[];
+  /**
+   * Following: each new line, those said since the feed opened first, until `close()`; `broken` once the
+   * task's node can no longer be read (its process died), with a sentence saying so.
+   */
+  follow(onLine: (line: LogLine) => void, broken: (reason: string) => void): void;
+  close(): void;
 }

@@ -13,13 +13,15 @@ import { serviceRoutes } from './serviceRoutes.js';
 import { taskRoutes } from './taskRoutes.js';
 import { faultRoutes } from './faultRoutes.js';
 import { logRoutes } from './logRoutes.js';
+import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
-export type { EngineContext, LocalNodeState } from './EngineContext.js';
+export type { EngineContext, LocalNodeState, TaskOutputFeed, TaskOutputOptions } from './EngineContext.js';
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
 export { NotTheLeader } from './leaderForward.js';
+export { taskOutputPath } from './taskOutputRoute.js';
 
 export type ApiTransport = 'tcp' | 'unix';
 
@@ -31,6 +33,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   serviceRoutes(router, engine);
   taskRoutes(router, engine);
   logRoutes(router, engine);
+  taskOutputRoute(router, engine);
   networkRoutes(router, engine);
   faultRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {

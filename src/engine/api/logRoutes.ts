@@ -1,17 +1,20 @@
-// GET /services/{ref}/logs: what `docker service logs [-f]` reads. The output of each task of the service,
-// in Docker's multiplexed framing (an 8-byte header per line: stream, then length), each line led by the
-// details the docker CLI turns into `web.1.<task>@node2    | `. Not hijacked: a plain streamed 200.
+// GET /services/{ref}/logs and /tasks/{ref}/logs: what `docker service logs [-f]` reads. The output of
+// each task of the service (or the one task), read wherever it runs, in Docker's multiplexed framing (an
+// 8-byte header per line: stream, then length), each line led by the details the docker CLI turns into
+// `web.1.<task>@node2    | `. Not hijacked: a plain streamed 200.
 import type { ServerResponse } from 'node:http';
-import type { Router } from './Router.js';
-import type { EngineContext } from './EngineContext.js';
+import type { ApiRequest, Router } from './Router.js';
+import type { EngineContext, TaskOutputFeed } from './EngineContext.js';
 import { ApiError, isTrue } from './http.js';
-import type { Task } from '../../swarm/index.js';
+import { parseTail } from './taskOutputRoute.js';
+import type { Manager, StoreChange, Task } from '../../swarm/index.js';
 import type { LogLine } from '../../runtime/index.js';
 
-const STREAM = { stdout: 1, stderr: 2 } as const;
+/** moby's stdcopy streams; `systemerr` carries an error of the daemon's, which ends the docker CLI's reading. */
+const STREAM = { stdout: 1, stderr: 2, systemerr: 3 } as const;
 
 /** One stdcopy frame: [stream, 0, 0, 0, length (big-endian u32)] and the payload. */
-function frame(stream: LogLine['stream'], payload: string): Buffer {
+function frame(stream: keyof typeof STREAM, payload: string): Buffer {
   const body = Buffer.from(payload, 'utf8');
   const header = Buffer.alloc(8);
   header[0] = STREAM[stream];
@@ -29,14 +32,9 @@ interface LogOptions {
 }
 
 function logOptions(query: URLSearchParams): LogOptions {
-  const tailText = query.get('tail') ?? 'all';
-  const tail = tailText === 'all' ? undefined : Number(tailText);
-  if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) {
-    throw new ApiError(400, `invalid tail "${tailText}": a number of lines, or all`);
-  }
   const options = {
     stdout: isTrue(query.get('stdout')), stderr: isTrue(query.get('stderr')),
-    details: isTrue(query.get('details')), timestamps: isTrue(query.get('timestamps')), tail,
+    details: isTrue(query.get('details')), timestamps: isTrue(query.get('timestamps')), tail: parseTail(query),
   };
   if (!options.stdout && !options.stderr) throw new ApiError(400, 'Bad parameters: you must choose at least one stream');
   return options;
@@ -54,51 +52,119 @@ function writer(res: ServerResponse, task: Task, options: LogOptions): (line: Lo
   };
 }
 
+/** Swarm's words when some tasks' logs cannot be read (their node is down, or does not answer). */
+function incomplete(reasons: readonly string[]): string {
+  return `warning: incomplete log stream. some logs could not be retrieved for the following reasons: ${reasons.join(', ')}`;
+}
+
+/**
+ * Streams the output of the tasks `tasksNow` names (undefined once what they belong to is gone), wherever
+ * each runs. Tasks whose node cannot be read end the stream with moby's error frame, once the others' lines are out.
+ */
+async function streamLogs(r: ApiRequest, engine: EngineContext, manager: Manager, tasksNow: () => readonly Task[] | undefined): Promise<void> {
+  const options = logOptions(r.query);
+  const follow = isTrue(r.query.get('follow'));
+  r.res.on('error', () => {}); // a client gone mid-stream; 'close' ends the following
+  r.res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
+  // Sent now, not with the first line: a follower of a quiet service must know it is connected.
+  r.res.flushHeaders();
+
+  // Each task's feed once opened; a task being opened, or whose node could not be read, is marked so.
+  const feeds = new Map<string, TaskOutputFeed | 'opening' | 'unreadable'>();
+  let done = false;
+  const finish = (reasons: readonly string[] = []): void => {
+    if (done) return;
+    done = true;
+    manager.store.off('change', onChange);
+    for (const feed of feeds.values()) if (typeof feed !== 'string') feed.close();
+    if (reasons.length) r.res.write(frame('systemerr', `Error grabbing logs: ${incomplete(reasons)}\n`));
+    r.res.end();
+  };
+  const open = async (task: Task, tail: number | undefined): Promise<TaskOutputFeed | undefined> => {
+    feeds.set(task.ID, 'opening');
+    let feed: TaskOutputFeed | undefined;
+    try {
+      feed = await engine.taskOutput(task, { tail, follow });
+    } catch (error) {
+      feeds.set(task.ID, 'unreadable');
+      throw error;
+    }
+    // None yet (not started): tried again when the task changes.
+    if (!feed) feeds.delete(task.ID);
+    else if (done) feed.close();
+    else feeds.set(task.ID, feed);
+    return done ? undefined : feed;
+  };
+  const followed = (feed: TaskOutputFeed, write: (line: LogLine) => void): void => feed.follow(write, (reason) => finish([reason]));
+
+  // Following: tasks started from now on are followed too, until the client leaves or what they belong to goes.
+  const since = new Date();
+  const onChange = (change: StoreChange): void => {
+    const tasks = tasksNow();
+    if (!tasks) {
+      finish();
+      return;
+    }
+    if (change.kind !== 'task' || change.op !== 'put' || feeds.has(change.id)) return;
+    const task = tasks.find((t) => t.ID === change.id);
+    if (!task) return;
+    open(task, undefined).then((feed) => {
+      if (!feed) return;
+      const write = writer(r.res, task, options);
+      // Its lines said since the client began to follow are new to it.
+      for (const line of feed.lines) if (line.time >= since) write(line);
+      followed(feed, write);
+    }, (error: Error) => finish([error.message]));
+  };
+  if (follow) {
+    manager.store.on('change', onChange);
+    r.res.once('close', () => finish());
+  }
+
+  // What each task has said so far, the last `tail` lines of each, in the order it was said.
+  const tasks = tasksNow() ?? [];
+  const opened = await Promise.allSettled(tasks.map((task) => open(task, options.tail)));
+  if (done) return;
+  const backlog: { line: LogLine; write: (line: LogLine) => void }[] = [];
+  const reasons: string[] = [];
+  const live: (() => void)[] = [];
+  opened.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      reasons.push((result.reason as Error).message);
+      return;
+    }
+    const feed = result.value;
+    if (!feed) return;
+    const write = writer(r.res, tasks[i]!, options);
+    for (const line of feed.lines) backlog.push({ line, write });
+    live.push(() => followed(feed, write));
+  });
+  backlog.sort((a, b) => a.line.time.getTime() - b.line.time.getTime());
+  for (const { line, write } of backlog) write(line);
+  if (reasons.length || !follow) {
+    finish(reasons);
+    return;
+  }
+  for (const start of live) start();
+}
+
 export function logRoutes(router: Router, engine: EngineContext): void {
-  router.add('GET', /^\/services\/([^/]+)\/logs$/, (r) => {
+  router.add('GET', /^\/services\/([^/]+)\/logs$/, async (r) => {
     const manager = engine.requireManager();
     const service = manager.resolveService(r.params[0]!);
-    const options = logOptions(r.query);
-    const follow = isTrue(r.query.get('follow'));
-    r.res.on('error', () => {}); // a client gone mid-stream; 'close' ends the following
-    r.res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
-    // Sent now, not with the first line: a follower of a quiet service must know it is connected.
-    r.res.flushHeaders();
+    await streamLogs(r, engine, manager, () => manager.store.service(service.ID) ? manager.store.tasksOfService(service.ID) : undefined);
+    return undefined;
+  });
 
-    // What each task has said so far, the last `tail` lines of each, in the order it was said.
-    const backlog: { line: LogLine; write: (line: LogLine) => void }[] = [];
-    const seen = new Set<string>();
-    const unsubscribes: (() => void)[] = [];
-    const take = (task: Task, withBacklog: boolean): void => {
-      const output = engine.taskOutput(task.ID);
-      if (!output || seen.has(task.ID)) return;
-      seen.add(task.ID);
-      const write = writer(r.res, task, options);
-      if (withBacklog) {
-        const lines = output.lines;
-        for (const line of options.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - options.tail))) backlog.push({ line, write });
-      }
-      if (follow) unsubscribes.push(output.onLog(write));
-    };
-    for (const task of manager.store.tasksOfService(service.ID)) take(task, true);
-    backlog.sort((a, b) => a.line.time.getTime() - b.line.time.getTime());
-    for (const { line, write } of backlog) write(line);
-    if (!follow) {
-      r.res.end();
-      return undefined;
-    }
-    // Following: tasks started from now on are followed too, until the client leaves or the service goes.
-    const onChange = (): void => {
-      if (!manager.store.service(service.ID)) {
-        r.res.end();
-        return;
-      }
-      for (const task of manager.store.tasksOfService(service.ID)) take(task, false);
-    };
-    manager.store.on('change', onChange);
-    r.res.once('close', () => {
-      manager.store.off('change', onChange);
-      for (const unsubscribe of unsubscribes) unsubscribe();
+  // `docker service logs TASK`: one task's output.
+  router.add('GET', /^\/tasks\/([^/]+)\/logs$/, async (r) => {
+    const manager = engine.requireManager();
+    const ref = r.params[0]!;
+    const task = manager.store.task(ref) ?? manager.store.tasks().find((t) => t.ID.startsWith(ref));
+    if (!task) throw new ApiError(404, `task ${ref} not found`);
+    await streamLogs(r, engine, manager, () => {
+      const now = manager.store.task(task.ID);
+      return now && [now];
     });
     return undefined;
   });
