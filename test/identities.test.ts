@@ -81,8 +81,8 @@ t.test('one cluster: names, node labels, constraints and engine labels', async (
 t.test('ports routemesh uses are refused naming their holder, in either publish mode', async (t) => {
   const cluster = await testCluster(t, block, { nodes: 2, metricsPort: 0 });
   const base = cluster.engines[0]!.apiUrl;
-  // The manager's own: with --metrics-port 0 each node has a port of its own, which only it knows.
-  const metrics = Number(new URL(cluster.engines[0]!.metricsUrl!).port);
+  // node2's: with --metrics-port 0 each node has a port of its own, which only it knows, and says when asked.
+  const metrics = Number(new URL(cluster.engines[1]!.metricsUrl!).port);
   const dns = cluster.dnsServer.port;
   const rows: [number, string, string][] = [
     [2375, 'tcp', 'the engine API port of every node \\(--api-port; DOCKER_HOST=tcp://127\\.\\d+\\.0\\.1:2375\\)'],
@@ -101,6 +101,11 @@ t.test('ports routemesh uses are refused naming their holder, in either publish 
     }
   }
   t.same((await api(base, 'GET', '/services')).body, [], 'none was created');
+  const node2 = cluster.engines[1]!.apiUrl;
+  t.match((await api(node2, 'POST', '/routemesh/ports/probe', { Protocol: 'tcp', PublishedPort: metrics })).body.message,
+    /it is routemesh's own, the metrics port/, 'node2 says it holds its metrics port when the manager asks');
+  t.equal((await api(node2, 'POST', '/routemesh/ports/probe', { Protocol: 'tcp', PublishedPort: 0 })).body.message, 'PublishedPort must be a port number from 1 to 65535');
+  t.equal((await api(node2, 'POST', '/routemesh/ports/probe', { Protocol: 'sctp', PublishedPort: 80 })).body.message, 'Protocol must be tcp or udp');
 });
 
 t.test('a host-mode port below 1024 is refused without root, as an ingress one is', { skip: isRoot ? 'root binds ports below 1024: test/unprivileged.test.ts checks this as nobody' : false }, async (t) => {

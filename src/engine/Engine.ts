@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole, StoreChange, SwarmNode, SwarmState, Task } from '../swarm/index.js';
+import type { Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmState, Task } from '../swarm/index.js';
 import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf } from './ManagerRole.js';
@@ -55,6 +55,8 @@ export interface EngineOptions {
   fenceAckTimeoutMs?: number;
   /** The cluster port a manager serves and `swarm join` names (2377; 0 picks a free one, for tests). */
   clusterPort?: number;
+  /** Whether this node can open a port a service wants to publish (the managers ask each node); absent: it can. */
+  probePort?: PortProbe;
   /** Told when the node joins or is back in a swarm (its identity, to keep for a restart) and when it leaves or is removed (undefined). */
   onMembership?: (identity: NodeIdentity | undefined) => void;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
@@ -100,6 +102,7 @@ export class Engine implements EngineContext {
   #fencePeriodMs: number | undefined;
   #fenceAckTimeoutMs: number | undefined;
   #onMembership: ((identity: NodeIdentity | undefined) => void) | undefined;
+  #probePort: PortProbe;
   #clusterPort: number;
   /** A `swarm join` under way: a second one is refused, as the daemon refuses it. */
   #joining = false;
@@ -130,6 +133,7 @@ export class Engine implements EngineContext {
     this.#fencePeriodMs = options.fencePeriodMs;
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
     this.#onMembership = options.onMembership;
+    this.#probePort = options.probePort ?? (async () => {});
     this.#clusterPort = options.clusterPort ?? CLUSTER_PORT;
     const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
     const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
@@ -428,6 +432,10 @@ export class Engine implements EngineContext {
       throw new Error(`node ${name} is not available (${node.Status.State}): start its process again (routemesh node start) to read the logs of its tasks`);
     }
     return remoteOutputFeed(`http://${node.Status.Addr}:${this.#apiPort}`, taskOutputPath(task.ID, options), this.address, name, options);
+  }
+
+  probePort(port: PortConfig): Promise<void> {
+    return this.#probePort(port);
   }
 
   hasImage(image: string): boolean {

@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../swarm/index.js';
-import type { SwarmBackend, SwarmPersistence, SwarmState } from '../swarm/index.js';
+import type { PortProbe, SwarmBackend, SwarmPersistence, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { parseDnsAddress } from '../vip-dns/index.js';
@@ -19,7 +19,7 @@ import { DnsMetrics } from './DnsMetrics.js';
 import { ClusterEvents } from './ClusterEvents.js';
 import { defaultSocketDir } from './EngineSocket.js';
 import { processRegistry } from './processRegistry.js';
-import { portProbe } from './probePort.js';
+import { clusterPortProbe, localPortProbe } from './probePort.js';
 import type { ReservedPort } from './probePort.js';
 import { checkDnsAddress, checkNodeAddress, flagValue, hostUpstreams, loopbackUpstream } from './addressChecks.js';
 
@@ -78,6 +78,8 @@ export class NodeDaemon implements SwarmDirectory {
   readonly #swarmData: SwarmBackend | undefined;
   /** The control plane this node runs (it leads), with its event log and its journal. */
   #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<SwarmPersistence | undefined> } | undefined;
+  /** Whether this node can open a published port: the ports it uses itself refused by name, others bound once. */
+  readonly #probeHere: PortProbe;
   /** Identity writes, one after the other. */
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
@@ -86,6 +88,7 @@ export class NodeDaemon implements SwarmDirectory {
     this.#options = options;
     this.#log = options.log ?? (() => {});
     this.#shared = shared;
+    this.#probeHere = localPortProbe(options.address, () => this.#reservedPorts());
     checkNodeAddress(options.address, options);
     const dns = flagValue('--dns', () => parseDnsAddress(options.dns, 0));
     checkDnsAddress(dns.address, options);
@@ -116,6 +119,7 @@ export class NodeDaemon implements SwarmDirectory {
       runtime: shared?.runtime ?? new Runtime(options.simplenode ? { simplenode: options.simplenode } : {}),
       directory: this,
       host: this.host,
+      probePort: this.#probeHere,
       ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
       // Each node's DNS server counts only while it serves; the process's metrics once per process.
       ...(dnsMetrics ? { sharedMetrics: shared?.processMetrics === false ? [dnsMetrics.registry] : [processRegistry(), dnsMetrics.registry] } : {}),
@@ -140,7 +144,7 @@ export class NodeDaemon implements SwarmDirectory {
       ...(options.heartbeatPeriodMs ? { heartbeatPeriodMs: options.heartbeatPeriodMs } : {}),
       ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
       ...(options.log ? { log: options.log } : {}),
-      portProbe: portProbe(() => manager.store.nodes().map((n) => n.Status.Addr), () => this.#reservedPorts()),
+      portProbe: clusterPortProbe(options.address, this.#probeHere, () => manager.store.nodes().map((n) => n.Status.Addr), () => Number(new URL(this.engine.apiUrl).port)),
     });
     // The journal of a control plane this node ran before (a takeover after a restore) ends first.
     const journal = this.#swarmData && (async () => {

@@ -3,7 +3,8 @@
 // A port routemesh itself listens on is refused naming what holds it.
 import net from 'node:net';
 import dgram from 'node:dgram';
-import type { PortConfig } from '../swarm/index.js';
+import http from 'node:http';
+import type { PortConfig, PortProbe } from '../swarm/index.js';
 
 /** A port routemesh itself uses on the node addresses, and what for (said when a service asks for it). */
 export interface ReservedPort {
@@ -44,10 +45,58 @@ function probeOne(port: PortConfig, address: string): Promise<void> {
   });
 }
 
-export function portProbe(addresses: () => string[], reserved: () => ReservedPort[]): (port: PortConfig) => Promise<void> {
+/** On this node: a port routemesh itself uses here is refused naming what holds it; any other must bind on the node's address. */
+export function localPortProbe(address: string, reserved: () => ReservedPort[]): PortProbe {
   return async (port) => {
     const taken = reserved().find((r) => r.port === port.PublishedPort && r.protocols.includes(port.Protocol as 'tcp' | 'udp'));
     if (taken) throw new Error(`cannot publish port ${taken.port}: it is routemesh's own, ${taken.holder}; choose another published port`);
-    for (const address of addresses()) await probeOne(port, address);
+    await probeOne(port, address);
   };
+}
+
+/** How long a node has to answer a probe before the manager checks its address itself. */
+const NODE_PROBE_MS = 3000;
+
+/**
+ * On every node, each by the node itself (the one that will bind the port): this one's `local` probe, the
+ * others' through their engine API (`POST /routemesh/ports/probe`, on the API port nodes share). A node
+ * that does not answer is checked from here, on its address, as nodes on one machine allow.
+ */
+export function clusterPortProbe(self: string, local: PortProbe, nodes: () => string[], apiPort: () => number): PortProbe {
+  return async (port) => {
+    for (const address of nodes()) {
+      if (address === self) await local(port);
+      else if (!(await askNode(address, apiPort(), port))) await probeOne(port, address);
+    }
+  };
+}
+
+/** The node's answer: true when it can open the port, a refusal thrown with its words; false when it did not answer. */
+function askNode(address: string, apiPort: number, port: PortConfig): Promise<boolean> {
+  const body = JSON.stringify({ Protocol: port.Protocol, PublishedPort: port.PublishedPort, PublishMode: port.PublishMode });
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: address, port: apiPort, method: 'POST', path: '/v1.50/routemesh/ports/probe', timeout: NODE_PROBE_MS,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('end', () => {
+        if (res.statusCode === 200) return resolve(true);
+        if (res.statusCode === 400) {
+          try {
+            return reject(new Error((JSON.parse(text) as { message: string }).message));
+          } catch {
+            // not an answer of ours: as if none came
+          }
+        }
+        resolve(false);
+      });
+      res.on('error', () => resolve(false));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+    request.end(body);
+  });
 }

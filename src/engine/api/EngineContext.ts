@@ -1,6 +1,6 @@
 // What the API routes need from the engine that serves them: its identity, its swarm membership,
 // and the control plane when it is a manager. Routes never reach further than this.
-import type { Manager, SwarmNode, Task } from '../../swarm/index.js';
+import type { Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
@@ -34,6 +34,8 @@ export interface EngineContext {
    * sentence saying why when the task's node cannot be read (down, or not answering).
    */
   taskOutput(task: Task, options: TaskOutputOptions): Promise<TaskOutputFeed | undefined>;
+  /** Whether this node can open a port a service wants to publish (a refusal is thrown, saying why). */
+  probePort(port: PortConfig): Promise<void>;
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
   /**

@@ -12,6 +12,7 @@ import { nodeRoutes } from './nodeRoutes.js';
 import { serviceRoutes } from './serviceRoutes.js';
 import { taskRoutes } from './taskRoutes.js';
 import { faultRoutes } from './faultRoutes.js';
+import { probeRoutes } from './probeRoutes.js';
 import { logRoutes } from './logRoutes.js';
 import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
@@ -36,6 +37,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   taskOutputRoute(router, engine);
   networkRoutes(router, engine);
   faultRoutes(router, engine);
+  probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
     if (transport === 'tcp') refuseWebPage(req);
     return router.handle(req, res);
