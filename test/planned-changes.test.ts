@@ -3,49 +3,9 @@
 import http from 'node:http';
 import t from 'tap';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
+import { steadyLoad, updateService as update } from './support/load.js';
 
 const BLOCK = testBlock(170); // nodes 127.170.0.x, tasks 127.171/16, VIPs 127.172/16
-
-/** About `perSecond` new-connection requests spread over `hosts` until stopped; counts what failed and why. */
-function steadyLoad(hosts: string[], port: number, perSecond: number) {
-  let ok = 0;
-  const failures: string[] = [];
-  let stopped = false;
-  let inFlight = 0;
-  const one = (host: string): void => {
-    inFlight++;
-    const req = http.get({ host, port, path: '/', agent: false, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        inFlight--;
-        if (res.statusCode === 200) ok++;
-        else failures.push(`${host}: HTTP ${res.statusCode}`);
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (error) => { inFlight--; failures.push(`${host}: ${error.message}`); });
-  };
-  let i = 0;
-  const timer = setInterval(() => {
-    if (stopped) return;
-    for (let k = 0; k < perSecond / 100; k++) one(hosts[i++ % hosts.length]!);
-  }, 10);
-  return {
-    get ok() { return ok; },
-    failures,
-    async stop(): Promise<void> {
-      stopped = true;
-      clearInterval(timer);
-      await waitFor('requests in flight to finish', () => inFlight === 0, 10_000);
-    },
-  };
-}
-
-async function update(manager: string, name: string, change: (spec: any) => any): Promise<void> {
-  const { body: service } = await api(manager, 'GET', `/services/${name}`);
-  const res = await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, change(service.Spec));
-  if (res.status !== 200) throw new Error(`update failed: ${JSON.stringify(res.body)}`);
-}
 
 t.test('scale-down, a rolling update and a drain under steady load fail no request', async (t) => {
   const cluster = await testCluster(t, BLOCK);

@@ -20,6 +20,7 @@ BUSY=(
   test/no-stall.test.ts
   test/node-failure.test.ts
   test/planned-changes.test.ts
+  test/planned-changes-processes.test.ts
   test/planned-stop-keepalive.test.ts
   test/quorum.test.ts
 )
