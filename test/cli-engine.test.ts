@@ -651,7 +651,7 @@ t.test('up: bad options are usage errors and start nothing', async (t) => {
   const { host } = await engine(t);
   let started = false;
   const up = createUpCommand(async () => { started = true; throw new Error('not reached'); });
-  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s'], ['--dns-task-ttl', '1.5s'], ['--dns-vip-ttl', '-1s'], ['--dns-vip-ttl', 'long'],
+  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s'], ['--fence-period', 'soon'], ['--fence-period', '-1s'], ['--dns-task-ttl', '1.5s'], ['--dns-vip-ttl', '-1s'], ['--dns-vip-ttl', 'long'],
     ['--metrics-port', '0'], ['--metrics-port', '70000'], ['--metrics-port', 'none'], ['--metrics-port', 'off', '--prometheus-sd', '/tmp/x.json']]) {
     const io = testIo(host);
     t.equal(await main(['up', ...argv], io, up), 2, argv.join(' '));
@@ -665,6 +665,14 @@ t.test('up: --heartbeat-period reaches the cluster in milliseconds', async (t) =
   const up = createUpCommand(async (o) => { options = o; throw new Error('stop here'); });
   await main(['up', '--heartbeat-period', '250ms'], testIo(host), up);
   t.equal(options?.heartbeatPeriodMs, 250);
+});
+
+t.test('up: --fence-period reaches the cluster in milliseconds, 0 included', async (t) => {
+  const { host } = await engine(t);
+  const seen: (number | undefined)[] = [];
+  const up = createUpCommand(async (o) => { seen.push(o.fencePeriodMs); throw new Error('stop here'); });
+  for (const argv of [[], ['--fence-period', '500ms'], ['--fence-period', '0s']]) await main(['up', ...argv], testIo(host), up);
+  t.same(seen, [undefined, 500, 0]);
 });
 
 t.test('up: metrics on 9323 unless told otherwise; off turns them off', async (t) => {
