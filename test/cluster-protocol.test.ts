@@ -162,9 +162,72 @@ t.test('a change that does not apply to the view makes the link reconnect and ta
   t.ok(link.view.node('n1'), 'the change that did not apply was not applied');
 });
 
+t.test('a pending fenced() keeps waiting across a resync: for the same numbers from the same manager, for the whole view from a new one', async (t) => {
+  // A manager played by hand, each session's first messages by script; the rest written by the test.
+  const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active', Labels: {} }, Status: { State: 'ready', Addr: nodeAddr(1) }, Description: { Hostname: 'node1' } };
+  const line = (message: unknown): string => `${JSON.stringify(message)}\n`;
+  const complete = (epoch: string, seq: number): string => line({ type: 'complete', epoch, seq, nodes: [node], services: [], tasks: [] });
+  const scripts = [
+    complete('e1', 4) + line({ type: 'changes', epoch: 'e1', appliesTo: 4, resultsIn: 5, changes: [{ kind: 'node', op: 'put', object: node }] }),
+    complete('e1', 8),
+    complete('e2', 0),
+  ];
+  const sessions: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/v1/session')) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(scripts[sessions.length] ?? '');
+      sessions.push(res);
+      return;
+    }
+    req.resume();
+    req.on('end', () => res.end(req.url === '/v1/heartbeat' ? '{"periodMs":1000}' : '{}'));
+  });
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  const HAND = `127.${BLOCK}.0.5`;
+  await new Promise<void>((resolve) => server.listen(CLUSTER_PORT, HAND, resolve));
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`${HAND}:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50, fenceAckTimeoutMs: 20_000 });
+  t.teardown(() => link.close());
+  let syncs = 0;
+  link.on('synced', () => { syncs++; });
+  await link.start();
+  await waitFor('the change after the whole view', () => link.view.node('n1')?.Version.Index === 1 && sessions.length === 1);
+  const turns = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await new Promise(setImmediate); };
+  await turns(5);
+
+  let resolved = false;
+  const fenced = link.fenced().then(() => { resolved = true; });
+  // A gap, the same manager: the link takes the whole view again; the fence still waits for seq 5.
+  sessions[0]!.write(line({ type: 'changes', epoch: 'e1', appliesTo: 7, resultsIn: 8, changes: [] }));
+  await waitFor('the resync with the same manager', () => syncs >= 2);
+  await turns(5);
+  t.notOk(resolved, 'a resync with the same manager does not release the fence');
+  sessions[1]!.write(line({ type: 'applied', epoch: 'e1', seq: 5 }));
+  await fenced;
+
+  resolved = false;
+  const again = link.fenced().then(() => { resolved = true; });
+  // A new manager process: its whole view (seq 0 of epoch e2) must be applied everywhere first.
+  sessions[1]!.end();
+  await waitFor('the resync with a new manager', () => syncs >= 3);
+  await turns(5);
+  t.notOk(resolved, 'a new manager process does not release the fence');
+  sessions[2]!.write(line({ type: 'applied', epoch: 'e1', seq: 100 }));
+  await turns(5);
+  t.notOk(resolved, 'nor does a watermark of the old one');
+  sessions[2]!.write(line({ type: 'applied', epoch: 'e2', seq: 0 }));
+  await again;
+});
+
 t.test('a manager restart (a new epoch) resyncs the link from its whole view', async (t) => {
   const first = await plane(t);
-  const { link } = await linked(t, first, 1);
+  const { link, logs } = await linked(t, first, 1, { fenceAckTimeoutMs: 20_000 });
+  // A Ready node that never says what it applied: a fence asked now is still pending at the restart.
+  const { nodeId: silent } = await ManagerLink.join(CLUSTER, { token: first.manager.tokens.token('worker'), hostname: 'node2', addr: nodeAddr(2) });
+  first.manager.heartbeat(silent);
+  await (rawSession(t, silent, nodeAddr(2))).response;
+  await waitFor('the silent node in the view', () => link.view.node(silent)?.Status.State === 'ready');
+  const fenced = link.fenced();
   const state = first.manager.exportState();
   let syncs = 0;
   link.on('synced', () => { syncs++; });
@@ -172,6 +235,8 @@ t.test('a manager restart (a new epoch) resyncs the link from its whole view', a
   const second = await plane(t, { restore: state });
   t.not(second.dispatcher.epoch, first.dispatcher.epoch);
   await waitFor('the link to sync with the new manager', () => syncs >= 1, 5000);
+  await fenced;
+  t.same(logs.filter((l) => /not every mesh/.test(l)), [], 'the fence pending at the restart is released by the new manager\'s watermark, not its timeout');
   const added = second.manager.addNode({ hostname: 'node9', addr: nodeAddr(9), role: 'worker' });
   await waitFor('a change of the new manager in the view', () => link.view.node(added.ID));
 });
@@ -213,6 +278,21 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   p.manager.setNodeState(silent, 'down');
   await a.link.fenced();
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'the Down node was not waited for');
+});
+
+t.test('the watermark counts a node from its first acknowledgement, seq 0 of a manager with no change yet included', async (t) => {
+  const manager = new Manager({ taskSubnet: `127.${BLOCK + 1}.0.0/16`, vipSubnet: `127.${BLOCK + 2}.0.0/16`, log: () => {} });
+  t.teardown(() => manager.close());
+  const node = manager.addNode({ hostname: 'node1', addr: nodeAddr(1), role: 'worker' });
+  manager.heartbeat(node.ID);
+  const dispatcher = new Dispatcher(manager);
+  t.teardown(() => dispatcher.close());
+  const lines: SessionMessage[] = [];
+  dispatcher.openSession(node.ID, { write: (l) => { lines.push(JSON.parse(l)); return true; }, end: () => {} });
+  t.match(lines, [{ type: 'complete', seq: 0 }]);
+  t.notOk(lines.some((m) => m.type === 'applied'), 'a session that has said nothing holds the watermark back');
+  dispatcher.applied(node.ID, 0);
+  t.match(lines.filter((m) => m.type === 'applied'), [{ seq: 0 }], 'its first acknowledgement, of seq 0, moves it');
 });
 
 t.test('bad requests get a clear 4xx, and the port keeps serving', async (t) => {
