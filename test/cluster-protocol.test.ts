@@ -162,6 +162,37 @@ t.test('a change that does not apply to the view makes the link reconnect and ta
   t.ok(link.view.node('n1'), 'the change that did not apply was not applied');
 });
 
+t.test('an acknowledgement the manager did not take is sent again, with no new change to carry it', async (t) => {
+  const applied: { status: number; seq: number }[] = [];
+  const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active', Labels: {} }, Status: { State: 'ready', Addr: nodeAddr(1) }, Description: { Hostname: 'node1' } };
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/v1/session')) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(`${JSON.stringify({ type: 'complete', epoch: 'e1', seq: 3, nodes: [node], services: [], tasks: [] })}\n`);
+      return;
+    }
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => { body += chunk; });
+    req.on('end', () => {
+      if (req.url !== '/v1/applied') return void res.end(req.url === '/v1/heartbeat' ? '{"periodMs":1000}' : '{}');
+      // The first acknowledgement meets a manager that cannot take it.
+      const status = applied.length === 0 ? 503 : 200;
+      applied.push({ status, seq: (JSON.parse(body) as { seq: number }).seq });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(status === 200 ? '{}' : '{"code":"unavailable","message":"busy"}');
+    });
+  });
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  const HAND = `127.${BLOCK}.0.6`;
+  await new Promise<void>((resolve) => server.listen(CLUSTER_PORT, HAND, resolve));
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`${HAND}:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50 });
+  t.teardown(() => link.close());
+  await link.start();
+  await waitFor('the acknowledgement sent again', () => applied.length >= 2, 5000);
+  t.same(applied.slice(0, 2), [{ status: 503, seq: 3 }, { status: 200, seq: 3 }]);
+});
+
 t.test('a pending fenced() keeps waiting across a resync: for the same numbers from the same manager, for the whole view from a new one', async (t) => {
   // A manager played by hand, each session's first messages by script; the rest written by the test.
   const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active', Labels: {} }, Status: { State: 'ready', Addr: nodeAddr(1) }, Description: { Hostname: 'node1' } };

@@ -317,7 +317,11 @@ export class ManagerLink extends EventEmitter {
       const seq = this.#seq;
       if (this.#closed || seq === this.#ackSent || !this.#synced) return;
       this.#ackSent = seq;
-      post(this.#agent, this.#managers[this.#current]!, PATHS.applied, { nodeId: this.nodeId, seq }).catch(() => { this.#ackSent = -1; });
+      // An acknowledgement lost is asked for again: fences everywhere wait on it, and no change may come to resend it.
+      post(this.#agent, this.#managers[this.#current]!, PATHS.applied, { nodeId: this.nodeId, seq }).catch(() => {
+        this.#ackSent = -1;
+        if (!this.#closed) setTimeout(() => this.#queueAck(), this.#retryMs);
+      });
     });
   }
 
