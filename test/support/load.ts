@@ -48,5 +48,5 @@ export function steadyLoad(hosts: string[], port: number, perSecond: number) {
 export async function updateService(manager: string, name: string, change: (spec: any) => any): Promise<void> {
   const { body: service } = await api(manager, 'GET', `/services/${name}`);
   const res = await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, change(service.Spec));
-  if (res.status !== 200) throw new Error(`update failed: ${JSON.stringify(res.body)}`);
+  if (res.status !== 200) throw new Error(`update of ${name} failed: ${JSON.stringify(res.body)}`);
 }
