@@ -8,6 +8,8 @@ import type { ApiNode, ApiService, ApiServiceSpec, ApiTask } from '../src/cli/ap
 import { createUpCommand, type UpCluster, type UpOptions } from '../src/cli/commands/up.js';
 import type { Io } from '../src/cli/Io.js';
 import { main } from '../src/cli/main.js';
+import { parseArgs } from '../src/cli/flags.js';
+import { NODE_FLAGS, nodeSettings, nodeSettingsArgs } from '../src/cli/nodeFlags.js';
 
 /** Output, bodies and requests of docker 28.2.2, from shared/docker-api/seed-transcript.md. */
 const DOCKER = {
@@ -690,4 +692,11 @@ t.test('up: the DNS flags reach the cluster (TTLs in seconds, upstreams repeatab
   await main(['up', '--dns', '127.78.0.53:5353', '--dns-upstream', '127.78.0.98', '--dns-upstream', '127.78.0.99:5300',
     '--dns-vip-ttl', '1m', '--dns-task-ttl', '0s'], testIo(host), up);
   t.match(options, { dns: '127.78.0.53:5353', dnsUpstreams: ['127.78.0.98', '127.78.0.99:5300'], dnsVipTtl: 60, dnsTaskTtl: 0 });
+});
+
+t.test('up hands every node setting to its node processes as node start flags that say it again', async (t) => {
+  const argv = ['--fence-period', '500ms', '--heartbeat-period', '2s', '--max-replicas', '7', '--metrics-port', 'off', '--dns-upstream', '127.9.0.1'];
+  const settings = nodeSettings(parseArgs(argv, NODE_FLAGS, { command: 'routemesh up' }));
+  t.equal(settings.fencePeriodMs, 500);
+  t.same(nodeSettings(parseArgs(nodeSettingsArgs(settings), NODE_FLAGS, { command: 'routemesh node start' })), settings);
 });
