@@ -8,6 +8,8 @@ import type { ApiNode, ApiService, ApiServiceSpec, ApiTask } from '../src/cli/ap
 import { createUpCommand, type UpCluster, type UpOptions } from '../src/cli/commands/up.js';
 import type { Io } from '../src/cli/Io.js';
 import { main } from '../src/cli/main.js';
+import { parseArgs } from '../src/cli/flags.js';
+import { NODE_FLAGS, nodeSettings, nodeSettingsArgs } from '../src/cli/nodeFlags.js';
 
 /** Output, bodies and requests of docker 28.2.2, from shared/docker-api/seed-transcript.md. */
 const DOCKER = {
@@ -651,7 +653,7 @@ t.test('up: bad options are usage errors and start nothing', async (t) => {
   const { host } = await engine(t);
   let started = false;
   const up = createUpCommand(async () => { started = true; throw new Error('not reached'); });
-  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s'], ['--dns-task-ttl', '1.5s'], ['--dns-vip-ttl', '-1s'], ['--dns-vip-ttl', 'long'],
+  for (const argv of [['--nodes', '0'], ['--nodes', '3', '--managers', '4'], ['--subnet', '127.1.0.0/33'], ['--subnet', '10.0.0.0/30', '--nodes', '3'], ['--bare', '--demo'], ['--api-port', '70000'], ['--heartbeat-period', 'soon'], ['--heartbeat-period', '0s'], ['--fence-period', 'soon'], ['--fence-period', '-1s'], ['--dns-task-ttl', '1.5s'], ['--dns-vip-ttl', '-1s'], ['--dns-vip-ttl', 'long'],
     ['--metrics-port', '0'], ['--metrics-port', '70000'], ['--metrics-port', 'none'], ['--metrics-port', 'off', '--prometheus-sd', '/tmp/x.json']]) {
     const io = testIo(host);
     t.equal(await main(['up', ...argv], io, up), 2, argv.join(' '));
@@ -665,6 +667,14 @@ t.test('up: --heartbeat-period reaches the cluster in milliseconds', async (t) =
   const up = createUpCommand(async (o) => { options = o; throw new Error('stop here'); });
   await main(['up', '--heartbeat-period', '250ms'], testIo(host), up);
   t.equal(options?.heartbeatPeriodMs, 250);
+});
+
+t.test('up: --fence-period reaches the cluster in milliseconds, 0 included', async (t) => {
+  const { host } = await engine(t);
+  const seen: (number | undefined)[] = [];
+  const up = createUpCommand(async (o) => { seen.push(o.fencePeriodMs); throw new Error('stop here'); });
+  for (const argv of [[], ['--fence-period', '500ms'], ['--fence-period', '0s']]) await main(['up', ...argv], testIo(host), up);
+  t.same(seen, [undefined, 500, 0]);
 });
 
 t.test('up: metrics on 9323 unless told otherwise; off turns them off', async (t) => {
@@ -682,4 +692,11 @@ t.test('up: the DNS flags reach the cluster (TTLs in seconds, upstreams repeatab
   await main(['up', '--dns', '127.78.0.53:5353', '--dns-upstream', '127.78.0.98', '--dns-upstream', '127.78.0.99:5300',
     '--dns-vip-ttl', '1m', '--dns-task-ttl', '0s'], testIo(host), up);
   t.match(options, { dns: '127.78.0.53:5353', dnsUpstreams: ['127.78.0.98', '127.78.0.99:5300'], dnsVipTtl: 60, dnsTaskTtl: 0 });
+});
+
+t.test('up hands every node setting to its node processes as node start flags that say it again', async (t) => {
+  const argv = ['--fence-period', '500ms', '--heartbeat-period', '2s', '--max-replicas', '7', '--metrics-port', 'off', '--dns-upstream', '127.9.0.1'];
+  const settings = nodeSettings(parseArgs(argv, NODE_FLAGS, { command: 'routemesh up' }));
+  t.equal(settings.fencePeriodMs, 500);
+  t.same(nodeSettings(parseArgs(nodeSettingsArgs(settings), NODE_FLAGS, { command: 'routemesh node start' })), settings);
 });

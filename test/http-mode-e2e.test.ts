@@ -8,6 +8,7 @@ import type net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
+import { updateService as update } from './support/load.js';
 import { hostnameOf, httpGet } from './support/net.js';
 
 const BLOCK = 230; // nodes 127.230.0.x, tasks 127.231/16, VIPs 127.232/16
@@ -103,12 +104,6 @@ function clientLoop(t: Test, host: string, port: number, agent: http.Agent | fal
     tasks,
     stop,
   };
-}
-
-async function update(manager: string, name: string, change: (spec: any) => any): Promise<void> {
-  const { body: service } = await api(manager, 'GET', `/services/${name}`);
-  const res = await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, change(service.Spec));
-  if (res.status !== 200) throw new Error(`update of ${name} failed: ${JSON.stringify(res.body)}`);
 }
 
 async function create(t: Test, manager: string, spec: Record<string, unknown>): Promise<void> {

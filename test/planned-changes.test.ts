@@ -3,15 +3,9 @@
 import http from 'node:http';
 import t from 'tap';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
-import { steadyLoad } from './support/load.js';
+import { steadyLoad, updateService as update } from './support/load.js';
 
 const BLOCK = testBlock(170); // nodes 127.170.0.x, tasks 127.171/16, VIPs 127.172/16
-
-async function update(manager: string, name: string, change: (spec: any) => any): Promise<void> {
-  const { body: service } = await api(manager, 'GET', `/services/${name}`);
-  const res = await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, change(service.Spec));
-  if (res.status !== 200) throw new Error(`update failed: ${JSON.stringify(res.body)}`);
-}
 
 t.test('scale-down, a rolling update and a drain under steady load fail no request', async (t) => {
   const cluster = await testCluster(t, BLOCK);

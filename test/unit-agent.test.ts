@@ -31,3 +31,38 @@ t.test('the agent reads each assigned task once to start it: its own reports are
   for (let i = 0; i < 10; i++) await new Promise(setImmediate);
   t.equal(reads, count, `${count} tasks started with one read each`);
 });
+
+t.test('a planned stop waits until every mesh has said it applied the view that fences the task', async (t) => {
+  const store = new Store();
+  store.putNode(node('n1'));
+  store.putService(service('s1', 'web'));
+  store.putTask(task('t1', 's1', { slot: 1, state: 'assigned', endpoint: { Addr: '127.6.0.1', Ports: [] } }));
+  const events: string[] = [];
+  const runtime = {
+    start: async (spec: { address: string }) => ({
+      address: spec.address, ports: [], pid: 1, exited: new Promise<number>(() => {}),
+      fence: () => { events.push('fence'); }, stop: async () => { events.push('stop'); return 0; },
+    }),
+  } as unknown as Runtime;
+  let acknowledge: () => void = () => {};
+  const agent = new Agent({
+    nodeId: 'n1', runtime, fencePeriodMs: 0,
+    link: {
+      view: store,
+      reportTaskStatus: (id, report) => { store.updateTask(id, (t) => { t.Status = { ...t.Status, State: report.State }; }); },
+      fenced: () => new Promise<void>((resolve) => { events.push('fenced?'); acknowledge = resolve; }),
+    },
+  });
+  agent.start();
+  t.teardown(() => agent.stop());
+  const turns = async (until: () => boolean, most = 1000): Promise<void> => { for (let i = 0; i < most && !until(); i++) await new Promise(setImmediate); };
+  await turns(() => store.task('t1')!.Status.State === 'running');
+  store.updateTask('t1', (t) => { t.DesiredState = 'shutdown'; });
+  await turns(() => events.includes('fenced?'));
+  // Turns go by; without the meshes' acknowledgement the task is neither fenced nor stopped.
+  await turns(() => false, 50);
+  t.same(events, ['fenced?'], 'asked whether every mesh fenced it, and waiting');
+  acknowledge();
+  await turns(() => events.includes('stop'));
+  t.same(events, ['fenced?', 'fence', 'stop'], 'fenced and stopped once every mesh said so');
+});

@@ -20,6 +20,7 @@ export const NODE_FLAGS: readonly FlagSpec[] = [
   { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
   { name: 'max-replicas', kind: 'string', valueName: 'int', help: 'Most replicas one service may ask for (the --task-subnet bounds it too)', defaultText: '10000' },
   { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
+  { name: 'fence-period', kind: 'string', valueName: 'duration', help: 'How long a task stopped on purpose keeps serving, once every mesh has fenced it, the connections they accepted before', defaultText: '2s' },
 ];
 
 /** What NODE_FLAGS say, in the engine's terms. */
@@ -35,6 +36,7 @@ export interface NodeSettings {
   /** Absent: no metrics. */
   metricsPort?: number | undefined;
   heartbeatPeriodMs?: number;
+  fencePeriodMs?: number;
   maxReplicas?: number;
 }
 
@@ -47,6 +49,7 @@ export function nodeSettings(args: ParsedArgs): NodeSettings {
     taskSubnet: cidr(args, 'task-subnet', '127.20.0.0/16'),
     vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
     ...heartbeat(args),
+    ...fencePeriod(args),
     ...maxReplicas(args),
     dns: args.string('dns') ?? '127.0.0.11',
     ...(args.list('dns-upstream').length ? { dnsUpstreams: args.list('dns-upstream') } : {}),
@@ -69,6 +72,7 @@ export function nodeSettingsArgs(settings: NodeSettings): string[] {
     '--dns-task-ttl', `${settings.dnsTaskTtl}s`,
     '--metrics-port', settings.metricsPort === undefined ? 'off' : String(settings.metricsPort),
     ...(settings.heartbeatPeriodMs !== undefined ? ['--heartbeat-period', `${settings.heartbeatPeriodMs}ms`] : []),
+    ...(settings.fencePeriodMs !== undefined ? ['--fence-period', `${settings.fencePeriodMs}ms`] : []),
     ...(settings.maxReplicas !== undefined ? ['--max-replicas', String(settings.maxReplicas)] : []),
   ];
 }
@@ -115,4 +119,9 @@ function heartbeat(args: ParsedArgs): { heartbeatPeriodMs?: number } {
   const ns = durationFlag('heartbeat-period', text);
   if (ns < 1_000_000) throw usageError(`--heartbeat-period must be at least 1ms, got ${text}`);
   return { heartbeatPeriodMs: ns / 1_000_000 };
+}
+
+function fencePeriod(args: ParsedArgs): { fencePeriodMs?: number } {
+  const text = args.string('fence-period');
+  return text === undefined ? {} : { fencePeriodMs: durationFlag('fence-period', text) / 1_000_000 };
 }

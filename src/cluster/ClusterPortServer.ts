@@ -14,7 +14,7 @@ const MAX_BODY_BYTES = 8 << 20;
 /** A request head or body that takes longer than this is cut: no client may hold the port. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A session reader this far behind (a stuck node) is dropped; it gets the whole view when it comes back. */
-const MAX_SESSION_BACKLOG_BYTES = 64 << 20;
+const DEFAULT_MAX_SESSION_BACKLOG_BYTES = 64 << 20;
 
 export interface ClusterPortOptions {
   /** The engine API of this manager, which the other managers forward to while it leads (under `/v1/engine/`). */
@@ -22,6 +22,8 @@ export interface ClusterPortOptions {
   /** Where the leader is, as this manager knows it, for a node that asked a manager that is not. */
   leader?: () => string | undefined;
   log?: (line: string) => void;
+  /** How far behind a session reader may fall before it is dropped (64 MiB; tests lower it). */
+  maxSessionBacklogBytes?: number;
 }
 
 export class ClusterPortServer {
@@ -30,6 +32,7 @@ export class ClusterPortServer {
   readonly #leader: () => string | undefined;
   readonly #server: http.Server;
   readonly #log: (line: string) => void;
+  readonly #maxBacklog: number;
   #streams = new Set<ServerResponse>();
 
   /**
@@ -39,6 +42,7 @@ export class ClusterPortServer {
   constructor(options: ClusterPortOptions = {}) {
     this.#log = options.log ?? (() => {});
     this.#leader = options.leader ?? (() => undefined);
+    this.#maxBacklog = options.maxSessionBacklogBytes ?? DEFAULT_MAX_SESSION_BACKLOG_BYTES;
     const engineApi = options.engineApi;
     this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
       if (engineApi && this.#dispatcher && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
@@ -124,7 +128,7 @@ export class ClusterPortServer {
     const close = dispatcher.openSession(nodeId, {
       write: (line) => {
         if (res.destroyed) return false;
-        if (res.writableLength > MAX_SESSION_BACKLOG_BYTES) {
+        if (res.writableLength > this.#maxBacklog) {
           this.#log(`cluster port: node ${nodeId} reads its session too slowly (${res.writableLength} bytes behind): dropped; it resyncs when it reconnects`);
           res.destroy();
           return false;

@@ -19,7 +19,7 @@ export interface SessionSink {
 interface Session {
   nodeId: string;
   sink: SessionSink;
-  /** The last seq this node's mesh has applied. */
+  /** The last seq this node's mesh has applied; -1 until it says. */
   applied: number;
   /** The swarm object's version this node was last sent, when it is a manager. */
   swarmSent?: number;
@@ -33,7 +33,8 @@ export class Dispatcher {
   #pending = new Map<string, { kind: StoreKind; id: string }>();
   #flushQueued = false;
   #sessions = new Set<Session>();
-  #appliedByAll = 0;
+  /** The lowest seq every Ready node with a session has applied, as last broadcast; -1 before any. */
+  #appliedByAll = -1;
   #closed = false;
   #onChange = (change: StoreChange): void => {
     this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind, id: change.id });
@@ -82,7 +83,7 @@ export class Dispatcher {
   openSession(nodeId: string, sink: SessionSink): () => void {
     const store = this.#manager.store;
     if (!store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
-    const session: Session = { nodeId, sink, applied: 0 };
+    const session: Session = { nodeId, sink, applied: -1 };
     this.#sessions.add(session);
     const complete: SessionMessage = {
       type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),

@@ -62,7 +62,8 @@ export class ManagerLink extends EventEmitter {
   #periodMs: number;
   #epoch: string | undefined;
   #seq = 0;
-  #appliedByAll = 0;
+  /** The seq every Ready node's mesh has applied, as the manager last said; -1 while none is said. */
+  #appliedByAll = -1;
   #waiters: { seq: number; release: () => void }[] = [];
   #stream: http.ClientRequest | undefined;
   #synced = false;
@@ -232,11 +233,16 @@ export class ManagerLink extends EventEmitter {
     switch (message.type) {
       case 'complete':
         this.#replaceView(message);
+        // The same manager again (after a gap): its numbers, and what waits for them, still hold. A new
+        // manager process numbers anew and no mesh has applied anything of it yet: what waited for the
+        // old numbers waits for every mesh to have its whole view, which fences the same tasks (their
+        // desired state is the swarm's, kept), not assumed fenced because the numbering changed.
+        if (message.epoch !== this.#epoch) {
+          this.#appliedByAll = -1;
+          for (const waiter of this.#waiters) waiter.seq = message.seq;
+        }
         this.#epoch = message.epoch;
         this.#seq = message.seq;
-        this.#appliedByAll = Math.min(this.#appliedByAll, message.seq);
-        // A new manager process numbers anew: what waited for the old numbers waits no more.
-        this.#releaseWaiters(Infinity);
         this.#synced = true;
         this.#lostAt = undefined;
         this.#queueAck();
@@ -311,7 +317,11 @@ export class ManagerLink extends EventEmitter {
       const seq = this.#seq;
       if (this.#closed || seq === this.#ackSent || !this.#synced) return;
       this.#ackSent = seq;
-      post(this.#agent, this.#managers[this.#current]!, PATHS.applied, { nodeId: this.nodeId, seq }).catch(() => { this.#ackSent = -1; });
+      // An acknowledgement lost is asked for again: fences everywhere wait on it, and no change may come to resend it.
+      post(this.#agent, this.#managers[this.#current]!, PATHS.applied, { nodeId: this.nodeId, seq }).catch(() => {
+        this.#ackSent = -1;
+        if (!this.#closed) setTimeout(() => this.#queueAck(), this.#retryMs);
+      });
     });
   }
 

@@ -1,7 +1,8 @@
 // Test support: a steady stream of new-connection HTTP requests through the mesh, as a client population
-// does, counting what was answered and when and why each failed request failed.
+// does, counting what was answered and when and why each failed request failed; and a service update
+// through the engine API, for the planned-change tests (in one process and as processes).
 import http from 'node:http';
-import { waitFor } from './cluster.js';
+import { api, waitFor } from './cluster.js';
 
 export interface FailedRequest {
   /** When the request was sent (Date.now()). */
@@ -57,4 +58,11 @@ export function steadyLoad(hosts: string[], port: number, perSecond: number): St
       await waitFor('requests in flight to finish', () => inFlight === 0, 10_000);
     },
   };
+}
+
+/** Updates service `name` through the engine API at `manager` to `change(its spec)`. */
+export async function updateService(manager: string, name: string, change: (spec: any) => any): Promise<void> {
+  const { body: service } = await api(manager, 'GET', `/services/${name}`);
+  const res = await api(manager, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, change(service.Spec));
+  if (res.status !== 200) throw new Error(`update of ${name} failed: ${JSON.stringify(res.body)}`);
 }

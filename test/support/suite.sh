@@ -21,6 +21,7 @@ BUSY=(
   test/node-failure.test.ts
   test/node-kill.test.ts
   test/planned-changes.test.ts
+  test/planned-changes-processes.test.ts
   test/planned-stop-keepalive.test.ts
   test/quorum.test.ts
 )
