@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { waitFor } from './cluster.js';
-import { killWithChildren } from './processes.js';
+import { childrenOf, killWithChildren } from './processes.js';
 
 /**
  * The installed command, running the build in dist/ (`npm test` builds it first; after changing src,
@@ -104,4 +104,12 @@ export async function upProcess(t: Test, args: string[], env: NodeJS.ProcessEnv 
   child.stderr!.on('data', (chunk) => { stderr += chunk; });
   await waitFor('the start-up table', () => stdout.includes('Ctrl-C'), 30_000).catch((err: Error) => { throw new Error(`${err.message}: ${stderr}`); });
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** The node processes `up` (pid) runs, by hostname (ps shows each as `routemesh nodeN`), once there are `count`. */
+export async function nodeProcesses(pid: number, count: number): Promise<Map<string, number>> {
+  return waitFor(`${count} node processes`, () => {
+    const named = childrenOf(pid).flatMap((c) => { const m = /^routemesh (node\d+)$/.exec(c.cmdline); return m ? [[m[1]!, c.pid] as const] : []; });
+    return named.length === count ? new Map(named) : undefined;
+  });
 }
