@@ -7,9 +7,7 @@ import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { api, published, serviceSpec, testBlock, waitFor, waitForRunning } from './support/cluster.js';
-import { nodeProcesses, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
-import type { UpProcess } from './support/cli.js';
-import { gone } from './support/processes.js';
+import { nodeProcesses, powerLoss, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
 import { connectAndWait, httpGet, whoamiHost } from './support/net.js';
 
 const B = testBlock(246);
@@ -36,15 +34,6 @@ async function firstAnswer(host: string, port: number, since: number): Promise<n
   return performance.now() - since;
 }
 
-/** SIGKILLs `up` and every node process in the same instant, as a power loss would, and waits until none is left. */
-async function powerLoss(up: UpProcess): Promise<void> {
-  const nodes = [...(await nodeProcesses(up.child.pid!, 3)).values()];
-  for (const pid of [up.child.pid!, ...nodes]) process.kill(pid, 'SIGKILL');
-  await up.exited;
-  const left = await gone(nodes, 5000);
-  if (left.length) throw new Error(`node processes ${left.join(', ')} outlived their SIGKILL`);
-}
-
 t.test('power loss: up and every node SIGKILLed; up again finds the same swarm and serves; a worker restarted by itself comes back; --fresh starts over', async (t) => {
   const { root, dataDir } = tempDataDir();
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -64,7 +53,7 @@ t.test('power loss: up and every node SIGKILLed; up again finds the same swarm a
   const before = await swarmState();
   t.equal(before.swarm.Spec.Orchestration.TaskHistoryRetentionLimit, 7);
 
-  await powerLoss(first);
+  await powerLoss(first, 3);
   t.equal(await connectAndWait(NODES[1]!, 8081, 1000), 'refused', 'nothing serves after the power loss');
 
   const spawned = performance.now();

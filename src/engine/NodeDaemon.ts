@@ -248,6 +248,12 @@ export class NodeDaemon implements SwarmDirectory {
       throw new Error(`${join(dir, IDENTITY_FILE)} is damaged (${(error as Error).message}): start with --fresh (or remove ${dir}) to begin again, which loses this node's place in its swarm`);
     }
     const swarm = await this.#swarmData?.load();
+    if (!swarm && identity.managers.every((addr) => addr === this.engine.clusterAddr)) {
+      // Its swarm lived only here: without it there is nothing to go back to, and waiting would never end.
+      throw new Error(`cannot start ${this.#options.hostname}: ${join(dir, IDENTITY_FILE)} names it the only manager of its swarm, but ` +
+        `${this.#swarmData!.dir} holds no copy of that swarm (removed, or never written): restore a copy of ${this.#swarmData!.dir}, ` +
+        `or start over, which loses the swarm: routemesh up --fresh (for routemesh node start, remove ${dir})`);
+    }
     return swarm ? { ...identity, swarm } : identity;
   }
 

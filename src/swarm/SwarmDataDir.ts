@@ -3,7 +3,7 @@
 // from then on. A crash mid-write loses at most the last write, said so; any other damage is refused with
 // what to do, never loaded as a half-state.
 import { chmod, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Manager } from './Manager.js';
 import { checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
@@ -111,6 +111,7 @@ export class SwarmDataDir {
 
   #damaged(name: string, what: string): Error {
     return new Error(`the swarm's data in ${join(this.dir, name)} is damaged: ${what}. routemesh will not start a half-restored ` +
-      `swarm: restore a copy of ${this.dir}, or start over (loses the swarm) with routemesh up --fresh or by removing ${this.dir}`);
+      `swarm: restore a copy of ${this.dir}, or start over (loses the swarm) with routemesh up --fresh, which removes every node's data ` +
+      `(for routemesh node start, remove ${dirname(this.dir)})`);
   }
 }
