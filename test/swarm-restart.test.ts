@@ -60,6 +60,7 @@ t.test('power loss: up and every node SIGKILLed; up again finds the same swarm a
   const serving = firstAnswer(NODES[1]!, 8081, spawned);
   const second = await upProcess(t, upArgs(dataDir, '--nodes', '3', '--demo'));
   t.comment(`restart to serving (3 node processes, 2 services, 6 tasks): ${Math.round(await serving)} ms; to up's table: ${Math.round(performance.now() - spawned)} ms`);
+  t.match(second.stdout(), new RegExp(`^HOSTNAME +ROLE.*\nnode1 +manager .*\nnode2 +worker .*\nnode3 +worker `), 'the table once every node is back in the swarm');
   t.match(second.stdout(), /Service my-web: traefik\/whoami, 4 replicas, /, 'the demo is the one there, scaled to 4, not created again');
   t.notMatch(second.stderr(), /only \d+ of \d+ tasks|service my-web created/);
 
