@@ -178,8 +178,15 @@ export class NodeDaemon implements SwarmDirectory {
 
   // ---- life -------------------------------------------------------------------------------------
 
-  /** Listens, then, with a data directory that remembers a swarm, goes back into it. */
+  /**
+   * Reads its data directory, listens, then, when that remembers a swarm, goes back into it. Damaged data
+   * stops it before its engine API ever answers, so `up` never takes it for a node that started and died.
+   */
   async start(): Promise<void> {
+    const identity = await this.#loadIdentity().catch(async (error: Error) => {
+      await this.close();
+      throw error;
+    });
     try {
       await this.engine.listen();
     } catch (error) {
@@ -189,10 +196,6 @@ export class NodeDaemon implements SwarmDirectory {
         ? `cannot start ${this.#options.hostname}: ${e.message.replace(/^listen /, '')}; is another routemesh node on ${this.#options.address}? Stop it or pick another --address`
         : `cannot start ${this.#options.hostname}: ${e.message}`);
     }
-    const identity = await this.#loadIdentity().catch(async (error: Error) => {
-      await this.close();
-      throw error;
-    });
     if (!identity) return;
     try {
       await this.engine.resume(identity);

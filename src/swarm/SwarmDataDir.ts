@@ -96,7 +96,7 @@ export class SwarmDataDir {
       throw this.#damaged(name, `it holds ${(error as Error).message}`);
     }
     if (frames.tornBytes) {
-      if (!tornOk) throw this.#damaged(name, `its last ${frames.tornBytes} bytes are not a whole record`);
+      if (!tornOk) throw this.#damaged(name, `its last ${frames.tornBytes} bytes are not a whole record that passes its CRC-32 check`);
       this.#log(`swarm data: ${join(this.dir, name)} ends with ${frames.tornBytes} bytes of a record cut off mid-write ` +
         '(the process stopped while writing it): dropped them; the changes of that last write are lost');
     }
