@@ -8,7 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, testBlock, waitFor } from './support/cluster.js';
-import { powerLoss, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
+import { nodeProcesses, powerLoss, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
 import { childrenOf, gone } from './support/processes.js';
 import { connectAndWait } from './support/net.js';
 
@@ -67,7 +67,7 @@ t.test('a torn last journal write is dropped and said; a byte flipped in the jou
   const journal = (dir: string): string => path.join(dir, 'node1', 'swarm', 'journal');
   const labelled = (record: { value: any }): boolean => record.value.changes?.some((c: any) => c.put === 'service' && c.object.Spec.Labels.torn === 'yes');
   await waitFor('the label in the journal\'s last record', () => { const all = records(journal(dataDir)); return all.length > 1 && labelled(all.at(-1)!); });
-  await powerLoss(first, 2);
+  await powerLoss(first, [...(await nodeProcesses(first.child.pid!, 2)).values()]);
   t.ok(labelled(records(journal(dataDir)).at(-1)!), 'the label is still the last record written');
 
   const copy = (name: string): string => {

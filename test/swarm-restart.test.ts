@@ -53,7 +53,7 @@ t.test('power loss: up and every node SIGKILLed; up again finds the same swarm a
   const before = await swarmState();
   t.equal(before.swarm.Spec.Orchestration.TaskHistoryRetentionLimit, 7);
 
-  await powerLoss(first, 3);
+  await powerLoss(first, [...(await nodeProcesses(first.child.pid!, 3)).values()]);
   t.equal(await connectAndWait(NODES[1]!, 8081, 1000), 'refused', 'nothing serves after the power loss');
 
   const spawned = performance.now();
@@ -110,6 +110,14 @@ t.test('power loss: up and every node SIGKILLed; up again finds the same swarm a
   const fresh = await upProcess(t, upArgs(dataDir, '--nodes', '1', '--fresh'));
   t.not((await api(MANAGER, 'GET', '/swarm')).body.ID, before.swarm.ID, '--fresh: a new swarm');
   t.same((await api(MANAGER, 'GET', '/services')).body, [], 'without the old services');
-  fresh.child.kill('SIGTERM');
-  t.same(await fresh.exited, [0, null]);
+
+  // What the API answered as done survives a crash right after the answer, even while the journal is busy
+  // writing the tasks of a large service.
+  const freshNodes = [...(await nodeProcesses(fresh.child.pid!, 1)).values()];
+  const burst = (await api(MANAGER, 'POST', '/services/create', serviceSpec('burst', 'traefik/whoami', { Mode: { Replicated: { Replicas: 100 } } }))).body.ID;
+  const spec = (await api(MANAGER, 'GET', `/services/${burst}`)).body;
+  t.equal((await api(MANAGER, 'POST', `/services/${burst}/update?version=${spec.Version.Index}`, { ...spec.Spec, Labels: { acked: 'yes' } })).status, 200);
+  await powerLoss(fresh, freshNodes);
+  await upProcess(t, upArgs(dataDir, '--nodes', '1'));
+  t.same((await api(MANAGER, 'GET', `/services/${burst}`)).body.Spec?.Labels, { acked: 'yes' }, 'the service, and the update answered just before the crash, are there');
 });

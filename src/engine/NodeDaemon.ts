@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../swarm/index.js';
-import type { SwarmState } from '../swarm/index.js';
+import type { SwarmJournal, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { parseDnsAddress } from '../vip-dns/index.js';
@@ -76,7 +76,7 @@ export class NodeDaemon implements SwarmDirectory {
   readonly #shared: SharedByNodes | undefined;
   readonly #swarmData: SwarmDataDir | undefined;
   /** The control plane this node runs (it leads), with its event log and its journal. */
-  #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<{ close(): Promise<void> } | undefined> } | undefined;
+  #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<SwarmJournal | undefined> } | undefined;
   /** Identity writes, one after the other. */
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
@@ -156,6 +156,11 @@ export class NodeDaemon implements SwarmDirectory {
       ...(journal ? { journal } : {}),
     };
     return manager;
+  }
+
+  /** A journal that failed has said so, and what to do: the answer goes out all the same. */
+  async durable(): Promise<void> {
+    await (await this.#control?.journal)?.flush().catch(() => {});
   }
 
   findEngine(hostname: string): Engine | undefined {

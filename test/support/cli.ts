@@ -114,11 +114,10 @@ export async function nodeProcesses(pid: number, count: number): Promise<Map<str
   });
 }
 
-/** SIGKILLs `up` and its `count` node processes in the same instant, as a power loss would, and waits until none is left. */
-export async function powerLoss(up: UpProcess, count: number): Promise<void> {
-  const nodes = [...(await nodeProcesses(up.child.pid!, count)).values()];
+/** SIGKILLs `up` and its node processes (from nodeProcesses) in the same instant, as a power loss would, and waits until none is left. */
+export async function powerLoss(up: UpProcess, nodes: readonly number[]): Promise<void> {
   for (const pid of [up.child.pid!, ...nodes]) process.kill(pid, 'SIGKILL');
   await up.exited;
-  const left = await gone(nodes, 5000);
+  const left = await gone([...nodes], 5000);
   if (left.length) throw new Error(`node processes ${left.join(', ')} outlived their SIGKILL`);
 }
