@@ -14,7 +14,7 @@ import { formSwarm } from '../src/cli/swarmFormation.js';
 import { startNode } from '../src/engine/index.js';
 import { api, testBlock, waitFor } from './support/cluster.js';
 import { nodeProcesses, routemesh, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
-import { childrenOf, killWithChildren } from './support/processes.js';
+import { childrenOf, gone, killWithChildren } from './support/processes.js';
 import { connectAndWait, whoamiHost } from './support/net.js';
 
 const UP = testBlock(48);
@@ -24,16 +24,6 @@ const SOLO = testBlock(51);
 function upArgs(nodes: number, ...more: string[]): string[] {
   return ['--nodes', String(nodes), '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP + 1}.0.0/16`, '--vip-subnet', `127.${UP + 2}.0.0/16`,
     '--dns', `127.${UP}.0.250`, '--dns-upstream', `127.${UP}.0.251`, '--metrics-port', 'off', ...more];
-}
-
-/** Resolves once none of `pids` is left (SIGKILLing what is left after `ms`, and saying so). */
-async function gone(pids: number[], ms: number): Promise<number[]> {
-  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
-  const deadline = Date.now() + ms;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  const left = pids.filter(alive);
-  for (const pid of left) process.kill(pid, 'SIGKILL');
-  return left;
 }
 
 function tempDir(t: Test): string {

@@ -147,7 +147,7 @@ t.test('a last write the file grew for but never got (zeros) is torn too', async
 
 t.test('damage before the last record, or in the snapshot, is refused with what to do', async (t) => {
   const { data, dir } = await twoWrites(t);
-  const damaged = /the swarm's data in .* is damaged: .*routemesh will not start a half-restored swarm: restore a copy of .*, or start over \(loses the swarm\) with routemesh up --fresh or by removing/;
+  const damaged = /the swarm's data in .* is damaged: .*routemesh will not start a half-restored swarm: restore a copy of .*, or start over \(loses the swarm\) with routemesh up --fresh, which removes every node's data \(for routemesh node start, remove /;
   const flip = async (file: string, at: (bytes: Buffer) => number) => {
     const path = join(dir, file);
     await copyFile(path, `${path}.good`);

@@ -53,13 +53,18 @@ async function inSwarm(member: SwarmMember): Promise<boolean> {
   return state === 'active' || state === 'pending';
 }
 
-/** Until the manager sees every member Ready, or says which are not when the deadline passes. */
+/**
+ * Until every member is back in the swarm (active, not pending) and the manager sees it Ready, or says which
+ * are not when the deadline passes. The manager's word alone is not enough: a restored swarm keeps each node
+ * Ready until its heartbeats are overdue.
+ */
 async function waitReady(manager: EngineClient, members: readonly SwarmMember[], options: FormationOptions): Promise<void> {
   const deadline = Date.now() + READY_DEADLINE_MS;
   for (;;) {
     const nodes = await manager.get<ApiNode[]>('/nodes');
     const ready = new Set(nodes.filter((n) => n.Status?.State === 'ready').map((n) => n.Status?.Addr));
-    const waiting = members.filter((m) => !ready.has(m.address));
+    const back = await Promise.all(members.map(async (m) => ready.has(m.address) && (await m.client.get<ApiInfo>('/info')).Swarm?.LocalNodeState === 'active'));
+    const waiting = members.filter((_, i) => !back[i]);
     if (waiting.length === 0) return;
     if (Date.now() >= deadline) {
       throw failure(`${waiting.map((m) => m.hostname).join(', ')} did not come back Ready within ${READY_DEADLINE_MS / 1000} s of the restart: ` +

@@ -28,6 +28,8 @@ export interface SwarmDirectory {
   newManager(restore?: SwarmState): Manager;
   /** The engine of the node with this hostname, for fault injection. */
   findEngine(hostname: string): Engine | undefined;
+  /** Resolves once every change the control plane this node runs has made so far is kept (synced to its data directory). */
+  durable(): Promise<void>;
 }
 
 export interface EngineOptions {
@@ -440,6 +442,10 @@ export class Engine implements EngineContext {
 
   hasImage(image: string): boolean {
     return this.#runtime.hasImage(image);
+  }
+
+  durable(): Promise<void> {
+    return this.#directory.durable();
   }
 
   // ---- membership -----------------------------------------------------------------------------

@@ -67,6 +67,8 @@ export interface SharedByNodes {
 
 const API_PORT = 2375;
 const IDENTITY_FILE = 'node.json';
+/** Where a leading node keeps its swarm, in its data directory. */
+const SWARM_DIR = 'swarm';
 
 export class NodeDaemon implements SwarmDirectory {
   readonly engine: Engine;
@@ -109,7 +111,7 @@ export class NodeDaemon implements SwarmDirectory {
       },
       ...(options.log ? { log: options.log } : {}),
     });
-    if (options.dataDir) this.#swarmData = new SwarmDataDir(join(options.dataDir, 'swarm'), { log: this.#log });
+    if (options.dataDir) this.#swarmData = new SwarmDataDir(join(options.dataDir, SWARM_DIR), { log: this.#log });
     this.engine = new Engine({
       hostname: options.hostname,
       address: options.address,
@@ -163,6 +165,11 @@ export class NodeDaemon implements SwarmDirectory {
     return manager;
   }
 
+  /** A journal that failed has said so, and what to do: the answer goes out all the same. */
+  async durable(): Promise<void> {
+    await (await this.#control?.journal)?.flush().catch(() => {});
+  }
+
   /** Fault injection reaches the nodes of one process only: a node process alone fails by being killed. */
   findEngine(hostname: string): Engine | undefined {
     return this.#shared?.findEngine(hostname);
@@ -184,8 +191,15 @@ export class NodeDaemon implements SwarmDirectory {
 
   // ---- life -------------------------------------------------------------------------------------
 
-  /** Listens, then, with a data directory that remembers a swarm, goes back into it. */
+  /**
+   * Reads its data directory, listens, then, when that remembers a swarm, goes back into it. Damaged data
+   * stops it before its engine API ever answers, so `up` never takes it for a node that started and died.
+   */
   async start(): Promise<void> {
+    const identity = await this.#loadIdentity().catch(async (error: Error) => {
+      await this.close();
+      throw error;
+    });
     try {
       await this.engine.listen();
     } catch (error) {
@@ -195,10 +209,6 @@ export class NodeDaemon implements SwarmDirectory {
         ? `cannot start ${this.#options.hostname}: ${e.message.replace(/^listen /, '')}; is another routemesh node on ${this.#options.address}? Stop it or pick another --address`
         : `cannot start ${this.#options.hostname}: ${e.message}`);
     }
-    const identity = await this.#loadIdentity().catch(async (error: Error) => {
-      await this.close();
-      throw error;
-    });
     if (!identity) return;
     try {
       await this.engine.resume(identity);
@@ -254,6 +264,12 @@ export class NodeDaemon implements SwarmDirectory {
       throw new Error(`${join(dir, IDENTITY_FILE)} is damaged (${(error as Error).message}): start with --fresh (or remove ${dir}) to begin again, which loses this node's place in its swarm`);
     }
     const swarm = await this.#swarmData?.load();
+    if (!swarm && identity.managers.every((addr) => addr === this.engine.clusterAddr)) {
+      // Its swarm lived only here: without it there is nothing to go back to, and waiting would never end.
+      throw new Error(`cannot start ${this.#options.hostname}: ${join(dir, IDENTITY_FILE)} names it the only manager of its swarm, but ` +
+        `${join(dir, SWARM_DIR)} holds no copy of that swarm (removed, or never written): restore a copy of ${join(dir, SWARM_DIR)}, ` +
+        `or start over, which loses the swarm: routemesh up --fresh (for routemesh node start, remove ${dir})`);
+    }
     return swarm ? { ...identity, swarm } : identity;
   }
 

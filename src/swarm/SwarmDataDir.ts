@@ -3,7 +3,7 @@
 // from then on. A crash mid-write loses at most the last write, said so; any other damage is refused with
 // what to do, never loaded as a half-state.
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Manager } from './Manager.js';
 import type { SwarmBackend } from './SwarmBackend.js';
 import { checkSwarmState } from './SwarmState.js';
@@ -101,7 +101,7 @@ export class SwarmDataDir implements SwarmBackend {
       throw this.#damaged(name, `it holds ${(error as Error).message}`);
     }
     if (frames.tornBytes) {
-      if (!tornOk) throw this.#damaged(name, `its last ${frames.tornBytes} bytes are not a whole record`);
+      if (!tornOk) throw this.#damaged(name, `its last ${frames.tornBytes} bytes are not a whole record that passes its CRC-32 check`);
       this.#log(`swarm data: ${join(this.dir, name)} ends with ${frames.tornBytes} bytes of a record cut off mid-write ` +
         '(the process stopped while writing it): dropped them; the changes of that last write are lost');
     }
@@ -116,6 +116,7 @@ export class SwarmDataDir implements SwarmBackend {
 
   #damaged(name: string, what: string): Error {
     return new Error(`the swarm's data in ${join(this.dir, name)} is damaged: ${what}. routemesh will not start a half-restored ` +
-      `swarm: restore a copy of ${this.dir}, or start over (loses the swarm) with routemesh up --fresh or by removing ${this.dir}`);
+      `swarm: restore a copy of ${this.dir}, or start over (loses the swarm) with routemesh up --fresh, which removes every node's data ` +
+      `(for routemesh node start, remove ${dirname(this.dir)})`);
   }
 }

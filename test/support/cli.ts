@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { waitFor } from './cluster.js';
-import { childrenOf, killWithChildren } from './processes.js';
+import { childrenOf, gone, killWithChildren } from './processes.js';
 
 /**
  * The installed command, running the build in dist/ (`npm test` builds it first; after changing src,
@@ -106,10 +106,18 @@ export async function upProcess(t: Test, args: string[], env: NodeJS.ProcessEnv 
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
-/** The node processes `up` (pid) runs, by hostname, once there are `count`. */
+/** The node processes `up` (pid) runs, by hostname (ps shows each as `routemesh nodeN`), once there are `count`. */
 export async function nodeProcesses(pid: number, count: number): Promise<Map<string, number>> {
   return waitFor(`${count} node processes`, () => {
     const named = childrenOf(pid).flatMap((c) => { const m = /^routemesh (node\d+)$/.exec(c.cmdline); return m ? [[m[1]!, c.pid] as const] : []; });
     return named.length === count ? new Map(named) : undefined;
   });
+}
+
+/** SIGKILLs `up` and its node processes (from nodeProcesses) in the same instant, as a power loss would, and waits until none is left. */
+export async function powerLoss(up: UpProcess, nodes: readonly number[]): Promise<void> {
+  for (const pid of [up.child.pid!, ...nodes]) process.kill(pid, 'SIGKILL');
+  await up.exited;
+  const left = await gone([...nodes], 5000);
+  if (left.length) throw new Error(`node processes ${left.join(', ')} outlived their SIGKILL`);
 }

@@ -77,3 +77,13 @@ export async function descendantNamed(ancestor: number, comm: string): Promise<n
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Resolves once none of `pids` is left (SIGKILLing what is left after `ms`, and saying so). */
+export async function gone(pids: number[], ms: number): Promise<number[]> {
+  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const deadline = Date.now() + ms;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  const left = pids.filter(alive);
+  for (const pid of left) process.kill(pid, 'SIGKILL');
+  return left;
+}

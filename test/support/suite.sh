@@ -24,6 +24,7 @@ BUSY=(
   test/planned-changes-processes.test.ts
   test/planned-stop-keepalive.test.ts
   test/quorum.test.ts
+  test/swarm-restart.test.ts
 )
 
 tsc -p tsconfig.build.json --incremental --tsBuildInfoFile dist/.tsbuildinfo || exit 1

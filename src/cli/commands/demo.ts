@@ -1,6 +1,6 @@
 // The demo of `routemesh up --demo`: create my-web (traefik/whoami, 6 replicas, 8080 -> 80), unless it is there, through the
 // engine API exactly as `service create` would, wait for its tasks to run, and show where each listens.
-import type { ApiNode, ApiTask } from '../apiTypes.js';
+import type { ApiNode, ApiService, ApiTask } from '../apiTypes.js';
 import type { CommandContext } from '../CommandContext.js';
 import { truncateId } from '../dockerText.js';
 import { EngineClient, EngineError, filtersParam } from '../EngineClient.js';
@@ -21,26 +21,35 @@ export interface DemoOptions {
   readonly signal: AbortSignal;
 }
 
+export interface DemoTasks {
+  /** Its running tasks, by slot (fewer than `replicas` if the deadline passed). */
+  tasks: ApiTask[];
+  /** How many it asks for: 6, or what it was scaled to before a restart. */
+  replicas: number;
+}
+
 /**
- * Creates the service, unless the swarm has it already (`up` again with the same data), and waits for it;
- * returns its running tasks (fewer if the deadline passed).
+ * Creates the service, unless the swarm has it already (`up` again with the same data, maybe scaled since),
+ * and waits for as many tasks as it asks for to run.
  */
-export async function runDemo(ctx: CommandContext, client: EngineClient, options: DemoOptions): Promise<ApiTask[]> {
-  const created = await existing(client) ?? await create(ctx, client);
+export async function runDemo(ctx: CommandContext, client: EngineClient, options: DemoOptions): Promise<DemoTasks> {
+  const found = await existing(client);
+  const service = found ?? await create(ctx, client);
+  const replicas = found?.Spec.Mode?.Replicated?.Replicas ?? DEMO_REPLICAS;
   const deadline = Date.now() + options.deadlineMs;
   let running: ApiTask[] = [];
   while (!options.signal.aborted) {
-    const tasks = (await client.get<ApiTask[]>('/tasks', { filters: filtersParam({ service: [created.ID] }) })) ?? [];
+    const tasks = (await client.get<ApiTask[]>('/tasks', { filters: filtersParam({ service: [service.ID] }) })) ?? [];
     running = tasks.filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running');
-    if (running.length >= DEMO_REPLICAS || Date.now() >= deadline) break;
+    if (running.length >= replicas || Date.now() >= deadline) break;
     await sleep(options.pollMs, options.signal);
   }
-  return running.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0));
+  return { tasks: running.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)), replicas };
 }
 
-async function existing(client: EngineClient): Promise<{ ID: string } | undefined> {
+async function existing(client: EngineClient): Promise<ApiService | undefined> {
   try {
-    return await client.get<{ ID: string }>(`/services/${DEMO_SERVICE}`);
+    return await client.get<ApiService>(`/services/${DEMO_SERVICE}`);
   } catch (error) {
     if (error instanceof EngineError && error.notFound) return undefined;
     throw error;

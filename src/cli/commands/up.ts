@@ -213,12 +213,12 @@ async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, sign
 
 /** `cmd`: how the user runs routemesh (`./routemesh` in a checkout). */
 async function showDemo(ctx: CommandContext, client: EngineClient, cluster: UpCluster, env: string, cmd: string, signal: AbortSignal): Promise<void> {
-  const tasks = await runDemo(ctx, client, { pollMs: Math.min(ctx.pollMs, 100), deadlineMs: DEMO_DEADLINE_MS, signal });
+  const { tasks, replicas } = await runDemo(ctx, client, { pollMs: Math.min(ctx.pollMs, 100), deadlineMs: DEMO_DEADLINE_MS, signal });
   if (signal.aborted) return;
-  ctx.write(`\nService ${DEMO_SERVICE}: traefik/whoami, 6 replicas, published on port 8080 of every node\n`);
+  ctx.write(`\nService ${DEMO_SERVICE}: traefik/whoami, ${replicas} replicas, published on port 8080 of every node\n`);
   ctx.write(await renderDemoTasks(client, tasks));
-  if (tasks.length < 6) {
-    ctx.err(`only ${tasks.length} of 6 tasks of ${DEMO_SERVICE} run after ${DEMO_DEADLINE_MS / 1000} s; see \`${cmd} service ps ${DEMO_SERVICE}\``);
+  if (tasks.length < replicas) {
+    ctx.err(`only ${tasks.length} of ${replicas} tasks of ${DEMO_SERVICE} run after ${DEMO_DEADLINE_MS / 1000} s; see \`${cmd} service ps ${DEMO_SERVICE}\``);
   }
   // Any node but the manager shows best that the mesh answers everywhere.
   const node2 = cluster.nodes[1] ?? cluster.nodes[0]!;

@@ -39,6 +39,11 @@ export interface EngineContext {
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
   /**
+   * Resolves once every change made so far is on disk (a leader with a data directory), so that what the
+   * API has answered as done survives a crash, as Swarm answers once its Raft log has the change.
+   */
+  durable(): Promise<void>;
+  /**
    * routemesh's fault injection: power a node off, or on again. A refusal is thrown at once. An engine
    * that fails itself powers off only once `answered` settles (the response is out); the promise it
    * returns settles then, so its caller must not wait for it before answering.
