@@ -342,7 +342,7 @@ t.test('bad requests get a clear 4xx, and the port keeps serving', async (t) => 
   // A body past the limit: refused, whether the answer or a reset reaches the sender first.
   const huge = await request('POST', '/v1/join', Buffer.alloc(9 << 20, 0x20)).catch((error: Error) => ({ status: 0, body: error.message }));
   t.ok(huge.status === 400 || /ECONNRESET|EPIPE/.test(String(huge.body)), `a 9 MiB body is refused (${huge.status} ${JSON.stringify(huge.body).slice(0, 120)})`);
-  t.same((await request('GET', '/v1/ping')).body, { leader: true }, 'the port still answers');
+  t.match((await request('GET', '/v1/ping')).body, { leader: true, index: Number }, 'the port still answers');
   t.equal(p.manager.store.nodes().length, 0, 'nothing was half-written');
 });
 
@@ -363,7 +363,7 @@ t.test('a session reader that stops reading is dropped once far behind; the port
     p.manager.updateNode(nodeId, node.Version.Index, { ...node.Spec, Labels: { big: `${label}${node.Version.Index}` } });
     return p.logs.find((l) => /reads its session too slowly \(\d+ bytes behind\): dropped; it resyncs when it reconnects/.test(l));
   }, 30_000);
-  t.same((await request('GET', '/v1/ping')).body, { leader: true }, 'the port still answers');
+  t.match((await request('GET', '/v1/ping')).body, { leader: true, index: Number }, 'the port still answers');
   socket.resume();
   await waitFor('the dropped session to close', () => closed);
 });
@@ -376,7 +376,7 @@ t.test('a manager that does not lead answers 503 naming the leader, and ping; a 
   await follower.listen(FOLLOWER, CLUSTER_PORT);
   const refused = await request('POST', '/v1/heartbeat', '{"nodeId":"x"}', FOLLOWER);
   t.match(refused, { status: 503, body: { code: 'unavailable', leader: CLUSTER, message: `this manager is not the leader: the leader is at ${CLUSTER}` } });
-  t.same((await request('GET', '/v1/ping', undefined, FOLLOWER)).body, { leader: false });
+  t.match((await request('GET', '/v1/ping', undefined, FOLLOWER)).body, { leader: false, index: Number });
   const joined = await ManagerLink.join(`${FOLLOWER}:${CLUSTER_PORT}`, { token: leader.manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
   t.ok(leader.manager.store.node(joined.nodeId), 'a join asked of the follower is taken to the leader');
 
@@ -384,4 +384,78 @@ t.test('a manager that does not lead answers 503 naming the leader, and ping; a 
   t.teardown(() => leaderless.close());
   await leaderless.listen(`127.${BLOCK}.0.4`, CLUSTER_PORT);
   t.match(await request('POST', '/v1/join', '{}', `127.${BLOCK}.0.4`), { status: 503, body: { message: /knows of none: the swarm does not have a leader/ } });
+});
+
+/** A manager played by hand on 127.B.0.3:2377: `session` answers each session (its count from 1), the rest answer `other`. */
+async function handMadeManager(t: Test, session: (res: http.ServerResponse, count: number) => void, other: (url: string) => string): Promise<{ sessions: () => number }> {
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/v1/session')) {
+      session(res, ++count);
+      return;
+    }
+    req.resume();
+    req.on('end', () => res.end(other(req.url ?? '')));
+  });
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  await new Promise<void>((resolve) => server.listen(CLUSTER_PORT, `127.${BLOCK}.0.3`, resolve));
+  return { sessions: () => count };
+}
+
+const HAND_NODE = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active', Labels: {} }, Status: { State: 'ready', Addr: nodeAddr(1) }, Description: { Hostname: 'node1' } };
+const wholeView = (): string => `${JSON.stringify({ type: 'complete', epoch: 'e1', seq: 1, nodes: [HAND_NODE], services: [], tasks: [] })}\n`;
+
+t.test('what a manager sends that is not the protocol (a null line, an unknown message, a non-JSON answer) drops the session, never the node', async (t) => {
+  const manager = await handMadeManager(t, (res, count) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(wholeView());
+    if (count === 1) res.write('null\n');
+    if (count === 2) res.write('{"type":"weird"}\n');
+  }, (url) => (url === '/v1/heartbeat' ? 'this is not JSON' : '{}'));
+  const logs: string[] = [];
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`127.${BLOCK}.0.3:${CLUSTER_PORT}`], heartbeatPeriodMs: 100, retryMs: 50, log: (l) => { logs.push(l); } });
+  t.teardown(() => link.close());
+  await link.start();
+  await waitFor('a third session', () => manager.sessions() >= 3);
+  t.match(logs.join('\n'), /sent a line that is not a session message \(Cannot read properties of null|sent a line that is not a session message/);
+  t.match(logs.join('\n'), /unknown message type "weird"/);
+  t.ok(link.view.node('n1'), 'the view held through it all');
+});
+
+t.test('a manager that says nothing for three heartbeat periods (frozen, not dead) is left for another', async (t) => {
+  // The first session gets the whole view, then silence (no change, no `alive`); later ones no answer at all.
+  const manager = await handMadeManager(t, (res, count) => {
+    if (count > 1) return;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(wholeView());
+  }, (url) => (url === '/v1/heartbeat' ? '{"periodMs":100}' : '{}'));
+  const logs: string[] = [];
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`127.${BLOCK}.0.3:${CLUSTER_PORT}`], heartbeatPeriodMs: 100, retryMs: 50, log: (l) => { logs.push(l); } });
+  t.teardown(() => link.close());
+  const leaderless = new Promise<void>((resolve) => link.once('leaderless', resolve));
+  await link.start();
+  await waitFor('a second session', () => manager.sessions() >= 2, 5000);
+  t.match(logs.join('\n'), /the manager said nothing for 3 heartbeat periods/);
+  await leaderless;
+  t.pass('and, no manager serving it, the link calls its leader lost');
+});
+
+t.test('a real manager is never silent that long: it says alive each heartbeat period', async (t) => {
+  const p = await plane(t);
+  const { link, logs } = await linked(t, p, 5);
+  const started = Date.now();
+  await waitFor('four seconds of a quiet swarm', () => Date.now() - started > 4000, 6000);
+  t.notMatch(logs.join('\n'), /said nothing/, 'the session was never taken for frozen');
+  t.ok(link.view.nodes().length > 0);
+});
+
+t.test('a node removed from the swarm is told so by its session (404), and leaves', async (t) => {
+  const p = await plane(t);
+  const { link } = await linked(t, p, 6);
+  const removed = new Promise<void>((resolve) => link.once('removed', resolve));
+  p.manager.removeNode(link.nodeId, true);
+  await removed;
+  const answer = await request('GET', `/v1/session?node=${link.nodeId}`);
+  t.equal(answer.status, 404, 'a session asked for it afterwards is refused, not cut');
+  t.match(answer.body.message, /is not a member of this swarm: join it again/);
 });

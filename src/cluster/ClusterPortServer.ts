@@ -9,6 +9,7 @@ import { SwarmError } from '../swarm/index.js';
 import type { Dispatcher } from './Dispatcher.js';
 import { ENGINE_PREFIX, PATHS } from './protocol.js';
 import type { JoinRequest, StatusReport } from './protocol.js';
+import type { Pong } from './ManagerLink.js';
 
 const MAX_BODY_BYTES = 8 << 20;
 /** A request head or body that takes longer than this is cut: no client may hold the port. */
@@ -21,6 +22,8 @@ export interface ClusterPortOptions {
   engineApi?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Where the leader is, as this manager knows it, for a node that asked a manager that is not. */
   leader?: () => string | undefined;
+  /** The highest version of the swarm this manager has (its own, or its copy), which a ping answers. */
+  index?: () => number;
   log?: (line: string) => void;
   /** How far behind a session reader may fall before it is dropped (64 MiB; tests lower it). */
   maxSessionBacklogBytes?: number;
@@ -30,6 +33,7 @@ export class ClusterPortServer {
   /** Set while this manager leads. */
   #dispatcher: Dispatcher | undefined;
   readonly #leader: () => string | undefined;
+  readonly #index: () => number;
   readonly #server: http.Server;
   readonly #log: (line: string) => void;
   readonly #maxBacklog: number;
@@ -42,6 +46,7 @@ export class ClusterPortServer {
   constructor(options: ClusterPortOptions = {}) {
     this.#log = options.log ?? (() => {});
     this.#leader = options.leader ?? (() => undefined);
+    this.#index = options.index ?? (() => 0);
     this.#maxBacklog = options.maxSessionBacklogBytes ?? DEFAULT_MAX_SESSION_BACKLOG_BYTES;
     const engineApi = options.engineApi;
     this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
@@ -86,7 +91,7 @@ export class ClusterPortServer {
     if (req.headers.origin !== undefined) throw new SwarmError('invalid_argument', 'the cluster port does not answer web pages');
     const url = new URL(req.url ?? '/', 'http://cluster');
     const route = `${req.method} ${url.pathname}`;
-    if (route === `GET ${PATHS.ping}`) return answer(res, { leader: this.leading });
+    if (route === `GET ${PATHS.ping}`) return answer(res, { leader: this.leading, index: this.#index() } satisfies Pong);
     const d = this.#dispatcher;
     if (!d) {
       const leader = this.#leader();
@@ -122,6 +127,8 @@ export class ClusterPortServer {
   }
 
   #session(dispatcher: Dispatcher, nodeId: string, res: ServerResponse): void {
+    // Before the answer's head: a node no longer a member is told so (404), not cut off.
+    dispatcher.checkMember(nodeId);
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.socket?.setNoDelay(true);
     this.#streams.add(res);

@@ -4,8 +4,8 @@
 // one knows it and asks again. It also learns which view each node's mesh has applied, so an agent
 // stops a fenced task only once every mesh has fenced it.
 import { randomBytes } from 'node:crypto';
-import { SwarmError, invalidArgument } from '../swarm/index.js';
-import type { Manager, StoreChange, StoreKind } from '../swarm/index.js';
+import { SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
+import type { Manager, StoreChange, StoreKind, Timer } from '../swarm/index.js';
 import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
 
@@ -15,6 +15,9 @@ export interface SessionSink {
   write(line: string): boolean;
   end(): void;
 }
+
+/** However short the heartbeat period, `alive` goes no more often than this. */
+const MIN_ALIVE_MS = 250;
 
 interface Session {
   nodeId: string;
@@ -44,12 +47,23 @@ export class Dispatcher {
   };
 
   #stopSwarmChanges: () => void;
+  /** Says `alive` down every session each heartbeat period, so a node can tell a quiet manager from a frozen one. */
+  #alive: Timer | undefined;
 
   constructor(manager: Manager) {
     this.#manager = manager;
     manager.store.on('change', this.#onChange);
     // A `swarm update` or a token rotation writes no store object: the managers hear of it here.
     this.#stopSwarmChanges = manager.onSwarmChanged(() => { for (const session of this.#sessions) this.#sendSwarm(session); });
+    this.#sayAlive();
+  }
+
+  #sayAlive(): void {
+    this.#alive = realTimer(() => {
+      const line = JSON.stringify({ type: 'alive' } satisfies SessionMessage);
+      for (const session of this.#sessions) session.sink.write(line);
+      this.#sayAlive();
+    }, Math.max(this.#manager.heartbeatPeriodMs, MIN_ALIVE_MS));
   }
 
   join(request: JoinRequest): JoinAnswer {
@@ -79,10 +93,15 @@ export class Dispatcher {
       .map((n) => n.ManagerStatus?.Addr ?? `${n.Status.Addr}:${CLUSTER_PORT}`);
   }
 
+  /** Throws not_found unless the node is a member of the swarm. */
+  checkMember(nodeId: string): void {
+    if (!this.#manager.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
+  }
+
   /** Opens a node's stream with the whole view; what changes from now on follows it. */
   openSession(nodeId: string, sink: SessionSink): () => void {
     const store = this.#manager.store;
-    if (!store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
+    this.checkMember(nodeId);
     const session: Session = { nodeId, sink, applied: -1 };
     this.#sessions.add(session);
     const complete: SessionMessage = {
@@ -97,7 +116,7 @@ export class Dispatcher {
   }
 
   heartbeat(nodeId: string): { periodMs: number } {
-    if (!this.#manager.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
+    this.checkMember(nodeId);
     this.#manager.heartbeat(nodeId);
     return { periodMs: this.#manager.heartbeatPeriodMs };
   }
@@ -129,6 +148,7 @@ export class Dispatcher {
   close(): void {
     this.#flush();
     this.#closed = true;
+    this.#alive?.cancel();
     this.#manager.store.off('change', this.#onChange);
     this.#stopSwarmChanges();
     for (const session of this.#sessions) session.sink.end();

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
-import type { SwarmErrorCode, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
+import type { SwarmErrorCode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
 import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport } from './protocol.js';
 
@@ -38,10 +38,25 @@ export class ClusterRequestError extends Error {
   }
 }
 
+/** A manager's answer to a ping. */
+export interface Pong {
+  leader: boolean;
+  /** The highest version its swarm (or its copy of it) has: the freshest copy is the one to lead from. */
+  index: number;
+}
+
+/** How long a node waits for its first view after a join before it gives up (and says so). */
+const START_DEADLINE_MS = 15_000;
 /** How long a manager has to answer a ping before it counts as unreachable. */
 const PING_TIMEOUT_MS = 1000;
 /** A leader is taken for lost after this many heartbeat periods without a session, as a node is taken for Down. */
 const MISSED_PERIODS = 3;
+/** However short the heartbeat period, a session is given this long between messages. */
+const MIN_SILENCE_MS = 1000;
+/** A session message longer than this is not one a manager sends (a whole view of 10,000 tasks is about 10 MB). */
+const MAX_MESSAGE_CHARS = 256 << 20;
+/** Task reports a POST carries at most: a long outage's backlog goes in pieces the manager takes. */
+const REPORTS_PER_POST = 500;
 
 export class ManagerLink extends EventEmitter {
   readonly nodeId: string;
@@ -72,6 +87,8 @@ export class ManagerLink extends EventEmitter {
   #ackQueued = false;
   #ackSent = -1;
   #heartbeat: Timer | undefined;
+  /** Armed by each chunk of the session: fires when the manager has been silent too long. */
+  #silence: Timer | undefined;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -100,11 +117,14 @@ export class ManagerLink extends EventEmitter {
     }
   }
 
-  /** Whether the manager at `manager` answers, and whether it leads; undefined when it does not answer within a second. */
-  static async ping(manager: string, localAddress: string): Promise<{ leader: boolean } | undefined> {
+  /**
+   * Whether the manager at `manager` answers, whether it leads, and the index of its swarm (or its copy);
+   * undefined when it does not answer within a second.
+   */
+  static async ping(manager: string, localAddress: string): Promise<Pong | undefined> {
     const agent = new http.Agent({ localAddress } as http.AgentOptions);
     try {
-      return await get<{ leader: boolean }>(agent, manager, PATHS.ping, PING_TIMEOUT_MS);
+      return await get<Pong>(agent, manager, PATHS.ping, PING_TIMEOUT_MS);
     } catch {
       return undefined;
     } finally {
@@ -120,15 +140,42 @@ export class ManagerLink extends EventEmitter {
     });
   }
 
+  /** The copy as a backend follows it (once the swarm object is in): the view, the whole state, the swarm object's changes. */
+  copySource(): SwarmSource | undefined {
+    if (!this.swarmState) return undefined;
+    return {
+      store: this.view,
+      exportState: () => this.swarmCopy()!,
+      onSwarmChanged: (listener) => {
+        this.on('swarm', listener);
+        return () => { this.off('swarm', listener); };
+      },
+    };
+  }
+
   get managers(): readonly string[] {
     return this.#managers;
   }
 
-  /** Opens the session and starts beating. Resolves once the first whole view is in and the first beat answered. */
-  async start(): Promise<void> {
-    const synced = new Promise<void>((resolve) => this.once('synced', resolve));
+  /**
+   * Opens the session and starts beating. Resolves once the first whole view is in and the first beat
+   * answered; rejects (the link closed) when no manager gave the view within `deadlineMs`.
+   */
+  async start(deadlineMs = START_DEADLINE_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const synced = new Promise<void>((resolve, reject) => {
+      this.once('synced', resolve);
+      timer = setTimeout(() => reject(new ClusterRequestError('unreachable', `no manager of ${this.#managers.join(', ')} gave this node the cluster view within ${deadlineMs / 1000} s`)), deadlineMs);
+    });
     this.#connect();
-    await Promise.all([synced, this.#beat()]);
+    try {
+      await Promise.all([synced, this.#beat()]);
+    } catch (error) {
+      this.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Queues a task report; reports go to the manager in batches, in the order they were made. */
@@ -160,6 +207,7 @@ export class ManagerLink extends EventEmitter {
   close(): void {
     this.#closed = true;
     this.#heartbeat?.cancel();
+    this.#silence?.cancel();
     clearTimeout(this.#retry);
     this.#stream?.destroy();
     this.#releaseWaiters(Infinity);
@@ -177,36 +225,58 @@ export class ManagerLink extends EventEmitter {
       host, port, localAddress: this.#address, path: `${PATHS.session}?node=${encodeURIComponent(this.nodeId)}`, agent: false,
     }, (res) => {
       if (res.statusCode !== 200) {
-        void readAll(res).then((text) => this.#sessionFailed(request, manager, errorOf(res.statusCode!, text)));
+        void readAll(res).then(
+          (text) => this.#sessionFailed(request, manager, errorOf(res.statusCode!, text)),
+          (error: Error) => this.#sessionFailed(request, manager, new ClusterRequestError('unreachable', error.message)),
+        );
         return;
       }
       res.setEncoding('utf8');
+      this.#watch(request, manager);
       res.on('data', (chunk: string) => {
+        this.#watch(request, manager);
         buffered += chunk;
+        if (buffered.length > MAX_MESSAGE_CHARS) {
+          this.#sessionFailed(request, manager, new ClusterRequestError('unavailable', `the manager sent a message longer than ${MAX_MESSAGE_CHARS} characters`));
+          return;
+        }
         let newline: number;
         while ((newline = buffered.indexOf('\n')) >= 0 && this.#stream === request) {
           const line = buffered.slice(0, newline);
           buffered = buffered.slice(newline + 1);
-          let message: SessionMessage;
           try {
-            message = JSON.parse(line) as SessionMessage;
-          } catch {
-            this.#sessionFailed(request, manager, new ClusterRequestError('unavailable', `the manager sent a line that is not JSON: ${line.slice(0, 80)}`));
+            this.#receive(JSON.parse(line) as SessionMessage, request);
+          } catch (error) {
+            // Whatever the manager sent that is not a message of the protocol: the session is not to be trusted.
+            this.#sessionFailed(request, manager, new ClusterRequestError('unavailable', `the manager sent a line that is not a session message (${(error as Error).message}): ${line.slice(0, 80)}`));
             return;
           }
-          this.#receive(message, request);
         }
       });
       // After a SIGKILL of the manager the response ends with `close`, not `end`: both mean reconnect.
       res.on('close', () => this.#sessionFailed(request, manager, new ClusterRequestError('unreachable', 'the session ended')));
     });
     request.setNoDelay(true);
+    // A manager that takes the connection and never answers (stopped, not dead) is given as long as a silent one.
+    this.#watch(request, manager);
     request.on('error', (error) => this.#sessionFailed(request, manager, new ClusterRequestError('unreachable', error.message)));
     this.#stream = request;
   }
 
+  /**
+   * A manager says something at least every heartbeat period (the `alive` message, if nothing else): one
+   * silent for three of them is frozen or gone, as a node that misses three beats is Down.
+   */
+  #watch(request: http.ClientRequest, manager: string): void {
+    this.#silence?.cancel();
+    this.#silence = realTimer(() => {
+      this.#sessionFailed(request, manager, new ClusterRequestError('unreachable', `the manager said nothing for ${MISSED_PERIODS} heartbeat periods`));
+    }, Math.max(this.#periodMs * MISSED_PERIODS, MIN_SILENCE_MS));
+  }
+
   #sessionFailed(request: http.ClientRequest, manager: string, error: ClusterRequestError): void {
     if (this.#closed || this.#stream !== request) return;
+    this.#silence?.cancel();
     request.destroy();
     this.#stream = undefined;
     if (error.code === 'not_found') {
@@ -229,8 +299,9 @@ export class ManagerLink extends EventEmitter {
     this.#retry = setTimeout(() => this.#connect(), this.#current === 0 ? this.#retryMs : 0);
   }
 
+  /** Throws on anything that is not a message of the protocol (the session is then dropped). */
   #receive(message: SessionMessage, request: http.ClientRequest): void {
-    switch (message.type) {
+    switch (message?.type) {
       case 'complete':
         this.#replaceView(message);
         // The same manager again (after a gap): its numbers, and what waits for them, still hold. A new
@@ -270,9 +341,15 @@ export class ManagerLink extends EventEmitter {
       case 'swarm':
         this.swarm = message.swarm;
         this.swarmState = message.state;
+        this.emit('swarm');
+        return;
+      case 'alive':
         return;
       case 'removed':
         this.emit('removed');
+        return;
+      default:
+        throw new Error(`unknown message type ${JSON.stringify((message as { type?: unknown } | null)?.type)}`);
     }
   }
 
@@ -297,8 +374,11 @@ export class ManagerLink extends EventEmitter {
       .map((n) => n.ManagerStatus!.Addr);
     if (!fromView.length) return;
     const talking = this.#managers[this.#current];
+    const before = [...this.#managers].sort().join();
     this.#managers = [...new Set([...fromView, ...this.#managers])];
     this.#current = Math.max(0, this.#managers.indexOf(talking!));
+    // A node keeps the managers it knows for a restart: told when there is one more.
+    if ([...this.#managers].sort().join() !== before) this.emit('managers');
   }
 
   #releaseWaiters(upTo: number): void {
@@ -340,7 +420,7 @@ export class ManagerLink extends EventEmitter {
   async #sendReports(): Promise<void> {
     if (this.#sending || this.#closed || !this.#reports.length) return;
     this.#sending = true;
-    const batch = this.#reports.splice(0);
+    const batch = this.#reports.splice(0, REPORTS_PER_POST);
     try {
       await post(this.#agent, this.#managers[this.#current]!, PATHS.status, { nodeId: this.nodeId, reports: batch });
     } catch (error) {
@@ -377,9 +457,13 @@ function call<T>(agent: http.Agent, manager: string, path: string, timeoutMs: nu
       headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
     }, (res) => {
       void readAll(res).then((answer) => {
-        if (res.statusCode === 200) resolve(JSON.parse(answer) as T);
-        else reject(errorOf(res.statusCode!, answer));
-      }, reject);
+        if (res.statusCode !== 200) return reject(errorOf(res.statusCode!, answer));
+        try {
+          resolve(JSON.parse(answer) as T);
+        } catch {
+          reject(new ClusterRequestError('unavailable', `the manager answered something that is not JSON: ${answer.slice(0, 80)}`));
+        }
+      }, (error: Error) => reject(new ClusterRequestError('unreachable', error.message)));
     });
     request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     request.on('error', (error) => reject(new ClusterRequestError('unreachable', error.message)));

@@ -4,3 +4,4 @@ export type { JoinAnswer, JoinRequest, SessionMessage } from './protocol.js';
 export { Dispatcher } from './Dispatcher.js';
 export { ClusterPortServer } from './ClusterPortServer.js';
 export { ManagerLink, ClusterRequestError, asSwarmError } from './ManagerLink.js';
+export type { Pong } from './ManagerLink.js';

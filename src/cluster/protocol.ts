@@ -65,5 +65,7 @@ export type SessionMessage =
    * (CA key and token secrets too), so another manager can lead the swarm should the leader go.
    */
   | { type: 'swarm'; swarm: Record<string, unknown>; state: SwarmState['swarm'] }
+  /** Nothing changed for a heartbeat period: the manager is alive (a node takes three silent periods for a lost manager). */
+  | { type: 'alive' }
   /** This node was removed from the swarm (`node rm --force`): it leaves. */
   | { type: 'removed' };

@@ -3,10 +3,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmState, Task } from '../swarm/index.js';
+import type { Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
+import { NANOS_PER_MS } from '../swarm/index.js';
 import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
-import { ManagerRole, clusterAddrOf } from './ManagerRole.js';
+import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
@@ -26,6 +27,8 @@ const API_KEEP_ALIVE_MS = 30_000;
 export interface SwarmDirectory {
   /** A new control plane, or the swarm made again from its saved state. */
   newManager(restore?: SwarmState): Manager;
+  /** A manager that does not lead keeps its copy of the swarm there (undefined: it is a manager no more). */
+  keepCopy(copy: SwarmSource | undefined): void;
   /** The engine of the node with this hostname, for fault injection. */
   findEngine(hostname: string): Engine | undefined;
   /** Resolves once every change the control plane this node runs has made so far is kept (synced to its data directory). */
@@ -69,6 +72,9 @@ export interface EngineOptions {
 const NOT_IN_SWARM = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const WORKER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 const NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+/** How long, in heartbeat periods (at least RESUME_WAIT_MIN_MS), a restarted manager waits for every other one before a majority decides. */
+const RESUME_WAIT_PERIODS = 10;
+const RESUME_WAIT_MIN_MS = 5000;
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
 interface Membership {
@@ -82,6 +88,8 @@ interface Membership {
   /** Set while the node is a manager: its cluster port, and the control plane while it leads. */
   role?: ManagerRole;
   openingRole?: Promise<void>;
+  /** Its copy of the swarm is kept in its data directory (a manager that does not lead). */
+  copyKept?: boolean;
 }
 
 /** What a node keeps to come back to its swarm: its ID, the managers it knew, its join token, and the swarm while it led. */
@@ -106,10 +114,16 @@ export class Engine implements EngineContext {
   #onMembership: ((identity: NodeIdentity | undefined) => void) | undefined;
   #probePort: PortProbe;
   #clusterPort: number;
-  /** A `swarm join` under way: a second one is refused, as the daemon refuses it. */
-  #joining = false;
+  /** A `swarm init`, `join` or a restart's return under way: another is refused, as the daemon refuses it. */
+  #changing = false;
   /** A restarted node on its way back into its swarm (its managers may not be back yet). */
   #resuming = false;
+  /** A restarted manager's cluster port while it is on its way back, so the other managers count it. */
+  #pendingRole: ManagerRole | undefined;
+  /** The swarm a restarted node that led has on disk, whose freshness its pings tell meanwhile. */
+  #resumingFrom: SwarmState | undefined;
+  /** When a restarted manager first tried to lead again. */
+  #resumeSince: number | undefined;
   #server: http.Server;
   readonly #socket: EngineSocket;
   /** What the other managers forward to this one while it leads (over its cluster port). */
@@ -202,6 +216,11 @@ export class Engine implements EngineContext {
     return m ? m.link.view.node(m.nodeId)?.Spec.Role : undefined;
   }
 
+  /** Whether this node runs the swarm's control plane now. */
+  leads(): boolean {
+    return this.#membership?.role?.manager !== undefined;
+  }
+
   nodeId(): string | undefined {
     return this.#membership?.nodeId;
   }
@@ -249,13 +268,20 @@ export class Engine implements EngineContext {
       await this.#forceNewCluster(m);
       return m.nodeId;
     }
-    if (m || this.#resuming) throw new ApiError(503, ALREADY_IN_SWARM);
-    const manager = this.#directory.newManager();
-    const role = await this.#openRole(() => undefined);
-    role.lead(manager);
-    const node = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } });
-    await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), role);
-    return node.ID;
+    if (m || this.#resuming || this.#changing) throw new ApiError(503, ALREADY_IN_SWARM);
+    this.#changing = true;
+    try {
+      // The port first: a control plane is made only once it can be served.
+      const role = await this.#openRole();
+      const manager = this.#directory.newManager();
+      role.lead(manager);
+      const node = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } });
+      manager.runsOn(node.ID);
+      await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), role);
+      return node.ID;
+    } finally {
+      this.#changing = false;
+    }
   }
 
   /**
@@ -267,25 +293,28 @@ export class Engine implements EngineContext {
     if (!role.manager) {
       const copy = m.link.swarmCopy();
       if (!copy) throw new ApiError(500, 'this manager has no copy of the swarm yet: try again in a moment');
-      role.lead(this.#directory.newManager(copy));
+      const manager = this.#directory.newManager(copy);
+      manager.runsOn(m.nodeId);
+      role.lead(manager);
     }
     role.manager!.forceNewCluster(m.nodeId);
   }
 
   /** Opens this node's cluster port, as every manager's is: the protocol served only once it leads. */
-  async #openRole(leader: () => string | undefined): Promise<ManagerRole> {
+  async #openRole(): Promise<ManagerRole> {
+    const leader = (): string | undefined => (this.#membership ? this.#leaderOf(this.#membership) : undefined);
     const role = new ManagerRole({
       hostname: this.hostname, address: this.address, clusterPort: this.#clusterPort, engineApi: this.#forwardedApi,
       newManager: (restore) => this.#directory.newManager(restore), log: this.#log,
-    }, leader);
+    }, { leader, copyIndex: () => this.#membership?.link.view.index ?? this.#resumingFrom?.index ?? 0 });
     await role.listen();
     return role;
   }
 
   async join(request: { remoteAddr: string; token: string }): Promise<void> {
-    if (this.#membership || this.#joining || this.#resuming) throw new ApiError(503, ALREADY_IN_SWARM);
+    if (this.#membership || this.#changing || this.#resuming) throw new ApiError(503, ALREADY_IN_SWARM);
     const addr = request.remoteAddr.includes(':') ? request.remoteAddr : `${request.remoteAddr}:${CLUSTER_PORT}`;
-    this.#joining = true;
+    this.#changing = true;
     try {
       const answer = await ManagerLink.join(addr, {
         token: request.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels },
@@ -297,7 +326,7 @@ export class Engine implements EngineContext {
       });
       await this.#run(answer.nodeId, [addr, ...answer.managers.filter((a) => a !== addr)], answer.heartbeatPeriodMs, request.token);
     } finally {
-      this.#joining = false;
+      this.#changing = false;
     }
   }
 
@@ -306,6 +335,10 @@ export class Engine implements EngineContext {
     if (!m && this.#resuming) {
       // On its way back: it stops trying, and forgets the swarm it was in.
       this.#resuming = false;
+      this.#resumingFrom = undefined;
+      this.#resumeSince = undefined;
+      await this.#pendingRole?.close();
+      this.#pendingRole = undefined;
       this.#onMembership?.(undefined);
       return;
     }
@@ -321,7 +354,7 @@ export class Engine implements EngineContext {
     this.#membership = undefined;
     this.#onMembership?.(undefined);
     // A leader hands over: its last changes (itself Down, another Leader) reach the others as its cluster port closes.
-    const leaving = m.link.leave().finally(() => this.#detach(m));
+    const leaving = m.link.leave().finally(() => this.#detach(m)).catch(this.#logFailure);
     if (m.role?.manager) await leaving;
   }
 
@@ -372,24 +405,61 @@ export class Engine implements EngineContext {
    * reports them failed, and the orchestrators replace them, as Swarm's do after a daemon restart.
    */
   async resume(identity: NodeIdentity): Promise<void> {
-    if (this.#membership) throw new ApiError(503, ALREADY_IN_SWARM);
+    if (this.#membership || this.#changing) throw new ApiError(503, ALREADY_IN_SWARM);
     // Until it is back (or it is closed), a `swarm join` would make a second node of it: refused as pending.
     this.#resuming = true;
-    const others = identity.managers.filter((addr) => addr !== this.clusterAddr);
-    if (identity.swarm && !(await this.#someoneLeads(others))) {
-      const manager = this.#directory.newManager(identity.swarm);
-      const role = await this.#openRole(() => undefined);
-      role.lead(manager);
-      await this.#run(identity.nodeId, [this.clusterAddr, ...others], manager.heartbeatPeriodMs, identity.token, role);
-      return;
+    this.#changing = true;
+    this.#resumingFrom = identity.swarm;
+    try {
+      const known = [...new Set([...identity.managers, ...(identity.swarm?.nodes.filter((n) => n.Spec.Role === 'manager').map(clusterAddrOf) ?? [])])];
+      const others = known.filter((addr) => addr !== this.clusterAddr);
+      // A manager answers pings while it waits (after a power loss every manager waits for a majority).
+      if (known.includes(this.clusterAddr)) this.#pendingRole ??= await this.#openRole();
+      if (identity.swarm && await this.#mayLeadAgain(identity.swarm, others)) {
+        const role = this.#pendingRole ?? await this.#openRole();
+        this.#pendingRole = undefined;
+        const manager = this.#directory.newManager(identity.swarm);
+        manager.runsOn(identity.nodeId);
+        role.lead(manager);
+        await this.#run(identity.nodeId, [this.clusterAddr, ...others], manager.heartbeatPeriodMs, identity.token, role);
+        return;
+      }
+      const answer = await this.#rejoin(identity, others.length ? others : known);
+      const role = this.#pendingRole;
+      this.#pendingRole = undefined;
+      await this.#run(answer.nodeId, [...new Set([...answer.managers, ...known])], answer.heartbeatPeriodMs, identity.token, role);
+    } finally {
+      this.#changing = false;
     }
-    const answer = await this.#rejoin(identity, others.length ? others : identity.managers);
-    await this.#run(answer.nodeId, [...new Set([...answer.managers, ...identity.managers])], answer.heartbeatPeriodMs, identity.token);
   }
 
-  async #someoneLeads(managers: readonly string[]): Promise<boolean> {
-    const pongs = await Promise.all(managers.map((addr) => ManagerLink.ping(addr, this.address)));
-    return pongs.some((pong) => pong?.leader);
+  /**
+   * A node that led, restarted with its swarm, leads it again only as a manager taking over would: no other
+   * manager leads, more than half of them (itself counted) answer, and no answering one has a fresher copy
+   * (an equal one: the first by hostname). Else it rejoins whoever leads, or waits (thrown: tried again).
+   */
+  async #mayLeadAgain(swarm: SwarmState, others: readonly string[]): Promise<boolean> {
+    const pongs = await Promise.all(others.map(async (addr) => ({ addr, pong: await ManagerLink.ping(addr, this.address) })));
+    if (pongs.some(({ pong }) => pong?.leader)) return false;
+    const managers = swarm.nodes.filter((n) => n.Spec.Role === 'manager');
+    const answering = pongs.filter(({ pong }) => pong);
+    if ((answering.length + 1) * 2 <= Math.max(managers.length, 1)) {
+      throw new ApiError(500, `only ${answering.length + 1} of its swarm's ${managers.length} managers answer and none leads: waiting for more of them`);
+    }
+    // After a power loss every manager comes back at its own pace: the freshest copy may be the last to
+    // answer, so all are waited for a while before a mere majority decides.
+    this.#resumeSince ??= Date.now();
+    const waitAll = Math.max(swarm.swarm.spec.Dispatcher.HeartbeatPeriod / NANOS_PER_MS * RESUME_WAIT_PERIODS, RESUME_WAIT_MIN_MS);
+    if (answering.length < others.length && Date.now() - this.#resumeSince < waitAll) {
+      throw new ApiError(500, `${others.length - answering.length} of its swarm's managers do not answer yet: waiting up to ${Math.round(waitAll / 1000)} s for every copy of the swarm before the freshest of those that answer leads`);
+    }
+    const me = managers.find((n) => n.Status.Addr === this.address);
+    const candidates = answering.flatMap(({ addr, pong }) => {
+      const node = managers.find((n) => clusterAddrOf(n) === addr);
+      return node ? [{ node, index: pong!.index }] : [];
+    });
+    if (!me || firstToLead([{ node: me, index: swarm.index }, ...candidates]) === me) return true;
+    throw new ApiError(500, 'another manager has a fresher copy of the swarm: waiting for it to lead');
   }
 
   async #rejoin(identity: NodeIdentity, managers: readonly string[]): Promise<JoinAnswer> {
@@ -478,30 +548,40 @@ export class Engine implements EngineContext {
     });
     const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
     this.#resuming = false;
+    this.#resumingFrom = undefined;
+    this.#resumeSince = undefined;
     // `node rm --force` removes this node from the swarm: it leaves, as a real engine is told to.
     link.on('removed', () => {
       if (this.#membership !== membership) return;
       this.#membership = undefined;
       this.#onMembership?.(undefined);
-      void this.#detach(membership);
+      this.#detach(membership).catch(this.#logFailure);
     });
-    link.on('leaderless', () => void membership.role?.takeOverIfLeaderless(link));
-    view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) void this.#followRole(membership); });
+    link.on('leaderless', () => { membership.role?.takeOverIfLeaderless(link).catch(this.#logFailure); });
+    link.on('swarm', () => this.#keepCopy(membership));
+    link.on('managers', () => { if (this.#membership === membership) this.#onMembership?.(this.#identityOf(membership)); });
+    view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) this.#followRole(membership).catch(this.#logFailure); });
     this.#membership = membership;
     mesh.start();
     agent.start();
     this.#onMembership?.(this.#identityOf(membership));
     await this.#followRole(membership);
+    // The swarm object may have come with the first view, before the listener above.
+    this.#keepCopy(membership);
   }
+
+  /** What goes wrong in a handler nobody awaits is said, never a crash of the node. */
+  readonly #logFailure = (error: Error): void => this.#log(`${this.hostname}: ${error.stack ?? error.message}`);
 
   /** A manager node listens on the cluster port (a promotion opens it); a demoted one that does not lead closes it. */
   async #followRole(m: Membership): Promise<void> {
     const manager = m.link.view.node(m.nodeId)?.Spec.Role === 'manager';
     if (manager && !m.role && !m.openingRole) {
-      m.openingRole = this.#openRole(() => this.#leaderOf(m)).then(
+      m.openingRole = this.#openRole().then(
         async (role) => {
-          if (this.#membership === m) m.role = role;
-          else await role.close();
+          if (this.#membership !== m) return role.close();
+          m.role = role;
+          this.#keepCopy(m);
         },
         (error: Error) => this.#log(`${this.hostname}: ${error.message}`),
       ).finally(() => { m.openingRole = undefined; });
@@ -509,8 +589,19 @@ export class Engine implements EngineContext {
     } else if (!manager && m.role && !m.role.manager) {
       const role = m.role;
       delete m.role;
+      m.copyKept = false;
+      this.#directory.keepCopy(undefined);
       await role.close();
     }
+  }
+
+  /** A manager that does not lead keeps its copy of the swarm, so that after a power loss the freshest copy leads. */
+  #keepCopy(m: Membership): void {
+    if (this.#membership !== m || !m.role || m.role.manager || m.copyKept) return;
+    const copy = m.link.copySource();
+    if (!copy) return;
+    m.copyKept = true;
+    this.#directory.keepCopy(copy);
   }
 
   async #detach(m: Membership): Promise<void> {
@@ -522,6 +613,11 @@ export class Engine implements EngineContext {
   async close(): Promise<void> {
     const m = this.#membership;
     this.#membership = undefined;
+    this.#resuming = false;
+    this.#resumingFrom = undefined;
+    this.#resumeSince = undefined;
+    await this.#pendingRole?.close();
+    this.#pendingRole = undefined;
     await this.#shutDown(m);
   }
 

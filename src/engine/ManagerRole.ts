@@ -26,9 +26,13 @@ export class ManagerRole {
   #control: { manager: Manager; dispatcher: Dispatcher } | undefined;
   #electing = false;
 
-  constructor(options: ManagerRoleOptions, leader: () => string | undefined) {
+  /** `leader`: where the leader is, as this node's view has it; `copyIndex`: how fresh this node's copy of the swarm is. */
+  constructor(options: ManagerRoleOptions, follower: { leader: () => string | undefined; copyIndex: () => number }) {
     this.#options = options;
-    this.#server = new ClusterPortServer({ engineApi: options.engineApi, leader, log: options.log });
+    this.#server = new ClusterPortServer({
+      engineApi: options.engineApi, leader: follower.leader, log: options.log,
+      index: () => this.#control?.manager.store.index ?? follower.copyIndex(),
+    });
   }
 
   /** The control plane, while this manager leads. */
@@ -64,16 +68,16 @@ export class ManagerRole {
       if (!me) return;
       const others = await Promise.all(managers.filter((n) => n !== me).map(async (node) => ({ node, pong: await ManagerLink.ping(clusterAddrOf(node), this.#options.address) })));
       if (others.some((o) => o.pong?.leader)) return; // another leads: the link finds it
-      const reachable = [me, ...others.filter((o) => o.pong).map((o) => o.node)];
+      const reachable = [{ node: me, index: view.index }, ...others.flatMap((o) => (o.pong ? [{ node: o.node, index: o.pong.index }] : []))];
       if (reachable.length * 2 <= managers.length) {
         this.#options.log(`${this.#options.hostname}: the leader is gone and only ${reachable.length} of ${managers.length} managers answer: the swarm has no leader until more are back`);
         return;
       }
-      const first = reachable.sort((a, b) => naturalOrder(a.Description.Hostname, b.Description.Hostname))[0]!;
-      if (first !== me || this.#control) return;
+      if (firstToLead(reachable) !== me || this.#control) return;
       const manager = this.#options.newManager(copy);
       // They missed the heartbeats that mark a node Down, as the leader did: Down now, their tasks replaced.
       for (const { node, pong } of others) if (!pong) manager.setNodeState(node.ID, 'down');
+      manager.runsOn(me.ID);
       this.lead(manager);
       this.#options.log(`${this.#options.hostname}: the leader was lost; this manager leads the swarm now`);
     } finally {
@@ -88,6 +92,11 @@ export class ManagerRole {
     await this.#server.close();
     control?.manager.close();
   }
+}
+
+/** Of managers that may lead, the one whose copy of the swarm is freshest, then the first by hostname: every manager picks the same. */
+export function firstToLead(candidates: readonly { node: SwarmNode; index: number }[]): SwarmNode {
+  return [...candidates].sort((a, b) => b.index - a.index || naturalOrder(a.node.Description.Hostname, b.node.Description.Hostname))[0]!.node;
 }
 
 export function clusterAddrOf(node: SwarmNode): string {

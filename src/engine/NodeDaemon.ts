@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../swarm/index.js';
-import type { PortProbe, SwarmBackend, SwarmPersistence, SwarmState } from '../swarm/index.js';
+import type { PortProbe, SwarmBackend, SwarmPersistence, SwarmSource, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { parseDnsAddress } from '../vip-dns/index.js';
@@ -79,7 +79,9 @@ export class NodeDaemon implements SwarmDirectory {
   /** Where the swarm is kept while this node leads: its data directory's `swarm/`. */
   readonly #swarmData: SwarmBackend | undefined;
   /** The control plane this node runs (it leads), with its event log and its journal. */
-  #control: { manager: Manager; events?: ClusterEvents; journal?: Promise<SwarmPersistence | undefined> } | undefined;
+  #control: { manager: Manager; events?: ClusterEvents } | undefined;
+  /** What the data directory follows: this node's control plane while it leads, else its copy of the leader's swarm. */
+  #journal: Promise<SwarmPersistence | undefined> = Promise.resolve(undefined);
   /** Whether this node can open a published port: the ports it uses itself refused by name, others bound once. */
   readonly #probeHere: PortProbe;
   /** Identity writes, one after the other. */
@@ -148,26 +150,45 @@ export class NodeDaemon implements SwarmDirectory {
       ...(options.log ? { log: options.log } : {}),
       portProbe: clusterPortProbe(options.address, this.#probeHere, () => manager.store.nodes().map((n) => n.Status.Addr), () => Number(new URL(this.engine.apiUrl).port)),
     });
-    // The journal of a control plane this node ran before (a takeover after a restore) ends first.
-    const journal = this.#swarmData && (async () => {
-      await (await previous?.journal)?.close();
-      return this.#swarmData!.persist(manager);
+    this.#keep(manager);
+    previous?.events?.close();
+    this.#control = { manager, ...(options.log ? { events: new ClusterEvents(manager.store, options.log) } : {}) };
+    return manager;
+  }
+
+  /** A manager that does not lead keeps its copy of the swarm (undefined: it is a manager no more). */
+  keepCopy(copy: SwarmSource | undefined): void {
+    if (copy) this.#keep(copy);
+    else this.#forget();
+  }
+
+  /** The data directory follows `source` from now on, once what it followed before has ended. */
+  #keep(source: SwarmSource): void {
+    if (!this.#swarmData) return;
+    const previous = this.#journal;
+    this.#journal = (async () => {
+      await (await previous)?.close().catch(() => {});
+      return this.#swarmData!.persist(source);
     })().catch((error: Error) => {
-      this.#log(`${options.hostname}: the swarm cannot be kept in ${options.dataDir} (${error.message}); it runs on in memory, and a restart loses it`);
+      this.#log(`${this.#options.hostname}: the swarm cannot be kept in ${this.#options.dataDir} (${error.message}); it runs on in memory, and a restart loses it`);
       return undefined;
     });
-    previous?.events?.close();
-    this.#control = {
-      manager,
-      ...(options.log ? { events: new ClusterEvents(manager.store, options.log) } : {}),
-      ...(journal ? { journal } : {}),
-    };
-    return manager;
+  }
+
+  /** No copy to keep (a worker, or out of the swarm): what was kept is removed, never to be led from. */
+  #forget(): void {
+    if (!this.#swarmData) return;
+    const previous = this.#journal;
+    this.#journal = (async () => {
+      await (await previous)?.close().catch(() => {});
+      await this.#swarmData!.remove();
+      return undefined;
+    })();
   }
 
   /** A journal that failed has said so, and what to do: the answer goes out all the same. */
   async durable(): Promise<void> {
-    await (await this.#control?.journal)?.flush().catch(() => {});
+    await (await this.#journal)?.flush().catch(() => {});
   }
 
   /** Fault injection reaches the nodes of one process only: a node process alone fails by being killed. */
@@ -240,7 +261,7 @@ export class NodeDaemon implements SwarmDirectory {
     this.#control = undefined;
     control?.events?.close();
     control?.manager.close();
-    await (await control?.journal)?.close().catch((error: Error) => this.#log(`${this.#options.hostname}: ${error.message}`));
+    await (await this.#journal)?.close().catch((error: Error) => this.#log(`${this.#options.hostname}: ${error.message}`));
     await this.#saving;
   }
 
@@ -282,8 +303,8 @@ export class NodeDaemon implements SwarmDirectory {
       if (!identity) {
         // Left the swarm: nothing to come back to.
         await rm(file, { force: true });
-        await (await this.#control?.journal)?.close().catch(() => {});
-        await this.#swarmData!.remove();
+        this.#forget();
+        await this.#journal;
         return;
       }
       const { swarm: _held, ...kept } = identity;

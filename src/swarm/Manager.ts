@@ -112,6 +112,7 @@ export class Manager {
   #heartbeatDeadline = new Map<string, number>();
   #sweep: { cancel(): void } | undefined;
   #queue: ReconcileQueue;
+  #runsOn: string | undefined;
   readonly maxReplicas: number;
 
   constructor(options: ManagerOptions) {
@@ -282,12 +283,21 @@ export class Manager {
     return managers.filter((n) => n.Status.State === 'ready').length * 2 > managers.length;
   }
 
+  /**
+   * The node whose process runs this control plane: it is the Leader the store shows (a swarm made again
+   * from a copy names the old leader until then).
+   */
+  runsOn(nodeId: string): void {
+    this.#runsOn = nodeId;
+    this.#electLeader();
+  }
+
   /** Keeps exactly one Leader among the reachable managers while there is a quorum, none without one. */
   #electLeader(): void {
     const managers = this.store.nodes().filter((n) => n.Spec.Role === 'manager')
       .sort((a, b) => naturalOrder(a.Description.Hostname, b.Description.Hostname));
     const quorum = this.hasQuorum();
-    const current = managers.find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready');
+    const current = managers.find((n) => (this.#runsOn ? n.ID === this.#runsOn : n.ManagerStatus?.Leader) && n.Status.State === 'ready');
     const leader = quorum ? current ?? managers.find((n) => n.Status.State === 'ready') : undefined;
     for (const node of managers) {
       const isLeader = node === leader;

@@ -4,8 +4,7 @@
 // what to do, never loaded as a half-state.
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Manager } from './Manager.js';
-import type { SwarmBackend } from './SwarmBackend.js';
+import type { SwarmBackend, SwarmSource } from './SwarmBackend.js';
 import { checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
 import { readFrames } from './recordFrames.js';
@@ -65,7 +64,7 @@ export class SwarmDataDir implements SwarmBackend {
    * Writes the manager's swarm as a new snapshot (the directory made owner-only), then journals every
    * change from then on. `close()` writes what is left; `flush()` waits until every change so far is synced.
    */
-  async persist(manager: Manager): Promise<SwarmJournal> {
+  async persist(manager: SwarmSource): Promise<SwarmJournal> {
     await mkdir(this.dir, { recursive: true, mode: DIRECTORY_MODE });
     await chmod(this.dir, DIRECTORY_MODE);
     // Subscribed before the snapshot is taken, so no change falls between the two (a change in both is harmless).

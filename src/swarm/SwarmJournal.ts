@@ -2,7 +2,7 @@
 // of the event loop as one journal record with one fdatasync (group commit; changes that come while a
 // write is in flight go in the next one), and a new snapshot once the journal has grown past a limit.
 import type { FileHandle } from 'node:fs/promises';
-import type { Manager } from './Manager.js';
+import type { SwarmSource } from './SwarmBackend.js';
 import type { StoreChange, StoreKind } from './Store.js';
 import { newObjectId } from './ids.js';
 import { record, writeSnapshot } from './swarmFiles.js';
@@ -18,7 +18,7 @@ export interface JournalLimits {
 const SWARM = 'swarm';
 
 export class SwarmJournal {
-  readonly #manager: Manager;
+  readonly #manager: SwarmSource;
   readonly #dir: string;
   readonly #log: (line: string) => void;
   readonly #compactBytes: number;
@@ -35,7 +35,7 @@ export class SwarmJournal {
   #stop: () => void;
 
   /** Listens from now on; use `SwarmDataDir.persist`, which writes the first snapshot and then starts it. */
-  constructor(manager: Manager, dir: string, log: (line: string) => void, limits: JournalLimits = {}) {
+  constructor(manager: SwarmSource, dir: string, log: (line: string) => void, limits: JournalLimits = {}) {
     this.#manager = manager;
     this.#dir = dir;
     this.#log = log;

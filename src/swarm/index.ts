@@ -24,6 +24,6 @@ export { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 export type { SwarmState } from './SwarmState.js';
 export type { RootCAPems } from './RootCA.js';
 export { SwarmDataDir } from './SwarmDataDir.js';
-export type { SwarmBackend, SwarmPersistence } from './SwarmBackend.js';
+export type { SwarmBackend, SwarmPersistence, SwarmSource } from './SwarmBackend.js';
 export type { SwarmDataDirOptions } from './SwarmDataDir.js';
 export type { SwarmJournal, JournalLimits } from './SwarmJournal.js';
