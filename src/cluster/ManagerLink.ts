@@ -407,14 +407,29 @@ export class ManagerLink extends EventEmitter {
 
   // ---- heartbeats and reports ----------------------------------------------------------------
 
+  /**
+   * A beat goes to the manager of the session, else to each other one in turn (the one a manager names
+   * as leader first): a node must not be marked Down while its session finds the new leader.
+   */
   async #beat(): Promise<void> {
     if (this.#closed) return;
-    await post<{ periodMs: number }>(this.#agent, this.#managers[this.#current]!, PATHS.heartbeat, { nodeId: this.nodeId }).then(
-      (answer) => { this.#periodMs = answer.periodMs; },
-      (error: ClusterRequestError) => { if (error.code === 'not_found') this.emit('removed'); },
-    ).finally(() => {
-      if (!this.#closed) this.#heartbeat = realTimer(() => this.#beat(), this.#periodMs);
-    });
+    const tried = new Set<string>();
+    let next: string | undefined = this.#managers[this.#current];
+    while (next !== undefined && !this.#closed) {
+      tried.add(next);
+      try {
+        this.#periodMs = (await post<{ periodMs: number }>(this.#agent, next, PATHS.heartbeat, { nodeId: this.nodeId })).periodMs;
+        break;
+      } catch (error) {
+        const refusal = error as ClusterRequestError;
+        if (refusal.code === 'not_found') {
+          this.emit('removed');
+          break;
+        }
+        next = refusal.leader && !tried.has(refusal.leader) ? refusal.leader : this.#managers.find((m) => !tried.has(m));
+      }
+    }
+    if (!this.#closed) this.#heartbeat = realTimer(() => this.#beat(), this.#periodMs);
   }
 
   async #sendReports(): Promise<void> {
