@@ -276,7 +276,13 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   const p = await plane(t);
   const a = await linked(t, p, 1, { fenceAckTimeoutMs: 20_000 });
   const b = await linked(t, p, 2);
-  const added = p.manager.addNode({ hostname: 'node9', addr: nodeAddr(9), role: 'worker' });
+  // A change that makes no new Ready node (a node that is Down is not waited for).
+  const change = (hostname: string, i: number) => {
+    const node = p.manager.addNode({ hostname, addr: nodeAddr(i), role: 'worker' });
+    p.manager.setNodeState(node.ID, 'down');
+    return node;
+  };
+  const added = change('node9', 9);
   await waitFor('the change on both links', () => a.link.view.node(added.ID) && b.link.view.node(added.ID));
   await a.link.fenced();
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'both links acked: no timeout');
@@ -287,7 +293,7 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   const session = rawSession(t, silent, nodeAddr(3));
   await session.response;
   const timed = await linked(t, p, 4, { fenceAckTimeoutMs: 600 });
-  const more = p.manager.addNode({ hostname: 'node8', addr: nodeAddr(8), role: 'worker' });
+  const more = change('node8', 8);
   await waitFor('the change on the link', () => timed.link.view.node(more.ID));
   const began = Date.now();
   await timed.link.fenced();
@@ -304,11 +310,19 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'no timeout: every Ready node acked');
 
   // A node that is not Ready (Down) is not waited for: it gets the whole view, fenced tasks out, when it is back.
-  const last = p.manager.addNode({ hostname: 'node7', addr: nodeAddr(7), role: 'worker' });
+  const last = change('node7', 7);
   await waitFor('the change on the link', () => a.link.view.node(last.ID));
   p.manager.setNodeState(silent, 'down');
   await a.link.fenced();
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'the Down node was not waited for');
+
+  // A Ready node with no session (its process reconnecting, or gone and not yet Down) still routes by the
+  // view it had: it is waited for, until it says or the waiter's timeout.
+  const away = p.manager.addNode({ hostname: 'node6', addr: nodeAddr(6), role: 'worker' });
+  await waitFor('the change on the link', () => timed.link.view.node(away.ID));
+  const since = Date.now();
+  await timed.link.fenced();
+  t.ok(Date.now() - since >= 550, `a Ready node without a session is waited for (${Date.now() - since} ms)`);
 });
 
 t.test('the watermark counts a node from its first acknowledgement, seq 0 of a manager with no change yet included', async (t) => {

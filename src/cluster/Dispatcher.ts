@@ -22,8 +22,6 @@ const MIN_ALIVE_MS = 250;
 interface Session {
   nodeId: string;
   sink: SessionSink;
-  /** The last seq this node's mesh has applied; -1 until it says. */
-  applied: number;
   /** The swarm object's version this node was last sent, when it is a manager. */
   swarmSent?: number;
 }
@@ -36,8 +34,10 @@ export class Dispatcher {
   #pending = new Map<string, { kind: StoreKind; id: string }>();
   #flushQueued = false;
   #sessions = new Set<Session>();
-  /** The lowest seq every Ready node with a session has applied, as last broadcast; -1 before any. */
+  /** The lowest seq every Ready node has applied, as last broadcast; -1 before any. */
   #appliedByAll = -1;
+  /** The last seq each node's mesh said it applied, in this manager process (its numbers), kept across its sessions. */
+  #appliedByNode = new Map<string, number>();
   #closed = false;
   #onChange = (change: StoreChange): void => {
     this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind, id: change.id });
@@ -102,7 +102,7 @@ export class Dispatcher {
   openSession(nodeId: string, sink: SessionSink): () => void {
     const store = this.#manager.store;
     this.checkMember(nodeId);
-    const session: Session = { nodeId, sink, applied: -1 };
+    const session: Session = { nodeId, sink };
     this.#sessions.add(session);
     const complete: SessionMessage = {
       type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
@@ -135,7 +135,7 @@ export class Dispatcher {
   }
 
   applied(nodeId: string, seq: number): void {
-    for (const session of this.#sessions) if (session.nodeId === nodeId && seq > session.applied && seq <= this.#seq) session.applied = seq;
+    if (seq <= this.#seq && seq > (this.#appliedByNode.get(nodeId) ?? -1)) this.#appliedByNode.set(nodeId, seq);
     this.#advanceApplied();
   }
 
@@ -198,14 +198,14 @@ export class Dispatcher {
   }
 
   /**
-   * The lowest seq every Ready node with a session has applied. A node without a session is not waited
-   * for: it has no view to fence in, and it gets the whole view (fenced tasks out of it) when it comes back.
+   * The lowest seq every Ready node has applied. A Ready node without a session is waited for too (its mesh
+   * still routes by the view it had): until it comes back and says, or is Down, or the waiter's timeout.
    */
   #advanceApplied(): void {
     const store = this.#manager.store;
     let lowest = this.#seq;
-    for (const session of this.#sessions) {
-      if (store.node(session.nodeId)?.Status.State === 'ready') lowest = Math.min(lowest, session.applied);
+    for (const node of store.nodes()) {
+      if (node.Status.State === 'ready') lowest = Math.min(lowest, this.#appliedByNode.get(node.ID) ?? -1);
     }
     if (lowest <= this.#appliedByAll) return;
     this.#appliedByAll = lowest;
