@@ -58,7 +58,7 @@ export type ViewChange =
 export type SessionMessage =
   | { type: 'complete'; epoch: string; seq: number; nodes: SwarmNode[]; services: Service[]; tasks: Task[] }
   | { type: 'changes'; epoch: string; appliesTo: number; resultsIn: number; changes: ViewChange[] }
-  /** Every Ready node with a session has applied the view up to `seq`: what it fenced there, it fences. */
+  /** Every Ready node has applied the view up to `seq`: what it fenced there, it fences. */
   | { type: 'applied'; epoch: string; seq: number }
   /**
    * To managers, at the start and whenever it changes: the swarm object as /info shows it, and whole
