@@ -87,6 +87,8 @@ export class NodeDaemon implements SwarmDirectory {
   /** Identity writes, one after the other. */
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
+  /** What the DNS server says of /etc/resolv.conf's resolvers beyond loopback, if it serves. */
+  #upstreamsNote: string | undefined;
 
   constructor(options: NodeOptions, shared?: SharedByNodes) {
     this.#options = options;
@@ -96,7 +98,8 @@ export class NodeDaemon implements SwarmDirectory {
     checkNodeAddress(options.address, options);
     const dns = flagValue('--dns', () => parseDnsAddress(options.dns, 0));
     checkDnsAddress(dns.address, options);
-    const upstreams = shared?.upstreams ?? nodeUpstreams(options);
+    // Said by the node that serves DNS only, not once per node process.
+    const upstreams = shared?.upstreams ?? options.dnsUpstreams?.map(loopbackUpstream) ?? hostUpstreams((line) => { this.#upstreamsNote = line; });
     const metrics = options.metricsPort !== undefined;
     // Counted only when served: with metrics off, a query pays nothing for them.
     const dnsMetrics = metrics ? new DnsMetrics() : undefined;
@@ -223,6 +226,7 @@ export class NodeDaemon implements SwarmDirectory {
     });
     try {
       await this.engine.listen();
+      if (this.#upstreamsNote && this.host.held()) this.#log(this.#upstreamsNote);
     } catch (error) {
       await this.close();
       const e = error as NodeJS.ErrnoException;
@@ -312,10 +316,6 @@ export class NodeDaemon implements SwarmDirectory {
       await rename(`${file}.tmp`, file);
     }).catch((error: Error) => this.#log(`${this.#options.hostname}: cannot write its identity in ${dir} (${error.message}); a restart will not rejoin by itself`));
   }
-}
-
-function nodeUpstreams(options: NodeOptions): Upstream[] {
-  return options.dnsUpstreams?.map(loopbackUpstream) ?? hostUpstreams(options.log);
 }
 
 /** A running node as `routemesh node start` sees it: where it serves, and how to stop it. */
