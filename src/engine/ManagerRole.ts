@@ -1,8 +1,9 @@
 // What a manager node runs beside its agent and mesh: its cluster port (every manager listens, as Swarm's
 // do), the control plane while it leads, and the taking of the lead when the leader is gone: the managers
-// that still answer, if they are more than half of them, agree without a vote on the first of them by
-// hostname, which makes the swarm again from its copy of the view and of the swarm object. Without a
-// quorum nobody leads, and the swarm answers "does not have a leader". (Consensus proper is etcd's, later.)
+// that still answer, if they are more than half of them, agree without a vote on the one with the
+// freshest copy (then the first by hostname), which makes the swarm again from its copy of the view and
+// of the swarm object. Without a quorum nobody leads, and the swarm answers "does not have a leader".
+// (Consensus proper is etcd's, later.)
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { naturalOrder } from '../swarm/index.js';
 import type { Manager, SwarmNode, SwarmState } from '../swarm/index.js';

@@ -2,7 +2,7 @@
 // VIPs and DNS, which `swarm init` or `swarm join` puts in a swarm, reaching its managers only over the
 // cluster port. `routemesh node start` and each process of `routemesh up` run one; `up --in-process`
 // runs several in one process, sharing a runtime. With a data directory the node keeps its identity (and,
-// while it leads, its swarm) there, and a restart brings it back into its swarm.
+// as a manager, the swarm or its copy) there, and a restart brings it back into its swarm.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../swarm/index.js';
@@ -67,7 +67,7 @@ export interface SharedByNodes {
 
 const API_PORT = 2375;
 const IDENTITY_FILE = 'node.json';
-/** Where a leading node keeps its swarm, in its data directory. */
+/** Where a manager keeps the swarm (its own, or its copy of the leader's), in its data directory. */
 const SWARM_DIR = 'swarm';
 
 export class NodeDaemon implements SwarmDirectory {
@@ -76,9 +76,9 @@ export class NodeDaemon implements SwarmDirectory {
   readonly #options: NodeOptions;
   readonly #log: (line: string) => void;
   readonly #shared: SharedByNodes | undefined;
-  /** Where the swarm is kept while this node leads: its data directory's `swarm/`. */
+  /** Its data directory's `swarm/`: the swarm this manager leads, or its copy of it. */
   readonly #swarmData: SwarmBackend | undefined;
-  /** The control plane this node runs (it leads), with its event log and its journal. */
+  /** The control plane this node runs (it leads), with its event log. */
   #control: { manager: Manager; events?: ClusterEvents } | undefined;
   /** What the data directory follows: this node's control plane while it leads, else its copy of the leader's swarm. */
   #journal: Promise<SwarmPersistence | undefined> = Promise.resolve(undefined);
