@@ -100,7 +100,8 @@ t.test('a task drained away gets no datagram more than 1 s after it leaves the p
   const client = await flow(t);
   const answers: { at: number; by: string }[] = [];
   client.socket.on('message', (message) => answers.push({ at: Date.now(), by: String(message) }));
-  const sender = setInterval(() => client.socket.send('?', 5354, cluster.nodes[0]!.address), 20);
+  const sent: number[] = [];
+  const sender = setInterval(() => { sent.push(Date.now()); client.socket.send('?', 5354, cluster.nodes[0]!.address); }, 20);
   t.teardown(() => clearInterval(sender));
   await waitFor('the flow to be answered', () => answers.length >= 5);
   const pinned = answers.at(-1)!.by;
@@ -119,5 +120,10 @@ t.test('a task drained away gets no datagram more than 1 s after it leaves the p
   t.equal(await (await flow(t)).ask(task.Endpoint.Addr, 53), pinned, 'and still answers when asked directly');
   const late = answers.filter((a) => a.by === pinned && a.at > oneSecondOn);
   t.equal(late.length, 0, `no answer from ${pinned} later than 1 s after the drain`);
-  t.ok(answers.filter((a) => a.at > oneSecondOn).length > 20, 'while the flow kept being answered by another task');
+  // Counted against what was sent then (a loaded machine sends fewer than one every 20 ms), up to the last
+  // datagram an answer could have come back for.
+  const lastAnswer = answers.at(-1)!.at;
+  const asked = sent.filter((at) => at > oneSecondOn && at < lastAnswer - 100).length;
+  const answered = answers.filter((a) => a.at > oneSecondOn).length;
+  t.ok(asked > 5 && answered >= asked * 0.8, `while the flow kept being answered by another task (${answered} answers to ${asked} datagrams)`);
 });
