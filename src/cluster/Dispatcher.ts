@@ -194,7 +194,7 @@ export class Dispatcher {
     const manager = this.#manager;
     if (manager.store.node(session.nodeId)?.Spec.Role !== 'manager' || session.swarmSent === manager.swarmVersion) return;
     session.swarmSent = manager.swarmVersion;
-    session.sink.write(JSON.stringify({ type: 'swarm', swarm: manager.clusterInfo(), state: manager.exportState().swarm } satisfies SessionMessage));
+    session.sink.write(JSON.stringify({ type: 'swarm', swarm: manager.clusterInfo(), state: manager.exportSwarm() } satisfies SessionMessage));
   }
 
   /**

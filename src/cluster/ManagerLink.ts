@@ -146,6 +146,7 @@ export class ManagerLink extends EventEmitter {
     return {
       store: this.view,
       exportState: () => this.swarmCopy()!,
+      exportSwarm: () => structuredClone(this.swarmState!),
       onSwarmChanged: (listener) => {
         this.on('swarm', listener);
         return () => { this.off('swarm', listener); };

@@ -216,11 +216,6 @@ export class Engine implements EngineContext {
     return m ? m.link.view.node(m.nodeId)?.Spec.Role : undefined;
   }
 
-  /** Whether this node runs the swarm's control plane now. */
-  leads(): boolean {
-    return this.#membership?.role?.manager !== undefined;
-  }
-
   nodeId(): string | undefined {
     return this.#membership?.nodeId;
   }
@@ -371,7 +366,8 @@ export class Engine implements EngineContext {
     return answered.then(async () => {
       if (this.#membership !== m) return; // left, or failed, meanwhile
       this.#membership = undefined;
-      this.#failed = this.#identityOf(m);
+      // A leader powered off keeps its swarm, as its data directory would.
+      this.#failed = { ...this.#identityOf(m), ...(m.role?.manager ? { swarm: structuredClone(m.role.manager.exportState()) } : {}) };
       await this.#shutDown(m);
     });
   }
@@ -385,18 +381,9 @@ export class Engine implements EngineContext {
     await this.resume(failed);
   }
 
-  /** What a node must keep to come back to its swarm after a restart (its data directory holds it). */
+  /** What a node keeps to come back to its swarm after a restart (the swarm itself is its backend's to keep). */
   #identityOf(m: Membership): NodeIdentity {
-    return {
-      nodeId: m.nodeId, managers: [...m.link.managers], token: m.token,
-      ...(m.role?.manager ? { swarm: structuredClone(m.role.manager.exportState()) } : {}),
-    };
-  }
-
-  /** The node's identity and, while it leads, its swarm: what a restart needs. */
-  identity(): NodeIdentity | undefined {
-    const m = this.#membership;
-    return m && this.#identityOf(m);
+    return { nodeId: m.nodeId, managers: [...m.link.managers], token: m.token };
   }
 
   /**

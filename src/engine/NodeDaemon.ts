@@ -311,8 +311,7 @@ export class NodeDaemon implements SwarmDirectory {
         await this.#journal;
         return;
       }
-      const { swarm: _held, ...kept } = identity;
-      await writeFile(`${file}.tmp`, JSON.stringify(kept), { mode: 0o600 });
+      await writeFile(`${file}.tmp`, JSON.stringify(identity), { mode: 0o600 });
       await rename(`${file}.tmp`, file);
     }).catch((error: Error) => this.#log(`${this.#options.hostname}: cannot write its identity in ${dir} (${error.message}); a restart will not rejoin by itself`));
   }

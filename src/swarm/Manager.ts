@@ -174,20 +174,25 @@ export class Manager {
   exportState(): SwarmState {
     return {
       format: SWARM_STATE_FORMAT,
-      swarm: {
-        id: this.swarmId,
-        ingressNetworkId: this.ingressNetworkId,
-        createdAt: this.createdAt,
-        updatedAt: this.swarmUpdatedAt,
-        spec: this.swarmSpec,
-        version: this.swarmVersion,
-        rootCA: { certificatePem: this.rootCA.certificatePem, keyPem: this.rootCA.keyPem },
-        tokens: this.tokens.secrets,
-      },
+      swarm: this.exportSwarm(),
       index: this.store.index,
       nodes: this.store.nodes(),
       services: this.store.services(),
       tasks: this.store.tasks(),
+    };
+  }
+
+  /** The swarm object itself (IDs, spec, CA with its key, token secrets), without the store's objects. */
+  exportSwarm(): SwarmState['swarm'] {
+    return {
+      id: this.swarmId,
+      ingressNetworkId: this.ingressNetworkId,
+      createdAt: this.createdAt,
+      updatedAt: this.swarmUpdatedAt,
+      spec: this.swarmSpec,
+      version: this.swarmVersion,
+      rootCA: { certificatePem: this.rootCA.certificatePem, keyPem: this.rootCA.keyPem },
+      tokens: this.tokens.secrets,
     };
   }
 

@@ -12,6 +12,8 @@ import type { SwarmState } from './SwarmState.js';
 export interface SwarmSource {
   readonly store: Store;
   exportState(): SwarmState;
+  /** The swarm object alone: what a change to it writes. */
+  exportSwarm(): SwarmState['swarm'];
   /** Calls `listener` after each change to the swarm object itself; returns how to stop. */
   onSwarmChanged(listener: () => void): () => void;
 }

@@ -127,7 +127,7 @@ export class SwarmJournal {
   }
 
   #change(key: string): JournalChange {
-    if (key === SWARM) return { swarm: this.#manager.exportState().swarm };
+    if (key === SWARM) return { swarm: this.#manager.exportSwarm() };
     const [kind, id] = key.split(':') as [StoreKind, string];
     const store = this.#manager.store;
     const object = kind === 'node' ? store.node(id) : kind === 'service' ? store.service(id) : store.task(id);
