@@ -5,7 +5,7 @@
 // Nodes 127.240.0.x, tasks 127.241/16, VIPs 127.242/16.
 import t from 'tap';
 import { api, testBlock, waitFor } from './support/cluster.js';
-import { nodeProcesses, spawnRoutemesh, upProcess } from './support/cli.js';
+import { nodeProcesses, restartCommandSaid, startAsSaid, upProcess } from './support/cli.js';
 import { steadyLoad } from './support/load.js';
 import { connectAndWait, httpGet, whoamiHost } from './support/net.js';
 
@@ -91,13 +91,9 @@ t.test('kill -9 of a node process under load: Down, its tasks replaced, dropped 
   t.same(failures.filter((f) => f.at >= deadAt).map((f) => f.what), [], 'none sent once node3\'s tasks refused connections');
 
   // The command up prints starts it again: the same node, Ready.
-  const said = await waitFor('up to say node3 died', () => new RegExp(`node3 \\(pid ${pid}\\) died \\(SIGKILL\\): start it again with (.*)\n`).exec(up.stderr()) ?? undefined);
-  t.match(said[1]!, /routemesh node start --address \S+ --hostname node3 --data-dir \S+\/node3 /, 'its own data dir again');
-  const again = said[1]!.split(' ');
-  const restarted = spawnRoutemesh(again.slice(again.indexOf('node')));
-  t.teardown(() => { restarted.kill('SIGKILL'); });
-  restarted.stdout!.resume();
-  restarted.stderr!.resume();
+  const command = await restartCommandSaid(up, 'node3', pid);
+  t.match(command, /routemesh node start --address \S+ --hostname node3 --data-dir \S+\/node3 /, 'its own data dir again');
+  startAsSaid(t, command);
   const back = await waitFor('node3 to be Ready again', async () => {
     const node = (await api(manager, 'GET', `/nodes/${node3.ID}`)).body;
     return node.Status.State === 'ready' ? node : undefined;

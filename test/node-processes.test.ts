@@ -13,7 +13,7 @@ import { EngineClient } from '../src/cli/EngineClient.js';
 import { formSwarm } from '../src/cli/swarmFormation.js';
 import { startNode } from '../src/engine/index.js';
 import { api, testBlock, waitFor } from './support/cluster.js';
-import { nodeProcesses, routemesh, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
+import { nodeProcesses, restartCommandSaid, routemesh, spawnRoutemesh, startAsSaid, tempDataDir, upProcess } from './support/cli.js';
 import { childrenOf, gone, killWithChildren } from './support/processes.js';
 import { connectAndWait, whoamiHost } from './support/net.js';
 
@@ -39,16 +39,13 @@ t.test('up runs a process per node, named after it; says when one dies and how t
   t.same([...nodes.keys()].sort(), ['node1', 'node2'], 'ps shows routemesh node1 and routemesh node2');
 
   process.kill(nodes.get('node2')!, 'SIGKILL');
-  const said = await waitFor('the death of node2', () => new RegExp(`node2 \\(pid ${nodes.get('node2')}\\) died \\(SIGKILL\\): start it again with (.*)\n`).exec(up.stderr()) ?? undefined);
-  const again = said[1]!.split(' ');
-  t.match(said[1]!, new RegExp(`routemesh node start --address 127\\.${UP}\\.0\\.2 --hostname node2 --data-dir ${dataDir}/node2 `), 'the command names its address and data dir');
+  const command = await restartCommandSaid(up, 'node2', nodes.get('node2')!);
+  t.match(command, new RegExp(`routemesh node start --address 127\\.${UP}\\.0\\.2 --hostname node2 --data-dir ${dataDir}/node2 `), 'the command names its address and data dir');
   t.equal(up.child.exitCode, null, 'up runs on');
   t.equal((await api(`http://127.${UP}.0.1:2375`, 'GET', '/_ping')).status, 200, 'node1 still answers');
 
   // The command it printed starts node2 again.
-  const restarted = spawnRoutemesh(again.slice(again.indexOf('node')));
-  t.teardown(() => { restarted.kill('SIGKILL'); });
-  restarted.stderr!.resume();
+  const restarted = startAsSaid(t, command);
   await waitFor('node2 again', async () => (await api(`http://127.${UP}.0.2:2375`, 'GET', '/_ping').catch(() => undefined))?.status === 200);
   restarted.kill('SIGTERM');
   t.same(await once(restarted, 'exit'), [0, null], 'the restarted node2 stops on SIGTERM');

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { api, published, serviceSpec, testBlock, waitFor, waitForRunning } from './support/cluster.js';
-import { nodeProcesses, powerLoss, spawnRoutemesh, tempDataDir, upProcess } from './support/cli.js';
+import { nodeProcesses, powerLoss, restartCommandSaid, startAsSaid, tempDataDir, upProcess } from './support/cli.js';
 import { connectAndWait, httpGet, whoamiHost } from './support/net.js';
 
 const B = testBlock(246);
@@ -86,13 +86,9 @@ t.test('power loss: up and every node SIGKILLed; up again finds the same swarm a
   t.ok(onNode3.length > 0, 'node3 runs tasks');
   const taskEndpoint = (task: any): [string, number] => [task.Endpoint.Addr, task.Endpoint.Ports?.[0]?.ListenPort ?? 80];
   process.kill(node3, 'SIGKILL');
-  const said = await waitFor('the death of node3', () => new RegExp(`node3 \\(pid ${node3}\\) died \\(SIGKILL\\): start it again with (.*)\n`).exec(second.stderr()) ?? undefined);
+  const command = await restartCommandSaid(second, 'node3', node3);
   for (const task of onNode3) t.equal(await connectAndWait(...taskEndpoint(task), 500), 'refused', `its task ${task.ID} died with it`);
-  const words = said[1]!.split(' ');
-  const restarted = spawnRoutemesh(words.slice(words.indexOf('node')));
-  t.teardown(() => { restarted.kill('SIGKILL'); });
-  restarted.stderr!.resume();
-  restarted.stdout!.resume();
+  const restarted = startAsSaid(t, command);
   const info = await waitFor('node3 back in its swarm', async () => {
     const swarmInfo = (await api(`http://${NODES[2]}:2375`, 'GET', '/info').catch(() => undefined))?.body?.Swarm;
     return swarmInfo?.LocalNodeState === 'active' ? swarmInfo : undefined;

@@ -121,3 +121,19 @@ export async function powerLoss(up: UpProcess, nodes: readonly number[]): Promis
   const left = await gone([...nodes], 5000);
   if (left.length) throw new Error(`node processes ${left.join(', ')} outlived their SIGKILL`);
 }
+
+/** Once `up` has said node `hostname` (pid) died: the command it printed to start it again. */
+export async function restartCommandSaid(up: UpProcess, hostname: string, pid: number): Promise<string> {
+  const said = await waitFor(`up to say ${hostname} died`, () => new RegExp(`${hostname} \\(pid ${pid}\\) died \\(SIGKILL\\): start it again with (.*)\n`).exec(up.stderr()) ?? undefined);
+  return said[1]!;
+}
+
+/** Runs a `routemesh node start ...` command as `up` printed it, killed at teardown. */
+export function startAsSaid(t: Test, command: string): ChildProcess {
+  const words = command.split(' ');
+  const child = spawnRoutemesh(words.slice(words.indexOf('node')));
+  t.teardown(() => { child.kill('SIGKILL'); });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return child;
+}
