@@ -109,7 +109,11 @@ async function streamLogs(r: ApiRequest, engine: EngineContext, manager: Manager
     const task = tasks.find((t) => t.ID === change.id);
     if (!task) return;
     open(task, undefined).then((feed) => {
-      if (!feed) return;
+      if (!feed) {
+        // Not in its node's runtime yet: the change that puts it there may have come while we asked.
+        if (!done && manager.store.task(task.ID)?.Version.Index !== task.Version.Index) onChange(change);
+        return;
+      }
       const write = writer(r.res, task, options);
       // Its lines said since the client began to follow are new to it.
       for (const line of feed.lines) if (line.time >= since) write(line);
