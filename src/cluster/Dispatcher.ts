@@ -106,6 +106,7 @@ export class Dispatcher {
     this.#sessions.add(session);
     const complete: SessionMessage = {
       type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
+      networks: store.all('network'), secrets: store.all('secret'), configs: store.all('config'),
     };
     sink.write(JSON.stringify(complete));
     this.#sendSwarm(session);
@@ -162,7 +163,7 @@ export class Dispatcher {
     const changes: ViewChange[] = [];
     const removed = new Set<string>();
     for (const { kind, id } of this.#pending.values()) {
-      const object = kind === 'node' ? store.node(id) : kind === 'service' ? store.service(id) : store.task(id);
+      const object = store.object(kind, id);
       if (!object) {
         changes.push({ kind, op: 'delete', id });
         if (kind === 'node') removed.add(id);

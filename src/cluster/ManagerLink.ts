@@ -5,7 +5,7 @@
 // talks to fails, dials the next.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import { SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
+import { PLAIN_KINDS, SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
 import type { SwarmErrorCode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
 import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport } from './protocol.js';
@@ -360,8 +360,13 @@ export class ManagerLink extends EventEmitter {
     const keep = { node: new Set(message.nodes.map((n) => n.ID)), service: new Set(message.services.map((s) => s.ID)), task: new Set(message.tasks.map((t) => t.ID)) };
     for (const task of view.tasks()) if (!keep.task.has(task.ID)) view.deleteTask(task.ID);
     for (const service of view.services()) if (!keep.service.has(service.ID)) view.deleteService(service.ID);
+    for (const kind of PLAIN_KINDS) {
+      const kept = new Set((message[`${kind}s`] ?? []).map((o) => o.ID));
+      for (const object of view.all(kind)) if (!kept.has(object.ID)) view.delete(kind, object.ID);
+    }
     for (const node of view.nodes()) if (!keep.node.has(node.ID)) view.deleteNode(node.ID);
     for (const node of message.nodes) view.mirror('node', node);
+    for (const kind of PLAIN_KINDS) for (const object of message[`${kind}s`] ?? []) view.mirror(kind, object);
     for (const service of message.services) view.mirror('service', service);
     for (const task of message.tasks) view.mirror('task', task);
     this.#refreshManagers();

@@ -1,7 +1,7 @@
 // The cluster protocol on a manager's cluster port (2377), as its messages and paths: what a node sends a
 // manager (join, heartbeats, task status, what its mesh has applied, leave) and the one stream a manager
 // sends each node (the whole cluster view, then numbered changes). HTTP/1.1 and JSON: curl can read it.
-import type { NodeRole, Service, StoreKind, SwarmNode, SwarmState, Task, TaskStatusReport } from '../swarm/index.js';
+import type { NodeRole, PlainKind, PlainLists, PlainObjects, Service, StoreKind, SwarmNode, SwarmState, Task, TaskStatusReport } from '../swarm/index.js';
 
 export const CLUSTER_PORT = 2377;
 
@@ -48,6 +48,7 @@ export type ViewChange =
   | { kind: 'node'; op: 'put'; object: SwarmNode }
   | { kind: 'service'; op: 'put'; object: Service }
   | { kind: 'task'; op: 'put'; object: Task }
+  | { [K in PlainKind]: { kind: K; op: 'put'; object: PlainObjects[K] } }[PlainKind]
   | { kind: StoreKind; op: 'delete'; id: string };
 
 /**
@@ -56,7 +57,7 @@ export type ViewChange =
  * that numbered them, so a node never chains changes of one manager to a view of another.
  */
 export type SessionMessage =
-  | { type: 'complete'; epoch: string; seq: number; nodes: SwarmNode[]; services: Service[]; tasks: Task[] }
+  | ({ type: 'complete'; epoch: string; seq: number; nodes: SwarmNode[]; services: Service[]; tasks: Task[] } & PlainLists)
   | { type: 'changes'; epoch: string; appliesTo: number; resultsIn: number; changes: ViewChange[] }
   /** Every Ready node has applied the view up to `seq`: what it fenced there, it fences. */
   | { type: 'applied'; epoch: string; seq: number }

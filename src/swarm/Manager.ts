@@ -124,8 +124,8 @@ export class Manager {
     this.tokens = new JoinTokens(this.rootCA.joinTokenDigest, swarm?.tokens);
     this.createdAt = swarm?.createdAt ?? nowIso();
     if (restored) {
-      const { index, nodes, services, tasks } = structuredClone(restored);
-      this.store.restore(index, nodes, services, tasks);
+      const { index, nodes, services, tasks, networks, secrets, configs } = structuredClone(restored);
+      this.store.restore(index, nodes, services, tasks, { networks, secrets, configs });
     }
     this.swarmVersion = swarm?.version ?? this.store.nextIndex();
     this.swarmUpdatedAt = swarm?.updatedAt ?? this.createdAt;
@@ -179,6 +179,9 @@ export class Manager {
       nodes: this.store.nodes(),
       services: this.store.services(),
       tasks: this.store.tasks(),
+      networks: this.store.all('network'),
+      secrets: this.store.all('secret'),
+      configs: this.store.all('config'),
     };
   }
 

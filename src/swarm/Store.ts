@@ -1,12 +1,25 @@
-// The cluster's desired and observed state: nodes, services and tasks, each versioned from one
+// The cluster's desired and observed state: nodes, services, tasks, networks, secrets and configs, each versioned from one
 // cluster-wide index. Writers are the manager (desired) and agents through it (observed); readers
 // (meshes, the engine API) take snapshots and listen for `change`. It stores; it decides nothing.
 import { EventEmitter } from 'node:events';
-import type { Service, SwarmNode, Task } from './model.js';
+import type { Config, Network, Secret, Service, SwarmNode, Task } from './model.js';
 import { nowIso } from './model.js';
 import { outOfSequence } from './errors.js';
 
-export type StoreKind = 'node' | 'service' | 'task';
+/** Kinds the store keeps without indexes of their own: looked up by ID, listed whole. */
+export type PlainKind = 'network' | 'secret' | 'config';
+export type StoreKind = 'node' | 'service' | 'task' | PlainKind;
+export const PLAIN_KINDS: readonly PlainKind[] = ['network', 'secret', 'config'];
+
+export interface PlainObjects {
+  network: Network;
+  secret: Secret;
+  config: Config;
+}
+export type StoreObject = SwarmNode | Service | Task | PlainObjects[PlainKind];
+
+/** The objects of each plain kind, as a restore or a whole view carries them. */
+export type PlainLists = { [K in PlainKind as `${K}s`]?: readonly PlainObjects[K][] };
 
 export interface StoreChange {
   kind: StoreKind;
@@ -29,6 +42,8 @@ export interface ClusterView {
   task(id: string): Task | undefined;
   tasksOfService(serviceId: string): readonly Task[];
   tasksOfNode(nodeId: string): readonly Task[];
+  all<K extends PlainKind>(kind: K): readonly PlainObjects[K][];
+  get<K extends PlainKind>(kind: K, id: string): PlainObjects[K] | undefined;
   on(event: 'change', listener: (change: StoreChange) => void): unknown;
   off(event: 'change', listener: (change: StoreChange) => void): unknown;
 }
@@ -38,6 +53,7 @@ export class Store extends EventEmitter implements ClusterView {
   #nodes = new Map<string, SwarmNode>();
   #services = new Map<string, Service>();
   #tasks = new Map<string, Task>();
+  #plain: { [K in PlainKind]: Map<string, PlainObjects[K]> } = { network: new Map(), secret: new Map(), config: new Map() };
   /** Each service's tasks, so a reconcile reads its own service's tasks, not the whole cluster's. */
   #tasksByService = new Map<string, Map<string, Task>>();
   /** Each node's tasks, so an agent reads its own node's tasks. */
@@ -53,9 +69,12 @@ export class Store extends EventEmitter implements ClusterView {
    * Fills an empty store with a restored swarm's objects as they were (versions kept, no events: nobody
    * listens yet); new writes continue above `lastIndex`.
    */
-  restore(lastIndex: number, nodes: readonly SwarmNode[], services: readonly Service[], tasks: readonly Task[]): void {
-    if (this.#index || this.#nodes.size || this.#services.size || this.#tasks.size) throw new Error('only an empty store can be restored');
+  restore(lastIndex: number, nodes: readonly SwarmNode[], services: readonly Service[], tasks: readonly Task[], plain: PlainLists = {}): void {
+    if (this.#index || this.#nodes.size || this.#services.size || this.#tasks.size || PLAIN_KINDS.some((k) => this.#plain[k].size)) {
+      throw new Error('only an empty store can be restored');
+    }
     this.#index = lastIndex;
+    for (const kind of PLAIN_KINDS) for (const object of plain[`${kind}s`] ?? []) (this.#plain[kind] as Map<string, StoreObject>).set(object.ID, object);
     for (const node of nodes) this.#nodes.set(node.ID, node);
     for (const service of services) this.#services.set(service.ID, service);
     for (const task of tasks) {
@@ -99,12 +118,28 @@ export class Store extends EventEmitter implements ClusterView {
   tasksOfNode(nodeId: string): Task[] {
     return [...this.#tasksByNode.get(nodeId)?.values() ?? []];
   }
+  all<K extends PlainKind>(kind: K): PlainObjects[K][] {
+    return [...this.#plain[kind].values()] as PlainObjects[K][];
+  }
+  get<K extends PlainKind>(kind: K, id: string): PlainObjects[K] | undefined {
+    return this.#plain[kind].get(id) as PlainObjects[K] | undefined;
+  }
+  /** Any kind's object by ID. */
+  object(kind: StoreKind, id: string): StoreObject | undefined {
+    if (kind === 'node') return this.node(id);
+    if (kind === 'service') return this.service(id);
+    if (kind === 'task') return this.task(id);
+    return this.get(kind, id);
+  }
 
   putNode(node: SwarmNode, expectedVersion?: number): SwarmNode {
     return this.#put('node', this.#nodes, node, expectedVersion);
   }
   putService(service: Service, expectedVersion?: number): Service {
     return this.#put('service', this.#services, service, expectedVersion);
+  }
+  put<K extends PlainKind>(kind: K, object: PlainObjects[K], expectedVersion?: number): PlainObjects[K] {
+    return this.#put(kind, this.#plain[kind] as Map<string, PlainObjects[K]>, object, expectedVersion);
   }
   putTask(task: Task): Task {
     this.#indexTask(task);
@@ -123,7 +158,7 @@ export class Store extends EventEmitter implements ClusterView {
    * A copy's write: the object as the store it copies wrote it, its version and time kept (a node's view
    * of its manager's store, a restored snapshot). The index follows the highest version seen.
    */
-  mirror(kind: StoreKind, object: SwarmNode | Service | Task): void {
+  mirror(kind: StoreKind, object: StoreObject): void {
     this.#index = Math.max(this.#index, object.Version.Index);
     if (kind === 'task') {
       const task = object as Task;
@@ -133,14 +168,16 @@ export class Store extends EventEmitter implements ClusterView {
       return;
     }
     if (kind === 'node') this.#nodes.set(object.ID, object as SwarmNode);
-    else this.#services.set(object.ID, object as Service);
+    else if (kind === 'service') this.#services.set(object.ID, object as Service);
+    else (this.#plain[kind] as Map<string, StoreObject>).set(object.ID, object);
     this.emit('change', { kind, op: 'put', id: object.ID } satisfies StoreChange);
   }
 
   delete(kind: StoreKind, id: string): void {
     if (kind === 'node') this.deleteNode(id);
     else if (kind === 'service') this.deleteService(id);
-    else this.deleteTask(id);
+    else if (kind === 'task') this.deleteTask(id);
+    else this.#delete(kind, this.#plain[kind] as Map<string, StoreObject>, id);
   }
 
   /** Writes a changed copy of a task (readers holding the old object never see it change under them). */

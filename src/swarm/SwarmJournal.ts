@@ -129,8 +129,7 @@ export class SwarmJournal {
   #change(key: string): JournalChange {
     if (key === SWARM) return { swarm: this.#manager.exportSwarm() };
     const [kind, id] = key.split(':') as [StoreKind, string];
-    const store = this.#manager.store;
-    const object = kind === 'node' ? store.node(id) : kind === 'service' ? store.service(id) : store.task(id);
+    const object = this.#manager.store.object(kind, id);
     if (!object) return { delete: kind, id };
     return { put: kind, object } as JournalChange;
   }

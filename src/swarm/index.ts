@@ -1,6 +1,6 @@
 export * from './model.js';
-export { Store } from './Store.js';
-export type { ClusterView, StoreChange, StoreKind } from './Store.js';
+export { Store, PLAIN_KINDS } from './Store.js';
+export type { ClusterView, PlainKind, PlainLists, PlainObjects, StoreChange, StoreKind, StoreObject } from './Store.js';
 export { Manager } from './Manager.js';
 export type { ManagerOptions, NodeJoin, PortProbe, TaskStatusReport } from './Manager.js';
 export { Scheduler, isEligible } from './Scheduler.js';

@@ -208,6 +208,53 @@ export interface Task {
   Hostname?: string;
 }
 
+/** A swarm network (Go's swarm.Network), as the store keeps it; the engine API shows it as Docker's NetworkResource. */
+export interface Network {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: {
+    Name: string;
+    Labels: Record<string, string>;
+    DriverConfiguration?: { Name: string; Options?: Record<string, string> };
+    IPv6Enabled?: boolean;
+    Internal?: boolean;
+    Attachable?: boolean;
+    Ingress?: boolean;
+    IPAMOptions?: { Driver?: { Name: string; Options?: Record<string, string> }; Configs?: { Subnet?: string; Range?: string; Gateway?: string }[] };
+    Scope?: string;
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
+/** What secrets and configs share (Go's swarm.SecretSpec and ConfigSpec): `Data` is base64, as the API carries []byte. */
+export interface SecretSpec {
+  Name: string;
+  Labels: Record<string, string>;
+  Data?: string;
+  [extra: string]: unknown;
+}
+
+/** A secret (Go's swarm.Secret); its Data never leaves the swarm through the engine API. */
+export interface Secret {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: SecretSpec;
+}
+
+/** A config (Go's swarm.Config): a secret whose data the API shows. */
+export interface Config {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: SecretSpec;
+}
+
 /** The swarm's own settings (Go's swarm.Spec), as GET /swarm shows them and `docker swarm update` sends them. */
 export interface SwarmSpec {
   Name: string;

@@ -6,7 +6,8 @@ import { open, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Service, SwarmNode, Task } from './model.js';
-import type { StoreKind } from './Store.js';
+import type { PlainKind, PlainObjects, StoreKind } from './Store.js';
+import { PLAIN_KINDS } from './Store.js';
 import type { SwarmState } from './SwarmState.js';
 import { frame } from './recordFrames.js';
 
@@ -30,6 +31,7 @@ export type JournalChange =
   | { put: 'node'; object: SwarmNode }
   | { put: 'service'; object: Service }
   | { put: 'task'; object: Task }
+  | { [K in PlainKind]: { put: K; object: PlainObjects[K] } }[PlainKind]
   | { delete: StoreKind; id: string }
   | { swarm: SwarmState['swarm'] };
 
@@ -82,7 +84,8 @@ export function replay(snapshot: SwarmState, groups: readonly JournalGroup[]): S
   const nodes = byId(snapshot.nodes);
   const services = byId(snapshot.services);
   const tasks = byId(snapshot.tasks);
-  const maps: Record<StoreKind, Map<string, unknown>> = { node: nodes, service: services, task: tasks };
+  const plain = Object.fromEntries(PLAIN_KINDS.map((kind) => [kind, byId<{ ID: string }>(snapshot[`${kind}s`] ?? [])])) as Record<PlainKind, Map<string, { ID: string }>>;
+  const maps: Record<StoreKind, Map<string, unknown>> = { node: nodes, service: services, task: tasks, ...plain };
   let { swarm, index } = snapshot;
   for (const group of groups) {
     for (const change of group.changes) {
@@ -92,5 +95,6 @@ export function replay(snapshot: SwarmState, groups: readonly JournalGroup[]): S
     }
     index = group.index;
   }
-  return { ...snapshot, swarm, index, nodes: [...nodes.values()], services: [...services.values()], tasks: [...tasks.values()] };
+  const lists = Object.fromEntries(PLAIN_KINDS.map((kind) => [`${kind}s`, [...plain[kind].values()]]));
+  return { ...snapshot, swarm, index, nodes: [...nodes.values()], services: [...services.values()], tasks: [...tasks.values()], ...lists };
 }
