@@ -70,7 +70,7 @@ export class ClusterEvents {
   #changed({ kind, op, id }: StoreChange): void {
     if (kind === 'task') this.#task(id, op);
     else if (kind === 'service') this.#service(id, op);
-    else this.#node(id, op);
+    else if (kind === 'node') this.#node(id, op);
   }
 
   #task(id: string, op: StoreChange['op']): void {

@@ -124,7 +124,8 @@ export class Mesh {
   #onChange = (change: StoreChange): void => {
     if (change.kind === 'node') this.#dirty.all = true;
     else if (change.kind === 'service') this.#dirty.services.add(change.id);
-    else this.#dirty.tasks.set(change.id, change.serviceId!);
+    else if (change.kind === 'task') this.#dirty.tasks.set(change.id, change.serviceId!);
+    else return;
     this.#queueSync();
   };
 
