@@ -2,7 +2,9 @@
 // `service ps` shows; a global service that follows a node leaving and a node joining; and seed 004's
 // commands as typed there through the real docker CLI (test/fixtures/seed-commands.ts). The other seeds:
 // test/seed-flows-swarm.test.ts (000, 002, 003), seed-flows-reference.test.ts and seed-flows-parts.test.ts (001).
+import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
+import { SEED_COMMANDS } from './fixtures/seed-commands.js';
 import { api, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { cliEnv, routemesh } from './support/cli.js';
 import type { CliResult } from './support/cli.js';
@@ -122,4 +124,19 @@ t.test('seed 004 as typed there: simplenode published on 8000, scaled, removed, 
     for (const node of second.nodes) t.match((await httpGet(node.address, 8000)).body, /^Hello V0\.2: /, `${node.hostname}:8000 answers`);
   };
   await Promise.all([first(), update(), health()]);
+});
+
+t.test('every command of the seed inventory is run by a seed flow, those waiting for a part in a todo subtest', async (t) => {
+  const ids = SEED_COMMANDS.map((c) => c.id);
+  t.same([...new Set(ids)], ids, 'each ID once');
+  const dir = new URL('.', import.meta.url);
+  const runBy = new Map<string, string[]>();
+  for (const file of readdirSync(dir).filter((name) => /^seed-flows.*\.test\.ts$/.test(name))) {
+    for (const [, id] of readFileSync(new URL(file, dir), 'utf8').matchAll(/'(\d{3}-\d{2})'/g)) runBy.set(id!, [...runBy.get(id!) ?? [], file]);
+  }
+  t.same(ids.filter((id) => !runBy.has(id)), [], 'none left out');
+  t.same([...runBy.keys()].filter((id) => !ids.includes(id)), [], 'none run that the inventory lacks');
+  const inParts = (id: string): boolean => runBy.get(id)!.every((file) => file === 'seed-flows-parts.test.ts');
+  t.same(SEED_COMMANDS.filter((c) => (c.needs !== undefined) !== inParts(c.id)).map((c) => c.id), [],
+    'a command needs a part exactly when only seed-flows-parts (todo until the part lands) runs it');
 });
