@@ -2,8 +2,8 @@
 // event feed, stats, system df and ps, secrets, configs, networks with docker run, volumes and mounts.
 // Each subtest is written as it must pass once its part lands, and is todo until then (tap runs no todo
 // subtest): the lead removes the todo as the parts land. Each runs on a swarm of its own, formed by the
-// test cluster (the swarm commands themselves are test/seed-flows-reference.test.ts), nodes 127.251.0.x,
-// tasks 127.252/16, VIPs 127.253/16.
+// test cluster (the swarm commands themselves are test/seed-flows-reference.test.ts), nodes 127.97.0.x,
+// tasks 127.98/16, VIPs 127.99/16.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { isRoot, printed, rows, seedFlow } from './support/seeds.js';
 import type { SeedFlow } from './support/seeds.js';
 import { missingTool } from './support/tools.js';
 
-const BLOCK = 251;
+const BLOCK = 97;
 const skip = missingTool('docker', 'docker.io');
 const TIME = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}(?:Z|[+-]\\d\\d:\\d\\d)';
 const CONVERGED = /^[0-9a-z]{25}\n[^]*verify: Service [0-9a-z]{25} converged\n$/;

@@ -3,15 +3,15 @@
 // service commands (create, scale, global mode, update, rollback, ls/ps/inspect, rm) and the node ones
 // (availability, labels, every constraint kind), each through the real docker CLI as the sheet writes it,
 // placeholders filled (test/fixtures/seed-commands.ts). The rest of the sheet (events, stats, df, ps, run,
-// networks, secrets, configs, mounts) is test/seed-flows-parts.test.ts. Nodes 127.133.0.x, tasks
-// 127.134/16, VIPs 127.135/16; node3 has the engine label disk=ssd.
+// networks, secrets, configs, mounts) is test/seed-flows-parts.test.ts. Nodes 127.150.0.x, tasks
+// 127.151/16, VIPs 127.152/16; node3 has the engine label disk=ssd.
 import t from 'tap';
 import { api, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { rows, seedFlow } from './support/seeds.js';
 import { missingTool } from './support/tools.js';
 import type { CliResult } from './support/cli.js';
 
-const BLOCK = 133;
+const BLOCK = 150;
 const skip = missingTool('docker', 'docker.io');
 const ID = '[0-9a-z]{25}';
 const NOT_IN_SWARM = 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.\n';

@@ -13,6 +13,7 @@ import { rows, seedFlow } from './support/seeds.js';
 import { missingTool } from './support/tools.js';
 
 const BLOCK = 190; // nodes 127.190.0.x, tasks 127.191/16, VIPs 127.192/16
+const UPDATE_BLOCK = 3; // seed 004's update section beside the rest: 127.3.0.x, 127.4/16, 127.5/16
 
 t.test('seed 004: rolling update to simplenode:0.2, history in service ps, rollback', async (t) => {
   const cluster = await testCluster(t, BLOCK);
@@ -74,9 +75,9 @@ t.test('a global service: one task per node, none left on a node that leaves, on
 t.test('seed 004 as typed there: simplenode published on 8000, scaled, removed, updated to 0.2; health checks', { skip: missingTool('docker', 'docker.io') }, async (t) => {
   // Three swarms side by side (each create, scale and update waits its monitor, the update its 10 s delay):
   // the tutorial's scaling and removal on 127.190.0.x, its update section (which starts from the service line
-  // 5 creates) on 127.197.0.x, and its health-check and publish examples on 127.200.0.x, each wanting
+  // 5 creates) on 127.3.0.x, and its health-check and publish examples on 127.200.0.x, each wanting
   // the name simple and port 8000.
-  const [cluster, updating, second] = await Promise.all([testCluster(t, BLOCK), testCluster(t, BLOCK + 7), testCluster(t, BLOCK + 10)]);
+  const [cluster, updating, second] = await Promise.all([testCluster(t, BLOCK), testCluster(t, UPDATE_BLOCK), testCluster(t, BLOCK + 10)]);
   const tasksOf = async (manager: string): Promise<any[]> => (await api<any[]>(manager, 'GET', `/tasks?filters=${encodeURIComponent('{"service":{"simple":true}}')}`)).body;
   const createdAs = /^[0-9a-z]{25}\n[^]*verify: Service [0-9a-z]{25} converged\n$/;
   const first = async (): Promise<void> => {

@@ -1,7 +1,7 @@
-// The name dockerd gives a service created without one (daemon/cluster/services.go calls namesgenerator):
-// `<adjective>_<surname of a notable scientist or hacker>`, as `docker run` names a container. Some of
-// namesgenerator's words, drawn again once when the first draw names a service that exists (dockerd does not
-// look, and swarmkit then refuses the name as taken).
+// The name dockerd gives a service created without one (daemon/cluster/convert/service.go's ServiceSpecToGRPC
+// calls namesgenerator): `<adjective>_<surname of a notable scientist or hacker>`, as `docker run` names a
+// container. Some of namesgenerator's words, drawn again once when the first draw names a service that exists
+// (dockerd does not look, and swarmkit then refuses the name as taken).
 
 const ADJECTIVES = [
   'admiring', 'affectionate', 'agitated', 'amazing', 'angry', 'awesome', 'blissful', 'bold', 'brave', 'charming',
