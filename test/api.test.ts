@@ -168,7 +168,7 @@ t.test('engine API of a 3-node cluster', async (t) => {
     const before = (await api<any[]>(manager, 'GET', '/services')).body.length;
     const cases: [string, unknown, number, RegExp][] = [
       ['invalid JSON', '{"Name": "x",', 400, /^invalid JSON in request body/],
-      ['empty name', serviceSpec('', 'nginx'), 400, /give the service a name/],
+      ['a name that is no DNS name component', serviceSpec('my.web', 'nginx'), 400, /name must be valid as a DNS name component: 'my\.web' may use only/],
       ['replicas below zero', serviceSpec('neg', 'nginx', { Mode: { Replicated: { Replicas: -1 } } }), 400, /Replicas must be a whole number/],
       ['replicas of the wrong type', serviceSpec('str', 'nginx', { Mode: { Replicated: { Replicas: '3' } } }), 400, /Replicas must be a whole number/],
       ['no image', { Name: 'noimg', TaskTemplate: { ContainerSpec: {} } }, 400, /image reference must be provided/],

@@ -6,6 +6,7 @@ import { ApiError, isTrue, requireVersion } from './http.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
 import type { Manager, Service } from '../../swarm/index.js';
 import { isGlobal, replicasOf, withDefaults } from '../../swarm/index.js';
+import { randomName } from './randomName.js';
 
 /** Swarm's counts for `service ls`: running tasks on live nodes, against the replicas (or global tasks) wanted. */
 function serviceStatus(manager: Manager, service: Service): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
@@ -30,6 +31,16 @@ function withTaskEndpoints(manager: Manager, service: Service): Service & { Endp
   return { ...service, Endpoint: { ...service.Endpoint, TaskEndpoints: taskEndpoints } };
 }
 
+/** A spec without a name gets one, as dockerd gives it (`docker service create nginx`). */
+function withName(manager: Manager, input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  const key = Object.keys(input).find((k) => k.toLowerCase() === 'name');
+  const name = key === undefined ? undefined : (input as Record<string, unknown>)[key];
+  if (name !== undefined && name !== '') return input;
+  const taken = (candidate: string): boolean => manager.store.services().some((s) => s.Spec.Name.toLowerCase() === candidate);
+  return { ...input, [key ?? 'Name']: randomName(taken) };
+}
+
 export function serviceRoutes(router: Router, engine: EngineContext): void {
   router.add('GET', /^\/services$/, (r) => {
     const manager = engine.requireManager();
@@ -47,7 +58,7 @@ export function serviceRoutes(router: Router, engine: EngineContext): void {
 
   router.add('POST', /^\/services\/create$/, async (r) => {
     const manager = engine.requireManager();
-    const service = await manager.createService(await r.body());
+    const service = await manager.createService(withName(manager, await r.body()));
     return { status: 201, body: { ID: service.ID, Warnings: null } };
   });
 
