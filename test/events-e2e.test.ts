@@ -1,0 +1,195 @@
+// `docker events` and `docker system events` through the real docker CLI (28.2.2) on a cluster of two
+// managers and a worker: the swarm's events once each on every manager and none on the worker, `--since`
+// and `--until` as the CLI sends them, filters (types without events stay empty), a following feed that
+// sees a task container die and is then interrupted, `--until` ahead that ends by itself, and the feed's
+// clean end when its node stops.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { once } from 'node:events';
+import t from 'tap';
+import { api, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
+import { docker, dockerEnv } from './support/cli.js';
+import { descendantNamed } from './support/processes.js';
+import { missingTool } from './support/tools.js';
+
+const BLOCK = testBlock(167); // nodes 127.167.0.x, tasks 127.168/16, VIPs 127.169/16
+
+const skip = missingTool('docker', 'docker.io');
+const cluster = skip ? undefined : await testCluster(t, BLOCK, { nodes: 3, managers: 2 });
+const [node1, node2, node3] = cluster?.nodes.map((n) => n.address) ?? [];
+const leader = cluster?.nodes[0]!.apiUrl ?? '';
+
+/** Now as `docker events --since` takes it: Unix seconds with a fraction. */
+const seconds = (): string => (Date.now() / 1000).toFixed(3);
+const jsonLines = (text: string): any[] => text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
+
+/** Whether the node's event log has an event `match` takes (what a test waits for before it reads a window). */
+function logged(hostname: string, match: (m: any) => boolean): boolean {
+  return cluster!.engine(hostname)!.events.history(0n, undefined, match).length > 0;
+}
+
+/** `docker ...args` running on, its output gathered as it comes. */
+function following(address: string, args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const child = spawn('docker', args, { env: dockerEnv(address), stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  return { child, out: () => text, exited };
+}
+
+t.test('service create, update and rm: once each on every manager, in --since/--until, none on the worker', { skip }, async (t) => {
+  const since = seconds();
+  const created = await api(leader, 'POST', '/services/create', serviceSpec('ev-web', 'traefik/whoami'));
+  const id: string = created.body.ID;
+  const { body: service } = await api(leader, 'GET', `/services/${id}`);
+  service.Spec.Mode.Replicated.Replicas = 2;
+  t.equal((await api(leader, 'POST', `/services/${id}/update?version=${service.Version.Index}`, service.Spec)).status, 200);
+  t.equal((await api(leader, 'DELETE', `/services/${id}`)).status, 200);
+  for (const hostname of ['node1', 'node2']) {
+    await waitFor(`${hostname} to record the removal`, () => logged(hostname, (m) => m.Type === 'service' && m.Action === 'remove' && m.Actor.ID === id));
+  }
+  const until = seconds();
+
+  for (const address of [node1!, node2!]) {
+    const result = await docker(address, 'events', '--since', since, '--until', until, '--filter', 'type=service', '--format', '{{json .}}');
+    t.equal(result.code, 0, result.stderr);
+    const events = jsonLines(result.stdout);
+    t.same(events.map((e) => `${e.Action} ${e.Actor.ID}`), [`create ${id}`, `update ${id}`, `remove ${id}`], `${address}: each once, in order`);
+    t.match(events[0], { Type: 'service', Action: 'create', Actor: { ID: id, Attributes: { name: 'ev-web' } }, scope: 'swarm' });
+    t.notOk('status' in events[0], 'no legacy fields on a swarm event');
+    t.same(events[1].Actor.Attributes, { name: 'ev-web', 'replicas.old': '1', 'replicas.new': '2' });
+    for (const e of events) {
+      t.ok(e.time >= Math.floor(Number(since)) && e.time <= Number(until), 'within the window');
+      t.equal(String(e.timeNano).slice(0, String(e.time).length), String(e.time), 'timeNano is time, in nanoseconds');
+    }
+  }
+
+  // The CLI's own line, and `docker system events` the same route.
+  const plain = await docker(node2!, 'system', 'events', '--since', since, '--until', until, '--filter', 'type=service', '--filter', 'event=create');
+  t.equal(plain.code, 0, plain.stderr);
+  t.match(plain.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z service create ${id} \\(name=ev-web\\)\\n$`));
+
+  const worker = await docker(node3!, 'events', '--since', since, '--until', until, '--filter', 'type=service');
+  t.equal(worker.code, 0, worker.stderr);
+  t.equal(worker.stdout, '', 'a worker shows no swarm event');
+
+  const refused = await docker(node1!, 'events', '--since', until, '--until', since);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /`since` time \(.+\) cannot be after `until` time \(.+\)/);
+});
+
+t.test('follows a task container: create and start, a die with its exit code when its program is killed, destroy on rm; then interrupted', { skip }, async (t) => {
+  const since = seconds();
+  const spec = serviceSpec('ev-exec', 'routemesh/exec', {
+    TaskTemplate: {
+      ContainerSpec: { Image: 'routemesh/exec', Command: ['sleep', '1000'], Labels: { tier: 'events' } },
+      Placement: { Constraints: ['node.hostname==node3'] },
+      RestartPolicy: { Condition: 'none' },
+    },
+  });
+  const { body: { ID: serviceId } } = await api(leader, 'POST', '/services/create', spec);
+  const [task] = await waitForRunning(leader, 'ev-exec', 1);
+
+  // On the task's node (a worker): its history first, then what comes.
+  const feed = following(node3!, ['events', '--since', since, '--filter', 'type=container', '--filter', 'container=ev-exec', '--format', '{{json .}}']);
+  const events = (): any[] => jsonLines(feed.out());
+  await waitFor('the start event', () => events().some((e) => e.Action === 'start'));
+  const [create, start] = events();
+  t.match(create, {
+    status: 'create', from: 'routemesh/exec', Type: 'container', Action: 'create', scope: 'local',
+    Actor: {
+      Attributes: {
+        image: 'routemesh/exec', name: `ev-exec.1.${task.ID}`, tier: 'events',
+        'com.docker.swarm.service.name': 'ev-exec', 'com.docker.swarm.service.id': serviceId,
+        'com.docker.swarm.task.id': task.ID, 'com.docker.swarm.task.name': `ev-exec.1.${task.ID}`, 'com.docker.swarm.node.id': task.NodeID,
+      },
+    },
+  });
+  t.match(create.id, /^[0-9a-f]{64}$/);
+  t.equal(create.id, create.Actor.ID);
+  t.ok(create.id.startsWith(task.Status.ContainerStatus.ContainerID), 'the container ID starts with the task\'s short container ID');
+  t.equal(start.id, create.id);
+
+  process.kill(await descendantNamed(task.Status.ContainerStatus.PID, 'sleep'), 'SIGKILL');
+  const die = await waitFor('the die event', () => events().find((e) => e.Action === 'die'));
+  const failed = await waitFor('the task failed', async () => {
+    const { body } = await api(leader, 'GET', `/tasks/${task.ID}`);
+    return body.Status.State === 'failed' ? body : undefined;
+  });
+  t.equal(die.id, create.id);
+  t.equal(die.Actor.Attributes.exitCode, String(failed.Status.ContainerStatus.ExitCode), 'the exit code the task reports');
+  t.not(die.Actor.Attributes.exitCode, '0');
+  t.match(die.Actor.Attributes.execDuration, /^\d+$/);
+
+  await api(leader, 'DELETE', `/services/${serviceId}`);
+  await waitFor('the destroy event', () => events().some((e) => e.Action === 'destroy'));
+  t.same(events().map((e) => e.Action), ['create', 'start', 'die', 'destroy']);
+  feed.child.kill('SIGINT');
+  await feed.exited;
+});
+
+t.test('filters for types with no events stay empty; filters by name, label and event', { skip }, async (t) => {
+  const since = seconds();
+  const { body: { ID: id } } = await api(leader, 'POST', '/services/create', serviceSpec('ev-filtered', 'traefik/whoami', {
+    TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' }, Placement: { Constraints: ['node.hostname==node1'] } },
+  }));
+  await waitFor('its container started', () => logged('node1', (m) => m.Action === 'start' && m.Actor.Attributes['com.docker.swarm.service.id'] === id));
+  const until = seconds();
+  const window = ['--since', since, '--until', until, '--format', '{{json .}}'];
+  const all = jsonLines((await docker(node1!, 'events', ...window)).stdout);
+  t.same(all.map((e) => `${e.Type} ${e.Action}`), ['service create', 'container create', 'container start'], 'the window has events');
+
+  for (const args of [['events', '--filter', 'type=image'], ['system', 'events', '--filter', 'type=volume'], ['events', '--filter', 'image=nginx']]) {
+    const result = await docker(node1!, ...args, ...window);
+    t.equal(result.code, 0, result.stderr);
+    t.equal(result.stdout, '', `docker ${args.join(' ')}: nothing`);
+  }
+  const picked = async (...filters: string[]): Promise<string[]> => {
+    const result = await docker(node1!, 'events', ...filters.flatMap((f) => ['--filter', f]), ...window);
+    t.equal(result.code, 0, result.stderr);
+    return jsonLines(result.stdout).map((e) => `${e.Type} ${e.Action}`);
+  };
+  // As moby's filter: a name's prefix, so the service's task containers (`ev-filtered.1.<task>`) too.
+  t.same(await picked('service=ev-filtered'), ['service create', 'container create', 'container start'], 'service= takes the names it prefixes');
+  t.same(await picked(`service=${id}`), ['service create'], 'service= by ID');
+  t.same(await picked('image=traefik/whoami'), ['container create', 'container start'], 'image= takes the image');
+  t.same(await picked('event=start', 'event=create', 'type=container'), ['container create', 'container start']);
+  t.same(await picked('label=com.docker.swarm.service.name=ev-filtered', 'scope=local'), ['container create', 'container start']);
+  t.same(await picked('scope=swarm', 'node=node1'), [], 'node= takes node events only (by ID or name)');
+  await api(leader, 'DELETE', `/services/${id}`);
+  await waitFor('node2 to record the removal', () => logged('node2', (m) => m.Action === 'remove' && m.Actor.ID === id));
+});
+
+// Without --since, --until alone would also replay the kept events before it, as dockerd does.
+t.test('--until ahead: follows until then, and ends by itself', { skip }, async (t) => {
+  const since = seconds();
+  const until = (Number(since) + 2).toFixed(3);
+  const log = cluster!.engine('node2')!.events;
+  const before = log.following;
+  const feed = following(node2!, ['events', '--since', since, '--until', until, '--filter', 'type=service', '--format', '{{json .}}']);
+  // The CLI is following once the engine has a feed for it; a service made then is in it.
+  await waitFor('the CLI to follow', () => log.following > before);
+  const { body: { ID: id } } = await api(leader, 'POST', '/services/create', serviceSpec('ev-until', 'traefik/whoami', { Mode: { Replicated: { Replicas: 0 } } }));
+  t.equal(await feed.exited, 0, feed.out());
+  t.ok(Date.now() / 1000 >= Number(until), 'it ended at --until, not before');
+  const events = jsonLines(feed.out());
+  t.same(events.map((e) => `${e.Action} ${e.Actor.ID}`), [`create ${id}`]);
+  await api(leader, 'DELETE', `/services/${id}`);
+});
+
+t.test('a following feed ends cleanly when its node stops', { skip }, async (t) => {
+  const ended = new Promise<string>((resolve, reject) => {
+    http.get(`${cluster!.nodes[2]!.apiUrl}/v1.50/events`, { agent: false }, (res) => {
+      t.equal(res.statusCode, 200);
+      t.equal(res.headers['content-type'], 'application/json');
+      res.on('aborted', () => reject(new Error('the stream was cut, not ended')));
+      res.resume().on('end', () => resolve('ended'));
+    }).on('error', reject);
+  });
+  await waitFor('the feed to be followed', () => cluster!.engine('node3')!.events.following > 0);
+  await cluster!.daemons[2]!.close();
+  t.equal(await ended, 'ended');
+});
