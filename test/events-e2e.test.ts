@@ -180,6 +180,35 @@ t.test('--until ahead: follows until then, and ends by itself', { skip }, async 
   await api(leader, 'DELETE', `/services/${id}`);
 });
 
+t.test('node updates on every manager with what changed; a promoted worker shows the swarm\'s events from then on', { skip }, async (t) => {
+  const since = seconds();
+  const { body: [worker] } = await api(leader, 'GET', `/nodes?filters=${encodeURIComponent(JSON.stringify({ name: { node3: true } }))}`);
+  t.equal((await docker(node1!, 'node', 'update', '--availability', 'drain', 'node3')).code, 0);
+  t.equal((await docker(node1!, 'node', 'update', '--availability', 'active', 'node3')).code, 0);
+  t.equal((await docker(node1!, 'node', 'promote', 'node3')).code, 0);
+  await waitFor('node3 to be a manager with a copy of the view', () => cluster!.engine('node3')!.swarmState() === 'active/manager' && cluster!.engine('node3')!.mesh);
+  for (const hostname of ['node1', 'node2']) {
+    await waitFor(`${hostname} to record the promotion`, () => logged(hostname, (m) => m.Actor.Attributes['role.new'] === 'manager'));
+  }
+  const until = seconds();
+  for (const address of [node1!, node2!]) {
+    const result = await docker(address, 'events', '--since', since, '--until', until, '--filter', 'type=node', '--filter', 'node=node3', '--format', '{{json .}}');
+    t.equal(result.code, 0, result.stderr);
+    const changes = jsonLines(result.stdout).map((e) => ({ id: e.Actor.ID, action: e.Action, ...e.Actor.Attributes }));
+    t.same(changes, [
+      { id: worker.ID, action: 'update', name: 'node3', 'availability.old': 'active', 'availability.new': 'drain' },
+      { id: worker.ID, action: 'update', name: 'node3', 'availability.old': 'drain', 'availability.new': 'active' },
+      { id: worker.ID, action: 'update', name: 'node3', 'role.old': 'worker', 'role.new': 'manager' },
+    ], `${address}: each change once`);
+  }
+  const after = seconds();
+  const { body: { ID: id } } = await api(leader, 'POST', '/services/create', serviceSpec('ev-promoted', 'traefik/whoami', { Mode: { Replicated: { Replicas: 0 } } }));
+  await waitFor('node3 to record the service', () => logged('node3', (m) => m.Action === 'create' && m.Actor.ID === id));
+  const seen = await docker(node3!, 'events', '--since', after, '--until', seconds(), '--filter', 'scope=swarm', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}');
+  t.equal(seen.stdout, `service create ${id}\n`, 'the promoted node shows the swarm\'s events');
+  await api(leader, 'DELETE', `/services/${id}`);
+});
+
 t.test('a following feed ends cleanly when its node stops', { skip }, async (t) => {
   const ended = new Promise<string>((resolve, reject) => {
     http.get(`${cluster!.nodes[2]!.apiUrl}/v1.50/events`, { agent: false }, (res) => {
