@@ -8,9 +8,11 @@ import { SwarmEvents } from '../src/engine/SwarmEvents.js';
 import { eventFilter } from '../src/engine/api/eventFilter.js';
 import { eventTime } from '../src/engine/api/eventRoutes.js';
 import { parseFilters } from '../src/engine/api/filters.js';
+import { Agent } from '../src/engine/index.js';
+import type { Runtime } from '../src/runtime/index.js';
 import { Store } from '../src/swarm/index.js';
 import type { ClusterView } from '../src/swarm/index.js';
-import { node, service } from './support/swarmObjects.js';
+import { node, service, task } from './support/swarmObjects.js';
 
 const container = (action: string, attributes: Record<string, string> = {}): EngineEvent => ({
   Type: 'container', Action: action, Actor: { ID: 'c0ffee', Attributes: { image: 'nginx:1.27', name: 'web.1.abc', ...attributes } }, scope: 'local',
@@ -158,4 +160,47 @@ t.test('a kind the store gains (network, secret, config) needs no more than its 
   (view as unknown as EventEmitter).emit('change', { kind: 'network', op: 'delete', id: 'net1' });
   (view as unknown as EventEmitter).emit('change', { kind: 'secret', op: 'put', id: 'x' });
   t.same(log.history(0n, undefined, () => true).map((m) => `${m.Type} ${m.Action} ${m.Actor.Attributes.name} ${m.scope}`), ['network create mynet swarm', 'network remove mynet swarm']);
+});
+
+t.test("the agent's task containers: create and start, die with the exit code, destroy once the task is gone or the node leaves", async (t) => {
+  const store = new Store();
+  store.putNode(node('n1'));
+  store.putService(service('s1', 'web'));
+  const exits = new Map<string, (code: number) => void>();
+  const runtime = {
+    start: async (spec: { taskId: string; address: string }) => ({
+      address: spec.address, ports: [], pid: 1,
+      exited: new Promise<number>((resolve) => exits.set(spec.taskId, resolve)),
+      stop: async () => 143,
+    }),
+  } as unknown as Runtime;
+  const log = new EventLog();
+  const agent = new Agent({
+    nodeId: 'n1', runtime, events: log,
+    link: { view: store, reportTaskStatus: (id, report) => { store.updateTask(id, (t) => { t.Status = { ...t.Status, State: report.State }; }); } },
+  });
+  agent.start();
+  t.teardown(() => agent.stop());
+  const recorded = (taskId: string): string[] => log.history(0n, undefined, (m) => m.Actor.Attributes['com.docker.swarm.task.id'] === taskId)
+    .map((m) => `${m.Action}${m.Actor.Attributes.exitCode !== undefined ? ` ${m.Actor.Attributes.exitCode}` : ''}`);
+  const settle = async (what: string, check: () => boolean): Promise<void> => {
+    for (let i = 0; i < 1000 && !check(); i++) await new Promise(setImmediate);
+    t.ok(check(), what);
+  };
+
+  store.putTask(task('t1', 's1', { slot: 1, node: 'n1', state: 'assigned' }));
+  store.putTask(task('t2', 's1', { slot: 2, node: 'n1', state: 'assigned' }));
+  await settle('both run', () => store.tasks().every((x) => x.Status.State === 'running'));
+  const [create] = log.history(0n, undefined, (m) => m.Action === 'create');
+  t.match(create, { Type: 'container', scope: 'local', Actor: { Attributes: { name: 's1.1.t1', image: 'nginx', 'com.docker.swarm.service.name': 'web', 'com.docker.swarm.task': '' } } });
+
+  exits.get('t1')!(3);
+  await settle('t1 failed', () => store.task('t1')!.Status.State === 'failed');
+  t.same(recorded('t1'), ['create', 'start', 'die 3'], 'its program exited: die, the container kept while its task is');
+  store.deleteTask('t1');
+  await settle('t1 destroyed', () => recorded('t1').length === 4);
+  t.same(recorded('t1'), ['create', 'start', 'die 3', 'destroy']);
+
+  await agent.stop(true);
+  t.same(recorded('t2'), ['create', 'start', 'die 143', 'destroy'], 'the node leaves: stopped and removed');
 });

@@ -306,8 +306,11 @@ export class Agent {
     this.#fenceTimer = later(next.dueAt - now, () => this.#releaseFenced());
   }
 
-  /** Stops every task of this node (the node is going away); reports nothing more. */
-  async stop(): Promise<void> {
+  /**
+   * Stops every task of this node (the node is going away); reports nothing more. `leaving`: the node
+   * leaves its swarm, and its task containers are removed, as dockerd removes them on `swarm leave`.
+   */
+  async stop(leaving = false): Promise<void> {
     this.#stopped = true;
     this.#link.view.off('change', this.#onChange);
     this.#fenceTimer?.cancel();
@@ -321,6 +324,7 @@ export class Agent {
       });
       await entry.stopping.catch(() => {});
     }));
+    if (leaving) for (const taskId of [...this.#containers.keys()]) this.#destroyed(taskId);
   }
 
   // ---- its containers' events, as dockerd's -------------------------------------------------------

@@ -355,7 +355,7 @@ export class Engine implements EngineContext {
     this.#membership = undefined;
     this.#onMembership?.(undefined);
     // A leader hands over: its last changes (itself Down, another Leader) reach the others as its cluster port closes.
-    const leaving = m.link.leave().finally(() => this.#detach(m)).catch(this.#logFailure);
+    const leaving = m.link.leave().finally(() => this.#detach(m, true)).catch(this.#logFailure);
     if (m.role?.manager) await leaving;
   }
 
@@ -549,7 +549,7 @@ export class Engine implements EngineContext {
       if (this.#membership !== membership) return;
       this.#membership = undefined;
       this.#onMembership?.(undefined);
-      this.#detach(membership).catch(this.#logFailure);
+      this.#detach(membership, true).catch(this.#logFailure);
     });
     link.on('leaderless', () => { membership.role?.takeOverIfLeaderless(link).catch(this.#logFailure); });
     link.on('swarm', () => this.#keepCopy(membership));
@@ -606,11 +606,12 @@ export class Engine implements EngineContext {
     this.#directory.keepCopy(copy);
   }
 
-  async #detach(m: Membership): Promise<void> {
+  /** `leaving`: the node leaves its swarm (or is removed from it), not merely stops. */
+  async #detach(m: Membership, leaving = false): Promise<void> {
     m.swarmEvents?.close();
     m.link.close();
     await m.openingRole;
-    await Promise.all([m.agent.stop(), m.mesh.close(), m.role?.close()]);
+    await Promise.all([m.agent.stop(leaving), m.mesh.close(), m.role?.close()]);
   }
 
   async close(): Promise<void> {
