@@ -20,13 +20,32 @@ const cluster = skip ? undefined : await testCluster(t, BLOCK, { nodes: 3, manag
 const [node1, node2, node3] = cluster?.nodes.map((n) => n.address) ?? [];
 const leader = cluster?.nodes[0]!.apiUrl ?? '';
 
-/** Now as `docker events --since` takes it: Unix seconds with a fraction. */
+/** Now as `docker events --since` takes it: Unix seconds with a fraction (milliseconds). */
 const seconds = (): string => (Date.now() / 1000).toFixed(3);
+/**
+ * An `--until` past every event recorded so far: a millisecond on, since events of one millisecond are
+ * stamped a nanosecond apart (and `until` is dated now it is followed for that millisecond).
+ */
+const untilNow = (): string => ((Date.now() + 1) / 1000).toFixed(3);
 const jsonLines = (text: string): any[] => text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
 
 /** Whether the node's event log has an event `match` takes (what a test waits for before it reads a window). */
 function logged(hostname: string, match: (m: any) => boolean): boolean {
   return cluster!.engine(hostname)!.events.history(0n, undefined, match).length > 0;
+}
+
+/**
+ * Removes a service and waits until every manager has recorded its removal and every node the destroy of
+ * each container of it: nothing of one test's services comes into the next one's window.
+ */
+async function removeService(id: string): Promise<void> {
+  await api(leader, 'DELETE', `/services/${id}`);
+  const ofService = (m: any): boolean => m.Actor.ID === id || m.Actor.Attributes['com.docker.swarm.service.id'] === id;
+  await waitFor(`service ${id} and its containers gone from every node's events`, () => cluster!.engines.every((engine) => {
+    const containers = engine.events.history(0n, undefined, (m) => m.Type === 'container' && ofService(m));
+    const removed = engine.swarmState() !== 'active/manager' || logged(engine.hostname, (m) => m.Type === 'service' && m.Action === 'remove' && ofService(m));
+    return removed && containers.filter((m) => m.Action === 'create').length === containers.filter((m) => m.Action === 'destroy').length;
+  }));
 }
 
 /** `docker ...args` running on, its output gathered as it comes. */
@@ -47,11 +66,8 @@ t.test('service create, update and rm: once each on every manager, in --since/--
   const { body: service } = await api(leader, 'GET', `/services/${id}`);
   service.Spec.Mode.Replicated.Replicas = 2;
   t.equal((await api(leader, 'POST', `/services/${id}/update?version=${service.Version.Index}`, service.Spec)).status, 200);
-  t.equal((await api(leader, 'DELETE', `/services/${id}`)).status, 200);
-  for (const hostname of ['node1', 'node2']) {
-    await waitFor(`${hostname} to record the removal`, () => logged(hostname, (m) => m.Type === 'service' && m.Action === 'remove' && m.Actor.ID === id));
-  }
-  const until = seconds();
+  await removeService(id);
+  const until = untilNow();
 
   for (const address of [node1!, node2!]) {
     const result = await docker(address, 'events', '--since', since, '--until', until, '--filter', 'type=service', '--format', '{{json .}}');
@@ -124,7 +140,7 @@ t.test('follows a task container: create and start, a die with its exit code whe
   t.not(die.Actor.Attributes.exitCode, '0');
   t.match(die.Actor.Attributes.execDuration, /^\d+$/);
 
-  await api(leader, 'DELETE', `/services/${serviceId}`);
+  await removeService(serviceId);
   await waitFor('the destroy event', () => events().some((e) => e.Action === 'destroy'));
   t.same(events().map((e) => e.Action), ['create', 'start', 'die', 'destroy']);
   feed.child.kill('SIGINT');
@@ -137,7 +153,7 @@ t.test('filters for types with no events stay empty; filters by name, label and 
     TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' }, Placement: { Constraints: ['node.hostname==node1'] } },
   }));
   await waitFor('its container started', () => logged('node1', (m) => m.Action === 'start' && m.Actor.Attributes['com.docker.swarm.service.id'] === id));
-  const until = seconds();
+  const until = untilNow();
   const window = ['--since', since, '--until', until, '--format', '{{json .}}'];
   const all = jsonLines((await docker(node1!, 'events', ...window)).stdout);
   t.same(all.map((e) => `${e.Type} ${e.Action}`), ['service create', 'container create', 'container start'], 'the window has events');
@@ -159,8 +175,7 @@ t.test('filters for types with no events stay empty; filters by name, label and 
   t.same(await picked('event=start', 'event=create', 'type=container'), ['container create', 'container start']);
   t.same(await picked('label=com.docker.swarm.service.name=ev-filtered', 'scope=local'), ['container create', 'container start']);
   t.same(await picked('scope=swarm', 'node=node1'), [], 'node= takes node events only (by ID or name)');
-  await api(leader, 'DELETE', `/services/${id}`);
-  await waitFor('node2 to record the removal', () => logged('node2', (m) => m.Action === 'remove' && m.Actor.ID === id));
+  await removeService(id);
 });
 
 // Without --since, --until alone would also replay the kept events before it, as dockerd does.
@@ -177,7 +192,7 @@ t.test('--until ahead: follows until then, and ends by itself', { skip }, async 
   t.ok(Date.now() / 1000 >= Number(until), 'it ended at --until, not before');
   const events = jsonLines(feed.out());
   t.same(events.map((e) => `${e.Action} ${e.Actor.ID}`), [`create ${id}`]);
-  await api(leader, 'DELETE', `/services/${id}`);
+  await removeService(id);
 });
 
 t.test('node updates on every manager with what changed; a promoted worker shows the swarm\'s events from then on', { skip }, async (t) => {
@@ -190,7 +205,7 @@ t.test('node updates on every manager with what changed; a promoted worker shows
   for (const hostname of ['node1', 'node2']) {
     await waitFor(`${hostname} to record the promotion`, () => logged(hostname, (m) => m.Actor.Attributes['role.new'] === 'manager'));
   }
-  const until = seconds();
+  const until = untilNow();
   for (const address of [node1!, node2!]) {
     const result = await docker(address, 'events', '--since', since, '--until', until, '--filter', 'type=node', '--filter', 'node=node3', '--format', '{{json .}}');
     t.equal(result.code, 0, result.stderr);
@@ -204,9 +219,9 @@ t.test('node updates on every manager with what changed; a promoted worker shows
   const after = seconds();
   const { body: { ID: id } } = await api(leader, 'POST', '/services/create', serviceSpec('ev-promoted', 'traefik/whoami', { Mode: { Replicated: { Replicas: 0 } } }));
   await waitFor('node3 to record the service', () => logged('node3', (m) => m.Action === 'create' && m.Actor.ID === id));
-  const seen = await docker(node3!, 'events', '--since', after, '--until', seconds(), '--filter', 'scope=swarm', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}');
+  const seen = await docker(node3!, 'events', '--since', after, '--until', untilNow(), '--filter', 'scope=swarm', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}');
   t.equal(seen.stdout, `service create ${id}\n`, 'the promoted node shows the swarm\'s events');
-  await api(leader, 'DELETE', `/services/${id}`);
+  await removeService(id);
 });
 
 t.test('a following feed ends cleanly when its node stops', { skip }, async (t) => {
