@@ -1,5 +1,4 @@
 // The event log, its filter, the times /events reads, and the swarm's events from a store, without sockets.
-import { EventEmitter } from 'node:events';
 import t from 'tap';
 import { EventLog, eventJson } from '../src/engine/EventLog.js';
 import type { EventMessage } from '../src/engine/EventLog.js';
@@ -11,7 +10,6 @@ import { parseFilters } from '../src/engine/api/filters.js';
 import { Agent } from '../src/engine/index.js';
 import type { Runtime } from '../src/runtime/index.js';
 import { Store } from '../src/swarm/index.js';
-import type { ClusterView } from '../src/swarm/index.js';
 import { node, service, task } from './support/swarmObjects.js';
 
 const container = (action: string, attributes: Record<string, string> = {}): EngineEvent => ({
@@ -145,21 +143,26 @@ t.test("a manager's swarm events from its view: create, update with what changed
   t.equal(log2.history(0n, undefined, (m) => m.scope !== 'swarm').length, 0, 'all of scope swarm');
 });
 
-t.test('a kind the store gains (network, secret, config) needs no more than its accessors', async (t) => {
-  const networks = new Map<string, { ID: string; Version: { Index: number }; Spec: { Name: string } }>();
-  const view = Object.assign(new EventEmitter(), {
-    network: (id: string) => networks.get(id),
-    networks: () => [...networks.values()],
-  }) as unknown as ClusterView;
+t.test('networks, secrets and configs: create, update and remove with their names', async (t) => {
+  const store = new Store();
   const log = new EventLog();
-  const events = new SwarmEvents(view, log);
+  const events = new SwarmEvents(store, log);
   t.teardown(() => events.close());
-  networks.set('net1', { ID: 'net1', Version: { Index: 1 }, Spec: { Name: 'mynet' } });
-  (view as unknown as EventEmitter).emit('change', { kind: 'network', op: 'put', id: 'net1' });
-  networks.delete('net1');
-  (view as unknown as EventEmitter).emit('change', { kind: 'network', op: 'delete', id: 'net1' });
-  (view as unknown as EventEmitter).emit('change', { kind: 'secret', op: 'put', id: 'x' });
-  t.same(log.history(0n, undefined, () => true).map((m) => `${m.Type} ${m.Action} ${m.Actor.Attributes.name} ${m.scope}`), ['network create mynet swarm', 'network remove mynet swarm']);
+  const meta = { Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '' };
+  const network = store.put('network', { ID: 'net1', ...meta, Spec: { Name: 'mynet', Labels: {} } });
+  store.put('network', { ...structuredClone(network), Spec: { Name: 'mynet', Labels: { a: 'b' } } });
+  store.put('secret', { ID: 'sec1', ...meta, Spec: { Name: 'mysql_pass', Labels: {} } });
+  store.put('config', { ID: 'cfg1', ...meta, Spec: { Name: 'nginx.conf', Labels: {} } });
+  store.delete('network', 'net1');
+  store.delete('secret', 'sec1');
+  t.same(log.history(0n, undefined, () => true).map((m) => `${m.Type} ${m.Action} ${m.Actor.ID} ${m.Actor.Attributes.name} ${m.scope}`), [
+    'network create net1 mynet swarm',
+    'network update net1 mynet swarm',
+    'secret create sec1 mysql_pass swarm',
+    'config create cfg1 nginx.conf swarm',
+    'network remove net1 mynet swarm',
+    'secret remove sec1 mysql_pass swarm',
+  ]);
 });
 
 t.test("the agent's task containers: create and start, die with the exit code, destroy once the task is gone or the node leaves", async (t) => {

@@ -4,29 +4,19 @@
 // Read from the node's own copy of the view, which every manager keeps (the leader's node too), so each
 // manager shows each event once; a worker has none, as on Docker.
 import { replicasOf } from '../swarm/index.js';
-import type { ClusterView, Service, StoreChange, SwarmNode } from '../swarm/index.js';
+import type { Service, Store, StoreChange, StoreKind, StoreObject, SwarmNode } from '../swarm/index.js';
 import type { EventSink, EventType } from './EventSink.js';
-
-/** What every object of the Store has, whatever its kind. */
-interface StoredObject {
-  ID: string;
-  Version: { Index: number };
-  Spec?: { Name?: string };
-}
 
 interface SwarmKind {
   type: EventType;
   /** The `name` attribute (the spec's name when absent). */
-  name?(object: StoredObject): string;
+  name?(object: StoreObject): string;
   /** What an update changed, as Docker's attributes say it. */
-  changes?(now: StoredObject, before: StoredObject): Record<string, string>;
+  changes?(now: StoreObject, before: StoreObject): Record<string, string>;
 }
 
-/**
- * The Store's kinds that have swarm events, by the Store's name of the kind. A kind the Store does not
- * hold (yet) is skipped: the Store is read by its accessors' names, `<kind>(id)` and `<kind>s()`.
- */
-const KINDS: Record<string, SwarmKind> = {
+/** The Store's kinds that have swarm events (tasks have none, as in Docker): a new kind needs one line. */
+const KINDS: { [K in StoreKind]?: SwarmKind } = {
   node: { type: 'node', name: (node) => nodeName(node as SwarmNode), changes: (now, before) => nodeChanges(now as SwarmNode, before as SwarmNode) },
   service: { type: 'service', changes: (now, before) => serviceChanges(now as Service, before as Service) },
   network: { type: 'network' },
@@ -34,29 +24,18 @@ const KINDS: Record<string, SwarmKind> = {
   config: { type: 'config' },
 };
 
-interface Reader {
-  one(id: string): StoredObject | undefined;
-  all(): readonly StoredObject[];
-}
-
 export class SwarmEvents {
-  readonly #view: ClusterView;
+  readonly #view: Store;
   readonly #sink: EventSink;
-  readonly #readers = new Map<string, Reader>();
   /** Each object as last seen, by kind and ID: what an update is compared with, and a resync's puts are told from changes by. */
-  readonly #seen = new Map<string, Map<string, StoredObject>>();
+  readonly #seen = new Map<StoreKind, Map<string, StoreObject>>();
   readonly #onChange = (change: StoreChange): void => this.#changed(change);
 
   /** Events from now on: what the view holds already is seen, not announced. */
-  constructor(view: ClusterView, sink: EventSink) {
+  constructor(view: Store, sink: EventSink) {
     this.#view = view;
     this.#sink = sink;
-    for (const kind of Object.keys(KINDS)) {
-      const reader = readerOf(view, kind);
-      if (!reader) continue;
-      this.#readers.set(kind, reader);
-      this.#seen.set(kind, new Map(reader.all().map((o) => [o.ID, o])));
-    }
+    for (const kind of Object.keys(KINDS) as StoreKind[]) this.#seen.set(kind, new Map(objectsOf(view, kind).map((o) => [o.ID, o])));
     view.on('change', this.#onChange);
   }
 
@@ -65,13 +44,13 @@ export class SwarmEvents {
   }
 
   #changed({ kind, op, id }: StoreChange): void {
-    const reader = this.#readers.get(kind);
-    if (!reader) return;
+    const described = KINDS[kind];
+    if (!described) return;
     const seen = this.#seen.get(kind)!;
     const before = seen.get(id);
-    const now = op === 'put' ? reader.one(id) : undefined;
-    const { type, name, changes } = KINDS[kind]!;
-    const nameOf = (object: StoredObject): string => (name ? name(object) : object.Spec?.Name ?? '');
+    const now = op === 'put' ? this.#view.object(kind, id) : undefined;
+    const { type, name, changes } = described;
+    const nameOf = (object: StoreObject): string => (name ? name(object) : (object as { Spec?: { Name?: string } }).Spec?.Name ?? '');
     if (!now) {
       if (!before) return;
       seen.delete(id);
@@ -90,15 +69,11 @@ export class SwarmEvents {
   }
 }
 
-function readerOf(view: ClusterView, kind: string): Reader | undefined {
-  const accessors = view as unknown as Record<string, unknown>;
-  const one = accessors[kind];
-  const all = accessors[`${kind}s`];
-  if (typeof one !== 'function' || typeof all !== 'function') return undefined;
-  return {
-    one: (id) => one.call(view, id) as StoredObject | undefined,
-    all: () => all.call(view) as readonly StoredObject[],
-  };
+function objectsOf(view: Store, kind: StoreKind): readonly StoreObject[] {
+  if (kind === 'node') return view.nodes();
+  if (kind === 'service') return view.services();
+  if (kind === 'task') return view.tasks();
+  return view.all(kind);
 }
 
 function nodeName(node: SwarmNode): string {
