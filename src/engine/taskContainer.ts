@@ -4,12 +4,15 @@ import { createHash } from 'node:crypto';
 import type { Service, Task } from '../swarm/index.js';
 
 /**
- * A 64-hex container ID that starts with the task's hostname, as a Swarm task's hostname is its
- * container's short ID; the same for the task wherever it is asked.
+ * A task's container ID: its ContainerStatus.ContainerID when that is a whole one, else that ID (Swarm's
+ * task hostname, 12 hex characters) lengthened by a digest of the task's ID, so the short form is the same.
+ * (The same function as the containers' `docker ps` of task containers: one ID for a task everywhere.)
  */
 export function taskContainerId(task: Task): string {
-  const digest = createHash('sha256').update(task.ID).digest('hex');
-  return ((task.Hostname ?? '') + digest).slice(0, 64);
+  const given = task.Status.ContainerStatus?.ContainerID || task.Hostname || '';
+  if (/^[0-9a-f]{64}$/.test(given)) return given;
+  const digest = createHash('sha256').update(`routemesh-task:${task.ID}`).digest('hex');
+  return /^[0-9a-f]{1,63}$/.test(given) ? given + digest.slice(given.length) : digest;
 }
 
 /** The container's labels (the service's own, then Swarm's) with its image and name: an event's Actor.Attributes. */
