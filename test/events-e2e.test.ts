@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { once } from 'node:events';
 import t from 'tap';
 import { api, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
@@ -222,6 +223,27 @@ t.test('node updates on every manager with what changed; a promoted worker shows
   const seen = await docker(node3!, 'events', '--since', after, '--until', untilNow(), '--filter', 'scope=swarm', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}');
   t.equal(seen.stdout, `service create ${id}\n`, 'the promoted node shows the swarm\'s events');
   await removeService(id);
+});
+
+t.test('a follower that does not read is cut off once 8 MiB behind, and no longer followed', { skip }, async (t) => {
+  const log = cluster!.engine('node2')!.events;
+  const before = log.following;
+  const socket = net.connect({ host: node2!, port: 2375 });
+  t.teardown(() => socket.destroy());
+  socket.write('GET /v1.50/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await once(socket, 'data');
+  socket.pause();
+  await waitFor('the feed to be followed', () => log.following > before);
+  const closed = once(socket, 'close');
+  // 4 KiB events, until the engine lets it go: past what the kernel's socket buffers hold, then 8 MiB more.
+  const padding = 'x'.repeat(4096);
+  for (let i = 0; i < 20_000 && log.following > before; i++) {
+    log.record({ Type: 'container', Action: 'start', Actor: { ID: `flood${i}`, Attributes: { name: `flood.${i}`, padding } }, scope: 'local' });
+    if (i % 500 === 499) await new Promise(setImmediate);
+  }
+  t.equal(log.following, before, 'cut off before 80 MiB');
+  socket.resume();
+  await closed;
 });
 
 t.test('a following feed ends cleanly when its node stops', { skip }, async (t) => {

@@ -29,6 +29,7 @@ export function eventRoutes(router: Router, engine: EngineContext): void {
     res.setHeader('Content-Type', 'application/json');
     res.flushHeaders();
     const write = (message: EventMessage): void => {
+      if (res.destroyed) return;
       res.write(`${eventJson(message)}\n`);
       if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
     };
@@ -38,14 +39,13 @@ export function eventRoutes(router: Router, engine: EngineContext): void {
       res.end();
       return undefined;
     }
-    let stopFollowing = (): void => {};
+    const stopFollowing = engine.events.follow({ message: (m) => { if (include(m)) write(m); }, end: () => finish() });
     const timer = until === undefined ? undefined : realTimer(() => finish(), Number((until - now) / 1_000_000n) + 1);
     const finish = (): void => {
       stopFollowing();
       timer?.cancel();
       if (!res.writableEnded) res.end();
     };
-    stopFollowing = engine.events.follow({ message: (m) => { if (include(m)) write(m); }, end: finish });
     res.once('close', finish);
     return undefined;
   });
