@@ -5,6 +5,8 @@ import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal, realTimer } from '
 import { RuntimeError, healthProbe } from '../runtime/index.js';
 import { HealthChecker } from '../lb/index.js';
 import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
+import type { EventSink } from './EventSink.js';
+import { taskContainerAttributes, taskContainerId } from './taskContainer.js';
 
 /** The narrow link an agent has to its managers. */
 export interface AgentLink {
@@ -21,6 +23,8 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Between fencing a task and stopping it on a planned stop (Swarm waits a fixed 2 s). */
   fencePeriodMs?: number;
+  /** Where its task containers' events go (create, start, die, destroy), for `docker events`. */
+  events?: EventSink;
 }
 
 const DEFAULT_FENCE_PERIOD_MS = 2000;
@@ -40,6 +44,14 @@ interface RunEntry {
   checker?: HealthChecker;
 }
 
+/** A task's container, from its start until its task leaves the view (Swarm removes it then): what its events name. */
+interface TaskContainer {
+  id: string;
+  attributes: Record<string, string>;
+  startedAt: number;
+  dead: boolean;
+}
+
 /** Docker's defaults for a health check field left at 0. */
 const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3 };
 
@@ -49,6 +61,9 @@ export class Agent {
   #runtime: Runtime;
   #log: (line: string) => void;
   #fencePeriodMs: number;
+  #events: EventSink | undefined;
+  /** The containers of the tasks this agent started, by task ID, until their task is gone. */
+  #containers = new Map<string, TaskContainer>();
   /** Tasks this agent has started (or is starting), by task ID. */
   #running = new Map<string, RunEntry>();
   /** The tasks to look at in the next sync: those of this node that changed, or all of them. */
@@ -75,6 +90,7 @@ export class Agent {
     this.#runtime = options.runtime;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs ?? DEFAULT_FENCE_PERIOD_MS;
+    this.#events = options.events;
   }
 
   start(): void {
@@ -108,7 +124,8 @@ export class Agent {
       const mine = this.#running.get(id);
       // A task removed from the store with its node (`node rm --force`) must not run on unseen.
       if (!task || task.NodeID !== this.nodeId) {
-        if (mine) this.#stopEntry(id, mine, 0, () => {});
+        if (mine) this.#stopEntry(id, mine, 0, () => this.#destroyed(id));
+        else this.#destroyed(id);
         continue;
       }
       if (isTerminal(task.Status.State)) continue;
@@ -145,6 +162,7 @@ export class Agent {
     entry.starting = this.#runtime.start(spec).then(
       (handle) => {
         entry.handle = handle;
+        this.#created(task, service);
         const started = { PID: handle.pid, Endpoint: { Addr: handle.address, Ports: handle.ports.map((p) => ({ ...p })) } };
         void handle.exited.then((code) => this.#exited(task.ID, code));
         const health = task.Spec.ContainerSpec.Healthcheck;
@@ -225,6 +243,7 @@ export class Agent {
     entry?.checker?.stop();
     if (!entry || entry.stopping) return;
     this.#running.delete(taskId);
+    this.#died(taskId, code);
     this.#report(taskId, code === 0
       ? { State: 'complete', Message: 'finished', ExitCode: 0 }
       : { State: 'failed', Message: 'started', Err: `task: non-zero exit (${code})`, ExitCode: code });
@@ -260,6 +279,7 @@ export class Agent {
       }
       const code = entry.handle ? await entry.handle.stop(graceMs) : 0;
       this.#running.delete(taskId);
+      this.#died(taskId, code);
       stopped(code);
     });
   }
@@ -286,19 +306,54 @@ export class Agent {
     this.#fenceTimer = later(next.dueAt - now, () => this.#releaseFenced());
   }
 
-  /** Stops every task of this node (the node is going away); reports nothing more. */
-  async stop(): Promise<void> {
+  /**
+   * Stops every task of this node (the node is going away); reports nothing more. `leaving`: the node
+   * leaves its swarm, and its task containers are removed, as dockerd removes them on `swarm leave`.
+   */
+  async stop(leaving = false): Promise<void> {
     this.#stopped = true;
     this.#link.view.off('change', this.#onChange);
     this.#fenceTimer?.cancel();
     for (const { release } of this.#fenced.splice(0)) release();
-    const entries = [...this.#running.values()];
+    const entries = [...this.#running];
     this.#running.clear();
-    await Promise.all(entries.map(async (entry) => {
+    await Promise.all(entries.map(async ([taskId, entry]) => {
       entry.checker?.stop();
-      entry.stopping ??= entry.starting.then(async () => { await entry.handle?.stop(0); });
+      entry.stopping ??= entry.starting.then(async () => {
+        if (entry.handle) this.#died(taskId, await entry.handle.stop(0));
+      });
       await entry.stopping.catch(() => {});
     }));
+    if (leaving) for (const taskId of [...this.#containers.keys()]) this.#destroyed(taskId);
+  }
+
+  // ---- its containers' events, as dockerd's -------------------------------------------------------
+
+  #created(task: Task, service: Service | undefined): void {
+    const container: TaskContainer = { id: taskContainerId(task), attributes: taskContainerAttributes(task, service), startedAt: Date.now(), dead: false };
+    this.#containers.set(task.ID, container);
+    this.#record(container, 'create');
+    this.#record(container, 'start');
+  }
+
+  #died(taskId: string, exitCode: number): void {
+    const container = this.#containers.get(taskId);
+    if (!container || container.dead) return;
+    container.dead = true;
+    const execDuration = String(Math.floor((Date.now() - container.startedAt) / 1000));
+    this.#record(container, 'die', { exitCode: String(exitCode), execDuration });
+  }
+
+  /** Its task is gone from the view: Swarm removes the container then. */
+  #destroyed(taskId: string): void {
+    const container = this.#containers.get(taskId);
+    if (!container) return;
+    this.#containers.delete(taskId);
+    this.#record(container, 'destroy');
+  }
+
+  #record(container: TaskContainer, action: string, extra: Record<string, string> = {}): void {
+    this.#events?.record({ Type: 'container', Action: action, Actor: { ID: container.id, Attributes: { ...container.attributes, ...extra } }, scope: 'local' });
   }
 }
 

@@ -15,6 +15,8 @@ import type { HostServices } from './HostServices.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
 import { EngineSocket } from './EngineSocket.js';
+import { EventLog } from './EventLog.js';
+import { SwarmEvents } from './SwarmEvents.js';
 import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
 import { localOutputFeed, remoteOutputFeed } from './TaskOutputFeed.js';
 import { engineApi, ApiError, NotTheLeader, taskOutputPath } from './api/index.js';
@@ -87,6 +89,8 @@ interface Membership {
   mesh: Mesh;
   /** Set while the node is a manager: its cluster port, and the control plane while it leads. */
   role?: ManagerRole;
+  /** Set while the node is a manager: the swarm's events, from its copy of the view. */
+  swarmEvents?: SwarmEvents;
   openingRole?: Promise<void>;
   /** Its copy of the swarm is kept in its data directory (a manager that does not lead). */
   copyKept?: boolean;
@@ -130,6 +134,8 @@ export class Engine implements EngineContext {
   readonly #forwardedApi: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** This node's own metrics; they outlive its memberships, as a daemon's counters outlive a rejoin. */
   readonly #metricsRegistry = new Registry();
+  /** This node's events (`docker events`); like its metrics, they outlive its memberships. */
+  readonly events = new EventLog();
   /** Counted only when served: with metrics off, the data plane pays nothing for them. */
   #meshMetrics: MeshMetrics | undefined;
   #metricsServer: MetricsServer | undefined;
@@ -349,7 +355,7 @@ export class Engine implements EngineContext {
     this.#membership = undefined;
     this.#onMembership?.(undefined);
     // A leader hands over: its last changes (itself Down, another Leader) reach the others as its cluster port closes.
-    const leaving = m.link.leave().finally(() => this.#detach(m)).catch(this.#logFailure);
+    const leaving = m.link.leave().finally(() => this.#detach(m, true)).catch(this.#logFailure);
     if (m.role?.manager) await leaving;
   }
 
@@ -525,6 +531,7 @@ export class Engine implements EngineContext {
       nodeId,
       link: { view, reportTaskStatus: (id, report) => link.reportTaskStatus(id, report), fenced: () => link.fenced() },
       runtime: this.#runtime,
+      events: this.events,
       log: this.#log,
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
@@ -542,7 +549,7 @@ export class Engine implements EngineContext {
       if (this.#membership !== membership) return;
       this.#membership = undefined;
       this.#onMembership?.(undefined);
-      this.#detach(membership).catch(this.#logFailure);
+      this.#detach(membership, true).catch(this.#logFailure);
     });
     link.on('leaderless', () => { membership.role?.takeOverIfLeaderless(link).catch(this.#logFailure); });
     link.on('swarm', () => this.#keepCopy(membership));
@@ -560,9 +567,17 @@ export class Engine implements EngineContext {
   /** What goes wrong in a handler nobody awaits is said, never a crash of the node. */
   readonly #logFailure = (error: Error): void => this.#log(`${this.hostname}: ${error.stack ?? error.message}`);
 
-  /** A manager node listens on the cluster port (a promotion opens it); a demoted one that does not lead closes it. */
+  /**
+   * A manager node listens on the cluster port (a promotion opens it); a demoted one that does not lead
+   * closes it. A manager's events include the swarm's, from the promotion on.
+   */
   async #followRole(m: Membership): Promise<void> {
     const manager = m.link.view.node(m.nodeId)?.Spec.Role === 'manager';
+    if (manager && !m.swarmEvents && this.#membership === m) m.swarmEvents = new SwarmEvents(m.link.view, this.events);
+    else if (!manager && m.swarmEvents) {
+      m.swarmEvents.close();
+      delete m.swarmEvents;
+    }
     if (manager && !m.role && !m.openingRole) {
       m.openingRole = this.#openRole().then(
         async (role) => {
@@ -591,10 +606,12 @@ export class Engine implements EngineContext {
     this.#directory.keepCopy(copy);
   }
 
-  async #detach(m: Membership): Promise<void> {
+  /** `leaving`: the node leaves its swarm (or is removed from it), not merely stops. */
+  async #detach(m: Membership, leaving = false): Promise<void> {
+    m.swarmEvents?.close();
     m.link.close();
     await m.openingRole;
-    await Promise.all([m.agent.stop(), m.mesh.close(), m.role?.close()]);
+    await Promise.all([m.agent.stop(leaving), m.mesh.close(), m.role?.close()]);
   }
 
   async close(): Promise<void> {
@@ -613,6 +630,7 @@ export class Engine implements EngineContext {
    * with them; then the host's services, once the mesh's VIP listeners are closed, for another to take.
    */
   async #shutDown(m: Membership | undefined): Promise<void> {
+    this.events.endFeeds();
     this.#server.closeAllConnections();
     await Promise.all([
       new Promise<void>((resolve) => this.#server.close(() => resolve())),

@@ -2,6 +2,7 @@
 // and the control plane when it is a manager. Routes never reach further than this.
 import type { Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
+import type { EventLog } from '../EventLog.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
 export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
@@ -11,6 +12,8 @@ export interface EngineContext {
   readonly address: string;
   /** The daemon's own labels (`dockerd --label`): /info's Labels, the node's Description.Engine.Labels. */
   readonly engineLabels: Readonly<Record<string, string>>;
+  /** The node's event feed (`docker events`): its parts record into it, GET /events reads it. */
+  readonly events: EventLog;
   swarmState(): LocalNodeState;
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */

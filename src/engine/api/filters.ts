@@ -1,10 +1,11 @@
 // The engine API's `filters` query parameter: JSON mapping each key to {"value":true,...}
-// (or the legacy {"key":["value"]}). Unknown keys are refused, as the daemon does.
+// (or the legacy {"key":["value"]}). Unknown keys are refused, as the daemon does, where it does.
 import { ApiError } from './http.js';
 
 export type Filters = Map<string, string[]>;
 
-export function parseFilters(raw: string | null, allowed: readonly string[]): Filters {
+/** `allowed`: the keys taken, or 'any' (as /events takes any, and ignores those it does not know). */
+export function parseFilters(raw: string | null, allowed: readonly string[] | 'any'): Filters {
   const filters: Filters = new Map();
   if (!raw) return filters;
   let parsed: unknown;
@@ -17,7 +18,7 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
     throw new ApiError(400, 'invalid filter: filters must be a JSON object');
   }
   for (const [key, value] of Object.entries(parsed)) {
-    if (!allowed.includes(key)) throw new ApiError(400, `invalid filter '${key}'`);
+    if (allowed !== 'any' && !allowed.includes(key)) throw new ApiError(400, `invalid filter '${key}'`);
     let values: string[];
     if (Array.isArray(value)) values = value.map(String);
     else if (typeof value === 'object' && value !== null) values = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k]);

@@ -16,6 +16,7 @@ import { probeRoutes } from './probeRoutes.js';
 import { logRoutes } from './logRoutes.js';
 import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
+import { eventRoutes } from './eventRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -36,6 +37,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   logRoutes(router, engine);
   taskOutputRoute(router, engine);
   networkRoutes(router, engine);
+  eventRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
