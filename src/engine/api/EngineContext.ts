@@ -2,6 +2,7 @@
 // and the control plane when it is a manager. Routes never reach further than this.
 import type { Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
+import type { NodeContainers } from '../containers/index.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
 export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
@@ -12,6 +13,8 @@ export interface EngineContext {
   /** The daemon's own labels (`dockerd --label`): /info's Labels, the node's Description.Engine.Labels. */
   readonly engineLabels: Readonly<Record<string, string>>;
   swarmState(): LocalNodeState;
+  /** This node's containers: its swarm tasks and its standalone ones (node-local, as dockerd's). */
+  readonly containers: NodeContainers;
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
   requireManager(): Manager;

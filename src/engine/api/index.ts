@@ -16,6 +16,9 @@ import { probeRoutes } from './probeRoutes.js';
 import { logRoutes } from './logRoutes.js';
 import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
+import { containerRoutes } from './containerRoutes.js';
+import { containerStreamRoutes } from './containerStreamRoutes.js';
+import { imageRoutes } from './imageRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -23,6 +26,7 @@ export type { EngineContext, LocalNodeState, TaskOutputFeed, TaskOutputOptions }
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
 export { NotTheLeader } from './leaderForward.js';
 export { taskOutputPath } from './taskOutputRoute.js';
+export { engineUpgrade } from './attachUpgrade.js';
 
 export type ApiTransport = 'tcp' | 'unix';
 
@@ -36,6 +40,9 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   logRoutes(router, engine);
   taskOutputRoute(router, engine);
   networkRoutes(router, engine);
+  containerRoutes(router, engine);
+  containerStreamRoutes(router, engine);
+  imageRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
