@@ -54,8 +54,8 @@ export class Router {
       }
       return route.handler({ method, path, params, query, body: () => readJson(req), req, res });
     }
-    // Docker's words (`page not found`) would not say what is missing; these do, in Docker's shape.
-    throw new ApiError(otherMethods.length ? 405 : 501, notServedMessage(method, path, otherMethods));
+    // Docker's status (404 for a route it lacks, 405 for a method) with words that say what is missing.
+    throw new ApiError(otherMethods.length ? 405 : 404, notServedMessage(method, path, otherMethods));
   }
 }
 

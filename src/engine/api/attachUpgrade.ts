@@ -27,7 +27,7 @@ export function engineUpgrade(engine: EngineContext, transport: 'tcp' | 'unix'):
       if (transport === 'tcp') refuseWebPage(req);
       const { path, query } = requestTarget(req);
       const match = ATTACH.exec(path);
-      if (!match || req.method !== 'POST') throw new ApiError(501, notServedMessage(req.method ?? 'GET', `${path} (as a connection upgrade)`, []));
+      if (!match || req.method !== 'POST') throw new ApiError(404, notServedMessage(req.method ?? 'GET', `${path} (as a connection upgrade)`, []));
       const container = engine.containers.standalone(decodeURIComponent(match[1]!));
       const streams = { stdout: isTrue(query.get('stdout')), stderr: isTrue(query.get('stderr')) };
       if (isTrue(query.get('stdin'))) throw new ApiError(400, 'routemesh gives containers no stdin: attach without --stdin / -i');

@@ -114,7 +114,10 @@ export class NodeContainers {
     const id = randomBytes(32).toString('hex');
     const chosen = given ?? randomName((n) => this.#nameHolder(n) !== undefined);
     const warnings: string[] = [];
-    if (config.network === 'host' && config.exposed.length) warnings.push('Published ports are discarded when using host network mode');
+    if (config.network === 'host' && config.publish.length) {
+      warnings.push('Published ports are discarded when using host network mode');
+      config = { ...config, publish: [] };
+    }
     const options = this.#options;
     const container = new StandaloneContainer(id, chosen, config, {
       runtime: options.runtime,

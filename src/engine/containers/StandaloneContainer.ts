@@ -89,7 +89,9 @@ export class StandaloneContainer implements ContainerFacts {
     return this.state === 'running' ? (this.#handle?.pid ?? 0) : 0;
   }
 
+  /** Published ports, then those only exposed; none on the host network (the container's ports are the host's). */
   get ports(): ContainerPort[] {
+    if (this.#config.network === 'host') return [];
     const ports: ContainerPort[] = this.#published.map((p) => ({ IP: this.#host.address, PrivatePort: p.targetPort, PublicPort: p.hostPort, Type: 'tcp' }));
     for (const port of this.#config.exposed) if (!ports.some((p) => p.PrivatePort === port)) ports.push({ PrivatePort: port, Type: 'tcp' });
     return ports;
@@ -259,8 +261,14 @@ export class StandaloneContainer implements ContainerFacts {
     const handle = this.#handle;
     if (this.state !== 'running' || !handle) throw new ApiError(409, `cannot kill container: ${this.id}: container ${this.id} is not running`);
     this.#event('kill', { signal: name === 'SIGKILL' ? '9' : '15' });
-    if (name === 'SIGKILL') await handle.stop(0);
+    if (name === 'SIGKILL') await this.#killNow(handle);
     else void handle.stop(NO_KILL_MS);
+  }
+
+  /** SIGKILL, where the container has a process of its own; a built-in image's servers close at once. */
+  async #killNow(handle: RunningTask): Promise<void> {
+    await (handle.kill ? handle.kill() : handle.stop(0));
+    await this.#exitTaken;
   }
 
   /** `docker rm [-f]`: a running container only with force (killed first). */
@@ -273,8 +281,7 @@ export class StandaloneContainer implements ContainerFacts {
       await this.#starting?.catch(() => {});
       if (this.#handle) {
         this.#event('kill', { signal: '9' });
-        await this.#handle.stop(0);
-        await this.#exitTaken;
+        await this.#killNow(this.#handle);
         // --rm took it meanwhile (TypeScript does not see the state change across the awaits).
         if ((this.state as ContainerState) === 'removing') return;
       }

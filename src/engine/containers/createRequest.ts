@@ -12,7 +12,7 @@ export interface ContainerConfig {
   /** `host`, `bridge` (Docker's default), or a network's name or ID. */
   network: string;
   aliases: string[];
-  /** `-p`: TCP ports published on the node's address. */
+  /** `-p`: TCP ports published on the node's address (none on the host network, where Docker discards them). */
   publish: PortRequest[];
   /** Ports the container says it listens on without publishing them (`--expose`, and `-p`'s targets). */
   exposed: number[];
@@ -97,7 +97,7 @@ export function parseCreateRequest(body: unknown): ContainerConfig {
     labels: labels as Record<string, string>,
     network: mode,
     aliases,
-    publish: mode === 'host' ? [] : publish,
+    publish,
     exposed,
     autoRemove: host.AutoRemove === true,
   };
