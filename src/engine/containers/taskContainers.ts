@@ -38,7 +38,7 @@ function portsOf(task: Task, service: Service | undefined, nodeAddress: string):
   for (const p of task.Status.PortStatus.Ports ?? []) {
     if (p.Protocol === 'tcp' || p.Protocol === 'udp') ports.push({ IP: nodeAddress, PrivatePort: p.TargetPort, PublicPort: p.PublishedPort!, Type: p.Protocol });
   }
-  for (const p of service?.Spec.EndpointSpec?.Ports ?? []) {
+  for (const p of service?.Endpoint.Spec.Ports ?? service?.Spec.EndpointSpec?.Ports ?? []) {
     if ((p.Protocol === 'tcp' || p.Protocol === 'udp') && !ports.some((q) => q.PrivatePort === p.TargetPort && q.Type === p.Protocol)) {
       ports.push({ PrivatePort: p.TargetPort, Type: p.Protocol });
     }
