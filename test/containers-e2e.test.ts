@@ -106,7 +106,7 @@ t.test('names, kill, rm -f, restart', { skip }, async (t) => {
   t.equal(killAgain.code, 1);
   t.match(killAgain.stderr, /cannot kill container: [0-9a-f]{64}: container [0-9a-f]{64} is not running/);
   const hup = await docker(n1, 'kill', '--signal', 'HUP', 'kk');
-  t.match(hup.stderr, /routemesh sends containers SIGKILL or SIGTERM only, not HUP/);
+  t.match(hup.stderr, /routemesh sends containers SIGKILL or SIGTERM \(or SIGINT, taken as SIGTERM\) only, not HUP/);
 
   const random = await docker(n1, 'run', '-d', '--net', 'host', 'routemesh/exec', 'sleep', '100');
   const name = (await docker(n1, 'inspect', '-f', '{{.Name}}', random.stdout.trim())).stdout.trim();

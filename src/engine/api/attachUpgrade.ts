@@ -36,6 +36,7 @@ export function engineUpgrade(engine: EngineContext, transport: 'tcp' | 'unix'):
         if (streams[line.stream] && !socket.writableEnded) socket.write(frame(line.stream, `${line.text}\n`));
       };
       if (isTrue(query.get('logs'))) for (const line of container.output()?.lines ?? []) write(line);
+      container.attached();
       const stop = container.read(write, () => socket.end());
       socket.once('close', stop);
     } catch (error) {

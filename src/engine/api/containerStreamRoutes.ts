@@ -84,6 +84,7 @@ export function containerStreamRoutes(router: Router, engine: EngineContext): vo
       throw new ApiError(409, `container ${c.name} is a task, which the swarm runs and restarts: wait on the service (docker service ps) instead`);
     }
     // The status goes out at once, the body once the condition holds (the docker CLI waits on it).
+    r.res.on('error', () => {});
     r.res.writeHead(200, { 'content-type': 'application/json' });
     r.res.flushHeaders();
     void c.wait(condition).then((result) => r.res.end(`${JSON.stringify(result)}\n`));

@@ -30,8 +30,13 @@ export interface WaitResult {
   Error?: { Message: string };
 }
 
-/** Signals a container can be sent, by every name Docker takes for them. */
-const SIGNALS: Record<string, 'SIGKILL' | 'SIGTERM'> = { KILL: 'SIGKILL', SIGKILL: 'SIGKILL', '9': 'SIGKILL', TERM: 'SIGTERM', SIGTERM: 'SIGTERM', '15': 'SIGTERM' };
+/**
+ * Signals a container can be sent, by every name Docker takes for them. SIGINT (what the docker CLI passes
+ * on when a foreground `docker run` gets Ctrl-C) stops it as SIGTERM does.
+ */
+const SIGNALS: Record<string, 'SIGKILL' | 'SIGTERM'> = {
+  KILL: 'SIGKILL', SIGKILL: 'SIGKILL', '9': 'SIGKILL', TERM: 'SIGTERM', SIGTERM: 'SIGTERM', '15': 'SIGTERM', INT: 'SIGTERM', SIGINT: 'SIGTERM', '2': 'SIGTERM',
+};
 /** A SIGTERM sent alone is never followed by a SIGKILL: about a day stands for never. */
 const NO_KILL_MS = 86_400_000;
 
@@ -127,7 +132,13 @@ export class StandaloneContainer implements ContainerFacts {
     }
     if (this.state === 'removing') throw new ApiError(409, `container ${this.id} is marked for removal and cannot be started`);
     this.#starting = this.#run().finally(() => { this.#starting = undefined; });
-    await this.#starting;
+    try {
+      await this.#starting;
+    } catch (error) {
+      // As the daemon does: a --rm container that cannot start is removed (`docker run --rm` waits for that).
+      if (this.autoRemove) await this.remove(true);
+      throw error;
+    }
     return 'started';
   }
 
@@ -225,6 +236,11 @@ export class StandaloneContainer implements ContainerFacts {
     return new Promise((resolve) => this.#waiters.push({ condition, resolve }));
   }
 
+  /** A client attached to it (`docker run`, `docker attach`): Docker records it. */
+  attached(): void {
+    this.#event('attach');
+  }
+
   /**
    * Reads its output as it comes until it exits (attach, logs --follow); returns the way to stop reading.
    * A container that is not running ends the reading at once.
@@ -251,11 +267,11 @@ export class StandaloneContainer implements ContainerFacts {
     return true;
   }
 
-  /** `docker kill [--signal]`: SIGKILL (the default) or SIGTERM, the two signals routemesh can send every image. */
+  /** `docker kill [--signal]`: SIGKILL (the default) or SIGTERM (SIGINT too), the signals routemesh can send every image. */
   async kill(signal: string): Promise<void> {
     const name = SIGNALS[signal.toUpperCase()];
     if (!name) {
-      throw new ApiError(400, `routemesh sends containers SIGKILL or SIGTERM only, not ${signal}: docker kill --signal KILL (the default) or TERM`);
+      throw new ApiError(400, `routemesh sends containers SIGKILL or SIGTERM (or SIGINT, taken as SIGTERM) only, not ${signal}: docker kill --signal KILL (the default) or TERM`);
     }
     await this.#starting?.catch(() => {});
     const handle = this.#handle;
