@@ -130,7 +130,10 @@ t.test('what routemesh refuses, in Docker\'s shape, leaving nothing behind', { s
   t.match(bridge.stderr, 'routemesh cannot attach this container to network "bridge": this node has no container networking; run it with --network host');
   const udp = await docker(n1, 'run', '-p', '53:53/udp', '--net', 'host', 'routemesh/exec', 'echo');
   t.match(udp.stderr, 'routemesh publishes and exposes TCP ports of standalone containers only, not 53/udp');
-  t.equal((await api<any[]>(base, 'GET', '/containers/json?all=1')).body.length, before, 'no container was left half-made');
+  const notFound = await docker(n1, 'run', '--rm', '--net', 'host', 'routemesh/exec', 'nosuchprogram');
+  t.equal(notFound.code, 127, 'a program that cannot run: 127, as docker run says it');
+  t.match(notFound.stderr, "routemesh/exec cannot run 'nosuchprogram': executable file not found in $PATH");
+  t.equal((await api<any[]>(base, 'GET', '/containers/json?all=1')).body.length, before, 'no container was left half-made, nor the --rm one that could not start');
 
   const pull = await docker(n1, 'pull', 'nginx');
   t.equal(pull.code, 0);

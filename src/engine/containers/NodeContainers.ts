@@ -140,7 +140,7 @@ export class NodeContainers {
   /** The node stops: so do its containers (they outlive nothing), and those run with --rm go. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#standalone.values()].map((c) => c.stop(0).catch(() => {})));
+    await Promise.all([...this.#standalone.values()].map((c) => c.close()));
   }
 
   /** The node runs again (a recovered node): containers may be created again. */

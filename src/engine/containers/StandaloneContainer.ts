@@ -215,10 +215,21 @@ export class StandaloneContainer implements ContainerFacts {
     this.finishedAt = new Date();
     await this.#release();
     this.#event('die', { exitCode: String(code) });
-    for (const reader of this.#readers) reader.end();
-    this.#readers.clear();
+    this.#endReaders();
     this.#settle((c) => c !== 'removed');
     if (this.autoRemove) await this.remove(true);
+  }
+
+  /** Its readers are told the output ended (an attached connection closes: nothing else would close it). */
+  #endReaders(): void {
+    for (const reader of this.#readers) reader.end();
+    this.#readers.clear();
+  }
+
+  /** The node stops: the container with it, and every client attached to it is let go. */
+  async close(): Promise<void> {
+    await this.stop(0).catch(() => {});
+    this.#endReaders();
   }
 
   #settle(which: (condition: WaitCondition) => boolean): void {
@@ -306,6 +317,7 @@ export class StandaloneContainer implements ContainerFacts {
     await this.#release();
     this.#host.forget(this.id);
     this.#event('destroy');
+    this.#endReaders();
     this.#settle(() => true);
   }
 
