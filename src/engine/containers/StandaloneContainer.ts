@@ -119,11 +119,6 @@ export class StandaloneContainer implements ContainerFacts {
     return this.#host.runtime.outputOf(this.id);
   }
 
-  /** Whether it runs in routemesh's own process (a built-in image) rather than a process of its own. */
-  get inProcess(): boolean {
-    return this.#handle !== undefined && this.#handle.pid === process.pid;
-  }
-
   /** `docker start`: 'already' when it runs (Docker's 304). A failure leaves it as it was, with the error. */
   async start(): Promise<'started' | 'already'> {
     if (this.state === 'running' || this.#starting) {
