@@ -19,7 +19,9 @@ import { EventLog } from './EventLog.js';
 import { SwarmEvents } from './SwarmEvents.js';
 import { DEFAULT_REQUEST_HEAD_TIMEOUT_MS, serverTimeouts } from './httpTimeouts.js';
 import { localOutputFeed, remoteOutputFeed } from './TaskOutputFeed.js';
-import { engineApi, ApiError, NotTheLeader, taskOutputPath } from './api/index.js';
+import { engineApi, engineUpgrade, ApiError, NotTheLeader, taskOutputPath } from './api/index.js';
+import { NodeContainers } from './containers/index.js';
+import type { ContainerNetworking } from './ContainerNetworking.js';
 import type { EngineContext, LocalNodeState, TaskOutputFeed, TaskOutputOptions } from './api/index.js';
 
 /** How long an engine API connection may stay idle between requests (the docker CLI reuses its connection). */
@@ -68,6 +70,8 @@ export interface EngineOptions {
   onMembership?: (identity: NodeIdentity | undefined) => void;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
   requestHeadTimeoutMs?: number;
+  /** Addresses for standalone containers on networks other than the host's; absent, `docker run` needs `--network host`. */
+  containerNetworking?: ContainerNetworking;
   log?: (line: string) => void;
 }
 
@@ -108,6 +112,8 @@ export class Engine implements EngineContext {
   readonly hostname: string;
   readonly address: string;
   readonly engineLabels: Readonly<Record<string, string>>;
+  /** Its containers: node-local, as dockerd's, outside every swarm; they stop when the node does. */
+  readonly containers: NodeContainers;
   #apiPort: number;
   #runtime: Runtime;
   #directory: SwarmDirectory;
@@ -159,9 +165,19 @@ export class Engine implements EngineContext {
     this.#clusterPort = options.clusterPort ?? CLUSTER_PORT;
     const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
     const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
+    this.containers = new NodeContainers({
+      runtime: options.runtime, hostname: this.hostname, address: this.address,
+      tasks: () => {
+        const m = this.#membership;
+        return { tasks: m ? m.link.view.tasksOfNode(m.nodeId) : [], service: (id) => m?.link.view.service(id) };
+      },
+      ...(options.containerNetworking ? { networking: options.containerNetworking } : {}),
+      events: this.events,
+    });
     this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
+    this.#server.on('upgrade', engineUpgrade(this, 'tcp'));
     this.#forwardedApi = engineApi(this, 'tcp');
-    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts);
+    this.#socket = new EngineSocket(engineApi(this, 'unix'), options.socketDir, this.address, timeouts, engineUpgrade(this, 'unix'));
     if (options.metricsPort !== undefined) {
       this.#meshMetrics = new MeshMetrics(this.#metricsRegistry, this.hostname);
       new ClusterStateMetrics(this.#metricsRegistry, () => this.#membership?.role?.manager?.store);
@@ -193,6 +209,7 @@ export class Engine implements EngineContext {
   }
 
   async listen(): Promise<void> {
+    this.containers.reopen();
     // First, before anything waits: of the engines of one process starting together, the first holds the host's services.
     await this.#host?.start();
     await new Promise<void>((resolve, reject) => {
@@ -636,6 +653,7 @@ export class Engine implements EngineContext {
       new Promise<void>((resolve) => this.#server.close(() => resolve())),
       this.#socket.close(),
       this.#metricsServer?.close(),
+      this.containers.close(),
       m ? this.#detach(m) : Promise.resolve(),
     ]);
     await this.#host?.close();

@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /**
  * Where the sockets go unless told: the user's runtime directory (`$XDG_RUNTIME_DIR/routemesh`), else
@@ -22,9 +23,10 @@ export class EngineSocket {
   readonly path: string;
   readonly #server: http.Server;
 
-  /** `options`: the engine API's timeouts, the same as on TCP. */
-  constructor(handler: http.RequestListener, dir: string, address: string, options: http.ServerOptions) {
+  /** `options`: the engine API's timeouts, the same as on TCP; `upgrade` serves hijacked connections (attach). */
+  constructor(handler: http.RequestListener, dir: string, address: string, options: http.ServerOptions, upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) {
     this.#server = http.createServer(options, handler);
+    if (upgrade) this.#server.on('upgrade', upgrade);
     this.path = path.join(dir, `${address}.sock`);
   }
 

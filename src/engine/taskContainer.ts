@@ -6,7 +6,7 @@ import type { Service, Task } from '../swarm/index.js';
 /**
  * A task's container ID: its ContainerStatus.ContainerID when that is a whole one, else that ID (Swarm's
  * task hostname, 12 hex characters) lengthened by a digest of the task's ID, so the short form is the same.
- * (The same function as the containers' `docker ps` of task containers: one ID for a task everywhere.)
+ * (`docker ps` and `docker events` both take it from here: one ID for a task everywhere.)
  */
 export function taskContainerId(task: Task): string {
   const given = task.Status.ContainerStatus?.ContainerID || task.Hostname || '';
@@ -15,9 +15,14 @@ export function taskContainerId(task: Task): string {
   return /^[0-9a-f]{1,63}$/.test(given) ? given + digest.slice(given.length) : digest;
 }
 
+/** Swarm's container name for the task: its Name, which the manager gives it so. */
+export function taskContainerName(task: Task, serviceName: string): string {
+  return task.Name ?? `${serviceName}.${task.Slot !== undefined && task.Slot > 0 ? task.Slot : task.NodeID}.${task.ID}`;
+}
+
 /** The container's labels (the service's own, then Swarm's) with its image and name: an event's Actor.Attributes. */
 export function taskContainerAttributes(task: Task, service: Service | undefined): Record<string, string> {
-  const name = task.Name ?? `${service?.Spec.Name ?? task.ServiceID}.${task.Slot ?? task.NodeID}.${task.ID}`;
+  const name = taskContainerName(task, service?.Spec.Name ?? task.ServiceID);
   return {
     ...task.Spec.ContainerSpec.Labels,
     'com.docker.swarm.node.id': task.NodeID,

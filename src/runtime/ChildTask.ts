@@ -109,6 +109,12 @@ export class ChildTask implements RunningTask {
     return this.exited;
   }
 
+  kill(): Promise<number> {
+    this.#stopping = true;
+    this.#signalGroup('SIGKILL');
+    return this.exited;
+  }
+
   /**
    * In a namespace the SIGTERM reaches the program through tini, which blocks every signal first thing and
    * then waits on them. One sent before that, to a task stopped as it starts, would be lost: a namespace's

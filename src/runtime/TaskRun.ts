@@ -61,6 +61,8 @@ export interface RunningTask {
   fence?(): void;
   /** Graceful stop: SIGTERM (or closing the server), SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs: number): Promise<number>;
+  /** `docker kill`: SIGKILL at once, no SIGTERM first (a program of its own); resolves with the exit code. */
+  kill?(): Promise<number>;
   /** Recent output lines, oldest first; `onLog` sees new ones. */
   readonly logs: LogLine[];
   onLog(listener: (line: LogLine) => void): () => void;

@@ -6,3 +6,7 @@ export { RuntimeError } from './TaskRun.js';
 export type { ListenPort, LogLine, RunningTask, TaskMount, TaskRunSpec, TransportProtocol } from './TaskRun.js';
 export { healthProbe } from './healthProbe.js';
 export type { Probe } from './healthProbe.js';
+export { parseImageRef } from './catalogue.js';
+export type { ImageRef } from './catalogue.js';
+export { builtInImages } from './builtInImages.js';
+export type { BuiltInImage } from './builtInImages.js';

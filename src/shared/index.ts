@@ -1,2 +1,3 @@
 // Small pure helpers more than one module needs, importing nothing of ours: any module may use them.
 export { formatGoDuration, parseGoDuration } from './goDuration.js';
+export { ageMs, humanDuration } from './humanDuration.js';

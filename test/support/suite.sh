@@ -16,6 +16,7 @@ BUSY=(
   test/dns-server.test.ts
   test/fence-period.test.ts
   test/dns-tcp-limits.test.ts
+  test/container-stats.test.ts
   test/lb-algorithms-e2e.test.ts
   test/no-stall.test.ts
   test/node-failure.test.ts

@@ -3,7 +3,7 @@
 // which routemesh does not model, are left out.
 import type { ApiService, ApiUpdateConfig } from '../apiTypes.js';
 import { formatGoDuration } from '../../shared/index.js';
-import { ageMs, humanDuration } from '../humanDuration.js';
+import { ageMs, humanDuration } from '../../shared/index.js';
 import { bytesSize } from './nodePretty.js';
 
 export function renderServicePretty(service: ApiService, now: number): string {

@@ -3,6 +3,7 @@
 import type { Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
 import type { EventLog } from '../EventLog.js';
+import type { NodeContainers } from '../containers/index.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
 export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
@@ -15,6 +16,8 @@ export interface EngineContext {
   /** The node's event feed (`docker events`): its parts record into it, GET /events reads it. */
   readonly events: EventLog;
   swarmState(): LocalNodeState;
+  /** This node's containers: its swarm tasks and its standalone ones (node-local, as dockerd's). */
+  readonly containers: NodeContainers;
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
   requireManager(): Manager;

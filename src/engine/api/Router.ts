@@ -2,6 +2,7 @@
 // request of the docker CLI does), which must name a version this engine serves; handlers see the path without it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { API_VERSION, ApiError, MIN_API_VERSION, readJson } from './http.js';
+import { notServedMessage } from './notServed.js';
 
 export interface ApiRequest {
   method: string;
@@ -35,24 +36,16 @@ export class Router {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<ApiReply> {
-    const target = req.url ?? '/';
-    // A path from the root only: a URL parser takes `//v1.50/x` (and `/\x`) for a host named v1.50.
-    if (!/^\/(?![/\\])/.test(target)) {
-      throw new ApiError(400, `malformed request target ${JSON.stringify(target.slice(0, 200))}: a path starts with a single /, like /v${API_VERSION}/services`);
-    }
-    const queryAt = target.indexOf('?');
-    const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
-    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
-    const version = VERSION_PREFIX.exec(pathname);
-    if (version) checkVersion(version[1]!);
-    const path = version ? pathname.slice(version[0].length) : pathname;
+    const { path, query } = requestTarget(req);
     const method = req.method === 'HEAD' ? 'HEAD' : (req.method ?? 'GET');
-    let pathMatched = false;
+    const otherMethods: string[] = [];
     for (const route of this.#routes) {
       const match = route.pattern.exec(path);
       if (!match) continue;
-      pathMatched = true;
-      if (route.method !== method) continue;
+      if (route.method !== method) {
+        otherMethods.push(route.method);
+        continue;
+      }
       let params: string[];
       try {
         params = match.slice(1).map((p) => decodeURIComponent(p ?? ''));
@@ -61,9 +54,24 @@ export class Router {
       }
       return route.handler({ method, path, params, query, body: () => readJson(req), req, res });
     }
-    if (pathMatched) throw new ApiError(405, `method ${method} not allowed on ${path}`);
-    throw new ApiError(404, 'page not found');
+    // Docker's status (404 for a route it lacks, 405 for a method) with words that say what is missing.
+    throw new ApiError(otherMethods.length ? 405 : 404, notServedMessage(method, path, otherMethods));
   }
+}
+
+/** A request's path (without its version prefix, which must name a version this engine serves) and query. */
+export function requestTarget(req: IncomingMessage): { path: string; query: URLSearchParams } {
+  const target = req.url ?? '/';
+  // A path from the root only: a URL parser takes `//v1.50/x` (and `/\x`) for a host named v1.50.
+  if (!/^\/(?![/\\])/.test(target)) {
+    throw new ApiError(400, `malformed request target ${JSON.stringify(target.slice(0, 200))}: a path starts with a single /, like /v${API_VERSION}/services`);
+  }
+  const queryAt = target.indexOf('?');
+  const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+  const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+  const version = VERSION_PREFIX.exec(pathname);
+  if (version) checkVersion(version[1]!);
+  return { path: version ? pathname.slice(version[0].length) : pathname, query };
 }
 
 /** The daemon's answers to a version it does not serve (moby's VersionMiddleware), both 400. */

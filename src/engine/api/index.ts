@@ -17,6 +17,9 @@ import { logRoutes } from './logRoutes.js';
 import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
 import { eventRoutes } from './eventRoutes.js';
+import { containerRoutes } from './containerRoutes.js';
+import { containerStreamRoutes } from './containerStreamRoutes.js';
+import { imageRoutes } from './imageRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -24,6 +27,7 @@ export type { EngineContext, LocalNodeState, TaskOutputFeed, TaskOutputOptions }
 export { ApiError, API_VERSION, ENGINE_VERSION } from './http.js';
 export { NotTheLeader } from './leaderForward.js';
 export { taskOutputPath } from './taskOutputRoute.js';
+export { engineUpgrade } from './attachUpgrade.js';
 
 export type ApiTransport = 'tcp' | 'unix';
 
@@ -38,6 +42,9 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   taskOutputRoute(router, engine);
   networkRoutes(router, engine);
   eventRoutes(router, engine);
+  containerRoutes(router, engine);
+  containerStreamRoutes(router, engine);
+  imageRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {

@@ -7,20 +7,9 @@ import type { ApiRequest, Router } from './Router.js';
 import type { EngineContext, TaskOutputFeed } from './EngineContext.js';
 import { ApiError, isTrue } from './http.js';
 import { parseTail } from './taskOutputRoute.js';
+import { frame } from './stdcopy.js';
 import type { Manager, StoreChange, Task } from '../../swarm/index.js';
 import type { LogLine } from '../../runtime/index.js';
-
-/** moby's stdcopy streams; `systemerr` carries an error of the daemon's, which ends the docker CLI's reading. */
-const STREAM = { stdout: 1, stderr: 2, systemerr: 3 } as const;
-
-/** One stdcopy frame: [stream, 0, 0, 0, length (big-endian u32)] and the payload. */
-function frame(stream: keyof typeof STREAM, payload: string): Buffer {
-  const body = Buffer.from(payload, 'utf8');
-  const header = Buffer.alloc(8);
-  header[0] = STREAM[stream];
-  header.writeUInt32BE(body.length, 4);
-  return Buffer.concat([header, body]);
-}
 
 interface LogOptions {
   stdout: boolean;

@@ -1,4 +1,5 @@
-// /_ping, /version, /info and /distribution: the questions a docker CLI asks before anything else.
+// /_ping, /version, /info and /distribution: the questions a docker CLI asks before anything else; and
+// /system/df.
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Router } from './Router.js';
@@ -65,6 +66,9 @@ export function systemRoutes(router: Router, engine: EngineContext): void {
       },
     };
   });
+
+  // `docker system df`: this node's images, containers and volumes.
+  router.add('GET', /^\/system\/df$/, async (r) => ({ status: 200, body: await engine.containers.diskUsage(r.query.getAll('type')) }));
 
   // The docker CLI pins images to a digest through this call; catalogue images get a stable one.
   router.add('GET', /^\/distribution\/(.+)\/json$/, (r) => {

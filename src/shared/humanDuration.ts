@@ -1,5 +1,5 @@
 // Go's units.HumanDuration ("29 seconds", "About a minute", "2 hours"): the words docker prints for
-// task and update ages. Callers add " ago" and lower-case it where docker does.
+// task and update ages, and for containers' "Up 3 minutes". Callers add " ago" and lower-case it where docker does.
 
 export function humanDuration(ms: number): string {
   const seconds = Math.trunc(ms / 1000);
