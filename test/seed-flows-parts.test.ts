@@ -67,7 +67,7 @@ t.test('seed 001: docker events, its type filters, docker system events', { skip
   t.equal(all.stderr() + system.stderr() + images.stderr() + volumes.stderr(), '', 'with nothing on stderr');
 });
 
-t.test('seed 001: docker ps, docker stats (streaming and --no-stream), docker system df on a node', { skip, todo: 'needs containers (tasks in docker ps), stats, system df' }, async (t) => {
+t.test('seed 001: docker ps, docker stats (streaming and --no-stream), docker system df on a node', { skip }, async (t) => {
   const { seed, n1, manager } = await swarm(t);
   const onNode1 = { Placement: { Constraints: ['node.hostname == node1'] } };
   for (const [name, spec] of [['my-web', { Image: 'nginx' }], ['busy', { Image: 'routemesh/exec', Command: ['sleep', '600'] }]] as const) {
