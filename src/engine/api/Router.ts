@@ -9,7 +9,8 @@ export interface ApiRequest {
   /** Captured groups of the route's pattern, URL-decoded. */
   params: string[];
   query: URLSearchParams;
-  body(): Promise<unknown>;
+  /** The JSON body; at most 1 MiB unless the route allows more (a config's 1000 KiB, in base64). */
+  body(maxBytes?: number): Promise<unknown>;
   req: IncomingMessage;
   res: ServerResponse;
 }
@@ -59,7 +60,7 @@ export class Router {
       } catch {
         throw new ApiError(400, `malformed path: ${path}`);
       }
-      return route.handler({ method, path, params, query, body: () => readJson(req), req, res });
+      return route.handler({ method, path, params, query, body: (maxBytes?: number) => readJson(req, maxBytes), req, res });
     }
     if (pathMatched) throw new ApiError(405, `method ${method} not allowed on ${path}`);
     throw new ApiError(404, 'page not found');

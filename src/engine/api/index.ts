@@ -16,6 +16,7 @@ import { probeRoutes } from './probeRoutes.js';
 import { logRoutes } from './logRoutes.js';
 import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
+import { secretRoutes } from './secretRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -36,6 +37,8 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   logRoutes(router, engine);
   taskOutputRoute(router, engine);
   networkRoutes(router, engine);
+  secretRoutes(router, engine, 'secret');
+  secretRoutes(router, engine, 'config');
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
