@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Manager, SwarmDataDir } from '../swarm/index.js';
 import type { PortProbe, SwarmBackend, SwarmPersistence, SwarmSource, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
+import { Volumes } from './Volumes.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { parseDnsAddress } from '../vip-dns/index.js';
 import type { Upstream } from '../vip-dns/index.js';
@@ -126,6 +127,7 @@ export class NodeDaemon implements SwarmDirectory {
       runtime: shared?.runtime ?? new Runtime(options.simplenode ? { simplenode: options.simplenode } : {}),
       directory: this,
       host: this.host,
+      volumes: new Volumes(options.dataDir ? { dir: join(options.dataDir, 'volumes') } : {}),
       probePort: this.#probeHere,
       ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
       // Each node's DNS server counts only while it serves; the process's metrics once per process.

@@ -17,6 +17,7 @@ import { logRoutes } from './logRoutes.js';
 import { taskOutputRoute } from './taskOutputRoute.js';
 import { networkRoutes } from './networkRoutes.js';
 import { secretRoutes } from './secretRoutes.js';
+import { volumeRoutes } from './volumeRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -39,6 +40,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   networkRoutes(router, engine);
   secretRoutes(router, engine, 'secret');
   secretRoutes(router, engine, 'config');
+  volumeRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
