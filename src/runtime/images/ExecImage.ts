@@ -52,9 +52,7 @@ export class ExecImage implements Image {
     const prepared = await host.files.prepare(spec.taskId, user, files, mounts, namespaces);
     try {
       if (prepared?.how === 'directory') pointAtTree(env, prepared.env, [...files.map((f) => f.target), ...mounts.map((m) => m.Target!)]);
-      const task = await this.#start(spec, host, argv, env, cwd, ports, prepared);
-      void task.exited.then(() => host.files.release(prepared));
-      return task;
+      return await this.#start(spec, host, argv, env, cwd, ports, prepared);
     } catch (error) {
       await host.files.release(prepared);
       throw error;
@@ -89,7 +87,8 @@ export class ExecImage implements Image {
       closeSync(stdout.writeFd);
       closeSync(stderr.writeFd);
     }
-    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader }, containment);
+    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader }, containment,
+      () => host.files.release(prepared));
     await task.started();
     return task;
   }
