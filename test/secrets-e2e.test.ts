@@ -84,6 +84,16 @@ t.test('a service reads its secret at /run/secrets/<target> and its config at it
   t.match(spec.Secrets, [{ SecretName: 'test', File: { Name: 'mysql_pass', UID: '0', GID: '0', Mode: 0o444 } }], 'service inspect shows the reference');
   t.match(spec.Configs, [{ ConfigName: 'app-conf', File: { Name: '/etc/routemesh-e2e/app.conf' } }]);
 
+  // service update --secret-add: a new task, which reads the new target too.
+  const update = await docker(NODE1, 'service', 'update', '-d', '--secret-add', 'source=test,target=second', '--env-add', 'SECOND=/run/secrets/second',
+    '--args', 'sh -c \'cat "$SECOND"; echo; exec sleep 1000\'', 'db');
+  t.equal(update.code, 0, update.stderr);
+  const second = await waitFor('the updated task to say what it read', async () => {
+    const { stdout } = await docker(NODE1, 'service', 'logs', '--raw', 'db');
+    return stdout.split('\n').filter((line) => line === 's3cret').length === 2 ? stdout : undefined;
+  }, 20_000);
+  t.equal(second, 's3cret\nkey=1\ns3cret\n', 'the updated task reads the secret at its second target');
+
   await refused(t, await docker(NODE1, 'secret', 'rm', 'test'), daemon("secret 'test' is in use by the following service: db"), 'a secret in use stays');
   await refused(t, await docker(NODE1, 'config', 'rm', 'app-conf'), daemon("config 'app-conf' is in use by the following service: db"), 'so does a config');
 
