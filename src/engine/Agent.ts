@@ -211,7 +211,7 @@ export class Agent {
   }
 
   /**
-   * The task's secrets and configs with their data (every node's view has them), and the directories of its
+   * The task's secrets and configs with their data (the view has the data of those this node's tasks need), and the directories of its
    * volumes on this node (made when missing, as Docker makes a volume a mount names). A secret or config
    * the view lacks rejects the task, as swarmkit's agent does.
    */

@@ -53,7 +53,11 @@ export class Volumes {
 
   /** Removes the temporary directory of a node without a data directory; a data directory's volumes stay. */
   async close(): Promise<void> {
-    if (!this.#given && this.#dir) await rm(await this.#dir, { recursive: true, force: true }).catch(() => {});
+    const dir = this.#dir;
+    if (this.#given || !dir) return;
+    // A node restarted in the same process (a fault injected, then recovered) starts with a new one.
+    this.#dir = undefined;
+    await rm(await dir, { recursive: true, force: true }).catch(() => {});
   }
 
   /** `docker volume create`: a name already taken answers with that volume, as Docker does; none given, an anonymous one. */

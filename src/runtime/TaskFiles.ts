@@ -90,8 +90,7 @@ export class TaskFiles {
     for (const target of targets) checkTarget(target);
     const clash = targets.find((t, i) => targets.indexOf(t) !== i);
     if (clash) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: duplicate mount point: ${clash}`);
-    await mkdir(this.#base, { recursive: true, mode: 0o711 });
-    await chmod(this.#base, 0o711);
+    await this.#ownBase();
     const dir = path.join(this.#base, taskId);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { mode: 0o700 });
@@ -102,6 +101,20 @@ export class TaskFiles {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /**
+   * The directory of task directories, made owner-only but traversable (0711). One that is not a directory
+   * of routemesh's own user (another user made it first, in a shared /tmp) is refused: secrets go there.
+   */
+  async #ownBase(): Promise<void> {
+    await mkdir(this.#base, { recursive: true, mode: 0o711 });
+    const stats = await lstat(this.#base);
+    const uid = process.getuid?.() ?? 0;
+    if (!stats.isDirectory() || stats.uid !== uid) {
+      throw new RuntimeError('START_FAILED', `${this.#base} is not a directory of routemesh's own user (uid ${uid}), and a task's secrets would go there: remove it, or set TMPDIR to a directory of routemesh's own`);
+    }
+    await chmod(this.#base, 0o711);
   }
 
   /** Removes a task's directory once it has ended. */
