@@ -113,7 +113,7 @@ t.test('a target routemesh cannot make is refused before anything runs, saying w
   if (namespaces) {
     await t.rejects(runtime.start(refused), new RuntimeError('INVALID_MOUNT',
       'routemesh cannot make /routemesh-no-such-top-dir/data for the task: /routemesh-no-such-top-dir does not exist on this machine and ' +
-      'an overlay on / would need a root file system of the task\'s own; create the directory /routemesh-no-such-top-dir, or choose a target under an existing directory'));
+      'an overlay on / would need a root file system of the task\'s own; create the directory /routemesh-no-such-top-dir, or choose a target under an existing directory (e.g. /srv/routemesh-no-such-top-dir/data)'));
   }
   await t.rejects(runtime.start(spec('ref000000002', { command: ['true'], files: [
     { kind: 'secret', target: '/run/secrets/a', data: Buffer.from('1'), uid: 0, gid: 0, mode: 0o444 },

@@ -219,8 +219,9 @@ async function withOverlays(dir: string, placements: Placement[]): Promise<{ pla
     if (!stats.isDirectory()) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: ${existing} on the way to ${placement.target} is not a directory`);
     if (existing === '/') {
       const first = placement.target.split('/').slice(0, 2).join('/');
+      const create = first === placement.target && !placement.isDir ? `an empty file ${first}` : `the directory ${first}`;
       throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${placement.target} for the task: ${first} does not exist on this machine and ` +
-        `an overlay on / would need a root file system of the task's own; create the directory ${first}, or choose a target under an existing directory`);
+        `an overlay on / would need a root file system of the task's own; create ${create}, or choose a target under an existing directory (e.g. ${placement.isDir ? '/srv' : '/etc'}${placement.target})`);
     }
     if (`${dir}/`.startsWith(`${existing}/`)) {
       throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${placement.target} for the task: ${existing} holds routemesh's task directory (${dir}); choose another target`);
