@@ -1,7 +1,7 @@
 // Which secrets' and configs' data a node is sent, as swarmkit's dispatcher decides: a manager all of
 // them (it keeps the swarm and may have to lead it), a worker only those its tasks refer to, from when
 // the first such task is assigned to it. The others reach a worker as names and labels without data.
-import { isTerminal, referencesOf } from '../swarm/index.js';
+import { isTerminal, referencesOf, withoutData } from '../swarm/index.js';
 import type { Config, Secret, Store, Task } from '../swarm/index.js';
 import type { ViewChange } from './protocol.js';
 
@@ -21,13 +21,6 @@ export function neededBy(store: Store, nodeId: string): Set<string> {
     if (!isTerminal(task.Status.State)) for (const key of referencedBy(task)) needed.add(key);
   }
   return needed;
-}
-
-/** The object as a node that does not need it gets it: without its data. */
-export function withoutData<T extends Secret | Config>(object: T): T {
-  if (object.Spec.Data === undefined) return object;
-  const { Data: _data, ...spec } = object.Spec;
-  return { ...object, Spec: spec };
 }
 
 /** A worker's lists for its complete view: data only where its tasks need it. */

@@ -39,6 +39,13 @@ function referenceName(kind: SecretKindName, ref: DataReference): string | undef
   return kind === 'secret' ? ref.SecretName : ref.ConfigName;
 }
 
+/** A secret or config without its data: what the API shows of a secret, what a node that does not need it is sent. */
+export function withoutData<T extends Secret | Config>(object: T): T {
+  if (object.Spec.Data === undefined) return object;
+  const { Data: _data, ...spec } = object.Spec;
+  return { ...object, Spec: spec };
+}
+
 export class SecretKind {
   readonly #store: Store;
   readonly #kind: SecretKindName;

@@ -5,15 +5,11 @@ import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { requireVersion } from './http.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
-import { MAX_DATA_BYTES } from '../../swarm/index.js';
+import { MAX_DATA_BYTES, withoutData } from '../../swarm/index.js';
 import type { Config, Manager, SecretKind, SecretKindName } from '../../swarm/index.js';
 
 /** What the API shows of one: a secret without its Data. */
-function shown(kind: SecretKindName, object: Config): Config {
-  if (kind === 'config') return object;
-  const { Data: _data, ...spec } = object.Spec;
-  return { ...object, Spec: spec };
-}
+const shown = (kind: SecretKindName, object: Config): Config => (kind === 'config' ? object : withoutData(object));
 
 export function secretRoutes(router: Router, engine: EngineContext, kind: SecretKindName): void {
   const path = `/${kind}s`;
