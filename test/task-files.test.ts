@@ -13,7 +13,7 @@ import { Runtime, RuntimeError, mountNamespacesHere } from '../src/runtime/index
 import type { RunningTask, TaskRunSpec } from '../src/runtime/index.js';
 import { testBlock } from './support/cluster.js';
 
-const BLOCK = testBlock(139); // no socket opens: the address is only named
+const BLOCK = testBlock(139); // no socket opens: the address (outside volumes-e2e's nodes, tasks and VIPs) is only named
 const CONFIG_TARGET = '/etc/routemesh-test-conf/app.conf';
 const VOLUME_TARGET = '/srv/routemesh-test-volume';
 const BIND_TARGET = '/srv/routemesh-test-bind';
@@ -23,7 +23,7 @@ await chmod(scratch, 0o755);
 t.teardown(() => rm(scratch, { recursive: true, force: true }));
 
 function spec(taskId: string, over: Partial<TaskRunSpec>): TaskRunSpec {
-  return { taskId, taskName: `files.1.${taskId}`, slot: 1, hostname: taskId.slice(0, 12), address: `127.${BLOCK}.0.2`, image: 'routemesh/exec', ports: [], ...over };
+  return { taskId, taskName: `files.1.${taskId}`, slot: 1, hostname: taskId.slice(0, 12), address: `127.${BLOCK}.250.2`, image: 'routemesh/exec', ports: [], ...over };
 }
 
 /** The task's output once it has exited, with its exit code. */

@@ -7,7 +7,7 @@ import { testBlock, testCluster, waitFor } from './support/cluster.js';
 import { docker } from './support/cli.js';
 import { missingTool } from './support/tools.js';
 
-const BLOCK = testBlock(164); // one /16: nodes 127.164.0.x, tasks 127.164.32/19, VIPs 127.164.64/19
+const BLOCK = testBlock(139); // one /16: nodes 127.139.0.x, tasks 127.139.32/19, VIPs 127.139.64/19
 const skip = missingTool('docker', 'docker.io');
 const cluster = skip ? undefined : await testCluster(t, BLOCK, { taskSubnet: `127.${BLOCK}.32.0/19`, vipSubnet: `127.${BLOCK}.64.0/19` });
 const NODE1 = `127.${BLOCK}.0.1`;
