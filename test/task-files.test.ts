@@ -9,7 +9,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile, chmod } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { Runtime, RuntimeError, mountNamespacesHere } from '../src/runtime/index.js';
+import { Runtime, RuntimeError, healthProbe, mountNamespacesHere } from '../src/runtime/index.js';
 import type { RunningTask, TaskRunSpec } from '../src/runtime/index.js';
 import { testBlock } from './support/cluster.js';
 
@@ -102,6 +102,33 @@ t.test('without a mount namespace, the same paths under $ROUTEMESH_ROOT, the --e
   t.same(await readdir(dirs.taskDir), [], 'the task\'s directory is gone once it ended');
   t.equal((await stat(dirs.taskDir)).mode & 0o777, 0o711, 'the directory of task directories lets no one list it');
 });
+
+const asRoot = process.getuid?.() === 0;
+
+t.test('as root, a health command runs in the task\'s mount namespace and sees its secrets', { skip: namespaces && asRoot ? false : 'needs root and mount namespaces' }, async (t) => {
+  const dirs = await setup('health');
+  const runtime = new Runtime({ taskDir: dirs.taskDir });
+  const task = await runtime.start(spec('hea000000001', {
+    command: ['sleep', '30'],
+    files: [{ kind: 'secret', target: '/run/secrets/mysql_pass', data: Buffer.from('s3cret'), uid: 0, gid: 0, mode: 0o444 }],
+  }));
+  t.teardown(() => task.stop(0));
+  t.ok(task.mountNamespacePid, 'the task says where its mount namespace is');
+  const check = ['CMD-SHELL', 'test "$(cat /run/secrets/mysql_pass)" = s3cret'];
+  const inside = healthProbe(check, task.address, [], undefined, task.mountNamespacePid)!;
+  t.ok(await waitUntil(() => inside(new AbortController().signal)), 'the check reads the secret where the task does');
+  const outside = healthProbe(check, task.address, [])!;
+  t.notOk(await outside(new AbortController().signal), 'outside the namespace, the host has no /run/secrets');
+});
+
+/** Polls `check` for a few seconds (the task's mount script may still be running): whether it came true. */
+async function waitUntil(check: () => Promise<boolean>): Promise<boolean> {
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
 
 t.test('a target routemesh cannot make is refused before anything runs, saying what to do', async (t) => {
   const dirs = await setup('refused');

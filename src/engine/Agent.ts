@@ -156,7 +156,7 @@ export class Agent {
           this.#exited(task.ID, code);
         });
         const health = task.Spec.ContainerSpec.Healthcheck;
-        const probe = healthProbe(health?.Test, handle.address, handle.ports, task.Spec.ContainerSpec.User);
+        const probe = healthProbe(health?.Test, handle.address, handle.ports, task.Spec.ContainerSpec.User, handle.mountNamespacePid);
         if (!probe) {
           this.#report(task.ID, { State: 'running', Message: 'started', ...started });
           return;

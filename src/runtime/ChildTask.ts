@@ -32,6 +32,7 @@ export class ChildTask implements RunningTask {
   #killTimer: Timer | undefined;
   #stopping = false;
   readonly #grouped: boolean;
+  mountNamespacePid?: number;
 
   /**
    * Attach to `child` in the same tick it was spawned, so no exit can be missed; `output` holds the read

@@ -68,6 +68,11 @@ export interface RunningTask {
    * a container's is its init's); this process's PID for the built-in images.
    */
   readonly pid: number;
+  /**
+   * routemesh/exec as root, in a mount namespace of its own (TaskFiles): a process in it, whose mount
+   * namespace the task's health command joins, so it sees the task's secrets and mounts.
+   */
+  readonly mountNamespacePid?: number;
   /** Resolves with the exit code when the task ends for any reason (stop, crash, its program exiting). */
   readonly exited: Promise<number>;
   /**

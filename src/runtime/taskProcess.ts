@@ -98,8 +98,15 @@ export async function containmentHere(): Promise<Containment> {
  * (its own process group): a stop signals that group. In a namespace, tini (-g) passes a SIGTERM on to the
  * program's process group, reaps what it started, and exits with the program's status (128 + n for signal n).
  */
-export async function taskArgv(user: TaskUser, argv: readonly string[], containment: Containment, mountScript?: string): Promise<[string, string[]]> {
+export async function taskArgv(user: TaskUser, argv: readonly string[], containment: Containment, mountScript?: string, joinMounts?: number): Promise<[string, string[]]> {
   const { setpriv, namespace } = await toolsHere();
+  // A health command of a task with a mount namespace (as root) joins it first, before any user switch.
+  if (joinMounts !== undefined) {
+    const [file, args] = await taskArgv(user, argv, containment, mountScript);
+    const rest = file === setpriv && args[0] === '--pdeathsig' ? args.slice(2) : [file, ...args];
+    const inner = rest[0] === '--' ? rest.slice(1) : [setpriv, '--pdeathsig', 'KILL', ...rest];
+    return [setpriv, ['--pdeathsig', 'KILL', '--', 'nsenter', `--target=${joinMounts}`, '--mount', '--', ...inner]];
+  }
   const identity = user.switchTo ? identityArgs(user) : [];
   // Docker leaves a container CAP_NET_BIND_SERVICE, so a program run as nobody may still listen on port 80.
   const lowPorts = user.switchTo && user.uid !== 0 ? ['--inh-caps', '+net_bind_service', '--ambient-caps', '+net_bind_service'] : [];

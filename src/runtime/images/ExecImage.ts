@@ -89,6 +89,8 @@ export class ExecImage implements Image {
     }
     const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader }, containment,
       () => host.files.release(prepared));
+    // As root, its health command joins its mount namespace (the child is in it from its unshare on).
+    if (prepared?.how === 'namespace' && process.getuid?.() === 0) task.mountNamespacePid = child.pid;
     await task.started();
     return task;
   }
