@@ -8,6 +8,7 @@ import { SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
 import type { Manager, StoreChange, StoreKind, Timer } from '../swarm/index.js';
 import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
+import { allData, neededBy, workerChanges, workerLists } from './secretsForNode.js';
 
 /** Where a session's messages go: a stream the server holds open. */
 export interface SessionSink {
@@ -24,6 +25,8 @@ interface Session {
   sink: SessionSink;
   /** The swarm object's version this node was last sent, when it is a manager. */
   swarmSent?: number;
+  /** `kind:id` of the secrets and configs whose data it was sent; `all` once it has them all (a manager). */
+  dataSent: Set<string> | 'all';
 }
 
 export class Dispatcher {
@@ -102,11 +105,12 @@ export class Dispatcher {
   openSession(nodeId: string, sink: SessionSink): () => void {
     const store = this.#manager.store;
     this.checkMember(nodeId);
-    const session: Session = { nodeId, sink };
+    const manager = store.node(nodeId)?.Spec.Role === 'manager';
+    const session: Session = { nodeId, sink, dataSent: manager ? 'all' : neededBy(store, nodeId) };
     this.#sessions.add(session);
     const complete: SessionMessage = {
       type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
-      networks: store.all('network'), secrets: store.all('secret'), configs: store.all('config'),
+      networks: store.all('network'), ...(manager ? { secrets: store.all('secret'), configs: store.all('config') } : workerLists(store, nodeId)),
     };
     sink.write(JSON.stringify(complete));
     this.#sendSwarm(session);
@@ -174,9 +178,11 @@ export class Dispatcher {
     this.#pending.clear();
     const appliesTo = this.#seq;
     this.#seq += 1;
-    const line = JSON.stringify({ type: 'changes', epoch: this.epoch, appliesTo, resultsIn: this.#seq, changes } satisfies SessionMessage);
+    const message = { type: 'changes', epoch: this.epoch, appliesTo, resultsIn: this.#seq, changes } satisfies SessionMessage;
+    const line = JSON.stringify(message);
     for (const session of this.#sessions) {
-      if (!session.sink.write(line)) {
+      const own = this.#changesFor(session, changes);
+      if (!session.sink.write(own ? JSON.stringify({ ...message, changes: own }) : line)) {
         this.#sessions.delete(session);
         continue;
       }
@@ -188,6 +194,20 @@ export class Dispatcher {
       }
     }
     this.#advanceApplied();
+  }
+
+  /**
+   * The batch as this session's node gets it, when not as a manager does: a worker without the secrets' and
+   * configs' data its tasks do not need; a node just promoted with all of it, which it lacked.
+   */
+  #changesFor(session: Session, changes: ViewChange[]): ViewChange[] | undefined {
+    const store = this.#manager.store;
+    if (session.dataSent === 'all') return undefined;
+    if (store.node(session.nodeId)?.Spec.Role === 'manager') {
+      session.dataSent = 'all';
+      return [...allData(store), ...changes];
+    }
+    return workerChanges(store, session.nodeId, changes, session.dataSent);
   }
 
   /** A manager's copy of the swarm object, sent when it is new to it (a promotion, a `swarm update`). */

@@ -1,12 +1,13 @@
 // A node's agent: runs the tasks the managers assign to this node and reports their observed state
 // back. It never writes desired state; it only starts what should run and stops what should not.
-import type { ClusterView, Service, StoreChange, Task, TaskStatusReport } from '../swarm/index.js';
+import type { ClusterView, DataReference, Service, StoreChange, Task, TaskStatusReport } from '../swarm/index.js';
 import { DEFAULT_STOP_GRACE_PERIOD, NANOS_PER_MS, isTerminal, realTimer } from '../swarm/index.js';
-import { RuntimeError, healthProbe } from '../runtime/index.js';
+import { RuntimeError, configTarget, healthProbe, secretTarget } from '../runtime/index.js';
 import { HealthChecker } from '../lb/index.js';
-import type { Runtime, RunningTask, TaskRunSpec } from '../runtime/index.js';
+import type { Runtime, RunningTask, TaskFile, TaskRunSpec } from '../runtime/index.js';
 import type { EventSink } from './EventSink.js';
 import { taskContainerAttributes, taskContainerId } from './taskContainer.js';
+import type { Volumes } from './Volumes.js';
 
 /** The narrow link an agent has to its managers. */
 export interface AgentLink {
@@ -20,6 +21,8 @@ export interface AgentOptions {
   nodeId: string;
   link: AgentLink;
   runtime: Runtime;
+  /** The node's volumes, which a task's volume mounts use (made when missing); absent: a volume mount is refused. */
+  volumes?: Volumes;
   log?: (line: string) => void;
   /** Between fencing a task and stopping it on a planned stop (Swarm waits a fixed 2 s). */
   fencePeriodMs?: number;
@@ -59,6 +62,7 @@ export class Agent {
   readonly nodeId: string;
   #link: AgentLink;
   #runtime: Runtime;
+  #volumes: Volumes | undefined;
   #log: (line: string) => void;
   #fencePeriodMs: number;
   #events: EventSink | undefined;
@@ -88,6 +92,7 @@ export class Agent {
     this.nodeId = options.nodeId;
     this.#link = options.link;
     this.#runtime = options.runtime;
+    this.#volumes = options.volumes;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs ?? DEFAULT_FENCE_PERIOD_MS;
     this.#events = options.events;
@@ -159,14 +164,17 @@ export class Agent {
     this.#running.set(task.ID, entry);
     for (const state of ['accepted', 'preparing', 'starting'] as const) this.#report(task.ID, { State: state, Message: state });
     const spec = this.#runSpec(task, service);
-    entry.starting = this.#runtime.start(spec).then(
+    entry.starting = this.#withFiles(task, spec).then((ready) => this.#runtime.start(ready)).then(
       (handle) => {
         entry.handle = handle;
         this.#created(task, service);
         const started = { PID: handle.pid, Endpoint: { Addr: handle.address, Ports: handle.ports.map((p) => ({ ...p })) } };
-        void handle.exited.then((code) => this.#exited(task.ID, code));
+        void handle.exited.then((code) => {
+          this.#unmounted(task);
+          this.#exited(task.ID, code);
+        });
         const health = task.Spec.ContainerSpec.Healthcheck;
-        const probe = healthProbe(health?.Test, handle.address, handle.ports, task.Spec.ContainerSpec.User);
+        const probe = healthProbe(health?.Test, handle.address, handle.ports, task.Spec.ContainerSpec.User, handle.mountNamespacePid);
         if (!probe) {
           this.#report(task.ID, { State: 'running', Message: 'started', ...started });
           return;
@@ -218,6 +226,48 @@ export class Agent {
       ...(container.Dir ? { dir: container.Dir } : {}),
       ports: ports.filter((p, i) => ports.findIndex((q) => q.targetPort === p.targetPort && q.protocol === p.protocol) === i),
     };
+  }
+
+  /**
+   * The task's secrets and configs with their data (the view has the data of those this node's tasks need), and the directories of its
+   * volumes on this node (made when missing, as Docker makes a volume a mount names). A secret or config
+   * the view lacks rejects the task, as swarmkit's agent does.
+   */
+  async #withFiles(task: Task, spec: TaskRunSpec): Promise<TaskRunSpec> {
+    const container = task.Spec.ContainerSpec;
+    const view = this.#link.view;
+    const files: TaskFile[] = [];
+    for (const kind of ['secret', 'config'] as const) {
+      for (const ref of ((kind === 'secret' ? container.Secrets : container.Configs) ?? []) as DataReference[]) {
+        const id = (kind === 'secret' ? ref.SecretID : ref.ConfigID) ?? '';
+        const object = view.get(kind, id);
+        if (!object?.Spec.Data) throw new RuntimeError('INVALID_MOUNT', `${kind} ${id} not found`);
+        const name = ref.File?.Name ?? '';
+        files.push({
+          kind,
+          target: kind === 'secret' ? secretTarget(name) : configTarget(name),
+          data: Buffer.from(object.Spec.Data, 'base64'),
+          uid: Number(ref.File?.UID) || 0,
+          gid: Number(ref.File?.GID) || 0,
+          mode: ref.File?.Mode ?? 0o444,
+        });
+      }
+    }
+    const containerId = spec.hostname;
+    const mounts = await Promise.all((spec.mounts ?? []).map(async (mount) => {
+      if (mount.Type?.toLowerCase() !== 'volume') return mount;
+      if (!this.#volumes) throw new RuntimeError('INVALID_MOUNT', 'this node keeps no volumes');
+      const name = mount.Source || (await this.#volumes.create()).Name;
+      return { ...mount, Source: name, hostPath: await this.#volumes.forMount(name, containerId, mount.Target ?? '', !!mount.ReadOnly) };
+    }));
+    return { ...spec, ...(files.length ? { files } : {}), ...(mounts.length ? { mounts } : {}) };
+  }
+
+  /** dockerd's unmount event for each volume a task that ended had mounted. */
+  #unmounted(task: Task): void {
+    for (const mount of task.Spec.ContainerSpec.Mounts ?? []) {
+      if (mount.Type?.toLowerCase() === 'volume' && mount.Source) this.#volumes?.unmounted(mount.Source, task.Status.ContainerStatus?.ContainerID || task.Hostname || task.ID);
+    }
   }
 
   /**

@@ -4,13 +4,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
-import { NANOS_PER_MS } from '../swarm/index.js';
+import { NANOS_PER_MS, isTerminal } from '../swarm/index.js';
 import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
+import { Volumes } from './Volumes.js';
 import type { HostServices } from './HostServices.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
@@ -58,6 +59,8 @@ export interface EngineOptions {
   sharedMetrics?: readonly Registry[];
   /** The daemon's labels (`dockerd --label`), which `engine.labels.*` constraints match. */
   engineLabels?: Record<string, string>;
+  /** Where the node's volumes are kept (absent: in a temporary directory, removed at close). */
+  volumesDir?: string;
   /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
   fencePeriodMs?: number;
   /** The longest a planned stop waits for every mesh to say it fenced the task (ManagerLink's 5 s when absent). */
@@ -120,6 +123,7 @@ export class Engine implements EngineContext {
   #host: HostServices | undefined;
   #log: (line: string) => void;
   #fencePeriodMs: number | undefined;
+  readonly volumes: Volumes;
   #fenceAckTimeoutMs: number | undefined;
   #onMembership: ((identity: NodeIdentity | undefined) => void) | undefined;
   #probePort: PortProbe;
@@ -159,6 +163,7 @@ export class Engine implements EngineContext {
     this.#host = options.host;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs;
+    this.volumes = new Volumes({ ...(options.volumesDir ? { dir: options.volumesDir } : {}), events: this.events });
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
     this.#onMembership = options.onMembership;
     this.#probePort = options.probePort ?? (async () => {});
@@ -173,6 +178,7 @@ export class Engine implements EngineContext {
       },
       ...(options.containerNetworking ? { networking: options.containerNetworking } : {}),
       events: this.events,
+      volumes: () => this.#volumeUsage(),
     });
     this.#server = http.createServer(timeouts, engineApi(this, 'tcp'));
     this.#server.on('upgrade', engineUpgrade(this, 'tcp'));
@@ -520,6 +526,22 @@ export class Engine implements EngineContext {
     return this.#probePort(port);
   }
 
+  /** `docker system df`'s volumes: each with its size on disk and how many of this node's tasks use it. */
+  async #volumeUsage(): Promise<Record<string, unknown>[]> {
+    const volumes = await this.volumes.list();
+    return Promise.all(volumes.map(async (volume) => ({
+      ...volume, UsageData: { Size: await this.volumes.size(volume), RefCount: this.volumeUsers(volume.Name).length },
+    })));
+  }
+
+  volumeUsers(name: string): string[] {
+    const m = this.#membership;
+    if (!m) return [];
+    return m.link.view.tasksOfNode(m.nodeId)
+      .filter((t) => !isTerminal(t.Status.State) && (t.Spec.ContainerSpec.Mounts ?? []).some((mount) => mount.Type?.toLowerCase() === 'volume' && mount.Source === name))
+      .map((t) => t.Status.ContainerStatus?.ContainerID || t.Hostname || t.ID);
+  }
+
   hasImage(image: string): boolean {
     return this.#runtime.hasImage(image);
   }
@@ -549,6 +571,7 @@ export class Engine implements EngineContext {
       link: { view, reportTaskStatus: (id, report) => link.reportTaskStatus(id, report), fenced: () => link.fenced() },
       runtime: this.#runtime,
       events: this.events,
+      volumes: this.volumes,
       log: this.#log,
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
@@ -640,6 +663,7 @@ export class Engine implements EngineContext {
     await this.#pendingRole?.close();
     this.#pendingRole = undefined;
     await this.#shutDown(m);
+    await this.volumes.close();
   }
 
   /**

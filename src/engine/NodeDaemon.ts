@@ -126,6 +126,7 @@ export class NodeDaemon implements SwarmDirectory {
       runtime: shared?.runtime ?? new Runtime(options.simplenode ? { simplenode: options.simplenode } : {}),
       directory: this,
       host: this.host,
+      ...(options.dataDir ? { volumesDir: join(options.dataDir, 'volumes') } : {}),
       probePort: this.#probeHere,
       ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
       // Each node's DNS server counts only while it serves; the process's metrics once per process.

@@ -32,12 +32,15 @@ export class ChildTask implements RunningTask {
   #killTimer: Timer | undefined;
   #stopping = false;
   readonly #grouped: boolean;
+  mountNamespacePid?: number;
 
   /**
    * Attach to `child` in the same tick it was spawned, so no exit can be missed; `output` holds the read
-   * ends of its stdout and stderr (OutputPipe). `containment` is how taskArgv started it.
+   * ends of its stdout and stderr (OutputPipe). `containment` is how taskArgv started it; `cleanUp` is
+   * awaited once it has ended.
    */
-  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing, output: { stdout: Readable; stderr: Readable }, containment: Containment) {
+  constructor(child: ChildProcess, address: string, ports: ListenPort[], log: LogRing, output: { stdout: Readable; stderr: Readable }, containment: Containment,
+    cleanUp?: () => Promise<void>) {
     this.#child = child;
     this.address = address;
     this.ports = ports;
@@ -74,6 +77,8 @@ export class ChildTask implements RunningTask {
       clearTimeout(timer);
       output.stdout.destroy();
       output.stderr.destroy();
+      // What the task had of its own (its files' directory) is gone before it counts as ended.
+      await cleanUp?.();
       return code;
     });
   }

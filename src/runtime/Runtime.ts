@@ -10,6 +10,9 @@ import type { PortBinderOptions } from './PortBinder.js';
 import { RuntimeError } from './TaskRun.js';
 import type { RunningTask, TaskRunSpec } from './TaskRun.js';
 import { resolveTaskUser } from './TaskUser.js';
+import { TaskFiles } from './TaskFiles.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 export interface RuntimeOptions extends PortBinderOptions {
   /** Lines of output each task keeps (default 1000). */
@@ -21,6 +24,13 @@ export interface RuntimeOptions extends PortBinderOptions {
    * false keeps each in a process group, the fallback where user namespaces are disabled or tini is missing.
    */
   pidNamespaces?: boolean;
+  /**
+   * Whether each routemesh/exec task with secrets, configs or mounts gets a mount namespace, where this
+   * machine allows it (default true); false gives it the directory fallback ($ROUTEMESH_ROOT).
+   */
+  mountNamespaces?: boolean;
+  /** Under which each such task gets a directory of its own (default `<tmpdir>/routemesh-tasks-<uid>`). */
+  taskDir?: string;
 }
 
 /** Tasks whose output is kept after they end, newest last (Docker keeps a stopped container's logs). */
@@ -40,6 +50,8 @@ export class Runtime {
       binder: new PortBinder(options),
       newLog: () => new LogRing(logLines),
       pidNamespaces: options.pidNamespaces ?? true,
+      mountNamespaces: options.mountNamespaces ?? true,
+      files: new TaskFiles(options.taskDir ?? path.join(tmpdir(), `routemesh-tasks-${process.getuid?.() ?? 0}`)),
       simplenode: {
         slowHealthMs: options.simplenode?.slowHealthMs ?? 5000,
         stopDelayMs: options.simplenode?.stopDelayMs ?? 1000,

@@ -24,8 +24,21 @@ export interface TaskRunSpec {
   user?: string;
   /** Target ports of the service's endpoint spec. */
   ports: { protocol: TransportProtocol; targetPort: number }[];
-  /** The container spec's mounts: checked as Docker checks them, not applied. */
+  /** The container spec's mounts: checked as Docker checks them; applied for routemesh/exec (see TaskFiles). */
   mounts?: readonly TaskMount[];
+  /** The task's secrets and configs, with their data: where routemesh/exec's program reads them. */
+  files?: readonly TaskFile[];
+}
+
+/** A secret's or config's data at the path the task reads it from (its reference's File target, resolved). */
+export interface TaskFile {
+  kind: 'secret' | 'config';
+  /** Absolute: /run/secrets/<name> for a secret named by a bare name. */
+  target: string;
+  data: Buffer;
+  uid: number;
+  gid: number;
+  mode: number;
 }
 
 /** The fields of a Docker mount (api/types/mount) that its checks read. */
@@ -33,8 +46,11 @@ export interface TaskMount {
   Type?: string;
   Source?: string;
   Target?: string;
+  ReadOnly?: boolean;
   BindOptions?: { CreateMountpoint?: boolean } | null;
   VolumeOptions?: unknown;
+  /** A volume's directory on this node, as the node's volumes give it (a bind's is its Source). */
+  hostPath?: string;
 }
 
 export interface ListenPort {
@@ -52,6 +68,11 @@ export interface RunningTask {
    * a container's is its init's); this process's PID for the built-in images.
    */
   readonly pid: number;
+  /**
+   * routemesh/exec as root, in a mount namespace of its own (TaskFiles): a process in it, whose mount
+   * namespace the task's health command joins, so it sees the task's secrets and mounts.
+   */
+  readonly mountNamespacePid?: number;
   /** Resolves with the exit code when the task ends for any reason (stop, crash, its program exiting). */
   readonly exited: Promise<number>;
   /**

@@ -17,9 +17,10 @@ const LOCAL_URL = /(?:^|\s)['"]?(?:https?:\/\/)?(localhost|127\.0\.0\.1)(?::(\d+
 
 /**
  * `undefined` when the test says there is no check (absent, empty, or ["NONE"]). `user` is the service's
- * --user (ContainerSpec.User), whom a command runs as.
+ * --user (ContainerSpec.User), whom a command runs as; `mountNamespacePid`, the task's mount namespace it
+ * runs in (RunningTask.mountNamespacePid).
  */
-export function healthProbe(test: readonly string[] | undefined, address: string, ports: readonly ListenPort[], user?: string): Probe | undefined {
+export function healthProbe(test: readonly string[] | undefined, address: string, ports: readonly ListenPort[], user?: string, mountNamespacePid?: number): Probe | undefined {
   if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
   const [kind, ...rest] = test;
   const command = kind === 'CMD-SHELL' ? rest.join(' ') : kind === 'CMD' ? rest.join(' ') : test.join(' ');
@@ -38,7 +39,7 @@ export function healthProbe(test: readonly string[] | undefined, address: string
     // Resolved once; a user that cannot be found fails the check (the task itself was refused at start).
     resolved ??= resolveTaskUser(user);
     try {
-      return await shellProbe(shellCommand.replace(/\blocalhost\b/g, address), address, await resolved, signal);
+      return await shellProbe(shellCommand.replace(/\blocalhost\b/g, address), address, await resolved, signal, mountNamespacePid);
     } catch {
       return false;
     }
@@ -64,9 +65,9 @@ const KILL_AFTER_MS = 1000;
  * group), so a timed-out check takes everything it started with it; its environment is the task's view
  * (PATH, HOME and HOST), not routemesh's own, and it runs in `/`.
  */
-async function shellProbe(command: string, host: string, user: TaskUser, signal: AbortSignal): Promise<boolean> {
+async function shellProbe(command: string, host: string, user: TaskUser, signal: AbortSignal, mountNamespacePid: number | undefined): Promise<boolean> {
   const containment = await containmentHere();
-  const [file, args] = await taskArgv(user, ['sh', '-c', command], containment);
+  const [file, args] = await taskArgv(user, ['sh', '-c', command], containment, undefined, mountNamespacePid);
   if (signal.aborted) return false;
   const grouped = containment === 'group';
   return new Promise((resolve) => {

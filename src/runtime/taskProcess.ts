@@ -98,17 +98,44 @@ export async function containmentHere(): Promise<Containment> {
  * (its own process group): a stop signals that group. In a namespace, tini (-g) passes a SIGTERM on to the
  * program's process group, reaps what it started, and exits with the program's status (128 + n for signal n).
  */
-export async function taskArgv(user: TaskUser, argv: readonly string[], containment: Containment): Promise<[string, string[]]> {
+export async function taskArgv(user: TaskUser, argv: readonly string[], containment: Containment, mountScript?: string, joinMounts?: number): Promise<[string, string[]]> {
   const { setpriv, namespace } = await toolsHere();
+  // A health command of a task with a mount namespace (as root) joins it first, before any user switch.
+  if (joinMounts !== undefined) {
+    const [file, args] = await taskArgv(user, argv, containment, mountScript);
+    const rest = file === setpriv && args[0] === '--pdeathsig' ? args.slice(2) : [file, ...args];
+    const inner = rest[0] === '--' ? rest.slice(1) : [setpriv, '--pdeathsig', 'KILL', ...rest];
+    return [setpriv, ['--pdeathsig', 'KILL', '--', 'nsenter', `--target=${joinMounts}`, '--mount', '--', ...inner]];
+  }
   const identity = user.switchTo ? identityArgs(user) : [];
   // Docker leaves a container CAP_NET_BIND_SERVICE, so a program run as nobody may still listen on port 80.
   const lowPorts = user.switchTo && user.uid !== 0 ? ['--inh-caps', '+net_bind_service', '--ambient-caps', '+net_bind_service'] : [];
   const asUser = identity.length > 0 ? [setpriv, ...identity, ...lowPorts, '--'] : [];
+  if (mountScript !== undefined) return mountedArgv(setpriv, namespace, asUser, argv, containment, mountScript);
   if (containment === 'namespace' && namespace) {
     // The user switch happens inside, after unshare (which needs root for a PID namespace without a user namespace).
     return [setpriv, ['--pdeathsig', 'KILL', '--', namespace.unshare, ...unshareArgs(), namespace.tini, '-g', '--', ...asUser, ...argv]];
   }
   return [setpriv, ['--pdeathsig', 'KILL', ...identity, ...lowPorts, '--', ...argv]];
+}
+
+/**
+ * As taskArgv, in a private mount namespace of the task's own where `mountScript` (TaskFiles) runs first, as
+ * root there, then execs the rest: the task's user switch (setpriv as root, which sets PDEATHSIG again
+ * since a uid change clears it; else a second user namespace mapping routemesh's own ids back), its program.
+ */
+function mountedArgv(setpriv: string, namespace: Tools['namespace'], asUser: string[], argv: readonly string[], containment: Containment, mountScript: string): [string, string[]] {
+  const uid = process.getuid?.() ?? 0;
+  const unshare = namespace?.unshare ?? 'unshare';
+  const mountNs = [...(uid === 0 ? [] : ['--user', '--map-root-user']), '--mount', '--propagation', 'private'];
+  const back = uid === 0
+    ? (asUser.length ? [setpriv, '--pdeathsig', 'KILL', ...asUser.slice(1)] : [])
+    : [unshare, '--user', `--map-user=${uid}`, `--map-group=${process.getgid?.() ?? 0}`, '--'];
+  const setup = ['sh', '-c', mountScript, 'routemesh-mounts'];
+  if (containment === 'namespace' && namespace) {
+    return [setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...mountNs, '--pid', '--fork', '--kill-child', '--', ...setup, namespace.tini, '-g', '--', ...back, ...argv]];
+  }
+  return [setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...mountNs, '--', ...setup, ...back, ...argv]];
 }
 
 /** setpriv's options that make a process `user`. */

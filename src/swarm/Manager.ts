@@ -33,6 +33,7 @@ import { ReconcileQueue } from './ReconcileQueue.js';
 import type { Dirty, SliceBudget } from './ReconcileQueue.js';
 import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
+import { SecretKind } from './SecretKind.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -82,6 +83,9 @@ export interface TaskStatusReport {
 
 export class Manager {
   readonly store = new Store();
+  /** `docker secret` and `docker config`: kept in the store, referred to by services. */
+  readonly secrets = new SecretKind(this.store, 'secret');
+  readonly configs = new SecretKind(this.store, 'config');
   readonly swarmId: string;
   readonly ingressNetworkId: string;
   readonly rootCA: RootCA;
@@ -444,6 +448,7 @@ export class Manager {
       this.#checkCapacity(spec);
       // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
       if (this.store.services().some((s) => s.Spec.Name.toLowerCase() === spec.Name.toLowerCase())) throw nameConflict(spec.Name);
+      this.#checkReferences(spec);
       return this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], this.store.services());
     };
     await this.#probe(check(), []);
@@ -491,6 +496,12 @@ export class Manager {
     throw invalidArgument(`${what} than ${pool}: ${fewer}scale another service down or remove it, or start the cluster with a larger --task-subnet`);
   }
 
+  /** Every secret and config the spec names exists (checked again after an await: one may be removed meanwhile). */
+  #checkReferences(spec: ServiceSpec): void {
+    this.secrets.checkReferences(spec);
+    this.configs.checkReferences(spec);
+  }
+
   /** The task addresses a spec asks for: its replicas, or a global service's one per node it would run on now. */
   #addressesWanted(spec: ServiceSpec): number {
     const replicas = replicasOf(spec);
@@ -530,6 +541,7 @@ export class Manager {
     if (current.Version.Index !== version) throw outOfSequence();
     // Checked again after the await, as in createService.
     this.#checkCapacity(spec, current);
+    this.#checkReferences(spec);
     const ports = this.#allocator.publishedPorts(spec.EndpointSpec?.Ports ?? [], otherServices(), current.Endpoint.Ports);
     const next = structuredClone(current);
     next.PreviousSpec = structuredClone(current.Spec);

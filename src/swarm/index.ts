@@ -27,3 +27,5 @@ export { SwarmDataDir } from './SwarmDataDir.js';
 export type { SwarmBackend, SwarmPersistence, SwarmSource } from './SwarmBackend.js';
 export type { SwarmDataDirOptions } from './SwarmDataDir.js';
 export type { SwarmJournal, JournalLimits } from './SwarmJournal.js';
+export { SecretKind, MAX_DATA_BYTES, referencesOf, withoutData } from './SecretKind.js';
+export type { DataReference, SecretKindName } from './SecretKind.js';

@@ -5,7 +5,7 @@
 # checkout nobody can read, on address blocks shifted by 80, so it may run beside the suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-files=(test/mesh-e2e.test.ts test/api.test.ts test/cli-e2e.test.ts test/planned-changes.test.ts test/dns-e2e.test.ts)
+files=(test/mesh-e2e.test.ts test/api.test.ts test/cli-e2e.test.ts test/planned-changes.test.ts test/dns-e2e.test.ts test/task-files.test.ts)
 if [ "$(id -u)" != 0 ]; then
   echo "not root: npm test already ran every file unprivileged"
   exit 0

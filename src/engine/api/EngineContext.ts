@@ -4,6 +4,7 @@ import type { Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js'
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
 import type { EventLog } from '../EventLog.js';
 import type { NodeContainers } from '../containers/index.js';
+import type { Volumes } from '../Volumes.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
 export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
@@ -42,6 +43,10 @@ export interface EngineContext {
   taskOutput(task: Task, options: TaskOutputOptions): Promise<TaskOutputFeed | undefined>;
   /** Whether this node can open a port a service wants to publish (a refusal is thrown, saying why). */
   probePort(port: PortConfig): Promise<void>;
+  /** This node's volumes (`docker volume`), in or out of a swarm. */
+  readonly volumes: Volumes;
+  /** The containers (tasks of this node not yet ended) whose mounts use volume `name`: Docker refuses its removal while any does. */
+  volumeUsers(name: string): string[];
   /** Whether the runtime's catalogue has this image (for /distribution). */
   hasImage(image: string): boolean;
   /**

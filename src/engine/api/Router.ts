@@ -10,7 +10,8 @@ export interface ApiRequest {
   /** Captured groups of the route's pattern, URL-decoded. */
   params: string[];
   query: URLSearchParams;
-  body(): Promise<unknown>;
+  /** The JSON body; at most 1 MiB unless the route allows more (a config's 1000 KiB, in base64). */
+  body(maxBytes?: number): Promise<unknown>;
   req: IncomingMessage;
   res: ServerResponse;
 }
@@ -52,7 +53,7 @@ export class Router {
       } catch {
         throw new ApiError(400, `malformed path: ${path}`);
       }
-      return route.handler({ method, path, params, query, body: () => readJson(req), req, res });
+      return route.handler({ method, path, params, query, body: (maxBytes?: number) => readJson(req, maxBytes), req, res });
     }
     // Docker's status (404 for a route it lacks, 405 for a method) with words that say what is missing.
     throw new ApiError(otherMethods.length ? 405 : 404, notServedMessage(method, path, otherMethods));

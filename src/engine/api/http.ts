@@ -77,7 +77,7 @@ export function rawBodyOf(req: IncomingMessage): Buffer | undefined {
   return rawBodies.get(req);
 }
 
-export async function readJson(req: IncomingMessage): Promise<unknown> {
+export async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   const type = req.headers['content-type'];
   if (type !== undefined && type.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
     throw new ApiError(400, `unsupported Content-Type header (${type}): must be 'application/json'`);
@@ -86,7 +86,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'request body is larger than 1 MiB');
+    if (size > maxBytes) throw new ApiError(413, `request body is larger than ${maxBytes === MAX_BODY_BYTES ? '1 MiB' : `${maxBytes} bytes`}`);
     chunks.push(chunk);
   }
   const raw = Buffer.concat(chunks);

@@ -20,6 +20,8 @@ import { eventRoutes } from './eventRoutes.js';
 import { containerRoutes } from './containerRoutes.js';
 import { containerStreamRoutes } from './containerStreamRoutes.js';
 import { imageRoutes } from './imageRoutes.js';
+import { secretRoutes } from './secretRoutes.js';
+import { volumeRoutes } from './volumeRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -45,6 +47,9 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   containerRoutes(router, engine);
   containerStreamRoutes(router, engine);
   imageRoutes(router, engine);
+  secretRoutes(router, engine, 'secret');
+  secretRoutes(router, engine, 'config');
+  volumeRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {

@@ -4,8 +4,8 @@
 // a daemon without that kind.
 
 const SERVED = 'It serves a swarm node\'s engine API: swarm, node, service and task commands (with service logs), '
-  + 'networks, containers (docker run, ps, logs, stats, stop, kill, restart, rm, inspect), docker pull and image inspect of '
-  + 'its built-in images, docker system df, info and version.';
+  + 'networks, secrets, configs, volumes, events, containers (docker run, ps, logs, stats, stop, kill, restart, rm, inspect), '
+  + 'docker pull and image inspect of its built-in images, docker system df, info and version.';
 
 /** Paths a docker command sends that routemesh lacks: what the command is, and what to do instead. */
 const KNOWN: readonly [RegExp, string, string][] = [

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { ChildTask } from '../ChildTask.js';
 import { outputPipes } from '../OutputPipe.js';
 import { containmentHere, findExecutableAs, otherUser, taskArgv, taskPath } from '../taskProcess.js';
+import { ROOT_VARIABLE, mountNamespacesHere } from '../TaskFiles.js';
+import type { PreparedFiles } from '../TaskFiles.js';
 import { RuntimeError } from '../TaskRun.js';
 import type { ListenPort, RunningTask, TaskRunSpec } from '../TaskRun.js';
 import type { Image, ImageHost } from './Image.js';
@@ -44,6 +46,21 @@ export class ExecImage implements Image {
     env['TASK_NAME'] = spec.taskName;
     if (spec.slot !== undefined) env['TASK_SLOT'] = String(spec.slot);
 
+    const files = spec.files ?? [];
+    const mounts = spec.mounts ?? [];
+    const namespaces = host.mountNamespaces && (files.length > 0 || mounts.length > 0) && await mountNamespacesHere();
+    const prepared = await host.files.prepare(spec.taskId, user, files, mounts, namespaces);
+    try {
+      if (prepared?.how === 'directory') pointAtTree(env, prepared.env, [...files.map((f) => f.target), ...mounts.map((m) => m.Target!)]);
+      return await this.#start(spec, host, argv, env, cwd, ports, prepared);
+    } catch (error) {
+      await host.files.release(prepared);
+      throw error;
+    }
+  }
+
+  async #start(spec: TaskRunSpec, host: ImageHost, argv: string[], env: Record<string, string | undefined>, cwd: string, ports: ListenPort[], prepared: PreparedFiles | undefined): Promise<RunningTask> {
+    const { user } = host;
     const words = argv.map((word) => expand(word, env));
     // Looked up as the task's user before setpriv runs it, so a program that user cannot run fails the start
     // with the reason instead of exiting 126 or 127 at every restart.
@@ -55,7 +72,7 @@ export class ExecImage implements Image {
       );
     }
     const containment = host.pidNamespaces ? await containmentHere() : 'group';
-    const [file, args] = await taskArgv(user, words, containment);
+    const [file, args] = await taskArgv(user, words, containment, prepared?.how === 'namespace' ? prepared.script : undefined);
     const { stdout, stderr } = await outputPipes(user.switchTo ? user : undefined);
     let child: ChildProcess;
     try {
@@ -70,7 +87,10 @@ export class ExecImage implements Image {
       closeSync(stdout.writeFd);
       closeSync(stderr.writeFd);
     }
-    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader }, containment);
+    const task = new ChildTask(child, spec.address, ports, host.newLog(), { stdout: stdout.reader, stderr: stderr.reader }, containment,
+      () => host.files.release(prepared));
+    // As root, its health command joins its mount namespace (the child is in it from its unshare on).
+    if (prepared?.how === 'namespace' && process.getuid?.() === 0) task.mountNamespacePid = child.pid;
     await task.started();
     return task;
   }
@@ -88,6 +108,18 @@ async function workingDirectory(dir: string | undefined): Promise<string> {
     throw new RuntimeError('START_FAILED', `the working directory '${dir}' is not a directory on this machine; create it, or set --workdir to one that exists.`);
   }
   return dir;
+}
+
+/**
+ * Without a mount namespace: $ROUTEMESH_ROOT names the task's tree, and each --env value naming one of its
+ * targets (MYSQL_ROOT_PASSWORD_FILE=/run/secrets/db) names the same path in the tree instead.
+ */
+function pointAtTree(env: Record<string, string | undefined>, tree: Record<string, string>, targets: readonly string[]): void {
+  const root = tree[ROOT_VARIABLE]!;
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && targets.some((t) => value === t || value.startsWith(`${t}/`))) env[name] = path.join(root, value);
+  }
+  Object.assign(env, tree);
 }
 
 /** `${VAR}` from the task's environment, unset ones empty: what a shell would have done with the words. */

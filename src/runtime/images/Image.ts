@@ -5,6 +5,7 @@ import type { LogRing } from '../LogRing.js';
 import type { PortBinder } from '../PortBinder.js';
 import type { RunningTask, TaskRunSpec } from '../TaskRun.js';
 import type { TaskUser } from '../TaskUser.js';
+import type { TaskFiles } from '../TaskFiles.js';
 
 export interface Image {
   /** Starts one task; rejects with a RuntimeError (START_FAILED) when it cannot. */
@@ -27,4 +28,8 @@ export interface ImageHost {
   readonly pidNamespaces: boolean;
   /** Who the task's processes run as (the service's --user, resolved). */
   readonly user: TaskUser;
+  /** Where routemesh/exec tasks' secrets, configs and mounts are prepared. */
+  readonly files: TaskFiles;
+  /** Whether routemesh/exec tasks may get a mount namespace each where the machine allows (else a directory named by $ROUTEMESH_ROOT). */
+  readonly mountNamespaces: boolean;
 }

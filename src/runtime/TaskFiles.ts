@@ -1,0 +1,284 @@
+// What a routemesh/exec task finds where a container would: its secrets in /run/secrets, its configs at
+// their targets, its bind and volume mounts and tmpfs mounts. Two ways, chosen once per machine:
+//
+// - a private mount namespace (util-linux unshare --mount with private propagation; without root inside a
+//   user namespace of its own, mapped back to routemesh's ids before the program runs): a small sh script
+//   run inside it, as (namespace) root, mounts a tmpfs work area, binds every source there first, lays an
+//   overlay on the nearest existing directory of any target that does not exist (so the mount point is
+//   made in the task's view only), then binds each source onto its target, read-only where asked. Nothing
+//   is mounted or written where other programs look: the host sees only the task's own directory.
+// - where no mount namespace can be had: the task's own directory holds a tree `root/` in which each
+//   target sits at its path (secrets and configs as files, binds and volumes as symlinks, read-only not
+//   enforced), named by $ROUTEMESH_ROOT, and each --env value naming a target is rewritten to point there.
+//
+// The task's directory (owner-only, under the runtime's task directory) holds the secrets' and configs'
+// data while the task runs, and is removed when it ends.
+import { execFile } from 'node:child_process';
+import { chmod, chown, lstat, mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { RuntimeError } from './TaskRun.js';
+import type { TaskFile, TaskMount } from './TaskRun.js';
+import type { TaskUser } from './TaskUser.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Docker's directory for secrets whose target is a bare name. */
+export const SECRETS_DIR = '/run/secrets';
+/** The variable naming a task's tree when no mount namespace is available. */
+export const ROOT_VARIABLE = 'ROUTEMESH_ROOT';
+
+/** One mount the script makes: a host path onto a target, or a fresh tmpfs. */
+interface Placement {
+  target: string;
+  source?: string;
+  isDir: boolean;
+  readOnly: boolean;
+  tmpfs?: boolean;
+}
+
+/** How a task's files reach it: a script to run in its mount namespace, or a tree and the environment naming it. */
+export type PreparedFiles =
+  | { how: 'namespace'; script: string; dir: string }
+  | { how: 'directory'; env: Record<string, string>; dir: string };
+
+/** Where a secret's target lands: a bare name under /run/secrets, an absolute path as given (Docker's rule). */
+export function secretTarget(name: string): string {
+  return path.isAbsolute(name) ? name : path.join(SECRETS_DIR, name);
+}
+
+/** Where a config's target lands: an absolute path as given, a bare name at the root (Docker's rule). */
+export function configTarget(name: string): string {
+  return path.isAbsolute(name) ? name : path.join('/', name);
+}
+
+const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** Refused as Docker refuses a target it cannot use, before anything is written. */
+function checkTarget(target: string): void {
+  if (!path.isAbsolute(target) || path.normalize(target) !== target.replace(/\/+$/, '') || target === '/') {
+    throw new RuntimeError('INVALID_MOUNT', `invalid mount target ${JSON.stringify(target)}: it must be an absolute path without '..', other than /`);
+  }
+  if (/[,:\n]/.test(target)) throw new RuntimeError('INVALID_MOUNT', `invalid mount target ${JSON.stringify(target)}: routemesh cannot mount on a path with ',', ':' or a newline`);
+}
+
+/** The deepest directory on the way to `target` that exists on this machine (the target itself when it exists). */
+async function nearestExisting(target: string): Promise<{ existing: string; stats: import('node:fs').Stats }> {
+  let at = target;
+  for (;;) {
+    const stats = await stat(at).catch(() => undefined);
+    if (stats) return { existing: at, stats };
+    at = path.dirname(at);
+  }
+}
+
+export class TaskFiles {
+  readonly #base: string;
+
+  /** `base`: the directory under which each task gets its own (made owner-only, traversable by tasks' users). */
+  constructor(base: string) {
+    this.#base = base;
+  }
+
+  /**
+   * Writes the task's data into its own directory and says how the task reaches it; undefined when the task
+   * has no files nor mounts to apply. `namespaces`: whether mount namespaces work here (see mountNamespacesHere).
+   */
+  async prepare(taskId: string, user: TaskUser, files: readonly TaskFile[], mounts: readonly TaskMount[], namespaces: boolean): Promise<PreparedFiles | undefined> {
+    if (!files.length && !mounts.length) return undefined;
+    const targets = [...files.map((f) => f.target), ...mounts.map((m) => m.Target!)];
+    for (const target of targets) checkTarget(target);
+    const clash = targets.find((t, i) => targets.indexOf(t) !== i);
+    if (clash) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: duplicate mount point: ${clash}`);
+    await this.#ownBase();
+    const dir = path.join(this.#base, taskId);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: 0o700 });
+    try {
+      if (namespaces) return { how: 'namespace', script: await this.#namespaceScript(dir, user, files, mounts), dir };
+      return { how: 'directory', env: await this.#tree(dir, user, files, mounts), dir };
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * The directory of task directories, made owner-only but traversable (0711). One that is not a directory
+   * of routemesh's own user (another user made it first, in a shared /tmp) is refused: secrets go there.
+   */
+  async #ownBase(): Promise<void> {
+    await mkdir(this.#base, { recursive: true, mode: 0o711 });
+    const stats = await lstat(this.#base);
+    const uid = process.getuid?.() ?? 0;
+    if (!stats.isDirectory() || stats.uid !== uid) {
+      throw new RuntimeError('START_FAILED', `${this.#base} is not a directory of routemesh's own user (uid ${uid}), and a task's secrets would go there: remove it, or set TMPDIR to a directory of routemesh's own`);
+    }
+    await chmod(this.#base, 0o711);
+  }
+
+  /** Removes a task's directory once it has ended. */
+  async release(prepared: PreparedFiles | undefined): Promise<void> {
+    if (prepared) await rm(prepared.dir, { recursive: true, force: true }).catch(() => {});
+  }
+
+  async #namespaceScript(dir: string, user: TaskUser, files: readonly TaskFile[], mounts: readonly TaskMount[]): Promise<string> {
+    const asRoot = process.getuid?.() === 0;
+    const placements: Placement[] = [];
+    const secrets = files.filter((f) => f.kind === 'secret' && path.dirname(f.target) === SECRETS_DIR);
+    if (secrets.length) {
+      // /run/secrets as Docker has it: a directory of its own, mode 0755, read-only.
+      const secretsDir = path.join(dir, 'secrets');
+      await mkdir(secretsDir, { mode: 0o755 });
+      for (const file of secrets) await writeData(path.join(secretsDir, path.basename(file.target)), file, asRoot ? file : undefined);
+      placements.push({ target: SECRETS_DIR, source: secretsDir, isDir: true, readOnly: true });
+    }
+    let n = 0;
+    for (const file of files.filter((f) => !secrets.includes(f))) {
+      const source = path.join(dir, `file${n++}`);
+      await writeData(source, file, asRoot ? file : undefined);
+      placements.push({ target: file.target, source, isDir: false, readOnly: true });
+    }
+    for (const mount of mounts) {
+      const type = mount.Type?.toLowerCase();
+      if (type === 'tmpfs') {
+        placements.push({ target: mount.Target!, isDir: true, readOnly: !!mount.ReadOnly, tmpfs: true });
+        continue;
+      }
+      const source = mount.hostPath ?? mount.Source!;
+      const stats = await stat(source).catch(() => undefined);
+      if (!stats && !mount.BindOptions?.CreateMountpoint) throw new RuntimeError('INVALID_MOUNT', `invalid mount config for type "${mount.Type}": bind source path does not exist: ${source}`);
+      if (!stats) await mkdir(source, { recursive: true });
+      if (type === 'volume') await adoptEmptyVolume(source, user);
+      placements.push({ target: mount.Target!, source, isDir: stats?.isDirectory() ?? true, readOnly: !!mount.ReadOnly });
+    }
+    return buildScript(dir, await withOverlays(dir, placements));
+  }
+
+  /** The fallback: `<dir>/root` holds each target at its path; the environment names it and points --env values at it. */
+  async #tree(dir: string, user: TaskUser, files: readonly TaskFile[], mounts: readonly TaskMount[]): Promise<Record<string, string>> {
+    const root = path.join(dir, 'root');
+    const owner = user.switchTo ? { uid: user.uid, gid: user.gid } : undefined;
+    for (const file of files) {
+      const at = path.join(root, file.target);
+      await mkdir(path.dirname(at), { recursive: true, mode: 0o700 });
+      // On the host, not in a namespace of its own: readable by the task's user alone, whatever the reference's mode.
+      await writeData(at, { ...file, mode: 0o400 }, owner ? { uid: owner.uid, gid: owner.gid } : undefined);
+    }
+    for (const mount of mounts) {
+      const at = path.join(root, mount.Target!);
+      await mkdir(path.dirname(at), { recursive: true, mode: 0o700 });
+      if (mount.Type?.toLowerCase() === 'tmpfs') await mkdir(at, { mode: 0o700 });
+      else if (mount.Type?.toLowerCase() === 'volume') await adoptEmptyVolume(mount.hostPath!, user).then(() => symlink(mount.hostPath!, at));
+      else await symlink(mount.hostPath ?? mount.Source!, at);
+    }
+    if (owner) await chownTree(dir, owner.uid, owner.gid);
+    return { [ROOT_VARIABLE]: root };
+  }
+}
+
+/** A secret's or config's data in a file of its own, with its owner and mode when routemesh may set them. */
+async function writeData(at: string, file: Pick<TaskFile, 'data' | 'mode'>, owner: { uid: number; gid: number } | undefined): Promise<void> {
+  await writeFile(at, file.data, { mode: 0o600, flag: 'wx' });
+  if (owner) await chown(at, owner.uid, owner.gid);
+  await chmod(at, file.mode & 0o777);
+}
+
+/**
+ * An empty volume becomes the task's user's, as Docker's copy of the image's mount point (owner included)
+ * into a new volume lets a container's user write to it: here tasks run as nobody unless told otherwise.
+ */
+async function adoptEmptyVolume(at: string, user: TaskUser): Promise<void> {
+  if (!user.switchTo) return;
+  if ((await readdir(at)).length === 0) await chown(at, user.uid, user.gid);
+}
+
+async function chownTree(at: string, uid: number, gid: number): Promise<void> {
+  const stats = await lstat(at);
+  if (stats.isSymbolicLink()) return;
+  await chown(at, uid, gid);
+  if (!stats.isDirectory()) return;
+  for (const entry of await readdir(at)) await chownTree(path.join(at, entry), uid, gid);
+}
+
+/**
+ * The overlays a set of placements needs: for each target that does not exist, its nearest existing
+ * directory (the outermost of nested ones). Refused where that is `/` (an overlay there would need a new
+ * root), or where it holds the task's own directory (the work area would vanish under it).
+ */
+async function withOverlays(dir: string, placements: Placement[]): Promise<{ placements: Placement[]; overlays: string[] }> {
+  const overlays = new Set<string>();
+  for (const placement of placements) {
+    const { existing, stats } = await nearestExisting(placement.target);
+    if (existing === placement.target) {
+      if (stats.isDirectory() !== placement.isDir) {
+        throw new RuntimeError('INVALID_MOUNT', `invalid mount config: cannot mount a ${placement.isDir ? 'directory' : 'file'} on ${placement.target}, which is a ${stats.isDirectory() ? 'directory' : 'file'} on this machine`);
+      }
+      continue;
+    }
+    if (!stats.isDirectory()) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: ${existing} on the way to ${placement.target} is not a directory`);
+    if (existing === '/') {
+      const first = placement.target.split('/').slice(0, 2).join('/');
+      const create = first === placement.target && !placement.isDir ? `an empty file ${first}` : `the directory ${first}`;
+      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${placement.target} for the task: ${first} does not exist on this machine and ` +
+        `an overlay on / would need a root file system of the task's own; create ${create}, or choose a target under an existing directory (e.g. ${placement.isDir ? '/srv' : '/etc'}${placement.target})`);
+    }
+    if (`${dir}/`.startsWith(`${existing}/`)) {
+      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${placement.target} for the task: ${existing} holds routemesh's task directory (${dir}); choose another target`);
+    }
+    overlays.add(existing);
+  }
+  const outermost = [...overlays].filter((a) => ![...overlays].some((b) => b !== a && a.startsWith(`${b}/`)));
+  return { placements, overlays: outermost };
+}
+
+/** The sh script run as (namespace) root in the task's mount namespace, before it execs the task's program ("$@"). */
+function buildScript(dir: string, plan: { placements: Placement[]; overlays: string[] }): string {
+  const work = path.join(dir, 'm');
+  const lines = ['set -e', `mkdir ${quote(work)}`, `mount -t tmpfs -o mode=0700 routemesh ${quote(work)}`];
+  // Every source is held in the work area before any overlay could hide the path it was reached by.
+  plan.placements.forEach((p, i) => {
+    if (!p.source) return;
+    const held = `${work}/s${i}`;
+    lines.push(p.isDir ? `mkdir ${quote(held)}` : `: > ${quote(held)}`, `mount --bind ${quote(p.source)} ${quote(held)}`);
+  });
+  plan.overlays.forEach((lower, i) => {
+    const upper = `${work}/o${i}/u`;
+    const workdir = `${work}/o${i}/w`;
+    lines.push(`mkdir -p ${quote(upper)} ${quote(workdir)}`,
+      `mount -t overlay routemesh -o ${quote(`lowerdir=${lower},upperdir=${upper},workdir=${workdir}`)} ${quote(lower)}`);
+  });
+  plan.placements.forEach((p, i) => {
+    const target = quote(p.target);
+    lines.push(p.isDir ? `mkdir -p ${target}` : `mkdir -p ${quote(path.dirname(p.target))}; [ -e ${target} ] || : > ${target}`);
+    if (p.tmpfs) lines.push(`mount -t tmpfs -o ${p.readOnly ? 'ro,' : ''}mode=1777 tmpfs ${target}`);
+    else lines.push(`mount --bind ${quote(`${work}/s${i}`)} ${target}`);
+    if (p.readOnly && !p.tmpfs) lines.push(`mount -o remount,bind,ro ${target}`);
+  });
+  lines.push('exec "$@"');
+  return lines.join('\n');
+}
+
+let namespacesHere: Promise<boolean> | undefined;
+
+/**
+ * Whether routemesh can give a task a private mount namespace here (tried once): as root, unshare --mount;
+ * otherwise a user namespace in which it is root, which a second one maps back to routemesh's own ids.
+ */
+export function mountNamespacesHere(): Promise<boolean> {
+  namespacesHere ??= (async () => {
+    try {
+      const uid = process.getuid?.() ?? 0;
+      const gid = process.getgid?.() ?? 0;
+      const check = uid === 0
+        ? ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs routemesh /mnt']
+        : ['--user', '--map-root-user', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+          `mount -t tmpfs routemesh /mnt && unshare --user --map-user=${uid} --map-group=${gid} -- true`];
+      await execFileAsync('unshare', check, { timeout: 10_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return namespacesHere;
+}
