@@ -3,7 +3,7 @@
 // Level-triggered: every change queues its services (or node), and the reconcile queue reads the store
 // and converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
-  NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState,
+  Network, NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState,
 } from './model.js';
 import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
@@ -33,11 +33,16 @@ import { ReconcileQueue } from './ReconcileQueue.js';
 import type { Dirty, SliceBudget } from './ReconcileQueue.js';
 import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
+import { NetworkAllocator } from './NetworkAllocator.js';
+import { PREDEFINED_NETWORKS, normalizeNetworkRequest } from './networkSpec.js';
+import { intToIp, parseCidr } from '../vip-dns/index.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
 
 export interface ManagerOptions extends AllocatorOptions {
+  /** The loopback block networks' blocks come from (`up --network-pool`); default DEFAULT_NETWORK_POOL. */
+  networkPool?: string;
   portProbe?: PortProbe;
   /** Injected so tests can run restart delays and update pacing without waiting. */
   setTimer?: SetTimer;
@@ -56,6 +61,12 @@ export interface ManagerOptions extends AllocatorOptions {
    */
   restore?: SwarmState;
 }
+
+/** The network pool of `routemesh up`'s default node subnet, 127.1.0.0/24: the upper half of its /16. */
+export const DEFAULT_NETWORK_POOL = '127.1.128.0/17';
+
+/** Swarm's default address pool for networks given no subnet: 10.0.N.0/24 (ingress has 10.0.0.0/24 in Swarm). */
+const DEFAULT_SUBNETS = { base: '10.0.0.0', count: 256, prefix: 24 } as const;
 
 /** Far more than one machine runs well, far less than what stalls it (see `replicaLimit`). */
 export const DEFAULT_MAX_REPLICAS = 10_000;
@@ -93,6 +104,8 @@ export class Manager {
   #swarmListeners = new Set<() => void>();
   #scheduler = new Scheduler();
   #allocator: Allocator;
+  /** Each network's loopback block and the addresses handed out on it. */
+  readonly networkAddresses: NetworkAllocator;
   #portProbe: PortProbe;
   #tasks: TaskLifecycle;
   #restarts: RestartSupervisor;
@@ -130,6 +143,7 @@ export class Manager {
     this.swarmVersion = swarm?.version ?? this.store.nextIndex();
     this.swarmUpdatedAt = swarm?.updatedAt ?? this.createdAt;
     this.#allocator = new Allocator(options);
+    this.networkAddresses = new NetworkAllocator(options.networkPool ?? DEFAULT_NETWORK_POOL);
     this.taskSubnet = options.taskSubnet;
     this.maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     const log = options.log ?? ((line: string) => console.error(line));
@@ -160,6 +174,7 @@ export class Manager {
    * update pacing start again).
    */
   #restored(): void {
+    for (const network of this.store.all('network')) this.networkAddresses.add(network);
     this.#tasks.restore();
     for (const service of this.store.services()) {
       for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.restoreVip(vip.Addr);
@@ -570,6 +585,91 @@ export class Manager {
     this.reconcile(service.ID);
   }
 
+  // ---- networks -------------------------------------------------------------------------------
+
+  /**
+   * The networks one node sees: the swarm's, and its own node-local ones. Docker's lookup order: full ID,
+   * then exact name, then unique ID prefix; the ingress network is the engine API's to show.
+   */
+  networksSeenBy(nodeId: string | undefined): Network[] {
+    return this.store.all('network').filter((n) => n.Spec.Scope !== 'local' || n.NodeID === nodeId);
+  }
+
+  resolveNetwork(ref: string, nodeId?: string): Network {
+    const all = this.networksSeenBy(nodeId);
+    const byId = all.find((n) => n.ID === ref);
+    if (byId) return byId;
+    const byName = all.filter((n) => n.Spec.Name === ref);
+    if (byName.length === 1) return byName[0]!;
+    const byPrefix = ref ? all.filter((n) => n.ID.startsWith(ref)) : [];
+    if (byName.length > 1 || byPrefix.length > 1) {
+      throw new SwarmError('invalid_argument', `network ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found based on ${byName.length > 1 ? 'name' : 'ID'})`);
+    }
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    throw new SwarmError('not_found', `network ${ref} not found`);
+  }
+
+  /**
+   * `docker network create`: an overlay network for the swarm, or a bridge network of `nodeId` (the node
+   * whose engine was asked). Its subnet is the one given, or the next free /24 of Swarm's 10.0.0.0/8, and
+   * its loopback block of the same size comes from the network pool.
+   */
+  createNetwork(input: unknown, nodeId?: string): Network {
+    const request = normalizeNetworkRequest(input);
+    const local = request.Driver === 'bridge';
+    if (local && !nodeId) throw new SwarmError('invalid_argument', 'a bridge network belongs to one node: create it through that node\'s engine API');
+    const all = this.store.all('network');
+    const clash = (PREDEFINED_NETWORKS as readonly string[]).includes(request.Name) ||
+      all.some((n) => n.Spec.Name === request.Name && (n.Spec.Scope !== 'local' || !local || n.NodeID === nodeId));
+    if (clash) throw new SwarmError('already_exists', `network with name ${request.Name} already exists`);
+    const subnet = request.Subnet ?? defaultSubnet(all);
+    const wanted = parseCidr(subnet);
+    const overlapping = all.find((n) => {
+      const other = n.IPAMOptions?.Configs[0]?.Subnet;
+      if (!other) return false;
+      const o = parseCidr(other);
+      return wanted.base < o.base + o.size && o.base < wanted.base + wanted.size;
+    });
+    if (overlapping) {
+      throw new SwarmError('failed_precondition', `invalid pool request: Pool overlaps with other one on this address space ` +
+        `(network ${overlapping.Spec.Name} has ${overlapping.IPAMOptions!.Configs[0]!.Subnet}): give another --subnet`);
+    }
+    const loopback = this.networkAddresses.block(subnet);
+    const now = nowIso();
+    const ipam = { Driver: { Name: 'default' }, Configs: [{ Subnet: subnet, Gateway: request.Gateway ?? intToIp(wanted.base + 1) }] };
+    const network: Network = {
+      ID: newObjectId(),
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: {
+        Name: request.Name,
+        Labels: request.Labels,
+        DriverConfiguration: { Name: request.Driver, ...(Object.keys(request.Options).length ? { Options: request.Options } : {}) },
+        Internal: request.Internal,
+        Attachable: request.Attachable,
+        IPAMOptions: request.Subnet ? { Driver: { Name: 'default' }, Configs: [{ Subnet: request.Subnet, ...(request.Gateway ? { Gateway: request.Gateway } : {}) }] } : { Driver: { Name: 'default' } },
+        Scope: local ? 'local' : 'swarm',
+      },
+      IPAMOptions: ipam,
+      LoopbackSubnet: loopback,
+      ...(local ? { NodeID: nodeId! } : {}),
+    };
+    this.networkAddresses.add(network);
+    return this.store.put('network', network);
+  }
+
+  /** `docker network rm`: refused while a service, a task or a container is on the network, with swarmkit's words. */
+  removeNetwork(ref: string, nodeId?: string): void {
+    const network = this.resolveNetwork(ref, nodeId);
+    const service = this.store.services().find((s) => (s.Spec.TaskTemplate.Networks ?? []).some((n) => n.Target === network.ID));
+    if (service) throw failedPrecondition(`network ${network.ID} is in use by service ${service.ID}`);
+    const task = this.store.tasks().find((t) => !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === network.ID));
+    if (task) throw failedPrecondition(`network ${network.ID} is in use by task ${task.ID}`);
+    this.store.delete('network', network.ID);
+    this.networkAddresses.remove(network.ID);
+  }
+
   // ---- reconciliation -------------------------------------------------------------------------
 
   #reconcileAll(): void {
@@ -752,4 +852,16 @@ export class Manager {
     }
     for (const listener of this.#swarmListeners) listener();
   }
+}
+
+/** The first /24 of Swarm's default pool, 10.0.N.0/24 from N = 1, that no network's subnet overlaps. */
+function defaultSubnet(networks: readonly Network[]): string {
+  const taken = networks.flatMap((n) => n.IPAMOptions?.Configs.map((c) => parseCidr(c.Subnet)) ?? []);
+  const size = 2 ** (32 - DEFAULT_SUBNETS.prefix);
+  const first = parseCidr(`${DEFAULT_SUBNETS.base}/8`).base;
+  for (let n = 1; n < DEFAULT_SUBNETS.count; n++) {
+    const base = first + n * size;
+    if (!taken.some((c) => base < c.base + c.size && c.base < base + size)) return `${intToIp(base)}/${DEFAULT_SUBNETS.prefix}`;
+  }
+  throw invalidArgument('Swarm\'s default pool 10.0.0.0/16 has no /24 left: give the network a --subnet');
 }

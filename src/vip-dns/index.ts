@@ -7,3 +7,4 @@ export type { AnsweredQuery, DnsServerOptions } from './DnsServer.js';
 export { RCODE } from './dnsMessage.js';
 export type { Upstream, Transport } from './Forwarder.js';
 export { DNS_PORT, isLoopback, parseDnsAddress, resolvConfUpstreams, systemUpstreams } from './upstreams.js';
+export { BlockPool, mapAddress } from './BlockPool.js';

@@ -1,0 +1,76 @@
+// A network's addresses: loopback blocks carved from the network pool, the one to one mapping between a
+// network's shown subnet and its block, and the per-network address pool (released, restored).
+import t from 'tap';
+import { BlockPool, mapAddress } from '../src/vip-dns/index.js';
+import { Manager, NetworkAllocator } from '../src/swarm/index.js';
+
+t.test('BlockPool hands out aligned blocks, each once, and takes released or restored ones back', async (t) => {
+  const pool = new BlockPool('127.9.128.0/17');
+  t.equal(pool.allocate(24), '127.9.128.0/24');
+  t.equal(pool.allocate(25), '127.9.129.0/25');
+  t.equal(pool.allocate(24), '127.9.130.0/24', 'a /24 skips the block a /25 half fills');
+  t.equal(pool.allocate(25), '127.9.129.128/25', 'a /25 fills the other half');
+  t.equal(pool.allocate(16), undefined, 'larger than the pool');
+  pool.release('127.9.128.0/24');
+  t.equal(pool.allocate(24), '127.9.128.0/24', 'a released block comes back');
+  t.throws(() => pool.reserve('127.9.130.0/23'), /overlaps/);
+  t.throws(() => pool.reserve('127.8.0.0/24'), /not inside/);
+  const full = new BlockPool('127.9.0.0/23');
+  t.ok(full.allocate(24) && full.allocate(24));
+  t.equal(full.allocate(24), undefined, 'exhausted');
+});
+
+t.test('mapAddress maps a subnet one to one onto a block of the same size', async (t) => {
+  t.equal(mapAddress('159.0.0.5', '159.0.0.0/24', '127.9.128.0/24'), '127.9.128.5');
+  t.equal(mapAddress('127.9.128.254', '127.9.128.0/24', '159.0.0.0/24'), '159.0.0.254');
+  t.equal(mapAddress('10.0.3.7', '10.0.2.0/23', '127.9.130.0/23'), '127.9.131.7');
+  t.throws(() => mapAddress('159.0.1.5', '159.0.0.0/24', '127.9.128.0/24'), /not inside/);
+  t.throws(() => mapAddress('159.0.0.5', '159.0.0.0/24', '127.9.128.0/25'), /not the same size/);
+});
+
+t.test('NetworkAllocator: each holder an address on each network, in both forms', async (t) => {
+  const allocator = new NetworkAllocator('127.9.128.0/17');
+  const block = allocator.block('159.0.0.0/24');
+  t.equal(block, '127.9.128.0/24');
+  const network = { ID: 'n1', IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '159.0.0.0/24', Gateway: '159.0.0.1' }] }, LoopbackSubnet: block } as any;
+  allocator.add(network);
+  t.strictSame(allocator.address('n1', 'task1'), { shown: '159.0.0.2/24', loopback: '127.9.128.2/24' });
+  t.strictSame(allocator.address('n1', 'task1'), { shown: '159.0.0.2/24', loopback: '127.9.128.2/24' }, 'the same holder keeps its address');
+  t.strictSame(allocator.address('n1', 'task2'), { shown: '159.0.0.3/24', loopback: '127.9.128.3/24' });
+  allocator.release('n1', 'task1');
+  allocator.release('n1', 'task1');
+  t.throws(() => allocator.address('n2', 'task1'), /no address block/);
+  t.throws(() => allocator.block('10.0.0.0/16'), /larger than routemesh's network pool 127.9.128.0\/17/);
+
+  // A restored swarm takes its blocks and addresses again.
+  const restored = new NetworkAllocator('127.9.128.0/17');
+  restored.add(network);
+  restored.restore('n1', 'task2', '127.9.128.3/24');
+  t.equal(restored.address('n1', 'task3').loopback, '127.9.128.2/24');
+  t.equal(restored.address('n1', 'task4').loopback, '127.9.128.4/24', 'the restored address is not handed out again');
+  t.equal(restored.block('10.0.1.0/24'), '127.9.129.0/24', "the restored network's block is taken");
+  t.throws(() => new NetworkAllocator('127.8.0.0/17').add(network), /--network-pool it was made with/);
+});
+
+t.test('the manager keeps networks and their blocks across a restore', async (t) => {
+  const options = { taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} };
+  const manager = new Manager(options);
+  t.teardown(() => manager.close());
+  const a = manager.createNetwork({ Name: 'a', Driver: 'overlay' });
+  const b = manager.createNetwork({ Name: 'b', Driver: 'overlay', IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } });
+  t.equal(a.LoopbackSubnet, '127.9.128.0/24');
+  t.equal(b.LoopbackSubnet, '127.9.129.0/24');
+  t.strictSame(a.IPAMOptions!.Configs, [{ Subnet: '10.0.1.0/24', Gateway: '10.0.1.1' }]);
+  t.throws(() => manager.createNetwork({ Name: 'A', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.1.0/25' }] } }), /Pool overlaps/);
+  t.throws(() => manager.createNetwork({ Name: 'bad.name', Driver: 'overlay' }), /DNS name component/);
+  t.throws(() => manager.createNetwork({ Name: 'br', Driver: 'bridge' }), /belongs to one node/);
+  t.equal(manager.resolveNetwork(a.ID.slice(0, 5)).ID, a.ID, 'by ID prefix');
+  t.throws(() => manager.resolveNetwork('nope'), /network nope not found/);
+
+  const again = new Manager({ ...options, restore: manager.exportState() });
+  t.teardown(() => again.close());
+  t.strictSame(again.store.all('network').map((n) => n.Spec.Name).sort(), ['a', 'b']);
+  t.equal(again.createNetwork({ Name: 'c', Driver: 'overlay' }).LoopbackSubnet, '127.9.130.0/24', 'restored blocks are taken');
+  again.removeNetwork('a');
+  t.equal(again.createNetwork({ Name: 'd', Driver: 'overlay' }).LoopbackSubnet, '127.9.128.0/24', "a removed network's block is free");
+});
