@@ -21,6 +21,8 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Between fencing a task and stopping it on a planned stop (Swarm waits a fixed 2 s). */
   fencePeriodMs?: number;
+  /** Whether a connection from `source` may reach a task's address on `network` (absent: any may). */
+  admits?: (network: string, source: string | undefined) => boolean;
 }
 
 const DEFAULT_FENCE_PERIOD_MS = 2000;
@@ -49,6 +51,7 @@ export class Agent {
   #runtime: Runtime;
   #log: (line: string) => void;
   #fencePeriodMs: number;
+  #admits: AgentOptions['admits'];
   /** Tasks this agent has started (or is starting), by task ID. */
   #running = new Map<string, RunEntry>();
   /** The tasks to look at in the next sync: those of this node that changed, or all of them. */
@@ -75,6 +78,7 @@ export class Agent {
     this.#runtime = options.runtime;
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs ?? DEFAULT_FENCE_PERIOD_MS;
+    this.#admits = options.admits;
   }
 
   start(): void {
@@ -191,6 +195,10 @@ export class Agent {
       ...(task.Slot !== undefined ? { slot: task.Slot } : {}),
       hostname: task.Hostname ?? task.ID.slice(0, 12),
       address: task.Endpoint!.Addr,
+      networkAddresses: (task.NetworksAttachments ?? []).flatMap((a) => (a.LoopbackAddresses ?? []).map((cidr) => ({
+        network: a.Network.ID, name: a.Network.Spec.Name, address: cidr.split('/')[0]!,
+      }))),
+      ...(this.#admits ? { admits: this.#admits } : {}),
       image: container.Image,
       ...(container.Command ? { command: container.Command } : {}),
       ...(container.Args ? { args: container.Args } : {}),

@@ -521,17 +521,19 @@ export class Engine implements EngineContext {
       throw error;
     }
     const view = link.view;
+    const mesh = new Mesh({
+      node: this.hostname, address: this.address, view, log: this.#log,
+      ...(this.#host ? { dns: this.#host, vips: this.#host } : {}),
+      ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
+    });
     const agent = new Agent({
       nodeId,
       link: { view, reportTaskStatus: (id, report) => link.reportTaskStatus(id, report), fenced: () => link.fenced() },
       runtime: this.#runtime,
       log: this.#log,
+      // A task's address on a network admits what the node's mesh says that network's VIP admits.
+      admits: (network, source) => mesh.membership.admits(network, source),
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
-    });
-    const mesh = new Mesh({
-      node: this.hostname, address: this.address, view, log: this.#log,
-      ...(this.#host ? { dns: this.#host, vips: this.#host } : {}),
-      ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
     const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
     this.#resuming = false;

@@ -13,6 +13,7 @@ import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, StoreChange } from '../swarm/index.js';
 import type { BackendChange, BackendDesired } from '../lb/index.js';
 import type { ServiceRecord } from '../vip-dns/index.js';
+import { NetworkMembership } from './NetworkMembership.js';
 import { nodesUpOf, poolOrder } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
 import { MeshService } from './MeshService.js';
@@ -121,11 +122,15 @@ export class Mesh {
   readonly #poolViews = (): PoolView[] => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends }));
   readonly #liveConnections = (): LiveConnection[] =>
     [...this.#clients].map(([socket, service]) => ({ service, read: socket.bytesRead, written: socket.bytesWritten }));
+  /** Which networks each task address is on: what network VIPs admit, and what DNS answers whom. */
+  readonly membership = new NetworkMembership();
   #onChange = (change: StoreChange): void => {
     if (change.kind === 'node') this.#dirty.all = true;
     else if (change.kind === 'service') this.#dirty.services.add(change.id);
-    else if (change.kind === 'task') this.#dirty.tasks.set(change.id, change.serviceId!);
-    else return;
+    else if (change.kind === 'task') {
+      this.#dirty.tasks.set(change.id, change.serviceId!);
+      this.membership.taskChanged(change.id, this.#view.task(change.id));
+    } else return;
     this.#queueSync();
   };
 
@@ -146,6 +151,7 @@ export class Mesh {
   start(): void {
     this.#metrics?.read(this.#poolViews, this.#liveConnections);
     this.#view.on('change', this.#onChange);
+    this.membership.reset(this.#view);
     if (this.#vips) this.#stopHearingVips = this.#vips.onChange(() => this.#syncAll());
     this.#syncAll();
   }
@@ -352,6 +358,11 @@ export class Mesh {
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
       const t = listener.target;
+      // A network's VIP refuses a task that is not on its network (isolation, as separate overlays give).
+      if (t.route.network && !this.membership.admits(t.route.network, socket.remoteAddress)) {
+        socket.resetAndDestroy();
+        return;
+      }
       this.#clients.set(socket, t.route.serviceName);
       socket.once('close', () => {
         this.#clients.delete(socket);

@@ -3,7 +3,7 @@
 // Level-triggered: every change queues its services (or node), and the reconcile queue reads the store
 // and converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
-  Network, NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState,
+  Network, NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState, VirtualIP,
 } from './model.js';
 import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
@@ -13,7 +13,7 @@ import type { AllocatorOptions } from './Allocator.js';
 import { nodeSatisfies, parseConstraint } from './constraints.js';
 import { normalizeServiceSpec } from './serviceSpec.js';
 import { normalizeNodeSpec } from './nodeSpec.js';
-import { TaskLifecycle } from './TaskLifecycle.js';
+import { INGRESS_NETWORK_NAME, TaskLifecycle } from './TaskLifecycle.js';
 import { RestartSupervisor } from './RestartSupervisor.js';
 import { realTimer } from './timer.js';
 import type { SetTimer } from './timer.js';
@@ -35,7 +35,7 @@ import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
 import { NetworkAllocator } from './NetworkAllocator.js';
 import { PREDEFINED_NETWORKS, normalizeNetworkRequest } from './networkSpec.js';
-import { intToIp, parseCidr } from '../vip-dns/index.js';
+import { IpamError, intToIp, parseCidr } from '../vip-dns/index.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
@@ -153,7 +153,7 @@ export class Manager {
         `failed, the others go on: ${(error as Error).stack ?? String(error)}`),
     });
     this.#portProbe = options.portProbe ?? (async () => {});
-    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
+    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.networkAddresses, this.ingressNetworkId);
     this.#setTimer = options.setTimer ?? realTimer;
     this.#now = options.now ?? Date.now;
     this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
@@ -177,7 +177,10 @@ export class Manager {
     for (const network of this.store.all('network')) this.networkAddresses.add(network);
     this.#tasks.restore();
     for (const service of this.store.services()) {
-      for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.restoreVip(vip.Addr);
+      for (const vip of service.Endpoint.VirtualIPs ?? []) {
+        if (vip.LoopbackAddr) this.networkAddresses.restore(vip.NetworkID, vipHolder(service.ID), vip.LoopbackAddr);
+        else this.#allocator.restoreVip(vip.Addr);
+      }
     }
     const deadline = this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS;
     for (const node of this.store.nodes()) this.#heartbeatDeadline.set(node.ID, deadline);
@@ -454,7 +457,7 @@ export class Manager {
   }
 
   async createService(input: unknown): Promise<Service> {
-    const spec = normalizeServiceSpec(input);
+    const spec = this.#withNetworks(normalizeServiceSpec(input));
     const check = (): PortConfig[] => {
       this.#checkCapacity(spec);
       // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
@@ -473,10 +476,68 @@ export class Manager {
       Spec: spec,
       Endpoint: { Spec: structuredClone(spec.EndpointSpec!), ...(ports.length ? { Ports: ports } : {}) },
     };
-    if (spec.EndpointSpec!.Mode === 'vip') service.Endpoint.VirtualIPs = [{ NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() }];
+    const { vips } = this.#virtualIps(service.ID, spec, undefined);
+    if (vips.length) service.Endpoint.VirtualIPs = vips;
     this.store.putService(service);
     this.reconcile(service.ID);
     return service;
+  }
+
+  /**
+   * The spec with each of its networks named by ID (the daemon takes names too), refused as Docker refuses:
+   * an unknown network, ingress (every task is on it already), a node-local network, the same network twice.
+   */
+  #withNetworks(spec: ServiceSpec): ServiceSpec {
+    const wanted = spec.TaskTemplate.Networks ?? [];
+    if (!wanted.length) return spec;
+    const seen = new Set<string>();
+    spec.TaskTemplate.Networks = wanted.map((attachment) => {
+      const target = attachment.Target ?? '';
+      if (target === INGRESS_NETWORK_NAME || target === this.ingressNetworkId) {
+        throw invalidArgument('service cannot be explicitly attached to the ingress network "ingress"');
+      }
+      const network = this.resolveNetwork(target);
+      if (network.Spec.Scope === 'local') {
+        throw new SwarmError('invalid_argument', `The network ${network.Spec.Name} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`);
+      }
+      if (seen.has(network.ID)) throw invalidArgument(`duplicate network ${network.Spec.Name}: attach the service to each network once`);
+      seen.add(network.ID);
+      return { ...attachment, Target: network.ID };
+    });
+    return spec;
+  }
+
+  /**
+   * A vip-mode service's VIPs, as Docker lists them: one on ingress (routemesh gives every service one, which
+   * the host reaches it at) and one on each of its networks, from that network's block (kept from `current`
+   * where the service had one). Returns also the VIPs `current` had that go.
+   */
+  #virtualIps(serviceId: string, spec: ServiceSpec, current: readonly VirtualIP[] | undefined): { vips: VirtualIP[]; dropped: VirtualIP[] } {
+    const vips: VirtualIP[] = [];
+    if (spec.EndpointSpec!.Mode === 'vip') {
+      vips.push(current?.find((v) => v.NetworkID === this.ingressNetworkId) ?? { NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() });
+      for (const { Target } of spec.TaskTemplate.Networks ?? []) {
+        const kept = current?.find((v) => v.NetworkID === Target);
+        if (kept) {
+          vips.push(kept);
+          continue;
+        }
+        try {
+          const { shown, loopback } = this.networkAddresses.address(Target, vipHolder(serviceId));
+          vips.push({ NetworkID: Target, Addr: shown, LoopbackAddr: loopback });
+        } catch (error) {
+          if (!(error instanceof IpamError)) throw error;
+          for (const vip of vips) if (!current?.includes(vip)) this.#releaseVip(serviceId, vip);
+          throw invalidArgument(`network ${this.store.get('network', Target)?.Spec.Name ?? Target} has no address left for the service's VIP: remove a service from it, or give a new network a larger --subnet`);
+        }
+      }
+    }
+    return { vips, dropped: (current ?? []).filter((v) => !vips.includes(v)) };
+  }
+
+  #releaseVip(serviceId: string, vip: VirtualIP): void {
+    if (vip.LoopbackAddr) this.networkAddresses.release(vip.NetworkID, vipHolder(serviceId));
+    else this.#allocator.releaseVip(vip.Addr);
   }
 
   /**
@@ -533,7 +594,7 @@ export class Manager {
       if (!service.PreviousSpec) throw failedPrecondition(`service ${service.ID} does not have a previous spec`);
       spec = structuredClone(service.PreviousSpec);
     } else {
-      spec = normalizeServiceSpec(input);
+      spec = this.#withNetworks(normalizeServiceSpec(input));
     }
     if (spec.Name !== service.Spec.Name) throw rpcError('unimplemented', 'Unimplemented', 'renaming services is not supported');
     if (isGlobal(spec) !== isGlobal(service.Spec)) throw invalidArgument('service mode change is not allowed');
@@ -552,10 +613,9 @@ export class Manager {
     next.Endpoint = { ...next.Endpoint, Spec: structuredClone(spec.EndpointSpec!) };
     if (ports.length) next.Endpoint.Ports = ports;
     else delete next.Endpoint.Ports;
-    const wantsVip = spec.EndpointSpec!.Mode === 'vip';
-    const droppedVips = !wantsVip ? current.Endpoint.VirtualIPs ?? [] : [];
-    if (wantsVip && !current.Endpoint.VirtualIPs?.length) next.Endpoint.VirtualIPs = [{ NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() }];
-    if (!wantsVip) delete next.Endpoint.VirtualIPs;
+    const { vips, dropped: droppedVips } = this.#virtualIps(current.ID, spec, current.Endpoint.VirtualIPs);
+    if (vips.length) next.Endpoint.VirtualIPs = vips;
+    else delete next.Endpoint.VirtualIPs;
     // A stale `completed` would make the docker CLI's progress display return at once (SPEC.md §7.4).
     delete next.UpdateStatus;
     if (rollback) {
@@ -567,7 +627,7 @@ export class Manager {
       next.UpdateStatus = { State: 'updating', Message: 'update in progress', StartedAt: continuing ? current.UpdateStatus!.StartedAt! : nowIso() };
     }
     this.store.putService(next);
-    for (const vip of droppedVips) this.#allocator.releaseVip(vip.Addr);
+    for (const vip of droppedVips) this.#releaseVip(current.ID, vip);
     // A new spec deserves fresh restart attempts, no stale pending restarts, and a new update run.
     this.#restarts.forget(next.ID);
     this.#updater.forget(next.ID);
@@ -578,7 +638,7 @@ export class Manager {
   removeService(ref: string): void {
     const service = this.resolveService(ref);
     this.store.deleteService(service.ID);
-    for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.releaseVip(vip.Addr);
+    for (const vip of service.Endpoint.VirtualIPs ?? []) this.#releaseVip(service.ID, vip);
     this.#restarts.forget(service.ID);
     this.#updater.forget(service.ID);
     // Its tasks are stopped by the reconcile queue, a slice at a time.
@@ -864,4 +924,9 @@ function defaultSubnet(networks: readonly Network[]): string {
     if (!taken.some((c) => base < c.base + c.size && c.base < base + size)) return `${intToIp(base)}/${DEFAULT_SUBNETS.prefix}`;
   }
   throw invalidArgument('Swarm\'s default pool 10.0.0.0/16 has no /24 left: give the network a --subnet');
+}
+
+/** A service's VIP holds its address on a network under this name (tasks and containers hold theirs by ID). */
+function vipHolder(serviceId: string): string {
+  return `vip:${serviceId}`;
 }
