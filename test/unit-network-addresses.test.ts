@@ -74,3 +74,30 @@ t.test('the manager keeps networks and their blocks across a restore', async (t)
   again.removeNetwork('a');
   t.equal(again.createNetwork({ Name: 'd', Driver: 'overlay' }).LoopbackSubnet, '127.9.128.0/24', "a removed network's block is free");
 });
+
+t.test("a full network's tasks wait in new without writes, and get addresses as others release theirs", async (t) => {
+  const manager = new Manager({ taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} });
+  t.teardown(() => manager.close());
+  const net = manager.createNetwork({ Name: 'small', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.5.0.0/29' }] } }); // 5 addresses: a VIP and 4 tasks
+  const spec = (replicas: number) => ({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'small' }] }, Mode: { Replicated: { Replicas: replicas } } });
+  const service = await manager.createService(spec(6));
+  await manager.settled();
+  const addressed = () => manager.store.tasksOfService(service.ID).filter((task) => task.NetworksAttachments?.length === 2);
+  t.equal(addressed().length, 4, 'four tasks have an address on the network');
+  t.equal(manager.store.tasksOfService(service.ID).length, 6);
+  const shown = addressed().map((task) => task.NetworksAttachments![1]!.Addresses[0]).sort();
+  t.strictSame(shown, ['10.5.0.3/29', '10.5.0.4/29', '10.5.0.5/29', '10.5.0.6/29'], 'after the VIP, 10.5.0.2');
+  t.equal(manager.store.service(service.ID)!.Endpoint.VirtualIPs![1]!.Addr, '10.5.0.2/29');
+  const index = manager.store.index;
+  await manager.settled();
+  t.equal(manager.store.index, index, 'the waiting tasks are not written again and again');
+  // Two tasks that never started are forgotten at once: their addresses go to the waiting ones.
+  const current = manager.store.service(service.ID)!;
+  await manager.updateService(service.ID, current.Version.Index, spec(4));
+  await manager.settled();
+  t.equal(addressed().length, 4);
+  t.equal(manager.store.tasksOfService(service.ID).filter((task) => task.DesiredState === 'running').length, 4, 'every running task holds an address');
+  manager.removeService(service.ID);
+  await manager.settled();
+  t.doesNotThrow(() => manager.removeNetwork(net.ID), 'nothing holds the network once the service is gone');
+});

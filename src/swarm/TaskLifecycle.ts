@@ -98,8 +98,12 @@ export class TaskLifecycle {
    */
   retryAddresses(budget: SliceBudget): Set<string> {
     const progressed = new Set<string>();
+    let cut = false;
     for (const id of this.#waiting) {
-      if (budget.left <= 0 || this.#allocator.freeTaskAddresses === 0) break;
+      if (budget.left <= 0 || this.#allocator.freeTaskAddresses === 0) {
+        cut = true;
+        break;
+      }
       const task = this.store.task(id);
       if (!task || task.DesiredState !== 'running' || task.Status.State !== 'new') {
         this.#waiting.delete(id);
@@ -110,7 +114,8 @@ export class TaskLifecycle {
       budget.left--;
       progressed.add(task.ServiceID);
     }
-    if (!progressed.size) this.#retryable = false;
+    // Every waiting task looked at, none served: they wait for their networks, until an address is released.
+    if (!cut && !progressed.size) this.#retryable = false;
     return progressed;
   }
 
