@@ -12,7 +12,7 @@ import type { ForwardEvents, HttpTarget } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, StoreChange } from '../swarm/index.js';
 import type { BackendChange, BackendDesired } from '../lb/index.js';
-import type { ServiceRecord } from '../vip-dns/index.js';
+import type { ScopeOf, ServiceRecord } from '../vip-dns/index.js';
 import { NetworkMembership } from './NetworkMembership.js';
 import { nodesUpOf, poolOrder } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
@@ -22,7 +22,8 @@ import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
 export interface DnsSink {
-  setRecords(records: readonly ServiceRecord[]): void;
+  /** `scopeOf`: the networks a query's source (a task) is on, whose names alone it is answered. */
+  setRecords(records: readonly ServiceRecord[], scopeOf?: ScopeOf): void;
 }
 
 /**
@@ -227,12 +228,21 @@ export class Mesh {
       list.forEach(([id, desired], i) => this.#count(before[i], desired?.label, moved));
     }
     // In the same step as the pools: a task is named in DNS exactly when it takes new connections.
-    if (this.#holdsVipsNow && (namesChanged || dirty.all)) this.#dns?.setRecords(this.#records());
+    if (this.#holdsVipsNow && (namesChanged || dirty.all)) this.#dns?.setRecords(this.#records(), this.#scopeOf);
     if (this.#metrics) {
       if (dirty.all) this.#metrics.tasksInPools(new Set(this.#inPools.keys()));
       else if (moved.joined.size || moved.left.size) this.#metrics.tasksMoved(moved.joined, moved.left);
     }
   }
+
+  /**
+   * A DNS query's source as a task on networks: the networks of the task holding the address. A task on
+   * ingress alone, like any other source, gets the unscoped answers (ingress has no names of its own).
+   */
+  readonly #scopeOf: ScopeOf = (source) => {
+    const networks = this.membership.networksOf(source);
+    return networks && networks.size > 1 ? networks : undefined;
+  };
 
   #records(): ServiceRecord[] {
     return [...this.#services.values()].map((s) => s.record());
@@ -247,6 +257,7 @@ export class Mesh {
     const service = this.#view.service(serviceId);
     const next = service && new MeshService(service, this.#view.tasksOfService(serviceId), this.#nodesUp, {
       withVips: this.#holdsVipsNow, ...(this.#localNode ? { localNode: this.#localNode } : {}),
+      networkName: (id: string) => this.#view.get('network', id)?.Spec.Name,
     }, previous?.ports);
     if (next) this.#services.set(serviceId, next);
     else this.#services.delete(serviceId);
