@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
+import type { ClusterView, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
 import { NANOS_PER_MS } from '../swarm/index.js';
 import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
@@ -11,6 +11,8 @@ import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
+import { NodeNetworks } from './NodeNetworks.js';
+import type { EventSink } from './EventSink.js';
 import type { HostServices } from './HostServices.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
@@ -66,6 +68,8 @@ export interface EngineOptions {
   onMembership?: (identity: NodeIdentity | undefined) => void;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
   requestHeadTimeoutMs?: number;
+  /** Where the node's network events go (`docker events`); absent: nowhere. */
+  events?: EventSink;
   log?: (line: string) => void;
 }
 
@@ -101,6 +105,8 @@ export interface NodeIdentity {
 }
 
 export class Engine implements EngineContext {
+  /** Its bridge networks and its containers' places on networks, granted by the leader (ContainerNetworking). */
+  readonly networks: NodeNetworks;
   readonly hostname: string;
   readonly address: string;
   readonly engineLabels: Readonly<Record<string, string>>;
@@ -146,6 +152,7 @@ export class Engine implements EngineContext {
     this.#directory = options.directory;
     this.#host = options.host;
     this.#log = options.log ?? (() => {});
+    this.networks = new NodeNetworks(() => this.#membership?.link, options.events);
     this.#fencePeriodMs = options.fencePeriodMs;
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
     this.#onMembership = options.onMembership;
@@ -240,6 +247,11 @@ export class Engine implements EngineContext {
   #leaderOf(m: Membership): string | undefined {
     const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
     return leader && clusterAddrOf(leader);
+  }
+
+  nodeView(): { view: ClusterView; nodeId: string } | undefined {
+    const m = this.#membership;
+    return m && { view: m.link.view, nodeId: m.nodeId };
   }
 
   managerView(): { nodes: readonly SwarmNode[]; cluster: Record<string, unknown> | undefined } {

@@ -14,6 +14,7 @@ import type { ClusterView, StoreChange } from '../swarm/index.js';
 import type { BackendChange, BackendDesired } from '../lb/index.js';
 import type { ScopeOf, ServiceRecord } from '../vip-dns/index.js';
 import { NetworkMembership } from './NetworkMembership.js';
+import { containerRecords } from './dnsRecords.js';
 import { nodesUpOf, poolOrder } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
 import { MeshService } from './MeshService.js';
@@ -111,6 +112,8 @@ export class Mesh {
   /** How many pools each task is in (by label): metrics follow a task while it is in any. */
   #inPools = new Map<string, number>();
   #dirty: Dirty = { ...clean(), all: true };
+  /** A network changed: its containers' names may have. */
+  #containersChanged = false;
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
@@ -131,6 +134,9 @@ export class Mesh {
     else if (change.kind === 'task') {
       this.#dirty.tasks.set(change.id, change.serviceId!);
       this.membership.taskChanged(change.id, this.#view.task(change.id));
+    } else if (change.kind === 'network') {
+      this.membership.networksChanged(this.#view);
+      this.#containersChanged = true;
     } else return;
     this.#queueSync();
   };
@@ -189,7 +195,8 @@ export class Mesh {
       for (const id of this.#services.keys()) dirty.services.add(id);
     }
     const moved = { joined: new Set<string>(), left: new Set<string>() };
-    let namesChanged = false;
+    let namesChanged = this.#containersChanged;
+    this.#containersChanged = false;
     /** Services whose part was made again from the store: their tasks' changes are in it. */
     const rebuilt = new Set<string>();
     for (const id of dirty.services) {
@@ -245,7 +252,7 @@ export class Mesh {
   };
 
   #records(): ServiceRecord[] {
-    return [...this.#services.values()].map((s) => s.record());
+    return [...[...this.#services.values()].map((s) => s.record()), ...containerRecords(this.#view.all('network'))];
   }
 
   /**

@@ -1,6 +1,7 @@
 // Which networks each task address belongs to, kept from the cluster view task by task: how routemesh
 // tells, by a connection's or a DNS query's source address, which task speaks and which networks it is on.
-// A source that is no task's address (the host, a program of the machine) belongs to no network.
+// A standalone container's address belongs to its networks. A source that is neither (the host, a program of
+// the machine) belongs to no network.
 import { isTerminal } from '../swarm/index.js';
 import type { ClusterView, Task } from '../swarm/index.js';
 
@@ -24,12 +25,29 @@ export function taskAddresses(task: Task): string[] {
 export class NetworkMembership {
   readonly #byAddress = new Map<string, string>();
   readonly #byTask = new Map<string, Held>();
+  /** Standalone containers' addresses, each with the networks of its container: made again at each network change. */
+  #containers = new Map<string, ReadonlySet<string>>();
 
-  /** Reads every task again (a new view). */
+  /** Reads every task and network again (a new view). */
   reset(view: ClusterView): void {
     this.#byAddress.clear();
     this.#byTask.clear();
     for (const task of view.tasks()) this.taskChanged(task.ID, task);
+    this.networksChanged(view);
+  }
+
+  /** A network was written or removed: its containers' places may have changed. */
+  networksChanged(view: ClusterView): void {
+    const byContainer = new Map<string, { addresses: string[]; networks: Set<string> }>();
+    for (const network of view.all('network')) {
+      for (const [id, endpoint] of Object.entries(network.Containers ?? {})) {
+        let held = byContainer.get(id);
+        if (!held) byContainer.set(id, (held = { addresses: [], networks: new Set() }));
+        held.addresses.push(endpoint.LoopbackAddress.split('/')[0]!);
+        held.networks.add(network.ID);
+      }
+    }
+    this.#containers = new Map([...byContainer.values()].flatMap(({ addresses, networks }) => addresses.map((a) => [a, networks] as const)));
   }
 
   /** A task was written or deleted (`task` undefined): an ended task's addresses are free, so no longer its. */
@@ -48,8 +66,9 @@ export class NetworkMembership {
 
   /** The networks of the task that holds `source`, or undefined when no task does. */
   networksOf(source: string): ReadonlySet<string> | undefined {
-    const id = this.#byAddress.get(source.startsWith('::ffff:') ? source.slice(7) : source);
-    return id === undefined ? undefined : this.#byTask.get(id)!.networks;
+    const address = source.startsWith('::ffff:') ? source.slice(7) : source;
+    const id = this.#byAddress.get(address);
+    return id === undefined ? this.#containers.get(address) : this.#byTask.get(id)!.networks;
   }
 
   /** Whether a connection from `source` may reach an address on `network`: any source but a task that is not on it. */

@@ -1,7 +1,7 @@
 // Turns the cluster view into the embedded DNS server's records: every service's name, VIP and the
 // tasks that are in its pool (the same test the pools use, so DNS never names a task the mesh avoids).
 // Pure, so it is tested as a table.
-import type { Service, SwarmNode, Task } from '../swarm/index.js';
+import type { Network, Service, SwarmNode, Task } from '../swarm/index.js';
 import type { ServiceRecord, ServiceScope, TaskRecord } from '../vip-dns/index.js';
 import { groupByService, nodesUpOf, poolStateOf, servicePorts, vipOf } from './RoutingTable.js';
 import type { ServicePort } from './RoutingTable.js';
@@ -60,4 +60,25 @@ export function taskRecord(task: Task): TaskRecord {
     ...(moved.length ? { listenPorts: new Map(moved.map((p) => [`${p.TargetPort}/${p.Protocol}`, p.ListenPort])) } : {}),
     ...(scoped.length ? { scopedAddresses: new Map(scoped) } : {}),
   };
+}
+
+/**
+ * Standalone containers, named as Docker's embedded DNS names them for the tasks and containers on their
+ * networks: by name (and aliases), at their address on the network the asker shares. After the services,
+ * whose names win.
+ */
+export function containerRecords(networks: readonly Network[]): ServiceRecord[] {
+  const byContainer = new Map<string, { name: string; scoped: Map<string, string>; scopes: ServiceScope[] }>();
+  for (const network of networks) {
+    for (const [id, endpoint] of Object.entries(network.Containers ?? {})) {
+      let entry = byContainer.get(id);
+      if (!entry) byContainer.set(id, (entry = { name: endpoint.Name, scoped: new Map(), scopes: [] }));
+      entry.scoped.set(network.ID, endpoint.LoopbackAddress.split('/')[0]!);
+      entry.scopes.push({ scope: network.ID, network: network.Spec.Name, ...(endpoint.Aliases?.length ? { aliases: endpoint.Aliases } : {}) });
+    }
+  }
+  return [...byContainer.values()].map(({ name, scoped, scopes }) => ({
+    name, ports: [], scopes,
+    tasks: [{ name, address: scoped.values().next().value!, scopedAddresses: scoped }],
+  }));
 }

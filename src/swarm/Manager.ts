@@ -3,7 +3,7 @@
 // Level-triggered: every change queues its services (or node), and the reconcile queue reads the store
 // and converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
-  Network, NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState, VirtualIP,
+  ContainerEndpoint, Network, NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState, VirtualIP,
 } from './model.js';
 import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
@@ -35,6 +35,7 @@ import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
 import { NetworkAllocator } from './NetworkAllocator.js';
 import { PREDEFINED_NETWORKS, normalizeNetworkRequest } from './networkSpec.js';
+import { createHash } from 'node:crypto';
 import { IpamError, intToIp, parseCidr } from '../vip-dns/index.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
@@ -674,17 +675,19 @@ export class Manager {
    * whose engine was asked). Its subnet is the one given, or the next free /24 of Swarm's 10.0.0.0/8, and
    * its loopback block of the same size comes from the network pool.
    */
-  createNetwork(input: unknown, nodeId?: string): Network {
+  createNetwork(input: unknown, nodeId?: string, options: { id?: string; predefined?: boolean } = {}): Network {
     const request = normalizeNetworkRequest(input);
     const local = request.Driver === 'bridge';
     if (local && !nodeId) throw new SwarmError('invalid_argument', 'a bridge network belongs to one node: create it through that node\'s engine API');
     const all = this.store.all('network');
-    const clash = (PREDEFINED_NETWORKS as readonly string[]).includes(request.Name) ||
+    const clash = (!options.predefined && (PREDEFINED_NETWORKS as readonly string[]).includes(request.Name)) ||
       all.some((n) => n.Spec.Name === request.Name && (n.Spec.Scope !== 'local' || !local || n.NodeID === nodeId));
     if (clash) throw new SwarmError('already_exists', `network with name ${request.Name} already exists`);
-    const subnet = request.Subnet ?? defaultSubnet(all);
+    // Subnets are one host's, as in Docker: a node's bridge networks beside the swarm's, not other nodes'.
+    const near = all.filter((n) => n.Spec.Scope !== 'local' || (local && n.NodeID === nodeId));
+    const subnet = request.Subnet ?? defaultSubnet(near);
     const wanted = parseCidr(subnet);
-    const overlapping = all.find((n) => {
+    const overlapping = near.find((n) => {
       const other = n.IPAMOptions?.Configs[0]?.Subnet;
       if (!other) return false;
       const o = parseCidr(other);
@@ -698,7 +701,7 @@ export class Manager {
     const now = nowIso();
     const ipam = { Driver: { Name: 'default' }, Configs: [{ Subnet: subnet, Gateway: request.Gateway ?? intToIp(wanted.base + 1) }] };
     const network: Network = {
-      ID: newObjectId(),
+      ID: options.id ?? newObjectId(),
       Version: { Index: 0 },
       CreatedAt: now,
       UpdatedAt: now,
@@ -726,8 +729,62 @@ export class Manager {
     if (service) throw failedPrecondition(`network ${network.ID} is in use by service ${service.ID}`);
     const task = this.store.tasks().find((t) => !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === network.ID));
     if (task) throw failedPrecondition(`network ${network.ID} is in use by task ${task.ID}`);
+    if (Object.keys(network.Containers ?? {}).length) {
+      throw new SwarmError('permission_denied', `error while removing network: network ${network.Spec.Name} id ${network.ID} has active endpoints`);
+    }
     this.store.delete('network', network.ID);
     this.networkAddresses.remove(network.ID);
+  }
+
+  /**
+   * A standalone container of `nodeId` on a network (Swarm's network attachment): its address there, from the
+   * network's block, kept in the network's Containers. `bridge` is the node's default bridge network, made
+   * the first time a container asks for it. Refused as Docker refuses: a network the node does not see, or
+   * a swarm network that is not attachable.
+   */
+  attachContainer(nodeId: string, request: { containerId: string; containerName: string; network: string; aliases: string[] }): { network: Network; endpoint: ContainerEndpoint } {
+    if (!this.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} not found`);
+    const ref = request.network;
+    if (ref === INGRESS_NETWORK_NAME || ref === this.ingressNetworkId || (ref && this.ingressNetworkId.startsWith(ref) && ref.length >= 12)) {
+      throw new SwarmError('permission_denied', `Could not attach to network ${ref}: rpc error: code = PermissionDenied desc = network ingress not manually attachable`);
+    }
+    const network = ref === 'bridge' ? this.#defaultBridge(nodeId) : this.resolveNetwork(ref, nodeId);
+    if (network.Spec.Scope !== 'local' && !network.Spec.Attachable) {
+      throw new SwarmError('permission_denied', `Could not attach to network ${ref}: rpc error: code = PermissionDenied desc = network ${network.Spec.Name} not manually attachable`);
+    }
+    const had = network.Containers?.[request.containerId];
+    if (had) return { network, endpoint: had };
+    let address;
+    try {
+      address = this.networkAddresses.address(network.ID, request.containerId);
+    } catch (error) {
+      if (!(error instanceof IpamError)) throw error;
+      throw invalidArgument(`network ${network.Spec.Name} has no address left for container ${request.containerName}: remove a container or a service from it`);
+    }
+    const endpoint: ContainerEndpoint = {
+      Name: request.containerName, NodeID: nodeId, Address: address.shown, LoopbackAddress: address.loopback,
+      ...(request.aliases.length ? { Aliases: [...request.aliases] } : {}),
+    };
+    const next = structuredClone(network);
+    next.Containers = { ...next.Containers, [request.containerId]: endpoint };
+    return { network: this.store.put('network', next), endpoint };
+  }
+
+  /** The container leaves every network it is on; its addresses are free again. */
+  detachContainer(containerId: string): void {
+    for (const network of this.store.all('network')) {
+      if (!network.Containers?.[containerId]) continue;
+      const next = structuredClone(network);
+      delete next.Containers![containerId];
+      this.store.put('network', next);
+      this.networkAddresses.release(network.ID, containerId);
+    }
+  }
+
+  /** The node's default `bridge` network (Docker's docker0), made the first time it is needed, under an ID the node derives too. */
+  #defaultBridge(nodeId: string): Network {
+    const id = defaultBridgeId(nodeId);
+    return this.store.get('network', id) ?? this.createNetwork({ Name: 'bridge', Driver: 'bridge', IPAM: { Config: [{ Subnet: DEFAULT_BRIDGE_SUBNET }] } }, nodeId, { id, predefined: true });
   }
 
   // ---- reconciliation -------------------------------------------------------------------------
@@ -929,4 +986,12 @@ function defaultSubnet(networks: readonly Network[]): string {
 /** A service's VIP holds its address on a network under this name (tasks and containers hold theirs by ID). */
 function vipHolder(serviceId: string): string {
   return `vip:${serviceId}`;
+}
+
+/** Docker's docker0 is 172.17.0.0/16; routemesh's default bridge is its first /24, so its loopback block fits a network pool. */
+export const DEFAULT_BRIDGE_SUBNET = '172.17.0.0/24';
+
+/** The ID of a node's default bridge network: derived from the node's, so every manager names it alike. */
+export function defaultBridgeId(nodeId: string): string {
+  return createHash('sha256').update(`bridge:${nodeId}`).digest('hex');
 }

@@ -66,7 +66,14 @@ export class NetworkAllocator {
     if (gateway) {
       try { ipam.reserve(mapAddress(gateway, subnet, loopback)); } catch { /* the block's own gateway: skipped already */ }
     }
-    this.#networks.set(network.ID, { subnet, loopback, prefix: parseCidr(subnet).prefix, ipam, holders: new Map() });
+    const plan = { subnet, loopback, prefix: parseCidr(subnet).prefix, ipam, holders: new Map<string, string>() };
+    this.#networks.set(network.ID, plan);
+    // A restored network's containers hold their addresses again.
+    for (const [containerId, endpoint] of Object.entries(network.Containers ?? {})) {
+      const addr = endpoint.LoopbackAddress.split('/')[0]!;
+      ipam.reserve(addr);
+      plan.holders.set(containerId, addr);
+    }
   }
 
   remove(networkId: string): void {

@@ -238,7 +238,20 @@ export interface Network {
   LoopbackSubnet?: string;
   /** routemesh's addition: the node a node-local (`bridge`, Scope `local`) network belongs to. */
   NodeID?: string;
+  /** routemesh's addition: the standalone containers attached to it, by container ID (Docker's NetworkResource.Containers). */
+  Containers?: Record<string, ContainerEndpoint>;
   [extra: string]: unknown;
+}
+
+/** A standalone container's place on a network, as the leader handed it out. */
+export interface ContainerEndpoint {
+  Name: string;
+  NodeID: string;
+  /** As Docker shows it, in the network's subnet: `159.0.0.5/24`. */
+  Address: string;
+  /** What the container binds, in the network's loopback block. */
+  LoopbackAddress: string;
+  Aliases?: string[];
 }
 
 /** One of a task's (or a container's) networks: Docker's form, plus what routemesh really binds. */
