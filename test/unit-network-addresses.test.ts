@@ -101,3 +101,28 @@ t.test("a full network's tasks wait in new without writes, and get addresses as 
   await manager.settled();
   t.doesNotThrow(() => manager.removeNetwork(net.ID), 'nothing holds the network once the service is gone');
 });
+
+t.test('a restored swarm takes its tasks\' and VIPs\' network addresses, and its containers\', again', async (t) => {
+  const options = { taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} };
+  const manager = new Manager(options);
+  t.teardown(() => manager.close());
+  const node = manager.addNode({ hostname: 'node1', addr: '127.9.0.1', role: 'manager' });
+  manager.createNetwork({ Name: 'front', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } });
+  await manager.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front', Aliases: ['www'] }] }, Mode: { Replicated: { Replicas: 2 } } });
+  await manager.settled();
+  const { endpoint } = manager.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] });
+  const held = new Set([
+    ...manager.store.tasks().map((task) => task.NetworksAttachments![1]!.Addresses[0]),
+    manager.store.services()[0]!.Endpoint.VirtualIPs![1]!.Addr,
+    endpoint.Address,
+  ]);
+  t.equal(held.size, 4, 'two tasks, a VIP and a container, each its own address');
+  t.strictSame(manager.store.tasks()[0]!.NetworksAttachments![1]!.Aliases, ['www']);
+
+  const again = new Manager({ ...options, restore: manager.exportState() });
+  t.teardown(() => again.close());
+  const { endpoint: next } = again.attachContainer(node.ID, { containerId: 'c2', containerName: 'other', network: 'front', aliases: [] });
+  t.notOk(held.has(next.Address), `a new holder gets a free address (${next.Address}), none of the restored ones`);
+  t.equal(again.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] }).endpoint.Address, endpoint.Address, 'the restored container keeps its place');
+  t.throws(() => again.removeNetwork('front'), /in use by service/);
+});
