@@ -126,3 +126,16 @@ t.test('a restored swarm takes its tasks\' and VIPs\' network addresses, and its
   t.equal(again.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] }).endpoint.Address, endpoint.Address, 'the restored container keeps its place');
   t.throws(() => again.removeNetwork('front'), /in use by service/);
 });
+
+t.test('what a service may not be attached to is refused with Docker\'s words', async (t) => {
+  const manager = new Manager({ taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} });
+  t.teardown(() => manager.close());
+  const node = manager.addNode({ hostname: 'node1', addr: '127.9.0.1', role: 'manager' });
+  manager.createNetwork({ Name: 'mybr', Driver: 'bridge' }, node.ID);
+  const on = (target: string) => manager.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: target }] } });
+  await t.rejects(on('mybr'), { message: 'The network mybr cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.' });
+  await t.rejects(on('bridge'), { message: /The network bridge cannot be used with services/ });
+  await t.rejects(on('ingress'), { message: /cannot be explicitly attached to the ingress network/ });
+  await t.rejects(on('nope'), { message: 'network nope not found' });
+  t.equal(manager.store.services().length, 0, 'nothing written');
+});

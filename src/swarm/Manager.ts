@@ -497,9 +497,14 @@ export class Manager {
       if (target === INGRESS_NETWORK_NAME || target === this.ingressNetworkId) {
         throw invalidArgument('service cannot be explicitly attached to the ingress network "ingress"');
       }
-      const network = this.resolveNetwork(target);
-      if (network.Spec.Scope === 'local') {
-        throw new SwarmError('invalid_argument', `The network ${network.Spec.Name} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`);
+      let network: Network;
+      try {
+        network = this.resolveNetwork(target);
+      } catch (error) {
+        const local = (PREDEFINED_NETWORKS as readonly string[]).includes(target) ||
+          this.store.all('network').some((n) => n.Spec.Scope === 'local' && (n.ID === target || n.Spec.Name === target));
+        if (!local) throw error;
+        throw new SwarmError('invalid_argument', `The network ${target} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`);
       }
       if (seen.has(network.ID)) throw invalidArgument(`duplicate network ${network.Spec.Name}: attach the service to each network once`);
       seen.add(network.ID);
