@@ -220,6 +220,7 @@ export class InProcessTask implements RunningTask {
     for (const { network, address } of this.#spec.networkAddresses ?? []) {
       try {
         const extra = (await this.#binder.bindUdp(address, port)).socket;
+        extra.on('error', (err) => this.log(`udp ${address}:${port}: ${err.message}`, 'stderr'));
         extra.on('message', (msg, from) => { if (this.#spec.admits?.(network, from.address) ?? true) onMessage(extra, msg, from); });
         sockets.push(extra);
       } catch (err) {
