@@ -106,7 +106,7 @@ export class Manager {
   #scheduler = new Scheduler();
   #allocator: Allocator;
   /** Each network's loopback block and the addresses handed out on it. */
-  readonly networkAddresses: NetworkAllocator;
+  readonly #networkAddresses: NetworkAllocator;
   #portProbe: PortProbe;
   #tasks: TaskLifecycle;
   #restarts: RestartSupervisor;
@@ -144,7 +144,7 @@ export class Manager {
     this.swarmVersion = swarm?.version ?? this.store.nextIndex();
     this.swarmUpdatedAt = swarm?.updatedAt ?? this.createdAt;
     this.#allocator = new Allocator(options);
-    this.networkAddresses = new NetworkAllocator(options.networkPool ?? DEFAULT_NETWORK_POOL);
+    this.#networkAddresses = new NetworkAllocator(options.networkPool ?? DEFAULT_NETWORK_POOL);
     this.taskSubnet = options.taskSubnet;
     this.maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     const log = options.log ?? ((line: string) => console.error(line));
@@ -154,7 +154,7 @@ export class Manager {
         `failed, the others go on: ${(error as Error).stack ?? String(error)}`),
     });
     this.#portProbe = options.portProbe ?? (async () => {});
-    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.networkAddresses, this.ingressNetworkId);
+    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.#networkAddresses, this.ingressNetworkId);
     this.#setTimer = options.setTimer ?? realTimer;
     this.#now = options.now ?? Date.now;
     this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
@@ -175,11 +175,11 @@ export class Manager {
    * update pacing start again).
    */
   #restored(): void {
-    for (const network of this.store.all('network')) this.networkAddresses.add(network);
+    for (const network of this.store.all('network')) this.#networkAddresses.add(network);
     this.#tasks.restore();
     for (const service of this.store.services()) {
       for (const vip of service.Endpoint.VirtualIPs ?? []) {
-        if (vip.LoopbackAddr) this.networkAddresses.restore(vip.NetworkID, vipHolder(service.ID), vip.LoopbackAddr);
+        if (vip.LoopbackAddr) this.#networkAddresses.restore(vip.NetworkID, vipHolder(service.ID), vip.LoopbackAddr);
         else this.#allocator.restoreVip(vip.Addr);
       }
     }
@@ -529,7 +529,7 @@ export class Manager {
           continue;
         }
         try {
-          const { shown, loopback } = this.networkAddresses.address(Target, vipHolder(serviceId));
+          const { shown, loopback } = this.#networkAddresses.address(Target, vipHolder(serviceId));
           vips.push({ NetworkID: Target, Addr: shown, LoopbackAddr: loopback });
         } catch (error) {
           if (!(error instanceof IpamError)) throw error;
@@ -542,7 +542,7 @@ export class Manager {
   }
 
   #releaseVip(serviceId: string, vip: VirtualIP): void {
-    if (vip.LoopbackAddr) this.networkAddresses.release(vip.NetworkID, vipHolder(serviceId));
+    if (vip.LoopbackAddr) this.#networkAddresses.release(vip.NetworkID, vipHolder(serviceId));
     else this.#allocator.releaseVip(vip.Addr);
   }
 
@@ -702,7 +702,7 @@ export class Manager {
       throw new SwarmError('failed_precondition', `invalid pool request: Pool overlaps with other one on this address space ` +
         `(network ${overlapping.Spec.Name} has ${overlapping.IPAMOptions!.Configs[0]!.Subnet}): give another --subnet`);
     }
-    const loopback = this.networkAddresses.block(subnet);
+    const loopback = this.#networkAddresses.block(subnet);
     const now = nowIso();
     const ipam = { Driver: { Name: 'default' }, Configs: [{ Subnet: subnet, Gateway: request.Gateway ?? intToIp(wanted.base + 1) }] };
     const network: Network = {
@@ -723,7 +723,7 @@ export class Manager {
       LoopbackSubnet: loopback,
       ...(local ? { NodeID: nodeId! } : {}),
     };
-    this.networkAddresses.add(network);
+    this.#networkAddresses.add(network);
     return this.store.put('network', network);
   }
 
@@ -738,7 +738,7 @@ export class Manager {
       throw new SwarmError('permission_denied', `error while removing network: network ${network.Spec.Name} id ${network.ID} has active endpoints`);
     }
     this.store.delete('network', network.ID);
-    this.networkAddresses.remove(network.ID);
+    this.#networkAddresses.remove(network.ID);
   }
 
   /**
@@ -761,7 +761,7 @@ export class Manager {
     if (had) return { network, endpoint: had };
     let address;
     try {
-      address = this.networkAddresses.address(network.ID, request.containerId);
+      address = this.#networkAddresses.address(network.ID, request.containerId);
     } catch (error) {
       if (!(error instanceof IpamError)) throw error;
       throw invalidArgument(`network ${network.Spec.Name} has no address left for container ${request.containerName}: remove a container or a service from it`);
@@ -782,7 +782,7 @@ export class Manager {
       const next = structuredClone(network);
       delete next.Containers![containerId];
       this.store.put('network', next);
-      this.networkAddresses.release(network.ID, containerId);
+      this.#networkAddresses.release(network.ID, containerId);
     }
   }
 

@@ -44,11 +44,6 @@ export class NetworkAllocator {
         'or start the cluster with a larger --network-pool');
   }
 
-  /** Gives back a block `block()` handed out that no network came to hold (a create that failed after it). */
-  releaseBlock(block: string): void {
-    this.#blocks.release(block);
-  }
-
   /** A network's addresses from now on (a new one, or a restored one, whose block is taken again). */
   add(network: Network): void {
     const subnet = network.IPAMOptions?.Configs[0]?.Subnet;

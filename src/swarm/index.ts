@@ -1,7 +1,7 @@
 export * from './model.js';
 export { Store, PLAIN_KINDS } from './Store.js';
 export type { ClusterView, PlainKind, PlainLists, PlainObjects, StoreChange, StoreKind, StoreObject } from './Store.js';
-export { Manager, DEFAULT_NETWORK_POOL, DEFAULT_BRIDGE_SUBNET, defaultBridgeId } from './Manager.js';
+export { Manager, DEFAULT_BRIDGE_SUBNET, defaultBridgeId } from './Manager.js';
 export { NetworkAllocator } from './NetworkAllocator.js';
 export type { NetworkAddress } from './NetworkAllocator.js';
 export { PREDEFINED_NETWORKS } from './networkSpec.js';

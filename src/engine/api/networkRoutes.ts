@@ -13,7 +13,7 @@ import type { ClusterView, Manager, Network } from '../../swarm/index.js';
 import { createHash } from 'node:crypto';
 
 /** routemesh's IPAM option naming a network's loopback block, the one its tasks really bind. */
-export const LOOPBACK_SUBNET_OPTION = 'routemesh.loopback-subnet';
+const LOOPBACK_SUBNET_OPTION = 'routemesh.loopback-subnet';
 
 /** VXLAN IDs as Swarm numbers them: 4096 for ingress, then one per overlay network. */
 const FIRST_VXLAN_ID = 4096;
