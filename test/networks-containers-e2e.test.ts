@@ -63,6 +63,13 @@ t.test('bridge networks are the node\'s own; containers get their addresses from
     t.equal(box, attached.address);
     t.equal((await dig(dns, port, ['-b', from, 'crate', 'A'])).answer[0]?.data, attached.address, 'by its alias');
   }
+  if (requireTool(t, 'dig', 'dnsutils')) {
+    // The container asks as one on its networks: the client's VIP there, not its ingress one.
+    const { address: dns, port } = cluster.dnsServer;
+    const seen = await dig(dns, port, ['-b', attached.address, 'client', 'A']);
+    t.equal(seen.answer[0]?.data, (await api(base, 'GET', '/services/client')).body.Endpoint.VirtualIPs[1].LoopbackAddr.split('/')[0], 'a container is answered as on its networks');
+    t.equal((await dig(dns, port, ['-b', onDefault.address, 'client', 'A'])).status, 'NXDOMAIN', 'one on its default bridge alone does not see the client');
+  }
   t.equal((await api(base, 'DELETE', '/services/client')).status, 200);
 
   await networking.detach('c1');

@@ -243,12 +243,12 @@ export class Mesh {
   }
 
   /**
-   * A DNS query's source as a task on networks: the networks of the task holding the address. A task on
-   * ingress alone, like any other source, gets the unscoped answers (ingress has no names of its own).
+   * A DNS query's source as a task or container on networks: the networks of the one holding the address. A
+   * task on ingress alone, like any other source, gets the unscoped answers (ingress has no names of its own).
    */
   readonly #scopeOf: ScopeOf = (source) => {
     const networks = this.membership.networksOf(source);
-    return networks && networks.size > 1 ? networks : undefined;
+    return networks?.size ? networks : undefined;
   };
 
   #records(): ServiceRecord[] {

@@ -60,11 +60,12 @@ export class NetworkMembership {
     if (!task || (isTerminal(task.Status.State) && task.Status.State !== 'orphaned')) return;
     const addresses = taskAddresses(task);
     if (!addresses.length) return;
-    this.#byTask.set(id, { addresses, networks: new Set((task.NetworksAttachments ?? []).map((a) => a.Network.ID)) });
+    // Its networks, not ingress (whose attachment has no loopback addresses of its own): ingress has no names, and no VIP admits by it.
+    this.#byTask.set(id, { addresses, networks: new Set((task.NetworksAttachments ?? []).filter((a) => a.LoopbackAddresses).map((a) => a.Network.ID)) });
     for (const address of addresses) this.#byAddress.set(address, id);
   }
 
-  /** The networks of the task that holds `source`, or undefined when no task does. */
+  /** The networks (ingress aside) of the task or container that holds `source`, or undefined when none does. */
   networksOf(source: string): ReadonlySet<string> | undefined {
     const address = source.startsWith('::ffff:') ? source.slice(7) : source;
     const id = this.#byAddress.get(address);
