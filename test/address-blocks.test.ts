@@ -8,8 +8,12 @@ const OWN = { subnet: '127.25.0.0/24', taskSubnet: '127.26.0.0/16', vipSubnet: '
 t.test('overlapping blocks are refused, naming both flags', async (t) => {
   t.throws(() => new Cluster({ ...OWN, subnet: '127.28.0.0/24', taskSubnet: '127.28.0.0/24', vipSubnet: '127.28.0.0/24' }), {
     message: '--subnet 127.28.0.0/24 and --task-subnet 127.28.0.0/24 overlap: give each a block of its own ' +
-      '(the defaults are --subnet 127.1.0.0/24, --task-subnet 127.20.0.0/16 and --vip-subnet 127.10.0.0/16)',
+      "(the defaults are --subnet 127.1.0.0/24, --task-subnet 127.20.0.0/16, --vip-subnet 127.10.0.0/16 and --network-pool the upper half of the --subnet's /16, 127.1.128.0/17)",
   });
+  t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.25.200.0/24' }), { message: /^--vip-subnet 127\.25\.200\.0\/24 and --network-pool 127\.25\.128\.0\/17 overlap/ },
+    'the network pool derived from the node block (the upper half of its /16) is checked too');
+  t.throws(() => new Cluster({ ...OWN, networkPool: '127.26.0.0/17' }), { message: /^--task-subnet 127\.26\.0\.0\/16 and --network-pool 127\.26\.0\.0\/17 overlap/ });
+  t.throws(() => new Cluster({ ...OWN, networkPool: '10.0.0.0/16' }), { message: /^--network-pool 10\.0\.0\.0\/16 is not inside 127\.0\.0\.0\/8/ });
   t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.25.0.0/16' }), { message: /^--subnet 127\.25\.0\.0\/24 and --vip-subnet 127\.25\.0\.0\/16 overlap/ },
     'a node block inside the VIP block');
   t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.26.128.0/17' }), { message: /^--task-subnet 127\.26\.0\.0\/16 and --vip-subnet 127\.26\.128\.0\/17 overlap/ },
@@ -17,10 +21,11 @@ t.test('overlapping blocks are refused, naming both flags', async (t) => {
   await t.resolves(async () => { await new Cluster({ ...OWN, vipSubnet: '127.25.1.0/24' }).close(); }, 'adjacent blocks share nothing');
 });
 
-t.test('a DNS address inside the task or VIP block is refused', async (t) => {
+t.test('a DNS address inside the task, VIP or network block is refused', async (t) => {
   t.throws(() => new Cluster({ ...OWN, dns: '127.26.0.53' }), {
-    message: "--dns 127.26.0.53 is inside --task-subnet 127.26.0.0/16, whose addresses go to tasks: choose a DNS address outside the task and VIP blocks (Swarm's is 127.0.0.11)",
+    message: "--dns 127.26.0.53 is inside --task-subnet 127.26.0.0/16, whose addresses go to tasks: choose a DNS address outside the task, VIP and network blocks (Swarm's is 127.0.0.11)",
   });
+  t.throws(() => new Cluster({ ...OWN, dns: '127.25.130.1' }), { message: /^--dns 127\.25\.130\.1 is inside --network-pool 127\.25\.128\.0\/17/ });
   t.throws(() => new Cluster({ ...OWN, dns: '127.27.255.255:5353' }), { message: /^--dns 127\.27\.255\.255 is inside --vip-subnet 127\.27\.0\.0\/16, whose addresses go to services' VIPs/ });
 });
 

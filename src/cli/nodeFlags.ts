@@ -13,6 +13,7 @@ export const NODE_FLAGS: readonly FlagSpec[] = [
   { name: 'socket-dir', kind: 'string', valueName: 'dir', help: 'Directory of the engine API sockets, <dir>/<node address>.sock, owner only', defaultText: '$XDG_RUNTIME_DIR/routemesh, /run/routemesh as root, else /tmp/routemesh-<uid>' },
   { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
   { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
+  { name: 'network-pool', kind: 'string', valueName: 'cidr', help: "Loopback blocks of networks (each network's subnet maps one to one onto a block of it)", defaultText: "the upper half of the node subnet's /16, 127.1.128.0/17" },
   { name: 'dns', kind: 'string', valueName: 'addr[:port]', help: 'Embedded DNS server (without a port: 53, or an unprivileged one if 53 cannot be bound)', defaultText: '127.0.0.11' },
   { name: 'dns-upstream', kind: 'list', valueName: 'addr[:port]', help: 'Resolver on loopback for names the cluster does not own (repeatable; default: those of /etc/resolv.conf on loopback)' },
   { name: 'dns-vip-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming a VIP may be cached', defaultText: '10m' },
@@ -29,6 +30,8 @@ export interface NodeSettings {
   socketDir?: string;
   taskSubnet: string;
   vipSubnet: string;
+  /** Absent: derived from the node addresses (the engine's defaultNetworkPool). */
+  networkPool?: string;
   dns: string;
   dnsUpstreams?: string[];
   dnsVipTtl: number;
@@ -48,6 +51,7 @@ export function nodeSettings(args: ParsedArgs): NodeSettings {
     ...(args.string('socket-dir') ? { socketDir: path.resolve(args.string('socket-dir')!) } : {}),
     taskSubnet: cidr(args, 'task-subnet', '127.20.0.0/16'),
     vipSubnet: cidr(args, 'vip-subnet', '127.10.0.0/16'),
+    ...(args.string('network-pool') !== undefined ? { networkPool: cidr(args, 'network-pool', '127.1.128.0/17') } : {}),
     ...heartbeat(args),
     ...fencePeriod(args),
     ...maxReplicas(args),
@@ -66,6 +70,7 @@ export function nodeSettingsArgs(settings: NodeSettings): string[] {
     ...(settings.socketDir !== undefined ? ['--socket-dir', settings.socketDir] : []),
     '--task-subnet', settings.taskSubnet,
     '--vip-subnet', settings.vipSubnet,
+    ...(settings.networkPool !== undefined ? ['--network-pool', settings.networkPool] : []),
     '--dns', settings.dns,
     ...(settings.dnsUpstreams ?? []).flatMap((upstream) => ['--dns-upstream', upstream]),
     '--dns-vip-ttl', `${settings.dnsVipTtl}s`,

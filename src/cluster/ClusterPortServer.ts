@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../swarm/index.js';
 import type { Dispatcher } from './Dispatcher.js';
 import { ENGINE_PREFIX, PATHS } from './protocol.js';
-import type { JoinRequest, StatusReport } from './protocol.js';
+import type { JoinRequest, NetworkRequest, StatusReport } from './protocol.js';
 import type { Pong } from './ManagerLink.js';
 
 const MAX_BODY_BYTES = 8 << 20;
@@ -118,6 +118,8 @@ export class ClusterPortServer {
         d.applied(field(body, 'nodeId', 'string'), field(body, 'seq', 'number'));
         return answer(res, {});
       }
+      case `POST ${PATHS.networks}`:
+        return answer(res, d.networks(asNetworkRequest(await readJson(req))));
       case `POST ${PATHS.leave}`:
         d.leave(field(await readJson(req), 'nodeId', 'string'));
         return answer(res, {});
@@ -219,4 +221,26 @@ function asJoin(body: unknown): JoinRequest {
   }
   if (nodeId !== undefined) request.nodeId = String(nodeId);
   return request;
+}
+
+/** A network request's fields checked as far as their types go (the manager checks the rest). */
+function asNetworkRequest(body: unknown): NetworkRequest {
+  const nodeId = field(body, 'nodeId', 'string');
+  const op = field(body, 'op', 'string');
+  const b = body as Record<string, unknown>;
+  switch (op) {
+    case 'create':
+      return { nodeId, op, request: b.request };
+    case 'remove':
+      return { nodeId, op, ref: field(body, 'ref', 'string') };
+    case 'attach': {
+      const aliases = b.aliases ?? [];
+      if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string')) throw new SwarmError('invalid_argument', 'aliases must be a list of names');
+      return { nodeId, op, containerId: field(body, 'containerId', 'string'), containerName: field(body, 'containerName', 'string'), network: field(body, 'network', 'string'), aliases: aliases as string[] };
+    }
+    case 'detach':
+      return { nodeId, op, containerId: field(body, 'containerId', 'string') };
+    default:
+      throw new SwarmError('invalid_argument', `op must be create, remove, attach or detach, got ${JSON.stringify(op)}`);
+  }
 }

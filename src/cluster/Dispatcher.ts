@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
 import type { Manager, StoreChange, StoreKind, Timer } from '../swarm/index.js';
-import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
+import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
 import { allData, neededBy, workerChanges, workerLists } from './secretsForNode.js';
 
@@ -97,6 +97,26 @@ export class Dispatcher {
   }
 
   /** Throws not_found unless the node is a member of the swarm. */
+  /** A node's network request (see NetworkRequest): what it asks of the control plane, for one of its own. */
+  networks(request: NetworkRequest): NetworkAnswer {
+    this.checkMember(request.nodeId);
+    const manager = this.#manager;
+    switch (request.op) {
+      case 'create': {
+        const network = manager.createNetwork(request.request, request.nodeId);
+        return { network };
+      }
+      case 'remove':
+        manager.removeNetwork(request.ref, request.nodeId);
+        return {};
+      case 'attach':
+        return manager.attachContainer(request.nodeId, request);
+      case 'detach':
+        manager.detachContainer(request.containerId);
+        return {};
+    }
+  }
+
   checkMember(nodeId: string): void {
     if (!this.#manager.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
   }

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { PLAIN_KINDS, SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
 import type { SwarmErrorCode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
-import type { JoinAnswer, JoinRequest, SessionMessage, StatusReport } from './protocol.js';
+import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport } from './protocol.js';
 
 export interface ManagerLinkOptions {
   nodeId: string;
@@ -199,6 +199,20 @@ export class ManagerLink extends EventEmitter {
       }, this.#fenceAckTimeoutMs);
       this.#waiters.push({ seq, release: () => { clearTimeout(timer); release(); } });
     });
+  }
+
+  /**
+   * A network request to the leader (see NetworkRequest): to the manager this link follows, or the leader
+   * it names. Its refusal is the manager's, as a ClusterRequestError.
+   */
+  async networks(request: DistributiveOmit<NetworkRequest, 'nodeId'>): Promise<NetworkAnswer> {
+    const body = { ...request, nodeId: this.nodeId };
+    try {
+      return await post<NetworkAnswer>(this.#agent, this.#managers[this.#current]!, PATHS.networks, body);
+    } catch (error) {
+      if (!(error instanceof ClusterRequestError) || !error.leader) throw error;
+      return post<NetworkAnswer>(this.#agent, error.leader, PATHS.networks, body);
+    }
   }
 
   async leave(): Promise<void> {
@@ -512,3 +526,5 @@ function errorOf(status: number, text: string): ClusterRequestError {
 export function asSwarmError(error: ClusterRequestError): SwarmError {
   return new SwarmError(error.code === 'unreachable' ? 'unavailable' : error.code, error.message);
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

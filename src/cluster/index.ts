@@ -1,6 +1,6 @@
 // The cluster protocol: how nodes reach the swarm's managers over the cluster port (see protocol.ts).
 export { CLUSTER_PORT, ENGINE_PREFIX } from './protocol.js';
-export type { JoinAnswer, JoinRequest, SessionMessage } from './protocol.js';
+export type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage } from './protocol.js';
 export { Dispatcher } from './Dispatcher.js';
 export { ClusterPortServer } from './ClusterPortServer.js';
 export { ManagerLink, ClusterRequestError, asSwarmError } from './ManagerLink.js';

@@ -1,7 +1,7 @@
 // The cluster protocol on a manager's cluster port (2377), as its messages and paths: what a node sends a
 // manager (join, heartbeats, task status, what its mesh has applied, leave) and the one stream a manager
 // sends each node (the whole cluster view, then numbered changes). HTTP/1.1 and JSON: curl can read it.
-import type { NodeRole, PlainKind, PlainLists, PlainObjects, Service, StoreKind, SwarmNode, SwarmState, Task, TaskStatusReport } from '../swarm/index.js';
+import type { ContainerEndpoint, Network, NodeRole, PlainKind, PlainLists, PlainObjects, Service, StoreKind, SwarmNode, SwarmState, Task, TaskStatusReport } from '../swarm/index.js';
 
 export const CLUSTER_PORT = 2377;
 
@@ -14,6 +14,8 @@ export const PATHS = {
   leave: '/v1/leave',
   /** Any manager: `{leader}`, whether it leads. */
   ping: '/v1/ping',
+  /** Node → leader: its own networks and its containers' places on networks (NetworkRequest). */
+  networks: '/v1/networks',
 } as const;
 
 /** Where a manager that is not the leader sends engine API requests that need the leader. */
@@ -70,3 +72,20 @@ export type SessionMessage =
   | { type: 'alive' }
   /** This node was removed from the swarm (`node rm --force`): it leaves. */
   | { type: 'removed' };
+
+/**
+ * What a node asks the leader of networks, as Swarm's network attachments: the addresses of every network
+ * are handed out by the leader, since one host's blocks are shared. `create`/`remove` are the node's own
+ * (bridge) networks; `attach`/`detach` a standalone container's places.
+ */
+export type NetworkRequest =
+  | { nodeId: string; op: 'create'; request: unknown }
+  | { nodeId: string; op: 'remove'; ref: string }
+  | { nodeId: string; op: 'attach'; containerId: string; containerName: string; network: string; aliases: string[] }
+  | { nodeId: string; op: 'detach'; containerId: string };
+
+/** The leader's answer: the network concerned (as stored) and, for `attach`, the container's place on it. */
+export interface NetworkAnswer {
+  network?: Network;
+  endpoint?: ContainerEndpoint;
+}

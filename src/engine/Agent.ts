@@ -28,6 +28,8 @@ export interface AgentOptions {
   fencePeriodMs?: number;
   /** Where its task containers' events go (create, start, die, destroy), for `docker events`. */
   events?: EventSink;
+  /** Whether a connection from `source` may reach a task's address on `network` (absent: any may). */
+  admits?: (network: string, source: string | undefined) => boolean;
 }
 
 const DEFAULT_FENCE_PERIOD_MS = 2000;
@@ -68,6 +70,7 @@ export class Agent {
   #events: EventSink | undefined;
   /** The containers of the tasks this agent started, by task ID, until their task is gone. */
   #containers = new Map<string, TaskContainer>();
+  #admits: AgentOptions['admits'];
   /** Tasks this agent has started (or is starting), by task ID. */
   #running = new Map<string, RunEntry>();
   /** The tasks to look at in the next sync: those of this node that changed, or all of them. */
@@ -96,6 +99,7 @@ export class Agent {
     this.#log = options.log ?? (() => {});
     this.#fencePeriodMs = options.fencePeriodMs ?? DEFAULT_FENCE_PERIOD_MS;
     this.#events = options.events;
+    this.#admits = options.admits;
   }
 
   start(): void {
@@ -217,6 +221,10 @@ export class Agent {
       ...(task.Slot !== undefined ? { slot: task.Slot } : {}),
       hostname: task.Hostname ?? task.ID.slice(0, 12),
       address: task.Endpoint!.Addr,
+      networkAddresses: (task.NetworksAttachments ?? []).flatMap((a) => (a.LoopbackAddresses ?? []).map((cidr) => ({
+        network: a.Network.ID, name: a.Network.Spec.Name, address: cidr.split('/')[0]!,
+      }))),
+      ...(this.#admits ? { admits: this.#admits } : {}),
       image: container.Image,
       ...(container.Command ? { command: container.Command } : {}),
       ...(container.Args ? { args: container.Args } : {}),

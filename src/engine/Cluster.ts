@@ -8,7 +8,7 @@ import type { RuntimeOptions } from '../runtime/index.js';
 import { vipRouteKey } from '../mesh/index.js';
 import type { Engine } from './Engine.js';
 import { NodeDaemon } from './NodeDaemon.js';
-import { DEFAULT_BLOCKS, checkBlocks, hostUpstreams, loopbackUpstream } from './addressChecks.js';
+import { DEFAULT_BLOCKS, checkBlocks, defaultNetworkPool, hostUpstreams, loopbackUpstream } from './addressChecks.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -20,6 +20,8 @@ export interface ClusterOptions {
   socketDir?: string;
   taskSubnet: string;
   vipSubnet: string;
+  /** Where networks' loopback blocks come from; absent: the upper half of the subnet's /16 (127.1.128.0/17 for 127.1.0.0/24). */
+  networkPool?: string;
   /** Engines up but not in a swarm, like fresh machines (`docker swarm init` comes later). */
   bare: boolean;
   /** How often nodes send heartbeats (Swarm: 5 s); a node is Down after three missed. */
@@ -98,7 +100,8 @@ export class Cluster {
       throw new Error(`--managers must be between 1 and the number of nodes (${nodes}), got ${managers}`);
     }
     // Checked now, not at `swarm init`: a bad block must stop the start before anything listens.
-    checkBlocks([['--subnet', subnet], ['--task-subnet', this.options.taskSubnet], ['--vip-subnet', this.options.vipSubnet]]);
+    this.options.networkPool ??= defaultNetworkPool(subnet);
+    checkBlocks([['--subnet', subnet], ['--task-subnet', this.options.taskSubnet], ['--vip-subnet', this.options.vipSubnet], ['--network-pool', this.options.networkPool]]);
     const block = parseCidr(subnet);
     const { maxReplicas } = this.options;
     if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1)) throw new Error(`--max-replicas must be 1 or more, got ${maxReplicas}`);

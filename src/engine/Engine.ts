@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
+import type { ClusterView, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
 import { NANOS_PER_MS, isTerminal } from '../swarm/index.js';
 import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
@@ -12,6 +12,7 @@ import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { Volumes } from './Volumes.js';
+import { NodeNetworks } from './NodeNetworks.js';
 import type { HostServices } from './HostServices.js';
 import { ClusterStateMetrics } from './ClusterStateMetrics.js';
 import { MetricsServer } from './MetricsServer.js';
@@ -73,8 +74,6 @@ export interface EngineOptions {
   onMembership?: (identity: NodeIdentity | undefined) => void;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
   requestHeadTimeoutMs?: number;
-  /** Addresses for standalone containers on networks other than the host's; absent, `docker run` needs `--network host`. */
-  containerNetworking?: ContainerNetworking;
   log?: (line: string) => void;
 }
 
@@ -112,6 +111,8 @@ export interface NodeIdentity {
 }
 
 export class Engine implements EngineContext {
+  /** Its bridge networks and its containers' places on networks, granted by the leader (ContainerNetworking). */
+  readonly networks: NodeNetworks;
   readonly hostname: string;
   readonly address: string;
   readonly engineLabels: Readonly<Record<string, string>>;
@@ -162,6 +163,7 @@ export class Engine implements EngineContext {
     this.#directory = options.directory;
     this.#host = options.host;
     this.#log = options.log ?? (() => {});
+    this.networks = new NodeNetworks(() => this.#membership?.link, this.events);
     this.#fencePeriodMs = options.fencePeriodMs;
     this.volumes = new Volumes({ ...(options.volumesDir ? { dir: options.volumesDir } : {}), events: this.events });
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
@@ -176,7 +178,7 @@ export class Engine implements EngineContext {
         const m = this.#membership;
         return { tasks: m ? m.link.view.tasksOfNode(m.nodeId) : [], service: (id) => m?.link.view.service(id) };
       },
-      ...(options.containerNetworking ? { networking: options.containerNetworking } : {}),
+      networking: this.networks,
       events: this.events,
       volumes: () => this.#volumeUsage(),
     });
@@ -269,6 +271,11 @@ export class Engine implements EngineContext {
   #leaderOf(m: Membership): string | undefined {
     const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
     return leader && clusterAddrOf(leader);
+  }
+
+  nodeView(): { view: ClusterView; nodeId: string } | undefined {
+    const m = this.#membership;
+    return m && { view: m.link.view, nodeId: m.nodeId };
   }
 
   managerView(): { nodes: readonly SwarmNode[]; cluster: Record<string, unknown> | undefined } {
@@ -566,6 +573,11 @@ export class Engine implements EngineContext {
       throw error;
     }
     const view = link.view;
+    const mesh = new Mesh({
+      node: this.hostname, address: this.address, view, log: this.#log,
+      ...(this.#host ? { dns: this.#host, vips: this.#host } : {}),
+      ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
+    });
     const agent = new Agent({
       nodeId,
       link: { view, reportTaskStatus: (id, report) => link.reportTaskStatus(id, report), fenced: () => link.fenced() },
@@ -573,12 +585,9 @@ export class Engine implements EngineContext {
       events: this.events,
       volumes: this.volumes,
       log: this.#log,
+      // A task's address on a network admits what the node's mesh says that network's VIP admits.
+      admits: (network, source) => mesh.membership.admits(network, source),
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
-    });
-    const mesh = new Mesh({
-      node: this.hostname, address: this.address, view, log: this.#log,
-      ...(this.#host ? { dns: this.#host, vips: this.#host } : {}),
-      ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
     });
     const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
     this.#resuming = false;

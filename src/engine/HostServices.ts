@@ -2,7 +2,7 @@
 // the VIPs (whose listeners the engine's mesh opens while held() says so). Every engine of a host has
 // one, all naming one lock, so exactly one serves; when it stops or dies another takes over.
 import { DNS_PORT, DnsServer } from '../vip-dns/index.js';
-import type { DnsServerOptions, ServiceRecord } from '../vip-dns/index.js';
+import type { DnsServerOptions, ScopeOf, ServiceRecord } from '../vip-dns/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { DnsSink, VipHolding } from '../mesh/index.js';
 import { HostLock } from './HostLock.js';
@@ -59,8 +59,8 @@ export class HostServices implements VipHolding, DnsSink {
     return () => this.#listeners.delete(listener);
   }
 
-  setRecords(records: readonly ServiceRecord[]): void {
-    this.dnsServer.setRecords(records);
+  setRecords(records: readonly ServiceRecord[], scopeOf?: ScopeOf): void {
+    this.dnsServer.setRecords(records, scopeOf);
   }
 
   /**

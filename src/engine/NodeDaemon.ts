@@ -21,7 +21,7 @@ import { defaultSocketDir } from './EngineSocket.js';
 import { processRegistry } from './processRegistry.js';
 import { clusterPortProbe, localPortProbe } from './probePort.js';
 import type { ReservedPort } from './probePort.js';
-import { checkDnsAddress, checkNodeAddress, flagValue, hostUpstreams, loopbackUpstream } from './addressChecks.js';
+import { checkDnsAddress, checkNodeAddress, defaultNetworkPool, flagValue, hostUpstreams, loopbackUpstream } from './addressChecks.js';
 
 export interface NodeOptions {
   hostname: string;
@@ -36,6 +36,8 @@ export interface NodeOptions {
   socketDir?: string;
   taskSubnet: string;
   vipSubnet: string;
+  /** Where networks' loopback blocks come from; absent: the upper half of the /16 of `address` (defaultNetworkPool). */
+  networkPool?: string;
   /** The embedded DNS server, `ADDR[:PORT]`, held by one node per host. */
   dns: string;
   /** Where other names go, each `ADDR[:PORT]` on loopback; absent: /etc/resolv.conf's on loopback. */
@@ -90,14 +92,20 @@ export class NodeDaemon implements SwarmDirectory {
   /** What the DNS server says of /etc/resolv.conf's resolvers beyond loopback, if it serves. */
   #upstreamsNote: string | undefined;
 
+  /** Where networks' loopback blocks come from (the leader hands them out). */
+  get networkPool(): string {
+    return this.#options.networkPool ?? defaultNetworkPool(this.#options.address);
+  }
+
   constructor(options: NodeOptions, shared?: SharedByNodes) {
     this.#options = options;
     this.#log = options.log ?? (() => {});
     this.#shared = shared;
     this.#probeHere = localPortProbe(options.address, () => this.#reservedPorts());
-    checkNodeAddress(options.address, options);
+    const blocks = { ...options, networkPool: this.networkPool };
+    checkNodeAddress(options.address, blocks);
     const dns = flagValue('--dns', () => parseDnsAddress(options.dns, 0));
-    checkDnsAddress(dns.address, options);
+    checkDnsAddress(dns.address, blocks);
     // Said by the node that serves DNS only, not once per node process.
     const upstreams = shared?.upstreams ?? options.dnsUpstreams?.map(loopbackUpstream) ?? hostUpstreams((line) => { this.#upstreamsNote = line; });
     const metrics = options.metricsPort !== undefined;
@@ -108,7 +116,7 @@ export class NodeDaemon implements SwarmDirectory {
       dns: {
         address: dns.address,
         port: dns.port,
-        zone: { vipTtl: options.dnsVipTtl ?? 600, taskTtl: options.dnsTaskTtl ?? 5, ownedBlocks: [options.vipSubnet, options.taskSubnet] },
+        zone: { vipTtl: options.dnsVipTtl ?? 600, taskTtl: options.dnsTaskTtl ?? 5, ownedBlocks: [options.vipSubnet, options.taskSubnet, this.networkPool] },
         upstreams,
         ...(options.dnsForwardTimeoutMs !== undefined ? { forwardTimeoutMs: options.dnsForwardTimeoutMs } : {}),
         ...(options.log ? { log: options.log } : {}),
@@ -149,6 +157,7 @@ export class NodeDaemon implements SwarmDirectory {
       ...(restore ? { restore } : {}),
       taskSubnet: options.taskSubnet,
       vipSubnet: options.vipSubnet,
+      networkPool: this.networkPool,
       ...(options.heartbeatPeriodMs ? { heartbeatPeriodMs: options.heartbeatPeriodMs } : {}),
       ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
       ...(options.log ? { log: options.log } : {}),

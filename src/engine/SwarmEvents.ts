@@ -4,7 +4,7 @@
 // Read from the node's own copy of the view, which every manager keeps (the leader's node too), so each
 // manager shows each event once; a worker has none, as on Docker.
 import { replicasOf } from '../swarm/index.js';
-import type { Service, Store, StoreChange, StoreKind, StoreObject, SwarmNode } from '../swarm/index.js';
+import type { Network, Service, Store, StoreChange, StoreKind, StoreObject, SwarmNode } from '../swarm/index.js';
 import type { EventSink, EventType } from './EventSink.js';
 
 interface SwarmKind {
@@ -13,13 +13,17 @@ interface SwarmKind {
   name?(object: StoreObject): string;
   /** What an update changed, as Docker's attributes say it. */
   changes?(now: StoreObject, before: StoreObject): Record<string, string>;
+  /** Whether this event is the swarm's to announce (absent: every one is). */
+  announces?(object: StoreObject, action: 'create' | 'update' | 'remove'): boolean;
 }
 
 /** The Store's kinds that have swarm events (tasks have none, as in Docker): a new kind needs one line. */
 const KINDS: { [K in StoreKind]?: SwarmKind } = {
   node: { type: 'node', name: (node) => nodeName(node as SwarmNode), changes: (now, before) => nodeChanges(now as SwarmNode, before as SwarmNode) },
   service: { type: 'service', changes: (now, before) => serviceChanges(now as Service, before as Service) },
-  network: { type: 'network' },
+  // A bridge network is its node's: that node says so, in its local events (NodeNetworks). A swarm network
+  // is never updated by a user; its writes are containers coming and going, which are connect/disconnect.
+  network: { type: 'network', announces: (network, action) => (network as Network).Spec.Scope !== 'local' && action !== 'update' },
   secret: { type: 'secret' },
   config: { type: 'config' },
 };
@@ -51,17 +55,21 @@ export class SwarmEvents {
     const now = op === 'put' ? this.#view.object(kind, id) : undefined;
     const { type, name, changes } = described;
     const nameOf = (object: StoreObject): string => (name ? name(object) : (object as { Spec?: { Name?: string } }).Spec?.Name ?? '');
+    const announces = (object: StoreObject, action: 'create' | 'update' | 'remove'): boolean => described.announces?.(object, action) ?? true;
     if (!now) {
       if (!before) return;
       seen.delete(id);
-      this.#record(type, 'remove', id, { name: nameOf(before) });
+      if (announces(before, 'remove')) this.#record(type, 'remove', id, { name: nameOf(before) });
       return;
     }
     // A resync writes every object again: only a new version is a change.
     if (before?.Version.Index === now.Version.Index) return;
     seen.set(id, now);
-    if (!before) this.#record(type, 'create', id, { name: nameOf(now) });
-    else this.#record(type, 'update', id, { name: nameOf(now), ...changes?.(now, before) });
+    if (!before) {
+      if (announces(now, 'create')) this.#record(type, 'create', id, { name: nameOf(now) });
+    } else if (announces(now, 'update')) {
+      this.#record(type, 'update', id, { name: nameOf(now), ...changes?.(now, before) });
+    }
   }
 
   #record(type: EventType, action: string, id: string, attributes: Record<string, string>): void {

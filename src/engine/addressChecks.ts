@@ -9,6 +9,29 @@ import type { Upstream } from '../vip-dns/index.js';
 export const DEFAULT_BLOCKS = { subnet: '127.1.0.0/24', taskSubnet: '127.20.0.0/16', vipSubnet: '127.10.0.0/16', dns: '127.0.0.11' };
 
 /**
+ * Where networks' loopback blocks come from unless `--network-pool` says: the upper half of the /16 of
+ * the nodes' block (127.1.128.0/17 for 127.1.0.0/24), so every node of one cluster derives the same.
+ */
+export function defaultNetworkPool(nodeAddress: string): string {
+  return `127.${nodeAddress.split('.')[1]}.128.0/17`;
+}
+
+/** The blocks whose addresses go to tasks, VIPs and networks: nothing else may take one of theirs. */
+export interface AddressBlocks {
+  taskSubnet: string;
+  vipSubnet: string;
+  networkPool: string;
+}
+
+function ownedBlocks(blocks: AddressBlocks): (readonly ['--task-subnet' | '--vip-subnet' | '--network-pool', string, string])[] {
+  return [
+    ['--task-subnet', blocks.taskSubnet, 'tasks'],
+    ['--vip-subnet', blocks.vipSubnet, "services' VIPs"],
+    ['--network-pool', blocks.networkPool, "networks' tasks and VIPs"],
+  ];
+}
+
+/**
  * Node, task and VIP addresses come from blocks that must not share an address: the allocator would hand
  * a node's address to a task or a VIP, and its listeners would collide. Each block is `[flag, CIDR]`.
  */
@@ -24,35 +47,36 @@ export function checkBlocks(blocks: readonly (readonly [string, string])[]): voi
     for (const b of parsed.slice(i + 1)) {
       if (a.cidr.base < b.cidr.base + b.cidr.size && b.cidr.base < a.cidr.base + a.cidr.size) {
         throw new Error(`${a.flag} ${a.text} and ${b.flag} ${b.text} overlap: give each a block of its own ` +
-          `(the defaults are --subnet ${DEFAULT_BLOCKS.subnet}, --task-subnet ${DEFAULT_BLOCKS.taskSubnet} and --vip-subnet ${DEFAULT_BLOCKS.vipSubnet})`);
+          `(the defaults are --subnet ${DEFAULT_BLOCKS.subnet}, --task-subnet ${DEFAULT_BLOCKS.taskSubnet}, --vip-subnet ${DEFAULT_BLOCKS.vipSubnet} ` +
+          `and --network-pool the upper half of the --subnet's /16, ${defaultNetworkPool(DEFAULT_BLOCKS.subnet)})`);
       }
     }
   });
 }
 
-/** A node's own address: on loopback, outside the task and VIP blocks (their addresses go to tasks and VIPs). */
-export function checkNodeAddress(address: string, blocks: { taskSubnet: string; vipSubnet: string }): void {
+/** A node's own address: on loopback, outside the task, VIP and network blocks (their addresses go to tasks and VIPs). */
+export function checkNodeAddress(address: string, blocks: AddressBlocks): void {
   if (!isIPv4(address) || !isLoopback(address)) {
     throw new Error(`--address ${address} is not an IPv4 address in 127.0.0.0/8: routemesh's nodes live on this machine's loopback; choose one like 127.1.0.4`);
   }
-  checkBlocks([['--task-subnet', blocks.taskSubnet], ['--vip-subnet', blocks.vipSubnet]]);
+  checkBlocks(ownedBlocks(blocks).map(([flag, text]) => [flag, text] as const));
   const ip = ipToInt(address);
-  for (const [flag, text] of [['--task-subnet', blocks.taskSubnet], ['--vip-subnet', blocks.vipSubnet]] as const) {
+  for (const [flag, text, what] of ownedBlocks(blocks)) {
     const { base, size } = parseCidr(text);
-    if (ip >= base && ip < base + size) throw new Error(`--address ${address} is inside ${flag} ${text}, whose addresses go to ${flag === '--task-subnet' ? 'tasks' : "services' VIPs"}: choose one outside it`);
+    if (ip >= base && ip < base + size) throw new Error(`--address ${address} is inside ${flag} ${text}, whose addresses go to ${what}: choose one outside it`);
   }
 }
 
-/** The DNS server listens on loopback, outside the task and VIP blocks, whose addresses go to tasks and services. */
-export function checkDnsAddress(address: string, blocks: { taskSubnet: string; vipSubnet: string }): void {
+/** The DNS server listens on loopback, outside the task, VIP and network blocks, whose addresses go to tasks and services. */
+export function checkDnsAddress(address: string, blocks: AddressBlocks): void {
   if (!isLoopback(address)) throw new Error(`--dns ${address} is not a loopback address: choose one in 127.0.0.0/8 (Swarm's is ${DEFAULT_BLOCKS.dns})`);
   if (!isIPv4(address)) return;
   const ip = ipToInt(address);
-  for (const [flag, text] of [['--task-subnet', blocks.taskSubnet], ['--vip-subnet', blocks.vipSubnet]] as const) {
+  for (const [flag, text, what] of ownedBlocks(blocks)) {
     const { base, size } = parseCidr(text);
     if (ip >= base && ip < base + size) {
-      throw new Error(`--dns ${address} is inside ${flag} ${text}, whose addresses go to ${flag === '--task-subnet' ? 'tasks' : "services' VIPs"}: ` +
-        `choose a DNS address outside the task and VIP blocks (Swarm's is ${DEFAULT_BLOCKS.dns})`);
+      throw new Error(`--dns ${address} is inside ${flag} ${text}, whose addresses go to ${what}: ` +
+        `choose a DNS address outside the task, VIP and network blocks (Swarm's is ${DEFAULT_BLOCKS.dns})`);
     }
   }
 }
@@ -86,10 +110,13 @@ export function hostUpstreams(log?: (line: string) => void): Upstream[] {
  * What a node process checks of its addressing before it starts, as a one-process cluster checks it: `up`
  * for its nodes' block before it starts any (`subnet`), a node for its own `address`.
  */
-export function checkAddressing(options: { subnet?: string; address?: string; taskSubnet: string; vipSubnet: string; dns: string; dnsUpstreams?: string[] | undefined }): void {
-  if (options.subnet !== undefined) checkBlocks([['--subnet', options.subnet], ['--task-subnet', options.taskSubnet], ['--vip-subnet', options.vipSubnet]]);
-  if (options.address !== undefined) checkNodeAddress(options.address, options);
-  checkDnsAddress(flagValue('--dns', () => parseDnsAddress(options.dns, 0)).address, options);
+export function checkAddressing(options: { subnet?: string; address?: string; taskSubnet: string; vipSubnet: string; networkPool?: string | undefined; dns: string; dnsUpstreams?: string[] | undefined }): void {
+  const blocks = { ...options, networkPool: options.networkPool ?? defaultNetworkPool(options.subnet ?? options.address ?? DEFAULT_BLOCKS.subnet) };
+  if (options.subnet !== undefined) {
+    checkBlocks([['--subnet', options.subnet], ...ownedBlocks(blocks).map(([flag, text]) => [flag, text] as const)]);
+  }
+  if (options.address !== undefined) checkNodeAddress(options.address, blocks);
+  checkDnsAddress(flagValue('--dns', () => parseDnsAddress(options.dns, 0)).address, blocks);
   options.dnsUpstreams?.forEach(loopbackUpstream);
 }
 

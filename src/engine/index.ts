@@ -9,3 +9,6 @@ export { Agent } from './Agent.js';
 export type { AgentLink } from './Agent.js';
 export { NodeDaemon, startNode } from './NodeDaemon.js';
 export type { NodeHandle, NodeOptions } from './NodeDaemon.js';
+export { NodeNetworks } from './NodeNetworks.js';
+export type { ContainerAttachment, ContainerNetworking } from './ContainerNetworking.js';
+export type { EngineEvent, EventSink, EventType } from './EventSink.js';

@@ -12,7 +12,9 @@ import type { ForwardEvents, HttpTarget } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, StoreChange } from '../swarm/index.js';
 import type { BackendChange, BackendDesired } from '../lb/index.js';
-import type { ServiceRecord } from '../vip-dns/index.js';
+import type { ScopeOf, ServiceRecord } from '../vip-dns/index.js';
+import { NetworkMembership } from './NetworkMembership.js';
+import { containerRecords } from './dnsRecords.js';
 import { nodesUpOf, poolOrder } from './RoutingTable.js';
 import type { PublishedRoute } from './RoutingTable.js';
 import { MeshService } from './MeshService.js';
@@ -21,7 +23,8 @@ import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
 export interface DnsSink {
-  setRecords(records: readonly ServiceRecord[]): void;
+  /** `scopeOf`: the networks a query's source (a task) is on, whose names alone it is answered. */
+  setRecords(records: readonly ServiceRecord[], scopeOf?: ScopeOf): void;
 }
 
 /**
@@ -109,6 +112,8 @@ export class Mesh {
   /** How many pools each task is in (by label): metrics follow a task while it is in any. */
   #inPools = new Map<string, number>();
   #dirty: Dirty = { ...clean(), all: true };
+  /** A network changed: its containers' names may have. */
+  #containersChanged = false;
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
@@ -121,11 +126,18 @@ export class Mesh {
   readonly #poolViews = (): PoolView[] => [...this.#pools.values()].map((p) => ({ serviceName: p.serviceName, backends: p.pool.backends }));
   readonly #liveConnections = (): LiveConnection[] =>
     [...this.#clients].map(([socket, service]) => ({ service, read: socket.bytesRead, written: socket.bytesWritten }));
+  /** Which networks each task address is on: what network VIPs admit, and what DNS answers whom. */
+  readonly membership = new NetworkMembership();
   #onChange = (change: StoreChange): void => {
     if (change.kind === 'node') this.#dirty.all = true;
     else if (change.kind === 'service') this.#dirty.services.add(change.id);
-    else if (change.kind === 'task') this.#dirty.tasks.set(change.id, change.serviceId!);
-    else return;
+    else if (change.kind === 'task') {
+      this.#dirty.tasks.set(change.id, change.serviceId!);
+      this.membership.taskChanged(change.id, this.#view.task(change.id));
+    } else if (change.kind === 'network') {
+      this.membership.networksChanged(this.#view);
+      this.#containersChanged = true;
+    } else return;
     this.#queueSync();
   };
 
@@ -146,6 +158,7 @@ export class Mesh {
   start(): void {
     this.#metrics?.read(this.#poolViews, this.#liveConnections);
     this.#view.on('change', this.#onChange);
+    this.membership.reset(this.#view);
     if (this.#vips) this.#stopHearingVips = this.#vips.onChange(() => this.#syncAll());
     this.#syncAll();
   }
@@ -182,7 +195,8 @@ export class Mesh {
       for (const id of this.#services.keys()) dirty.services.add(id);
     }
     const moved = { joined: new Set<string>(), left: new Set<string>() };
-    let namesChanged = false;
+    let namesChanged = this.#containersChanged;
+    this.#containersChanged = false;
     /** Services whose part was made again from the store: their tasks' changes are in it. */
     const rebuilt = new Set<string>();
     for (const id of dirty.services) {
@@ -221,15 +235,24 @@ export class Mesh {
       list.forEach(([id, desired], i) => this.#count(before[i], desired?.label, moved));
     }
     // In the same step as the pools: a task is named in DNS exactly when it takes new connections.
-    if (this.#holdsVipsNow && (namesChanged || dirty.all)) this.#dns?.setRecords(this.#records());
+    if (this.#holdsVipsNow && (namesChanged || dirty.all)) this.#dns?.setRecords(this.#records(), this.#scopeOf);
     if (this.#metrics) {
       if (dirty.all) this.#metrics.tasksInPools(new Set(this.#inPools.keys()));
       else if (moved.joined.size || moved.left.size) this.#metrics.tasksMoved(moved.joined, moved.left);
     }
   }
 
+  /**
+   * A DNS query's source as a task or container on networks: the networks of the one holding the address. A
+   * task on ingress alone, like any other source, gets the unscoped answers (ingress has no names of its own).
+   */
+  readonly #scopeOf: ScopeOf = (source) => {
+    const networks = this.membership.networksOf(source);
+    return networks?.size ? networks : undefined;
+  };
+
   #records(): ServiceRecord[] {
-    return [...this.#services.values()].map((s) => s.record());
+    return [...[...this.#services.values()].map((s) => s.record()), ...containerRecords(this.#view.all('network'))];
   }
 
   /**
@@ -241,6 +264,7 @@ export class Mesh {
     const service = this.#view.service(serviceId);
     const next = service && new MeshService(service, this.#view.tasksOfService(serviceId), this.#nodesUp, {
       withVips: this.#holdsVipsNow, ...(this.#localNode ? { localNode: this.#localNode } : {}),
+      networkName: (id: string) => this.#view.get('network', id)?.Spec.Name,
     }, previous?.ports);
     if (next) this.#services.set(serviceId, next);
     else this.#services.delete(serviceId);
@@ -352,6 +376,11 @@ export class Mesh {
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
       const t = listener.target;
+      // A network's VIP refuses a task that is not on its network (isolation, as separate overlays give).
+      if (t.route.network && !this.membership.admits(t.route.network, socket.remoteAddress)) {
+        socket.resetAndDestroy();
+        return;
+      }
       this.#clients.set(socket, t.route.serviceName);
       socket.once('close', () => {
         this.#clients.delete(socket);

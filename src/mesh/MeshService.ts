@@ -8,6 +8,7 @@ import type { ServiceRecord, TaskRecord } from '../vip-dns/index.js';
 import { backendFor, poolStateOf, serviceRoutingTable, servicePorts, sortedPorts } from './RoutingTable.js';
 import type { RoutingOptions, RoutingTable, ServicePort } from './RoutingTable.js';
 import { networksOf, serviceRecord, taskRecord } from './dnsRecords.js';
+import type { NetworkName } from './dnsRecords.js';
 
 /** A pool of the service and what picks its members from the service's tasks. */
 interface PoolOf {
@@ -32,12 +33,15 @@ export class MeshService {
   readonly #networks = new Map<string, number>();
   readonly #taskNetworks = new Map<string, readonly string[]>();
   #record: ServiceRecord | undefined;
+  readonly #networkName: NetworkName | undefined;
   /** Goes up each time a name the DNS server holds for the service changes. */
   namesVersion = 0;
 
   /** `remembered`: the ports the service's previous state had shown. */
-  constructor(service: Service, tasks: readonly Task[], nodesUp: ReadonlySet<string>, options: RoutingOptions, remembered: readonly ServicePort[] = []) {
+  constructor(service: Service, tasks: readonly Task[], nodesUp: ReadonlySet<string>, options: RoutingOptions & { networkName?: NetworkName },
+    remembered: readonly ServicePort[] = []) {
     this.#service = service;
+    this.#networkName = options.networkName;
     const ports = new Map<string, ServicePort>();
     for (const port of [...remembered, ...servicePorts(service, tasks)]) ports.set(`${port.port}/${port.protocol}`, port);
     this.ports = sortedPorts(ports.values());
@@ -82,7 +86,7 @@ export class MeshService {
 
   /** The service's record for the DNS server: the same object until one of its names changes. */
   record(): ServiceRecord {
-    this.#record ??= serviceRecord(this.#service, [...this.#serving.values()], this.ports, this.#networks.keys());
+    this.#record ??= serviceRecord(this.#service, [...this.#serving.values()], this.ports, this.#networks.keys(), this.#networkName);
     return this.#record;
   }
 

@@ -10,6 +10,8 @@ export interface PublishedRoute {
   key: string;
   /** Where to listen: the service's VIP, or (absent) the node's own address. */
   vip?: string;
+  /** A VIP on a network (not ingress): the network's ID, whose tasks alone it admits among tasks (see Membership). */
+  network?: string;
   publishedPort: number;
   protocol: Protocol;
   serviceId: string;
@@ -122,6 +124,13 @@ export function vipOf(service: Service): string | undefined {
   return service.Endpoint.VirtualIPs?.[0]?.Addr.split('/')[0];
 }
 
+/** Every VIP of the service where it really listens: ingress's, then one in each of its networks' loopback blocks. */
+export function vipsOf(service: Service): { address: string; network?: string }[] {
+  return (service.Endpoint.VirtualIPs ?? []).map((v) => v.LoopbackAddr
+    ? { address: v.LoopbackAddr.split('/')[0]!, network: v.NetworkID }
+    : { address: v.Addr.split('/')[0]! });
+}
+
 /** The key of a VIP port's route. */
 export function vipRouteKey(vip: string, targetPort: number, protocol: Protocol = 'tcp'): string {
   return `${vip}:${targetPort}/${protocol}`;
@@ -185,12 +194,13 @@ export function serviceRoutingTable(service: Service, tasks: readonly Task[], no
     const poolKey = pool(port.TargetPort, port.Protocol);
     routes.set(key, { key, publishedPort: port.PublishedPort, protocol: port.Protocol, targetPort: port.TargetPort, poolKey, ...common });
   }
-  const vip = vipOf(service);
-  if (withVips && vip) {
-    for (const { port, protocol } of targetPorts?.get(service.ID) ?? servicePorts(service, tasks)) {
-      const key = vipRouteKey(vip, port, protocol);
-      const poolKey = pool(port, protocol);
-      routes.set(key, { key, vip, publishedPort: port, protocol, targetPort: port, poolKey, ...common });
+  if (withVips) {
+    for (const { address: vip, network } of vipsOf(service)) {
+      for (const { port, protocol } of targetPorts?.get(service.ID) ?? servicePorts(service, tasks)) {
+        const key = vipRouteKey(vip, port, protocol);
+        const poolKey = pool(port, protocol);
+        routes.set(key, { key, vip, ...(network ? { network } : {}), publishedPort: port, protocol, targetPort: port, poolKey, ...common });
+      }
     }
   }
   return { routes, pools };

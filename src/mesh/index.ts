@@ -6,3 +6,4 @@ export { buildRoutingTable, backendFor, nodesUpOf, poolKeyOf, poolOrder, service
 export { dnsRecords } from './dnsRecords.js';
 export { MeshService } from './MeshService.js';
 export type { PublishedRoute, RoutingTable, ServicePort } from './RoutingTable.js';
+export { NetworkMembership } from './NetworkMembership.js';

@@ -216,14 +216,29 @@ export class InProcessTask implements RunningTask {
       throw err;
     }
     const { socket, port } = bound;
+    const sockets = [socket];
+    for (const { network, address } of this.#spec.networkAddresses ?? []) {
+      try {
+        const extra = (await this.#binder.bindUdp(address, port)).socket;
+        extra.on('error', (err) => this.log(`udp ${address}:${port}: ${err.message}`, 'stderr'));
+        extra.on('message', (msg, from) => { if (this.#spec.admits?.(network, from.address) ?? true) onMessage(extra, msg, from); });
+        sockets.push(extra);
+      } catch (err) {
+        for (const s of sockets) s.close();
+        this.#abort();
+        throw err;
+      }
+    }
     socket.on('error', (err) => this.log(`udp ${this.address}:${port}: ${err.message}`, 'stderr'));
     socket.on('message', (msg, from) => onMessage(socket, msg, from));
     const closed = once(socket, 'close');
     const close = () => {
-      try {
-        socket.close();
-      } catch {
-        // Closed already (a stop racing a crash); the socket is gone either way.
+      for (const s of sockets) {
+        try {
+          s.close();
+        } catch {
+          // Closed already (a stop racing a crash); the socket is gone either way.
+        }
       }
     };
     this.#endpoints.push({ protocol: 'udp', targetPort, listenPort: port, closed, drain: close, kill: close });
@@ -276,10 +291,34 @@ export class InProcessTask implements RunningTask {
     this.#resolveExit(code);
   }
 
+  /**
+   * Binds the server on the task's address, and on its address on each of its networks (the same port):
+   * a connection there goes to the same server, unless it comes from a task that is not on that network.
+   * Closing the server closes them all.
+   */
   async #listen(server: net.Server, targetPort: number): Promise<number> {
+    const extras: net.Server[] = [];
     try {
-      return await this.#binder.listen(server, this.address, targetPort);
+      const port = await this.#binder.listen(server, this.address, targetPort);
+      for (const { network, address } of this.#spec.networkAddresses ?? []) {
+        const extra = net.createServer({ allowHalfOpen: true }, (socket) => {
+          if (this.#spec.admits?.(network, socket.remoteAddress) ?? true) server.emit('connection', socket);
+          else socket.resetAndDestroy();
+        });
+        extra.on('error', (err) => this.log(`${address}: ${err.message}`, 'stderr'));
+        extras.push(extra);
+        await this.#binder.listen(extra, address, port);
+      }
+      if (extras.length) {
+        const close = server.close.bind(server);
+        server.close = ((callback?: (err?: Error) => void) => {
+          for (const extra of extras) extra.close();
+          return close(callback);
+        }) as typeof server.close;
+      }
+      return port;
     } catch (err) {
+      for (const extra of extras) extra.close();
       this.#abort();
       throw err;
     }

@@ -12,6 +12,13 @@ export interface TaskRunSpec {
   hostname: string;
   /** The task's own address (127.20.x.y): every socket of the task binds there. */
   address: string;
+  /** Its address on each of its networks (in the network's loopback block): a built-in image listens on each as on `address`. */
+  networkAddresses?: readonly NetworkAddress[];
+  /**
+   * Whether a connection from `source` may reach the task at its address on `network` (routemesh's
+   * isolation: a task that is not on the network may not); absent, every source may.
+   */
+  admits?: (network: string, source: string | undefined) => boolean;
   /** As in the service spec, possibly `name:tag@sha256:...`. */
   image: string;
   command?: string[];
@@ -39,6 +46,14 @@ export interface TaskFile {
   uid: number;
   gid: number;
   mode: number;
+}
+
+export interface NetworkAddress {
+  /** The network's ID. */
+  network: string;
+  /** Its name, for the environment of exec tasks. */
+  name: string;
+  address: string;
 }
 
 /** The fields of a Docker mount (api/types/mount) that its checks read. */

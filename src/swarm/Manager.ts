@@ -3,7 +3,7 @@
 // Level-triggered: every change queues its services (or node), and the reconcile queue reads the store
 // and converges them in bounded slices (a request runs the first slice itself, task reports the next turn).
 import type {
-  NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState,
+  ContainerEndpoint, Network, NodeRole, NodeSpec, PortConfig, Service, ServiceSpec, SwarmNode, SwarmSpec, Task, TaskEndpoint, TaskState, VirtualIP,
 } from './model.js';
 import { isGlobal, isTerminal, nowIso, replicasOf } from './model.js';
 import { Store } from './Store.js';
@@ -13,7 +13,7 @@ import type { AllocatorOptions } from './Allocator.js';
 import { nodeSatisfies, parseConstraint } from './constraints.js';
 import { normalizeServiceSpec } from './serviceSpec.js';
 import { normalizeNodeSpec } from './nodeSpec.js';
-import { TaskLifecycle } from './TaskLifecycle.js';
+import { INGRESS_NETWORK_NAME, TaskLifecycle } from './TaskLifecycle.js';
 import { RestartSupervisor } from './RestartSupervisor.js';
 import { realTimer } from './timer.js';
 import type { SetTimer } from './timer.js';
@@ -34,11 +34,17 @@ import type { Dirty, SliceBudget } from './ReconcileQueue.js';
 import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
 import { SecretKind } from './SecretKind.js';
+import { NetworkAllocator } from './NetworkAllocator.js';
+import { PREDEFINED_NETWORKS, normalizeNetworkRequest } from './networkSpec.js';
+import { createHash } from 'node:crypto';
+import { IpamError, intToIp, parseCidr } from '../vip-dns/index.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
 export type PortProbe = (port: PortConfig) => Promise<void>;
 
 export interface ManagerOptions extends AllocatorOptions {
+  /** The loopback block networks' blocks come from (`up --network-pool`); default DEFAULT_NETWORK_POOL. */
+  networkPool?: string;
   portProbe?: PortProbe;
   /** Injected so tests can run restart delays and update pacing without waiting. */
   setTimer?: SetTimer;
@@ -57,6 +63,12 @@ export interface ManagerOptions extends AllocatorOptions {
    */
   restore?: SwarmState;
 }
+
+/** The network pool of `routemesh up`'s default node subnet, 127.1.0.0/24: the upper half of its /16. */
+export const DEFAULT_NETWORK_POOL = '127.1.128.0/17';
+
+/** Swarm's default address pool for networks given no subnet: 10.0.N.0/24 (ingress has 10.0.0.0/24 in Swarm). */
+const DEFAULT_SUBNETS = { base: '10.0.0.0', count: 256, prefix: 24 } as const;
 
 /** Far more than one machine runs well, far less than what stalls it (see `replicaLimit`). */
 export const DEFAULT_MAX_REPLICAS = 10_000;
@@ -97,6 +109,8 @@ export class Manager {
   #swarmListeners = new Set<() => void>();
   #scheduler = new Scheduler();
   #allocator: Allocator;
+  /** Each network's loopback block and the addresses handed out on it. */
+  readonly #networkAddresses: NetworkAllocator;
   #portProbe: PortProbe;
   #tasks: TaskLifecycle;
   #restarts: RestartSupervisor;
@@ -134,6 +148,7 @@ export class Manager {
     this.swarmVersion = swarm?.version ?? this.store.nextIndex();
     this.swarmUpdatedAt = swarm?.updatedAt ?? this.createdAt;
     this.#allocator = new Allocator(options);
+    this.#networkAddresses = new NetworkAllocator(options.networkPool ?? DEFAULT_NETWORK_POOL);
     this.taskSubnet = options.taskSubnet;
     this.maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     const log = options.log ?? ((line: string) => console.error(line));
@@ -143,7 +158,7 @@ export class Manager {
         `failed, the others go on: ${(error as Error).stack ?? String(error)}`),
     });
     this.#portProbe = options.portProbe ?? (async () => {});
-    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.ingressNetworkId);
+    this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.#networkAddresses, this.ingressNetworkId);
     this.#setTimer = options.setTimer ?? realTimer;
     this.#now = options.now ?? Date.now;
     this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
@@ -164,9 +179,13 @@ export class Manager {
    * update pacing start again).
    */
   #restored(): void {
+    for (const network of this.store.all('network')) this.#networkAddresses.add(network);
     this.#tasks.restore();
     for (const service of this.store.services()) {
-      for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.restoreVip(vip.Addr);
+      for (const vip of service.Endpoint.VirtualIPs ?? []) {
+        if (vip.LoopbackAddr) this.#networkAddresses.restore(vip.NetworkID, vipHolder(service.ID), vip.LoopbackAddr);
+        else this.#allocator.restoreVip(vip.Addr);
+      }
     }
     const deadline = this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS;
     for (const node of this.store.nodes()) this.#heartbeatDeadline.set(node.ID, deadline);
@@ -443,7 +462,7 @@ export class Manager {
   }
 
   async createService(input: unknown): Promise<Service> {
-    const spec = normalizeServiceSpec(input);
+    const spec = this.#withNetworks(normalizeServiceSpec(input));
     const check = (): PortConfig[] => {
       this.#checkCapacity(spec);
       // Swarm's names are unique ignoring case: `My-Web` beside `my-web` would share (and take over) its DNS name.
@@ -463,10 +482,73 @@ export class Manager {
       Spec: spec,
       Endpoint: { Spec: structuredClone(spec.EndpointSpec!), ...(ports.length ? { Ports: ports } : {}) },
     };
-    if (spec.EndpointSpec!.Mode === 'vip') service.Endpoint.VirtualIPs = [{ NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() }];
+    const { vips } = this.#virtualIps(service.ID, spec, undefined);
+    if (vips.length) service.Endpoint.VirtualIPs = vips;
     this.store.putService(service);
     this.reconcile(service.ID);
     return service;
+  }
+
+  /**
+   * The spec with each of its networks named by ID (the daemon takes names too), refused as Docker refuses:
+   * an unknown network, ingress (every task is on it already), a node-local network, the same network twice.
+   */
+  #withNetworks(spec: ServiceSpec): ServiceSpec {
+    const wanted = spec.TaskTemplate.Networks ?? [];
+    if (!wanted.length) return spec;
+    const seen = new Set<string>();
+    spec.TaskTemplate.Networks = wanted.map((attachment) => {
+      const target = attachment.Target ?? '';
+      if (target === INGRESS_NETWORK_NAME || target === this.ingressNetworkId) {
+        throw invalidArgument('service cannot be explicitly attached to the ingress network "ingress"');
+      }
+      let network: Network;
+      try {
+        network = this.resolveNetwork(target);
+      } catch (error) {
+        const local = (PREDEFINED_NETWORKS as readonly string[]).includes(target) ||
+          this.store.all('network').some((n) => n.Spec.Scope === 'local' && (n.ID === target || n.Spec.Name === target));
+        if (!local) throw error;
+        throw new SwarmError('invalid_argument', `The network ${target} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`);
+      }
+      if (seen.has(network.ID)) throw invalidArgument(`duplicate network ${network.Spec.Name}: attach the service to each network once`);
+      seen.add(network.ID);
+      return { ...attachment, Target: network.ID };
+    });
+    return spec;
+  }
+
+  /**
+   * A vip-mode service's VIPs, as Docker lists them: one on ingress (routemesh gives every service one, which
+   * the host reaches it at) and one on each of its networks, from that network's block (kept from `current`
+   * where the service had one). Returns also the VIPs `current` had that go.
+   */
+  #virtualIps(serviceId: string, spec: ServiceSpec, current: readonly VirtualIP[] | undefined): { vips: VirtualIP[]; dropped: VirtualIP[] } {
+    const vips: VirtualIP[] = [];
+    if (spec.EndpointSpec!.Mode === 'vip') {
+      vips.push(current?.find((v) => v.NetworkID === this.ingressNetworkId) ?? { NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() });
+      for (const { Target } of spec.TaskTemplate.Networks ?? []) {
+        const kept = current?.find((v) => v.NetworkID === Target);
+        if (kept) {
+          vips.push(kept);
+          continue;
+        }
+        try {
+          const { shown, loopback } = this.#networkAddresses.address(Target, vipHolder(serviceId));
+          vips.push({ NetworkID: Target, Addr: shown, LoopbackAddr: loopback });
+        } catch (error) {
+          if (!(error instanceof IpamError)) throw error;
+          for (const vip of vips) if (!current?.includes(vip)) this.#releaseVip(serviceId, vip);
+          throw invalidArgument(`network ${this.store.get('network', Target)?.Spec.Name ?? Target} has no address left for the service's VIP: remove a service from it, or give a new network a larger --subnet`);
+        }
+      }
+    }
+    return { vips, dropped: (current ?? []).filter((v) => !vips.includes(v)) };
+  }
+
+  #releaseVip(serviceId: string, vip: VirtualIP): void {
+    if (vip.LoopbackAddr) this.#networkAddresses.release(vip.NetworkID, vipHolder(serviceId));
+    else this.#allocator.releaseVip(vip.Addr);
   }
 
   /**
@@ -529,7 +611,7 @@ export class Manager {
       if (!service.PreviousSpec) throw failedPrecondition(`service ${service.ID} does not have a previous spec`);
       spec = structuredClone(service.PreviousSpec);
     } else {
-      spec = normalizeServiceSpec(input);
+      spec = this.#withNetworks(normalizeServiceSpec(input));
     }
     if (spec.Name !== service.Spec.Name) throw rpcError('unimplemented', 'Unimplemented', 'renaming services is not supported');
     if (isGlobal(spec) !== isGlobal(service.Spec)) throw invalidArgument('service mode change is not allowed');
@@ -549,10 +631,9 @@ export class Manager {
     next.Endpoint = { ...next.Endpoint, Spec: structuredClone(spec.EndpointSpec!) };
     if (ports.length) next.Endpoint.Ports = ports;
     else delete next.Endpoint.Ports;
-    const wantsVip = spec.EndpointSpec!.Mode === 'vip';
-    const droppedVips = !wantsVip ? current.Endpoint.VirtualIPs ?? [] : [];
-    if (wantsVip && !current.Endpoint.VirtualIPs?.length) next.Endpoint.VirtualIPs = [{ NetworkID: this.ingressNetworkId, Addr: this.#allocator.vip() }];
-    if (!wantsVip) delete next.Endpoint.VirtualIPs;
+    const { vips, dropped: droppedVips } = this.#virtualIps(current.ID, spec, current.Endpoint.VirtualIPs);
+    if (vips.length) next.Endpoint.VirtualIPs = vips;
+    else delete next.Endpoint.VirtualIPs;
     // A stale `completed` would make the docker CLI's progress display return at once (SPEC.md §7.4).
     delete next.UpdateStatus;
     if (rollback) {
@@ -564,7 +645,7 @@ export class Manager {
       next.UpdateStatus = { State: 'updating', Message: 'update in progress', StartedAt: continuing ? current.UpdateStatus!.StartedAt! : nowIso() };
     }
     this.store.putService(next);
-    for (const vip of droppedVips) this.#allocator.releaseVip(vip.Addr);
+    for (const vip of droppedVips) this.#releaseVip(current.ID, vip);
     // A new spec deserves fresh restart attempts, no stale pending restarts, and a new update run.
     this.#restarts.forget(next.ID);
     this.#updater.forget(next.ID);
@@ -575,11 +656,152 @@ export class Manager {
   removeService(ref: string): void {
     const service = this.resolveService(ref);
     this.store.deleteService(service.ID);
-    for (const vip of service.Endpoint.VirtualIPs ?? []) this.#allocator.releaseVip(vip.Addr);
+    for (const vip of service.Endpoint.VirtualIPs ?? []) this.#releaseVip(service.ID, vip);
     this.#restarts.forget(service.ID);
     this.#updater.forget(service.ID);
     // Its tasks are stopped by the reconcile queue, a slice at a time.
     this.reconcile(service.ID);
+  }
+
+  // ---- networks -------------------------------------------------------------------------------
+
+  /**
+   * The networks one node sees: the swarm's, and its own node-local ones. Docker's lookup order: full ID,
+   * then exact name, then unique ID prefix; the ingress network is the engine API's to show.
+   */
+  networksSeenBy(nodeId: string | undefined): Network[] {
+    return this.store.all('network').filter((n) => n.Spec.Scope !== 'local' || n.NodeID === nodeId);
+  }
+
+  resolveNetwork(ref: string, nodeId?: string): Network {
+    const all = this.networksSeenBy(nodeId);
+    const byId = all.find((n) => n.ID === ref);
+    if (byId) return byId;
+    const byName = all.filter((n) => n.Spec.Name === ref);
+    if (byName.length === 1) return byName[0]!;
+    const byPrefix = ref ? all.filter((n) => n.ID.startsWith(ref)) : [];
+    if (byName.length > 1 || byPrefix.length > 1) {
+      throw new SwarmError('invalid_argument', `network ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found based on ${byName.length > 1 ? 'name' : 'ID'})`);
+    }
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    throw new SwarmError('not_found', `network ${ref} not found`);
+  }
+
+  /**
+   * `docker network create`: an overlay network for the swarm, or a bridge network of `nodeId` (the node
+   * whose engine was asked). Its subnet is the one given, or the next free /24 of Swarm's 10.0.0.0/8, and
+   * its loopback block of the same size comes from the network pool.
+   */
+  createNetwork(input: unknown, nodeId?: string, options: { id?: string; predefined?: boolean } = {}): Network {
+    const request = normalizeNetworkRequest(input);
+    const local = request.Driver === 'bridge';
+    if (local && !nodeId) throw new SwarmError('invalid_argument', 'a bridge network belongs to one node: create it through that node\'s engine API');
+    const all = this.store.all('network');
+    const clash = (!options.predefined && (PREDEFINED_NETWORKS as readonly string[]).includes(request.Name)) ||
+      all.some((n) => n.Spec.Name === request.Name && (n.Spec.Scope !== 'local' || !local || n.NodeID === nodeId));
+    if (clash) throw new SwarmError('already_exists', `network with name ${request.Name} already exists`);
+    // Subnets are one host's, as in Docker: a node's bridge networks beside the swarm's, not other nodes'.
+    const near = all.filter((n) => n.Spec.Scope !== 'local' || (local && n.NodeID === nodeId));
+    const subnet = request.Subnet ?? defaultSubnet(near);
+    const wanted = parseCidr(subnet);
+    const overlapping = near.find((n) => {
+      const other = n.IPAMOptions?.Configs[0]?.Subnet;
+      if (!other) return false;
+      const o = parseCidr(other);
+      return wanted.base < o.base + o.size && o.base < wanted.base + wanted.size;
+    });
+    if (overlapping) {
+      throw new SwarmError('failed_precondition', `invalid pool request: Pool overlaps with other one on this address space ` +
+        `(network ${overlapping.Spec.Name} has ${overlapping.IPAMOptions!.Configs[0]!.Subnet}): give another --subnet`);
+    }
+    const loopback = this.#networkAddresses.block(subnet);
+    const now = nowIso();
+    const ipam = { Driver: { Name: 'default' }, Configs: [{ Subnet: subnet, Gateway: request.Gateway ?? intToIp(wanted.base + 1) }] };
+    const network: Network = {
+      ID: options.id ?? newObjectId(),
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: {
+        Name: request.Name,
+        Labels: request.Labels,
+        DriverConfiguration: { Name: request.Driver, ...(Object.keys(request.Options).length ? { Options: request.Options } : {}) },
+        Internal: request.Internal,
+        Attachable: request.Attachable,
+        IPAMOptions: request.Subnet ? { Driver: { Name: 'default' }, Configs: [{ Subnet: request.Subnet, ...(request.Gateway ? { Gateway: request.Gateway } : {}) }] } : { Driver: { Name: 'default' } },
+        Scope: local ? 'local' : 'swarm',
+      },
+      IPAMOptions: ipam,
+      LoopbackSubnet: loopback,
+      ...(local ? { NodeID: nodeId! } : {}),
+    };
+    this.#networkAddresses.add(network);
+    return this.store.put('network', network);
+  }
+
+  /** `docker network rm`: refused while a service, a task or a container is on the network, with swarmkit's words. */
+  removeNetwork(ref: string, nodeId?: string): void {
+    const network = this.resolveNetwork(ref, nodeId);
+    const service = this.store.services().find((s) => (s.Spec.TaskTemplate.Networks ?? []).some((n) => n.Target === network.ID));
+    if (service) throw failedPrecondition(`network ${network.ID} is in use by service ${service.ID}`);
+    const task = this.store.tasks().find((t) => !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === network.ID));
+    if (task) throw failedPrecondition(`network ${network.ID} is in use by task ${task.ID}`);
+    if (Object.keys(network.Containers ?? {}).length) {
+      throw new SwarmError('permission_denied', `error while removing network: network ${network.Spec.Name} id ${network.ID} has active endpoints`);
+    }
+    this.store.delete('network', network.ID);
+    this.#networkAddresses.remove(network.ID);
+  }
+
+  /**
+   * A standalone container of `nodeId` on a network (Swarm's network attachment): its address there, from the
+   * network's block, kept in the network's Containers. `bridge` is the node's default bridge network, made
+   * the first time a container asks for it. Refused as Docker refuses: a network the node does not see, or
+   * a swarm network that is not attachable.
+   */
+  attachContainer(nodeId: string, request: { containerId: string; containerName: string; network: string; aliases: string[] }): { network: Network; endpoint: ContainerEndpoint } {
+    if (!this.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} not found`);
+    const ref = request.network;
+    if (ref === INGRESS_NETWORK_NAME || ref === this.ingressNetworkId || (ref && this.ingressNetworkId.startsWith(ref) && ref.length >= 12)) {
+      throw new SwarmError('permission_denied', `Could not attach to network ${ref}: rpc error: code = PermissionDenied desc = network ingress not manually attachable`);
+    }
+    const network = ref === 'bridge' ? this.#defaultBridge(nodeId) : this.resolveNetwork(ref, nodeId);
+    if (network.Spec.Scope !== 'local' && !network.Spec.Attachable) {
+      throw new SwarmError('permission_denied', `Could not attach to network ${ref}: rpc error: code = PermissionDenied desc = network ${network.Spec.Name} not manually attachable`);
+    }
+    const had = network.Containers?.[request.containerId];
+    if (had) return { network, endpoint: had };
+    let address;
+    try {
+      address = this.#networkAddresses.address(network.ID, request.containerId);
+    } catch (error) {
+      if (!(error instanceof IpamError)) throw error;
+      throw invalidArgument(`network ${network.Spec.Name} has no address left for container ${request.containerName}: remove a container or a service from it`);
+    }
+    const endpoint: ContainerEndpoint = {
+      Name: request.containerName, NodeID: nodeId, Address: address.shown, LoopbackAddress: address.loopback,
+      ...(request.aliases.length ? { Aliases: [...request.aliases] } : {}),
+    };
+    const next = structuredClone(network);
+    next.Containers = { ...next.Containers, [request.containerId]: endpoint };
+    return { network: this.store.put('network', next), endpoint };
+  }
+
+  /** The container leaves every network it is on; its addresses are free again. */
+  detachContainer(containerId: string): void {
+    for (const network of this.store.all('network')) {
+      if (!network.Containers?.[containerId]) continue;
+      const next = structuredClone(network);
+      delete next.Containers![containerId];
+      this.store.put('network', next);
+      this.#networkAddresses.release(network.ID, containerId);
+    }
+  }
+
+  /** The node's default `bridge` network (Docker's docker0), made the first time it is needed, under an ID the node derives too. */
+  #defaultBridge(nodeId: string): Network {
+    const id = defaultBridgeId(nodeId);
+    return this.store.get('network', id) ?? this.createNetwork({ Name: 'bridge', Driver: 'bridge', IPAM: { Config: [{ Subnet: DEFAULT_BRIDGE_SUBNET }] } }, nodeId, { id, predefined: true });
   }
 
   // ---- reconciliation -------------------------------------------------------------------------
@@ -764,4 +986,29 @@ export class Manager {
     }
     for (const listener of this.#swarmListeners) listener();
   }
+}
+
+/** The first /24 of Swarm's default pool, 10.0.N.0/24 from N = 1, that no network's subnet overlaps. */
+function defaultSubnet(networks: readonly Network[]): string {
+  const taken = networks.flatMap((n) => n.IPAMOptions?.Configs.map((c) => parseCidr(c.Subnet)) ?? []);
+  const size = 2 ** (32 - DEFAULT_SUBNETS.prefix);
+  const first = parseCidr(`${DEFAULT_SUBNETS.base}/8`).base;
+  for (let n = 1; n < DEFAULT_SUBNETS.count; n++) {
+    const base = first + n * size;
+    if (!taken.some((c) => base < c.base + c.size && c.base < base + size)) return `${intToIp(base)}/${DEFAULT_SUBNETS.prefix}`;
+  }
+  throw invalidArgument('Swarm\'s default pool 10.0.0.0/16 has no /24 left: give the network a --subnet');
+}
+
+/** A service's VIP holds its address on a network under this name (tasks and containers hold theirs by ID). */
+function vipHolder(serviceId: string): string {
+  return `vip:${serviceId}`;
+}
+
+/** Docker's docker0 is 172.17.0.0/16; routemesh's default bridge is its first /24, so its loopback block fits a network pool. */
+export const DEFAULT_BRIDGE_SUBNET = '172.17.0.0/24';
+
+/** The ID of a node's default bridge network: derived from the node's, so every manager names it alike. */
+export function defaultBridgeId(nodeId: string): string {
+  return createHash('sha256').update(`bridge:${nodeId}`).digest('hex');
 }

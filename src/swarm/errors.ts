@@ -6,6 +6,7 @@ export type SwarmErrorCode =
   | 'invalid_argument'
   | 'already_exists'
   | 'failed_precondition'
+  | 'permission_denied'
   | 'out_of_sequence'
   | 'unimplemented'
   | 'unavailable';

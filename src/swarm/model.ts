@@ -136,7 +136,10 @@ export interface ServiceSpec {
 
 export interface VirtualIP {
   NetworkID: string;
+  /** As Docker shows it: `10.0.1.2/24` on a user network (on ingress, the loopback VIP itself). */
   Addr: string;
+  /** routemesh's addition, on a user network: the VIP in the network's loopback block, where the VIP node listens. */
+  LoopbackAddr?: string;
 }
 
 export interface UpdateStatus {
@@ -201,7 +204,7 @@ export interface Task {
     Health?: 'starting' | 'healthy' | 'unhealthy';
   };
   DesiredState: DesiredState;
-  NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[];
+  NetworksAttachments?: NetworkAttachment[];
   /** routemesh's addition: the task's own address and the ports it really listens on. */
   Endpoint?: TaskEndpoint;
   /** routemesh's addition: the container-like hostname the task's server reports. */
@@ -226,7 +229,40 @@ export interface Network {
     Scope?: string;
     [extra: string]: unknown;
   };
+  /** As allocated (Go's swarm.Network.IPAMOptions): the subnet as the user gave it, or one of Swarm's default pool, only ever shown. */
+  IPAMOptions?: { Driver: { Name: string }; Configs: { Subnet: string; Gateway: string }[] };
+  /**
+   * routemesh's addition: the loopback block of the same size mapped one to one onto the shown subnet
+   * (10.0.1.5 is 127.1.128.5 in 127.1.128.0/24): what the network's tasks, VIPs and containers really bind.
+   */
+  LoopbackSubnet?: string;
+  /** routemesh's addition: the node a node-local (`bridge`, Scope `local`) network belongs to. */
+  NodeID?: string;
+  /** routemesh's addition: the standalone containers attached to it, by container ID (Docker's NetworkResource.Containers). */
+  Containers?: Record<string, ContainerEndpoint>;
   [extra: string]: unknown;
+}
+
+/** A standalone container's place on a network, as the leader handed it out. */
+export interface ContainerEndpoint {
+  Name: string;
+  NodeID: string;
+  /** As Docker shows it, in the network's subnet: `159.0.0.5/24`. */
+  Address: string;
+  /** What the container binds, in the network's loopback block. */
+  LoopbackAddress: string;
+  Aliases?: string[];
+}
+
+/** One of a task's (or a container's) networks: Docker's form, plus what routemesh really binds. */
+export interface NetworkAttachment {
+  Network: { ID: string; Spec: { Name: string } };
+  /** As Docker shows them, in the network's own subnet: `10.0.1.5/24`. */
+  Addresses: string[];
+  /** routemesh's addition: the same addresses in the network's loopback block, which the task binds (absent on ingress, whose addresses are loopback already). */
+  LoopbackAddresses?: string[];
+  /** The names the task also answers to on this network (`--network name=N,alias=A`). */
+  Aliases?: string[];
 }
 
 /** What secrets and configs share (Go's swarm.SecretSpec and ConfigSpec): `Data` is base64, as the API carries []byte. */

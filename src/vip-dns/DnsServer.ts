@@ -4,7 +4,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { Zone } from './Zone.js';
-import type { QueryType, ServiceRecord, ZoneOptions } from './Zone.js';
+import type { QueryType, ScopeOf, ServiceRecord, ZoneOptions } from './Zone.js';
 import { Forwarder } from './Forwarder.js';
 import type { Transport, Upstream } from './Forwarder.js';
 import { RCODE, TCP_LIMIT, encodeAnswer, encodeError, rcodeOf, udpLimit } from './dnsMessage.js';
@@ -67,7 +67,7 @@ export class DnsServer {
       maxPerSource: options.maxTcpPerSource ?? 64,
       idleMs: options.tcpIdleMs ?? 10_000,
       queryReadMs: options.tcpQueryReadMs ?? 2000,
-    }, (message) => this.respond(message, 'tcp'), this.#log);
+    }, (message, source) => this.respond(message, 'tcp', source), this.#log);
   }
 
   get address(): string {
@@ -83,9 +83,12 @@ export class DnsServer {
     return this.#forwarder.upstreams;
   }
 
-  /** The zone is rebuilt and swapped whole on every change: a query sees it before or after, never half. */
-  setRecords(services: readonly ServiceRecord[]): void {
-    this.#zone = new Zone(services, this.#options.zone);
+  /**
+   * The zone is rebuilt and swapped whole on every change: a query sees it before or after, never half.
+   * `scopeOf` names the scopes (networks) of a query's source, whose names it is then answered (see Zone).
+   */
+  setRecords(services: readonly ServiceRecord[], scopeOf?: ScopeOf): void {
+    this.#zone = new Zone(services, this.#options.zone, scopeOf);
   }
 
   #forwarderFor(upstreams: readonly Upstream[]): Forwarder {
@@ -134,7 +137,7 @@ export class DnsServer {
   }
 
   /** The answer to one query, encoded (never over its transport's size); undefined when the packet deserves none. Never throws. */
-  async respond(raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
+  async respond(raw: Buffer, transport: Transport, source?: string): Promise<Buffer | undefined> {
     const { observe } = this.#options;
     const startedAt = observe ? process.hrtime.bigint() : 0n;
     const checked = readQuery(raw);
@@ -148,7 +151,7 @@ export class DnsServer {
     let forwarded = false;
     let reply: Buffer;
     try {
-      const answer = query.internetClass && !query.dottedLabel ? this.#zone.lookup(query.name, query.type) : undefined;
+      const answer = query.internetClass && !query.dottedLabel ? this.#zone.lookup(query.name, query.type, source) : undefined;
       if (answer) {
         reply = encodeAnswer(query, answer, transport === 'udp' ? { recursionAvailable, limit: udpLimit(query) } : { recursionAvailable, limit: TCP_LIMIT, fill: true });
       } else {
@@ -171,7 +174,7 @@ export class DnsServer {
       }
     };
     // send() throws at once for some senders (a source port of 0, say): that too is logged, not fatal.
-    void this.respond(message, 'udp').then((reply) => {
+    void this.respond(message, 'udp', from.address).then((reply) => {
       if (reply && this.#udp) this.#udp.send(reply, from.port, from.address, failed);
     }).catch(failed);
   }

@@ -26,14 +26,14 @@ interface Connection {
 
 export class TcpConnections {
   readonly #limits: TcpLimits;
-  readonly #answer: (message: Buffer) => Promise<Buffer | undefined>;
+  readonly #answer: (message: Buffer, source: string | undefined) => Promise<Buffer | undefined>;
   readonly #log: (line: string) => void;
   readonly #open = new Set<Connection>();
   /** Open connections with no query in flight, in the order they became so: the first is idle longest. */
   readonly #idle = new Set<Connection>();
   readonly #perSource = new Map<string, number>();
 
-  constructor(limits: TcpLimits, answer: (message: Buffer) => Promise<Buffer | undefined>, log: (line: string) => void) {
+  constructor(limits: TcpLimits, answer: (message: Buffer, source: string | undefined) => Promise<Buffer | undefined>, log: (line: string) => void) {
     this.#limits = limits;
     this.#answer = answer;
     this.#log = log;
@@ -114,7 +114,7 @@ export class TcpConnections {
     };
     const answer = (message: Buffer): void => {
       if (unanswered++ === 0) this.#idle.delete(connection);
-      void this.#answer(message).then((reply) => {
+      void this.#answer(message, socket.remoteAddress).then((reply) => {
         if (--unanswered === 0 && this.#open.has(connection)) {
           idleSince = performance.now();
           this.#idle.add(connection);

@@ -1,6 +1,8 @@
 // The names the embedded DNS server owns, as Swarm's resolver answers them: made again at every cluster
 // change from each service's record, and read per query. It knows services, tasks and addresses, not
-// where they come from.
+// where they come from. Names are scoped as Swarm scopes them by network: a query whose source the zone's
+// `scopeOf` places in scopes (a task on networks) is answered only the services that share one of them,
+// with their addresses in that scope; any other source gets the unscoped answers.
 import { ipToInt, parseCidr } from './Ipam.js';
 
 export interface TaskRecord {
@@ -9,7 +11,21 @@ export interface TaskRecord {
   address: string;
   /** Where the task really listens for each target port, when that differs (SRV tells the truth). */
   listenPorts?: ReadonlyMap<string, number>;
+  /** Its address in each scope it is in (a network's address, by the scope's name). */
+  scopedAddresses?: ReadonlyMap<string, string>;
 }
+
+/** A service as the sources in one scope see it: its VIP there, and more names (aliases). */
+export interface ServiceScope {
+  scope: string;
+  /** The suffix its names also answer with: `<service>.<network>`. */
+  network: string;
+  vip?: string;
+  aliases?: readonly string[];
+}
+
+/** The scopes a query's source is in; undefined: none (the source gets the unscoped answers). */
+export type ScopeOf = (source: string) => ReadonlySet<string> | undefined;
 
 export interface ServiceRecord {
   /** One DNS label, unique in the zone regardless of case (the swarm checks both). */
@@ -22,6 +38,10 @@ export interface ServiceRecord {
   ports: readonly { port: number; protocol: string }[];
   /** Networks the service is on: each name also answers as `<name>.<network>`. */
   networks?: readonly string[];
+  /** What sources in each scope are answered, in the service's order: the first scope a source shares wins. */
+  scopes?: readonly ServiceScope[];
+  /** More names of the service (in a scoped view, its aliases there). */
+  aliases?: readonly string[];
 }
 
 export interface ZoneOptions {
@@ -92,10 +112,15 @@ class ServiceNames {
         this.#entry(`_${port}._${protocol}.${service.name}${suffix}`).srv = service.tasks.map((task) => ({ port: task.listenPorts?.get(key) ?? port, task }));
       }
     }
+    for (const alias of service.aliases ?? []) {
+      this.#entry(alias).addresses = service.vip ? { list: [service.vip], ttl: vipTtl } : { list: taskAddresses, ttl: taskTtl };
+    }
     for (const task of service.tasks) {
       this.#entry(reverseName(task.address)).ptr = { target: task.name, ttl: taskTtl };
+      for (const address of task.scopedAddresses?.values() ?? []) this.#entry(reverseName(address)).ptr = { target: task.name, ttl: taskTtl };
     }
     if (service.vip) this.#entry(reverseName(service.vip)).ptr = { target: service.name, ttl: vipTtl };
+    for (const scope of service.scopes ?? []) if (scope.vip) this.#entry(reverseName(scope.vip)).ptr = { target: service.name, ttl: vipTtl };
   }
 
   #entry(name: string): Entry {
@@ -106,13 +131,26 @@ class ServiceNames {
   }
 }
 
-/** Each record's names, per zone options (the TTLs are in them). */
-const namesMade = new WeakMap<ZoneOptions, WeakMap<ServiceRecord, ServiceNames>>();
+/** Each record's names (and each of its scopes'), per zone options (the TTLs are in them). */
+const namesMade = new WeakMap<ZoneOptions, WeakMap<object, ServiceNames>>();
+
+/** The service as a scope's sources see it: its tasks in that scope at their addresses there, its VIP there, its aliases. */
+function scopedRecord(service: ServiceRecord, scope: ServiceScope): ServiceRecord {
+  const tasks: TaskRecord[] = [];
+  for (const task of service.tasks) {
+    const address = task.scopedAddresses?.get(scope.scope);
+    if (address !== undefined) tasks.push({ name: task.name, address, ...(task.listenPorts ? { listenPorts: task.listenPorts } : {}) });
+  }
+  return { name: service.name, ...(scope.vip ? { vip: scope.vip } : {}), tasks, ports: service.ports, networks: [scope.network], ...(scope.aliases ? { aliases: scope.aliases } : {}) };
+}
 
 export class Zone {
   readonly #options: ZoneOptions;
   readonly #services: readonly ServiceRecord[];
-  readonly #made: WeakMap<ServiceRecord, ServiceNames>;
+  readonly #made: WeakMap<object, ServiceNames>;
+  readonly #scopeOf: ScopeOf | undefined;
+  /** Each alias's services (by place), made when a scoped query first needs them. */
+  #byAlias: Map<string, number[]> | undefined;
   readonly #owned: { base: number; size: number }[];
   /**
    * Each service's place in #services by its lower-case name, so a question goes straight to the
@@ -122,8 +160,9 @@ export class Zone {
   /** Each task and VIP address's reverse name to its service's place, made when first asked. */
   #byReverse: Map<string, number> | undefined;
 
-  constructor(services: readonly ServiceRecord[], options: ZoneOptions) {
+  constructor(services: readonly ServiceRecord[], options: ZoneOptions, scopeOf?: ScopeOf) {
     this.#options = options;
+    this.#scopeOf = scopeOf;
     this.#services = [...services];
     let made = namesMade.get(options);
     if (!made) namesMade.set(options, (made = new WeakMap()));
@@ -143,12 +182,54 @@ export class Zone {
     return names;
   }
 
+  /** A service's names as one of its scopes sees them, made the first time a query needs them. */
+  #scopedNames(index: number, scope: ServiceScope): ServiceNames {
+    let names = this.#made.get(scope);
+    if (!names) this.#made.set(scope, (names = new ServiceNames(scopedRecord(this.#services[index]!, scope), this.#options)));
+    return names;
+  }
+
+  #aliases(key: string): readonly number[] {
+    if (!this.#byAlias) {
+      const byAlias = (this.#byAlias = new Map<string, number[]>());
+      this.#services.forEach((service, index) => {
+        for (const scope of service.scopes ?? []) {
+          for (const alias of scope.aliases ?? []) {
+            const list = byAlias.get(alias.toLowerCase()) ?? [];
+            if (!list.includes(index)) list.push(index);
+            byAlias.set(alias.toLowerCase(), list);
+          }
+        }
+      });
+    }
+    return this.#byAlias.get(key) ?? [];
+  }
+
+  /**
+   * A name's entry for a source in `scopes`: the services its labels (or an alias) name, each as the first of
+   * its scopes the source shares sees it; a service that shares none is not there. `hidden`: a name some
+   * service has, that this source may not see.
+   */
+  #findScoped(key: string, scopes: ReadonlySet<string>): { entry?: Entry; hidden: boolean } {
+    const labels = key.split('.', 3);
+    const candidates = [...labels.map((label) => this.#byName.get(label)), ...this.#aliases(key), ...this.#aliases(labels[0]!)];
+    const indexes = [...new Set(candidates.filter((index) => index !== undefined))].sort((x, y) => x - y);
+    for (const index of indexes) {
+      const scope = this.#services[index]!.scopes?.find((s) => scopes.has(s.scope));
+      if (!scope) continue;
+      const entry = this.#scopedNames(index, scope).names.get(key);
+      if (entry) return { entry, hidden: false };
+    }
+    return { hidden: this.#aliases(key).length > 0 || this.#find(key) !== undefined };
+  }
+
   /** The place of the service holding the address a reverse name stands for. */
   #serviceOfReverse(key: string): number | undefined {
     if (!this.#byReverse) {
       const byReverse = (this.#byReverse = new Map<string, number>());
       this.#services.forEach((service, index) => {
-        for (const address of [...service.tasks.map((task) => task.address), ...(service.vip ? [service.vip] : [])]) {
+        const scoped = [...service.tasks.flatMap((task) => [...task.scopedAddresses?.values() ?? []]), ...(service.scopes ?? []).flatMap((s) => (s.vip ? [s.vip] : []))];
+        for (const address of [...service.tasks.map((task) => task.address), ...(service.vip ? [service.vip] : []), ...scoped]) {
           const reverse = reverseName(address).toLowerCase();
           if (!byReverse.has(reverse)) byReverse.set(reverse, index);
         }
@@ -178,10 +259,19 @@ export class Zone {
    * The answer for a question, or undefined when the name is not ours (the server forwards it).
    * Names are matched case-insensitively; answers carry the name as it was asked.
    */
-  lookup(qname: string, type: QueryType): ZoneAnswer | undefined {
+  lookup(qname: string, type: QueryType, source?: string): ZoneAnswer | undefined {
     const name = qname.endsWith('.') ? qname.slice(0, -1) : qname;
-    const entry = this.#find(name.toLowerCase());
-    if (!entry) return this.#owns(name.toLowerCase()) ? { rcode: 'NXDOMAIN', answers: [], additionals: [] } : undefined;
+    const key = name.toLowerCase();
+    const scopes = source !== undefined && !key.endsWith(REVERSE_SUFFIX) ? this.#scopeOf?.(source) : undefined;
+    let entry: Entry | undefined;
+    if (scopes) {
+      const found = this.#findScoped(key, scopes);
+      if (found.hidden) return { rcode: 'NXDOMAIN', answers: [], additionals: [] };
+      entry = found.entry;
+    } else {
+      entry = this.#find(key);
+    }
+    if (!entry) return this.#owns(key) ? { rcode: 'NXDOMAIN', answers: [], additionals: [] } : undefined;
     const answer: ZoneAnswer = { rcode: 'NOERROR', answers: [], additionals: [] };
     if ((type === 'A' || type === 'ANY') && entry.addresses) {
       const { list, ttl } = entry.addresses;

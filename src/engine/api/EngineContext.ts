@@ -1,6 +1,7 @@
 // What the API routes need from the engine that serves them: its identity, its swarm membership,
 // and the control plane when it is a manager. Routes never reach further than this.
-import type { Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
+import type { ClusterView, Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
+import type { NodeNetworks } from '../NodeNetworks.js';
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
 import type { EventLog } from '../EventLog.js';
 import type { NodeContainers } from '../containers/index.js';
@@ -19,6 +20,10 @@ export interface EngineContext {
   swarmState(): LocalNodeState;
   /** This node's containers: its swarm tasks and its standalone ones (node-local, as dockerd's). */
   readonly containers: NodeContainers;
+  /** This node's bridge networks and its containers' places on networks, which the leader grants. */
+  readonly networks: NodeNetworks;
+  /** The node's own copy of the cluster (its link's view) and its node ID, while it is in a swarm. */
+  nodeView(): { view: ClusterView; nodeId: string } | undefined;
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
   requireManager(): Manager;

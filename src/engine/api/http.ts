@@ -26,6 +26,7 @@ const STATUS_OF: Record<SwarmErrorCode, number> = {
   invalid_argument: 400,
   already_exists: 409,
   failed_precondition: 400,
+  permission_denied: 403,
   // Docker answers a stale ?version= with 500, but it is the client's doing: no 5xx may come from input.
   // The docker CLI prints the daemon's message whatever the status.
   out_of_sequence: 409,

@@ -19,6 +19,9 @@ export class NotTheLeader extends Error {
   }
 }
 
+/** Set on a forwarded request: the address of the node the request was made to (a bridge network is that node's). */
+export const FORWARDED_FROM_HEADER = 'x-routemesh-forwarded-from';
+
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
 
 export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: NotTheLeader): void {
@@ -27,6 +30,7 @@ export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: N
   for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
   const body = rawBodyOf(req);
   if (body) headers['content-length'] = body.length;
+  headers[FORWARDED_FROM_HEADER] = to.from;
   const upstream = http.request({
     host: to.leader.slice(0, colon), port: Number(to.leader.slice(colon + 1)), localAddress: to.from,
     method: req.method, path: `${ENGINE_PREFIX}${req.url}`, headers,

@@ -41,6 +41,12 @@ export class ExecImage implements Image {
       if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
     }
     env['HOST'] = spec.address;
+    // routemesh's, for a task on networks: every address it has, and which is on which network.
+    const networks = spec.networkAddresses ?? [];
+    if (networks.length) {
+      env['HOST_ADDRESSES'] = [spec.address, ...networks.map((n) => n.address)].join(' ');
+      env['TASK_NETWORKS'] = networks.map((n) => `${n.name}=${n.address}`).join(' ');
+    }
     if (ports[0]) env['PORT'] = String(ports[0].ListenPort);
     env['HOSTNAME'] = spec.hostname;
     env['TASK_NAME'] = spec.taskName;

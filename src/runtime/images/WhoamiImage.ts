@@ -70,6 +70,7 @@ function describe(spec: TaskRunSpec, req: http.IncomingMessage, bodyLength: numb
   const client = socket.proxySource ?? { address: socket.remoteAddress, port: socket.remotePort };
   return (
     `Hostname: ${spec.hostname}\nIP: 127.0.0.1\nIP: ${spec.address}\n` +
+    (spec.networkAddresses ?? []).map((n) => `IP: ${n.address}\n`).join('') +
     `RemoteAddr: ${client.address}:${client.port}\n` +
     lines.map((line) => `${line}\r\n`).join('') +
     '\r\n'
