@@ -64,6 +64,11 @@ t.test('the manager keeps networks and their blocks across a restore', async (t)
   t.throws(() => manager.createNetwork({ Name: 'A', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.1.0/25' }] } }), /Pool overlaps/);
   t.throws(() => manager.createNetwork({ Name: 'bad.name', Driver: 'overlay' }), /DNS name component/);
   t.throws(() => manager.createNetwork({ Name: 'br', Driver: 'bridge' }), /belongs to one node/);
+  const bridge = manager.createNetwork({ Name: 'mybr', Driver: 'bridge', IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } }, 'nodeA');
+  t.equal(bridge.IPAMOptions!.Configs[0]!.Subnet, '159.0.0.0/24', 'a bridge may show a swarm network\'s subnet: another address space, as libnetwork\'s');
+  t.not(bridge.LoopbackSubnet, b.LoopbackSubnet, 'on a loopback block of its own');
+  t.throws(() => manager.createNetwork({ Name: 'mybr2', Driver: 'bridge', IPAM: { Config: [{ Subnet: '159.0.0.128/25' }] } }, 'nodeA'), /Pool overlaps/, 'but not another bridge\'s of its node');
+  manager.removeNetwork(bridge.ID, 'nodeA');
   t.equal(manager.resolveNetwork(a.ID.slice(0, 5)).ID, a.ID, 'by ID prefix');
   t.throws(() => manager.resolveNetwork('nope'), /network nope not found/);
 

@@ -23,7 +23,7 @@ import { historyLimit, trimHistory } from './taskHistory.js';
 import { Updater, isUpdating } from './Updater.js';
 import { sameSpec } from './sameSpec.js';
 import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
-import { newObjectId } from './ids.js';
+import { newLocalId, newObjectId } from './ids.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_MS, NANOS_PER_SECOND } from './defaults.js';
 import { defaultSwarmSpec, normalizeSwarmSpec } from './swarmSpec.js';
 import { JoinTokens } from './JoinTokens.js';
@@ -704,7 +704,9 @@ export class Manager {
     const near = all.filter((n) => n.Spec.Scope !== 'local' || (local && n.NodeID === nodeId));
     const subnet = request.Subnet ?? defaultSubnet(near);
     const wanted = parseCidr(subnet);
+    // Overlap is refused within one address space, as libnetwork's: the swarm's networks, or one node's bridges.
     const overlapping = near.find((n) => {
+      if ((n.Spec.Scope === 'local') !== local) return false;
       const other = n.IPAMOptions?.Configs[0]?.Subnet;
       if (!other) return false;
       const o = parseCidr(other);
@@ -718,7 +720,7 @@ export class Manager {
     const now = nowIso();
     const ipam = { Driver: { Name: 'default' }, Configs: [{ Subnet: subnet, Gateway: request.Gateway ?? intToIp(wanted.base + 1) }] };
     const network: Network = {
-      ID: options.id ?? newObjectId(),
+      ID: options.id ?? (local ? newLocalId() : newObjectId()),
       Version: { Index: 0 },
       CreatedAt: now,
       UpdatedAt: now,

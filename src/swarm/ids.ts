@@ -18,6 +18,11 @@ export function newObjectId(): string {
   return randomBase36(25);
 }
 
+/** A node-local object's ID as dockerd makes one (a bridge network's): 64 lower-case hex characters. */
+export function newLocalId(): string {
+  return randomBytes(32).toString('hex');
+}
+
 /** A container-like hostname: 12 lower-case hex characters. */
 export function newHostname(): string {
   return randomBytes(6).toString('hex');
