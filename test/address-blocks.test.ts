@@ -10,8 +10,11 @@ t.test('overlapping blocks are refused, naming both flags', async (t) => {
     message: '--subnet 127.28.0.0/24 and --task-subnet 127.28.0.0/24 overlap: give each a block of its own ' +
       "(the defaults are --subnet 127.1.0.0/24, --task-subnet 127.20.0.0/16, --vip-subnet 127.10.0.0/16 and --network-pool the upper half of the --subnet's /16, 127.1.128.0/17)",
   });
-  t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.25.200.0/24' }), { message: /^--vip-subnet 127\.25\.200\.0\/24 and --network-pool 127\.25\.128\.0\/17 overlap/ },
-    'the network pool derived from the node block (the upper half of its /16) is checked too');
+  t.throws(() => new Cluster({ ...OWN, networkPool: '127.25.128.0/17', vipSubnet: '127.25.200.0/24' }), { message: /^--vip-subnet 127\.25\.200\.0\/24 and --network-pool 127\.25\.128\.0\/17 overlap/ },
+    'the network pool is checked too');
+  const beside = new Cluster({ ...OWN, vipSubnet: '127.25.200.0/24' });
+  t.equal(beside.options.networkPool, '127.25.128.0/18', 'a derived pool leaves a block given in the upper half of the node block\'s /16 alone');
+  await beside.close();
   t.throws(() => new Cluster({ ...OWN, networkPool: '127.26.0.0/17' }), { message: /^--task-subnet 127\.26\.0\.0\/16 and --network-pool 127\.26\.0\.0\/17 overlap/ });
   t.throws(() => new Cluster({ ...OWN, networkPool: '10.0.0.0/16' }), { message: /^--network-pool 10\.0\.0\.0\/16 is not inside 127\.0\.0\.0\/8/ });
   t.throws(() => new Cluster({ ...OWN, vipSubnet: '127.25.0.0/16' }), { message: /^--subnet 127\.25\.0\.0\/24 and --vip-subnet 127\.25\.0\.0\/16 overlap/ },

@@ -1,9 +1,7 @@
-// Seed 001's commands that need issue 16's parts (test/fixtures/seed-commands.ts names each one's): the
+// Seed 001's commands that use issue 16's parts (test/fixtures/seed-commands.ts names each one's): the
 // event feed, stats, system df and ps, secrets, configs, networks with docker run, volumes and mounts.
-// Each subtest is written as it must pass once its part lands, and is todo until then (tap runs no todo
-// subtest): the lead removes the todo as the parts land. Each runs on a swarm of its own, formed by the
-// test cluster (the swarm commands themselves are test/seed-flows-reference.test.ts), nodes 127.97.0.x,
-// tasks 127.98/16, VIPs 127.99/16.
+// Each runs on a swarm of its own, formed by the test cluster (the swarm commands themselves are
+// test/seed-flows-reference.test.ts), nodes 127.97.0.x, tasks 127.98/16, VIPs 127.99/16.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

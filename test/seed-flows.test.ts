@@ -127,7 +127,7 @@ t.test('seed 004 as typed there: simplenode published on 8000, scaled, removed, 
   await Promise.all([first(), update(), health()]);
 });
 
-t.test('every command of the seed inventory is run by a seed flow, those waiting for a part in a todo subtest', async (t) => {
+t.test('every command of the seed inventory is run by a seed flow, those using a part of issue 16 in seed-flows-parts', async (t) => {
   const ids = SEED_COMMANDS.map((c) => c.id);
   t.same([...new Set(ids)], ids, 'each ID once');
   const dir = new URL('.', import.meta.url);
@@ -139,5 +139,5 @@ t.test('every command of the seed inventory is run by a seed flow, those waiting
   t.same([...runBy.keys()].filter((id) => !ids.includes(id)), [], 'none run that the inventory lacks');
   const inParts = (id: string): boolean => runBy.get(id)!.every((file) => file === 'seed-flows-parts.test.ts');
   t.same(SEED_COMMANDS.filter((c) => (c.needs !== undefined) !== inParts(c.id)).map((c) => c.id), [],
-    'a command needs a part exactly when only seed-flows-parts (todo until the part lands) runs it');
+    'a command names a part exactly when only seed-flows-parts runs it');
 });

@@ -13,7 +13,7 @@ export const NODE_FLAGS: readonly FlagSpec[] = [
   { name: 'socket-dir', kind: 'string', valueName: 'dir', help: 'Directory of the engine API sockets, <dir>/<node address>.sock, owner only', defaultText: '$XDG_RUNTIME_DIR/routemesh, /run/routemesh as root, else /tmp/routemesh-<uid>' },
   { name: 'task-subnet', kind: 'string', valueName: 'cidr', help: 'Task addresses', defaultText: '127.20.0.0/16' },
   { name: 'vip-subnet', kind: 'string', valueName: 'cidr', help: 'Service virtual IPs', defaultText: '127.10.0.0/16' },
-  { name: 'network-pool', kind: 'string', valueName: 'cidr', help: "Loopback blocks of networks (each network's subnet maps one to one onto a block of it)", defaultText: "the upper half of the node subnet's /16, 127.1.128.0/17" },
+  { name: 'network-pool', kind: 'string', valueName: 'cidr', help: "Loopback blocks of networks (each network's subnet maps one to one onto a block of it)", defaultText: "the upper half of the node subnet's /16, 127.1.128.0/17 (its highest free part if another block is there)" },
   { name: 'dns', kind: 'string', valueName: 'addr[:port]', help: 'Embedded DNS server (without a port: 53, or an unprivileged one if 53 cannot be bound)', defaultText: '127.0.0.11' },
   { name: 'dns-upstream', kind: 'list', valueName: 'addr[:port]', help: 'Resolver on loopback for names the cluster does not own (repeatable; default: those of /etc/resolv.conf on loopback)' },
   { name: 'dns-vip-ttl', kind: 'string', valueName: 'duration', help: 'How long DNS answers naming a VIP may be cached', defaultText: '10m' },

@@ -100,7 +100,7 @@ export class Cluster {
       throw new Error(`--managers must be between 1 and the number of nodes (${nodes}), got ${managers}`);
     }
     // Checked now, not at `swarm init`: a bad block must stop the start before anything listens.
-    this.options.networkPool ??= defaultNetworkPool(subnet);
+    this.options.networkPool ??= defaultNetworkPool(subnet, [this.options.taskSubnet, this.options.vipSubnet]);
     checkBlocks([['--subnet', subnet], ['--task-subnet', this.options.taskSubnet], ['--vip-subnet', this.options.vipSubnet], ['--network-pool', this.options.networkPool]]);
     const block = parseCidr(subnet);
     const { maxReplicas } = this.options;

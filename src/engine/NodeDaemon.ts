@@ -94,7 +94,7 @@ export class NodeDaemon implements SwarmDirectory {
 
   /** Where networks' loopback blocks come from (the leader hands them out). */
   get networkPool(): string {
-    return this.#options.networkPool ?? defaultNetworkPool(this.#options.address);
+    return this.#options.networkPool ?? defaultNetworkPool(this.#options.address, [this.#options.taskSubnet, this.#options.vipSubnet]);
   }
 
   constructor(options: NodeOptions, shared?: SharedByNodes) {

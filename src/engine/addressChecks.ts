@@ -10,10 +10,27 @@ export const DEFAULT_BLOCKS = { subnet: '127.1.0.0/24', taskSubnet: '127.20.0.0/
 
 /**
  * Where networks' loopback blocks come from unless `--network-pool` says: the upper half of the /16 of
- * the nodes' block (127.1.128.0/17 for 127.1.0.0/24), so every node of one cluster derives the same.
+ * the nodes' block (127.1.128.0/17 for 127.1.0.0/24), or, where that holds a block already given (a
+ * `--vip-subnet` of that /16), the highest /18, /19 or /20 of it that holds none; every node of one
+ * cluster, given the same flags, derives the same. Nothing free: the upper half, which checkBlocks refuses.
  */
-export function defaultNetworkPool(nodeAddress: string): string {
-  return `127.${nodeAddress.split('.')[1]}.128.0/17`;
+export function defaultNetworkPool(nodeAddress: string, given: readonly string[] = []): string {
+  const start = ipToInt(`127.${nodeAddress.split('.')[1]}.0.0`);
+  // A malformed block is left out here: checkBlocks then says what is wrong with it.
+  const taken = [...given, `${nodeAddress.split('.').slice(0, 3).join('.')}.0/24`].flatMap((text) => {
+    try {
+      return [parseCidr(text)];
+    } catch {
+      return [];
+    }
+  });
+  for (const prefix of [17, 18, 19, 20]) {
+    const size = 2 ** (32 - prefix);
+    for (let base = start + 65536 - size; base >= start + size; base -= size) {
+      if (taken.every((b) => b.base >= base + size || base >= b.base + b.size)) return `${intToIp(base)}/${prefix}`;
+    }
+  }
+  return `${intToIp(start + 32768)}/17`;
 }
 
 /** The blocks whose addresses go to tasks, VIPs and networks: nothing else may take one of theirs. */
@@ -59,12 +76,13 @@ export function checkNodeAddress(address: string, blocks: AddressBlocks): void {
   if (!isIPv4(address) || !isLoopback(address)) {
     throw new Error(`--address ${address} is not an IPv4 address in 127.0.0.0/8: routemesh's nodes live on this machine's loopback; choose one like 127.1.0.4`);
   }
-  checkBlocks(ownedBlocks(blocks).map(([flag, text]) => [flag, text] as const));
+  // The node's own address first: inside a block, it is what to change, whatever else overlaps.
   const ip = ipToInt(address);
   for (const [flag, text, what] of ownedBlocks(blocks)) {
-    const { base, size } = parseCidr(text);
+    const { base, size } = flagValue(flag, () => parseCidr(text));
     if (ip >= base && ip < base + size) throw new Error(`--address ${address} is inside ${flag} ${text}, whose addresses go to ${what}: choose one outside it`);
   }
+  checkBlocks(ownedBlocks(blocks).map(([flag, text]) => [flag, text] as const));
 }
 
 /** The DNS server listens on loopback, outside the task, VIP and network blocks, whose addresses go to tasks and services. */
@@ -111,7 +129,9 @@ export function hostUpstreams(log?: (line: string) => void): Upstream[] {
  * for its nodes' block before it starts any (`subnet`), a node for its own `address`.
  */
 export function checkAddressing(options: { subnet?: string; address?: string; taskSubnet: string; vipSubnet: string; networkPool?: string | undefined; dns: string; dnsUpstreams?: string[] | undefined }): void {
-  const blocks = { ...options, networkPool: options.networkPool ?? defaultNetworkPool(options.subnet ?? options.address ?? DEFAULT_BLOCKS.subnet) };
+  const networkPool = options.networkPool ??
+    defaultNetworkPool(options.subnet ?? options.address ?? DEFAULT_BLOCKS.subnet, [options.taskSubnet, options.vipSubnet]);
+  const blocks = { ...options, networkPool };
   if (options.subnet !== undefined) {
     checkBlocks([['--subnet', options.subnet], ...ownedBlocks(blocks).map(([flag, text]) => [flag, text] as const)]);
   }
