@@ -56,34 +56,34 @@ t.test('the manager keeps networks and their blocks across a restore', async (t)
   const options = { taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} };
   const manager = new Manager(options);
   t.teardown(() => manager.close());
-  const a = manager.createNetwork({ Name: 'a', Driver: 'overlay' });
-  const b = manager.createNetwork({ Name: 'b', Driver: 'overlay', IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } });
+  const a = manager.networks.create({ Name: 'a', Driver: 'overlay' });
+  const b = manager.networks.create({ Name: 'b', Driver: 'overlay', IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } });
   t.equal(a.LoopbackSubnet, '127.9.128.0/24');
   t.equal(b.LoopbackSubnet, '127.9.129.0/24');
   t.strictSame(a.IPAMOptions!.Configs, [{ Subnet: '10.0.1.0/24', Gateway: '10.0.1.1' }]);
-  t.throws(() => manager.createNetwork({ Name: 'A', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.1.0/25' }] } }), /Pool overlaps/);
-  t.throws(() => manager.createNetwork({ Name: 'bad.name', Driver: 'overlay' }), /DNS name component/);
-  t.throws(() => manager.createNetwork({ Name: 'br', Driver: 'bridge' }), /belongs to one node/);
-  const bridge = manager.createNetwork({ Name: 'mybr', Driver: 'bridge', IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } }, 'nodeA');
+  t.throws(() => manager.networks.create({ Name: 'A', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.1.0/25' }] } }), /Pool overlaps/);
+  t.throws(() => manager.networks.create({ Name: 'bad.name', Driver: 'overlay' }), /DNS name component/);
+  t.throws(() => manager.networks.create({ Name: 'br', Driver: 'bridge' }), /belongs to one node/);
+  const bridge = manager.networks.create({ Name: 'mybr', Driver: 'bridge', IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } }, 'nodeA');
   t.equal(bridge.IPAMOptions!.Configs[0]!.Subnet, '159.0.0.0/24', 'a bridge may show a swarm network\'s subnet: another address space, as libnetwork\'s');
   t.not(bridge.LoopbackSubnet, b.LoopbackSubnet, 'on a loopback block of its own');
-  t.throws(() => manager.createNetwork({ Name: 'mybr2', Driver: 'bridge', IPAM: { Config: [{ Subnet: '159.0.0.128/25' }] } }, 'nodeA'), /Pool overlaps/, 'but not another bridge\'s of its node');
-  manager.removeNetwork(bridge.ID, 'nodeA');
-  t.equal(manager.resolveNetwork(a.ID.slice(0, 5)).ID, a.ID, 'by ID prefix');
-  t.throws(() => manager.resolveNetwork('nope'), /network nope not found/);
+  t.throws(() => manager.networks.create({ Name: 'mybr2', Driver: 'bridge', IPAM: { Config: [{ Subnet: '159.0.0.128/25' }] } }, 'nodeA'), /Pool overlaps/, 'but not another bridge\'s of its node');
+  manager.networks.remove(bridge.ID, 'nodeA');
+  t.equal(manager.networks.resolve(a.ID.slice(0, 5)).ID, a.ID, 'by ID prefix');
+  t.throws(() => manager.networks.resolve('nope'), /network nope not found/);
 
   const again = new Manager({ ...options, restore: manager.exportState() });
   t.teardown(() => again.close());
   t.strictSame(again.store.all('network').map((n) => n.Spec.Name).sort(), ['a', 'b']);
-  t.equal(again.createNetwork({ Name: 'c', Driver: 'overlay' }).LoopbackSubnet, '127.9.130.0/24', 'restored blocks are taken');
-  again.removeNetwork('a');
-  t.equal(again.createNetwork({ Name: 'd', Driver: 'overlay' }).LoopbackSubnet, '127.9.128.0/24', "a removed network's block is free");
+  t.equal(again.networks.create({ Name: 'c', Driver: 'overlay' }).LoopbackSubnet, '127.9.130.0/24', 'restored blocks are taken');
+  again.networks.remove('a');
+  t.equal(again.networks.create({ Name: 'd', Driver: 'overlay' }).LoopbackSubnet, '127.9.128.0/24', "a removed network's block is free");
 });
 
 t.test("a full network's tasks wait in new without writes, and get addresses as others release theirs", async (t) => {
   const manager = new Manager({ taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} });
   t.teardown(() => manager.close());
-  const net = manager.createNetwork({ Name: 'small', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.5.0.0/29' }] } }); // 5 addresses: a VIP and 4 tasks
+  const net = manager.networks.create({ Name: 'small', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.5.0.0/29' }] } }); // 5 addresses: a VIP and 4 tasks
   const spec = (replicas: number) => ({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'small' }] }, Mode: { Replicated: { Replicas: replicas } } });
   const service = await manager.createService(spec(6));
   await manager.settled();
@@ -104,7 +104,7 @@ t.test("a full network's tasks wait in new without writes, and get addresses as 
   t.equal(manager.store.tasksOfService(service.ID).filter((task) => task.DesiredState === 'running').length, 4, 'every running task holds an address');
   manager.removeService(service.ID);
   await manager.settled();
-  t.doesNotThrow(() => manager.removeNetwork(net.ID), 'nothing holds the network once the service is gone');
+  t.doesNotThrow(() => manager.networks.remove(net.ID), 'nothing holds the network once the service is gone');
 });
 
 t.test('a restored swarm takes its tasks\' and VIPs\' network addresses, and its containers\', again', async (t) => {
@@ -112,10 +112,10 @@ t.test('a restored swarm takes its tasks\' and VIPs\' network addresses, and its
   const manager = new Manager(options);
   t.teardown(() => manager.close());
   const node = manager.addNode({ hostname: 'node1', addr: '127.9.0.1', role: 'manager' });
-  manager.createNetwork({ Name: 'front', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } });
+  manager.networks.create({ Name: 'front', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '159.0.0.0/24' }] } });
   await manager.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: 'front', Aliases: ['www'] }] }, Mode: { Replicated: { Replicas: 2 } } });
   await manager.settled();
-  const { endpoint } = manager.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] });
+  const { endpoint } = manager.networks.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] });
   const held = new Set([
     ...manager.store.tasks().map((task) => task.NetworksAttachments![1]!.Addresses[0]),
     manager.store.services()[0]!.Endpoint.VirtualIPs![1]!.Addr,
@@ -126,17 +126,17 @@ t.test('a restored swarm takes its tasks\' and VIPs\' network addresses, and its
 
   const again = new Manager({ ...options, restore: manager.exportState() });
   t.teardown(() => again.close());
-  const { endpoint: next } = again.attachContainer(node.ID, { containerId: 'c2', containerName: 'other', network: 'front', aliases: [] });
+  const { endpoint: next } = again.networks.attachContainer(node.ID, { containerId: 'c2', containerName: 'other', network: 'front', aliases: [] });
   t.notOk(held.has(next.Address), `a new holder gets a free address (${next.Address}), none of the restored ones`);
-  t.equal(again.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] }).endpoint.Address, endpoint.Address, 'the restored container keeps its place');
-  t.throws(() => again.removeNetwork('front'), /in use by service/);
+  t.equal(again.networks.attachContainer(node.ID, { containerId: 'c1', containerName: 'box', network: 'front', aliases: [] }).endpoint.Address, endpoint.Address, 'the restored container keeps its place');
+  t.throws(() => again.networks.remove('front'), /in use by service/);
 });
 
 t.test('what a service may not be attached to is refused with Docker\'s words', async (t) => {
   const manager = new Manager({ taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} });
   t.teardown(() => manager.close());
   const node = manager.addNode({ hostname: 'node1', addr: '127.9.0.1', role: 'manager' });
-  manager.createNetwork({ Name: 'mybr', Driver: 'bridge' }, node.ID);
+  manager.networks.create({ Name: 'mybr', Driver: 'bridge' }, node.ID);
   const on = (target: string) => manager.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx' }, Networks: [{ Target: target }] } });
   await t.rejects(on('mybr'), { message: 'The network mybr cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.' });
   await t.rejects(on('bridge'), { message: /The network bridge cannot be used with services/ });

@@ -103,16 +103,16 @@ export class Dispatcher {
     const manager = this.#manager;
     switch (request.op) {
       case 'create': {
-        const network = manager.createNetwork(request.request, request.nodeId);
+        const network = manager.networks.create(request.request, request.nodeId);
         return { network };
       }
       case 'remove':
-        manager.removeNetwork(request.ref, request.nodeId);
+        manager.networks.remove(request.ref, request.nodeId);
         return {};
       case 'attach':
-        return manager.attachContainer(request.nodeId, request);
+        return manager.networks.attachContainer(request.nodeId, request);
       case 'detach':
-        manager.detachContainer(request.containerId);
+        manager.networks.detachContainer(request.containerId);
         return {};
     }
   }

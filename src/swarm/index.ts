@@ -1,7 +1,8 @@
 export * from './model.js';
 export { Store, PLAIN_KINDS } from './Store.js';
 export type { ClusterView, PlainKind, PlainLists, PlainObjects, StoreChange, StoreKind, StoreObject } from './Store.js';
-export { Manager, DEFAULT_BRIDGE_SUBNET, defaultBridgeId } from './Manager.js';
+export { Manager } from './Manager.js';
+export { SwarmNetworks, DEFAULT_BRIDGE_SUBNET, defaultBridgeId } from './SwarmNetworks.js';
 export { NetworkAllocator } from './NetworkAllocator.js';
 export type { NetworkAddress } from './NetworkAllocator.js';
 export { PREDEFINED_NETWORKS } from './networkSpec.js';

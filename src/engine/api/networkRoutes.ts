@@ -206,7 +206,7 @@ export function networkRoutes(router: Router, engine: EngineContext): void {
     }
     const manager = engine.requireManager();
     // Its event is the swarm's (SwarmEvents, on every manager), not this node's.
-    const network = manager.createNetwork(input, askingNode(r, engine, manager));
+    const network = manager.networks.create(input, askingNode(r, engine, manager));
     return { status: 201, body: { Id: network.ID, Warning: '' } };
   });
 
@@ -242,8 +242,8 @@ export function networkRoutes(router: Router, engine: EngineContext): void {
     if (ref === INGRESS_NETWORK_NAME || ref === manager.ingressNetworkId) {
       throw new SwarmError('failed_precondition', `rpc error: code = FailedPrecondition desc = routemesh's ingress network carries every published port and is made with the swarm: it cannot be removed`);
     }
-    const network = manager.resolveNetwork(ref, askingNode(r, engine, manager));
-    manager.removeNetwork(network.ID, askingNode(r, engine, manager));
+    const network = manager.networks.resolve(ref, askingNode(r, engine, manager));
+    manager.networks.remove(network.ID, askingNode(r, engine, manager));
     return { status: 204 };
   });
 }
