@@ -5,8 +5,10 @@
 //   user namespace of its own, mapped back to routemesh's ids before the program runs): a small sh script
 //   run inside it, as (namespace) root, mounts a tmpfs work area, binds every source there first, lays an
 //   overlay on the nearest existing directory of any target that does not exist (so the mount point is
-//   made in the task's view only), then binds each source onto its target, read-only where asked. Nothing
-//   is mounted or written where other programs look: the host sees only the task's own directory.
+//   made in the task's view only), then binds each source onto its target, read-only where asked. A target
+//   whose first directory does not exist (/data) gets, as root, a root of the task's own instead: an
+//   overlay of / with the host's mounts bound in, the targets made there, the program chrooted into it.
+//   Nothing is mounted or written where other programs look: the host sees only the task's own directory.
 // - where no mount namespace can be had: the task's own directory holds a tree `root/` in which each
 //   target sits at its path (secrets and configs as files, binds and volumes as symlinks, read-only not
 //   enforced), named by $ROUTEMESH_ROOT, and each --env value naming a target is rewritten to point there.
@@ -218,7 +220,7 @@ interface Plan {
  * vanish under it).
  */
 async function withOverlays(dir: string, placements: Placement[]): Promise<Plan> {
-  const overlays = new Set<string>();
+  const overlays = new Map<string, string>(); // directory overlaid -> the first target needing it
   let needsRoot: Placement | undefined;
   for (const placement of placements) {
     const { existing, stats } = await nearestExisting(placement.target);
@@ -230,7 +232,7 @@ async function withOverlays(dir: string, placements: Placement[]): Promise<Plan>
     }
     if (!stats.isDirectory()) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: ${existing} on the way to ${placement.target} is not a directory`);
     if (existing === '/') needsRoot ??= placement;
-    else overlays.add(existing);
+    else if (!overlays.has(existing)) overlays.set(existing, placement.target);
   }
   if (needsRoot && process.getuid?.() !== 0) {
     const first = needsRoot.target.split('/').slice(0, 2).join('/');
@@ -239,10 +241,10 @@ async function withOverlays(dir: string, placements: Placement[]): Promise<Plan>
       `(an overlay on /) needs routemesh to run as root (in a user namespace the kernel refuses it); create ${create}, or choose a target under an existing directory (e.g. ${needsRoot.isDir ? '/srv' : '/etc'}${needsRoot.target})`);
   }
   const mounts = needsRoot ? await hostMounts() : undefined;
-  const kept = [...overlays].filter((existing) => {
+  const kept = [...overlays.keys()].filter((existing) => {
     if (mounts) return mountOf(existing, mounts.all) !== '/'; // on the root mount: the task's root overlay makes it
     if (`${dir}/`.startsWith(`${existing}/`)) {
-      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make the task's targets under ${existing}: it holds routemesh's task directory (${dir}); choose another target`);
+      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${overlays.get(existing)} for the task: ${existing} holds routemesh's task directory (${dir}); choose another target`);
     }
     return true;
   });
