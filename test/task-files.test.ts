@@ -153,7 +153,7 @@ t.test('as root, a target whose first directory the host lacks is made in a root
   const check = ['CMD-SHELL', `test "$(cat ${configAt})" = key=2 && test -f ${volumeAt}/out`];
   t.ok(await waitUntil(() => healthProbe(check, task.address, [], undefined, task.mountNamespacePid)!(new AbortController().signal)),
     'a health command joining the namespace sees the task\'s root');
-  t.equal(await task.stop(0), 143, 'a stop ends it as before');
+  t.equal(await task.stop(5000), 143, 'a stop ends it as before (SIGTERM)');
   t.equal(await readFile(path.join(dirs.volume, 'out'), 'utf8'), 'written\n', 'the write went to the volume\'s directory');
   for (const made of [volumeAt, configAt, '/run/secrets']) t.notOk(existsSync(made), `nothing made on the host at ${made}`);
   t.same(await readdir(dirs.taskDir), [], 'the task\'s directory is gone once it ended');
