@@ -2,7 +2,7 @@
 // event feed, stats, system df and ps, secrets, configs, networks with docker run, volumes and mounts.
 // Each runs on a swarm of its own, formed by the test cluster (the swarm commands themselves are
 // test/seed-flows-reference.test.ts), nodes 127.97.0.x, tasks 127.98/16, VIPs 127.99/16.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -164,6 +164,7 @@ t.test('seed 001: network create --subnet 159.0.0.0/24 -d overlay and -d bridge,
 t.test('seed 001: --mount type=volume and type=bind, applied for exec tasks', { skip: skip || (!isRoot && 'mounts need root') }, async (t) => {
   const { seed, n1, manager } = await swarm(t);
   seed.vars.hostDir = path.dirname(tempFile(t, 'hello', 'from the host\n'));
+  chmodSync(seed.vars.hostDir, 0o755); // the task runs as nobody (a container as root): mkdtemp's 0700 would keep it out
   const [vol, bind] = await Promise.all([seed.run('001-40'), seed.run('001-41')]);
   t.match(vol, { code: 0, stdout: CONVERGED }, vol.stderr);
   t.match(bind, { code: 0, stdout: CONVERGED }, bind.stderr);

@@ -130,6 +130,35 @@ async function waitUntil(check: () => Promise<boolean>): Promise<boolean> {
   return false;
 }
 
+const TOP = `routemesh-${process.pid}-${Date.now()}`;
+
+t.test('as root, a target whose first directory the host lacks is made in a root of the task\'s own', { skip: namespaces && asRoot ? false : 'needs root and mount namespaces' }, async (t) => {
+  const dirs = await setup('root');
+  const runtime = new Runtime({ taskDir: dirs.taskDir });
+  const [volumeAt, configAt] = [`/data-${TOP}`, `/${TOP}.conf`];
+  t.teardown(() => Promise.all([volumeAt, configAt].map((at) => rm(at, { recursive: true, force: true }))));
+  const task = await runtime.start(spec('root00000001', {
+    command: ['sh', '-c', `cat ${configAt}; echo; echo written > ${volumeAt}/out && echo volume-written; pwd; cat /run/secrets/pass; echo; test -d ${dirs.taskDir} && echo host-files; test -e /proc/self/stat && echo proc; sleep 30`],
+    dir: '/etc',
+    files: [
+      { kind: 'config', target: configAt, data: Buffer.from('key=2'), uid: 0, gid: 0, mode: 0o444 },
+      { kind: 'secret', target: '/run/secrets/pass', data: Buffer.from('s3cret'), uid: 0, gid: 0, mode: 0o444 },
+    ],
+    mounts: [{ Type: 'volume', Source: 'data', Target: volumeAt, hostPath: dirs.volume }],
+  }));
+  t.teardown(() => task.stop(0));
+  t.ok(await waitUntil(async () => task.logs.length >= 6), task.logs.map((l) => l.text).join('\n'));
+  t.same(task.logs.map((l) => `${l.stream === 'stderr' ? 'ERR ' : ''}${l.text}`), ['key=2', 'volume-written', '/etc', 's3cret', 'host-files', 'proc'],
+    'the config and volume at their targets, the working directory kept, the host\'s mounts (/proc) and files (the task directory) seen');
+  const check = ['CMD-SHELL', `test "$(cat ${configAt})" = key=2 && test -f ${volumeAt}/out`];
+  t.ok(await waitUntil(() => healthProbe(check, task.address, [], undefined, task.mountNamespacePid)!(new AbortController().signal)),
+    'a health command joining the namespace sees the task\'s root');
+  t.equal(await task.stop(5000), 143, 'a stop ends it as before (SIGTERM)');
+  t.equal(await readFile(path.join(dirs.volume, 'out'), 'utf8'), 'written\n', 'the write went to the volume\'s directory');
+  for (const made of [volumeAt, configAt, '/run/secrets']) t.notOk(existsSync(made), `nothing made on the host at ${made}`);
+  t.same(await readdir(dirs.taskDir), [], 'the task\'s directory is gone once it ended');
+});
+
 t.test('a target routemesh cannot make is refused before anything runs, saying what to do', async (t) => {
   const dirs = await setup('refused');
   const runtime = new Runtime({ taskDir: dirs.taskDir });
@@ -137,10 +166,10 @@ t.test('a target routemesh cannot make is refused before anything runs, saying w
     command: ['true'],
     mounts: [{ Type: 'volume', Source: 'data', Target: '/routemesh-no-such-top-dir/data', hostPath: dirs.volume }],
   });
-  if (namespaces) {
+  if (namespaces && !asRoot) {
     await t.rejects(runtime.start(refused), new RuntimeError('INVALID_MOUNT',
-      'routemesh cannot make /routemesh-no-such-top-dir/data for the task: /routemesh-no-such-top-dir does not exist on this machine and ' +
-      'an overlay on / would need a root file system of the task\'s own; create the directory /routemesh-no-such-top-dir, or choose a target under an existing directory (e.g. /srv/routemesh-no-such-top-dir/data)'));
+      'routemesh cannot make /routemesh-no-such-top-dir/data for the task: /routemesh-no-such-top-dir does not exist on this machine, and a root of the task\'s own ' +
+      '(an overlay on /) needs routemesh to run as root (in a user namespace the kernel refuses it); create the directory /routemesh-no-such-top-dir, or choose a target under an existing directory (e.g. /srv/routemesh-no-such-top-dir/data)'));
   }
   await t.rejects(runtime.start(spec('ref000000002', { command: ['true'], files: [
     { kind: 'secret', target: '/run/secrets/a', data: Buffer.from('1'), uid: 0, gid: 0, mode: 0o444 },

@@ -5,8 +5,10 @@
 //   user namespace of its own, mapped back to routemesh's ids before the program runs): a small sh script
 //   run inside it, as (namespace) root, mounts a tmpfs work area, binds every source there first, lays an
 //   overlay on the nearest existing directory of any target that does not exist (so the mount point is
-//   made in the task's view only), then binds each source onto its target, read-only where asked. Nothing
-//   is mounted or written where other programs look: the host sees only the task's own directory.
+//   made in the task's view only), then binds each source onto its target, read-only where asked. A target
+//   whose first directory does not exist (/data) gets, as root, a root of the task's own instead: an
+//   overlay of / with the host's mounts bound in, the targets made there, the program chrooted into it.
+//   Nothing is mounted or written where other programs look: the host sees only the task's own directory.
 // - where no mount namespace can be had: the task's own directory holds a tree `root/` in which each
 //   target sits at its path (secrets and configs as files, binds and volumes as symlinks, read-only not
 //   enforced), named by $ROUTEMESH_ROOT, and each --env value naming a target is rewritten to point there.
@@ -14,7 +16,7 @@
 // The task's directory (owner-only, under the runtime's task directory) holds the secrets' and configs'
 // data while the task runs, and is removed when it ends.
 import { execFile } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { RuntimeError } from './TaskRun.js';
@@ -201,13 +203,25 @@ async function chownTree(at: string, uid: number, gid: number): Promise<void> {
   for (const entry of await readdir(at)) await chownTree(path.join(at, entry), uid, gid);
 }
 
+/** What the script builds: the placements, the directories overlaid, and (when a target needs one) a root of the task's own. */
+interface Plan {
+  placements: Placement[];
+  overlays: string[];
+  /** The host's mount points hanging off its root mount, brought into the task's root (undefined: no root of its own). */
+  root?: string[];
+}
+
 /**
  * The overlays a set of placements needs: for each target that does not exist, its nearest existing
- * directory (the outermost of nested ones). Refused where that is `/` (an overlay there would need a new
- * root), or where it holds the task's own directory (the work area would vanish under it).
+ * directory (the outermost of nested ones). Where that is `/`, the task gets a root of its own (as root
+ * only: in a user namespace the kernel refuses an overlay whose lower layer is `/`, whose submounts are
+ * locked there); the overlays it still needs are those on the host's other mounts (/run, /tmp ...), laid
+ * in its root. Without one, a directory holding the task's own directory is refused (the work area would
+ * vanish under it).
  */
-async function withOverlays(dir: string, placements: Placement[]): Promise<{ placements: Placement[]; overlays: string[] }> {
-  const overlays = new Set<string>();
+async function withOverlays(dir: string, placements: Placement[]): Promise<Plan> {
+  const overlays = new Map<string, string>(); // directory overlaid -> the first target needing it
+  let needsRoot: Placement | undefined;
   for (const placement of placements) {
     const { existing, stats } = await nearestExisting(placement.target);
     if (existing === placement.target) {
@@ -217,45 +231,84 @@ async function withOverlays(dir: string, placements: Placement[]): Promise<{ pla
       continue;
     }
     if (!stats.isDirectory()) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: ${existing} on the way to ${placement.target} is not a directory`);
-    if (existing === '/') {
-      const first = placement.target.split('/').slice(0, 2).join('/');
-      const create = first === placement.target && !placement.isDir ? `an empty file ${first}` : `the directory ${first}`;
-      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${placement.target} for the task: ${first} does not exist on this machine and ` +
-        `an overlay on / would need a root file system of the task's own; create ${create}, or choose a target under an existing directory (e.g. ${placement.isDir ? '/srv' : '/etc'}${placement.target})`);
-    }
-    if (`${dir}/`.startsWith(`${existing}/`)) {
-      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${placement.target} for the task: ${existing} holds routemesh's task directory (${dir}); choose another target`);
-    }
-    overlays.add(existing);
+    if (existing === '/') needsRoot ??= placement;
+    else if (!overlays.has(existing)) overlays.set(existing, placement.target);
   }
-  const outermost = [...overlays].filter((a) => ![...overlays].some((b) => b !== a && a.startsWith(`${b}/`)));
-  return { placements, overlays: outermost };
+  if (needsRoot && process.getuid?.() !== 0) {
+    const first = needsRoot.target.split('/').slice(0, 2).join('/');
+    const create = first === needsRoot.target && !needsRoot.isDir ? `an empty file ${first}` : `the directory ${first}`;
+    throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${needsRoot.target} for the task: ${first} does not exist on this machine, and a root of the task's own ` +
+      `(an overlay on /) needs routemesh to run as root (in a user namespace the kernel refuses it); create ${create}, or choose a target under an existing directory (e.g. ${needsRoot.isDir ? '/srv' : '/etc'}${needsRoot.target})`);
+  }
+  const mounts = needsRoot ? await hostMounts() : undefined;
+  const kept = [...overlays.keys()].filter((existing) => {
+    if (mounts) return mountOf(existing, mounts.all) !== '/'; // on the root mount: the task's root overlay makes it
+    if (`${dir}/`.startsWith(`${existing}/`)) {
+      throw new RuntimeError('INVALID_MOUNT', `routemesh cannot make ${overlays.get(existing)} for the task: ${existing} holds routemesh's task directory (${dir}); choose another target`);
+    }
+    return true;
+  });
+  const outermost = kept.filter((a) => !kept.some((b) => b !== a && a.startsWith(`${b}/`)));
+  return { placements, overlays: outermost, root: mounts?.underRoot };
 }
 
-/** The sh script run as (namespace) root in the task's mount namespace, before it execs the task's program ("$@"). */
-function buildScript(dir: string, plan: { placements: Placement[]; overlays: string[] }): string {
+/** The host's mount points (/proc/self/mountinfo): all of them, and the outermost ones hanging off its root mount. */
+async function hostMounts(): Promise<{ all: string[]; underRoot: string[] }> {
+  const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  const entries = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter(Boolean).map((line) => {
+    const [id, parent, , , at] = line.split(' ');
+    return { id: id!, parent: parent!, at: unescape(at!) };
+  });
+  const root = entries.filter((e) => e.at === '/').at(-1)?.id;
+  const children = [...new Set(entries.filter((e) => e.parent === root && e.at !== '/').map((e) => e.at))];
+  const underRoot = children.filter((a) => !children.some((b) => a.startsWith(`${b}/`))).sort();
+  return { all: [...new Set(entries.map((e) => e.at))], underRoot };
+}
+
+/** The mount point `at` lies on. */
+function mountOf(at: string, mountPoints: string[]): string {
+  return mountPoints.filter((m) => m === '/' || at === m || at.startsWith(`${m}/`)).sort((a, b) => b.length - a.length)[0] ?? '/';
+}
+
+/**
+ * The sh script run as (namespace) root in the task's mount namespace, before it execs the task's program
+ * ("$@"). With a root of its own: an overlay of the host's `/` (its upper layer in the work area, so
+ * nothing is written to the host) into which the host's mounts are bound recursively, the targets made
+ * and bound there; it is then moved onto `/` (so a health command joining the namespace sees it too) and
+ * the program runs chrooted into it, in the working directory it was started in.
+ */
+function buildScript(dir: string, plan: Plan): string {
   const work = path.join(dir, 'm');
-  const lines = ['set -e', `mkdir ${quote(work)}`, `mount -t tmpfs -o mode=0700 routemesh ${quote(work)}`];
+  const root = plan.root ? `${work}/root` : '';
+  const lines = ['set -e', ...(plan.root ? ['routemesh_wd=$(pwd -P)'] : []), `mkdir ${quote(work)}`, `mount -t tmpfs -o mode=0700 routemesh ${quote(work)}`];
   // Every source is held in the work area before any overlay could hide the path it was reached by.
   plan.placements.forEach((p, i) => {
     if (!p.source) return;
     const held = `${work}/s${i}`;
     lines.push(p.isDir ? `mkdir ${quote(held)}` : `: > ${quote(held)}`, `mount --bind ${quote(p.source)} ${quote(held)}`);
   });
+  if (plan.root) {
+    lines.push(`mkdir -p ${quote(`${work}/r/u`)} ${quote(`${work}/r/w`)} ${quote(root)}`,
+      `mount -t overlay routemesh -o ${quote(`lowerdir=/,upperdir=${work}/r/u,workdir=${work}/r/w`)} ${quote(root)}`);
+    for (const at of plan.root) lines.push(`mount --rbind ${quote(at)} ${quote(root + at)}`);
+    // The work area came along where a bound mount holds it (/tmp): out of the task's sight.
+    lines.push(`umount -l ${quote(root + work)} 2>/dev/null || true`);
+  }
   plan.overlays.forEach((lower, i) => {
     const upper = `${work}/o${i}/u`;
     const workdir = `${work}/o${i}/w`;
     lines.push(`mkdir -p ${quote(upper)} ${quote(workdir)}`,
-      `mount -t overlay routemesh -o ${quote(`lowerdir=${lower},upperdir=${upper},workdir=${workdir}`)} ${quote(lower)}`);
+      `mount -t overlay routemesh -o ${quote(`lowerdir=${root + lower},upperdir=${upper},workdir=${workdir}`)} ${quote(root + lower)}`);
   });
   plan.placements.forEach((p, i) => {
-    const target = quote(p.target);
-    lines.push(p.isDir ? `mkdir -p ${target}` : `mkdir -p ${quote(path.dirname(p.target))}; [ -e ${target} ] || : > ${target}`);
+    const target = quote(root + p.target);
+    lines.push(p.isDir ? `mkdir -p ${target}` : `mkdir -p ${quote(path.dirname(root + p.target))}; [ -e ${target} ] || : > ${target}`);
     if (p.tmpfs) lines.push(`mount -t tmpfs -o ${p.readOnly ? 'ro,' : ''}mode=1777 tmpfs ${target}`);
     else lines.push(`mount --bind ${quote(`${work}/s${i}`)} ${target}`);
     if (p.readOnly && !p.tmpfs) lines.push(`mount -o remount,bind,ro ${target}`);
   });
-  lines.push('exec "$@"');
+  if (plan.root) lines.push(`cd ${quote(root)}`, 'mount --move . /', 'exec unshare --root=. --wd="$routemesh_wd" -- "$@"');
+  else lines.push('exec "$@"');
   return lines.join('\n');
 }
 
