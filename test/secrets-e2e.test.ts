@@ -80,6 +80,18 @@ t.test('a service reads its secret at /run/secrets/<target> and its config at it
   }, 20_000);
   t.equal(logs, 's3cret\nkey=1\n', 'the secret and the config, read where a container reads them');
 
+  // Another task (as nobody too) sees only its own processes: no other task's files through /proc/<pid>/root.
+  const spy = await docker(NODE1, 'service', 'create', '-d', '--name', 'spy', 'routemesh/exec', 'sh', '-c',
+    'for p in /proc/[0-9]*; do cat "$p/root/run/secrets/mysql_pass" 2>/dev/null && echo " <- $p"; done; echo "pids: $(ls -d /proc/[0-9]* | wc -l)"; exec sleep 1000');
+  t.equal(spy.code, 0, spy.stderr);
+  t.teardown(() => docker(NODE1, 'service', 'rm', 'spy'));
+  const seen = await waitFor('the spy to say what it saw', async () => {
+    const { stdout } = await docker(NODE1, 'service', 'logs', '--raw', 'spy');
+    return stdout.includes('pids:') ? stdout : undefined;
+  }, 20_000);
+  t.notMatch(seen, 's3cret', 'a task cannot read another task\'s secret');
+  t.ok(Number(/pids: (\d+)/.exec(seen)![1]) <= 10, `it sees its own PID namespace only (tini, its shell and what that runs): ${seen.trim()}`);
+
   const spec = JSON.parse((await docker(NODE1, 'service', 'inspect', 'db', '--format', '{{json .Spec.TaskTemplate.ContainerSpec}}')).stdout);
   t.match(spec.Secrets, [{ SecretName: 'test', File: { Name: 'mysql_pass', UID: '0', GID: '0', Mode: 0o444 } }], 'service inspect shows the reference');
   t.match(spec.Configs, [{ ConfigName: 'app-conf', File: { Name: '/etc/routemesh-e2e/app.conf' } }]);

@@ -81,11 +81,18 @@ function toolsHere(): Promise<Tools> {
   return tools;
 }
 
-/** unshare's options: a PID namespace whose first process dies with unshare; without root, inside a user namespace mapping routemesh's own ids. */
+/**
+ * unshare's options: a PID namespace whose first process dies with unshare, with a /proc of its own (in a
+ * private mount namespace): through the host's /proc a task would see every other task's processes, and
+ * their files through /proc/<pid>/root. Without root, inside a user namespace mapping routemesh's own ids.
+ */
 function unshareArgs(): string[] {
   const asRoot = process.getuid?.() === 0;
-  return [...(asRoot ? [] : ['--user', '--map-current-user']), '--pid', '--fork', '--kill-child', '--'];
+  return [...(asRoot ? [] : ['--user', '--map-current-user']), '--mount', '--propagation', 'private', ...OWN_PROC, '--'];
 }
+
+/** A PID namespace and the /proc that shows it: unshare mounts it before it runs anything. */
+const OWN_PROC = ['--pid', '--fork', '--mount-proc', '--kill-child'];
 
 /** How tasks' processes are contained on this machine: 'namespace' when it allows, else 'group'. */
 export async function containmentHere(): Promise<Containment> {
@@ -133,7 +140,7 @@ function mountedArgv(setpriv: string, namespace: Tools['namespace'], asUser: str
     : [unshare, '--user', `--map-user=${uid}`, `--map-group=${process.getgid?.() ?? 0}`, '--'];
   const setup = ['sh', '-c', mountScript, 'routemesh-mounts'];
   if (containment === 'namespace' && namespace) {
-    return [setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...mountNs, '--pid', '--fork', '--kill-child', '--', ...setup, namespace.tini, '-g', '--', ...back, ...argv]];
+    return [setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...mountNs, ...OWN_PROC, '--', ...setup, namespace.tini, '-g', '--', ...back, ...argv]];
   }
   return [setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...mountNs, '--', ...setup, ...back, ...argv]];
 }
