@@ -4,7 +4,8 @@
 // read-only bind refuses them, and nothing appears on the host; without one (mountNamespaces: false, what
 // a machine without user namespaces gets), the same paths under $ROUTEMESH_ROOT, the --env values pointed
 // there, the secret readable by the task's user only. `npm run test:unprivileged` runs this file as nobody.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,22 +85,28 @@ t.test('in a mount namespace of its own, the task reads them where a container w
   for (const made of ['/run/secrets', '/etc/routemesh-test-conf', VOLUME_TARGET, BIND_TARGET]) {
     t.notOk(existsSync(made), `nothing made on the host at ${made}`);
   }
-  t.same(await readdir(dirs.taskDir), [], 'the task\'s directory is gone once it ended');
+  t.same(await readdir(path.join(dirs.taskDir, String(process.pid))), [], 'the task\'s directory is gone once it ended');
 });
 
 t.test('without a mount namespace, the same paths under $ROUTEMESH_ROOT, the --env values pointed there', async (t) => {
   const dirs = await setup('dir');
+  // What a routemesh process killed with its tasks left: removed when the next one prepares a task.
+  const gone = spawnSync('true').pid!;
+  const left = path.join(dirs.taskDir, String(gone), 'old000000001', 'secrets');
+  mkdirSync(left, { recursive: true });
+  writeFileSync(path.join(left, 'mysql_pass'), 'left behind');
   const runtime = new Runtime({ taskDir: dirs.taskDir, mountNamespaces: false });
   const task = await runtime.start(taskSpec('dir000000001', dirs));
   t.teardown(() => task.stop(0));
   const { code, out } = await runToEnd(task);
-  const root = path.join(dirs.taskDir, 'dir000000001', 'root');
+  const root = path.join(dirs.taskDir, String(process.pid), 'dir000000001', 'root');
   t.equal(code, 0, out.join('\n'));
   t.same(out, ['s3cret', 'key=1', 'volume-written', 'from the host', 'bind-writable', '400', `root=${root}`],
     'read-only is not enforced there, and the secret is its user\'s alone');
   t.equal(await readFile(path.join(dirs.volume, 'out'), 'utf8'), 'written\n');
   t.notOk(existsSync('/run/secrets'), 'nothing made on the host at /run/secrets');
-  t.same(await readdir(dirs.taskDir), [], 'the task\'s directory is gone once it ended');
+  t.notOk(existsSync(path.join(dirs.taskDir, String(gone))), 'a dead routemesh process\'s task directories are swept');
+  t.same(await readdir(path.join(dirs.taskDir, String(process.pid))), [], 'the task\'s directory is gone once it ended');
   t.equal((await stat(dirs.taskDir)).mode & 0o777, 0o711, 'the directory of task directories lets no one list it');
 });
 
@@ -156,7 +163,7 @@ t.test('as root, a target whose first directory the host lacks is made in a root
   t.equal(await task.stop(5000), 143, 'a stop ends it as before (SIGTERM)');
   t.equal(await readFile(path.join(dirs.volume, 'out'), 'utf8'), 'written\n', 'the write went to the volume\'s directory');
   for (const made of [volumeAt, configAt, '/run/secrets']) t.notOk(existsSync(made), `nothing made on the host at ${made}`);
-  t.same(await readdir(dirs.taskDir), [], 'the task\'s directory is gone once it ended');
+  t.same(await readdir(path.join(dirs.taskDir, String(process.pid))), [], 'the task\'s directory is gone once it ended');
 });
 
 t.test('a target routemesh cannot make is refused before anything runs, saying what to do', async (t) => {

@@ -76,6 +76,7 @@ async function nearestExisting(target: string): Promise<{ existing: string; stat
 
 export class TaskFiles {
   readonly #base: string;
+  #swept: Promise<void> | undefined;
 
   /** `base`: the directory under which each task gets its own (made owner-only, traversable by tasks' users). */
   constructor(base: string) {
@@ -93,8 +94,9 @@ export class TaskFiles {
     const clash = targets.find((t, i) => targets.indexOf(t) !== i);
     if (clash) throw new RuntimeError('INVALID_MOUNT', `invalid mount config: duplicate mount point: ${clash}`);
     await this.#ownBase();
-    const dir = path.join(this.#base, taskId);
+    const dir = path.join(this.#base, String(process.pid), taskId);
     await rm(dir, { recursive: true, force: true });
+    await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
     await mkdir(dir, { mode: 0o700 });
     try {
       if (namespaces) return { how: 'namespace', script: await this.#namespaceScript(dir, user, files, mounts), dir };
@@ -117,6 +119,20 @@ export class TaskFiles {
       throw new RuntimeError('START_FAILED', `${this.#base} is not a directory of routemesh's own user (uid ${uid}), and a task's secrets would go there: remove it, or set TMPDIR to a directory of routemesh's own`);
     }
     await chmod(this.#base, 0o711);
+    this.#swept ??= this.#sweep();
+    await this.#swept;
+  }
+
+  /**
+   * Each routemesh process keeps its tasks' directories under `<base>/<its pid>`, removed as each task ends:
+   * a process that died however it died (SIGKILL, power loss) left its tasks' secrets there, which the
+   * next routemesh process that prepares a task removes. Only directories of processes that are gone.
+   */
+  async #sweep(): Promise<void> {
+    for (const name of await readdir(this.#base)) {
+      if (!/^\d+$/.test(name) || Number(name) === process.pid || alive(Number(name))) continue;
+      await rm(path.join(this.#base, name), { recursive: true, force: true }).catch(() => {});
+    }
   }
 
   /** Removes a task's directory once it has ended. */
@@ -154,6 +170,8 @@ export class TaskFiles {
       if (type === 'volume') await adoptEmptyVolume(source, user);
       placements.push({ target: mount.Target!, source, isDir: stats?.isDirectory() ?? true, readOnly: !!mount.ReadOnly });
     }
+    // Parents first, as Docker sorts mounts: a config under a volume's target is bound after the volume.
+    placements.sort((a, b) => depth(a.target) - depth(b.target));
     return buildScript(dir, await withOverlays(dir, placements));
   }
 
@@ -334,4 +352,19 @@ export function mountNamespacesHere(): Promise<boolean> {
     }
   })();
   return namespacesHere;
+}
+
+/** Whether a process of that PID exists (one of another user's counts: EPERM). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** How many path components a target has: `/srv/app/config.yml` has 3. */
+function depth(target: string): number {
+  return target.split('/').filter(Boolean).length;
 }
