@@ -144,3 +144,20 @@ t.test('what a service may not be attached to is refused with Docker\'s words', 
   await t.rejects(on('nope'), { message: 'network nope not found' });
   t.equal(manager.store.services().length, 0, 'nothing written');
 });
+
+t.test('a node removed from the swarm gives back its containers\' places and its bridge networks', async (t) => {
+  const manager = new Manager({ taskSubnet: '127.9.32.0/19', vipSubnet: '127.9.64.0/19', networkPool: '127.9.128.0/17', log: () => {} });
+  t.teardown(() => manager.close());
+  manager.addNode({ hostname: 'node1', addr: '127.9.0.1', role: 'manager' });
+  const worker = manager.addNode({ hostname: 'node2', addr: '127.9.0.2', role: 'worker' });
+  const shared = manager.networks.create({ Name: 'shared', Driver: 'overlay', Attachable: true });
+  const mybr = manager.networks.create({ Name: 'mybr', Driver: 'bridge' }, worker.ID);
+  manager.networks.attachContainer(worker.ID, { containerId: 'c1', containerName: 'lc', network: 'shared', aliases: [] });
+  t.throws(() => manager.networks.remove('shared'), /has active endpoints/);
+  manager.setNodeState(worker.ID, 'down');
+  manager.removeNode(worker.ID, false);
+  t.same(Object.keys(manager.store.get('network', shared.ID)!.Containers ?? {}), [], 'its container left the overlay network');
+  t.equal(manager.store.get('network', mybr.ID), undefined, 'its bridge network is gone');
+  manager.networks.remove('shared');
+  t.equal(manager.networks.create({ Name: 'again', Driver: 'overlay' }).LoopbackSubnet, shared.LoopbackSubnet, 'and every block is free again');
+});

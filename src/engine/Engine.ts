@@ -686,8 +686,8 @@ export class Engine implements EngineContext {
       new Promise<void>((resolve) => this.#server.close(() => resolve())),
       this.#socket.close(),
       this.#metricsServer?.close(),
-      this.containers.close(),
-      m ? this.#detach(m) : Promise.resolve(),
+      // The containers first: each gives its network addresses back over the link, which the detach closes.
+      this.containers.close().then(() => (m ? this.#detach(m) : undefined)),
     ]);
     await this.#host?.close();
   }

@@ -386,6 +386,7 @@ export class Manager {
       throw failedPrecondition('can not remove the last manager of the swarm');
     }
     this.store.deleteNode(node.ID);
+    this.networks.forgetNode(node.ID);
     this.#queue.add({ kind: 'node', id: node.ID });
     this.#electLeader();
     this.#reconcileAll();

@@ -161,6 +161,28 @@ export class SwarmNetworks {
     }
   }
 
+  /**
+   * A node removed from the swarm: its containers' places on networks are free again, and its bridge
+   * networks, which were its alone, are gone (as its engine's would be with it).
+   */
+  forgetNode(nodeId: string): void {
+    for (const network of this.#store.all('network')) {
+      if (network.Spec.Scope === 'local' && network.NodeID === nodeId) {
+        this.#store.delete('network', network.ID);
+        this.#addresses.remove(network.ID);
+        continue;
+      }
+      const theirs = Object.entries(network.Containers ?? {}).filter(([, endpoint]) => endpoint.NodeID === nodeId).map(([id]) => id);
+      if (!theirs.length) continue;
+      const next = structuredClone(network);
+      for (const id of theirs) {
+        delete next.Containers![id];
+        this.#addresses.release(network.ID, id);
+      }
+      this.#store.put('network', next);
+    }
+  }
+
   /** The node's default `bridge` network (Docker's docker0), made the first time it is needed, under an ID the node derives too. */
   #defaultBridge(nodeId: string): Network {
     const id = defaultBridgeId(nodeId);
