@@ -65,6 +65,20 @@ t.test('a volume written by one task is read by the next; in use, it stays', { s
   await waitFor('the volume to be free', async () => (await docker(NODE2, 'volume', 'rm', 'shared')).code === 0 || undefined, 20_000);
 });
 
+t.test('an anonymous volume is made for its task and removed when the task ends, as Docker removes it with its container', { skip }, async (t) => {
+  const create = await docker(NODE1, 'service', 'create', '-d', '--name', 'anon', '--restart-condition', 'none', '--constraint', 'node.hostname==node2',
+    '--mount', `type=volume,target=${TARGET}`, 'routemesh/exec', 'sh', '-c', `ls -d ${TARGET} && exec sleep 1000`);
+  t.equal(create.code, 0, create.stderr);
+  t.teardown(() => docker(NODE1, 'service', 'rm', 'anon'));
+  const made = await waitFor('the task\'s anonymous volume', async () => {
+    const { stdout } = await docker(NODE2, 'volume', 'ls', '-q');
+    return /^[0-9a-f]{64}$/m.test(stdout) ? stdout.trim() : undefined;
+  }, 20_000);
+  t.equal((await docker(NODE1, 'service', 'rm', 'anon')).code, 0);
+  await waitFor('the anonymous volume to go with its task', async () => !(await docker(NODE2, 'volume', 'ls', '-q')).stdout.includes(made) || undefined, 20_000);
+  t.pass(`volume ${made.slice(0, 12)} removed`);
+});
+
 t.test('a bind of a missing path rejects the task with Swarm\'s message', { skip }, async (t) => {
   const create = await docker(NODE1, 'service', 'create', '-d', '--name', 'badbind', '--restart-condition', 'none',
     '--mount', 'type=bind,source=/routemesh-no-such-dir,target=/srv/x', 'routemesh/exec', 'true');

@@ -65,6 +65,8 @@ export class Agent {
   #link: AgentLink;
   #runtime: Runtime;
   #volumes: Volumes | undefined;
+  /** The anonymous volumes (a volume mount without a source) each running task got: removed when it ends, as Docker removes them with their container. */
+  #anonymousVolumes = new Map<string, string[]>();
   #log: (line: string) => void;
   #fencePeriodMs: number;
   #events: EventSink | undefined;
@@ -202,6 +204,7 @@ export class Agent {
       },
       (error: unknown) => {
         this.#running.delete(task.ID);
+        this.#dropAnonymousVolumes(task, undefined);
         const message = error instanceof Error ? error.message : String(error);
         // What Swarm's executor refuses before the container runs rejects the task, as there.
         const rejected = error instanceof RuntimeError && (error.code === 'NO_SUCH_IMAGE' || error.code === 'INVALID_MOUNT');
@@ -265,17 +268,34 @@ export class Agent {
     const mounts = await Promise.all((spec.mounts ?? []).map(async (mount) => {
       if (mount.Type?.toLowerCase() !== 'volume') return mount;
       if (!this.#volumes) throw new RuntimeError('INVALID_MOUNT', 'this node keeps no volumes');
-      const name = mount.Source || (await this.#volumes.create()).Name;
+      const name = mount.Source || (await this.#anonymousVolume(task.ID));
       return { ...mount, Source: name, hostPath: await this.#volumes.forMount(name, containerId, mount.Target ?? '', !!mount.ReadOnly) };
     }));
     return { ...spec, ...(files.length ? { files } : {}), ...(mounts.length ? { mounts } : {}) };
   }
 
-  /** dockerd's unmount event for each volume a task that ended had mounted. */
+  async #anonymousVolume(taskId: string): Promise<string> {
+    const { Name } = await this.#volumes!.create();
+    this.#anonymousVolumes.set(taskId, [...this.#anonymousVolumes.get(taskId) ?? [], Name]);
+    return Name;
+  }
+
+  /** dockerd's unmount event for each volume a task that ended had mounted; its anonymous volumes go with it. */
   #unmounted(task: Task): void {
+    const container = task.Status.ContainerStatus?.ContainerID || task.Hostname || task.ID;
     for (const mount of task.Spec.ContainerSpec.Mounts ?? []) {
-      if (mount.Type?.toLowerCase() === 'volume' && mount.Source) this.#volumes?.unmounted(mount.Source, task.Status.ContainerStatus?.ContainerID || task.Hostname || task.ID);
+      if (mount.Type?.toLowerCase() === 'volume' && mount.Source) this.#volumes?.unmounted(mount.Source, container);
     }
+    this.#dropAnonymousVolumes(task, container);
+  }
+
+  /** Removes the anonymous volumes the task got (`container`: the one that had them mounted, if it ran). */
+  #dropAnonymousVolumes(task: Task, container: string | undefined): void {
+    for (const name of this.#anonymousVolumes.get(task.ID) ?? []) {
+      if (container) this.#volumes?.unmounted(name, container);
+      this.#volumes?.remove(name, [], true).catch((error: Error) => this.#log(`agent: removing the anonymous volume ${name} of task ${task.ID} failed: ${error.message}`));
+    }
+    this.#anonymousVolumes.delete(task.ID);
   }
 
   /**
