@@ -42,6 +42,9 @@ t.test('a create request: what the docker CLI sends, and what routemesh refuses'
     [{ Image: 'nginx', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8000-8010' }] } } }, /invalid host port "8000-8010"/],
     [{ Image: 'nginx', HostConfig: { PortBindings: { 'http/tcp': [] } } }, /invalid port specification: "http\/tcp"/],
     [{ Image: 'nginx', Cmd: [1] }, /Cmd must be a list of strings/],
+    [{ Image: 'nginx', HostConfig: { NetworkMode: 'none' } }, /does not run a container with --network none/],
+    [{ Image: 'nginx', HostConfig: { NetworkMode: 'container:abc' } }, /--network container:abc/],
+    [{ Image: 'nginx', HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '8.8.8.8', HostPort: '8080' }] } } }, /on its node's own address only, not on 8\.8\.8\.8: leave the address out \(-p 8080:80\)/],
   ];
   for (const [body, message] of refusals) t.throws(() => parseCreateRequest(body), { status: 400, message }, JSON.stringify(body));
 });

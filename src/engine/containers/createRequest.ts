@@ -72,6 +72,9 @@ export function parseCreateRequest(body: unknown): ContainerConfig {
   const labels = object(config.Labels, 'Labels');
   if (Object.values(labels).some((v) => typeof v !== 'string')) throw new ApiError(400, 'Labels must map strings to strings');
   const mode = typeof host.NetworkMode === 'string' && host.NetworkMode !== '' && host.NetworkMode !== 'default' ? host.NetworkMode : 'bridge';
+  if (mode === 'none' || mode.startsWith('container:')) {
+    throw new ApiError(400, `routemesh does not run a container with --network ${mode}: give it the node's network (--network host), its bridge (the default) or an attachable network of the swarm`);
+  }
   const endpoints = object(object(config.NetworkingConfig, 'NetworkingConfig').EndpointsConfig, 'NetworkingConfig.EndpointsConfig');
   const aliases = Object.values(endpoints).flatMap((e) => strings(object(e, 'EndpointsConfig').Aliases, 'Aliases'));
 
@@ -81,6 +84,10 @@ export function parseCreateRequest(body: unknown): ContainerConfig {
     const list = bindings === null ? [] : bindings;
     if (!Array.isArray(list)) throw new ApiError(400, 'HostConfig.PortBindings must map ports to lists');
     for (const binding of list.length ? list : [{}]) {
+      const hostIp = String(object(binding, 'PortBinding').HostIp ?? '');
+      if (!['', '0.0.0.0', '::'].includes(hostIp)) {
+        throw new ApiError(400, `routemesh publishes a container's port on its node's own address only, not on ${hostIp}: leave the address out (-p ${String(object(binding, 'PortBinding').HostPort ?? '')}:${key.split('/')[0]})`);
+      }
       const raw = String(object(binding, 'PortBinding').HostPort ?? '');
       const hostPort = raw === '' ? 0 : Number(raw);
       if (!/^\d{0,5}$/.test(raw) || hostPort > 65535) {
