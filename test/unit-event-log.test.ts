@@ -143,7 +143,7 @@ t.test("a manager's swarm events from its view: create, update with what changed
   t.equal(log2.history(0n, undefined, (m) => m.scope !== 'swarm').length, 0, 'all of scope swarm');
 });
 
-t.test('networks, secrets and configs: create, update and remove with their names', async (t) => {
+t.test('networks, secrets and configs: create, update and remove with their names; a network\'s writes and a bridge network are not the swarm\'s events', async (t) => {
   const store = new Store();
   const log = new EventLog();
   const events = new SwarmEvents(store, log);
@@ -153,13 +153,16 @@ t.test('networks, secrets and configs: create, update and remove with their name
   store.put('network', { ...structuredClone(network), Spec: { Name: 'mynet', Labels: { a: 'b' } } });
   store.put('secret', { ID: 'sec1', ...meta, Spec: { Name: 'mysql_pass', Labels: {} } });
   store.put('config', { ID: 'cfg1', ...meta, Spec: { Name: 'nginx.conf', Labels: {} } });
+  store.put('secret', { ...structuredClone(store.get('secret', 'sec1')!), Spec: { Name: 'mysql_pass', Labels: { tier: 'db' } } });
+  const bridge = store.put('network', { ID: 'br1', ...meta, Spec: { Name: 'mybr', Labels: {}, Scope: 'local' }, NodeID: 'n1' });
+  store.delete('network', bridge.ID);
   store.delete('network', 'net1');
   store.delete('secret', 'sec1');
   t.same(log.history(0n, undefined, () => true).map((m) => `${m.Type} ${m.Action} ${m.Actor.ID} ${m.Actor.Attributes.name} ${m.scope}`), [
     'network create net1 mynet swarm',
-    'network update net1 mynet swarm',
     'secret create sec1 mysql_pass swarm',
     'config create cfg1 nginx.conf swarm',
+    'secret update sec1 mysql_pass swarm',
     'network remove net1 mynet swarm',
     'secret remove sec1 mysql_pass swarm',
   ]);

@@ -36,8 +36,12 @@ export function workerLists(store: Store, nodeId: string): { secrets: Secret[]; 
  * Undefined when the batch is the same for it as for a manager.
  */
 export function workerChanges(store: Store, nodeId: string, changes: readonly ViewChange[], sent: Set<string>): ViewChange[] | undefined {
-  const mine = changes.some((c) => c.op === 'put' && (KINDS.includes(c.kind as DataKind) || (c.kind === 'task' && c.object.NodeID === nodeId)));
-  if (!mine) return undefined;
+  // Most batches are tasks' states: the same line as every node's, unless a secret or config changed or a
+  // task of this node now needs data it was not sent (worked out once per batch and worker, not per task).
+  const dataChanged = changes.some((c) => c.op === 'put' && KINDS.includes(c.kind as DataKind));
+  const newlyNeeded = changes.some((c) => c.op === 'put' && c.kind === 'task' && c.object.NodeID === nodeId &&
+    !isTerminal(c.object.Status.State) && referencedBy(c.object).some((key) => !sent.has(key)));
+  if (!dataChanged && !newlyNeeded) return undefined;
   const needed = neededBy(store, nodeId);
   const added: ViewChange[] = [];
   const out = changes.map((change): ViewChange => {

@@ -79,11 +79,13 @@ export function rawApi<T = any>(base: string, method: string, target: string, he
 /** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
 export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  // Quick at first, then less often: a long wait (many run a CLI or an API call a check) would otherwise
+  // keep a core busy asking, on a machine that runs six test files at once.
+  for (let pause = 20; ; pause = Math.min(pause * 1.5, 250)) {
     const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 
