@@ -182,5 +182,5 @@ t.test('a target routemesh cannot make is refused before anything runs, saying w
     { kind: 'secret', target: '/run/secrets/a', data: Buffer.from('1'), uid: 0, gid: 0, mode: 0o444 },
     { kind: 'config', target: '/run/secrets/a', data: Buffer.from('2'), uid: 0, gid: 0, mode: 0o444 },
   ] })), { code: 'INVALID_MOUNT', message: 'invalid mount config: duplicate mount point: /run/secrets/a' });
-  t.same(await readdir(dirs.taskDir).catch(() => []), [], 'a refused task leaves no directory');
+  t.same(await readdir(path.join(dirs.taskDir, String(process.pid))).catch(() => []), [], 'a refused task leaves no directory');
 });
