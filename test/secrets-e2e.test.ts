@@ -67,6 +67,14 @@ t.test('secret and config: create, ls, inspect, refusals', { skip }, async (t) =
   t.same([renamed.status, renamed.body.message], [400, 'rpc error: code = InvalidArgument desc = only updates to Labels are allowed']);
 });
 
+/** The service's output (`docker service logs --raw`) once `done` says it is all there. */
+function outputOnce(service: string, done: (output: string) => boolean): Promise<string> {
+  return waitFor(`${service}'s output`, async () => {
+    const { stdout } = await docker(NODE1, 'service', 'logs', '--raw', service);
+    return done(stdout) ? stdout : undefined;
+  }, 20_000);
+}
+
 t.test('a service reads its secret at /run/secrets/<target> and its config at its path', { skip }, async (t) => {
   const create = await docker(NODE1, 'service', 'create', '-d', '--name', 'db',
     '--secret', 'source=test,target=mysql_pass', '--config', 'source=app-conf,target=/etc/routemesh-e2e/app.conf',
@@ -74,10 +82,7 @@ t.test('a service reads its secret at /run/secrets/<target> and its config at it
     'routemesh/exec', 'sh', '-c', 'cat "$MYSQL_ROOT_PASSWORD_FILE"; echo; cat "$APP_CONF"; echo; exec sleep 1000');
   t.equal(create.code, 0, create.stderr);
   t.teardown(() => docker(NODE1, 'service', 'rm', 'db'));
-  const logs = await waitFor('the task to say what it read', async () => {
-    const { stdout } = await docker(NODE1, 'service', 'logs', '--raw', 'db');
-    return stdout.includes('key=1') ? stdout : undefined;
-  }, 20_000);
+  const logs = await outputOnce('db', (out) => out.includes('key=1'));
   t.equal(logs, 's3cret\nkey=1\n', 'the secret and the config, read where a container reads them');
 
   // Another task (as nobody too) sees only its own processes: no other task's files through /proc/<pid>/root.
@@ -85,10 +90,7 @@ t.test('a service reads its secret at /run/secrets/<target> and its config at it
     'for p in /proc/[0-9]*; do cat "$p/root/run/secrets/mysql_pass" 2>/dev/null && echo " <- $p"; done; echo "pids: $(ls -d /proc/[0-9]* | wc -l)"; exec sleep 1000');
   t.equal(spy.code, 0, spy.stderr);
   t.teardown(() => docker(NODE1, 'service', 'rm', 'spy'));
-  const seen = await waitFor('the spy to say what it saw', async () => {
-    const { stdout } = await docker(NODE1, 'service', 'logs', '--raw', 'spy');
-    return stdout.includes('pids:') ? stdout : undefined;
-  }, 20_000);
+  const seen = await outputOnce('spy', (out) => out.includes('pids:'));
   t.notMatch(seen, 's3cret', 'a task cannot read another task\'s secret');
   t.ok(Number(/pids: (\d+)/.exec(seen)![1]) <= 10, `it sees its own PID namespace only (tini, its shell and what that runs): ${seen.trim()}`);
 
@@ -100,10 +102,7 @@ t.test('a service reads its secret at /run/secrets/<target> and its config at it
   const update = await docker(NODE1, 'service', 'update', '-d', '--secret-add', 'source=test,target=second', '--env-add', 'SECOND=/run/secrets/second',
     '--args', 'sh -c \'cat "$SECOND"; echo; exec sleep 1000\'', 'db');
   t.equal(update.code, 0, update.stderr);
-  const second = await waitFor('the updated task to say what it read', async () => {
-    const { stdout } = await docker(NODE1, 'service', 'logs', '--raw', 'db');
-    return stdout.split('\n').filter((line) => line === 's3cret').length === 2 ? stdout : undefined;
-  }, 20_000);
+  const second = await outputOnce('db', (out) => out.split('\n').filter((line) => line === 's3cret').length === 2);
   t.equal(second, 's3cret\nkey=1\ns3cret\n', 'the updated task reads the secret at its second target');
 
   await refused(t, await docker(NODE1, 'secret', 'rm', 'test'), daemon("secret 'test' is in use by the following service: db"), 'a secret in use stays');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import t from 'tap';
 import { Runtime, RuntimeError, healthProbe, mountNamespacesHere } from '../src/runtime/index.js';
 import type { RunningTask, TaskRunSpec } from '../src/runtime/index.js';
-import { testBlock } from './support/cluster.js';
+import { testBlock, waitFor } from './support/cluster.js';
 
 const BLOCK = testBlock(139); // no socket opens: the address (outside volumes-e2e's nodes, tasks and VIPs) is only named
 const CONFIG_TARGET = '/etc/routemesh-test-conf/app.conf';
@@ -123,19 +123,10 @@ t.test('as root, a health command runs in the task\'s mount namespace and sees i
   t.ok(task.mountNamespacePid, 'the task says where its mount namespace is');
   const check = ['CMD-SHELL', 'test "$(cat /run/secrets/mysql_pass)" = s3cret'];
   const inside = healthProbe(check, task.address, [], undefined, task.mountNamespacePid)!;
-  t.ok(await waitUntil(() => inside(new AbortController().signal)), 'the check reads the secret where the task does');
+  t.ok(await waitFor('the check to read the secret', async () => (await inside(new AbortController().signal)) || undefined, 5000), 'the check reads the secret where the task does');
   const outside = healthProbe(check, task.address, [])!;
   t.notOk(await outside(new AbortController().signal), 'outside the namespace, the host has no /run/secrets');
 });
-
-/** Polls `check` for a few seconds (the task's mount script may still be running): whether it came true. */
-async function waitUntil(check: () => Promise<boolean>): Promise<boolean> {
-  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
-}
 
 const TOP = `routemesh-${process.pid}-${Date.now()}`;
 
@@ -154,11 +145,11 @@ t.test('as root, a target whose first directory the host lacks is made in a root
     mounts: [{ Type: 'volume', Source: 'data', Target: volumeAt, hostPath: dirs.volume }],
   }));
   t.teardown(() => task.stop(0));
-  t.ok(await waitUntil(async () => task.logs.length >= 6), task.logs.map((l) => l.text).join('\n'));
+  t.ok(await waitFor('the task\'s six lines', async () => task.logs.length >= 6 || undefined, 5000), task.logs.map((l) => l.text).join('\n'));
   t.same(task.logs.map((l) => `${l.stream === 'stderr' ? 'ERR ' : ''}${l.text}`), ['key=2', 'volume-written', '/etc', 's3cret', 'host-files', 'proc'],
     'the config and volume at their targets, the working directory kept, the host\'s mounts (/proc) and files (the task directory) seen');
   const check = ['CMD-SHELL', `test "$(cat ${configAt})" = key=2 && test -f ${volumeAt}/out`];
-  t.ok(await waitUntil(() => healthProbe(check, task.address, [], undefined, task.mountNamespacePid)!(new AbortController().signal)),
+  t.ok(await waitFor('the health check to see the task\'s root', async () => (await healthProbe(check, task.address, [], undefined, task.mountNamespacePid)!(new AbortController().signal)) || undefined, 5000),
     'a health command joining the namespace sees the task\'s root');
   t.equal(await task.stop(5000), 143, 'a stop ends it as before (SIGTERM)');
   t.equal(await readFile(path.join(dirs.volume, 'out'), 'utf8'), 'written\n', 'the write went to the volume\'s directory');

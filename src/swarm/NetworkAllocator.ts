@@ -22,13 +22,15 @@ interface Plan {
 }
 
 export class NetworkAllocator {
-  readonly pool: string;
   readonly #blocks: BlockPool;
   readonly #networks = new Map<string, Plan>();
 
   constructor(pool: string) {
-    this.pool = pool;
     this.#blocks = new BlockPool(pool);
+  }
+
+  get pool(): string {
+    return this.#blocks.cidr;
   }
 
   /** A loopback block for a new network whose subnet is `subnet`; refused, saying what to do, when none fits. */

@@ -26,6 +26,7 @@ BUSY=(
   test/planned-stop-keepalive.test.ts
   test/quorum.test.ts
   test/swarm-restart.test.ts
+  test/udp-e2e.test.ts
 )
 
 tsc -p tsconfig.build.json --incremental --tsBuildInfoFile dist/.tsbuildinfo || exit 1
