@@ -1,21 +1,28 @@
 // http mode: balances each request, not each connection, so one kept-alive client spreads over every task.
-// Requests go to tasks over kept-alive connections (one agent per task) through http-proxy. What a client
-// gets when things go wrong is a gateway's answer, never a hang: 503 when no task is in the pool, 502 when
-// no task could be reached or one failed before answering, 504 when one stayed silent too long. A request
-// without a body whose connect failed is tried on another task: nothing of it reached the first.
+// Clients are read by Node's own (strict) HTTP server; each request goes to a task over a kept-alive
+// connection of the mesh's (TaskConnections), written and read by the mesh itself (HttpExchange), which
+// costs a fraction of Node's HTTP client per request (bench/README.md). What a client gets when things go
+// wrong is a gateway's answer, never a hang: 503 when no task is in the pool, 502 when no task could be
+// reached or one failed before answering, 504 when one stayed silent too long. A request without a body
+// whose connect failed is tried on another task: nothing of it reached the first.
 import http from 'node:http';
 import type net from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
-import httpProxy from 'http-proxy';
 import type { Backend } from './Backend.js';
 import type { Balancer } from './Balancer.js';
 import type { Pool } from './Pool.js';
 import { secondsSince } from './TcpForwarder.js';
 import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
-import { clientResponseHeaders, taskRequestHeaders } from './hopHeaders.js';
+import { taskRequestHeaders } from './hopHeaders.js';
+import { HttpExchange } from './HttpExchange.js';
+import type { ExchangeRequest } from './HttpExchange.js';
+import { rawReply, reply } from './meshAnswers.js';
+import { originForm, requestHead } from './requestHead.js';
 import { CONNECT_REFUSAL, gateFirstHead, parseErrorRefusal, refusalOf } from './requestRefusals.js';
 import type { Refusal } from './requestRefusals.js';
+import { TaskConnections } from './TaskConnections.js';
+import { WebSocketTunnel } from './WebSocketTunnel.js';
 
 /** What one listener balances over, read per request: a re-sync may swap it while clients stay connected. */
 export interface HttpTarget {
@@ -27,27 +34,6 @@ export interface HttpTarget {
   serviceName: string;
 }
 
-/** One try of one request on one task. */
-interface Attempt {
-  backend: Backend;
-  target: HttpTarget;
-  /** The connection to the task is made (or was kept alive): a failure now may have reached the task. */
-  connected: boolean;
-  /** The request to the task, once http-proxy has made it. */
-  taskRequest?: http.ClientRequest;
-  reusedSocket: boolean;
-  timedOut: boolean;
-  /**
-   * When the try began (process.hrtime.bigint(); 0n when nobody times connects): a new connection's
-   * opening is timed from here.
-   */
-  startedAt: bigint;
-  /** Ends the attempt's hold on its backend's count of requests in flight; idempotent. */
-  finish: () => void;
-}
-
-/** Methods a server must be able to take twice (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** The client idles this long between requests before the mesh closes its connection (nginx's keepalive_timeout). */
 export const CLIENT_KEEP_ALIVE_MS = 75_000;
 /**
@@ -59,10 +45,11 @@ const NODE_HEADERS_TIMEOUT_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 300_000;
 /** How often Node looks for requests past those limits (its default, 30 s, let a 10 s limit run to 40 s). */
 const TIMEOUT_CHECK_MS = 1000;
-/** The longest a connection to a task stays open with no request on it. */
-const TASK_IDLE_MS = 60_000;
-/** Sent to tasks whatever the client asked: the mesh keeps its connections to tasks open. */
-const KEEP_TASK_CONNECTION = { connection: 'keep-alive' };
+
+/** A request on its way: what HttpExchange needs, and the headers its head is made of for each try. */
+interface PendingExchange extends ExchangeRequest {
+  forwarded: http.IncomingHttpHeaders;
+}
 
 export interface HttpForwarderOptions {
   /** Source address of connections to tasks (as in tcp mode, the node that forwarded). */
@@ -71,19 +58,11 @@ export interface HttpForwarderOptions {
 
 export class HttpForwarder {
   readonly #localAddress: string | undefined;
-  readonly #proxy = httpProxy.createProxyServer({ xfwd: false });
-  readonly #agents = new Map<Backend, http.Agent>();
-  readonly #attempts = new WeakMap<http.IncomingMessage, Attempt>();
+  readonly #connections: TaskConnections;
 
   constructor(options: HttpForwarderOptions = {}) {
     this.#localAddress = options.localAddress;
-    // http-proxy gives a DELETE or OPTIONS without Content-Length a length of 0 and drops its
-    // Transfer-Encoding, yet still sends the body: the task would read that body as another request.
-    const proxy = this.#proxy as unknown as { webPasses: { name: string }[] };
-    proxy.webPasses = proxy.webPasses.filter((pass) => pass.name !== 'deleteLength');
-    this.#proxy.on('proxyReq', (proxyRequest, request) => this.#watch(proxyRequest, request));
-    this.#proxy.on('proxyReqWs', (proxyRequest, request) => this.#watch(proxyRequest, request));
-    this.#proxy.on('proxyRes', (proxyResponse, request, response) => this.#answered(proxyResponse, request, response));
+    this.#connections = new TaskConnections(options.localAddress);
   }
 
   /**
@@ -150,14 +129,23 @@ export class HttpForwarder {
       const startedAt = process.hrtime.bigint();
       response.once('close', () => finished(secondsSince(startedAt)));
     }
-    const address = request.socket.remoteAddress ?? '';
-    request.headers = taskRequestHeaders(request.headers, {
-      address, localPort: request.socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
+    const { socket, headers } = request;
+    const address = socket.remoteAddress ?? '';
+    const forwarded = taskRequestHeaders(headers, {
+      address, localPort: socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
     });
-    this.#attempt(request, response, target, undefined, body);
+    const chunked = headers['transfer-encoding'] !== undefined;
+    const exchange = {
+      request, response, body, chunked,
+      bodiless: !chunked && (headers['content-length'] ?? '0') === '0',
+      head: '',
+      forwarded,
+    };
+    this.#attempt(exchange, target, undefined);
   }
 
-  #attempt(request: http.IncomingMessage, response: http.ServerResponse, target: HttpTarget, tried: Set<Backend> | undefined, body?: Readable): void {
+  #attempt(exchange: PendingExchange, target: HttpTarget, tried: Set<Backend> | undefined): void {
+    const { request, response } = exchange;
     const backend = target.balancer.pick(target.pool, tried, request.socket.remoteAddress);
     if (!backend) {
       target.events.failed?.(tried ? 'connect_failed' : 'no_backend');
@@ -166,65 +154,8 @@ export class HttpForwarder {
       return;
     }
     if (tried) target.events.retried?.();
-    const attempt = this.#begin(backend, target);
-    response.once('finish', attempt.finish).once('close', () => {
-      attempt.finish();
-      // The client left before its answer was done: the task's request goes too, whatever state it is in.
-      if (!response.writableFinished) attempt.taskRequest?.destroy();
-    });
-    // Each try adds its listeners to the request and its answer: room for every try the labels allow.
-    if (tried) {
-      request.setMaxListeners(request.getMaxListeners() + 2);
-      response.setMaxListeners(response.getMaxListeners() + 2);
-    }
-    this.#attempts.set(request, attempt);
-    const options = {
-      ...(body ? { buffer: body } : {}),
-      target: { host: backend.host, port: backend.port }, agent: this.#agentOf(backend), headers: KEEP_TASK_CONNECTION,
-      // The answer's head is written here (#answered): http-proxy's copy would pass on the task's hop-by-hop headers.
-      selfHandleResponse: true,
-      ...(this.#localAddress ? { localAddress: this.#localAddress } : {}),
-    };
-    this.#proxy.web(request, response, options, (error) => {
-      // A request retried since has a newer attempt: this one's late errors are not news.
-      if (this.#attempts.get(request) !== attempt) return;
-      this.#failed(error, request, response, attempt, tried, body);
-    });
-  }
-
-  #failed(error: Error, request: http.IncomingMessage, response: http.ServerResponse, attempt: Attempt, tried: Set<Backend> | undefined,
-    body: Readable | undefined): void {
-    attempt.finish();
-    const { backend, target } = attempt;
-    // The client left: nobody to answer or retry for.
-    if (response.destroyed) return;
-    // A reply already begun cannot turn into an error: cutting the connection is the only honest signal.
-    if (response.headersSent) {
-      response.destroy();
-      return;
-    }
-    const bodiless = request.headers['transfer-encoding'] === undefined && (request.headers['content-length'] ?? '0') === '0';
-    if (!attempt.connected) {
-      target.events.connectError?.(backend, error);
-      const next = new Set(tried).add(backend);
-      const maxAttempts = target.limits.maxAttempts ?? 3;
-      if (bodiless && next.size < maxAttempts) return this.#attempt(request, response, target, next, body);
-      target.events.failed?.('connect_failed');
-      reply(response, 502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
-      return;
-    }
-    if (attempt.timedOut) {
-      target.events.answered?.(backend, 504);
-      reply(response, 504, `task ${backend.label} of service ${target.serviceName} did not answer within ${(target.limits.responseTimeoutMs ?? 0) / 1000}s`);
-      return;
-    }
-    // A kept-alive connection the task closed as the request went out: it never saw the request (the
-    // race every HTTP client meets), so a request safe to repeat is sent again, and the task is not blamed.
-    if (attempt.reusedSocket && bodiless && IDEMPOTENT.has(request.method ?? '')) {
-      return this.#attempt(request, response, target, tried, body);
-    }
-    target.events.answered?.(backend, 502);
-    reply(response, 502, `task ${backend.label} of service ${target.serviceName} failed before answering (${error.message})`);
+    exchange.head = requestHead(request.method ?? 'GET', originForm(request.url ?? '/'), exchange.forwarded, 'keep-alive', `${backend.host}:${backend.port}`);
+    new HttpExchange(exchange, target, backend, tried, this.#connections, (next) => this.#attempt(exchange, target, next)).start();
   }
 
   #upgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer, target: HttpTarget): void {
@@ -243,23 +174,16 @@ export class HttpForwarder {
       socket.end(rawReply(503, `no task of service ${target.serviceName} is available`));
       return;
     }
-    const attempt = this.#begin(backend, target);
-    socket.once('close', attempt.finish);
-    this.#attempts.set(request, attempt);
+    // Held for as long as the upgraded connection lasts.
+    backend.active++;
+    backend.total++;
+    socket.once('close', () => { backend.active--; });
     const address = socket.remoteAddress ?? '';
-    request.headers = taskRequestHeaders(request.headers, {
+    const headers = taskRequestHeaders(request.headers, {
       address, localPort: socket.localPort ?? 0, upgrade: true, trusted: target.limits.trustsProxy?.(address) ?? false,
     });
-    const options = { target: { host: backend.host, port: backend.port }, ...(this.#localAddress ? { localAddress: this.#localAddress } : {}) };
-    this.#proxy.ws(request, socket, head, options, (error) => {
-      if (attempt.connected) target.events.answered?.(backend, 502);
-      else target.events.connectError?.(backend, error);
-      // http-proxy ends the socket after this; a client that got nothing yet learns why first.
-      if (socket.bytesWritten === 0) socket.write(rawReply(502, `task ${backend.label} of service ${target.serviceName} could not take the WebSocket (${error.message})`));
-    });
-    // The task's answer to the upgrade: 101, or a refusal passed on as it is. (#watch has the request by now.)
-    attempt.taskRequest?.once('upgrade', () => target.events.answered?.(backend, 101))
-      .once('response', (answer: http.IncomingMessage) => target.events.answered?.(backend, answer.statusCode ?? 502));
+    const taskHead = requestHead('GET', originForm(request.url ?? '/'), headers, request.headers.connection ?? 'Upgrade', `${backend.host}:${backend.port}`);
+    new WebSocketTunnel(socket, taskHead, head, backend, target, this.#localAddress);
   }
 
   /**
@@ -282,95 +206,13 @@ export class HttpForwarder {
     this.#request(request, response, target, bodyAfterHead(head, socket, length));
   }
 
-  #begin(backend: Backend, target: HttpTarget): Attempt {
-    // Requests in flight are what least-conn and p2c weigh in http mode.
-    backend.active++;
-    backend.total++;
-    let finished = false;
-    return {
-      backend, target, connected: false, reusedSocket: false, timedOut: false, startedAt: target.events.upstreamConnected ? process.hrtime.bigint() : 0n,
-      finish: () => {
-        if (finished) return;
-        finished = true;
-        backend.active--;
-      },
-    };
-  }
-
-  /**
-   * Times the request's connect and its silences. A plain request comes here with its socket; an upgrade
-   * comes before it has one (http-proxy announces it at once), so its socket is waited for.
-   */
-  #watch(proxyRequest: http.ClientRequest, request: http.IncomingMessage): void {
-    const attempt = this.#attempts.get(request);
-    if (!attempt) return;
-    attempt.taskRequest = proxyRequest;
-    const { limits } = attempt.target;
-    const watchSocket = (socket: net.Socket): void => {
-      if (!socket.connecting) {
-        // A kept-alive connection: nothing to time (the usual case, so no timer is armed for it).
-        attempt.reusedSocket = proxyRequest.reusedSocket;
-        attempt.connected = true;
-        return;
-      }
-      const ms = limits.connectTimeoutMs ?? 5000;
-      const timer = setTimeout(() => proxyRequest.destroy(new Error(`connect timed out after ${ms}ms`)), ms);
-      proxyRequest.once('close', () => clearTimeout(timer));
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        attempt.connected = true;
-        attempt.target.events.upstreamConnected?.(attempt.backend, secondsSince(attempt.startedAt));
-      });
-    };
-    if (proxyRequest.socket) watchSocket(proxyRequest.socket);
-    else proxyRequest.once('socket', watchSocket);
-    // Timed from the request's last byte: a client slow to send its body must not count against the task.
-    const responseTimeoutMs = limits.responseTimeoutMs ?? 0;
-    if (responseTimeoutMs > 0) {
-      proxyRequest.once('finish', () => proxyRequest.setTimeout(responseTimeoutMs, () => {
-        attempt.timedOut = true;
-        proxyRequest.destroy(new Error(`no answer within ${responseTimeoutMs}ms`));
-      }));
-    }
-  }
-
-  #answered(proxyResponse: http.IncomingMessage, request: http.IncomingMessage, response: http.ServerResponse): void {
-    const attempt = this.#attempts.get(request);
-    if (!attempt) return;
-    const status = proxyResponse.statusCode ?? 502;
-    attempt.target.events.answered?.(attempt.backend, status);
-    // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
-    response.writeHead(status, proxyResponse.statusMessage, clientResponseHeaders(proxyResponse.rawHeaders, proxyResponse.headers.connection));
-    // A task that dies mid-body: the client's reply is cut as well, not left waiting for the rest. (A
-    // client that leaves mid-answer takes the task's request with it: see #attempt.)
-    proxyResponse.once('error', () => response.destroy());
-    proxyResponse.pipe(response);
-  }
-
-  /**
-   * One agent per task keeps its connections alive between requests: idle for at most a minute, and less
-   * when the task announces a shorter limit (`Keep-Alive: timeout=5`: Node's agent then closes them a
-   * second early, so a request rarely meets a connection the task is closing).
-   */
-  #agentOf(backend: Backend): http.Agent {
-    let agent = this.#agents.get(backend);
-    if (!agent) this.#agents.set(backend, (agent = new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: TASK_IDLE_MS })));
-    return agent;
-  }
-
   /** `backend` has left its pool, or takes no new requests: its idle connections are closed now. */
   retire(backend: Backend): void {
-    const agent = this.#agents.get(backend);
-    if (!agent) return;
-    this.#agents.delete(backend);
-    // Connections busy with a request finish it; the agent then closes them (it is no longer kept alive).
-    (agent as unknown as { keepAlive: boolean }).keepAlive = false;
-    for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+    this.#connections.retire(backend);
   }
 
   close(): void {
-    for (const agent of this.#agents.values()) agent.destroy();
-    this.#agents.clear();
+    this.#connections.close();
   }
 }
 
@@ -392,11 +234,6 @@ function refuseOnSocket(socket: net.Socket, refusal: Refusal, target: HttpTarget
   socket.setTimeout(1000, () => socket.destroy());
 }
 
-function reply(response: http.ServerResponse, status: number, message: string): void {
-  const body = `${message}\n`;
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
-}
-
 /** The first `length` bytes the client sends after the request's head: what of them came along, then the rest. */
 function bodyAfterHead(head: Buffer, socket: net.Socket, length: number): Readable {
   const body = new PassThrough();
@@ -416,11 +253,4 @@ function bodyAfterHead(head: Buffer, socket: net.Socket, length: number): Readab
     socket.once('close', () => { if (left > 0) body.destroy(); });
   }
   return body;
-}
-
-/** An answer written straight on a socket no parser answers on (no ServerResponse exists for it). */
-function rawReply(status: number, message: string, allow?: string): string {
-  const body = `${message}\n`;
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${allow ? `allow: ${allow}\r\n` : ''}` +
-    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

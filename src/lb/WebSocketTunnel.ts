@@ -1,0 +1,117 @@
+// A WebSocket upgrade in http mode: the request goes to the chosen task over a connection of its own, and
+// once the task answers 101 the two connections are joined, bytes passing both ways until either side
+// closes. Any other answer is passed on and the connection closed; a task that cannot be reached, or
+// fails before answering, gets the client a 502 status line, never a silent close. Only the wait for
+// the task's answer is timed: an upgraded connection may stay quiet as long as both ends like.
+import net from 'node:net';
+import type { Backend } from './Backend.js';
+import type { HttpTarget } from './HttpForwarder.js';
+import { ResponseReader } from './ResponseReader.js';
+import type { AnswerHandler } from './ResponseReader.js';
+import type { ResponseHead } from './responseHead.js';
+import { clientResponseHeaders } from './hopHeaders.js';
+import { rawReply } from './meshAnswers.js';
+import { secondsSince } from './TcpForwarder.js';
+
+export class WebSocketTunnel implements AnswerHandler {
+  readonly #client: net.Socket;
+  readonly #task: net.Socket;
+  readonly #backend: Backend;
+  readonly #target: HttpTarget;
+  readonly #reader = new ResponseReader();
+  #connected = false;
+  #joined = false;
+  #failed = false;
+
+  /** `head` is what the client sent after its request's head. */
+  constructor(client: net.Socket, requestHead: string, head: Buffer, backend: Backend, target: HttpTarget, localAddress: string | undefined) {
+    this.#client = client;
+    this.#backend = backend;
+    this.#target = target;
+    const startedAt = target.events.upstreamConnected ? process.hrtime.bigint() : 0n;
+    const task = (this.#task = net.connect({ host: backend.host, port: backend.port, noDelay: true, ...(localAddress ? { localAddress } : {}) }));
+    task.setTimeout(target.limits.connectTimeoutMs ?? 5000);
+    task.once('connect', () => {
+      this.#connected = true;
+      task.setTimeout(target.limits.responseTimeoutMs ?? 0);
+      target.events.upstreamConnected?.(backend, secondsSince(startedAt));
+    });
+    task.on('timeout', () => this.#fail(new Error(this.#connected ? 'no answer in time' : 'connect timed out')));
+    task.on('error', (error) => this.#fail(error));
+    task.on('close', (hadError) => {
+      if (!this.#joined && !this.#reader.done) this.#fail(new Error('the task closed the connection without answering'));
+      else if (hadError) client.destroy();
+    });
+    client.on('close', () => task.destroy());
+    this.#reader.start('GET', this);
+    task.on('data', (chunk: Buffer) => this.#read(chunk));
+    task.write(requestHead);
+    if (head.length) task.write(head);
+    client.pipe(task);
+  }
+
+  #read(chunk: Buffer): void {
+    if (this.#joined) return;
+    try {
+      this.#reader.read(chunk);
+    } catch (error) {
+      this.#fail(error as Error);
+    }
+  }
+
+  head(head: ResponseHead): void {
+    this.#target.events.answered?.(this.#backend, head.status);
+    if (head.status !== 101) {
+      this.#client.write(statusLine(head) + headerLines(clientResponseHeaders(head.rawHeaders, head.connection)) + 'connection: close\r\n\r\n');
+      return;
+    }
+    // Joined: the 101 as the task sent it (its Upgrade, Connection and handshake headers are the client's to read).
+    this.#joined = true;
+    const task = this.#task;
+    task.setTimeout(0);
+    task.removeAllListeners('data');
+    this.#client.write(statusLine(head) + headerLines(head.rawHeaders) + '\r\n');
+    if (this.#reader.rest?.length) this.#client.write(this.#reader.rest);
+    task.pipe(this.#client);
+  }
+
+  body(piece: Buffer): void {
+    this.#client.write(piece);
+  }
+
+  end(): void {
+    if (this.#joined) return;
+    this.#client.end();
+    this.#task.destroy();
+  }
+
+  #fail(error: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    if (this.#joined || this.#client.destroyed) {
+      this.#task.destroy();
+      this.#client.destroy();
+      return;
+    }
+    const { events, serviceName } = this.#target;
+    if (this.#connected) events.answered?.(this.#backend, 502);
+    else events.connectError?.(this.#backend, error);
+    this.#task.destroy();
+    // A client that got nothing yet learns why first.
+    if (this.#client.bytesWritten === 0) {
+      this.#client.end(rawReply(502, `task ${this.#backend.label} of service ${serviceName} could not take the WebSocket (${error.message})`));
+    } else {
+      this.#client.destroy();
+    }
+  }
+}
+
+function statusLine(head: ResponseHead): string {
+  return `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
+}
+
+function headerLines(rawHeaders: readonly string[]): string {
+  let lines = '';
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return lines;
+}
