@@ -24,27 +24,43 @@ export interface ResponseHead {
   idleTimeoutMs: number | undefined;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Any control character but HTAB, DEL included: none may be in a field value. */
-const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** tchar (RFC 9110 §5.6.2), by character code: what a header name is made of. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const char of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHARS[char.charCodeAt(0)] = 1;
 
-/** Reads `text`, the head up to (not including) its empty line; throws an Error saying what is wrong. */
+/**
+ * Reads `text`, the head up to (not including) its empty line; throws an Error saying what is wrong. It
+ * runs once per answer, so it scans by character code instead of splitting and matching patterns (five
+ * times faster, bench/README.md).
+ */
 export function parseResponseHead(text: string): ResponseHead {
-  const lines = text.split('\r\n');
-  const statusLine = STATUS_LINE.exec(lines[0]!);
-  if (!statusLine) throw new Error(`a status line that is not "HTTP/1.x NNN reason": ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = text.length;
+  const minor = text.charCodeAt(7) - 0x30;
+  const status = statusCode(text);
+  if (!text.startsWith('HTTP/1.') || (minor !== 0 && minor !== 1) || text.charCodeAt(8) !== 0x20 || status < 0 ||
+    (lineEnd > 12 && text.charCodeAt(12) !== 0x20) || lineEnd < 12 || hasControl(text, 13, lineEnd)) {
+    throw new Error(`a status line that is not "HTTP/1.x NNN reason": ${JSON.stringify(text.slice(0, Math.min(lineEnd, 80)))}`);
+  }
   const head: ResponseHead = {
-    status: Number(statusLine[2]), reason: statusLine[3] ?? '', minorVersion: Number(statusLine[1]), rawHeaders: [],
+    status, reason: lineEnd > 13 ? text.slice(13, lineEnd) : '', minorVersion: minor, rawHeaders: [],
     connection: undefined, transferEncoding: undefined, contentLengths: [], idleTimeoutMs: undefined,
   };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon) : '';
-    if (!TOKEN.test(name)) throw new Error(`a header line that is not "name: value": ${JSON.stringify(line.slice(0, 80))}`);
-    const value = trimSpaces(line.slice(colon + 1));
-    if (CONTROL.test(value)) throw new Error(`a control character in header ${name}`);
+  for (let at = lineEnd + 2; at < text.length; at = lineEnd + 2) {
+    lineEnd = text.indexOf('\r\n', at);
+    if (lineEnd < 0) lineEnd = text.length;
+    let colon = at;
+    while (colon < lineEnd && TOKEN_CHARS[text.charCodeAt(colon)] === 1) colon++;
+    if (colon === at || colon === lineEnd || text.charCodeAt(colon) !== 0x3a) {
+      throw new Error(`a header line that is not "name: value": ${JSON.stringify(text.slice(at, Math.min(lineEnd, at + 80)))}`);
+    }
+    const name = text.slice(at, colon);
+    let start = colon + 1;
+    let end = lineEnd;
+    while (start < end && isSpace(text.charCodeAt(start))) start++;
+    while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+    if (hasControl(text, start, end)) throw new Error(`a control character in header ${name}`);
+    const value = text.slice(start, end);
     head.rawHeaders.push(name, value);
     switch (name.length === 10 || name.length === 14 || name.length === 17 ? name.toLowerCase() : '') {
       case 'connection': head.connection = joined(head.connection, value); break;
@@ -54,6 +70,24 @@ export function parseResponseHead(text: string): ResponseHead {
     }
   }
   return head;
+}
+
+/** The three digits at 9–11, the first not 0; -1 when they are not. */
+function statusCode(text: string): number {
+  const hundreds = text.charCodeAt(9) - 0x30;
+  const tens = text.charCodeAt(10) - 0x30;
+  const units = text.charCodeAt(11) - 0x30;
+  if (!(hundreds >= 1 && hundreds <= 9 && tens >= 0 && tens <= 9 && units >= 0 && units <= 9)) return -1;
+  return hundreds * 100 + tens * 10 + units;
+}
+
+/** Any control character but HTAB (DEL included) between `start` and `end`: none may be in a value or reason. */
+function hasControl(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /** RFC 9110 §5.5: optional whitespace around a value is SP and HTAB, nothing else (not even obs-text's NBSP). */
