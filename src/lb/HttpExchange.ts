@@ -131,11 +131,13 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
 
   body(piece: Buffer, last: boolean): void {
     const { response } = this.#exchange;
+    // A copy: the piece is in the task connections' shared read buffer, and the write may outlast the read.
+    const copy = Buffer.from(piece);
     if (last) {
-      response.end(piece);
+      response.end(copy);
       return;
     }
-    if (!response.write(piece) && !this.#connection.socket.isPaused()) {
+    if (!response.write(copy) && !this.#connection.socket.isPaused()) {
       // The client reads slower than the task sends: the task waits.
       const { socket } = this.#connection;
       socket.pause();

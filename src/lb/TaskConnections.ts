@@ -9,11 +9,18 @@ import { ResponseReader } from './ResponseReader.js';
 
 /** The longest a connection to a task stays open with no request on it. */
 const TASK_IDLE_MS = 60_000;
+/**
+ * Every task connection reads into this one buffer (Node's `onread`), and what is read is handled before
+ * the next read: no buffer is made per read. What outlives the read (a body passed on, part of a head) is
+ * copied by whoever keeps it.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** What uses a connection for one request. */
 export interface ConnectionUser {
   /** A new connection is open. */
   connected(): void;
+  /** Bytes from the task, in the shared read buffer: valid until this returns. */
   data(chunk: Buffer): void;
   /** The connection is gone: `error` when it failed, none when the task closed it. */
   closed(error: Error | undefined): void;
@@ -40,12 +47,9 @@ export class TaskConnection {
   constructor(backend: Backend, home: Home, localAddress: string | undefined) {
     this.backend = backend;
     this.home = home;
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+    const onread = { buffer: READ_BUFFER, callback: (length: number, buffer: Buffer): boolean => this.#read(buffer.subarray(0, length)) };
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread, ...(localAddress ? { localAddress } : {}) });
     this.socket.on('connect', () => this.user?.connected());
-    this.socket.on('data', (chunk: Buffer) => {
-      if (this.user) this.user.data(chunk);
-      else this.socket.destroy(); // an idle task has nothing to say: it is not to be trusted with the next request
-    });
     this.socket.on('error', (error) => { this.#error = error; });
     this.socket.on('timeout', () => {
       if (this.user) this.user.timedOut();
@@ -57,6 +61,13 @@ export class TaskConnection {
       if (user) user.closed(this.#error);
       else removeFrom(this.home.idle, this);
     });
+  }
+
+  /** Always true: reading goes on (a slow client pauses the socket itself). */
+  #read(chunk: Buffer): boolean {
+    if (this.user) this.user.data(chunk);
+    else this.socket.destroy(); // an idle task has nothing to say: it is not to be trusted with the next request
+    return true;
   }
 }
 
