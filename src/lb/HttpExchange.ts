@@ -79,8 +79,9 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
       if (this.#target.events.upstreamConnected) this.#startedAt = process.hrtime.bigint();
       connection.socket.setTimeout(this.#target.limits.connectTimeoutMs ?? 5000);
     }
-    // Written at once, even while connecting: the socket holds it until the connection is open.
-    connection.socket.write(this.#exchange.head);
+    // Written at once, even while connecting: the socket holds it until the connection is open. As
+    // latin1: Node's parser read each byte of the client's head as one character.
+    connection.socket.write(this.#exchange.head, 'latin1');
     if (this.#exchange.bodiless) this.#requestSent();
     else this.#sendBody();
   }

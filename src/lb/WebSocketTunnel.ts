@@ -45,7 +45,8 @@ export class WebSocketTunnel implements AnswerHandler {
     client.on('close', () => task.destroy());
     this.#reader.start('GET', this);
     task.on('data', (chunk: Buffer) => this.#read(chunk));
-    task.write(requestHead);
+    // Heads are text of one character per byte (latin1), both ways: bytes above 0x7f pass unchanged.
+    task.write(requestHead, 'latin1');
     if (head.length) task.write(head);
     client.pipe(task);
   }
@@ -62,7 +63,7 @@ export class WebSocketTunnel implements AnswerHandler {
   head(head: ResponseHead): void {
     this.#target.events.answered?.(this.#backend, head.status);
     if (head.status !== 101) {
-      this.#client.write(statusLine(head) + headerLines(clientResponseHeaders(head.rawHeaders, head.connection)) + 'connection: close\r\n\r\n');
+      this.#client.write(statusLine(head) + headerLines(clientResponseHeaders(head.rawHeaders, head.connection)) + 'connection: close\r\n\r\n', 'latin1');
       return;
     }
     // Joined: the 101 as the task sent it (its Upgrade, Connection and handshake headers are the client's to read).
@@ -70,7 +71,7 @@ export class WebSocketTunnel implements AnswerHandler {
     const task = this.#task;
     task.setTimeout(0);
     task.removeAllListeners('data');
-    this.#client.write(statusLine(head) + headerLines(head.rawHeaders) + '\r\n');
+    this.#client.write(statusLine(head) + headerLines(head.rawHeaders) + '\r\n', 'latin1');
     if (this.#reader.rest?.length) this.#client.write(this.#reader.rest);
     task.pipe(this.#client);
   }
