@@ -11,7 +11,7 @@ import { secondsSince } from './TcpForwarder.js';
 import type { ConnectionUser, TaskConnection, TaskConnections } from './TaskConnections.js';
 import type { AnswerHandler } from './ResponseReader.js';
 import type { ResponseHead } from './responseHead.js';
-import { clientResponseHeaders } from './hopHeaders.js';
+import { answerHeaders } from './hopHeaders.js';
 import { reply } from './meshAnswers.js';
 
 /** Methods a server must be able to take twice (RFC 9110 §9.2.2). */
@@ -127,7 +127,7 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     this.#head = head;
     this.#target.events.answered?.(this.#backend, head.status);
     // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
-    this.#exchange.response.writeHead(head.status, head.reason || undefined, clientResponseHeaders(head.rawHeaders, head.connection));
+    this.#exchange.response.writeHead(head.status, head.reason || undefined, answerHeaders(head));
   }
 
   body(piece: Buffer, last: boolean): void {
@@ -151,6 +151,7 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     if (!response.writableEnded) response.end();
     this.#over = true;
     this.#release();
+    this.#stopSending();
     const connection = this.#connection;
     if (connection.reader.reusable && this.#sent) {
       // Paused for a slow client, it may have ended before its drain: the next request must be read.
@@ -204,9 +205,19 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     this.#backend.active--;
   }
 
+  /**
+   * The task answered (or failed) before the whole body went to it: what is left of the body is read and
+   * dropped, so the client's connection moves on to its next request instead of waiting paused.
+   */
+  #stopSending(): void {
+    if (this.#sent || this.#exchange.bodiless) return;
+    (this.#exchange.body ?? this.#exchange.request).resume();
+  }
+
   #abandon(): void {
     this.#over = true;
     this.#release();
+    this.#stopSending();
     this.#connection.user = undefined;
     this.#connection.socket.destroy();
   }

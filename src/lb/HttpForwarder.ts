@@ -141,7 +141,11 @@ export class HttpForwarder {
       head: '',
       forwarded,
     };
-    this.#attempt(exchange, target, undefined);
+    // A pipelined request waits for the answers before it (its response has no socket until then): one
+    // request per client connection at a task at a time, as HAProxy and nginx do, so a client cannot
+    // put more requests in flight than connections, and one that leaves has nothing queued at a task.
+    if (response.socket) this.#attempt(exchange, target, undefined);
+    else response.once('socket', () => this.#attempt(exchange, target, undefined));
   }
 
   #attempt(exchange: PendingExchange, target: HttpTarget, tried: Set<Backend> | undefined): void {

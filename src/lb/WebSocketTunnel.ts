@@ -9,7 +9,7 @@ import type { HttpTarget } from './HttpForwarder.js';
 import { ResponseReader } from './ResponseReader.js';
 import type { AnswerHandler } from './ResponseReader.js';
 import type { ResponseHead } from './responseHead.js';
-import { clientResponseHeaders } from './hopHeaders.js';
+import { answerHeaders } from './hopHeaders.js';
 import { rawReply } from './meshAnswers.js';
 import { secondsSince } from './TcpForwarder.js';
 
@@ -39,8 +39,15 @@ export class WebSocketTunnel implements AnswerHandler {
     task.on('timeout', () => this.#fail(new Error(this.#connected ? 'no answer in time' : 'connect timed out')));
     task.on('error', (error) => this.#fail(error));
     task.on('close', (hadError) => {
-      if (!this.#joined && !this.#reader.done) this.#fail(new Error('the task closed the connection without answering'));
-      else if (hadError) client.destroy();
+      if (this.#joined || this.#reader.done) {
+        if (hadError) client.destroy();
+        return;
+      }
+      try {
+        this.#reader.closed(); // a refusal whose body ends with the close ends here
+      } catch (error) {
+        this.#fail(error as Error);
+      }
     });
     client.on('close', () => task.destroy());
     this.#reader.start('GET', this);
@@ -63,7 +70,7 @@ export class WebSocketTunnel implements AnswerHandler {
   head(head: ResponseHead): void {
     this.#target.events.answered?.(this.#backend, head.status);
     if (head.status !== 101) {
-      this.#client.write(statusLine(head) + headerLines(clientResponseHeaders(head.rawHeaders, head.connection)) + 'connection: close\r\n\r\n', 'latin1');
+      this.#client.write(statusLine(head) + headerLines(answerHeaders(head)) + 'connection: close\r\n\r\n', 'latin1');
       return;
     }
     // Joined: the 101 as the task sent it (its Upgrade, Connection and handshake headers are the client's to read).

@@ -6,6 +6,7 @@
 // front has its chain kept and the mesh's hop appended.
 import type { IncomingHttpHeaders } from 'node:http';
 import { plain } from './proxyHeader.js';
+import type { ResponseHead } from './responseHead.js';
 
 /** RFC 9110 §7.6.1, plus what old clients still send. `connection` and `upgrade` are dealt with apart. */
 const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer'];
@@ -96,6 +97,29 @@ export function clientResponseHeaders(rawHeaders: readonly string[], connection:
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     if (!RESPONSE_HOP_BY_HOP.has(name) && !listed.includes(name)) kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return kept;
+}
+
+/**
+ * A task's answer's headers for the client, as clientResponseHeaders keeps them, with one Content-Length
+ * at most: none beside a Transfer-Encoding (the body was read by that, and the client gets it framed
+ * anew: a length passed on there would split the answer), and a repeated one (equal repeats are allowed,
+ * RFC 9110 §8.6) once.
+ */
+export function answerHeaders(head: ResponseHead): string[] {
+  const headers = clientResponseHeaders(head.rawHeaders, head.connection);
+  if (head.contentLengths.length === 0 || (head.transferEncoding === undefined && head.contentLengths.length === 1)) return headers;
+  const kept: string[] = [];
+  let lengthKept = head.transferEncoding !== undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') {
+      if (lengthKept) continue;
+      lengthKept = true;
+      kept.push(headers[i]!, head.contentLengths[0]!);
+      continue;
+    }
+    kept.push(headers[i]!, headers[i + 1]!);
   }
   return kept;
 }
