@@ -9,6 +9,8 @@ import { ResponseReader } from './ResponseReader.js';
 
 /** The longest a connection to a task stays open with no request on it. */
 const TASK_IDLE_MS = 60_000;
+/** Idle connections kept per task (Node's http.Agent keeps 256): after a burst the rest close at once. */
+const MAX_IDLE_PER_TASK = 256;
 /**
  * Every task connection reads into this one buffer (Node's `onread`), and what is read is handled before
  * the next read: no buffer is made per read. What outlives the read (a body passed on, part of a head) is
@@ -96,13 +98,14 @@ export class TaskConnections {
 
   /**
    * Back after a complete answer, to carry the next request; closed instead when its task was retired
-   * since it was taken. `idleTimeoutMs`: the task's own limit, when it announced one.
+   * since it was taken, or already has as many idle ones as are kept. `idleTimeoutMs`: the task's own
+   * limit, when it announced one.
    */
   give(connection: TaskConnection, idleTimeoutMs: number | undefined): void {
     connection.user = undefined;
     const { socket, home } = connection;
     if (socket.destroyed) return;
-    if (this.#homes.get(connection.backend) !== home) {
+    if (this.#homes.get(connection.backend) !== home || home.idle.length >= MAX_IDLE_PER_TASK) {
       socket.destroy();
       return;
     }

@@ -84,7 +84,11 @@ export class WebSocketTunnel implements AnswerHandler {
   }
 
   body(piece: Buffer): void {
-    this.#client.write(piece);
+    // A refusal's body, at the client's pace: the task waits while the client's buffer is full.
+    if (!this.#client.write(piece) && !this.#task.isPaused()) {
+      this.#task.pause();
+      this.#client.once('drain', () => this.#task.resume());
+    }
   }
 
   end(): void {
