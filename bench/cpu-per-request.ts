@@ -5,7 +5,7 @@
 // runs, no scale section, so it takes a third of the time. The same settings as the bench (BENCH_BLOCK,
 // BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP); it prints and writes nothing else.
 import { LoadRunner } from './LoadRunner.js';
-import { runRounds, startSubjects } from './mainRuns.js';
+import { runRounds, startSubjects, warmPass } from './mainRuns.js';
 import { describeMachine } from './machine.js';
 import { Resources } from './Resources.js';
 import { roundOrders, SCENARIOS, type Scenario } from './schedule.js';
@@ -26,6 +26,7 @@ try {
   const measured = (s: Scenario): boolean =>
     subjects.cpu[s.route] !== undefined && subjects.urls[s.route] !== undefined && s.mode !== 'one connection';
   const orders = roundOrders(settings.rounds, (route) => subjects.urls[route] !== undefined).map((order) => order.filter(measured));
+  await warmPass(subjects, runner, settings, say);
   const measurements = await runRounds(orders, subjects, runner, settings, say);
   process.stdout.write([
     `${machine.node}, ${machine.cpu}, ${machine.cores} cores; 1-min load average ${machine.loadBefore.toFixed(2)} before the run; ` +

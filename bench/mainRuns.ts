@@ -78,6 +78,27 @@ export async function startSubjects(block: number, resources: Resources): Promis
 
 export type RunSettings = Pick<BenchSettings, 'connections' | 'pipelining' | 'durationSec' | 'warmupSec'>;
 
+/** The routes whose proxy is a Node process (a node's mesh, node-http-proxy), which starts cold. */
+const NODE_ROUTES: readonly Route[] = ['same node', 'other node', 'vip', 'http same node', 'node-http-proxy', 'same node, no metrics', 'http same node, no metrics'];
+
+/**
+ * `seconds` of load on each route through a Node process, with keep-alive and with a new connection per
+ * request, recorded nowhere: fresh node processes compile their hot paths during the first thousands of
+ * requests (at a load average of 10, a 2.5 s run's CPU per request fell 1178, 557, 251 µs over three rounds
+ * in http mode), and HAProxy and nginx have nothing to warm.
+ */
+export async function warmPass(subjects: Subjects, runner: LoadRunner, settings: RunSettings & { warmPassSec: number },
+  say: (line: string) => void): Promise<void> {
+  if (settings.warmPassSec <= 0) return;
+  const routes = NODE_ROUTES.filter((route) => subjects.urls[route] !== undefined);
+  say(`warming the Node processes: ${routes.length} routes, ${settings.warmPassSec} s each with keep-alive and with a new connection per request`);
+  for (const route of routes) {
+    for (const newConnectionPerRequest of [false, true]) {
+      await runner.run(subjects.urls[route]!, { connections: settings.connections, pipelining: settings.pipelining, durationSec: settings.warmPassSec, warmupSec: 0, newConnectionPerRequest });
+    }
+  }
+}
+
 /** Runs each round's scenarios in order; each measurement with its CPU steal, and its CPU per request where `subjects.cpu` reads one. */
 export async function runRounds(orders: readonly (readonly Scenario[])[], subjects: Subjects, runner: LoadRunner, settings: RunSettings,
   say: (line: string) => void): Promise<Measurement[]> {

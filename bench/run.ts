@@ -22,7 +22,7 @@ import { roundOrders, SCENARIOS } from './schedule.js';
 import { summarize } from './summary.js';
 import { formatReport } from './table.js';
 import { HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE } from './targets.js';
-import { runRounds, startSubjects } from './mainRuns.js';
+import { runRounds, startSubjects, warmPass } from './mainRuns.js';
 import { buildDist } from './upCluster.js';
 import { formatGoals, goals } from './goals.js';
 import { converge, dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
@@ -51,8 +51,10 @@ async function bench(): Promise<void> {
   for (const note of peerNotes.filter((n) => n.includes('not installed') || n.includes('no stream module'))) process.stderr.write(`bench: ${note}\n`);
 
   const orders = roundOrders(settings.rounds, (route) => urls[route] !== undefined);
+  const say = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+  await warmPass(subjects, runner, settings, say);
   const firstCpu = cpuTimes();
-  const measurements = await runRounds(orders, subjects, runner, settings, (line) => process.stderr.write(`bench: ${line}\n`));
+  const measurements = await runRounds(orders, subjects, runner, settings, say);
   const steal = stealPercent(firstCpu, cpuTimes());
 
   process.stderr.write('bench: scale: DNS load\n');
@@ -77,7 +79,9 @@ async function bench(): Promise<void> {
   const figures: ScaleFigures = { up, converge: converged, dns, dnsInFlight, sizes };
 
   const date = new Date().toISOString().slice(0, 10);
-  const warmup = settings.warmupSec > 0 ? ` after a ${settings.warmupSec} s warm-up` : ', no warm-up';
+  const warmup = settings.warmupSec > 0
+    ? ` after a ${settings.warmupSec} s warm-up, and before the rounds ${settings.warmPassSec} s on each route through a Node process (the meshes, node-http-proxy) in each of keep-alive and new per request, unrecorded`
+    : ', no warm-up';
   const rounds = settings.rounds === 1 ? '1 round' : `${settings.rounds} rounds, each running every scenario once, keep-alive first, the routes of each mode turned by one place a round`;
   const ran = SCENARIOS.filter((s) => urls[s.route] !== undefined);
   const summaries = summarize(measurements, ran);
