@@ -22,7 +22,7 @@ import { roundOrders, SCENARIOS } from './schedule.js';
 import { summarize } from './summary.js';
 import { formatReport } from './table.js';
 import { HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE } from './targets.js';
-import { runRounds, startSubjects, warmPass } from './mainRuns.js';
+import { addressing, runRounds, startSubjects, warmPass } from './mainRuns.js';
 import { buildDist } from './upCluster.js';
 import { formatGoals, goals } from './goals.js';
 import { converge, dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
@@ -93,7 +93,7 @@ async function bench(): Promise<void> {
     setup: [
       `load: autocannon in a child process, ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
         `${settings.durationSec} s per scenario${warmup}; ${rounds}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
-      `mesh: \`routemesh up --nodes 3\` from dist/, every node an OS process of its own (\`routemesh node start\`), nodes on ${new URL(targets.sameNode).hostname.replace(/\d+$/, '0')}/24`,
+      `mesh: \`routemesh up --nodes 3\` from dist/, every node an OS process of its own (\`routemesh node start\`), nodes on ${addressing(block).subnet}, the metrics-off cluster's on ${addressing(block + 3).subnet}`,
       `target: one task of bench/backend.ts (routemesh/exec, a process of its own) at ${targets.task} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
         `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}, ` +
         `VIP = ${new URL(targets.vip).host}`,
