@@ -45,7 +45,7 @@ async function measure(url: string | string[], options: LoadOptions): Promise<Lo
       ? { headers: { connection: 'close' }, setupClient: oneRequestPerConnection }
       : {}),
   };
-  if (options.warmupSec > 0) await autocannon({ ...base, duration: options.warmupSec });
+  const warmup = options.warmupSec > 0 ? await autocannon({ ...base, duration: options.warmupSec }) : undefined;
 
   // autocannon's own latency histogram has 1 ms resolution, too coarse for what a proxy adds on
   // loopback; its `response` event carries the float timing, so the percentiles come from that.
@@ -74,6 +74,7 @@ async function measure(url: string | string[], options: LoadOptions): Promise<Lo
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     elapsedSec,
+    warmupResponses: warmup?.requests.total ?? 0,
   };
 }
 

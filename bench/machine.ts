@@ -3,6 +3,7 @@
 // how much CPU time the hypervisor took away while a run went on.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { LoadResult } from './protocol.js';
 
 export interface Machine {
   node: string;
@@ -58,11 +59,37 @@ const MICROSECONDS_PER_TICK = 10_000;
 
 /** CPU time of process `pid` so far, in µs, from /proc/<pid>/stat (utime + stime). */
 export function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: the fields after its last ')' are plain.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * MICROSECONDS_PER_TICK;
+}
+
+/**
+ * CPU µs per request of a process that spent `cpuUs` over a load run: its readings span the warm-up too,
+ * so the warm-up's answers count, and non-2xx answers with them (they are requests it passed).
+ */
+export function cpuPerRequest(cpuUs: number, result: LoadResult): number {
+  return cpuUs / (result.warmupResponses + result.responses + result.non2xx);
+}
+
+/** CPU time of `pid` and of the processes it started (nginx's master and its worker), in µs. */
+export function cpuOfTree(pid: number): number {
+  return cpuOf(pid) + childrenOf(pid).reduce((sum, child) => sum + cpuOf(child), 0);
+}
+
+/** This process's CPU time so far, in µs. */
+export function ownCpu(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 /** The processes `pid` started that still run (Linux's /proc/<pid>/task/<pid>/children). */
 export function childrenOf(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** `pid`'s command line as `ps` shows it: a process that set its title shows that (`routemesh node1`). */
+export function commandLine(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replaceAll('\0', ' ');
 }

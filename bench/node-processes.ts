@@ -1,24 +1,21 @@
 // `node --import tsx bench/node-processes.ts [--quick]`: the mesh with every node an OS process of its own
-// (`routemesh up`, as users run it, from dist/: `npm run build` first) beside the same 3-node cluster in
+// (`routemesh up`, as users run it, from dist/, which it builds first) beside the same 3-node cluster in
 // this process (startCluster, as `up --in-process`): req/s through node1 and spread over the 3 nodes'
 // published ports, in interleaved rounds (medians, min–max); then, a few times, a 3-node `up --demo` as
 // `npm start` runs it, timed from its spawn to the first answer through the mesh, the memory of each
 // idle node process and of `up` once it has settled, and `up --demo` again on the same data directory. Figures: bench/README.md, "Nodes as processes".
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LoadRunner } from './LoadRunner.js';
-import { childrenOf, cpuOf, describeMachine } from './machine.js';
+import { childrenOf, commandLine, cpuOf, cpuPerRequest, describeMachine, ownCpu } from './machine.js';
 import type { LoadResult } from './protocol.js';
 import { Resources } from './Resources.js';
 import { median } from './summary.js';
 import { deployBackend, startClusterAt, tasksRunning, waitForAnswers } from './targets.js';
+import { buildDist, startUp, type Addressing, type Up } from './upCluster.js';
 
-const BIN = fileURLToPath(new URL('../bin/routemesh.js', import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 /**
  * Three /16s from 127.B: the in-process cluster's nodes on 127.B.0.0/24, the processes' on 127.B.1.0/24,
@@ -36,7 +33,7 @@ const PORT = 8080;
 const DEMO_PORT = 8080;
 
 /** Where cluster `i` (0: in-process, 1: processes, 2: the demo runs) lives; nothing listens on the upstream. */
-function addressing(i: number): { subnet: string; taskSubnet: string; vipSubnet: string; dns: string; upstream: string } {
+function addressing(i: number): Addressing {
   return {
     subnet: `127.${BLOCK}.${i}.0/24`,
     taskSubnet: `127.${BLOCK + 1}.${i * 64}.0/18`,
@@ -46,52 +43,6 @@ function addressing(i: number): { subnet: string; taskSubnet: string; vipSubnet:
   };
 }
 const nodeAddress = (i: number, n: number): string => `127.${BLOCK}.${i}.${n}`;
-
-interface Up {
-  child: ChildProcess;
-  spawnedAt: number;
-  /** Resolves once it has printed its table (and, with --demo, its demo's tasks). */
-  ready: Promise<void>;
-  stderr(): string;
-  close(): Promise<void>;
-}
-
-/** `routemesh up --nodes N ...` on cluster `i`'s addresses; its --data-dir is `<dir>/data`, a new one unless `dir` is given, removed at close only if new. */
-function startUp(i: number, nodes: number, extra: string[], given?: string): Up {
-  if (!existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)))) {
-    throw new Error('dist/ is missing: `npm run build` first (up and its node processes run the build, as users do)');
-  }
-  const a = addressing(i);
-  const dir = given ?? mkdtempSync(path.join(os.tmpdir(), 'routemesh-bench-'));
-  const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [BIN, 'up', '--nodes', String(nodes), '--subnet', a.subnet, '--task-subnet', a.taskSubnet,
-    '--vip-subnet', a.vipSubnet, '--dns', a.dns, '--dns-upstream', a.upstream, '--data-dir', path.join(dir, 'data'), ...extra],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const exited = once(child, 'exit');
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (): void => { if (stdout.includes('Ctrl-C')) { child.stdout!.off('data', onData); resolve(); } };
-    child.stdout!.on('data', onData);
-    void exited.then(() => reject(new Error(`routemesh up ended before it was up: ${stderr.slice(-500)}`)));
-  });
-  ready.catch(() => {});
-  return {
-    child, spawnedAt, ready, stderr: () => stderr,
-    // SIGTERM: up stops its node processes, and they their tasks; SIGKILL if that hangs (the nodes then close on their stdin's end).
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      if (given === undefined) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** One GET on a connection of its own; true on a 200. */
 function answers(url: string): Promise<boolean> {
@@ -121,8 +72,6 @@ function memoryOf(pid: number): Memory {
   return { rssMiB: field(status, 'VmRSS'), anonMiB: field(status, 'RssAnon'), pssMiB: field(rollup, 'Pss') };
 }
 
-const processName = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
-
 type Route = 'in-process, node1' | 'in-process, 3 nodes' | 'processes, node1' | 'processes, 3 nodes';
 type Mode = 'keep-alive' | 'new per request';
 /** `cpuUs`: CPU time of the nodes (this process, or the node processes) per request, warm-up included. */
@@ -140,7 +89,7 @@ async function throughput(): Promise<Run[]> {
   await deployBackend(inProcess.nodes[0]!.apiUrl, SERVICE, PORT, {}, undefined, true);
   await tasksRunning(inProcess.nodes[0]!.apiUrl, SERVICE, 3);
   await Promise.all(inProcess.engines.map((e) => e.mesh?.settled()));
-  const up = resources.add(startUp(1, 3, []));
+  const up = resources.add(startUp(addressing(1), 3, []));
   await up.ready;
   const manager = `http://${nodeAddress(1, 1)}:2375`;
   await deployBackend(manager, SERVICE, PORT, {}, undefined, true);
@@ -153,7 +102,6 @@ async function throughput(): Promise<Run[]> {
   };
   // The nodes' CPU time, what req/s follows on a machine whose few cores the load and the tasks share too:
   // this process's (the load runs in a child), or the node processes' (their tasks are their children).
-  const ownCpu = (): number => { const { user, system } = process.cpuUsage(); return user + system; };
   const nodesCpu = (): number => childrenOf(up.child.pid!).reduce((sum, pid) => sum + cpuOf(pid), 0);
   const routes = Object.keys(targets) as Route[];
   const runs: Run[] = [];
@@ -166,8 +114,7 @@ async function throughput(): Promise<Run[]> {
         const cpu = route.startsWith('in-process') ? ownCpu : nodesCpu;
         const before = cpu();
         const result = await runner.run(targets[route], { connections: 10, pipelining: 1, durationSec: DURATION_SEC, warmupSec: WARMUP_SEC, newConnectionPerRequest: mode === 'new per request' });
-        // The warm-up's requests are counted at the measured rate, as bench/cpu-per-request.ts counts them.
-        runs.push({ route, mode, round, result, cpuUs: (cpu() - before) / (result.reqPerSec * (result.elapsedSec + WARMUP_SEC)) });
+        runs.push({ route, mode, round, result, cpuUs: cpuPerRequest(cpu() - before, result) });
       }
     }
   }
@@ -199,7 +146,7 @@ async function firstAnswer(up: Up): Promise<number> {
 async function startAndMemory(): Promise<StartRun> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'routemesh-bench-'));
   try {
-    const up = resources.add(startUp(2, 3, ['--demo'], dir));
+    const up = resources.add(startUp(addressing(2), 3, ['--demo'], dir));
     let fresh: Omit<StartRun, 'restart'>;
     try {
       const firstAnswerMs = await firstAnswer(up);
@@ -208,12 +155,12 @@ async function startAndMemory(): Promise<StartRun> {
       // Idle: the demo's 6 tasks running, nothing asked of it, for SETTLE_MS (heartbeats only).
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const pid = up.child.pid!;
-      const nodes = childrenOf(pid).map((child) => ({ name: processName(child), ...memoryOf(child) }));
+      const nodes = childrenOf(pid).map((child) => ({ name: commandLine(child), ...memoryOf(child) }));
       fresh = { firstAnswerMs, tableMs, nodes, up: memoryOf(pid) };
     } finally {
       await resources.release(up);
     }
-    const again = resources.add(startUp(2, 3, ['--demo'], dir));
+    const again = resources.add(startUp(addressing(2), 3, ['--demo'], dir));
     try {
       return { ...fresh, restart: await firstAnswer(again).catch((error: Error) => error.message) };
     } finally {
@@ -230,6 +177,7 @@ const spread = (values: number[], digits = 0): string =>
 
 try {
   const machine = describeMachine();
+  await buildDist();
   const runs = await throughput();
   const starts: StartRun[] = [];
   for (let i = 0; i < START_RUNS; i++) {

@@ -14,7 +14,7 @@ export type PeerRoute = 'haproxy tcp' | 'haproxy http' | 'nginx stream' | 'nginx
 
 export interface Peers {
   urls: Partial<Record<PeerRoute, string>>;
-  /** The processes, for what they spend (bench/cpu-per-request.ts); nginx's does its work in a child. */
+  /** The processes, for what they spend (bench/mainRuns.ts); nginx's does its work in a child. */
   pids: { haproxy?: number | undefined; nginx?: number | undefined };
   /** One line per peer: its version, or why it is missing and how to install it. */
   notes: string[];

@@ -33,6 +33,8 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   elapsedSec: number;
+  /** Responses during the warm-up before it, which a CPU reading around the whole run also pays for. */
+  warmupResponses: number;
 }
 
 // bench/dnsLoad.ts: the job on its command line, the result line it prints.

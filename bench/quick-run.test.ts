@@ -1,6 +1,6 @@
 // The bench harness end to end on tiny settings: `bench/run.ts --quick` and `bench/node-processes.ts --quick`
-// (its `up` runs dist/: build first) as child processes on address blocks of their own (about 60 s on both
-// cores, so `npm run test:bench` and CI run them, not `npm test`). Checks the reports' shape, never how fast
+// (each builds dist/ first, which their `routemesh up` clusters run) as child processes on address blocks of
+// their own (about 90 s on both cores, so `npm run test:bench` and CI run them, not `npm test`). Checks the reports' shape, never how fast
 // anything is. Their logic's unit tests: test/bench-harness.test.ts.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
@@ -11,6 +11,10 @@ import { ROUTE_LABEL, ROUTES } from './table.js';
 import type { Route } from './table.js';
 import { missingTool } from '../test/support/tools.js';
 
+// Two runs, each building dist/ and starting `routemesh up` clusters (6 node processes in bench/run.ts):
+// 90 s on a quiet 2-core machine, past tap's 120 s when other work shares it.
+t.setTimeout(300_000);
+
 // Without them the bench runs the rest, and so does this file (on CI, where they are installed, it fails).
 const haproxy = !missingTool('haproxy', 'haproxy');
 const nginx = !missingTool('nginx', 'nginx libnginx-mod-stream');
@@ -18,7 +22,7 @@ const ONE_CONNECTION: readonly Route[] = ['direct', 'same node', 'haproxy tcp', 
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
-const BLOCK = '127'; // nodes 127.127.0.x, tasks 127.128/16, VIPs 127.129/16; without metrics 127.130-132
+const BLOCK = '127'; // nodes 127.127.0.x, tasks 127.128/16, VIPs 127.129/16; the cluster without metrics 127.130-132
 const PROCESSES_BLOCK = '157'; // node-processes.ts: nodes 127.157.{0,1,2}.x, tasks in 127.158/16, VIPs in 127.159/16
 
 /** Names and modification times under bench/results, to see that a run left it untouched. */
@@ -63,7 +67,9 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   t.match(stdout, /Node v\d+/, 'names the Node version');
   t.match(stdout, /\d+ cores/, 'names the core count');
   t.match(stdout, /; 1 round \(quick mode/, 'quick mode runs one round');
-  const rows = stdout.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  // The main table: the first of the report's tables (the CPU table's rows have the same scenario names).
+  const rows = stdout.slice(0, stdout.indexOf('## CPU per request')).split('\n').filter((l) => l.startsWith('| '))
+    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
   t.same(rows[0]?.slice(0, 11), ['scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'req/s min–max', 'req/s vs direct',
     'req/s vs HAProxy', 'req/s vs node-http-proxy', 'added p50 ms', 'errors'], 'a table header');
   t.equal(ROUTES.length, 12, 'direct; tcp mode on two nodes and the VIP; http mode; HAProxy and nginx, tcp and http; node-http-proxy; tcp and http mode with metrics off');
@@ -85,9 +91,26 @@ t.test('bench --quick prints a table with every scenario and leaves bench/result
   if (!nginx) t.match(stdout, /nginx: not installed.*apt-get install nginx/, 'a missing nginx is named, with how to install it');
   else t.match(stdout, /nginx\/\d+\.\d+\.\d+: 1 worker/, "nginx's version");
 
+  t.match(stdout, /mesh: `routemesh up --nodes 3` from dist\/, every node an OS process/, 'the mesh runs in node processes');
+  const cpuRows = stdout.slice(stdout.indexOf('## CPU per request'), stdout.indexOf('## Targets')).split('\n')
+    .filter((l) => l.startsWith('| ')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  t.same(cpuRows[0], ['scenario', 'connections', 'CPU µs per request', 'CPU µs min–max', 'CPU vs HAProxy', 'share of a core', 'req/s'], 'a CPU table');
+  const CPU_ROUTES: readonly Route[] = ['same node', 'http same node', 'haproxy tcp', 'haproxy http', 'nginx stream', 'nginx http', 'node-http-proxy',
+    'same node, no metrics', 'http same node, no metrics'];
+  for (const route of CPU_ROUTES) {
+    const found = cpuRows.filter((r) => r[0] === ROUTE_LABEL[route]);
+    if (!installed(route)) continue;
+    t.same(found.map((r) => r[1]), ['keep-alive', 'new per request', ...(ONE_CONNECTION.includes(route) ? ['one connection'] : [])],
+      `${ROUTE_LABEL[route]}: its CPU per request in each of its modes`);
+    for (const row of found) t.ok(Number(row[2]) > 0, `${ROUTE_LABEL[route]} (${row[1]}): ${row[2]} µs per request, a number above 0`);
+  }
+  t.equal(cpuRows.length - 1, CPU_ROUTES.filter(installed).length * 2 + ONE_CONNECTION.filter((r) => CPU_ROUTES.includes(r) && installed(r)).length,
+    'no CPU row for the routes whose CPU is not read (direct, other node, VIP)');
+
   const targets = stdout.slice(stdout.indexOf('## Targets')).split('\n').filter((l) => /^\| (mesh|–)/.test(l));
-  t.equal(targets.length, 7, 'seven targets, each with a figure or "not run"');
+  t.equal(targets.length, 12, "issue 17's twelve targets, each with a figure or \"not run\"");
   for (const line of targets) t.match(line, /\| (yes|\*\*no\*\*|not run) \|$/);
+  if (haproxy) t.ok(targets.every((l) => !l.endsWith('| not run |')), 'with HAProxy installed, every target has its figure');
   const scale = stdout.slice(stdout.indexOf('## Scale'));
   t.match(scale, /\*\*10 nodes, 5 published services, 50 listeners\*\*.*nodes up in \d+ ms; every listener open \d+ ms after the first create; -?\d+ MiB/,
     'quick mode brings up 10 nodes with 5 published services');

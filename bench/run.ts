@@ -1,14 +1,17 @@
-// `npm run bench`: starts a 3-node cluster with two backend tasks (tcp and http mode, bench/targets.ts), its
-// twin with metrics off, and the peers in front of the same task (HAProxy, nginx, node-http-proxy), loads every route with keep-alive, with a new connection
-// per request and with one connection, in interleaved rounds (bench/schedule.ts); then the scale section
-// (bench/scale.ts). It prints the medians, the targets, the scale figures and every run, and writes them
-// to bench/results/<date>.md. Settings: bench/settings.ts; the load itself: bench/load.ts; the medians:
-// bench/summary.ts; the targets: bench/goals.ts.
+// `npm run bench`: builds dist/ (bench/upCluster.ts), starts two 3-node clusters as `routemesh up` runs
+// them, every node an OS process, with two backend tasks (tcp and http mode, bench/targets.ts), the second
+// cluster with metrics off, and the peers in front of the same task (HAProxy, nginx, node-http-proxy)
+// (bench/mainRuns.ts); loads every route with keep-alive, with a new connection per request and with one
+// connection, in interleaved rounds (bench/schedule.ts), reading around each run the CPU time of the
+// process that takes its load; then the scale section (bench/scale.ts). It prints the medians, the CPU
+// per request, the targets, the scale figures and every run, and writes them to bench/results/<date>.md.
+// Settings: bench/settings.ts; the load itself: bench/load.ts; the medians: bench/summary.ts; the
+// targets: bench/goals.ts.
 //
-// The cluster stays in this process and autocannon runs in a child of its own (bench/load.ts), not the
-// reverse: the mesh is the system under test, and a load generator in the same event loop would take
-// turns with it, slowing both and skewing the latencies it records. Keeping the clusters here also keeps
-// one owner for closing them, the peers and the children, on every exit path (bench/Resources.ts).
+// The mesh runs in the node processes, as users run it; node-http-proxy in this process, and autocannon
+// in a child of its own (bench/load.ts): a load generator in the proxy's event loop would take turns with
+// it, slowing both and skewing the latencies it records. This process owns closing the clusters, the
+// peers and the children on every exit path (bench/Resources.ts).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { LoadRunner } from './LoadRunner.js';
@@ -17,10 +20,10 @@ import { cpuTimes, describeMachine, stealPercent } from './machine.js';
 import { readSettings, type BenchSettings } from './settings.js';
 import { roundOrders, SCENARIOS } from './schedule.js';
 import { summarize } from './summary.js';
-import { formatReport, ROUTE_LABEL, type Measurement, type Route } from './table.js';
-import { deployTargets, HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE, startClusterAt } from './targets.js';
-import { startNaiveProxy } from './naiveProxy.js';
-import { startPeers } from './peers.js';
+import { formatReport } from './table.js';
+import { HTTP_PUBLISHED_PORT, PUBLISHED_PORT, SERVICE } from './targets.js';
+import { addressing, runRounds, startSubjects, warmPass } from './mainRuns.js';
+import { buildDist } from './upCluster.js';
 import { formatGoals, goals } from './goals.js';
 import { converge, dnsLoad, formatScale, meshAtSize, scaleUp, type ScaleFigures } from './scale.js';
 
@@ -41,51 +44,28 @@ resources.closeOnSignals((signal) => process.stderr.write(`bench: ${signal}, sto
 async function bench(): Promise<void> {
   const { block } = settings;
   const machine = describeMachine();
-  const cluster = resources.add(await startClusterAt(block));
-  const targets = await deployTargets(cluster);
-  // The same services on a cluster with metrics off (--metrics-port off), for what counting costs.
-  const quiet = resources.add(await startClusterAt(block + 3, { metricsPort: undefined }));
-  const quietTargets = await deployTargets(quiet);
-  // In this process too, like the mesh it is compared with.
-  const naive = resources.add(await startNaiveProxy(targets.direct, `127.${block}.0.200`));
-  const peers = resources.add(await startPeers(targets.task, `127.${block}.0.201`, `127.${block}.0.202`));
-  const urls: Partial<Record<Route, string>> = {
-    direct: targets.direct, 'same node': targets.sameNode, 'other node': targets.otherNode, vip: targets.vip,
-    'http same node': targets.httpSameNode, 'node-http-proxy': naive.url, ...peers.urls,
-    'same node, no metrics': quietTargets.sameNode, 'http same node, no metrics': quietTargets.httpSameNode,
-  };
-  const peerNotes = peers.notes;
+  process.stderr.write('bench: building dist/ (the node processes run it)\n');
+  await buildDist();
+  const subjects = await startSubjects(block, resources);
+  const { urls, targets, quietTargets, peerNotes } = subjects;
   for (const note of peerNotes.filter((n) => n.includes('not installed') || n.includes('no stream module'))) process.stderr.write(`bench: ${note}\n`);
 
-  const measurements: Measurement[] = [];
   const orders = roundOrders(settings.rounds, (route) => urls[route] !== undefined);
+  const say = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+  await warmPass(subjects, runner, settings, say);
   const firstCpu = cpuTimes();
-  for (const [r, order] of orders.entries()) {
-    for (const [i, { route, mode }] of order.entries()) {
-      process.stderr.write(`bench: round ${r + 1}/${orders.length}, run ${i + 1}/${order.length}: ${ROUTE_LABEL[route]}, ${mode}: ` +
-        `${urls[route]} for ${settings.durationSec} s\n`);
-      const cpuBefore = cpuTimes();
-      const result = await runner.run(urls[route]!, {
-        connections: mode === 'one connection' ? 1 : settings.connections,
-        pipelining: settings.pipelining,
-        durationSec: settings.durationSec,
-        warmupSec: settings.warmupSec,
-        newConnectionPerRequest: mode === 'new per request',
-      });
-      measurements.push({ route, mode, round: r + 1, position: i + 1, result, stealPercent: stealPercent(cpuBefore, cpuTimes()) });
-    }
-  }
+  const measurements = await runRounds(orders, subjects, runner, settings, say);
   const steal = stealPercent(firstCpu, cpuTimes());
 
   process.stderr.write('bench: scale: DNS load\n');
-  const { address: dnsAddress, port: dnsPort } = cluster.dnsServer;
+  const { address: dnsAddress, port: dnsPort } = subjects.dns;
   const dnsInFlight = 32;
   const dns = [];
   for (const name of [SERVICE, `tasks.${SERVICE}`]) {
     dns.push(await dnsLoad({ address: dnsAddress, port: dnsPort, name, durationSec: settings.scale.dnsSec, inFlight: dnsInFlight }, resources));
   }
   // The scale section reuses the main clusters' addresses.
-  await Promise.all([naive, peers, cluster, quiet].map((thing) => resources.release(thing)));
+  await Promise.all(subjects.started.map((thing) => resources.release(thing)));
   const { scale } = settings;
   process.stderr.write(`bench: scale: ${scale.nodes} nodes, ${scale.services} published services, ${scale.replicas} replicas\n`);
   const up = await scaleUp({ block, nodes: scale.nodes, services: scale.services, replicas: scale.replicas }, resources);
@@ -99,7 +79,9 @@ async function bench(): Promise<void> {
   const figures: ScaleFigures = { up, converge: converged, dns, dnsInFlight, sizes };
 
   const date = new Date().toISOString().slice(0, 10);
-  const warmup = settings.warmupSec > 0 ? ` after a ${settings.warmupSec} s warm-up` : ', no warm-up';
+  const warmup = settings.warmupSec > 0
+    ? ` after a ${settings.warmupSec} s warm-up, and before the rounds ${settings.warmPassSec} s on each route through a Node process (the meshes, node-http-proxy) in each of keep-alive and new per request, unrecorded`
+    : ', no warm-up';
   const rounds = settings.rounds === 1 ? '1 round' : `${settings.rounds} rounds, each running every scenario once, keep-alive first, the routes of each mode turned by one place a round`;
   const ran = SCENARIOS.filter((s) => urls[s.route] !== undefined);
   const summaries = summarize(measurements, ran);
@@ -111,6 +93,7 @@ async function bench(): Promise<void> {
     setup: [
       `load: autocannon in a child process, ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
         `${settings.durationSec} s per scenario${warmup}; ${rounds}${settings.quick ? ' (quick mode: figures not worth quoting)' : ''}`,
+      `mesh: \`routemesh up --nodes 3\` from dist/, every node an OS process of its own (\`routemesh node start\`), nodes on ${addressing(block).subnet}, the metrics-off cluster's on ${addressing(block + 3).subnet}`,
       `target: one task of bench/backend.ts (routemesh/exec, a process of its own) at ${targets.task} on ${targets.taskNode}, published on ${PUBLISHED_PORT} ` +
         `(ingress); same node = ${targets.taskNode} ${new URL(targets.sameNode).host}, other node = ${targets.otherNodeName} ${new URL(targets.otherNode).host}, ` +
         `VIP = ${new URL(targets.vip).host}`,

@@ -12,6 +12,11 @@ export interface BenchSettings {
   rounds: number;
   durationSec: number;
   warmupSec: number;
+  /**
+   * Before the rounds, seconds of unrecorded load on each route through a Node process, in each connection
+   * mode: the node processes start cold, and the JIT would otherwise still be at work in round 1 (and 2).
+   */
+  warmPassSec: number;
   connections: number;
   pipelining: number;
   quick: boolean;
@@ -61,6 +66,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     durationSec,
     // A quick run only checks the harness works; warming the JIT is for figures worth reading.
     warmupSec: seconds('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 0 : 0.5),
+    warmPassSec: 4 * seconds('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 0 : 0.5),
     connections: 10,
     pipelining: 1,
     quick,

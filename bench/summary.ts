@@ -14,6 +14,15 @@ export interface ScenarioSummary {
   maxReqPerSec: number;
   /** Connection errors, timeouts included, plus non-2xx answers, over all rounds. */
   errors: number;
+  /** For the routes whose CPU is read: medians of the rounds, and the spread of the CPU per request. */
+  cpu?: CpuSummary | undefined;
+}
+
+export interface CpuSummary {
+  usPerRequest: number;
+  minUsPerRequest: number;
+  maxUsPerRequest: number;
+  coreShare: number;
 }
 
 /** The middle value; with an even count, the mean of the two middle ones. */
@@ -33,8 +42,11 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /** One summary for each scenario of `order`, in that order. */
 export function summarize(measurements: readonly Measurement[], order: readonly { route: Route; mode: ConnectionMode }[]): ScenarioSummary[] {
   return order.map(({ route, mode }) => {
-    const runs = measurements.filter((m) => m.route === route && m.mode === mode).map((m) => m.result);
+    const measured = measurements.filter((m) => m.route === route && m.mode === mode);
+    const runs = measured.map((m) => m.result);
     const reqPerSec = runs.map((r) => r.reqPerSec);
+    const cpu = measured.flatMap((m) => (m.cpu ? [m.cpu] : []));
+    const perRequest = cpu.map((c) => c.usPerRequest);
     return {
       route,
       mode,
@@ -45,6 +57,12 @@ export function summarize(measurements: readonly Measurement[], order: readonly 
       minReqPerSec: Math.min(...reqPerSec),
       maxReqPerSec: Math.max(...reqPerSec),
       errors: runs.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+      ...(cpu.length ? {
+        cpu: {
+          usPerRequest: median(perRequest), minUsPerRequest: Math.min(...perRequest), maxUsPerRequest: Math.max(...perRequest),
+          coreShare: median(cpu.map((c) => c.coreShare)),
+        },
+      } : {}),
     };
   });
 }

@@ -26,6 +26,15 @@ export interface Measurement {
   result: LoadResult;
   /** Share of the machine's CPU time stolen by the hypervisor during the run (bench/machine.ts), if known. */
   stealPercent?: number | undefined;
+  /** What the process that took the load spent, for the routes whose CPU is read (bench/mainRuns.ts). */
+  cpu?: RunCpu | undefined;
+}
+
+export interface RunCpu {
+  /** Its CPU µs over the run (warm-up included) per request answered in it. */
+  usPerRequest: number;
+  /** Its CPU time over the run's wall time: 1 is one core busy throughout. */
+  coreShare: number;
 }
 
 export const ROUTE_LABEL: Record<Route, string> = {
@@ -107,6 +116,23 @@ export function formatSummaryTable(summaries: readonly ScenarioSummary[]): strin
   return renderTable(SUMMARY_HEADER, summaries.map((s) => summaryCells(s, summaries)), new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]));
 }
 
+const CPU_HEADER = ['scenario', 'connections', 'CPU µs per request', 'CPU µs min–max', 'CPU vs HAProxy', 'share of a core', 'req/s'];
+
+/** The routes whose CPU was read, each against its layer's HAProxy row of the same connection mode (median against median). */
+export function formatCpuTable(summaries: readonly ScenarioSummary[]): string {
+  const body = summaries.flatMap((s) => {
+    if (!s.cpu) return [];
+    const peer = summaries.find((d) => d.route === HAPROXY_PEER[s.route] && d.mode === s.mode)?.cpu;
+    return [[
+      ROUTE_LABEL[s.route], s.mode, s.cpu.usPerRequest.toFixed(1),
+      s.rounds > 1 ? `${s.cpu.minUsPerRequest.toFixed(1)}–${s.cpu.maxUsPerRequest.toFixed(1)}` : '–',
+      peer && peer.usPerRequest > 0 ? `${(s.cpu.usPerRequest / peer.usPerRequest).toFixed(2)}×` : '–',
+      `${(s.cpu.coreShare * 100).toFixed(0)}%`, s.reqPerSec.toFixed(0),
+    ]];
+  });
+  return renderTable(CPU_HEADER, body, new Set([2, 3, 4, 5, 6]));
+}
+
 /** Every run in the order it ran: where a scenario sat in its round is what order effects would follow. */
 export function formatRoundsTable(measurements: readonly Measurement[]): string {
   const header = ['round', 'position', 'scenario', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU steal'];
@@ -142,12 +168,25 @@ export function formatReport(summaries: readonly ScenarioSummary[], measurements
     '- tcp mode balances per connection (as Swarm); http mode per request, over connections to the task kept open.',
     '  node-http-proxy with its defaults (no agent) opens a new connection to the task for every request: the naive baseline.',
     '- errors = connection errors (timeouts included) + non-2xx answers, over all rounds.',
-    '- All nodes of this simulated cluster live in one process: "same node" and "other node" differ only in',
-    '  which node\'s listener takes the connection. There is no network hop between nodes, so the two rows',
-    '  should match; Swarm\'s real cross-node cost (the ingress overlay, VXLAN) is not simulated.',
+    '- Every node is a process of its own (`routemesh up --nodes 3`): "same node" and "other node" differ in',
+    '  which node\'s process takes the connection (node1, which runs the task, or node2); both connect to the',
+    '  task over loopback, with no network hop between nodes, so the two rows should match; Swarm\'s real',
+    '  cross-node cost (the ingress overlay, VXLAN) is not simulated.',
     '- The task (bench/backend.ts) runs in a process of its own, as a container\'s program does, and so do',
-    '  HAProxy, nginx and the load; the mesh and node-http-proxy run in the cluster\'s process.',
+    '  HAProxy, nginx and the load; node-http-proxy runs in the bench\'s process.',
     '- CPU steal: the share of CPU time the hypervisor gave to other virtual machines, which a run loses.',
+    '',
+    '## CPU per request',
+    '',
+    'What the process that took the load spent (user + system time, /proc/<pid>/stat, read before and after',
+    'each run above, so over the same runs, warm-up included) per request answered in the run: node1\'s',
+    'process for the mesh (its tasks are processes of their own, not in it), HAProxy\'s, nginx\'s master and',
+    'worker, and the bench\'s own process for node-http-proxy. On a machine whose few cores the load, the task',
+    'and the proxy share, req/s follows this figure, and it moves far less than req/s with the neighbours\' load.',
+    `${rounds > 1 ? 'Medians of the rounds; "CPU µs min–max" is their spread.' : 'One round: one run each.'} "CPU vs HAProxy" divides by`,
+    'HAProxy\'s figure of the same layer and connection mode; "share of a core" is CPU time over the run\'s wall time.',
+    '',
+    formatCpuTable(summaries),
     '',
     ...context.sections,
     // With one round the runs are the table above, in another order.

@@ -1,8 +1,8 @@
 // Puts the thing under test on a running cluster - one task of bench/backend.ts published on 8080 in
-// ingress mode, and a second one in http mode on 8081 on the same node - and finds the ways to reach
+// ingress mode, and a second one in http mode on 8081, both on node1 - and finds the ways to reach
 // them: the task itself, the mesh (tcp and http mode) on its node and elsewhere, and the service's VIP.
 // The tasks run under routemesh/exec, each in a process of its own as a container's program would: an
-// in-process task (traefik/whoami) would share the cluster's event loop with the mesh, and the mesh would
+// in-process task (traefik/whoami) would share a node's event loop with the mesh, and the mesh would
 // be charged for the task's work where HAProxy and nginx, in processes of their own, are not.
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -132,15 +132,31 @@ export async function deployBackend(manager: string, name: string, port: number,
   });
 }
 
-export async function deployTargets(cluster: Cluster): Promise<Targets> {
-  const manager = cluster.nodes[0]!.apiUrl;
-  const task = await deployBackend(manager, SERVICE, PUBLISHED_PORT, {});
-  const nodes = cluster.nodes;
-  const home = nodes.find((n) => n.nodeId === task.NodeID);
-  const other = nodes.find((n) => n.nodeId !== task.NodeID);
-  if (!home || !other) throw new Error(`the task runs on node ${task.NodeID}, which is not one of this cluster's ${nodes.length} nodes`);
+interface NodeView {
+  Description: { Hostname: string };
+  Status: { Addr: string };
+}
+
+/** The node that runs both tasks and takes the same-node load, and the one the other-node load goes to. */
+export const HOME_NODE = 'node1';
+const OTHER_NODE = 'node2';
+
+/**
+ * Both services on the cluster whose manager's engine API is `manager`, their tasks on node1 (so the
+ * process that takes the same-node load is node1's), and the URLs of every way to them, once each answers.
+ */
+export async function deployTargets(manager: string): Promise<Targets> {
+  const { body: nodes } = await engineApi<NodeView[]>(manager, 'GET', '/nodes');
+  const addressOf = (hostname: string): string => {
+    const node = nodes.find((n) => n.Description.Hostname === hostname);
+    if (!node) throw new Error(`the cluster at ${manager} has no ${hostname}`);
+    return node.Status.Addr;
+  };
+  const home = addressOf(HOME_NODE);
+  const other = addressOf(OTHER_NODE);
+  const task = await deployBackend(manager, SERVICE, PUBLISHED_PORT, {}, HOME_NODE);
   // Its twin in http mode, on the same node, so tcp and http mode reach the same kind of task the same way.
-  await deployBackend(manager, HTTP_SERVICE, HTTP_PUBLISHED_PORT, { 'routemesh.lb.mode': 'http' }, home.hostname);
+  await deployBackend(manager, HTTP_SERVICE, HTTP_PUBLISHED_PORT, { 'routemesh.lb.mode': 'http' }, HOME_NODE);
   const { body: service } = await engineApi<ServiceView>(manager, 'GET', `/services/${SERVICE}`);
   const vip = service.Endpoint?.VirtualIPs?.[0]?.Addr.split('/')[0];
   if (!vip) throw new Error(`the ${SERVICE} service has no VIP`);
@@ -148,20 +164,19 @@ export async function deployTargets(cluster: Cluster): Promise<Targets> {
 
   const targets: Targets = {
     direct: `http://${task.Endpoint!.Addr}:${taskPort}/`,
-    sameNode: `http://${home.address}:${PUBLISHED_PORT}/`,
-    otherNode: `http://${other.address}:${PUBLISHED_PORT}/`,
-    httpSameNode: `http://${home.address}:${HTTP_PUBLISHED_PORT}/`,
+    sameNode: `http://${home}:${PUBLISHED_PORT}/`,
+    otherNode: `http://${other}:${PUBLISHED_PORT}/`,
+    httpSameNode: `http://${home}:${HTTP_PUBLISHED_PORT}/`,
     vip: `http://${vip}:${task.Endpoint!.Ports[0]!.TargetPort}/`,
     task: `${task.Endpoint!.Addr}:${taskPort}`,
-    taskNode: home.hostname,
-    otherNodeName: other.hostname,
+    taskNode: HOME_NODE,
+    otherNodeName: OTHER_NODE,
   };
-  await Promise.all(cluster.engines.map((e) => e.mesh?.settled()));
   await waitForAnswers([targets.direct, targets.sameNode, targets.otherNode, targets.httpSameNode, targets.vip]);
   return targets;
 }
 
-/** settled() covers listeners opening; the pools fill from the cluster view, so wait for real answers. */
+/** A listener open is not enough: each mesh's pools fill from its view of the cluster, so wait for real answers. */
 export async function waitForAnswers(urls: string[]): Promise<void> {
   for (const url of urls) {
     await waitFor(`${url} to answer`, async () => {
