@@ -95,6 +95,8 @@ export class ProxyHeaderSniffer {
 
 /** What the start of a client's data holds. */
 export function readProxyHeader(data: Buffer): HeaderRead {
+  // Most clients' first byte already says no: the common case costs one comparison.
+  if (data[0] !== V1_SIGNATURE[0] && data[0] !== V2_SIGNATURE[0]) return { kind: 'none' };
   if (startsLike(data, V1_SIGNATURE)) {
     if (data.length < V1_SIGNATURE.length) return { kind: 'incomplete' };
     const end = data.subarray(0, V1_MAX).indexOf('\r\n');
