@@ -188,3 +188,35 @@ t.test('a retry is counted when another backend is really tried, not when none i
     t.ok(seen.includes(outcome), `${name}: ${outcome}`);
   }
 });
+
+t.test('a side whose peer has closed is closed only after the other side\'s bytes have all gone out', async (t) => {
+  // The task answers a half-closed request and closes; the client reads nothing until the task is done,
+  // so the forwarder closes its client socket (whose peer has ended) while the answer still waits in it.
+  // Small enough to fit the sockets' buffers on the way, or the task could not finish first.
+  const size = 128 << 10;
+  let taskDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => { taskDone = resolve; });
+  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.resume();
+    socket.once('end', () => socket.end(Buffer.alloc(size, 0x61), taskDone));
+  });
+  await new Promise<void>((resolve) => task.listen(0, '127.210.0.2', resolve));
+  t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
+  const pool = new Pool();
+  pool.set([{ id: 'task', host: '127.210.0.2', port: (task.address() as net.AddressInfo).port, state: 'up' }]);
+  const { port } = await front(t, new TcpForwarder(), pool);
+  const client = net.connect({ host: HOST, port, allowHalfOpen: true });
+  t.teardown(() => client.destroy());
+  client.pause();
+  client.end('send it all');
+  await done;
+  let received = 0;
+  const ended = await new Promise<string>((resolve) => {
+    client.on('data', (chunk: Buffer) => { received += chunk.length; });
+    client.once('end', () => resolve('end'));
+    client.once('error', (error) => resolve(`error ${error.message}`));
+    client.resume();
+  });
+  t.equal(ended, 'end', 'a clean end');
+  t.equal(received, size, 'after every byte');
+});

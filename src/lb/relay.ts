@@ -1,5 +1,5 @@
 // Bytes from one socket to another, as `pipe` passes them but with less per connection: two listeners
-// on the reader (pipe sets up seven across both sockets, and takes them down again at the end), and a
+// on the reader (pipe sets up six across both sockets, and takes them down again at the end), and a
 // 'drain' listener only while the writer is full.
 import type net from 'node:net';
 
