@@ -24,6 +24,33 @@ t.test('v2 headers: signature, PROXY over TCP, addresses and ports in network or
   t.equal(v6.toString('hex'), `${V2_SIGNATURE}21210024${'20010db8000000000000000000000007'}${'00000000000000000000000000000001'}10920050`, 'IPv6: 0x21 (INET6, STREAM), 36 bytes');
 });
 
+t.test('routemesh\'s own builder: known-good bytes for IPv4, IPv6 in its every text form, mapped and mixed families', async (t) => {
+  const v1: [string, number, string, number, string][] = [
+    ['192.168.0.1', 56324, '192.168.0.11', 443, 'PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n'],
+    ['255.255.255.255', 65535, '0.0.0.0', 0, 'PROXY TCP4 255.255.255.255 0.0.0.0 65535 0\r\n'],
+    ['fe80::1:2:3:4', 1, '2001:db8:1:2:3:4:5:6', 2, 'PROXY TCP6 fe80::1:2:3:4 2001:db8:1:2:3:4:5:6 1 2\r\n'],
+    ['2001:db8::', 1000, '::ffff:10.0.0.1', 22, 'PROXY TCP6 2001:db8:: ::ffff:10.0.0.1 1000 22\r\n'],
+  ];
+  for (const [source, sourcePort, destination, destinationPort, expected] of v1) {
+    const built = buildProxyHeader('v1', { address: source, port: sourcePort }, { address: destination, port: destinationPort });
+    t.equal(built.toString('latin1'), expected, `v1 ${source} -> ${destination}`);
+  }
+  // Expected bytes from Python's ipaddress module (packed addresses, struct '>H' ports), not from this code.
+  const v2: [string, number, string, number, string][] = [
+    ['192.168.0.1', 56324, '192.168.0.11', 443, '2111000cc0a80001c0a8000bdc0401bb'],
+    ['255.255.255.255', 65535, '0.0.0.0', 0, '2111000cffffffff00000000ffff0000'],
+    ['::ffff:127.0.0.9', 5, '127.1.0.2', 6, '2111000c7f0000097f01000200050006'],
+    ['fe80::1:2:3:4', 1, '2001:db8:1:2:3:4:5:6', 2, '21210024fe80000000000000000100020003000420010db800010002000300040005000600010002'],
+    ['::', 0, '::1', 80, '21210024000000000000000000000000000000000000000000000000000000000000000100000050'],
+    ['2001:db8::', 1000, '::ffff:10.0.0.1', 22, '2121002420010db800000000000000000000000000000000000000000000ffff0a00000103e80016'],
+    ['2001:db8::7', 4242, '127.1.0.2', 80, '2121002420010db800000000000000000000000700000000000000000000ffff7f01000210920050'],
+  ];
+  for (const [source, sourcePort, destination, destinationPort, expected] of v2) {
+    const built = buildProxyHeader('v2', { address: source, port: sourcePort }, { address: destination, port: destinationPort });
+    t.equal(built.toString('hex'), `${V2_SIGNATURE}${expected}`, `v2 ${source} -> ${destination}`);
+  }
+});
+
 t.test('reading a header back, with what follows left alone', async (t) => {
   for (const version of ['v1', 'v2'] as const) {
     for (const source of ['127.0.0.5', '2001:db8::7']) {

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import { LeastConnections, Pool, RoundRobin, TcpForwarder } from '../src/lb/index.js';
+import { LeastConnections, Pool, RoundRobin, SourceHash, TcpForwarder } from '../src/lb/index.js';
 import type { Backend } from '../src/lb/index.js';
 import { waitFor } from './support/cluster.js';
 
@@ -187,4 +187,65 @@ t.test('a retry is counted when another backend is really tried, not when none i
     t.equal(seen.filter((e) => e === 'retried').length, retries, `${name}: ${retries} retries`);
     t.ok(seen.includes(outcome), `${name}: ${outcome}`);
   }
+});
+
+t.test('a side whose peer has closed is closed only after the other side\'s bytes have all gone out', async (t) => {
+  // The task answers a half-closed request and closes; the client reads nothing until the task is done,
+  // so the forwarder closes its client socket (whose peer has ended) while the answer still waits in it.
+  // Small enough to fit the sockets' buffers on the way, or the task could not finish first.
+  const size = 128 << 10;
+  let taskDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => { taskDone = resolve; });
+  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.resume();
+    socket.once('end', () => socket.end(Buffer.alloc(size, 0x61), taskDone));
+  });
+  await new Promise<void>((resolve) => task.listen(0, '127.210.0.2', resolve));
+  t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
+  const pool = new Pool();
+  pool.set([{ id: 'task', host: '127.210.0.2', port: (task.address() as net.AddressInfo).port, state: 'up' }]);
+  const { port } = await front(t, new TcpForwarder(), pool);
+  const client = net.connect({ host: HOST, port, allowHalfOpen: true });
+  t.teardown(() => client.destroy());
+  client.pause();
+  client.end('send it all');
+  await done;
+  let received = 0;
+  const ended = await new Promise<string>((resolve) => {
+    client.on('data', (chunk: Buffer) => { received += chunk.length; });
+    client.once('end', () => resolve('end'));
+    client.once('error', (error) => resolve(`error ${error.message}`));
+    client.resume();
+  });
+  t.equal(ended, 'end', 'a clean end');
+  t.equal(received, size, 'after every byte');
+});
+
+t.test('source-hash picks by the client\'s address: each client goes where the hash of its own address says', async (t) => {
+  const hosts = ['127.210.0.40', '127.210.0.41', '127.210.0.42'];
+  const backends = await Promise.all(hosts.map((host) => echoServer(t, host)));
+  const pool = new Pool();
+  pool.set(backends.map((b, i) => ({ id: `b${i}`, host: hosts[i]!, port: b.port, state: 'up' as const })));
+  const balancer = new SourceHash();
+  const forwarder = new TcpForwarder();
+  const reached: string[] = [];
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    forwarder.forward(socket, pool, balancer, { connected: (backend) => reached.push(backend.id) });
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as net.AddressInfo;
+  const clients = ['127.210.0.50', '127.210.0.51', '127.210.0.52', '127.210.0.53', '127.210.0.54', '127.210.0.55'];
+  const expected = clients.map((client) => balancer.pick(pool, undefined, client)!.id);
+  t.ok(new Set(expected).size > 1, `the clients hash to more than one backend (${expected.join(' ')})`);
+  for (const client of clients) {
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: HOST, port, localAddress: client });
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+      socket.on('connect', () => socket.end('x'));
+      socket.resume();
+    });
+  }
+  t.same(reached, expected, 'each connection reached its client\'s backend');
 });

@@ -8,4 +8,6 @@ export interface Balancer {
    * `client` is the client's address, for algorithms that keep a client on one backend.
    */
   pick(pool: Pool, exclude?: ReadonlySet<Backend>, client?: string): Backend | undefined;
+  /** It reads `client`: without, a forwarder need not ask the kernel for a client's address (a syscall per connection). */
+  readonly usesClientAddress?: boolean;
 }

@@ -6,6 +6,8 @@ import type { Balancer } from './Balancer.js';
 import type { Pool } from './Pool.js';
 
 export class SourceHash implements Balancer {
+  readonly usesClientAddress = true;
+
   pick(pool: Pool, exclude?: ReadonlySet<Backend>, client = ''): Backend | undefined {
     let best: Backend | undefined;
     let bestScore = -1;

@@ -6,6 +6,7 @@ import type { Backend } from './Backend.js';
 import type { Pool } from './Pool.js';
 import type { Balancer } from './Balancer.js';
 import { pipeWithPreface } from './proxyPreface.js';
+import { endWriting, relay } from './relay.js';
 import type { ProxyVersion } from './proxyHeader.js';
 
 export interface ForwardEvents {
@@ -67,17 +68,22 @@ export class TcpForwarder {
   forward(client: net.Socket, pool: Pool, balancer: Balancer, events: ForwardEvents = {}, limits: ForwardLimits = {}): void {
     const maxAttempts = limits.maxAttempts ?? this.maxAttempts;
     const connectTimeoutMs = limits.connectTimeoutMs ?? this.connectTimeoutMs;
-    const idleTimeoutMs = limits.idleTimeoutMs ?? 0;
     client.pause();
-    client.on('error', () => client.destroy());
+    client.on('error', destroyItself);
     let tried: Set<Backend> | undefined;
-    let connecting: net.Socket | undefined;
-    // A client that leaves while we are still connecting takes the half-made upstream with it.
-    const abandon = (): void => { connecting?.destroy(); };
-    client.once('close', abandon);
+    /** The upstream connection: still connecting until `connected`. */
+    let upstream: net.Socket | undefined;
+    let connected = false;
+    // A client that leaves while we are still connecting takes the half-made upstream with it; once
+    // connected, a side that closes cleanly lets the other flush what it still holds; an error resets both.
+    client.once('close', (hadError) => {
+      if (!upstream) return;
+      if (!connected || hadError) upstream.destroy();
+      else endWriting(upstream);
+    });
     const attempt = (): void => {
       if (client.destroyed) return; // the client left while we were still trying
-      const backend = balancer.pick(pool, tried, client.remoteAddress);
+      const backend = balancer.pick(pool, tried, balancer.usesClientAddress ? client.remoteAddress : undefined);
       if (!backend) {
         client.destroy();
         events.failed?.(tried ? 'connect_failed' : 'no_backend');
@@ -85,17 +91,19 @@ export class TcpForwarder {
       }
       if (tried) events.retried?.();
       const started = events.upstreamConnected ? process.hrtime.bigint() : 0n;
-      const upstream = net.connect({
+      const socket = net.connect({
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
         localAddress: this.localAddress,
       });
-      connecting = upstream;
+      upstream = socket;
       // Counted from the pick, so least-conn and p2c see connections still connecting (a burst spreads).
       backend.active++;
-      upstream.once('close', () => { backend.active--; });
-      upstream.setTimeout(connectTimeoutMs);
-      const onEarlyError = (error: Error): void => {
-        upstream.destroy();
+      let failed = false;
+      const failedToConnect = (error: Error): void => {
+        // A timeout and the error of the same connect (its socket destroyed by the first) count once.
+        if (failed) return;
+        failed = true;
+        socket.destroy();
         events.connectError?.(backend, error);
         (tried ??= new Set()).add(backend);
         if (tried.size >= maxAttempts) {
@@ -105,38 +113,36 @@ export class TcpForwarder {
           attempt();
         }
       };
-      upstream.once('error', onEarlyError);
-      upstream.once('timeout', () => onEarlyError(new Error(`connect to ${backend.host}:${backend.port} timed out`)));
-      upstream.once('connect', () => {
-        connecting = undefined;
-        client.off('close', abandon);
-        upstream.off('error', onEarlyError);
-        upstream.removeAllListeners('timeout');
-        upstream.setTimeout(0);
+      const timer = setTimeout(() => failedToConnect(new Error(`connect to ${backend.host}:${backend.port} timed out`)), connectTimeoutMs);
+      socket.on('error', (error) => {
+        if (connected) socket.destroy();
+        else failedToConnect(error);
+      });
+      socket.once('close', (hadError) => {
+        clearTimeout(timer);
+        backend.active--;
+        if (!connected) return;
+        if (hadError) client.destroy();
+        else endWriting(client);
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        connected = true;
         backend.total++;
         events.upstreamConnected?.(backend, secondsSince(started));
-        // A side that closes cleanly lets the other flush what it still holds; an error resets both.
-        upstream.on('error', () => upstream.destroy());
-        upstream.once('close', (hadError) => {
-          if (hadError) client.destroy();
-          else if (!client.destroyed && !client.writableEnded) client.end();
-        });
-        client.once('close', (hadError) => {
-          if (hadError) upstream.destroy();
-          else if (!upstream.destroyed && !upstream.writableEnded) upstream.end();
-        });
+        const idleTimeoutMs = limits.idleTimeoutMs ?? 0;
         if (idleTimeoutMs > 0) {
           // Bytes either way pass through the client socket, so its silence is the connection's.
           client.setTimeout(idleTimeoutMs, () => {
             client.destroy();
-            upstream.destroy();
+            socket.destroy();
           });
         }
-        upstream.pipe(client);
+        relay(socket, client);
         const trusted = limits.trustsProxy?.(client.remoteAddress ?? '') ?? false;
-        pipeWithPreface(client, upstream, { proxyProtocol: limits.proxyProtocol, trusted }, (reason) => {
+        pipeWithPreface(client, socket, { proxyProtocol: limits.proxyProtocol, trusted }, (reason) => {
           client.destroy();
-          upstream.destroy();
+          socket.destroy();
           events.failed?.('refused', reason);
         });
         client.resume();
@@ -145,6 +151,11 @@ export class TcpForwarder {
     };
     attempt();
   }
+}
+
+/** An 'error' listener: the socket it fires on is closed (its 'close' handler tells the other side). */
+function destroyItself(this: net.Socket): void {
+  this.destroy();
 }
 
 /** Seconds since a `process.hrtime.bigint()` reading. */

@@ -5,6 +5,7 @@
 // spoofed address for the truth.
 import type net from 'node:net';
 import { ProxyHeaderSniffer, buildProxyHeader } from './proxyHeader.js';
+import { endWriting, relay } from './relay.js';
 import type { Endpoint, HeaderRead, ProxyVersion } from './proxyHeader.js';
 
 export interface PrefaceOptions {
@@ -21,16 +22,17 @@ export interface PrefaceOptions {
 
 const SNIFF_TIMEOUT_MS = 2000;
 
-/** Starts client → upstream: the preface, then the client's bytes, piped. `refuse` ends both with a reason. */
+/** Starts client → upstream: the preface, then the client's bytes, relayed. `refuse` ends both with a reason. */
 export function pipeWithPreface(client: net.Socket, upstream: net.Socket, options: PrefaceOptions, refuse: (reason: string) => void): void {
-  const socketSource = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
+  // The addresses are read only when a header or a refusal needs them: each is a system call.
+  const socketSource = (): Endpoint => ({ address: client.remoteAddress ?? '', port: client.remotePort ?? 0 });
   const header = (source: Endpoint): Buffer | undefined => options.proxyProtocol
     ? buildProxyHeader(options.proxyProtocol, source, { address: client.localAddress ?? '', port: client.localPort ?? 0 })
     : undefined;
   if (!options.trusted && options.proxyProtocol) {
     // Our header goes first, so whatever the client sends after it is only data to the task: nothing to check.
-    upstream.write(header(socketSource)!);
-    client.pipe(upstream);
+    upstream.write(header(socketSource())!);
+    relay(client, upstream);
     return;
   }
   const sniffer = new ProxyHeaderSniffer();
@@ -40,15 +42,15 @@ export function pipeWithPreface(client: net.Socket, upstream: net.Socket, option
     client.off('end', onEnd);
     if (preface) upstream.write(preface);
     if (rest.length) upstream.write(rest);
-    client.pipe(upstream);
+    relay(client, upstream);
   };
   const decide = (read: HeaderRead): void => {
     if (read.kind === 'incomplete') return wait();
-    if (read.kind === 'none') return start(options.trusted ? header(socketSource) : undefined, sniffer.rest(read));
+    if (read.kind === 'none') return start(options.trusted ? header(socketSource()) : undefined, sniffer.rest(read));
     clearTimeout(timer);
     if (read.kind === 'invalid') return refuse(`a malformed PROXY header (${read.reason})`);
-    if (!options.trusted) return refuse(`a PROXY header from ${socketSource.address}, which is not a trusted proxy`);
-    start(header(read.source ?? socketSource), sniffer.rest(read));
+    if (!options.trusted) return refuse(`a PROXY header from ${socketSource().address}, which is not a trusted proxy`);
+    start(header(read.source ?? socketSource()), sniffer.rest(read));
   };
   const onData = (chunk: Buffer): void => decide(sniffer.push(chunk));
   // A client that half-closes: what it sent goes through, unless it is an unfinished header.
@@ -56,19 +58,20 @@ export function pipeWithPreface(client: net.Socket, upstream: net.Socket, option
     const read = sniffer.push(Buffer.alloc(0));
     if (read.kind === 'incomplete' && sniffer.buffered.length > 0) return refuse('an unfinished PROXY header');
     decide(read.kind === 'incomplete' ? { kind: 'none' } : read);
-    upstream.end();
+    endWriting(upstream);
   };
   // Set only while there is something to wait for: a trusted client's header, or the rest of a header begun.
   let timer: NodeJS.Timeout | undefined;
   const wait = (): void => {
-    timer ??= setTimeout(() => {
+    if (timer) return;
+    timer = setTimeout(() => {
       if (sniffer.buffered.length > 0) return refuse('the start of a PROXY header, then silence');
       // A trusted client that sent nothing yet is its own client.
-      start(header(socketSource), sniffer.buffered);
+      start(header(socketSource()), sniffer.buffered);
     }, options.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS);
+    client.once('close', () => clearTimeout(timer));
   };
   if (options.trusted) wait();
   client.on('data', onData);
   client.once('end', onEnd);
-  client.once('close', () => clearTimeout(timer));
 }
