@@ -1,12 +1,13 @@
-// `node --import tsx bench/tcp-variants.ts`: ways of writing a TCP forwarder, side by side in this one
-// process, each on a listener of its own, all in front of the same bench/backend.ts task in a child
-// process, loaded by wrk. For each variant and connection mode it gives the CPU µs this process spent per
-// request (process.cpuUsage over the run), req/s and p50; rounds are interleaved, the variants move up one
-// place a round, and the table gives medians and the spread. Addresses: 127.188.0.0/16 only.
-// Settings: BENCH_ROUNDS (default 3), BENCH_DURATION (s, default 3), TCP_VARIANTS and TCP_MODES (names,
-// comma-separated: which variants, which of keep-alive, new per request and one connection), TCP_COMPARE
-// (another lb/index module, .ts or built .js: its TcpForwarder too, say the commit before a change, from
-// `git archive`).
+// `node --import tsx bench/forwarder-variants.ts`: ways of writing a forwarder, tcp and http, side by side
+// in this one process, each on a listener of its own, all in front of the same bench/backend.ts task in a
+// child process, with HAProxy's mode tcp and mode http beside them, loaded by wrk. For each variant and
+// connection mode it gives the CPU µs its process spent per request (process.cpuUsage, /proc for
+// HAProxy), req/s and p50; rounds are interleaved, the variants move up one place a round, and the table
+// gives medians and the spread. Addresses: 127.188.0.0/16 only.
+// Settings: BENCH_ROUNDS (default 3), BENCH_DURATION (s, default 3), BENCH_VARIANTS and BENCH_MODES (names,
+// comma-separated: which variants, which of keep-alive, new per request and one connection), BENCH_COMPARE
+// (another lb/index module, .ts or built .js: its TcpForwarder and HttpForwarder too, say the commit before
+// a change, from `git archive`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -92,22 +93,41 @@ const onreadUpstream: Forward = (client) => {
   });
 };
 
-/** A TcpForwarder (this checkout's, or another's lb module) over a pool of the one task, as the mesh calls it. */
-function forwarderOf(lb: typeof import('../src/lb/index.js')): Forward {
-  const pool = new lb.Pool();
+type Lb = typeof import('../src/lb/index.js');
+
+function poolOfTheTask(from: Lb): InstanceType<Lb['Pool']> {
+  const pool = new from.Pool();
   pool.set([{ id: 'task', host: BACKEND.host, port: BACKEND.port, state: 'up' }]);
-  const balancer = new lb.RoundRobin();
-  const forwarder = new lb.TcpForwarder({ localAddress: SOURCE_ADDRESS });
+  return pool;
+}
+
+/** A TcpForwarder (this checkout's, or another's lb module) over a pool of the one task, as the mesh calls it. */
+function tcpForwarderOf(from: Lb): Forward {
+  const pool = poolOfTheTask(from);
+  const balancer = new from.RoundRobin();
+  const forwarder = new from.TcpForwarder({ localAddress: SOURCE_ADDRESS });
   return (client) => forwarder.forward(client, pool, balancer);
 }
 
-// TCP_COMPARE=<an lb/index module>: that TcpForwarder too, as 'TcpForwarder (compare)'.
-const compare = process.env.TCP_COMPARE ? forwarderOf(await import(path.resolve(process.env.TCP_COMPARE))) : undefined;
+/** An HttpForwarder's server, handed each connection as the mesh hands it (metrics off: no events). */
+function httpForwarderOf(from: Lb): Forward {
+  const target = { pool: poolOfTheTask(from), balancer: new from.RoundRobin(), serviceName: 'bench', events: {}, limits: { headerTimeoutMs: 10_000 } };
+  const server = new from.HttpForwarder({ localAddress: SOURCE_ADDRESS }).server(() => target);
+  return (client) => {
+    server.emit('connection', client);
+    client.resume();
+  };
+}
+
+// BENCH_COMPARE=<an lb/index module>: its forwarders too, as '… (compare)'.
+const compared: Lb | undefined = process.env.BENCH_COMPARE ? await import(path.resolve(process.env.BENCH_COMPARE)) : undefined;
 
 const VARIANTS: Record<string, Forward | undefined> = {
   direct: undefined,
-  'TcpForwarder (src)': forwarderOf(lb),
-  ...(compare ? { 'TcpForwarder (compare)': compare } : {}),
+  'TcpForwarder (src)': tcpForwarderOf(lb),
+  ...(compared ? { 'TcpForwarder (compare)': tcpForwarderOf(compared) } : {}),
+  'HttpForwarder (src)': httpForwarderOf(lb),
+  ...(compared ? { 'HttpForwarder (compare)': httpForwarderOf(compared) } : {}),
   pipe: bare(pipeRelay),
   // From a chosen source address, as the mesh connects from its node's (Swarm's ingress SNAT): a bind() more.
   'pipe from source': bare(pipeRelay, SOURCE_ADDRESS),
@@ -125,7 +145,7 @@ const MODES: Mode[] = [
   { name: 'keep-alive', connections: 10, headers: [] },
   { name: 'new per request', connections: 10, headers: ['-H', 'Connection: close'] },
   { name: 'one connection', connections: 1, headers: [] },
-].filter((mode) => !process.env.TCP_MODES || process.env.TCP_MODES.split(',').includes(mode.name));
+].filter((mode) => !process.env.BENCH_MODES || process.env.BENCH_MODES.split(',').includes(mode.name));
 
 interface Run {
   requests: number;
@@ -188,9 +208,9 @@ function listen(forward: Forward, host: string): Promise<net.Server> {
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const HAPROXY = 'HAProxy tcp';
-const names = [...Object.keys(VARIANTS), HAPROXY];
-const chosen = process.env.TCP_VARIANTS?.split(',') ?? names;
+const HAPROXY = { 'HAProxy tcp': 'haproxy tcp', 'HAProxy http': 'haproxy http' } as const;
+const names = [...Object.keys(VARIANTS), ...Object.keys(HAPROXY)];
+const chosen = process.env.BENCH_VARIANTS?.split(',') ?? names;
 for (const name of chosen) if (!names.includes(name)) throw new Error(`no variant ${name}; there are: ${names.join(', ')}`);
 const backend = await startBackend();
 const servers: net.Server[] = [];
@@ -199,12 +219,14 @@ try {
   peers = await startPeers(`${BACKEND.host}:${BACKEND.port}`, '127.188.0.201', '127.188.0.202');
   const routes = new Map<string, { url: string; cpu: CpuReader }>();
   const haproxy = peers.pids.haproxy;
-  if (chosen.includes(HAPROXY)) {
-    if (!peers.urls['haproxy tcp'] || !haproxy) throw new Error(peers.notes.join('\n'));
-    routes.set(HAPROXY, { url: peers.urls['haproxy tcp'], cpu: cpuOfPid(haproxy) });
+  for (const [name, peer] of Object.entries(HAPROXY)) {
+    if (!chosen.includes(name)) continue;
+    const url = peers.urls[peer];
+    if (!url || !haproxy) throw new Error(peers.notes.join('\n'));
+    routes.set(name, { url, cpu: cpuOfPid(haproxy) });
   }
   for (const [index, name] of chosen.entries()) {
-    if (name === HAPROXY) continue;
+    if (name in HAPROXY) continue;
     const forward = VARIANTS[name];
     if (!forward) {
       routes.set(name, { url: `http://${BACKEND.host}:${BACKEND.port}/`, cpu: ownCpu });
