@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite. Builds dist/ first (the CLI tests run the built command, as users do; the
 # build is incremental, so an unchanged tree costs about 2 s), type-checks src, test and bench while the
-# tests run, and runs the test files in two lanes: those that mostly wait (on timers, fences, child
-# processes, the network) six at a time, then BUSY, the ones that keep a core busy or hold what they time
-# to tight bounds, two at a time, so they never share the machine with more than one other file. Fails
-# if any part fails.
+# tests run (incremental too: 5 CPU-s instead of 17 when little changed), and runs the test files in two
+# lanes: those that mostly wait (on timers, fences, child processes, the network) six at a time, then
+# BUSY, the ones that keep a core busy or hold what they time to tight bounds, two at a time, so they
+# never share the machine with more than one other file. Fails if any part fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PATH="$PWD/node_modules/.bin:$PATH" # as npm sets it, should this run by itself
@@ -30,7 +30,7 @@ BUSY=(
 )
 
 tsc -p tsconfig.build.json --incremental --tsBuildInfoFile dist/.tsbuildinfo || exit 1
-tsc -p tsconfig.json &
+tsc -p tsconfig.json --incremental --tsBuildInfoFile dist/.typecheck.tsbuildinfo &
 typecheck=$!
 tap --jobs=6 "${BUSY[@]/#/--exclude=}"
 waiting=$?
