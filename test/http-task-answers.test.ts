@@ -8,60 +8,13 @@ import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import { HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
-import type { HttpTarget } from '../src/lb/index.js';
 import { waitFor } from './support/cluster.js';
 import { deadline } from './support/dns.js';
+import { httpFixtures, listen } from './support/httpFront.js';
 
 const FRONT = '127.191.0.1';
 
-async function listen(t: Test, server: net.Server, host: string): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (socket: net.Socket) => { sockets.add(socket); socket.once('close', () => sockets.delete(socket)); });
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  }));
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as net.AddressInfo).port;
-}
-
-/** A front on FRONT for one task at `host:port`; `log` holds what the forwarder reported. */
-async function front(t: Test, host: string, port: number): Promise<{ port: number; log: string[]; forwarder: HttpForwarder; target: HttpTarget }> {
-  const pool = new Pool();
-  pool.set([{ id: 'task', host, port, state: 'up', label: 'task-1' }]);
-  const log: string[] = [];
-  const target: HttpTarget = {
-    pool, balancer: new RoundRobin(), serviceName: 'web', limits: { connectTimeoutMs: 1000 },
-    events: { answered: (_backend, status) => log.push(`answered ${status}`), connectError: () => log.push('connectError') },
-  };
-  const forwarder = new HttpForwarder({ localAddress: FRONT });
-  t.teardown(() => forwarder.close());
-  const server = forwarder.server(() => target);
-  t.teardown(() => { server.close(); });
-  const listener = net.createServer((socket) => server.emit('connection', socket));
-  return { port: await listen(t, listener, FRONT), log, forwarder, target };
-}
-
-/** A task on a raw socket: `answer(n)` is written for the n-th request head of each connection. */
-async function rawTask(t: Test, host: string, answer: (n: number, socket: net.Socket) => void): Promise<{ port: number; connections: net.Socket[] }> {
-  const connections: net.Socket[] = [];
-  const server = net.createServer((socket) => {
-    connections.push(socket);
-    socket.on('error', () => {});
-    let text = '';
-    let n = 0;
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      for (let end = text.indexOf('\r\n\r\n'); end !== -1 && !socket.destroyed; end = text.indexOf('\r\n\r\n')) {
-        text = text.slice(end + 4);
-        answer(++n, socket);
-      }
-    });
-  });
-  return { port: await listen(t, server, host), connections };
-}
+const { front, rawTask } = httpFixtures(FRONT);
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer; complete: boolean }
 
