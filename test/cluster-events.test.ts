@@ -18,7 +18,8 @@ function eventLines(log: string[]): string[] {
 
 t.test('a cluster logs each event once, with two managers', async (t) => {
   const log: string[] = [];
-  const cluster = await testCluster(t, BLOCK, { managers: 2, heartbeatPeriodMs: 100, log: (line) => log.push(line) });
+  // Heartbeats of 500 ms, not 100: on a loaded machine a 100 ms period marked every node down before the first create.
+  const cluster = await testCluster(t, BLOCK, { managers: 2, heartbeatPeriodMs: 500, log: (line) => log.push(line) });
   const manager = cluster.nodes[0]!.apiUrl;
   const logged = (what: string, pattern: RegExp) => waitFor(what, () => eventLines(log).some((line) => pattern.test(line)));
 
