@@ -154,3 +154,57 @@ for (const hint of ['timeout=0', 'timeout=1', 'timeout=abc', 'timeout=9999999999
     await settled(mesh);
   });
 }
+
+t.test('a client that stops reading a big answer for longer than the response timeout still gets it whole', async (t) => {
+  // The response timeout is the task's silence; here the task is not silent, the mesh stopped reading it
+  // for its slow client (backpressure), which must not be taken for the task's fault.
+  const size = 16 * 1024 * 1024;
+  let taskSocket!: net.Socket;
+  const task = await rawTask(t, '127.193.200.18', (_n, socket) => {
+    taskSocket = socket;
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+    socket.write(Buffer.alloc(size, 0x61));
+  });
+  const mesh = await front(t, '127.193.200.18', task.port, { responseTimeoutMs: 300 });
+  const client = rawClient(t, mesh.port);
+  client.socket.pause();
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor('the task to be held back by the client', () => taskSocket?.writableNeedDrain, 3000);
+  // Three response timeouts with the client reading nothing: the time under test, not a synchronisation.
+  await new Promise((resolve) => setTimeout(resolve, 900));
+  client.socket.resume();
+  const headEnd = (text: string): number => text.indexOf('\r\n\r\n') + 4;
+  await client.until('the whole body', (text) => headEnd(text) > 3 && text.length - headEnd(text) === size, 10_000);
+  t.same(mesh.log, ['answered 200']);
+  await settled(mesh);
+});
+
+t.test('a reused task connection still times a request with a body out (504)', async (t) => {
+  const task = await rawTask(t, '127.193.200.19', (n, socket) => {
+    if (n === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  });
+  const mesh = await front(t, '127.193.200.19', task.port, { responseTimeoutMs: 300 });
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await client.until('the first answer', (text) => text.endsWith('ok'));
+  client.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody');
+  await client.until('the 504', (text) => text.includes('HTTP/1.1 504') && text.endsWith('\n'));
+  t.equal(task.connections.length, 1, 'over the reused connection');
+  t.same(mesh.log, ['answered 200', 'answered 504']);
+  await settled(mesh);
+});
+
+t.test('answer header bytes above 0x7f, and in the reason, reach the client as the task sent them', async (t) => {
+  const value = Buffer.from('Jürgen', 'utf8');
+  const task = await rawTask(t, '127.193.200.20', (_n, socket) => socket.write(Buffer.concat([
+    Buffer.from('HTTP/1.1 200 Ça va\r\nX-Name: ', 'latin1'), value, Buffer.from('\r\nContent-Length: 2\r\n\r\nok'),
+  ])));
+  const mesh = await front(t, '127.193.200.20', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await client.until('the answer', (received) => received.endsWith('ok'));
+  t.match(text, /^HTTP\/1\.1 200 Ça va\r\n/);
+  const line = text.split('\r\n').find((each) => each.startsWith('X-Name: '))!;
+  t.same(Buffer.from(line.slice('X-Name: '.length), 'latin1'), value, 'the bytes of the value, unchanged');
+  await settled(mesh);
+});
