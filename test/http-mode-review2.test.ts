@@ -208,3 +208,16 @@ t.test('answer header bytes above 0x7f, and in the reason, reach the client as t
   t.same(Buffer.from(line.slice('X-Name: '.length), 'latin1'), value, 'the bytes of the value, unchanged');
   await settled(mesh);
 });
+
+t.test('a client that half-closes after its pipelined requests still gets every answer', async (t) => {
+  const task = await rawTask(t, '127.193.200.21', (_n, socket, head) => {
+    const path = head.split(' ')[1]!;
+    setImmediate(() => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`));
+  });
+  const mesh = await front(t, '127.193.200.21', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.end('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /22 HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await client.until('both answers', (received) => received.endsWith('/22'));
+  t.same(text.match(/\r\n\r\n\/\d+/g), ['\r\n\r\n/1', '\r\n\r\n/22']);
+  await settled(mesh);
+});
