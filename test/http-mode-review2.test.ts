@@ -221,3 +221,16 @@ t.test('a client that half-closes after its pipelined requests still gets every 
   t.same(text.match(/\r\n\r\n\/\d+/g), ['\r\n\r\n/1', '\r\n\r\n/22']);
   await settled(mesh);
 });
+
+t.test('a chunk size with leading zeros (RFC 9112: chunk-size = 1*HEXDIG) is read as its value', async (t) => {
+  const task = await rawTask(t, '127.193.200.22', (_n, socket) => socket.write(
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000002\r\nok\r\n0\r\n\r\n',
+  ));
+  const mesh = await front(t, '127.193.200.22', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await client.until('the answer', (received) => received.endsWith('\r\n0\r\n\r\n') || (received.includes('502') && received.endsWith('\n')));
+  t.match(text, /^HTTP\/1\.1 200 /);
+  t.equal(dechunked(text.slice(text.indexOf('\r\n\r\n') + 4)), 'ok');
+  await settled(mesh);
+});
