@@ -234,3 +234,37 @@ t.test('a chunk size with leading zeros (RFC 9112: chunk-size = 1*HEXDIG) is rea
   t.equal(dechunked(text.slice(text.indexOf('\r\n\r\n') + 4)), 'ok');
   await settled(mesh);
 });
+
+t.test('pipelined: a request behind one whose big body the task answered before reading is answered too', async (t) => {
+  const size = 4 * 1024 * 1024;
+  const task = await rawTask(t, '127.193.200.23', (_n, socket, head) => {
+    const path = head.split(' ')[1]!;
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+  });
+  const mesh = await front(t, '127.193.200.23', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.write(`POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+  client.socket.write(Buffer.alloc(size, 0x62));
+  client.socket.write('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await client.until('both answers', (received) => received.endsWith('\r\n\r\n/b'), 10_000);
+  t.same(text.match(/\r\n\r\n\/\w/g), ['\r\n\r\n/a', '\r\n\r\n/b']);
+  t.same(mesh.log, ['answered 200', 'answered 200']);
+  await settled(mesh);
+});
+
+t.test('pipelined: a chunked request queued behind another reaches the task whole, framed anew', async (t) => {
+  let requests = 0;
+  const task = await rawTask(t, '127.193.200.24', (_n, socket) => {
+    requests++;
+    const answer = (): void => { socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); };
+    if (requests === 1) answer();
+    else void waitFor('the chunked body', () => task.received().endsWith('\r\n0\r\n\r\n'), 3000).then(answer);
+  });
+  const mesh = await front(t, '127.193.200.24', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
+  await client.until('both answers', (received) => received.split('HTTP/1.1 200').length === 3 && received.endsWith('ok'));
+  const body = task.received().slice(task.received().indexOf('POST /b'));
+  t.equal(dechunked(body.slice(body.indexOf('\r\n\r\n') + 4)), 'abcde');
+  await settled(mesh);
+});
