@@ -95,7 +95,8 @@ export class ResponseReader {
       const bytes = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
       const end = bytes.indexOf(HEAD_END, searchFrom);
       if (end < 0) {
-        if (bytes.length > MAX_HEAD_BYTES) throw new Error(`an answer head over ${MAX_HEAD_BYTES / 1024} KiB`);
+        // Up to 3 bytes of its CRLF CRLF may be here already: the head itself ends no earlier than 3 before.
+        if (bytes.length - 3 > MAX_HEAD_BYTES) throw new Error(`an answer head over ${MAX_HEAD_BYTES / 1024} KiB`);
         // Lines that end with a bare LF would never make the CRLF CRLF waited for.
         if (hasBareLf(bytes, searchFrom)) throw new Error('a line of the answer head ends with a bare LF, not CRLF');
         this.#pending = bytes === chunk ? Buffer.from(chunk) : bytes;

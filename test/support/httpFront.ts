@@ -43,7 +43,7 @@ export function httpFixtures(FRONT: string) {
     t.teardown(() => forwarder.close());
     const server = forwarder.server(() => target);
     t.teardown(() => { server.close(); });
-    const listener = net.createServer((socket) => server.emit('connection', socket));
+    const listener = net.createServer({ allowHalfOpen: true }, (socket) => server.emit('connection', socket));
     return { port: await listen(t, listener, FRONT), log, forwarder, target, backend: () => pool.backends[0]!, server };
   }
 
