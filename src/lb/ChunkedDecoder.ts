@@ -5,7 +5,7 @@
 
 /** Longest size line (with its extensions) and trailer section taken: Node's own limits are of this order. */
 const LINE_LIMIT = 16 * 1024;
-/** Hex digits in a chunk size: 13 make 2^52, still an exact number. */
+/** Hex digits in a chunk size read without a check: 13 make at most 2^52, still an exact number. */
 const MAX_SIZE_DIGITS = 13;
 
 const enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, Trailer, TrailerLf, Done }
@@ -46,7 +46,11 @@ export class ChunkedDecoder {
           const byte = chunk[i]!;
           const digit = hexValue(byte);
           if (digit >= 0) {
-            if (++this.#digits > MAX_SIZE_DIGITS) throw new Error('a chunk size over 13 hex digits');
+            // Leading zeros are digits too (1*HEXDIG), but only significant ones can make the size too big.
+            if (++this.#digits > MAX_SIZE_DIGITS) {
+              if (this.#size * 16 + digit >= 2 ** 52) throw new Error('a chunk size of 2^52 or more');
+              if (this.#digits > LINE_LIMIT) throw new Error('a chunk size line over 16 KiB');
+            }
             this.#size = this.#size * 16 + digit;
           } else if (this.#digits === 0) {
             throw new Error('a chunk that does not start with its size in hex');

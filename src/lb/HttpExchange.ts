@@ -139,10 +139,15 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
       return;
     }
     if (!response.write(copy) && !this.#connection.socket.isPaused()) {
-      // The client reads slower than the task sends: the task waits.
+      // The client reads slower than the task sends: the task waits, and its silence is not timed meanwhile.
       const { socket } = this.#connection;
       socket.pause();
-      response.once('drain', () => socket.resume());
+      socket.setTimeout(0);
+      response.once('drain', () => {
+        if (this.#over) return;
+        socket.setTimeout(this.#target.limits.responseTimeoutMs ?? 0);
+        socket.resume();
+      });
     }
   }
 

@@ -87,7 +87,11 @@ export class WebSocketTunnel implements AnswerHandler {
     // A refusal's body, at the client's pace: the task waits while the client's buffer is full.
     if (!this.#client.write(piece) && !this.#task.isPaused()) {
       this.#task.pause();
-      this.#client.once('drain', () => this.#task.resume());
+      this.#task.setTimeout(0);
+      this.#client.once('drain', () => {
+        this.#task.setTimeout(this.#target.limits.responseTimeoutMs ?? 0);
+        this.#task.resume();
+      });
     }
   }
 
