@@ -13,6 +13,7 @@ import type { AnswerHandler } from './ResponseReader.js';
 import type { ResponseHead } from './responseHead.js';
 import { answerHeaders } from './hopHeaders.js';
 import { reply } from './meshAnswers.js';
+import { originForm, requestHead } from './requestHead.js';
 
 /** Methods a server must be able to take twice (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -21,8 +22,8 @@ const LAST_CHUNK = '0\r\n\r\n';
 export interface ExchangeRequest {
   request: http.IncomingMessage;
   response: http.ServerResponse;
-  /** The head as the task gets it (requestHead.ts). */
-  head: string;
+  /** The headers the task gets (hopHeaders.ts): its head is made of them for each try (requestHead.ts). */
+  forwarded: http.IncomingHttpHeaders;
   /** Where the body comes from: the request itself, or a stream standing for it (an ignored upgrade). */
   body: Readable | undefined;
   /** No body at all: nothing of it can have reached a task that failed. */
@@ -49,7 +50,8 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
   /** The answer is complete, or the exchange failed: nothing more to do. */
   #over = false;
   #held = true;
-  #head: ResponseHead | undefined;
+  /** The task's own limit on an idle connection, as its answer announced it. */
+  #taskIdleTimeoutMs: number | undefined;
   #startedAt = 0n;
 
   constructor(exchange: ExchangeRequest, target: HttpTarget, backend: Backend, tried: Set<Backend> | undefined, connections: TaskConnections, retry: Retry) {
@@ -81,7 +83,8 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     }
     // Written at once, even while connecting: the socket holds it until the connection is open. As
     // latin1: Node's parser read each byte of the client's head as one character.
-    connection.socket.write(this.#exchange.head, 'latin1');
+    const head = requestHead(request.method ?? 'GET', originForm(request.url ?? '/'), this.#exchange.forwarded, 'keep-alive', `${backend.host}:${backend.port}`);
+    connection.socket.write(head, 'latin1');
     if (this.#exchange.bodiless) this.#requestSent();
     else this.#sendBody();
   }
@@ -124,7 +127,7 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
 
   head(head: ResponseHead): void {
     if (head.status === 101) throw new Error('a 101 (Switching Protocols) to a request that asked for no upgrade');
-    this.#head = head;
+    this.#taskIdleTimeoutMs = head.idleTimeoutMs;
     this.#target.events.answered?.(this.#backend, head.status);
     // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
     this.#exchange.response.writeHead(head.status, head.reason || undefined, answerHeaders(head));
@@ -161,7 +164,7 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     if (connection.reader.reusable && this.#sent) {
       // Paused for a slow client, it may have ended before its drain: the next request must be read.
       connection.socket.resume();
-      this.#connections.give(connection, this.#head?.idleTimeoutMs);
+      this.#connections.give(connection, this.#taskIdleTimeoutMs);
     } else {
       connection.user = undefined;
       connection.socket.destroy();

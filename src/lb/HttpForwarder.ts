@@ -46,11 +46,6 @@ const REQUEST_TIMEOUT_MS = 300_000;
 /** How often Node looks for requests past those limits (its default, 30 s, let a 10 s limit run to 40 s). */
 const TIMEOUT_CHECK_MS = 1000;
 
-/** A request on its way: what HttpExchange needs, and the headers its head is made of for each try. */
-interface PendingExchange extends ExchangeRequest {
-  forwarded: http.IncomingHttpHeaders;
-}
-
 export interface HttpForwarderOptions {
   /** Source address of connections to tasks (as in tcp mode, the node that forwarded). */
   localAddress?: string;
@@ -135,12 +130,7 @@ export class HttpForwarder {
       address, localPort: socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
     });
     const chunked = headers['transfer-encoding'] !== undefined;
-    const exchange = {
-      request, response, body, chunked,
-      bodiless: !chunked && (headers['content-length'] ?? '0') === '0',
-      head: '',
-      forwarded,
-    };
+    const exchange: ExchangeRequest = { request, response, body, chunked, forwarded, bodiless: !chunked && (headers['content-length'] ?? '0') === '0' };
     // A pipelined request waits for the answers before it (its response has no socket until then): one
     // request per client connection at a task at a time, as HAProxy and nginx do, so a client cannot
     // put more requests in flight than connections, and one that leaves has nothing queued at a task.
@@ -148,7 +138,7 @@ export class HttpForwarder {
     else response.once('socket', () => this.#attempt(exchange, target, undefined));
   }
 
-  #attempt(exchange: PendingExchange, target: HttpTarget, tried: Set<Backend> | undefined): void {
+  #attempt(exchange: ExchangeRequest, target: HttpTarget, tried: Set<Backend> | undefined): void {
     const { request, response } = exchange;
     const backend = target.balancer.pick(target.pool, tried, request.socket.remoteAddress);
     if (!backend) {
@@ -158,7 +148,6 @@ export class HttpForwarder {
       return;
     }
     if (tried) target.events.retried?.();
-    exchange.head = requestHead(request.method ?? 'GET', originForm(request.url ?? '/'), exchange.forwarded, 'keep-alive', `${backend.host}:${backend.port}`);
     new HttpExchange(exchange, target, backend, tried, this.#connections, (next) => this.#attempt(exchange, target, next)).start();
   }
 

@@ -20,12 +20,16 @@ export interface AnswerHandler {
 const enum Framing { None, Length, Chunked, UntilClose }
 const CONTENT_LENGTH = /^\d{1,15}$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 
 export class ResponseReader {
   #handler: AnswerHandler | undefined;
   #headRequest = false;
-  /** Head bytes so far, while the head is incomplete. */
-  #pending: Buffer | undefined;
+  /** Head bytes so far, while the head is incomplete (copies, kept apart: joined once, when it ends). */
+  #pending: Buffer[] = [];
+  #pendingLength = 0;
+  /** Their last 3 bytes at most: the head's CRLF CRLF may begin there. */
+  #tail = EMPTY;
   #head: ResponseHead | undefined;
   #framing = Framing.None;
   #left = 0;
@@ -42,7 +46,7 @@ export class ResponseReader {
   start(method: string, handler: AnswerHandler): void {
     this.#handler = handler;
     this.#headRequest = method === 'HEAD';
-    this.#pending = undefined;
+    this.#dropPending();
     this.#head = undefined;
     this.#chunked = undefined;
     this.#done = false;
@@ -91,19 +95,23 @@ export class ResponseReader {
   /** Returns the bytes after the final answer's head, or nothing while it is incomplete (or a 101's). */
   #readHead(chunk: Buffer): Buffer | undefined {
     for (;;) {
-      const searchFrom = this.#pending ? Math.max(0, this.#pending.length - 3) : 0;
-      const bytes = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-      const end = bytes.indexOf(HEAD_END, searchFrom);
-      if (end < 0) {
+      const back = this.#tail.length;
+      const window = back ? Buffer.concat([this.#tail, chunk]) : chunk;
+      const found = window.indexOf(HEAD_END);
+      if (found < 0) {
         // Up to 3 bytes of its CRLF CRLF may be here already: the head itself ends no earlier than 3 before.
-        if (bytes.length - 3 > MAX_HEAD_BYTES) throw new Error(`an answer head over ${MAX_HEAD_BYTES / 1024} KiB`);
+        if (this.#pendingLength + chunk.length - 3 > MAX_HEAD_BYTES) throw new Error(`an answer head over ${MAX_HEAD_BYTES / 1024} KiB`);
         // Lines that end with a bare LF would never make the CRLF CRLF waited for.
-        if (hasBareLf(bytes, searchFrom)) throw new Error('a line of the answer head ends with a bare LF, not CRLF');
-        this.#pending = bytes === chunk ? Buffer.from(chunk) : bytes;
+        if (hasBareLf(window, back)) throw new Error('a line of the answer head ends with a bare LF, not CRLF');
+        this.#pending.push(Buffer.from(chunk));
+        this.#pendingLength += chunk.length;
+        this.#tail = Buffer.from(window.subarray(Math.max(0, window.length - 3)));
         return undefined;
       }
+      const end = this.#pendingLength - back + found;
       if (end > MAX_HEAD_BYTES) throw new Error(`an answer head over ${MAX_HEAD_BYTES / 1024} KiB`);
-      this.#pending = undefined;
+      const bytes = this.#pending.length ? Buffer.concat([...this.#pending, chunk]) : chunk;
+      this.#dropPending();
       const head = parseResponseHead(bytes.toString('latin1', 0, end));
       const after = end + 4;
       if (head.status === 101) {
@@ -124,6 +132,12 @@ export class ResponseReader {
       this.#handler!.head(head);
       return bytes.subarray(after);
     }
+  }
+
+  #dropPending(): void {
+    this.#pending = [];
+    this.#pendingLength = 0;
+    this.#tail = EMPTY;
   }
 
   #frame(head: ResponseHead): void {

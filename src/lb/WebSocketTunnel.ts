@@ -11,6 +11,7 @@ import type { AnswerHandler } from './ResponseReader.js';
 import type { ResponseHead } from './responseHead.js';
 import { answerHeaders } from './hopHeaders.js';
 import { rawReply } from './meshAnswers.js';
+import { relay } from './relay.js';
 import { secondsSince } from './TcpForwarder.js';
 
 export class WebSocketTunnel implements AnswerHandler {
@@ -55,11 +56,10 @@ export class WebSocketTunnel implements AnswerHandler {
     // Heads are text of one character per byte (latin1), both ways: bytes above 0x7f pass unchanged.
     task.write(requestHead, 'latin1');
     if (head.length) task.write(head);
-    client.pipe(task);
+    relay(client, task);
   }
 
   #read(chunk: Buffer): void {
-    if (this.#joined) return;
     try {
       this.#reader.read(chunk);
     } catch (error) {
@@ -80,7 +80,7 @@ export class WebSocketTunnel implements AnswerHandler {
     task.removeAllListeners('data');
     this.#client.write(statusLine(head) + headerLines(head.rawHeaders) + '\r\n', 'latin1');
     if (this.#reader.rest?.length) this.#client.write(this.#reader.rest);
-    task.pipe(this.#client);
+    relay(task, this.#client);
   }
 
   body(piece: Buffer): void {
