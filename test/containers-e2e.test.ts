@@ -161,14 +161,15 @@ t.test('what routemesh refuses, in Docker\'s shape, leaving nothing behind', { s
 
 t.test("the swarm's tasks are each node's containers, named as Swarm names them", { skip }, async (t) => {
   t.equal((await api(base, 'POST', '/services/create', serviceSpec('my-web', 'traefik/whoami', { Mode: { Replicated: { Replicas: 3 } } }))).status, 201);
-  const global = serviceSpec('g', 'routemesh/exec', { Mode: { Global: {} }, TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Command: ['sh', '-c', 'echo from-task; sleep 1000'] } } });
+  // A name with a hyphen: the tasks filter also takes an ID prefix, and a one-letter name matches my-web's ID one time in 36.
+  const global = serviceSpec('every-node', 'routemesh/exec', { Mode: { Global: {} }, TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Command: ['sh', '-c', 'echo from-task; sleep 1000'] } } });
   t.equal((await api(base, 'POST', '/services/create', global)).status, 201);
   t.teardown(async () => {
     await api(base, 'DELETE', '/services/my-web');
-    await api(base, 'DELETE', '/services/g');
+    await api(base, 'DELETE', '/services/every-node');
   });
   const tasks = await waitForRunning(base, 'my-web', 3);
-  const globalTasks = await waitForRunning(base, 'g', 2);
+  const globalTasks = await waitForRunning(base, 'every-node', 2);
   let listed = 0;
   for (const node of cluster!.nodes) {
     const ps = await docker(node.address, 'ps', '--filter', 'label=com.docker.swarm.service.name=my-web', '--format', '{{.Names}}|{{.Image}}|{{.Label "com.docker.swarm.task.id"}}|{{.Label "com.docker.swarm.node.id"}}');
@@ -177,10 +178,10 @@ t.test("the swarm's tasks are each node's containers, named as Swarm names them"
     t.same(ps.stdout.trim().split('\n').filter(Boolean).sort(), expected, `${node.hostname} lists its own tasks of my-web`);
     listed += mine.length;
     const g = globalTasks.find((task) => task.NodeID === node.nodeId);
-    const gName = `g.${node.nodeId}.${g.ID}`;
+    const gName = `every-node.${node.nodeId}.${g.ID}`;
     t.equal((await docker(node.address, 'ps', '-q', '--filter', `name=^${gName}$`, '--no-trunc')).stdout.trim().length, 64, `${node.hostname}: a global task's container is <service>.<node id>.<task id>`);
     t.equal((await docker(node.address, 'logs', gName)).stdout, 'from-task\n', 'docker logs reads a task container\'s output');
-    t.equal((await docker(node.address, 'inspect', '-f', '{{index .Config.Labels "com.docker.swarm.service.name"}} {{.State.Status}}', gName)).stdout, 'g running\n');
+    t.equal((await docker(node.address, 'inspect', '-f', '{{index .Config.Labels "com.docker.swarm.service.name"}} {{.State.Status}}', gName)).stdout, 'every-node running\n');
   }
   t.equal(listed, 3, 'every task is listed once, on its own node');
   const other = tasks.find((task) => task.NodeID === cluster!.nodes[1]!.nodeId) ?? tasks[0];

@@ -51,27 +51,36 @@ t.test('an answer with both Transfer-Encoding and Content-Length is framed for t
   await settled(mesh);
 });
 
-t.test('a task that answers before reading a big body: the client gets the answer, and its connection goes on or closes', async (t) => {
-  let answer: (() => void) | undefined;
-  const task = await rawTask(t, '127.192.0.12', (_n, socket, head) => {
-    // Reads nothing after the head, and refuses the upload (as a server with a size limit does).
+/**
+ * A client's 32 MiB upload to a task that reads none of it (answering anything else with "next"): resolves
+ * once the mesh holds the client's body back, with the task's socket for the upload.
+ */
+async function uploadHeldBack(t: Test, host: string) {
+  let upload: net.Socket | undefined;
+  const task = await rawTask(t, host, (_n, socket, head) => {
     if (head.startsWith('POST')) {
       socket.pause();
-      answer = () => socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!');
+      upload = socket;
     } else {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext');
     }
   });
-  const mesh = await front(t, '127.192.0.12', task.port);
-  let upload!: http.IncomingMessage;
-  mesh.server.on('request', (request: http.IncomingMessage) => { upload ??= request; });
+  const mesh = await front(t, host, task.port);
+  let request!: http.IncomingMessage;
+  mesh.server.on('request', (incoming: http.IncomingMessage) => { request ??= incoming; });
   const client = rawClient(t, mesh.port);
   const body = Buffer.alloc(32 * 1024 * 1024, 'b');
   client.socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
   client.socket.write(body);
-  // The task's side is full: the mesh has stopped reading the client's body, and then the task answers.
-  await waitFor('the mesh to hold the client\'s body back', () => answer && upload.isPaused() && upload.readableLength >= upload.readableHighWaterMark, 5000);
-  answer!();
+  // The task's side is full: the mesh has stopped reading the client's body.
+  await waitFor('the mesh to hold the client\'s body back', () => upload && request.isPaused() && request.readableLength >= request.readableHighWaterMark, 5000);
+  return { mesh, client, upload: upload! };
+}
+
+t.test('a task that answers before reading a big body: the client gets the answer, and its connection goes on or closes', async (t) => {
+  const { mesh, client, upload } = await uploadHeldBack(t, '127.192.0.12');
+  // Refuses the upload, as a server with a size limit does.
+  upload.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!');
   await client.until('the 413', (text) => text.includes('big!'));
   // Then the next request on the same connection: answered, or the connection closed. Never a hang.
   client.socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -81,24 +90,8 @@ t.test('a task that answers before reading a big body: the client gets the answe
 });
 
 t.test('a task that hangs up in the middle of a big body: the client gets a 502, and its connection goes on or closes', async (t) => {
-  let hangUp: (() => void) | undefined;
-  const task = await rawTask(t, '127.192.0.22', (_n, socket, head) => {
-    if (head.startsWith('POST')) {
-      socket.pause();
-      hangUp = () => socket.destroy();
-    } else {
-      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext');
-    }
-  });
-  const mesh = await front(t, '127.192.0.22', task.port);
-  let upload!: http.IncomingMessage;
-  mesh.server.on('request', (request: http.IncomingMessage) => { upload ??= request; });
-  const client = rawClient(t, mesh.port);
-  const body = Buffer.alloc(32 * 1024 * 1024, 'b');
-  client.socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
-  client.socket.write(body);
-  await waitFor('the mesh to hold the client\'s body back', () => hangUp && upload.isPaused() && upload.readableLength >= upload.readableHighWaterMark, 5000);
-  hangUp!();
+  const { mesh, client, upload } = await uploadHeldBack(t, '127.192.0.22');
+  upload.destroy();
   await client.until('the 502', (text) => text.startsWith('HTTP/1.1 502 '));
   client.socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
   await client.until('an answer to the next request, or a close', (text, closed) => closed || text.endsWith('next'), 5000);

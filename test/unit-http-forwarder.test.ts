@@ -16,6 +16,7 @@ import { HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
 import type { Backend, BackendDesired, ForwardLimits, HttpTarget } from '../src/lb/index.js';
 import { waitFor } from './support/cluster.js';
 import { deadline } from './support/dns.js';
+import { rawClient as rawClientOn } from './support/httpFront.js';
 
 const FRONT = '127.229.0.1';
 
@@ -187,36 +188,9 @@ function keepAliveAgent(t: Test): http.Agent {
 }
 
 
-/**
- * A raw client connection to the front: bytes as latin1 text, waited on by condition. With `allowHalfOpen`
- * it does not end its side when the front ends its own: the connection stays open until the test is over.
- */
+/** A raw client connection to the front (FRONT unless `host` says another): see support/httpFront.ts. */
 function rawClient(t: Test, port: number, options: { allowHalfOpen?: boolean; host?: string } = {}) {
-  const socket = net.connect({ host: FRONT, port, ...options });
-  t.teardown(() => { socket.destroy(); });
-  socket.setEncoding('latin1');
-  socket.on('error', () => {});
-  let text = '';
-  let closed = false;
-  const waiters = new Set<() => void>();
-  const wake = (): void => { for (const waiter of [...waiters]) waiter(); };
-  socket.on('data', (chunk: string) => { text += chunk; wake(); });
-  socket.on('close', () => { closed = true; wake(); });
-  /** Resolves with everything received once `done` holds; rejects if the connection closes first. */
-  const until = (what: string, done: (text: string, closed: boolean) => boolean): Promise<string> => deadline(what, new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (done(text, closed)) { waiters.delete(check); resolve(text); }
-      else if (closed) { waiters.delete(check); reject(new Error(`closed before ${what}; got ${JSON.stringify(text)}`)); }
-    };
-    waiters.add(check);
-    check();
-  }));
-  return {
-    socket,
-    until,
-    head: () => until('a response head', (received) => received.includes('\r\n\r\n')),
-    closed: () => until('the connection to close', (_received, isClosed) => isClosed),
-  };
+  return rawClientOn(t, port, { host: FRONT, ...options });
 }
 
 const WS_REQUEST = (host: string) => [

@@ -24,6 +24,40 @@ export async function listen(t: Test, server: net.Server, host: string): Promise
   return (server.address() as net.AddressInfo).port;
 }
 
+/**
+ * A raw client connection to a front on `host`: bytes as latin1 text, waited on by condition. With
+ * `allowHalfOpen` it does not end its side when the front ends its own: the connection stays open until
+ * the test is over.
+ */
+export function rawClient(t: Test, port: number, options: { host: string; allowHalfOpen?: boolean }) {
+  const socket = net.connect({ port, ...options });
+  t.teardown(() => { socket.destroy(); });
+  socket.setEncoding('latin1');
+  socket.on('error', () => {});
+  let text = '';
+  let closed = false;
+  const waiters = new Set<() => void>();
+  const wake = (): void => { for (const waiter of [...waiters]) waiter(); };
+  socket.on('data', (chunk: string) => { text += chunk; wake(); });
+  socket.on('close', () => { closed = true; wake(); });
+  /** Resolves with everything received once `done` holds; rejects if the connection closes first. */
+  const until = (what: string, done: (text: string, closed: boolean) => boolean, ms = 5000): Promise<string> => deadline(what, new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (done(text, closed)) { waiters.delete(check); resolve(text); }
+      else if (closed) { waiters.delete(check); reject(new Error(`closed before ${what}; got ${JSON.stringify(text)}`)); }
+    };
+    waiters.add(check);
+    check();
+  }), ms);
+  return {
+    socket,
+    until,
+    text: () => text,
+    head: () => until('a response head', (received) => received.includes('\r\n\r\n')),
+    closed: () => until('the connection to close', (_text, isClosed) => isClosed),
+  };
+}
+
 /** The fixtures for a front on `FRONT`: its forwarder, raw tasks, and raw clients to it. */
 export function httpFixtures(FRONT: string) {
   /** A front for one task at `host:port`; `log` holds what the forwarder reported. */
@@ -74,30 +108,7 @@ export function httpFixtures(FRONT: string) {
     return { port: await listen(t, server, host), connections, received: () => received };
   }
 
-  /** A raw client: bytes as latin1 text, waited on by condition. */
-  function rawClient(t: Test, port: number) {
-    const socket = net.connect({ host: FRONT, port });
-    t.teardown(() => { socket.destroy(); });
-    socket.setEncoding('latin1');
-    socket.on('error', () => {});
-    let text = '';
-    let closed = false;
-    const waiters = new Set<() => void>();
-    const wake = (): void => { for (const waiter of [...waiters]) waiter(); };
-    socket.on('data', (chunk: string) => { text += chunk; wake(); });
-    socket.on('close', () => { closed = true; wake(); });
-    const until = (what: string, done: (text: string, closed: boolean) => boolean, ms = 5000): Promise<string> => deadline(what, new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (done(text, closed)) { waiters.delete(check); resolve(text); }
-        else if (closed) { waiters.delete(check); reject(new Error(`closed before ${what}; got ${JSON.stringify(text)}`)); }
-      };
-      waiters.add(check);
-      check();
-    }), ms);
-    return { socket, until, text: () => text, closed: () => until('the connection to close', (_text, isClosed) => isClosed) };
-  }
-
   /** Waits until nothing is left counted in flight at the front's one task. */
   const settled = (front: Front): Promise<unknown> => waitFor('no request left in flight', () => front.backend().active === 0, 3000);
-  return { front, rawTask, rawClient, settled };
+  return { front, rawTask, rawClient: (t: Test, port: number) => rawClient(t, port, { host: FRONT }), settled };
 }
