@@ -1,5 +1,5 @@
 // The http-mode forwarder on real sockets, driven the way the mesh drives it (a net listener that hands
-// each accepted connection to the forwarder's never-listening http.Server). It proves that: requests of
+// each accepted connection to the forwarder's client side, ClientConnections). It proves that: requests of
 // one kept-alive client are spread evenly over every task, over kept-alive task connections; tasks get
 // honest forwarding headers and no hop-by-hop ones; what goes wrong is answered as a gateway would (503
 // with no task, 502 when none could be reached or one failed, 504 when one stayed silent), with a
@@ -13,7 +13,7 @@ import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import { HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
-import type { Backend, BackendDesired, ForwardLimits, HttpTarget } from '../src/lb/index.js';
+import type { Backend, BackendDesired, ClientConnections, ForwardLimits, HttpTarget } from '../src/lb/index.js';
 import { waitFor } from './support/cluster.js';
 import { deadline } from './support/dns.js';
 import { rawClient as rawClientOn } from './support/httpFront.js';
@@ -58,11 +58,11 @@ interface Front {
   log: string[];
   /** Client connections the front listener accepted. */
   accepted: () => number;
-  /** The forwarder's http.Server, which the front hands its connections to. */
-  server: http.Server;
+  /** The forwarder's client side, which the front hands its connections to. */
+  server: ClientConnections;
 }
 
-/** Node's own timeouts for the front's http.Server, as HttpForwarder.server takes them. */
+/** The front's timeouts other than the header timeout, as HttpForwarder.server takes them. */
 type FrontTimeouts = NonNullable<Parameters<HttpForwarder['server']>[1]>;
 
 /** A front listener on `host` handing its connections to a new HttpForwarder, as src/mesh/Mesh.ts does. */
@@ -85,12 +85,11 @@ async function startFront(t: Test, backends: BackendDesired[], limits: ForwardLi
   const forwarder = new HttpForwarder({ localAddress: host });
   t.teardown(() => forwarder.close());
   const http1 = forwarder.server(() => target, timeouts);
-  // It never listened, but was told it had: closing it stops Node's check of its connections' timeouts.
   t.teardown(() => { http1.close(); });
   let accepted = 0;
   const front = net.createServer((socket) => {
     accepted++;
-    http1.emit('connection', socket);
+    http1.accept(socket);
   });
   closeAtEnd(t, front);
   const port = await listen(front, host);
@@ -701,7 +700,7 @@ t.test('a target that names no header timeout gets Node\'s own (60 s), not a def
   const client = rawClient(t, front.port, { host: front.host });
   client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
   await waitFor('the connection to reach the forwarder', () => front.accepted() === 1, 2000);
-  t.equal(front.server.headersTimeout, 60_000);
+  t.equal(front.server.headerTimeoutMs, 60_000);
 });
 
 t.test('slow clients are timed: a head or a body that stops coming gets a 408', async (t) => {

@@ -12,14 +12,24 @@ const enum State { Size, Extension, SizeLf, Data, DataCr, DataLf, Trailer, Trail
 
 const CR = 13;
 const LF = 10;
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x20-\\x7e\\x80-\\xff])*"';
+/**
+ * What may follow a chunk's size on its line (RFC 9112 §7.1.1): `;name` or `;name=value`. Without the
+ * whitespace the RFC tolerates around them, as Node's parser reads them: readers that differ on it are how
+ * extensions have smuggled requests.
+ */
+const EXTENSIONS = new RegExp(`^(?:;${TOKEN}(?:=(?:${TOKEN}|${QUOTED}))?)*$`);
+/** A trailer line (RFC 9112 §7.1.2): a header line, as in a head. */
+const TRAILER_LINE = new RegExp(`^${TOKEN}:[ \\t]*[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$`);
 
 export class ChunkedDecoder {
   #state = State.Size;
   #size = 0;
   #digits = 0;
   #lineLength = 0;
-  /** Bytes on the current trailer line: 0 at its start, so CRLF there ends the section. */
-  #trailerLine = 0;
+  /** The current extension or trailer line so far, one character per byte (both are rare: no need to be quick). */
+  #line = '';
 
   get done(): boolean {
     return this.#state === State.Done;
@@ -58,6 +68,7 @@ export class ChunkedDecoder {
             this.#state = State.SizeLf;
           } else if (byte === 0x3b /* ; */) {
             this.#state = State.Extension;
+            this.#line = ';';
           } else {
             throw new Error('a chunk size followed by something other than ";" or CRLF');
           }
@@ -65,9 +76,17 @@ export class ChunkedDecoder {
         }
         case State.Extension: {
           const byte = chunk[i]!;
-          if (byte === CR) this.#state = State.SizeLf;
-          else if (byte < 0x20 && byte !== 0x09) throw new Error('a control character in a chunk extension');
-          else if (++this.#lineLength > LINE_LIMIT) throw new Error('a chunk extension over 16 KiB');
+          if (byte === CR) {
+            if (!EXTENSIONS.test(this.#line)) throw new Error('a chunk extension that is not ;name or ;name=value');
+            this.#line = '';
+            this.#state = State.SizeLf;
+          } else if (byte < 0x20 && byte !== 0x09) {
+            throw new Error('a control character in a chunk extension');
+          } else if (++this.#lineLength > LINE_LIMIT) {
+            throw new Error('a chunk extension over 16 KiB');
+          } else {
+            this.#line += String.fromCharCode(byte);
+          }
           break;
         }
         case State.SizeLf: {
@@ -94,18 +113,19 @@ export class ChunkedDecoder {
           } else if (byte === LF || (byte < 0x20 && byte !== 0x09)) {
             throw new Error('a control character or bare LF in the trailer section');
           } else {
-            this.#trailerLine++;
+            this.#line += String.fromCharCode(byte);
             if (++this.#lineLength > LINE_LIMIT) throw new Error('a trailer section over 16 KiB');
           }
           break;
         }
         case State.TrailerLf: {
           if (chunk[i] !== LF) throw new Error('a trailer line that does not end with CRLF');
-          if (this.#trailerLine === 0) {
+          if (this.#line === '') {
             this.#state = State.Done;
             return i + 1;
           }
-          this.#trailerLine = 0;
+          if (!TRAILER_LINE.test(this.#line)) throw new Error('a trailer line that is not "name: value"');
+          this.#line = '';
           this.#state = State.Trailer;
           break;
         }

@@ -1,18 +1,18 @@
 // One try of one http-mode request on one task: its head and body written to a kept-alive task connection
 // (TaskConnections), the answer read strictly (ResponseReader) and written back through the client's
-// ServerResponse, which frames it for the client. What goes wrong is decided here as a gateway would: a
+// connection (ClientConnection), which frames it for the client. What goes wrong is decided here as a gateway would: a
 // connect that failed may be tried on another task (`retry`), a silent task is a 504, anything else
 // before the answer began a 502, and after it began a cut reply.
-import type http from 'node:http';
-import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Backend } from './Backend.js';
+import type { ClientConnection, ClientExchange } from './ClientConnection.js';
+import type { ClientRequest } from './clientRequest.js';
 import type { HttpTarget } from './HttpForwarder.js';
 import { secondsSince } from './TcpForwarder.js';
 import type { ConnectionUser, TaskConnection, TaskConnections } from './TaskConnections.js';
 import type { AnswerHandler } from './ResponseReader.js';
 import type { ResponseHead } from './responseHead.js';
 import { answerHeaders } from './hopHeaders.js';
-import { reply } from './meshAnswers.js';
 import { originForm, requestHead } from './requestHead.js';
 
 /** Methods a server must be able to take twice (RFC 9110 §9.2.2). */
@@ -20,22 +20,18 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const LAST_CHUNK = '0\r\n\r\n';
 
 export interface ExchangeRequest {
-  request: http.IncomingMessage;
-  response: http.ServerResponse;
+  client: ClientConnection;
+  request: ClientRequest;
   /** The headers the task gets (hopHeaders.ts): its head is made of them for each try (requestHead.ts). */
-  forwarded: http.IncomingHttpHeaders;
-  /** Where the body comes from: the request itself, or a stream standing for it (an ignored upgrade). */
-  body: Readable | undefined;
+  forwarded: IncomingHttpHeaders;
   /** No body at all: nothing of it can have reached a task that failed. */
   bodiless: boolean;
-  /** The body goes chunked (the client sent it so); otherwise as its Content-Length says. */
-  chunked: boolean;
 }
 
 /** Tries another task, `tried` holding those that failed. */
 export type Retry = (tried: Set<Backend> | undefined) => void;
 
-export class HttpExchange implements ConnectionUser, AnswerHandler {
+export class HttpExchange implements ConnectionUser, AnswerHandler, ClientExchange {
   readonly #exchange: ExchangeRequest;
   readonly #target: HttpTarget;
   readonly #backend: Backend;
@@ -68,13 +64,10 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     // Requests in flight are what least-conn and p2c weigh in http mode.
     backend.active++;
     backend.total++;
-    const { response, request } = this.#exchange;
-    response.once('close', () => {
-      // The client left before its answer was done: the task's request goes too, whatever state it is in.
-      if (!this.#over) this.#abandon();
-    });
+    const { client, request } = this.#exchange;
+    client.exchange = this;
     const connection = (this.#connection = this.#connections.take(backend, this));
-    connection.reader.start(request.method ?? 'GET', this);
+    connection.reader.start(request.method, this);
     if (connection.reused) {
       this.#connected = true;
     } else {
@@ -82,11 +75,10 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
       connection.socket.setTimeout(this.#target.limits.connectTimeoutMs ?? 5000);
     }
     // Written at once, even while connecting: the socket holds it until the connection is open. As
-    // latin1: Node's parser read each byte of the client's head as one character.
-    const head = requestHead(request.method ?? 'GET', originForm(request.url ?? '/'), this.#exchange.forwarded, 'keep-alive', `${backend.host}:${backend.port}`);
+    // latin1: the client's head was read as one character per byte.
+    const head = requestHead(request.method, originForm(request.target), this.#exchange.forwarded, 'keep-alive', `${backend.host}:${backend.port}`);
     connection.socket.write(head, 'latin1');
     if (this.#exchange.bodiless) this.#requestSent();
-    else this.#sendBody();
   }
 
   connected(): void {
@@ -100,7 +92,10 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
       this.#connection.reader.read(chunk);
     } catch (error) {
       this.#fail(new Error(`its answer could not be read: ${(error as Error).message}`));
+      return;
     }
+    // A head whose body is not in yet goes now: the body may be a while coming.
+    if (!this.#over) this.#exchange.client.flush();
   }
 
   closed(error: Error | undefined): void {
@@ -129,24 +124,21 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
     if (head.status === 101) throw new Error('a 101 (Switching Protocols) to a request that asked for no upgrade');
     this.#taskIdleTimeoutMs = head.idleTimeoutMs;
     this.#target.events.answered?.(this.#backend, head.status);
-    // The client's connection is the mesh's to keep or close, and to frame: Node does both from here.
-    this.#exchange.response.writeHead(head.status, head.reason || undefined, answerHeaders(head));
+    // The client's connection is the mesh's to keep or close, and to frame.
+    const bodiless = head.status === 204 || head.status === 304 || this.#exchange.request.method === 'HEAD';
+    this.#exchange.client.answerHead(head.status, head.reason, answerHeaders(head), bodiless);
   }
 
-  body(piece: Buffer, last: boolean): void {
-    const { response } = this.#exchange;
+  /** A piece of the answer's body (ResponseReader). */
+  body(piece: Buffer): void {
+    const { client } = this.#exchange;
     // A copy: the piece is in the task connections' shared read buffer, and the write may outlast the read.
-    const copy = Buffer.from(piece);
-    if (last) {
-      response.end(copy);
-      return;
-    }
-    if (!response.write(copy) && !this.#connection.socket.isPaused()) {
+    if (!client.answerBody(Buffer.from(piece)) && !this.#connection.socket.isPaused()) {
       // The client reads slower than the task sends: the task waits, and its silence is not timed meanwhile.
       const { socket } = this.#connection;
       socket.pause();
       socket.setTimeout(0);
-      response.once('drain', () => {
+      client.socket.once('drain', () => {
         if (this.#over) return;
         socket.setTimeout(this.#target.limits.responseTimeoutMs ?? 0);
         socket.resume();
@@ -155,8 +147,6 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
   }
 
   end(): void {
-    const { response } = this.#exchange;
-    if (!response.writableEnded) response.end();
     this.#over = true;
     this.#release();
     this.#stopSending();
@@ -169,34 +159,43 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
       connection.user = undefined;
       connection.socket.destroy();
     }
+    this.#exchange.client.answerEnd();
   }
 
-  #sendBody(): void {
-    const { body, request, chunked } = this.#exchange;
-    const source = body ?? request;
+  /** A piece of the client's body: to the task, framed as the client framed it. */
+  requestBody(piece: Buffer): void {
+    if (this.#over) return;
     const { socket } = this.#connection;
-    source.on('data', (chunk: Buffer) => {
-      if (this.#over) return;
-      let flowing: boolean;
-      if (chunked) {
-        socket.cork();
-        socket.write(`${chunk.length.toString(16)}\r\n`);
-        socket.write(chunk);
-        flowing = socket.write('\r\n');
-        socket.uncork();
-      } else {
-        flowing = socket.write(chunk);
-      }
-      if (!flowing) {
-        source.pause();
-        socket.once('drain', () => source.resume());
-      }
-    });
-    source.once('end', () => {
-      if (this.#over) return;
-      if (chunked) socket.write(LAST_CHUNK);
-      this.#requestSent();
-    });
+    let flowing: boolean;
+    if (this.#exchange.request.chunked) {
+      socket.cork();
+      socket.write(`${piece.length.toString(16)}\r\n`);
+      socket.write(piece);
+      flowing = socket.write('\r\n');
+      socket.uncork();
+    } else {
+      flowing = socket.write(piece);
+    }
+    if (!flowing) {
+      const { client } = this.#exchange;
+      client.pauseReading();
+      socket.once('drain', () => client.resumeReading());
+    }
+  }
+
+  requestBodyEnd(): void {
+    if (this.#over) return;
+    if (this.#exchange.request.chunked) this.#connection.socket.write(LAST_CHUNK);
+    this.#requestSent();
+  }
+
+  /** The client left, or what it sent could not be read: the task's request goes, whatever state it is in. */
+  abandon(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#release();
+    this.#connection.user = undefined;
+    this.#connection.socket.destroy();
   }
 
   #requestSent(): void {
@@ -219,28 +218,21 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
    */
   #stopSending(): void {
     if (this.#sent || this.#exchange.bodiless) return;
-    (this.#exchange.body ?? this.#exchange.request).resume();
-  }
-
-  #abandon(): void {
-    this.#over = true;
-    this.#release();
-    this.#stopSending();
-    this.#connection.user = undefined;
-    this.#connection.socket.destroy();
+    this.#exchange.client.resumeReading();
   }
 
   #fail(error: Error): void {
     if (this.#over) return;
-    this.#abandon();
-    const { response, request, bodiless } = this.#exchange;
+    this.abandon();
+    this.#stopSending();
+    const { client, request, bodiless } = this.#exchange;
     const target = this.#target;
     const backend = this.#backend;
     // The client left: nobody to answer or retry for.
-    if (response.destroyed) return;
+    if (client.gone) return;
     // A reply already begun cannot turn into an error: cutting the connection is the only honest signal.
-    if (response.headersSent) {
-      response.destroy();
+    if (client.answerStarted) {
+      client.cut();
       return;
     }
     if (!this.#connected) {
@@ -248,20 +240,20 @@ export class HttpExchange implements ConnectionUser, AnswerHandler {
       const tried = new Set(this.#tried).add(backend);
       if (bodiless && tried.size < (target.limits.maxAttempts ?? 3)) return this.#retry(tried);
       target.events.failed?.('connect_failed');
-      reply(response, 502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
+      client.reply(502, `no task of service ${target.serviceName} could be reached (${backend.label}: ${error.message})`);
       return;
     }
     if (this.#timedOut) {
       target.events.answered?.(backend, 504);
-      reply(response, 504, `task ${backend.label} of service ${target.serviceName} did not answer within ${(target.limits.responseTimeoutMs ?? 0) / 1000}s`);
+      client.reply(504, `task ${backend.label} of service ${target.serviceName} did not answer within ${(target.limits.responseTimeoutMs ?? 0) / 1000}s`);
       return;
     }
     // A kept-alive connection the task closed as the request went out: it never saw the request (the
     // race every HTTP client meets), so a request safe to repeat is sent again, and the task is not blamed.
-    if (this.#connection.reused && !this.#connection.reader.started && bodiless && IDEMPOTENT.has(request.method ?? '')) {
+    if (this.#connection.reused && !this.#connection.reader.started && bodiless && IDEMPOTENT.has(request.method)) {
       return this.#retry(this.#tried);
     }
     target.events.answered?.(backend, 502);
-    reply(response, 502, `task ${backend.label} of service ${target.serviceName} failed before answering (${error.message})`);
+    client.reply(502, `task ${backend.label} of service ${target.serviceName} failed before answering (${error.message})`);
   }
 }

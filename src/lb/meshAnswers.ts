@@ -1,13 +1,9 @@
-// The answers the mesh writes itself in http mode: short text/plain bodies that say why, through a
-// ServerResponse, or straight on a socket no parser answers on (a refused first head, an upgrade).
+// The answers the mesh writes itself in http mode where it closes the connection after them (a refusal,
+// an upgrade that cannot go on): short text/plain bodies that say why. Those on a connection kept alive
+// are ClientConnection.reply's.
 import http from 'node:http';
 
-export function reply(response: http.ServerResponse, status: number, message: string): void {
-  const body = `${message}\n`;
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
-}
-
-/** The same answer as raw bytes, closing the connection (no ServerResponse exists for it). */
+/** The answer as raw bytes, with Connection: close. */
 export function rawReply(status: number, message: string, allow?: string): string {
   const body = `${message}\n`;
   return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${allow ? `allow: ${allow}\r\n` : ''}` +

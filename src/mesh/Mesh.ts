@@ -5,9 +5,9 @@
 // changes: a changed task costs its own pools' members, a changed service its own routes; listeners
 // outlive configuration changes, and the per-connection path is a field read and a pick().
 import dgram from 'node:dgram';
-import type http from 'node:http';
 import net from 'node:net';
 import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
+import type { ClientConnections } from '../lb/index.js';
 import type { ForwardEvents, HttpTarget } from '../lb/index.js';
 import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
 import type { ClusterView, StoreChange } from '../swarm/index.js';
@@ -73,7 +73,7 @@ interface Listener {
   failures: number;
   retry?: NodeJS.Timeout;
   /** Parses the connections of the port while its service is in http mode; made at the first. */
-  http?: http.Server;
+  http?: ClientConnections;
   /** Ends the wait for the bind in flight: a UDP socket closed while binding says neither yes nor no. */
   settle?: () => void;
 }
@@ -301,7 +301,7 @@ export class Mesh {
       if (listener) {
         listener.target = target;
         if (listener.server instanceof net.Server) listener.server.maxConnections = maxConnectionsOf(route);
-        if (listener.http) listener.http.keepAliveTimeout = clientKeepAliveOf(route);
+        if (listener.http) listener.http.keepAliveTimeoutMs = clientKeepAliveOf(route);
       } else if (route.protocol === 'tcp' || route.protocol === 'udp') {
         this.#open(target);
       }
@@ -388,7 +388,7 @@ export class Mesh {
       });
       if (t.route.settings.mode === 'http') {
         listener.http ??= this.#httpServer(listener);
-        listener.http.emit('connection', socket);
+        listener.http.accept(socket);
         socket.resume();
         return;
       }
@@ -399,9 +399,9 @@ export class Mesh {
     return server;
   }
 
-  #httpServer(listener: Listener): http.Server {
+  #httpServer(listener: Listener): ClientConnections {
     const server = this.#http.server(() => listener.target.lane);
-    server.keepAliveTimeout = clientKeepAliveOf(listener.target.route);
+    server.keepAliveTimeoutMs = clientKeepAliveOf(listener.target.route);
     return server;
   }
 

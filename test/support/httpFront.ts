@@ -1,15 +1,14 @@
 // An http-mode forwarder on real sockets, as src/mesh/Mesh.ts drives it, with raw tasks and raw clients
 // around it: what test/http-task-answers and test/http-mode-adversarial are built on. Every function of
 // `httpFixtures(front)` works on the front address it was given.
-import type http from 'node:http';
 import net from 'node:net';
 import type { Test } from 'tap';
 import { HttpForwarder, Pool, RoundRobin } from '../../src/lb/index.js';
-import type { Backend, HttpTarget } from '../../src/lb/index.js';
+import type { Backend, ClientConnections, HttpTarget } from '../../src/lb/index.js';
 import { waitFor } from './cluster.js';
 import { deadline } from './dns.js';
 
-export interface Front { port: number; log: string[]; forwarder: HttpForwarder; target: HttpTarget; backend: () => Backend; server: http.Server }
+export interface Front { port: number; log: string[]; forwarder: HttpForwarder; target: HttpTarget; backend: () => Backend; server: ClientConnections; clients: net.Socket[] }
 export interface RawTask { port: number; connections: net.Socket[]; received: () => string }
 
 /** Listens on port 0 of `host`; at the end of the test, destroys every connection it took and closes. */
@@ -77,8 +76,12 @@ export function httpFixtures(FRONT: string) {
     t.teardown(() => forwarder.close());
     const server = forwarder.server(() => target);
     t.teardown(() => { server.close(); });
-    const listener = net.createServer({ allowHalfOpen: true }, (socket) => server.emit('connection', socket));
-    return { port: await listen(t, listener, FRONT), log, forwarder, target, backend: () => pool.backends[0]!, server };
+    const clients: net.Socket[] = [];
+    const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
+      clients.push(socket);
+      server.accept(socket);
+    });
+    return { port: await listen(t, listener, FRONT), log, forwarder, target, backend: () => pool.backends[0]!, server, clients };
   }
 
   /**
