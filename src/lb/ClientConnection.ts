@@ -20,6 +20,8 @@ export interface ClientPort {
   target(): HttpTarget;
   /** The port is closing: each answer closes its connection. */
   readonly closing: boolean;
+  /** The port clients reach it on. */
+  readonly localPort: number;
   /** How long a client may idle between requests. */
   readonly keepAliveTimeoutMs: number;
   /** A whole request (head and body) must arrive within this of its head's start, or the head's own limit if longer. */
@@ -58,6 +60,8 @@ const IGNORED_UPGRADE_CHUNKED: Refusal = {
 
 export class ClientConnection implements RequestHandler {
   readonly socket: net.Socket;
+  /** Its port's (ClientPort.localPort). */
+  readonly localPort: number;
   readonly #port: ClientPort;
   readonly #reader = new RequestReader(this);
   /** When the current phase (head, body, idle, lingering) runs out: its port looks, and calls `timedOut`. */
@@ -84,6 +88,7 @@ export class ClientConnection implements RequestHandler {
 
   constructor(socket: net.Socket, port: ClientPort) {
     this.socket = socket;
+    this.localPort = port.localPort;
     this.#port = port;
     this.#headerTimeoutMs = port.headerTimeoutOf(port.target());
     // The first head must come whole within the header timeout of the connection's start.

@@ -38,6 +38,8 @@ export class ClientConnections implements ClientPort {
   readonly requestTimeoutMs: number;
   keepAliveTimeoutMs = CLIENT_KEEP_ALIVE_MS;
   closing = false;
+  /** The port the clients reached (X-Forwarded-Port): every connection of a port has it, so it is asked once (a getsockname). */
+  #localPort: number | undefined;
   #look: NodeJS.Timeout | undefined;
 
   constructor(target: () => HttpTarget, forwarding: Forwarding, timeouts: ClientTimeouts = {}) {
@@ -49,6 +51,7 @@ export class ClientConnections implements ClientPort {
 
   /** Takes a client's connection; the port's service is read per connection and per request. */
   accept(socket: net.Socket): void {
+    this.#localPort ??= socket.localPort;
     this.#connections.add(new ClientConnection(socket, this));
     this.#look ??= this.#scheduleLook();
   }
@@ -56,6 +59,10 @@ export class ClientConnections implements ClientPort {
   /** The header timeout of the current target: what a connection's head is held to. */
   get headerTimeoutMs(): number {
     return this.headerTimeoutOf(this.#target());
+  }
+
+  get localPort(): number {
+    return this.#localPort ?? 0;
   }
 
   target(): HttpTarget {

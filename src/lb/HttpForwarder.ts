@@ -61,10 +61,9 @@ export class HttpForwarder {
   }
 
   #request(client: ClientConnection, request: ClientRequest, target: HttpTarget): void {
-    const { socket } = client;
-    const address = socket.remoteAddress ?? '';
+    const address = client.socket.remoteAddress ?? '';
     const forwarded = taskRequestHeaders(request.headers, {
-      address, localPort: socket.localPort ?? 0, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
+      address, localPort: client.localPort, upgrade: false, trusted: target.limits.trustsProxy?.(address) ?? false,
     });
     const exchange: ExchangeRequest = { client, request, forwarded, bodiless: !request.chunked && request.contentLength === 0 };
     this.#attempt(exchange, target, undefined);
