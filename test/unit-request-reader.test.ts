@@ -299,6 +299,13 @@ t.test('keepAlive by version and Connection tokens', async (t) => {
   }
 });
 
+t.test('headers named like an object\'s own properties are headers like any other', async (t) => {
+  // Names are read in lower case: these two are the lower-case names an object has of its own.
+  const got = feed([bytes(`GET / HTTP/1.1\r\n${HOST}Constructor: a\r\n__proto__: b\r\n\r\n`)]);
+  const headers = got.requests[0]?.request.headers;
+  t.same([headers?.constructor, headers?.['__proto__']], ['a', 'b']);
+});
+
 t.test('refusalOf: what the head alone does not settle', async (t) => {
   const verdict = (text: string): number | undefined => feed([bytes(text)], { refuse: true }).refusal?.status;
   t.equal(verdict(`GET / HTTP/1.1\r\n${HOST}${HOST}\r\n`), 400, 'two Hosts, the same');

@@ -115,7 +115,8 @@ export class ClientConnection implements RequestHandler {
   }
 
   #read(chunk: Buffer): void {
-    if (this.#reader.idle) {
+    // A head after a kept-alive answer is timed from its first byte; the first, from the connection's start.
+    if (this.#request !== undefined && this.#reader.idle) {
       this.#headerTimeoutMs = this.#port.headerTimeoutOf(this.#port.target());
       this.deadline = Date.now() + this.#headerTimeoutMs;
     }

@@ -59,7 +59,8 @@ export function parseClientRequest(text: string): ClientRequest {
   }
   if (method === 'CONNECT') throw new RefusedRequest(CONNECT_REFUSAL);
 
-  const headers: IncomingHttpHeaders = {};
+  // No prototype: a header named constructor or __proto__ is a header like any other.
+  const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
   let hosts = 0;
   let lengths = 0;
   for (at = lineEnd + 2; at < text.length; at = lineEnd + 2) {
