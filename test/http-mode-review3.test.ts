@@ -1,0 +1,72 @@
+// A third review of http mode, after the mesh began reading its clients itself (ClientConnection,
+// ClientConnections, RequestReader): hostile clients and tasks on real sockets, against deadlines, port
+// close, half-closed clients and header names.
+// Addresses: 127.182.0.0/16 (the front on 127.182.0.1, tasks from 127.182.0.10).
+import t from 'tap';
+import { waitFor } from './support/cluster.js';
+import { httpFixtures, rawClient as rawClientWith } from './support/httpFront.js';
+
+const FRONT = '127.182.0.1';
+
+const { front, rawTask, rawClient, settled } = httpFixtures(FRONT);
+
+t.test('a head begun in the same read as the request before it is held to the header timeout, not the keep-alive one', async (t) => {
+  const task = await rawTask(t, '127.182.0.10', (_n, socket) => { socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); });
+  const mesh = await front(t, '127.182.0.10', task.port, { headerTimeoutMs: 300 });
+  const client = rawClient(t, mesh.port);
+  // The second head never ends: a slow head like any other, so a 408 within the header timeout.
+  client.socket.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHo');
+  const text = await client.until('a 408 for the unfinished second head', (received) => received.includes('408 Request Timeout'), 4000);
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*ok/);
+  await settled(mesh);
+});
+
+t.test('a port closed while an answer with a keep-alive head is under way closes that connection once the answer is done', async (t) => {
+  let taskSide: import('node:net').Socket | undefined;
+  const task = await rawTask(t, '127.182.0.11', (_n, socket) => {
+    taskSide = socket;
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab');
+  });
+  const mesh = await front(t, '127.182.0.11', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await client.until('the head and half the body', (received) => received.endsWith('ab'));
+  mesh.server.close(); // busy: closed after its answer
+  taskSide!.write('cd');
+  await client.until('the whole answer', (received) => received.endsWith('abcd'));
+  // ClientConnections.close: "a busy one [is closed] after its answer", not after the 75 s keep-alive.
+  await client.closed();
+  t.pass('closed after its answer');
+  await settled(mesh);
+});
+
+t.test('a client that half-closes while an answer waits for it to read is let go, not held for ever', async (t) => {
+  const task = await rawTask(t, '127.182.0.12', (_n, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 33554432\r\n\r\n');
+    socket.write(Buffer.alloc(32 * 1024 * 1024, 'x'));
+  });
+  const mesh = await front(t, '127.182.0.12', task.port, { headerTimeoutMs: 200 });
+  const client = rawClientWith(t, mesh.port, { host: FRONT, allowHalfOpen: true });
+  client.socket.pause(); // reads nothing: the mesh's writes back up
+  client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  const meshSide = await waitFor('the mesh to hold answer bytes the client has not taken', () => {
+    const socket = mesh.clients[0];
+    return socket && socket.writableLength > 0 ? socket : undefined;
+  }, 5000);
+  client.socket.end(); // gone, as far as its requests go: the mesh abandons the answer
+  await settled(mesh);
+  await waitFor('the mesh to close the connection of a client that left', () => meshSide.destroyed, 5000);
+  t.pass('closed');
+});
+
+t.test('headers named like Object.prototype members reach the task as the client sent them', async (t) => {
+  const task = await rawTask(t, '127.182.0.13', (_n, socket) => { socket.write('HTTP/1.1 204 No Content\r\n\r\n'); });
+  const mesh = await front(t, '127.182.0.13', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\nConstructor: a\r\n__proto__: c\r\n\r\n');
+  await client.head();
+  await settled(mesh);
+  const received = task.received().toLowerCase();
+  t.match(received, /\r\nconstructor: a\r\n/, 'constructor');
+  t.match(received, /\r\n__proto__: c\r\n/, '__proto__');
+});
