@@ -70,3 +70,35 @@ t.test('headers named like Object.prototype members reach the task as the client
   t.match(received, /\r\nconstructor: a\r\n/, 'constructor');
   t.match(received, /\r\n__proto__: c\r\n/, '__proto__');
 });
+
+t.test('a close-delimited answer to an HTTP/1.0 client reaches it whole however slowly it reads the end', async (t) => {
+  const piece = Buffer.alloc(4 * 1024, 'x');
+  let sent = 0;
+  let taskSide: import('node:net').Socket | undefined;
+  const task = await rawTask(t, '127.182.0.14', (_n, socket) => {
+    taskSide = socket;
+    socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n'); // no length: the body ends with the close
+  });
+  const mesh = await front(t, '127.182.0.14', task.port, { headerTimeoutMs: 200 });
+  const client = rawClient(t, mesh.port);
+  client.socket.pause(); // reads nothing until the whole answer has left the task
+  client.socket.write('GET /big HTTP/1.0\r\n\r\n');
+  await waitFor('the task to get the request', () => taskSide);
+  // The task writes until the mesh holds bytes for the client that its kernel buffers could not take.
+  while (!(mesh.clients[0]!.writableLength > 0)) {
+    taskSide!.write(piece);
+    sent += piece.length;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  taskSide!.end(piece.subarray(0, 1024)); // the last piece, and the close that ends the body
+  sent += 1024;
+  const meshSide = mesh.clients[0]!;
+  await waitFor('the mesh to end its side', () => meshSide.writableEnded, 5000);
+  const started = performance.now();
+  // The client is slow to read on: give the mesh time to cut it short, if it does (its linger is 1 s).
+  await waitFor('the mesh to close, or 2.5 s to pass', () => meshSide.destroyed || performance.now() - started > 2500, 5000);
+  client.socket.resume();
+  const text = await client.closed();
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  t.equal(body.length, sent, 'every byte of the body');
+});
