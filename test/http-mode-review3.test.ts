@@ -102,3 +102,21 @@ t.test('a close-delimited answer to an HTTP/1.0 client reaches it whole however 
   const body = text.slice(text.indexOf('\r\n\r\n') + 4);
   t.equal(body.length, sent, 'every byte of the body');
 });
+
+t.test('a WebSocket upgrade leaves the close listeners others set on the client socket (the mesh counts its connections by them)', async (t) => {
+  const task = await rawTask(t, '127.182.0.15', (_n, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  });
+  const mesh = await front(t, '127.182.0.15', task.port);
+  const client = rawClient(t, mesh.port);
+  const meshSide = await waitFor('the mesh to take the connection', () => mesh.clients[0]);
+  let closeSeen = false;
+  meshSide.once('close', () => { closeSeen = true; }); // as Mesh does, to forget the connection and count its bytes
+  client.socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  await client.until('the 101', (text) => text.startsWith('HTTP/1.1 101 '));
+  client.socket.destroy();
+  await waitFor('the mesh side to close', () => meshSide.destroyed, 3000);
+  await waitFor('the close listener set before the upgrade to run', () => closeSeen, 3000);
+  t.pass('seen');
+  await settled(mesh);
+});
