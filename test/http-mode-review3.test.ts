@@ -120,3 +120,33 @@ t.test('a WebSocket upgrade leaves the close listeners others set on the client 
   t.pass('seen');
   await settled(mesh);
 });
+
+t.test('empty lines sent between requests do not keep an idle keep-alive connection open past its limit', async (t) => {
+  const task = await rawTask(t, '127.182.0.16', (_n, socket) => { socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); });
+  const mesh = await front(t, '127.182.0.16', task.port, { headerTimeoutMs: 200 });
+  mesh.server.keepAliveTimeoutMs = 300;
+  const client = rawClient(t, mesh.port);
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await client.until('the answer', (text) => text.endsWith('ok'));
+  const meshSide = mesh.clients[0]!;
+  // An empty line is allowed before a request line (RFC 9112 §2.2), but it begins no request: the
+  // connection is still idle, and idle for longer than 0.3 s. Each one restarts the deadline instead.
+  const started = performance.now();
+  while (!meshSide.destroyed && performance.now() - started < 2000) {
+    client.socket.write('\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.ok(meshSide.destroyed, 'closed within 2 s of an answer, its keep-alive limit being 0.3 s');
+});
+
+t.test('a connection answered on its refused WebSocket upgrade is still timed, and closed when its client stays', async (t) => {
+  const task = await rawTask(t, '127.182.0.17', () => {});
+  const mesh = await front(t, '127.182.0.17', task.port, { headerTimeoutMs: 200 });
+  const client = rawClientWith(t, mesh.port, { host: FRONT, allowHalfOpen: true });
+  client.socket.write('POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n');
+  await client.until('the 400', (text) => text.startsWith('HTTP/1.1 400 '));
+  // The mesh ended its side; a client that never ends its own holds the socket: no deadline looks at it
+  // any more (it left its port's set with #leave), and ClientConnections.close does not see it either.
+  await waitFor('the mesh to close the connection', () => mesh.clients[0]!.destroyed, 3000);
+  t.pass('closed');
+});
