@@ -150,3 +150,46 @@ t.test('a connection answered on its refused WebSocket upgrade is still timed, a
   await waitFor('the mesh to close the connection', () => mesh.clients[0]!.destroyed, 3000);
   t.pass('closed');
 });
+
+t.test('a port closed while a kept-alive answer is still on its way to a slow client lets the answer finish', async (t) => {
+  const piece = 'x'.repeat(4 * 1024);
+  let taskSide: import('node:net').Socket | undefined;
+  const task = await rawTask(t, '127.182.0.18', (_n, socket) => {
+    taskSide = socket;
+    socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+  });
+  const mesh = await front(t, '127.182.0.18', task.port);
+  const client = rawClient(t, mesh.port);
+  client.socket.pause(); // reads nothing until the port is closed
+  client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor('the task to get the request', () => taskSide);
+  let sent = 0;
+  // Chunks until the mesh holds bytes its kernel buffers could not take (below its high-water mark, so
+  // the task is not paused), then the last chunk: the answer is done while those bytes wait.
+  while (!(mesh.clients[0]!.writableLength > 0)) {
+    taskSide!.write(`1000\r\n${piece}\r\n`);
+    sent += piece.length;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  taskSide!.write(`1000\r\n${piece}\r\n0\r\n\r\n`);
+  sent += piece.length;
+  await settled(mesh); // the answer is done: the connection waits for its next request
+  mesh.server.close(); // idle, so closed now: with what it has not yet written?
+  client.socket.resume();
+  // Closed once its answer is out, the port being closed: all of it, the last chunk included.
+  const text = await client.closed();
+  t.ok(text.endsWith('0\r\n\r\n'), 'the last chunk');
+  t.equal(dechunked(text.slice(text.indexOf('\r\n\r\n') + 4)).length, sent, 'every byte of the body');
+});
+
+/** A chunked body's data. */
+function dechunked(body: string): string {
+  let data = '';
+  for (let at = 0; ;) {
+    const lineEnd = body.indexOf('\r\n', at);
+    const size = parseInt(body.slice(at, lineEnd), 16);
+    if (!size) return data;
+    data += body.slice(lineEnd + 2, lineEnd + 2 + size);
+    at = lineEnd + 4 + size;
+  }
+}
