@@ -8,7 +8,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { ClientRequest } from './clientRequest.js';
 import type { HttpTarget } from './HttpForwarder.js';
-import { rawReply } from './meshAnswers.js';
+import { LINGER_MS, rawReply } from './meshAnswers.js';
 import { RefusedRequest, refusalOf } from './requestRefusals.js';
 import type { Refusal } from './requestRefusals.js';
 import { RequestReader } from './RequestReader.js';
@@ -50,8 +50,6 @@ const enum Answer { None, Writing, Done }
 
 /** Bytes of pipelined requests read ahead while one is answered; past this the client waits. */
 const MAX_HELD_BYTES = 64 * 1024;
-/** How long a closed connection waits for the client's own close, reading and dropping what it sends. */
-const LINGER_MS = 1000;
 const LAST_CHUNK = '0\r\n\r\n';
 const IGNORED_UPGRADE_CHUNKED: Refusal = {
   status: 400,
@@ -93,11 +91,15 @@ export class ClientConnection implements RequestHandler {
     this.#headerTimeoutMs = port.headerTimeoutOf(port.target());
     // The first head must come whole within the header timeout of the connection's start.
     this.deadline = Date.now() + this.#headerTimeoutMs;
-    socket.on('data', (chunk: Buffer) => this.#read(chunk));
-    socket.on('end', () => this.#ended());
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.#gone());
+    socket.on('close', this.#onClose);
   }
+
+  readonly #onData = (chunk: Buffer): void => this.#read(chunk);
+  readonly #onEnd = (): void => this.#ended();
+  readonly #onClose = (): void => this.#gone();
 
   /** The exchange now answering the connection's request (each try of it sets itself). */
   set exchange(exchange: ClientExchange) {
@@ -115,13 +117,17 @@ export class ClientConnection implements RequestHandler {
   }
 
   #read(chunk: Buffer): void {
-    // A head after a kept-alive answer is timed from its first byte; the first, from the connection's start.
-    if (this.#request !== undefined && this.#reader.idle) {
-      this.#headerTimeoutMs = this.#port.headerTimeoutOf(this.#port.target());
-      this.deadline = Date.now() + this.#headerTimeoutMs;
-    }
+    const idle = this.#request !== undefined && this.#reader.idle;
     this.#feed(chunk);
+    // A head after a kept-alive answer is timed from its first byte (empty lines are none: they leave the
+    // keep-alive deadline as it was); the first, from the connection's start.
+    if (idle && this.#reader.readingHead) this.#timeHead();
     if (this.#reader.held > MAX_HELD_BYTES) this.socket.pause();
+  }
+
+  #timeHead(): void {
+    this.#headerTimeoutMs = this.#port.headerTimeoutOf(this.#port.target());
+    this.deadline = Date.now() + this.#headerTimeoutMs;
   }
 
   /** Reads `chunk`, or with none the request held after the one just answered. */
@@ -278,7 +284,10 @@ export class ClientConnection implements RequestHandler {
 
   /** Closed now if it waits for nothing but its client's next request (its port is closing). */
   closeIfIdle(): void {
-    if (this.#reader.idle && !this.#inFlight) this.socket.destroy();
+    if (!this.#reader.idle || this.#inFlight) return;
+    // Its last answer may not have left yet (a slow reader): it goes first.
+    if (this.socket.writableLength > 0) this.#close();
+    else this.socket.destroy();
   }
 
   /** Ends the connection now: an answer already begun cannot turn into an error. */
@@ -308,11 +317,13 @@ export class ClientConnection implements RequestHandler {
   }
 
   #nextRequest(): void {
-    if (!this.#keepAlive) {
+    if (!this.#keepAlive || this.#port.closing) {
       this.#close();
       return;
     }
-    this.deadline = Date.now() + this.#port.keepAliveTimeoutMs;
+    // Bytes of the next request came with this one: its head is under way.
+    if (this.#reader.held > 0) this.#timeHead();
+    else this.deadline = Date.now() + this.#port.keepAliveTimeoutMs;
     this.#answer = Answer.None;
     this.socket.resume();
     if (this.#reading) this.#readNext = true;
@@ -340,13 +351,22 @@ export class ClientConnection implements RequestHandler {
 
   /** Ends the mesh's side; what the client still sends is read and dropped (a close with unread bytes would be a reset, which can take the answer with it). */
   #close(): void {
+    if (this.#closing) return;
     this.#reader.stop();
     this.#keepAlive = false;
     this.#closing = true;
     this.socket.resume();
-    this.deadline = Date.now() + LINGER_MS;
+    this.#linger();
     if (this.socket.readableEnded) this.socket.destroySoon();
-    else this.socket.end();
+    else this.socket.end(() => { this.deadline = Date.now() + LINGER_MS; });
+  }
+
+  /**
+   * The connection is let go once its client closes too, or at this deadline: a short one, or while the
+   * last answer has still to leave (a slow reader), as long as a client may idle.
+   */
+  #linger(): void {
+    this.deadline = Date.now() + (this.socket.writableLength > 0 ? this.#port.keepAliveTimeoutMs : LINGER_MS);
   }
 
   /**
@@ -363,6 +383,10 @@ export class ClientConnection implements RequestHandler {
       exchange?.abandon();
       this.#inFlight = false;
       this.#finished();
+      // What is still to leave is a cut answer: not worth the wait.
+      this.deadline = Date.now() + LINGER_MS;
+    } else {
+      this.#linger();
     }
     this.#closing = true;
     this.socket.destroySoon();
@@ -384,9 +408,9 @@ export class ClientConnection implements RequestHandler {
 
   /** The connection is someone else's now (an upgrade): its port no longer times it. */
   #leave(): void {
-    this.socket.removeAllListeners('data');
-    this.socket.removeAllListeners('end');
-    this.socket.removeAllListeners('close');
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.off('close', this.#onClose);
     this.#closed = true;
     this.#port.gone(this);
   }

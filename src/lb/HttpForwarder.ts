@@ -18,7 +18,7 @@ import type { ForwardEvents, ForwardLimits } from './TcpForwarder.js';
 import { taskRequestHeaders } from './hopHeaders.js';
 import { HttpExchange } from './HttpExchange.js';
 import type { ExchangeRequest } from './HttpExchange.js';
-import { rawReply } from './meshAnswers.js';
+import { endWith, rawReply } from './meshAnswers.js';
 import { originForm, requestHead } from './requestHead.js';
 import { TaskConnections } from './TaskConnections.js';
 import { WebSocketTunnel } from './WebSocketTunnel.js';
@@ -84,13 +84,13 @@ export class HttpForwarder {
 
   #upgrade(socket: net.Socket, request: ClientRequest, rest: Buffer, target: HttpTarget): void {
     if (request.method !== 'GET') {
-      socket.end(rawReply(400, 'a WebSocket upgrade must be a GET request (RFC 6455)'));
+      endWith(socket, rawReply(400, 'a WebSocket upgrade must be a GET request (RFC 6455)'));
       return;
     }
     const backend = target.balancer.pick(target.pool, undefined, socket.remoteAddress);
     if (!backend) {
       target.events.failed?.('no_backend');
-      socket.end(rawReply(503, `no task of service ${target.serviceName} is available`));
+      endWith(socket, rawReply(503, `no task of service ${target.serviceName} is available`));
       return;
     }
     // Held for as long as the upgraded connection lasts.

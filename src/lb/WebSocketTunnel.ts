@@ -10,7 +10,7 @@ import { ResponseReader } from './ResponseReader.js';
 import type { AnswerHandler } from './ResponseReader.js';
 import type { ResponseHead } from './responseHead.js';
 import { answerHeaders } from './hopHeaders.js';
-import { rawReply } from './meshAnswers.js';
+import { endWith, rawReply } from './meshAnswers.js';
 import { relay } from './relay.js';
 import { secondsSince } from './TcpForwarder.js';
 
@@ -115,7 +115,7 @@ export class WebSocketTunnel implements AnswerHandler {
     this.#task.destroy();
     // A client that got nothing yet learns why first.
     if (this.#client.bytesWritten === 0) {
-      this.#client.end(rawReply(502, `task ${this.#backend.label} of service ${serviceName} could not take the WebSocket (${error.message})`));
+      endWith(this.#client, rawReply(502, `task ${this.#backend.label} of service ${serviceName} could not take the WebSocket (${error.message})`));
     } else {
       this.#client.destroy();
     }

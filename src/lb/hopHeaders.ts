@@ -46,7 +46,7 @@ export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: Reques
   const listed = incoming.connection && incoming.connection !== 'keep-alive' ? listedIn(incoming.connection) : NONE;
   // Built by adding only, once per request: copying the whole object and deleting from it cost 7 µs a
   // request (bench/README.md, "http mode").
-  const headers: IncomingHttpHeaders = {};
+  const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
   for (const name in incoming) {
     if (NOT_FORWARDED.has(name)) continue;
     if (name === 'upgrade' && !origin.upgrade) continue;
