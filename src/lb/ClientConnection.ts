@@ -51,6 +51,8 @@ const enum Answer { None, Writing, Done }
 /** Bytes of pipelined requests read ahead while one is answered; past this the client waits. */
 const MAX_HELD_BYTES = 64 * 1024;
 const LAST_CHUNK = '0\r\n\r\n';
+/** Up to this, a piece of an answer's body is written as part of one string (bench/README.md, "http mode"). */
+const ONE_STRING_BYTES = 16 * 1024;
 const IGNORED_UPGRADE_CHUNKED: Refusal = {
   status: 400,
   reason: 'a request asking to upgrade to anything but a WebSocket needs its body sent with Content-Length, or no Upgrade header',
@@ -74,6 +76,8 @@ export class ClientConnection implements RequestHandler {
   #answer = Answer.None;
   #requestRead = false;
   #framing = Framing.None;
+  /** A chunked answer's last chunk has been written. */
+  #lastChunkSent = false;
   #keepAlive = false;
   /** A request has been handed on and its answer is not done. */
   #inFlight = false;
@@ -232,21 +236,35 @@ export class ClientConnection implements RequestHandler {
     }
     this.#head = lines;
     this.#answer = Answer.Writing;
+    this.#lastChunkSent = false;
   }
 
   /** A piece of the answer's body; false when the client cannot take more for now (wait for its 'drain'). */
-  answerBody(piece: Buffer): boolean {
+  answerBody(piece: Buffer, last: boolean): boolean {
     if (this.#framing === Framing.None) return true;
+    const chunked = this.#framing === Framing.Chunked;
     const { socket } = this;
+    if (last && chunked) this.#lastChunkSent = true;
+    if (piece.length <= ONE_STRING_BYTES) {
+      // One string, one write: a small answer leaves in one call, head, framing and all (latin1 is
+      // one character per byte, so the body's bytes pass unchanged). It also copies the piece, which
+      // may be a view of a buffer its reader reuses.
+      let text = this.#head ?? '';
+      this.#head = undefined;
+      const bytes = piece.toString('latin1');
+      if (!chunked) text += bytes;
+      else text += `${piece.length.toString(16)}\r\n${bytes}\r\n${last ? LAST_CHUNK : ''}`;
+      return socket.write(text, 'latin1');
+    }
     socket.cork();
     this.flush();
     let flowing: boolean;
-    if (this.#framing === Framing.Chunked) {
+    if (chunked) {
       socket.write(`${piece.length.toString(16)}\r\n`);
-      socket.write(piece);
-      flowing = socket.write('\r\n');
+      socket.write(Buffer.from(piece));
+      flowing = socket.write(last ? `\r\n${LAST_CHUNK}` : '\r\n');
     } else {
-      flowing = socket.write(piece);
+      flowing = socket.write(Buffer.from(piece));
     }
     socket.uncork();
     return flowing;
@@ -262,11 +280,9 @@ export class ClientConnection implements RequestHandler {
   /** The answer is complete. */
   answerEnd(): void {
     if (this.#answer !== Answer.Writing || this.#closed) return;
-    const { socket } = this;
-    socket.cork();
-    this.flush();
-    if (this.#framing === Framing.Chunked) socket.write(LAST_CHUNK);
-    socket.uncork();
+    if (this.#framing === Framing.Chunked && !this.#lastChunkSent) this.socket.write(`${this.#head ?? ''}${LAST_CHUNK}`, 'latin1');
+    else this.flush();
+    this.#head = undefined;
     this.#answerDone();
   }
 
@@ -278,7 +294,7 @@ export class ClientConnection implements RequestHandler {
       ...(allow ? ['allow', allow] : []),
       'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)),
     ], this.#request?.method === 'HEAD');
-    this.answerBody(Buffer.from(body));
+    this.answerBody(Buffer.from(body), true);
     this.answerEnd();
   }
 

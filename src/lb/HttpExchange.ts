@@ -130,10 +130,10 @@ export class HttpExchange implements ConnectionUser, AnswerHandler, ClientExchan
   }
 
   /** A piece of the answer's body (ResponseReader). */
-  body(piece: Buffer): void {
+  body(piece: Buffer, last: boolean): void {
     const { client } = this.#exchange;
-    // A copy: the piece is in the task connections' shared read buffer, and the write may outlast the read.
-    if (!client.answerBody(Buffer.from(piece)) && !this.#connection.socket.isPaused()) {
+    // The piece is in the task connections' shared read buffer: the client connection copies what it keeps.
+    if (!client.answerBody(piece, last) && !this.#connection.socket.isPaused()) {
       // The client reads slower than the task sends: the task waits, and its silence is not timed meanwhile.
       const { socket } = this.#connection;
       socket.pause();
