@@ -4,6 +4,7 @@
 // length. What a task behind the mesh could read differently is refused (requestRefusals.ts says how),
 // never guessed at: the mesh and every task must agree on where each request ends.
 import type { IncomingHttpHeaders } from 'node:http';
+import { headerOf, setHeader } from './headerMap.js';
 import { CONNECT_REFUSAL, HTTP09, RefusedRequest, unreadable } from './requestRefusals.js';
 
 /** Longest request head taken: Node's and HAProxy's default (a longer one gets 431). */
@@ -59,8 +60,7 @@ export function parseClientRequest(text: string): ClientRequest {
   }
   if (method === 'CONNECT') throw new RefusedRequest(CONNECT_REFUSAL);
 
-  // No prototype: a header named constructor or __proto__ is a header like any other.
-  const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
+  const headers: IncomingHttpHeaders = {};
   let hosts = 0;
   let lengths = 0;
   for (at = lineEnd + 2; at < text.length; at = lineEnd + 2) {
@@ -85,8 +85,8 @@ export function parseClientRequest(text: string): ClientRequest {
     const value = text.slice(start, end);
     if (name === 'host') hosts++;
     else if (name === 'content-length') lengths++;
-    const before = headers[name];
-    headers[name] = before === undefined ? value : `${before as string}${name === 'cookie' ? '; ' : ', '}${value}`;
+    const before = headerOf(headers, name);
+    setHeader(headers, name, before === undefined ? value : `${before as string}${name === 'cookie' ? '; ' : ', '}${value}`);
   }
 
   const encoding = headers['transfer-encoding'];

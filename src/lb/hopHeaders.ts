@@ -5,6 +5,7 @@
 // otherwise put any address first and a task would take it for the truth. A trusted load balancer in
 // front has its chain kept and the mesh's hop appended.
 import type { IncomingHttpHeaders } from 'node:http';
+import { setHeader } from './headerMap.js';
 import { plain } from './proxyHeader.js';
 import type { ResponseHead } from './responseHead.js';
 
@@ -46,7 +47,7 @@ export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: Reques
   const listed = incoming.connection && incoming.connection !== 'keep-alive' ? listedIn(incoming.connection) : NONE;
   // Built by adding only, once per request: copying the whole object and deleting from it cost 7 µs a
   // request (bench/README.md, "http mode").
-  const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
+  const headers: IncomingHttpHeaders = {};
   for (const name in incoming) {
     if (NOT_FORWARDED.has(name)) continue;
     if (name === 'upgrade' && !origin.upgrade) continue;
@@ -54,7 +55,7 @@ export function taskRequestHeaders(incoming: IncomingHttpHeaders, origin: Reques
     // What the client's Connection lists is hop-by-hop too, except what frames the message. The client's
     // own Connection stays for the reply's sake; the mesh sets the task's (see HttpForwarder).
     if (listed.includes(name) && name !== 'connection' && !FRAMING.has(name) && !(origin.upgrade && name === 'upgrade')) continue;
-    headers[name] = incoming[name];
+    setHeader(headers, name, incoming[name]);
   }
 
   const client = plain(origin.address);
