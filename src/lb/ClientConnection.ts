@@ -254,7 +254,7 @@ export class ClientConnection implements RequestHandler {
       const bytes = piece.toString('latin1');
       if (!chunked) text += bytes;
       else text += `${piece.length.toString(16)}\r\n${bytes}\r\n${last ? LAST_CHUNK : ''}`;
-      return socket.write(text, 'latin1');
+      return this.#flowing(socket.write(text, 'latin1'));
     }
     socket.cork();
     this.flush();
@@ -267,8 +267,24 @@ export class ClientConnection implements RequestHandler {
       flowing = socket.write(Buffer.from(piece));
     }
     socket.uncork();
+    return this.#flowing(flowing);
+  }
+
+  /**
+   * A client that takes no byte of its answer for as long as it may idle is let go (nginx's send_timeout,
+   * HAProxy's timeout client): a client that never reads must not hold its task's request for ever.
+   */
+  #flowing(flowing: boolean): boolean {
+    if (!flowing && this.deadline === Infinity) {
+      this.deadline = Date.now() + this.#port.keepAliveTimeoutMs;
+      this.socket.once('drain', this.#onDrain);
+    }
     return flowing;
   }
+
+  readonly #onDrain = (): void => {
+    if (this.#answer === Answer.Writing) this.deadline = Infinity;
+  };
 
   /** Writes a head still held back: the body may be a while coming. */
   flush(): void {
@@ -319,6 +335,10 @@ export class ClientConnection implements RequestHandler {
     }
     if (this.#reader.readingHead) {
       this.#refuse({ status: 408, reason: `the request's head did not arrive within ${this.#headerTimeoutMs / 1000}s` });
+      return;
+    }
+    if (this.#answer === Answer.Writing && this.#requestRead) {
+      this.cut(); // it took none of its answer in time
       return;
     }
     this.#refuse({ status: 408, reason: 'the request did not arrive whole in time' });
