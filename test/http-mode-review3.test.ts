@@ -213,3 +213,31 @@ t.test('a client that takes none of its answer is let go after the idle timeout,
   await waitFor('the task\'s request to go with it', () => taskClosed && mesh.backend().active === 0, 3000);
   await settled(mesh);
 });
+
+t.test('every byte value of a body reaches the client as sent, small or large, by length or chunked', async (t) => {
+  const small = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const large = Buffer.concat(Array(200).fill(small)); // 51200 bytes: past the one-string write
+  const bodies = [small, large];
+  const task = await rawTask(t, '127.182.0.31', (n, socket) => {
+    const body = bodies[(n - 1) % 2]!;
+    if (n <= 2) {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body);
+    } else {
+      socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`);
+      socket.write(body);
+      socket.write('\r\n0\r\n\r\n');
+    }
+  });
+  const mesh = await front(t, '127.182.0.31', task.port);
+  for (let n = 1; n <= 4; n++) {
+    const client = rawClient(t, mesh.port);
+    client.socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = await client.closed();
+    const raw = text.slice(text.indexOf('\r\n\r\n') + 4);
+    const body = Buffer.from(n <= 2 ? raw : dechunked(raw), 'latin1');
+    t.ok(body.equals(bodies[(n - 1) % 2]!), `answer ${n}: ${body.length} bytes, each as sent`);
+  }
+  await settled(mesh);
+});
+
