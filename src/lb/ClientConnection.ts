@@ -1,11 +1,10 @@
 // One client connection in http mode: its requests read one at a time (RequestReader), each handed to the
-// forwarder, and each answer written back framed for this client: by the task's Content-Length when it
-// gave one, otherwise chunked (HTTP/1.1) or by the close (HTTP/1.0). The connection is kept alive between
+// forwarder, and each answer written back framed for this client (ClientAnswer). The connection is kept alive between
 // requests when the client allows it, and closed after a refusal, an ignored upgrade, or once its port
 // closes. Its timeouts (a slow head, a slow body, an idle keep-alive) are deadlines its port looks at
 // (ClientConnections), so a request costs no timer.
-import http from 'node:http';
 import type net from 'node:net';
+import { ClientAnswer } from './ClientAnswer.js';
 import type { ClientRequest } from './clientRequest.js';
 import type { HttpTarget } from './HttpForwarder.js';
 import { LINGER_MS, rawReply } from './meshAnswers.js';
@@ -45,14 +44,10 @@ export interface ClientExchange {
   abandon(): void;
 }
 
-const enum Framing { None, Length, Chunked, Close }
 const enum Answer { None, Writing, Done }
 
 /** Bytes of pipelined requests read ahead while one is answered; past this the client waits. */
 const MAX_HELD_BYTES = 64 * 1024;
-const LAST_CHUNK = '0\r\n\r\n';
-/** Up to this, a piece of an answer's body is written as part of one string (bench/README.md, "http mode"). */
-const ONE_STRING_BYTES = 16 * 1024;
 const IGNORED_UPGRADE_CHUNKED: Refusal = {
   status: 400,
   reason: 'a request asking to upgrade to anything but a WebSocket needs its body sent with Content-Length, or no Upgrade header',
@@ -71,13 +66,9 @@ export class ClientConnection implements RequestHandler {
   #headerTimeoutMs: number;
   #exchange: ClientExchange | undefined;
   #startedAt = 0n;
-  /** The answer's head, written with its first body bytes (or at `flush`). */
-  #head: string | undefined;
+  readonly #answerWriter: ClientAnswer;
   #answer = Answer.None;
   #requestRead = false;
-  #framing = Framing.None;
-  /** A chunked answer's last chunk has been written. */
-  #lastChunkSent = false;
   #keepAlive = false;
   /** A request has been handed on and its answer is not done. */
   #inFlight = false;
@@ -90,6 +81,7 @@ export class ClientConnection implements RequestHandler {
 
   constructor(socket: net.Socket, port: ClientPort) {
     this.socket = socket;
+    this.#answerWriter = new ClientAnswer(socket);
     this.localPort = port.localPort;
     this.#port = port;
     this.#headerTimeoutMs = port.headerTimeoutOf(port.target());
@@ -209,65 +201,17 @@ export class ClientConnection implements RequestHandler {
 
   /** The answer's head: `headers` as name/value pairs; `bodiless` for an answer that has no body (HEAD, 204, 304). */
   answerHead(status: number, reason: string, headers: readonly string[], bodiless: boolean): void {
-    let lines = `HTTP/1.1 ${status} ${reason || http.STATUS_CODES[status] || ''}\r\n`;
-    let hasLength = false;
-    for (let i = 0; i + 1 < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
-      lines += `${name}: ${headers[i + 1]}\r\n`;
-    }
-    if (bodiless) {
-      this.#framing = Framing.None;
-    } else if (hasLength) {
-      this.#framing = Framing.Length;
-    } else if (this.#request!.minorVersion === 1) {
-      this.#framing = Framing.Chunked;
-      lines += 'transfer-encoding: chunked\r\n';
-    } else {
-      this.#framing = Framing.Close;
-      this.#keepAlive = false;
-    }
-    if (this.#port.closing) this.#keepAlive = false;
-    if (this.#keepAlive) {
-      const seconds = Math.floor(this.#port.keepAliveTimeoutMs / 1000);
-      lines += seconds > 0 ? `connection: keep-alive\r\nkeep-alive: timeout=${seconds}\r\n\r\n` : 'connection: keep-alive\r\n\r\n';
-    } else {
-      lines += 'connection: close\r\n\r\n';
-    }
-    this.#head = lines;
+    const keepAlive = this.#keepAlive && !this.#port.closing;
+    this.#keepAlive = this.#answerWriter.head(status, reason, headers, {
+      bodiless, minorVersion: this.#request!.minorVersion,
+      keepAliveSeconds: keepAlive ? Math.floor(this.#port.keepAliveTimeoutMs / 1000) : undefined,
+    });
     this.#answer = Answer.Writing;
-    this.#lastChunkSent = false;
   }
 
-  /** A piece of the answer's body; false when the client cannot take more for now (wait for its 'drain'). */
+  /** A piece of the answer's body (ClientAnswer.body); false when the client cannot take more for now (wait for its 'drain'). */
   answerBody(piece: Buffer, last: boolean): boolean {
-    if (this.#framing === Framing.None) return true;
-    const chunked = this.#framing === Framing.Chunked;
-    const { socket } = this;
-    if (last && chunked) this.#lastChunkSent = true;
-    if (piece.length <= ONE_STRING_BYTES) {
-      // One string, one write: a small answer leaves in one call, head, framing and all (latin1 is
-      // one character per byte, so the body's bytes pass unchanged). It also copies the piece, which
-      // may be a view of a buffer its reader reuses.
-      let text = this.#head ?? '';
-      this.#head = undefined;
-      const bytes = piece.toString('latin1');
-      if (!chunked) text += bytes;
-      else text += `${piece.length.toString(16)}\r\n${bytes}\r\n${last ? LAST_CHUNK : ''}`;
-      return this.#flowing(socket.write(text, 'latin1'));
-    }
-    socket.cork();
-    this.flush();
-    let flowing: boolean;
-    if (chunked) {
-      socket.write(`${piece.length.toString(16)}\r\n`);
-      socket.write(Buffer.from(piece));
-      flowing = socket.write(last ? `\r\n${LAST_CHUNK}` : '\r\n');
-    } else {
-      flowing = socket.write(Buffer.from(piece));
-    }
-    socket.uncork();
-    return this.#flowing(flowing);
+    return this.#flowing(this.#answerWriter.body(piece, last));
   }
 
   /**
@@ -286,19 +230,15 @@ export class ClientConnection implements RequestHandler {
     if (this.#answer === Answer.Writing) this.deadline = Infinity;
   };
 
-  /** Writes a head still held back: the body may be a while coming. */
+  /** Writes an answer's head still held back: the body may be a while coming. */
   flush(): void {
-    if (this.#head === undefined) return;
-    this.socket.write(this.#head, 'latin1');
-    this.#head = undefined;
+    this.#answerWriter.flush();
   }
 
   /** The answer is complete. */
   answerEnd(): void {
     if (this.#answer !== Answer.Writing || this.#closed) return;
-    if (this.#framing === Framing.Chunked && !this.#lastChunkSent) this.socket.write(`${this.#head ?? ''}${LAST_CHUNK}`, 'latin1');
-    else this.flush();
-    this.#head = undefined;
+    this.#answerWriter.end();
     this.#answerDone();
   }
 
