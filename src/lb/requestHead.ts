@@ -1,6 +1,6 @@
 // The head of a request as a task gets it, in one string: the client's method and target over HTTP/1.1,
 // the headers hopHeaders.ts chose, and the mesh's own Connection in place of the client's. The values
-// come from Node's strict parser (or the mesh itself), so none can break a line.
+// come from the mesh's strict reader of requests (clientRequest.ts) or the mesh itself, so none can break a line.
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
