@@ -6,7 +6,8 @@ import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import { HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
-import type { ClientTimeouts, HttpTarget } from '../src/lb/index.js';
+import type { HttpTarget } from '../src/lb/index.js';
+import type { ClientTimeouts } from '../src/lb/ClientConnections.js';
 import { waitFor } from './support/cluster.js';
 import { httpFixtures, listen, rawClient as rawClientWith } from './support/httpFront.js';
 
