@@ -117,3 +117,24 @@ t.test('a body that stops coming is still timed when the drain of an earlier ans
   t.pass('let go');
   await waitFor('the task\'s request to go with it', () => mesh.backend().active === 0, 3000);
 });
+
+t.test('a client that pipelines requests and reads none of the answers is not buffered for without bound', async (t) => {
+  const body = 'x'.repeat(16 * 1024);
+  const task = await rawTask(t, '127.184.0.13', (_n, socket) => { socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`); });
+  const mesh = await front(t, '127.184.0.13', task.port, { headerTimeoutMs: 200 });
+  mesh.server.keepAliveTimeoutMs = 300;
+  const client = rawClientWith(t, mesh.port, { host: FRONT, allowHalfOpen: true });
+  client.socket.pause(); // takes no byte of any answer
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(20_000)); // 560 KB of requests, 320 MB of answers
+  const meshSide = await waitFor('the mesh to take the connection', () => mesh.clients[0]);
+  let mostHeld = 0;
+  await waitFor('the mesh to let the client go', () => {
+    mostHeld = Math.max(mostHeld, meshSide.writableLength);
+    return meshSide.destroyed;
+  }, 10_000);
+  // Node's own server stops reading pipelined requests while its answers wait to be taken ("so that we
+  // don't become overwhelmed by a flood of pipelined requests"): an answer or two, not all of them.
+  t.ok(mostHeld < 4 * 1024 * 1024, `at most a few answers held for the client (${(mostHeld / 1024 / 1024).toFixed(1)} MiB)`);
+  t.ok(task.received().split('GET ').length - 1 < 1000, 'the requests it sends while it reads nothing stop reaching the task');
+  await settled(mesh);
+});
