@@ -194,7 +194,7 @@ function dechunked(body: string): string {
   }
 }
 
-t.test('a client that takes none of its answer is let go after the idle timeout, and the task\'s request with it', async (t) => {
+t.test('a client that takes none of its answer is let go after the send timeout, and the task\'s request with it', async (t) => {
   let taskClosed = false;
   const task = await rawTask(t, '127.182.0.30', (_n, socket) => {
     socket.once('close', () => { taskClosed = true; });
@@ -202,14 +202,14 @@ t.test('a client that takes none of its answer is let go after the idle timeout,
     socket.write(Buffer.alloc(32 * 1024 * 1024, 'x'));
   });
   const mesh = await front(t, '127.182.0.30', task.port);
-  mesh.server.keepAliveTimeoutMs = 300;
+  mesh.server.sendTimeoutMs = 300;
   const client = rawClientWith(t, mesh.port, { host: FRONT, allowHalfOpen: true });
   client.socket.pause(); // reads nothing, and stays
   client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
   await waitFor('the mesh to hold the task back for the client', () => mesh.backend().active === 1 && (mesh.clients[0]?.writableLength ?? 0) > 0, 5000);
   const started = Date.now();
   await waitFor('the mesh to let the client go', () => mesh.clients[0]!.destroyed, 5000);
-  t.ok(Date.now() - started < 3000, 'within a few looks past the 300 ms idle timeout');
+  t.ok(Date.now() - started < 3000, 'within a few looks past the 300 ms send timeout');
   await waitFor('the task\'s request to go with it', () => taskClosed && mesh.backend().active === 0, 3000);
   await settled(mesh);
 });

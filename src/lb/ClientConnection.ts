@@ -23,6 +23,8 @@ export interface ClientPort {
   readonly localPort: number;
   /** How long a client may idle between requests. */
   readonly keepAliveTimeoutMs: number;
+  /** How long a client may take none of what it is sent. */
+  readonly sendTimeoutMs: number;
   /** A whole request (head and body) must arrive within this of its head's start, or the head's own limit if longer. */
   readonly requestTimeoutMs: number;
   /** A head must be whole within this. */
@@ -59,8 +61,10 @@ export class ClientConnection implements RequestHandler {
   readonly localPort: number;
   readonly #port: ClientPort;
   readonly #reader = new RequestReader(this);
-  /** When the current phase (head, body, idle, lingering) runs out: its port looks, and calls `timedOut`. */
-  deadline: number;
+  /** When the current phase (head, body, idle, lingering) runs out. */
+  #deadline: number;
+  /** When a client that stopped taking its answer must have taken more of it (Infinity while it takes what it is sent). */
+  #sendDeadline = Infinity;
   #request: ClientRequest | undefined;
   /** Its request's head timeout, for the 408 that says it. */
   #headerTimeoutMs: number;
@@ -86,7 +90,7 @@ export class ClientConnection implements RequestHandler {
     this.#port = port;
     this.#headerTimeoutMs = port.headerTimeoutOf(port.target());
     // The first head must come whole within the header timeout of the connection's start.
-    this.deadline = Date.now() + this.#headerTimeoutMs;
+    this.#deadline = Date.now() + this.#headerTimeoutMs;
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', () => socket.destroy());
@@ -96,6 +100,11 @@ export class ClientConnection implements RequestHandler {
   readonly #onData = (chunk: Buffer): void => this.#read(chunk);
   readonly #onEnd = (): void => this.#ended();
   readonly #onClose = (): void => this.#gone();
+
+  /** What its port looks at (ClientConnections), and calls `timedOut` once past. */
+  get deadline(): number {
+    return Math.min(this.#deadline, this.#sendDeadline);
+  }
 
   /** The exchange now answering the connection's request (each try of it sets itself). */
   set exchange(exchange: ClientExchange) {
@@ -123,7 +132,7 @@ export class ClientConnection implements RequestHandler {
 
   #timeHead(): void {
     this.#headerTimeoutMs = this.#port.headerTimeoutOf(this.#port.target());
-    this.deadline = Date.now() + this.#headerTimeoutMs;
+    this.#deadline = Date.now() + this.#headerTimeoutMs;
   }
 
   /** Reads `chunk`, or with none the request held after the one just answered. */
@@ -161,8 +170,8 @@ export class ClientConnection implements RequestHandler {
       this.#port.upgrade(this.socket, request, this.#reader.rest, target);
       return false;
     }
-    if (request.contentLength > 0 || request.chunked) this.deadline = Date.now() + Math.max(this.#port.requestTimeoutMs, this.#headerTimeoutMs);
-    else this.deadline = Infinity;
+    if (request.contentLength > 0 || request.chunked) this.#deadline = Date.now() + Math.max(this.#port.requestTimeoutMs, this.#headerTimeoutMs);
+    else this.#deadline = Infinity;
     if (target.events.finished) this.#startedAt = process.hrtime.bigint();
     this.#inFlight = true;
     if (request.upgrade) {
@@ -184,7 +193,7 @@ export class ClientConnection implements RequestHandler {
 
   requestRead(): void {
     this.#requestRead = true;
-    if (this.#answer !== Answer.Done) this.deadline = Infinity;
+    if (this.#answer !== Answer.Done) this.#deadline = Infinity;
     const request = this.#request!;
     if (request.contentLength > 0 || request.chunked) this.#exchange?.requestBodyEnd();
     if (this.#answer === Answer.Done) this.#nextRequest();
@@ -215,19 +224,21 @@ export class ClientConnection implements RequestHandler {
   }
 
   /**
-   * A client that takes no byte of its answer for as long as it may idle is let go (nginx's send_timeout,
-   * HAProxy's timeout client): a client that never reads must not hold its task's request for ever.
+   * A client that takes none of what it is sent for the send timeout is let go (nginx's send_timeout):
+   * one that never reads must not hold its task's request, nor its answers, for ever. It is timed from
+   * the first write it could not take to the 'drain' after: the kernel wakes a writer only once a third
+   * of its send buffer is free, so a slow reader is seen to move only that often.
    */
   #flowing(flowing: boolean): boolean {
-    if (!flowing && this.deadline === Infinity) {
-      this.deadline = Date.now() + this.#port.keepAliveTimeoutMs;
+    if (!flowing && this.#sendDeadline === Infinity) {
+      this.#sendDeadline = Date.now() + this.#port.sendTimeoutMs;
       this.socket.once('drain', this.#onDrain);
     }
     return flowing;
   }
 
   readonly #onDrain = (): void => {
-    if (this.#answer === Answer.Writing) this.deadline = Infinity;
+    this.#sendDeadline = Infinity;
   };
 
   /** Writes an answer's head still held back: the body may be a while coming. */
@@ -269,16 +280,16 @@ export class ClientConnection implements RequestHandler {
 
   /** The port's look found the deadline passed. */
   timedOut(): void {
+    if (this.#sendDeadline <= Date.now()) {
+      this.cut(); // it took none of what it was sent in time
+      return;
+    }
     if (this.#closing || (this.#reader.idle && !this.#inFlight)) {
       this.socket.destroy(); // lingering after the last answer, or idle between requests
       return;
     }
     if (this.#reader.readingHead) {
       this.#refuse({ status: 408, reason: `the request's head did not arrive within ${this.#headerTimeoutMs / 1000}s` });
-      return;
-    }
-    if (this.#answer === Answer.Writing && this.#requestRead) {
-      this.cut(); // it took none of its answer in time
       return;
     }
     this.#refuse({ status: 408, reason: 'the request did not arrive whole in time' });
@@ -299,12 +310,26 @@ export class ClientConnection implements RequestHandler {
     }
     // Bytes of the next request came with this one: its head is under way.
     if (this.#reader.held > 0) this.#timeHead();
-    else this.deadline = Date.now() + this.#port.keepAliveTimeoutMs;
+    else this.#deadline = Date.now() + this.#port.keepAliveTimeoutMs;
     this.#answer = Answer.None;
+    if (this.socket.writableNeedDrain) {
+      // The client has not taken this answer yet: its next request waits for it (as in Node's own server),
+      // so a client that pipelines and never reads has one answer held for it, not one per request.
+      this.socket.pause();
+      this.socket.once('drain', this.#readAfterDrain);
+      return;
+    }
     this.socket.resume();
     if (this.#reading) this.#readNext = true;
     else this.#feed(undefined);
   }
+
+  readonly #readAfterDrain = (): void => {
+    if (this.#closed || this.#closing) return;
+    this.socket.resume();
+    if (this.#reading) this.#readNext = true;
+    else this.#feed(undefined);
+  };
 
   /** What the client sent cannot be passed on: it is answered, if it can be, and the connection closed. */
   #refuse(refusal: Refusal): void {
@@ -334,7 +359,7 @@ export class ClientConnection implements RequestHandler {
     this.socket.resume();
     this.#linger();
     if (this.socket.readableEnded) this.socket.destroySoon();
-    else this.socket.end(() => { this.deadline = Date.now() + LINGER_MS; });
+    else this.socket.end(() => { this.#deadline = Date.now() + LINGER_MS; });
   }
 
   /**
@@ -342,7 +367,7 @@ export class ClientConnection implements RequestHandler {
    * last answer has still to leave (a slow reader), as long as a client may idle.
    */
   #linger(): void {
-    this.deadline = Date.now() + (this.socket.writableLength > 0 ? this.#port.keepAliveTimeoutMs : LINGER_MS);
+    this.#deadline = Date.now() + (this.socket.writableLength > 0 ? this.#port.sendTimeoutMs : LINGER_MS);
   }
 
   /**
@@ -360,7 +385,7 @@ export class ClientConnection implements RequestHandler {
       this.#inFlight = false;
       this.#finished();
       // What is still to leave is a cut answer: not worth the wait.
-      this.deadline = Date.now() + LINGER_MS;
+      this.#deadline = Date.now() + LINGER_MS;
     } else {
       this.#linger();
     }

@@ -15,6 +15,8 @@ export const DEFAULT_HEADER_TIMEOUT_MS = 60_000;
 export const CLIENT_KEEP_ALIVE_MS = 75_000;
 /** A whole request (head and body) must arrive within this (Node's own server's limit). */
 const REQUEST_TIMEOUT_MS = 300_000;
+/** A client may take none of what it is sent for this long (nginx's send_timeout). */
+export const SEND_TIMEOUT_MS = 60_000;
 const LONGEST_LOOK_MS = 1000;
 const SHORTEST_LOOK_MS = 10;
 
@@ -37,6 +39,7 @@ export class ClientConnections implements ClientPort {
   readonly #lookEveryMs: number | undefined;
   readonly requestTimeoutMs: number;
   keepAliveTimeoutMs = CLIENT_KEEP_ALIVE_MS;
+  sendTimeoutMs = SEND_TIMEOUT_MS;
   closing = false;
   /** The port the clients reached (X-Forwarded-Port): every connection of a port has it, so it is asked once (a getsockname). */
   #localPort: number | undefined;
