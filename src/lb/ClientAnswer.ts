@@ -1,8 +1,9 @@
 // An answer as a client of http mode gets it: the status line and headers the mesh passes on, then the
 // framing this client can read: the task's Content-Length when it gave one, otherwise chunked (HTTP/1.1)
-// or the connection's close (HTTP/1.0); none at all for HEAD, 204 and 304. A small answer leaves in one
-// write: head, framing and body as one latin1 string (latin1 is one character per byte, so every byte
-// value passes unchanged), which costs less than the streams' cork and writev (bench/README.md).
+// or the connection's close (HTTP/1.0); none at all for HEAD, 204 and 304. What one read of the task
+// brings leaves in one write: head, framing and body pieces as one latin1 string (latin1 is one character
+// per byte, so every byte value passes unchanged), which costs less than the streams' cork and writev
+// (bench/README.md); a small answer is one write, chunked or not.
 import http from 'node:http';
 import type net from 'node:net';
 
@@ -24,9 +25,8 @@ export interface AnswerFraming {
 export class ClientAnswer {
   readonly #socket: net.Socket;
   #framing = Framing.None;
-  /** The head, held back to go with the first body bytes (or at `flush`). */
-  #head: string | undefined;
-  #lastChunkSent = false;
+  /** The head and the small pieces not yet written, one character per byte: they go at `flush` or `end`. */
+  #pending = '';
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -59,53 +59,43 @@ export class ClientAnswer {
     if (keepAliveSeconds === undefined) lines += 'connection: close\r\n\r\n';
     else if (keepAliveSeconds > 0) lines += `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSeconds}\r\n\r\n`;
     else lines += 'connection: keep-alive\r\n\r\n';
-    this.#head = lines;
-    this.#lastChunkSent = false;
+    this.#pending = lines;
     return keepAliveSeconds !== undefined;
   }
 
   /**
-   * A piece of the body, `last` when it ends it; false when the client cannot take more for now (wait for
-   * the socket's 'drain'). The piece may be a view of a buffer its reader reuses: what is kept is copied.
+   * A piece of the body. A small one waits for `flush` (the caller's read is over) or `end`; a large one
+   * is written at once, with what waited before it. The piece may be a view of a buffer its reader
+   * reuses: what is kept is copied.
    */
-  body(piece: Buffer, last: boolean): boolean {
-    if (this.#framing === Framing.None) return true;
+  body(piece: Buffer): void {
+    if (this.#framing === Framing.None) return;
     const chunked = this.#framing === Framing.Chunked;
-    const socket = this.#socket;
-    if (last && chunked) this.#lastChunkSent = true;
     if (piece.length <= ONE_STRING_BYTES) {
-      let text = this.#head ?? '';
-      this.#head = undefined;
       const bytes = piece.toString('latin1');
-      if (!chunked) text += bytes;
-      else text += `${piece.length.toString(16)}\r\n${bytes}\r\n${last ? LAST_CHUNK : ''}`;
-      return socket.write(text, 'latin1');
+      this.#pending += chunked ? `${piece.length.toString(16)}\r\n${bytes}\r\n` : bytes;
+      return;
     }
+    const socket = this.#socket;
     socket.cork();
+    if (chunked) this.#pending += `${piece.length.toString(16)}\r\n`;
     this.flush();
-    let flowing: boolean;
-    if (chunked) {
-      socket.write(`${piece.length.toString(16)}\r\n`);
-      socket.write(Buffer.from(piece));
-      flowing = socket.write(last ? `\r\n${LAST_CHUNK}` : '\r\n');
-    } else {
-      flowing = socket.write(Buffer.from(piece));
-    }
+    socket.write(Buffer.from(piece));
+    if (chunked) this.#pending = '\r\n';
     socket.uncork();
+  }
+
+  /** Writes what waits; false when the client cannot take more for now (wait for the socket's 'drain'). */
+  flush(): boolean {
+    if (this.#pending === '') return !this.#socket.writableNeedDrain;
+    const flowing = this.#socket.write(this.#pending, 'latin1');
+    this.#pending = '';
     return flowing;
   }
 
-  /** Writes a head still held back: the body may be a while coming. */
-  flush(): void {
-    if (this.#head === undefined) return;
-    this.#socket.write(this.#head, 'latin1');
-    this.#head = undefined;
-  }
-
-  /** The answer is complete: what is held back goes, and a chunked body's last chunk if it has not. */
-  end(): void {
-    if (this.#framing === Framing.Chunked && !this.#lastChunkSent) this.#socket.write(`${this.#head ?? ''}${LAST_CHUNK}`, 'latin1');
-    else this.flush();
-    this.#head = undefined;
+  /** The answer is complete: what waits goes, with a chunked body's last chunk. */
+  end(): boolean {
+    if (this.#framing === Framing.Chunked) this.#pending += LAST_CHUNK;
+    return this.flush();
   }
 }

@@ -218,9 +218,9 @@ export class ClientConnection implements RequestHandler {
     this.#answer = Answer.Writing;
   }
 
-  /** A piece of the answer's body (ClientAnswer.body); false when the client cannot take more for now (wait for its 'drain'). */
-  answerBody(piece: Buffer, last: boolean): boolean {
-    return this.#flowing(this.#answerWriter.body(piece, last));
+  /** A piece of the answer's body (ClientAnswer.body): small ones go at the next `flush`. */
+  answerBody(piece: Buffer): void {
+    this.#answerWriter.body(piece);
   }
 
   /**
@@ -241,15 +241,15 @@ export class ClientConnection implements RequestHandler {
     this.#sendDeadline = Infinity;
   };
 
-  /** Writes an answer's head still held back: the body may be a while coming. */
-  flush(): void {
-    this.#answerWriter.flush();
+  /** Writes what of the answer waits (the caller's read is over); false when the client cannot take more for now (wait for its 'drain'). */
+  flush(): boolean {
+    return this.#flowing(this.#answerWriter.flush());
   }
 
   /** The answer is complete. */
   answerEnd(): void {
     if (this.#answer !== Answer.Writing || this.#closed) return;
-    this.#answerWriter.end();
+    this.#flowing(this.#answerWriter.end());
     this.#answerDone();
   }
 
@@ -261,7 +261,7 @@ export class ClientConnection implements RequestHandler {
       ...(allow ? ['allow', allow] : []),
       'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)),
     ], this.#request?.method === 'HEAD');
-    this.answerBody(Buffer.from(body), true);
+    this.answerBody(Buffer.from(body));
     this.answerEnd();
   }
 

@@ -94,8 +94,8 @@ export class HttpExchange implements ConnectionUser, AnswerHandler, ClientExchan
       this.#fail(new Error(`its answer could not be read: ${(error as Error).message}`));
       return;
     }
-    // A head whose body is not in yet goes now: the body may be a while coming.
-    if (!this.#over) this.#exchange.client.flush();
+    // What this read brought goes to the client in one write (an answer it ended went already).
+    if (!this.#over && !this.#exchange.client.flush()) this.#holdTask();
   }
 
   closed(error: Error | undefined): void {
@@ -129,21 +129,22 @@ export class HttpExchange implements ConnectionUser, AnswerHandler, ClientExchan
     this.#exchange.client.answerHead(head.status, head.reason, answerHeaders(head), bodiless);
   }
 
-  /** A piece of the answer's body (ResponseReader). */
-  body(piece: Buffer, last: boolean): void {
-    const { client } = this.#exchange;
-    // The piece is in the task connections' shared read buffer: the client connection copies what it keeps.
-    if (!client.answerBody(piece, last) && !this.#connection.socket.isPaused()) {
-      // The client reads slower than the task sends: the task waits, and its silence is not timed meanwhile.
-      const { socket } = this.#connection;
-      socket.pause();
-      socket.setTimeout(0);
-      client.socket.once('drain', () => {
-        if (this.#over) return;
-        socket.setTimeout(this.#target.limits.responseTimeoutMs ?? 0);
-        socket.resume();
-      });
-    }
+  /** A piece of the answer's body (ResponseReader): in the task connections' shared read buffer, so the client connection copies what it keeps. */
+  body(piece: Buffer): void {
+    this.#exchange.client.answerBody(piece);
+  }
+
+  /** The client reads slower than the task sends: the task waits, and its silence is not timed meanwhile. */
+  #holdTask(): void {
+    const { socket } = this.#connection;
+    if (socket.isPaused()) return;
+    socket.pause();
+    socket.setTimeout(0);
+    this.#exchange.client.socket.once('drain', () => {
+      if (this.#over) return;
+      socket.setTimeout(this.#target.limits.responseTimeoutMs ?? 0);
+      socket.resume();
+    });
   }
 
   end(): void {
