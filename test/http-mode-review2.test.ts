@@ -5,7 +5,7 @@
 import net from 'node:net';
 import t from 'tap';
 import { waitFor } from './support/cluster.js';
-import { httpFixtures } from './support/httpFront.js';
+import { dechunked, httpFixtures } from './support/httpFront.js';
 
 const FRONT = '127.193.200.1';
 
@@ -16,18 +16,6 @@ async function writeApart(socket: net.Socket, parts: (string | Buffer)[]): Promi
   for (const part of parts) {
     await new Promise<void>((resolve) => socket.write(part, () => resolve()));
     await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
-
-/** A chunked body's data. */
-function dechunked(body: string): string {
-  let data = '';
-  for (let at = 0; ;) {
-    const lineEnd = body.indexOf('\r\n', at);
-    const size = parseInt(body.slice(at, lineEnd), 16);
-    if (!size) return data;
-    data += body.slice(lineEnd + 2, lineEnd + 2 + size);
-    at = lineEnd + 4 + size;
   }
 }
 

@@ -4,7 +4,7 @@
 // Addresses: 127.182.0.0/16 (the front on 127.182.0.1, tasks from 127.182.0.10).
 import t from 'tap';
 import { waitFor } from './support/cluster.js';
-import { httpFixtures, rawClient as rawClientWith } from './support/httpFront.js';
+import { dechunked, httpFixtures, rawClient as rawClientWith } from './support/httpFront.js';
 
 const FRONT = '127.182.0.1';
 
@@ -181,18 +181,6 @@ t.test('a port closed while a kept-alive answer is still on its way to a slow cl
   t.ok(text.endsWith('0\r\n\r\n'), 'the last chunk');
   t.equal(dechunked(text.slice(text.indexOf('\r\n\r\n') + 4)).length, sent, 'every byte of the body');
 });
-
-/** A chunked body's data. */
-function dechunked(body: string): string {
-  let data = '';
-  for (let at = 0; ;) {
-    const lineEnd = body.indexOf('\r\n', at);
-    const size = parseInt(body.slice(at, lineEnd), 16);
-    if (!size) return data;
-    data += body.slice(lineEnd + 2, lineEnd + 2 + size);
-    at = lineEnd + 4 + size;
-  }
-}
 
 t.test('a client that takes none of its answer is let go after the send timeout, and the task\'s request with it', async (t) => {
   let taskClosed = false;

@@ -2,35 +2,14 @@
 // became plain objects again (8d472ad) and a client that takes none of its answer got a send timeout
 // (6360dd2): slow clients, early answers and header names, on real sockets.
 // Addresses: 127.184.0.0/16 (the front on 127.184.0.1, tasks from 127.184.0.10).
-import net from 'node:net';
+import type net from 'node:net';
 import t from 'tap';
-import type { Test } from 'tap';
-import { HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
-import type { HttpTarget } from '../src/lb/index.js';
-import type { ClientTimeouts } from '../src/lb/ClientConnections.js';
 import { waitFor } from './support/cluster.js';
-import { httpFixtures, listen, rawClient as rawClientWith } from './support/httpFront.js';
+import { httpFixtures, rawClient as rawClientWith } from './support/httpFront.js';
 
 const FRONT = '127.184.0.1';
 
 const { front, rawTask, settled } = httpFixtures(FRONT);
-
-/** As httpFixtures' front, with the port's own timeouts (a whole request's limit) given. */
-async function timedFront(t: Test, host: string, port: number, limits: HttpTarget['limits'], timeouts: ClientTimeouts) {
-  const pool = new Pool();
-  pool.set([{ id: 'task', host, port, state: 'up', label: 'task-1' }]);
-  const target: HttpTarget = { pool, balancer: new RoundRobin(), serviceName: 'web', limits: { connectTimeoutMs: 1000, ...limits }, events: {} };
-  const forwarder = new HttpForwarder({ localAddress: FRONT });
-  t.teardown(() => forwarder.close());
-  const server = forwarder.server(() => target, timeouts);
-  t.teardown(() => { server.close(); });
-  const clients: net.Socket[] = [];
-  const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
-    clients.push(socket);
-    server.accept(socket);
-  });
-  return { port: await listen(t, listener, FRONT), clients, backend: () => pool.backends[0]! };
-}
 
 t.test('a client whose answer backed up while it was still sending its body is let go once it stops reading, not held for ever', async (t) => {
   let taskClosed = false;
@@ -94,7 +73,7 @@ t.test('a body that stops coming is still timed when the drain of an earlier ans
     if (n === 1) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
     else socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n');
   });
-  const mesh = await timedFront(t, '127.184.0.12', task.port, { headerTimeoutMs: 200 }, { requestTimeout: 400, connectionsCheckingInterval: 50 });
+  const mesh = await front(t, '127.184.0.12', task.port, { headerTimeoutMs: 200 }, { requestTimeout: 400, connectionsCheckingInterval: 50 });
   const client = rawClientWith(t, mesh.port, { host: FRONT, allowHalfOpen: true });
   client.socket.pause(); // reads nothing for now
   client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { Test } from 'tap';
 import { HttpForwarder, Pool, RoundRobin } from '../../src/lb/index.js';
 import type { Backend, ClientConnections, HttpTarget } from '../../src/lb/index.js';
+import type { ClientTimeouts } from '../../src/lb/ClientConnections.js';
 import { waitFor } from './cluster.js';
 import { deadline } from './dns.js';
 
@@ -59,8 +60,8 @@ export function rawClient(t: Test, port: number, options: { host: string; allowH
 
 /** The fixtures for a front on `FRONT`: its forwarder, raw tasks, and raw clients to it. */
 export function httpFixtures(FRONT: string) {
-  /** A front for one task at `host:port`; `log` holds what the forwarder reported. */
-  async function front(t: Test, host: string, port: number, limits: HttpTarget['limits'] = {}): Promise<Front> {
+  /** A front for one task at `host:port`; `log` holds what the forwarder reported; `timeouts` are the port's own. */
+  async function front(t: Test, host: string, port: number, limits: HttpTarget['limits'] = {}, timeouts: ClientTimeouts = {}): Promise<Front> {
     const pool = new Pool();
     pool.set([{ id: 'task', host, port, state: 'up', label: 'task-1' }]);
     const log: string[] = [];
@@ -74,7 +75,7 @@ export function httpFixtures(FRONT: string) {
     };
     const forwarder = new HttpForwarder({ localAddress: FRONT });
     t.teardown(() => forwarder.close());
-    const server = forwarder.server(() => target);
+    const server = forwarder.server(() => target, timeouts);
     t.teardown(() => { server.close(); });
     const clients: net.Socket[] = [];
     const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -114,4 +115,16 @@ export function httpFixtures(FRONT: string) {
   /** Waits until nothing is left counted in flight at the front's one task. */
   const settled = (front: Front): Promise<unknown> => waitFor('no request left in flight', () => front.backend().active === 0, 3000);
   return { front, rawTask, rawClient: (t: Test, port: number) => rawClient(t, port, { host: FRONT }), settled };
+}
+
+/** A chunked body's data. */
+export function dechunked(body: string): string {
+  let data = '';
+  for (let at = 0; ;) {
+    const lineEnd = body.indexOf('\r\n', at);
+    const size = parseInt(body.slice(at, lineEnd), 16);
+    if (!size) return data;
+    data += body.slice(lineEnd + 2, lineEnd + 2 + size);
+    at = lineEnd + 4 + size;
+  }
 }
