@@ -1,8 +1,8 @@
 // One client connection in http mode: its requests read one at a time (RequestReader), each handed to the
-// forwarder, and each answer written back framed for this client (ClientAnswer). The connection is kept alive between
-// requests when the client allows it, and closed after a refusal, an ignored upgrade, or once its port
-// closes. Its timeouts (a slow head, a slow body, an idle keep-alive) are deadlines its port looks at
-// (ClientConnections), so a request costs no timer.
+// forwarder, and each answer written back framed for this client (ClientAnswer). The connection is kept
+// alive between requests when the client allows it, and closed after a refusal, an ignored upgrade, or
+// once its port closes. Its timeouts (a slow head, a slow body, an idle keep-alive, a client that takes
+// nothing it is sent) are deadlines its port looks at (ClientConnections), so a request costs no timer.
 import type net from 'node:net';
 import { ClientAnswer } from './ClientAnswer.js';
 import type { ClientRequest } from './clientRequest.js';
@@ -363,8 +363,8 @@ export class ClientConnection implements RequestHandler {
   }
 
   /**
-   * The connection is let go once its client closes too, or at this deadline: a short one, or while the
-   * last answer has still to leave (a slow reader), as long as a client may idle.
+   * The connection is let go once its client closes too, or at this deadline: a short one, or the send
+   * timeout while the last answer has still to leave (a slow reader).
    */
   #linger(): void {
     this.#deadline = Date.now() + (this.socket.writableLength > 0 ? this.#port.sendTimeoutMs : LINGER_MS);

@@ -1,8 +1,8 @@
 // The client connections of one http-mode port, and their clock: each connection keeps a deadline for
-// its current phase (a head, a body, an idle keep-alive), and one timer looks at them all, as Node's own
-// server does (connectionsCheckingInterval), so no request sets or clears a timer of its own. The look
-// comes every quarter of the header timeout, at most once a second: a 10 s limit is kept within 1 s,
-// and the short limits tests use within a quarter of theirs.
+// its current phase (a head, a body, an idle keep-alive, an answer its client stopped taking), and one
+// timer looks at them all, as Node's own server does (connectionsCheckingInterval), so no request sets or
+// clears a timer of its own. The look comes every quarter of the header timeout, at most once a second:
+// a 10 s limit is kept within 1 s, and the short limits tests use within a quarter of theirs.
 import type net from 'node:net';
 import { ClientConnection } from './ClientConnection.js';
 import type { ClientPort } from './ClientConnection.js';
