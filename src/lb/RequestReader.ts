@@ -127,7 +127,8 @@ export class RequestReader {
       this.#pending.push(chunk);
       this.#pendingLength += chunk.length;
       this.#tail = Buffer.from(window.subarray(Math.max(0, window.length - 3)));
-      if (!this.#lineSeen) this.#lookAtRequestLine();
+      // Only a read with a LF can end the request line: a head sent a byte at a time is not joined per byte.
+      if (!this.#lineSeen && chunk.includes(LF)) this.#lookAtRequestLine();
       return undefined;
     }
     const end = this.#pendingLength - back + found;
