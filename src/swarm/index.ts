@@ -33,3 +33,5 @@ export type { SwarmDataDirOptions } from './SwarmDataDir.js';
 export type { SwarmJournal, JournalLimits } from './SwarmJournal.js';
 export { SecretKind, MAX_DATA_BYTES, referencesOf, withoutData } from './SecretKind.js';
 export type { DataReference, SecretKindName } from './SecretKind.js';
+export { EtcdKeyspace } from './EtcdKeyspace.js';
+export type { EtcdKeyspaceOptions, Fence, KeyspaceEntry, KeyspaceEvent, KeyspaceSnapshot, KeyspaceWrite } from './EtcdKeyspace.js';
