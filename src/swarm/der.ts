@@ -35,6 +35,7 @@ export const der = {
     return tlv(0x06, Buffer.from([first * 40 + second, ...rest.flatMap(base128)]));
   },
   printableString: (text: string): Buffer => tlv(0x13, Buffer.from(text, 'ascii')),
+  utf8String: (text: string): Buffer => tlv(0x0c, Buffer.from(text, 'utf8')),
   /** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. */
   time(date: Date): Buffer {
     const year = date.getUTCFullYear();
@@ -46,4 +47,6 @@ export const der = {
   },
   /** A context-specific, constructed, explicit tag: [n] { content }. */
   explicit: (n: number, content: Buffer): Buffer => tlv(0xa0 | n, content),
+  /** A context-specific, primitive, implicit tag: [n] IMPLICIT bytes (a dNSName, a key identifier). */
+  implicit: (n: number, bytes: Buffer): Buffer => tlv(0x80 | n, bytes),
 };

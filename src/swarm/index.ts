@@ -26,7 +26,7 @@ export type { Algorithm, LbSettings } from './lbSettings.js';
 export { INGRESS_NETWORK_NAME, isUpToDate } from './TaskLifecycle.js';
 export { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 export type { SwarmState } from './SwarmState.js';
-export type { RootCAPems } from './RootCA.js';
+export type { NodeCertificateRequest, NodeCertificateRole, RootCAPems } from './RootCA.js';
 export { SwarmDataDir } from './SwarmDataDir.js';
 export type { SwarmBackend, SwarmPersistence, SwarmSource } from './SwarmBackend.js';
 export type { SwarmDataDirOptions } from './SwarmDataDir.js';
