@@ -18,9 +18,10 @@ const skip = missingTool('docker', 'docker.io');
 const TIME = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}(?:Z|[+-]\\d\\d:\\d\\d)';
 const CONVERGED = /^[0-9a-z]{25}\n[^]*verify: Service [0-9a-z]{25} converged\n$/;
 
-async function swarm(t: Test): Promise<{ seed: SeedFlow; n1: string; manager: string }> {
+async function swarm(t: Test): Promise<{ seed: SeedFlow; n1: string; manager: string; engines: string[] }> {
   const cluster = await testCluster(t, BLOCK);
-  return { seed: seedFlow(cluster.nodes.map((n) => n.address)), n1: cluster.nodes[0]!.address, manager: cluster.nodes[0]!.apiUrl };
+  const engines = cluster.nodes.map((n) => n.apiUrl);
+  return { seed: seedFlow(cluster.nodes.map((n) => n.address)), n1: cluster.nodes[0]!.address, manager: engines[0]!, engines };
 }
 
 /** A file of the test's own holding `text`, removed when the test ends. */
@@ -162,13 +163,21 @@ t.test('seed 001: network create --subnet 159.0.0.0/24 -d overlay and -d bridge,
 });
 
 t.test('seed 001: --mount type=volume and type=bind, applied for exec tasks', { skip: skip || (!isRoot && 'mounts need root') }, async (t) => {
-  const { seed, n1, manager } = await swarm(t);
+  const { seed, n1, engines } = await swarm(t);
   seed.vars.hostDir = path.dirname(tempFile(t, 'hello', 'from the host\n'));
   chmodSync(seed.vars.hostDir, 0o755); // the task runs as nobody (a container as root): mkdtemp's 0700 would keep it out
   const [vol, bind] = await Promise.all([seed.run('001-40'), seed.run('001-41')]);
   t.match(vol, { code: 0, stdout: CONVERGED }, vol.stderr);
   t.match(bind, { code: 0, stdout: CONVERGED }, bind.stderr);
-  const { body: volume } = await api(manager, 'GET', '/volumes/seedvol');
+  // A volume is its node's, as in Docker: the one whose engine ran the task (the two services are made
+  // at once, so which node that is varies).
+  const volume = await waitFor('the volume on the node of its task', async () => {
+    for (const engine of engines) {
+      const { status, body } = await api(engine, 'GET', '/volumes/seedvol');
+      if (status === 200) return body;
+    }
+    return undefined;
+  });
   t.match(volume, { Name: 'seedvol', Driver: 'local', Mountpoint: /^\// }, 'the named volume was made on use');
   t.equal(await waitFor('the task to write into the volume', () => {
     try { return readFileSync(path.join(volume.Mountpoint, 'by-task'), 'utf8'); } catch { return undefined; }
