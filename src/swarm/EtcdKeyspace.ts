@@ -1,6 +1,6 @@
 // The swarm's keys under one prefix in etcd, and the only place routemesh talks to etcd: a consistent
 // list, a watch that delivers every change once and in order however the connection breaks or history is
-// compacted, and writes fenced by leadership. What the keys mean is the Store's business, not this file's.
+// compacted, writes fenced by leadership, and the leases and create-if-absent that leadership is won with. What the keys mean is the Store's business, not this file's.
 import type { Etcd3, IDuplexStream, IKeyValue, IRequestOp, IWatchRequest, IWatchResponse } from 'etcd3';
 
 /** A key under the prefix (the prefix removed) and its value, as etcd holds it. */
@@ -29,6 +29,22 @@ export type KeyspaceWrite = { type: 'put'; key: string; value: string } | { type
 export interface Fence {
   key: string;
   createRevision: number;
+}
+
+/** An etcd lease's id (a 64-bit number, as etcd3 hands it over). */
+export type LeaseId = string;
+
+/** What `createIfAbsent` found: the key as it now is, and whether this call created it. */
+export interface CreateOutcome {
+  created: boolean;
+  holder: KeyspaceEntry & { lease: LeaseId };
+  /** The store's revision the outcome was read at: a watch from the next one misses nothing. */
+  revision: number;
+}
+
+/** Stops a watch. */
+export interface KeyspaceWatchHandle {
+  close(): void;
 }
 
 export interface EtcdKeyspaceOptions {
@@ -80,15 +96,71 @@ export class EtcdKeyspace {
    * until `close()`. When the history it needs was compacted away, it hands `handler` a 'reset' with the
    * whole keyspace instead, and goes on after it. `handler` is called synchronously and must not throw.
    */
-  watch(fromRevision: number, handler: (event: KeyspaceEvent) => void): void {
-    if (this.#closed) throw new Error('the etcd keyspace is closed');
-    const watch = new KeyspaceWatch({
-      openStream: (startRevision) => this.#openStream(startRevision),
+  watch(fromRevision: number, handler: (event: KeyspaceEvent) => void): KeyspaceWatchHandle {
+    return this.#watch({
+      openStream: (startRevision) => this.#openStream(startRevision, this.#prefix, prefixEnd(this.#prefix)),
       event: (type, kv) => this.#event(type, kv),
       list: () => this.list(),
     }, fromRevision, handler);
-    this.#watches.add(watch);
-    watch.open();
+  }
+
+  /** As `watch`, for the one key `name`: a 'reset' holds that key alone, or nothing when it is absent. */
+  watchKey(name: string, fromRevision: number, handler: (event: KeyspaceEvent) => void): KeyspaceWatchHandle {
+    return this.#watch({
+      openStream: (startRevision) => this.#openStream(startRevision, this.#key(name)),
+      event: (type, kv) => this.#event(type, kv),
+      list: () => this.#get(name),
+    }, fromRevision, handler);
+  }
+
+  /** Creates `name` bound to `lease` if it is absent, in one transaction; otherwise reads who holds it. */
+  async createIfAbsent(name: string, value: string, lease: LeaseId): Promise<CreateOutcome> {
+    const client = await this.#connect();
+    const key = this.#key(name);
+    const answer = await client.kv.txn({
+      compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+      success: [{ request_put: { key, value: Buffer.from(value), lease } }, { request_range: { key } }],
+      failure: [{ request_range: { key } }],
+    });
+    const kv = answer.responses[answer.responses.length - 1]!.response_range.kvs[0]!;
+    return { created: answer.succeeded, holder: { ...this.#entry(kv), lease: String(kv.lease) }, revision: Number(answer.header.revision) };
+  }
+
+  /** A new lease of `ttlSeconds`, which ends unless `keepLeaseAlive` renews it in time. */
+  async grantLease(ttlSeconds: number): Promise<LeaseId> {
+    const client = await this.#connect();
+    return (await client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 })).ID;
+  }
+
+  /**
+   * Renews `lease` once; resolves with the seconds it now has (0 when it had already ended), or rejects
+   * when etcd does not answer within `timeoutMs` (a keep-alive is a stream, which gets no call deadline).
+   */
+  async keepLeaseAlive(lease: LeaseId, timeoutMs: number): Promise<number> {
+    const client = await this.#connect();
+    const opening = client.leaseClient.leaseKeepAlive();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`etcd did not renew lease ${lease} within ${timeoutMs} ms`)), timeoutMs);
+        opening.then((stream) => {
+          stream.on('data', (answer) => resolve(Number(answer.TTL)));
+          stream.on('error', reject);
+          stream.on('end', () => reject(new Error('the keep-alive stream ended')));
+          stream.write({ ID: lease });
+        }, reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      // Canceling makes gRPC emit an error, which the listener above takes (and a settled promise ignores).
+      void opening.then((stream) => stream.cancel(), () => undefined);
+    }
+  }
+
+  /** Ends `lease` now, deleting the keys bound to it. */
+  async revokeLease(lease: LeaseId): Promise<void> {
+    const client = await this.#connect();
+    await client.leaseClient.leaseRevoke({ ID: lease });
   }
 
   /**
@@ -114,10 +186,24 @@ export class EtcdKeyspace {
     if (this.#client) (await this.#client).close();
   }
 
-  async #openStream(startRevision: number): Promise<WatchStream> {
+  #watch(source: WatchSource, fromRevision: number, handler: (event: KeyspaceEvent) => void): KeyspaceWatchHandle {
+    if (this.#closed) throw new Error('the etcd keyspace is closed');
+    const watch = new KeyspaceWatch(source, fromRevision, handler);
+    this.#watches.add(watch);
+    watch.open();
+    return { close: () => { watch.close(); this.#watches.delete(watch); } };
+  }
+
+  async #get(name: string): Promise<KeyspaceSnapshot> {
+    const client = await this.#connect();
+    const answer = await client.kv.range({ key: this.#key(name) });
+    return { revision: Number(answer.header.revision), entries: answer.kvs.map((kv) => this.#entry(kv)) };
+  }
+
+  async #openStream(startRevision: number, key: Buffer, rangeEnd?: Buffer): Promise<WatchStream> {
     const client = await this.#connect();
     const stream = await client.watchClient.watch();
-    stream.write({ create_request: { key: this.#prefix, range_end: prefixEnd(this.#prefix), start_revision: startRevision } });
+    stream.write({ create_request: { key, ...(rangeEnd ? { range_end: rangeEnd } : {}), start_revision: startRevision } });
     return stream;
   }
 

@@ -34,4 +34,6 @@ export type { SwarmJournal, JournalLimits } from './SwarmJournal.js';
 export { SecretKind, MAX_DATA_BYTES, referencesOf, withoutData } from './SecretKind.js';
 export type { DataReference, SecretKindName } from './SecretKind.js';
 export { EtcdKeyspace } from './EtcdKeyspace.js';
-export type { EtcdKeyspaceOptions, Fence, KeyspaceEntry, KeyspaceEvent, KeyspaceSnapshot, KeyspaceWrite } from './EtcdKeyspace.js';
+export type { CreateOutcome, EtcdKeyspaceOptions, Fence, KeyspaceEntry, KeyspaceEvent, KeyspaceSnapshot, KeyspaceWatchHandle, KeyspaceWrite, LeaseId } from './EtcdKeyspace.js';
+export { EtcdLeadership } from './EtcdLeadership.js';
+export type { Candidate, EtcdLeadershipOptions, LeadershipView } from './EtcdLeadership.js';
