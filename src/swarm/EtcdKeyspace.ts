@@ -75,6 +75,11 @@ export class EtcdKeyspace {
     this.#prefix = Buffer.from(options.prefix);
   }
 
+  /** Where the swarm's keys live (for messages that tell an operator where to look). */
+  get prefix(): string {
+    return this.#options.prefix;
+  }
+
   /** Every key under the prefix, all read at the same revision (a paged read pins the first page's). */
   async list(): Promise<KeyspaceSnapshot> {
     const client = await this.#connect();

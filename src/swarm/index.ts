@@ -37,3 +37,5 @@ export { EtcdKeyspace } from './EtcdKeyspace.js';
 export type { CreateOutcome, EtcdKeyspaceOptions, Fence, KeyspaceEntry, KeyspaceEvent, KeyspaceSnapshot, KeyspaceWatchHandle, KeyspaceWrite, LeaseId } from './EtcdKeyspace.js';
 export { EtcdLeadership } from './EtcdLeadership.js';
 export type { Candidate, EtcdLeadershipOptions, LeadershipView } from './EtcdLeadership.js';
+export { EtcdSwarmBackend } from './EtcdSwarmBackend.js';
+export type { EtcdSwarmBackendOptions } from './EtcdSwarmBackend.js';

@@ -1,0 +1,231 @@
+// A swarm kept in etcd (the counterpart of SwarmDataDir), through an EtcdKeyspace. One key per record, so a
+// change writes only what changed. Under the keyspace's prefix:
+//   state                  {"format":1,"index":N}: SwarmState's format and the store's index, written with every change
+//   swarm                  SwarmState.swarm (IDs, spec, CA with its key, token secrets)
+//   <kind>/<ID>            one store object, as the Store holds it: node/, service/, task/, network/, secret/, config/
+// Any other key under the prefix (the leader key) is not this backend's: it neither reads nor deletes it.
+// Writes are fenced when a fence is given: a deposed leader's are refused, said through `onRefused`.
+import type { EtcdKeyspace, Fence, KeyspaceWrite } from './EtcdKeyspace.js';
+import type { SwarmBackend, SwarmPersistence, SwarmSource } from './SwarmBackend.js';
+import type { StoreChange, StoreKind } from './Store.js';
+import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
+import type { SwarmState } from './SwarmState.js';
+
+export interface EtcdSwarmBackendOptions {
+  /**
+   * What each write is fenced with (EtcdLeadership's `fence`). When given, a write is made only while it
+   * returns a fence that etcd still holds; otherwise it is refused.
+   */
+  fence?: () => Fence | undefined;
+  /** Called with the keys of writes that were refused (this manager no longer leads); they are dropped. */
+  onRefused?: (keys: string[]) => void;
+  /** Where a failed write is said (stderr). */
+  log?: (line: string) => void;
+}
+
+const STATE_KEY = 'state';
+const SWARM_KEY = 'swarm';
+const KINDS: readonly StoreKind[] = ['node', 'service', 'task', 'network', 'secret', 'config'];
+// etcd refuses a transaction of more operations than its --max-txn-ops, 128 by default.
+const MAX_TXN_OPS = 128;
+
+type StateLists = Pick<SwarmState, 'nodes' | 'services' | 'tasks' | 'networks' | 'secrets' | 'configs'>;
+const listOf = (kind: StoreKind) => `${kind}s` as keyof StateLists;
+
+function isRecordKey(key: string): boolean {
+  if (key === STATE_KEY || key === SWARM_KEY) return true;
+  const slash = key.indexOf('/');
+  return slash > 0 && slash < key.length - 1 && KINDS.includes(key.slice(0, slash) as StoreKind);
+}
+
+export class EtcdSwarmBackend implements SwarmBackend {
+  readonly #keys: EtcdKeyspace;
+  readonly #options: EtcdSwarmBackendOptions;
+  readonly #log: (line: string) => void;
+
+  constructor(keys: EtcdKeyspace, options: EtcdSwarmBackendOptions = {}) {
+    this.#keys = keys;
+    this.#options = options;
+    this.#log = options.log ?? ((line) => console.error(line));
+  }
+
+  /** The swarm kept in etcd, or undefined when none is; throws an Error saying what to do if a record is damaged. */
+  async load(): Promise<SwarmState | undefined> {
+    const records = (await this.#keys.list()).entries.filter((entry) => isRecordKey(entry.key));
+    if (!records.length) return undefined;
+    const lists: Required<StateLists> = { nodes: [], services: [], tasks: [], networks: [], secrets: [], configs: [] };
+    let header: { format?: unknown; index?: unknown } | undefined;
+    let swarm: SwarmState['swarm'] | undefined;
+    for (const { key, value } of records) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        throw this.#damaged(key, 'it is not JSON');
+      }
+      if (key === STATE_KEY) header = parsed as typeof header;
+      else if (key === SWARM_KEY) swarm = parsed as SwarmState['swarm'];
+      else {
+        const [kind, id] = [key.slice(0, key.indexOf('/')) as StoreKind, key.slice(key.indexOf('/') + 1)];
+        if ((parsed as { ID?: unknown } | null)?.ID !== id) throw this.#damaged(key, `it is not an object with the ID ${id}`);
+        (lists[listOf(kind)] as unknown[]).push(parsed);
+      }
+    }
+    if (!header || !swarm) {
+      throw this.#damaged(header ? SWARM_KEY : STATE_KEY, `it is missing, while ${records.length} other records of the swarm are there`);
+    }
+    try {
+      return checkSwarmState({ format: header.format, swarm, index: header.index, ...lists });
+    } catch (error) {
+      throw this.#damaged(`${STATE_KEY} or ${SWARM_KEY}`, (error as Error).message);
+    }
+  }
+
+  /** Writes the whole swarm (replacing what etcd held), then every change of `source` from then on. */
+  async persist(source: SwarmSource): Promise<SwarmPersistence> {
+    // Subscribed before the state is exported, so no change falls between the two (a change in both is harmless).
+    const follower = new EtcdSwarmFollower(source, (writes) => this.#write(writes), this.#log);
+    try {
+      await this.#writeWhole(source.exportState());
+    } catch (error) {
+      await follower.close();
+      throw error;
+    }
+    follower.start();
+    return follower;
+  }
+
+  /** Deletes every record of the swarm (fenced like any write); throws when etcd refused it. */
+  async remove(): Promise<void> {
+    const records = (await this.#keys.list()).entries.filter((entry) => isRecordKey(entry.key));
+    const applied = await this.#write(records.map(({ key }) => ({ type: 'delete', key })));
+    if (!applied) throw new Error('etcd refused to remove the swarm: this manager no longer leads it');
+  }
+
+  async #writeWhole(state: SwarmState): Promise<void> {
+    const puts: KeyspaceWrite[] = [{ type: 'put', key: SWARM_KEY, value: JSON.stringify(state.swarm) }];
+    for (const kind of KINDS) {
+      for (const object of state[listOf(kind)] ?? []) puts.push({ type: 'put', key: `${kind}/${object.ID}`, value: JSON.stringify(object) });
+    }
+    const kept = new Set(puts.map((write) => write.key));
+    const stale = (await this.#keys.list()).entries
+      .filter((entry) => isRecordKey(entry.key) && entry.key !== STATE_KEY && !kept.has(entry.key))
+      .map(({ key }): KeyspaceWrite => ({ type: 'delete', key }));
+    // The header last: a first write cut off before it is refused at load (header missing), not half-loaded.
+    // A replacing write cut off midway is not caught: old and new records stay side by side under the old
+    // header (a swarm of more than 128 records cannot be replaced in one transaction).
+    await this.#write([...puts, ...stale, stateWrite(state.index)]);
+  }
+
+  /**
+   * Writes `writes` in transactions of at most etcd's limit, each fenced; at the first refused one, the
+   * rest are not tried and all their keys go to `onRefused`. Resolves with whether every write was made.
+   */
+  async #write(writes: KeyspaceWrite[]): Promise<boolean> {
+    for (let at = 0; at < writes.length; at += MAX_TXN_OPS) {
+      const fence = this.#options.fence?.();
+      const applied = this.#options.fence && !fence ? false : (await this.#keys.writeIf(fence, writes.slice(at, at + MAX_TXN_OPS))).applied;
+      if (!applied) {
+        this.#options.onRefused?.(writes.slice(at).map((write) => write.key));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  #damaged(key: string, what: string): Error {
+    return new Error(`the swarm's record ${key} in etcd (under the prefix ${this.#keys.prefix}) is damaged: ${what}. routemesh will ` +
+      'not start a half-restored swarm: restore etcd from a copy (etcdctl snapshot restore), or start over (loses the swarm) ' +
+      `by deleting every key under ${this.#keys.prefix}`);
+  }
+}
+
+const stateWrite = (index: number): KeyspaceWrite =>
+  ({ type: 'put', key: STATE_KEY, value: JSON.stringify({ format: SWARM_STATE_FORMAT, index }) });
+
+/**
+ * Writes every change of a source to etcd as it happens: the changes of one turn of the event loop in one
+ * write (changes that come while one is in flight go in the next), each record as it is then, or its deletion.
+ */
+class EtcdSwarmFollower implements SwarmPersistence {
+  readonly #source: SwarmSource;
+  readonly #write: (writes: KeyspaceWrite[]) => Promise<boolean>;
+  readonly #log: (line: string) => void;
+  /** Keys changed since the last write; unset until `start`, changes meanwhile wait. */
+  #dirty = new Set<string>();
+  #started = false;
+  #scheduled = false;
+  #writing: Promise<void> | undefined;
+  #failed: Error | undefined;
+  readonly #stop: () => void;
+
+  constructor(source: SwarmSource, write: (writes: KeyspaceWrite[]) => Promise<boolean>, log: (line: string) => void) {
+    this.#source = source;
+    this.#write = write;
+    this.#log = log;
+    const onChange = (change: StoreChange) => this.#changed(`${change.kind}/${change.id}`);
+    source.store.on('change', onChange);
+    const stopSwarm = source.onSwarmChanged(() => this.#changed(SWARM_KEY));
+    this.#stop = () => {
+      source.store.off('change', onChange);
+      stopSwarm();
+    };
+  }
+
+  start(): void {
+    this.#started = true;
+    this.#schedule();
+  }
+
+  /** Resolves once every change so far is in etcd (or was refused); rejects if a write failed. */
+  async flush(): Promise<void> {
+    while (this.#started && (this.#writing || (this.#dirty.size && !this.#failed))) {
+      await (this.#writing ?? this.#writeNext());
+    }
+    if (this.#failed) throw this.#failed;
+  }
+
+  async close(): Promise<void> {
+    this.#stop();
+    await this.flush();
+  }
+
+  #changed(key: string): void {
+    this.#dirty.add(key);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (!this.#started || this.#scheduled || this.#writing || this.#failed || !this.#dirty.size) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#writing && this.#dirty.size) void this.#writeNext();
+    });
+  }
+
+  #writeNext(): Promise<void> {
+    const writes = [...this.#dirty].map((key) => this.#record(key));
+    this.#dirty.clear();
+    writes.push(stateWrite(this.#source.store.index));
+    const writing = this.#write(writes).then(() => undefined, (error: unknown) => {
+      // A change missing from etcd would load as a half-state: nothing more is written.
+      this.#failed = error as Error;
+      this.#stop();
+      this.#log(`swarm data: writing to etcd failed, and changes from now on will be lost at a restart ` +
+        `(${(error as Error).message}): see that etcd answers, then restart routemesh`);
+    }).finally(() => {
+      this.#writing = undefined;
+      this.#schedule();
+    });
+    this.#writing = writing;
+    return writing;
+  }
+
+  #record(key: string): KeyspaceWrite {
+    if (key === SWARM_KEY) return { type: 'put', key, value: JSON.stringify(this.#source.exportSwarm()) };
+    const slash = key.indexOf('/');
+    const object = this.#source.store.object(key.slice(0, slash) as StoreKind, key.slice(slash + 1));
+    return object ? { type: 'put', key, value: JSON.stringify(object) } : { type: 'delete', key };
+  }
+}
