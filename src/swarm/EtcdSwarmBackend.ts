@@ -7,7 +7,8 @@
 // Writes are fenced when a fence is given: a deposed leader's are refused, said through `onRefused`.
 import type { EtcdKeyspace, Fence, KeyspaceWrite } from './EtcdKeyspace.js';
 import type { SwarmBackend, SwarmPersistence, SwarmSource } from './SwarmBackend.js';
-import type { StoreChange, StoreKind } from './Store.js';
+import { ChangeGroups, SWARM_RECORD, recordOf } from './ChangeGroups.js';
+import type { StoreKind } from './Store.js';
 import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
 
@@ -24,7 +25,6 @@ export interface EtcdSwarmBackendOptions {
 }
 
 const STATE_KEY = 'state';
-const SWARM_KEY = 'swarm';
 const KINDS: readonly StoreKind[] = ['node', 'service', 'task', 'network', 'secret', 'config'];
 // etcd refuses a transaction of more operations than its --max-txn-ops, 128 by default.
 const MAX_TXN_OPS = 128;
@@ -33,7 +33,7 @@ type StateLists = Pick<SwarmState, 'nodes' | 'services' | 'tasks' | 'networks' |
 const listOf = (kind: StoreKind) => `${kind}s` as keyof StateLists;
 
 function isRecordKey(key: string): boolean {
-  if (key === STATE_KEY || key === SWARM_KEY) return true;
+  if (key === STATE_KEY || key === SWARM_RECORD) return true;
   const slash = key.indexOf('/');
   return slash > 0 && slash < key.length - 1 && KINDS.includes(key.slice(0, slash) as StoreKind);
 }
@@ -64,27 +64,29 @@ export class EtcdSwarmBackend implements SwarmBackend {
         throw this.#damaged(key, 'it is not JSON');
       }
       if (key === STATE_KEY) header = parsed as typeof header;
-      else if (key === SWARM_KEY) swarm = parsed as SwarmState['swarm'];
+      else if (key === SWARM_RECORD) swarm = parsed as SwarmState['swarm'];
       else {
-        const [kind, id] = [key.slice(0, key.indexOf('/')) as StoreKind, key.slice(key.indexOf('/') + 1)];
+        const { kind, id } = recordOf(key) as { kind: StoreKind; id: string };
         if ((parsed as { ID?: unknown } | null)?.ID !== id) throw this.#damaged(key, `it is not an object with the ID ${id}`);
         (lists[listOf(kind)] as unknown[]).push(parsed);
       }
     }
     if (!header || !swarm) {
-      throw this.#damaged(header ? SWARM_KEY : STATE_KEY, `it is missing, while ${records.length} other records of the swarm are there`);
+      throw this.#damaged(header ? SWARM_RECORD : STATE_KEY, `it is missing, while ${records.length} other records of the swarm are there`);
     }
     try {
       return checkSwarmState({ format: header.format, swarm, index: header.index, ...lists });
     } catch (error) {
-      throw this.#damaged(`${STATE_KEY} or ${SWARM_KEY}`, (error as Error).message);
+      throw this.#damaged(`${STATE_KEY} or ${SWARM_RECORD}`, (error as Error).message);
     }
   }
 
   /** Writes the whole swarm (replacing what etcd held), then every change of `source` from then on. */
   async persist(source: SwarmSource): Promise<SwarmPersistence> {
     // Subscribed before the state is exported, so no change falls between the two (a change in both is harmless).
-    const follower = new EtcdSwarmFollower(source, (writes) => this.#write(writes), this.#log);
+    const follower = new ChangeGroups(source, (keys) => this.#writeChanges(source, keys), (error) => this.#log(
+      `swarm data: writing to etcd failed, and changes from now on will be lost at a restart ` +
+      `(${error.message}): see that etcd answers, then restart routemesh`));
     try {
       await this.#writeWhole(source.exportState());
     } catch (error) {
@@ -103,7 +105,7 @@ export class EtcdSwarmBackend implements SwarmBackend {
   }
 
   async #writeWhole(state: SwarmState): Promise<void> {
-    const puts: KeyspaceWrite[] = [{ type: 'put', key: SWARM_KEY, value: JSON.stringify(state.swarm) }];
+    const puts: KeyspaceWrite[] = [{ type: 'put', key: SWARM_RECORD, value: JSON.stringify(state.swarm) }];
     for (const kind of KINDS) {
       for (const object of state[listOf(kind)] ?? []) puts.push({ type: 'put', key: `${kind}/${object.ID}`, value: JSON.stringify(object) });
     }
@@ -133,6 +135,17 @@ export class EtcdSwarmBackend implements SwarmBackend {
     return true;
   }
 
+  /** A group of changes (ChangeGroups), each record as it is now or its deletion, with the header; a refused write is `onRefused`'s. */
+  async #writeChanges(source: SwarmSource, keys: string[]): Promise<void> {
+    const writes = keys.map((key): KeyspaceWrite => {
+      const changed = recordOf(key);
+      if (changed === SWARM_RECORD) return { type: 'put', key, value: JSON.stringify(source.exportSwarm()) };
+      const object = source.store.object(changed.kind, changed.id);
+      return object ? { type: 'put', key, value: JSON.stringify(object) } : { type: 'delete', key };
+    });
+    await this.#write([...writes, stateWrite(source.store.index)]);
+  }
+
   #damaged(key: string, what: string): Error {
     return new Error(`the swarm's record ${key} in etcd (under the prefix ${this.#keys.prefix}) is damaged: ${what}. routemesh will ` +
       'not start a half-restored swarm: restore etcd from a copy (etcdctl snapshot restore), or start over (loses the swarm) ' +
@@ -142,90 +155,3 @@ export class EtcdSwarmBackend implements SwarmBackend {
 
 const stateWrite = (index: number): KeyspaceWrite =>
   ({ type: 'put', key: STATE_KEY, value: JSON.stringify({ format: SWARM_STATE_FORMAT, index }) });
-
-/**
- * Writes every change of a source to etcd as it happens: the changes of one turn of the event loop in one
- * write (changes that come while one is in flight go in the next), each record as it is then, or its deletion.
- */
-class EtcdSwarmFollower implements SwarmPersistence {
-  readonly #source: SwarmSource;
-  readonly #write: (writes: KeyspaceWrite[]) => Promise<boolean>;
-  readonly #log: (line: string) => void;
-  /** Keys changed since the last write; unset until `start`, changes meanwhile wait. */
-  #dirty = new Set<string>();
-  #started = false;
-  #scheduled = false;
-  #writing: Promise<void> | undefined;
-  #failed: Error | undefined;
-  readonly #stop: () => void;
-
-  constructor(source: SwarmSource, write: (writes: KeyspaceWrite[]) => Promise<boolean>, log: (line: string) => void) {
-    this.#source = source;
-    this.#write = write;
-    this.#log = log;
-    const onChange = (change: StoreChange) => this.#changed(`${change.kind}/${change.id}`);
-    source.store.on('change', onChange);
-    const stopSwarm = source.onSwarmChanged(() => this.#changed(SWARM_KEY));
-    this.#stop = () => {
-      source.store.off('change', onChange);
-      stopSwarm();
-    };
-  }
-
-  start(): void {
-    this.#started = true;
-    this.#schedule();
-  }
-
-  /** Resolves once every change so far is in etcd (or was refused); rejects if a write failed. */
-  async flush(): Promise<void> {
-    while (this.#started && (this.#writing || (this.#dirty.size && !this.#failed))) {
-      await (this.#writing ?? this.#writeNext());
-    }
-    if (this.#failed) throw this.#failed;
-  }
-
-  async close(): Promise<void> {
-    this.#stop();
-    await this.flush();
-  }
-
-  #changed(key: string): void {
-    this.#dirty.add(key);
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (!this.#started || this.#scheduled || this.#writing || this.#failed || !this.#dirty.size) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      if (!this.#writing && this.#dirty.size) void this.#writeNext();
-    });
-  }
-
-  #writeNext(): Promise<void> {
-    const writes = [...this.#dirty].map((key) => this.#record(key));
-    this.#dirty.clear();
-    writes.push(stateWrite(this.#source.store.index));
-    const writing = this.#write(writes).then(() => undefined, (error: unknown) => {
-      // A change missing from etcd would load as a half-state: nothing more is written.
-      this.#failed = error as Error;
-      this.#stop();
-      this.#log(`swarm data: writing to etcd failed, and changes from now on will be lost at a restart ` +
-        `(${(error as Error).message}): see that etcd answers, then restart routemesh`);
-    }).finally(() => {
-      this.#writing = undefined;
-      this.#schedule();
-    });
-    this.#writing = writing;
-    return writing;
-  }
-
-  #record(key: string): KeyspaceWrite {
-    if (key === SWARM_KEY) return { type: 'put', key, value: JSON.stringify(this.#source.exportSwarm()) };
-    const slash = key.indexOf('/');
-    const object = this.#source.store.object(key.slice(0, slash) as StoreKind, key.slice(slash + 1));
-    return object ? { type: 'put', key, value: JSON.stringify(object) } : { type: 'delete', key };
-  }
-}
