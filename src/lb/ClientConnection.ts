@@ -57,8 +57,6 @@ const IGNORED_UPGRADE_CHUNKED: Refusal = {
 
 export class ClientConnection implements RequestHandler {
   readonly socket: net.Socket;
-  /** Its port's (ClientPort.localPort). */
-  readonly localPort: number;
   readonly #port: ClientPort;
   readonly #reader = new RequestReader(this);
   /** When the current phase (head, body, idle, lingering) runs out. */
@@ -86,7 +84,6 @@ export class ClientConnection implements RequestHandler {
   constructor(socket: net.Socket, port: ClientPort) {
     this.socket = socket;
     this.#answerWriter = new ClientAnswer(socket);
-    this.localPort = port.localPort;
     this.#port = port;
     this.#headerTimeoutMs = port.headerTimeoutOf(port.target());
     // The first head must come whole within the header timeout of the connection's start.
@@ -100,6 +97,11 @@ export class ClientConnection implements RequestHandler {
   readonly #onData = (chunk: Buffer): void => this.#read(chunk);
   readonly #onEnd = (): void => this.#ended();
   readonly #onClose = (): void => this.#gone();
+
+  /** The port clients reach it on (X-Forwarded-Port). */
+  get localPort(): number {
+    return this.#port.localPort;
+  }
 
   /** What its port looks at (ClientConnections), and calls `timedOut` once past. */
   get deadline(): number {
@@ -232,14 +234,11 @@ export class ClientConnection implements RequestHandler {
   #flowing(flowing: boolean): boolean {
     if (!flowing && this.#sendDeadline === Infinity) {
       this.#sendDeadline = Date.now() + this.#port.sendTimeoutMs;
-      this.socket.once('drain', this.#onDrain);
+      // Made on a stall only: a connection that never stalls pays for no listener.
+      this.socket.once('drain', () => { this.#sendDeadline = Infinity; });
     }
     return flowing;
   }
-
-  readonly #onDrain = (): void => {
-    this.#sendDeadline = Infinity;
-  };
 
   /** Writes what of the answer waits (the caller's read is over); false when the client cannot take more for now (wait for its 'drain'). */
   flush(): boolean {
@@ -316,7 +315,7 @@ export class ClientConnection implements RequestHandler {
       // The client has not taken this answer yet: its next request waits for it (as in Node's own server),
       // so a client that pipelines and never reads has one answer held for it, not one per request.
       this.socket.pause();
-      this.socket.once('drain', this.#readAfterDrain);
+      this.socket.once('drain', () => this.#readAfterDrain());
       return;
     }
     this.socket.resume();
@@ -324,12 +323,12 @@ export class ClientConnection implements RequestHandler {
     else this.#feed(undefined);
   }
 
-  readonly #readAfterDrain = (): void => {
+  #readAfterDrain(): void {
     if (this.#closed || this.#closing) return;
     this.socket.resume();
     if (this.#reading) this.#readNext = true;
     else this.#feed(undefined);
-  };
+  }
 
   /** What the client sent cannot be passed on: it is answered, if it can be, and the connection closed. */
   #refuse(refusal: Refusal): void {
