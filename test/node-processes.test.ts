@@ -170,7 +170,7 @@ t.test('formSwarm: a node already in a swarm (up again with its data) is not ini
   t.same(logged, []);
   await formSwarm([member], options);
   t.equal((await api(node.apiUrl, 'GET', '/info')).body.Swarm.NodeID, first, 'the second finds it, the same node');
-  t.match(logged, [/node1 found its swarm in its data directory: waiting for its nodes to be Ready again/]);
+  t.match(logged, [/node1 is back in its swarm: waiting for its nodes to be Ready again/]);
 });
 
 t.test('the default data dir: per user and per node block (per address for node start), /var/lib/routemesh as root', async (t) => {

@@ -21,6 +21,8 @@ export const NODE_FLAGS: readonly FlagSpec[] = [
   { name: 'metrics-port', kind: 'string', valueName: 'port|off', help: 'Prometheus metrics on <node address>:<port>/metrics of every node (off: none)', defaultText: '9323' },
   { name: 'max-replicas', kind: 'string', valueName: 'int', help: 'Most replicas one service may ask for (the --task-subnet bounds it too)', defaultText: '10000' },
   { name: 'heartbeat-period', kind: 'string', valueName: 'duration', help: 'How often nodes send heartbeats; a node is Down after three missed', defaultText: '5s' },
+  { name: 'store', kind: 'string', valueName: 'etcd://host:port[,...][/prefix]', help: "Keep the swarm in etcd and elect its leader there (the managers' only; workers never talk to etcd)", defaultText: "each manager's data directory, the managers agreeing among themselves" },
+  { name: 'leader-lease', kind: 'string', valueName: 'duration', help: "With --store: how long a leader that stops renewing its etcd lease (killed, cut off) keeps the lead; whole seconds", defaultText: '2s' },
   { name: 'fence-period', kind: 'string', valueName: 'duration', help: 'How long a task stopped on purpose keeps serving, once every mesh has fenced it, the connections they accepted before', defaultText: '2s' },
 ];
 
@@ -41,6 +43,8 @@ export interface NodeSettings {
   heartbeatPeriodMs?: number;
   fencePeriodMs?: number;
   maxReplicas?: number;
+  store?: string;
+  leaderLeaseSeconds?: number;
 }
 
 export function nodeSettings(args: ParsedArgs): NodeSettings {
@@ -55,6 +59,7 @@ export function nodeSettings(args: ParsedArgs): NodeSettings {
     ...heartbeat(args),
     ...fencePeriod(args),
     ...maxReplicas(args),
+    ...store(args),
     dns: args.string('dns') ?? '127.0.0.11',
     ...(args.list('dns-upstream').length ? { dnsUpstreams: args.list('dns-upstream') } : {}),
     dnsVipTtl: ttlSeconds(args, 'dns-vip-ttl', 600),
@@ -79,6 +84,8 @@ export function nodeSettingsArgs(settings: NodeSettings): string[] {
     ...(settings.heartbeatPeriodMs !== undefined ? ['--heartbeat-period', `${settings.heartbeatPeriodMs}ms`] : []),
     ...(settings.fencePeriodMs !== undefined ? ['--fence-period', `${settings.fencePeriodMs}ms`] : []),
     ...(settings.maxReplicas !== undefined ? ['--max-replicas', String(settings.maxReplicas)] : []),
+    ...(settings.store !== undefined ? ['--store', settings.store] : []),
+    ...(settings.leaderLeaseSeconds !== undefined ? ['--leader-lease', `${settings.leaderLeaseSeconds}s`] : []),
   ];
 }
 
@@ -116,6 +123,19 @@ function ttlSeconds(args: ParsedArgs, flag: string, fallback: number): number {
 function maxReplicas(args: ParsedArgs): { maxReplicas?: number } {
   const value = intFlag(args, 'max-replicas', { min: 1 });
   return value === undefined ? {} : { maxReplicas: value };
+}
+
+/** The store's address is checked by the engine (checkAddressing), which knows etcd's form; here only its lease. */
+function store(args: ParsedArgs): { store?: string; leaderLeaseSeconds?: number } {
+  const text = args.string('leader-lease');
+  const address = args.string('store');
+  if (text !== undefined && address === undefined) throw usageError('--leader-lease needs --store: without etcd, no leader holds a lease');
+  if (text === undefined) return address === undefined ? {} : { store: address };
+  const ns = durationFlag('leader-lease', text);
+  if (ns % 1_000_000_000 !== 0 || ns < 1_000_000_000) {
+    throw usageError(`invalid argument "${text}" for "--leader-lease" flag: etcd's leases are whole seconds, at least 1s, like 2s`);
+  }
+  return { store: address!, leaderLeaseSeconds: ns / 1_000_000_000 };
 }
 
 function heartbeat(args: ParsedArgs): { heartbeatPeriodMs?: number } {

@@ -32,9 +32,10 @@ export async function formSwarm(members: readonly SwarmMember[], options: Format
   if (first === undefined) return;
   const restarted = await inSwarm(first);
   if (!restarted) await first.client.post('/swarm/init', { ListenAddr: `${first.address}:${CLUSTER_PORT}`, AdvertiseAddr: first.address });
-  const tokens = (await first.client.get<ApiSwarm>('/swarm')).JoinTokens ?? {};
+  let tokens: ApiSwarm['JoinTokens'] | undefined;
   for (const [i, member] of rest.entries()) {
     if (await inSwarm(member)) continue;
+    tokens ??= (await first.client.get<ApiSwarm>('/swarm')).JoinTokens ?? {};
     const token = i + 1 < options.managers ? tokens.Manager : tokens.Worker;
     await member.client.post('/swarm/join', {
       ListenAddr: `${member.address}:${CLUSTER_PORT}`, AdvertiseAddr: member.address,
@@ -42,7 +43,7 @@ export async function formSwarm(members: readonly SwarmMember[], options: Format
     });
   }
   if (restarted) {
-    options.log(`${first.hostname} found its swarm in its data directory: waiting for its nodes to be Ready again`);
+    options.log(`${first.hostname} is back in its swarm: waiting for its nodes to be Ready again`);
     await waitReady(first.client, members, options);
   }
 }
@@ -61,13 +62,18 @@ async function inSwarm(member: SwarmMember): Promise<boolean> {
 async function waitReady(manager: EngineClient, members: readonly SwarmMember[], options: FormationOptions): Promise<void> {
   const deadline = Date.now() + READY_DEADLINE_MS;
   for (;;) {
-    const nodes = await manager.get<ApiNode[]>('/nodes');
+    // The first member may itself be on its way back (pending), or its managers not yet led again.
+    let answer = '';
+    const nodes = await manager.get<ApiNode[]>('/nodes').catch((error: Error) => {
+      answer = ` (its manager answers: ${error.message})`;
+      return [];
+    });
     const ready = new Set(nodes.filter((n) => n.Status?.State === 'ready').map((n) => n.Status?.Addr));
     const back = await Promise.all(members.map(async (m) => ready.has(m.address) && (await m.client.get<ApiInfo>('/info')).Swarm?.LocalNodeState === 'active'));
     const waiting = members.filter((_, i) => !back[i]);
     if (waiting.length === 0) return;
     if (Date.now() >= deadline) {
-      throw failure(`${waiting.map((m) => m.hostname).join(', ')} did not come back Ready within ${READY_DEADLINE_MS / 1000} s of the restart: ` +
+      throw failure(`${waiting.map((m) => m.hostname).join(', ')} did not come back Ready within ${READY_DEADLINE_MS / 1000} s of the restart${answer}: ` +
         'see their log lines above, or start over with `routemesh up --fresh` (that loses the swarm)');
     }
     if (await sleep(options.pollMs, options.signal)) return;

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../swarm/index.js';
 import type { Dispatcher } from './Dispatcher.js';
-import { ENGINE_PREFIX, PATHS } from './protocol.js';
+import { ENGINE_PREFIX, NO_LEADER, PATHS } from './protocol.js';
 import type { JoinRequest, NetworkRequest, StatusReport } from './protocol.js';
 import type { Pong } from './ManagerLink.js';
 
@@ -50,7 +50,10 @@ export class ClusterPortServer {
     this.#maxBacklog = options.maxSessionBacklogBytes ?? DEFAULT_MAX_SESSION_BACKLOG_BYTES;
     const engineApi = options.engineApi;
     this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-      if (engineApi && this.#dispatcher && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
+      if (engineApi && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
+        // Forwarded to a leader that stepped down meanwhile: never forwarded again (two managers that each
+        // still took the other for leader would pass it back and forth), but answered as Swarm would.
+        if (!this.#dispatcher) return answerEngineError(res, NO_LEADER);
         req.url = req.url.slice(ENGINE_PREFIX.length);
         engineApi(req, res);
         return;
@@ -77,6 +80,11 @@ export class ClusterPortServer {
   /** This manager leads: its dispatcher serves the protocol from now on. */
   lead(dispatcher: Dispatcher): void {
     this.#dispatcher = dispatcher;
+  }
+
+  /** This manager leads no more: it names the leader from now on, as every other manager does. */
+  follow(): void {
+    this.#dispatcher = undefined;
   }
 
   async close(): Promise<void> {
@@ -170,6 +178,13 @@ function answer(res: ServerResponse, body: unknown): void {
 }
 
 const STATUS_OF: Record<string, number> = { invalid_argument: 400, not_found: 404, unavailable: 503 };
+
+/** An error in the engine API's shape (`{message}`), which the docker CLI prints. */
+function answerEngineError(res: ServerResponse, message: string): void {
+  const text = JSON.stringify({ message });
+  res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
 
 function answerError(res: ServerResponse, error: unknown): void {
   if (res.headersSent) {

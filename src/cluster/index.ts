@@ -1,5 +1,5 @@
 // The cluster protocol: how nodes reach the swarm's managers over the cluster port (see protocol.ts).
-export { CLUSTER_PORT, ENGINE_PREFIX } from './protocol.js';
+export { CLUSTER_PORT, ENGINE_PREFIX, NO_LEADER } from './protocol.js';
 export type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage } from './protocol.js';
 export { Dispatcher } from './Dispatcher.js';
 export { ClusterPortServer } from './ClusterPortServer.js';

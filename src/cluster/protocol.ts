@@ -21,6 +21,9 @@ export const PATHS = {
 /** Where a manager that is not the leader sends engine API requests that need the leader. */
 export const ENGINE_PREFIX = '/v1/engine';
 
+/** Swarm's answer to what needs the control plane while no manager leads (the docker CLI prints it as is). */
+export const NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+
 export interface JoinRequest {
   token: string;
   hostname: string;

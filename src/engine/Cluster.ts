@@ -55,6 +55,10 @@ export interface ClusterOptions {
    * connection's accept, before it gets 408 and is closed (HAProxy's `timeout http-request`; default 10 s).
    */
   requestHeadTimeoutMs?: number;
+  /** `etcd://HOST:PORT[,...][/PREFIX]`: the managers keep the swarm in etcd and are elected there (NodeOptions.store). */
+  store?: string;
+  /** How long a leader that stops renewing its etcd lease keeps the lead, in whole seconds (2 when absent). */
+  leaderLeaseSeconds?: number;
   /** madvirus/simplenode's delays (the app's: 5 s slow /health, 1 s before exit), shortened by tests. */
   simplenode?: RuntimeOptions['simplenode'];
   log?: (line: string) => void;

@@ -3,9 +3,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { ClusterView, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
+import type { ClusterView, EtcdSwarmStore, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
 import { NANOS_PER_MS, isTerminal } from '../swarm/index.js';
-import { CLUSTER_PORT, ManagerLink, asSwarmError } from '../cluster/index.js';
+import { CLUSTER_PORT, ManagerLink, NO_LEADER, asSwarmError } from '../cluster/index.js';
 import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
@@ -37,8 +37,12 @@ export interface SwarmDirectory {
   keepCopy(copy: SwarmSource | undefined): void;
   /** The engine of the node with this hostname, for fault injection. */
   findEngine(hostname: string): Engine | undefined;
-  /** Resolves once every change the control plane this node runs has made so far is kept (synced to its data directory). */
+  /** Resolves once every change the control plane this node runs has made so far is kept (synced to its data directory, or in etcd). */
   durable(): Promise<void>;
+  /** Where the managers keep the swarm and elect its leader (etcd, `--store`); absent: each its data directory, and agreement among them. */
+  readonly store?: EtcdSwarmStore | undefined;
+  /** The last manager leaves: the swarm in `store` is erased (followed no more, then deleted). */
+  eraseStoredSwarm(): Promise<void>;
 }
 
 export interface EngineOptions {
@@ -79,7 +83,6 @@ export interface EngineOptions {
 
 const NOT_IN_SWARM = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const WORKER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
-const NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
 /** How long, in heartbeat periods (at least RESUME_WAIT_MIN_MS), a restarted manager waits for every other one before a majority decides. */
 const RESUME_WAIT_PERIODS = 10;
 const RESUME_WAIT_MIN_MS = 5000;
@@ -133,6 +136,8 @@ export class Engine implements EngineContext {
   #changing = false;
   /** A restarted node on its way back into its swarm (its managers may not be back yet). */
   #resuming = false;
+  /** The last `swarm leave`, until the node has left (its agent, mesh and cluster port closed). */
+  #leaving: Promise<void> | undefined;
   /** A restarted manager's cluster port while it is on its way back, so the other managers count it. */
   #pendingRole: ManagerRole | undefined;
   /** The swarm a restarted node that led has on disk, whose freshness its pings tell meanwhile. */
@@ -269,6 +274,7 @@ export class Engine implements EngineContext {
 
   /** The leader's cluster address as this node's view has it, unless it is this node. */
   #leaderOf(m: Membership): string | undefined {
+    if (m.role?.elected) return m.role.leaderAddress();
     const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
     return leader && clusterAddrOf(leader);
   }
@@ -302,8 +308,11 @@ export class Engine implements EngineContext {
     if (m || this.#resuming || this.#changing) throw new ApiError(503, ALREADY_IN_SWARM);
     this.#changing = true;
     try {
+      // A swarm just left may still be closing its cluster port.
+      await this.#leaving;
       // The port first: a control plane is made only once it can be served.
       const role = await this.#openRole();
+      if (this.#directory.store) return await this.#initInStore(role, this.#directory.store);
       const manager = this.#directory.newManager();
       role.lead(manager);
       const node = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } });
@@ -316,11 +325,66 @@ export class Engine implements EngineContext {
   }
 
   /**
+   * `swarm init` with the swarm kept in etcd: refused when etcd holds one already; else this manager
+   * campaigns, and once elected makes the new swarm (and, elected again later, leads what etcd holds).
+   */
+  async #initInStore(role: ManagerRole, store: EtcdSwarmStore): Promise<string> {
+    const refuse = async (error: ApiError): Promise<never> => {
+      await role.close();
+      throw error;
+    };
+    const kept = await store.load().catch((error: Error) => refuse(new ApiError(500, `cannot read the swarm in ${store.where}: ${error.message}`)));
+    if (kept) {
+      return refuse(new ApiError(400, `${store.where} holds a swarm already (ID ${kept.swarm.id}, ${kept.nodes.length} nodes): ` +
+        'join it (docker swarm join --token ... <a manager>:2377), or keep this one elsewhere (--store etcd://<host:port>/<another prefix>/), ' +
+        `or delete that one (etcdctl del --prefix ${store.where.split(' under ')[1]})`));
+    }
+    let nodeId: string | undefined;
+    role.campaign(async () => {
+      if (nodeId) return this.#leadFromStore(store, nodeId);
+      const manager = this.#directory.newManager();
+      nodeId = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } }).ID;
+      manager.runsOn(nodeId);
+      return manager;
+    });
+    const standing = await role.standing(store.leaseTtlMs * 3);
+    if (standing !== 'leading') {
+      return refuse(new ApiError(500, standing === 'following'
+        ? `another manager (${role.leaderAddress()}) leads a swarm in ${store.where}: join it instead`
+        : `${store.where} did not elect this manager within ${store.leaseTtlMs * 3 / 1000} s: is etcd up and does it have a quorum?`));
+    }
+    const manager = role.manager!;
+    await this.#run(nodeId!, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), role);
+    return nodeId!;
+  }
+
+  /** Elected by etcd: the swarm made again from what etcd holds, led by this node. */
+  async #leadFromStore(store: EtcdSwarmStore, nodeId: string): Promise<Manager> {
+    const kept = await store.load();
+    if (!kept) throw new Error(`${store.where} holds no swarm (deleted?): nothing to lead; start a swarm again with docker swarm init`);
+    // Deposed while it read: a manager made now would only have its writes refused.
+    if (!store.view.leading) throw new Error('another manager was elected while it read the swarm');
+    const manager = this.#directory.newManager(kept);
+    manager.runsOn(nodeId);
+    return manager;
+  }
+
+  /**
    * `swarm init --force-new-cluster` on a manager: it becomes the only manager of the same swarm, made
    * from its copy when it did not lead (the leader is gone, or there is no quorum).
    */
   async #forceNewCluster(m: Membership): Promise<void> {
     const role = m.role!;
+    const store = this.#directory.store;
+    if (store && !role.manager) {
+      // The managers that led are gone: this one is elected once their leases end.
+      const standing = await role.standing(store.leaseTtlMs * 3);
+      if (standing !== 'leading') {
+        throw new ApiError(500, standing === 'following'
+          ? `the manager at ${role.leaderAddress()} leads this swarm (elected in ${store.where}): run --force-new-cluster there, or stop it first`
+          : `${store.where} did not elect this manager within ${store.leaseTtlMs * 3 / 1000} s: is etcd up and does it have a quorum?`);
+      }
+    }
     if (!role.manager) {
       const copy = m.link.swarmCopy();
       if (!copy) throw new ApiError(500, 'this manager has no copy of the swarm yet: try again in a moment');
@@ -337,6 +401,7 @@ export class Engine implements EngineContext {
     const role = new ManagerRole({
       hostname: this.hostname, address: this.address, clusterPort: this.#clusterPort, engineApi: this.#forwardedApi,
       newManager: (restore) => this.#directory.newManager(restore), log: this.#log,
+      ...(this.#directory.store ? { store: this.#directory.store } : {}),
     }, { leader, copyIndex: () => this.#membership?.link.view.index ?? this.#resumingFrom?.index ?? 0 });
     await role.listen();
     return role;
@@ -347,6 +412,7 @@ export class Engine implements EngineContext {
     const addr = request.remoteAddr.includes(':') ? request.remoteAddr : `${request.remoteAddr}:${CLUSTER_PORT}`;
     this.#changing = true;
     try {
+      await this.#leaving;
       const answer = await ManagerLink.join(addr, {
         token: request.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels },
       }).catch((error: ClusterRequestError) => {
@@ -382,10 +448,16 @@ export class Engine implements EngineContext {
           `${managers.length - 1} managers out of ${managers.length}. Without a Raft quorum your swarm will be inaccessible. ` +
           'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
     }
+    const store = this.#directory.store;
+    if (store && m.role?.manager && m.link.view.nodes().filter((n) => n.Spec.Role === 'manager').length <= 1) {
+      // "Removing the last manager erases all current state of the swarm": in etcd too.
+      await this.#directory.eraseStoredSwarm().catch((error: Error) => this.#log(`${this.hostname}: the swarm could not be removed from ${store.where} (${error.message}); delete its keys there before a new swarm init`));
+    }
     this.#membership = undefined;
     this.#onMembership?.(undefined);
     // A leader hands over: its last changes (itself Down, another Leader) reach the others as its cluster port closes.
     const leaving = m.link.leave().finally(() => this.#detach(m, true)).catch(this.#logFailure);
+    this.#leaving = leaving;
     if (m.role?.manager) await leaving;
   }
 
@@ -438,6 +510,19 @@ export class Engine implements EngineContext {
       const others = known.filter((addr) => addr !== this.clusterAddr);
       // A manager answers pings while it waits (after a power loss every manager waits for a majority).
       if (known.includes(this.clusterAddr)) this.#pendingRole ??= await this.#openRole();
+      const store = this.#directory.store;
+      if (store && this.#pendingRole) {
+        // etcd decides whether it leads again: elected, it leads what etcd holds; else it rejoins the leader.
+        const role = this.#pendingRole;
+        if (!role.campaigning) role.campaign(() => this.#leadFromStore(store, identity.nodeId));
+        if (await role.standing(store.leaseTtlMs * 3) === 'leading') {
+          this.#pendingRole = undefined;
+          await this.#run(identity.nodeId, [this.clusterAddr, ...others], role.manager!.heartbeatPeriodMs, identity.token, role);
+          return;
+        }
+        const leader = role.leaderAddress();
+        if (leader && !others.includes(leader)) others.unshift(leader);
+      }
       if (identity.swarm && await this.#mayLeadAgain(identity.swarm, others)) {
         const role = this.#pendingRole ?? await this.#openRole();
         this.#pendingRole = undefined;
@@ -632,6 +717,8 @@ export class Engine implements EngineContext {
         async (role) => {
           if (this.#membership !== m) return role.close();
           m.role = role;
+          const store = this.#directory.store;
+          if (store) role.campaign(() => this.#leadFromStore(store, m.nodeId));
           this.#keepCopy(m);
         },
         (error: Error) => this.#log(`${this.hostname}: ${error.message}`),

@@ -1,12 +1,15 @@
 // What a manager node runs beside its agent and mesh: its cluster port (every manager listens, as Swarm's
-// do), the control plane while it leads, and the taking of the lead when the leader is gone: the managers
-// that still answer, if they are more than half of them, agree without a vote on the one with the
-// freshest copy (then the first by hostname), which makes the swarm again from its copy of the view and
-// of the swarm object. Without a quorum nobody leads, and the swarm answers "does not have a leader".
-// (Consensus proper is etcd's, later.)
+// do), the control plane while it leads, and the taking of the lead when the leader is gone. Who leads is
+// decided one of two ways:
+// - with the swarm in etcd (`--store`), by etcd: every manager campaigns, the one elected makes the control
+//   plane from what etcd holds, and one deposed (its lease lost, or a write refused) steps down at once;
+// - without, by agreement among the managers that still answer, if they are more than half of them: the
+//   one with the freshest copy (then the first by hostname) makes the swarm again from its copy of the
+//   view and of the swarm object. Without a quorum nobody leads, and the swarm answers "does not have a
+//   leader". This is agreement without a vote, fine on one host where every manager sees the same others.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { naturalOrder } from '../swarm/index.js';
-import type { Manager, SwarmNode, SwarmState } from '../swarm/index.js';
+import type { EtcdSwarmStore, LeadershipView, Manager, SwarmNode, SwarmState } from '../swarm/index.js';
 import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink } from '../cluster/index.js';
 import { ApiError } from './api/index.js';
 
@@ -18,20 +21,30 @@ export interface ManagerRoleOptions {
   engineApi: (req: IncomingMessage, res: ServerResponse) => void;
   /** A new control plane, or the swarm made again from a copy. */
   newManager: (restore?: SwarmState) => Manager;
+  /** Where the swarm is kept and its leader elected (etcd); absent: the managers agree among themselves. */
+  store?: EtcdSwarmStore;
   log: (line: string) => void;
 }
+
+/** How a campaign stands: this manager leads, another does, or etcd has said neither yet. */
+export type Standing = 'leading' | 'following' | 'undecided';
 
 export class ManagerRole {
   readonly #options: ManagerRoleOptions;
   readonly #server: ClusterPortServer;
   #control: { manager: Manager; dispatcher: Dispatcher } | undefined;
   #electing = false;
+  /** With etcd: makes the control plane each time this manager is elected. */
+  #takeLead: (() => Promise<Manager>) | undefined;
+  #taking = false;
+  #standingWaiters = new Set<() => void>();
+  #closed = false;
 
   /** `leader`: where the leader is, as this node's view has it; `copyIndex`: how fresh this node's copy of the swarm is. */
   constructor(options: ManagerRoleOptions, follower: { leader: () => string | undefined; copyIndex: () => number }) {
     this.#options = options;
     this.#server = new ClusterPortServer({
-      engineApi: options.engineApi, leader: follower.leader, log: options.log,
+      engineApi: options.engineApi, leader: options.store ? () => this.leaderAddress() : follower.leader, log: options.log,
       index: () => this.#control?.manager.store.index ?? follower.copyIndex(),
     });
   }
@@ -52,6 +65,87 @@ export class ManagerRole {
     const dispatcher = new Dispatcher(manager);
     this.#control = { manager, dispatcher };
     this.#server.lead(dispatcher);
+    this.#standingChanged();
+  }
+
+  /** Whether etcd decides who leads (`--store`), rather than the managers' own agreement. */
+  get elected(): boolean {
+    return this.#options.store !== undefined;
+  }
+
+  /** With etcd: the leader's cluster address, as etcd has it, unless this manager leads. */
+  leaderAddress(): string | undefined {
+    const view = this.#options.store?.view;
+    return view && !view.leading ? view.leader?.address : undefined;
+  }
+
+  /**
+   * With the swarm in etcd: campaigns until closed. Each time etcd elects this manager, `takeLead` makes its
+   * control plane (from what etcd holds, or a new swarm at `swarm init`); each time it is deposed, it steps down.
+   */
+  campaign(takeLead: () => Promise<Manager>): void {
+    const { store, hostname, address, clusterPort } = this.#options;
+    this.#takeLead = takeLead;
+    store!.campaign({ id: hostname, address: `${address}:${clusterPort}` }, (view) => this.#leadershipChanged(view));
+  }
+
+  /** Whether it campaigns (etcd). */
+  get campaigning(): boolean {
+    return this.#takeLead !== undefined;
+  }
+
+  /** Resolves once this manager leads, another is known to, or `timeoutMs` passed without either. */
+  async standing(timeoutMs: number): Promise<Standing> {
+    const now = (): Standing | undefined => (this.#control ? 'leading' : this.leaderAddress() ? 'following' : undefined);
+    if (now()) return now()!;
+    let waiter: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      waiter = () => { if (now()) resolve(); };
+      this.#standingWaiters.add(waiter);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    this.#standingWaiters.delete(waiter!);
+    clearTimeout(timer);
+    return now() ?? 'undecided';
+  }
+
+  #standingChanged(): void {
+    for (const waiter of [...this.#standingWaiters]) waiter();
+  }
+
+  #leadershipChanged(view: LeadershipView): void {
+    if (view.leading && !this.#control) void this.#takeLeadNow();
+    else if (!view.leading && this.#control) this.#stepDown();
+    this.#standingChanged();
+  }
+
+  async #takeLeadNow(): Promise<void> {
+    if (this.#taking || this.#closed) return;
+    this.#taking = true;
+    try {
+      const manager = await this.#takeLead!();
+      if (this.#closed || this.#control || !this.#options.store!.view.leading) {
+        manager.close();
+        return;
+      }
+      this.lead(manager);
+      this.#options.log(`${this.#options.hostname}: elected leader (${this.#options.store!.where}); it leads the swarm`);
+    } catch (error) {
+      this.#options.store!.stepDown(`elected leader, but it cannot lead: ${(error as Error).message}`);
+    } finally {
+      this.#taking = false;
+    }
+  }
+
+  /** Deposed: the control plane ends, its sessions close, and the nodes find the leader etcd elected. */
+  #stepDown(): void {
+    const control = this.#control!;
+    this.#control = undefined;
+    this.#server.follow();
+    control.dispatcher.close();
+    control.manager.close();
+    this.#options.log(`${this.#options.hostname}: no longer the leader (another was elected, or etcd cannot be reached); it follows`);
   }
 
   /**
@@ -60,7 +154,7 @@ export class ManagerRole {
    */
   async takeOverIfLeaderless(link: ManagerLink): Promise<void> {
     const copy = link.swarmCopy();
-    if (this.#control || this.#electing || !copy) return;
+    if (this.#options.store || this.#control || this.#electing || !copy) return;
     this.#electing = true;
     try {
       const view = link.view;
@@ -86,12 +180,16 @@ export class ManagerRole {
     }
   }
 
+  /** Stops leading and serving; with etcd, hands the lead over at once rather than after the lease's TTL. */
   async close(): Promise<void> {
+    this.#closed = true;
     const control = this.#control;
     this.#control = undefined;
     control?.dispatcher.close();
     await this.#server.close();
     control?.manager.close();
+    if (this.#takeLead) await this.#options.store!.resign();
+    this.#standingChanged();
   }
 }
 

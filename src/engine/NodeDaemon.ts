@@ -5,7 +5,7 @@
 // as a manager, the swarm or its copy) there, and a restart brings it back into its swarm.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Manager, SwarmDataDir } from '../swarm/index.js';
+import { EtcdSwarmStore, Manager, SwarmDataDir } from '../swarm/index.js';
 import type { PortProbe, SwarmBackend, SwarmPersistence, SwarmSource, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
@@ -21,6 +21,7 @@ import { defaultSocketDir } from './EngineSocket.js';
 import { processRegistry } from './processRegistry.js';
 import { clusterPortProbe, localPortProbe } from './probePort.js';
 import type { ReservedPort } from './probePort.js';
+import { parseStoreAddress } from './storeAddress.js';
 import { checkDnsAddress, checkNodeAddress, defaultNetworkPool, flagValue, hostUpstreams, loopbackUpstream } from './addressChecks.js';
 
 export interface NodeOptions {
@@ -30,8 +31,15 @@ export interface NodeOptions {
   apiPort?: number;
   /** The cluster port a manager serves (2377 when absent). */
   clusterPort?: number;
-  /** Where the node keeps its identity and, as a leader, its swarm, so that a restart finds them again. */
+  /** Where the node keeps its identity and, as a manager without `store`, its swarm, so that a restart finds them again. */
   dataDir?: string;
+  /**
+   * `etcd://HOST:PORT[,...][/PREFIX]`: as a manager, it keeps the swarm in etcd and campaigns there to lead
+   * it (a worker never talks to etcd). Absent: in its data directory, the managers agreeing among themselves.
+   */
+  store?: string;
+  /** How long a leader that stops renewing its lease in etcd (killed, or cut off) keeps the lead: whole seconds (2 when absent). */
+  leaderLeaseSeconds?: number;
   /** The engine API socket's directory (defaultSocketDir() when absent). */
   socketDir?: string;
   taskSubnet: string;
@@ -71,6 +79,8 @@ const API_PORT = 2375;
 const IDENTITY_FILE = 'node.json';
 /** Where a manager keeps the swarm (its own, or its copy of the leader's), in its data directory. */
 const SWARM_DIR = 'swarm';
+/** A killed leader's successor is elected this long after its last lease renewal (etcd's least is about 2 s). */
+const DEFAULT_LEADER_LEASE_SECONDS = 2;
 
 export class NodeDaemon implements SwarmDirectory {
   readonly engine: Engine;
@@ -78,8 +88,10 @@ export class NodeDaemon implements SwarmDirectory {
   readonly #options: NodeOptions;
   readonly #log: (line: string) => void;
   readonly #shared: SharedByNodes | undefined;
-  /** Its data directory's `swarm/`: the swarm this manager leads, or its copy of it. */
+  /** Its data directory's `swarm/`: the swarm this manager leads, or its copy of it (not kept with a store). */
   readonly #swarmData: SwarmBackend | undefined;
+  /** Where the managers keep the swarm and elect its leader (`--store`). */
+  readonly store: EtcdSwarmStore | undefined;
   /** The control plane this node runs (it leads), with its event log. */
   #control: { manager: Manager; events?: ClusterEvents } | undefined;
   /** What the data directory follows: this node's control plane while it leads, else its copy of the leader's swarm. */
@@ -124,7 +136,12 @@ export class NodeDaemon implements SwarmDirectory {
       },
       ...(options.log ? { log: options.log } : {}),
     });
-    if (options.dataDir) this.#swarmData = new SwarmDataDir(join(options.dataDir, SWARM_DIR), { log: this.#log });
+    if (options.store) {
+      const { endpoints, prefix } = parseStoreAddress(options.store);
+      this.store = new EtcdSwarmStore({ endpoints, prefix, leaseTtlSeconds: options.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, log: this.#log });
+    } else if (options.dataDir) {
+      this.#swarmData = new SwarmDataDir(join(options.dataDir, SWARM_DIR), { log: this.#log });
+    }
     this.engine = new Engine({
       hostname: options.hostname,
       address: options.address,
@@ -161,6 +178,7 @@ export class NodeDaemon implements SwarmDirectory {
       ...(options.heartbeatPeriodMs ? { heartbeatPeriodMs: options.heartbeatPeriodMs } : {}),
       ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
       ...(options.log ? { log: options.log } : {}),
+      ...(this.store ? { quorumInStore: true } : {}),
       portProbe: clusterPortProbe(options.address, this.#probeHere, () => manager.store.nodes().map((n) => n.Status.Addr), () => Number(new URL(this.engine.apiUrl).port)),
     });
     this.#keep(manager);
@@ -171,18 +189,21 @@ export class NodeDaemon implements SwarmDirectory {
 
   /** A manager that does not lead keeps its copy of the swarm (undefined: it is a manager no more). */
   keepCopy(copy: SwarmSource | undefined): void {
+    if (this.store) return; // etcd keeps the swarm for every manager
     if (copy) this.#keep(copy);
     else this.#forget();
   }
 
-  /** The data directory follows `source` from now on, once what it followed before has ended. */
+  /** The data directory (or etcd, a leader's only) follows `source` from now on, once what it followed before has ended. */
   #keep(source: SwarmSource): void {
-    if (!this.#swarmData) return;
+    const backend = this.store ?? this.#swarmData;
+    if (!backend) return;
     const previous = this.#journal;
     this.#journal = (async () => {
       await (await previous)?.close().catch(() => {});
-      return this.#swarmData!.persist(source);
+      return backend.persist(source);
     })().catch((error: Error) => {
+      if (this.store) return undefined; // said by the store, whose leader steps down
       this.#log(`${this.#options.hostname}: the swarm cannot be kept in ${this.#options.dataDir} (${error.message}); it runs on in memory, and a restart loses it`);
       return undefined;
     });
@@ -199,9 +220,28 @@ export class NodeDaemon implements SwarmDirectory {
     })();
   }
 
-  /** A journal that failed has said so, and what to do: the answer goes out all the same. */
+  /**
+   * A journal that failed has said so, and what to do: the answer goes out all the same. A change etcd did
+   * not confirm is answered with an error instead: its leader has stepped down, and the next leads from
+   * what etcd holds, which may or may not include the change.
+   */
   async durable(): Promise<void> {
-    await (await this.#journal)?.flush().catch(() => {});
+    const flushed = (await this.#journal)?.flush();
+    if (!this.store) return flushed?.catch(() => {});
+    await flushed?.catch((error: Error) => {
+      // As with any consensus, a write etcd did not confirm may still be committed when its quorum is back.
+      throw new Error(`The swarm does not have a leader: ${this.store!.where} did not confirm this change (${error.message}), ` +
+        'so it may or may not take effect once etcd has a quorum again: look (docker service ls, node ls ...) before trying again');
+    });
+  }
+
+  /** The last manager left: its control plane is followed no more, and the swarm is deleted from etcd. */
+  async eraseStoredSwarm(): Promise<void> {
+    if (!this.store) return;
+    const journal = this.#journal;
+    this.#journal = Promise.resolve(undefined);
+    await (await journal)?.close().catch(() => {});
+    await this.store.remove();
   }
 
   /** Fault injection reaches the nodes of one process only: a node process alone fails by being killed. */
@@ -276,6 +316,7 @@ export class NodeDaemon implements SwarmDirectory {
     control?.events?.close();
     control?.manager.close();
     await (await this.#journal)?.close().catch((error: Error) => this.#log(`${this.#options.hostname}: ${error.message}`));
+    await this.store?.close();
     await this.#saving;
   }
 
@@ -299,7 +340,7 @@ export class NodeDaemon implements SwarmDirectory {
       throw new Error(`${join(dir, IDENTITY_FILE)} is damaged (${(error as Error).message}): start with --fresh (or remove ${dir}) to begin again, which loses this node's place in its swarm`);
     }
     const swarm = await this.#swarmData?.load();
-    if (!swarm && identity.managers.every((addr) => addr === this.engine.clusterAddr)) {
+    if (!swarm && !this.store && identity.managers.every((addr) => addr === this.engine.clusterAddr)) {
       // Its swarm lived only here: without it there is nothing to go back to, and waiting would never end.
       throw new Error(`cannot start ${this.#options.hostname}: ${join(dir, IDENTITY_FILE)} names it the only manager of its swarm, but ` +
         `${join(dir, SWARM_DIR)} holds no copy of that swarm (removed, or never written): restore a copy of ${join(dir, SWARM_DIR)}, ` +

@@ -1,6 +1,7 @@
 // The checks every node's addresses pass before anything listens, for `up` and `node start` alike:
 // blocks inside 127.0.0.0/8 that share no address, a DNS address outside the task and VIP blocks, and
 // DNS upstreams on loopback only, since routemesh sends nothing beyond this machine's loopback.
+import { parseStoreAddress } from './storeAddress.js';
 import { isIPv4 } from 'node:net';
 import { intToIp, ipToInt, isLoopback, parseCidr, parseDnsAddress, systemUpstreams } from '../vip-dns/index.js';
 import type { Upstream } from '../vip-dns/index.js';
@@ -128,7 +129,8 @@ export function hostUpstreams(log?: (line: string) => void): Upstream[] {
  * What a node process checks of its addressing before it starts, as a one-process cluster checks it: `up`
  * for its nodes' block before it starts any (`subnet`), a node for its own `address`.
  */
-export function checkAddressing(options: { subnet?: string; address?: string; taskSubnet: string; vipSubnet: string; networkPool?: string | undefined; dns: string; dnsUpstreams?: string[] | undefined }): void {
+export function checkAddressing(options: { subnet?: string; address?: string; taskSubnet: string; vipSubnet: string; networkPool?: string | undefined; dns: string; dnsUpstreams?: string[] | undefined; store?: string | undefined }): void {
+  if (options.store !== undefined) parseStoreAddress(options.store);
   const networkPool = options.networkPool ??
     defaultNetworkPool(options.subnet ?? options.address ?? DEFAULT_BLOCKS.subnet, [options.taskSubnet, options.vipSubnet]);
   const blocks = { ...options, networkPool };

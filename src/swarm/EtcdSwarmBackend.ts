@@ -20,6 +20,8 @@ export interface EtcdSwarmBackendOptions {
   fence?: () => Fence | undefined;
   /** Called with the keys of writes that were refused (this manager no longer leads); they are dropped. */
   onRefused?: (keys: string[]) => void;
+  /** Called once when a write failed (etcd did not answer): the changes from then on are not followed. */
+  onFailed?: (error: Error) => void;
   /** Where a failed write is said (stderr). */
   log?: (line: string) => void;
 }
@@ -84,9 +86,11 @@ export class EtcdSwarmBackend implements SwarmBackend {
   /** Writes the whole swarm (replacing what etcd held), then every change of `source` from then on. */
   async persist(source: SwarmSource): Promise<SwarmPersistence> {
     // Subscribed before the state is exported, so no change falls between the two (a change in both is harmless).
-    const follower = new ChangeGroups(source, (keys) => this.#writeChanges(source, keys), (error) => this.#log(
-      `swarm data: writing to etcd failed, and changes from now on will be lost at a restart ` +
-      `(${error.message}): see that etcd answers, then restart routemesh`));
+    const follower = new ChangeGroups(source, (keys) => this.#writeChanges(source, keys), (error) => {
+      if (this.#options.onFailed) return this.#options.onFailed(error);
+      this.#log(`swarm data: writing to etcd failed, and changes from now on will be lost at a restart ` +
+        `(${error.message}): see that etcd answers, then restart routemesh`);
+    });
     try {
       await this.#writeWhole(source.exportState());
     } catch (error) {

@@ -62,6 +62,11 @@ export interface ManagerOptions extends AllocatorOptions {
    * objects. Its stored swarm spec wins over `heartbeatPeriodMs`.
    */
   restore?: SwarmState;
+  /**
+   * The swarm is kept in a store that has its own quorum (etcd), which made this manager leader: it
+   * decides however many managers answer heartbeats. Absent: the managers' own quorum, more than half ready.
+   */
+  quorumInStore?: boolean;
 }
 
 /** The network pool of `routemesh up`'s default node subnet, 127.1.0.0/24: the upper half of its /16. */
@@ -131,10 +136,12 @@ export class Manager {
   #sweep: { cancel(): void } | undefined;
   #queue: ReconcileQueue;
   #runsOn: string | undefined;
+  readonly #quorumInStore: boolean;
   readonly maxReplicas: number;
 
   constructor(options: ManagerOptions) {
     const restored = options.restore && checkSwarmState(options.restore);
+    this.#quorumInStore = options.quorumInStore ?? false;
     const swarm = restored ? restored.swarm : undefined;
     this.swarmId = swarm?.id ?? newObjectId();
     this.ingressNetworkId = swarm?.ingressNetworkId ?? newObjectId();
@@ -311,6 +318,7 @@ export class Manager {
 
   /** Raft's rule: the managers can decide only while more than half of them are reachable. */
   hasQuorum(): boolean {
+    if (this.#quorumInStore) return true;
     const managers = this.store.nodes().filter((n) => n.Spec.Role === 'manager');
     return managers.filter((n) => n.Status.State === 'ready').length * 2 > managers.length;
   }

@@ -39,3 +39,5 @@ export { EtcdLeadership } from './EtcdLeadership.js';
 export type { Candidate, EtcdLeadershipOptions, LeadershipView } from './EtcdLeadership.js';
 export { EtcdSwarmBackend } from './EtcdSwarmBackend.js';
 export type { EtcdSwarmBackendOptions } from './EtcdSwarmBackend.js';
+export { EtcdSwarmStore } from './EtcdSwarmStore.js';
+export type { EtcdSwarmStoreOptions } from './EtcdSwarmStore.js';

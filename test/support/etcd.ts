@@ -1,6 +1,7 @@
-// Test support for etcd: a single etcd member of the test's own (Debian's etcd-server), and a TCP proxy
+// Test support for etcd: a member or a cluster of the test's own (Debian's etcd-server), and a TCP proxy
 // in front of it that can cut every connection (mid-stream, after so many bytes) and refuse new ones.
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +14,10 @@ export interface EtcdMember {
   endpoint: string;
   /** Runs etcdctl against it; resolves with its stdout. */
   ctl(...args: string[]): Promise<string>;
+  /** SIGKILLs it (its data stays) and resolves once it has exited. */
+  kill(): Promise<void>;
+  /** Starts it again on its data, and resolves once it is running (not necessarily healthy: without a quorum it is not). */
+  restart(): void;
 }
 
 /**
@@ -20,26 +25,52 @@ export interface EtcdMember {
  * test's thousands of writes then need no fsync), and stops it and removes its data at the test's end.
  */
 export async function startEtcd(t: Test, address: string): Promise<EtcdMember> {
+  return (await startEtcdCluster(t, [address]))[0]!;
+}
+
+/** An etcd cluster of a member on each address, healthy when this resolves; stopped and removed at the test's end. */
+export async function startEtcdCluster(t: Test, addresses: readonly string[]): Promise<EtcdMember[]> {
+  const peerOf = (address: string) => `http://${address}:2380`;
+  const initialCluster = addresses.map((address) => `test-${address}=${peerOf(address)}`).join(',');
+  const members = addresses.map((address) => etcdMember(t, address, initialCluster));
+  await Promise.all(members.map((member) => waitFor(`etcd at ${member.endpoint} to answer`, async () => {
+    if (member.died()) throw new Error(`etcd exited at start: ${member.stderr()}`);
+    return member.ctl('endpoint', 'health').then(() => true, () => undefined);
+  }, 20_000)));
+  return members;
+}
+
+function etcdMember(t: Test, address: string, initialCluster: string): EtcdMember & { died(): boolean; stderr(): string } {
   const dataDir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'routemesh-etcd-'));
-  const name = `test-${address}`;
   const client = `http://${address}:2379`;
   const peer = `http://${address}:2380`;
-  const etcd = spawn('etcd', [
-    '--name', name, '--data-dir', dataDir,
-    '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `${name}=${peer}`, '--initial-cluster-state', 'new',
-    '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1000',
-    '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  etcd.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => etcd.once('exit', () => resolve()));
-  t.teardown(async () => {
-    etcd.kill('SIGKILL');
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let died = false;
+  const start = () => {
+    const etcd = spawn('etcd', [
+      '--name', `test-${address}`, '--data-dir', dataDir,
+      '--listen-client-urls', client, '--advertise-client-urls', client,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
+      '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1000',
+      '--log-level', 'error',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    etcd.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
+    died = false;
+    exited = new Promise<void>((resolve) => etcd.once('exit', () => { died = true; resolve(); }));
+    child = etcd;
+  };
+  const kill = async () => {
+    child?.kill('SIGKILL');
     await exited;
+  };
+  t.teardown(async () => {
+    await kill();
     rmSync(dataDir, { recursive: true, force: true });
   });
+  start();
   const ctl = (...args: string[]) => new Promise<string>((resolve, reject) => {
     const run = spawn('etcdctl', ['--endpoints', client, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
     let out = '';
@@ -49,13 +80,7 @@ export async function startEtcd(t: Test, address: string): Promise<EtcdMember> {
     run.on('error', reject);
     run.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`etcdctl ${args.join(' ')}: ${err.trim()}`))));
   });
-  let died = false;
-  void exited.then(() => { died = true; });
-  await waitFor('etcd to answer', async () => {
-    if (died) throw new Error(`etcd exited at start: ${stderr.trim()}`);
-    return ctl('endpoint', 'health').then(() => true, () => undefined);
-  });
-  return { endpoint: `${address}:2379`, ctl };
+  return { endpoint: `${address}:2379`, ctl, kill, restart: start, died: () => died, stderr: () => stderr.trim() };
 }
 
 export interface CuttingProxy {

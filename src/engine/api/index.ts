@@ -58,19 +58,18 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   };
   return (req, res) => {
     commonHeaders(res, engine.swarmState());
-    serve(req, res).then(
-      async (reply) => {
+    serve(req, res)
+      .then(async (reply) => {
         if (!reply) return;
         // A change is answered once it is kept: a crash right after the answer must not lose it.
         if (req.method !== 'GET' && req.method !== 'HEAD') await engine.durable();
         sendJson(res, reply.status, reply.body);
-      },
-      (error: unknown) => {
+      })
+      .catch((error: unknown) => {
         // A body read that failed half-way may have already answered; never answer twice.
         if (error instanceof NotTheLeader && !res.headersSent) forwardToLeader(req, res, error);
         else if (!res.headersSent) sendError(res, error);
         else res.destroy();
-      },
-    );
+      });
   };
 }
