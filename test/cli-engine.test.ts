@@ -695,8 +695,10 @@ t.test('up: the DNS flags reach the cluster (TTLs in seconds, upstreams repeatab
 });
 
 t.test('up hands every node setting to its node processes as node start flags that say it again', async (t) => {
-  const argv = ['--fence-period', '500ms', '--heartbeat-period', '2s', '--max-replicas', '7', '--metrics-port', 'off', '--dns-upstream', '127.9.0.1'];
+  const argv = ['--fence-period', '500ms', '--heartbeat-period', '2s', '--max-replicas', '7', '--metrics-port', 'off', '--dns-upstream', '127.9.0.1',
+    '--store', 'etcd://127.9.0.2:2379', '--leader-lease', '3s'];
   const settings = nodeSettings(parseArgs(argv, NODE_FLAGS, { command: 'routemesh up' }));
   t.equal(settings.fencePeriodMs, 500);
+  t.match(settings, { store: 'etcd://127.9.0.2:2379', leaderLeaseSeconds: 3 });
   t.same(nodeSettings(parseArgs(nodeSettingsArgs(settings), NODE_FLAGS, { command: 'routemesh node start' })), settings);
 });

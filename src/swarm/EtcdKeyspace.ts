@@ -59,6 +59,8 @@ export interface EtcdKeyspaceOptions {
 const LIST_PAGE = 500;
 // A call to an etcd that answers nothing must fail (the caller decides what then), not hang a manager.
 const CALL_TIMEOUT_MS = 5_000;
+// How soon a member etcd3 stopped using after failed calls is tried again.
+const MEMBER_RETRY_MS = 500;
 // How soon a broken watch is opened again, doubling up to the last while etcd stays away.
 const REOPEN_DELAYS_MS = [50, 100, 200, 400, 800, 1_600];
 
@@ -217,9 +219,15 @@ export class EtcdKeyspace {
   }
 
   #connect(): Promise<Etcd3> {
-    this.#client ??= import('etcd3').then(({ Etcd3 }) => new Etcd3({
+    this.#client ??= Promise.all([import('etcd3'), import('cockatiel')]).then(([{ Etcd3, isRecoverableError }, { circuitBreaker, handleWhen, ConsecutiveBreaker }]) => new Etcd3({
       hosts: this.#options.endpoints.map((endpoint) => `http://${endpoint}`),
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+      // etcd3's default keeps a member that failed three calls in a row unused for 5 s, so a quorum back
+      // was not used for that long. The callers here try again by themselves (campaigns, watches): a
+      // member is tried again after half a second.
+      faultHandling: {
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_RETRY_MS, breaker: new ConsecutiveBreaker(3) }),
+      },
     }));
     return this.#client;
   }

@@ -19,6 +19,7 @@ import { NodeSupervisor } from '../NodeSupervisor.js';
 import { renderTable } from '../table.js';
 import { DEMO_SERVICE, renderDemoTasks, runDemo } from './demo.js';
 import { PrometheusTargetsFile } from '../PrometheusTargetsFile.js';
+import { startLocalEtcd } from '../LocalEtcd.js';
 
 /** What `up` needs of a running cluster (kept structural so tests can pass a stand-in). */
 export interface UpCluster {
@@ -94,6 +95,7 @@ export function createUpCommand(start: StartCluster = startFromEngine): Command 
       { name: 'demo', kind: 'bool', help: `Also run the demo service ${DEMO_SERVICE} (traefik/whoami, 6 replicas, port 8080)` },
       { name: 'prometheus-sd', kind: 'string', valueName: 'file', help: 'Keep a Prometheus file_sd target file naming every node\'s metrics (examples/prometheus.yml reads one)' },
       { name: 'engine-label', kind: 'list', valueName: '[node:]key=value', help: 'An engine label (dockerd --label) of every node, or of one (node2:disk=ssd); engine.labels.* constraints match them (repeatable)' },
+      { name: 'etcd', kind: 'bool', help: 'Start a local etcd member (etcd-server) on the --subnet\'s last address and keep the swarm there (--store etcd://<it>:2379), its data in --data-dir' },
       { name: 'bare', kind: 'bool', help: 'Start the engines without a swarm (run `routemesh swarm init` yourself)' },
     ],
     maxArgs: 0,
@@ -109,6 +111,8 @@ export function upOptions(args: ParsedArgs, log: (line: string) => void, env: Re
   const prefix = Number(subnet.split('/')[1]);
   const room = prefix >= 31 ? 0 : 2 ** (32 - prefix) - 2;
   if (nodes > room) throw usageError(`--subnet ${subnet} has room for ${room} nodes, not ${nodes}`);
+  if (args.bool('etcd') && args.string('store') !== undefined) throw usageError('--etcd starts an etcd of its own: leave out --store, or --etcd to use yours');
+  if (args.bool('etcd') && nodes >= room) throw usageError(`--etcd takes the last address of --subnet ${subnet}: room for ${room - 1} nodes then, not ${nodes}`);
   const bare = args.bool('bare');
   if (bare && args.bool('demo')) throw usageError('--demo needs a swarm: leave out --bare');
   return {
@@ -151,22 +155,44 @@ async function runUp(ctx: CommandContext, args: ParsedArgs, start: StartCluster)
       await rm(options.dataDir, { recursive: true, force: true });
       ctx.err(`--fresh: ${options.dataDir} removed; starting a new swarm`);
     }
-    const cluster = await start(options, { output: (line) => ctx.err(line), command: ctx.io.command ?? 'routemesh', pollMs: Math.min(ctx.pollMs, 100), signal: running.signal });
-    const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });
-    try {
-      await targets?.start();
-      if (sdFile !== undefined) ctx.err(`Prometheus targets: ${sdFile}, kept current as nodes join and leave`);
-      await show(ctx, cluster, args.bool('demo'), running.signal);
-      await running.stopped();
-      if (!running.fatal) ctx.err('Stopping the cluster...');
-    } finally {
-      await targets?.stop();
-      await cluster.close();
+    const etcd = args.bool('etcd') ? await startLocalEtcd({ address: lastAddress(options.subnet), dataDir: path.join(options.dataDir, 'etcd'), log: options.log }) : undefined;
+    if (etcd) {
+      options.store = etcd.store;
+      ctx.err(`etcd: ${etcd.store.replace('etcd://', '')} (data in ${path.join(options.dataDir, 'etcd')}); the managers keep the swarm there`);
     }
-    return running.fatal ? 1 : 0;
+    try {
+      return await runCluster(ctx, args, start, options, running, sdFile);
+    } finally {
+      await etcd?.stop();
+    }
   } finally {
     running.dispose();
   }
+}
+
+async function runCluster(ctx: CommandContext, args: ParsedArgs, start: StartCluster, options: UpOptions, running: ReturnType<typeof foreground>, sdFile: string | undefined): Promise<number> {
+  const cluster = await start(options, { output: (line) => ctx.err(line), command: ctx.io.command ?? 'routemesh', pollMs: Math.min(ctx.pollMs, 100), signal: running.signal });
+  const targets = sdFile === undefined ? undefined : new PrometheusTargetsFile(sdFile, () => cluster.nodes, { log: (line) => ctx.err(line) });
+  try {
+    await targets?.start();
+    if (sdFile !== undefined) ctx.err(`Prometheus targets: ${sdFile}, kept current as nodes join and leave`);
+    await show(ctx, cluster, args.bool('demo'), running.signal);
+    await running.stopped();
+    if (!running.fatal) ctx.err('Stopping the cluster...');
+  } finally {
+    await targets?.stop();
+    await cluster.close();
+  }
+  return running.fatal ? 1 : 0;
+}
+
+/** The last host address of a subnet: 127.1.0.254 of 127.1.0.0/24. */
+function lastAddress(subnet: string): string {
+  const [base, bits] = subnet.split('/') as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  const given = base.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const last = given - (given % size) + size - 2;
+  return [24, 16, 8, 0].map((shift) => Math.floor(last / 2 ** shift) % 256).join('.');
 }
 
 async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, signal: AbortSignal): Promise<void> {
