@@ -337,7 +337,7 @@ export class Engine implements EngineContext {
     if (kept) {
       return refuse(new ApiError(400, `${store.where} holds a swarm already (ID ${kept.swarm.id}, ${kept.nodes.length} nodes): ` +
         'join it (docker swarm join --token ... <a manager>:2377), or keep this one elsewhere (--store etcd://<host:port>/<another prefix>/), ' +
-        `or delete that one (etcdctl del --prefix ${store.where.split(' under ')[1]})`));
+        `or delete that one (etcdctl del --prefix ${store.prefix})`));
     }
     let nodeId: string | undefined;
     role.campaign(async () => {

@@ -47,6 +47,11 @@ export class EtcdSwarmStore {
     return `etcd at ${this.#options.endpoints.join(',')} under ${this.#options.prefix}`;
   }
 
+  /** The prefix of the swarm's keys in etcd. */
+  get prefix(): string {
+    return this.#options.prefix;
+  }
+
   /** How long a leader that stops renewing its lease keeps the lead: how long an election may take. */
   get leaseTtlMs(): number {
     return this.#options.leaseTtlSeconds * 1000;
