@@ -53,10 +53,22 @@ t.test('each host has a loopback of its own; a task address on host2 is reached 
   t.equal(await ask(host1!, TASK, host1!.address), 'ECONNREFUSED', 'a route is per host: host1 has none');
 });
 
+t.test('a block routed once per host reaches whatever address its owner takes in it', { skip }, async (t) => {
+  const [host1, host2, host3] = await netnsHosts(t, BLOCK, 3);
+  await tagServer(host2!, '127.91.2.7', 'host2-task');
+  await tagServer(host3!, '127.91.3.7', 'host3-task');
+  for (const [from, to] of [[host3!, host2!], [host2!, host3!], [host1!, host2!], [host1!, host3!]] as const) {
+    await from.routeTo(`127.91.${to.name.at(-1)}.0/24`, to);
+  }
+  t.equal(await ask(host3!, '127.91.2.7', host3!.address), `host2-task ${host3!.address}`, "host3 reaches host2's block");
+  t.equal(await ask(host1!, '127.91.3.7', host1!.address), `host3-task ${host1!.address}`, "host1 reaches host3's block");
+  t.equal(await ask(host3!, '127.91.3.7', host3!.address), `host3-task ${host3!.address}`, 'its own block stays local');
+});
+
 t.test('routeTo refuses to pass when an ip rule has split the tables and loopback still wins', { skip }, async (t) => {
   const [host1, host2] = await netnsHosts(t, BLOCK, 2);
   await host1!.ip('rule', 'add', 'pref', '1000', 'from', '127.90.250.250', 'lookup', '1000');
-  await t.rejects(host1!.routeTo(TASK, host2!), /keeps 127\.91\.0\.5 to itself/);
+  await t.rejects(host1!.routeTo(TASK, host2!), /keeps 127\.91\.0\.5\/32 to itself/);
 });
 
 t.test('teardown kills what runs inside the hosts and removes every namespace it made', { skip }, async (t) => {

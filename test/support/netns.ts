@@ -13,6 +13,8 @@
 //   trie, which it does until the first `ip rule` is added in the namespace (after that, even once the rule
 //   is deleted, local wins and the host answers its own connection refused). So these hosts get no rules,
 //   and routeTo checks where the kernel sends the address before returning.
+// For the same reason, what a host binds (tasks, VIPs, networks, DNS) must lie outside 127.<block>/16,
+// which eth0 claims: give routemesh its blocks (--network-pool too, whose default is in the node's /16).
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -36,10 +38,11 @@ export interface NetnsHost {
   /** `ip -n <namespace> args`; rejects with ip's message when it fails. */
   ip(...args: string[]): Promise<string>;
   /**
-   * Sends `address` (say a task's, listening on `owner`'s loopback) to `owner`: a /32 route through the
-   * owner's address with this host's as source. Rejects if the kernel would still keep it local.
+   * Sends `destination` (a task's address, listening on `owner`'s loopback, or a block of them as a CIDR)
+   * to `owner`: a route through the owner's address with this host's as source. Rejects if the kernel
+   * would still keep it local.
    */
-  routeTo(address: string, owner: NetnsHost): Promise<void>;
+  routeTo(destination: string, owner: NetnsHost): Promise<void>;
 }
 
 /**
@@ -102,11 +105,12 @@ function host(prefix: string, block: number, i: number): NetnsHost {
     }),
     spawn: (file, args, options = {}) => spawn(exec[0]!, [...exec.slice(1), file, ...args], options),
     ip: (...args) => execFileText('ip', ['-n', namespace, ...args]),
-    routeTo: async (address, owner) => {
-      await self.ip('route', 'replace', `${address}/32`, 'via', owner.address, 'dev', 'eth0', 'src', self.address);
-      const route = await self.ip('route', 'get', address);
+    routeTo: async (destination, owner) => {
+      const cidr = destination.includes('/') ? destination : `${destination}/32`;
+      await self.ip('route', 'replace', cidr, 'via', owner.address, 'dev', 'eth0', 'src', self.address);
+      const route = await self.ip('route', 'get', cidr.split('/')[0]!);
       if (!route.includes(`via ${owner.address}`)) {
-        throw new Error(`${self.name} keeps ${address} to itself despite its /32 route (an ip rule split the local and main tables?): ${route.trim()}`);
+        throw new Error(`${self.name} keeps ${cidr} to itself despite its route (an ip rule split the local and main tables?): ${route.trim()}`);
       }
     },
   };
