@@ -46,17 +46,25 @@ export interface NetnsHost {
 }
 
 /**
- * Why namespaces cannot be made here (not root, or no `ip netns`), for a test's `{ skip }`; false when
- * they can. On CI, which runs as root with iproute2, a reason is a failure instead.
+ * Why namespaces cannot be made here (not root, no iproute2, no CAP_SYS_ADMIN), for a test's `{ skip }`;
+ * false when they can. On CI, which runs as root with iproute2, a reason is a failure instead.
  */
 export function netnsUnavailable(env: NodeJS.ProcessEnv = process.env): string | false {
   const why = process.getuid?.() !== 0
-    ? 'network namespaces as hosts need root (ip netns add), and this runs as uid ' + String(process.getuid?.())
-    : spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status !== 0
-      ? '`ip netns` is unavailable here (Debian: apt-get install iproute2)'
-      : false;
+    ? `network namespaces as hosts need root (ip netns add), and this runs as uid ${process.getuid?.()}`
+    : cannotMakeNamespaces();
   if (why && /^(1|true|yes)$/i.test(env.CI ?? '')) throw new Error(`${why}: CI runs the namespace tests as root`);
   return why;
+}
+
+/** Root is not enough in a container without CAP_SYS_ADMIN: one namespace is made (and removed) to know. */
+function cannotMakeNamespaces(): string | false {
+  const probe = `${PREFIX}${process.pid}-probe`;
+  const made = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (made.error) return '`ip` is not installed (Debian: apt-get install iproute2)';
+  if (made.status !== 0) return `root cannot make a network namespace here: ${made.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+  return false;
 }
 
 /** `count` hosts on one bridge (127.<block>.1.1, 127.<block>.2.1, ...), all removed at the test's end. */
@@ -156,7 +164,7 @@ async function removeStale(): Promise<void> {
   const stale = (await execFileText('ip', ['netns', 'list'])).split('\n')
     .map((line) => line.split(' ')[0]!)
     .filter((namespace) => {
-      const pid = new RegExp(`^${PREFIX}(\\d+)-\\d+-`).exec(namespace)?.[1];
+      const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(namespace)?.[1];
       return pid !== undefined && !existsSync(`/proc/${pid}`);
     });
   await removeNamespaces(stale);
