@@ -67,9 +67,12 @@ t.test('a swarm of three hosts: joined over 2377, host3 publishes what runs on h
   t.same((await docker(host1, 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}')).split('\n').sort(),
     ['host1 Ready', 'host2 Ready', 'host3 Ready'], 'the manager on host1 lists all three');
 
-  await docker(host1, 'service', 'create', '--name', 'web', '--replicas', '2', '--constraint', 'node.hostname==host2',
+  await docker(host1, 'service', 'create', '--detach', '--name', 'web', '--replicas', '2', '--constraint', 'node.hostname==host2',
     '--publish', '8080:80', 'traefik/whoami');
-  const tasks = (await docker(host1, 'service', 'ps', '-q', 'web')).split('\n');
+  const tasks = await waitFor('both tasks of web to run', async () => {
+    const states = (await docker(host1, 'service', 'ps', '--format', '{{.ID}} {{.CurrentState}}', 'web')).split('\n');
+    return states.filter((line) => / Running /.test(line)).length === 2 ? states.map((line) => line.split(' ')[0]!) : undefined;
+  }, 20_000);
   const taskAddresses = await Promise.all(tasks.map(async (task) =>
     (await docker(host1, 'inspect', task, '--format', '{{range .NetworksAttachments}}{{range .Addresses}}{{.}}{{end}}{{end}}')).replace(/\/\d+$/, '')));
   const containers = (await docker(host2, 'ps', '-q')).split('\n').sort();
