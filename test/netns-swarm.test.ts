@@ -1,8 +1,8 @@
 // Three hosts that share nothing (test/support/netns.ts), one routemesh node each, made a swarm the way
 // Docker users do: `docker swarm init` on host1, `docker swarm join --token ... <host1>:2377` from the
-// others. A published port on host3 reaches the tasks on host2 once host3 routes their addresses to host2
-// (routemesh does not route them yet: the test adds the /32s by hand), and each host's own 127.0.0.11
-// answers for the service.
+// others. Each node runs with --route-tasks: it routes the other hosts' task addresses to them (a /32 each,
+// in the local table), so a published port on host3 reaches the tasks on host2; the routes go with the
+// tasks. Each host's own 127.0.0.11 answers for the service.
 // Hosts 127.95.<i>.1, tasks 127.96/16, VIPs 127.97/16, networks 127.98/16: private to the namespaces.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +28,7 @@ async function startNode(host: NetnsHost, dataRoot: string): Promise<void> {
   const child = spawnRoutemesh(['node', 'start', '--address', host.address, '--hostname', host.name,
     '--task-subnet', '127.96.0.0/16', '--vip-subnet', '127.97.0.0/16', '--network-pool', '127.98.0.0/16',
     '--dns', '127.0.0.11', '--dns-upstream', '127.99.0.53', '--metrics-port', 'off',
-    '--data-dir', path.join(dataRoot, host.name), '--socket-dir', path.join(dataRoot, `${host.name}-sockets`)],
+    '--data-dir', path.join(dataRoot, host.name), '--socket-dir', path.join(dataRoot, `${host.name}-sockets`), '--route-tasks'],
   process.env, { runAs: [...host.exec] });
   let stdout = '';
   let stderr = '';
@@ -77,10 +77,17 @@ t.test('a swarm of three hosts: joined over 2377, host3 publishes what runs on h
     (await docker(host1, 'inspect', task, '--format', '{{range .NetworksAttachments}}{{range .Addresses}}{{.}}{{end}}{{end}}')).replace(/\/\d+$/, '')));
   const containers = (await docker(host2, 'ps', '-q')).split('\n').sort();
 
-  for (const address of taskAddresses) {
-    t.equal(await getFrom(host3, `http://${address}/`), 'ECONNREFUSED', `unrouted, host3 takes ${address} for its own`);
-    await host3.routeTo(address, host2);
+  const routesOf = async (host: NetnsHost): Promise<string[]> =>
+    (await host.ip('route', 'show', 'table', 'local', 'root', '127.96.0.0/16')).split('\n').filter((line) => / via /.test(line)).sort();
+  for (const host of [host1, host3]) {
+    const routes = await waitFor(`${host.name}'s routes to the tasks`, async () => {
+      const shown = await routesOf(host);
+      return taskAddresses.every((address) => shown.some((line) => line.startsWith(`${address} via ${host2.address} `))) ? shown : undefined;
+    });
+    t.equal(routes.length, 2, `${host.name} routes each task on host2 there, and nothing else`);
   }
+  t.same(await routesOf(host2), [], 'host2 routes none of its own');
+  for (const address of taskAddresses) t.match(await getFrom(host3, `http://${address}/`), /^Hostname: /, `host3 reaches ${address} on host2`);
   const seen = new Set<string>();
   for (let i = 0; i < 4; i++) {
     const body = await getFrom(host3, `http://${host3.address}:8080/`);
@@ -94,4 +101,8 @@ t.test('a swarm of three hosts: joined over 2377, host3 publishes what runs on h
     t.same(await digShort(host, 'web'), [vip], `${host.name}'s own 127.0.0.11 names the VIP`);
     t.same(await digShort(host, 'tasks.web'), [...taskAddresses].sort(), `${host.name}'s own 127.0.0.11 names the tasks`);
   }
+
+  await docker(host1, 'service', 'rm', 'web');
+  await waitFor("host3's routes to web's tasks to go", async () => (await routesOf(host3)).length === 0, 10_000);
+  t.pass('the routes go with the tasks');
 });

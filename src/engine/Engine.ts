@@ -11,6 +11,7 @@ import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
+import { TaskRoutes } from './TaskRoutes.js';
 import { Volumes } from './Volumes.js';
 import { NodeNetworks } from './NodeNetworks.js';
 import type { HostServices } from './HostServices.js';
@@ -76,6 +77,8 @@ export interface EngineOptions {
   probePort?: PortProbe;
   /** Told when the node joins or is back in a swarm (its identity, to keep for a restart) and when it leaves or is removed (undefined). */
   onMembership?: (identity: NodeIdentity | undefined) => void;
+  /** On a host of its own: route other nodes' task addresses to them (TaskRoutes; `node start --route-tasks`). */
+  routeTasks?: boolean;
   /** How long a client of the engine API or /metrics may take to send a request head (DEFAULT_REQUEST_HEAD_TIMEOUT_MS). */
   requestHeadTimeoutMs?: number;
   log?: (line: string) => void;
@@ -96,6 +99,8 @@ interface Membership {
   link: ManagerLink;
   agent: Agent;
   mesh: Mesh;
+  /** With `routeTasks`: the routes to other hosts' tasks. */
+  routes?: TaskRoutes;
   /** Set while the node is a manager: its cluster port, and the control plane while it leads. */
   role?: ManagerRole;
   /** Set while the node is a manager: the swarm's events, from its copy of the view. */
@@ -131,6 +136,7 @@ export class Engine implements EngineContext {
   #fenceAckTimeoutMs: number | undefined;
   #onMembership: ((identity: NodeIdentity | undefined) => void) | undefined;
   #probePort: PortProbe;
+  readonly #routeTasks: boolean;
   #clusterPort: number;
   /** A `swarm init`, `join` or a restart's return under way: another is refused, as the daemon refuses it. */
   #changing = false;
@@ -175,6 +181,7 @@ export class Engine implements EngineContext {
     this.#onMembership = options.onMembership;
     this.#probePort = options.probePort ?? (async () => {});
     this.#clusterPort = options.clusterPort ?? CLUSTER_PORT;
+    this.#routeTasks = options.routeTasks ?? false;
     const requestHeadMs = options.requestHeadTimeoutMs ?? DEFAULT_REQUEST_HEAD_TIMEOUT_MS;
     const timeouts = serverTimeouts(requestHeadMs, API_KEEP_ALIVE_MS);
     this.containers = new NodeContainers({
@@ -674,7 +681,8 @@ export class Engine implements EngineContext {
       admits: (network, source) => mesh.membership.admits(network, source),
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
-    const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}) };
+    const routes = this.#routeTasks ? new TaskRoutes({ view, nodeId, address: this.address, log: this.#log }) : undefined;
+    const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}), ...(routes ? { routes } : {}) };
     this.#resuming = false;
     this.#resumingFrom = undefined;
     this.#resumeSince = undefined;
@@ -690,6 +698,7 @@ export class Engine implements EngineContext {
     link.on('managers', () => { if (this.#membership === membership) this.#onMembership?.(this.#identityOf(membership)); });
     view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) this.#followRole(membership).catch(this.#logFailure); });
     this.#membership = membership;
+    routes?.start();
     mesh.start();
     agent.start();
     this.#onMembership?.(this.#identityOf(membership));
@@ -747,7 +756,7 @@ export class Engine implements EngineContext {
     m.swarmEvents?.close();
     m.link.close();
     await m.openingRole;
-    await Promise.all([m.agent.stop(leaving), m.mesh.close(), m.role?.close()]);
+    await Promise.all([m.agent.stop(leaving), m.mesh.close(), m.role?.close(), m.routes?.close()]);
   }
 
   async close(): Promise<void> {

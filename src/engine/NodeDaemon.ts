@@ -38,6 +38,8 @@ export interface NodeOptions {
    * it (a worker never talks to etcd). Absent: in its data directory, the managers agreeing among themselves.
    */
   store?: string;
+  /** On a host of its own (as root): route other nodes' task addresses to their nodes (TaskRoutes). */
+  routeTasks?: boolean;
   /** How long a leader that stops renewing its lease in etcd (killed, or cut off) keeps the lead: whole seconds (2 when absent). */
   leaderLeaseSeconds?: number;
   /** The engine API socket's directory (defaultSocketDir() when absent). */
@@ -159,6 +161,7 @@ export class NodeDaemon implements SwarmDirectory {
       ...(options.engineLabels ? { engineLabels: options.engineLabels } : {}),
       ...(options.fencePeriodMs !== undefined ? { fencePeriodMs: options.fencePeriodMs } : {}),
       ...(options.requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs: options.requestHeadTimeoutMs } : {}),
+      ...(options.routeTasks ? { routeTasks: true } : {}),
       ...(options.dataDir ? { onMembership: (identity: NodeIdentity | undefined) => this.#saveIdentity(identity) } : {}),
       ...(options.log ? { log: options.log } : {}),
     });

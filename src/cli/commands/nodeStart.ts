@@ -31,6 +31,7 @@ export function createNodeStartCommand(start: StartNode = startFromEngine): Comm
       { name: 'data-dir', kind: 'string', valueName: 'dir', help: 'Where the node keeps its identity and swarm between runs', defaultText: '$XDG_STATE_HOME/routemesh/<address>, /var/lib/routemesh/<address> as root' },
       ...NODE_FLAGS,
       { name: 'engine-label', kind: 'list', valueName: 'key=value', help: 'An engine label (dockerd --label); engine.labels.* constraints match it (repeatable)' },
+      { name: 'route-tasks', kind: 'bool', help: 'On a host of its own (its own network stack, as root): route the other nodes\' task addresses to those nodes (ip route, table local)' },
       { name: 'supervised', kind: 'bool', help: 'Stop when standard input closes (how `routemesh up` ties its node processes to itself)' },
     ],
     maxArgs: 0,
@@ -54,6 +55,7 @@ export function nodeOptions(ctx: CommandContext, args: ParsedArgs, log: (line: s
     ...rest,
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     ...engineLabels(args),
+    ...(args.bool('route-tasks') ? { routeTasks: true } : {}),
     log,
   };
 }
