@@ -1,0 +1,57 @@
+// Managers in HA on etcd, where a review found them failing: the leader demoted, a frozen leader, a write
+// etcd refused. Nodes 127.144.0.x, tasks 127.145/16, VIPs 127.146/16; etcd members on 127.143.0.x.
+import { rmSync } from 'node:fs';
+import t from 'tap';
+import { api, serviceSpec, testBlock, waitFor } from './support/cluster.js';
+import { tempDataDir, upProcess } from './support/cli.js';
+import { startEtcd } from './support/etcd.js';
+
+const UP = testBlock(144);
+const ETCD = UP - 1;
+const node = (i: number) => `http://127.${UP}.0.${i}:2375`;
+
+function upArgs(nodes: number, managers: number, store: string, ...more: string[]): string[] {
+  return ['--nodes', String(nodes), '--managers', String(managers), '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP + 1}.0.0/16`,
+    '--vip-subnet', `127.${UP + 2}.0.0/16`, '--dns', `127.${UP}.0.250`, '--dns-upstream', `127.${UP}.0.251`, '--metrics-port', 'off',
+    '--heartbeat-period', '500ms', '--store', store, ...more];
+}
+
+async function leaderName(base: string): Promise<string | undefined> {
+  const res = await api(base, 'GET', '/nodes').catch(() => undefined);
+  return res?.status === 200 ? (res.body as any[]).find((n) => n.ManagerStatus?.Leader)?.Description.Hostname : undefined;
+}
+
+t.test('the leader demoted hands the lead over in etcd, and does not take it back when the swarm is started again', async (t) => {
+  const etcd = await startEtcd(t, `127.${ETCD}.0.1`);
+  const { root, dataDir } = tempDataDir();
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const args = upArgs(3, 3, `etcd://${etcd.endpoint}`, '--data-dir', dataDir);
+  const first = await upProcess(t, args);
+  const nodes = await api(node(2), 'GET', '/nodes');
+  t.equal(nodes.status, 200, `node ls on node2 (${nodes.body.message ?? 'answered'})`);
+  const node1 = (nodes.body as any[]).find((n) => n.Description.Hostname === 'node1');
+  const demoted = await api(node(2), 'POST', `/nodes/${node1.ID}/update?version=${node1.Version.Index}`, { ...node1.Spec, Role: 'worker' });
+  t.equal(demoted.status, 200, 'node1, the leader, is demoted');
+  const elected = async () => {
+    const holder = JSON.parse(await etcd.ctl('get', '--print-value-only', '/routemesh/leader') || '{}') as { id?: string };
+    return holder.id && holder.id !== 'node1' ? holder.id : undefined;
+  };
+  const leader = await waitFor('etcd to elect a manager', elected);
+  const created = await waitFor('a change taken', async () => {
+    const res = await api(node(2), 'POST', '/services/create', serviceSpec('after-demote', 'traefik/whoami'));
+    return res.status === 201 ? res : undefined;
+  });
+  t.equal(created.status, 201, `${leader}, elected, leads the swarm`);
+  t.equal(await leaderName(node(3)), leader, 'and node ls says so');
+
+  first.child.kill('SIGTERM');
+  t.same(await first.exited, [0, null]);
+  await upProcess(t, args);
+  const again = await waitFor('a leader after the restart', elected, 20_000);
+  t.not(again, 'node1', 'node1, a worker now, is not elected');
+  const listed = await waitFor('the managers to answer', async () => {
+    const res = await api(node(2), 'GET', '/services');
+    return res.status === 200 ? res : undefined;
+  }, 20_000);
+  t.same(listed.body.map((s: any) => s.Spec.Name), ['after-demote']);
+});
