@@ -2,8 +2,8 @@
 // etcd refused. Nodes 127.144.0.x, tasks 127.145/16, VIPs 127.146/16; etcd members on 127.143.0.x.
 import { rmSync } from 'node:fs';
 import t from 'tap';
-import { api, serviceSpec, testBlock, waitFor } from './support/cluster.js';
-import { tempDataDir, upProcess } from './support/cli.js';
+import { api, published, serviceSpec, testBlock, waitFor, waitForRunning } from './support/cluster.js';
+import { nodeProcesses, tempDataDir, upProcess } from './support/cli.js';
 import { startEtcd } from './support/etcd.js';
 
 const UP = testBlock(144);
@@ -54,4 +54,26 @@ t.test('the leader demoted hands the lead over in etcd, and does not take it bac
     return res.status === 200 ? res : undefined;
   }, 20_000);
   t.same(listed.body.map((s: any) => s.Spec.Name), ['after-demote']);
+});
+
+t.test('a frozen leader (SIGSTOP): the one etcd elects next keeps every other node Ready and its tasks running', async (t) => {
+  const etcd = await startEtcd(t, `127.${ETCD}.0.2`);
+  const up = await upProcess(t, upArgs(4, 3, `etcd://${etcd.endpoint}`));
+  t.equal((await api(node(1), 'POST', '/services/create', serviceSpec('web', 'traefik/whoami', { Mode: { Replicated: { Replicas: 8 } }, ...published(80, 8090) }))).status, 201);
+  await waitForRunning(node(1), 'web', 8);
+  const processes = await nodeProcesses(up.child.pid!, 4);
+  process.kill(processes.get('node1')!, 'SIGSTOP');
+  t.teardown(() => { process.kill(processes.get('node1')!, 'SIGCONT'); });
+  const forwarded = await api(node(2), 'GET', '/services');
+  t.ok(forwarded.status === 200 || /did not answer/.test(forwarded.body.message), `a request forwarded to the stopped leader is answered (${forwarded.status})`);
+  const nodes = await waitFor('node1 Down at the leader etcd elected next', async () => {
+    const res = await api(node(2), 'GET', '/nodes').catch(() => undefined);
+    const listed = res?.status === 200 ? res.body as any[] : [];
+    return listed.find((n) => n.Description.Hostname === 'node1')?.Status.State === 'down' ? listed : undefined;
+  }, 30_000);
+  const states = Object.fromEntries(nodes.map((n) => [n.Description.Hostname, n.Status.State]));
+  t.same(states, { node1: 'down', node2: 'ready', node3: 'ready', node4: 'ready' }, 'the nodes that beat on are Ready');
+  const tasks = (await api(node(2), 'GET', '/tasks')).body as any[];
+  const orphaned = tasks.filter((task) => task.Status.State === 'orphaned' && task.NodeID !== nodes.find((n) => n.Description.Hostname === 'node1').ID);
+  t.same(orphaned, [], 'no task of theirs orphaned');
 });

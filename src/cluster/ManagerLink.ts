@@ -438,7 +438,9 @@ export class ManagerLink extends EventEmitter {
     while (next !== undefined && !this.#closed) {
       tried.add(next);
       try {
-        this.#periodMs = (await post<{ periodMs: number }>(this.#agent, next, PATHS.heartbeat, { nodeId: this.nodeId })).periodMs;
+        // A stopped manager takes the beat and never answers: it is given one period, not the three after which
+        // the leader (maybe just elected) marks this node Down.
+        this.#periodMs = (await call<{ periodMs: number }>(this.#agent, next, PATHS.heartbeat, this.#periodMs, JSON.stringify({ nodeId: this.nodeId }))).periodMs;
         break;
       } catch (error) {
         const refusal = error as ClusterRequestError;
