@@ -5,6 +5,7 @@ import t from 'tap';
 import { api, published, serviceSpec, testBlock, waitFor, waitForRunning } from './support/cluster.js';
 import { nodeProcesses, tempDataDir, upProcess } from './support/cli.js';
 import { startEtcd } from './support/etcd.js';
+import { EtcdSwarmStore, Manager } from '../src/swarm/index.js';
 
 const UP = testBlock(144);
 const ETCD = UP - 1;
@@ -76,4 +77,29 @@ t.test('a frozen leader (SIGSTOP): the one etcd elects next keeps every other no
   const tasks = (await api(node(2), 'GET', '/tasks')).body as any[];
   const orphaned = tasks.filter((task) => task.Status.State === 'orphaned' && task.NodeID !== nodes.find((n) => n.Description.Hostname === 'node1').ID);
   t.same(orphaned, [], 'no task of theirs orphaned');
+});
+
+t.test("a change etcd refused (another manager was elected) is not said kept: the leader's flush rejects", async (t) => {
+  const etcd = await startEtcd(t, `127.${ETCD}.0.3`);
+  const stores = ['node1', 'node2'].map((id) => {
+    const store = new EtcdSwarmStore({ endpoints: [etcd.endpoint], prefix: '/refused/', leaseTtlSeconds: 2, log: () => {} });
+    t.teardown(() => store.close());
+    return store;
+  });
+  const [first, second] = stores as [EtcdSwarmStore, EtcdSwarmStore];
+  first.campaign({ id: 'node1', address: '127.0.0.1:2377' }, () => {});
+  await waitFor('node1 to lead', () => first.view.leading || undefined);
+  second.campaign({ id: 'node2', address: '127.0.0.2:2377' }, () => {});
+  await waitFor('node2 to follow', () => second.view.leader?.id === 'node1' || undefined);
+  const manager = new Manager({ taskSubnet: `127.${UP + 1}.0.0/16`, vipSubnet: `127.${UP + 2}.0.0/16` });
+  t.teardown(() => manager.close());
+  const persistence = await first.persist(manager);
+  t.teardown(() => persistence.close().catch(() => {}));
+
+  // Its lease revoked behind its back: node2 is elected, while node1 may not know yet.
+  const lease = /"Lease" : (\d+)/.exec(await etcd.ctl('get', '-w', 'fields', '/refused/leader'))![1]!;
+  await etcd.ctl('lease', 'revoke', BigInt(lease).toString(16));
+  await manager.createService(serviceSpec('refused', 'nginx'));
+  await t.rejects(persistence.flush(), /refused/, 'the change is not said kept');
+  await waitFor('node2 to lead', () => second.view.leading || undefined);
 });
