@@ -1,11 +1,13 @@
 // Managers in HA on etcd, where a review found them failing: the leader demoted, a frozen leader, a write
-// etcd refused. Nodes 127.144.0.x, tasks 127.145/16, VIPs 127.146/16; etcd members on 127.143.0.x.
+// etcd refused, an election won again while the control plane of the one before was being made.
+// Nodes 127.144.0.x, tasks 127.145/16, VIPs 127.146/16; etcd members on 127.143.0.x.
 import { rmSync } from 'node:fs';
 import t from 'tap';
 import { api, published, serviceSpec, testBlock, waitFor, waitForRunning } from './support/cluster.js';
 import { nodeProcesses, tempDataDir, upProcess } from './support/cli.js';
 import { startEtcd } from './support/etcd.js';
 import { EtcdSwarmStore, Manager } from '../src/swarm/index.js';
+import { ManagerRole } from '../src/engine/ManagerRole.js';
 
 const UP = testBlock(144);
 const ETCD = UP - 1;
@@ -102,4 +104,41 @@ t.test("a change etcd refused (another manager was elected) is not said kept: th
   await manager.createService(serviceSpec('refused', 'nginx'));
   await t.rejects(persistence.flush(), /refused/, 'the change is not said kept');
   await waitFor('node2 to lead', () => second.view.leading || undefined);
+});
+
+t.test('elected again while it made its control plane for an earlier term: it leads one made anew, from what etcd holds then', async (t) => {
+  const etcd = await startEtcd(t, `127.${ETCD}.0.4`);
+  const store = () => {
+    const opened = new EtcdSwarmStore({ endpoints: [etcd.endpoint], prefix: '/terms/', leaseTtlSeconds: 1, log: () => {} });
+    t.teardown(() => opened.close());
+    return opened;
+  };
+  const made: { manager: Manager; release: () => void }[] = [];
+  const role = new ManagerRole({
+    hostname: 'node1', address: `127.${UP}.0.200`, clusterPort: 2377, engineApi: () => {}, newManager: () => { throw new Error('unused'); },
+    store: store(), log: () => {},
+  }, { leader: () => undefined, copyIndex: () => 0 });
+  await role.listen();
+  t.teardown(() => role.close());
+  role.campaign(() => new Promise<Manager>((resolve) => {
+    const manager = new Manager({ taskSubnet: `127.${UP + 1}.0.0/16`, vipSubnet: `127.${UP + 2}.0.0/16` });
+    t.teardown(() => manager.close());
+    made.push({ manager, release: () => resolve(manager) });
+  }));
+  await waitFor('node1 elected, making its control plane', () => made.length === 1 || undefined);
+
+  // Deposed meanwhile (its lease revoked), another leads and resigns, and node1 is elected again.
+  const other = store();
+  const lease = /"Lease" : (\d+)/.exec(await etcd.ctl('get', '-w', 'fields', '/terms/leader'))![1]!;
+  await etcd.ctl('lease', 'revoke', BigInt(lease).toString(16));
+  other.campaign({ id: 'node2', address: `127.${UP}.0.201:2377` }, () => {});
+  await waitFor('node2 to lead', () => other.view.leading || undefined);
+  await other.resign();
+  const holder = async () => /node1/.test(await etcd.ctl('get', '--print-value-only', '/terms/leader')) || undefined;
+  await waitFor('node1 elected again', holder);
+  made[0]!.release();
+  await waitFor('a control plane made for the new term', () => made.length === 2 || undefined);
+  made[1]!.release();
+  await waitFor('node1 to lead', () => role.manager);
+  t.equal(role.manager, made[1]!.manager, "it leads the new term's control plane, not the one read before another led");
 });

@@ -62,6 +62,11 @@ export class EtcdSwarmStore {
     return this.#leadership?.view ?? { leader: undefined, leading: false };
   }
 
+  /** Which election this node won, while it leads (the leader key's create revision): undefined while it does not. */
+  get term(): number | undefined {
+    return this.#leadership?.fence?.createRevision;
+  }
+
   /** The swarm kept in etcd (undefined: none is); throws an Error saying what to do when it cannot be read. */
   load(): Promise<SwarmState | undefined> {
     return this.#backend.load();
