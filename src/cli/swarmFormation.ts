@@ -44,7 +44,7 @@ export async function formSwarm(members: readonly SwarmMember[], options: Format
   }
   if (restarted) {
     options.log(`${first.hostname} is back in its swarm: waiting for its nodes to be Ready again`);
-    await waitReady(first.client, members, options);
+    await waitReady(members, options);
   }
 }
 
@@ -59,15 +59,23 @@ async function inSwarm(member: SwarmMember): Promise<boolean> {
  * are not when the deadline passes. The manager's word alone is not enough: a restored swarm keeps each node
  * Ready until its heartbeats are overdue.
  */
-async function waitReady(manager: EngineClient, members: readonly SwarmMember[], options: FormationOptions): Promise<void> {
+async function waitReady(members: readonly SwarmMember[], options: FormationOptions): Promise<void> {
   const deadline = Date.now() + READY_DEADLINE_MS;
   for (;;) {
-    // The first member may itself be on its way back (pending), or its managers not yet led again.
+    // The first member may itself be on its way back (pending), or its managers not yet led again, or it
+    // is a worker now (demoted before the restart): the first member that answers as a manager says.
     let answer = '';
-    const nodes = await manager.get<ApiNode[]>('/nodes').catch((error: Error) => {
-      answer = ` (its manager answers: ${error.message})`;
-      return [];
-    });
+    let nodes: ApiNode[] = [];
+    for (const member of members) {
+      const listed = await member.client.get<ApiNode[]>('/nodes').catch((error: Error) => {
+        answer ||= ` (${member.hostname} answers: ${error.message})`;
+        return undefined;
+      });
+      if (listed) {
+        nodes = listed;
+        break;
+      }
+    }
     const ready = new Set(nodes.filter((n) => n.Status?.State === 'ready').map((n) => n.Status?.Addr));
     const back = await Promise.all(members.map(async (m) => ready.has(m.address) && (await m.client.get<ApiInfo>('/info')).Swarm?.LocalNodeState === 'active'));
     const waiting = members.filter((_, i) => !back[i]);

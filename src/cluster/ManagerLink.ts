@@ -438,7 +438,10 @@ export class ManagerLink extends EventEmitter {
     while (next !== undefined && !this.#closed) {
       tried.add(next);
       try {
-        this.#periodMs = (await post<{ periodMs: number }>(this.#agent, next, PATHS.heartbeat, { nodeId: this.nodeId })).periodMs;
+        // A stopped manager takes the beat and never answers: it is given one period (5 s at most), not the
+        // three after which the leader (maybe just elected) marks this node Down.
+        const timeoutMs = Math.min(this.#periodMs, REQUEST_TIMEOUT_MS);
+        this.#periodMs = (await call<{ periodMs: number }>(this.#agent, next, PATHS.heartbeat, timeoutMs, JSON.stringify({ nodeId: this.nodeId }))).periodMs;
         break;
       } catch (error) {
         const refusal = error as ClusterRequestError;

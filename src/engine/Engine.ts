@@ -369,6 +369,8 @@ export class Engine implements EngineContext {
   async #leadFromStore(store: EtcdSwarmStore, nodeId: string): Promise<Manager> {
     const kept = await store.load();
     if (!kept) throw new Error(`${store.where} holds no swarm (deleted?): nothing to lead; start a swarm again with docker swarm init`);
+    // Demoted while it was away (its data directory still names it a manager): a worker never leads.
+    if (kept.nodes.find((n) => n.ID === nodeId)?.Spec.Role !== 'manager') throw new Error('this node is a worker of the swarm in etcd now');
     // Deposed while it read: a manager made now would only have its writes refused.
     if (!store.view.leading) throw new Error('another manager was elected while it read the swarm');
     const manager = this.#directory.newManager(kept);
@@ -733,11 +735,14 @@ export class Engine implements EngineContext {
         (error: Error) => this.#log(`${this.hostname}: ${error.message}`),
       ).finally(() => { m.openingRole = undefined; });
       await m.openingRole;
-    } else if (!manager && m.role && !m.role.manager) {
+    } else if (!manager && m.role && (!m.role.manager || m.role.elected)) {
+      // Elected by etcd, a demoted leader hands over at once (a worker holding etcd's lead would leave the
+      // managers forwarding to it forever), once its demotion is in etcd for whoever is elected next.
       const role = m.role;
       delete m.role;
       m.copyKept = false;
       this.#directory.keepCopy(undefined);
+      if (role.manager) await this.#directory.durable().catch(() => undefined);
       await role.close();
     }
   }

@@ -123,18 +123,23 @@ export class ManagerRole {
   async #takeLeadNow(): Promise<void> {
     if (this.#taking || this.#closed) return;
     this.#taking = true;
+    const store = this.#options.store!;
+    const term = store.term;
     try {
       const manager = await this.#takeLead!();
-      if (this.#closed || this.#control || !this.#options.store!.view.leading) {
+      // Deposed meanwhile, maybe elected again: what it read may predate what another leader wrote since.
+      if (this.#closed || this.#control || store.term !== term) {
         manager.close();
         return;
       }
       this.lead(manager);
-      this.#options.log(`${this.#options.hostname}: elected leader (${this.#options.store!.where}); it leads the swarm`);
+      this.#options.log(`${this.#options.hostname}: elected leader (${store.where}); it leads the swarm`);
     } catch (error) {
-      this.#options.store!.stepDown(`elected leader, but it cannot lead: ${(error as Error).message}`);
+      store.stepDown(`elected leader, but it cannot lead: ${(error as Error).message}`);
     } finally {
       this.#taking = false;
+      // Elected again while it made the control plane of an earlier term: one made anew, from what etcd holds now.
+      if (store.view.leading && !this.#control) void this.#takeLeadNow();
     }
   }
 

@@ -30,13 +30,18 @@ export class EtcdSwarmStore {
   #leadership: EtcdLeadership | undefined;
   #campaign: { candidate: Candidate; onChange: (view: LeadershipView) => void } | undefined;
   #stepping = false;
+  /** Writes etcd refused so far: a flush during which one was is not a change kept. */
+  #refusals = 0;
 
   constructor(options: EtcdSwarmStoreOptions) {
     this.#options = options;
     this.#keys = new EtcdKeyspace({ endpoints: options.endpoints, prefix: options.prefix });
     this.#backend = new EtcdSwarmBackend(this.#keys, {
       fence: () => this.#leadership?.fence,
-      onRefused: () => this.stepDown('etcd refused a write: another manager was elected meanwhile'),
+      onRefused: () => {
+        this.#refusals++;
+        this.stepDown('etcd refused a write: another manager was elected meanwhile');
+      },
       onFailed: (error) => this.stepDown(`a write to etcd failed (${error.message})`),
       log: options.log,
     });
@@ -62,6 +67,11 @@ export class EtcdSwarmStore {
     return this.#leadership?.view ?? { leader: undefined, leading: false };
   }
 
+  /** Which election this node won, while it leads (the leader key's create revision): undefined while it does not. */
+  get term(): number | undefined {
+    return this.#leadership?.fence?.createRevision;
+  }
+
   /** The swarm kept in etcd (undefined: none is); throws an Error saying what to do when it cannot be read. */
   load(): Promise<SwarmState | undefined> {
     return this.#backend.load();
@@ -77,7 +87,16 @@ export class EtcdSwarmStore {
   /** Keeps the swarm `source` holds (the leader's control plane) in etcd: all of it, then every change. */
   async persist(source: SwarmSource): Promise<SwarmPersistence> {
     try {
-      return await this.#backend.persist(source);
+      const persistence = await this.#backend.persist(source);
+      // The backend drops a refused write and flushes on: its changes were not kept, which an answer must not say.
+      return {
+        flush: async () => {
+          const refusals = this.#refusals;
+          await persistence.flush();
+          if (this.#refusals !== refusals) throw new Error('etcd refused a write: another manager was elected meanwhile');
+        },
+        close: () => persistence.close(),
+      };
     } catch (error) {
       this.stepDown(`the swarm could not be written to etcd (${(error as Error).message})`);
       throw error;

@@ -22,6 +22,12 @@ export class NotTheLeader extends Error {
 /** Set on a forwarded request: the address of the node the request was made to (a bridge network is that node's). */
 export const FORWARDED_FROM_HEADER = 'x-routemesh-forwarded-from';
 
+/**
+ * How long the leader has to start its answer: a change's waits for etcd (5 s a call) fit in it. A leader
+ * that is stopped (not dead) takes the connection and never answers; another is elected meanwhile.
+ */
+const ANSWER_TIMEOUT_MS = 10_000;
+
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
 
 export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: NotTheLeader): void {
@@ -35,6 +41,8 @@ export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: N
     host: to.leader.slice(0, colon), port: Number(to.leader.slice(colon + 1)), localAddress: to.from,
     method: req.method, path: `${ENGINE_PREFIX}${req.url}`, headers,
   }, (answer) => {
+    // Answering: a stream (logs --follow) may then be quiet for as long as it likes.
+    upstream.setTimeout(0);
     const out: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
     res.writeHead(answer.statusCode ?? 502, out);
@@ -44,6 +52,7 @@ export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: N
     if (!res.headersSent) sendError(res, new ApiError(500, `the leader at ${to.leader} did not answer (${error.message}): try again, or run the command on another manager`));
     else res.destroy();
   });
+  upstream.setTimeout(ANSWER_TIMEOUT_MS, () => upstream.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s`)));
   res.on('close', () => upstream.destroy());
   if (body) upstream.end(body);
   else req.pipe(upstream);
