@@ -1,15 +1,17 @@
 // The cluster protocol on its own: a real Manager, Dispatcher and ClusterPortServer on loopback, nodes
-// played by ManagerLinks or by raw HTTP, no engines. Join, the session's whole view then numbered changes,
+// played by ManagerLinks or by raw HTTPS with their certificates, no engines. Join, the session's whole view then numbered changes,
 // resync on a gap or a new manager process, the applied watermark behind fenced(), bad requests, a reader
 // that stops reading, a follower. Managers on 127.206.0.x (the cluster port), nodes on 127.206.1.x,
 // task addresses 127.207/16, VIPs 127.208/16.
-import http from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
-import { CLUSTER_PORT, ClusterPortServer, ClusterRequestError, Dispatcher, ManagerLink } from '../src/cluster/index.js';
-import type { SessionMessage } from '../src/cluster/index.js';
-import { Manager } from '../src/swarm/index.js';
+import { CLUSTER_PORT, ClusterPortServer, ClusterRequestError, Dispatcher, ManagerLink, clientTls, newNodeKey } from '../src/cluster/index.js';
+import type { NodeTls, SessionMessage } from '../src/cluster/index.js';
+import { Manager, RootCA } from '../src/swarm/index.js';
 import type { SwarmState } from '../src/swarm/index.js';
 import { testBlock, waitFor } from './support/cluster.js';
 
@@ -17,6 +19,21 @@ const BLOCK = testBlock(206);
 const MANAGER = `127.${BLOCK}.0.1`;
 const CLUSTER = `${MANAGER}:${CLUSTER_PORT}`;
 const nodeAddr = (i: number): string => `127.${BLOCK}.1.${i}`;
+
+/** A key and a certificate from `ca` for `nodeId`, as a node gets at its join. */
+function issued(ca: RootCA, nodeId: string, role: 'swarm-manager' | 'swarm-worker' = 'swarm-worker'): NodeTls {
+  const key = newNodeKey();
+  return { key: key.privateKeyPem, cert: ca.issue({ nodeId, role, swarmId: 'test', publicKeyPem: key.publicKeyPem }), ca: ca.certificatePem };
+}
+
+/** The root of the managers played by hand, and of the nodes that talk to them. */
+const HAND_CA = new RootCA();
+
+/** A manager played by hand: HTTPS with a manager's certificate of HAND_CA. */
+function handServer(handler: http.RequestListener): https.Server {
+  const own = issued(HAND_CA, 'hand', 'swarm-manager');
+  return https.createServer({ key: own.key, cert: own.cert, ca: own.ca, requestCert: true, rejectUnauthorized: false }, handler);
+}
 
 interface Plane {
   manager: Manager;
@@ -43,27 +60,36 @@ async function plane(t: Test, options: { address?: string; restore?: SwarmState;
   };
   t.teardown(close);
   await server.listen(options.address ?? MANAGER, CLUSTER_PORT);
+  server.setTls(issued(manager.rootCA, 'manager', 'swarm-manager'));
   server.lead(dispatcher);
   return { manager, dispatcher, server, logs, close };
 }
 
 /** A node joined and linked: its ManagerLink started (whole view in, first beat answered). */
-async function linked(t: Test, p: Plane, i: number, options: { fenceAckTimeoutMs?: number } = {}): Promise<{ link: ManagerLink; logs: string[] }> {
-  const answer = await ManagerLink.join(CLUSTER, { token: p.manager.tokens.token('worker'), hostname: `node${i}`, addr: nodeAddr(i) });
+async function linked(t: Test, p: Plane, i: number, options: { fenceAckTimeoutMs?: number } = {}): Promise<{ link: ManagerLink; logs: string[]; tls: NodeTls }> {
+  const { answer, tls } = await joined(p, i);
   const logs: string[] = [];
   const link = new ManagerLink({
-    nodeId: answer.nodeId, address: nodeAddr(i), managers: [CLUSTER], heartbeatPeriodMs: answer.heartbeatPeriodMs, retryMs: 50,
+    nodeId: answer.nodeId, address: nodeAddr(i), managers: [CLUSTER], heartbeatPeriodMs: answer.heartbeatPeriodMs, retryMs: 50, tls,
     log: (line) => { logs.push(line); }, ...options,
   });
   t.teardown(() => link.close());
   await link.start();
-  return { link, logs };
+  return { link, logs, tls };
 }
 
-/** One request to the cluster port as sent: its status and parsed answer. */
-function request(method: string, path: string, body?: string | Buffer, host = MANAGER): Promise<{ status: number; body: any }> {
+/** Node i joined as a worker: its answer, and its key and certificate. */
+function joined(p: Plane, i: number): ReturnType<typeof ManagerLink.join> {
+  return ManagerLink.join(CLUSTER, { token: p.manager.tokens.token('worker'), hostname: `node${i}`, addr: nodeAddr(i) });
+}
+
+/** One request to the cluster port as sent, with a node's certificate or none: its status and parsed answer. */
+function request(method: string, path: string, body?: string | Buffer, host = MANAGER, as?: NodeTls): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: CLUSTER_PORT, method, path, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+    const req = https.request({
+      host, port: CLUSTER_PORT, method, path, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(as ? clientTls(as) : { rejectUnauthorized: false }),
+    }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => { text += chunk; });
@@ -75,10 +101,10 @@ function request(method: string, path: string, body?: string | Buffer, host = MA
 }
 
 /** A session read by hand: every message as it comes, and the socket, to pause or close. */
-function rawSession(t: Test, nodeId: string, localAddress: string): { messages: SessionMessage[]; response: Promise<http.IncomingMessage> } {
+function rawSession(t: Test, nodeId: string, localAddress: string, as: NodeTls): { messages: SessionMessage[]; response: Promise<http.IncomingMessage> } {
   const messages: SessionMessage[] = [];
   const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-    const req = http.get({ host: MANAGER, port: CLUSTER_PORT, localAddress, path: `/v1/session?node=${nodeId}`, agent: false }, (res) => {
+    const req = https.get({ host: MANAGER, port: CLUSTER_PORT, localAddress, path: `/v1/session?node=${nodeId}`, agent: false, ...clientTls(as) }, (res) => {
       let buffered = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -98,8 +124,10 @@ function rawSession(t: Test, nodeId: string, localAddress: string): { messages: 
 t.test('join: a good token admits, a malformed or wrong one is refused with what to do, a known node ID is kept on a rejoin', async (t) => {
   const p = await plane(t);
   const token = p.manager.tokens.token('worker');
-  const answer = await ManagerLink.join(CLUSTER, { token, hostname: 'node1', addr: nodeAddr(1) });
+  const { answer, tls: own } = await ManagerLink.join(CLUSTER, { token, hostname: 'node1', addr: nodeAddr(1) });
   t.equal(answer.role, 'worker');
+  t.equal(answer.rootCA, p.manager.rootCA.certificatePem, 'it gets the swarm\'s root');
+  t.match(own.cert, /^-----BEGIN CERTIFICATE-----/, 'and its certificate, for the key it made');
   t.equal(answer.swarmId, p.manager.swarmId);
   t.equal(p.manager.store.node(answer.nodeId)?.Description.Hostname, 'node1');
 
@@ -110,15 +138,24 @@ t.test('join: a good token admits, a malformed or wrong one is refused with what
   const invalid = await ManagerLink.join(CLUSTER, { token: wrong, hostname: 'node2', addr: nodeAddr(2) }).catch((e: unknown) => e);
   t.match(invalid, { code: 'invalid_argument', message: /A valid join token is necessary/ });
 
-  const again = await ManagerLink.join(CLUSTER, { token, hostname: 'node1', addr: nodeAddr(1), nodeId: answer.nodeId });
-  t.equal(again.nodeId, answer.nodeId, 'the rejoining node keeps its ID');
+  const again = await ManagerLink.join(CLUSTER, { token, hostname: 'node1', addr: nodeAddr(1), nodeId: answer.nodeId }, own);
+  t.equal(again.answer.nodeId, answer.nodeId, 'the rejoining node keeps its ID');
   t.equal(p.manager.store.nodes().length, 1, 'and no second node is made');
+  t.not(again.tls.cert, own.cert, 'with a new certificate');
+  const impostor = await ManagerLink.join(CLUSTER, { token, hostname: 'node2', addr: nodeAddr(2), nodeId: answer.nodeId }).catch((e: unknown) => e);
+  t.match(impostor, { code: 'permission_denied', message: `rejoining as node ${answer.nodeId} needs that node's certificate` }, 'a token alone does not make a node someone else');
+
+  // The token pins the swarm's root: a manager of another swarm never sees it.
+  const other = await plane(t, { address: `127.${BLOCK}.0.7` });
+  const pinned = await ManagerLink.join(`127.${BLOCK}.0.7:${CLUSTER_PORT}`, { token, hostname: 'node3', addr: nodeAddr(3) }).catch((e: unknown) => e);
+  t.match(pinned, { code: 'invalid_argument', message: /is not one of the swarm this token joins: its root CA does not match the token's digest/ });
+  t.equal(other.manager.store.nodes().length, 0, 'nothing joined there');
 });
 
 t.test('a session sends the whole view first, then changes chained by appliesTo/resultsIn carrying puts and deletes', async (t) => {
   const p = await plane(t);
-  const { nodeId } = await ManagerLink.join(CLUSTER, { token: p.manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
-  const session = rawSession(t, nodeId, nodeAddr(1));
+  const { answer: { nodeId }, tls: own } = await joined(p, 1);
+  const session = rawSession(t, nodeId, nodeAddr(1), own);
   await session.response;
   const complete = await waitFor('the whole view', () => session.messages[0]);
   t.match(complete, { type: 'complete', epoch: p.dispatcher.epoch, seq: Number });
@@ -140,7 +177,7 @@ t.test('a change that does not apply to the view makes the link reconnect and ta
   // A manager played by hand: its first session skips a change; its second is whole and well chained.
   const sessions: http.ServerResponse[] = [];
   const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active', Labels: {} }, Status: { State: 'ready', Addr: nodeAddr(1) }, Description: { Hostname: 'node1' } };
-  const server = http.createServer((req, res) => {
+  const server = handServer((req, res) => {
     if (req.url?.startsWith('/v1/session')) {
       sessions.push(res);
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -154,7 +191,7 @@ t.test('a change that does not apply to the view makes the link reconnect and ta
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   await new Promise<void>((resolve) => server.listen(CLUSTER_PORT, `127.${BLOCK}.0.2`, resolve));
   const logs: string[] = [];
-  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`127.${BLOCK}.0.2:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50, log: (l) => { logs.push(l); } });
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), tls: issued(HAND_CA, 'n1'), managers: [`127.${BLOCK}.0.2:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50, log: (l) => { logs.push(l); } });
   t.teardown(() => link.close());
   await link.start();
   await waitFor('a second session', () => sessions.length >= 2);
@@ -165,7 +202,7 @@ t.test('a change that does not apply to the view makes the link reconnect and ta
 t.test('an acknowledgement the manager did not take is sent again, with no new change to carry it', async (t) => {
   const applied: { status: number; seq: number }[] = [];
   const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active', Labels: {} }, Status: { State: 'ready', Addr: nodeAddr(1) }, Description: { Hostname: 'node1' } };
-  const server = http.createServer((req, res) => {
+  const server = handServer((req, res) => {
     if (req.url?.startsWith('/v1/session')) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       res.write(`${JSON.stringify({ type: 'complete', epoch: 'e1', seq: 3, nodes: [node], services: [], tasks: [] })}\n`);
@@ -186,7 +223,7 @@ t.test('an acknowledgement the manager did not take is sent again, with no new c
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   const HAND = `127.${BLOCK}.0.6`;
   await new Promise<void>((resolve) => server.listen(CLUSTER_PORT, HAND, resolve));
-  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`${HAND}:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50 });
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), tls: issued(HAND_CA, 'n1'), managers: [`${HAND}:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50 });
   t.teardown(() => link.close());
   await link.start();
   await waitFor('the acknowledgement sent again', () => applied.length >= 2, 5000);
@@ -204,7 +241,7 @@ t.test('a pending fenced() keeps waiting across a resync: for the same numbers f
     complete('e2', 0),
   ];
   const sessions: http.ServerResponse[] = [];
-  const server = http.createServer((req, res) => {
+  const server = handServer((req, res) => {
     if (req.url?.startsWith('/v1/session')) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       res.write(scripts[sessions.length] ?? '');
@@ -217,7 +254,7 @@ t.test('a pending fenced() keeps waiting across a resync: for the same numbers f
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   const HAND = `127.${BLOCK}.0.5`;
   await new Promise<void>((resolve) => server.listen(CLUSTER_PORT, HAND, resolve));
-  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`${HAND}:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50, fenceAckTimeoutMs: 20_000 });
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), tls: issued(HAND_CA, 'n1'), managers: [`${HAND}:${CLUSTER_PORT}`], heartbeatPeriodMs: 1000, retryMs: 50, fenceAckTimeoutMs: 20_000 });
   t.teardown(() => link.close());
   let syncs = 0;
   link.on('synced', () => { syncs++; });
@@ -254,9 +291,9 @@ t.test('a manager restart (a new epoch) resyncs the link from its whole view', a
   const first = await plane(t);
   const { link, logs } = await linked(t, first, 1, { fenceAckTimeoutMs: 20_000 });
   // A Ready node that never says what it applied: a fence asked now is still pending at the restart.
-  const { nodeId: silent } = await ManagerLink.join(CLUSTER, { token: first.manager.tokens.token('worker'), hostname: 'node2', addr: nodeAddr(2) });
+  const { answer: { nodeId: silent }, tls: silentTls } = await joined(first, 2);
   first.manager.heartbeat(silent);
-  await (rawSession(t, silent, nodeAddr(2))).response;
+  await (rawSession(t, silent, nodeAddr(2), silentTls)).response;
   await waitFor('the silent node in the view', () => link.view.node(silent)?.Status.State === 'ready');
   const fenced = link.fenced();
   const state = first.manager.exportState();
@@ -288,9 +325,9 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'both links acked: no timeout');
 
   // A third node that reads its session but never says what it applied: the watermark waits for it.
-  const { nodeId: silent } = await ManagerLink.join(CLUSTER, { token: p.manager.tokens.token('worker'), hostname: 'node3', addr: nodeAddr(3) });
+  const { answer: { nodeId: silent }, tls: silentTls } = await joined(p, 3);
   p.manager.heartbeat(silent);
-  const session = rawSession(t, silent, nodeAddr(3));
+  const session = rawSession(t, silent, nodeAddr(3), silentTls);
   await session.response;
   const timed = await linked(t, p, 4, { fenceAckTimeoutMs: 600 });
   const more = change('node8', 8);
@@ -304,7 +341,7 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   const seq = Math.max(...session.messages.flatMap((m) => m.type === 'changes' ? [m.resultsIn] : m.type === 'complete' ? [m.seq] : []));
   const fenced = a.link.fenced();
   t.notOk(session.messages.some((m) => m.type === 'applied' && m.seq >= seq), 'no watermark past what the silent node applied');
-  t.equal((await request('POST', '/v1/applied', JSON.stringify({ nodeId: silent, seq }))).status, 200);
+  t.equal((await request('POST', '/v1/applied', JSON.stringify({ nodeId: silent, seq }), MANAGER, silentTls)).status, 200);
   await waitFor('the watermark past it', () => session.messages.some((m) => m.type === 'applied' && m.seq >= seq));
   await fenced;
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'no timeout: every Ready node acked');
@@ -344,27 +381,49 @@ t.test('bad requests get a clear 4xx, and the port keeps serving', async (t) => 
   const p = await plane(t);
   const badJson = await request('POST', '/v1/join', '{"token":');
   t.match(badJson, { status: 400, body: { code: 'invalid_argument', message: /must be JSON/ } });
-  const unknown = await request('GET', '/v1/nothing');
+  const { answer: { nodeId }, tls: own } = await joined(p, 1);
+  const unknown = await request('GET', '/v1/nothing', undefined, MANAGER, own);
   t.match(unknown, { status: 404, body: { message: /GET \/v1\/nothing is not part of the cluster protocol/ } });
-  const missing = await request('POST', '/v1/heartbeat', '{}');
+  const missing = await request('POST', '/v1/heartbeat', '{}', MANAGER, own);
   t.match(missing, { status: 400, body: { message: /needs nodeId \(a string\)/ } });
-  const noNode = await request('POST', '/v1/heartbeat', '{"nodeId":"nope"}');
-  t.match(noNode, { status: 404, body: { message: /not a member of this swarm: join it again/ } });
-  const badReports = await request('POST', '/v1/status', '{"nodeId":"x","reports":{}}');
+  const badReports = await request('POST', '/v1/status', JSON.stringify({ nodeId, reports: {} }), MANAGER, own);
   t.match(badReports, { status: 400, body: { message: /reports must be a list/ } });
 
   // A body past the limit: refused, whether the answer or a reset reaches the sender first.
   const huge = await request('POST', '/v1/join', Buffer.alloc(9 << 20, 0x20)).catch((error: Error) => ({ status: 0, body: error.message }));
   t.ok(huge.status === 400 || /ECONNRESET|EPIPE/.test(String(huge.body)), `a 9 MiB body is refused (${huge.status} ${JSON.stringify(huge.body).slice(0, 120)})`);
   t.match((await request('GET', '/v1/ping')).body, { leader: true, index: Number }, 'the port still answers');
-  t.equal(p.manager.store.nodes().length, 0, 'nothing was half-written');
+  t.equal(p.manager.store.nodes().length, 1, 'nothing was half-written');
+});
+
+t.test('mutual TLS: no call but ca, ping and join without a certificate of the swarm; a node speaks only for itself; a removed node is refused', async (t) => {
+  const p = await plane(t);
+  const { answer: { nodeId }, tls: own } = await joined(p, 1);
+  const { answer: { nodeId: other } } = await joined(p, 2);
+  t.match(await request('GET', '/v1/ca'), { status: 200, body: { rootCA: p.manager.rootCA.certificatePem } }, 'anyone gets the root, to check against a token');
+  t.match(await request('POST', '/v1/heartbeat', JSON.stringify({ nodeId })), { status: 403, body: { code: 'permission_denied', message: /needs a node certificate of this swarm: join the swarm first/ } }, 'no certificate');
+  t.match(await request('POST', '/v1/heartbeat', JSON.stringify({ nodeId }), MANAGER, { ...issued(new RootCA(), nodeId), ca: own.ca }), { status: 403 }, 'a certificate of another root, naming the same node');
+  t.match(await request('GET', `/v1/session?node=${nodeId}`), { status: 403 }, 'a session without one');
+  t.match(await request('POST', '/v1/heartbeat', JSON.stringify({ nodeId: other }), MANAGER, own), { status: 403, body: { message: `a node speaks only for itself: this certificate is node ${nodeId}'s, not ${other}'s` } });
+  t.match(await request('POST', '/v1/heartbeat', JSON.stringify({ nodeId }), MANAGER, own), { status: 200, body: { periodMs: 1000 } }, 'its own heartbeat is taken');
+  t.match(await request('POST', '/v1/engine/v1.47/services', '{}', MANAGER, own), { status: 403, body: { message: /only a manager of this swarm/ } }, 'a worker may not forward engine API requests');
+
+  // A node reports its own tasks only.
+  p.manager.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'traefik/whoami' } }, Mode: { Replicated: { Replicas: 4 } } });
+  const theirs = await waitFor('a task on node 2', () => p.manager.store.tasks().find((task) => task.NodeID === other));
+  const report = { State: 'accepted', Message: 'accepted' } as const;
+  t.match(p.dispatcher.reportStatus(nodeId, [{ taskId: theirs.ID, report }]), [{ message: `task ${theirs.ID} is not node ${nodeId}'s to report` }]);
+  t.same(p.dispatcher.reportStatus(other, [{ taskId: theirs.ID, report }]), [], 'its own node reports it');
+
+  p.manager.removeNode(nodeId, true);
+  t.match(await request('POST', '/v1/heartbeat', JSON.stringify({ nodeId }), MANAGER, own), { status: 404, body: { message: /is not a member of this swarm/ } }, 'removed, its certificate is refused');
 });
 
 t.test('a session reader that stops reading is dropped once far behind; the port stays responsive', async (t) => {
   const p = await plane(t, { maxSessionBacklogBytes: 1 << 20 });
-  const { nodeId } = await ManagerLink.join(CLUSTER, { token: p.manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
+  const { answer: { nodeId }, tls: own } = await joined(p, 1);
   // A raw socket that asks for its session and then never reads.
-  const socket = net.connect({ host: MANAGER, port: CLUSTER_PORT, localAddress: nodeAddr(1) });
+  const socket = tls.connect({ socket: net.connect({ host: MANAGER, port: CLUSTER_PORT, localAddress: nodeAddr(1) }), key: own.key, cert: own.cert, ca: own.ca, checkServerIdentity: () => undefined });
   t.teardown(() => socket.destroy());
   socket.write(`GET /v1/session?node=${nodeId} HTTP/1.1\r\nHost: x\r\n\r\n`);
   socket.pause();
@@ -388,22 +447,24 @@ t.test('a manager that does not lead answers 503 naming the leader, and ping; a 
   t.teardown(() => follower.close());
   const FOLLOWER = `127.${BLOCK}.0.3`;
   await follower.listen(FOLLOWER, CLUSTER_PORT);
-  const refused = await request('POST', '/v1/heartbeat', '{"nodeId":"x"}', FOLLOWER);
+  follower.setTls(issued(leader.manager.rootCA, 'follower', 'swarm-manager'));
+  const refused = await request('POST', '/v1/heartbeat', '{"nodeId":"x"}', FOLLOWER, issued(leader.manager.rootCA, 'x'));
   t.match(refused, { status: 503, body: { code: 'unavailable', leader: CLUSTER, message: `this manager is not the leader: the leader is at ${CLUSTER}` } });
   t.match((await request('GET', '/v1/ping', undefined, FOLLOWER)).body, { leader: false, index: Number });
-  const joined = await ManagerLink.join(`${FOLLOWER}:${CLUSTER_PORT}`, { token: leader.manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
-  t.ok(leader.manager.store.node(joined.nodeId), 'a join asked of the follower is taken to the leader');
+  const viaFollower = await ManagerLink.join(`${FOLLOWER}:${CLUSTER_PORT}`, { token: leader.manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
+  t.ok(leader.manager.store.node(viaFollower.answer.nodeId), 'a join asked of the follower is taken to the leader');
 
   const leaderless = new ClusterPortServer();
   t.teardown(() => leaderless.close());
   await leaderless.listen(`127.${BLOCK}.0.4`, CLUSTER_PORT);
+  leaderless.setTls(issued(leader.manager.rootCA, 'leaderless', 'swarm-manager'));
   t.match(await request('POST', '/v1/join', '{}', `127.${BLOCK}.0.4`), { status: 503, body: { message: /knows of none: the swarm does not have a leader/ } });
 });
 
 /** A manager played by hand on 127.B.0.3:2377: `session` answers each session (its count from 1), the rest answer `other`. */
 async function handMadeManager(t: Test, session: (res: http.ServerResponse, count: number) => void, other: (url: string) => string): Promise<{ sessions: () => number }> {
   let count = 0;
-  const server = http.createServer((req, res) => {
+  const server = handServer((req, res) => {
     if (req.url?.startsWith('/v1/session')) {
       session(res, ++count);
       return;
@@ -427,7 +488,7 @@ t.test('what a manager sends that is not the protocol (a null line, an unknown m
     if (count === 2) res.write('{"type":"weird"}\n');
   }, (url) => (url === '/v1/heartbeat' ? 'this is not JSON' : '{}'));
   const logs: string[] = [];
-  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`127.${BLOCK}.0.3:${CLUSTER_PORT}`], heartbeatPeriodMs: 100, retryMs: 50, log: (l) => { logs.push(l); } });
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), tls: issued(HAND_CA, 'n1'), managers: [`127.${BLOCK}.0.3:${CLUSTER_PORT}`], heartbeatPeriodMs: 100, retryMs: 50, log: (l) => { logs.push(l); } });
   t.teardown(() => link.close());
   await link.start();
   await waitFor('a third session', () => manager.sessions() >= 3);
@@ -444,7 +505,7 @@ t.test('a manager that says nothing for three heartbeat periods (frozen, not dea
     res.write(wholeView());
   }, (url) => (url === '/v1/heartbeat' ? '{"periodMs":100}' : '{}'));
   const logs: string[] = [];
-  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), managers: [`127.${BLOCK}.0.3:${CLUSTER_PORT}`], heartbeatPeriodMs: 100, retryMs: 50, log: (l) => { logs.push(l); } });
+  const link = new ManagerLink({ nodeId: 'n1', address: nodeAddr(1), tls: issued(HAND_CA, 'n1'), managers: [`127.${BLOCK}.0.3:${CLUSTER_PORT}`], heartbeatPeriodMs: 100, retryMs: 50, log: (l) => { logs.push(l); } });
   t.teardown(() => link.close());
   const leaderless = new Promise<void>((resolve) => link.once('leaderless', resolve));
   await link.start();
@@ -465,11 +526,11 @@ t.test('a real manager is never silent that long: it says alive each heartbeat p
 
 t.test('a node removed from the swarm is told so by its session (404), and leaves', async (t) => {
   const p = await plane(t);
-  const { link } = await linked(t, p, 6);
+  const { link, tls: own } = await linked(t, p, 6);
   const removed = new Promise<void>((resolve) => link.once('removed', resolve));
   p.manager.removeNode(link.nodeId, true);
   await removed;
-  const answer = await request('GET', `/v1/session?node=${link.nodeId}`);
+  const answer = await request('GET', `/v1/session?node=${link.nodeId}`, undefined, MANAGER, own);
   t.equal(answer.status, 404, 'a session asked for it afterwards is refused, not cut');
   t.match(answer.body.message, /is not a member of this swarm: join it again/);
 });

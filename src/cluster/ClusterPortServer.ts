@@ -1,8 +1,11 @@
-// A manager's cluster port (`<addr>:2377`): the cluster protocol over HTTP/1.1. Requests are small JSON
-// POSTs; a session is one long response, a JSON message a line. Errors answer `{code, message}`, the
-// control plane's own, so the node that asked can say what the manager said. Every manager listens; only
+// A manager's cluster port (`<addr>:2377`): the cluster protocol over HTTP/1.1 in mutual TLS. Requests are
+// small JSON POSTs; a session is one long response, a JSON message a line. Errors answer `{code, message}`,
+// the control plane's own, so the node that asked can say what the manager said. Every manager listens; only
 // the leader's serves the protocol (its dispatcher), the others answer where the leader is, and `ping`.
-import http from 'node:http';
+// Every call but `ca`, `ping` and `join` needs a node certificate of the swarm's root, and speaks only for the node
+// it names; a node removed from the swarm is refused whatever its certificate (that is its revocation).
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../swarm/index.js';
@@ -10,6 +13,8 @@ import type { Dispatcher } from './Dispatcher.js';
 import { ENGINE_PREFIX, NO_LEADER, PATHS } from './protocol.js';
 import type { JoinRequest, NetworkRequest, StatusReport } from './protocol.js';
 import type { Pong } from './ManagerLink.js';
+import { peerNodeId } from './nodeTls.js';
+import type { NodeTls } from './nodeTls.js';
 
 const MAX_BODY_BYTES = 8 << 20;
 /** A request head or body that takes longer than this is cut: no client may hold the port. */
@@ -34,7 +39,8 @@ export class ClusterPortServer {
   #dispatcher: Dispatcher | undefined;
   readonly #leader: () => string | undefined;
   readonly #index: () => number;
-  readonly #server: http.Server;
+  readonly #server: https.Server;
+  #rootCA: string | undefined;
   readonly #log: (line: string) => void;
   readonly #maxBacklog: number;
   #streams = new Set<ServerResponse>();
@@ -49,11 +55,15 @@ export class ClusterPortServer {
     this.#index = options.index ?? (() => 0);
     this.#maxBacklog = options.maxSessionBacklogBytes ?? DEFAULT_MAX_SESSION_BACKLOG_BYTES;
     const engineApi = options.engineApi;
-    this.#server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-      if (engineApi && req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
+    // A client without a certificate gets as far as `ca` and `join`; the rest check the peer's certificate.
+    this.#server = https.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      if (req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
+        // Only a manager forwards, and only with its certificate.
+        const from = peerNodeId(req.socket as TLSSocket);
+        if (!from || (this.#dispatcher && !this.#dispatcher.isManager(from))) return answerEngineError(res, 'only a manager of this swarm, with its certificate, may forward engine API requests', 403);
         // Forwarded to a leader that stepped down meanwhile: never forwarded again (two managers that each
         // still took the other for leader would pass it back and forth), but answered as Swarm would.
-        if (!this.#dispatcher) return answerEngineError(res, NO_LEADER);
+        if (!this.#dispatcher || !engineApi) return answerEngineError(res, NO_LEADER, 500);
         req.url = req.url.slice(ENGINE_PREFIX.length);
         engineApi(req, res);
         return;
@@ -75,6 +85,12 @@ export class ClusterPortServer {
 
   get leading(): boolean {
     return this.#dispatcher !== undefined;
+  }
+
+  /** What it serves TLS with: this manager's own key and certificate, and the root it checks peers against. */
+  setTls(tls: NodeTls): void {
+    this.#rootCA = tls.ca;
+    this.#server.setSecureContext({ key: tls.key, cert: tls.cert, ca: tls.ca });
   }
 
   /** This manager leads: its dispatcher serves the protocol from now on. */
@@ -99,7 +115,12 @@ export class ClusterPortServer {
     if (req.headers.origin !== undefined) throw new SwarmError('invalid_argument', 'the cluster port does not answer web pages');
     const url = new URL(req.url ?? '/', 'http://cluster');
     const route = `${req.method} ${url.pathname}`;
+    if (route === `GET ${PATHS.ca}`) return answer(res, { rootCA: this.#rootCA });
     if (route === `GET ${PATHS.ping}`) return answer(res, { leader: this.leading, index: this.#index() } satisfies Pong);
+    const peer = peerNodeId(req.socket as TLSSocket);
+    if (!peer && route !== `POST ${PATHS.join}`) {
+      throw new SwarmError('permission_denied', `${route} needs a node certificate of this swarm: join the swarm first (docker swarm join)`);
+    }
     const d = this.#dispatcher;
     if (!d) {
       const leader = this.#leader();
@@ -109,27 +130,39 @@ export class ClusterPortServer {
     }
     switch (route) {
       case `POST ${PATHS.join}`:
-        return answer(res, d.join(asJoin(await readJson(req))));
+        return answer(res, d.join(asJoin(await readJson(req)), peer));
+    }
+    // A removed node's certificate is refused from then on, as swarmkit's CA revokes it.
+    d.checkMember(peer!);
+    const own = (nodeId: string): string => {
+      if (nodeId !== peer) throw new SwarmError('permission_denied', `a node speaks only for itself: this certificate is node ${peer}'s, not ${nodeId}'s`);
+      return nodeId;
+    };
+    switch (route) {
       case `GET ${PATHS.session}`:
-        return this.#session(d, url.searchParams.get('node') ?? '', res);
+        return this.#session(d, own(url.searchParams.get('node') ?? ''), res);
       case `POST ${PATHS.heartbeat}`:
-        return answer(res, d.heartbeat(field(await readJson(req), 'nodeId', 'string')));
+        return answer(res, d.heartbeat(own(field(await readJson(req), 'nodeId', 'string'))));
       case `POST ${PATHS.status}`: {
         const body = await readJson(req);
         const reports = field(body, 'reports', 'object') as StatusReport[];
         if (!Array.isArray(reports)) throw new SwarmError('invalid_argument', 'reports must be a list of {taskId, report}');
-        for (const error of d.reportStatus(reports)) this.#log(`cluster port: a task report from node ${field(body, 'nodeId', 'string')} was refused: ${error.message}`);
+        for (const error of d.reportStatus(own(field(body, 'nodeId', 'string')), reports)) this.#log(`cluster port: a task report from node ${peer} was refused: ${error.message}`);
         return answer(res, {});
       }
       case `POST ${PATHS.applied}`: {
         const body = await readJson(req);
-        d.applied(field(body, 'nodeId', 'string'), field(body, 'seq', 'number'));
+        d.applied(own(field(body, 'nodeId', 'string')), field(body, 'seq', 'number'));
         return answer(res, {});
       }
       case `POST ${PATHS.networks}`:
-        return answer(res, d.networks(asNetworkRequest(await readJson(req))));
+      {
+        const request = asNetworkRequest(await readJson(req));
+        own(request.nodeId);
+        return answer(res, d.networks(request));
+      }
       case `POST ${PATHS.leave}`:
-        d.leave(field(await readJson(req), 'nodeId', 'string'));
+        d.leave(own(field(await readJson(req), 'nodeId', 'string')));
         return answer(res, {});
       default:
         throw new SwarmError('not_found', `${route} is not part of the cluster protocol (${Object.values(PATHS).join(', ')})`);
@@ -177,12 +210,12 @@ function answer(res: ServerResponse, body: unknown): void {
   res.end(text);
 }
 
-const STATUS_OF: Record<string, number> = { invalid_argument: 400, not_found: 404, unavailable: 503 };
+const STATUS_OF: Record<string, number> = { invalid_argument: 400, permission_denied: 403, not_found: 404, unavailable: 503 };
 
 /** An error in the engine API's shape (`{message}`), which the docker CLI prints. */
-function answerEngineError(res: ServerResponse, message: string): void {
+function answerEngineError(res: ServerResponse, message: string, status: number): void {
   const text = JSON.stringify({ message });
-  res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -226,6 +259,7 @@ function asJoin(body: unknown): JoinRequest {
     token: field(body, 'token', 'string'),
     hostname: field(body, 'hostname', 'string'),
     addr: field(body, 'addr', 'string'),
+    publicKey: field(body, 'publicKey', 'string'),
   };
   const { engineLabels, nodeId } = body as Record<string, unknown>;
   if (engineLabels !== undefined) {

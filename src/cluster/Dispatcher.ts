@@ -69,11 +69,18 @@ export class Dispatcher {
     }, Math.max(this.#manager.heartbeatPeriodMs, MIN_ALIVE_MS));
   }
 
-  join(request: JoinRequest): JoinAnswer {
+  /**
+   * Admits a node with a valid token: a new one, or (`nodeId`, proven by the certificate it connected with,
+   * `peer`) one that was a member and restarted. Either way it gets a certificate for its new key.
+   */
+  join(request: JoinRequest, peer: string | undefined): JoinAnswer {
     const manager = this.#manager;
     const role = manager.tokens.roleOf(request.token);
     if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
     if (role === 'invalid') throw invalidArgument('A valid join token is necessary to join this cluster');
+    if (request.nodeId && request.nodeId !== peer) {
+      throw new SwarmError('permission_denied', `rejoining as node ${request.nodeId} needs that node's certificate`);
+    }
     const known = request.nodeId ? manager.store.node(request.nodeId) : undefined;
     const node = known ?? manager.addNode({
       hostname: request.hostname, addr: request.addr, role, ...(request.engineLabels ? { engineLabels: request.engineLabels } : {}),
@@ -85,7 +92,26 @@ export class Dispatcher {
       swarmId: manager.swarmId,
       managers: this.managers(),
       heartbeatPeriodMs: manager.heartbeatPeriodMs,
+      ...this.#certificate(node.ID, request.publicKey),
     };
+  }
+
+  /** A certificate for a member's new key, naming its role now: what its TLS shows from then on. */
+  #certificate(nodeId: string, publicKey: string): { certificate: string; rootCA: string } {
+    const manager = this.#manager;
+    const role = manager.store.node(nodeId)!.Spec.Role === 'manager' ? 'swarm-manager' : 'swarm-worker';
+    let certificate: string;
+    try {
+      certificate = manager.rootCA.issue({ nodeId, role, swarmId: manager.swarmId, publicKeyPem: publicKey });
+    } catch (error) {
+      throw new SwarmError('invalid_argument', `no certificate for that key: ${(error as Error).message}`);
+    }
+    return { certificate, rootCA: manager.rootCA.certificatePem };
+  }
+
+  /** Whether the node is a manager of this swarm now (it may forward engine API requests). */
+  isManager(nodeId: string): boolean {
+    return this.#manager.store.node(nodeId)?.Spec.Role === 'manager';
   }
 
   /** The managers' cluster addresses, the leader first. */
@@ -146,11 +172,13 @@ export class Dispatcher {
     return { periodMs: this.#manager.heartbeatPeriodMs };
   }
 
-  /** A node's task reports, in the order it made them; one that fails is logged by the caller, the rest go on. */
-  reportStatus(reports: readonly StatusReport[]): Error[] {
+  /** A node's reports of its own tasks, in the order it made them; one that fails is logged by the caller, the rest go on. */
+  reportStatus(nodeId: string, reports: readonly StatusReport[]): Error[] {
     const errors: Error[] = [];
     for (const { taskId, report } of reports) {
       try {
+        const task = this.#manager.store.task(taskId);
+        if (task && task.NodeID !== nodeId) throw new SwarmError('permission_denied', `task ${taskId} is not node ${nodeId}'s to report`);
         this.#manager.reportTaskStatus(taskId, report);
       } catch (error) {
         errors.push(error as Error);

@@ -4,10 +4,13 @@
 // manager what view its mesh has applied. It keeps the managers' list from the view and, when the one it
 // talks to fails, dials the next.
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
 import { PLAIN_KINDS, SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
 import type { SwarmErrorCode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
+import { caDigest, clientTls, clusterAgent, newNodeKey, tokenDigest, unverifiedAgent } from './nodeTls.js';
+import type { NodeTls } from './nodeTls.js';
 import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport } from './protocol.js';
 
 export interface ManagerLinkOptions {
@@ -17,6 +20,8 @@ export interface ManagerLinkOptions {
   /** The managers' cluster addresses (`addr:2377`), the one to try first first. */
   managers: readonly string[];
   heartbeatPeriodMs: number;
+  /** Its key and certificate, and the swarm's root: every call to a manager is mutual TLS. */
+  tls: NodeTls;
   /** Between tries of a manager that did not answer (default 250 ms). */
   retryMs?: number;
   /** The longest a planned stop waits for every mesh to have fenced its task (default 5 s). */
@@ -68,7 +73,8 @@ export class ManagerLink extends EventEmitter {
   /** When the last session broke, while no other has synced since. */
   #lostAt: number | undefined;
   readonly #address: string;
-  readonly #agent: http.Agent;
+  readonly #agent: https.Agent;
+  readonly #tls: NodeTls;
   readonly #log: (line: string) => void;
   readonly #retryMs: number;
   readonly #fenceAckTimeoutMs: number;
@@ -101,17 +107,44 @@ export class ManagerLink extends EventEmitter {
     this.#retryMs = options.retryMs ?? 250;
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs ?? 5000;
     this.#log = options.log ?? (() => {});
-    this.#agent = new http.Agent({ keepAlive: true, localAddress: this.#address } as http.AgentOptions);
+    this.#tls = options.tls;
+    this.#agent = clusterAgent(options.tls, this.#address, true);
   }
 
-  /** Asks a manager to admit this node (a manager that does not lead names the leader, which is asked then). */
-  static async join(manager: string, request: JoinRequest): Promise<JoinAnswer> {
-    const agent = new http.Agent({ localAddress: request.addr } as http.AgentOptions);
+  /**
+   * Asks a manager to admit this node (a manager that does not lead names the leader, which is asked then),
+   * with a new key of its own; resolves with the answer and the TLS the node speaks from then on. A node new
+   * to the swarm first fetches the manager's root CA and checks it against its token's digest, so its token
+   * goes only to a manager of the swarm it names; one rejoining (`tls`, its old certificate) trusts its root.
+   */
+  static async join(manager: string, request: Omit<JoinRequest, 'publicKey'>, tls?: NodeTls): Promise<{ answer: JoinAnswer; tls: NodeTls }> {
+    const rootCA = tls?.ca ?? await ManagerLink.#pinnedRoot(manager, request.token, request.addr);
+    const key = newNodeKey();
+    const agent = clusterAgent({ ...tls, ca: rootCA }, request.addr);
+    const body = { ...request, publicKey: key.publicKeyPem };
     try {
-      return await post<JoinAnswer>(agent, manager, PATHS.join, request).catch((error: ClusterRequestError) => {
-        if (error.leader && error.leader !== manager) return post<JoinAnswer>(agent, error.leader, PATHS.join, request);
+      const answer = await post<JoinAnswer>(agent, manager, PATHS.join, body).catch((error: ClusterRequestError) => {
+        if (error.leader && error.leader !== manager) return post<JoinAnswer>(agent, error.leader, PATHS.join, body);
         throw error;
       });
+      return { answer, tls: { key: key.privateKeyPem, cert: answer.certificate, ca: answer.rootCA } };
+    } finally {
+      agent.destroy();
+    }
+  }
+
+  /** The manager's root CA, once its digest is the one `token` carries (Swarm's pinning). */
+  static async #pinnedRoot(manager: string, token: string, localAddress: string): Promise<string> {
+    const digest = tokenDigest(token);
+    if (!digest) throw new ClusterRequestError('invalid_argument', 'invalid join token');
+    const agent = unverifiedAgent(localAddress);
+    try {
+      const { rootCA } = await get<{ rootCA?: string }>(agent, manager, PATHS.ca, REQUEST_TIMEOUT_MS);
+      if (typeof rootCA !== 'string' || caDigest(rootCA) !== digest) {
+        throw new ClusterRequestError('invalid_argument', `the manager at ${manager} is not one of the swarm this token joins: ` +
+          "its root CA does not match the token's digest (a token of another swarm, or the wrong address?)");
+      }
+      return rootCA;
     } finally {
       agent.destroy();
     }
@@ -119,10 +152,11 @@ export class ManagerLink extends EventEmitter {
 
   /**
    * Whether the manager at `manager` answers, whether it leads, and the index of its swarm (or its copy);
-   * undefined when it does not answer within a second.
+   * undefined when it does not answer within a second. A manager shows its certificate (`tls`), and trusts
+   * only a manager of its swarm; without, anyone may ask (a ping tells nothing of the swarm).
    */
-  static async ping(manager: string, localAddress: string): Promise<Pong | undefined> {
-    const agent = new http.Agent({ localAddress } as http.AgentOptions);
+  static async ping(manager: string, localAddress: string, tls?: NodeTls): Promise<Pong | undefined> {
+    const agent = tls ? clusterAgent(tls, localAddress) : unverifiedAgent(localAddress);
     try {
       return await get<Pong>(agent, manager, PATHS.ping, PING_TIMEOUT_MS);
     } catch {
@@ -236,8 +270,8 @@ export class ManagerLink extends EventEmitter {
     const manager = this.#managers[this.#current]!;
     const [host, port] = splitAddr(manager);
     let buffered = '';
-    const request = http.get({
-      host, port, localAddress: this.#address, path: `${PATHS.session}?node=${encodeURIComponent(this.nodeId)}`, agent: false,
+    const request = https.get({
+      host, port, localAddress: this.#address, path: `${PATHS.session}?node=${encodeURIComponent(this.nodeId)}`, agent: false, ...clientTls(this.#tls),
     }, (res) => {
       if (res.statusCode !== 200) {
         void readAll(res).then(
@@ -478,19 +512,19 @@ function splitAddr(addr: string): [string, number] {
   return colon < 0 ? [addr, CLUSTER_PORT] : [addr.slice(0, colon), Number(addr.slice(colon + 1))];
 }
 
-function post<T = unknown>(agent: http.Agent, manager: string, path: string, body: unknown): Promise<T> {
+function post<T = unknown>(agent: https.Agent, manager: string, path: string, body: unknown): Promise<T> {
   return call<T>(agent, manager, path, REQUEST_TIMEOUT_MS, JSON.stringify(body));
 }
 
-function get<T>(agent: http.Agent, manager: string, path: string, timeoutMs: number): Promise<T> {
+function get<T>(agent: https.Agent, manager: string, path: string, timeoutMs: number): Promise<T> {
   return call<T>(agent, manager, path, timeoutMs);
 }
 
 /** One request to a manager: a POST with `text`, else a GET; its JSON answer, or its refusal as a ClusterRequestError. */
-function call<T>(agent: http.Agent, manager: string, path: string, timeoutMs: number, text?: string): Promise<T> {
+function call<T>(agent: https.Agent, manager: string, path: string, timeoutMs: number, text?: string): Promise<T> {
   const [host, port] = splitAddr(manager);
   return new Promise<T>((resolve, reject) => {
-    const request = http.request({
+    const request = https.request({
       host, port, path, method: text === undefined ? 'GET' : 'POST', agent, timeout: timeoutMs,
       headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
     }, (res) => {

@@ -1,11 +1,14 @@
 // The cluster protocol on a manager's cluster port (2377), as its messages and paths: what a node sends a
 // manager (join, heartbeats, task status, what its mesh has applied, leave) and the one stream a manager
-// sends each node (the whole cluster view, then numbered changes). HTTP/1.1 and JSON: curl can read it.
+// sends each node (the whole cluster view, then numbered changes). HTTP/1.1 and JSON in mutual TLS: curl
+// reads it with a node's key and certificate (--key, --cert) and the swarm's root (--cacert).
 import type { ContainerEndpoint, Network, NodeRole, PlainKind, PlainLists, PlainObjects, Service, StoreKind, SwarmNode, SwarmState, Task, TaskStatusReport } from '../swarm/index.js';
 
 export const CLUSTER_PORT = 2377;
 
 export const PATHS = {
+  /** Anyone: the swarm's root CA certificate, which a joining node checks against its token's digest. */
+  ca: '/v1/ca',
   join: '/v1/join',
   session: '/v1/session',
   heartbeat: '/v1/heartbeat',
@@ -30,8 +33,10 @@ export interface JoinRequest {
   /** The node's own address, where its engine, mesh and tasks are. */
   addr: string;
   engineLabels?: Record<string, string>;
-  /** Set by a node that was a member before (it restarted): it keeps its ID, as a Swarm node keeps its certificate. */
+  /** Set by a node that was a member before (it restarted): it keeps its ID, proven by its certificate. */
   nodeId?: string;
+  /** The node's new public key (SPKI PEM), which its certificate is issued for. */
+  publicKey: string;
 }
 
 export interface JoinAnswer {
@@ -41,6 +46,9 @@ export interface JoinAnswer {
   /** The managers' cluster addresses (`addr:2377`), the one answering first. */
   managers: string[];
   heartbeatPeriodMs: number;
+  /** The node's certificate (PEM) from the swarm's root CA: CN its node ID, OU its role. */
+  certificate: string;
+  rootCA: string;
 }
 
 export interface StatusReport {

@@ -4,9 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { ClusterView, EtcdSwarmStore, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
-import { NANOS_PER_MS, isTerminal } from '../swarm/index.js';
-import { CLUSTER_PORT, ManagerLink, NO_LEADER, asSwarmError } from '../cluster/index.js';
-import type { ClusterRequestError, JoinAnswer } from '../cluster/index.js';
+import { NANOS_PER_MS, RootCA, isTerminal } from '../swarm/index.js';
+import { CLUSTER_PORT, ManagerLink, NO_LEADER, asSwarmError, newNodeKey } from '../cluster/index.js';
+import type { ClusterRequestError, JoinAnswer, NodeTls } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
@@ -95,6 +95,8 @@ interface Membership {
   nodeId: string;
   /** The token it joined with: a node that restarts rejoins with its ID and this. */
   token: string;
+  /** Its key and certificate, and the swarm's root: how it speaks to managers, and as one serves. */
+  tls: NodeTls;
   /** The node's only way to the managers, even to the one in its own process. */
   link: ManagerLink;
   agent: Agent;
@@ -115,6 +117,8 @@ export interface NodeIdentity {
   nodeId: string;
   managers: string[];
   token: string;
+  /** Its key, certificate and the swarm's root CA (absent in identities kept before mutual TLS: it joins anew). */
+  tls?: NodeTls;
   swarm?: SwarmState;
 }
 
@@ -272,7 +276,7 @@ export class Engine implements EngineContext {
     const manager = m.role?.manager;
     if (!manager) {
       const leader = this.#leaderOf(m);
-      if (leader) throw new NotTheLeader(leader, this.address);
+      if (leader) throw new NotTheLeader(leader, this.address, m.tls);
       throw new ApiError(500, NO_LEADER);
     }
     if (!manager.hasQuorum()) throw new ApiError(500, NO_LEADER);
@@ -324,7 +328,7 @@ export class Engine implements EngineContext {
       role.lead(manager);
       const node = manager.addNode({ hostname: this.hostname, addr: this.address, role: 'manager', engineLabels: { ...this.engineLabels } });
       manager.runsOn(node.ID);
-      await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), role);
+      await this.#run(node.ID, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), ownTls(manager, node.ID), role);
       return node.ID;
     } finally {
       this.#changing = false;
@@ -361,7 +365,7 @@ export class Engine implements EngineContext {
         : `${store.where} did not elect this manager within ${store.leaseTtlMs * 3 / 1000} s: is etcd up and does it have a quorum?`));
     }
     const manager = role.manager!;
-    await this.#run(nodeId!, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), role);
+    await this.#run(nodeId!, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), ownTls(manager, nodeId!), role);
     return nodeId!;
   }
 
@@ -422,7 +426,7 @@ export class Engine implements EngineContext {
     this.#changing = true;
     try {
       await this.#leaving;
-      const answer = await ManagerLink.join(addr, {
+      const { answer, tls } = await ManagerLink.join(addr, {
         token: request.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels },
       }).catch((error: ClusterRequestError) => {
         if (error.code === 'unreachable') {
@@ -430,7 +434,7 @@ export class Engine implements EngineContext {
         }
         throw asSwarmError(error);
       });
-      await this.#run(answer.nodeId, [addr, ...answer.managers.filter((a) => a !== addr)], answer.heartbeatPeriodMs, request.token);
+      await this.#run(answer.nodeId, [addr, ...answer.managers.filter((a) => a !== addr)], answer.heartbeatPeriodMs, request.token, tls);
     } finally {
       this.#changing = false;
     }
@@ -500,7 +504,7 @@ export class Engine implements EngineContext {
 
   /** What a node keeps to come back to its swarm after a restart (the swarm itself is its backend's to keep). */
   #identityOf(m: Membership): NodeIdentity {
-    return { nodeId: m.nodeId, managers: [...m.link.managers], token: m.token };
+    return { nodeId: m.nodeId, managers: [...m.link.managers], token: m.token, tls: m.tls };
   }
 
   /**
@@ -518,7 +522,12 @@ export class Engine implements EngineContext {
       const known = [...new Set([...identity.managers, ...(identity.swarm?.nodes.filter((n) => n.Spec.Role === 'manager').map(clusterAddrOf) ?? [])])];
       const others = known.filter((addr) => addr !== this.clusterAddr);
       // A manager answers pings while it waits (after a power loss every manager waits for a majority).
-      if (known.includes(this.clusterAddr)) this.#pendingRole ??= await this.#openRole();
+      // Its own certificate, kept in its identity (made anew from the swarm's CA when it led, by an older routemesh).
+      const tls = identity.tls ?? (identity.swarm ? issuedBy(identity.swarm, identity.nodeId) : undefined);
+      if (known.includes(this.clusterAddr)) {
+        this.#pendingRole ??= await this.#openRole();
+        if (tls) this.#pendingRole.setTls(tls);
+      }
       const store = this.#directory.store;
       if (store && this.#pendingRole) {
         // etcd decides whether it leads again: elected, it leads what etcd holds; else it rejoins the leader.
@@ -526,25 +535,25 @@ export class Engine implements EngineContext {
         if (!role.campaigning) role.campaign(() => this.#leadFromStore(store, identity.nodeId));
         if (await role.standing(store.leaseTtlMs * 3) === 'leading') {
           this.#pendingRole = undefined;
-          await this.#run(identity.nodeId, [this.clusterAddr, ...others], role.manager!.heartbeatPeriodMs, identity.token, role);
+          await this.#run(identity.nodeId, [this.clusterAddr, ...others], role.manager!.heartbeatPeriodMs, identity.token, tls ?? ownTls(role.manager!, identity.nodeId), role);
           return;
         }
         const leader = role.leaderAddress();
         if (leader && !others.includes(leader)) others.unshift(leader);
       }
-      if (identity.swarm && await this.#mayLeadAgain(identity.swarm, others)) {
+      if (identity.swarm && await this.#mayLeadAgain(identity.swarm, others, tls!)) {
         const role = this.#pendingRole ?? await this.#openRole();
         this.#pendingRole = undefined;
         const manager = this.#directory.newManager(identity.swarm);
         manager.runsOn(identity.nodeId);
         role.lead(manager);
-        await this.#run(identity.nodeId, [this.clusterAddr, ...others], manager.heartbeatPeriodMs, identity.token, role);
+        await this.#run(identity.nodeId, [this.clusterAddr, ...others], manager.heartbeatPeriodMs, identity.token, tls ?? ownTls(manager, identity.nodeId), role);
         return;
       }
-      const answer = await this.#rejoin(identity, others.length ? others : known);
+      const back = await this.#rejoin(identity, others.length ? others : known);
       const role = this.#pendingRole;
       this.#pendingRole = undefined;
-      await this.#run(answer.nodeId, [...new Set([...answer.managers, ...known])], answer.heartbeatPeriodMs, identity.token, role);
+      await this.#run(back.answer.nodeId, [...new Set([...back.answer.managers, ...known])], back.answer.heartbeatPeriodMs, identity.token, back.tls, role);
     } finally {
       this.#changing = false;
     }
@@ -555,8 +564,8 @@ export class Engine implements EngineContext {
    * manager leads, more than half of them (itself counted) answer, and no answering one has a fresher copy
    * (an equal one: the first by hostname). Else it rejoins whoever leads, or waits (thrown: tried again).
    */
-  async #mayLeadAgain(swarm: SwarmState, others: readonly string[]): Promise<boolean> {
-    const pongs = await Promise.all(others.map(async (addr) => ({ addr, pong: await ManagerLink.ping(addr, this.address) })));
+  async #mayLeadAgain(swarm: SwarmState, others: readonly string[], tls: NodeTls): Promise<boolean> {
+    const pongs = await Promise.all(others.map(async (addr) => ({ addr, pong: await ManagerLink.ping(addr, this.address, tls) })));
     if (pongs.some(({ pong }) => pong?.leader)) return false;
     const managers = swarm.nodes.filter((n) => n.Spec.Role === 'manager');
     const answering = pongs.filter(({ pong }) => pong);
@@ -579,11 +588,13 @@ export class Engine implements EngineContext {
     throw new ApiError(500, 'another manager has a fresher copy of the swarm: waiting for it to lead');
   }
 
-  async #rejoin(identity: NodeIdentity, managers: readonly string[]): Promise<JoinAnswer> {
+  /** Back through the first manager that answers, as itself when it kept its certificate (else as a new node). */
+  async #rejoin(identity: NodeIdentity, managers: readonly string[]): Promise<{ answer: JoinAnswer; tls: NodeTls }> {
     let last: Error | undefined;
     for (const addr of managers) {
       try {
-        return await ManagerLink.join(addr, { token: identity.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels }, nodeId: identity.nodeId });
+        const request = { token: identity.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels } };
+        return await ManagerLink.join(addr, identity.tls ? { ...request, nodeId: identity.nodeId } : request, identity.tls);
       } catch (error) {
         last = error as Error;
       }
@@ -654,9 +665,10 @@ export class Engine implements EngineContext {
   // ---- membership -----------------------------------------------------------------------------
 
   /** Starts this node's link to the managers, then its agent and mesh on the view the link keeps. */
-  async #run(nodeId: string, managers: string[], heartbeatPeriodMs: number, token: string, role?: ManagerRole): Promise<void> {
+  async #run(nodeId: string, managers: string[], heartbeatPeriodMs: number, token: string, tls: NodeTls, role?: ManagerRole): Promise<void> {
+    role?.setTls(tls);
     const link = new ManagerLink({
-      nodeId, address: this.address, managers, heartbeatPeriodMs, log: this.#log,
+      nodeId, address: this.address, managers, heartbeatPeriodMs, tls, log: this.#log,
       ...(this.#fenceAckTimeoutMs !== undefined ? { fenceAckTimeoutMs: this.#fenceAckTimeoutMs } : {}),
     });
     try {
@@ -684,7 +696,7 @@ export class Engine implements EngineContext {
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
     const routes = this.#routeTasks ? new TaskRoutes({ view, nodeId, address: this.address, log: this.#log }) : undefined;
-    const membership: Membership = { nodeId, token, link, agent, mesh, ...(role ? { role } : {}), ...(routes ? { routes } : {}) };
+    const membership: Membership = { nodeId, token, tls, link, agent, mesh, ...(role ? { role } : {}), ...(routes ? { routes } : {}) };
     this.#resuming = false;
     this.#resumingFrom = undefined;
     this.#resumeSince = undefined;
@@ -728,6 +740,7 @@ export class Engine implements EngineContext {
         async (role) => {
           if (this.#membership !== m) return role.close();
           m.role = role;
+          role.setTls(m.tls);
           const store = this.#directory.store;
           if (store) role.campaign(() => this.#leadFromStore(store, m.nodeId));
           this.#keepCopy(m);
@@ -792,4 +805,20 @@ export class Engine implements EngineContext {
     ]);
     await this.#host?.close();
   }
+}
+
+/** A manager's own key and certificate, issued by the swarm's CA it holds (a node that inits or leads anew). */
+function ownTls(manager: Manager, nodeId: string): NodeTls {
+  return issue(manager.rootCA, manager.swarmId, nodeId);
+}
+
+/** The same from a swarm's saved state: a restarted leader whose identity predates its certificate. */
+function issuedBy(swarm: SwarmState, nodeId: string): NodeTls {
+  return issue(new RootCA(undefined, swarm.swarm.rootCA), swarm.swarm.id, nodeId);
+}
+
+function issue(ca: RootCA, swarmId: string, nodeId: string): NodeTls {
+  const key = newNodeKey();
+  const cert = ca.issue({ nodeId, role: 'swarm-manager', swarmId, publicKeyPem: key.publicKeyPem });
+  return { key: key.privateKeyPem, cert, ca: ca.certificatePem };
 }

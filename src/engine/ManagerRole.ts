@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { naturalOrder } from '../swarm/index.js';
 import type { EtcdSwarmStore, LeadershipView, Manager, SwarmNode, SwarmState } from '../swarm/index.js';
 import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink } from '../cluster/index.js';
+import type { NodeTls } from '../cluster/index.js';
 import { ApiError } from './api/index.js';
 
 export interface ManagerRoleOptions {
@@ -39,6 +40,8 @@ export class ManagerRole {
   #taking = false;
   #standingWaiters = new Set<() => void>();
   #closed = false;
+  /** This manager node's key and certificate, once it has them (it serves TLS with them, and pings with them). */
+  #tls: NodeTls | undefined;
 
   /** `leader`: where the leader is, as this node's view has it; `copyIndex`: how fresh this node's copy of the swarm is. */
   constructor(options: ManagerRoleOptions, follower: { leader: () => string | undefined; copyIndex: () => number }) {
@@ -59,6 +62,12 @@ export class ManagerRole {
     await this.#server.listen(address, clusterPort).catch((error: Error) => {
       throw new ApiError(500, `cannot listen on the cluster port ${address}:${clusterPort}: ${error.message}`);
     });
+  }
+
+  /** The node's key and certificate: the cluster port serves TLS with them from now on. */
+  setTls(tls: NodeTls): void {
+    this.#tls = tls;
+    this.#server.setTls(tls);
   }
 
   lead(manager: Manager): void {
@@ -159,17 +168,20 @@ export class ManagerRole {
    */
   async takeOverIfLeaderless(link: ManagerLink): Promise<void> {
     const copy = link.swarmCopy();
-    if (this.#options.store || this.#control || this.#electing || !copy) return;
+    const tls = this.#tls;
+    if (this.#options.store || this.#control || this.#electing || !copy || !tls) return;
     this.#electing = true;
     try {
       const view = link.view;
       const managers = view.nodes().filter((n) => n.Spec.Role === 'manager');
       const me = managers.find((n) => n.ID === link.nodeId);
       if (!me) return;
-      const others = await Promise.all(managers.filter((n) => n !== me).map(async (node) => ({ node, pong: await ManagerLink.ping(clusterAddrOf(node), this.#options.address) })));
+      // A leader that left named its successor in its last changes (it had a quorum then): no need to ask.
+      const handedOver = me.ManagerStatus?.Leader === true;
+      const others = handedOver ? [] : await Promise.all(managers.filter((n) => n !== me).map(async (node) => ({ node, pong: await ManagerLink.ping(clusterAddrOf(node), this.#options.address, tls) })));
       if (others.some((o) => o.pong?.leader)) return; // another leads: the link finds it
       const reachable = [{ node: me, index: view.index }, ...others.flatMap((o) => (o.pong ? [{ node: o.node, index: o.pong.index }] : []))];
-      if (reachable.length * 2 <= managers.length) {
+      if (!handedOver && reachable.length * 2 <= managers.length) {
         this.#options.log(`${this.#options.hostname}: the leader is gone and only ${reachable.length} of ${managers.length} managers answer: the swarm has no leader until more are back`);
         return;
       }

@@ -1,9 +1,12 @@
 // A manager that is not the leader answers what needs the control plane by asking the leader, as
 // swarmkit's managers proxy the control API to theirs: the request goes on over the leader's cluster port
-// (`/v1/engine/...`, served by the leader's engine API), and its answer comes back as it is.
-import http from 'node:http';
+// (`/v1/engine/...`, served by the leader's engine API) in mutual TLS with this node's certificate, and its
+// answer comes back as it is.
+import type http from 'node:http';
+import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ENGINE_PREFIX } from '../../cluster/index.js';
+import { ENGINE_PREFIX, clientTls } from '../../cluster/index.js';
+import type { NodeTls } from '../../cluster/index.js';
 import { ApiError, rawBodyOf, sendError } from './http.js';
 
 /** Thrown by `requireManager()` on a manager that is not the leader; the API then forwards the request. */
@@ -12,10 +15,13 @@ export class NotTheLeader extends Error {
   readonly leader: string;
   /** This node's own address: the forwarded request comes from it. */
   readonly from: string;
-  constructor(leader: string, from: string) {
+  /** What this node speaks to managers with. */
+  readonly tls: NodeTls;
+  constructor(leader: string, from: string, tls: NodeTls) {
     super(`this manager is not the leader; the leader is at ${leader}`);
     this.leader = leader;
     this.from = from;
+    this.tls = tls;
   }
 }
 
@@ -37,8 +43,8 @@ export function forwardToLeader(req: IncomingMessage, res: ServerResponse, to: N
   const body = rawBodyOf(req);
   if (body) headers['content-length'] = body.length;
   headers[FORWARDED_FROM_HEADER] = to.from;
-  const upstream = http.request({
-    host: to.leader.slice(0, colon), port: Number(to.leader.slice(colon + 1)), localAddress: to.from,
+  const upstream = https.request({
+    host: to.leader.slice(0, colon), port: Number(to.leader.slice(colon + 1)), localAddress: to.from, ...clientTls(to.tls),
     method: req.method, path: `${ENGINE_PREFIX}${req.url}`, headers,
   }, (answer) => {
     // Answering: a stream (logs --follow) may then be quiet for as long as it likes.
