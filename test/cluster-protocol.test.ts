@@ -534,3 +534,13 @@ t.test('a node removed from the swarm is told so by its session (404), and leave
   t.equal(answer.status, 404, 'a session asked for it afterwards is refused, not cut');
   t.match(answer.body.message, /is not a member of this swarm: join it again/);
 });
+
+t.test('a connection that never finishes its TLS handshake does not hold the port open when it closes', async (t) => {
+  const p = await plane(t);
+  const silent = net.connect({ host: MANAGER, port: CLUSTER_PORT, localAddress: nodeAddr(7) });
+  t.teardown(() => silent.destroy());
+  await new Promise((resolve) => silent.once('connect', resolve));
+  const closing = Date.now();
+  await p.close();
+  t.ok(Date.now() - closing < 1000, `closed in ${Date.now() - closing} ms, not after the handshake timeout`);
+});

@@ -7,7 +7,7 @@
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { SwarmError } from '../swarm/index.js';
 import type { Dispatcher } from './Dispatcher.js';
 import { ENGINE_PREFIX, NO_LEADER, PATHS } from './protocol.js';
@@ -44,6 +44,8 @@ export class ClusterPortServer {
   readonly #log: (line: string) => void;
   readonly #maxBacklog: number;
   #streams = new Set<ServerResponse>();
+  /** Every connection, from before its TLS handshake: one still shaking hands is no HTTP connection yet, which closeAllConnections would leave open. */
+  readonly #sockets = new Set<Socket>();
 
   /**
    * `engineApi` serves what other managers forward under `/v1/engine/` (they are not the leader): this
@@ -56,7 +58,9 @@ export class ClusterPortServer {
     this.#maxBacklog = options.maxSessionBacklogBytes ?? DEFAULT_MAX_SESSION_BACKLOG_BYTES;
     const engineApi = options.engineApi;
     // A client without a certificate gets as far as `ca` and `join`; the rest check the peer's certificate.
-    this.#server = https.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    this.#server = https.createServer({
+      requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, handshakeTimeout: REQUEST_TIMEOUT_MS, requestCert: true, rejectUnauthorized: false,
+    }, (req, res) => {
       if (req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
         // Only a manager forwards, and only with its certificate.
         const from = peerNodeId(req.socket as TLSSocket);
@@ -69,6 +73,10 @@ export class ClusterPortServer {
         return;
       }
       this.#handle(req, res).catch((error: unknown) => answerError(res, error));
+    });
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
     });
   }
 
@@ -106,7 +114,7 @@ export class ClusterPortServer {
   async close(): Promise<void> {
     this.#dispatcher = undefined;
     for (const stream of this.#streams) stream.destroy();
-    this.#server.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
