@@ -329,7 +329,19 @@ t.test('a task that fails mid-request: 502 before any answer, a cut reply after 
   t.equal(reply.status, 502);
   t.match(reply.body, /task-hangup/);
   t.same(front.log, ['answered hangup 502']);
-  t.equal(hangup.connections(), 1, 'not retried: the task may have acted on it');
+  t.equal(hangup.connections(), 1, 'no other task to repeat it on: not sent again');
+
+  // With another task, a request safe to repeat (GET, no body) goes there; a POST is never sent twice.
+  const other = await rawTask(t, '127.229.0.25', (_n, socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+  const both = await startFront(t, [up('hangup', '127.229.0.23', hangup.port), up('other', '127.229.0.25', other.port)]);
+  // Round robin gives each task one of two requests.
+  const gets = [await send(both.port), await send(both.port)];
+  t.same(gets.map((reply) => reply.status), [200, 200], 'the GET the first task dropped is answered by the other');
+  const dropped = both.log.filter((line) => line === 'answered hangup 502').length;
+  t.ok(dropped >= 1, 'the task that dropped a request is still blamed');
+  t.equal(both.log.filter((line) => line === 'retried').length, dropped, 'and each request it dropped was sent on once');
+  const posts = [await send(both.port, { method: 'POST' }, 'x'), await send(both.port, { method: 'POST' }, 'x')];
+  t.same(posts.map((reply) => reply.status).sort(), [200, 502], 'a POST it dropped is not sent again: the task may have acted on it');
 
   // Sends its head and part of a 100-byte body, then dies: the client's reply must be cut too, not left waiting.
   const partial = await rawTask(t, '127.229.0.24', (_n, socket) => {

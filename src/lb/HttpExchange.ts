@@ -249,12 +249,16 @@ export class HttpExchange implements ConnectionUser, AnswerHandler, ClientExchan
       client.reply(504, `task ${backend.label} of service ${target.serviceName} did not answer within ${(target.limits.responseTimeoutMs ?? 0) / 1000}s`);
       return;
     }
+    const repeatable = !this.#connection.reader.started && bodiless && IDEMPOTENT.has(request.method);
     // A kept-alive connection the task closed as the request went out: it never saw the request (the
     // race every HTTP client meets), so a request safe to repeat is sent again, and the task is not blamed.
-    if (this.#connection.reused && !this.#connection.reader.started && bodiless && IDEMPOTENT.has(request.method)) {
-      return this.#retry(this.#tried);
-    }
+    if (repeatable && this.#connection.reused) return this.#retry(this.#tried);
     target.events.answered?.(backend, 502);
+    // A task that dropped the request without a word (it died with it, as when its node is killed): a
+    // request safe to repeat goes to another task (RFC 9110 9.2.2), as Envoy's retry_on reset sends it.
+    const tried = new Set(this.#tried).add(backend);
+    const another = target.pool.available.some((other) => !tried.has(other));
+    if (repeatable && another && tried.size < (target.limits.maxAttempts ?? 3)) return this.#retry(tried);
     client.reply(502, `task ${backend.label} of service ${target.serviceName} failed before answering (${error.message})`);
   }
 }
