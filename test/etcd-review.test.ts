@@ -45,7 +45,8 @@ t.test('the leader demoted hands the lead over in etcd, and does not take it bac
     return res.status === 201 ? res : undefined;
   });
   t.equal(created.status, 201, `${leader}, elected, leads the swarm`);
-  t.equal(await leaderName(node(3)), leader, 'and node ls says so');
+  // node3 learns of the election through its own watch of the leader key, a moment after node2 does.
+  t.equal(await waitFor(`node3 to name ${leader}`, async () => (await leaderName(node(3))) === leader && leader), leader, 'and node ls says so');
 
   first.child.kill('SIGTERM');
   t.same(await first.exited, [0, null]);
