@@ -3,6 +3,7 @@
 // certificate shown as a manager's, a promoted node's port. A real Manager, Dispatcher and ClusterPortServer on
 // loopback, nodes played by ManagerLink.join or raw sockets; then a whole cluster. Managers on 127.147.0.1-9,
 // nodes on 127.147.0.11 and up, tasks 127.148/16, VIPs 127.149/16.
+import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -172,4 +173,28 @@ t.test('a node\'s certificate asks for its own bridge networks and containers on
   t.equal(bridge.status, 200, 'a bridge of its own it may make');
   t.match(await networkRequest(one.tls, { nodeId, op: 'remove', ref: bridge.body.network.ID }), { status: 200 }, 'and remove');
   t.match(await networkRequest(two.tls, { nodeId: two.answer.nodeId, op: 'detach', containerId: 'c2' }), { status: 200 }, 'and its own container it takes off');
+});
+
+t.test('a node renews its certificate half way through its life, and goes on with the new one', async (t) => {
+  const { manager } = await plane(t);
+  const { answer, tls: own } = await ManagerLink.join(CLUSTER, { token: manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
+  // Its certificate as it was 50 days ago: 40 days left of 90, past the half.
+  const key = newNodeKey();
+  const aging: NodeTls = {
+    ...own, key: key.privateKeyPem,
+    cert: manager.rootCA.issue({ nodeId: answer.nodeId, role: 'swarm-worker', swarmId: manager.swarmId, publicKeyPem: key.publicKeyPem }, new Date(Date.now() - 50 * 86_400_000)),
+  };
+  const link = new ManagerLink({ nodeId: answer.nodeId, address: nodeAddr(1), managers: [CLUSTER], heartbeatPeriodMs: answer.heartbeatPeriodMs, retryMs: 50, tls: aging });
+  t.teardown(() => link.close());
+  const renewed = new Promise<NodeTls>((resolve) => link.once('certificate', resolve));
+  await link.start();
+  let timer: NodeJS.Timeout | undefined;
+  const fresh = await Promise.race([renewed, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 5000); })]);
+  clearTimeout(timer);
+  t.ok(fresh, 'a new certificate within the first heartbeat period');
+  if (!fresh) return;
+  t.ok(Date.parse(new X509Certificate(fresh.cert).validTo) > Date.now() + 89 * 86_400_000, 'good for 90 days from now');
+  t.equal(link.tls, fresh, 'the link speaks with it');
+  const report = await link.networks({ op: 'create', request: { Name: 'after-renewal' } });
+  t.equal(report.network?.NodeID, answer.nodeId, 'and the manager takes it as the same node');
 });

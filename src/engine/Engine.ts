@@ -722,6 +722,13 @@ export class Engine implements EngineContext {
       this.#serveAsManager(membership);
       this.#keepCopy(membership);
     });
+    // Renewed before it expires: its cluster port serves with it too, and a restart starts from it.
+    link.on('certificate', (tls: NodeTls) => {
+      if (this.#membership !== membership) return;
+      membership.tls = tls;
+      this.#serveAsManager(membership);
+      this.#onMembership?.(this.#identityOf(membership));
+    });
     link.on('managers', () => { if (this.#membership === membership) this.#onMembership?.(this.#identityOf(membership)); });
     view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) this.#followRole(membership).catch(this.#logFailure); });
     this.#membership = membership;
