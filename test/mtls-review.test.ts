@@ -198,3 +198,12 @@ t.test('a node renews its certificate half way through its life, and goes on wit
   const report = await link.networks({ op: 'create', request: { Name: 'after-renewal' } });
   t.equal(report.network?.NodeID, answer.nodeId, 'and the manager takes it as the same node');
 });
+
+t.test('a node\'s certificate is good for the swarm\'s --cert-expiry, not always 90 days', async (t) => {
+  const { manager } = await plane(t);
+  const hour = 3600 * 1_000_000_000;
+  manager.updateSwarm(manager.swarmVersion, { ...manager.swarmSpec, CAConfig: { NodeCertExpiry: hour } }, { worker: false, manager: false });
+  const { tls: own } = await ManagerLink.join(CLUSTER, { token: manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
+  const validTo = Date.parse(new X509Certificate(own.cert).validTo);
+  t.ok(validTo <= Date.now() + 3600_000 && validTo > Date.now() + 3500_000, `valid for an hour (to ${new Date(validTo).toISOString()})`);
+});

@@ -4,7 +4,7 @@
 // one knows it and asks again. It also learns which view each node's mesh has applied, so an agent
 // stops a fenced task only once every mesh has fenced it.
 import { randomBytes } from 'node:crypto';
-import { SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
+import { NANOS_PER_MS, SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
 import type { Manager, StoreChange, StoreKind, SwarmNode, Timer } from '../swarm/index.js';
 import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
@@ -115,7 +115,8 @@ export class Dispatcher {
     const role = manager.store.node(nodeId)!.Spec.Role === 'manager' ? 'swarm-manager' : 'swarm-worker';
     let certificate: string;
     try {
-      certificate = manager.rootCA.issue({ nodeId, role, swarmId: manager.swarmId, publicKeyPem: publicKey });
+      const validityMs = manager.swarmSpec.CAConfig.NodeCertExpiry / NANOS_PER_MS;
+      certificate = manager.rootCA.issue({ nodeId, role, swarmId: manager.swarmId, publicKeyPem: publicKey, validityMs });
     } catch (error) {
       throw new SwarmError('invalid_argument', `no certificate for that key: ${(error as Error).message}`);
     }
