@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
 import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink, clientTls, newNodeKey } from '../src/cluster/index.js';
-import type { NodeTls } from '../src/cluster/index.js';
+import type { NodeTls, SessionMessage } from '../src/cluster/index.js';
 import { Manager } from '../src/swarm/index.js';
 import type { NodeCertificateRole } from '../src/swarm/index.js';
 import { api, testBlock, testCluster, waitFor } from './support/cluster.js';
@@ -206,4 +206,25 @@ t.test('a node\'s certificate is good for the swarm\'s --cert-expiry, not always
   const { tls: own } = await ManagerLink.join(CLUSTER, { token: manager.tokens.token('worker'), hostname: 'node1', addr: nodeAddr(1) });
   const validTo = Date.parse(new X509Certificate(own.cert).validTo);
   t.ok(validTo <= Date.now() + 3600_000 && validTo > Date.now() + 3500_000, `valid for an hour (to ${new Date(validTo).toISOString()})`);
+});
+
+t.test('a demoted manager\'s open session sends it a worker\'s share of new secrets, not their data', async (t) => {
+  const manager = new Manager({ taskSubnet: `127.${BLOCK + 1}.0.0/16`, vipSubnet: `127.${BLOCK + 2}.0.0/16`, log: () => {} });
+  const dispatcher = new Dispatcher(manager);
+  t.teardown(() => { dispatcher.close(); manager.close(); });
+  manager.addNode({ hostname: 'node1', addr: nodeAddr(1), role: 'manager' });
+  const demoted = manager.addNode({ hostname: 'node2', addr: nodeAddr(2), role: 'manager' });
+  const seen = new Map<string, string | undefined>();
+  dispatcher.openSession(demoted.ID, {
+    write: (line) => {
+      const message = JSON.parse(line) as SessionMessage;
+      if (message.type === 'changes') for (const c of message.changes) if (c.kind === 'secret' && c.op === 'put') seen.set(c.object.Spec.Name, c.object.Spec.Data);
+      return true;
+    },
+    end: () => {},
+  });
+  manager.updateNode(demoted.ID, manager.store.node(demoted.ID)!.Version.Index, { Role: 'worker', Availability: 'active', Labels: {} });
+  manager.secrets.create({ Name: 'after', Data: Buffer.from('secret').toString('base64') });
+  await waitFor('the secret to go out', () => seen.has('after') || undefined);
+  t.equal(seen.get('after'), undefined, 'its name only: no task of its needs it');
 });

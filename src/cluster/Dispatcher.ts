@@ -276,12 +276,17 @@ export class Dispatcher {
 
   /**
    * The batch as this session's node gets it, when not as a manager does: a worker without the secrets' and
-   * configs' data its tasks do not need; a node just promoted with all of it, which it lacked.
+   * configs' data its tasks do not need (a node just demoted too, from then on); a node just promoted with all of it, which it lacked.
    */
   #changesFor(session: Session, changes: ViewChange[]): ViewChange[] | undefined {
     const store = this.#manager.store;
-    if (session.dataSent === 'all') return undefined;
-    if (store.node(session.nodeId)?.Spec.Role === 'manager') {
+    const manager = store.node(session.nodeId)?.Spec.Role === 'manager';
+    if (session.dataSent === 'all') {
+      if (manager) return undefined;
+      // Demoted: from now on a worker's share (what it was sent as a manager it keeps, as a demoted swarmkit node does).
+      session.dataSent = neededBy(store, session.nodeId);
+    }
+    if (manager) {
       session.dataSent = 'all';
       return [...allData(store), ...changes];
     }
