@@ -17,7 +17,7 @@ import { peerNodeId } from './nodeTls.js';
 import type { NodeTls } from './nodeTls.js';
 
 const MAX_BODY_BYTES = 8 << 20;
-/** A request head or body that takes longer than this is cut: no client may hold the port. */
+/** A TLS handshake, request head or body that takes longer than this is cut: no client may hold the port. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A session reader this far behind (a stuck node) is dropped; it gets the whole view when it comes back. */
 const DEFAULT_MAX_SESSION_BACKLOG_BYTES = 64 << 20;
@@ -58,9 +58,9 @@ export class ClusterPortServer {
     this.#maxBacklog = options.maxSessionBacklogBytes ?? DEFAULT_MAX_SESSION_BACKLOG_BYTES;
     const engineApi = options.engineApi;
     // A client without a certificate gets as far as `ca` and `join`; the rest check the peer's certificate.
-    this.#server = https.createServer({
-      requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, handshakeTimeout: REQUEST_TIMEOUT_MS, requestCert: true, rejectUnauthorized: false,
-    }, (req, res) => {
+    // The HTTP timeouts start after the handshake, whose own default (120 s) would let a silent client hold a socket.
+    const timeouts = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, handshakeTimeout: REQUEST_TIMEOUT_MS };
+    this.#server = https.createServer({ ...timeouts, requestCert: true, rejectUnauthorized: false }, (req, res) => {
       if (req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
         // Only a manager forwards, and only with its certificate.
         const from = peerNodeId(req.socket as TLSSocket);

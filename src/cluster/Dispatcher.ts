@@ -4,8 +4,8 @@
 // one knows it and asks again. It also learns which view each node's mesh has applied, so an agent
 // stops a fenced task only once every mesh has fenced it.
 import { randomBytes } from 'node:crypto';
-import { SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
-import type { Manager, StoreChange, StoreKind, Timer } from '../swarm/index.js';
+import { NANOS_PER_MS, SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
+import type { Manager, StoreChange, StoreKind, SwarmNode, Timer } from '../swarm/index.js';
 import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
 import { allData, neededBy, workerChanges, workerLists } from './secretsForNode.js';
@@ -70,20 +70,15 @@ export class Dispatcher {
   }
 
   /**
-   * Admits a node with a valid token: a new one, or (`nodeId`, proven by the certificate it connected with,
-   * `peer`) one that was a member and restarted. Either way it gets a certificate for its new key.
+   * Admits a node with a valid token, or (`nodeId`, proven by the certificate it connected with, `peer`) a
+   * member that restarted, whatever token it kept. Either way it gets a certificate for its new key.
    */
   join(request: JoinRequest, peer: string | undefined): JoinAnswer {
     const manager = this.#manager;
-    const role = manager.tokens.roleOf(request.token);
-    if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
-    if (role === 'invalid') throw invalidArgument('A valid join token is necessary to join this cluster');
-    if (request.nodeId && request.nodeId !== peer) {
-      throw new SwarmError('permission_denied', `rejoining as node ${request.nodeId} needs that node's certificate`);
-    }
-    const known = request.nodeId ? manager.store.node(request.nodeId) : undefined;
+    const known = request.nodeId === undefined ? undefined : this.#rejoining(request.nodeId, peer);
+    // A member proves itself with its certificate, as swarmkit's nodes do: a token rotated since it joined is no matter.
     const node = known ?? manager.addNode({
-      hostname: request.hostname, addr: request.addr, role, ...(request.engineLabels ? { engineLabels: request.engineLabels } : {}),
+      hostname: request.hostname, addr: request.addr, role: this.#roleOf(request.token), ...(request.engineLabels ? { engineLabels: request.engineLabels } : {}),
     });
     if (known) manager.heartbeat(known.ID);
     return {
@@ -96,13 +91,32 @@ export class Dispatcher {
     };
   }
 
+  #roleOf(token: string): 'worker' | 'manager' {
+    const role = this.#manager.tokens.roleOf(token);
+    if (role === 'malformed') throw new SwarmError('invalid_argument', 'invalid join token');
+    if (role === 'invalid') throw invalidArgument('A valid join token is necessary to join this cluster');
+    return role;
+  }
+
+  /**
+   * The member a restarted node says it is, once its certificate proves it. A removed node is told so, never
+   * made a new node behind its back: its certificate is revoked, and it comes back only by a `swarm join`.
+   */
+  #rejoining(nodeId: string, peer: string | undefined): SwarmNode {
+    if (nodeId !== peer) throw new SwarmError('permission_denied', `rejoining as node ${nodeId} needs that node's certificate`);
+    const node = this.#manager.store.node(nodeId);
+    if (!node) throw new SwarmError('not_found', `node ${nodeId} was removed from this swarm: it may join again only with docker swarm join`);
+    return node;
+  }
+
   /** A certificate for a member's new key, naming its role now: what its TLS shows from then on. */
   #certificate(nodeId: string, publicKey: string): { certificate: string; rootCA: string } {
     const manager = this.#manager;
     const role = manager.store.node(nodeId)!.Spec.Role === 'manager' ? 'swarm-manager' : 'swarm-worker';
     let certificate: string;
     try {
-      certificate = manager.rootCA.issue({ nodeId, role, swarmId: manager.swarmId, publicKeyPem: publicKey });
+      const validityMs = manager.swarmSpec.CAConfig.NodeCertExpiry / NANOS_PER_MS;
+      certificate = manager.rootCA.issue({ nodeId, role, swarmId: manager.swarmId, publicKeyPem: publicKey, validityMs });
     } catch (error) {
       throw new SwarmError('invalid_argument', `no certificate for that key: ${(error as Error).message}`);
     }
@@ -122,27 +136,43 @@ export class Dispatcher {
       .map((n) => n.ManagerStatus?.Addr ?? `${n.Status.Addr}:${CLUSTER_PORT}`);
   }
 
-  /** Throws not_found unless the node is a member of the swarm. */
-  /** A node's network request (see NetworkRequest): what it asks of the control plane, for one of its own. */
+  /**
+   * A node's network request (see NetworkRequest): what it asks of the control plane, for one of its own. The
+   * swarm's networks are the managers' (through the engine API), and another node's bridges and containers its own.
+   */
   networks(request: NetworkRequest): NetworkAnswer {
-    this.checkMember(request.nodeId);
-    const manager = this.#manager;
+    const { nodeId } = request;
+    this.checkMember(nodeId);
+    const networks = this.#manager.networks;
     switch (request.op) {
       case 'create': {
-        const network = manager.networks.create(request.request, request.nodeId);
-        return { network };
+        const driver = (request.request as { Driver?: unknown } | null)?.Driver;
+        if (driver !== undefined && driver !== '' && driver !== 'bridge') throw new SwarmError('permission_denied', `a node asks only for bridge networks of its own, not a ${String(driver)} network`);
+        return { network: networks.create(request.request, nodeId) };
       }
-      case 'remove':
-        manager.networks.remove(request.ref, request.nodeId);
+      case 'remove': {
+        const network = networks.resolve(request.ref, nodeId);
+        if (network.Spec.Scope !== 'local' || network.NodeID !== nodeId) throw new SwarmError('permission_denied', `network ${network.Spec.Name} is not node ${nodeId}'s bridge network to remove`);
+        networks.remove(network.ID, nodeId);
         return {};
+      }
       case 'attach':
-        return manager.networks.attachContainer(request.nodeId, request);
+        this.#checkContainerOf(nodeId, request.containerId);
+        return networks.attachContainer(nodeId, request);
       case 'detach':
-        manager.networks.detachContainer(request.containerId);
+        this.#checkContainerOf(nodeId, request.containerId);
+        networks.detachContainer(request.containerId);
         return {};
     }
   }
 
+  /** A container already on a network is the node's that put it there. */
+  #checkContainerOf(nodeId: string, containerId: string): void {
+    const owner = this.#manager.store.all('network').map((n) => n.Containers?.[containerId]?.NodeID).find((id) => id !== undefined);
+    if (owner !== undefined && owner !== nodeId) throw new SwarmError('permission_denied', `container ${containerId} is node ${owner}'s, not node ${nodeId}'s`);
+  }
+
+  /** Throws not_found unless the node is a member of the swarm. */
   checkMember(nodeId: string): void {
     if (!this.#manager.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
   }
@@ -246,12 +276,17 @@ export class Dispatcher {
 
   /**
    * The batch as this session's node gets it, when not as a manager does: a worker without the secrets' and
-   * configs' data its tasks do not need; a node just promoted with all of it, which it lacked.
+   * configs' data its tasks do not need (a node just demoted too, from then on); a node just promoted with all of it, which it lacked.
    */
   #changesFor(session: Session, changes: ViewChange[]): ViewChange[] | undefined {
     const store = this.#manager.store;
-    if (session.dataSent === 'all') return undefined;
-    if (store.node(session.nodeId)?.Spec.Role === 'manager') {
+    const manager = store.node(session.nodeId)?.Spec.Role === 'manager';
+    if (session.dataSent === 'all') {
+      if (manager) return undefined;
+      // Demoted: from now on a worker's share (what it was sent as a manager it keeps, as a demoted swarmkit node does).
+      session.dataSent = neededBy(store, session.nodeId);
+    }
+    if (manager) {
       session.dataSent = 'all';
       return [...allData(store), ...changes];
     }

@@ -3,6 +3,7 @@
 // makes it ask for the whole view again), beats, sends its agent's task reports in batches, and tells the
 // manager what view its mesh has applied. It keeps the managers' list from the view and, when the one it
 // talks to fails, dials the next.
+import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import https from 'node:https';
@@ -73,8 +74,13 @@ export class ManagerLink extends EventEmitter {
   /** When the last session broke, while no other has synced since. */
   #lostAt: number | undefined;
   readonly #address: string;
-  readonly #agent: https.Agent;
-  readonly #tls: NodeTls;
+  #agent: https.Agent;
+  #tls: NodeTls;
+  /** When its certificate is half way through its life: it asks for a new one then, as swarmkit's nodes renew theirs. */
+  #renewAt: number;
+  #renewing = false;
+  /** Said once, not each beat. */
+  #renewFailed = false;
   readonly #log: (line: string) => void;
   readonly #retryMs: number;
   readonly #fenceAckTimeoutMs: number;
@@ -109,6 +115,12 @@ export class ManagerLink extends EventEmitter {
     this.#log = options.log ?? (() => {});
     this.#tls = options.tls;
     this.#agent = clusterAgent(options.tls, this.#address, true);
+    this.#renewAt = halfLife(options.tls.cert);
+  }
+
+  /** Its key, certificate and the swarm's root, as it speaks now (renewed: the `certificate` event says so). */
+  get tls(): NodeTls {
+    return this.#tls;
   }
 
   /**
@@ -487,6 +499,32 @@ export class ManagerLink extends EventEmitter {
       }
     }
     if (!this.#closed) this.#heartbeat = realTimer(() => this.#beat(), this.#periodMs);
+    if (Date.now() >= this.#renewAt && !this.#renewing) void this.#renew();
+  }
+
+  /**
+   * A new key and certificate, asked of the managers with the one it has (a member needs no token for it);
+   * until it expires, it is tried again each beat.
+   */
+  async #renew(): Promise<void> {
+    this.#renewing = true;
+    try {
+      const manager = this.#managers[this.#current]!;
+      const { tls } = await ManagerLink.join(manager, { token: '', hostname: '', addr: this.#address, nodeId: this.nodeId }, this.#tls);
+      if (this.#closed) return;
+      const old = this.#agent;
+      this.#tls = tls;
+      this.#agent = clusterAgent(tls, this.#address, true);
+      this.#renewAt = halfLife(tls.cert);
+      this.#renewFailed = false;
+      old.destroy();
+      this.emit('certificate', tls);
+    } catch (error) {
+      if (!this.#renewFailed) this.#log(`node ${this.nodeId}: could not renew its certificate (${(error as Error).message}); trying again each heartbeat`);
+      this.#renewFailed = true;
+    } finally {
+      this.#renewing = false;
+    }
   }
 
   async #sendReports(): Promise<void> {
@@ -505,6 +543,12 @@ export class ManagerLink extends EventEmitter {
     this.#sending = false;
     if (this.#reports.length) void this.#sendReports();
   }
+}
+
+function halfLife(certificatePem: string): number {
+  const certificate = new X509Certificate(certificatePem);
+  const from = Date.parse(certificate.validFrom);
+  return from + (Date.parse(certificate.validTo) - from) / 2;
 }
 
 function splitAddr(addr: string): [string, number] {

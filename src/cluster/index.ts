@@ -5,5 +5,5 @@ export { Dispatcher } from './Dispatcher.js';
 export { ClusterPortServer } from './ClusterPortServer.js';
 export { ManagerLink, ClusterRequestError, asSwarmError } from './ManagerLink.js';
 export type { Pong } from './ManagerLink.js';
-export { clientTls, newNodeKey } from './nodeTls.js';
+export { clientTls, isManagerCertificate, newNodeKey } from './nodeTls.js';
 export type { NodeTls } from './nodeTls.js';

@@ -6,6 +6,9 @@ import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
+/** The OU of a manager's certificate, as swarmkit names it. */
+const MANAGER_ROLE = 'swarm-manager';
+
 /** What a node speaks TLS with: its key and certificate, and the swarm's root CA (all PEM). */
 export interface NodeTls {
   key: string;
@@ -34,12 +37,25 @@ export function caDigest(certificatePem: string): string {
 }
 
 /**
- * What a node connects to a manager with: its certificate, and trust in a manager only with a certificate
- * of the swarm's root (node certificates name node IDs, not addresses: no host name check). Without a
- * certificate yet (joining), `ca` alone: the root its token's digest vouched for.
+ * What a node connects to a manager with: its certificate, and trust in a manager only with a manager's
+ * certificate of the swarm's root (node certificates name node IDs, not addresses: no host name check; but
+ * every worker holds a certificate of the same root, and one that took a manager's address must not be
+ * sent a token or serve a view). Without a certificate yet (joining), `ca` alone: the root its token's
+ * digest vouched for.
  */
 export function clientTls(tls: Partial<NodeTls> & { ca: string }): https.RequestOptions {
-  return { ...(tls.key && tls.cert ? { key: tls.key, cert: tls.cert } : {}), ca: tls.ca, checkServerIdentity: () => undefined };
+  return { ...(tls.key && tls.cert ? { key: tls.key, cert: tls.cert } : {}), ca: tls.ca, checkServerIdentity: managerIdentity };
+}
+
+function managerIdentity(host: string, certificate: PeerCertificate): Error | undefined {
+  if (certificate.subject?.OU === MANAGER_ROLE) return undefined;
+  return new Error(`the cluster port at ${host} shows node ${certificate.subject?.CN}'s certificate, a ${certificate.subject?.OU}'s: not a manager of this swarm`);
+}
+
+/** Whether a node's certificate is a manager's, and not expired (a promoted node's is a worker's). */
+export function isManagerCertificate(certificatePem: string, now = Date.now()): boolean {
+  const certificate = new X509Certificate(certificatePem);
+  return certificateSubject(certificatePem).role === MANAGER_ROLE && Date.parse(certificate.validTo) > now;
 }
 
 /** A client agent for the cluster port (see clientTls), its connections from `localAddress`. */

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { ClusterView, EtcdSwarmStore, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
 import { NANOS_PER_MS, RootCA, isTerminal } from '../swarm/index.js';
-import { CLUSTER_PORT, ManagerLink, NO_LEADER, asSwarmError, newNodeKey } from '../cluster/index.js';
-import type { ClusterRequestError, JoinAnswer, NodeTls } from '../cluster/index.js';
+import { CLUSTER_PORT, ClusterRequestError, ManagerLink, NO_LEADER, asSwarmError, isManagerCertificate, newNodeKey } from '../cluster/index.js';
+import type { JoinAnswer, NodeTls } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
@@ -443,13 +443,7 @@ export class Engine implements EngineContext {
   async leave(force: boolean): Promise<void> {
     const m = this.#membership;
     if (!m && this.#resuming) {
-      // On its way back: it stops trying, and forgets the swarm it was in.
-      this.#resuming = false;
-      this.#resumingFrom = undefined;
-      this.#resumeSince = undefined;
-      await this.#pendingRole?.close();
-      this.#pendingRole = undefined;
-      this.#onMembership?.(undefined);
+      await this.#forgetSwarm();
       return;
     }
     if (!m) throw new ApiError(503, 'This node is not part of a swarm');
@@ -472,6 +466,16 @@ export class Engine implements EngineContext {
     const leaving = m.link.leave().finally(() => this.#detach(m, true)).catch(this.#logFailure);
     this.#leaving = leaving;
     if (m.role?.manager) await leaving;
+  }
+
+  /** On its way back, it stops trying and forgets the swarm it was in: it left, or was removed while away. */
+  async #forgetSwarm(): Promise<void> {
+    this.#resuming = false;
+    this.#resumingFrom = undefined;
+    this.#resumeSince = undefined;
+    await this.#pendingRole?.close();
+    this.#pendingRole = undefined;
+    this.#onMembership?.(undefined);
   }
 
   // ---- fault injection ------------------------------------------------------------------------
@@ -522,8 +526,9 @@ export class Engine implements EngineContext {
       const known = [...new Set([...identity.managers, ...(identity.swarm?.nodes.filter((n) => n.Spec.Role === 'manager').map(clusterAddrOf) ?? [])])];
       const others = known.filter((addr) => addr !== this.clusterAddr);
       // A manager answers pings while it waits (after a power loss every manager waits for a majority).
-      // Its own certificate, kept in its identity (made anew from the swarm's CA when it led, by an older routemesh).
-      const tls = identity.tls ?? (identity.swarm ? issuedBy(identity.swarm, identity.nodeId) : undefined);
+      // Its own certificate, kept in its identity; a manager's made anew from the swarm's CA it keeps when that one is
+      // not a manager's good for a while (kept by an older routemesh, a worker's from before a promotion, expired).
+      const tls = identity.swarm && !(identity.tls && isManagerCertificate(identity.tls.cert)) ? issuedBy(identity.swarm, identity.nodeId) : identity.tls;
       if (known.includes(this.clusterAddr)) {
         this.#pendingRole ??= await this.#openRole();
         if (tls) this.#pendingRole.setTls(tls);
@@ -550,7 +555,10 @@ export class Engine implements EngineContext {
         await this.#run(identity.nodeId, [this.clusterAddr, ...others], manager.heartbeatPeriodMs, identity.token, tls ?? ownTls(manager, identity.nodeId), role);
         return;
       }
-      const back = await this.#rejoin(identity, others.length ? others : known);
+      const back = await this.#rejoin(identity, others.length ? others : known).catch(async (error: Error) => {
+        if (error instanceof ClusterRequestError && error.code === 'not_found') await this.#forgetSwarm();
+        throw error;
+      });
       const role = this.#pendingRole;
       this.#pendingRole = undefined;
       await this.#run(back.answer.nodeId, [...new Set([...back.answer.managers, ...known])], back.answer.heartbeatPeriodMs, identity.token, back.tls, role);
@@ -596,6 +604,8 @@ export class Engine implements EngineContext {
         const request = { token: identity.token, hostname: this.hostname, addr: this.address, engineLabels: { ...this.engineLabels } };
         return await ManagerLink.join(addr, identity.tls ? { ...request, nodeId: identity.nodeId } : request, identity.tls);
       } catch (error) {
+        // Removed from the swarm while away: every manager would say so.
+        if (error instanceof ClusterRequestError && error.code === 'not_found') throw error;
         last = error as Error;
       }
     }
@@ -708,7 +718,17 @@ export class Engine implements EngineContext {
       this.#detach(membership, true).catch(this.#logFailure);
     });
     link.on('leaderless', () => { membership.role?.takeOverIfLeaderless(link).catch(this.#logFailure); });
-    link.on('swarm', () => this.#keepCopy(membership));
+    link.on('swarm', () => {
+      this.#serveAsManager(membership);
+      this.#keepCopy(membership);
+    });
+    // Renewed before it expires: its cluster port serves with it too, and a restart starts from it.
+    link.on('certificate', (tls: NodeTls) => {
+      if (this.#membership !== membership) return;
+      membership.tls = tls;
+      this.#serveAsManager(membership);
+      this.#onMembership?.(this.#identityOf(membership));
+    });
     link.on('managers', () => { if (this.#membership === membership) this.#onMembership?.(this.#identityOf(membership)); });
     view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) this.#followRole(membership).catch(this.#logFailure); });
     this.#membership = membership;
@@ -740,7 +760,7 @@ export class Engine implements EngineContext {
         async (role) => {
           if (this.#membership !== m) return role.close();
           m.role = role;
-          role.setTls(m.tls);
+          this.#serveAsManager(m);
           const store = this.#directory.store;
           if (store) role.campaign(() => this.#leadFromStore(store, m.nodeId));
           this.#keepCopy(m);
@@ -758,6 +778,21 @@ export class Engine implements EngineContext {
       if (role.manager) await this.#directory.durable().catch(() => undefined);
       await role.close();
     }
+  }
+
+  /**
+   * A manager's cluster port shows a manager's certificate, which nodes check. A promoted node holds a
+   * worker's: it makes itself one from the swarm's CA once the swarm object (sent to managers) is in.
+   */
+  #serveAsManager(m: Membership): void {
+    const role = m.role;
+    if (this.#membership !== m || !role) return;
+    const ca = m.link.swarmState?.rootCA;
+    if (!isManagerCertificate(m.tls.cert) && ca && m.link.swarmState) {
+      m.tls = issue(new RootCA(undefined, ca), m.link.swarmState.id, m.nodeId);
+      this.#onMembership?.(this.#identityOf(m));
+    }
+    role.setTls(m.tls);
   }
 
   /** A manager that does not lead keeps its copy of the swarm, so that after a power loss the freshest copy leads. */

@@ -292,6 +292,11 @@ export class NodeDaemon implements SwarmDirectory {
       await this.engine.resume(identity);
       this.#log(`${this.#options.hostname}: back in its swarm (node ${identity.nodeId}, data in ${this.#options.dataDir})`);
     } catch (error) {
+      // Removed from its swarm while away: it forgot the swarm, and has nothing to try again.
+      if (this.engine.swarmState() !== 'pending') {
+        this.#log(`${this.#options.hostname}: ${(error as Error).message}`);
+        return;
+      }
       // Its managers are not back yet: it keeps trying, as a restarted dockerd does.
       this.#log(`${this.#options.hostname}: ${(error as Error).message}; trying again every second`);
       void this.#resumeLater(identity);

@@ -39,6 +39,8 @@ export interface NodeCertificateRequest {
   swarmId: string;
   /** The node's own public key (SPKI PEM); its private key never leaves the node. */
   publicKeyPem: string;
+  /** How long it is good for: the swarm's `--cert-expiry` (default swarmkit's, 90 days). */
+  validityMs?: number;
 }
 
 /** What a CA is made again from: its certificate and its private key (PKCS#8), both PEM. */
@@ -101,7 +103,7 @@ export class RootCA {
   }
 
   /**
-   * A node's certificate, PEM, valid for 90 days from `now` (backdated a little): subject O=<swarm ID>,
+   * A node's certificate, PEM, valid for 90 days (or `validityMs`) from `now` (backdated a little): subject O=<swarm ID>,
    * OU=<role>, CN=<node ID>, and the role and node ID as DNS names, as swarmkit's CA signs them; usable
    * by both ends of a connection (serverAuth and clientAuth).
    */
@@ -122,7 +124,7 @@ export class RootCA {
       der.integer(randomBytes(16)),
       signatureAlgorithm,
       this.#name,
-      der.sequence(der.time(new Date(now.getTime() - BACKDATE_MS)), der.time(new Date(now.getTime() + NODE_VALIDITY_MS))),
+      der.sequence(der.time(new Date(now.getTime() - BACKDATE_MS)), der.time(new Date(now.getTime() + (request.validityMs ?? NODE_VALIDITY_MS)))),
       subject,
       spki,
       der.explicit(3, der.sequence(

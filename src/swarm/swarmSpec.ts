@@ -77,11 +77,11 @@ function externalCAs(ca: Section): SwarmSpec['CAConfig']['ExternalCAs'] {
   });
 }
 
-/** Root CA rotation: routemesh's CA signs no certificate anyone checks, so there is nothing to rotate. */
+/** Root CA rotation: not done (every node's certificate would have to be issued again under the new root, and its join token's digest change). */
 function checkNoRotation(ca: Section): void {
   if (ca.SigningCACert || ca.SigningCAKey || num(ca, 'ForceRotate') !== 0) {
     throw new SwarmError('invalid_argument',
-      'rotating the swarm\'s root CA (docker swarm ca --rotate, CAConfig.SigningCACert/SigningCAKey/ForceRotate) is not supported: routemesh\'s nodes use no TLS between them');
+      'rotating the swarm\'s root CA (docker swarm ca --rotate, CAConfig.SigningCACert/SigningCAKey/ForceRotate) is not supported: routemesh keeps the root CA the swarm was made with');
   }
 }
 
