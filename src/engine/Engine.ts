@@ -456,7 +456,9 @@ export class Engine implements EngineContext {
           'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.');
     }
     const store = this.#directory.store;
-    if (store && m.role?.manager && m.link.view.nodes().filter((n) => n.Spec.Role === 'manager').length <= 1) {
+    // The leader's own store: its link's view may not have the latest change (a demotion just made) yet.
+    const leading = m.role?.manager;
+    if (store && leading && leading.store.nodes().filter((n) => n.Spec.Role === 'manager').length <= 1) {
       // "Removing the last manager erases all current state of the swarm": in etcd too.
       await this.#directory.eraseStoredSwarm().catch((error: Error) => this.#log(`${this.hostname}: the swarm could not be removed from ${store.where} (${error.message}); delete its keys there before a new swarm init`));
     }

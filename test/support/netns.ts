@@ -80,6 +80,7 @@ export async function netnsHosts(t: Pick<Test, 'teardown'>, block: number, count
   t.teardown(async () => {
     await removeNamespaces(namespaces);
     process.off('exit', removeOnExit);
+    await unmountEmptyNetnsDir();
   });
 
   await ipBatch([], [
@@ -143,6 +144,17 @@ async function removeNamespaces(namespaces: readonly string[]): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * `ip netns add` makes /run/netns a mount point of its own and leaves it there: a mount the machine did not
+ * have, which, for one, stops an unprivileged task's overlay on /run. Once no namespace is left in it (those
+ * of a test file still running are mounts inside it, so the umount then fails and nothing changes), it goes.
+ */
+async function unmountEmptyNetnsDir(): Promise<void> {
+  const left = (await execFileText('ip', ['netns', 'list']).catch(() => 'unknown')).trim();
+  if (left) return;
+  await execFileText('umount', ['/run/netns']).catch(() => undefined);
 }
 
 /** removeNamespaces for a process on its way out, which can no longer wait for anything. */
