@@ -83,11 +83,12 @@ function joined(p: Plane, i: number): ReturnType<typeof ManagerLink.join> {
   return ManagerLink.join(CLUSTER, { token: p.manager.tokens.token('worker'), hostname: `node${i}`, addr: nodeAddr(i) });
 }
 
-/** One request to the cluster port as sent, with a node's certificate or none: its status and parsed answer. */
-function request(method: string, path: string, body?: string | Buffer, host = MANAGER, as?: NodeTls): Promise<{ status: number; body: any }> {
+/** One request to the cluster port as sent, with a node's certificate or none, from `from`: its status and parsed answer. */
+function request(method: string, path: string, body?: string | Buffer, host = MANAGER, as?: NodeTls, from?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = https.request({
       host, port: CLUSTER_PORT, method, path, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(from ? { localAddress: from } : {}),
       ...(as ? clientTls(as) : { rejectUnauthorized: false }),
     }, (res) => {
       let text = '';
@@ -144,6 +145,11 @@ t.test('join: a good token admits, a malformed or wrong one is refused with what
   t.not(again.tls.cert, own.cert, 'with a new certificate');
   const impostor = await ManagerLink.join(CLUSTER, { token, hostname: 'node2', addr: nodeAddr(2), nodeId: answer.nodeId }).catch((e: unknown) => e);
   t.match(impostor, { code: 'permission_denied', message: `rejoining as node ${answer.nodeId} needs that node's certificate` }, 'a token alone does not make a node someone else');
+
+  // A node names its own address: the one it connects from.
+  const elsewhere = await request('POST', '/v1/join', JSON.stringify({ token, hostname: 'node9', addr: nodeAddr(1), publicKey: newNodeKey().publicKeyPem }), MANAGER, undefined, `127.${BLOCK}.1.9`);
+  t.match(elsewhere, { status: 403, body: { message: `a node joins from the address it names: ${nodeAddr(1)}, not 127.${BLOCK}.1.9` } }, 'a token may not claim another node\'s address');
+  t.equal(p.manager.store.nodes().length, 1, 'nothing joined');
 
   // The token pins the swarm's root: a manager of another swarm never sees it.
   const other = await plane(t, { address: `127.${BLOCK}.0.7` });

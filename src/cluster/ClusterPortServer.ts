@@ -137,8 +137,14 @@ export class ClusterPortServer {
         : 'this manager is not the leader, and knows of none: the swarm does not have a leader', leader);
     }
     switch (route) {
-      case `POST ${PATHS.join}`:
-        return answer(res, d.join(asJoin(await readJson(req)), peer));
+      case `POST ${PATHS.join}`: {
+        const request = asJoin(await readJson(req));
+        // The address a node names is where its mesh and tasks are reached: it must be the one it speaks from,
+        // or a worker's token could claim a manager's address.
+        const from = req.socket.remoteAddress?.replace(/^::ffff:/, '');
+        if (from !== request.addr) throw new SwarmError('permission_denied', `a node joins from the address it names: ${request.addr}, not ${from}`);
+        return answer(res, d.join(request, peer));
+      }
     }
     // A removed node's certificate is refused from then on, as swarmkit's CA revokes it.
     d.checkMember(peer!);
