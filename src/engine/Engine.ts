@@ -285,8 +285,10 @@ export class Engine implements EngineContext {
 
   /** The leader's cluster address as this node's view has it, unless it is this node. */
   #leaderOf(m: Membership): string | undefined {
-    if (m.role?.elected) return m.role.leaderAddress();
     const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
+    // etcd's word first; until its campaign has heard it (a manager just joined), the leader whose session it
+    // follows (one that stepped down since answers that the swarm has no leader, never forwards again).
+    if (m.role?.elected) return m.role.leaderAddress() ?? (leader && clusterAddrOf(leader));
     return leader && clusterAddrOf(leader);
   }
 
