@@ -7,10 +7,10 @@ import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import https from 'node:https';
-import { PLAIN_KINDS, SWARM_STATE_FORMAT, SwarmError, Store, realTimer } from '../swarm/index.js';
+import { PLAIN_KINDS, SWARM_STATE_FORMAT, SwarmError, Store, joinTokenDigestOf, realTimer } from '../swarm/index.js';
 import type { SwarmErrorCode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
-import { caDigest, clientTls, clusterAgent, newNodeKey, tokenDigest, unverifiedAgent } from './nodeTls.js';
+import { clientTls, clusterAgent, newNodeKey, tokenDigest, unverifiedAgent } from './nodeTls.js';
 import type { NodeTls } from './nodeTls.js';
 import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport } from './protocol.js';
 
@@ -152,7 +152,7 @@ export class ManagerLink extends EventEmitter {
     const agent = unverifiedAgent(localAddress);
     try {
       const { rootCA } = await get<{ rootCA?: string }>(agent, manager, PATHS.ca, REQUEST_TIMEOUT_MS);
-      if (typeof rootCA !== 'string' || caDigest(rootCA) !== digest) {
+      if (typeof rootCA !== 'string' || joinTokenDigestOf(rootCA) !== digest) {
         throw new ClusterRequestError('invalid_argument', `the manager at ${manager} is not one of the swarm this token joins: ` +
           "its root CA does not match the token's digest (a token of another swarm, or the wrong address?)");
       }

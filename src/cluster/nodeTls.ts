@@ -2,7 +2,7 @@
 // swarm's root CA (CN = its node ID), managers serve with theirs, and both ends check the other's against
 // the root. A node that has none yet (it is joining) first fetches the root and checks it against the
 // digest its join token carries, so a token is only ever sent to a manager of the swarm it names.
-import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
@@ -30,12 +30,6 @@ export function tokenDigest(token: string): string | undefined {
   return /^SWMTKN-1-([0-9a-z]{50})-[0-9a-z]{25}$/.exec(token)?.[1];
 }
 
-/** swarmkit's join-token digest of a root CA certificate: the SHA-256 of its PEM, in base 36, 50 characters. */
-export function caDigest(certificatePem: string): string {
-  const hex = createHash('sha256').update(certificatePem).digest('hex');
-  return BigInt(`0x${hex}`).toString(36).padStart(50, '0');
-}
-
 /**
  * What a node connects to a manager with: its certificate, and trust in a manager only with a manager's
  * certificate of the swarm's root (node certificates name node IDs, not addresses: no host name check; but
@@ -55,7 +49,7 @@ function managerIdentity(host: string, certificate: PeerCertificate): Error | un
 /** Whether a node's certificate is a manager's, and not expired (a promoted node's is a worker's). */
 export function isManagerCertificate(certificatePem: string, now = Date.now()): boolean {
   const certificate = new X509Certificate(certificatePem);
-  return certificateSubject(certificatePem).role === MANAGER_ROLE && Date.parse(certificate.validTo) > now;
+  return /^OU=(.*)$/m.exec(certificate.subject)?.[1] === MANAGER_ROLE && Date.parse(certificate.validTo) > now;
 }
 
 /** A client agent for the cluster port (see clientTls), its connections from `localAddress`. */
@@ -74,11 +68,4 @@ export function peerNodeId(socket: TLSSocket): string | undefined {
   const certificate: PeerCertificate = socket.getPeerCertificate();
   const cn = certificate.subject?.CN;
   return typeof cn === 'string' ? cn : undefined;
-}
-
-/** Who a node's certificate says it is, for `docker node inspect`'s TLSInfo and for messages. */
-export function certificateSubject(certificatePem: string): { nodeId: string; role: string; swarmId: string } {
-  const subject = new X509Certificate(certificatePem).subject;
-  const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(subject)?.[1] ?? '';
-  return { nodeId: field('CN'), role: field('OU'), swarmId: field('O') };
 }

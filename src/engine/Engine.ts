@@ -532,7 +532,7 @@ export class Engine implements EngineContext {
       // A manager answers pings while it waits (after a power loss every manager waits for a majority).
       // Its own certificate, kept in its identity; a manager's made anew from the swarm's CA it keeps when that one is
       // not a manager's good for a while (kept by an older routemesh, a worker's from before a promotion, expired).
-      const tls = identity.swarm && !(identity.tls && isManagerCertificate(identity.tls.cert)) ? issuedBy(identity.swarm, identity.nodeId) : identity.tls;
+      const tls = identity.swarm && !(identity.tls && isManagerCertificate(identity.tls.cert)) ? issuedBy(identity.swarm.swarm, identity.nodeId) : identity.tls;
       if (known.includes(this.clusterAddr)) {
         this.#pendingRole ??= await this.#openRole();
         if (tls) this.#pendingRole.setTls(tls);
@@ -791,9 +791,9 @@ export class Engine implements EngineContext {
   #serveAsManager(m: Membership): void {
     const role = m.role;
     if (this.#membership !== m || !role) return;
-    const ca = m.link.swarmState?.rootCA;
-    if (!isManagerCertificate(m.tls.cert) && ca && m.link.swarmState) {
-      m.tls = issue(new RootCA(undefined, ca), m.link.swarmState.id, m.nodeId);
+    const swarm = m.link.swarmState;
+    if (!isManagerCertificate(m.tls.cert) && swarm) {
+      m.tls = issuedBy(swarm, m.nodeId);
       this.#onMembership?.(this.#identityOf(m));
     }
     role.setTls(m.tls);
@@ -848,16 +848,17 @@ export class Engine implements EngineContext {
 
 /** A manager's own key and certificate, issued by the swarm's CA it holds (a node that inits or leads anew). */
 function ownTls(manager: Manager, nodeId: string): NodeTls {
-  return issue(manager.rootCA, manager.swarmId, nodeId);
+  return issue(manager.rootCA, manager.swarmId, nodeId, manager.swarmSpec.CAConfig.NodeCertExpiry);
 }
 
-/** The same from a swarm's saved state: a restarted leader whose identity predates its certificate. */
-function issuedBy(swarm: SwarmState, nodeId: string): NodeTls {
-  return issue(new RootCA(undefined, swarm.swarm.rootCA), swarm.swarm.id, nodeId);
+/** The same from the swarm object a manager holds (a promoted node, or a restarted leader whose identity predates its certificate). */
+function issuedBy(swarm: SwarmState['swarm'], nodeId: string): NodeTls {
+  return issue(new RootCA(undefined, swarm.rootCA), swarm.id, nodeId, swarm.spec.CAConfig.NodeCertExpiry);
 }
 
-function issue(ca: RootCA, swarmId: string, nodeId: string): NodeTls {
+/** For the swarm's `--cert-expiry` (nanoseconds), as the dispatcher issues every other node's. */
+function issue(ca: RootCA, swarmId: string, nodeId: string, expiryNs: number): NodeTls {
   const key = newNodeKey();
-  const cert = ca.issue({ nodeId, role: 'swarm-manager', swarmId, publicKeyPem: key.publicKeyPem });
+  const cert = ca.issue({ nodeId, role: 'swarm-manager', swarmId, publicKeyPem: key.publicKeyPem, validityMs: expiryNs / NANOS_PER_MS });
   return { key: key.privateKeyPem, cert, ca: ca.certificatePem };
 }

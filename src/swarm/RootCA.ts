@@ -142,8 +142,7 @@ export class RootCA {
 
   /** swarmkit's join-token digest part: the SHA-256 of the PEM, in base 36, zero-padded to 50 characters. */
   get joinTokenDigest(): string {
-    const hex = createHash('sha256').update(this.certificatePem).digest('hex');
-    return BigInt(`0x${hex}`).toString(36).padStart(50, '0');
+    return joinTokenDigestOf(this.certificatePem);
   }
 
   get tlsInfo(): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } {
@@ -166,4 +165,10 @@ function pem(certificate: Buffer): string {
 
 function extension(oid: string, critical: boolean, value: Buffer): Buffer {
   return der.sequence(der.oid(oid), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
+}
+
+/** swarmkit's join-token digest of a root CA certificate: the SHA-256 of its PEM, in base 36, 50 characters. */
+export function joinTokenDigestOf(certificatePem: string): string {
+  const hex = createHash('sha256').update(certificatePem).digest('hex');
+  return BigInt(`0x${hex}`).toString(36).padStart(50, '0');
 }

@@ -17,7 +17,7 @@ export { SwarmError, invalidArgument } from './errors.js';
 export type { SwarmErrorCode } from './errors.js';
 export { JoinTokens } from './JoinTokens.js';
 export { naturalOrder } from './naturalOrder.js';
-export { RootCA } from './RootCA.js';
+export { RootCA, joinTokenDigestOf } from './RootCA.js';
 export { MAX_TIMEOUT_MS, realTimer } from './timer.js';
 export type { SetTimer, Timer } from './timer.js';
 export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
