@@ -180,7 +180,9 @@ t.test("the swarm's tasks are each node's containers, named as Swarm names them"
     const g = globalTasks.find((task) => task.NodeID === node.nodeId);
     const gName = `every-node.${node.nodeId}.${g.ID}`;
     t.equal((await docker(node.address, 'ps', '-q', '--filter', `name=^${gName}$`, '--no-trunc')).stdout.trim().length, 64, `${node.hostname}: a global task's container is <service>.<node id>.<task id>`);
-    t.equal((await docker(node.address, 'logs', gName)).stdout, 'from-task\n', 'docker logs reads a task container\'s output');
+    // Running is said as the program starts; its line reaches the log a moment later.
+    const logged = await waitFor(`${gName}'s line`, async () => (await docker(node.address, 'logs', gName)).stdout || undefined);
+    t.equal(logged, 'from-task\n', 'docker logs reads a task container\'s output');
     t.equal((await docker(node.address, 'inspect', '-f', '{{index .Config.Labels "com.docker.swarm.service.name"}} {{.State.Status}}', gName)).stdout, 'every-node running\n');
   }
   t.equal(listed, 3, 'every task is listed once, on its own node');
