@@ -77,6 +77,12 @@ export const DEFAULT_NETWORK_POOL = '127.1.128.0/17';
 export const DEFAULT_MAX_REPLICAS = 10_000;
 
 const MISSED_HEARTBEATS = 3;
+/**
+ * After a restore or an election every node must first find the new leader and open a session with it,
+ * which under load takes longer than a heartbeat: it gets twice the usual grace, as swarmkit gives a node
+ * of unknown state.
+ */
+const MISSED_HEARTBEATS_AFTER_RESTORE = MISSED_HEARTBEATS * 2;
 
 export interface NodeJoin {
   hostname: string;
@@ -182,7 +188,7 @@ export class Manager {
   }
 
   /**
-   * After a restore: the addresses the objects hold are taken again, every node gets three heartbeat periods
+   * After a restore: the addresses the objects hold are taken again, every node gets six heartbeat periods
    * to come back (it keeps its stored state until then), and every service is reconciled (restart delays and
    * update pacing start again).
    */
@@ -195,7 +201,7 @@ export class Manager {
         else this.#allocator.restoreVip(vip.Addr);
       }
     }
-    const deadline = this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS;
+    const deadline = this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS_AFTER_RESTORE;
     for (const node of this.store.nodes()) this.#heartbeatDeadline.set(node.ID, deadline);
     if (this.#heartbeatDeadline.size) this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
     this.#reconcileAll();
