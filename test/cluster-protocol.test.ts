@@ -347,7 +347,7 @@ t.test('fenced() resolves once every Ready node applied the view, and after its 
   const seq = Math.max(...session.messages.flatMap((m) => m.type === 'changes' ? [m.resultsIn] : m.type === 'complete' ? [m.seq] : []));
   const fenced = a.link.fenced();
   t.notOk(session.messages.some((m) => m.type === 'applied' && m.seq >= seq), 'no watermark past what the silent node applied');
-  t.equal((await request('POST', '/v1/applied', JSON.stringify({ nodeId: silent, seq }), MANAGER, silentTls)).status, 200);
+  t.equal((await request('POST', '/v1/applied', JSON.stringify({ nodeId: silent, epoch: p.dispatcher.epoch, seq }), MANAGER, silentTls)).status, 200);
   await waitFor('the watermark past it', () => session.messages.some((m) => m.type === 'applied' && m.seq >= seq));
   await fenced;
   t.same(a.logs.filter((l) => /not every mesh/.test(l)), [], 'no timeout: every Ready node acked');
@@ -379,7 +379,7 @@ t.test('the watermark counts a node from its first acknowledgement, seq 0 of a m
   dispatcher.openSession(node.ID, { write: (l) => { lines.push(JSON.parse(l)); return true; }, end: () => {} });
   t.match(lines, [{ type: 'complete', seq: 0 }]);
   t.notOk(lines.some((m) => m.type === 'applied'), 'a session that has said nothing holds the watermark back');
-  dispatcher.applied(node.ID, 0);
+  dispatcher.applied(node.ID, dispatcher.epoch, 0);
   t.match(lines.filter((m) => m.type === 'applied'), [{ seq: 0 }], 'its first acknowledgement, of seq 0, moves it');
 });
 
@@ -436,10 +436,13 @@ t.test('a session reader that stops reading is dropped once far behind; the port
   let closed = false;
   socket.on('close', () => { closed = true; });
   const label = 'x'.repeat(64 << 10);
-  await waitFor('the reader to be dropped', () => {
-    // Changes of 64 KiB each, a turn apart, until the kernel's buffers and then the backlog fill.
-    const node = p.manager.store.node(nodeId)!;
-    p.manager.updateNode(nodeId, node.Version.Index, { ...node.Spec, Labels: { big: `${label}${node.Version.Index}` } });
+  await waitFor('the reader to be dropped', async () => {
+    // Changes of 64 KiB each, a turn apart (each its own batch), until the kernel's buffers and then the backlog fill.
+    for (let i = 0; i < 16; i++) {
+      const node = p.manager.store.node(nodeId)!;
+      p.manager.updateNode(nodeId, node.Version.Index, { ...node.Spec, Labels: { big: `${label}${node.Version.Index}` } });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     return p.logs.find((l) => /reads its session too slowly \(\d+ bytes behind\): dropped; it resyncs when it reconnects/.test(l));
   }, 30_000);
   t.match((await request('GET', '/v1/ping')).body, { leader: true, index: Number }, 'the port still answers');

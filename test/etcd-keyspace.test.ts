@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import t from 'tap';
 import type { Test } from 'tap';
 import { EtcdKeyspace } from '../src/swarm/index.js';
-import type { KeyspaceEvent, KeyspaceWrite } from '../src/swarm/index.js';
+import type { KeyspaceEvent, KeyspaceWatchHandle, KeyspaceWrite } from '../src/swarm/index.js';
 import { waitFor } from './support/cluster.js';
 import { cuttingProxy, startEtcd } from './support/etcd.js';
 
@@ -142,4 +142,16 @@ t.test("writeIf applies with the leader's fence and refuses a deposed leader's",
   t.equal(deposed.applied, false, 'the deposed leader is refused, though the key exists again');
   t.same((await keys.list()).entries.map(({ key, value }) => [key, value]), [['leader', 'manager-2'], ['services/web', 'v1']], 'none of its writes applied');
   t.equal((await keys.writeIf({ key: 'leader', createRevision: rewon.revision }, [put('services/web', 'v3')])).applied, true, 'the new leader writes');
+});
+
+t.test('watches closed together are no failure of etcd: the calls after them go through', async (t) => {
+  const etcd = await startEtcd(t, '127.177.0.5');
+  const keys = keyspace(t, etcd.endpoint);
+  await keys.writeIf(undefined, [put('written', 'yes')]);
+  // Each open once it has delivered the write (from revision 1 on).
+  const opened = await Promise.all(Array.from({ length: 5 }, () => new Promise<KeyspaceWatchHandle>((resolve) => {
+    const watch = keys.watch(1, () => resolve(watch));
+  })));
+  for (const watch of opened) watch.close();
+  for (let i = 0; i < 5; i++) t.ok((await keys.list()).revision > 0, `call ${i + 1} after the closes answered`);
 });

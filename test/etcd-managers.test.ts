@@ -153,7 +153,8 @@ t.test('up --etcd: its own etcd member keeps the swarm, which outlives a restart
   t.equal((await api(node(2), 'POST', `/nodes/${left.ID}/update?version=${left.Version.Index}`, { ...left.Spec, Role: 'worker' })).status, 200, 'node1 demoted');
   const last = await api(node(2), 'POST', '/swarm/leave?force=1');
   t.equal(last.status, 200, `the last manager leaves ${JSON.stringify(last.body)}`);
-  t.equal((await api(node(1), 'POST', '/swarm/init', { ListenAddr: `127.${UP}.0.1:2377` })).status, 200, 'which erased the swarm in etcd: a new one can start');
+  const fresh = await api(node(1), 'POST', '/swarm/init', { ListenAddr: `127.${UP}.0.1:2377` });
+  t.equal(fresh.status, 200, `which erased the swarm in etcd: a new one can start ${JSON.stringify(fresh.body)}`);
   t.not((await idsOf(node(1), '/nodes')).length, 0);
   t.same(await idsOf(node(1), '/services'), [], 'with none of the old one\'s services');
 });

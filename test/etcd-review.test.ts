@@ -116,7 +116,7 @@ t.test('elected again while it made its control plane for an earlier term: it le
   };
   const made: { manager: Manager; release: () => void }[] = [];
   const role = new ManagerRole({
-    hostname: 'node1', address: `127.${UP}.0.200`, clusterPort: 2377, engineApi: () => {}, newManager: () => { throw new Error('unused'); },
+    hostname: 'node1', address: `127.${UP}.0.200`, clusterPort: 2377, engineApi: () => {}, newManager: () => { throw new Error('unused'); }, newCopy: () => { throw new Error('unused'); }, durable: async () => {},
     store: store(), log: () => {},
   }, { leader: () => undefined, copyIndex: () => 0 });
   await role.listen();

@@ -1,7 +1,8 @@
 // A manager's cluster port (`<addr>:2377`): the cluster protocol over HTTP/1.1 in mutual TLS. Requests are
 // small JSON POSTs; a session is one long response, a JSON message a line. Errors answer `{code, message}`,
 // the control plane's own, so the node that asked can say what the manager said. Every manager listens; only
-// the leader's serves the protocol (its dispatcher), the others answer where the leader is, and `ping`.
+// the leader's serves the protocol (its dispatcher), the others answer where the leader is, and `ping`; with
+// etcd, every manager serves sessions too, from its own copy of the swarm.
 // Every call but `ca`, `ping` and `join` needs a node certificate of the swarm's root, and speaks only for the node
 // it names; a node removed from the swarm is refused whatever its certificate (that is its revocation).
 import https from 'node:https';
@@ -10,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SwarmError } from '../swarm/index.js';
 import type { Dispatcher } from './Dispatcher.js';
+import type { SessionStreams } from './SessionStreams.js';
 import { ENGINE_PREFIX, NO_LEADER, PATHS } from './protocol.js';
 import type { JoinRequest, NetworkRequest, StatusReport } from './protocol.js';
 import type { Pong } from './ManagerLink.js';
@@ -18,7 +20,7 @@ import type { NodeTls } from './nodeTls.js';
 
 const MAX_BODY_BYTES = 8 << 20;
 /** A TLS handshake, request head or body that takes longer than this is cut: no client may hold the port. */
-const REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** A session reader this far behind (a stuck node) is dropped; it gets the whole view when it comes back. */
 const DEFAULT_MAX_SESSION_BACKLOG_BYTES = 64 << 20;
 
@@ -32,18 +34,22 @@ export interface ClusterPortOptions {
   log?: (line: string) => void;
   /** How far behind a session reader may fall before it is dropped (64 MiB; tests lower it). */
   maxSessionBacklogBytes?: number;
+  /** How long a TLS handshake, request head or body may take (10 s; tests lower it). */
+  requestTimeoutMs?: number;
 }
 
 export class ClusterPortServer {
   /** Set while this manager leads. */
   #dispatcher: Dispatcher | undefined;
+  /** The sessions it serves: the leader's, or with etcd every manager's own. */
+  #streams: SessionStreams | undefined;
   readonly #leader: () => string | undefined;
   readonly #index: () => number;
   readonly #server: https.Server;
   #rootCA: string | undefined;
   readonly #log: (line: string) => void;
   readonly #maxBacklog: number;
-  #streams = new Set<ServerResponse>();
+  #sessionResponses = new Set<ServerResponse>();
   /** Every connection, from before its TLS handshake: one still shaking hands is no HTTP connection yet, which closeAllConnections would leave open. */
   readonly #sockets = new Set<Socket>();
 
@@ -59,7 +65,8 @@ export class ClusterPortServer {
     const engineApi = options.engineApi;
     // A client without a certificate gets as far as `ca` and `join`; the rest check the peer's certificate.
     // The HTTP timeouts start after the handshake, whose own default (120 s) would let a silent client hold a socket.
-    const timeouts = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, handshakeTimeout: REQUEST_TIMEOUT_MS };
+    const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeouts = { requestTimeout: timeoutMs, headersTimeout: timeoutMs, handshakeTimeout: timeoutMs };
     this.#server = https.createServer({ ...timeouts, requestCert: true, rejectUnauthorized: false }, (req, res) => {
       if (req.url?.startsWith(`${ENGINE_PREFIX}/`)) {
         // Only a manager forwards, and only with its certificate.
@@ -101,19 +108,25 @@ export class ClusterPortServer {
     this.#server.setSecureContext({ key: tls.key, cert: tls.cert, ca: tls.ca });
   }
 
-  /** This manager leads: its dispatcher serves the protocol from now on. */
+  /** This manager leads: its dispatcher serves the protocol from now on, and its sessions. */
   lead(dispatcher: Dispatcher): void {
     this.#dispatcher = dispatcher;
+    this.#streams = dispatcher.streams;
   }
 
-  /** This manager leads no more: it names the leader from now on, as every other manager does. */
-  follow(): void {
+  /**
+   * This manager leads no more: it names the leader from now on, as every other manager does. With etcd, it
+   * serves sessions from its own copy (`streams`) whether it leads or not.
+   */
+  follow(streams?: SessionStreams): void {
     this.#dispatcher = undefined;
+    this.#streams = streams;
   }
 
   async close(): Promise<void> {
     this.#dispatcher = undefined;
-    for (const stream of this.#streams) stream.destroy();
+    this.#streams = undefined;
+    for (const stream of this.#sessionResponses) stream.destroy();
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -129,6 +142,11 @@ export class ClusterPortServer {
     if (!peer && route !== `POST ${PATHS.join}`) {
       throw new SwarmError('permission_denied', `${route} needs a node certificate of this swarm: join the swarm first (docker swarm join)`);
     }
+    if (route === `GET ${PATHS.session}` && this.#streams) {
+      const nodeId = url.searchParams.get('node') ?? '';
+      if (nodeId !== peer) throw new SwarmError('permission_denied', `a node speaks only for itself: this certificate is node ${peer}'s, not ${nodeId}'s`);
+      return this.#session(this.#streams, nodeId, res);
+    }
     const d = this.#dispatcher;
     if (!d) {
       const leader = this.#leader();
@@ -143,7 +161,9 @@ export class ClusterPortServer {
         // or a worker's token could claim a manager's address.
         const from = req.socket.remoteAddress?.replace(/^::ffff:/, '');
         if (from !== request.addr) throw new SwarmError('permission_denied', `a node joins from the address it names: ${request.addr}, not ${from}`);
-        return answer(res, d.join(request, peer));
+        const joined = d.join(request, peer);
+        await d.durable();
+        return answer(res, joined);
       }
     }
     // A removed node's certificate is refused from then on, as swarmkit's CA revokes it.
@@ -153,8 +173,6 @@ export class ClusterPortServer {
       return nodeId;
     };
     switch (route) {
-      case `GET ${PATHS.session}`:
-        return this.#session(d, own(url.searchParams.get('node') ?? ''), res);
       case `POST ${PATHS.heartbeat}`:
         return answer(res, d.heartbeat(own(field(await readJson(req), 'nodeId', 'string'))));
       case `POST ${PATHS.status}`: {
@@ -166,7 +184,7 @@ export class ClusterPortServer {
       }
       case `POST ${PATHS.applied}`: {
         const body = await readJson(req);
-        d.applied(own(field(body, 'nodeId', 'string')), field(body, 'seq', 'number'));
+        d.applied(own(field(body, 'nodeId', 'string')), field(body, 'epoch', 'string'), field(body, 'seq', 'number'));
         return answer(res, {});
       }
       case `POST ${PATHS.networks}`:
@@ -183,13 +201,14 @@ export class ClusterPortServer {
     }
   }
 
-  #session(dispatcher: Dispatcher, nodeId: string, res: ServerResponse): void {
-    // Before the answer's head: a node no longer a member is told so (404), not cut off.
-    dispatcher.checkMember(nodeId);
+  async #session(streams: SessionStreams, nodeId: string, res: ServerResponse): Promise<void> {
+    // Before the answer's head: a node no longer a member (a removed node's certificate is refused from then on,
+    // as swarmkit's CA revokes it) is told so (404), not cut off.
+    await streams.admit(nodeId);
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.socket?.setNoDelay(true);
-    this.#streams.add(res);
-    const close = dispatcher.openSession(nodeId, {
+    this.#sessionResponses.add(res);
+    const close = streams.open(nodeId, {
       write: (line) => {
         if (res.destroyed) return false;
         if (res.writableLength > this.#maxBacklog) {
@@ -203,7 +222,7 @@ export class ClusterPortServer {
       end: () => res.end(),
     });
     res.on('close', () => {
-      this.#streams.delete(res);
+      this.#sessionResponses.delete(res);
       close();
     });
   }

@@ -1,72 +1,47 @@
-// A manager's side of the cluster protocol, as swarmkit's dispatcher: it admits nodes, keeps their
-// heartbeats, takes their task reports, and streams each one the cluster view: the whole of it first,
-// then every change, batched once per turn of the event loop and numbered so that a node that missed
-// one knows it and asks again. It also learns which view each node's mesh has applied, so an agent
-// stops a fenced task only once every mesh has fenced it.
-import { randomBytes } from 'node:crypto';
-import { NANOS_PER_MS, SwarmError, invalidArgument, realTimer } from '../swarm/index.js';
-import type { Manager, StoreChange, StoreKind, SwarmNode, Timer } from '../swarm/index.js';
-import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage, StatusReport, ViewChange } from './protocol.js';
+// A leader's side of the cluster protocol, as swarmkit's dispatcher: it admits nodes, keeps their heartbeats,
+// takes their task reports and network requests, and learns which view each node's mesh has applied, so that
+// an agent stops a fenced task only once every mesh has fenced it (the watermark its sessions say). The
+// sessions themselves are `SessionStreams`: its own, or with etcd the ones every manager serves.
+import { NANOS_PER_MS, SwarmError, invalidArgument } from '../swarm/index.js';
+import type { Manager, SwarmNode } from '../swarm/index.js';
+import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, StatusReport } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
-import { allData, neededBy, workerChanges, workerLists } from './secretsForNode.js';
-
-/** Where a session's messages go: a stream the server holds open. */
-export interface SessionSink {
-  /** Writes one line; false once the reader is too far behind (the sink then ends itself). */
-  write(line: string): boolean;
-  end(): void;
-}
-
-/** However short the heartbeat period, `alive` goes no more often than this. */
-const MIN_ALIVE_MS = 250;
-
-interface Session {
-  nodeId: string;
-  sink: SessionSink;
-  /** The swarm object's version this node was last sent, when it is a manager. */
-  swarmSent?: number;
-  /** `kind:id` of the secrets and configs whose data it was sent; `all` once it has them all (a manager). */
-  dataSent: Set<string> | 'all';
-}
+import { SessionStreams } from './SessionStreams.js';
+import type { SessionSink } from './SessionStreams.js';
+import { ManagerFeed } from './ManagerFeed.js';
 
 export class Dispatcher {
   readonly #manager: Manager;
-  /** Which manager process numbered the batches: a node resyncs when it changes. */
-  readonly epoch = randomBytes(8).toString('hex');
-  #seq = 0;
-  #pending = new Map<string, { kind: StoreKind; id: string }>();
-  #flushQueued = false;
-  #sessions = new Set<Session>();
-  /** The lowest seq every Ready node has applied, as last broadcast; -1 before any. */
-  #appliedByAll = -1;
-  /** The last seq each node's mesh said it applied, in this manager process (its numbers), kept across its sessions. */
+  /** The sessions this leader serves: of its own (`ManagerFeed`) or, with etcd, the manager role's. */
+  readonly streams: SessionStreams;
+  readonly #ownsStreams: boolean;
+  /** The last seq each node's mesh said it applied, in the streams' numbering, kept across its sessions. */
   #appliedByNode = new Map<string, number>();
-  #closed = false;
-  #onChange = (change: StoreChange): void => {
-    this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind, id: change.id });
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    setImmediate(() => this.#flush());
-  };
+  readonly #stops: (() => void)[];
+  /**
+   * Resolves once what the manager changed so far is kept: a joined node is answered then, as swarmkit's once
+   * Raft has it, so that any manager's copy (etcd) holds the node when it asks for its session.
+   */
+  readonly durable: () => Promise<void>;
 
-  #stopSwarmChanges: () => void;
-  /** Says `alive` down every session each heartbeat period, so a node can tell a quiet manager from a frozen one. */
-  #alive: Timer | undefined;
-
-  constructor(manager: Manager) {
+  /**
+   * `streams`: the sessions another owner serves (with etcd, every manager does); absent: its own, from the
+   * manager's store. `durable`: resolves once the manager's changes so far are kept (a join is answered then).
+   */
+  constructor(manager: Manager, { streams, durable }: { streams?: SessionStreams; durable?: () => Promise<void> } = {}) {
     this.#manager = manager;
-    manager.store.on('change', this.#onChange);
-    // A `swarm update` or a token rotation writes no store object: the managers hear of it here.
-    this.#stopSwarmChanges = manager.onSwarmChanged(() => { for (const session of this.#sessions) this.#sendSwarm(session); });
-    this.#sayAlive();
+    this.durable = durable ?? (async () => {});
+    this.#ownsStreams = !streams;
+    this.streams = streams ?? new SessionStreams(new ManagerFeed(manager), () => manager.heartbeatPeriodMs);
+    this.#stops = [
+      this.streams.feed.onBatch(() => this.#advanceApplied()),
+      this.streams.onSessionClosed(() => this.#advanceApplied()),
+    ];
   }
 
-  #sayAlive(): void {
-    this.#alive = realTimer(() => {
-      const line = JSON.stringify({ type: 'alive' } satisfies SessionMessage);
-      for (const session of this.#sessions) session.sink.write(line);
-      this.#sayAlive();
-    }, Math.max(this.#manager.heartbeatPeriodMs, MIN_ALIVE_MS));
+  /** The numbering of the sessions' batches. */
+  get epoch(): string {
+    return this.streams.feed.epoch;
   }
 
   /**
@@ -85,7 +60,7 @@ export class Dispatcher {
       nodeId: node.ID,
       role: manager.store.node(node.ID)!.Spec.Role,
       swarmId: manager.swarmId,
-      managers: this.managers(),
+      managers: this.#managersFor(node.ID),
       heartbeatPeriodMs: manager.heartbeatPeriodMs,
       ...this.#certificate(node.ID, request.publicKey),
     };
@@ -126,6 +101,18 @@ export class Dispatcher {
   /** Whether the node is a manager of this swarm now (it may forward engine API requests). */
   isManager(nodeId: string): boolean {
     return this.#manager.store.node(nodeId)?.Spec.Role === 'manager';
+  }
+
+  /**
+   * The managers a node is told at its join, the one to take its session from first. With etcd, where every
+   * manager serves sessions, workers are spread over them (by node ID, so a node keeps its manager); a
+   * manager's own session is the leader's, whose watermark it passes on.
+   */
+  #managersFor(nodeId: string): string[] {
+    const managers = this.managers();
+    if (this.#ownsStreams || this.#manager.store.node(nodeId)?.Spec.Role === 'manager') return managers;
+    const first = [...nodeId].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) >>> 0, 0) % managers.length;
+    return [...managers.slice(first), ...managers.slice(0, first)];
   }
 
   /** The managers' cluster addresses, the leader first. */
@@ -179,21 +166,8 @@ export class Dispatcher {
 
   /** Opens a node's stream with the whole view; what changes from now on follows it. */
   openSession(nodeId: string, sink: SessionSink): () => void {
-    const store = this.#manager.store;
     this.checkMember(nodeId);
-    const manager = store.node(nodeId)?.Spec.Role === 'manager';
-    const session: Session = { nodeId, sink, dataSent: manager ? 'all' : neededBy(store, nodeId) };
-    this.#sessions.add(session);
-    const complete: SessionMessage = {
-      type: 'complete', epoch: this.epoch, seq: this.#seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
-      networks: store.all('network'), ...(manager ? { secrets: store.all('secret'), configs: store.all('config') } : workerLists(store, nodeId)),
-    };
-    sink.write(JSON.stringify(complete));
-    this.#sendSwarm(session);
-    return () => {
-      this.#sessions.delete(session);
-      this.#advanceApplied();
-    };
+    return this.streams.open(nodeId, sink);
   }
 
   heartbeat(nodeId: string): { periodMs: number } {
@@ -217,8 +191,13 @@ export class Dispatcher {
     return errors;
   }
 
-  applied(nodeId: string, seq: number): void {
-    if (seq <= this.#seq && seq > (this.#appliedByNode.get(nodeId) ?? -1)) this.#appliedByNode.set(nodeId, seq);
+  /**
+   * A node's mesh applied the view up to `seq` of `epoch` (another numbering's seq says nothing of this one's).
+   * Its last word counts, lower or not: a node sent an older view (by a manager its session moved to) routes
+   * by it. A node says them in order, one at a time.
+   */
+  applied(nodeId: string, epoch: string, seq: number): void {
+    if (epoch === this.epoch) this.#appliedByNode.set(nodeId, seq);
     this.#advanceApplied();
   }
 
@@ -227,93 +206,24 @@ export class Dispatcher {
     this.#manager.setNodeState(nodeId, 'down');
   }
 
-  /** Sends what changed still, then ends every session. */
+  /** Ends its own sessions (what changed still sent first); shared ones go on, for the next leader to watermark. */
   close(): void {
-    this.#flush();
-    this.#closed = true;
-    this.#alive?.cancel();
-    this.#manager.store.off('change', this.#onChange);
-    this.#stopSwarmChanges();
-    for (const session of this.#sessions) session.sink.end();
-    this.#sessions.clear();
-  }
-
-  #flush(): void {
-    this.#flushQueued = false;
-    if (this.#closed || !this.#pending.size) return;
-    const store = this.#manager.store;
-    const changes: ViewChange[] = [];
-    const removed = new Set<string>();
-    for (const { kind, id } of this.#pending.values()) {
-      const object = store.object(kind, id);
-      if (!object) {
-        changes.push({ kind, op: 'delete', id });
-        if (kind === 'node') removed.add(id);
-      } else {
-        changes.push({ kind, op: 'put', object } as ViewChange);
-      }
-    }
-    this.#pending.clear();
-    const appliesTo = this.#seq;
-    this.#seq += 1;
-    const message = { type: 'changes', epoch: this.epoch, appliesTo, resultsIn: this.#seq, changes } satisfies SessionMessage;
-    const line = JSON.stringify(message);
-    for (const session of this.#sessions) {
-      const own = this.#changesFor(session, changes);
-      if (!session.sink.write(own ? JSON.stringify({ ...message, changes: own }) : line)) {
-        this.#sessions.delete(session);
-        continue;
-      }
-      this.#sendSwarm(session);
-      if (removed.has(session.nodeId)) {
-        session.sink.write(JSON.stringify({ type: 'removed' } satisfies SessionMessage));
-        session.sink.end();
-        this.#sessions.delete(session);
-      }
-    }
-    this.#advanceApplied();
+    for (const stop of this.#stops) stop();
+    if (!this.#ownsStreams) return;
+    this.streams.feed.close();
+    this.streams.close();
   }
 
   /**
-   * The batch as this session's node gets it, when not as a manager does: a worker without the secrets' and
-   * configs' data its tasks do not need (a node just demoted too, from then on); a node just promoted with all of it, which it lacked.
-   */
-  #changesFor(session: Session, changes: ViewChange[]): ViewChange[] | undefined {
-    const store = this.#manager.store;
-    const manager = store.node(session.nodeId)?.Spec.Role === 'manager';
-    if (session.dataSent === 'all') {
-      if (manager) return undefined;
-      // Demoted: from now on a worker's share (what it was sent as a manager it keeps, as a demoted swarmkit node does).
-      session.dataSent = neededBy(store, session.nodeId);
-    }
-    if (manager) {
-      session.dataSent = 'all';
-      return [...allData(store), ...changes];
-    }
-    return workerChanges(store, session.nodeId, changes, session.dataSent);
-  }
-
-  /** A manager's copy of the swarm object, sent when it is new to it (a promotion, a `swarm update`). */
-  #sendSwarm(session: Session): void {
-    const manager = this.#manager;
-    if (manager.store.node(session.nodeId)?.Spec.Role !== 'manager' || session.swarmSent === manager.swarmVersion) return;
-    session.swarmSent = manager.swarmVersion;
-    session.sink.write(JSON.stringify({ type: 'swarm', swarm: manager.clusterInfo(), state: manager.exportSwarm() } satisfies SessionMessage));
-  }
-
-  /**
-   * The lowest seq every Ready node has applied. A Ready node without a session is waited for too (its mesh
-   * still routes by the view it had): until it comes back and says, or is Down, or the waiter's timeout.
+   * The lowest seq every Ready node has applied, no further than the sessions' view (with etcd, a node served by
+   * another manager may be ahead). A Ready node without a session is waited for too (its mesh still routes by
+   * the view it had): until it comes back and says, or is Down, or the waiter's timeout.
    */
   #advanceApplied(): void {
-    const store = this.#manager.store;
-    let lowest = this.#seq;
-    for (const node of store.nodes()) {
+    let lowest = this.streams.feed.seq;
+    for (const node of this.#manager.store.nodes()) {
       if (node.Status.State === 'ready') lowest = Math.min(lowest, this.#appliedByNode.get(node.ID) ?? -1);
     }
-    if (lowest <= this.#appliedByAll) return;
-    this.#appliedByAll = lowest;
-    const line = JSON.stringify({ type: 'applied', epoch: this.epoch, seq: lowest } satisfies SessionMessage);
-    for (const session of this.#sessions) session.sink.write(line);
+    if (lowest >= 0) this.streams.applied(lowest);
   }
 }

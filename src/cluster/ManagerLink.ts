@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import https from 'node:https';
 import { PLAIN_KINDS, SWARM_STATE_FORMAT, SwarmError, Store, joinTokenDigestOf, realTimer } from '../swarm/index.js';
-import type { SwarmErrorCode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
+import type { SwarmErrorCode, SwarmNode, SwarmSource, SwarmState, TaskStatusReport, Timer } from '../swarm/index.js';
 import { CLUSTER_PORT, PATHS } from './protocol.js';
 import { clientTls, clusterAgent, newNodeKey, tokenDigest, unverifiedAgent } from './nodeTls.js';
 import type { NodeTls } from './nodeTls.js';
@@ -97,6 +97,7 @@ export class ManagerLink extends EventEmitter {
   #reports: StatusReport[] = [];
   #sending = false;
   #ackQueued = false;
+  #acking = false;
   #ackSent = -1;
   #heartbeat: Timer | undefined;
   /** Armed by each chunk of the session: fires when the manager has been silent too long. */
@@ -254,7 +255,7 @@ export class ManagerLink extends EventEmitter {
   async networks(request: DistributiveOmit<NetworkRequest, 'nodeId'>): Promise<NetworkAnswer> {
     const body = { ...request, nodeId: this.nodeId };
     try {
-      return await post<NetworkAnswer>(this.#agent, this.#managers[this.#current]!, PATHS.networks, body);
+      return await post<NetworkAnswer>(this.#agent, this.#leader(), PATHS.networks, body);
     } catch (error) {
       if (!(error instanceof ClusterRequestError) || !error.leader) throw error;
       return post<NetworkAnswer>(this.#agent, error.leader, PATHS.networks, body);
@@ -262,7 +263,7 @@ export class ManagerLink extends EventEmitter {
   }
 
   async leave(): Promise<void> {
-    await post(this.#agent, this.#managers[this.#current]!, PATHS.leave, { nodeId: this.nodeId }).catch(() => {});
+    await post(this.#agent, this.#leader(), PATHS.leave, { nodeId: this.nodeId }).catch(() => {});
   }
 
   close(): void {
@@ -372,6 +373,10 @@ export class ManagerLink extends EventEmitter {
         if (message.epoch !== this.#epoch) {
           this.#appliedByAll = -1;
           for (const waiter of this.#waiters) waiter.seq = message.seq;
+        } else if (message.seq < this.#seq) {
+          // A manager whose copy is behind the one before (a manager's catch-up should prevent it): its view is
+          // the one this mesh routes by now, and the acknowledgement says so; what waits, waits for its own seq.
+          this.#log(`node ${this.nodeId}: the manager at ${this.#managers[this.#current]} sent an older view (${message.seq}, had ${this.#seq})`);
         }
         this.#epoch = message.epoch;
         this.#seq = message.seq;
@@ -398,6 +403,8 @@ export class ManagerLink extends EventEmitter {
         if (message.epoch !== this.#epoch) return;
         this.#appliedByAll = Math.max(this.#appliedByAll, message.seq);
         this.#releaseWaiters(this.#appliedByAll);
+        // A manager that serves sessions of its own (etcd) passes the leader's watermark on to them.
+        this.emit('applied', message.epoch, message.seq);
         return;
       case 'swarm':
         this.swarm = message.swarm;
@@ -432,19 +439,48 @@ export class ManagerLink extends EventEmitter {
     this.#refreshManagers();
   }
 
-  /** The managers as the view has them, the leader first; those given at the start stay as a fallback. */
+  /**
+   * The managers as the view has them join the list (those given at the start stay as a fallback), in the
+   * order the link has them: where a node's session starts is the swarm's choice at its join.
+   */
   #refreshManagers(): void {
     const fromView = this.view.nodes()
       .filter((n) => n.Spec.Role === 'manager' && n.ManagerStatus)
-      .sort((a, b) => Number(b.ManagerStatus!.Leader ?? false) - Number(a.ManagerStatus!.Leader ?? false))
       .map((n) => n.ManagerStatus!.Addr);
     if (!fromView.length) return;
-    const talking = this.#managers[this.#current];
     const before = [...this.#managers].sort().join();
-    this.#managers = [...new Set([...fromView, ...this.#managers])];
-    this.#current = Math.max(0, this.#managers.indexOf(talking!));
+    this.#managers = [...new Set([...this.#managers, ...fromView])];
     // A node keeps the managers it knows for a restart: told when there is one more.
     if ([...this.#managers].sort().join() !== before) this.emit('managers');
+  }
+
+  /**
+   * A manager node takes its session from the leader, whose watermark it passes on to the sessions it serves
+   * (etcd): once a beat shows where the leader is (only the leader takes one), a session elsewhere moves there.
+   * Never to itself: a leader's own sessions are its dispatcher's.
+   */
+  #followLeader(leader: string): void {
+    const own = this.view.node(this.nodeId);
+    const stream = this.#stream;
+    if (!stream || own?.Spec.Role !== 'manager' || own.ManagerStatus?.Addr === leader || this.#managers[this.#current] === leader) return;
+    this.#log(`node ${this.nodeId}: takes its session from the leader at ${leader}`);
+    this.#stream = undefined;
+    this.#silence?.cancel();
+    stream.destroy();
+    this.#synced = false;
+    if (!this.#managers.includes(leader)) this.#managers.push(leader);
+    this.#current = this.#managers.indexOf(leader);
+    this.#connect();
+  }
+
+  /** The leader as the view has it. */
+  #viewLeader(): SwarmNode | undefined {
+    return this.view.nodes().find((n) => n.ManagerStatus?.Leader);
+  }
+
+  /** Where what only the leader takes goes (beats, reports, acknowledgements, network requests): the view's leader, else the session's manager. */
+  #leader(): string {
+    return this.#viewLeader()?.ManagerStatus?.Addr ?? this.#managers[this.#current]!;
   }
 
   #releaseWaiters(upTo: number): void {
@@ -461,10 +497,16 @@ export class ManagerLink extends EventEmitter {
     setImmediate(() => {
       this.#ackQueued = false;
       const seq = this.#seq;
-      if (this.#closed || seq === this.#ackSent || !this.#synced) return;
+      // One at a time, so that they arrive in order: the leader takes a node's last word.
+      if (this.#closed || this.#acking || seq === this.#ackSent || !this.#synced) return;
       this.#ackSent = seq;
-      // An acknowledgement lost is asked for again: fences everywhere wait on it, and no change may come to resend it.
-      post(this.#agent, this.#managers[this.#current]!, PATHS.applied, { nodeId: this.nodeId, seq }).catch(() => {
+      this.#acking = true;
+      post(this.#agent, this.#leader(), PATHS.applied, { nodeId: this.nodeId, epoch: this.#epoch, seq }).then(() => {
+        this.#acking = false;
+        if (this.#seq !== this.#ackSent) this.#queueAck();
+      }, () => {
+        // An acknowledgement lost is asked for again: fences everywhere wait on it, and no change may come to resend it.
+        this.#acking = false;
         this.#ackSent = -1;
         if (!this.#closed) setTimeout(() => this.#queueAck(), this.#retryMs);
       });
@@ -480,7 +522,7 @@ export class ManagerLink extends EventEmitter {
   async #beat(): Promise<void> {
     if (this.#closed) return;
     const tried = new Set<string>();
-    let next: string | undefined = this.#managers[this.#current];
+    let next: string | undefined = this.#leader();
     while (next !== undefined && !this.#closed) {
       tried.add(next);
       try {
@@ -488,6 +530,7 @@ export class ManagerLink extends EventEmitter {
         // three after which the leader (maybe just elected) marks this node Down.
         const timeoutMs = Math.min(this.#periodMs, REQUEST_TIMEOUT_MS);
         this.#periodMs = (await call<{ periodMs: number }>(this.#agent, next, PATHS.heartbeat, timeoutMs, JSON.stringify({ nodeId: this.nodeId }))).periodMs;
+        this.#followLeader(next);
         break;
       } catch (error) {
         const refusal = error as ClusterRequestError;
@@ -532,7 +575,7 @@ export class ManagerLink extends EventEmitter {
     this.#sending = true;
     const batch = this.#reports.splice(0, REPORTS_PER_POST);
     try {
-      await post(this.#agent, this.#managers[this.#current]!, PATHS.status, { nodeId: this.nodeId, reports: batch });
+      await post(this.#agent, this.#leader(), PATHS.status, { nodeId: this.nodeId, reports: batch });
     } catch (error) {
       // Kept, in order, for the next manager to answer.
       this.#reports.unshift(...batch);

@@ -2,6 +2,9 @@
 export { CLUSTER_PORT, ENGINE_PREFIX, NO_LEADER } from './protocol.js';
 export type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, SessionMessage } from './protocol.js';
 export { Dispatcher } from './Dispatcher.js';
+export { SessionStreams } from './SessionStreams.js';
+export { ManagerFeed } from './ManagerFeed.js';
+export { EtcdFeed } from './EtcdFeed.js';
 export { ClusterPortServer } from './ClusterPortServer.js';
 export { ManagerLink, ClusterRequestError, asSwarmError } from './ManagerLink.js';
 export type { Pong } from './ManagerLink.js';

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type { ClusterView, EtcdSwarmStore, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmSource, SwarmState, Task } from '../swarm/index.js';
+import type { ClusterView, EtcdSwarmStore, Manager, NodeRole, PortConfig, PortProbe, StoreChange, SwarmNode, SwarmReader, SwarmSource, SwarmState, Task } from '../swarm/index.js';
 import { NANOS_PER_MS, RootCA, isTerminal } from '../swarm/index.js';
 import { CLUSTER_PORT, ClusterRequestError, ManagerLink, NO_LEADER, asSwarmError, isManagerCertificate, newNodeKey } from '../cluster/index.js';
 import type { JoinAnswer, NodeTls } from '../cluster/index.js';
@@ -34,6 +34,8 @@ const API_KEEP_ALIVE_MS = 30_000;
 export interface SwarmDirectory {
   /** A new control plane, or the swarm made again from its saved state. */
   newManager(restore?: SwarmState): Manager;
+  /** A manager's copy of the swarm (with etcd, its watch's), read as the control plane is. */
+  newCopy(store: ClusterView, swarm: () => SwarmState['swarm'] | undefined): SwarmReader;
   /** A manager that does not lead keeps its copy of the swarm there (undefined: it is a manager no more). */
   keepCopy(copy: SwarmSource | undefined): void;
   /** The engine of the node with this hostname, for fault injection. */
@@ -283,6 +285,16 @@ export class Engine implements EngineContext {
     return manager;
   }
 
+  async reader(): Promise<SwarmReader> {
+    // A manager that follows a swarm kept in etcd reads its own copy, once caught up, rather than ask the leader.
+    const role = this.#membership?.role;
+    if (role && !role.manager && this.#role() === 'manager') {
+      const copy = await role.copy();
+      if (copy) return copy;
+    }
+    return this.requireManager();
+  }
+
   /** The leader's cluster address as this node's view has it, unless it is this node. */
   #leaderOf(m: Membership): string | undefined {
     const leader = m.link.view.nodes().find((n) => n.ManagerStatus?.Leader && n.Status.State === 'ready' && n.ID !== m.nodeId);
@@ -415,7 +427,8 @@ export class Engine implements EngineContext {
     const leader = (): string | undefined => (this.#membership ? this.#leaderOf(this.#membership) : undefined);
     const role = new ManagerRole({
       hostname: this.hostname, address: this.address, clusterPort: this.#clusterPort, engineApi: this.#forwardedApi,
-      newManager: (restore) => this.#directory.newManager(restore), log: this.#log,
+      newManager: (restore) => this.#directory.newManager(restore), newCopy: (store, swarm) => this.#directory.newCopy(store, swarm),
+      durable: () => this.#directory.durable(), log: this.#log,
       ...(this.#directory.store ? { store: this.#directory.store } : {}),
     }, { leader, copyIndex: () => this.#membership?.link.view.index ?? this.#resumingFrom?.index ?? 0 });
     await role.listen();
@@ -722,6 +735,7 @@ export class Engine implements EngineContext {
       this.#detach(membership, true).catch(this.#logFailure);
     });
     link.on('leaderless', () => { membership.role?.takeOverIfLeaderless(link).catch(this.#logFailure); });
+    link.on('applied', (epoch: string, seq: number) => membership.role?.relayApplied(epoch, seq));
     link.on('swarm', () => {
       this.#serveAsManager(membership);
       this.#keepCopy(membership);

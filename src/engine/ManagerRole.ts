@@ -3,14 +3,17 @@
 // decided one of two ways:
 // - with the swarm in etcd (`--store`), by etcd: every manager campaigns, the one elected makes the control
 //   plane from what etcd holds, and one deposed (its lease lost, or a write refused) steps down at once;
+//   every manager keeps its own copy of the swarm by one etcd watch, and serves the nodes' sessions from it
+//   whether it leads or not (the leader works out the watermark of what every mesh applied; the others pass
+//   on the one their own session hears);
 // - without, by agreement among the managers that still answer, if they are more than half of them: the
 //   one with the freshest copy (then the first by hostname) makes the swarm again from its copy of the
 //   view and of the swarm object. Without a quorum nobody leads, and the swarm answers "does not have a
 //   leader". This is agreement without a vote, fine on one host where every manager sees the same others.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { naturalOrder } from '../swarm/index.js';
-import type { EtcdSwarmStore, LeadershipView, Manager, SwarmNode, SwarmState } from '../swarm/index.js';
-import { CLUSTER_PORT, ClusterPortServer, Dispatcher, ManagerLink } from '../cluster/index.js';
+import { NANOS_PER_MS, naturalOrder } from '../swarm/index.js';
+import type { ClusterView, EtcdSwarmStore, EtcdSwarmView, LeadershipView, Manager, SwarmNode, SwarmReader, SwarmState } from '../swarm/index.js';
+import { CLUSTER_PORT, ClusterPortServer, Dispatcher, EtcdFeed, ManagerLink, NO_LEADER, SessionStreams } from '../cluster/index.js';
 import type { NodeTls } from '../cluster/index.js';
 import { ApiError } from './api/index.js';
 
@@ -22,9 +25,18 @@ export interface ManagerRoleOptions {
   engineApi: (req: IncomingMessage, res: ServerResponse) => void;
   /** A new control plane, or the swarm made again from a copy. */
   newManager: (restore?: SwarmState) => Manager;
+  /** Resolves once every change the control plane has made so far is kept (its data directory, or etcd). */
+  durable: () => Promise<void>;
+  /** The swarm read from this manager's copy (etcd). */
+  newCopy: (store: ClusterView, swarm: () => SwarmState['swarm'] | undefined) => SwarmReader;
   /** Where the swarm is kept and its leader elected (etcd); absent: the managers agree among themselves. */
   store?: EtcdSwarmStore;
   log: (line: string) => void;
+}
+
+interface Following {
+  view: EtcdSwarmView;
+  streams: SessionStreams;
 }
 
 /** How a campaign stands: this manager leads, another does, or etcd has said neither yet. */
@@ -34,6 +46,9 @@ export class ManagerRole {
   readonly #options: ManagerRoleOptions;
   readonly #server: ClusterPortServer;
   #control: { manager: Manager; dispatcher: Dispatcher } | undefined;
+  /** With etcd: this manager's copy of the swarm and the sessions it serves from it, once the watch is open. */
+  #following: Promise<Following> | undefined;
+  #followed: Following | undefined;
   #electing = false;
   /** With etcd: makes the control plane each time this manager is elected. */
   #takeLead: (() => Promise<Manager>) | undefined;
@@ -70,8 +85,9 @@ export class ManagerRole {
     this.#server.setTls(tls);
   }
 
-  lead(manager: Manager): void {
-    const dispatcher = new Dispatcher(manager);
+  /** Leads with `manager`; with etcd, the sessions served from this manager's copy are the dispatcher's (`streams`). */
+  lead(manager: Manager, streams?: SessionStreams): void {
+    const dispatcher = new Dispatcher(manager, { ...(streams ? { streams } : {}), durable: this.#options.durable });
     this.#control = { manager, dispatcher };
     this.#server.lead(dispatcher);
     this.#standingChanged();
@@ -95,7 +111,57 @@ export class ManagerRole {
   campaign(takeLead: () => Promise<Manager>): void {
     const { store, hostname, address, clusterPort } = this.#options;
     this.#takeLead = takeLead;
+    if (!this.#following) {
+      this.#following = this.#follow(store!);
+      this.#following.catch(() => { /* the role closed before its copy opened */ });
+    }
     store!.campaign({ id: hostname, address: `${address}:${clusterPort}` }, (view) => this.#leadershipChanged(view));
+  }
+
+  /** Opens this manager's copy (trying again while etcd cannot be reached) and serves sessions from it. */
+  async #follow(store: EtcdSwarmStore): Promise<Following> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      if (this.#closed) throw new Error('the manager role closed');
+      try {
+        const view = await store.follow();
+        const periodMs = (): number => (view.swarm?.spec.Dispatcher.HeartbeatPeriod ?? 0) / NANOS_PER_MS;
+        const streams = new SessionStreams(new EtcdFeed(view), periodMs, this.#options.log);
+        if (this.#closed) {
+          streams.close();
+          streams.feed.close();
+          throw new Error('the manager role closed');
+        }
+        if (!this.#control) this.#server.follow(streams);
+        this.#followed = { view, streams };
+        return this.#followed;
+      } catch (error) {
+        if (this.#closed) throw error;
+        this.#options.log(`${this.#options.hostname}: cannot follow the swarm in ${store.where} yet (${(error as Error).message}); trying again`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /**
+   * The swarm as this manager reads it without leading (etcd): its copy, once it holds everything etcd had
+   * when asked (a read after a write the leader answered sees it). Swarm's no-leader answer when etcd cannot say.
+   */
+  async copy(): Promise<SwarmReader | undefined> {
+    // Still opening (or etcd away at the start): the leader answers, as before there was a copy.
+    if (!this.#followed) return undefined;
+    const { view } = this.#followed;
+    try {
+      await view.sync();
+    } catch {
+      throw new ApiError(500, NO_LEADER);
+    }
+    return this.#options.newCopy(view.store, () => view.swarm);
+  }
+
+  /** The watermark this manager's own session heard from the leader, passed on to the sessions it serves (etcd). */
+  relayApplied(epoch: string, seq: number): void {
+    const streams = this.#followed?.streams;
+    if (!this.#control && streams?.feed.epoch === epoch) streams.applied(seq);
   }
 
   /** Whether it campaigns (etcd). */
@@ -136,12 +202,13 @@ export class ManagerRole {
     const term = store.term;
     try {
       const manager = await this.#takeLead!();
+      const { streams } = await this.#following!;
       // Deposed meanwhile, maybe elected again: what it read may predate what another leader wrote since.
       if (this.#closed || this.#control || store.term !== term) {
         manager.close();
         return;
       }
-      this.lead(manager);
+      this.lead(manager, streams);
       this.#options.log(`${this.#options.hostname}: elected leader (${store.where}); it leads the swarm`);
     } catch (error) {
       store.stepDown(`elected leader, but it cannot lead: ${(error as Error).message}`);
@@ -156,7 +223,8 @@ export class ManagerRole {
   #stepDown(): void {
     const control = this.#control!;
     this.#control = undefined;
-    this.#server.follow();
+    // With etcd its sessions go on, from its copy; the nodes send the rest to the leader etcd elected.
+    this.#server.follow(this.#followed?.streams);
     control.dispatcher.close();
     control.manager.close();
     this.#options.log(`${this.#options.hostname}: no longer the leader (another was elected, or etcd cannot be reached); it follows`);
@@ -203,6 +271,9 @@ export class ManagerRole {
     const control = this.#control;
     this.#control = undefined;
     control?.dispatcher.close();
+    this.#followed?.streams.close();
+    this.#followed?.streams.feed.close();
+    if (this.#following) await this.#options.store!.stopFollowing();
     await this.#server.close();
     control?.manager.close();
     if (this.#takeLead) await this.#options.store!.resign();

@@ -5,8 +5,8 @@
 // as a manager, the swarm or its copy) there, and a restart brings it back into its swarm.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EtcdSwarmStore, Manager, SwarmDataDir } from '../swarm/index.js';
-import type { PortProbe, SwarmBackend, SwarmPersistence, SwarmSource, SwarmState } from '../swarm/index.js';
+import { EtcdSwarmStore, Manager, SwarmCopy, SwarmDataDir } from '../swarm/index.js';
+import type { ClusterView, PortProbe, SwarmBackend, SwarmPersistence, SwarmReader, SwarmSource, SwarmState } from '../swarm/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { parseDnsAddress } from '../vip-dns/index.js';
@@ -168,6 +168,10 @@ export class NodeDaemon implements SwarmDirectory {
   }
 
   // ---- SwarmDirectory ---------------------------------------------------------------------------
+
+  newCopy(store: ClusterView, swarm: () => SwarmState['swarm'] | undefined): SwarmReader {
+    return new SwarmCopy({ store, swarm, taskSubnet: this.#options.taskSubnet });
+  }
 
   /** A control plane for this node, new or made again; journaled to the data directory when there is one. */
   newManager(restore?: SwarmState): Manager {

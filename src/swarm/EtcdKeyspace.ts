@@ -1,6 +1,8 @@
 // The swarm's keys under one prefix in etcd, and the only place routemesh talks to etcd: a consistent
-// list, a watch that delivers every change once and in order however the connection breaks or history is
-// compacted, writes fenced by leadership, and the leases and create-if-absent that leadership is won with. What the keys mean is the Store's business, not this file's.
+// list, etcd's revision read linearizably (`head`, for a read after a write), a watch that delivers every
+// change once and in order however the connection breaks or history is compacted, writes fenced by
+// leadership, and the leases and create-if-absent that leadership is won with. What the keys mean is the
+// Store's business, not this file's.
 import type { Etcd3, IDuplexStream, IKeyValue, IRequestOp, IWatchRequest, IWatchResponse } from 'etcd3';
 
 /** A key under the prefix (the prefix removed) and its value, as etcd holds it. */
@@ -15,6 +17,14 @@ export interface KeyspaceEntry {
 export interface KeyspaceSnapshot {
   revision: number;
   entries: KeyspaceEntry[];
+}
+
+/** etcd's current revision, and the prefix's keys at it: how many, and the newest change among them. */
+export interface KeyspaceHead {
+  revision: number;
+  keyCount: number;
+  /** The highest mod revision of a key under the prefix (0 when there is none): a delete leaves no trace here. */
+  newestModRevision: number;
 }
 
 /** A watch's deliveries: a change, or (after history the watch needed was compacted) the whole keyspace again. */
@@ -58,7 +68,7 @@ export interface EtcdKeyspaceOptions {
 // of ~1 kB would pass in one.
 const LIST_PAGE = 500;
 // A call to an etcd that answers nothing must fail (the caller decides what then), not hang a manager.
-const CALL_TIMEOUT_MS = 5_000;
+export const CALL_TIMEOUT_MS = 5_000;
 // How soon a member etcd3 stopped using after failed calls is tried again.
 const MEMBER_RETRY_MS = 500;
 // How soon a broken watch is opened again, doubling up to the last while etcd stays away.
@@ -96,6 +106,19 @@ export class EtcdKeyspace {
       if (!page.more) return { revision, entries };
       from = Buffer.concat([page.kvs[page.kvs.length - 1]!.key, Buffer.from([0])]);
     }
+  }
+
+  /**
+   * etcd's current revision, read linearizably (a read after any committed write sees it), with the prefix's
+   * key count and newest mod revision at that revision: one range, sorted by mod revision, of one key
+   * (etcd reads the whole prefix to sort it, on its side: one key comes back).
+   */
+  async head(): Promise<KeyspaceHead> {
+    const client = await this.#connect();
+    const answer = await client.kv.range({
+      key: this.#prefix, range_end: prefixEnd(this.#prefix), sort_order: 'Descend', sort_target: 'Mod', limit: 1, keys_only: true,
+    });
+    return { revision: Number(answer.header.revision), keyCount: Number(answer.count), newestModRevision: Number(answer.kvs[0]?.mod_revision ?? 0) };
   }
 
   /**
@@ -326,6 +349,9 @@ class KeyspaceWatch {
 
   #drop(stream: WatchStream): void {
     this.#stream = undefined;
+    // Ended first: etcd3 counts the error of a cancelled stream still open for writing as a failure of its
+    // member (and resets its connections), so three watches closed at once opened its breaker.
+    stream.end();
     stream.cancel();
   }
 

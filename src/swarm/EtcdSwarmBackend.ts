@@ -26,7 +26,8 @@ export interface EtcdSwarmBackendOptions {
   log?: (line: string) => void;
 }
 
-const STATE_KEY = 'state';
+/** The header record: the format and the store's index. */
+export const STATE_KEY = 'state';
 const KINDS: readonly StoreKind[] = ['node', 'service', 'task', 'network', 'secret', 'config'];
 // etcd refuses a transaction of more operations than its --max-txn-ops, 128 by default.
 const MAX_TXN_OPS = 128;
@@ -34,7 +35,8 @@ const MAX_TXN_OPS = 128;
 type StateLists = Pick<SwarmState, 'nodes' | 'services' | 'tasks' | 'networks' | 'secrets' | 'configs'>;
 const listOf = (kind: StoreKind) => `${kind}s` as keyof StateLists;
 
-function isRecordKey(key: string): boolean {
+/** Whether `key` (under the prefix) is one of the swarm's records: `state`, `swarm` or `<kind>/<ID>`. */
+export function isRecordKey(key: string): boolean {
   if (key === STATE_KEY || key === SWARM_RECORD) return true;
   const slash = key.indexOf('/');
   return slash > 0 && slash < key.length - 1 && KINDS.includes(key.slice(0, slash) as StoreKind);

@@ -7,6 +7,7 @@ import { EtcdKeyspace } from './EtcdKeyspace.js';
 import { EtcdLeadership } from './EtcdLeadership.js';
 import type { Candidate, LeadershipView } from './EtcdLeadership.js';
 import { EtcdSwarmBackend } from './EtcdSwarmBackend.js';
+import { EtcdSwarmView } from './EtcdSwarmView.js';
 import type { SwarmPersistence, SwarmSource } from './SwarmBackend.js';
 import type { SwarmState } from './SwarmState.js';
 
@@ -32,6 +33,8 @@ export class EtcdSwarmStore {
   #stepping = false;
   /** Writes etcd refused so far: a flush during which one was is not a change kept. */
   #refusals = 0;
+  /** This manager's copy of the swarm, kept by one watch, once asked for. */
+  #copy: Promise<EtcdSwarmView> | undefined;
 
   constructor(options: EtcdSwarmStoreOptions) {
     this.#options = options;
@@ -77,6 +80,25 @@ export class EtcdSwarmStore {
     return this.#backend.load();
   }
 
+  /**
+   * This manager's copy of the swarm, kept by one etcd watch: opened on first use (again after an open that
+   * failed), shared by every reader, closed with the store.
+   */
+  follow(): Promise<EtcdSwarmView> {
+    this.#copy ??= EtcdSwarmView.open(this.#keys, { log: this.#options.log }).catch((error: unknown) => {
+      this.#copy = undefined;
+      throw error;
+    });
+    return this.#copy;
+  }
+
+  /** Closes the copy (this node is a manager no more: a worker never talks to etcd). */
+  async stopFollowing(): Promise<void> {
+    const copy = this.#copy;
+    this.#copy = undefined;
+    (await copy?.catch(() => undefined))?.close();
+  }
+
   /** Campaigns for `candidate` until `resign` or `close`; `onChange` hears every change of who leads. */
   campaign(candidate: Candidate, onChange: (view: LeadershipView) => void): void {
     this.#leadership?.close();
@@ -118,6 +140,7 @@ export class EtcdSwarmStore {
 
   async close(): Promise<void> {
     await this.resign();
+    await this.stopFollowing();
     await this.#keys.close();
   }
 

@@ -3,6 +3,8 @@
 // role a joining node gets.
 import { timingSafeEqual } from 'node:crypto';
 import type { NodeRole } from './model.js';
+import type { SwarmState } from './SwarmState.js';
+import { joinTokenDigestOf } from './RootCA.js';
 import { randomBase36 } from './ids.js';
 
 const FORMAT = /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/;
@@ -23,7 +25,7 @@ export class JoinTokens {
   }
 
   token(role: NodeRole): string {
-    return `SWMTKN-1-${this.#digest}-${this.#secrets[role]}`;
+    return joinToken(this.#digest, this.#secrets[role]);
   }
 
   rotate(role: NodeRole): void {
@@ -40,4 +42,14 @@ export class JoinTokens {
     }
     return 'invalid';
   }
+}
+
+function joinToken(caDigest: string, secret: string): string {
+  return `SWMTKN-1-${caDigest}-${secret}`;
+}
+
+/** The join tokens GET /swarm shows, from the swarm's record (its CA certificate and token secrets). */
+export function joinTokensOf(swarm: SwarmState['swarm']): { Worker: string; Manager: string } {
+  const digest = joinTokenDigestOf(swarm.rootCA.certificatePem);
+  return { Worker: joinToken(digest, swarm.tokens.worker), Manager: joinToken(digest, swarm.tokens.manager) };
 }

@@ -22,11 +22,11 @@ import { GlobalOrchestrator } from './GlobalOrchestrator.js';
 import { historyLimit, trimHistory } from './taskHistory.js';
 import { Updater, isUpdating } from './Updater.js';
 import { sameSpec } from './sameSpec.js';
-import { SwarmError, failedPrecondition, invalidArgument, nameConflict, notFound, outOfSequence, rpcError } from './errors.js';
+import { SwarmError, failedPrecondition, invalidArgument, nameConflict, outOfSequence, rpcError } from './errors.js';
 import { newObjectId } from './ids.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, NANOS_PER_MS, NANOS_PER_SECOND } from './defaults.js';
 import { defaultSwarmSpec, normalizeSwarmSpec } from './swarmSpec.js';
-import { JoinTokens } from './JoinTokens.js';
+import { JoinTokens, joinTokensOf } from './JoinTokens.js';
 import { RootCA } from './RootCA.js';
 import { naturalOrder } from './naturalOrder.js';
 import { ReconcileQueue } from './ReconcileQueue.js';
@@ -37,6 +37,8 @@ import { SecretKind } from './SecretKind.js';
 import { NetworkAllocator } from './NetworkAllocator.js';
 import { SwarmNetworks } from './SwarmNetworks.js';
 import { PREDEFINED_NETWORKS } from './networkSpec.js';
+import { clusterInfoOf, resolveNodeIn, resolveServiceIn } from './SwarmReader.js';
+import type { SwarmReader } from './SwarmReader.js';
 import { IpamError } from '../vip-dns/index.js';
 
 /** Checks that every node can open a published port; throws an Error whose message says what to do. */
@@ -102,7 +104,7 @@ export interface TaskStatusReport {
 }
 
 
-export class Manager {
+export class Manager implements SwarmReader {
   readonly store = new Store();
   /** `docker secret` and `docker config`: kept in the store, referred to by services. */
   readonly secrets = new SecretKind(this.store, 'secret');
@@ -454,27 +456,13 @@ export class Manager {
   }
 
   resolveNode(ref: string): SwarmNode {
-    return this.#resolve('node', this.store.nodes(), ref, (n) => [n.Spec.Name, n.Description.Hostname]);
+    return resolveNodeIn(this.store, ref);
   }
 
   // ---- services -------------------------------------------------------------------------------
 
   resolveService(ref: string): Service {
-    return this.#resolve('service', this.store.services(), ref, (s) => [s.Spec.Name]);
-  }
-
-  /** Swarm's lookup order: full ID, then exact name, then unique ID prefix. */
-  #resolve<T extends { ID: string }>(kind: string, all: T[], ref: string, names: (o: T) => (string | undefined)[]): T {
-    const byId = all.find((o) => o.ID === ref);
-    if (byId) return byId;
-    const byName = all.filter((o) => names(o).includes(ref));
-    if (byName.length === 1) return byName[0]!;
-    const byPrefix = ref ? all.filter((o) => o.ID.startsWith(ref)) : [];
-    if (byPrefix.length === 1) return byPrefix[0]!;
-    if (byName.length > 1 || byPrefix.length > 1) {
-      throw new SwarmError('invalid_argument', `${kind} ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found)`);
-    }
-    throw notFound(kind, ref);
+    return resolveServiceIn(this.store, ref);
   }
 
   async createService(input: unknown): Promise<Service> {
@@ -828,20 +816,12 @@ export class Manager {
     return structuredClone(this.#swarmSpec);
   }
 
-  /** The swarm as /info's Swarm.Cluster shows it: what GET /swarm answers, less the join tokens. */
   clusterInfo(): Record<string, unknown> {
-    return {
-      ID: this.swarmId,
-      Version: { Index: this.swarmVersion },
-      CreatedAt: this.createdAt,
-      UpdatedAt: this.swarmUpdatedAt,
-      Spec: this.swarmSpec,
-      TLSInfo: this.rootCA.tlsInfo,
-      RootRotationInProgress: false,
-      DefaultAddrPool: ['10.0.0.0/8'],
-      SubnetSize: 24,
-      DataPathPort: 4789,
-    };
+    return clusterInfoOf(this.exportSwarm());
+  }
+
+  joinTokens(): { Worker: string; Manager: string } {
+    return joinTokensOf(this.exportSwarm());
   }
 
   /** `docker swarm update`: the whole spec replaced (checked first), and the join tokens asked for rotated. */

@@ -29,6 +29,19 @@ const OID = {
   basicConstraints: '2.5.29.19',
 };
 
+/** The CA's name (its subject, DER), CN=swarm-ca: every certificate it issues names it as issuer. */
+const CA_NAME = der.sequence(der.set(der.sequence(der.oid(OID.commonName), der.printableString('swarm-ca'))));
+
+/** Swarm's TLSInfo: what every node and the swarm show of the root CA. */
+export interface TlsInfo {
+  /** The certificate, PEM-encoded. */
+  TrustRoot: string;
+  /** The certificate's subject, DER then base64. */
+  CertIssuerSubject: string;
+  /** The CA's public key (SubjectPublicKeyInfo), DER then base64. */
+  CertIssuerPublicKey: string;
+}
+
 /** A node's role, as its certificate's OU and swarmkit name it. */
 export type NodeCertificateRole = 'swarm-manager' | 'swarm-worker';
 
@@ -52,28 +65,21 @@ export interface RootCAPems {
 export class RootCA {
   /** The certificate, PEM-encoded: Swarm's `TrustRoot`. */
   readonly certificatePem: string;
-  /** The certificate's subject, DER then base64: Swarm's `CertIssuerSubject`. */
-  readonly subject: string;
   /** The CA's public key (SubjectPublicKeyInfo), DER then base64: Swarm's `CertIssuerPublicKey`. */
   readonly publicKey: string;
   /** The CA's private key, PKCS#8 PEM: only for the swarm's data directory. */
   readonly keyPem: string;
-  /** The CA's name (its subject, DER): every certificate it issues names it as issuer. */
-  readonly #name: Buffer;
   #privateKey: KeyObject | undefined;
 
   /** A new CA, or with `pems` the CA a swarm had (a restore: same certificate, so the same join-token digest). */
   constructor(now = new Date(), pems?: RootCAPems) {
-    const name = der.sequence(der.set(der.sequence(der.oid(OID.commonName), der.printableString('swarm-ca'))));
-    this.#name = name;
-    this.subject = name.toString('base64');
     if (pems) {
       const certificate = new X509Certificate(pems.certificatePem);
       const privateKey = createPrivateKey(pems.keyPem);
       if (!certificate.checkPrivateKey(privateKey)) throw new Error('the root CA\'s key does not match its certificate');
       this.certificatePem = pems.certificatePem;
       this.keyPem = pems.keyPem;
-      this.publicKey = certificate.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      this.publicKey = publicKeyOf(certificate);
       return;
     }
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -86,9 +92,9 @@ export class RootCA {
       der.explicit(0, der.integer(Buffer.from([2]))), // v3
       der.integer(randomBytes(16)),
       signatureAlgorithm,
-      name,
+      CA_NAME,
       der.sequence(der.time(notBefore), der.time(notAfter)),
-      name,
+      CA_NAME,
       spki,
       der.explicit(3, der.sequence(
         extension(OID.keyUsage, true, der.bitString(Buffer.from([0x06]), 1)), // keyCertSign, cRLSign
@@ -123,7 +129,7 @@ export class RootCA {
       der.explicit(0, der.integer(Buffer.from([2]))), // v3
       der.integer(randomBytes(16)),
       signatureAlgorithm,
-      this.#name,
+      CA_NAME,
       der.sequence(der.time(new Date(now.getTime() - BACKDATE_MS)), der.time(new Date(now.getTime() + (request.validityMs ?? NODE_VALIDITY_MS)))),
       subject,
       spki,
@@ -145,9 +151,27 @@ export class RootCA {
     return joinTokenDigestOf(this.certificatePem);
   }
 
-  get tlsInfo(): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } {
-    return { TrustRoot: this.certificatePem, CertIssuerSubject: this.subject, CertIssuerPublicKey: this.publicKey };
+  get tlsInfo(): TlsInfo {
+    return tlsInfoOf(this.certificatePem);
   }
+}
+
+/**
+ * Parsing a certificate takes a quarter of a millisecond, and every node's description and every read of the
+ * swarm shows the same CA: the last one's TLSInfo is kept.
+ */
+let lastTlsInfo: Readonly<TlsInfo> | undefined;
+
+/** The TLSInfo of a swarm's root CA certificate: a RootCA's, or a copy of the swarm's, which holds only the PEM. */
+export function tlsInfoOf(certificatePem: string): TlsInfo {
+  if (lastTlsInfo?.TrustRoot !== certificatePem) {
+    lastTlsInfo = { TrustRoot: certificatePem, CertIssuerSubject: CA_NAME.toString('base64'), CertIssuerPublicKey: publicKeyOf(new X509Certificate(certificatePem)) };
+  }
+  return { ...lastTlsInfo };
+}
+
+function publicKeyOf(certificate: X509Certificate): string {
+  return certificate.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 }
 
 /**

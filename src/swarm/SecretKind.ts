@@ -4,8 +4,9 @@
 // the engine API may show their data (a config's yes, a secret's never).
 import type { Config, Secret, Service, SecretSpec } from './model.js';
 import { nowIso } from './model.js';
-import type { Store } from './Store.js';
-import { SwarmError, invalidArgument, notFound, outOfSequence, rpcError } from './errors.js';
+import type { ClusterView, Store } from './Store.js';
+import { invalidArgument, outOfSequence, rpcError } from './errors.js';
+import { resolveRef } from './resolveRef.js';
 import { isObject, checkStringMap } from './specChecks.js';
 import { newObjectId } from './ids.js';
 
@@ -46,32 +47,38 @@ export function withoutData<T extends Secret | Config>(object: T): T {
   return { ...object, Spec: spec };
 }
 
-export class SecretKind {
+/** What the engine API reads of one kind: the leader's SecretKind answers it, and so does a follower's copy of the swarm. */
+export interface SecretReads {
+  list(): readonly (Secret | Config)[];
+  /** Swarm's lookup order: full ID, then exact name, then unique ID prefix. */
+  resolve(ref: string): Secret | Config;
+}
+
+/** The reads of `kind` in any copy of the swarm's objects. */
+export function secretReadsOf(view: ClusterView, kind: SecretKindName): SecretReads {
+  return {
+    list: () => view.all(kind),
+    resolve: (ref) => resolveRef(kind, view.all(kind), ref, (o) => [o.Spec.Name]),
+  };
+}
+
+export class SecretKind implements SecretReads {
   readonly #store: Store;
   readonly #kind: SecretKindName;
+  readonly #reads: SecretReads;
 
   constructor(store: Store, kind: SecretKindName) {
     this.#store = store;
     this.#kind = kind;
+    this.#reads = secretReadsOf(store, kind);
   }
 
-  list(): (Secret | Config)[] {
-    return this.#store.all(this.#kind);
+  list(): readonly (Secret | Config)[] {
+    return this.#reads.list();
   }
 
-  /** Swarm's lookup order: full ID, then exact name, then unique ID prefix. */
   resolve(ref: string): Secret | Config {
-    const all = this.list();
-    const byId = all.find((o) => o.ID === ref);
-    if (byId) return byId;
-    const byName = all.filter((o) => o.Spec.Name === ref);
-    if (byName.length === 1) return byName[0]!;
-    const byPrefix = ref ? all.filter((o) => o.ID.startsWith(ref)) : [];
-    if (byPrefix.length === 1) return byPrefix[0]!;
-    if (byName.length > 1 || byPrefix.length > 1) {
-      throw new SwarmError('invalid_argument', `${this.#kind} ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found)`);
-    }
-    throw notFound(this.#kind, ref);
+    return this.#reads.resolve(ref);
   }
 
   create(input: unknown): Secret | Config {

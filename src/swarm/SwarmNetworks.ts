@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerEndpoint, Network } from './model.js';
 import { isTerminal, nowIso } from './model.js';
-import type { Store } from './Store.js';
+import type { ClusterView, Store } from './Store.js';
 import type { NetworkAllocator } from './NetworkAllocator.js';
 import { INGRESS_NETWORK_NAME } from './TaskLifecycle.js';
 import { PREDEFINED_NETWORKS, normalizeNetworkRequest } from './networkSpec.js';
@@ -27,15 +27,11 @@ export class SwarmNetworks {
   }
 
   /**
-   * The networks one node sees: the swarm's, and its own node-local ones. Docker's lookup order: full ID,
-   * then exact name, then unique ID prefix; the ingress network is the engine API's to show.
+   * Among the networks `nodeId` sees (networksSeenBy), Docker's lookup order: full ID, then exact name, then
+   * unique ID prefix; the ingress network is the engine API's to show.
    */
-  seenBy(nodeId: string | undefined): Network[] {
-    return this.#store.all('network').filter((n) => n.Spec.Scope !== 'local' || n.NodeID === nodeId);
-  }
-
   resolve(ref: string, nodeId?: string): Network {
-    const all = this.seenBy(nodeId);
+    const all = networksSeenBy(this.#store, nodeId);
     const byId = all.find((n) => n.ID === ref);
     if (byId) return byId;
     const byName = all.filter((n) => n.Spec.Name === ref);
@@ -188,6 +184,11 @@ export class SwarmNetworks {
     const id = defaultBridgeId(nodeId);
     return this.#store.get('network', id) ?? this.create({ Name: 'bridge', Driver: 'bridge', IPAM: { Config: [{ Subnet: DEFAULT_BRIDGE_SUBNET }] } }, nodeId, { id, predefined: true });
   }
+}
+
+/** The networks one node sees, in any copy of the swarm's objects: the swarm's, and its own node-local (bridge) ones. */
+export function networksSeenBy(view: ClusterView, nodeId: string | undefined): Network[] {
+  return view.all('network').filter((n) => n.Spec.Scope !== 'local' || n.NodeID === nodeId);
 }
 
 /** The first /24 of Swarm's default pool, 10.0.N.0/24 from N = 1, that no network's subnet overlaps. */

@@ -1,6 +1,6 @@
 // What the API routes need from the engine that serves them: its identity, its swarm membership,
 // and the control plane when it is a manager. Routes never reach further than this.
-import type { ClusterView, Manager, PortConfig, SwarmNode, Task } from '../../swarm/index.js';
+import type { ClusterView, Manager, PortConfig, SwarmNode, SwarmReader, Task } from '../../swarm/index.js';
 import type { NodeNetworks } from '../NodeNetworks.js';
 import type { LogLine, TaskOutput } from '../../runtime/index.js';
 import type { EventLog } from '../EventLog.js';
@@ -27,6 +27,12 @@ export interface EngineContext {
   nodeId(): string | undefined;
   /** The control plane, or a 503 with the daemon's words when this engine is not a manager. */
   requireManager(): Manager;
+  /**
+   * The swarm as this manager reads it (the engine API's reads): the leader's control plane; on a manager
+   * that follows a swarm kept in etcd, its copy once it has caught up with etcd; refused or forwarded as
+   * requireManager otherwise.
+   */
+  reader(): Promise<SwarmReader>;
   /**
    * What /info shows a manager of its swarm: the nodes and the swarm object, from the control plane on
    * the leader (refused as requireManager refuses), from the node's copies on another manager.

@@ -8,8 +8,8 @@ import type { ApiRequest } from './Router.js';
 import { ApiError, isTrue } from './http.js';
 import { FORWARDED_FROM_HEADER } from './leaderForward.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
-import { DEFAULT_BRIDGE_SUBNET, INGRESS_NETWORK_NAME, PREDEFINED_NETWORKS, SwarmError, defaultBridgeId, isTerminal } from '../../swarm/index.js';
-import type { ClusterView, Manager, Network } from '../../swarm/index.js';
+import { DEFAULT_BRIDGE_SUBNET, INGRESS_NETWORK_NAME, PREDEFINED_NETWORKS, SwarmError, defaultBridgeId, isTerminal, networksSeenBy } from '../../swarm/index.js';
+import type { ClusterView, Network, SwarmReader } from '../../swarm/index.js';
 import { createHash } from 'node:crypto';
 
 /** routemesh's IPAM option naming a network's loopback block, the one its tasks really bind. */
@@ -18,16 +18,16 @@ const LOOPBACK_SUBNET_OPTION = 'routemesh.loopback-subnet';
 /** VXLAN IDs as Swarm numbers them: 4096 for ingress, then one per overlay network. */
 const FIRST_VXLAN_ID = 4096;
 
-function ingress(manager: Manager): Record<string, unknown> {
+function ingress(reader: SwarmReader): Record<string, unknown> {
   return {
     Name: INGRESS_NETWORK_NAME,
-    Id: manager.ingressNetworkId,
-    Created: manager.createdAt,
+    Id: reader.ingressNetworkId,
+    Created: reader.createdAt,
     Scope: 'swarm',
     Driver: 'overlay',
     EnableIPv4: true,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: manager.taskSubnet }] },
+    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: reader.taskSubnet }] },
     Internal: false,
     Attachable: false,
     Ingress: true,
@@ -95,13 +95,13 @@ function defaultBridge(nodeId: string): Network {
 }
 
 /** The node a request was made to: this engine's, or the one that forwarded it to this leader. */
-function askingNode(r: ApiRequest, engine: EngineContext, manager: Manager): string | undefined {
+function askingNode(r: ApiRequest, engine: EngineContext, reader: SwarmReader): string | undefined {
   const from = r.req.headers[FORWARDED_FROM_HEADER];
-  if (typeof from === 'string') return manager.store.nodes().find((n) => n.Status.Addr === from)?.ID;
+  if (typeof from === 'string') return reader.store.nodes().find((n) => n.Status.Addr === from)?.ID;
   return engine.nodeId();
 }
 
-/** What a node's network routes read: the control plane's store on a manager, the node's own view on a worker. */
+/** What a node's network routes read: the swarm as a manager reads it, the node's own view on a worker. */
 interface Source {
   store: ClusterView;
   nodeId: string | undefined;
@@ -109,27 +109,27 @@ interface Source {
   networks: Network[];
   /** The ingress network as Docker shows it, where the node knows it. */
   ingress: Record<string, unknown> | undefined;
-  manager: Manager | undefined;
+  reader: SwarmReader | undefined;
 }
 
-function sourceOf(r: ApiRequest, engine: EngineContext): Source {
-  let manager: Manager | undefined;
+async function sourceOf(r: ApiRequest, engine: EngineContext): Promise<Source> {
+  let reader: SwarmReader | undefined;
   let store: ClusterView;
   let nodeId: string | undefined;
   try {
-    manager = engine.requireManager();
-    store = manager.store;
-    nodeId = askingNode(r, engine, manager);
+    reader = await engine.reader();
+    store = reader.store;
+    nodeId = askingNode(r, engine, reader);
   } catch (error) {
     // A worker shows what its own copy of the cluster holds, as a Docker worker lists its networks.
     const own = engine.swarmState() === 'active/worker' ? engine.nodeView() : undefined;
     if (!own) throw error;
     ({ view: store, nodeId } = own);
   }
-  const networks = store.all('network').filter((n) => n.Spec.Scope !== 'local' || n.NodeID === nodeId)
+  const networks = networksSeenBy(store, nodeId)
     .sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
   if (nodeId && !networks.some((n) => n.ID === defaultBridgeId(nodeId))) networks.unshift(defaultBridge(nodeId));
-  return { store, nodeId, networks, ingress: manager && ingress(manager), manager };
+  return { store, nodeId, networks, ingress: reader && ingress(reader), reader };
 }
 
 /** Docker's lookup among what the node sees: full ID, exact name, unique ID prefix. */
@@ -161,19 +161,19 @@ function nameMatches(pattern: string, name: string): boolean {
 }
 
 function isIngressRef(ref: string, source: Source): boolean {
-  const id = source.manager?.ingressNetworkId;
+  const id = source.reader?.ingressNetworkId;
   return ref === INGRESS_NETWORK_NAME || (id !== undefined && ref.length > 0 && id.startsWith(ref) && !source.networks.some((n) => n.ID.startsWith(ref)));
 }
 
 export function networkRoutes(router: Router, engine: EngineContext): void {
-  router.add('GET', /^\/networks$/, (r) => {
+  router.add('GET', /^\/networks$/, async (r) => {
     const filters = parseFilters(r.query.get('filters'), ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type']);
     const dangling = filters.get('dangling');
     if (dangling?.some((v) => !['true', 'false', '1', '0'].includes(v))) throw new ApiError(400, `invalid filter 'dangling=${dangling.join(',')}'`);
-    const source = sourceOf(r, engine);
+    const source = await sourceOf(r, engine);
     type Listed = { body: Record<string, unknown>; name: string; id: string; driver: string; scope: string; labels: Record<string, string>; used: boolean };
     const listed: Listed[] = [];
-    if (source.ingress) listed.push({ body: source.ingress, name: INGRESS_NETWORK_NAME, id: source.manager!.ingressNetworkId, driver: 'overlay', scope: 'swarm', labels: {}, used: true });
+    if (source.ingress) listed.push({ body: source.ingress, name: INGRESS_NETWORK_NAME, id: source.reader!.ingressNetworkId, driver: 'overlay', scope: 'swarm', labels: {}, used: true });
     source.networks.forEach((network, index) => listed.push({
       body: resource(network, index), name: network.Spec.Name, id: network.ID, driver: network.Spec.DriverConfiguration?.Name ?? 'overlay',
       scope: network.Spec.Scope ?? 'swarm', labels: network.Spec.Labels ?? {}, used: inUse(source.store, network),
@@ -210,8 +210,8 @@ export function networkRoutes(router: Router, engine: EngineContext): void {
     return { status: 201, body: { Id: network.ID, Warning: '' } };
   });
 
-  router.add('GET', /^\/networks\/([^/]+)$/, (r) => {
-    const source = sourceOf(r, engine);
+  router.add('GET', /^\/networks\/([^/]+)$/, async (r) => {
+    const source = await sourceOf(r, engine);
     const ref = r.params[0]!;
     const scope = r.query.get('scope');
     if (source.ingress && isIngressRef(ref, source)) {

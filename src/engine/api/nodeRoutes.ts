@@ -5,10 +5,10 @@ import { isTrue, requireVersion } from './http.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
 
 export function nodeRoutes(router: Router, engine: EngineContext): void {
-  router.add('GET', /^\/nodes$/, (r) => {
-    const manager = engine.requireManager();
+  router.add('GET', /^\/nodes$/, async (r) => {
+    const reader = await engine.reader();
     const filters = parseFilters(r.query.get('filters'), ['id', 'label', 'node.label', 'membership', 'name', 'node.name', 'role']);
-    const nodes = manager.store.nodes().filter((n) =>
+    const nodes = reader.store.nodes().filter((n) =>
       matches(filters, 'id', (v) => n.ID.startsWith(v)) &&
       matches(filters, 'name', (v) => n.Description.Hostname.startsWith(v) || (n.Spec.Name ?? '').startsWith(v)) &&
       matches(filters, 'role', (v) => n.Spec.Role === v) &&
@@ -18,7 +18,7 @@ export function nodeRoutes(router: Router, engine: EngineContext): void {
     return { status: 200, body: nodes };
   });
 
-  router.add('GET', /^\/nodes\/([^/]+)$/, (r) => ({ status: 200, body: engine.requireManager().resolveNode(r.params[0]!) }));
+  router.add('GET', /^\/nodes\/([^/]+)$/, async (r) => ({ status: 200, body: (await engine.reader()).resolveNode(r.params[0]!) }));
 
   router.add('POST', /^\/nodes\/([^/]+)\/update$/, async (r) => {
     const manager = engine.requireManager();

@@ -6,7 +6,7 @@ import type { EngineContext } from './EngineContext.js';
 import { requireVersion } from './http.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
 import { MAX_DATA_BYTES, withoutData } from '../../swarm/index.js';
-import type { Config, Manager, SecretKind, SecretKindName } from '../../swarm/index.js';
+import type { Config, Manager, SecretKind, SecretKindName, SecretReads, SwarmReader } from '../../swarm/index.js';
 
 /** What the API shows of one: a secret without its Data. */
 const shown = (kind: SecretKindName, object: Config): Config => (kind === 'config' ? object : withoutData(object));
@@ -14,11 +14,12 @@ const shown = (kind: SecretKindName, object: Config): Config => (kind === 'confi
 export function secretRoutes(router: Router, engine: EngineContext, kind: SecretKindName): void {
   const path = `/${kind}s`;
   const of = (manager: Manager): SecretKind => (kind === 'secret' ? manager.secrets : manager.configs);
+  const readsOf = (reader: SwarmReader): SecretReads => (kind === 'secret' ? reader.secrets : reader.configs);
   // The body of the largest allowed data in base64, with room for the name and labels.
   const maxBody = Math.ceil(MAX_DATA_BYTES[kind] / 3) * 4 + 64 * 1024;
 
-  router.add('GET', new RegExp(`^${path}$`), (r) => {
-    const objects = of(engine.requireManager()).list();
+  router.add('GET', new RegExp(`^${path}$`), async (r) => {
+    const objects = readsOf(await engine.reader()).list();
     const filters = parseFilters(r.query.get('filters'), ['id', 'label', 'name', 'names']);
     const listed = objects.filter((o) =>
       matches(filters, 'id', (v) => o.ID.startsWith(v)) &&
@@ -34,7 +35,7 @@ export function secretRoutes(router: Router, engine: EngineContext, kind: Secret
     return { status: 201, body: { ID: created.ID } };
   });
 
-  router.add('GET', new RegExp(`^${path}/([^/]+)$`), (r) => ({ status: 200, body: shown(kind, of(engine.requireManager()).resolve(r.params[0]!)) }));
+  router.add('GET', new RegExp(`^${path}/([^/]+)$`), async (r) => ({ status: 200, body: shown(kind, readsOf(await engine.reader()).resolve(r.params[0]!)) }));
 
   router.add('POST', new RegExp(`^${path}/([^/]+)/update$`), async (r) => {
     const objects = of(engine.requireManager());

@@ -4,14 +4,14 @@ import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { ApiError, isTrue, requireVersion } from './http.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
-import type { Manager, Service } from '../../swarm/index.js';
+import type { ClusterView, Manager, Service } from '../../swarm/index.js';
 import { isGlobal, replicasOf, withDefaults } from '../../swarm/index.js';
 import { randomName } from './randomName.js';
 
 /** Swarm's counts for `service ls`: running tasks on live nodes, against the replicas (or global tasks) wanted. */
-function serviceStatus(manager: Manager, service: Service): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
-  const down = new Set(manager.store.nodes().filter((n) => n.Status.State === 'down').map((n) => n.ID));
-  const tasks = manager.store.tasksOfService(service.ID).filter((t) => !down.has(t.NodeID));
+function serviceStatus(store: ClusterView, service: Service): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
+  const down = new Set(store.nodes().filter((n) => n.Status.State === 'down').map((n) => n.ID));
+  const tasks = store.tasksOfService(service.ID).filter((t) => !down.has(t.NodeID));
   const running = tasks.filter((t) => t.Status.State === 'running').length;
   const desired = isGlobal(service.Spec)
     ? tasks.filter((t) => t.DesiredState === 'running').length
@@ -23,8 +23,8 @@ function serviceStatus(manager: Manager, service: Service): { RunningTasks: numb
  * routemesh's addition to one service's inspect output: where each running task really listens (a port
  * below 1024 moves when routemesh runs without root). The docker CLI drops fields it does not know.
  */
-function withTaskEndpoints(manager: Manager, service: Service): Service & { Endpoint: { TaskEndpoints: unknown[] } } {
-  const running = manager.store.tasksOfService(service.ID).filter((t) => t.Status.State === 'running' && t.Endpoint);
+function withTaskEndpoints(store: ClusterView, service: Service): Service & { Endpoint: { TaskEndpoints: unknown[] } } {
+  const running = store.tasksOfService(service.ID).filter((t) => t.Status.State === 'running' && t.Endpoint);
   const taskEndpoints = running
     .sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0))
     .map((t) => ({ Task: t.Name ?? t.ID, Addr: t.Endpoint!.Addr, Ports: t.Endpoint!.Ports }));
@@ -42,17 +42,17 @@ function withName(manager: Manager, input: unknown): unknown {
 }
 
 export function serviceRoutes(router: Router, engine: EngineContext): void {
-  router.add('GET', /^\/services$/, (r) => {
-    const manager = engine.requireManager();
+  router.add('GET', /^\/services$/, async (r) => {
+    const { store } = await engine.reader();
     const filters = parseFilters(r.query.get('filters'), ['id', 'label', 'mode', 'name']);
     const withStatus = isTrue(r.query.get('status'));
-    const services = manager.store.services()
+    const services = store.services()
       .filter((s) =>
         matches(filters, 'id', (v) => s.ID.startsWith(v)) &&
         matches(filters, 'name', (v) => s.Spec.Name.startsWith(v)) &&
         matches(filters, 'mode', (v) => (v === 'global') === isGlobal(s.Spec)) &&
         matchesLabels(filters, s.Spec.Labels))
-      .map((s) => (withStatus ? { ...s, ServiceStatus: serviceStatus(manager, s) } : s));
+      .map((s) => (withStatus ? { ...s, ServiceStatus: serviceStatus(store, s) } : s));
     return { status: 200, body: services };
   });
 
@@ -62,9 +62,9 @@ export function serviceRoutes(router: Router, engine: EngineContext): void {
     return { status: 201, body: { ID: service.ID, Warnings: null } };
   });
 
-  router.add('GET', /^\/services\/([^/]+)$/, (r) => {
-    const manager = engine.requireManager();
-    const service = withTaskEndpoints(manager, manager.resolveService(r.params[0]!));
+  router.add('GET', /^\/services\/([^/]+)$/, async (r) => {
+    const reader = await engine.reader();
+    const service = withTaskEndpoints(reader.store, reader.resolveService(r.params[0]!));
     if (!isTrue(r.query.get('insertDefaults'))) return { status: 200, body: service };
     return { status: 200, body: { ...service, Spec: withDefaults(service.Spec) } };
   });

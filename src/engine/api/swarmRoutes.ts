@@ -2,10 +2,10 @@
 import type { Router } from './Router.js';
 import type { EngineContext } from './EngineContext.js';
 import { ApiError, isTrue, requireVersion } from './http.js';
-import type { Manager } from '../../swarm/index.js';
+import type { SwarmReader } from '../../swarm/index.js';
 
-function swarmObject(manager: Manager): unknown {
-  return { ...manager.clusterInfo(), JoinTokens: { Worker: manager.tokens.token('worker'), Manager: manager.tokens.token('manager') } };
+function swarmObject(reader: SwarmReader): unknown {
+  return { ...reader.clusterInfo(), JoinTokens: reader.joinTokens() };
 }
 
 function stringField(body: unknown, field: string): string | undefined {
@@ -18,7 +18,7 @@ function stringField(body: unknown, field: string): string | undefined {
 }
 
 export function swarmRoutes(router: Router, engine: EngineContext): void {
-  router.add('GET', /^\/swarm$/, () => ({ status: 200, body: swarmObject(engine.requireManager()) }));
+  router.add('GET', /^\/swarm$/, async () => ({ status: 200, body: swarmObject(await engine.reader()) }));
 
   router.add('POST', /^\/swarm\/init$/, async (r) => {
     // The node's own address is its advertise address: a simulated node has no other.

@@ -7,17 +7,17 @@ import { isUpToDate } from '../../swarm/index.js';
 import { matches, matchesLabels, parseFilters } from './filters.js';
 
 export function taskRoutes(router: Router, engine: EngineContext): void {
-  router.add('GET', /^\/tasks$/, (r) => {
-    const manager = engine.requireManager();
+  router.add('GET', /^\/tasks$/, async (r) => {
+    const { store } = await engine.reader();
     const filters = parseFilters(r.query.get('filters'), ['_up-to-date', 'desired-state', 'id', 'label', 'name', 'node', 'service']);
-    const services = manager.store.services();
+    const services = store.services();
     const serviceIds = new Set<string>();
     for (const ref of filters.get('service') ?? []) {
       for (const s of services) if (s.ID === ref || s.Spec.Name === ref || s.ID.startsWith(ref)) serviceIds.add(s.ID);
     }
-    const nodes = manager.store.nodes();
+    const nodes = store.nodes();
     const upToDate = filters.has('_up-to-date');
-    const tasks = manager.store.tasks().filter((t) => {
+    const tasks = store.tasks().filter((t) => {
       if (filters.has('service') && !serviceIds.has(t.ServiceID)) return false;
       if (upToDate) {
         const service = services.find((s) => s.ID === t.ServiceID);
@@ -32,10 +32,10 @@ export function taskRoutes(router: Router, engine: EngineContext): void {
     return { status: 200, body: tasks };
   });
 
-  router.add('GET', /^\/tasks\/([^/]+)$/, (r) => {
-    const manager = engine.requireManager();
+  router.add('GET', /^\/tasks\/([^/]+)$/, async (r) => {
+    const { store } = await engine.reader();
     const ref = r.params[0]!;
-    const task = manager.store.task(ref) ?? manager.store.tasks().find((t) => t.ID.startsWith(ref));
+    const task = store.task(ref) ?? store.tasks().find((t) => t.ID.startsWith(ref));
     if (!task) throw new ApiError(404, `task ${ref} not found`);
     return { status: 200, body: task };
   });

@@ -1,0 +1,92 @@
+// With the swarm in etcd, every manager follows it through one watch and serves from its copy: the engine
+// API's reads (a read after a write sees it, even through another manager), and the nodes' session streams,
+// numbered by etcd's revisions, with the leader's watermark of what every mesh applied passed on. A frozen
+// leader stops neither; a killed one does not break a session a follower serves. Each node its own process;
+// nodes 127.100.0.x, tasks 127.101/16, VIPs 127.102/16, etcd 127.103.0.1; the test's own node 127.100.0.20.
+import t from 'tap';
+import type { Test } from 'tap';
+import { ManagerLink } from '../src/cluster/index.js';
+import { api, serviceSpec, testBlock, waitFor } from './support/cluster.js';
+import { nodeProcesses, upProcess } from './support/cli.js';
+import { startEtcd } from './support/etcd.js';
+
+const UP = testBlock(100);
+const ETCD = UP + 3;
+const node = (i: number) => `http://127.${UP}.0.${i}:2375`;
+const clusterAddr = (i: number) => `127.${UP}.0.${i}:2377`;
+const PROBE_ADDRESS = `127.${UP}.0.20`;
+
+async function upOnEtcd(t: Test, leaseSeconds: number) {
+  const etcd = await startEtcd(t, `127.${ETCD}.0.1`);
+  const up = await upProcess(t, ['--nodes', '4', '--managers', '3', '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP + 1}.0.0/16`,
+    '--vip-subnet', `127.${UP + 2}.0.0/16`, '--dns', `127.${UP}.0.250`, '--dns-upstream', `127.${UP}.0.251`, '--metrics-port', 'off',
+    '--heartbeat-period', '500ms', '--store', `etcd://${etcd.endpoint}`, '--leader-lease', `${leaseSeconds}s`]);
+  return { etcd, processes: await nodeProcesses(up.child.pid!, 4) };
+}
+
+/** A node of the test's own, which takes its session from the manager at `manager` and counts its whole views. */
+async function probeNode(t: Test, manager: string) {
+  const token = (await api(node(1), 'GET', '/swarm')).body.JoinTokens.Worker as string;
+  const { answer, tls } = await ManagerLink.join(manager, { token, hostname: 'probe', addr: PROBE_ADDRESS });
+  const link = new ManagerLink({ nodeId: answer.nodeId, address: PROBE_ADDRESS, managers: [manager], heartbeatPeriodMs: answer.heartbeatPeriodMs, tls, fenceAckTimeoutMs: 60_000 });
+  let wholeViews = 0;
+  link.on('synced', () => { wholeViews++; });
+  t.teardown(() => link.close());
+  await link.start();
+  // Tasks placed on it would never run: it runs none.
+  const probe = (await api(node(1), 'GET', `/nodes/${answer.nodeId}`)).body;
+  t.equal((await api(node(1), 'POST', `/nodes/${answer.nodeId}/update?version=${probe.Version.Index}`, { ...probe.Spec, Availability: 'drain' })).status, 200);
+  return { link, wholeViews: () => wholeViews };
+}
+
+function freeze(t: Test, pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* ended */ } });
+}
+
+t.test('a manager that does not lead answers reads from its copy, sees what was just written, and serves a node its session', async (t) => {
+  // A lease far longer than the test: a frozen leader stays leader.
+  const { processes } = await upOnEtcd(t, 120);
+  t.equal((await api(node(2), 'GET', '/nodes')).body.find((n: any) => n.ManagerStatus?.Leader)?.Description.Hostname, 'node1');
+
+  // Through node2 and node3, which forward writes to node1 and read their own copies.
+  for (let i = 0; i < 5; i++) {
+    const name = `svc${i}`;
+    t.equal((await api(node(2 + (i % 2)), 'POST', '/services/create', serviceSpec(name, 'traefik/whoami'))).status, 201);
+    const read = await api(node(2 + (i % 2)), 'GET', `/services/${name}`);
+    t.equal(read.status, 200, `${name} read at once from the manager that took its create`);
+    const updated = await api(node(3 - (i % 2)), 'POST', `/services/${name}/update?version=${read.body.Version.Index}`,
+      { ...read.body.Spec, Labels: { round: String(i) } });
+    t.equal(updated.status, 200, `${name} updated through the other with the version the first read`);
+    t.same((await api(node(3 - (i % 2)), 'GET', `/services/${name}`)).body.Spec.Labels, { round: String(i) }, 'and read back there');
+  }
+
+  const probe = await probeNode(t, clusterAddr(2));
+  t.ok(probe.link.view.services().some((s) => s.Spec.Name === 'svc4'), "node2 served the node's session, whole view and all");
+  t.equal((await api(node(1), 'POST', '/services/create', serviceSpec('later', 'traefik/whoami'))).status, 201);
+  await waitFor('the change on the session node2 serves', () => probe.link.view.services().some((s) => s.Spec.Name === 'later'));
+  // Every mesh's acknowledgement reaches the leader; its watermark reaches this node through node2.
+  const began = Date.now();
+  await probe.link.fenced();
+  t.ok(Date.now() - began < 20_000, `the leader's watermark of what every mesh applied came through node2 (${Date.now() - began} ms; the link's own timeout is 60 s)`);
+
+  freeze(t, processes.get('node1')!);
+  for (const path of ['/services', '/tasks', '/nodes', '/networks', '/secrets', '/swarm', '/services/later']) {
+    t.equal((await api(node(3), 'GET', path)).status, 200, `GET ${path} answered by node3 while the leader is frozen`);
+  }
+  t.equal(probe.wholeViews(), 1, 'the session node2 serves went on: one whole view, never asked again');
+});
+
+t.test('kill -9 of the leader: a session another manager serves goes on, and brings what the next leader does', async (t) => {
+  const { processes } = await upOnEtcd(t, 2);
+  const probe = await probeNode(t, clusterAddr(3));
+  process.kill(processes.get('node1')!, 'SIGKILL');
+  const leader = await waitFor('another leader', async () => {
+    const nodes = await api(node(2), 'GET', '/nodes').catch(() => undefined);
+    const name = nodes?.status === 200 ? (nodes.body as any[]).find((n) => n.ManagerStatus?.Leader)?.Description.Hostname : undefined;
+    return name && name !== 'node1' ? name : undefined;
+  }, 15_000);
+  t.equal((await api(node(2), 'POST', '/services/create', serviceSpec('after', 'traefik/whoami'))).status, 201, `${leader} takes changes`);
+  await waitFor('the change on the session node3 serves', () => probe.link.view.services().some((s) => s.Spec.Name === 'after'));
+  t.equal(probe.wholeViews(), 1, 'one whole view: the session never broke');
+});
