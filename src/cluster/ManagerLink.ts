@@ -213,6 +213,8 @@ export class ManagerLink extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     const synced = new Promise<void>((resolve, reject) => {
       this.once('synced', resolve);
+      // Told at once, rather than after the deadline.
+      this.once('removed', () => reject(new ClusterRequestError('not_found', `the manager at ${this.#managers[this.#current]} says node ${this.nodeId} is not a member of the swarm`)));
       timer = setTimeout(() => reject(new ClusterRequestError('unreachable', `no manager of ${this.#managers.join(', ')} gave this node the cluster view within ${deadlineMs / 1000} s`)), deadlineMs);
     });
     this.#connect();

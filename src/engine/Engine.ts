@@ -378,6 +378,8 @@ export class Engine implements EngineContext {
         ? `another manager (${role.leaderAddress()}) leads a swarm in ${store.where}: join it instead`
         : `${store.where} did not elect this manager within ${store.leaseTtlMs * 3 / 1000} s: is etcd up and does it have a quorum?`));
     }
+    // The new swarm in etcd before this node asks for its session: every manager serves it from what etcd holds.
+    await this.#directory.durable().catch((error: Error) => refuse(new ApiError(500, error.message)));
     const manager = role.manager!;
     await this.#run(nodeId!, [this.clusterAddr], manager.heartbeatPeriodMs, manager.tokens.token('manager'), ownTls(manager, nodeId!), role);
     return nodeId!;
