@@ -19,10 +19,10 @@ const PROBE_ADDRESS = `127.${UP}.0.20`;
 
 async function upOnEtcd(t: Test, leaseSeconds: number) {
   const etcd = await startEtcd(t, `127.${ETCD}.0.1`);
-  const up = await upProcess(t, ['--nodes', '4', '--managers', '3', '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP + 1}.0.0/16`,
+  const up = await upProcess(t, ['--nodes', '3', '--managers', '3', '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP + 1}.0.0/16`,
     '--vip-subnet', `127.${UP + 2}.0.0/16`, '--dns', `127.${UP}.0.250`, '--dns-upstream', `127.${UP}.0.251`, '--metrics-port', 'off',
     '--heartbeat-period', '500ms', '--store', `etcd://${etcd.endpoint}`, '--leader-lease', `${leaseSeconds}s`]);
-  return { etcd, processes: await nodeProcesses(up.child.pid!, 4) };
+  return { etcd, processes: await nodeProcesses(up.child.pid!, 3) };
 }
 
 /** A node of the test's own, which takes its session from the manager at `manager` and counts its whole views. */
