@@ -584,6 +584,7 @@ t.test('up: starts the cluster, prints nodes, runs the demo, stops on Ctrl-C', a
   t.match(text, /my-web\.1   manager1   127\.20\.0\.2:10080->80\n/);
   t.match(text, /\nEngine sockets: unix:\/\/\/run\/user\/7\/routemesh\/127\.78\.0\.1\.sock \.\.\. 127\.78\.0\.3\.sock \(only this user may connect; e\.g\. DOCKER_HOST=<socket> docker node ls\)\n/);
   t.match(text, /\nDNS: 127\.78\.0\.53:10053 answers for services and tasks; other names go to 127\.78\.0\.99:53\n/);
+  t.match(text, /\nDashboard: http:\/\/127\.78\.0\.1:\d+\/ui\/ \(live, in a browser; every manager serves it\)\n/);
   t.match(text, /    curl http:\/\/127\.78\.0\.2:8080\/ +# any node reaches the service; the answer names the task\n/);
   t.match(text, /    dig @127\.78\.0\.53 -p 10053 my-web \+short +# its VIP, from the embedded DNS server\n    dig @127\.78\.0\.53 -p 10053 tasks\.my-web \+short +# the addresses of its tasks\n/);
   // Said the way the user runs routemesh (./routemesh in a fresh clone: src/cli/invocation.ts), not `routemesh`, which is not on its PATH.
@@ -616,6 +617,7 @@ t.test('up without --demo, and with --bare: what to try next, as the user runs r
       createUpCommand(async () => cluster));
     await ready;
     t.ok(stdout.text.endsWith(expected), argv.join(' ') || 'no flags');
+    t.equal(stdout.text.includes('Dashboard: http://127.1.0.1:2375/ui/'), role === 'manager', 'the dashboard, once there is a swarm');
     interrupt!();
     t.equal(await exit, 0);
   }

@@ -7,7 +7,7 @@ import { engineTarget, toBaseUrl, toTarget } from '../src/cli/engineAddress.js';
 import { CliError } from '../src/cli/errors.js';
 import { parseArgs, type FlagSpec } from '../src/cli/flags.js';
 import { ageMs, humanDuration } from '../src/shared/index.js';
-import { naturalCompare } from '../src/cli/naturalSort.js';
+import { naturalCompare } from '../src/shared/index.js';
 import { main } from '../src/cli/main.js';
 import { parsePublish } from '../src/cli/publish.js';
 

@@ -11,6 +11,7 @@ import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
+import { DashboardFeed } from './DashboardFeed.js';
 import { TaskRoutes } from './TaskRoutes.js';
 import { Volumes } from './Volumes.js';
 import { NodeNetworks } from './NodeNetworks.js';
@@ -109,6 +110,8 @@ interface Membership {
   role?: ManagerRole;
   /** Set while the node is a manager: the swarm's events, from its copy of the view. */
   swarmEvents?: SwarmEvents;
+  /** Set while the node is a manager: what its dashboard shows, from its copy of the view. */
+  dashboard?: DashboardFeed;
   openingRole?: Promise<void>;
   /** Its copy of the swarm is kept in its data directory (a manager that does not lead). */
   copyKept?: boolean;
@@ -314,6 +317,10 @@ export class Engine implements EngineContext {
     if (m && !m.role?.manager && this.#role() === 'manager') return { nodes: m.link.view.nodes(), cluster: m.link.swarm };
     const manager = this.requireManager();
     return { nodes: manager.store.nodes(), cluster: manager.clusterInfo() };
+  }
+
+  dashboard(): DashboardFeed | undefined {
+    return this.#membership?.dashboard;
   }
 
   remoteManagers(): { NodeID: string; Addr: string }[] {
@@ -770,10 +777,14 @@ export class Engine implements EngineContext {
    */
   async #followRole(m: Membership): Promise<void> {
     const manager = m.link.view.node(m.nodeId)?.Spec.Role === 'manager';
-    if (manager && !m.swarmEvents && this.#membership === m) m.swarmEvents = new SwarmEvents(m.link.view, this.events);
-    else if (!manager && m.swarmEvents) {
+    if (manager && !m.swarmEvents && this.#membership === m) {
+      m.swarmEvents = new SwarmEvents(m.link.view, this.events);
+      m.dashboard = new DashboardFeed(m.link.view);
+    } else if (!manager && m.swarmEvents) {
       m.swarmEvents.close();
       delete m.swarmEvents;
+      m.dashboard?.close();
+      delete m.dashboard;
     }
     if (manager && !m.role && !m.openingRole) {
       m.openingRole = this.#openRole().then(
@@ -827,6 +838,7 @@ export class Engine implements EngineContext {
   /** `leaving`: the node leaves its swarm (or is removed from it), not merely stops. */
   async #detach(m: Membership, leaving = false): Promise<void> {
     m.swarmEvents?.close();
+    m.dashboard?.close();
     m.link.close();
     await m.openingRole;
     await Promise.all([m.agent.stop(leaving), m.mesh.close(), m.role?.close(), m.routes?.close()]);

@@ -219,6 +219,7 @@ async function show(ctx: CommandContext, cluster: UpCluster, demo: boolean, sign
       `    ${cmd} swarm init --advertise-addr ${manager.address}\n\nPress Ctrl-C to stop.\n`);
     return;
   }
+  ctx.write(`Dashboard: ${manager.apiUrl.replace(/\/+$/, '')}/ui/ (live, in a browser; every manager serves it)\n`);
   if (!demo) {
     ctx.write(`\nFrom another terminal:\n${env}    ${cmd} node ls\n` +
       `    ${cmd} service create --name web --publish published=9090,target=80 --replicas 2 nginx\n\n` +

@@ -2,7 +2,7 @@
 // MANAGER STATUS, ENGINE VERSION, rows in natural hostname order, as docker prints it.
 import type { ApiNode } from '../apiTypes.js';
 import { prettyPrint } from '../dockerText.js';
-import { naturalCompare } from '../naturalSort.js';
+import { naturalCompare } from '../../shared/index.js';
 import { renderTable } from '../table.js';
 
 export function sortNodes(nodes: readonly ApiNode[]): ApiNode[] {

@@ -2,7 +2,7 @@
 // PORTS come from Endpoint.Ports (ingress only), with consecutive ports merged into ranges as docker does.
 import type { ApiPortConfig, ApiService } from '../apiTypes.js';
 import { imageWithoutDigest, truncateId } from '../dockerText.js';
-import { naturalCompare } from '../naturalSort.js';
+import { naturalCompare } from '../../shared/index.js';
 import { renderTable } from '../table.js';
 
 export function sortServices(services: readonly ApiService[]): ApiService[] {

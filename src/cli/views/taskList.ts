@@ -3,8 +3,7 @@
 // durations. PORTS adds, to docker's host-mode ports, where a task really listens when its port moved.
 import type { ApiTask } from '../apiTypes.js';
 import { ellipsis, imageWithoutDigest, prettyPrint, truncateId } from '../dockerText.js';
-import { ageMs, humanDuration } from '../../shared/index.js';
-import { naturalLess } from '../naturalSort.js';
+import { ageMs, humanDuration, naturalLess } from '../../shared/index.js';
 import { renderTable } from '../table.js';
 
 export interface TaskListOptions {

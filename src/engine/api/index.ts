@@ -23,6 +23,7 @@ import { imageRoutes } from './imageRoutes.js';
 import { secretRoutes } from './secretRoutes.js';
 import { volumeRoutes } from './volumeRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
+import { dashboardRoutes } from './dashboardRoutes.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
 export type { EngineContext, LocalNodeState, TaskOutputFeed, TaskOutputOptions } from './EngineContext.js';
@@ -52,6 +53,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   volumeRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
+  dashboardRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
     if (transport === 'tcp') refuseWebPage(req);
     return router.handle(req, res);
