@@ -33,7 +33,11 @@ events.addEventListener('error', () => connected(false));
 
 function connected(yes) {
   main.dataset.connected = String(yes);
-  status.textContent = yes ? `live: ${state.nodes.size} nodes, ${state.services.size} services` : 'reconnecting…';
+  status.textContent = yes ? `live: ${count(state.nodes.size, 'node')}, ${count(state.services.size, 'service')}` : 'reconnecting…';
+}
+
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function draw() {

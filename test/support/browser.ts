@@ -1,6 +1,6 @@
 // Test support: a real Chromium for a test file (Debian's chromium-headless-shell, driven by playwright-core;
 // nothing downloaded), launched once per file and closed when the file ends, even on failure. Without the
-// browser the file's tests skip with a message naming the package: they never fail and never pass unseen.
+// browser the file's tests skip with a message naming the package; on CI, which installs it, that fails.
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import type { Test } from 'tap';
+import { onCi } from './tools.js';
 
 const CHROME = process.env.ROUTEMESH_CHROME ?? '/usr/bin/chromium-headless-shell';
 
@@ -31,7 +32,9 @@ function missingBrowser(): string | undefined {
     accessSync(CHROME, constants.X_OK);
     return undefined;
   } catch {
-    return `no browser at ${CHROME}: apt-get install chromium-headless-shell (or set ROUTEMESH_CHROME to a Chromium)`;
+    const why = `no browser at ${CHROME}: apt-get install chromium-headless-shell (or set ROUTEMESH_CHROME to a Chromium)`;
+    if (onCi()) throw new Error(`${why}: CI installs it, so a missing one is a failure`);
+    return why;
   }
 }
 

@@ -27,6 +27,7 @@ BUSY=(
   test/quorum.test.ts
   test/swarm-restart.test.ts
   test/udp-e2e.test.ts
+  test/ui-browser.test.ts
 )
 
 tsc -p tsconfig.build.json --incremental --tsBuildInfoFile dist/.tsbuildinfo || exit 1

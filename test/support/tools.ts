@@ -17,7 +17,8 @@ function onPath(tool: string, env: NodeJS.ProcessEnv): boolean {
   });
 }
 
-function onCi(env: NodeJS.ProcessEnv): boolean {
+/** Whether this is a CI run (CI=true), where .ci/run installed every tool: a missing one fails rather than skips. */
+export function onCi(env: NodeJS.ProcessEnv = process.env): boolean {
   return /^(1|true|yes)$/i.test(env.CI ?? '');
 }
 
