@@ -21,6 +21,8 @@ interface DashboardView {
   /** Every task card in the page, in a node's section or not. */
   cardCount: number;
   services: { service: string; running: string; desired: string }[];
+  /** The timeline's lines as shown, newest first. */
+  timeline: string[];
 }
 
 /** What the page shows, read from its data-* attributes. */
@@ -38,6 +40,7 @@ function readDashboard(page: Page): Promise<DashboardView> {
     services: [...document.querySelectorAll<HTMLElement>('table#services tr.service')].map(({ dataset: row }) => ({
       service: row.service ?? '', running: row.running ?? '', desired: row.desired ?? '',
     })),
+    timeline: [...document.querySelectorAll('ol#timeline li')].map((line) => line.textContent ?? ''),
   }));
 }
 
@@ -114,6 +117,8 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     const view = await waitForDashboard(page, 'three my-web cards', (v) => cardsOf(v, 'my-web').length === 3);
     t.ok(cardsOf(view, 'my-web').every((c) => demo.some((task) => task.ID === c.task)), 'the cards left are tasks of the six');
     await waitForDashboard(page, 'the services table to say 3/3', (v) => v.services.some((s) => s.service === 'my-web' && s.running === '3' && s.desired === '3'));
+    await waitForDashboard(page, 'the scale on the timeline, and the three tasks it stopped', (v) => v.timeline.some((line) => line.endsWith(' service my-web scaled from 6 to 3')) &&
+      v.timeline.filter((line) => / task my-web\.\d+ stopped on node\d$/.test(line)).length === 3);
     t.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page never reloaded');
   });
 
@@ -126,7 +131,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
 
     t.equal((await api(manager, 'POST', '/routemesh/nodes/node3/fail')).status, 200, 'as `routemesh node fail node3` does it');
     await waitFor('the managers to mark node3 down', async () => (await api(manager, 'GET', '/nodes/node3')).body.Status.State === 'down');
-    await waitForDashboard(page, 'node3 to show down', (v) => node(v, 'node3')?.state === 'down');
+    await waitForDashboard(page, 'node3 to show down, on the timeline too', (v) => node(v, 'node3')?.state === 'down' && v.timeline.some((line) => line.endsWith(' node node3 is down')));
 
     const replaced = await waitFor('Swarm to replace node3\'s task', async () => {
       const { body: tasks } = await api<any[]>(manager, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: { 'my-web': true } }))}`);
@@ -139,5 +144,9 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     t.same(shownPlacement(view), placement(replaced), 'three cards on node1 and node2, where the API says the tasks run');
     t.notOk(node(view, 'node3')?.cards.length, 'node3\'s section holds no card');
     t.notOk(cardsOf(view, 'my-web').some((c) => c.task === lost[0]?.task), 'node3\'s task is gone from the page');
+    const started = replaced.filter((task) => !before.nodes.some((n) => n.cards.some((c) => c.task === task.ID)));
+    await waitForDashboard(page, 'the replacement\'s start on the timeline', (v) => started.every((task) =>
+      v.timeline.some((line) => line.endsWith(` task my-web.${task.Slot} started on ${hostnames.get(task.NodeID)}`))));
+    t.comment(`screenshot after node3 failed: ${await screenshot(page, 'node3-failed')}`);
   });
 });

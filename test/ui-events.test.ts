@@ -95,6 +95,11 @@ t.test('a snapshot, then a batch per change; Last-Event-ID resumes after it, an 
   const stopped = (events: ServerEvent[]) => new Set(events.flatMap((e) => e.event === 'changes'
     ? e.data.changes.filter((c: any) => c.kind === 'task' && (c.op === 'delete' || c.object.desiredState !== 'running')).map((c: any) => c.id ?? c.object.id) : []));
   await waitFor('three tasks told to stop', () => stopped(first.events).size === 3);
+  const lines = (events: ServerEvent[]) => events.flatMap((e) => (e.event === 'changes' ? e.data.timeline : e.data.timeline ?? []).map((l: any) => l.text));
+  await waitFor('the scale on the timeline', () => lines(first.events).includes('service my-web scaled from 6 to 3'));
+  t.ok(lines([snapshot!]).includes('service my-web created: traefik/whoami, 6 replicas'), 'the snapshot has what came before');
+  t.equal(lines(first.events).filter((l) => /^task my-web\.\d+ started on node\d$/.test(l)).length, 6, 'each task\'s start, once');
+  await waitFor('the tasks stopped on the timeline', () => lines(first.events).filter((l) => /^task my-web\.\d+ stopped on node\d$/.test(l)).length === 3);
   const batches = first.events.slice(1);
   t.ok(batches.every((e) => e.event === 'changes' && e.id === e.data.id && e.data.order.services.length === 1), 'each batch with its id and the order');
   t.ok(batches.every((e, i) => i === 0 || Number(e.id.split('-')[1]) === Number(batches[i - 1]!.id.split('-')[1]) + 1), 'numbered one after the other');

@@ -2,7 +2,9 @@
 // then batches of changed nodes, services and tasks. EventSource reconnects by itself and resumes after the
 // last batch it had (Last-Event-ID); the page never reloads. Read-only: it sends nothing back.
 
-const state = { nodes: new Map(), services: new Map(), tasks: new Map(), order: { nodes: [], services: [] } };
+const state = { nodes: new Map(), services: new Map(), tasks: new Map(), order: { nodes: [], services: [] }, timeline: [] };
+/** Timeline lines the page shows, newest first. */
+const SHOWN_EVENTS = 50;
 let drawn = false;
 const main = document.getElementById('dashboard');
 const status = document.getElementById('status');
@@ -14,6 +16,7 @@ events.addEventListener('snapshot', (event) => {
   state.services = new Map(snapshot.services.map((service) => [service.id, service]));
   state.tasks = new Map(snapshot.tasks.map((task) => [task.id, task]));
   state.order = { nodes: snapshot.nodes.map((node) => node.id), services: snapshot.services.map((service) => service.id) };
+  state.timeline = snapshot.timeline;
   draw();
   connected(true);
 });
@@ -25,6 +28,7 @@ events.addEventListener('changes', (event) => {
     else objects.delete(change.id);
   }
   state.order = batch.order;
+  state.timeline = [...state.timeline, ...batch.timeline].slice(-SHOWN_EVENTS);
   draw();
 });
 // Resumed without a snapshot (nothing missed, or only batches): drawn as it was.
@@ -44,6 +48,7 @@ function draw() {
   drawn = true;
   drawNodes();
   drawServices();
+  drawTimeline();
   if (main.dataset.connected === 'true') connected(true);
 }
 
@@ -105,6 +110,14 @@ function drawServices() {
     return [row];
   });
   document.querySelector('#services tbody').replaceChildren(...rows);
+}
+
+function drawTimeline() {
+  const items = state.timeline.slice(-SHOWN_EVENTS).reverse().map((event) => {
+    return element('li', { class: 'event', 'data-kind': event.kind, 'data-subject': event.subject },
+      element('time', { datetime: event.at }, new Date(event.at).toLocaleTimeString()), ` ${event.text}`);
+  });
+  document.getElementById('timeline').replaceChildren(...items);
 }
 
 /** A colour per service, the same on every page and every reload; its name is always written beside it. */

@@ -1,16 +1,20 @@
 // What the dashboard (/ui/) is told of a node's view of the cluster: the nodes, services and tasks, cut
 // down to what the page shows, whole once (a snapshot) and then in numbered batches of changes, a batch at
-// most every BATCH_MS. The last batches are kept, so a page whose event stream broke resumes where it was
-// (Last-Event-ID) rather than start over; one too far behind gets a snapshot again.
+// most every BATCH_MS, each with the timeline's new lines (dashboardTimeline). The last batches are kept, so
+// a page whose event stream broke resumes where it was (Last-Event-ID); one too far behind gets a snapshot.
 import { randomBytes } from 'node:crypto';
 import type { ClusterView, Service, StoreChange, SwarmNode, Task } from '../swarm/index.js';
 import { isGlobal, replicasOf } from '../swarm/index.js';
 import { naturalCompare } from '../shared/index.js';
+import { nodeEvents, serviceEvents, taskEvents } from './dashboardTimeline.js';
+import type { DashboardEvent } from './dashboardTimeline.js';
 
 /** How often, at most, changes go out: a burst (a scale of 100) is one batch, and the page is within 1 s. */
 const BATCH_MS = 100;
 /** Batches kept for pages that come back. */
 const KEPT_BATCHES = 256;
+/** Timeline lines a new page is given. */
+const KEPT_EVENTS = 100;
 
 export interface DashboardNode {
   id: string;
@@ -67,17 +71,22 @@ export interface DashboardSnapshot {
   nodes: DashboardNode[];
   services: DashboardService[];
   tasks: DashboardTask[];
+  /** The timeline's last lines, oldest first. */
+  timeline: DashboardEvent[];
 }
 
 export interface DashboardBatch {
   id: string;
   changes: DashboardChange[];
+  /** What the changes mean, a line each (oldest first). */
+  timeline: DashboardEvent[];
   /** As it is after the batch (few IDs: sent whole, so the page never sorts). */
   order: DashboardOrder;
 }
 
 type Shown = 'node' | 'service' | 'task';
-const SHOWN = new Set<string>(['node', 'service', 'task']);
+/** Nodes and services first in a batch: a new task is named by its service's and its node's names. */
+const SHOWN_ORDER: Record<string, number> = { node: 0, service: 1, task: 2 };
 
 export class DashboardFeed {
   readonly #view: ClusterView;
@@ -86,26 +95,38 @@ export class DashboardFeed {
   #seq = 0;
   #kept: DashboardBatch[] = [];
   #pending = new Map<string, { kind: Shown; id: string }>();
+  /** Each object as the page was last told it: what a change is told against. */
+  #shown = { node: new Map<string, DashboardNode>(), service: new Map<string, DashboardService>(), task: new Map<string, DashboardTask>() };
+  #timeline: DashboardEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #followers = new Set<{ batch: (batch: DashboardBatch) => void; end: () => void }>();
   #onChange = (change: StoreChange): void => {
-    if (!SHOWN.has(change.kind)) return;
+    if (!(change.kind in SHOWN_ORDER)) return;
     this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind as Shown, id: change.id });
     this.#timer ??= setTimeout(() => this.#flush(), BATCH_MS);
   };
 
   constructor(view: ClusterView) {
     this.#view = view;
+    for (const node of view.nodes()) this.#shown.node.set(node.ID, dashboardNode(node));
+    for (const service of view.services()) this.#shown.service.set(service.ID, dashboardService(service));
+    for (const task of view.tasks()) this.#shown.task.set(task.ID, dashboardTask(task));
     view.on('change', this.#onChange);
   }
 
   snapshot(): DashboardSnapshot {
+    // What is still pending goes out first: the snapshot is then exactly the state after its id, timeline and all.
+    if (this.#pending.size) {
+      clearTimeout(this.#timer);
+      this.#flush();
+    }
     const view = this.#view;
     return {
       id: this.#id(this.#seq),
       nodes: sortedNodes(view).map(dashboardNode),
       services: sortedServices(view).map(dashboardService),
       tasks: view.tasks().map(dashboardTask),
+      timeline: [...this.#timeline],
     };
   }
 
@@ -137,19 +158,47 @@ export class DashboardFeed {
     this.#timer = undefined;
     const view = this.#view;
     const changes: DashboardChange[] = [];
-    for (const { kind, id } of this.#pending.values()) {
-      const object = kind === 'node' ? view.nodes().find((n) => n.ID === id) : kind === 'service' ? view.service(id) : view.task(id);
-      if (!object) changes.push({ kind, op: 'delete', id });
-      else if (kind === 'node') changes.push({ kind, op: 'put', object: dashboardNode(object as SwarmNode) });
-      else if (kind === 'service') changes.push({ kind, op: 'put', object: dashboardService(object as Service) });
-      else changes.push({ kind, op: 'put', object: dashboardTask(object as Task) });
-    }
+    const lines: Omit<DashboardEvent, 'at'>[] = [];
+    const names = {
+      service: (id: string) => this.#shown.service.get(id)?.name ?? id,
+      node: (id: string) => this.#shown.node.get(id)?.hostname ?? id,
+    };
+    const pending = [...this.#pending.values()].sort((a, b) => SHOWN_ORDER[a.kind]! - SHOWN_ORDER[b.kind]!);
     this.#pending.clear();
+    for (const { kind, id } of pending) {
+      if (kind === 'node') {
+        const node = view.nodes().find((n) => n.ID === id);
+        const after = node && dashboardNode(node);
+        lines.push(...nodeEvents(this.#shown.node.get(id), after));
+        this.#keep(this.#shown.node, id, after);
+        changes.push(after ? { kind, op: 'put', object: after } : { kind, op: 'delete', id });
+      } else if (kind === 'service') {
+        const service = view.service(id);
+        const after = service && dashboardService(service);
+        lines.push(...serviceEvents(this.#shown.service.get(id), after));
+        this.#keep(this.#shown.service, id, after);
+        changes.push(after ? { kind, op: 'put', object: after } : { kind, op: 'delete', id });
+      } else {
+        const task = view.task(id);
+        const after = task && dashboardTask(task);
+        lines.push(...taskEvents(this.#shown.task.get(id), after, names));
+        this.#keep(this.#shown.task, id, after);
+        changes.push(after ? { kind, op: 'put', object: after } : { kind, op: 'delete', id });
+      }
+    }
+    const at = new Date().toISOString();
+    const timeline = lines.map((line) => ({ at, ...line }));
+    this.#timeline = [...this.#timeline, ...timeline].slice(-KEPT_EVENTS);
     const order = { nodes: sortedNodes(view).map((n) => n.ID), services: sortedServices(view).map((s) => s.ID) };
-    const batch = { id: this.#id(++this.#seq), changes, order };
+    const batch = { id: this.#id(++this.#seq), changes, timeline, order };
     this.#kept.push(batch);
     if (this.#kept.length > KEPT_BATCHES) this.#kept.shift();
     for (const follower of this.#followers) follower.batch(batch);
+  }
+
+  #keep<T>(shown: Map<string, T>, id: string, object: T | undefined): void {
+    if (object) shown.set(id, object);
+    else shown.delete(id);
   }
 
   #id(seq: number): string {
