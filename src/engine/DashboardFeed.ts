@@ -103,11 +103,20 @@ export class DashboardFeed {
   #onChange = (change: StoreChange): void => {
     if (!(change.kind in SHOWN_ORDER)) return;
     this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind as Shown, id: change.id });
-    this.#timer ??= setTimeout(() => this.#flush(), BATCH_MS);
+    this.#timer ??= setTimeout(() => {
+      // A fault here is the dashboard's, never the node's: it is said, and the batches go on.
+      try {
+        this.#flush();
+      } catch (error) {
+        this.#log(`dashboard: a batch could not be made (${(error as Error).stack ?? String(error)})`);
+      }
+    }, BATCH_MS);
   };
+  readonly #log: (line: string) => void;
 
-  constructor(view: ClusterView) {
+  constructor(view: ClusterView, log: (line: string) => void = () => {}) {
     this.#view = view;
+    this.#log = log;
     for (const node of view.nodes()) this.#shown.node.set(node.ID, dashboardNode(node));
     for (const service of view.services()) this.#shown.service.set(service.ID, dashboardService(service));
     for (const task of view.tasks()) this.#shown.task.set(task.ID, dashboardTask(task));
@@ -165,25 +174,27 @@ export class DashboardFeed {
     };
     const pending = [...this.#pending.values()].sort((a, b) => SHOWN_ORDER[a.kind]! - SHOWN_ORDER[b.kind]!);
     this.#pending.clear();
+    /** One object's change and its lines; nothing for one made and gone again between two batches (the page never saw it). */
+    const step = <T>(shown: Map<string, T>, id: string, after: T | undefined, linesOf: (before: T | undefined, after: T | undefined) => typeof lines,
+      put: (object: T) => DashboardChange, remove: DashboardChange): void => {
+      const before = shown.get(id);
+      if (!before && !after) return;
+      lines.push(...linesOf(before, after));
+      if (after) shown.set(id, after);
+      else shown.delete(id);
+      changes.push(after ? put(after) : remove);
+    };
     for (const { kind, id } of pending) {
+      const remove = { kind, op: 'delete', id } as const;
       if (kind === 'node') {
         const node = view.nodes().find((n) => n.ID === id);
-        const after = node && dashboardNode(node);
-        lines.push(...nodeEvents(this.#shown.node.get(id), after));
-        this.#keep(this.#shown.node, id, after);
-        changes.push(after ? { kind, op: 'put', object: after } : { kind, op: 'delete', id });
+        step(this.#shown.node, id, node && dashboardNode(node), nodeEvents, (object) => ({ kind, op: 'put', object }), remove);
       } else if (kind === 'service') {
         const service = view.service(id);
-        const after = service && dashboardService(service);
-        lines.push(...serviceEvents(this.#shown.service.get(id), after));
-        this.#keep(this.#shown.service, id, after);
-        changes.push(after ? { kind, op: 'put', object: after } : { kind, op: 'delete', id });
+        step(this.#shown.service, id, service && dashboardService(service), serviceEvents, (object) => ({ kind, op: 'put', object }), remove);
       } else {
         const task = view.task(id);
-        const after = task && dashboardTask(task);
-        lines.push(...taskEvents(this.#shown.task.get(id), after, names));
-        this.#keep(this.#shown.task, id, after);
-        changes.push(after ? { kind, op: 'put', object: after } : { kind, op: 'delete', id });
+        step(this.#shown.task, id, task && dashboardTask(task), (before, after) => taskEvents(before, after, names), (object) => ({ kind, op: 'put', object }), remove);
       }
     }
     const at = new Date().toISOString();
@@ -194,11 +205,6 @@ export class DashboardFeed {
     this.#kept.push(batch);
     if (this.#kept.length > KEPT_BATCHES) this.#kept.shift();
     for (const follower of this.#followers) follower.batch(batch);
-  }
-
-  #keep<T>(shown: Map<string, T>, id: string, object: T | undefined): void {
-    if (object) shown.set(id, object);
-    else shown.delete(id);
   }
 
   #id(seq: number): string {

@@ -779,7 +779,7 @@ export class Engine implements EngineContext {
     const manager = m.link.view.node(m.nodeId)?.Spec.Role === 'manager';
     if (manager && !m.swarmEvents && this.#membership === m) {
       m.swarmEvents = new SwarmEvents(m.link.view, this.events);
-      m.dashboard = new DashboardFeed(m.link.view);
+      m.dashboard = new DashboardFeed(m.link.view, this.#log);
     } else if (!manager && m.swarmEvents) {
       m.swarmEvents.close();
       delete m.swarmEvents;
