@@ -62,7 +62,9 @@ export class ManagerRole {
   constructor(options: ManagerRoleOptions, follower: { leader: () => string | undefined; copyIndex: () => number }) {
     this.#options = options;
     this.#server = new ClusterPortServer({
-      engineApi: options.engineApi, leader: options.store ? () => this.leaderAddress() : follower.leader, log: options.log,
+      // The node's own answer (with etcd: etcd's word, or the leader its view names until its campaign has heard);
+      // before it is a member again (a restart), etcd's word alone.
+      engineApi: options.engineApi, leader: () => follower.leader() ?? this.leaderAddress(), log: options.log,
       index: () => this.#control?.manager.store.index ?? follower.copyIndex(),
     });
   }
