@@ -376,7 +376,7 @@ t.test('the watermark counts a node from its first acknowledgement, seq 0 of a m
   const dispatcher = new Dispatcher(manager);
   t.teardown(() => dispatcher.close());
   const lines: SessionMessage[] = [];
-  dispatcher.openSession(node.ID, { write: (l) => { lines.push(JSON.parse(l)); return true; }, end: () => {} });
+  dispatcher.streams.open(node.ID, { write: (l) => { lines.push(JSON.parse(l)); return true; }, end: () => {} });
   t.match(lines, [{ type: 'complete', seq: 0 }]);
   t.notOk(lines.some((m) => m.type === 'applied'), 'a session that has said nothing holds the watermark back');
   dispatcher.applied(node.ID, dispatcher.epoch, 0);

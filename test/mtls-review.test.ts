@@ -215,7 +215,7 @@ t.test('a demoted manager\'s open session sends it a worker\'s share of new secr
   manager.addNode({ hostname: 'node1', addr: nodeAddr(1), role: 'manager' });
   const demoted = manager.addNode({ hostname: 'node2', addr: nodeAddr(2), role: 'manager' });
   const seen = new Map<string, string | undefined>();
-  dispatcher.openSession(demoted.ID, {
+  dispatcher.streams.open(demoted.ID, {
     write: (line) => {
       const message = JSON.parse(line) as SessionMessage;
       if (message.type === 'changes') for (const c of message.changes) if (c.kind === 'secret' && c.op === 'put') seen.set(c.object.Spec.Name, c.object.Spec.Data);

@@ -34,7 +34,7 @@ t.test('a worker gets the data of the secrets its tasks need, a manager all', as
   for (const node of [leader, worker]) {
     const lines: string[] = [];
     sessions.set(node.ID, lines);
-    dispatcher.openSession(node.ID, { write: (line) => { lines.push(line); return true; }, end: () => {} });
+    dispatcher.streams.open(node.ID, { write: (line) => { lines.push(line); return true; }, end: () => {} });
   }
   const used = manager.secrets.create({ Name: 'used', Data: b64('u') });
   manager.secrets.create({ Name: 'unused', Data: b64('x') });

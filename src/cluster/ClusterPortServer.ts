@@ -142,11 +142,11 @@ export class ClusterPortServer {
     if (!peer && route !== `POST ${PATHS.join}`) {
       throw new SwarmError('permission_denied', `${route} needs a node certificate of this swarm: join the swarm first (docker swarm join)`);
     }
-    if (route === `GET ${PATHS.session}` && this.#streams) {
-      const nodeId = url.searchParams.get('node') ?? '';
+    const own = (nodeId: string): string => {
       if (nodeId !== peer) throw new SwarmError('permission_denied', `a node speaks only for itself: this certificate is node ${peer}'s, not ${nodeId}'s`);
-      return this.#session(this.#streams, nodeId, res);
-    }
+      return nodeId;
+    };
+    if (route === `GET ${PATHS.session}` && this.#streams) return this.#session(this.#streams, own(url.searchParams.get('node') ?? ''), res);
     const d = this.#dispatcher;
     if (!d) {
       const leader = this.#leader();
@@ -168,10 +168,6 @@ export class ClusterPortServer {
     }
     // A removed node's certificate is refused from then on, as swarmkit's CA revokes it.
     d.checkMember(peer!);
-    const own = (nodeId: string): string => {
-      if (nodeId !== peer) throw new SwarmError('permission_denied', `a node speaks only for itself: this certificate is node ${peer}'s, not ${nodeId}'s`);
-      return nodeId;
-    };
     switch (route) {
       case `POST ${PATHS.heartbeat}`:
         return answer(res, d.heartbeat(own(field(await readJson(req), 'nodeId', 'string'))));

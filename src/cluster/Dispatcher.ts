@@ -7,7 +7,6 @@ import type { Manager, SwarmNode } from '../swarm/index.js';
 import type { JoinAnswer, JoinRequest, NetworkAnswer, NetworkRequest, StatusReport } from './protocol.js';
 import { CLUSTER_PORT } from './protocol.js';
 import { SessionStreams } from './SessionStreams.js';
-import type { SessionSink } from './SessionStreams.js';
 import { ManagerFeed } from './ManagerFeed.js';
 
 export class Dispatcher {
@@ -162,12 +161,6 @@ export class Dispatcher {
   /** Throws not_found unless the node is a member of the swarm. */
   checkMember(nodeId: string): void {
     if (!this.#manager.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
-  }
-
-  /** Opens a node's stream with the whole view; what changes from now on follows it. */
-  openSession(nodeId: string, sink: SessionSink): () => void {
-    this.checkMember(nodeId);
-    return this.streams.open(nodeId, sink);
   }
 
   heartbeat(nodeId: string): { periodMs: number } {

@@ -93,17 +93,17 @@ export class SessionStreams {
     } catch (error) {
       throw new SwarmError('unavailable', `this manager's copy of the swarm is not up to date (${(error as Error).message}): ask another manager`);
     }
-    this.checkMember(nodeId);
+    this.#checkMember(nodeId);
   }
 
-  checkMember(nodeId: string): void {
+  #checkMember(nodeId: string): void {
     if (!this.feed.store.node(nodeId)) throw new SwarmError('not_found', `node ${nodeId} is not a member of this swarm: join it again`);
   }
 
   /** Opens a node's stream with the whole view; what changes from now on follows it. */
   open(nodeId: string, sink: SessionSink): () => void {
     const store = this.feed.store;
-    this.checkMember(nodeId);
+    this.#checkMember(nodeId);
     const manager = store.node(nodeId)?.Spec.Role === 'manager';
     const session: Session = { nodeId, sink, dataSent: manager ? 'all' : neededBy(store, nodeId) };
     this.#sessions.add(session);

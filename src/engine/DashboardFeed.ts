@@ -142,12 +142,10 @@ export class DashboardFeed {
   /** The batches after `id`, or undefined when they are not all kept (or `id` is another feed's): send a snapshot. */
   since(id: string): DashboardBatch[] | undefined {
     const [epoch, seqText] = id.split('-');
-    const seq = Number(seqText);
-    if (epoch !== this.#epoch || !Number.isInteger(seq) || seq > this.#seq) return undefined;
-    if (seq === this.#seq) return [];
-    const first = this.#kept[0];
-    if (!first || seq < this.#seqOf(first) - 1) return undefined;
-    return this.#kept.filter((batch) => this.#seqOf(batch) > seq);
+    // The kept batches are the last ones, the newest numbered #seq: those after `id` are its last `missed`.
+    const missed = this.#seq - Number(seqText);
+    if (epoch !== this.#epoch || !Number.isInteger(missed) || missed < 0 || missed > this.#kept.length) return undefined;
+    return this.#kept.slice(this.#kept.length - missed);
   }
 
   /** Each batch from now on, until `close()` (then `end`). */
@@ -209,10 +207,6 @@ export class DashboardFeed {
 
   #id(seq: number): string {
     return `${this.#epoch}-${seq}`;
-  }
-
-  #seqOf(batch: DashboardBatch): number {
-    return Number(batch.id.split('-')[1]);
   }
 }
 
