@@ -1,7 +1,9 @@
 // The dashboard (GET /ui/ on a manager's engine API) in a real Chromium: it draws the demo's nodes and task
-// cards, and follows a scale and a node failure live, without reloading. DOM assertions only; the page's
-// contract is its data-* attributes (see readDashboard). The tests run in order on one cluster, each
-// starting from the state the one before left: 6 replicas, then 3, then node3 failed.
+// cards, each node's bars of where its connections went, and follows a scale, a node failure and an
+// ejection live, without reloading. DOM assertions only; the page's contract is its data-* attributes (see
+// readDashboard). The tests run in order on one cluster, each starting from the state the one before left:
+// 6 replicas, then 3, then node3 failed.
+import http from 'node:http';
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { screenshot, testBrowser } from './support/browser.js';
@@ -17,6 +19,12 @@ interface CardView { service: string; task: string; slot: string; state: string;
 interface NodeView { node: string; state: string; role: string; availability: string; leader: string; cards: CardView[] }
 interface DashboardView {
   connected: string | null;
+  /** The service whose pools the mesh grid and bars show. */
+  meshService: string;
+  /** The grid: each node's pool state per task. */
+  pools: { node: string; task: string; state: string }[];
+  /** The bars: what each node (and `all nodes`) handed each task in the last minute. */
+  bars: { node: string; task: string; count: number }[];
   nodes: NodeView[];
   /** Every task card in the page, in a node's section or not. */
   cardCount: number;
@@ -30,6 +38,12 @@ function readDashboard(page: Page): Promise<DashboardView> {
   // Only unnamed functions in here: tsx would wrap a named one in a helper the page does not have.
   return page.evaluate(() => ({
     connected: document.querySelector('main#dashboard')?.getAttribute('data-connected') ?? null,
+    meshService: document.querySelector<HTMLSelectElement>('select#mesh-service')?.value ?? '',
+    pools: [...document.querySelectorAll<HTMLElement>('table#pools td.member')].map(({ dataset: cell }) => ({
+      node: cell.node ?? '', task: cell.task ?? '', state: cell.state ?? '',
+    })),
+    bars: [...document.querySelectorAll<HTMLElement>('figure.distribution')].flatMap((figure) =>
+      [...figure.querySelectorAll<HTMLElement>('.bar')].map((bar) => ({ node: figure.dataset.node ?? '', task: bar.dataset.task ?? '', count: Number(bar.dataset.count) }))),
     nodes: [...document.querySelectorAll<HTMLElement>('section.node')].map(({ dataset: node }) => ({
       node: node.node ?? '', state: node.state ?? '', role: node.role ?? '', availability: node.availability ?? '', leader: node.leader ?? '',
       cards: [...document.querySelectorAll<HTMLElement>(`section.node[data-node="${node.node}"] article.task`)].map((card) => ({
@@ -105,6 +119,28 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     t.comment(`screenshot of the demo: ${await screenshot(page, 'demo')}`);
   });
 
+  await t.test('60 connections through node1: node1\'s bars show 10 for each of the six tasks', async (t) => {
+    await Promise.all(demo.map((task) => waitFor(`${task.Name} to answer`, () => httpGet(`http://${task.Endpoint.Addr}/`).then(() => true, () => undefined))));
+    const page = await browser.page(t);
+    await openDashboard(page, dashboard);
+    const ids = demo.map((task) => task.ID).sort();
+    const poolState = (v: DashboardView, hostname: string) => v.pools.filter((p) => p.node === hostname);
+    const before = await waitForDashboard(page, 'every node\'s pool of my-web to serve the six', (v) => v.meshService === 'my-web' &&
+      cluster.nodes.every((n) => poolState(v, n.hostname).filter((p) => p.state === 'serving').map((p) => p.task).sort().join() === ids.join()));
+    /** A node's bars, by task ID in ID order (so two compare as text). */
+    const barsOf = (v: DashboardView, hostname: string) => Object.fromEntries(v.bars.filter((b) => b.node === hostname).map((b) => [b.task, b.count]).sort());
+    const plus = (counts: Record<string, number>, n: number) => Object.fromEntries(ids.map((id) => [id, (counts[id] ?? 0) + n]));
+    const node1Before = barsOf(before, 'node1');
+    const allBefore = barsOf(before, 'all nodes');
+
+    for (let i = 0; i < 60; i++) await httpGet(`http://${cluster.nodes[0]!.address}:8080/`);
+    const after = await waitForDashboard(page, 'node1\'s bars to show the 60', (v) => JSON.stringify(barsOf(v, 'node1')) === JSON.stringify(plus(node1Before, 10)));
+    t.same(barsOf(after, 'node1'), plus(node1Before, 10), 'round robin: 10 more for each task, exactly');
+    t.same(barsOf(after, 'all nodes'), plus(allBefore, 10), 'and the cluster-wide bars the same 10 each');
+    t.same(barsOf(after, 'node2'), barsOf(before, 'node2'), 'node2\'s bars unmoved: none came through it');
+    t.comment(`screenshot of the bars: ${await screenshot(page, 'distribution')}`);
+  });
+
   await t.test('scaled to 3, the page shows 3 cards within 2 s, without reloading', async (t) => {
     const page = await browser.page(t);
     await openDashboard(page, dashboard);
@@ -145,8 +181,51 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     t.notOk(node(view, 'node3')?.cards.length, 'node3\'s section holds no card');
     t.notOk(cardsOf(view, 'my-web').some((c) => c.task === lost[0]?.task), 'node3\'s task is gone from the page');
     const started = replaced.filter((task) => !before.nodes.some((n) => n.cards.some((c) => c.task === task.ID)));
-    await waitForDashboard(page, 'the replacement\'s start on the timeline', (v) => started.every((task) =>
-      v.timeline.some((line) => line.endsWith(` task my-web.${task.Slot} started on ${hostnames.get(task.NodeID)}`))));
+    await waitForDashboard(page, 'the replacement\'s start on the timeline, naming what it replaced', (v) => started.every((task) =>
+      v.timeline.some((line) => line.endsWith(` task my-web.${task.Slot} started on ${hostnames.get(task.NodeID)}, replacing the one on node3`))));
     t.comment(`screenshot after node3 failed: ${await screenshot(page, 'node3-failed')}`);
   });
+
+  await t.test('a task answering 500 is ejected by node1: the grid shows it ejected there and served by node2, and the timeline says so', async (t) => {
+    const labels = { 'routemesh.lb.mode': 'http', 'routemesh.lb.outlier.consecutive-failures': '3', 'routemesh.lb.outlier.base-ejection': '1m' };
+    const spec = serviceSpec('failing', 'routemesh/exec', {
+      Labels: labels, Mode: { Replicated: { Replicas: 3 } }, ...published(8080, 9304),
+      TaskTemplate: { ContainerSpec: { Image: 'routemesh/exec', Command: [process.execPath], Args: ['-e', FAILING_SERVER] } },
+    });
+    t.equal((await api(manager, 'POST', '/services/create', spec)).status, 201, 'failing created');
+    const tasks = await waitForRunning(manager, 'failing', 3);
+    await Promise.all(tasks.map((task) => waitFor(`${task.Name} to listen`, () => httpGet(`http://${task.Endpoint.Addr}:8080/`).then(() => true, () => undefined))));
+    const bad = tasks.find((task) => task.Slot === 2)!;
+
+    const page = await browser.page(t);
+    await page.goto(`${dashboard}#failing`);
+    const live = ['node1', 'node2'];
+    await waitForDashboard(page, 'node1\'s and node2\'s pools of failing to serve the three', (v) => v.connected === 'true' && v.meshService === 'failing' &&
+      live.every((hostname) => v.pools.filter((p) => p.node === hostname && p.state === 'serving').length === 3), 10_000);
+    for (let i = 0; i < 12; i++) await httpGet(`http://${cluster.nodes[0]!.address}:9304/`);
+
+    const view = await waitForDashboard(page, 'the ejection in the grid and on the timeline', (v) =>
+      v.pools.some((p) => p.node === 'node1' && p.task === bad.ID && p.state === 'ejected') &&
+      v.timeline.some((line) => line.endsWith(' task failing.2 ejected by node1 from its pool of failing:8080, for 60s (ejection 1)')));
+    const cells = Object.fromEntries(view.pools.filter((p) => p.task === bad.ID).map((p) => [p.node, p.state]));
+    t.same(cells, { node1: 'ejected', node2: 'serving', node3: 'down' }, 'failing.2: ejected by node1, still served by node2 (node3 is down)');
+    t.same(view.pools.filter((p) => p.node === 'node1' && p.task !== bad.ID).map((p) => p.state), ['serving', 'serving'], 'node1 serves the other two');
+    t.comment(`screenshot of the ejection: ${await screenshot(page, 'ejection')}`);
+  });
 });
+
+/** Answers every request with its task's name: 500 in slot 2, 200 elsewhere. */
+const FAILING_SERVER = `
+  const { HOST, PORT, TASK_NAME, TASK_SLOT } = process.env;
+  require('node:http').createServer((q, s) => { s.statusCode = TASK_SLOT === '2' ? 500 : 200; s.end(TASK_NAME); }).listen(Number(PORT), HOST);
+`;
+
+/** A GET on a new connection, its answer read to the end (a 500 too). */
+function httpGet(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    }).on('error', reject);
+  });
+}

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import t from 'tap';
 import type { Test } from 'tap';
-import { api, published, serviceSpec, testBlock, testCluster, waitFor } from './support/cluster.js';
+import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 
 const BLOCK = testBlock(154);
 
@@ -40,6 +40,16 @@ function subscribe(t: Test, url: string, lastEventId?: string) {
   request.on('error', () => {});
   t.teardown(() => request.destroy());
   return { events, head: () => head, close: () => request.destroy() };
+}
+
+/** A GET on a new connection, its answer read to the end. */
+function httpGet(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    }).on('error', reject);
+  });
 }
 
 const myWeb = (replicas: number) => serviceSpec('my-web', 'traefik/whoami', { Mode: { Replicated: { Replicas: replicas } }, ...published(80, 8080) });
@@ -113,6 +123,26 @@ t.test('a snapshot, then a batch per change; Last-Event-ID resumes after it, an 
   const unknown = subscribe(t, `${base}/ui/events`, 'deadbeef-3');
   await waitFor('a snapshot for an unknown id', () => unknown.events.length >= 1);
   t.equal(unknown.events[0]!.event, 'snapshot');
+
+  // The mesh: each node reads its own pools out (GET /routemesh/mesh), and the stream carries every node's read.
+  const tasks = await waitForRunning(base, 'my-web', 3);
+  await Promise.all(tasks.map((task) => waitFor(`${task.Name} to answer`, () => httpGet(`http://${task.Endpoint.Addr}/`).then(() => true, () => undefined))));
+  const [node1, node2] = cluster.nodes;
+  const counts = (report: any) => Object.fromEntries(report.pools.filter((p: any) => p.service === 'my-web').flatMap((p: any) => p.members.map((m: any) => [m.task, [m.state, m.recent]])));
+  const serving = (recent: number) => Object.fromEntries(tasks.map((task) => [task.ID, ['serving', recent]]));
+  await waitFor('node1\'s pool to hold the three, serving', async () => JSON.stringify(counts((await api(node1!.apiUrl, 'GET', '/routemesh/mesh')).body)) === JSON.stringify(serving(0)) || undefined);
+  for (let i = 0; i < 30; i++) await httpGet(`http://${node1!.address}:8080/`);
+  const { body: report } = await api(node1!.apiUrl, 'GET', '/routemesh/mesh');
+  t.match(report, { node: 'node1', windowSeconds: 60, pools: [{ service: 'my-web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false }] });
+  t.same(counts(report), serving(10), '30 connections through node1: round robin gave each task 10, as node1 says');
+  const worker = await api(node2!.apiUrl, 'GET', '/routemesh/mesh');
+  t.equal(worker.status, 200, 'a worker answers for its own pools');
+  t.same(counts(worker.body), serving(0), 'node2 balanced none of them');
+  const reads = (events: ServerEvent[]) => events.flatMap((e) => (e.event === 'changes' ? e.data.mesh : []));
+  const node1Read = await waitFor('the stream to carry node1\'s read', () =>
+    reads(first.events).find((m: any) => m.hostname === 'node1' && JSON.stringify(counts(m.report)) === JSON.stringify(serving(10))));
+  t.equal(node1Read.nodeId, node1!.nodeId);
+  await waitFor('and node2\'s and node3\'s', () => ['node2', 'node3'].every((name) => reads(first.events).some((m: any) => m.hostname === name && m.report)));
 });
 
 t.test('every stream ends when its node leaves the swarm (a browser\'s EventSource then tries again)', async (t) => {
@@ -125,4 +155,7 @@ t.test('every stream ends when its node leaves the swarm (a browser\'s EventSour
   t.equal((await api(base, 'POST', '/swarm/leave?force=1')).status, 200);
   await waitFor('the stream to end', () => ended);
   t.equal((await api(base, 'GET', '/ui/state')).status, 503, 'outside a swarm, no dashboard');
+  const mesh = await api(base, 'GET', '/routemesh/mesh');
+  t.equal(mesh.status, 503, 'and no pools');
+  t.match(mesh.body.message, /not part of a swarm, so it balances nothing: "docker swarm init" or "docker swarm join" it first/);
 });

@@ -1,8 +1,15 @@
 // The dashboard: the cluster as this manager sees it, drawn from its event stream (/ui/events): a snapshot,
-// then batches of changed nodes, services and tasks. EventSource reconnects by itself and resumes after the
-// last batch it had (Last-Event-ID); the page never reloads. Read-only: it sends nothing back.
+// then batches of changed nodes, services and tasks, and of every node's pools as that node balances them.
+// EventSource reconnects by itself and resumes after the last batch it had (Last-Event-ID); the page never
+// reloads. Read-only: it sends nothing back.
 
-const state = { nodes: new Map(), services: new Map(), tasks: new Map(), order: { nodes: [], services: [] }, timeline: [] };
+const state = {
+  nodes: new Map(), services: new Map(), tasks: new Map(), order: { nodes: [], services: [] }, timeline: [],
+  /** Each node's pools as it last read them (by node ID), and the service whose pools are shown. */
+  mesh: new Map(), meshService: decodeURIComponent(location.hash.slice(1)),
+};
+/** Worst first: a task a node's pools disagree on is shown by its worst state. */
+const MEMBER_STATES = ['ejected', 'unhealthy', 'draining', 'serving'];
 /** Timeline lines the page shows, newest first. */
 const SHOWN_EVENTS = 50;
 let drawn = false;
@@ -17,6 +24,7 @@ events.addEventListener('snapshot', (event) => {
   state.tasks = new Map(snapshot.tasks.map((task) => [task.id, task]));
   state.order = { nodes: snapshot.nodes.map((node) => node.id), services: snapshot.services.map((service) => service.id) };
   state.timeline = snapshot.timeline;
+  state.mesh = new Map(snapshot.mesh.map((mesh) => [mesh.nodeId, mesh]));
   draw();
   connected(true);
 });
@@ -27,9 +35,22 @@ events.addEventListener('changes', (event) => {
     if (change.op === 'put') objects.set(change.object.id, change.object);
     else objects.delete(change.id);
   }
+  for (const mesh of batch.mesh) state.mesh.set(mesh.nodeId, mesh);
   state.order = batch.order;
   state.timeline = [...state.timeline, ...batch.timeline].slice(-SHOWN_EVENTS);
-  draw();
+  // Only what the batch touched is drawn again: the pools change every read while traffic flows.
+  if (batch.changes.length) {
+    drawNodes();
+    drawServices();
+  }
+  if (batch.changes.length || batch.mesh.length) drawMesh();
+  if (batch.timeline.length) drawTimeline();
+  connected(main.dataset.connected === 'true');
+});
+document.getElementById('mesh-service').addEventListener('change', (event) => {
+  state.meshService = event.target.value;
+  history.replaceState(null, '', `#${encodeURIComponent(state.meshService)}`);
+  drawMesh();
 });
 // Resumed without a snapshot (nothing missed, or only batches): drawn as it was.
 events.addEventListener('open', () => { if (drawn) connected(true); });
@@ -48,6 +69,7 @@ function draw() {
   drawn = true;
   drawNodes();
   drawServices();
+  drawMesh();
   drawTimeline();
   if (main.dataset.connected === 'true') connected(true);
 }
@@ -110,6 +132,115 @@ function drawServices() {
     return [row];
   });
   document.querySelector('#services tbody').replaceChildren(...rows);
+}
+
+/** The pools of the chosen service: a node x task grid of states, and each node's bars beside the fair share. */
+function drawMesh() {
+  const services = state.order.services.map((id) => state.services.get(id)).filter((service) => service && poolsOf(service.id).length);
+  const chosen = services.find((service) => service.name === state.meshService) ?? services[0];
+  const select = document.getElementById('mesh-service');
+  select.replaceChildren(...services.map((service) => element('option', { value: service.name }, service.name)));
+  select.value = chosen?.name ?? '';
+  const nodes = state.order.nodes.map((id) => state.nodes.get(id)).filter(Boolean);
+  const tasks = chosen ? meshTasks(chosen) : [];
+  const head = element('tr', {}, element('th', { scope: 'col' }, 'Task'),
+    ...nodes.map((node) => element('th', { scope: 'col', 'data-node': node.hostname, title: nodeMeshError(node) ?? '' }, node.hostname)));
+  document.querySelector('#pools thead').replaceChildren(head);
+  document.querySelector('#pools tbody').replaceChildren(...tasks.map((task) => element('tr', { 'data-task': task.id },
+    element('th', { scope: 'row' }, task.name),
+    ...nodes.map((node) => poolCell(node, chosen, task)))));
+  // A node with no read pools (down, or not answering) has no bars: the grid says why.
+  const read = nodes.filter((node) => state.mesh.get(node.id)?.report);
+  const figures = chosen ? [...read.map((node) => distribution(chosen, tasks, [node], node.hostname)), distribution(chosen, tasks, read, 'all nodes')] : [];
+  document.getElementById('distribution').replaceChildren(...figures);
+}
+
+/** The service's pools in `node`'s last read (a published port and a VIP share one; a service may have several ports). */
+function poolsOf(serviceId, node) {
+  const reads = node ? [state.mesh.get(node.id)] : [...state.mesh.values()];
+  return reads.flatMap((mesh) => mesh?.report?.pools.filter((pool) => pool.serviceId === serviceId) ?? []);
+}
+
+function nodeMeshError(node) {
+  const mesh = state.mesh.get(node.id);
+  return mesh ? mesh.error : 'not read yet';
+}
+
+/** The service's tasks a pool holds, or that run: one a node has not yet taken in shows as such. */
+function meshTasks(service) {
+  const tasks = new Map();
+  for (const task of state.tasks.values()) {
+    if (task.serviceId === service.id && task.state === 'running') tasks.set(task.id, { id: task.id, name: taskName(task, service.name), slot: task.slot });
+  }
+  for (const pool of poolsOf(service.id)) {
+    for (const member of pool.members) {
+      if (tasks.has(member.task)) continue;
+      const task = state.tasks.get(member.task);
+      tasks.set(member.task, { id: member.task, name: task ? taskName(task, service.name) : member.name.replace(/\.[^.]+$/, ''), slot: task?.slot });
+    }
+  }
+  return [...tasks.values()].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || a.name.localeCompare(b.name));
+}
+
+function taskName(task, serviceName) {
+  const node = state.nodes.get(task.nodeId);
+  return task.slot === undefined ? `${serviceName}.${node?.hostname ?? task.nodeId.slice(0, 6)}` : `${serviceName}.${task.slot}`;
+}
+
+/** The members that are `task` in `node`'s pools of `service`. */
+function membersOf(node, service, task) {
+  return poolsOf(service.id, node).flatMap((pool) => pool.members.filter((member) => member.task === task.id));
+}
+
+function poolCell(node, service, task) {
+  const error = node.state === 'down' ? 'down' : state.mesh.get(node.id)?.report ? undefined : 'unknown';
+  const members = error ? [] : membersOf(node, service, task);
+  const memberState = error ?? MEMBER_STATES.find((s) => members.some((member) => member.state === s)) ?? 'absent';
+  const cell = element('td', { class: 'member', 'data-node': node.hostname, 'data-task': task.id, 'data-state': memberState });
+  const words = { absent: 'not in its pool', unknown: 'not read', down: 'node down' };
+  cell.append(words[memberState] ?? memberState);
+  const ejected = members.find((member) => member.ejectedForMs !== undefined);
+  if (ejected) cell.append(` · back in ${Math.ceil(ejected.ejectedForMs / 1000)}s`);
+  const open = members.reduce((sum, member) => sum + member.active, 0);
+  if (open) cell.append(` · ${open} open`);
+  cell.title = error === 'unknown' ? nodeMeshError(node) ?? '' : members.map((m) => `${m.address}: ${m.total} in all, ${m.ejections} ejections`).join('\n');
+  return cell;
+}
+
+/**
+ * What `nodes` handed each task of the service in the last minute, as bars beside the fair share: the total
+ * split by weight among the pools' members (round robin's promise; least-conn and p2c aim near it). A task
+ * ejected, draining or unhealthy for part of the minute falls short of it, visibly.
+ */
+function distribution(service, tasks, nodes, label) {
+  const pools = nodes.flatMap((node) => poolsOf(service.id, node));
+  const members = pools.flatMap((pool) => pool.members);
+  const counts = new Map(tasks.map((task) => [task.id, members.filter((m) => m.task === task.id).reduce((sum, m) => sum + m.recent, 0)]));
+  const total = [...counts.values()].reduce((sum, count) => sum + count, 0);
+  const weights = new Map();
+  for (const member of members) weights.set(member.task, member.weight);
+  const weightSum = [...weights.values()].reduce((sum, weight) => sum + weight, 0);
+  const fairOf = (task) => (weightSum ? (total * (weights.get(task.id) ?? 0)) / weightSum : 0);
+  const most = Math.max(1, ...counts.values(), ...tasks.map(fairOf));
+  const unit = [...new Set(pools.map((pool) => pool.counts))].join(' and ') || 'connections';
+  const even = weightSum && [...weights.values()].every((weight) => weight === weights.values().next().value);
+  const figure = element('figure', { class: 'distribution', 'data-node': label, 'data-total': String(total) },
+    element('figcaption', {}, `${label}: ${total} ${unit}${even && total ? ` · fair share ${round(total / weights.size)} each` : ''}`));
+  for (const task of tasks) {
+    const count = counts.get(task.id);
+    const fair = fairOf(task);
+    const meter = element('span', { class: 'meter' }, element('span', { class: 'fill' }), element('span', { class: 'fair', title: `fair share ${round(fair)}` }));
+    meter.firstChild.style.width = `${(count / most) * 100}%`;
+    meter.lastChild.style.left = `${(fair / most) * 100}%`;
+    meter.style.setProperty('--service-colour', colourOf(service.name));
+    figure.append(element('div', { class: 'bar', 'data-task': task.id, 'data-count': String(count), 'data-fair': String(round(fair)) },
+      element('span', { class: 'name' }, task.name), meter, element('span', { class: 'count' }, String(count))));
+  }
+  return figure;
+}
+
+function round(n) {
+  return Math.round(n * 10) / 10;
 }
 
 function drawTimeline() {

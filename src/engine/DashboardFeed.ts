@@ -2,12 +2,15 @@
 // down to what the page shows, whole once (a snapshot) and then in numbered batches of changes, a batch at
 // most every BATCH_MS, each with the timeline's new lines (dashboardTimeline). The last batches are kept, so
 // a page whose event stream broke resumes where it was (Last-Event-ID); one too far behind gets a snapshot.
+// While a page follows, every node's pools are read too (MeshWatch), and each node's that changed goes out
+// in the next batch whole, with the ejections it shows on the timeline.
 import { randomBytes } from 'node:crypto';
 import type { ClusterView, Service, StoreChange, SwarmNode, Task } from '../swarm/index.js';
 import { isGlobal, replicasOf } from '../swarm/index.js';
 import { naturalCompare } from '../shared/index.js';
-import { nodeEvents, serviceEvents, taskEvents } from './dashboardTimeline.js';
+import { nodeEvents, poolEvents, serviceEvents, taskEvents, taskSubject } from './dashboardTimeline.js';
 import type { DashboardEvent } from './dashboardTimeline.js';
+import type { NodeMesh } from './MeshWatch.js';
 
 /** How often, at most, changes go out: a burst (a scale of 100) is one batch, and the page is within 1 s. */
 const BATCH_MS = 100;
@@ -71,6 +74,8 @@ export interface DashboardSnapshot {
   nodes: DashboardNode[];
   services: DashboardService[];
   tasks: DashboardTask[];
+  /** Each node's pools as last read (none while no page follows the feed). */
+  mesh: NodeMesh[];
   /** The timeline's last lines, oldest first. */
   timeline: DashboardEvent[];
 }
@@ -78,6 +83,8 @@ export interface DashboardSnapshot {
 export interface DashboardBatch {
   id: string;
   changes: DashboardChange[];
+  /** The nodes whose pools read otherwise than before, each whole. */
+  mesh: NodeMesh[];
   /** What the changes mean, a line each (oldest first). */
   timeline: DashboardEvent[];
   /** As it is after the batch (few IDs: sent whole, so the page never sorts). */
@@ -85,6 +92,11 @@ export interface DashboardBatch {
 }
 
 type Shown = 'node' | 'service' | 'task';
+
+/** What reads the nodes' pools while someone follows: started at the first follower, stopped after the last. */
+export interface MeshSource {
+  start(report: (mesh: NodeMesh) => void): () => void;
+}
 /** Nodes and services first in a batch: a new task is named by its service's and its node's names. */
 const SHOWN_ORDER: Record<string, number> = { node: 0, service: 1, task: 2 };
 
@@ -100,23 +112,23 @@ export class DashboardFeed {
   #timeline: DashboardEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #followers = new Set<{ batch: (batch: DashboardBatch) => void; end: () => void }>();
+  /** Each node's pools as last read, and the nodes whose read changed since the last batch, with their lines. */
+  #mesh = new Map<string, NodeMesh>();
+  #meshPending = new Set<string>();
+  #meshLines: Omit<DashboardEvent, 'at'>[] = [];
+  readonly #meshSource: MeshSource | undefined;
+  #stopMesh: (() => void) | undefined;
   #onChange = (change: StoreChange): void => {
     if (!(change.kind in SHOWN_ORDER)) return;
     this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind as Shown, id: change.id });
-    this.#timer ??= setTimeout(() => {
-      // A fault here is the dashboard's, never the node's: it is said, and the batches go on.
-      try {
-        this.#flush();
-      } catch (error) {
-        this.#log(`dashboard: a batch could not be made (${(error as Error).stack ?? String(error)})`);
-      }
-    }, BATCH_MS);
+    this.#schedule();
   };
   readonly #log: (line: string) => void;
 
-  constructor(view: ClusterView, log: (line: string) => void = () => {}) {
+  constructor(view: ClusterView, log: (line: string) => void = () => {}, meshSource?: MeshSource) {
     this.#view = view;
     this.#log = log;
+    this.#meshSource = meshSource;
     for (const node of view.nodes()) this.#shown.node.set(node.ID, dashboardNode(node));
     for (const service of view.services()) this.#shown.service.set(service.ID, dashboardService(service));
     for (const task of view.tasks()) this.#shown.task.set(task.ID, dashboardTask(task));
@@ -125,7 +137,7 @@ export class DashboardFeed {
 
   snapshot(): DashboardSnapshot {
     // What is still pending goes out first: the snapshot is then exactly the state after its id, timeline and all.
-    if (this.#pending.size) {
+    if (this.#timer) {
       clearTimeout(this.#timer);
       this.#flush();
     }
@@ -135,6 +147,7 @@ export class DashboardFeed {
       nodes: sortedNodes(view).map(dashboardNode),
       services: sortedServices(view).map(dashboardService),
       tasks: view.tasks().map(dashboardTask),
+      mesh: [...this.#mesh.values()],
       timeline: [...this.#timeline],
     };
   }
@@ -151,11 +164,54 @@ export class DashboardFeed {
   /** Each batch from now on, until `close()` (then `end`). */
   follow(follower: { batch: (batch: DashboardBatch) => void; end: () => void }): () => void {
     this.#followers.add(follower);
-    return () => { this.#followers.delete(follower); };
+    this.#stopMesh ??= this.#meshSource?.start((mesh) => this.#meshRead(mesh));
+    return () => {
+      this.#followers.delete(follower);
+      if (this.#followers.size === 0) this.#stopReadingMesh();
+    };
   }
+
+  /** Nobody follows: the pools are no longer read, and what was read would grow stale. */
+  #stopReadingMesh(): void {
+    this.#stopMesh?.();
+    this.#stopMesh = undefined;
+    this.#mesh.clear();
+    this.#meshPending.clear();
+    this.#meshLines = [];
+  }
+
+  /** A node's pools read: told in the next batch when they read otherwise than before (when they were read aside). */
+  #meshRead(mesh: NodeMesh): void {
+    const before = this.#mesh.get(mesh.nodeId);
+    if (before && sameMesh(before, mesh)) return;
+    this.#meshLines.push(...poolEvents(before, mesh, (member) => {
+      const task = this.#shown.task.get(member.task);
+      return task ? taskSubject(task, this.#names) : member.name.replace(/\.[^.]+$/, '');
+    }));
+    this.#mesh.set(mesh.nodeId, mesh);
+    this.#meshPending.add(mesh.nodeId);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#timer ??= setTimeout(() => {
+      // A fault here is the dashboard's, never the node's: it is said, and the batches go on.
+      try {
+        this.#flush();
+      } catch (error) {
+        this.#log(`dashboard: a batch could not be made (${(error as Error).stack ?? String(error)})`);
+      }
+    }, BATCH_MS);
+  }
+
+  readonly #names = {
+    service: (id: string) => this.#shown.service.get(id)?.name ?? id,
+    node: (id: string) => this.#shown.node.get(id)?.hostname ?? id,
+  };
 
   close(): void {
     this.#view.off('change', this.#onChange);
+    this.#stopReadingMesh();
     clearTimeout(this.#timer);
     for (const follower of this.#followers) follower.end();
     this.#followers.clear();
@@ -166,10 +222,6 @@ export class DashboardFeed {
     const view = this.#view;
     const changes: DashboardChange[] = [];
     const lines: Omit<DashboardEvent, 'at'>[] = [];
-    const names = {
-      service: (id: string) => this.#shown.service.get(id)?.name ?? id,
-      node: (id: string) => this.#shown.node.get(id)?.hostname ?? id,
-    };
     const pending = [...this.#pending.values()].sort((a, b) => SHOWN_ORDER[a.kind]! - SHOWN_ORDER[b.kind]!);
     this.#pending.clear();
     /** One object's change and its lines; nothing for one made and gone again between two batches (the page never saw it). */
@@ -187,27 +239,51 @@ export class DashboardFeed {
       if (kind === 'node') {
         const node = view.nodes().find((n) => n.ID === id);
         step(this.#shown.node, id, node && dashboardNode(node), nodeEvents, (object) => ({ kind, op: 'put', object }), remove);
+        if (!node) this.#mesh.delete(id);
       } else if (kind === 'service') {
         const service = view.service(id);
         step(this.#shown.service, id, service && dashboardService(service), serviceEvents, (object) => ({ kind, op: 'put', object }), remove);
       } else {
         const task = view.task(id);
-        step(this.#shown.task, id, task && dashboardTask(task), (before, after) => taskEvents(before, after, names), (object) => ({ kind, op: 'put', object }), remove);
+        step(this.#shown.task, id, task && dashboardTask(task), (before, after) =>
+          taskEvents(before, after, this.#names, after?.state === 'running' && before?.state !== 'running' ? this.#replacedBy(after) : undefined),
+        (object) => ({ kind, op: 'put', object }), remove);
       }
     }
+    lines.push(...this.#meshLines);
+    this.#meshLines = [];
+    const mesh = [...this.#meshPending].flatMap((id) => this.#mesh.get(id) ?? []);
+    this.#meshPending.clear();
     const at = new Date().toISOString();
     const timeline = lines.map((line) => ({ at, ...line }));
     this.#timeline = [...this.#timeline, ...timeline].slice(-KEPT_EVENTS);
     const order = { nodes: sortedNodes(view).map((n) => n.ID), services: sortedServices(view).map((s) => s.ID) };
-    const batch = { id: this.#id(++this.#seq), changes, timeline, order };
+    const batch = { id: this.#id(++this.#seq), changes, mesh, timeline, order };
     this.#kept.push(batch);
     if (this.#kept.length > KEPT_BATCHES) this.#kept.shift();
     for (const follower of this.#followers) follower.batch(batch);
   }
 
+  /** The task `task` takes the place of: the newest of its slot (its node, in a global service) asked to stop. */
+  #replacedBy(task: DashboardTask): DashboardTask | undefined {
+    let replaced: DashboardTask | undefined;
+    for (const other of this.#shown.task.values()) {
+      if (other.serviceId !== task.serviceId || other.id === task.id || other.desiredState === 'running') continue;
+      // The map keeps the order tasks were first shown in: the last match is the newest.
+      if (task.slot === undefined ? other.slot === undefined && other.nodeId === task.nodeId : other.slot === task.slot) replaced = other;
+    }
+    return replaced;
+  }
+
   #id(seq: number): string {
     return `${this.#epoch}-${seq}`;
   }
+}
+
+/** The same read but for when it was made. */
+function sameMesh(a: NodeMesh, b: NodeMesh): boolean {
+  const unstamped = (mesh: NodeMesh) => JSON.stringify(mesh.report ? { ...mesh, report: { ...mesh.report, at: '' } } : mesh);
+  return unstamped(a) === unstamped(b);
 }
 
 function sortedNodes(view: ClusterView): SwarmNode[] {

@@ -9,9 +9,11 @@ import { CLUSTER_PORT, ClusterRequestError, ManagerLink, NO_LEADER, asSwarmError
 import type { JoinAnswer, NodeTls } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
+import type { MeshReport } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { DashboardFeed } from './DashboardFeed.js';
+import { MeshWatch } from './MeshWatch.js';
 import { TaskRoutes } from './TaskRoutes.js';
 import { Volumes } from './Volumes.js';
 import { NodeNetworks } from './NodeNetworks.js';
@@ -317,6 +319,10 @@ export class Engine implements EngineContext {
     if (m && !m.role?.manager && this.#role() === 'manager') return { nodes: m.link.view.nodes(), cluster: m.link.swarm };
     const manager = this.requireManager();
     return { nodes: manager.store.nodes(), cluster: manager.clusterInfo() };
+  }
+
+  meshReport(): MeshReport | undefined {
+    return this.mesh?.report();
   }
 
   dashboard(): DashboardFeed | undefined {
@@ -779,7 +785,8 @@ export class Engine implements EngineContext {
     const manager = m.link.view.node(m.nodeId)?.Spec.Role === 'manager';
     if (manager && !m.swarmEvents && this.#membership === m) {
       m.swarmEvents = new SwarmEvents(m.link.view, this.events);
-      m.dashboard = new DashboardFeed(m.link.view, this.#log);
+      const meshWatch = new MeshWatch({ view: m.link.view, apiPort: this.#apiPort, localAddress: this.address });
+      m.dashboard = new DashboardFeed(m.link.view, this.#log, meshWatch);
     } else if (!manager && m.swarmEvents) {
       m.swarmEvents.close();
       delete m.swarmEvents;

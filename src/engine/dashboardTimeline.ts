@@ -2,12 +2,15 @@
 // Swarm's events word it (a service scaled, a task started or failed, a node down or drained). Worked out
 // from the object as it was and as it is, so every manager tells the same story from its own view.
 import type { DashboardNode, DashboardService, DashboardTask } from './DashboardFeed.js';
+import type { NodeMesh } from './MeshWatch.js';
+import type { PoolMemberReport, PoolReport } from '../mesh/index.js';
 
 export interface DashboardEvent {
   /** When this manager saw it (ISO 8601). */
   at: string;
-  kind: 'node' | 'service' | 'task';
-  /** The node's hostname, the service's name, or the task's `service.slot`. */
+  /** `pool`: a node's pool ejected a task, or took it back. */
+  kind: 'node' | 'service' | 'task' | 'pool';
+  /** The node's hostname, the service's name, or the task's `service.slot` (`service.hostname` in a global service). */
   subject: string;
   text: string;
 }
@@ -44,10 +47,14 @@ export function serviceEvents(before: DashboardService | undefined, after: Dashb
   return events;
 }
 
-export function taskEvents(before: DashboardTask | undefined, after: DashboardTask | undefined, names: TimelineNames): Omit<DashboardEvent, 'at'>[] {
+/**
+ * `replaced`: the task this one takes the place of (its slot's, or in a global service its node's, asked to
+ * stop), if the feed still has it: a start after a failure, a node going down or an update says so.
+ */
+export function taskEvents(before: DashboardTask | undefined, after: DashboardTask | undefined, names: TimelineNames,
+  replaced?: DashboardTask): Omit<DashboardEvent, 'at'>[] {
   const task = (after ?? before)!;
-  const service = names.service(task.serviceId);
-  const subject = task.slot === undefined ? `${service}.${names.node(task.nodeId)}` : `${service}.${task.slot}`;
+  const subject = taskSubject(task, names);
   const on = names.node(task.nodeId);
   const event = (text: string) => ({ kind: 'task' as const, subject, text: `task ${subject} ${text}` });
   // Gone from the view while it ran (a scale-down removes its tasks): it stopped.
@@ -55,7 +62,7 @@ export function taskEvents(before: DashboardTask | undefined, after: DashboardTa
   if (after.state === before?.state) return [];
   switch (after.state) {
     case 'running':
-      return [event(`started on ${on}`)];
+      return [event(`started on ${on}${replaced ? `, replacing the one on ${names.node(replaced.nodeId)}` : ''}`)];
     case 'failed':
     case 'rejected':
       return [event(`${after.state} on ${on}${after.message ? `: ${after.message}` : ''}`)];
@@ -66,3 +73,41 @@ export function taskEvents(before: DashboardTask | undefined, after: DashboardTa
       return [];
   }
 }
+
+/** How a task is named on the page: `service.slot`, or `service.hostname` in a global service. */
+export function taskSubject(task: DashboardTask, names: TimelineNames): string {
+  const service = names.service(task.serviceId);
+  return task.slot === undefined ? `${service}.${names.node(task.nodeId)}` : `${service}.${task.slot}`;
+}
+
+/**
+ * What changed in one node's pools between two reads of them: a task it ejected (its count of ejections
+ * went up: one that came and went between two reads is told too), or took back. Nothing is told of the
+ * first read: what happened before it happened at no time the page can show.
+ */
+export function poolEvents(before: NodeMesh | undefined, after: NodeMesh, subjectOf: (member: PoolMemberReport) => string): Omit<DashboardEvent, 'at'>[] {
+  if (!before?.report || !after.report) return [];
+  const earlier = new Map(before.report.pools.map((pool) => [poolKey(pool), new Map(pool.members.map((m) => [m.task, m]))]));
+  const events: Omit<DashboardEvent, 'at'>[] = [];
+  for (const pool of after.report.pools) {
+    const where = `${pool.service}:${pool.targetPort}${pool.protocol === 'udp' ? '/udp' : ''}`;
+    for (const member of pool.members) {
+      const was = earlier.get(poolKey(pool))?.get(member.task);
+      if (!was) continue;
+      const subject = subjectOf(member);
+      const event = (text: string) => ({ kind: 'pool' as const, subject, text: `task ${subject} ${text}` });
+      if (member.ejections > was.ejections) {
+        const back = member.ejectedForMs === undefined ? 'back already' : `for ${Math.ceil(member.ejectedForMs / 1000)}s`;
+        events.push(event(`ejected by ${after.hostname} from its pool of ${where}, ${back} (ejection ${member.ejections})`));
+      } else if (was.state === 'ejected' && member.state !== 'ejected') {
+        events.push(event(`back in ${after.hostname}'s pool of ${where} after its ejection`));
+      }
+    }
+  }
+  return events;
+}
+
+function poolKey(pool: PoolReport): string {
+  return `${pool.serviceId}/${pool.targetPort}/${pool.protocol}${pool.local ? '@' : ''}`;
+}
+

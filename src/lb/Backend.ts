@@ -3,6 +3,9 @@
 
 export type BackendState = 'up' | 'fenced';
 
+/** Where a backend stands, as metrics and pool reports name it: fenced splits into unhealthy and draining (stopping). */
+export type MemberState = 'serving' | 'draining' | 'unhealthy' | 'ejected';
+
 export class Backend {
   readonly id: string;
   readonly host: string;
@@ -42,4 +45,10 @@ export class Backend {
     this.port = port;
     this.label = label;
   }
+}
+
+export function memberStateOf(backend: Backend, now: number): MemberState {
+  if (backend.ejectedUntil > now) return 'ejected';
+  if (backend.state === 'up') return 'serving';
+  return backend.unhealthy ? 'unhealthy' : 'draining';
 }

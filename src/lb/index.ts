@@ -1,5 +1,5 @@
-export { Backend } from './Backend.js';
-export type { BackendState } from './Backend.js';
+export { Backend, memberStateOf } from './Backend.js';
+export type { BackendState, MemberState } from './Backend.js';
 export { Pool } from './Pool.js';
 export type { BackendChange, BackendDesired, BackendOrder } from './Pool.js';
 export type { Balancer } from './Balancer.js';

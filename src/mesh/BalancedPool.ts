@@ -6,7 +6,8 @@ import {
 } from '../lb/index.js';
 import type { Backend, BackendChange, BackendDesired, BackendOrder, Balancer, ForwardEvents, ForwardLimits } from '../lb/index.js';
 import { inRanges } from '../swarm/index.js';
-import type { Algorithm, LbSettings } from '../swarm/index.js';
+import type { Algorithm } from '../swarm/index.js';
+import type { PublishedRoute } from './RoutingTable.js';
 
 function balancerFor(algorithm: Algorithm): Balancer {
   switch (algorithm) {
@@ -29,6 +30,8 @@ export interface BalancedPoolOptions {
 export class BalancedPool {
   readonly pool: Pool;
   serviceName = '';
+  /** The route it was last configured for (a published port and its VIP port share one pool, and agree). */
+  route: PublishedRoute | undefined;
   balancer: Balancer;
   limits: ForwardLimits = {};
   readonly events: ForwardEvents;
@@ -82,8 +85,10 @@ export class BalancedPool {
     for (const backend of before) if (backend && (this.pool.get(backend.id) !== backend || backend.state !== 'up')) this.#retire(backend);
   }
 
-  configure(settings: LbSettings, serviceName: string, description: string): void {
-    this.serviceName = serviceName;
+  configure(route: PublishedRoute, description: string): void {
+    const { settings } = route;
+    this.route = route;
+    this.serviceName = route.serviceName;
     this.#description = description;
     if (settings.algorithm !== this.#algorithm) {
       this.#algorithm = settings.algorithm;

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { CLIENT_KEEP_ALIVE_MS, HttpForwarder, TcpForwarder, UdpRelay } from '../lb/index.js';
 import type { ClientConnections } from '../lb/index.js';
 import type { ForwardEvents, HttpTarget } from '../lb/index.js';
-import { UNPRIVILEGED_PORT_SHIFT } from '../swarm/index.js';
+import { UNPRIVILEGED_PORT_SHIFT, naturalOrder } from '../swarm/index.js';
 import type { ClusterView, StoreChange } from '../swarm/index.js';
 import type { BackendChange, BackendDesired } from '../lb/index.js';
 import type { ScopeOf, ServiceRecord } from '../vip-dns/index.js';
@@ -20,6 +20,10 @@ import type { PublishedRoute } from './RoutingTable.js';
 import { MeshService } from './MeshService.js';
 import { BalancedPool } from './BalancedPool.js';
 import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
+import { TrafficWindow } from './TrafficWindow.js';
+import type { TrafficWindowOptions } from './TrafficWindow.js';
+import { poolReport } from './PoolReport.js';
+import type { MeshReport, PoolReport } from './PoolReport.js';
 
 /** Where the node that holds the VIPs publishes the names: the cluster's embedded DNS server. */
 export interface DnsSink {
@@ -49,6 +53,8 @@ export interface MeshOptions {
   vips?: VipHolding;
   /** The node's metrics, which outlive this mesh (a node that rejoins gets a new one). */
   metrics?: MeshMetrics;
+  /** What a pool report's last minute spans. */
+  traffic?: TrafficWindowOptions;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
@@ -103,6 +109,8 @@ export class Mesh {
   #http: HttpForwarder;
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, BalancedPool>();
+  /** What each member of the pools was handed lately, for report(). */
+  #traffic: TrafficWindow;
   /** Each service as this node sees it, in the store's order. */
   #services = new Map<string, MeshService>();
   /** The nodes as of the last sync that read them. */
@@ -150,6 +158,7 @@ export class Mesh {
     this.#dns = options.dns;
     this.#vips = options.vips;
     this.#metrics = options.metrics;
+    this.#traffic = new TrafficWindow(options.traffic);
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
     this.#http = new HttpForwarder({ localAddress: options.address });
@@ -157,6 +166,7 @@ export class Mesh {
 
   start(): void {
     this.#metrics?.read(this.#poolViews, this.#liveConnections);
+    this.#traffic.start(() => [...this.#pools.values()].flatMap((p) => p.pool.backends));
     this.#view.on('change', this.#onChange);
     this.membership.reset(this.#view);
     if (this.#vips) this.#stopHearingVips = this.#vips.onChange(() => this.#syncAll());
@@ -294,7 +304,7 @@ export class Mesh {
       const pool = this.#pools.get(route.poolKey)!;
       if (!configured.has(route.poolKey)) {
         configured.add(route.poolKey);
-        pool.configure(route.settings, route.serviceName, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
+        pool.configure(route, `${this.node}'s pool of ${route.serviceName}:${route.targetPort}`);
       }
       const listener = this.#listeners.get(key);
       const target = this.#target(route, pool, listener?.target);
@@ -472,6 +482,16 @@ export class Mesh {
     }]));
   }
 
+  /** Each pool as this node sees it now: its members' states, and what each was handed lately. */
+  report(): MeshReport {
+    const now = Date.now();
+    const pools = [...this.#pools.values()].flatMap((pool): PoolReport[] => {
+      const report = poolReport(pool, this.#traffic, now);
+      return report ? [report] : [];
+    }).sort((a, b) => naturalOrder(a.service, b.service) || a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
+    return { node: this.node, at: new Date(now).toISOString(), windowSeconds: this.#traffic.windowMs / 1000, pools };
+  }
+
   /** Resolves when every listener asked for so far is open (or has failed and said so). */
   async settled(): Promise<void> {
     while (this.#opening.size) await Promise.all(this.#opening);
@@ -479,6 +499,7 @@ export class Mesh {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#traffic.stop();
     this.#view.off('change', this.#onChange);
     this.#stopHearingVips();
     // The names are this mesh's view: an engine with no mesh (it left the swarm) publishes none.

@@ -6,6 +6,7 @@
 // know (service, task, node hostname), never client addresses or paths, so their sets stay bounded.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { memberStateOf } from '../lb/index.js';
 import type { Backend, ForwardEvents } from '../lb/index.js';
 
 /** What a pool looks like to a scrape: the service it serves and its backends now. */
@@ -257,9 +258,7 @@ export class MeshMetrics {
       const now = Date.now();
       for (const { serviceName, backends } of metrics.#pools()) {
         for (const backend of backends) {
-          const state = backend.ejectedUntil > now ? 'ejected'
-            : backend.state === 'up' ? 'serving' : backend.unhealthy ? 'unhealthy' : 'draining';
-          this.set({ node: metrics.#node, service: serviceName, task: backend.label, state }, 1);
+          this.set({ node: metrics.#node, service: serviceName, task: backend.label, state: memberStateOf(backend, now) }, 1);
         }
       }
     };

@@ -7,3 +7,4 @@ export { dnsRecords } from './dnsRecords.js';
 export { MeshService } from './MeshService.js';
 export type { PublishedRoute, RoutingTable, ServicePort } from './RoutingTable.js';
 export { NetworkMembership } from './NetworkMembership.js';
+export type { MeshReport, PoolMemberReport, PoolReport } from './PoolReport.js';

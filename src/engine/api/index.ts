@@ -23,6 +23,7 @@ import { imageRoutes } from './imageRoutes.js';
 import { secretRoutes } from './secretRoutes.js';
 import { volumeRoutes } from './volumeRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
+import { meshRoutes } from './meshRoutes.js';
 import { dashboardRoutes } from './dashboardRoutes.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -53,6 +54,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   volumeRoutes(router, engine);
   faultRoutes(router, engine);
   probeRoutes(router, engine);
+  meshRoutes(router, engine);
   dashboardRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
     if (transport === 'tcp') refuseWebPage(req);
