@@ -111,7 +111,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     t.equal(view.cardCount, 6, 'no card outside a node\'s section');
     for (const task of demo) {
       const card = cardsOf(view, 'my-web').find((c) => c.task === task.ID)!;
-      const says = [`my-web.${task.Slot}`, 'traefik/whoami', 'running', task.Endpoint.Addr];
+      const says = [`my-web.${task.Slot}`, 'traefik/whoami', 'running', `${task.Endpoint.Addr}:${task.Endpoint.Ports[0].ListenPort}`];
       t.same([card.slot, card.state], [String(task.Slot), 'running'], `my-web.${task.Slot}'s card: its slot and state`);
       t.same(says.filter((shown) => !card.text.includes(shown)), [], `my-web.${task.Slot}'s card says ${says.join(', ')}`);
     }

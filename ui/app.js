@@ -105,7 +105,8 @@ function taskCard(task, serviceName) {
   card.append(element('strong', {}, name), document.createElement('br'), `${task.image} · `,
     element('span', { class: 'state' }, task.state));
   if (task.health) card.append(' · ', element('span', { class: `health-${task.health}` }, task.health));
-  if (task.address) card.append(document.createElement('br'), task.address);
+  const where = task.endpoints?.join(', ') ?? task.address;
+  if (where) card.append(document.createElement('br'), where);
   if (task.message) card.title = task.message;
   return card;
 }

@@ -52,6 +52,8 @@ export interface DashboardTask {
   desiredState: string;
   health?: string;
   address?: string;
+  /** Where the mesh reaches it, one per port it serves: `127.20.0.2:80`, `127.20.0.2:53/udp`. */
+  endpoints?: string[];
   message?: string;
 }
 
@@ -334,6 +336,7 @@ function dashboardTask(task: Task): DashboardTask {
     desiredState: task.DesiredState,
     ...(task.Status.Health ? { health: task.Status.Health } : {}),
     ...(task.Endpoint?.Addr ? { address: task.Endpoint.Addr } : {}),
+    ...(task.Endpoint?.Ports.length ? { endpoints: task.Endpoint.Ports.map((p) => `${task.Endpoint!.Addr}:${p.ListenPort}${p.Protocol === 'udp' ? '/udp' : ''}`) } : {}),
     ...(task.Status.Err ? { message: task.Status.Err } : {}),
   };
 }

@@ -110,4 +110,3 @@ export function poolEvents(before: NodeMesh | undefined, after: NodeMesh, subjec
 function poolKey(pool: PoolReport): string {
   return `${pool.serviceId}/${pool.targetPort}/${pool.protocol}${pool.local ? '@' : ''}`;
 }
-

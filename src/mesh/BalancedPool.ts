@@ -29,7 +29,6 @@ export interface BalancedPoolOptions {
 
 export class BalancedPool {
   readonly pool: Pool;
-  serviceName = '';
   /** The route it was last configured for (a published port and its VIP port share one pool, and agree). */
   route: PublishedRoute | undefined;
   balancer: Balancer;
@@ -67,6 +66,10 @@ export class BalancedPool {
     };
   }
 
+  get serviceName(): string {
+    return this.route?.serviceName ?? '';
+  }
+
   #where(backend: Backend): string {
     return `${backend.label} (${backend.host}:${backend.port}) in ${this.#description}`;
   }
@@ -88,7 +91,6 @@ export class BalancedPool {
   configure(route: PublishedRoute, description: string): void {
     const { settings } = route;
     this.route = route;
-    this.serviceName = route.serviceName;
     this.#description = description;
     if (settings.algorithm !== this.#algorithm) {
       this.#algorithm = settings.algorithm;

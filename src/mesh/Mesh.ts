@@ -21,7 +21,6 @@ import { MeshService } from './MeshService.js';
 import { BalancedPool } from './BalancedPool.js';
 import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 import { TrafficWindow } from './TrafficWindow.js';
-import type { TrafficWindowOptions } from './TrafficWindow.js';
 import { poolReport } from './PoolReport.js';
 import type { MeshReport, PoolReport } from './PoolReport.js';
 
@@ -53,8 +52,6 @@ export interface MeshOptions {
   vips?: VipHolding;
   /** The node's metrics, which outlive this mesh (a node that rejoins gets a new one). */
   metrics?: MeshMetrics;
-  /** What a pool report's last minute spans. */
-  traffic?: TrafficWindowOptions;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
@@ -110,7 +107,7 @@ export class Mesh {
   #listeners = new Map<string, Listener>();
   #pools = new Map<string, BalancedPool>();
   /** What each member of the pools was handed lately, for report(). */
-  #traffic: TrafficWindow;
+  readonly #traffic: TrafficWindow;
   /** Each service as this node sees it, in the store's order. */
   #services = new Map<string, MeshService>();
   /** The nodes as of the last sync that read them. */
@@ -158,7 +155,7 @@ export class Mesh {
     this.#dns = options.dns;
     this.#vips = options.vips;
     this.#metrics = options.metrics;
-    this.#traffic = new TrafficWindow(options.traffic);
+    this.#traffic = new TrafficWindow();
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
     this.#http = new HttpForwarder({ localAddress: options.address });
