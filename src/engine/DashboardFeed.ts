@@ -225,6 +225,8 @@ export class DashboardFeed {
     const changes: DashboardChange[] = [];
     const lines: Omit<DashboardEvent, 'at'>[] = [];
     const pending = [...this.#pending.values()].sort((a, b) => SHOWN_ORDER[a.kind]! - SHOWN_ORDER[b.kind]!);
+    /** What a task that starts replaces: read once a batch, and only for a batch in which one starts. */
+    let stopped: Map<string, DashboardTask> | undefined;
     this.#pending.clear();
     /** One object's change and its lines; nothing for one made and gone again between two batches (the page never saw it). */
     const step = <T>(shown: Map<string, T>, id: string, after: T | undefined, linesOf: (before: T | undefined, after: T | undefined) => typeof lines,
@@ -248,7 +250,7 @@ export class DashboardFeed {
       } else {
         const task = view.task(id);
         step(this.#shown.task, id, task && dashboardTask(task), (before, after) =>
-          taskEvents(before, after, this.#names, after?.state === 'running' && before?.state !== 'running' ? this.#replacedBy(after) : undefined),
+          taskEvents(before, after, this.#names, after?.state === 'running' && before?.state !== 'running' ? (stopped ??= stoppedBySlot(view)).get(slotOf(after)) : undefined),
         (object) => ({ kind, op: 'put', object }), remove);
       }
     }
@@ -266,20 +268,26 @@ export class DashboardFeed {
     for (const follower of this.#followers) follower.batch(batch);
   }
 
-  /** The task `task` takes the place of: the newest of its slot (its node, in a global service) asked to stop. */
-  #replacedBy(task: DashboardTask): DashboardTask | undefined {
-    let replaced: DashboardTask | undefined;
-    for (const other of this.#shown.task.values()) {
-      if (other.serviceId !== task.serviceId || other.id === task.id || other.desiredState === 'running') continue;
-      // The map keeps the order tasks were first shown in: the last match is the newest.
-      if (task.slot === undefined ? other.slot === undefined && other.nodeId === task.nodeId : other.slot === task.slot) replaced = other;
-    }
-    return replaced;
-  }
-
   #id(seq: number): string {
     return `${this.#epoch}-${seq}`;
   }
+}
+
+/** A task's place in its service: its slot, or in a global service its node. */
+function slotOf(task: { serviceId: string; slot?: number; nodeId: string }): string {
+  return `${task.serviceId}/${task.slot ?? `node ${task.nodeId}`}`;
+}
+
+/** Per place, the newest task asked to stop: what a task starting there takes the place of. */
+function stoppedBySlot(view: ClusterView): Map<string, DashboardTask> {
+  const newest = new Map<string, Task>();
+  for (const task of view.tasks()) {
+    if (task.DesiredState === 'running') continue;
+    const slot = slotOf({ serviceId: task.ServiceID, ...(task.Slot !== undefined ? { slot: task.Slot } : {}), nodeId: task.NodeID });
+    const known = newest.get(slot);
+    if (!known || known.CreatedAt < task.CreatedAt) newest.set(slot, task);
+  }
+  return new Map([...newest].map(([slot, task]) => [slot, dashboardTask(task)]));
 }
 
 /** The same read but for when it was made. */
