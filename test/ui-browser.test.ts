@@ -3,10 +3,10 @@
 // ejection live, without reloading. DOM assertions only; the page's contract is its data-* attributes (see
 // readDashboard). The tests run in order on one cluster, each starting from the state the one before left:
 // 6 replicas, then 3, then node3 failed.
-import http from 'node:http';
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { screenshot, testBrowser } from './support/browser.js';
+import { httpGet } from './support/net.js';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 
 // All in 127.113/16: the blocks of a plain testCluster(111) would overlap prometheus-sd's tasks and VIPs (127.111-112).
@@ -120,7 +120,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
   });
 
   await t.test('60 connections through node1: node1\'s bars show 10 for each of the six tasks', async (t) => {
-    await Promise.all(demo.map((task) => waitFor(`${task.Name} to answer`, () => httpGet(`http://${task.Endpoint.Addr}/`).then(() => true, () => undefined))));
+    await Promise.all(demo.map((task) => waitFor(`${task.Name} to answer`, () => httpGet(task.Endpoint.Addr, task.Endpoint.Ports[0].ListenPort).then(() => true, () => undefined))));
     const page = await browser.page(t);
     await openDashboard(page, dashboard);
     const ids = demo.map((task) => task.ID).sort();
@@ -133,7 +133,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     const node1Before = barsOf(before, 'node1');
     const allBefore = barsOf(before, 'all nodes');
 
-    for (let i = 0; i < 60; i++) await httpGet(`http://${cluster.nodes[0]!.address}:8080/`);
+    for (let i = 0; i < 60; i++) await httpGet(cluster.nodes[0]!.address, 8080);
     const after = await waitForDashboard(page, 'node1\'s bars to show the 60', (v) => JSON.stringify(barsOf(v, 'node1')) === JSON.stringify(plus(node1Before, 10)));
     t.same(barsOf(after, 'node1'), plus(node1Before, 10), 'round robin: 10 more for each task, exactly');
     t.same(barsOf(after, 'all nodes'), plus(allBefore, 10), 'and the cluster-wide bars the same 10 each');
@@ -194,7 +194,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     });
     t.equal((await api(manager, 'POST', '/services/create', spec)).status, 201, 'failing created');
     const tasks = await waitForRunning(manager, 'failing', 3);
-    await Promise.all(tasks.map((task) => waitFor(`${task.Name} to listen`, () => httpGet(`http://${task.Endpoint.Addr}:8080/`).then(() => true, () => undefined))));
+    await Promise.all(tasks.map((task) => waitFor(`${task.Name} to listen`, () => httpGet(task.Endpoint.Addr, 8080).then(() => true, () => undefined))));
     const bad = tasks.find((task) => task.Slot === 2)!;
 
     const page = await browser.page(t);
@@ -202,7 +202,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     const live = ['node1', 'node2'];
     await waitForDashboard(page, 'node1\'s and node2\'s pools of failing to serve the three', (v) => v.connected === 'true' && v.meshService === 'failing' &&
       live.every((hostname) => v.pools.filter((p) => p.node === hostname && p.state === 'serving').length === 3), 10_000);
-    for (let i = 0; i < 12; i++) await httpGet(`http://${cluster.nodes[0]!.address}:9304/`);
+    for (let i = 0; i < 12; i++) await httpGet(cluster.nodes[0]!.address, 9304);
 
     const view = await waitForDashboard(page, 'the ejection in the grid and on the timeline', (v) =>
       v.pools.some((p) => p.node === 'node1' && p.task === bad.ID && p.state === 'ejected') &&
@@ -220,12 +220,3 @@ const FAILING_SERVER = `
   require('node:http').createServer((q, s) => { s.statusCode = TASK_SLOT === '2' ? 500 : 200; s.end(TASK_NAME); }).listen(Number(PORT), HOST);
 `;
 
-/** A GET on a new connection, its answer read to the end (a 500 too). */
-function httpGet(url: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    }).on('error', reject);
-  });
-}

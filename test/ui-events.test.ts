@@ -5,6 +5,7 @@
 import http from 'node:http';
 import t from 'tap';
 import type { Test } from 'tap';
+import { httpGet } from './support/net.js';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 
 const BLOCK = testBlock(154);
@@ -42,15 +43,6 @@ function subscribe(t: Test, url: string, lastEventId?: string) {
   return { events, head: () => head, close: () => request.destroy() };
 }
 
-/** A GET on a new connection, its answer read to the end. */
-function httpGet(url: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    }).on('error', reject);
-  });
-}
 
 const myWeb = (replicas: number) => serviceSpec('my-web', 'traefik/whoami', { Mode: { Replicated: { Replicas: replicas } }, ...published(80, 8080) });
 
@@ -126,12 +118,12 @@ t.test('a snapshot, then a batch per change; Last-Event-ID resumes after it, an 
 
   // The mesh: each node reads its own pools out (GET /routemesh/mesh), and the stream carries every node's read.
   const tasks = await waitForRunning(base, 'my-web', 3);
-  await Promise.all(tasks.map((task) => waitFor(`${task.Name} to answer`, () => httpGet(`http://${task.Endpoint.Addr}/`).then(() => true, () => undefined))));
+  await Promise.all(tasks.map((task) => waitFor(`${task.Name} to answer`, () => httpGet(task.Endpoint.Addr, task.Endpoint.Ports[0].ListenPort).then(() => true, () => undefined))));
   const [node1, node2] = cluster.nodes;
   const counts = (report: any) => Object.fromEntries(report.pools.filter((p: any) => p.service === 'my-web').flatMap((p: any) => p.members.map((m: any) => [m.task, [m.state, m.recent]])));
   const serving = (recent: number) => Object.fromEntries(tasks.map((task) => [task.ID, ['serving', recent]]));
   await waitFor('node1\'s pool to hold the three, serving', async () => JSON.stringify(counts((await api(node1!.apiUrl, 'GET', '/routemesh/mesh')).body)) === JSON.stringify(serving(0)) || undefined);
-  for (let i = 0; i < 30; i++) await httpGet(`http://${node1!.address}:8080/`);
+  for (let i = 0; i < 30; i++) await httpGet(node1!.address, 8080);
   const { body: report } = await api(node1!.apiUrl, 'GET', '/routemesh/mesh');
   t.match(report, { node: 'node1', windowSeconds: 60, pools: [{ service: 'my-web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false }] });
   t.same(counts(report), serving(10), '30 connections through node1: round robin gave each task 10, as node1 says');
