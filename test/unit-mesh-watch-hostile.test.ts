@@ -1,0 +1,162 @@
+// Review of issue 19 (hostile): MeshWatch against tiny http servers on 127.89.200.x that answer slowly,
+// wrongly or late, and DashboardFeed's mesh reads as a broken node makes them. Each test fails on a859e67.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import type { Test } from 'tap';
+import { Store } from '../src/swarm/index.js';
+import { DashboardFeed } from '../src/engine/DashboardFeed.js';
+import type { DashboardBatch, MeshSource } from '../src/engine/DashboardFeed.js';
+import { MeshWatch } from '../src/engine/MeshWatch.js';
+import type { NodeMesh } from '../src/engine/MeshWatch.js';
+import type { PoolMemberReport } from '../src/mesh/index.js';
+import { waitFor } from './support/cluster.js';
+import { node, service, task } from './support/swarmObjects.js';
+
+const NODE_ADDRESS = '127.89.200.2';
+const MANAGER_ADDRESS = '127.89.200.1';
+
+/** A node's engine API that answers GET /routemesh/mesh as `handler` does. */
+async function nodeApi(t: Test, handler: http.RequestListener): Promise<number> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, NODE_ADDRESS, resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function storeWithNode(): Store {
+  const store = new Store();
+  const n1 = node('n1');
+  n1.Status.Addr = NODE_ADDRESS;
+  store.mirror('node', n1);
+  return store;
+}
+
+function watch(t: Test, store: Store, apiPort: number, timeoutMs: number): { reads: NodeMesh[]; watch: MeshWatch } {
+  const meshWatch = new MeshWatch({ view: store, apiPort, localAddress: MANAGER_ADDRESS, pollMs: 60_000, timeoutMs });
+  const reads: NodeMesh[] = [];
+  const stop = meshWatch.start((mesh) => reads.push(mesh));
+  t.teardown(stop);
+  return { reads, watch: meshWatch };
+}
+
+t.test('a node that trickles its answer is told as not answering within the timeout, not left as it was', async (t) => {
+  const timers = new Set<NodeJS.Timeout>();
+  t.teardown(() => { for (const timer of timers) clearInterval(timer); });
+  const apiPort = await nodeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"pools":[');
+    // A byte now and then: never idle for the timeout, never done.
+    timers.add(setInterval(() => res.write(' '), 100));
+  });
+  const { reads } = watch(t, storeWithNode(), apiPort, 500);
+  await waitFor('the slow node told as not answering', () => reads.length > 0, 3000);
+  t.ok(reads[0]!.error, 'an error, as for a node that sends nothing at all');
+});
+
+t.test('an answer with malformed pools is told as answering wrong, never passed on as a report', async (t) => {
+  const apiPort = await nodeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"node":"n1","at":"x","windowSeconds":60,"pools":[null,{"serviceId":"s1","members":"<b>x</b>"}]}');
+  });
+  const { reads } = watch(t, storeWithNode(), apiPort, 2000);
+  await waitFor('the answer', () => reads.length > 0, 3000);
+  t.ok(reads[0]!.error, 'pools that are not pools (the page reads pool.serviceId and pool.members.filter of each)');
+  t.notOk(reads[0]!.report, 'nothing of it reaches the page');
+});
+
+t.test('a node removed while its answer is on the way does not come back into the feed\'s mesh', async (t) => {
+  let answerNow: (() => void) | undefined;
+  const apiPort = await nodeApi(t, (_req, res) => {
+    answerNow = () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ node: 'n1', at: new Date().toISOString(), windowSeconds: 60, pools: [] }));
+    };
+  });
+  const store = storeWithNode();
+  const meshWatch = new MeshWatch({ view: store, apiPort, localAddress: MANAGER_ADDRESS, pollMs: 60_000, timeoutMs: 10_000 });
+  const told: string[] = [];
+  const source: MeshSource = { start: (report) => meshWatch.start((mesh) => { told.push(mesh.nodeId); report(mesh); }) };
+  const feed = new DashboardFeed(store, () => {}, source);
+  t.teardown(() => feed.close());
+  const batches: DashboardBatch[] = [];
+  feed.follow({ batch: (batch) => batches.push(batch), end: () => {} });
+  await waitFor('n1 asked', () => answerNow);
+
+  store.delete('node', 'n1');
+  await waitFor('n1 removed on the page', () => batches.some((b) => b.changes.some((c) => c.op === 'delete' && c.id === 'n1')), 3000);
+  answerNow!();
+  await waitFor('the late answer heard', () => told.includes('n1'), 3000);
+  t.same(feed.snapshot().mesh.map((m) => m.nodeId), [], 'nothing kept of a node that is gone (the page makes rows of every read\'s pool members)');
+});
+
+/** n1's read of its pool of web:80 with one member, web.1 (task t1). */
+function readOf(member: Partial<PoolMemberReport>): NodeMesh {
+  return {
+    nodeId: 'n1', hostname: 'n1',
+    report: {
+      node: 'n1', at: new Date().toISOString(), windowSeconds: 60,
+      pools: [{
+        serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false,
+        members: [{ task: 't1', name: 's1.1.t1', address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 0, total: 0, ejections: 0, ...member }],
+      }],
+    },
+  };
+}
+
+t.test('an ejection made while one read of its node failed (a timeout, a reset keep-alive) is still on the timeline', async (t) => {
+  const store = storeWithNode();
+  store.mirror('service', service('s1', 'web'));
+  store.mirror('task', task('t1', 's1', { node: 'n1' }));
+  let tell: ((mesh: NodeMesh) => void) | undefined;
+  const feed = new DashboardFeed(store, () => {}, { start: (report) => { tell = report; return () => {}; } });
+  t.teardown(() => feed.close());
+  const batches: DashboardBatch[] = [];
+  feed.follow({ batch: (batch) => batches.push(batch), end: () => {} });
+
+  tell!(readOf({}));
+  tell!({ nodeId: 'n1', hostname: 'n1', error: 'no answer within 2s' });
+  tell!(readOf({ state: 'ejected', ejections: 1, ejectedForMs: 30_000 }));
+  const timeline = feed.snapshot().timeline.map((line) => line.text);
+  t.match(timeline.join('\n'), /ejected by n1/, 'the count of ejections went up since the last read that had pools');
+});
+
+t.test('one node\'s large answer does not stall the manager', async (t) => {
+  // About 30 MiB: under MeshWatch's 32 MiB cap, so taken in, parsed, compared and kept whole.
+  const member = (i: number) => ({ task: `t${i}`, name: `web.${i}.${'x'.repeat(200)}`, address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: i, total: i, ejections: 0 });
+  const members = Array.from({ length: 90_000 }, (_, i) => member(i));
+  // Made before the clock starts (the server shares this process): each read differs, as with traffic flowing.
+  const bodies = [1, 2, 3, 4, 5, 6].map((read) => Buffer.from(JSON.stringify({ node: 'n1', at: new Date().toISOString(), windowSeconds: 60,
+    pools: [{ serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false,
+      members: members.map((m) => ({ ...m, recent: m.recent + read })) }] })));
+  t.comment(`each answer: ${Math.round(bodies[0]!.length / 2 ** 20)} MiB`);
+  let reads = 0;
+  const apiPort = await nodeApi(t, (_req, res) => {
+    const body = bodies[reads++ % bodies.length]!;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  const store = storeWithNode();
+  const meshWatch = new MeshWatch({ view: store, apiPort, localAddress: MANAGER_ADDRESS, pollMs: 600, timeoutMs: 10_000 });
+  let told = 0;
+  const feed = new DashboardFeed(store, () => {}, { start: (report) => meshWatch.start((mesh) => { told++; report(mesh); }) });
+  t.teardown(() => feed.close());
+  const batches: DashboardBatch[] = [];
+  feed.follow({ batch: (batch) => batches.push(batch), end: () => {} });
+
+  // The longest the event loop went without a turn while the second and third reads came in.
+  let longest = 0;
+  let last = performance.now();
+  const beat = setInterval(() => {
+    const now = performance.now();
+    if (told >= 1) longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  t.teardown(() => clearInterval(beat));
+  await waitFor('three reads', () => told >= 3, 30_000);
+  t.comment(`longest stall: ${Math.round(longest)} ms`);
+  t.ok(longest < 100, `no single read blocks the manager for long (it blocked ${Math.round(longest)} ms)`);
+});
