@@ -50,7 +50,9 @@ t.test('a node that trickles its answer is told as not answering within the time
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"pools":[');
     // A byte now and then: never idle for the timeout, never done.
-    timers.add(setInterval(() => res.write(' '), 100));
+    const timer = setInterval(() => res.write(' '), 100);
+    timers.add(timer);
+    res.on('close', () => clearInterval(timer));
   });
   const { reads } = watch(t, storeWithNode(), apiPort, 500);
   await waitFor('the slow node told as not answering', () => reads.length > 0, 3000);
