@@ -43,7 +43,7 @@ function readOf(member: Partial<PoolMemberReport>): NodeMesh {
       node: 'n1', at: new Date().toISOString(), windowSeconds: 60,
       pools: [{
         serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false,
-        members: [{ task: 't1', name: 's1.1.t1', address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 0, total: 0, ejections: 0, ...member }],
+        members: [{ task: 't1', name: 's1.1.t1', address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 0, total: 0, ejections: 0, timesEjected: 0, ...member }],
       }],
     },
   };
@@ -52,6 +52,7 @@ function readOf(member: Partial<PoolMemberReport>): NodeMesh {
 t.test('the pools are read while a page follows; a changed read goes out whole, its ejections on the timeline', async (t) => {
   const store = new Store();
   store.mirror('node', node('n1'));
+  store.mirror('node', node('n2'));
   store.mirror('service', service('s1', 'web'));
   store.mirror('task', task('t1', 's1', { node: 'n1' }));
   let tell: ((mesh: NodeMesh) => void) | undefined;
@@ -79,21 +80,25 @@ t.test('the pools are read while a page follows; a changed read goes out whole, 
   t.same(batches[0]!.timeline, [], 'a first read tells no ejection: what came before it has no time on the page');
 
   tell!(readOf({ recent: 3 }));
-  tell!(readOf({ recent: 5, state: 'ejected', ejections: 1, ejectedForMs: 59_400 }));
+  tell!(readOf({ recent: 5, state: 'ejected', ejections: 1, timesEjected: 1, ejectedForMs: 59_400 }));
   await waitFor('the ejection', () => batches.length === 2);
   t.same(batches[1]!.mesh.map((m) => m.report?.pools[0]?.members[0]?.state), ['ejected'], 'a read the same as the last made no batch; the next did');
   t.same(batches[1]!.timeline.map((l) => [l.kind, l.subject, l.text]), [['pool', 'web.1', 'task web.1 ejected by n1 from its pool of web:80, for 60s (ejection 1)']]);
   t.same(feed.snapshot().mesh.map((m) => m.report?.pools[0]?.members[0]?.state), ['ejected'], 'a snapshot has the last read');
 
-  tell!(readOf({ recent: 5, ejections: 1 }));
+  tell!(readOf({ recent: 5, ejections: 1, timesEjected: 1 }));
   tell!({ nodeId: 'n2', hostname: 'n2', error: 'http://127.1.0.2:2375/routemesh/mesh: connect ECONNREFUSED' });
   await waitFor('the return', () => batches.length === 3);
   t.same(batches[2]!.timeline.map((l) => l.text), ['task web.1 back in n1\'s pool of web:80 after its ejection']);
   t.same(batches[2]!.mesh.map((m) => [m.hostname, m.error ?? 'read']), [['n1', 'read'], ['n2', 'http://127.1.0.2:2375/routemesh/mesh: connect ECONNREFUSED']], 'both nodes whose read changed, one with why it could not be read');
 
-  tell!(readOf({ recent: 6, ejections: 3, ejectedForMs: undefined }));
+  tell!(readOf({ recent: 6, ejections: 2, timesEjected: 2 }));
   await waitFor('an ejection come and gone between two reads', () => batches.length === 4);
-  t.same(batches[3]!.timeline.map((l) => l.text), ['task web.1 ejected by n1 from its pool of web:80, back already (ejection 3)'], 'counted by its ejections, not missed');
+  t.same(batches[3]!.timeline.map((l) => l.text), ['task web.1 ejected by n1 from its pool of web:80, back already (ejection 2)'], 'counted by the times it was ejected, not missed');
+  // A long healthy run lowered its level (2 to 1) before it was ejected again: the level alone would not tell.
+  tell!(readOf({ recent: 7, state: 'ejected', ejections: 2, timesEjected: 3, ejectedForMs: 120_000 }));
+  await waitFor('an ejection at the level it had', () => batches.length === 5);
+  t.same(batches[4]!.timeline.map((l) => l.text), ['task web.1 ejected by n1 from its pool of web:80, for 120s (ejection 2)']);
 
   unfollow();
   t.equal(stops, 0, 'still followed by one page: still read');

@@ -1,5 +1,6 @@
-// Review of issue 19 (hostile): ui/app.js run in a vm with a stand-in DOM (elements as trees of children and
-// attributes, an EventSource told by hand), fed snapshots and batches as DashboardFeed makes them.
+// ui/app.js run in a vm with a stand-in DOM (elements as trees of children and attributes, an EventSource
+// told by hand), fed snapshots and batches as DashboardFeed makes them, and what a hostile link or node
+// sends: the page loads, draws all it can, and keeps no row of a node that is gone.
 import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import t from 'tap';

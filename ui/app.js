@@ -6,7 +6,7 @@
 const state = {
   nodes: new Map(), services: new Map(), tasks: new Map(), order: { nodes: [], services: [] }, timeline: [],
   /** Each node's pools as it last read them (by node ID), and the service whose pools are shown. */
-  mesh: new Map(), meshService: decodeURIComponent(location.hash.slice(1)),
+  mesh: new Map(), meshService: serviceInAddress(),
 };
 /** Worst first: a task a node's pools disagree on is shown by its worst state. */
 const MEMBER_STATES = ['ejected', 'unhealthy', 'draining', 'serving'];
@@ -34,17 +34,18 @@ events.addEventListener('changes', (event) => {
     const objects = state[`${change.kind}s`];
     if (change.op === 'put') objects.set(change.object.id, change.object);
     else objects.delete(change.id);
+    if (change.kind === 'node' && change.op === 'delete') state.mesh.delete(change.id);
   }
   for (const mesh of batch.mesh) state.mesh.set(mesh.nodeId, mesh);
   state.order = batch.order;
   state.timeline = [...state.timeline, ...batch.timeline].slice(-SHOWN_EVENTS);
   // Only what the batch touched is drawn again: the pools change every read while traffic flows.
   if (batch.changes.length) {
-    drawNodes();
-    drawServices();
+    drawSafely(drawNodes);
+    drawSafely(drawServices);
   }
-  if (batch.changes.length || batch.mesh.length) drawMesh();
-  if (batch.timeline.length) drawTimeline();
+  if (batch.changes.length || batch.mesh.length) drawSafely(drawMesh);
+  if (batch.timeline.length) drawSafely(drawTimeline);
   connected(main.dataset.connected === 'true');
 });
 document.getElementById('mesh-service').addEventListener('change', (event) => {
@@ -65,12 +66,30 @@ function count(n, noun) {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/** The service the page's address names (`#my-web`); a malformed one names none. */
+function serviceInAddress() {
+  try {
+    return decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return '';
+  }
+}
+
+/** Each part of the page is drawn by itself: one that fails is said, and the others are still drawn. */
+function drawSafely(part) {
+  try {
+    part();
+  } catch (error) {
+    console.error(`the dashboard could not draw ${part.name}:`, error);
+  }
+}
+
 function draw() {
   drawn = true;
-  drawNodes();
-  drawServices();
-  drawMesh();
-  drawTimeline();
+  drawSafely(drawNodes);
+  drawSafely(drawServices);
+  drawSafely(drawMesh);
+  drawSafely(drawTimeline);
   if (main.dataset.connected === 'true') connected(true);
 }
 
@@ -140,7 +159,12 @@ function drawMesh() {
   const services = state.order.services.map((id) => state.services.get(id)).filter((service) => service && poolsOf(service.id).length);
   const chosen = services.find((service) => service.name === state.meshService) ?? services[0];
   const select = document.getElementById('mesh-service');
-  select.replaceChildren(...services.map((service) => element('option', { value: service.name }, service.name)));
+  // Made again only when the services change: an open list must not close under the user every read.
+  const names = services.map((service) => service.name);
+  if (select.dataset.services !== names.join('\n')) {
+    select.dataset.services = names.join('\n');
+    select.replaceChildren(...names.map((name) => element('option', { value: name }, name)));
+  }
   select.value = chosen?.name ?? '';
   const nodes = state.order.nodes.map((id) => state.nodes.get(id)).filter(Boolean);
   const tasks = chosen ? meshTasks(chosen) : [];
@@ -158,7 +182,7 @@ function drawMesh() {
 
 /** The service's pools in `node`'s last read (a published port and a VIP share one; a service may have several ports). */
 function poolsOf(serviceId, node) {
-  const reads = node ? [state.mesh.get(node.id)] : [...state.mesh.values()];
+  const reads = node ? [state.mesh.get(node.id)] : [...state.nodes.keys()].map((id) => state.mesh.get(id));
   return reads.flatMap((mesh) => mesh?.report?.pools.filter((pool) => pool.serviceId === serviceId) ?? []);
 }
 
@@ -210,8 +234,9 @@ function poolCell(node, service, task) {
 
 /**
  * What `nodes` handed each task of the service in the last minute, as bars beside the fair share: the total
- * split by weight among the pools' members (round robin's promise; least-conn and p2c aim near it). A task
- * ejected, draining or unhealthy for part of the minute falls short of it, visibly.
+ * split by weight among the members that serve now or were handed some within the minute (round robin's
+ * promise; least-conn and p2c aim near it). A task ejected for part of the minute falls short of it; one
+ * long out of rotation (draining since before the minute) takes no share.
  */
 function distribution(service, tasks, nodes, label) {
   const pools = nodes.flatMap((node) => poolsOf(service.id, node));
@@ -219,7 +244,7 @@ function distribution(service, tasks, nodes, label) {
   const counts = new Map(tasks.map((task) => [task.id, members.filter((m) => m.task === task.id).reduce((sum, m) => sum + m.recent, 0)]));
   const total = [...counts.values()].reduce((sum, count) => sum + count, 0);
   const weights = new Map();
-  for (const member of members) weights.set(member.task, member.weight);
+  for (const member of members) if (member.state === 'serving' || member.recent > 0) weights.set(member.task, member.weight);
   const weightSum = [...weights.values()].reduce((sum, weight) => sum + weight, 0);
   const fairOf = (task) => (weightSum ? (total * (weights.get(task.id) ?? 0)) / weightSum : 0);
   const most = Math.max(1, ...counts.values(), ...tasks.map(fairOf));

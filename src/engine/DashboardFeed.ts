@@ -116,6 +116,10 @@ export class DashboardFeed {
   #followers = new Set<{ batch: (batch: DashboardBatch) => void; end: () => void }>();
   /** Each node's pools as last read, and the nodes whose read changed since the last batch, with their lines. */
   #mesh = new Map<string, NodeMesh>();
+  /** Each node's last read but for when it was made: what a new read is compared with. */
+  #meshKeys = new Map<string, string>();
+  /** Each node's last read that had pools: what ejections are counted against, across a failed read. */
+  #lastPools = new Map<string, NodeMesh>();
   #meshPending = new Set<string>();
   #meshLines: Omit<DashboardEvent, 'at'>[] = [];
   readonly #meshSource: MeshSource | undefined;
@@ -178,18 +182,33 @@ export class DashboardFeed {
     this.#stopMesh?.();
     this.#stopMesh = undefined;
     this.#mesh.clear();
+    this.#meshKeys.clear();
+    this.#lastPools.clear();
     this.#meshPending.clear();
     this.#meshLines = [];
   }
 
+  #forgetMesh(nodeId: string): void {
+    this.#mesh.delete(nodeId);
+    this.#meshKeys.delete(nodeId);
+    this.#lastPools.delete(nodeId);
+    this.#meshPending.delete(nodeId);
+  }
+
   /** A node's pools read: told in the next batch when they read otherwise than before (when they were read aside). */
   #meshRead(mesh: NodeMesh): void {
-    const before = this.#mesh.get(mesh.nodeId);
-    if (before && sameMesh(before, mesh)) return;
-    this.#meshLines.push(...poolEvents(before, mesh, (member) => {
-      const task = this.#shown.task.get(member.task);
-      return task ? taskSubject(task, this.#names) : member.name.replace(/\.[^.]+$/, '');
-    }));
+    // An answer that was on its way when its node was removed: the node is gone from the page, and stays so.
+    if (!this.#view.nodes().some((node) => node.ID === mesh.nodeId)) return;
+    const key = JSON.stringify(mesh.report ? { ...mesh, report: { ...mesh.report, at: '' } } : mesh);
+    if (this.#meshKeys.get(mesh.nodeId) === key) return;
+    this.#meshKeys.set(mesh.nodeId, key);
+    if (mesh.report) {
+      this.#meshLines.push(...poolEvents(this.#lastPools.get(mesh.nodeId), mesh, (member) => {
+        const task = this.#shown.task.get(member.task);
+        return task ? taskSubject(task, this.#names) : member.name.replace(/\.[^.]+$/, '');
+      }));
+      this.#lastPools.set(mesh.nodeId, mesh);
+    }
     this.#mesh.set(mesh.nodeId, mesh);
     this.#meshPending.add(mesh.nodeId);
     this.#schedule();
@@ -243,7 +262,7 @@ export class DashboardFeed {
       if (kind === 'node') {
         const node = view.nodes().find((n) => n.ID === id);
         step(this.#shown.node, id, node && dashboardNode(node), nodeEvents, (object) => ({ kind, op: 'put', object }), remove);
-        if (!node) this.#mesh.delete(id);
+        if (!node) this.#forgetMesh(id);
       } else if (kind === 'service') {
         const service = view.service(id);
         step(this.#shown.service, id, service && dashboardService(service), serviceEvents, (object) => ({ kind, op: 'put', object }), remove);
@@ -258,6 +277,8 @@ export class DashboardFeed {
     this.#meshLines = [];
     const mesh = [...this.#meshPending].flatMap((id) => this.#mesh.get(id) ?? []);
     this.#meshPending.clear();
+    // Only pending objects made and gone again, or reads of a node since removed: nothing to tell.
+    if (!changes.length && !mesh.length && !lines.length) return;
     const at = new Date().toISOString();
     const timeline = lines.map((line) => ({ at, ...line }));
     this.#timeline = [...this.#timeline, ...timeline].slice(-KEPT_EVENTS);
@@ -288,12 +309,6 @@ function stoppedBySlot(view: ClusterView): Map<string, DashboardTask> {
     if (!known || known.CreatedAt < task.CreatedAt) newest.set(slot, task);
   }
   return new Map([...newest].map(([slot, task]) => [slot, dashboardTask(task)]));
-}
-
-/** The same read but for when it was made. */
-function sameMesh(a: NodeMesh, b: NodeMesh): boolean {
-  const unstamped = (mesh: NodeMesh) => JSON.stringify(mesh.report ? { ...mesh, report: { ...mesh.report, at: '' } } : mesh);
-  return unstamped(a) === unstamped(b);
 }
 
 function sortedNodes(view: ClusterView): SwarmNode[] {

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { ClusterView } from '../swarm/index.js';
 import type { MeshReport } from '../mesh/index.js';
+import { checkedMeshReport } from './checkedMeshReport.js';
 
 /** One node's pools as last read, or why they could not be. */
 export interface NodeMesh {
@@ -23,12 +24,15 @@ export interface MeshWatchOptions {
   localAddress: string;
   /** How often every node is asked; the dashboard's promise is a change on the page within 1 s. */
   pollMs?: number;
-  /** A node that has not answered by then is told as not answering (and asked again later). */
+  /** A node that has not answered whole by then is told as not answering (and asked again later). */
   timeoutMs?: number;
 }
 
-/** A node's report larger than this is refused: thousands of tasks fit many times over. */
-const MAX_REPORT_BYTES = 32 << 20;
+/**
+ * A node's report larger than this is refused: some 8,000 pool members fit, and reading, checking and
+ * comparing it costs the manager's event loop a few tens of milliseconds.
+ */
+const MAX_REPORT_BYTES = 2 << 20;
 
 export class MeshWatch {
   readonly #view: ClusterView;
@@ -79,6 +83,7 @@ export class MeshWatch {
   #ask(nodeId: string, url: string, tell: (mesh: Omit<NodeMesh, 'nodeId' | 'hostname'>) => void): void {
     let told = false;
     const answer = (mesh: Omit<NodeMesh, 'nodeId' | 'hostname'>): void => {
+      clearTimeout(deadline);
       // Once per request; one cut off by stop() tells no one.
       if (told || this.#asking.get(nodeId) !== request) return;
       told = true;
@@ -93,21 +98,31 @@ export class MeshWatch {
         if (size > MAX_REPORT_BYTES) request.destroy(new Error(`its answer is larger than ${MAX_REPORT_BYTES >> 20} MiB`));
         else chunks.push(chunk);
       });
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        try {
-          const body = JSON.parse(text) as MeshReport & { message?: string };
-          if (res.statusCode !== 200) answer({ error: `${url} answered ${res.statusCode}${body.message ? `: ${body.message}` : ''}` });
-          else if (!Array.isArray(body.pools)) answer({ error: `${url} answered no pools` });
-          else answer({ report: body });
-        } catch {
-          answer({ error: `${url} answered ${res.statusCode} with something not JSON` });
-        }
-      });
+      res.on('end', () => answer(readOf(url, res.statusCode, Buffer.concat(chunks).toString())));
       res.on('error', (error) => answer({ error: `${url}: ${error.message}` }));
     });
-    request.setTimeout(this.#timeoutMs, () => request.destroy(new Error(`no answer within ${this.#timeoutMs / 1000}s`)));
+    // One deadline for the whole answer: a node that sends a byte now and then is as good as silent.
+    const deadline = setTimeout(() => request.destroy(new Error(`no whole answer within ${this.#timeoutMs / 1000}s`)), this.#timeoutMs);
     request.on('error', (error) => answer({ error: `${url}: ${error.message}` }));
     this.#asking.set(nodeId, request);
+  }
+}
+
+/** A node's answer as a read: its pools, checked, or what is wrong with it. */
+function readOf(url: string, status: number | undefined, text: string): Omit<NodeMesh, 'nodeId' | 'hostname'> {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { error: `${url} answered ${status} with something not JSON` };
+  }
+  if (status !== 200) {
+    const message = (body as { message?: unknown } | null)?.message;
+    return { error: `${url} answered ${status}${typeof message === 'string' ? `: ${message}` : ''}` };
+  }
+  try {
+    return { report: checkedMeshReport(body) };
+  } catch (error) {
+    return { error: `${url} answered no pools: ${(error as Error).message}` };
   }
 }

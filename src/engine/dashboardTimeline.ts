@@ -81,9 +81,9 @@ export function taskSubject(task: DashboardTask, names: TimelineNames): string {
 }
 
 /**
- * What changed in one node's pools between two reads of them: a task it ejected (its count of ejections
- * went up: one that came and went between two reads is told too), or took back. Nothing is told of the
- * first read: what happened before it happened at no time the page can show.
+ * What changed in one node's pools between two reads of them: a task it ejected (it was ejected more times:
+ * one that came and went between two reads is told too), or took back. Nothing is told of the first read:
+ * what happened before it happened at no time the page can show.
  */
 export function poolEvents(before: NodeMesh | undefined, after: NodeMesh, subjectOf: (member: PoolMemberReport) => string): Omit<DashboardEvent, 'at'>[] {
   if (!before?.report || !after.report) return [];
@@ -96,7 +96,7 @@ export function poolEvents(before: NodeMesh | undefined, after: NodeMesh, subjec
       if (!was) continue;
       const subject = subjectOf(member);
       const event = (text: string) => ({ kind: 'pool' as const, subject, text: `task ${subject} ${text}` });
-      if (member.ejections > was.ejections) {
+      if (member.timesEjected > was.timesEjected) {
         const back = member.ejectedForMs === undefined ? 'back already' : `for ${Math.ceil(member.ejectedForMs / 1000)}s`;
         events.push(event(`ejected by ${after.hostname} from its pool of ${where}, ${back} (ejection ${member.ejections})`));
       } else if (was.state === 'ejected' && member.state !== 'ejected') {

@@ -21,8 +21,10 @@ export class Backend {
   unhealthy = false;
   /** Failures since its last success (failed connects; in http mode 5xx answers too): what outlier detection counts. */
   consecutiveFailures = 0;
-  /** Times it was ejected; each ejection lasts longer than the one before. */
+  /** Its ejection level: each ejection lasts longer than the one before; a long healthy run lowers it. */
   ejections = 0;
+  /** Times it was ever ejected (never lowered: what tells a new ejection from the last). */
+  timesEjected = 0;
   /** While the clock is below this, it is ejected: no new connections (0: not ejected). */
   ejectedUntil = 0;
   /** When its last ejection ended (0: never ejected); a long healthy run after it earns back a step. */

@@ -108,6 +108,7 @@ export class Pool {
   /** Takes `backend` out of rotation until `until` on this pool's clock; it comes back by itself. */
   eject(backend: Backend, until: number): void {
     backend.ejectedUntil = until;
+    backend.timesEjected++;
     this.#recompute();
   }
 

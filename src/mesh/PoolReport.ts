@@ -22,8 +22,10 @@ export interface PoolMemberReport {
   recent: number;
   /** Handed to it by this node since it joined the pool. */
   total: number;
-  /** Times this node ejected it. */
+  /** Its ejection level on this node: each ejection lasts longer than the one before (the log's `ejection N`). */
   ejections: number;
+  /** Times this node ever ejected it. */
+  timesEjected: number;
   /** While it is ejected: how long until it is back. */
   ejectedForMs?: number;
 }
@@ -76,6 +78,7 @@ export function poolReport(pool: BalancedPool, traffic: TrafficWindow, now: numb
       recent: traffic.recent(backend),
       total: backend.total,
       ejections: backend.ejections,
+      timesEjected: backend.timesEjected,
       ...(backend.ejectedUntil > now ? { ejectedForMs: backend.ejectedUntil - now } : {}),
     })),
   };

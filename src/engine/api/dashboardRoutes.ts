@@ -14,7 +14,10 @@ const FILES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
-/** A page this far behind (bytes it has not read) is cut off; its EventSource comes back and resumes. */
+/**
+ * A page this far behind (bytes it has not read) when the next message comes is cut off; its EventSource
+ * comes back and resumes. One that reads all it is sent is never cut off, however large a message.
+ */
 const MAX_UNREAD_BYTES = 8 << 20;
 /** A comment down an idle stream now and then, so that nothing between takes it for dead. */
 const KEEP_ALIVE_MS = 15_000;
@@ -51,8 +54,11 @@ export function dashboardRoutes(router: Router, engine: EngineContext): void {
     res.socket?.setNoDelay(true);
     const send = (event: string, message: DashboardSnapshot | DashboardBatch): void => {
       if (res.destroyed) return;
-      res.write(`event: ${event}\nid: ${message.id}\ndata: ${JSON.stringify(message)}\n\n`);
-      if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
+      if (res.writableLength > MAX_UNREAD_BYTES) {
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\nid: ${message.id}\ndata: ${serialized(message)}\n\n`);
     };
     res.write(`retry: ${RETRY_MS}\n\n`);
     const last = req.headers['last-event-id'];
@@ -67,6 +73,14 @@ export function dashboardRoutes(router: Router, engine: EngineContext): void {
     });
     return undefined;
   });
+}
+
+/** Each batch as JSON, made once however many pages follow. */
+const texts = new WeakMap<object, string>();
+function serialized(message: DashboardSnapshot | DashboardBatch): string {
+  let text = texts.get(message);
+  if (text === undefined) texts.set(message, (text = JSON.stringify(message)));
+  return text;
 }
 
 /** This manager's feed; elsewhere a 503 that says where the dashboard is (nodes share the API port). */

@@ -1,0 +1,60 @@
+// A node's answer to GET /routemesh/mesh, checked before a manager passes it on to its pages: what a broken
+// or hostile node sends must never reach them as pools (the page reads every field), nor break the feed.
+import type { MeshReport, PoolMemberReport, PoolReport } from '../mesh/index.js';
+
+const MEMBER_STATES = new Set(['serving', 'draining', 'unhealthy', 'ejected']);
+const COUNTS = new Set(['connections', 'flows', 'requests']);
+const ALGORITHMS = new Set(['round-robin', 'weighted', 'least-conn', 'p2c', 'source-hash']);
+
+/** The answer as a report, or throws saying what in it is not one. */
+export function checkedMeshReport(body: unknown): MeshReport {
+  const report = object(body, 'the answer');
+  text(report.node, 'node');
+  text(report.at, 'at');
+  count(report.windowSeconds, 'windowSeconds');
+  list(report.pools, 'pools').forEach((pool, i) => checkPool(pool, `pools[${i}]`));
+  return report as unknown as MeshReport;
+}
+
+function checkPool(value: unknown, where: string): void {
+  const pool = object(value, where) as Record<keyof PoolReport, unknown>;
+  text(pool.serviceId, `${where}.serviceId`);
+  text(pool.service, `${where}.service`);
+  count(pool.targetPort, `${where}.targetPort`);
+  oneOf(pool.protocol, new Set(['tcp', 'udp']), `${where}.protocol`);
+  oneOf(pool.mode, new Set(['tcp', 'http']), `${where}.mode`);
+  oneOf(pool.algorithm, ALGORITHMS, `${where}.algorithm`);
+  oneOf(pool.counts, COUNTS, `${where}.counts`);
+  if (typeof pool.local !== 'boolean') throw new Error(`${where}.local is not true or false`);
+  list(pool.members, `${where}.members`).forEach((member, i) => checkMember(member, `${where}.members[${i}]`));
+}
+
+function checkMember(value: unknown, where: string): void {
+  const member = object(value, where) as Record<keyof PoolMemberReport, unknown>;
+  for (const key of ['task', 'name', 'address'] as const) text(member[key], `${where}.${key}`);
+  oneOf(member.state, MEMBER_STATES, `${where}.state`);
+  for (const key of ['weight', 'active', 'recent', 'total', 'ejections', 'timesEjected'] as const) count(member[key], `${where}.${key}`);
+  if (member.ejectedForMs !== undefined) count(member.ejectedForMs, `${where}.ejectedForMs`);
+}
+
+function object(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function list(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`${where} is not a list`);
+  return value;
+}
+
+function text(value: unknown, where: string): void {
+  if (typeof value !== 'string') throw new Error(`${where} is not a string`);
+}
+
+function count(value: unknown, where: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`${where} is not a number of 0 or more`);
+}
+
+function oneOf(value: unknown, allowed: ReadonlySet<string>, where: string): void {
+  if (typeof value !== 'string' || !allowed.has(value)) throw new Error(`${where} is not one of ${[...allowed].join(', ')}`);
+}
