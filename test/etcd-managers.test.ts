@@ -10,6 +10,7 @@ import { nodeProcesses, tempDataDir, upProcess } from './support/cli.js';
 import { childrenOf, gone } from './support/processes.js';
 import { startEtcd, startEtcdCluster } from './support/etcd.js';
 import { steadyLoad, updateService } from './support/load.js';
+import { httpGet } from './support/net.js';
 
 const UP = testBlock(134);
 const ETCD = UP + 3;
@@ -80,6 +81,9 @@ t.test("etcd loses its quorum: changes get Swarm's no-leader answer, the mesh se
   await upProcess(t, upArgs(2, 1, '--store', `etcd://${members.map((m) => m.endpoint).join(',')}`));
   t.equal((await api(node(1), 'POST', '/services/create', httpService('web', 2, 8081))).status, 201);
   await waitForRunning(node(1), 'web', 2);
+  // node2's mesh hears of the tasks through its session, after the manager counts them running: it must
+  // serve before etcd goes, or it cannot hear of them until etcd is back (under load, it had not yet).
+  await waitFor('node2 to serve web', () => httpGet(`127.${UP}.0.2`, 8081).then((res) => res.status === 200 || undefined, () => undefined));
   const load = steadyLoad([`127.${UP}.0.2`], 8081, 100);
   t.teardown(() => load.stop());
 
