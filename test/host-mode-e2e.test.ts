@@ -23,6 +23,8 @@ t.test('host publish mode', async (t) => {
   for (const node of cluster.nodes) {
     const own = tasks.find((task) => task.NodeID === node.nodeId);
     if (own) {
+      // A node opens its host port once its own view has the task running, which may be after the manager's.
+      await waitFor(`${node.hostname}'s port to open`, () => whoamiHost(node.address, 8081).catch(() => undefined));
       const answers = new Set<string>();
       for (let i = 0; i < 4; i++) answers.add(await whoamiHost(node.address, 8081));
       t.same([...answers], [own.Hostname], `${node.hostname}: every connection goes to its own task`);
