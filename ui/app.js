@@ -144,7 +144,7 @@ function drawServices() {
       name,
       element('td', {}, service.mode),
       element('td', {}, `${runningCount}/${desired}`),
-      element('td', {}, service.image),
+      element('td', { class: 'image' }, service.image),
       element('td', {}, service.ports.map((p) => `*:${p.published}->${p.target}/${p.protocol}`).join(', ')),
       element('td', {}, service.vips.join(', ')),
       element('td', {}, Object.entries(service.balancing).map(([key, value]) => `${key.slice('routemesh.lb.'.length)}=${value}`).join(', ')),
@@ -251,7 +251,7 @@ function distribution(service, tasks, nodes, label) {
   const unit = [...new Set(pools.map((pool) => pool.counts))].join(' and ') || 'connections';
   const even = weightSum && [...weights.values()].every((weight) => weight === weights.values().next().value);
   const figure = element('figure', { class: 'distribution', 'data-node': label, 'data-total': String(total) },
-    element('figcaption', {}, `${label}: ${total} ${unit}${even && total ? ` · fair share ${round(total / weights.size)} each` : ''}`));
+    element('figcaption', {}, `${label}: ${total} ${total === 1 ? unit.replace(/s\b/g, '') : unit}${even && total ? ` · fair share ${round(total / weights.size)} each` : ''}`));
   for (const task of tasks) {
     const count = counts.get(task.id);
     const fair = fairOf(task);
