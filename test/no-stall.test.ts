@@ -85,23 +85,23 @@ t.test('a replica count the cluster cannot hold is refused at create and at scal
   t.equal((await api(base, 'GET', '/services/web')).body.Spec.Mode.Replicated.Replicas, 1, 'the service kept its count');
 });
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  t.test(`${signal} stops \`up\` within 5 s while thousands of tasks are being created`, async (t) => {
-    const up = await upProcess(t, ['--in-process', '--nodes', '2', '--subnet', `127.${UP_BLOCK}.0.0/24`, '--task-subnet', `127.${UP_BLOCK + 1}.0.0/16`,
-      '--vip-subnet', `127.${UP_BLOCK + 2}.0.0/16`, '--dns', `127.${UP_BLOCK}.0.250`, '--dns-upstream', `127.${UP_BLOCK}.0.251`, '--metrics-port', 'off']);
-    const { child } = up;
-    const exited = up.exited.then(([code]) => code);
-    const base = `http://127.${UP_BLOCK}.0.1:2375`;
-    const created = await api(base, 'POST', '/services/create', serviceSpec('many', 'traefik/whoami', { Mode: { Replicated: { Replicas: 5000 } } }));
-    t.equal(created.status, 201);
-    const started = Date.now();
-    child.kill(signal);
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still running after 5 s'), 5000); })]);
-    clearTimeout(timer);
-    t.equal(code, 0, `exited 0 in ${Date.now() - started} ms`);
-  });
-}
+// SIGTERM here: SIGINT and SIGHUP reach the same handler (Io's interrupts), and their own tests (cli-e2e,
+// node-processes, exec-lifetime) stop `up` with them; busy or quiet is the handler's matter, not the signal's.
+t.test('SIGTERM stops `up` within 5 s while thousands of tasks are being created', async (t) => {
+  const up = await upProcess(t, ['--in-process', '--nodes', '2', '--subnet', `127.${UP_BLOCK}.0.0/24`, '--task-subnet', `127.${UP_BLOCK + 1}.0.0/16`,
+    '--vip-subnet', `127.${UP_BLOCK + 2}.0.0/16`, '--dns', `127.${UP_BLOCK}.0.250`, '--dns-upstream', `127.${UP_BLOCK}.0.251`, '--metrics-port', 'off']);
+  const { child } = up;
+  const exited = up.exited.then(([code]) => code);
+  const base = `http://127.${UP_BLOCK}.0.1:2375`;
+  const created = await api(base, 'POST', '/services/create', serviceSpec('many', 'traefik/whoami', { Mode: { Replicated: { Replicas: 5000 } } }));
+  t.equal(created.status, 201);
+  const started = Date.now();
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still running after 5 s'), 5000); })]);
+  clearTimeout(timer);
+  t.equal(code, 0, `exited 0 in ${Date.now() - started} ms`);
+});
 
 t.test('the CLI says "Cannot connect" only when nothing listens; a silent engine is a timeout', async (t) => {
   const silent = net.createServer(() => { /* accepts, never answers */ });
