@@ -39,8 +39,11 @@ function candidate(t: Test, endpoint: string, id: string): Running {
   return { id, leadership, keys, views, get view() { return leadership.view; } };
 }
 
-/** The one candidate that leads, once every one of `all` agrees on it. */
-async function agreedLeader(all: Running[], timeoutMs = 5_000): Promise<Running> {
+/**
+ * The one candidate that leads, once every one of `all` agrees on it. Without `timeoutMs` (the first
+ * agreement, connections to etcd and all) 10 s, which a loaded suite needed; a takeover's bound is given.
+ */
+async function agreedLeader(all: Running[], timeoutMs = 10_000): Promise<Running> {
   return waitFor('one leader every candidate agrees on', () => {
     const leaders = all.filter((c) => c.view.leading);
     if (leaders.length !== 1) return undefined;
