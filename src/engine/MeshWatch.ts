@@ -102,7 +102,8 @@ export class MeshWatch {
       res.on('error', (error) => answer({ error: `${url}: ${error.message}` }));
     });
     // One deadline for the whole answer: a node that sends a byte now and then is as good as silent.
-    const deadline = setTimeout(() => request.destroy(new Error(`no whole answer within ${this.#timeoutMs / 1000}s`)), this.#timeoutMs);
+    const deadline = setTimeout(() => request.destroy(new Error(`no whole answer within ${this.#timeoutMs / 1000}s`)), this.#timeoutMs).unref();
+    request.once('close', () => clearTimeout(deadline));
     request.on('error', (error) => answer({ error: `${url}: ${error.message}` }));
     this.#asking.set(nodeId, request);
   }
