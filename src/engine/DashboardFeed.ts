@@ -114,12 +114,13 @@ export class DashboardFeed {
   #timeline: DashboardEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #followers = new Set<{ batch: (batch: DashboardBatch) => void; end: () => void }>();
-  /** Each node's pools as last read, and the nodes whose read changed since the last batch, with their lines. */
+  /** Each node's pools as last read. */
   #mesh = new Map<string, NodeMesh>();
   /** Each node's last read but for when it was made: what a new read is compared with. */
   #meshKeys = new Map<string, string>();
   /** Each node's last read that had pools: what ejections are counted against, across a failed read. */
   #lastPools = new Map<string, NodeMesh>();
+  /** The nodes whose read changed since the last batch, and the timeline lines their reads made. */
   #meshPending = new Set<string>();
   #meshLines: Omit<DashboardEvent, 'at'>[] = [];
   readonly #meshSource: MeshSource | undefined;
@@ -195,7 +196,7 @@ export class DashboardFeed {
     this.#meshPending.delete(nodeId);
   }
 
-  /** A node's pools read: told in the next batch when they read otherwise than before (when they were read aside). */
+  /** A node's pools, just read: told in the next batch if they differ from the last read (its time aside). */
   #meshRead(mesh: NodeMesh): void {
     // An answer that was on its way when its node was removed: the node is gone from the page, and stays so.
     if (!this.#view.nodes().some((node) => node.ID === mesh.nodeId)) return;
