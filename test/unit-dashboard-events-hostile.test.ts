@@ -11,6 +11,7 @@ import { Router } from '../src/engine/api/Router.js';
 import { dashboardRoutes } from '../src/engine/api/dashboardRoutes.js';
 import type { EngineContext } from '../src/engine/api/index.js';
 import { waitFor } from './support/cluster.js';
+import { nodeRead, poolMember } from './support/poolReads.js';
 
 const MANAGER_ADDRESS = '127.158.1.1';
 
@@ -26,11 +27,8 @@ async function listen(t: Test, handler: http.RequestListener): Promise<number> {
 
 t.test('a snapshot of 10 MiB (over the 8 MiB a page may leave unread) reaches a page that reads it, whole', async (t) => {
   // Five nodes with some 7,500 pool members each: a feed's snapshot of that size.
-  const members = Array.from({ length: 7_500 }, (_, i) => ({
-    task: `t${i}`, name: `web.${i}.${'x'.repeat(200)}`, address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 1, total: 1, ejections: 0, timesEjected: 0,
-  }));
-  const mesh = ['n1', 'n2', 'n3', 'n4', 'n5'].map((nodeId) => ({ nodeId, hostname: nodeId, report: { node: nodeId, at: '', windowSeconds: 60,
-    pools: [{ serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp' as const, mode: 'tcp' as const, algorithm: 'round-robin' as const, counts: 'connections' as const, local: false, members: members.map((m) => ({ ...m, state: 'serving' as const })) }] } }));
+  const members = Array.from({ length: 7_500 }, (_, i) => poolMember(`t${i}`, { name: `web.${i}.${'x'.repeat(200)}`, recent: 1, total: 1 }));
+  const mesh = ['n1', 'n2', 'n3', 'n4', 'n5'].map((nodeId) => nodeRead(nodeId, members));
   const snapshot: DashboardSnapshot = { id: 'e-1', nodes: [], services: [], tasks: [], mesh, timeline: [] };
   const size = JSON.stringify(snapshot).length;
   t.ok(size > 8 << 20, `the snapshot: ${(size / 2 ** 20).toFixed(1)} MiB`);

@@ -11,6 +11,7 @@ import type { NodeMesh } from '../src/engine/MeshWatch.js';
 import type { PoolMemberReport } from '../src/mesh/index.js';
 import { waitFor } from './support/cluster.js';
 import { node, service, task } from './support/swarmObjects.js';
+import { nodeRead, poolMember } from './support/poolReads.js';
 
 function feedOn(t: Test, store: Store, meshSource?: MeshSource) {
   const feed = new DashboardFeed(store, () => {}, meshSource);
@@ -36,18 +37,7 @@ t.test('a node, service and task made and gone again between two batches: nothin
 });
 
 /** n1's read of its pool of web:80 with one member, web.1 (task t1), as `member` has it. */
-function readOf(member: Partial<PoolMemberReport>): NodeMesh {
-  return {
-    nodeId: 'n1', hostname: 'n1',
-    report: {
-      node: 'n1', at: new Date().toISOString(), windowSeconds: 60,
-      pools: [{
-        serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false,
-        members: [{ task: 't1', name: 's1.1.t1', address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 0, total: 0, ejections: 0, timesEjected: 0, ...member }],
-      }],
-    },
-  };
-}
+const readOf = (member: Partial<PoolMemberReport>): NodeMesh => nodeRead('n1', [poolMember('t1', member)]);
 
 t.test('the pools are read while a page follows; a changed read goes out whole, its ejections on the timeline', async (t) => {
   const store = new Store();

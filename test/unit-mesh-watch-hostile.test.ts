@@ -14,6 +14,7 @@ import type { NodeMesh } from '../src/engine/MeshWatch.js';
 import type { PoolMemberReport } from '../src/mesh/index.js';
 import { waitFor } from './support/cluster.js';
 import { node, service, task } from './support/swarmObjects.js';
+import { nodeRead, poolMember } from './support/poolReads.js';
 
 const NODE_ADDRESS = '127.158.0.2';
 const MANAGER_ADDRESS = '127.158.0.1';
@@ -97,19 +98,8 @@ t.test('a node removed while its answer is on the way does not come back into th
   t.same(feed.snapshot().mesh.map((m) => m.nodeId), [], 'nothing kept of a node that is gone (the page makes rows of every read\'s pool members)');
 });
 
-/** n1's read of its pool of web:80 with one member, web.1 (task t1). */
-function readOf(member: Partial<PoolMemberReport>): NodeMesh {
-  return {
-    nodeId: 'n1', hostname: 'n1',
-    report: {
-      node: 'n1', at: new Date().toISOString(), windowSeconds: 60,
-      pools: [{
-        serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false,
-        members: [{ task: 't1', name: 's1.1.t1', address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 0, total: 0, ejections: 0, timesEjected: 0, ...member }],
-      }],
-    },
-  };
-}
+/** n1's read of its pool of web:80 with one member, web.1 (task t1), as `member` has it. */
+const readOf = (member: Partial<PoolMemberReport>): NodeMesh => nodeRead('n1', [poolMember('t1', member)]);
 
 t.test('an ejection made while one read of its node failed (a timeout, a reset keep-alive) is still on the timeline', async (t) => {
   const store = storeWithNode();
@@ -130,10 +120,8 @@ t.test('an ejection made while one read of its node failed (a timeout, a reset k
 
 t.test('an answer larger than 2 MiB is refused as too large, not read whole', async (t) => {
   // Reading, checking and comparing an answer costs the manager's event loop in its size: it is bounded.
-  const member = (i: number) => ({ task: `t${i}`, name: `web.${i}.${'x'.repeat(200)}`, address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: i, total: i, ejections: 0, timesEjected: 0 });
-  const body = Buffer.from(JSON.stringify({ node: 'n1', at: new Date().toISOString(), windowSeconds: 60,
-    pools: [{ serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false,
-      members: Array.from({ length: 12_000 }, (_, i) => member(i)) }] }));
+  const members = Array.from({ length: 12_000 }, (_, i) => poolMember(`t${i}`, { name: `web.${i}.${'x'.repeat(200)}`, recent: i, total: i }));
+  const body = Buffer.from(JSON.stringify(nodeRead('n1', members).report));
   t.ok(body.length > 2 << 20, `the answer: ${(body.length / 2 ** 20).toFixed(1)} MiB`);
   const apiPort = await nodeApi(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });

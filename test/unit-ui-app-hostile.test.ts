@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import t from 'tap';
+import { nodeRead, poolMember } from './support/poolReads.js';
 
 const APP = readFileSync(new URL('../ui/app.js', import.meta.url), 'utf8');
 
@@ -59,9 +60,7 @@ function page(hash = '') {
 const NODES = ['n1', 'n2'].map((id) => ({ id, hostname: id, role: 'worker', leader: false, state: 'ready', availability: 'active', address: '127.1.0.1' }));
 const WEB = { id: 's1', name: 'web', mode: 'replicated', replicas: 2, image: 'nginx', ports: [{ published: 8080, target: 80, protocol: 'tcp', mode: 'ingress' }], vips: [], balancing: {} };
 const taskOf = (id: string, slot: number, nodeId: string) => ({ id, serviceId: 's1', nodeId, slot, image: 'nginx', state: 'running', desiredState: 'running' });
-const member = (task: string) => ({ task, name: `web.x.${task}`, address: '127.20.0.2:80', state: 'serving', weight: 1, active: 0, recent: 1, total: 1, ejections: 0 });
-const readOf = (nodeId: string, members: string[]) => ({ nodeId, hostname: nodeId, report: { node: nodeId, at: '', windowSeconds: 60,
-  pools: [{ serviceId: 's1', service: 'web', targetPort: 80, protocol: 'tcp', mode: 'tcp', algorithm: 'round-robin', counts: 'connections', local: false, members: members.map(member) }] } });
+const readOf = (nodeId: string, tasks: string[]) => nodeRead(nodeId, tasks.map((task) => poolMember(task, { recent: 1, total: 1 })));
 const snapshotWith = (mesh: unknown[]) => ({ id: 'e-1', nodes: NODES, services: [WEB], tasks: [taskOf('t1', 1, 'n1'), taskOf('t2', 2, 'n2')], mesh,
   timeline: [{ at: new Date().toISOString(), kind: 'service', subject: 'web', text: 'service web created' }] });
 

@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import type { ClusterView, Service, StoreChange, SwarmNode, Task } from '../swarm/index.js';
 import { isGlobal, replicasOf } from '../swarm/index.js';
 import { naturalCompare } from '../shared/index.js';
-import { nodeEvents, poolEvents, serviceEvents, taskEvents, taskSubject } from './dashboardTimeline.js';
+import { nodeEvents, serviceEvents, taskEvents, taskSubject } from './dashboardTimeline.js';
 import type { DashboardEvent } from './dashboardTimeline.js';
 import type { NodeMesh } from './MeshWatch.js';
+import { MeshReads } from './MeshReads.js';
 
 /** How often, at most, changes go out: a burst (a scale of 100) is one batch, and the page is within 1 s. */
 const BATCH_MS = 100;
@@ -114,14 +115,8 @@ export class DashboardFeed {
   #timeline: DashboardEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #followers = new Set<{ batch: (batch: DashboardBatch) => void; end: () => void }>();
-  /** Each node's pools as last read. */
-  #mesh = new Map<string, NodeMesh>();
-  /** Each node's last read but for when it was made: what a new read is compared with. */
-  #meshKeys = new Map<string, string>();
-  /** Each node's last read that had pools: what ejections are counted against, across a failed read. */
-  #lastPools = new Map<string, NodeMesh>();
-  /** The nodes whose read changed since the last batch, and the timeline lines their reads made. */
-  #meshPending = new Set<string>();
+  /** Each node's pools as last read, and the timeline lines the reads since the last batch made. */
+  readonly #mesh = new MeshReads();
   #meshLines: Omit<DashboardEvent, 'at'>[] = [];
   readonly #meshSource: MeshSource | undefined;
   #stopMesh: (() => void) | undefined;
@@ -154,7 +149,7 @@ export class DashboardFeed {
       nodes: sortedNodes(view).map(dashboardNode),
       services: sortedServices(view).map(dashboardService),
       tasks: view.tasks().map(dashboardTask),
-      mesh: [...this.#mesh.values()],
+      mesh: this.#mesh.all(),
       timeline: [...this.#timeline],
     };
   }
@@ -183,35 +178,19 @@ export class DashboardFeed {
     this.#stopMesh?.();
     this.#stopMesh = undefined;
     this.#mesh.clear();
-    this.#meshKeys.clear();
-    this.#lastPools.clear();
-    this.#meshPending.clear();
     this.#meshLines = [];
   }
 
-  #forgetMesh(nodeId: string): void {
-    this.#mesh.delete(nodeId);
-    this.#meshKeys.delete(nodeId);
-    this.#lastPools.delete(nodeId);
-    this.#meshPending.delete(nodeId);
-  }
-
-  /** A node's pools, just read: told in the next batch if they differ from the last read (its time aside). */
+  /** A node's pools, just read: told in the next batch if they differ from the last read. */
   #meshRead(mesh: NodeMesh): void {
     // An answer that was on its way when its node was removed: the node is gone from the page, and stays so.
     if (!this.#view.nodes().some((node) => node.ID === mesh.nodeId)) return;
-    const key = JSON.stringify(mesh.report ? { ...mesh, report: { ...mesh.report, at: '' } } : mesh);
-    if (this.#meshKeys.get(mesh.nodeId) === key) return;
-    this.#meshKeys.set(mesh.nodeId, key);
-    if (mesh.report) {
-      this.#meshLines.push(...poolEvents(this.#lastPools.get(mesh.nodeId), mesh, (member) => {
-        const task = this.#shown.task.get(member.task);
-        return task ? taskSubject(task, this.#names) : member.name.replace(/\.[^.]+$/, '');
-      }));
-      this.#lastPools.set(mesh.nodeId, mesh);
-    }
-    this.#mesh.set(mesh.nodeId, mesh);
-    this.#meshPending.add(mesh.nodeId);
+    const lines = this.#mesh.take(mesh, (member) => {
+      const task = this.#shown.task.get(member.task);
+      return task ? taskSubject(task, this.#names) : member.name.replace(/\.[^.]+$/, '');
+    });
+    if (!lines) return;
+    this.#meshLines.push(...lines);
     this.#schedule();
   }
 
@@ -263,7 +242,7 @@ export class DashboardFeed {
       if (kind === 'node') {
         const node = view.nodes().find((n) => n.ID === id);
         step(this.#shown.node, id, node && dashboardNode(node), nodeEvents, (object) => ({ kind, op: 'put', object }), remove);
-        if (!node) this.#forgetMesh(id);
+        if (!node) this.#mesh.forget(id);
       } else if (kind === 'service') {
         const service = view.service(id);
         step(this.#shown.service, id, service && dashboardService(service), serviceEvents, (object) => ({ kind, op: 'put', object }), remove);
@@ -276,8 +255,7 @@ export class DashboardFeed {
     }
     lines.push(...this.#meshLines);
     this.#meshLines = [];
-    const mesh = [...this.#meshPending].flatMap((id) => this.#mesh.get(id) ?? []);
-    this.#meshPending.clear();
+    const mesh = this.#mesh.takeChanged();
     // Only pending objects made and gone again, or reads of a node since removed: nothing to tell.
     if (!changes.length && !mesh.length && !lines.length) return;
     const at = new Date().toISOString();
