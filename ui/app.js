@@ -120,8 +120,7 @@ function taskCard(task, serviceName) {
   const card = element('article', { class: 'task', 'data-service': serviceName, 'data-task': task.id,
     'data-slot': String(task.slot ?? ''), 'data-state': task.state });
   card.style.setProperty('--service-colour', colourOf(serviceName));
-  const name = task.slot === undefined ? `${serviceName}.${task.nodeId.slice(0, 6)}` : `${serviceName}.${task.slot}`;
-  card.append(element('strong', {}, name), document.createElement('br'), `${task.image} · `,
+  card.append(element('strong', {}, taskName(task, serviceName)), document.createElement('br'), `${task.image} · `,
     element('span', { class: 'state' }, task.state));
   if (task.health) card.append(' · ', element('span', { class: `health-${task.health}` }, task.health));
   const where = task.endpoints?.join(', ') ?? task.address;
@@ -207,6 +206,7 @@ function meshTasks(service) {
   return [...tasks.values()].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || a.name.localeCompare(b.name));
 }
 
+/** `service.slot`, or in a global service `service.hostname`, as the timeline names a task. */
 function taskName(task, serviceName) {
   const node = state.nodes.get(task.nodeId);
   return task.slot === undefined ? `${serviceName}.${node?.hostname ?? task.nodeId.slice(0, 6)}` : `${serviceName}.${task.slot}`;

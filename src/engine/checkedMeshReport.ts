@@ -1,10 +1,14 @@
 // A node's answer to GET /routemesh/mesh, checked before a manager passes it on to its pages: what a broken
 // or hostile node sends must never reach them as pools (the page reads every field), nor break the feed.
+import { MEMBER_STATES } from '../lb/index.js';
+import { ALGORITHMS, MODES } from '../swarm/index.js';
+import { POOL_COUNTS } from '../mesh/index.js';
 import type { MeshReport, PoolMemberReport, PoolReport } from '../mesh/index.js';
 
-const MEMBER_STATES = new Set(['serving', 'draining', 'unhealthy', 'ejected']);
-const COUNTS = new Set(['connections', 'flows', 'requests']);
-const ALGORITHMS = new Set(['round-robin', 'weighted', 'least-conn', 'p2c', 'source-hash']);
+const STATES = new Set<string>(MEMBER_STATES);
+const COUNTS = new Set<string>(POOL_COUNTS);
+const ALGORITHM_NAMES = new Set<string>(ALGORITHMS);
+const MODE_NAMES = new Set<string>(MODES);
 
 /** The answer as a report, or throws saying what in it is not one. */
 export function checkedMeshReport(body: unknown): MeshReport {
@@ -22,8 +26,8 @@ function checkPool(value: unknown, where: string): void {
   text(pool.service, `${where}.service`);
   count(pool.targetPort, `${where}.targetPort`);
   oneOf(pool.protocol, new Set(['tcp', 'udp']), `${where}.protocol`);
-  oneOf(pool.mode, new Set(['tcp', 'http']), `${where}.mode`);
-  oneOf(pool.algorithm, ALGORITHMS, `${where}.algorithm`);
+  oneOf(pool.mode, MODE_NAMES, `${where}.mode`);
+  oneOf(pool.algorithm, ALGORITHM_NAMES, `${where}.algorithm`);
   oneOf(pool.counts, COUNTS, `${where}.counts`);
   if (typeof pool.local !== 'boolean') throw new Error(`${where}.local is not true or false`);
   list(pool.members, `${where}.members`).forEach((member, i) => checkMember(member, `${where}.members[${i}]`));
@@ -32,7 +36,7 @@ function checkPool(value: unknown, where: string): void {
 function checkMember(value: unknown, where: string): void {
   const member = object(value, where) as Record<keyof PoolMemberReport, unknown>;
   for (const key of ['task', 'name', 'address'] as const) text(member[key], `${where}.${key}`);
-  oneOf(member.state, MEMBER_STATES, `${where}.state`);
+  oneOf(member.state, STATES, `${where}.state`);
   for (const key of ['weight', 'active', 'recent', 'total', 'ejections', 'timesEjected'] as const) count(member[key], `${where}.${key}`);
   if (member.ejectedForMs !== undefined) count(member.ejectedForMs, `${where}.ejectedForMs`);
 }

@@ -4,7 +4,8 @@
 export type BackendState = 'up' | 'fenced';
 
 /** Where a backend stands, as metrics and pool reports name it: fenced splits into unhealthy and draining (stopping). */
-export type MemberState = 'serving' | 'draining' | 'unhealthy' | 'ejected';
+export const MEMBER_STATES = ['serving', 'draining', 'unhealthy', 'ejected'] as const;
+export type MemberState = (typeof MEMBER_STATES)[number];
 
 export class Backend {
   readonly id: string;

@@ -1,4 +1,4 @@
-export { Backend, memberStateOf } from './Backend.js';
+export { Backend, MEMBER_STATES, memberStateOf } from './Backend.js';
 export type { BackendState, MemberState } from './Backend.js';
 export { Pool } from './Pool.js';
 export type { BackendChange, BackendDesired, BackendOrder } from './Pool.js';

@@ -7,6 +7,8 @@ import type { Algorithm, Protocol } from '../swarm/index.js';
 import type { BalancedPool } from './BalancedPool.js';
 import type { TrafficWindow } from './TrafficWindow.js';
 
+export const POOL_COUNTS = ['connections', 'flows', 'requests'] as const;
+
 export interface PoolMemberReport {
   /** The task's ID. */
   task: string;
@@ -38,7 +40,7 @@ export interface PoolReport {
   mode: 'tcp' | 'http';
   algorithm: Algorithm;
   /** What `recent` and `total` count: tcp connections, udp flows, or http-mode requests. */
-  counts: 'connections' | 'flows' | 'requests';
+  counts: (typeof POOL_COUNTS)[number];
   /** A port published in host mode: this node's own tasks only. */
   local: boolean;
   members: PoolMemberReport[];

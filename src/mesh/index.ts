@@ -7,4 +7,5 @@ export { dnsRecords } from './dnsRecords.js';
 export { MeshService } from './MeshService.js';
 export type { PublishedRoute, RoutingTable, ServicePort } from './RoutingTable.js';
 export { NetworkMembership } from './NetworkMembership.js';
+export { POOL_COUNTS } from './PoolReport.js';
 export type { MeshReport, PoolMemberReport, PoolReport } from './PoolReport.js';

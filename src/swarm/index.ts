@@ -25,7 +25,7 @@ export { RootCA, joinTokenDigestOf } from './RootCA.js';
 export { MAX_TIMEOUT_MS, realTimer } from './timer.js';
 export type { SetTimer, Timer } from './timer.js';
 export { NANOS_PER_MS, DEFAULT_STOP_GRACE_PERIOD, UNPRIVILEGED_PORT_SHIFT } from './defaults.js';
-export { lbSettings, weightOf, inRanges, DEFAULT_LB_SETTINGS } from './lbSettings.js';
+export { lbSettings, weightOf, inRanges, ALGORITHMS, MODES, DEFAULT_LB_SETTINGS } from './lbSettings.js';
 export type { Algorithm, LbSettings } from './lbSettings.js';
 export { INGRESS_NETWORK_NAME, isUpToDate } from './TaskLifecycle.js';
 export { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';

@@ -20,7 +20,7 @@ export interface OutlierSettings {
   maxEjectedPercent: number;
 }
 
-const MODES = ['tcp', 'http'] as const;
+export const MODES = ['tcp', 'http'] as const;
 
 export interface LbSettings {
   /** tcp: balance per connection (as Swarm); http: per request, over kept-alive connections to the tasks. */
