@@ -41,6 +41,11 @@ export class EtcdFeed implements ViewFeed {
     return () => { this.#listeners.delete(listener); };
   }
 
+  swarmVersion(): number | undefined {
+    const state = this.#view.swarm;
+    return state && (state.version ?? 0);
+  }
+
   swarm(): FeedSwarm | undefined {
     const state = this.#view.swarm;
     return state && { version: state.version ?? 0, info: clusterInfoOf(state), state };

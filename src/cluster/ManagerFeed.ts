@@ -16,7 +16,7 @@ export class ManagerFeed implements ViewFeed {
     this.#pending.set(`${change.kind}:${change.id}`, { kind: change.kind, id: change.id });
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => this.#flush());
   };
 
   constructor(manager: Manager) {
@@ -37,6 +37,10 @@ export class ManagerFeed implements ViewFeed {
     return () => { this.#listeners.delete(listener); };
   }
 
+  swarmVersion(): number {
+    return this.#manager.swarmVersion;
+  }
+
   swarm(): FeedSwarm {
     const manager = this.#manager;
     return { version: manager.swarmVersion, info: manager.clusterInfo(), state: manager.exportSwarm() };
@@ -51,7 +55,7 @@ export class ManagerFeed implements ViewFeed {
   }
 
   /** Sends what changed since the last batch now (before the sessions end). */
-  flush(): void {
+  #flush(): void {
     this.#flushQueued = false;
     if (!this.#pending.size) return;
     const changes = [...this.#pending.values()];
@@ -61,7 +65,7 @@ export class ManagerFeed implements ViewFeed {
   }
 
   close(): void {
-    this.flush();
+    this.#flush();
     this.#manager.store.off('change', this.#onChange);
     this.#listeners.clear();
   }

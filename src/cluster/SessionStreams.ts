@@ -189,8 +189,11 @@ export class SessionStreams {
   /** A manager's copy of the swarm object, sent when it is new to it (a promotion, a `swarm update`). */
   #sendSwarm(session: Session): void {
     if (this.feed.store.node(session.nodeId)?.Spec.Role !== 'manager') return;
+    // Made (cloned and exported) only when this manager lacks it, not at every batch.
+    const version = this.feed.swarmVersion();
+    if (version === undefined || session.swarmSent === version) return;
     const swarm = this.feed.swarm();
-    if (!swarm || session.swarmSent === swarm.version) return;
+    if (!swarm) return;
     session.swarmSent = swarm.version;
     session.sink.write(JSON.stringify({ type: 'swarm', swarm: swarm.info, state: swarm.state } satisfies SessionMessage));
   }

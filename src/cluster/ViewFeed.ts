@@ -27,6 +27,8 @@ export interface ViewFeed {
   /** The number of the view the store shows now. */
   readonly seq: number;
   onBatch(listener: (batch: FeedBatch) => void): () => void;
+  /** The swarm object's version, cheap to read: what tells whether a manager has it already. */
+  swarmVersion(): number | undefined;
   swarm(): FeedSwarm | undefined;
   onSwarmChanged(listener: () => void): () => void;
   /** Resolves once the store shows every change made before the call (a node just admitted is in it). */

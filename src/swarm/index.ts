@@ -5,7 +5,6 @@ export { Manager } from './Manager.js';
 export type { SwarmReader } from './SwarmReader.js';
 export { clusterInfoOf } from './SwarmReader.js';
 export { SwarmCopy } from './SwarmCopy.js';
-export type { SwarmCopyOptions } from './SwarmCopy.js';
 export { SwarmNetworks, DEFAULT_BRIDGE_SUBNET, defaultBridgeId, networksSeenBy } from './SwarmNetworks.js';
 export { NetworkAllocator } from './NetworkAllocator.js';
 export type { NetworkAddress } from './NetworkAllocator.js';
@@ -44,6 +43,6 @@ export type { Candidate, EtcdLeadershipOptions, LeadershipView } from './EtcdLea
 export { EtcdSwarmBackend } from './EtcdSwarmBackend.js';
 export type { EtcdSwarmBackendOptions } from './EtcdSwarmBackend.js';
 export { EtcdSwarmView } from './EtcdSwarmView.js';
-export type { EtcdSwarmViewOptions, ViewBatch } from './EtcdSwarmView.js';
+export type { ViewBatch } from './EtcdSwarmView.js';
 export { EtcdSwarmStore } from './EtcdSwarmStore.js';
 export type { EtcdSwarmStoreOptions } from './EtcdSwarmStore.js';
