@@ -3,7 +3,7 @@
 // numbered by etcd's revisions, with the leader's watermark of what every mesh applied passed on. A frozen
 // leader stops neither; a killed one does not break a session a follower serves, and with the other managers
 // gone `swarm init --force-new-cluster` leaves the survivor the only manager. Each node its own process;
-// nodes 127.100.0.x, tasks 127.101/16, VIPs 127.102/16, etcd 127.103.0.1; the test's own node 127.100.0.20.
+// nodes 127.100.0.x, tasks 127.100.16/20, VIPs 127.100.32/20, etcd 127.100.48.1; the test's own node 127.100.0.20.
 import t from 'tap';
 import type { Test } from 'tap';
 import { ManagerLink } from '../src/cluster/index.js';
@@ -11,16 +11,16 @@ import { api, serviceSpec, testBlock, waitFor } from './support/cluster.js';
 import { cliEnv, nodeProcesses, routemesh, upProcess } from './support/cli.js';
 import { startEtcd } from './support/etcd.js';
 
+// All in 127.100/16 (nodes .0.x, tasks .16/20, VIPs .32/20, etcd .48.1): 127.101-103 are seed 003's, in docker-cli-e2e.
 const UP = testBlock(100);
-const ETCD = UP + 3;
 const node = (i: number) => `http://127.${UP}.0.${i}:2375`;
 const clusterAddr = (i: number) => `127.${UP}.0.${i}:2377`;
 const PROBE_ADDRESS = `127.${UP}.0.20`;
 
 async function upOnEtcd(t: Test, leaseSeconds: number) {
-  const etcd = await startEtcd(t, `127.${ETCD}.0.1`);
-  const up = await upProcess(t, ['--nodes', '3', '--managers', '3', '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP + 1}.0.0/16`,
-    '--vip-subnet', `127.${UP + 2}.0.0/16`, '--dns', `127.${UP}.0.250`, '--dns-upstream', `127.${UP}.0.251`, '--metrics-port', 'off',
+  const etcd = await startEtcd(t, `127.${UP}.48.1`);
+  const up = await upProcess(t, ['--nodes', '3', '--managers', '3', '--subnet', `127.${UP}.0.0/24`, '--task-subnet', `127.${UP}.16.0/20`,
+    '--vip-subnet', `127.${UP}.32.0/20`, '--dns', `127.${UP}.0.250`, '--dns-upstream', `127.${UP}.0.251`, '--metrics-port', 'off',
     '--heartbeat-period', '500ms', '--store', `etcd://${etcd.endpoint}`, '--leader-lease', `${leaseSeconds}s`]);
   return { etcd, processes: await nodeProcesses(up.child.pid!, 3) };
 }

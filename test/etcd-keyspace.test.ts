@@ -1,5 +1,5 @@
-// EtcdKeyspace against a real etcd (Debian's etcd-server, one member per test on 127.177.0.x; proxies on
-// 127.178.0.x): list and watch, a watch that keeps every event when its connection is cut mid catch-up,
+// EtcdKeyspace against a real etcd (Debian's etcd-server, one member per test on 127.164.0.x; proxies on
+// 127.165.0.x): list and watch, a watch that keeps every event when its connection is cut mid catch-up,
 // a watch whose history was compacted while it was cut off, and writes fenced by a leader key.
 import { createRequire } from 'node:module';
 import t from 'tap';
@@ -33,7 +33,7 @@ t.test('loading the swarm module does not load etcd3 (workers never pay for it)'
 });
 
 t.test('list reads the prefix at one revision; watch delivers its puts and deletes after it, in order', async (t) => {
-  const etcd = await startEtcd(t, '127.177.0.1');
+  const etcd = await startEtcd(t, '127.164.0.1');
   const keys = keyspace(t, etcd.endpoint);
   const { revision: written } = await keys.writeIf(undefined, [put('services/a', 'A1'), put('services/b', 'B1')]);
   await etcd.ctl('put', '/routemesh/test-swarm-2/x', 'another prefix');
@@ -66,8 +66,8 @@ t.test('list reads the prefix at one revision; watch delivers its puts and delet
 // 5,000 of these 20,000 events and the live one, and lost 15,000 without an error (3 runs of 3, 2026-12-07);
 // EtcdKeyspace resuming that way fails this test.
 t.test('a watch cut mid catch-up through a proxy delivers each of 20,000 events once, in order', async (t) => {
-  const etcd = await startEtcd(t, '127.177.0.2');
-  const proxy = await cuttingProxy(t, '127.178.0.2', etcd.endpoint);
+  const etcd = await startEtcd(t, '127.164.0.2');
+  const proxy = await cuttingProxy(t, '127.165.0.2', etcd.endpoint);
   const writer = keyspace(t, etcd.endpoint);
   // 4,000 transactions of 5 puts: 4,000 revisions (a catch-up of four responses of ~750 kB), 20,000 events.
   const revisions = 4_000;
@@ -98,8 +98,8 @@ t.test('a watch cut mid catch-up through a proxy delivers each of 20,000 events 
 });
 
 t.test('a watch whose history was compacted while it was cut off gets a reset with the whole keyspace, then what follows', async (t) => {
-  const etcd = await startEtcd(t, '127.177.0.3');
-  const proxy = await cuttingProxy(t, '127.178.0.3', etcd.endpoint);
+  const etcd = await startEtcd(t, '127.164.0.3');
+  const proxy = await cuttingProxy(t, '127.165.0.3', etcd.endpoint);
   const writer = keyspace(t, etcd.endpoint);
   const watcher = keyspace(t, proxy.endpoint);
   const { revision: start } = await writer.writeIf(undefined, [put('nodes/n1', 'ready')]);
@@ -127,7 +127,7 @@ t.test('a watch whose history was compacted while it was cut off gets a reset wi
 });
 
 t.test("writeIf applies with the leader's fence and refuses a deposed leader's", async (t) => {
-  const etcd = await startEtcd(t, '127.177.0.4');
+  const etcd = await startEtcd(t, '127.164.0.4');
   const keys = keyspace(t, etcd.endpoint);
   const won = await keys.writeIf(undefined, [put('leader', 'manager-1')]);
   t.ok(won.applied, 'an unfenced write applies');
@@ -145,7 +145,7 @@ t.test("writeIf applies with the leader's fence and refuses a deposed leader's",
 });
 
 t.test('watches closed together are no failure of etcd: the calls after them go through', async (t) => {
-  const etcd = await startEtcd(t, '127.177.0.5');
+  const etcd = await startEtcd(t, '127.164.0.5');
   const keys = keyspace(t, etcd.endpoint);
   await keys.writeIf(undefined, [put('written', 'yes')]);
   // Each open once it has delivered the write (from revision 1 on).

@@ -2,10 +2,10 @@
 // cards, each node's bars of where its connections went, and follows a scale, a node failure and an
 // ejection live, without reloading. DOM assertions only; the page's contract is its data-* attributes (see
 // readDashboard). The tests run in order on one cluster, each starting from the state the one before left:
-// 6 replicas, then 3, then node3 failed.
+// 6 replicas, then 3, then node3 failed. Passing runs keep their screenshots with ROUTEMESH_SCREENSHOTS=1.
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { screenshot, testBrowser } from './support/browser.js';
+import { screenshotIfAsked, testBrowser } from './support/browser.js';
 import { httpGet } from './support/net.js';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 
@@ -116,7 +116,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
       t.same(says.filter((shown) => !card.text.includes(shown)), [], `my-web.${task.Slot}'s card says ${says.join(', ')}`);
     }
     t.same(view.services, [{ service: 'my-web', running: '6', desired: '6' }], 'the services table: my-web 6/6');
-    t.comment(`screenshot of the demo: ${await screenshot(page, 'demo')}`);
+    t.comment(`screenshot of the demo: ${await screenshotIfAsked(page, 'demo')}`);
   });
 
   await t.test('60 connections through node1: node1\'s bars show 10 for each of the six tasks', async (t) => {
@@ -138,7 +138,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     t.same(barsOf(after, 'node1'), plus(node1Before, 10), 'round robin: 10 more for each task, exactly');
     t.same(barsOf(after, 'all nodes'), plus(allBefore, 10), 'and the cluster-wide bars the same 10 each');
     t.same(barsOf(after, 'node2'), barsOf(before, 'node2'), 'node2\'s bars unmoved: none came through it');
-    t.comment(`screenshot of the bars: ${await screenshot(page, 'distribution')}`);
+    t.comment(`screenshot of the bars: ${await screenshotIfAsked(page, 'distribution')}`);
   });
 
   await t.test('scaled to 3, the page shows 3 cards within 2 s, without reloading', async (t) => {
@@ -179,11 +179,11 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
       shownPlacement(v).join() === placement(replaced).join() && cardsOf(v, 'my-web').every((c) => c.state === 'running'));
     t.same(shownPlacement(view), placement(replaced), 'three cards on node1 and node2, where the API says the tasks run');
     t.notOk(node(view, 'node3')?.cards.length, 'node3\'s section holds no card');
-    t.notOk(cardsOf(view, 'my-web').some((c) => c.task === lost[0]?.task), 'node3\'s task is gone from the page');
+    t.notOk(cardsOf(view, 'my-web').some((c) => lost.some((gone) => gone.task === c.task)), 'node3\'s tasks are gone from the page');
     const started = replaced.filter((task) => !before.nodes.some((n) => n.cards.some((c) => c.task === task.ID)));
     await waitForDashboard(page, 'the replacement\'s start on the timeline, naming what it replaced', (v) => started.every((task) =>
       v.timeline.some((line) => line.endsWith(` task my-web.${task.Slot} started on ${hostnames.get(task.NodeID)}, replacing the one on node3`))));
-    t.comment(`screenshot after node3 failed: ${await screenshot(page, 'node3-failed')}`);
+    t.comment(`screenshot after node3 failed: ${await screenshotIfAsked(page, 'node3-failed')}`);
   });
 
   await t.test('a task answering 500 is ejected by node1: the grid shows it ejected there and served by node2, and the timeline says so', async (t) => {
@@ -210,7 +210,7 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     const cells = Object.fromEntries(view.pools.filter((p) => p.task === bad.ID).map((p) => [p.node, p.state]));
     t.same(cells, { node1: 'ejected', node2: 'serving', node3: 'down' }, 'failing.2: ejected by node1, still served by node2 (node3 is down)');
     t.same(view.pools.filter((p) => p.node === 'node1' && p.task !== bad.ID).map((p) => p.state), ['serving', 'serving'], 'node1 serves the other two');
-    t.comment(`screenshot of the ejection: ${await screenshot(page, 'ejection')}`);
+    t.comment(`screenshot of the ejection: ${await screenshotIfAsked(page, 'ejection')}`);
   });
 });
 

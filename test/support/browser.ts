@@ -56,3 +56,12 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/**
+ * A passing test's picture of the page, for a person to look at, when ROUTEMESH_SCREENSHOTS=1 asks for it
+ * (a failed test's is always kept): every run would otherwise leave its PNGs behind. Says where, or how.
+ */
+export async function screenshotIfAsked(page: Page, name: string): Promise<string> {
+  if (!process.env.ROUTEMESH_SCREENSHOTS) return 'not taken (ROUTEMESH_SCREENSHOTS=1 keeps them)';
+  return screenshot(page, name);
+}
