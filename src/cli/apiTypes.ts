@@ -127,3 +127,25 @@ export interface ApiSwarm {
   Spec?: unknown;
   JoinTokens?: { Worker?: string; Manager?: string };
 }
+
+interface ApiNamed {
+  ID: string;
+  Name: string;
+}
+
+/** An injected fault, as GET /routemesh/faults lists it. */
+export interface ApiFault {
+  ID: string;
+  CreatedAt?: string;
+  Spec: {
+    Kind: string;
+    Target: { Service?: ApiNamed; Slot?: number; TaskNode?: ApiNamed; From?: ApiNamed; Between?: [ApiNamed, ApiNamed] };
+    LatencyMs?: number;
+    JitterMs?: number;
+    BytesPerSecond?: number;
+    AfterBytes?: number;
+    Percent?: number;
+    DelayMs?: number;
+    ExpiresAt?: string;
+  };
+}

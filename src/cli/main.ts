@@ -2,6 +2,7 @@
 // place where errors become stderr text and an exit code (1 for failures, 2 for usage errors).
 import { findCommand, groupHelp, runCommand, type Command, type CommandGroup } from './Command.js';
 import { CommandContext } from './CommandContext.js';
+import { faultGroup } from './commands/fault.js';
 import { nodeGroup } from './commands/node.js';
 import { serviceGroup } from './commands/service.js';
 import { swarmGroup } from './commands/swarm.js';
@@ -12,7 +13,7 @@ import { processIo, type Io } from './Io.js';
 
 export const VERSION = '0.1.0';
 
-const GROUPS: readonly CommandGroup[] = [nodeGroup, serviceGroup, swarmGroup];
+const GROUPS: readonly CommandGroup[] = [nodeGroup, serviceGroup, swarmGroup, faultGroup];
 
 export async function main(argv: string[], io: Io = processIo(), up: Command = createUpCommand()): Promise<number> {
   const ctx = new CommandContext(io);

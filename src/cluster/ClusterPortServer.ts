@@ -52,6 +52,8 @@ export class ClusterPortServer {
   #sessionResponses = new Set<ServerResponse>();
   /** Every connection, from before its TLS handshake: one still shaking hands is no HTTP connection yet, which closeAllConnections would leave open. */
   readonly #sockets = new Set<Socket>();
+  /** Nodes' addresses cut off from this manager by an injected partition: their connections are closed. */
+  #cut: ReadonlySet<string> = new Set();
 
   /**
    * `engineApi` serves what other managers forward under `/v1/engine/` (they are not the leader): this
@@ -82,6 +84,10 @@ export class ClusterPortServer {
       this.#handle(req, res).catch((error: unknown) => answerError(res, error));
     });
     this.#server.on('connection', (socket: Socket) => {
+      if (this.#cut.has(addressOf(socket))) {
+        socket.destroy();
+        return;
+      }
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
@@ -121,6 +127,15 @@ export class ClusterPortServer {
   follow(streams?: SessionStreams): void {
     this.#dispatcher = undefined;
     this.#streams = streams;
+  }
+
+  /**
+   * An injected partition: connections from these nodes' addresses are closed, now and from now on (their
+   * sessions end, their beats stop reaching the leader, a manager among them pings no one). Replaces the last set.
+   */
+  cutOff(addresses: ReadonlySet<string>): void {
+    this.#cut = addresses;
+    for (const socket of this.#sockets) if (addresses.has(addressOf(socket))) socket.destroy();
   }
 
   async close(): Promise<void> {
@@ -321,4 +336,9 @@ function asNetworkRequest(body: unknown): NetworkRequest {
     default:
       throw new SwarmError('invalid_argument', `op must be create, remove, attach or detach, got ${JSON.stringify(op)}`);
   }
+}
+
+/** A peer's IPv4 address as nodes name theirs (a dual-stack socket shows it IPv4-mapped). */
+function addressOf(socket: Socket): string {
+  return socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
 }

@@ -109,7 +109,7 @@ export class SessionStreams {
     this.#sessions.add(session);
     const complete: SessionMessage = {
       type: 'complete', epoch: this.feed.epoch, seq: this.feed.seq, nodes: store.nodes(), services: store.services(), tasks: store.tasks(),
-      networks: store.all('network'), ...(manager ? { secrets: store.all('secret'), configs: store.all('config') } : workerLists(store, nodeId)),
+      networks: store.all('network'), faults: store.all('fault'), ...(manager ? { secrets: store.all('secret'), configs: store.all('config') } : workerLists(store, nodeId)),
     };
     sink.write(JSON.stringify(complete));
     this.#sendSwarm(session);

@@ -13,6 +13,7 @@ import type { MeshReport } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { DashboardFeed } from './DashboardFeed.js';
+import { PartitionCuts } from './PartitionCuts.js';
 import { MeshWatch } from './MeshWatch.js';
 import { TaskRoutes } from './TaskRoutes.js';
 import { Volumes } from './Volumes.js';
@@ -110,6 +111,8 @@ interface Membership {
   routes?: TaskRoutes;
   /** Set while the node is a manager: its cluster port, and the control plane while it leads. */
   role?: ManagerRole;
+  /** Which nodes an injected partition cuts off from this one's cluster port (while it is a manager). */
+  cuts: PartitionCuts;
   /** Set while the node is a manager: the swarm's events, from its copy of the view. */
   swarmEvents?: SwarmEvents;
   /** Set while the node is a manager: what its dashboard shows, from its copy of the view. */
@@ -738,7 +741,8 @@ export class Engine implements EngineContext {
       ...(this.#fencePeriodMs !== undefined ? { fencePeriodMs: this.#fencePeriodMs } : {}),
     });
     const routes = this.#routeTasks ? new TaskRoutes({ view, nodeId, address: this.address, log: this.#log }) : undefined;
-    const membership: Membership = { nodeId, token, tls, link, agent, mesh, ...(role ? { role } : {}), ...(routes ? { routes } : {}) };
+    const cuts = new PartitionCuts(view, nodeId, (addresses) => membership.role?.cutOff(addresses));
+    const membership: Membership = { nodeId, token, tls, link, agent, mesh, cuts, ...(role ? { role } : {}), ...(routes ? { routes } : {}) };
     this.#resuming = false;
     this.#resumingFrom = undefined;
     this.#resumeSince = undefined;
@@ -765,6 +769,7 @@ export class Engine implements EngineContext {
     link.on('managers', () => { if (this.#membership === membership) this.#onMembership?.(this.#identityOf(membership)); });
     view.on('change', (change: StoreChange) => { if (change.kind === 'node' && change.id === nodeId) this.#followRole(membership).catch(this.#logFailure); });
     this.#membership = membership;
+    cuts.refresh(true);
     routes?.start();
     mesh.start();
     agent.start();
@@ -798,6 +803,7 @@ export class Engine implements EngineContext {
         async (role) => {
           if (this.#membership !== m) return role.close();
           m.role = role;
+          m.cuts.refresh(true);
           this.#serveAsManager(m);
           const store = this.#directory.store;
           if (store) role.campaign(() => this.#leadFromStore(store, m.nodeId));
@@ -846,6 +852,7 @@ export class Engine implements EngineContext {
   async #detach(m: Membership, leaving = false): Promise<void> {
     m.swarmEvents?.close();
     m.dashboard?.close();
+    m.cuts.close();
     m.link.close();
     await m.openingRole;
     await Promise.all([m.agent.stop(leaving), m.mesh.close(), m.role?.close(), m.routes?.close()]);

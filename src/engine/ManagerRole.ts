@@ -268,6 +268,11 @@ export class ManagerRole {
   }
 
   /** Stops leading and serving; with etcd, hands the lead over at once rather than after the lease's TTL. */
+  /** Closes the cluster port to nodes an injected partition cuts this one off from (their addresses). */
+  cutOff(addresses: ReadonlySet<string>): void {
+    this.#server.cutOff(addresses);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const control = this.#control;

@@ -1,6 +1,6 @@
 // A node's answer to GET /routemesh/mesh, checked before a manager passes it on to its pages: what a broken
 // or hostile node sends must never reach them as pools (the page reads every field), nor break the feed.
-import { MEMBER_STATES } from '../lb/index.js';
+import { LINK_FAULT_FIELDS, MEMBER_STATES } from '../lb/index.js';
 import { ALGORITHMS, MODES } from '../swarm/index.js';
 import { POOL_COUNTS } from '../mesh/index.js';
 import type { MeshReport, PoolMemberReport, PoolReport } from '../mesh/index.js';
@@ -39,6 +39,14 @@ function checkMember(value: unknown, where: string): void {
   oneOf(member.state, STATES, `${where}.state`);
   for (const key of ['weight', 'active', 'recent', 'total', 'ejections', 'timesEjected'] as const) count(member[key], `${where}.${key}`);
   if (member.ejectedForMs !== undefined) count(member.ejectedForMs, `${where}.ejectedForMs`);
+  if (member.fault !== undefined) {
+    for (const [key, field] of Object.entries(object(member.fault, `${where}.fault`))) {
+      const type = LINK_FAULT_FIELDS[key as keyof typeof LINK_FAULT_FIELDS];
+      if (!type) throw new Error(`${where}.fault.${key} is not a fault's field`);
+      if (type === 'number') count(field, `${where}.fault.${key}`);
+      else if (typeof field !== 'boolean') throw new Error(`${where}.fault.${key} is not true or false`);
+    }
+  }
 }
 
 function object(value: unknown, where: string): Record<string, unknown> {

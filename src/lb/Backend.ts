@@ -1,3 +1,5 @@
+import type { FaultyLink } from './FaultyLink.js';
+
 // One place a balancer can send a connection: an address and port, and whether it takes new
 // connections. `fenced` is a real state (Traefik's "terminating but serving"): open connections go on, new ones go elsewhere.
 
@@ -30,6 +32,8 @@ export class Backend {
   ejectedUntil = 0;
   /** When its last ejection ended (0: never ejected); a long healthy run after it earns back a step. */
   returnedAt = 0;
+  /** The fault injected on the way to it; undefined (no fault) is the straight way. */
+  link: FaultyLink | undefined = undefined;
 
   /**
    * How busy it looks to least-conn and p2c: open connections plus failures in a row, for its

@@ -3,8 +3,9 @@
 // before the task's own announced limit (`Keep-Alive: timeout=5`), so a request rarely meets a connection
 // the task is closing. A connection carries one request at a time; its socket's listeners are set once,
 // and hand what happens to whichever exchange holds it now.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Backend } from './Backend.js';
+import { dial } from './FaultyLink.js';
 import { ResponseReader } from './ResponseReader.js';
 
 /** The longest a connection to a task stays open with no request on it. */
@@ -50,7 +51,7 @@ export class TaskConnection {
     this.backend = backend;
     this.home = home;
     const onread = { buffer: READ_BUFFER, callback: (length: number, buffer: Buffer): boolean => this.#read(buffer.subarray(0, length)) };
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread, ...(localAddress ? { localAddress } : {}) });
+    this.socket = dial(backend, { host: backend.host, port: backend.port, noDelay: true, onread, ...(localAddress ? { localAddress } : {}) });
     this.socket.on('connect', () => this.user?.connected());
     this.socket.on('error', (error) => { this.#error = error; });
     this.socket.on('timeout', () => {

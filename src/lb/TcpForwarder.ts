@@ -1,8 +1,9 @@
 // Hands one accepted TCP connection to a backend chosen by the balancer and pipes bytes both ways.
 // A backend that refuses the connection is skipped for the next one (bounded), so a task that just
 // died costs the client nothing; with no backend left the client is closed at once, never left hanging.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Backend } from './Backend.js';
+import { dial } from './FaultyLink.js';
 import type { Pool } from './Pool.js';
 import type { Balancer } from './Balancer.js';
 import { pipeWithPreface } from './proxyPreface.js';
@@ -91,7 +92,7 @@ export class TcpForwarder {
       }
       if (tried) events.retried?.();
       const started = events.upstreamConnected ? process.hrtime.bigint() : 0n;
-      const socket = net.connect({
+      const socket = dial(backend, {
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
         localAddress: this.localAddress,
       });
@@ -122,7 +123,8 @@ export class TcpForwarder {
         clearTimeout(timer);
         backend.active--;
         if (!connected) return;
-        if (hadError) client.destroy();
+        // A task's reset reaches the client as a reset, as through Swarm's NAT: a clean close would pass for a whole answer.
+        if (hadError) client.resetAndDestroy();
         else endWriting(client);
       });
       socket.once('connect', () => {

@@ -84,7 +84,7 @@ export class UdpRelay {
       this.#makeRoom(target.limits.maxConnections || UDP_MAX_FLOWS);
       flow = this.#open(key, client, backend, target);
     }
-    if (!flow.waiting) flow.upstream.send(message);
+    if (!flow.waiting) toBackend(flow, message);
     else if (flow.waiting.length < MAX_WAITING) flow.waiting.push(message);
     else return;
     target.events.transferred?.('in', message.length);
@@ -116,7 +116,7 @@ export class UdpRelay {
     upstream.connect(backend.port, backend.host, () => {
       const waiting = flow.waiting ?? [];
       flow.waiting = undefined;
-      for (const message of waiting) upstream.send(message);
+      for (const message of waiting) toBackend(flow, message);
     });
     upstream.on('message', (reply) => {
       if (!flow.answered) {
@@ -124,7 +124,9 @@ export class UdpRelay {
         this.#unanswered.delete(key);
         target.events.connected?.(backend, 1);
       }
-      this.#socket.send(reply, client.port, client.address);
+      const link = backend.link;
+      if (link) link.fromBackend(reply, (delayed) => this.#socket.send(delayed, client.port, client.address));
+      else this.#socket.send(reply, client.port, client.address);
       target.events.transferred?.('out', reply.length);
       this.#used(key, flow);
     });
@@ -164,4 +166,11 @@ function first(keys: Iterable<string>): string | undefined {
 /** Still in the pool, taking new connections, not ejected: otherwise the flow moves on. */
 function serving(pool: Pool, backend: Backend): boolean {
   return pool.get(backend.id) === backend && backend.state === 'up' && backend.ejectedUntil === 0;
+}
+
+/** A datagram on its way to the flow's task, through the fault on its link if there is one (read per datagram). */
+function toBackend(flow: Flow, message: Buffer): void {
+  const link = flow.backend.link;
+  if (link) link.toBackend(message, (sent) => flow.upstream.send(sent));
+  else flow.upstream.send(message);
 }

@@ -3,8 +3,9 @@
 // closes. Any other answer is passed on and the connection closed; a task that cannot be reached, or
 // fails before answering, gets the client a 502 status line, never a silent close. Only the wait for
 // the task's answer is timed: an upgraded connection may stay quiet as long as both ends like.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Backend } from './Backend.js';
+import { dial } from './FaultyLink.js';
 import type { HttpTarget } from './HttpForwarder.js';
 import { ResponseReader } from './ResponseReader.js';
 import type { AnswerHandler } from './ResponseReader.js';
@@ -30,7 +31,7 @@ export class WebSocketTunnel implements AnswerHandler {
     this.#backend = backend;
     this.#target = target;
     const startedAt = target.events.upstreamConnected ? process.hrtime.bigint() : 0n;
-    const task = (this.#task = net.connect({ host: backend.host, port: backend.port, noDelay: true, ...(localAddress ? { localAddress } : {}) }));
+    const task = (this.#task = dial(backend, { host: backend.host, port: backend.port, noDelay: true, ...(localAddress ? { localAddress } : {}) }));
     task.setTimeout(target.limits.connectTimeoutMs ?? 5000);
     task.once('connect', () => {
       this.#connected = true;

@@ -21,3 +21,7 @@ export { HealthChecker } from './HealthChecker.js';
 export type { Health, HealthCheckerOptions } from './HealthChecker.js';
 export { ProxyHeaderSniffer, buildProxyHeader, readProxyHeader } from './proxyHeader.js';
 export type { Endpoint, HeaderRead, ProxyVersion } from './proxyHeader.js';
+export { FaultyLink } from './FaultyLink.js';
+export { FaultProxy } from './FaultProxy.js';
+export { LINK_FAULT_FIELDS } from './LinkFault.js';
+export type { LinkFault } from './LinkFault.js';

@@ -21,6 +21,7 @@ import { MeshService } from './MeshService.js';
 import { BalancedPool } from './BalancedPool.js';
 import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 import { TrafficWindow } from './TrafficWindow.js';
+import { MeshFaults } from './MeshFaults.js';
 import { poolReport } from './PoolReport.js';
 import type { MeshReport, PoolReport } from './PoolReport.js';
 
@@ -52,6 +53,8 @@ export interface MeshOptions {
   vips?: VipHolding;
   /** The node's metrics, which outlive this mesh (a node that rejoins gets a new one). */
   metrics?: MeshMetrics;
+  /** What injected faults draw their chances from (jitter, loss, duplication): seeded to replay a run. */
+  random?: () => number;
 }
 
 /** What a listener balances over; replaced in place so the listener never has to be reopened. */
@@ -119,6 +122,10 @@ export class Mesh {
   #dirty: Dirty = { ...clean(), all: true };
   /** A network changed: its containers' names may have. */
   #containersChanged = false;
+  /** The injected faults on the way to this node's pool members. */
+  readonly #faults: MeshFaults;
+  /** A fault was added, removed or ran out: every member's link is looked at again. */
+  #faultsChanged = false;
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
@@ -142,6 +149,8 @@ export class Mesh {
     } else if (change.kind === 'network') {
       this.membership.networksChanged(this.#view);
       this.#containersChanged = true;
+    } else if (change.kind === 'fault') {
+      this.#faultsChanged = true;
     } else return;
     this.#queueSync();
   };
@@ -156,6 +165,7 @@ export class Mesh {
     this.#vips = options.vips;
     this.#metrics = options.metrics;
     this.#traffic = new TrafficWindow();
+    this.#faults = new MeshFaults(options.address, options.random);
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
     this.#http = new HttpForwarder({ localAddress: options.address });
@@ -166,6 +176,9 @@ export class Mesh {
     this.#traffic.start(() => [...this.#pools.values()].flatMap((p) => p.pool.backends));
     this.#view.on('change', this.#onChange);
     this.membership.reset(this.#view);
+    const proxy = this.#faults.listen().catch((error: Error) => this.#log(`${this.node}: injected faults cannot shape connections: ${error.message}`));
+    this.#opening.add(proxy);
+    void proxy.then(() => this.#opening.delete(proxy));
     if (this.#vips) this.#stopHearingVips = this.#vips.onChange(() => this.#syncAll());
     this.#syncAll();
   }
@@ -243,10 +256,23 @@ export class Mesh {
     }
     // In the same step as the pools: a task is named in DNS exactly when it takes new connections.
     if (this.#holdsVipsNow && (namesChanged || dirty.all)) this.#dns?.setRecords(this.#records(), this.#scopeOf);
+    // With no fault anywhere this is one flag read: the data path itself never looks for faults.
+    if (this.#faultsChanged || this.#faults.active) this.#applyFaults();
     if (this.#metrics) {
       if (dirty.all) this.#metrics.tasksInPools(new Set(this.#inPools.keys()));
       else if (moved.joined.size || moved.left.size) this.#metrics.tasksMoved(moved.joined, moved.left);
     }
+  }
+
+  #applyFaults(): void {
+    this.#faultsChanged = false;
+    const backends = [...this.#pools.values()].flatMap((pool) => pool.pool.backends);
+    const expired = (): void => {
+      this.#faultsChanged = true;
+      this.#queueSync();
+    };
+    // A backend on another way now: its idle http connections were made the old way.
+    for (const backend of this.#faults.apply(this.#view, this.#localNode, backends, Date.now(), expired)) this.#http.retire(backend);
   }
 
   /**
@@ -505,7 +531,7 @@ export class Mesh {
     this.#listeners.clear();
     for (const socket of this.#clients.keys()) socket.destroy();
     this.#http.close();
-    await Promise.all(closing);
+    await Promise.all([...closing, this.#faults.close()]);
     this.#metrics?.stopReading(this.#poolViews);
   }
 

@@ -2,7 +2,7 @@
 // bars): per service port, each member's state on this node (ejection and fencing are this node's own),
 // what it was handed in the last minute, and what is open to it now. Read off the pools when asked.
 import { memberStateOf } from '../lb/index.js';
-import type { MemberState } from '../lb/index.js';
+import type { LinkFault, MemberState } from '../lb/index.js';
 import type { Algorithm, Protocol } from '../swarm/index.js';
 import type { BalancedPool } from './BalancedPool.js';
 import type { TrafficWindow } from './TrafficWindow.js';
@@ -30,6 +30,8 @@ export interface PoolMemberReport {
   timesEjected: number;
   /** While it is ejected: how long until it is back. */
   ejectedForMs?: number;
+  /** The injected faults on this node's way to it, merged. */
+  fault?: LinkFault;
 }
 
 export interface PoolReport {
@@ -82,6 +84,7 @@ export function poolReport(pool: BalancedPool, traffic: TrafficWindow, now: numb
       ejections: backend.ejections,
       timesEjected: backend.timesEjected,
       ...(backend.ejectedUntil > now ? { ejectedForMs: backend.ejectedUntil - now } : {}),
+      ...(backend.link ? { fault: backend.link.fault } : {}),
     })),
   };
 }

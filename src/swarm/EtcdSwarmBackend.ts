@@ -28,11 +28,11 @@ export interface EtcdSwarmBackendOptions {
 
 /** The header record: the format and the store's index. */
 export const STATE_KEY = 'state';
-const KINDS: readonly StoreKind[] = ['node', 'service', 'task', 'network', 'secret', 'config'];
+const KINDS: readonly StoreKind[] = ['node', 'service', 'task', 'network', 'secret', 'config', 'fault'];
 // etcd refuses a transaction of more operations than its --max-txn-ops, 128 by default.
 const MAX_TXN_OPS = 128;
 
-type StateLists = Pick<SwarmState, 'nodes' | 'services' | 'tasks' | 'networks' | 'secrets' | 'configs'>;
+type StateLists = Pick<SwarmState, 'nodes' | 'services' | 'tasks' | 'networks' | 'secrets' | 'configs' | 'faults'>;
 const listOf = (kind: StoreKind) => `${kind}s` as keyof StateLists;
 
 /** Whether `key` (under the prefix) is one of the swarm's records: `state`, `swarm` or `<kind>/<ID>`. */
@@ -57,7 +57,7 @@ export class EtcdSwarmBackend implements SwarmBackend {
   async load(): Promise<SwarmState | undefined> {
     const records = (await this.#keys.list()).entries.filter((entry) => isRecordKey(entry.key));
     if (!records.length) return undefined;
-    const lists: Required<StateLists> = { nodes: [], services: [], tasks: [], networks: [], secrets: [], configs: [] };
+    const lists: Required<StateLists> = { nodes: [], services: [], tasks: [], networks: [], secrets: [], configs: [], faults: [] };
     let header: { format?: unknown; index?: unknown } | undefined;
     let swarm: SwarmState['swarm'] | undefined;
     for (const { key, value } of records) {

@@ -33,6 +33,7 @@ import { ReconcileQueue } from './ReconcileQueue.js';
 import type { Dirty, SliceBudget } from './ReconcileQueue.js';
 import { SWARM_STATE_FORMAT, checkSwarmState } from './SwarmState.js';
 import type { SwarmState } from './SwarmState.js';
+import { Faults } from './Faults.js';
 import { SecretKind } from './SecretKind.js';
 import { NetworkAllocator } from './NetworkAllocator.js';
 import { SwarmNetworks } from './SwarmNetworks.js';
@@ -109,6 +110,7 @@ export class Manager implements SwarmReader {
   /** `docker secret` and `docker config`: kept in the store, referred to by services. */
   readonly secrets = new SecretKind(this.store, 'secret');
   readonly configs = new SecretKind(this.store, 'config');
+  readonly faults: Faults;
   readonly swarmId: string;
   readonly ingressNetworkId: string;
   readonly rootCA: RootCA;
@@ -157,8 +159,8 @@ export class Manager implements SwarmReader {
     this.tokens = new JoinTokens(this.rootCA.joinTokenDigest, swarm?.tokens);
     this.createdAt = swarm?.createdAt ?? nowIso();
     if (restored) {
-      const { index, nodes, services, tasks, networks, secrets, configs } = structuredClone(restored);
-      this.store.restore(index, nodes, services, tasks, { networks, secrets, configs });
+      const { index, nodes, services, tasks, networks, secrets, configs, faults } = structuredClone(restored);
+      this.store.restore(index, nodes, services, tasks, { networks, secrets, configs, faults });
     }
     this.swarmVersion = swarm?.version ?? this.store.nextIndex();
     this.swarmUpdatedAt = swarm?.updatedAt ?? this.createdAt;
@@ -177,6 +179,7 @@ export class Manager implements SwarmReader {
     this.#tasks = new TaskLifecycle(this.store, this.#allocator, this.#networkAddresses, this.ingressNetworkId);
     this.#setTimer = options.setTimer ?? realTimer;
     this.#now = options.now ?? Date.now;
+    this.faults = new Faults(this.store, { setTimer: this.#setTimer, now: this.#now });
     this.#restarts = new RestartSupervisor(this.#setTimer, (serviceId) => this.reconcile(serviceId), this.#now);
     this.#replicated = new ReplicatedOrchestrator(this.#tasks, this.#restarts);
     this.#global = new GlobalOrchestrator(this.#tasks, this.#restarts);
@@ -206,6 +209,7 @@ export class Manager implements SwarmReader {
     const deadline = this.#now() + this.heartbeatPeriodMs * MISSED_HEARTBEATS_AFTER_RESTORE;
     for (const node of this.store.nodes()) this.#heartbeatDeadline.set(node.ID, deadline);
     if (this.#heartbeatDeadline.size) this.#sweep = this.#setTimer(() => this.#sweepHeartbeats(), this.heartbeatPeriodMs);
+    this.faults.restored();
     this.#reconcileAll();
   }
 
@@ -221,6 +225,7 @@ export class Manager implements SwarmReader {
       networks: this.store.all('network'),
       secrets: this.store.all('secret'),
       configs: this.store.all('config'),
+      faults: this.store.all('fault'),
     };
   }
 
@@ -250,6 +255,7 @@ export class Manager implements SwarmReader {
     this.#restarts.close();
     this.#updater.close();
     this.#sweep?.cancel();
+    this.faults.close();
   }
 
   /** How often nodes beat (the swarm's Dispatcher.HeartbeatPeriod): each engine reads it as it arms its next beat. */
@@ -403,6 +409,7 @@ export class Manager implements SwarmReader {
     }
     this.store.deleteNode(node.ID);
     this.networks.forgetNode(node.ID);
+    this.faults.forget(node.ID);
     this.#queue.add({ kind: 'node', id: node.ID });
     this.#electLeader();
     this.#reconcileAll();
@@ -663,6 +670,7 @@ export class Manager implements SwarmReader {
     for (const vip of service.Endpoint.VirtualIPs ?? []) this.#releaseVip(service.ID, vip);
     this.#restarts.forget(service.ID);
     this.#updater.forget(service.ID);
+    this.faults.forget(service.ID);
     // Its tasks are stopped by the reconcile queue, a slice at a time.
     this.reconcile(service.ID);
   }

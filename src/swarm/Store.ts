@@ -1,20 +1,21 @@
-// The cluster's desired and observed state: nodes, services, tasks, networks, secrets and configs, each versioned from one
+// The cluster's desired and observed state: nodes, services, tasks, networks, secrets, configs and injected faults, each versioned from one
 // cluster-wide index. Writers are the manager (desired) and agents through it (observed); readers
 // (meshes, the engine API) take snapshots and listen for `change`. It stores; it decides nothing.
 import { EventEmitter } from 'node:events';
-import type { Config, Network, Secret, Service, SwarmNode, Task } from './model.js';
+import type { Config, Fault, Network, Secret, Service, SwarmNode, Task } from './model.js';
 import { nowIso } from './model.js';
 import { outOfSequence } from './errors.js';
 
 /** Kinds the store keeps without indexes of their own: looked up by ID, listed whole. */
-export type PlainKind = 'network' | 'secret' | 'config';
+export type PlainKind = 'network' | 'secret' | 'config' | 'fault';
 export type StoreKind = 'node' | 'service' | 'task' | PlainKind;
-export const PLAIN_KINDS: readonly PlainKind[] = ['network', 'secret', 'config'];
+export const PLAIN_KINDS: readonly PlainKind[] = ['network', 'secret', 'config', 'fault'];
 
 export interface PlainObjects {
   network: Network;
   secret: Secret;
   config: Config;
+  fault: Fault;
 }
 export type StoreObject = SwarmNode | Service | Task | PlainObjects[PlainKind];
 
@@ -53,7 +54,7 @@ export class Store extends EventEmitter implements ClusterView {
   #nodes = new Map<string, SwarmNode>();
   #services = new Map<string, Service>();
   #tasks = new Map<string, Task>();
-  #plain: { [K in PlainKind]: Map<string, PlainObjects[K]> } = { network: new Map(), secret: new Map(), config: new Map() };
+  #plain: { [K in PlainKind]: Map<string, PlainObjects[K]> } = { network: new Map(), secret: new Map(), config: new Map(), fault: new Map() };
   /** Each service's tasks, so a reconcile reads its own service's tasks, not the whole cluster's. */
   #tasksByService = new Map<string, Map<string, Task>>();
   /** Each node's tasks, so an agent reads its own node's tasks. */

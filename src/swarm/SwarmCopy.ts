@@ -1,6 +1,8 @@
 // A copy of the swarm that a manager which does not lead keeps (its objects in a Store fed by a watch, and
 // the swarm's record beside them), answering the engine API's reads as the leader's Manager answers them:
 // the same functions over the same objects. It only reads; keeping the copy current is its keeper's.
+import { faultReadsOf } from './Faults.js';
+import type { FaultReads } from './Faults.js';
 import type { Service, SwarmNode } from './model.js';
 import type { ClusterView } from './Store.js';
 import type { SwarmState } from './SwarmState.js';
@@ -24,6 +26,7 @@ export class SwarmCopy implements SwarmReader {
   readonly store: ClusterView;
   readonly secrets: SecretReads;
   readonly configs: SecretReads;
+  readonly faults: FaultReads;
   readonly taskSubnet: string;
   readonly #swarm: () => SwarmState['swarm'] | undefined;
 
@@ -31,6 +34,7 @@ export class SwarmCopy implements SwarmReader {
     this.store = options.store;
     this.secrets = secretReadsOf(options.store, 'secret');
     this.configs = secretReadsOf(options.store, 'config');
+    this.faults = faultReadsOf(options.store);
     this.taskSubnet = options.taskSubnet;
     this.#swarm = options.swarm;
   }

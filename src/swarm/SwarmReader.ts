@@ -4,6 +4,7 @@
 import type { Service, SwarmNode } from './model.js';
 import type { ClusterView } from './Store.js';
 import type { SecretReads } from './SecretKind.js';
+import type { FaultReads } from './Faults.js';
 import type { SwarmState } from './SwarmState.js';
 import { resolveRef } from './resolveRef.js';
 import { tlsInfoOf } from './RootCA.js';
@@ -16,6 +17,7 @@ export interface SwarmReader {
   resolveService(ref: string): Service;
   readonly secrets: SecretReads;
   readonly configs: SecretReads;
+  readonly faults: FaultReads;
   /** The ingress network, which no store holds (it is made with the swarm): its ID, its creation (the swarm's) and its block. */
   readonly ingressNetworkId: string;
   readonly createdAt: string;

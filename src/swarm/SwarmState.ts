@@ -1,7 +1,7 @@
 // The whole durable state of a swarm as plain JSON: what a manager exports and is made again from
 // (`Manager.exportState`, `new Manager({ restore })`), and what its data directory holds. Versioned by
 // `format`: a state of a format this build does not know is refused, never guessed at.
-import type { Config, Network, NodeRole, Secret, Service, SwarmNode, SwarmSpec, Task } from './model.js';
+import type { Config, Fault, Network, NodeRole, Secret, Service, SwarmNode, SwarmSpec, Task } from './model.js';
 import type { RootCAPems } from './RootCA.js';
 
 export const SWARM_STATE_FORMAT = 1;
@@ -28,6 +28,7 @@ export interface SwarmState {
   networks?: Network[];
   secrets?: Secret[];
   configs?: Config[];
+  faults?: Fault[];
 }
 
 /**
@@ -53,7 +54,7 @@ export function checkSwarmState(value: unknown): SwarmState {
     throw new Error('the swarm state has no worker and manager join token secrets');
   }
   if (!Number.isSafeInteger(state.index) || state.index! < 0) throw new Error('the swarm state has no store index');
-  for (const kind of ['nodes', 'services', 'tasks', 'networks', 'secrets', 'configs'] as const) {
+  for (const kind of ['nodes', 'services', 'tasks', 'networks', 'secrets', 'configs', 'faults'] as const) {
     const objects: unknown = state[kind];
     if (objects === undefined && kind !== 'nodes' && kind !== 'services' && kind !== 'tasks') continue;
     if (!Array.isArray(objects) || objects.some((o: { ID?: unknown } | null) => typeof o?.ID !== 'string')) {

@@ -319,3 +319,45 @@ export function isGlobal(spec: ServiceSpec): boolean {
 export function nowIso(): string {
   return new Date().toISOString();
 }
+
+/** What goes wrong on a link, as `routemesh fault add` names it. */
+export const FAULT_KINDS = ['latency', 'bandwidth', 'refused', 'reset', 'blackhole', 'loss', 'duplicate', 'slow-connect', 'partition'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * Where a fault sits, by IDs (names as the user gave them, for display). A task is its slot (a global
+ * task its node), so the slot's next task has it too, as Swarm's task names follow slots.
+ */
+export interface FaultTarget {
+  Service?: { ID: string; Name: string };
+  Slot?: number;
+  /** A global service's task: the one on this node. */
+  TaskNode?: { ID: string; Name: string };
+  /** Only this node's mesh meets the fault, on its way to the target. */
+  From?: { ID: string; Name: string };
+  /** The links between these two nodes, both ways (a partition cuts their cluster port links too). */
+  Between?: [{ ID: string; Name: string }, { ID: string; Name: string }];
+}
+
+export interface FaultSpec {
+  Kind: FaultKind;
+  Target: FaultTarget;
+  LatencyMs?: number;
+  JitterMs?: number;
+  BytesPerSecond?: number;
+  AfterBytes?: number;
+  /** Loss or duplication: the share of datagrams, in percent. */
+  Percent?: number;
+  DelayMs?: number;
+  /** When it lifts itself (RFC 3339); absent: until it is removed. */
+  ExpiresAt?: string;
+}
+
+/** An injected fault (routemesh's own object, kept with the swarm's so every manager and node has it). */
+export interface Fault {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: FaultSpec;
+}
