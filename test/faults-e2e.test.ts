@@ -2,13 +2,14 @@
 // through the mesh: a latency fault shows in curl's p50; a refusal on one node's way to one task is retried
 // away and ejects the task from that node's pool alone; a partition makes the managers see the node Down
 // and the mesh stop sending it connections, and healing it brings the node back; a fault lifts itself after
-// its duration. (The refusal comes last: the task it ejects stays out of node1's pool for a minute.) Each kind's own effect is measured on the forwarders in test/unit-faulty-link.test.ts.
+// its duration; the trace's picks are what the metrics count. (The refusal comes last: the task it ejects stays out of node1's pool for a minute.) Each kind's own effect is measured on the forwarders in test/unit-faulty-link.test.ts.
+import http from 'node:http';
 import t from 'tap';
 import type { Test } from 'tap';
 import { api, published, serviceSpec, testBlock, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import { cliEnv, routemesh, run } from './support/cli.js';
 import { whoamiHost } from './support/net.js';
-import type { MeshReport, PoolMemberReport } from '../src/mesh/index.js';
+import type { MeshReport, PoolMemberReport, TraceRecord } from '../src/mesh/index.js';
 
 // Nodes 127.39.0.x, tasks 127.40/16, VIPs 127.42/16 (127.41 is another file's).
 const NODES = testBlock(39);
@@ -35,6 +36,39 @@ async function nodeRead(address: string): Promise<MeshReport> {
 
 function poolMember(report: MeshReport, task: string): PoolMemberReport | undefined {
   return report.pools.flatMap((pool) => pool.members).find((member) => member.task === task);
+}
+
+/** A node's trace, followed from the moment this resolves (the node answers once it is subscribed). */
+async function followTrace(t: Test, address: string, service: string): Promise<{ records: TraceRecord[] }> {
+  const records: TraceRecord[] = [];
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get(`http://${address}:2375/routemesh/trace?service=${service}`, { agent: false }, resolve).on('error', reject);
+  });
+  t.teardown(() => { res.destroy(); });
+  let pending = '';
+  res.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) records.push(JSON.parse(line) as TraceRecord);
+  });
+  return { records };
+}
+
+/** routemesh_connections_total of `service` on a node, by task name. */
+async function connectionsByTask(metricsUrl: string, service: string): Promise<Map<string, number>> {
+  const text = await new Promise<string>((resolve, reject) => {
+    http.get(metricsUrl, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const counts = new Map<string, number>();
+  for (const match of text.matchAll(/^routemesh_connections_total\{([^}]*)\} (\d+)$/gm)) {
+    const labels = Object.fromEntries([...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.service === service) counts.set(labels.task!, (counts.get(labels.task!) ?? 0) + Number(match[2]));
+  }
+  return counts;
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -69,6 +103,27 @@ t.test('faults by Swarm names, measured through the mesh', async (t) => {
     t.ok(after < slowed - 0.05, `lifted: p50 ${Math.round(after * 1000)} ms`);
   });
 
+  await t.test("the trace: one pick record per connection, each as node1's metrics count it, with the pool as node1 saw it", async (t) => {
+    const trace = await followTrace(t, node1!.address, 'web');
+    const before = await connectionsByTask(node1!.metricsUrl!, 'web');
+    for (let i = 0; i < 12; i++) await whoamiHost(node1!.address, 8080);
+    const after = await connectionsByTask(node1!.metricsUrl!, 'web');
+    const picks = await waitFor('12 picks', () => {
+      const found = trace.records.filter((r) => r.type === 'pick');
+      return found.length >= 12 ? found : undefined;
+    });
+    const traced = new Map<string, number>();
+    for (const pick of picks) if (pick.type === 'pick') traced.set(pick.name, (traced.get(pick.name) ?? 0) + 1);
+    const counted = new Map([...after].map(([task, n]) => [task, n - (before.get(task) ?? 0)]).filter(([, n]) => (n as number) > 0) as [string, number][]);
+    t.same(Object.fromEntries(traced), Object.fromEntries(counted), 'picks per task = routemesh_connections_total per task');
+    t.equal(picks.length, 12, 'nothing else picked');
+    const first = picks[0]!;
+    t.match(first, { node: 'node1', service: 'web', listener: `${node1!.address}:8080/tcp`, mode: 'tcp', algorithm: 'round-robin', attempt: 1 });
+    t.match(first.type === 'pick' && first.client, /^127\.0\.0\.1:\d+$/, "the client's address and port");
+    t.equal(first.type === 'pick' && first.pool.length, 3, 'the pool of three, as node1 saw it');
+    t.ok(first.type === 'pick' && first.pool.every((m) => m.state === 'serving'), 'each member serving');
+  });
+
   await t.test('a partition: the managers see the node Down, the mesh sends it nothing new; healed, it comes back', async (t) => {
     const add = await routemesh(['fault', 'add', 'partition', '--between', 'node1,node3'], env);
     t.equal(add.code, 0, add.stderr);
@@ -101,6 +156,7 @@ t.test('faults by Swarm names, measured through the mesh', async (t) => {
     const add = await routemesh(['fault', 'add', 'refused', '--from', 'node1', '--task', 'web.2'], env);
     t.equal(add.code, 0, add.stderr);
     await waitFor('node1 to apply it', async () => poolMember(await nodeRead(node1!.address), victim.ID)?.fault?.refused);
+    const trace = await followTrace(t, node1!.address, 'web');
     const answered = new Set<string>();
     for (let i = 0; i < 9; i++) answered.add(await whoamiHost(node1!.address, 8080));
     t.equal(answered.size, 2, 'through node1, every request answered, by the two other tasks');
@@ -109,7 +165,30 @@ t.test('faults by Swarm names, measured through the mesh', async (t) => {
     const onNode2 = poolMember(await nodeRead(node2!.address), victim.ID);
     t.equal(onNode2?.state, 'serving', 'node2 still serves it: the fault is on node1\'s way only');
     t.notOk(onNode2?.fault, 'and node2 has no fault toward it');
+    const failedAt = trace.records.findIndex((r) => r.type === 'connect-failed');
+    t.match(trace.records[failedAt], { type: 'connect-failed', task: victim.ID, reason: 'ECONNREFUSED' }, 'the trace says why the retry came');
+    t.match(trace.records.slice(failedAt + 1).find((r) => r.type === 'pick'), { type: 'pick', attempt: 2 }, 'and the retry, as try 2');
+    t.match(trace.records.find((r) => r.type === 'ejected'), { type: 'ejected', task: victim.ID, forMs: 60_000, ejection: 1 }, 'and the ejection');
     t.equal((await routemesh(['fault', 'rm', '--all'], env)).code, 0);
+  });
+
+  await t.test('routemesh trace prints the decisions, and stops after --count picks', async (t) => {
+    const tracing = routemesh(['trace', '--node', 'node2', '--service', 'web', '--count', '3'], env);
+    let done = false;
+    void tracing.then(() => { done = true; });
+    // Traffic until the trace has had its three picks: it cannot say when it is listening.
+    await waitFor('the trace to end', async () => {
+      if (!done) await whoamiHost(node2!.address, 8080);
+      return done;
+    });
+    const result = await tracing;
+    t.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    t.equal(lines.length, 3);
+    for (const line of lines) t.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} node2 ${node2!.address.replace(/\./g, '\\.')}:8080/tcp 127\\.0\\.0\\.1:\\d+ → web\\.\\d \\(round-robin\\) \\[web\\.1 \\w+ \\d+ · web\\.2 `));
+    const unknown = await routemesh(['trace', '--node', 'node9'], env);
+    t.equal(unknown.code, 1);
+    t.match(unknown.stderr, /node node9 not found: routemesh node ls names the nodes/);
   });
 
   await t.test('refusals say what to send instead, and change nothing', async (t) => {

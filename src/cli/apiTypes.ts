@@ -149,3 +149,23 @@ export interface ApiFault {
     ExpiresAt?: string;
   };
 }
+
+/** One record of GET /routemesh/trace (src/mesh/MeshTrace.ts), as the CLI reads it. */
+export interface ApiTraceRecord {
+  type: string;
+  at: string;
+  node: string;
+  service?: string;
+  listener?: string;
+  client?: string;
+  algorithm?: string;
+  attempt?: number;
+  task?: string;
+  name?: string;
+  pool?: { task: string; name: string; state: string; weight: number; active: number }[];
+  reason?: string;
+  detail?: string;
+  forMs?: number;
+  ejection?: number;
+  count?: number;
+}

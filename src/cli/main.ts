@@ -7,6 +7,7 @@ import { nodeGroup } from './commands/node.js';
 import { serviceGroup } from './commands/service.js';
 import { swarmGroup } from './commands/swarm.js';
 import { createUpCommand } from './commands/up.js';
+import { traceCommand } from './commands/trace.js';
 import { EngineError } from './EngineClient.js';
 import { CliError } from './errors.js';
 import { processIo, type Io } from './Io.js';
@@ -37,6 +38,7 @@ async function dispatch(ctx: CommandContext, argv: readonly string[], up: Comman
     return 0;
   }
   if (first === up.name) return runCommand(ctx, up, argv.slice(1), `routemesh ${up.name}`);
+  if (first === traceCommand.name) return runCommand(ctx, traceCommand, argv.slice(1), `routemesh ${traceCommand.name}`);
   const group = GROUPS.find((g) => g.name === first);
   if (group === undefined) {
     throw new CliError('CLI_USAGE', `routemesh: '${first}' is not a routemesh command.\nSee 'routemesh --help'`);
@@ -67,7 +69,7 @@ function report(ctx: CommandContext, error: unknown): number {
 }
 
 function rootHelp(up: Command): string {
-  const entries: [string, string][] = [[up.name, up.summary], ...GROUPS.map((g): [string, string] => [g.name, g.summary])];
+  const entries: [string, string][] = [[up.name, up.summary], ...GROUPS.map((g): [string, string] => [g.name, g.summary]), [traceCommand.name, traceCommand.summary]];
   const width = Math.max(...entries.map(([n]) => n.length)) + 3;
   return '\nUsage:  routemesh COMMAND\n\n' +
     'Docker Swarm mode\'s networking on one machine: simulated nodes, each with a Docker-compatible\n' +

@@ -9,7 +9,7 @@ import { CLUSTER_PORT, ClusterRequestError, ManagerLink, NO_LEADER, asSwarmError
 import type { JoinAnswer, NodeTls } from '../cluster/index.js';
 import { ManagerRole, clusterAddrOf, firstToLead } from './ManagerRole.js';
 import { Mesh, MeshMetrics } from '../mesh/index.js';
-import type { MeshReport } from '../mesh/index.js';
+import type { MeshReport, TraceSubscriber } from '../mesh/index.js';
 import type { Runtime, TaskOutput } from '../runtime/index.js';
 import { Agent } from './Agent.js';
 import { DashboardFeed } from './DashboardFeed.js';
@@ -326,6 +326,10 @@ export class Engine implements EngineContext {
 
   meshReport(): MeshReport | undefined {
     return this.mesh?.report();
+  }
+
+  meshTrace(subscriber: TraceSubscriber): (() => void) | undefined {
+    return this.mesh?.trace(subscriber);
   }
 
   dashboard(): DashboardFeed | undefined {

@@ -79,6 +79,7 @@ export class HttpForwarder {
       return;
     }
     if (tried) target.events.retried?.();
+    if (target.events.picked) target.events.picked(backend, `${client.socket.remoteAddress}:${client.socket.remotePort}`, (tried?.size ?? 0) + 1);
     new HttpExchange(exchange, target, backend, tried, this.#connections, (next) => this.#attempt(exchange, target, next)).start();
   }
 
@@ -93,6 +94,7 @@ export class HttpForwarder {
       endWith(socket, rawReply(503, `no task of service ${target.serviceName} is available`));
       return;
     }
+    if (target.events.picked) target.events.picked(backend, `${socket.remoteAddress}:${socket.remotePort}`, 1);
     // Held for as long as the upgraded connection lasts.
     backend.active++;
     backend.total++;

@@ -11,6 +11,11 @@ import { endWriting, relay } from './relay.js';
 import type { ProxyVersion } from './proxyHeader.js';
 
 export interface ForwardEvents {
+  /**
+   * The balancer chose `backend` for the client at `client` (address:port), on this try of a connection,
+   * request or flow. Only a trace listens: without one, the forwarders do not even build `client`.
+   */
+  picked?(backend: Backend, client: string, attempt: number): void;
   /** The connection reached `backend` (after `attempts` tries). */
   connected?(backend: Backend, attempts: number): void;
   /** No backend could be reached, or the client was refused; it was closed. */
@@ -91,6 +96,7 @@ export class TcpForwarder {
         return;
       }
       if (tried) events.retried?.();
+      if (events.picked) events.picked(backend, `${client.remoteAddress}:${client.remotePort}`, (tried?.size ?? 0) + 1);
       const started = events.upstreamConnected ? process.hrtime.bigint() : 0n;
       const socket = dial(backend, {
         host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,

@@ -81,6 +81,7 @@ export class UdpRelay {
         target.events.failed?.('no_backend');
         return;
       }
+      if (target.events.picked) target.events.picked(backend, key, 1);
       this.#makeRoom(target.limits.maxConnections || UDP_MAX_FLOWS);
       flow = this.#open(key, client, backend, target);
     }

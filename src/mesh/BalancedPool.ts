@@ -23,8 +23,8 @@ export interface BalancedPoolOptions {
   log: (line: string) => void;
   /** Told of each backend that left or takes no new connections (http mode closes its idle connections). */
   retire?: (backend: Backend) => void;
-  /** Told of each ejection (metrics count them). */
-  ejected?: (backend: Backend) => void;
+  /** Told of each ejection, and for how long (metrics count them, a trace tells them). */
+  ejected?: (backend: Backend, ms: number) => void;
 }
 
 export class BalancedPool {
@@ -43,7 +43,7 @@ export class BalancedPool {
 
   readonly #retire: (backend: Backend) => void;
 
-  readonly #ejected: (backend: Backend) => void;
+  readonly #ejected: (backend: Backend, ms: number) => void;
 
   constructor(options: BalancedPoolOptions) {
     const { log } = options;
@@ -101,7 +101,7 @@ export class BalancedPool {
     this.#outlier = new OutlierDetector({
       ...settings.outlier,
       onEject: (backend, ms) => {
-        this.#ejected(backend);
+        this.#ejected(backend, ms);
         this.#log(`${this.#where(backend)} is ejected for ${ms / 1000}s after ${consecutiveFailures} failures in a row (failed connects, or 5xx answers in http mode) (ejection ${backend.ejections})`);
       },
     });

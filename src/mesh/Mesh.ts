@@ -22,6 +22,8 @@ import { BalancedPool } from './BalancedPool.js';
 import type { LiveConnection, MeshMetrics, PoolView } from './MeshMetrics.js';
 import { TrafficWindow } from './TrafficWindow.js';
 import { MeshFaults } from './MeshFaults.js';
+import { MeshTrace } from './MeshTrace.js';
+import type { TraceSubscriber } from './MeshTrace.js';
 import { poolReport } from './PoolReport.js';
 import type { MeshReport, PoolReport } from './PoolReport.js';
 
@@ -64,6 +66,8 @@ interface Target {
   lane: HttpTarget;
   /** The pool's own events, which the lane's wrap when the node counts traffic. */
   poolEvents: ForwardEvents;
+  /** The pool's events as metrics count them: the lane's, unless a trace wraps them too. */
+  counted: ForwardEvents;
 }
 
 interface Listener {
@@ -126,6 +130,8 @@ export class Mesh {
   readonly #faults: MeshFaults;
   /** A fault was added, removed or ran out: every member's link is looked at again. */
   #faultsChanged = false;
+  /** Its balancing decisions, for whoever follows them. */
+  readonly #trace: MeshTrace;
   #syncQueued = false;
   #closed = false;
   #opening = new Set<Promise<void>>();
@@ -166,6 +172,7 @@ export class Mesh {
     this.#metrics = options.metrics;
     this.#traffic = new TrafficWindow();
     this.#faults = new MeshFaults(options.address, options.random);
+    this.#trace = new MeshTrace(options.node, options.address, () => this.#retarget());
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
     this.#http = new HttpForwarder({ localAddress: options.address });
@@ -308,7 +315,10 @@ export class Mesh {
         pool = new BalancedPool({
           log: this.#log,
           retire: (backend) => this.#http.retire(backend),
-          ejected: (backend) => this.#metrics?.ejected(pool!.serviceName, backend),
+          ejected: (backend, ms) => {
+            this.#metrics?.ejected(pool!.serviceName, backend);
+            this.#trace.ejected(pool!.route, backend, ms);
+          },
         });
         this.#pools.set(key, pool);
       }
@@ -383,14 +393,29 @@ export class Mesh {
    * listener's last target): every node syncs at every change in the cluster.
    */
   #target(route: PublishedRoute, pool: BalancedPool, previous: Target | undefined): Target {
-    let events = pool.events;
+    let counted = pool.events;
     if (this.#metrics) {
-      events = previous?.poolEvents === pool.events && previous.route.serviceName === route.serviceName
-        ? previous.lane.events
+      counted = previous?.poolEvents === pool.events && previous.route.serviceName === route.serviceName
+        ? previous.counted
         : this.#metrics.eventsFor({ service: route.serviceName, port: String(route.publishedPort), protocol: route.protocol }, pool.events);
     }
+    const events = this.#trace.active ? this.#trace.eventsFor(route, pool, counted) : counted;
     const lane = { pool: pool.pool, balancer: pool.balancer, events, limits: pool.limits, serviceName: route.serviceName };
-    return { route, lane, poolEvents: pool.events };
+    return { route, lane, poolEvents: pool.events, counted };
+  }
+
+  /** A trace began or ended: every listener's lane is made again, with the trace's events or without. */
+  #retarget(): void {
+    for (const listener of this.#listeners.values()) {
+      const { route } = listener.target;
+      const pool = this.#pools.get(route.poolKey);
+      if (pool) listener.target = this.#target(route, pool, listener.target);
+    }
+  }
+
+  /** Follows this node's balancing decisions until the returned function is called. */
+  trace(subscriber: TraceSubscriber): () => void {
+    return this.#trace.subscribe(subscriber);
   }
 
   #open(target: Target): void {
@@ -522,6 +547,7 @@ export class Mesh {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#trace.close();
     this.#traffic.stop();
     this.#view.off('change', this.#onChange);
     this.#stopHearingVips();

@@ -9,3 +9,4 @@ export type { PublishedRoute, RoutingTable, ServicePort } from './RoutingTable.j
 export { NetworkMembership } from './NetworkMembership.js';
 export { POOL_COUNTS } from './PoolReport.js';
 export type { MeshReport, PoolMemberReport, PoolReport } from './PoolReport.js';
+export type { TraceMember, TraceRecord, TraceSubscriber } from './MeshTrace.js';

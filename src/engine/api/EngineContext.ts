@@ -7,7 +7,7 @@ import type { EventLog } from '../EventLog.js';
 import type { NodeContainers } from '../containers/index.js';
 import type { Volumes } from '../Volumes.js';
 import type { DashboardFeed } from '../DashboardFeed.js';
-import type { MeshReport } from '../../mesh/index.js';
+import type { MeshReport, TraceSubscriber } from '../../mesh/index.js';
 
 /** Docker's LocalNodeState, with the role when active; `pending`: a restarted node on its way back into its swarm. */
 export type LocalNodeState = 'inactive' | 'pending' | 'active/manager' | 'active/worker';
@@ -42,6 +42,8 @@ export interface EngineContext {
   managerView(): { nodes: readonly SwarmNode[]; cluster: Record<string, unknown> | undefined };
   /** This node's pools as it balances them now, while it is in a swarm. */
   meshReport(): MeshReport | undefined;
+  /** Follows this node's balancing decisions (until the returned function is called), while it is in a swarm. */
+  meshTrace(subscriber: TraceSubscriber): (() => void) | undefined;
   /** What the dashboard (/ui/) shows, live, while this node is a manager of a swarm. */
   dashboard(): DashboardFeed | undefined;
   /** Managers this engine knows (for /info's RemoteManagers), even as a worker. */

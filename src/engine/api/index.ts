@@ -24,6 +24,7 @@ import { secretRoutes } from './secretRoutes.js';
 import { volumeRoutes } from './volumeRoutes.js';
 import { refuseWebPage } from './webPageGuard.js';
 import { meshRoutes } from './meshRoutes.js';
+import { traceRoutes } from './traceRoutes.js';
 import { dashboardRoutes } from './dashboardRoutes.js';
 import { NotTheLeader, forwardToLeader } from './leaderForward.js';
 
@@ -55,6 +56,7 @@ export function engineApi(engine: EngineContext, transport: ApiTransport): (req:
   faultRoutes(router, engine);
   probeRoutes(router, engine);
   meshRoutes(router, engine);
+  traceRoutes(router, engine);
   dashboardRoutes(router, engine);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<ApiReply> => {
     if (transport === 'tcp') refuseWebPage(req);
