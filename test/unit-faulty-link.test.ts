@@ -145,6 +145,24 @@ t.test('slow connect holds the connect itself back; unreachable never connects, 
   t.equal(unreachable.task.accepted(), 0);
 });
 
+t.test('a connect given up on at its timeout is retried on the next task, which answers the client', async (t) => {
+  const task = await echoTask(t);
+  const pool = new Pool();
+  pool.set(['cut', 'fine'].map((id) => ({ id, host: TASK, port: task.port, state: 'up' as const, label: id })));
+  pool.get('cut')!.link = new FaultyLink({ unreachable: true });
+  const forwarder = new TcpForwarder({ localAddress: NODE });
+  const connected: string[] = [];
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+    forwarder.forward(client, pool, new RoundRobin(), { connected: (b) => connected.push(b.id) }, { connectTimeoutMs: 100, maxAttempts: 2 });
+  });
+  await new Promise<void>((resolve) => server.listen(0, NODE, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  // The try given up on closes after the retry connected: it must not end the client's connection.
+  const result = await exchange((server.address() as net.AddressInfo).port, 'still here');
+  t.same(result, { ...result, got: 'still here', ended: 'data' });
+  t.same(connected, ['fine']);
+});
+
 t.test('a task that refuses behind a shaped link is a failed connect, as it would be without one', async (t) => {
   const connectErrors: string[] = [];
   const { port, task } = await front(t, { latencyMs: 50 }, { connectErrors });

@@ -4,6 +4,7 @@ import { findCommand, groupHelp, runCommand, type Command, type CommandGroup } f
 import { CommandContext } from './CommandContext.js';
 import { faultGroup } from './commands/fault.js';
 import { nodeGroup } from './commands/node.js';
+import { scenarioGroup } from './commands/scenario.js';
 import { serviceGroup } from './commands/service.js';
 import { swarmGroup } from './commands/swarm.js';
 import { createUpCommand } from './commands/up.js';
@@ -14,7 +15,7 @@ import { processIo, type Io } from './Io.js';
 
 export const VERSION = '0.1.0';
 
-const GROUPS: readonly CommandGroup[] = [nodeGroup, serviceGroup, swarmGroup, faultGroup];
+const GROUPS: readonly CommandGroup[] = [nodeGroup, serviceGroup, swarmGroup, faultGroup, scenarioGroup];
 
 export async function main(argv: string[], io: Io = processIo(), up: Command = createUpCommand()): Promise<number> {
   const ctx = new CommandContext(io);

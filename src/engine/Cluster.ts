@@ -61,6 +61,8 @@ export interface ClusterOptions {
   leaderLeaseSeconds?: number;
   /** madvirus/simplenode's delays (the app's: 5 s slow /health, 1 s before exit), shortened by tests. */
   simplenode?: RuntimeOptions['simplenode'];
+  /** Seeds each node's random draws (with its hostname), so a run replays; absent: Math.random. */
+  seed?: string | number;
   log?: (line: string) => void;
 }
 

@@ -75,6 +75,8 @@ export interface EngineOptions {
   volumesDir?: string;
   /** The agent's fence period on a planned stop (Swarm's 2 s when absent). */
   fencePeriodMs?: number;
+  /** What the node's mesh draws at random (p2c's picks, faults' jitter and losses); absent: Math.random. */
+  random?: () => number;
   /** The longest a planned stop waits for every mesh to say it fenced the task (ManagerLink's 5 s when absent). */
   fenceAckTimeoutMs?: number;
   /** The cluster port a manager serves and `swarm join` names (2377; 0 picks a free one, for tests). */
@@ -146,6 +148,7 @@ export class Engine implements EngineContext {
   #host: HostServices | undefined;
   #log: (line: string) => void;
   #fencePeriodMs: number | undefined;
+  readonly #random: (() => number) | undefined;
   readonly volumes: Volumes;
   #fenceAckTimeoutMs: number | undefined;
   #onMembership: ((identity: NodeIdentity | undefined) => void) | undefined;
@@ -190,6 +193,7 @@ export class Engine implements EngineContext {
     this.#log = options.log ?? (() => {});
     this.networks = new NodeNetworks(() => this.#membership?.link, this.events);
     this.#fencePeriodMs = options.fencePeriodMs;
+    this.#random = options.random;
     this.volumes = new Volumes({ ...(options.volumesDir ? { dir: options.volumesDir } : {}), events: this.events });
     this.#fenceAckTimeoutMs = options.fenceAckTimeoutMs;
     this.#onMembership = options.onMembership;
@@ -732,6 +736,7 @@ export class Engine implements EngineContext {
       node: this.hostname, address: this.address, view, log: this.#log,
       ...(this.#host ? { dns: this.#host, vips: this.#host } : {}),
       ...(this.#meshMetrics ? { metrics: this.#meshMetrics } : {}),
+      ...(this.#random ? { random: this.#random } : {}),
     });
     const agent = new Agent({
       nodeId,

@@ -3,6 +3,7 @@
 // cluster port. `routemesh node start` and each process of `routemesh up` run one; `up --in-process`
 // runs several in one process, sharing a runtime. With a data directory the node keeps its identity (and,
 // as a manager, the swarm or its copy) there, and a restart brings it back into its swarm.
+import { seededRandom } from '../shared/index.js';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EtcdSwarmStore, Manager, SwarmCopy, SwarmDataDir } from '../swarm/index.js';
@@ -63,6 +64,8 @@ export interface NodeOptions {
   maxReplicas?: number;
   requestHeadTimeoutMs?: number;
   simplenode?: RuntimeOptions['simplenode'];
+  /** Seeds what the node's mesh draws at random (p2c's picks, faults' jitter and losses), so a run replays; absent: Math.random. */
+  seed?: string | number;
   engineLabels?: Record<string, string>;
   log?: (line: string) => void;
 }
@@ -160,6 +163,7 @@ export class NodeDaemon implements SwarmDirectory {
       ...(dnsMetrics ? { sharedMetrics: shared?.processMetrics === false ? [dnsMetrics.registry] : [processRegistry(), dnsMetrics.registry] } : {}),
       ...(options.engineLabels ? { engineLabels: options.engineLabels } : {}),
       ...(options.fencePeriodMs !== undefined ? { fencePeriodMs: options.fencePeriodMs } : {}),
+      ...(options.seed !== undefined ? { random: seededRandom(`${options.seed}:${options.hostname}`) } : {}),
       ...(options.requestHeadTimeoutMs !== undefined ? { requestHeadTimeoutMs: options.requestHeadTimeoutMs } : {}),
       ...(options.routeTasks ? { routeTasks: true } : {}),
       ...(options.dataDir ? { onMembership: (identity: NodeIdentity | undefined) => this.#saveIdentity(identity) } : {}),

@@ -128,7 +128,8 @@ export class TcpForwarder {
       socket.once('close', (hadError) => {
         clearTimeout(timer);
         backend.active--;
-        if (!connected) return;
+        // A try given up on may close late (a connect still held in its lookup): by then another may carry the connection.
+        if (!connected || upstream !== socket) return;
         // A task's reset reaches the client as a reset, as through Swarm's NAT: a clean close would pass for a whole answer.
         if (hadError) client.resetAndDestroy();
         else endWriting(client);

@@ -9,12 +9,12 @@ import { inRanges } from '../swarm/index.js';
 import type { Algorithm } from '../swarm/index.js';
 import type { PublishedRoute } from './RoutingTable.js';
 
-function balancerFor(algorithm: Algorithm): Balancer {
+function balancerFor(algorithm: Algorithm, random: () => number): Balancer {
   switch (algorithm) {
     case 'round-robin': return new RoundRobin();
     case 'weighted': return new WeightedRoundRobin();
     case 'least-conn': return new LeastConnections();
-    case 'p2c': return new PowerOfTwoChoices();
+    case 'p2c': return new PowerOfTwoChoices(random);
     case 'source-hash': return new SourceHash();
   }
 }
@@ -23,6 +23,10 @@ export interface BalancedPoolOptions {
   log: (line: string) => void;
   /** Told of each backend that left or takes no new connections (http mode closes its idle connections). */
   retire?: (backend: Backend) => void;
+  /** Told of each backend back in the pool after its ejection (a trace tells it). */
+  returned?: (backend: Backend) => void;
+  /** What p2c draws from (Math.random when absent; seeded to replay a run). */
+  random?: () => number;
   /** Told of each ejection, and for how long (metrics count them, a trace tells them). */
   ejected?: (backend: Backend, ms: number) => void;
 }
@@ -45,12 +49,20 @@ export class BalancedPool {
 
   readonly #ejected: (backend: Backend, ms: number) => void;
 
+  readonly #random: () => number;
+
   constructor(options: BalancedPoolOptions) {
     const { log } = options;
     this.#log = log;
     this.#retire = options.retire ?? (() => {});
     this.#ejected = options.ejected ?? (() => {});
-    this.pool = new Pool({ onReturn: (backend) => log(`${this.#where(backend)} is back in the pool after its ejection`) });
+    this.#random = options.random ?? Math.random;
+    this.pool = new Pool({
+      onReturn: (backend) => {
+        log(`${this.#where(backend)} is back in the pool after its ejection`);
+        options.returned?.(backend);
+      },
+    });
     this.balancer = new RoundRobin();
     this.events = {
       connected: (backend) => this.#outlier?.success(backend),
@@ -94,7 +106,7 @@ export class BalancedPool {
     this.#description = description;
     if (settings.algorithm !== this.#algorithm) {
       this.#algorithm = settings.algorithm;
-      this.balancer = balancerFor(settings.algorithm);
+      this.balancer = balancerFor(settings.algorithm, this.#random);
     }
     // The detector keeps no state of its own (it is on the backends): a new one per sync loses nothing.
     const { consecutiveFailures } = settings.outlier;

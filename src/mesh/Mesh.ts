@@ -126,6 +126,8 @@ export class Mesh {
   #dirty: Dirty = { ...clean(), all: true };
   /** A network changed: its containers' names may have. */
   #containersChanged = false;
+  /** What p2c's picks and faults draw from. */
+  readonly #random: () => number;
   /** The injected faults on the way to this node's pool members. */
   readonly #faults: MeshFaults;
   /** A fault was added, removed or ran out: every member's link is looked at again. */
@@ -171,7 +173,8 @@ export class Mesh {
     this.#vips = options.vips;
     this.#metrics = options.metrics;
     this.#traffic = new TrafficWindow();
-    this.#faults = new MeshFaults(options.address, options.random);
+    this.#random = options.random ?? Math.random;
+    this.#faults = new MeshFaults(options.address, this.#random);
     this.#trace = new MeshTrace(options.node, options.address, () => this.#retarget());
     // Tasks see connections come from the node that forwarded them, as behind Swarm's ingress.
     this.#forwarder = new TcpForwarder({ localAddress: options.address });
@@ -314,11 +317,13 @@ export class Mesh {
       if (!pool) {
         pool = new BalancedPool({
           log: this.#log,
+          random: this.#random,
           retire: (backend) => this.#http.retire(backend),
           ejected: (backend, ms) => {
             this.#metrics?.ejected(pool!.serviceName, backend);
             this.#trace.ejected(pool!.route, backend, ms);
           },
+          returned: (backend) => this.#trace.returned(pool!.route, backend),
         });
         this.#pools.set(key, pool);
       }

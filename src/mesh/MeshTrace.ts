@@ -39,6 +39,7 @@ export type TraceRecord = TraceWhere & (
   | { type: 'connect-failed'; task: string; name: string; reason: string }
   | { type: 'failed'; reason: string; detail?: string }
   | { type: 'ejected'; task: string; name: string; forMs: number; ejection: number }
+  | { type: 'returned'; task: string; name: string }
 );
 
 export interface TraceSubscriber {
@@ -103,14 +104,21 @@ export class MeshTrace {
     };
   }
 
-  /** `pool` ejected `backend` (for `ms`). */
+  /** A pool of `route` ejected `backend` (for `ms`). */
   ejected(route: PublishedRoute | undefined, backend: Backend, ms: number): void {
     if (!route || !this.active) return;
-    this.#emit(route.serviceName, {
-      at: new Date().toISOString(), node: this.#node, service: route.serviceName,
-      listener: `${this.#address}:${route.publishedPort}/${route.protocol}`,
-      type: 'ejected', task: backend.id, name: backend.label, forMs: ms, ejection: backend.ejections,
-    });
+    this.#emit(route.serviceName, { ...this.#poolWhere(route), type: 'ejected', task: backend.id, name: backend.label, forMs: ms, ejection: backend.ejections });
+  }
+
+  /** A pool of `route` took `backend` back after its ejection. */
+  returned(route: PublishedRoute | undefined, backend: Backend): void {
+    if (!route || !this.active) return;
+    this.#emit(route.serviceName, { ...this.#poolWhere(route), type: 'returned', task: backend.id, name: backend.label });
+  }
+
+  /** Where a pool's own events happen: its published port on this node (its VIP port shares the pool). */
+  #poolWhere(route: PublishedRoute): TraceWhere {
+    return { at: new Date().toISOString(), node: this.#node, service: route.serviceName, listener: `${this.#address}:${route.publishedPort}/${route.protocol}` };
   }
 
   /** The mesh closed: every subscriber is told, and let go. */

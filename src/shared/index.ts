@@ -2,3 +2,4 @@
 export { formatGoDuration, parseGoDuration } from './goDuration.js';
 export { ageMs, humanDuration } from './humanDuration.js';
 export { naturalCompare, naturalLess } from './naturalSort.js';
+export { seededRandom } from './seededRandom.js';

@@ -17,6 +17,7 @@ export function traceLine(record: ApiTraceRecord): string {
     case 'connect-failed': return `${where} connect to ${short(record.name ?? '')} failed: ${record.reason}`;
     case 'failed': return `${where} not placed: ${record.reason}${record.detail ? ` (${record.detail})` : ''}`;
     case 'ejected': return `${where} ${short(record.name ?? '')} ejected for ${Math.round((record.forMs ?? 0) / 1000)}s (ejection ${record.ejection})`;
+    case 'returned': return `${where} ${short(record.name ?? '')} back in the pool after its ejection`;
     case 'dropped': return `${time} ${record.node} ${record.count} records dropped: this reader fell behind`;
     default: return `${where} ${JSON.stringify(record)}`;
   }
