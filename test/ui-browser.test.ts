@@ -21,8 +21,12 @@ interface DashboardView {
   connected: string | null;
   /** The service whose pools the mesh grid and bars show. */
   meshService: string;
-  /** The grid: each node's pool state per task. */
-  pools: { node: string; task: string; state: string }[];
+  /** The grid: each node's pool state per task, and the fault on that node's way to it. */
+  pools: { node: string; task: string; state: string; fault: string }[];
+  /** The injected faults listed. */
+  faults: { kind: string; text: string }[];
+  /** What the fault form last said went wrong. */
+  faultError: string;
   /** The bars: what each node (and `all nodes`) handed each task in the last minute. */
   bars: { node: string; task: string; count: number }[];
   nodes: NodeView[];
@@ -40,8 +44,10 @@ function readDashboard(page: Page): Promise<DashboardView> {
     connected: document.querySelector('main#dashboard')?.getAttribute('data-connected') ?? null,
     meshService: document.querySelector<HTMLSelectElement>('select#mesh-service')?.value ?? '',
     pools: [...document.querySelectorAll<HTMLElement>('table#pools td.member')].map(({ dataset: cell }) => ({
-      node: cell.node ?? '', task: cell.task ?? '', state: cell.state ?? '',
+      node: cell.node ?? '', task: cell.task ?? '', state: cell.state ?? '', fault: cell.fault ?? '',
     })),
+    faults: [...document.querySelectorAll<HTMLElement>('table#fault-list tbody tr')].map((row) => ({ kind: row.dataset.kind ?? '', text: row.textContent ?? '' })),
+    faultError: document.querySelector<HTMLOutputElement>('output#fault-error')?.value ?? '',
     bars: [...document.querySelectorAll<HTMLElement>('figure.distribution')].flatMap((figure) =>
       [...figure.querySelectorAll<HTMLElement>('.bar')].map((bar) => ({ node: figure.dataset.node ?? '', task: bar.dataset.task ?? '', count: Number(bar.dataset.count) }))),
     nodes: [...document.querySelectorAll<HTMLElement>('section.node')].map(({ dataset: node }) => ({
@@ -156,6 +162,28 @@ t.test('the dashboard in a browser', browser.options, async (t) => {
     await waitForDashboard(page, 'the scale on the timeline, and the three tasks it stopped', (v) => v.timeline.some((line) => line.endsWith(' service my-web scaled from 6 to 3')) &&
       v.timeline.filter((line) => / task my-web\.\d+ stopped on node\d$/.test(line)).length === 3);
     t.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page never reloaded');
+  });
+
+  await t.test('a fault injected from the page: listed, marked in the grid, on the timeline; refused ones say why; lifted by its button', async (t) => {
+    const page = await browser.page(t);
+    await openDashboard(page, `${dashboard}#my-web`);
+    await page.selectOption('#fault-form select[name="Kind"]', 'latency');
+    await page.fill('#fault-form input[name="target"]', 'my-web');
+    await page.click('#fault-form button[type="submit"]');
+    await waitForDashboard(page, 'the refusal of a latency without its amount', (v) => v.faultError.includes('a latency fault needs Latency'));
+    await page.fill('#fault-form input[name="amount"]', '100ms');
+    await page.click('#fault-form button[type="submit"]');
+    const injected = await waitForDashboard(page, 'the fault listed, in node1\'s pool and on the timeline', (v) =>
+      v.faults.length === 1 && v.pools.some((p) => p.node === 'node1' && p.fault === 'latencyMs') &&
+      v.timeline.some((line) => line.endsWith(' fault latency (100ms) on my-web injected')));
+    t.match(injected.faults[0], { kind: 'latency', text: /^latencymy-web100mswhen liftedLift$/ }, 'kind, where, what, until when');
+    t.ok(injected.pools.every((p) => p.fault === 'latencyMs'), 'every node marks every task of my-web');
+    t.equal(injected.faultError, '', 'the refusal is gone');
+    t.equal((await api(manager, 'GET', '/routemesh/faults')).body.length, 1, 'the API lists it');
+    await page.click('#fault-list button');
+    await waitForDashboard(page, 'the fault lifted', (v) => v.faults.length === 0 && v.pools.every((p) => p.fault === '') &&
+      v.timeline.some((line) => line.endsWith(' fault latency (100ms) on my-web lifted')));
+    t.same((await api(manager, 'GET', '/routemesh/faults')).body, [], 'gone from the API');
   });
 
   await t.test('node fail node3: the page shows it down, and its task replaced on node1 and node2', async (t) => {

@@ -26,7 +26,7 @@ t.test('a snapshot of 10 MiB (over the 8 MiB a page may leave unread) reaches a 
   // Five nodes with some 7,500 pool members each: a feed's snapshot of that size.
   const members = Array.from({ length: 7_500 }, (_, i) => poolMember(`t${i}`, { name: `web.${i}.${'x'.repeat(200)}`, recent: 1, total: 1 }));
   const mesh = ['n1', 'n2', 'n3', 'n4', 'n5'].map((nodeId) => nodeRead(nodeId, members));
-  const snapshot: DashboardSnapshot = { id: 'e-1', nodes: [], services: [], tasks: [], mesh, timeline: [] };
+  const snapshot: DashboardSnapshot = { id: 'e-1', nodes: [], services: [], tasks: [], faults: [], mesh, timeline: [] };
   const size = JSON.stringify(snapshot).length;
   t.ok(size > 8 << 20, `the snapshot: ${(size / 2 ** 20).toFixed(1)} MiB`);
   const pagePort = await eventsOf(t, { snapshot: () => snapshot, since: () => undefined, follow: () => () => {} });
@@ -50,7 +50,7 @@ t.test('a page that stops reading is cut off once 8 MiB wait for it', async (t) 
   let follower: { batch: (batch: DashboardBatch) => void } | undefined;
   // The stream's end, as the manager sees it: it stops following the feed for that page.
   let cut = false;
-  const snapshot: DashboardSnapshot = { id: 'e-0', nodes: [], services: [], tasks: [], mesh: [], timeline: [] };
+  const snapshot: DashboardSnapshot = { id: 'e-0', nodes: [], services: [], tasks: [], faults: [], mesh: [], timeline: [] };
   const pagePort = await eventsOf(t, { snapshot: () => snapshot, since: () => undefined, follow: (f) => { follower = f; return () => { cut = true; }; } });
   const request = http.get(`http://${MANAGER_ADDRESS}:${pagePort}/ui/events`, (res) => { res.pause(); }); // a page that reads nothing more
   request.on('error', () => {});

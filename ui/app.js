@@ -1,10 +1,11 @@
 // The dashboard: the cluster as this manager sees it, drawn from its event stream (/ui/events): a snapshot,
 // then batches of changed nodes, services and tasks, and of every node's pools as that node balances them.
 // EventSource reconnects by itself and resumes after the last batch it had (Last-Event-ID); the page never
-// reloads. Read-only: it sends nothing back.
+// reloads. It sends nothing back but the faults it is asked to inject or lift (POST and DELETE
+// /routemesh/faults, from this page's own origin, which the engine API takes).
 
 const state = {
-  nodes: new Map(), services: new Map(), tasks: new Map(), order: { nodes: [], services: [] }, timeline: [],
+  nodes: new Map(), services: new Map(), tasks: new Map(), faults: new Map(), order: { nodes: [], services: [] }, timeline: [],
   /** Each node's pools as it last read them (by node ID), and the service whose pools are shown. */
   mesh: new Map(), meshService: serviceInAddress(),
 };
@@ -22,6 +23,7 @@ events.addEventListener('snapshot', (event) => {
   state.nodes = new Map(snapshot.nodes.map((node) => [node.id, node]));
   state.services = new Map(snapshot.services.map((service) => [service.id, service]));
   state.tasks = new Map(snapshot.tasks.map((task) => [task.id, task]));
+  state.faults = new Map(snapshot.faults.map((fault) => [fault.id, fault]));
   state.order = { nodes: snapshot.nodes.map((node) => node.id), services: snapshot.services.map((service) => service.id) };
   state.timeline = snapshot.timeline;
   state.mesh = new Map(snapshot.mesh.map((mesh) => [mesh.nodeId, mesh]));
@@ -43,10 +45,15 @@ events.addEventListener('changes', (event) => {
   if (batch.changes.length) {
     drawSafely(drawNodes);
     drawSafely(drawServices);
+    drawSafely(drawFaults);
   }
   if (batch.changes.length || batch.mesh.length) drawSafely(drawMesh);
   if (batch.timeline.length) drawSafely(drawTimeline);
   connected(main.dataset.connected === 'true');
+});
+document.getElementById('fault-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  injectFault(new FormData(event.target)).catch((error) => { document.getElementById('fault-error').value = error.message; });
 });
 document.getElementById('mesh-service').addEventListener('change', (event) => {
   state.meshService = event.target.value;
@@ -88,9 +95,42 @@ function draw() {
   drawn = true;
   drawSafely(drawNodes);
   drawSafely(drawServices);
+  drawSafely(drawFaults);
   drawSafely(drawMesh);
   drawSafely(drawTimeline);
   if (main.dataset.connected === 'true') connected(true);
+}
+
+/** Which field a kind's amount fills in the API's request. */
+const AMOUNT_FIELD = { latency: 'Latency', bandwidth: 'Rate', reset: 'After', loss: 'Percent', duplicate: 'Percent', 'slow-connect': 'Delay' };
+
+async function injectFault(form) {
+  const kind = form.get('Kind');
+  const target = form.get('target').trim();
+  const amount = form.get('amount').trim();
+  const request = { Kind: kind, [form.get('on')]: form.get('on') === 'Between' ? target.split(',').map((node) => node.trim()) : target };
+  if (form.get('From').trim()) request.From = form.get('From').trim();
+  if (amount && AMOUNT_FIELD[kind]) request[AMOUNT_FIELD[kind]] = AMOUNT_FIELD[kind] === 'Percent' ? Number(amount.replace(/%$/, '')) : amount;
+  if (form.get('Duration').trim()) request.Duration = form.get('Duration').trim();
+  await faultRequest('POST', '/routemesh/faults', request);
+  document.getElementById('fault-error').value = '';
+}
+
+/** The engine API's answer, or its message as an Error. */
+async function faultRequest(method, path, body) {
+  const response = await fetch(path, { method, ...(body ? { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+  if (!response.ok) throw new Error((await response.json().catch(() => undefined))?.message ?? `${method} ${path}: ${response.status}`);
+}
+
+function drawFaults() {
+  const rows = [...state.faults.values()].map((fault) => {
+    const lift = element('button', { type: 'button', 'data-fault': fault.id }, 'Lift');
+    lift.addEventListener('click', () => faultRequest('DELETE', `/routemesh/faults/${fault.id}`).catch((error) => { document.getElementById('fault-error').value = error.message; }));
+    return element('tr', { 'data-fault': fault.id, 'data-kind': fault.kind },
+      element('td', {}, fault.kind), element('td', {}, fault.on), element('td', {}, fault.effect),
+      element('td', {}, fault.expiresAt ? new Date(fault.expiresAt).toLocaleTimeString() : 'when lifted'), element('td', {}, lift));
+  });
+  document.querySelector('#fault-list tbody').replaceChildren(...rows);
 }
 
 function drawNodes() {
@@ -228,6 +268,11 @@ function poolCell(node, service, task) {
   if (ejected) cell.append(` · back in ${Math.ceil(ejected.ejectedForMs / 1000)}s`);
   const open = members.reduce((sum, member) => sum + member.active, 0);
   if (open) cell.append(` · ${open} open`);
+  const faulty = members.find((member) => member.fault);
+  if (faulty) {
+    cell.dataset.fault = Object.keys(faulty.fault).join(' ');
+    cell.append(` · fault: ${Object.entries(faulty.fault).map(([key, value]) => (value === true ? key : `${key} ${value}`)).join(', ')}`);
+  }
   cell.title = error === 'unknown' ? nodeMeshError(node) ?? '' : members.map((m) => `${m.address}: ${m.total} in all, ${m.ejections} ejections`).join('\n');
   return cell;
 }

@@ -5,10 +5,10 @@
 // While a page follows, every node's pools are read too (MeshWatch), and each node's that changed goes out
 // in the next batch whole, with the ejections it shows on the timeline.
 import { randomBytes } from 'node:crypto';
-import type { ClusterView, Service, StoreChange, SwarmNode, Task } from '../swarm/index.js';
+import type { ClusterView, Fault, Service, StoreChange, SwarmNode, Task } from '../swarm/index.js';
 import { isGlobal, replicasOf } from '../swarm/index.js';
-import { naturalCompare } from '../shared/index.js';
-import { nodeEvents, serviceEvents, taskEvents, taskSubject } from './dashboardTimeline.js';
+import { faultEffect, faultTarget, naturalCompare } from '../shared/index.js';
+import { faultEvents, nodeEvents, serviceEvents, taskEvents, taskSubject } from './dashboardTimeline.js';
 import type { DashboardEvent } from './dashboardTimeline.js';
 import type { NodeMesh } from './MeshWatch.js';
 import { MeshReads } from './MeshReads.js';
@@ -58,11 +58,24 @@ export interface DashboardTask {
   message?: string;
 }
 
+/** An injected fault, in the words `routemesh fault ls` uses. */
+export interface DashboardFault {
+  id: string;
+  kind: string;
+  /** Where it sits: `web`, `web.3`, `node1 → web.2`, `node1 ↔ node2`. */
+  on: string;
+  /** What it does: `100ms ±10ms`, `1MB/s` (nothing for a kind that says it all). */
+  effect: string;
+  /** When it lifts itself (ISO 8601); absent: when removed. */
+  expiresAt?: string;
+}
+
 export type DashboardChange =
   | { kind: 'node'; op: 'put'; object: DashboardNode }
   | { kind: 'service'; op: 'put'; object: DashboardService }
   | { kind: 'task'; op: 'put'; object: DashboardTask }
-  | { kind: 'node' | 'service' | 'task'; op: 'delete'; id: string };
+  | { kind: 'fault'; op: 'put'; object: DashboardFault }
+  | { kind: 'node' | 'service' | 'task' | 'fault'; op: 'delete'; id: string };
 
 /** The nodes' and services' IDs in the docker CLI's order (natural, by hostname and by name). */
 export interface DashboardOrder {
@@ -77,6 +90,8 @@ export interface DashboardSnapshot {
   nodes: DashboardNode[];
   services: DashboardService[];
   tasks: DashboardTask[];
+  /** The injected faults, oldest first. */
+  faults: DashboardFault[];
   /** Each node's pools as last read (none while no page follows the feed). */
   mesh: NodeMesh[];
   /** The timeline's last lines, oldest first. */
@@ -94,14 +109,14 @@ export interface DashboardBatch {
   order: DashboardOrder;
 }
 
-type Shown = 'node' | 'service' | 'task';
+type Shown = 'node' | 'service' | 'task' | 'fault';
 
 /** What reads the nodes' pools while someone follows: started at the first follower, stopped after the last. */
 export interface MeshSource {
   start(report: (mesh: NodeMesh) => void): () => void;
 }
 /** Nodes and services first in a batch: a new task is named by its service's and its node's names. */
-const SHOWN_ORDER: Record<string, number> = { node: 0, service: 1, task: 2 };
+const SHOWN_ORDER: Record<string, number> = { node: 0, service: 1, task: 2, fault: 3 };
 
 export class DashboardFeed {
   readonly #view: ClusterView;
@@ -111,7 +126,10 @@ export class DashboardFeed {
   #kept: DashboardBatch[] = [];
   #pending = new Map<string, { kind: Shown; id: string }>();
   /** Each object as the page was last told it: what a change is told against. */
-  #shown = { node: new Map<string, DashboardNode>(), service: new Map<string, DashboardService>(), task: new Map<string, DashboardTask>() };
+  #shown = {
+    node: new Map<string, DashboardNode>(), service: new Map<string, DashboardService>(), task: new Map<string, DashboardTask>(),
+    fault: new Map<string, DashboardFault>(),
+  };
   #timeline: DashboardEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #followers = new Set<{ batch: (batch: DashboardBatch) => void; end: () => void }>();
@@ -134,6 +152,7 @@ export class DashboardFeed {
     for (const node of view.nodes()) this.#shown.node.set(node.ID, dashboardNode(node));
     for (const service of view.services()) this.#shown.service.set(service.ID, dashboardService(service));
     for (const task of view.tasks()) this.#shown.task.set(task.ID, dashboardTask(task));
+    for (const fault of view.all('fault')) this.#shown.fault.set(fault.ID, dashboardFault(fault));
     view.on('change', this.#onChange);
   }
 
@@ -149,6 +168,7 @@ export class DashboardFeed {
       nodes: sortedNodes(view).map(dashboardNode),
       services: sortedServices(view).map(dashboardService),
       tasks: view.tasks().map(dashboardTask),
+      faults: faultsOf(view).map(dashboardFault),
       mesh: this.#mesh.all(),
       timeline: [...this.#timeline],
     };
@@ -246,6 +266,9 @@ export class DashboardFeed {
       } else if (kind === 'service') {
         const service = view.service(id);
         step(this.#shown.service, id, service && dashboardService(service), serviceEvents, (object) => ({ kind, op: 'put', object }), remove);
+      } else if (kind === 'fault') {
+        const fault = view.get('fault', id);
+        step(this.#shown.fault, id, fault && dashboardFault(fault), faultEvents, (object) => ({ kind, op: 'put', object }), remove);
       } else {
         const task = view.task(id);
         step(this.#shown.task, id, task && dashboardTask(task), (before, after) =>
@@ -325,6 +348,17 @@ function dashboardService(service: Service): DashboardService {
     vips: (service.Endpoint.VirtualIPs ?? []).map((vip) => vip.Addr),
     balancing: Object.fromEntries(Object.entries(labels).filter(([key]) => key.startsWith('routemesh.lb.'))),
   };
+}
+
+function dashboardFault(fault: Fault): DashboardFault {
+  return {
+    id: fault.ID, kind: fault.Spec.Kind, on: faultTarget(fault.Spec), effect: faultEffect(fault.Spec),
+    ...(fault.Spec.ExpiresAt ? { expiresAt: fault.Spec.ExpiresAt } : {}),
+  };
+}
+
+function faultsOf(view: ClusterView): Fault[] {
+  return [...view.all('fault')].sort((a, b) => a.Version.Index - b.Version.Index);
 }
 
 function dashboardTask(task: Task): DashboardTask {

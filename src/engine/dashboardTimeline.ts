@@ -1,15 +1,15 @@
 // The dashboard's timeline: what a change of a node, service or task means, in a line, as the docker CLI and
 // Swarm's events word it (a service scaled, a task started or failed, a node down or drained). Worked out
 // from the object as it was and as it is, so every manager tells the same story from its own view.
-import type { DashboardNode, DashboardService, DashboardTask } from './DashboardFeed.js';
+import type { DashboardFault, DashboardNode, DashboardService, DashboardTask } from './DashboardFeed.js';
 import type { NodeMesh } from './MeshWatch.js';
 import type { PoolMemberReport, PoolReport } from '../mesh/index.js';
 
 export interface DashboardEvent {
   /** When this manager saw it (ISO 8601). */
   at: string;
-  /** `pool`: a node's pool ejected a task, or took it back. */
-  kind: 'node' | 'service' | 'task' | 'pool';
+  /** `pool`: a node's pool ejected a task, or took it back; `fault`: a fault injected or lifted. */
+  kind: 'node' | 'service' | 'task' | 'pool' | 'fault';
   /** The node's hostname, the service's name, or the task's `service.slot` (`service.hostname` in a global service). */
   subject: string;
   text: string;
@@ -45,6 +45,14 @@ export function serviceEvents(before: DashboardService | undefined, after: Dashb
   if (after.replicas !== before.replicas && after.replicas !== undefined) events.push(event(`scaled from ${before.replicas ?? 'global'} to ${after.replicas}`));
   if (after.image !== before.image) events.push(event(`updated: image ${before.image} → ${after.image}`));
   return events;
+}
+
+/** A fault injected, or lifted (removed, or run out). */
+export function faultEvents(before: DashboardFault | undefined, after: DashboardFault | undefined): Omit<DashboardEvent, 'at'>[] {
+  const fault = (after ?? before)!;
+  const what = `${fault.kind}${fault.effect ? ` (${fault.effect})` : ''} on ${fault.on}`;
+  if (!before) return [{ kind: 'fault', subject: fault.on, text: `fault ${what} injected${fault.expiresAt ? `, until ${fault.expiresAt.slice(11, 19)}` : ''}` }];
+  return after ? [] : [{ kind: 'fault', subject: fault.on, text: `fault ${what} lifted` }];
 }
 
 /**

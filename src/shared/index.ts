@@ -3,3 +3,5 @@ export { formatGoDuration, parseGoDuration } from './goDuration.js';
 export { ageMs, humanDuration } from './humanDuration.js';
 export { naturalCompare, naturalLess } from './naturalSort.js';
 export { seededRandom } from './seededRandom.js';
+export { faultEffect, faultTarget } from './faultWords.js';
+export type { FaultWording } from './faultWords.js';
