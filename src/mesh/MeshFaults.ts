@@ -5,7 +5,8 @@
 // stop applying at their time by this node's clock, whether or not the removal has reached it.
 import { FaultProxy, FaultyLink } from '../lb/index.js';
 import type { Backend, LinkFault } from '../lb/index.js';
-import type { ClusterView, Fault, Task } from '../swarm/index.js';
+import { realTimer } from '../swarm/index.js';
+import type { ClusterView, Fault, Task, Timer } from '../swarm/index.js';
 
 /** Whether `fault` reaches `task` from the node `localNode`. */
 export function faultReaches(fault: Fault, localNode: string | undefined, task: Task): boolean {
@@ -50,7 +51,7 @@ export class MeshFaults {
   readonly #keys = new WeakMap<FaultyLink, string>();
   /** Backends that have a link now, so a fault that goes takes theirs away. */
   #linked = new Set<Backend>();
-  #expiry: NodeJS.Timeout | undefined;
+  #expiry: Timer | undefined;
 
   constructor(address: string, random: () => number = Math.random) {
     this.#proxy = new FaultProxy(address);
@@ -73,9 +74,10 @@ export class MeshFaults {
    */
   apply(view: ClusterView, localNode: string | undefined, backends: Iterable<Backend>, now: number, expired: () => void): Backend[] {
     const faults = view.all('fault').filter((f) => !f.Spec.ExpiresAt || Date.parse(f.Spec.ExpiresAt) > now);
-    clearTimeout(this.#expiry);
+    this.#expiry?.cancel();
     const soonest = Math.min(...faults.map((f) => (f.Spec.ExpiresAt ? Date.parse(f.Spec.ExpiresAt) : Infinity)));
-    if (soonest !== Infinity) this.#expiry = setTimeout(expired, soonest - now);
+    // realTimer: a fault may last longer than setTimeout can wait, which would fire at once, again and again.
+    this.#expiry = soonest === Infinity ? undefined : realTimer(expired, soonest - now);
     const changed: Backend[] = [];
     const linked = new Set<Backend>();
     for (const backend of backends) {
@@ -111,7 +113,7 @@ export class MeshFaults {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.#expiry);
+    this.#expiry?.cancel();
     for (const backend of this.#linked) {
       backend.link?.lift();
       backend.link = undefined;
