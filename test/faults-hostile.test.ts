@@ -6,7 +6,8 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
-import { FaultProxy, FaultyLink } from '../src/lb/index.js';
+import { FaultProxy, FaultyLink, HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
+import type { Backend } from '../src/lb/index.js';
 import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import type { MeshReport } from '../src/mesh/index.js';
 
@@ -34,6 +35,56 @@ t.test('a bandwidth cap of 1 B/s holds its 1 MiB, not a buffer view for every by
   await waitFor('the first byte at 1 B/s', () => received >= 1, 5000);
   const grew = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
   t.ok(grew < 40, `the heap grew by ${grew.toFixed(1)} MB holding one connection's 1 MiB`);
+});
+
+t.test('http mode: a WebSocket upgraded through a latency link is delayed, then passes straight once lifted', async (t) => {
+  const task = http.createServer((_request, response) => response.end());
+  task.on('upgrade', (_request: http.IncomingMessage, socket: net.Socket) => {
+    socket.on('error', () => {});
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (bytes) => socket.write(bytes));
+  });
+  const upgraded = new Set<net.Socket>();
+  task.on('upgrade', (_request, socket: net.Socket) => upgraded.add(socket));
+  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.5`, resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of upgraded) socket.destroy();
+    task.close(() => resolve());
+  }));
+  const proxy = new FaultProxy(`${OTHER}.4`);
+  await proxy.listen();
+  t.teardown(() => proxy.close());
+  const pool = new Pool();
+  pool.set([{ id: 'ws', host: `${OTHER}.5`, port: (task.address() as net.AddressInfo).port, state: 'up', label: 'ws' }]);
+  const link = new FaultyLink({ latencyMs: 200 }, { proxy });
+  (pool.get('ws') as Backend).link = link;
+  const forwarder = new HttpForwarder({ localAddress: `${OTHER}.4` });
+  t.teardown(() => forwarder.close());
+  const events = { answered: () => {}, connectError: () => {}, failed: () => {}, retried: () => {} };
+  const clients = forwarder.server(() => ({ pool, balancer: new RoundRobin(), serviceName: 'ws', limits: { maxAttempts: 1, connectTimeoutMs: 1000 }, events }));
+  t.teardown(() => { clients.close(); });
+  const front = net.createServer((socket) => clients.accept(socket));
+  await new Promise<void>((resolve) => front.listen(0, `${OTHER}.4`, resolve));
+  t.teardown(() => new Promise<void>((resolve) => front.close(() => resolve())));
+
+  const client = net.connect({ host: `${OTHER}.4`, port: (front.address() as net.AddressInfo).port });
+  t.teardown(() => client.destroy());
+  let text = '';
+  client.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+  const started = Date.now();
+  client.write(['GET /chat HTTP/1.1', 'Host: ws', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', ''].join('\r\n'));
+  await waitFor('the 101', () => text.includes('\r\n\r\n'));
+  t.match(text, /^HTTP\/1\.1 101 /);
+  t.ok(Date.now() - started >= 190, `switched after ${Date.now() - started} ms`);
+  const echo = async (frame: string): Promise<number> => {
+    const sent = Date.now();
+    client.write(frame);
+    await waitFor(`the echo of ${frame}`, () => text.endsWith(frame));
+    return Date.now() - sent;
+  };
+  t.ok(await echo('slow frame') >= 190, 'a frame through the upgraded connection waits out the latency');
+  link.lift();
+  t.ok(await echo('quick frame') < 150, 'lifted: the next frame passes straight');
 });
 
 t.test('faults against a live swarm, three managers and a worker', async (t) => {
@@ -163,6 +214,19 @@ t.test('faults against a live swarm, three managers and a worker', async (t) => 
     t.equal((await api(manager, 'DELETE', `/nodes/${node4!.nodeId}?force=true`)).status, 200);
     t.same((await faults()).map((f) => f.ID), [kept], 'only the fault that names neither is left');
     await removeFault(kept);
+  });
+
+  await t.test('a service fault reaches the tasks that join after it, when none were there to take it', async (t) => {
+    await api(manager, 'POST', '/services/create', serviceSpec('late', 'traefik/whoami', { Mode: { Replicated: { Replicas: 0 } }, ...published(80, 8082) }));
+    const id = await addFault({ Kind: 'latency', Service: 'late', Latency: '50ms' });
+    const { body: service } = await api(manager, 'GET', '/services/late');
+    const spec = { ...service.Spec, Mode: { Replicated: { Replicas: 1 } } };
+    t.equal((await api(manager, 'POST', `/services/late/update?version=${service.Version.Index}`, spec)).status, 200);
+    await waitForRunning(manager, 'late', 1);
+    await waitFor('node1 to pool it', async () => (await faultOn(node1!.address, 'late')).length === 1);
+    await cluster.engines[0]!.mesh!.settled();
+    t.same(await faultOn(node1!.address, 'late'), [{ latencyMs: 50 }], 'the new task is behind the fault');
+    await removeFault(id);
   });
 
   await t.test('UDP through the mesh: a blackhole swallows datagrams, latency holds the answers, lifted they pass', async (t) => {

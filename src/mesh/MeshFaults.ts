@@ -51,6 +51,8 @@ export class MeshFaults {
   readonly #keys = new WeakMap<FaultyLink, string>();
   /** Backends that have a link now, so a fault that goes takes theirs away. */
   #linked = new Set<Backend>();
+  /** A fault was in force at the last apply, reaching a backend or not: a task that joins later may be its target. */
+  #inForce = false;
   #expiry: Timer | undefined;
 
   constructor(address: string, random: () => number = Math.random) {
@@ -62,9 +64,9 @@ export class MeshFaults {
     return this.#proxy.listen();
   }
 
-  /** Whether any fault applies, or did at the last apply: the next sync has to look again. */
+  /** Whether any fault was in force at the last apply: the next sync has to look again. */
   get active(): boolean {
-    return this.#linked.size > 0;
+    return this.#inForce;
   }
 
   /**
@@ -74,6 +76,7 @@ export class MeshFaults {
    */
   apply(view: ClusterView, localNode: string | undefined, backends: Iterable<Backend>, now: number, expired: () => void): Backend[] {
     const faults = view.all('fault').filter((f) => !f.Spec.ExpiresAt || Date.parse(f.Spec.ExpiresAt) > now);
+    this.#inForce = faults.length > 0;
     this.#expiry?.cancel();
     const soonest = Math.min(...faults.map((f) => (f.Spec.ExpiresAt ? Date.parse(f.Spec.ExpiresAt) : Infinity)));
     // realTimer: a fault may last longer than setTimeout can wait, which would fire at once, again and again.
