@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
-import { FaultProxy, FaultyLink, HttpForwarder, Pool, RoundRobin } from '../src/lb/index.js';
+import { FaultProxy, FaultyLink, HttpForwarder, Pool, RoundRobin, UdpRelay } from '../src/lb/index.js';
 import type { Backend } from '../src/lb/index.js';
 import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import type { MeshReport } from '../src/mesh/index.js';
@@ -85,6 +85,42 @@ t.test('http mode: a WebSocket upgraded through a latency link is delayed, then 
   t.ok(await echo('slow frame') >= 190, 'a frame through the upgraded connection waits out the latency');
   link.lift();
   t.ok(await echo('quick frame') < 150, 'lifted: the next frame passes straight');
+});
+
+t.test('UDP: a refused link refuses datagrams as a closed port does, and the flow moves to another task', async (t) => {
+  const tasks = ['6', '7'].map(() => dgram.createSocket('udp4'));
+  const received: string[] = [];
+  for (const [i, task] of tasks.entries()) {
+    task.on('message', (message, from) => {
+      received.push(`${i}:${message}`);
+      task.send(message, from.port, from.address);
+    });
+  }
+  await Promise.all(tasks.map((task, i) => new Promise<void>((resolve) => task.bind({ address: `${OTHER}.${6 + i}`, port: 0 }, resolve))));
+  const relaySocket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => relaySocket.bind({ address: `${OTHER}.8`, port: 0 }, resolve));
+  const client = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => client.bind({ address: `${OTHER}.9`, port: 0 }, resolve));
+  const pool = new Pool();
+  pool.set(tasks.map((task, i) => ({ id: `task${i}`, host: `${OTHER}.${6 + i}`, port: task.address().port, state: 'up' as const, label: `task${i}` })));
+  pool.get('task0')!.link = new FaultyLink({ refused: true });
+  const connectErrors: string[] = [];
+  const events = { connectError: (backend: Backend, error: Error) => connectErrors.push(`${backend.id} ${(error as NodeJS.ErrnoException).code}`) };
+  const balancer = new RoundRobin();
+  const relay = new UdpRelay(relaySocket, () => ({ pool, balancer, events, limits: {} }), { localAddress: `${OTHER}.8` });
+  t.teardown(() => {
+    relay.close();
+    for (const socket of [...tasks, relaySocket, client]) socket.close();
+  });
+  const answers: string[] = [];
+  client.on('message', (message) => answers.push(String(message)));
+  const port = relaySocket.address().port;
+  client.send('first', port, `${OTHER}.8`);
+  await waitFor('the refusal', () => connectErrors.length === 1);
+  client.send('second', port, `${OTHER}.8`);
+  await waitFor('an answer', () => answers.length === 1);
+  t.same(received, ['1:second'], 'nothing reached the refusing task; the next datagram went to the other');
+  t.same(connectErrors, ['task0 ECONNREFUSED'], "the refusal is the forwarder's connect error, as the kernel's would be");
 });
 
 t.test('faults against a live swarm, three managers and a worker', async (t) => {

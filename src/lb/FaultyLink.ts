@@ -96,9 +96,13 @@ export class FaultyLink {
     });
   }
 
-  /** A datagram toward the backend: lost, sent, or sent twice, as the fault says. */
-  toBackend(message: Buffer, send: (message: Buffer) => void): void {
+  /**
+   * A datagram toward the backend: lost, sent, or sent twice, as the fault says. `refused`: the backend's
+   * port refuses it, as a host where nothing listens answers with an ICMP "port unreachable".
+   */
+  toBackend(message: Buffer, send: (message: Buffer) => void, refused: (error: Error) => void): void {
     const fault = this.#fault;
+    if (fault.refused) return refused(Object.assign(new Error('ECONNREFUSED: the port is unreachable (injected fault)'), { code: 'ECONNREFUSED' }));
     if (fault.blackhole || fault.unreachable) return;
     if (fault.loss && this.#random() < fault.loss) return;
     send(message);
