@@ -265,6 +265,28 @@ t.test('faults against a live swarm, three managers and a worker', async (t) => 
     await removeFault(id);
   });
 
+  await t.test('a second fault on a link that already has one: connections open through it take both', async (t) => {
+    const first = await addFault({ Kind: 'latency', Service: 'glob', From: 'node1', Latency: '150ms' });
+    await waitFor('node1 to apply it', async () => (await faultOn(node1!.address, 'glob')).every((f) => f?.latencyMs === 150));
+    const socket = net.connect({ host: node1!.address, port: 8081 });
+    t.teardown(() => socket.destroy());
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+    const request = async (): Promise<number> => {
+      const [sent, before] = [Date.now(), text.length];
+      socket.write('GET / HTTP/1.1\r\nHost: glob\r\n\r\n');
+      await waitFor('the answer', () => text.length > before && text.endsWith('\r\n'));
+      return Date.now() - sent;
+    };
+    t.ok(await request() >= 140, 'the first request waits out the latency');
+    const second = await addFault({ Kind: 'latency', Service: 'glob', Latency: '150ms' });
+    await waitFor('node1 to apply both', async () => (await faultOn(node1!.address, 'glob')).every((f) => f?.latencyMs === 300));
+    const took = await request();
+    t.ok(took >= 290, `the next request on the same connection waits out both (${took} ms)`);
+    await removeFault(first);
+    await removeFault(second);
+  });
+
   await t.test('UDP through the mesh: a blackhole swallows datagrams, latency holds the answers, lifted they pass', async (t) => {
     await api(manager, 'POST', '/services/create', serviceSpec('echo', 'routemesh/echo', published(7, 9407, 'udp')));
     await waitForRunning(manager, 'echo', 1);

@@ -1,8 +1,8 @@
 // The swarm's injected faults as this node's mesh meets them: for each member of its pools, the faults whose
 // target takes in that task from this node, merged into one LinkFault on the backend's link. A backend
-// keeps its link while its merged fault stays the same, so connections see one fault from start to end;
-// one whose fault changed or went gets a new link (or none) and the old one is lifted. Faults that run out
-// stop applying at their time by this node's clock, whether or not the removal has reached it.
+// keeps its link while it has a fault: one whose merged fault changed has its link changed, so the shaped
+// connections open through it take the new one; one whose faults all went has its link lifted. Faults that
+// run out stop applying at their time by this node's clock, whether or not the removal has reached it.
 import { FaultProxy, FaultyLink } from '../lb/index.js';
 import type { Backend, LinkFault } from '../lb/index.js';
 import { realTimer } from '../swarm/index.js';
@@ -47,7 +47,7 @@ export function mergedFault(faults: readonly Fault[]): LinkFault {
 export class MeshFaults {
   readonly #proxy: FaultProxy;
   readonly #random: () => number;
-  /** Each faulty link's merged fault, as a key: an unchanged one is kept. */
+  /** Each faulty link's merged fault, as a key: an unchanged one is left alone. */
   readonly #keys = new WeakMap<FaultyLink, string>();
   /** Backends that have a link now, so a fault that goes takes theirs away. */
   #linked = new Set<Backend>();
@@ -93,9 +93,14 @@ export class MeshFaults {
         if (current) linked.add(backend);
         continue;
       }
-      current?.lift();
-      backend.link = undefined;
-      if (fault) {
+      if (current && fault) {
+        current.change(fault);
+        this.#keys.set(current, key!);
+        linked.add(backend);
+      } else if (current) {
+        current.lift();
+        backend.link = undefined;
+      } else if (fault) {
         const link = new FaultyLink(fault, { proxy: this.#proxy, random: this.#random });
         this.#keys.set(link, key!);
         backend.link = link;
