@@ -287,6 +287,30 @@ t.test('faults against a live swarm, three managers and a worker', async (t) => 
     await removeFault(second);
   });
 
+  await t.test('a blackholed task that leaves the pool takes its link and the connections it swallowed', async (t) => {
+    await api(manager, 'POST', '/services/create', serviceSpec('shrink', 'traefik/whoami', { Mode: { Replicated: { Replicas: 2 } }, ...published(80, 8083) }));
+    await waitForRunning(manager, 'shrink', 2);
+    await addFault({ Kind: 'blackhole', Task: 'shrink.2' });
+    await waitFor('node1 to apply it', async () => (await faultOn(node1!.address, 'shrink')).filter((f) => f?.blackhole).length === 1);
+    const sockets = [0, 1].map(() => net.connect({ host: node1!.address, port: 8083 }).on('error', () => {}));
+    t.teardown(() => sockets.forEach((socket) => socket.destroy()));
+    const answered = sockets.map(() => false);
+    const closed = sockets.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    sockets.forEach((socket, i) => {
+      socket.on('data', () => { answered[i] = true; });
+      socket.write('GET / HTTP/1.1\r\nHost: shrink\r\n\r\n');
+    });
+    await waitFor('one answer', () => answered.filter(Boolean).length === 1);
+    const swallowed = answered.indexOf(false);
+    const { body: service } = await api(manager, 'GET', '/services/shrink');
+    await api(manager, 'POST', `/services/shrink/update?version=${service.Version.Index}`, { ...service.Spec, Mode: { Replicated: { Replicas: 1 } } });
+    await waitFor('node1 to drop shrink.2', async () => (await faultOn(node1!.address, 'shrink')).length === 1);
+    t.same(await faultOn(node1!.address, 'shrink'), [undefined], 'the task left has no fault');
+    await closed[swallowed];
+    t.pass('the swallowed connection was closed with its link');
+    await Promise.all((await faults()).map((f) => removeFault(f.ID)));
+  });
+
   await t.test('UDP through the mesh: a blackhole swallows datagrams, latency holds the answers, lifted they pass', async (t) => {
     await api(manager, 'POST', '/services/create', serviceSpec('echo', 'routemesh/echo', published(7, 9407, 'udp')));
     await waitForRunning(manager, 'echo', 1);
