@@ -37,6 +37,28 @@ t.test('a bandwidth cap of 1 B/s holds its 1 MiB, not a buffer view for every by
   t.ok(grew < 40, `the heap grew by ${grew.toFixed(1)} MB holding one connection's 1 MiB`);
 });
 
+t.test('a reset budget spent under a bandwidth cap: the bytes it allowed reach the task before the reset', async (t) => {
+  let received = '';
+  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => {});
+    socket.setEncoding('utf8').on('data', (text: string) => { received += text; });
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.11`, resolve));
+  t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
+  const proxy = new FaultProxy(`${OTHER}.10`);
+  await proxy.listen();
+  t.teardown(() => proxy.close());
+  const link = new FaultyLink({ resetAfterBytes: 12, bytesPerSecond: 100 }, { proxy });
+  const socket = link.connect({ host: `${OTHER}.11`, port: (task.address() as net.AddressInfo).port });
+  t.teardown(() => socket.destroy());
+  const error = new Promise<string>((resolve) => socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message)));
+  socket.write('0123456789abcdef');
+  t.equal(await error, 'ECONNRESET');
+  // Paced in slices of 5 bytes, the echo of the first slice must not set the reset off before the rest.
+  t.equal(received, '0123456789ab', 'the 12 bytes the budget allowed, all of them');
+});
+
 t.test('http mode: a WebSocket upgraded through a latency link is delayed, then passes straight once lifted', async (t) => {
   const task = http.createServer((_request, response) => response.end());
   task.on('upgrade', (_request: http.IncomingMessage, socket: net.Socket) => {
