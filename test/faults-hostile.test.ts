@@ -59,6 +59,27 @@ t.test('a reset budget spent under a bandwidth cap: the bytes it allowed reach t
   t.equal(received, '0123456789ab', 'the 12 bytes the budget allowed, all of them');
 });
 
+t.test('a reset budget spent by the task behind a latency: its bytes arrive before the reset, whatever the client sends meanwhile', async (t) => {
+  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => {});
+    socket.write('x'.repeat(100));
+  });
+  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.13`, resolve));
+  t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
+  const proxy = new FaultProxy(`${OTHER}.12`);
+  await proxy.listen();
+  t.teardown(() => proxy.close());
+  const link = new FaultyLink({ resetAfterBytes: 100, latencyMs: 200 }, { proxy });
+  const socket = link.connect({ host: `${OTHER}.13`, port: (task.address() as net.AddressInfo).port });
+  t.teardown(() => socket.destroy());
+  let received = 0;
+  socket.on('data', (data: Buffer) => { received += data.length; });
+  const error = new Promise<string>((resolve) => socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message)));
+  socket.once('connect', () => setTimeout(() => socket.write('one more byte'), 50));
+  t.equal(await error, 'ECONNRESET');
+  t.equal(received, 100, "the task's 100 bytes, all the budget allowed, came before the reset");
+});
+
 t.test('http mode: a WebSocket upgraded through a latency link is delayed, then passes straight once lifted', async (t) => {
   const task = http.createServer((_request, response) => response.end());
   task.on('upgrade', (_request: http.IncomingMessage, socket: net.Socket) => {

@@ -128,6 +128,8 @@ export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedD
         from.pause();
       }
       budget.left -= chunk.length;
+      // Nothing left of a spent budget: the direction that spent it resets once its last bytes are out.
+      if (!chunk.length) return;
     }
     const now = Date.now();
     let at = now;
@@ -137,8 +139,6 @@ export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedD
     }
     const rate = fault.bytesPerSecond;
     if (rate) {
-      // Nothing left of a spent budget: the direction that spent it resets once its last bytes are out.
-      if (!chunk.length) return;
       const start = Math.max(rateFreeAt, now);
       rateFreeAt = start + (chunk.length * 1000) / rate;
       hold(chunk, at, last, { rate, slice: Math.max(1, Math.floor((rate * SLICE_MS) / 1000)), start });
