@@ -1,7 +1,8 @@
 // Hostile tests of fault injection: requests no one should send (each refused with a 400 that says why,
-// nothing added), faults that outlast setTimeout's reach, a crawling bandwidth cap holding megabytes, and
-// faults meeting the data path as it changes (kept-alive http connections, a lifted blackhole, a service
-// or node that goes away while a fault names it, a partition between managers that lifts itself).
+// nothing added), faults that outlast setTimeout's reach, a crawling bandwidth cap holding megabytes, reset
+// budgets under shaping, a refused UDP link, and faults meeting the data path as it changes (kept-alive
+// http connections, a WebSocket, a second fault on a link, a lifted blackhole, a task that joins or leaves,
+// a service or node that goes away while a fault names it, a partition between managers that lifts itself).
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
