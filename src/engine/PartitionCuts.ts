@@ -3,14 +3,15 @@
 // their beats stop reaching it (the leader marks them Down) and their pings go unanswered. The data plane's
 // side is each mesh's (MeshFaults). Both ends of a partition read it from their own view; each cuts what
 // reaches it, so a removal that reaches either end heals that end, and the other follows once its link is back.
-import type { ClusterView, StoreChange } from '../swarm/index.js';
+import { realTimer } from '../swarm/index.js';
+import type { ClusterView, StoreChange, Timer } from '../swarm/index.js';
 
 export class PartitionCuts {
   readonly #view: ClusterView;
   readonly #nodeId: string;
   readonly #apply: (addresses: ReadonlySet<string>) => void;
   #key = '';
-  #expiry: NodeJS.Timeout | undefined;
+  #expiry: Timer | undefined;
   readonly #onChange = (change: StoreChange): void => {
     if (change.kind === 'fault' || change.kind === 'node') this.refresh();
   };
@@ -40,8 +41,9 @@ export class PartitionCuts {
       addresses.add(address);
       soonest = Math.min(soonest, expires);
     }
-    clearTimeout(this.#expiry);
-    if (soonest !== Infinity) this.#expiry = setTimeout(() => this.refresh(), soonest - now);
+    this.#expiry?.cancel();
+    // realTimer: a partition may last longer than setTimeout can wait, which would fire at once, again and again.
+    this.#expiry = soonest === Infinity ? undefined : realTimer(() => this.refresh(), soonest - now);
     const key = [...addresses].sort().join(',');
     if (key === this.#key && !force) return;
     this.#key = key;
@@ -49,7 +51,7 @@ export class PartitionCuts {
   }
 
   close(): void {
-    clearTimeout(this.#expiry);
+    this.#expiry?.cancel();
     this.#view.off('change', this.#onChange);
   }
 }

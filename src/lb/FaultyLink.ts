@@ -30,7 +30,6 @@ export class FaultyLink {
   readonly #random: () => number;
   /** Sockets of shaped connections still open: a lifted blackhole closes its own. */
   readonly #open = new Set<net.Socket>();
-  #lifted = false;
 
   /** `proxy`: where shaped connections go (needed for latency, bandwidth, reset and blackhole). */
   constructor(fault: LinkFault, options: { proxy?: FaultProxy; random?: () => number } = {}) {
@@ -89,16 +88,20 @@ export class FaultyLink {
     proxy.expect({
       socket, backend, fault: () => this.#fault, random: this.#random,
       opened: (opened) => {
-        if (this.#lifted && !backend) opened.destroy(); // a blackhole lifted while it connected
+        if (!backend && !this.#fault.blackhole) opened.destroy(); // a blackhole lifted while it connected
         this.#open.add(opened);
         opened.once('close', () => this.#open.delete(opened));
       },
     });
   }
 
-  /** A datagram toward the backend: lost, sent, or sent twice, as the fault says. */
-  toBackend(message: Buffer, send: (message: Buffer) => void): void {
+  /**
+   * A datagram toward the backend: lost, sent, or sent twice, as the fault says. `refused`: the backend's
+   * port refuses it, as a host where nothing listens answers with an ICMP "port unreachable".
+   */
+  toBackend(message: Buffer, send: (message: Buffer) => void, refused: (error: Error) => void): void {
     const fault = this.#fault;
+    if (fault.refused) return refused(Object.assign(new Error('ECONNREFUSED: the port is unreachable (injected fault)'), { code: 'ECONNREFUSED' }));
     if (fault.blackhole || fault.unreachable) return;
     if (fault.loss && this.#random() < fault.loss) return;
     send(message);
@@ -113,13 +116,19 @@ export class FaultyLink {
     else deliver(message);
   }
 
+  /**
+   * The fault on the link is another now: open shaped connections take it from their next chunk (a link
+   * replaced instead would leave them with no fault at all), and a blackhole's are closed once it is none.
+   */
+  change(fault: LinkFault): void {
+    const wasBlackhole = this.#fault.blackhole;
+    this.#fault = fault;
+    if (wasBlackhole && !fault.blackhole) for (const socket of this.#open) socket.destroy();
+  }
+
   /** The fault is gone: open connections pass straight from now on, and a blackhole's are closed. */
   lift(): void {
-    if (this.#lifted) return;
-    this.#lifted = true;
-    const wasBlackhole = this.#fault.blackhole;
-    this.#fault = {};
-    if (wasBlackhole) for (const socket of this.#open) socket.destroy();
+    this.change({});
   }
 }
 

@@ -117,7 +117,10 @@ export class UdpRelay {
     upstream.connect(backend.port, backend.host, () => {
       const waiting = flow.waiting ?? [];
       flow.waiting = undefined;
-      for (const message of waiting) toBackend(flow, message);
+      for (const message of waiting) {
+        if (this.#flows.get(key) !== flow) break; // refused: the flow ended with the first
+        toBackend(flow, message);
+      }
     });
     upstream.on('message', (reply) => {
       if (!flow.answered) {
@@ -169,9 +172,12 @@ function serving(pool: Pool, backend: Backend): boolean {
   return pool.get(backend.id) === backend && backend.state === 'up' && backend.ejectedUntil === 0;
 }
 
-/** A datagram on its way to the flow's task, through the fault on its link if there is one (read per datagram). */
+/**
+ * A datagram on its way to the flow's task, through the fault on its link if there is one (read per
+ * datagram). A refusing link's error takes the path the kernel's ECONNREFUSED takes: the upstream's.
+ */
 function toBackend(flow: Flow, message: Buffer): void {
   const link = flow.backend.link;
-  if (link) link.toBackend(message, (sent) => flow.upstream.send(sent));
+  if (link) link.toBackend(message, (sent) => flow.upstream.send(sent), (error) => flow.upstream.emit('error', error));
   else flow.upstream.send(message);
 }

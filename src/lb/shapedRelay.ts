@@ -28,8 +28,38 @@ export interface ShapedDirection {
 
 interface Held {
   chunk: Buffer | undefined; // undefined: the end of the stream
-  at: number;
+  at: number; // when its (next) bytes are due
   last?: boolean; // the budget ran out with this chunk
+  paced?: Paced;
+}
+
+/**
+ * A chunk under a capped rate goes out a slice at a time, each slice cut when it is due: cut up front, a
+ * slow rate would hold a buffer view for every few bytes (at 1 B/s, a million of them per MiB held).
+ */
+interface Paced {
+  rate: number;
+  slice: number;
+  /** When the link is free to send the chunk's first byte. */
+  start: number;
+  /** Not before this (its latency, and the chunk before it). */
+  notBefore: number;
+  sent: number;
+}
+
+/** When the next slice of a paced chunk of `length` bytes has gone through the link. */
+function dueAt(paced: Paced, length: number): number {
+  const end = Math.min(paced.sent + paced.slice, length);
+  return Math.max(paced.notBefore, paced.start + (end * 1000) / paced.rate);
+}
+
+/** The next slice of a paced chunk; `held.at` moves on to the one after it. */
+function nextSlice(held: Held & { chunk: Buffer; paced: Paced }): Buffer {
+  const { paced, chunk } = held;
+  const part = chunk.subarray(paced.sent, paced.sent + paced.slice);
+  paced.sent += part.length;
+  held.at = dueAt(paced, chunk.length);
+  return part;
 }
 
 export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedDirection): void {
@@ -44,19 +74,23 @@ export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedD
     timer = undefined;
     const now = Date.now();
     while (queue.length && queue[0]!.at <= now && !waitingForDrain) {
-      const held = queue.shift()!;
+      const held = queue[0]!;
       if (!held.chunk) {
+        queue.shift();
         endWriting(to);
         continue;
       }
-      queuedBytes -= held.chunk.length;
-      if (held.last) {
+      const part = held.paced ? nextSlice(held as Held & { chunk: Buffer; paced: Paced }) : held.chunk;
+      const whole = !held.paced || held.paced.sent === held.chunk.length;
+      if (whole) queue.shift();
+      queuedBytes -= part.length;
+      if (held.last && whole) {
         // Reset once the kernel has the last bytes the budget allowed: a reset drops what is still unsent.
-        to.write(held.chunk, () => direction.spent());
+        to.write(part, () => direction.spent());
         queue.length = 0;
         return;
       }
-      if (!to.write(held.chunk)) {
+      if (!to.write(part)) {
         waitingForDrain = true;
         to.once('drain', () => {
           waitingForDrain = false;
@@ -68,9 +102,17 @@ export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedD
     if (queue.length && !timer && !waitingForDrain) timer = setTimeout(flush, Math.max(0, queue[0]!.at - Date.now()));
   };
 
-  const hold = (chunk: Buffer | undefined, at: number, last = false): void => {
-    lastAt = Math.max(lastAt, at);
-    queue.push({ chunk, at: lastAt, last });
+  const hold = (chunk: Buffer | undefined, at: number, last = false, pacing?: Omit<Paced, 'notBefore' | 'sent'>): void => {
+    const notBefore = Math.max(lastAt, at);
+    const held: Held = { chunk, at: notBefore, last };
+    if (chunk && pacing) {
+      held.paced = { ...pacing, notBefore, sent: 0 };
+      held.at = dueAt(held.paced, chunk.length);
+      lastAt = Math.max(notBefore, rateFreeAt);
+    } else {
+      lastAt = notBefore;
+    }
+    queue.push(held);
     if (chunk) queuedBytes += chunk.length;
   };
 
@@ -86,6 +128,8 @@ export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedD
         from.pause();
       }
       budget.left -= chunk.length;
+      // Nothing left of a spent budget: the direction that spent it resets once its last bytes are out.
+      if (!chunk.length) return;
     }
     const now = Date.now();
     let at = now;
@@ -95,12 +139,9 @@ export function shapedRelay(from: net.Socket, to: net.Socket, direction: ShapedD
     }
     const rate = fault.bytesPerSecond;
     if (rate) {
-      const slice = Math.max(1, Math.floor((rate * SLICE_MS) / 1000));
-      for (let offset = 0; offset < chunk.length; offset += slice) {
-        const part = chunk.subarray(offset, offset + slice);
-        rateFreeAt = Math.max(rateFreeAt, now) + (part.length * 1000) / rate;
-        hold(part, Math.max(at, rateFreeAt), last && offset + slice >= chunk.length);
-      }
+      const start = Math.max(rateFreeAt, now);
+      rateFreeAt = start + (chunk.length * 1000) / rate;
+      hold(chunk, at, last, { rate, slice: Math.max(1, Math.floor((rate * SLICE_MS) / 1000)), start });
     } else {
       hold(chunk, at, last);
     }

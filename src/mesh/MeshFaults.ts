@@ -1,11 +1,12 @@
 // The swarm's injected faults as this node's mesh meets them: for each member of its pools, the faults whose
 // target takes in that task from this node, merged into one LinkFault on the backend's link. A backend
-// keeps its link while its merged fault stays the same, so connections see one fault from start to end;
-// one whose fault changed or went gets a new link (or none) and the old one is lifted. Faults that run out
-// stop applying at their time by this node's clock, whether or not the removal has reached it.
+// keeps its link while it has a fault: one whose merged fault changed has its link changed, so the shaped
+// connections open through it take the new one; one whose faults all went has its link lifted. Faults that
+// run out stop applying at their time by this node's clock, whether or not the removal has reached it.
 import { FaultProxy, FaultyLink } from '../lb/index.js';
 import type { Backend, LinkFault } from '../lb/index.js';
-import type { ClusterView, Fault, Task } from '../swarm/index.js';
+import { realTimer } from '../swarm/index.js';
+import type { ClusterView, Fault, Task, Timer } from '../swarm/index.js';
 
 /** Whether `fault` reaches `task` from the node `localNode`. */
 export function faultReaches(fault: Fault, localNode: string | undefined, task: Task): boolean {
@@ -46,11 +47,13 @@ export function mergedFault(faults: readonly Fault[]): LinkFault {
 export class MeshFaults {
   readonly #proxy: FaultProxy;
   readonly #random: () => number;
-  /** Each faulty link's merged fault, as a key: an unchanged one is kept. */
+  /** Each faulty link's merged fault, as a key: an unchanged one is left alone. */
   readonly #keys = new WeakMap<FaultyLink, string>();
   /** Backends that have a link now, so a fault that goes takes theirs away. */
   #linked = new Set<Backend>();
-  #expiry: NodeJS.Timeout | undefined;
+  /** A fault was in force at the last apply, reaching a backend or not: a task that joins later may be its target. */
+  #inForce = false;
+  #expiry: Timer | undefined;
 
   constructor(address: string, random: () => number = Math.random) {
     this.#proxy = new FaultProxy(address);
@@ -61,9 +64,9 @@ export class MeshFaults {
     return this.#proxy.listen();
   }
 
-  /** Whether any fault applies, or did at the last apply: the next sync has to look again. */
+  /** Whether any fault was in force at the last apply: the next sync has to look again. */
   get active(): boolean {
-    return this.#linked.size > 0;
+    return this.#inForce;
   }
 
   /**
@@ -73,9 +76,11 @@ export class MeshFaults {
    */
   apply(view: ClusterView, localNode: string | undefined, backends: Iterable<Backend>, now: number, expired: () => void): Backend[] {
     const faults = view.all('fault').filter((f) => !f.Spec.ExpiresAt || Date.parse(f.Spec.ExpiresAt) > now);
-    clearTimeout(this.#expiry);
+    this.#inForce = faults.length > 0;
+    this.#expiry?.cancel();
     const soonest = Math.min(...faults.map((f) => (f.Spec.ExpiresAt ? Date.parse(f.Spec.ExpiresAt) : Infinity)));
-    if (soonest !== Infinity) this.#expiry = setTimeout(expired, soonest - now);
+    // realTimer: a fault may last longer than setTimeout can wait, which would fire at once, again and again.
+    this.#expiry = soonest === Infinity ? undefined : realTimer(expired, soonest - now);
     const changed: Backend[] = [];
     const linked = new Set<Backend>();
     for (const backend of backends) {
@@ -88,9 +93,14 @@ export class MeshFaults {
         if (current) linked.add(backend);
         continue;
       }
-      current?.lift();
-      backend.link = undefined;
-      if (fault) {
+      if (current && fault) {
+        current.change(fault);
+        this.#keys.set(current, key!);
+        linked.add(backend);
+      } else if (current) {
+        current.lift();
+        backend.link = undefined;
+      } else if (fault) {
         const link = new FaultyLink(fault, { proxy: this.#proxy, random: this.#random });
         this.#keys.set(link, key!);
         backend.link = link;
@@ -111,7 +121,7 @@ export class MeshFaults {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.#expiry);
+    this.#expiry?.cancel();
     for (const backend of this.#linked) {
       backend.link?.lift();
       backend.link = undefined;

@@ -5,6 +5,7 @@ import { FAULT_KINDS, isGlobal, replicasOf } from './model.js';
 import type { FaultKind, FaultSpec, FaultTarget, Service, SwarmNode } from './model.js';
 import type { ClusterView } from './Store.js';
 import { invalidArgument } from './errors.js';
+import { MAX_TIMEOUT_MS } from './timer.js';
 import { resolveNodeIn, resolveServiceIn } from './SwarmReader.js';
 import { isObject } from './specChecks.js';
 
@@ -50,12 +51,21 @@ export function parseByteSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
-function durationMs(field: string, value: unknown, { zero = false } = {}): number {
+/** The longest delay a link holds bytes or a connect for: setTimeout's, past which it would not wait at all. */
+const MAX_DELAY = '596h';
+
+/**
+ * A duration in whole milliseconds (what the timers take): one that rounds to 0 ms would ask for an effect
+ * and have none. `bounded`: the link waits it out on one timer, so it must fit in one.
+ */
+function durationMs(field: string, value: unknown, { zero = false, bounded = false } = {}): number {
   const ns = typeof value === 'string' ? parseGoDuration(value) : undefined;
-  if (ns === undefined || ns < 0 || (!zero && ns === 0)) {
-    throw invalidArgument(`${field} ${JSON.stringify(value)} is not a duration: give one like 100ms, 2s or 1m30s${zero ? '' : ', above zero'}`);
+  const ms = ns === undefined ? NaN : Math.round(ns / 1e6);
+  if (!(ms >= 0) || (!zero && ms === 0)) {
+    throw invalidArgument(`${field} ${JSON.stringify(value)} is not a duration: give one like 100ms, 2s or 1m30s${zero ? '' : ', of 1ms or more'}`);
   }
-  return Math.round(ns / 1e6);
+  if (bounded && ms > MAX_TIMEOUT_MS) throw invalidArgument(`${field} ${JSON.stringify(value)} is too long: at most ${MAX_DELAY}`);
+  return ms;
 }
 
 function bytes(field: string, value: unknown, what: string): number {
@@ -84,7 +94,10 @@ function taskTarget(view: ClusterView, ref: string): Pick<FaultTarget, 'Service'
   const service = serviceOf(view, ref.slice(0, dot));
   const rest = ref.slice(dot + 1);
   const ofService = { ID: service.ID, Name: service.Spec.Name };
-  if (isGlobal(service.Spec)) return { Service: ofService, TaskNode: nodeRef(resolveNodeIn(view, rest)) };
+  if (isGlobal(service.Spec)) {
+    if (rest === '') throw invalidArgument(`task ${ref} names no node: a global service's task is ${service.Spec.Name}.<node name or ID>`);
+    return { Service: ofService, TaskNode: nodeRef(resolveNodeIn(view, rest)) };
+  }
   const slot = /^\d+$/.test(rest) ? Number(rest) : NaN;
   const replicas = replicasOf(service.Spec) ?? 0;
   if (!(slot >= 1 && slot <= replicas)) {
@@ -118,8 +131,8 @@ export function faultSpecFrom(input: unknown, view: ClusterView, now: number): F
   }
   const required = allowed[0];
   if (required && request[required as keyof FaultRequest] === undefined) throw invalidArgument(`a ${spec.Kind} fault needs ${required}`);
-  if (request.Latency !== undefined) spec.LatencyMs = durationMs('Latency', request.Latency);
-  if (request.Jitter !== undefined) spec.JitterMs = durationMs('Jitter', request.Jitter, { zero: true });
+  if (request.Latency !== undefined) spec.LatencyMs = durationMs('Latency', request.Latency, { bounded: true });
+  if (request.Jitter !== undefined) spec.JitterMs = durationMs('Jitter', request.Jitter, { zero: true, bounded: true });
   if (request.Rate !== undefined) {
     spec.BytesPerSecond = bytes('Rate', request.Rate, 'a rate in bytes a second');
     if (spec.BytesPerSecond === 0) throw invalidArgument('Rate 0 would carry nothing: a blackhole fault does that');
@@ -130,7 +143,7 @@ export function faultSpecFrom(input: unknown, view: ClusterView, now: number): F
     if (typeof percent !== 'number' || !(percent > 0 && percent <= 100)) throw invalidArgument(`Percent ${JSON.stringify(percent)} must be a number above 0, at most 100`);
     spec.Percent = percent;
   }
-  if (request.Delay !== undefined) spec.DelayMs = durationMs('Delay', request.Delay);
+  if (request.Delay !== undefined) spec.DelayMs = durationMs('Delay', request.Delay, { bounded: true });
   if (request.Duration !== undefined) spec.ExpiresAt = new Date(now + durationMs('Duration', request.Duration)).toISOString();
   return spec;
 }
