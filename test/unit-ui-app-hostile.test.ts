@@ -61,7 +61,7 @@ const NODES = ['n1', 'n2'].map((id) => ({ id, hostname: id, role: 'worker', lead
 const WEB = { id: 's1', name: 'web', mode: 'replicated', replicas: 2, image: 'nginx', ports: [{ published: 8080, target: 80, protocol: 'tcp', mode: 'ingress' }], vips: [], balancing: {} };
 const taskOf = (id: string, slot: number, nodeId: string) => ({ id, serviceId: 's1', nodeId, slot, image: 'nginx', state: 'running', desiredState: 'running' });
 const readOf = (nodeId: string, tasks: string[]) => nodeRead(nodeId, tasks.map((task) => poolMember(task, { recent: 1, total: 1 })));
-const snapshotWith = (mesh: unknown[]) => ({ id: 'e-1', nodes: NODES, services: [WEB], tasks: [taskOf('t1', 1, 'n1'), taskOf('t2', 2, 'n2')], mesh,
+const snapshotWith = (mesh: unknown[]) => ({ id: 'e-1', nodes: NODES, services: [WEB], tasks: [taskOf('t1', 1, 'n1'), taskOf('t2', 2, 'n2')], faults: [], mesh,
   timeline: [{ at: new Date().toISOString(), kind: 'service', subject: 'web', text: 'service web created' }] });
 
 t.test('an address with a malformed #hash (a link from anywhere) still loads the page', async (t) => {
