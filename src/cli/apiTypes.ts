@@ -1,6 +1,8 @@
 // The parts of the engine API's objects the CLI reads (SPEC.md §2), all optional where a server may
 // leave them out. Objects are otherwise passed through untouched: inspect prints what the server sent.
 
+import type { FaultWording } from '../shared/index.js';
+
 export interface ApiVersion {
   Index: number;
 }
@@ -128,26 +130,11 @@ export interface ApiSwarm {
   JoinTokens?: { Worker?: string; Manager?: string };
 }
 
-interface ApiNamed {
-  ID: string;
-  Name: string;
-}
-
 /** An injected fault, as GET /routemesh/faults lists it. */
 export interface ApiFault {
   ID: string;
   CreatedAt?: string;
-  Spec: {
-    Kind: string;
-    Target: { Service?: ApiNamed; Slot?: number; TaskNode?: ApiNamed; From?: ApiNamed; Between?: [ApiNamed, ApiNamed] };
-    LatencyMs?: number;
-    JitterMs?: number;
-    BytesPerSecond?: number;
-    AfterBytes?: number;
-    Percent?: number;
-    DelayMs?: number;
-    ExpiresAt?: string;
-  };
+  Spec: FaultWording & { ExpiresAt?: string };
 }
 
 /** One record of GET /routemesh/trace (src/mesh/MeshTrace.ts), as the CLI reads it. */

@@ -1,6 +1,7 @@
 // A scenario's expectations held against what happened: each says what it asked, what was measured, and
 // whether it held. Shares are the through node's picks (connections in tcp mode, requests in http mode,
 // flows in udp), by task slot (`web.2`: its slot's tasks over the run), as the dashboard's bars count them.
+import { shortTaskName } from '../views/traceLine.js';
 import type { Expectation, Scenario } from './scenarioFile.js';
 import type { ScenarioHappenings } from './ScenarioRun.js';
 
@@ -10,8 +11,6 @@ export interface Verdict {
   held: boolean;
 }
 
-/** A task's name without its ID: `web.2`. */
-export const slotName = (name: string): string => name.replace(/\.[0-9a-z]{25}$/, '');
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 
@@ -26,7 +25,7 @@ export function sharesOf(scenario: Scenario, happenings: ScenarioHappenings, loa
   const { service, through } = scenario.loads[load]!;
   const shares = new Map<string, number>();
   for (const r of happenings.records) {
-    if (r.type === 'pick' && r.node === through && r.service === service) shares.set(slotName(r.name ?? ''), (shares.get(slotName(r.name ?? '')) ?? 0) + 1);
+    if (r.type === 'pick' && r.node === through && r.service === service) shares.set(shortTaskName(r.name ?? ''), (shares.get(shortTaskName(r.name ?? '')) ?? 0) + 1);
   }
   return shares;
 }
@@ -67,7 +66,7 @@ function verdict(e: Expectation, scenario: Scenario, happenings: ScenarioHappeni
   }
   if ('ejected' in e || 'returned' in e) {
     const [type, { task, byMs }] = 'ejected' in e ? ['ejected', e.ejected] as const : ['returned', e.returned] as const;
-    const seen = happenings.records.find((r) => r.type === type && slotName(r.name ?? '') === task);
+    const seen = happenings.records.find((r) => r.type === type && shortTaskName(r.name ?? '') === task);
     return {
       expected: `${task} ${type === 'ejected' ? 'ejected' : 'back in the pool'} by ${seconds(byMs)}`,
       measured: seen ? `at ${seconds(seen.atMs)} on ${seen.node}` : 'never',
