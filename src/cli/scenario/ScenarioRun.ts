@@ -50,7 +50,9 @@ export async function runScenario(scenario: Scenario, addresses: ScenarioAddress
     closers.push(() => manager.close());
     const addressOf = new Map(cluster.nodes.map((n) => [n.hostname, n.address]));
     for (const [name, decl] of Object.entries(scenario.services)) await manager.post('/services/create', serviceSpec(name, decl));
-    await settled(manager, scenario, cluster.nodes.map((n) => n.apiUrl));
+    const nodeClients = cluster.nodes.map((n) => new EngineClient(n.apiUrl, { apiVersion: '1.50' }));
+    closers.push(() => { for (const client of nodeClients) client.close(); });
+    await settled(manager, scenario, nodeClients);
     const happenings: ScenarioHappenings = { loads: new Map(), records: [], nodes: new Map(), errors: [] };
     const start = Date.now();
     const elapsed = (): number => Date.now() - start;
@@ -95,18 +97,19 @@ function serviceSpec(name: string, decl: ServiceDecl): Record<string, unknown> {
 }
 
 /** Until every service's tasks run, and every node's pools hold them all as serving. */
-async function settled(manager: EngineClient, scenario: Scenario, nodeApis: string[]): Promise<void> {
+async function settled(manager: EngineClient, scenario: Scenario, nodes: readonly EngineClient[]): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  const nodes = scenario.cluster.nodes;
   for (;;) {
     const tasks = await manager.get<ApiTask[]>('/tasks', { filters: JSON.stringify({ 'desired-state': { running: true } }) });
     const running = tasks.filter((t) => t.Status?.State === 'running').length;
-    const wanted = Object.values(scenario.services).reduce((sum, s) => sum + (s.global ? nodes : s.replicas ?? 1), 0);
+    const replicas = (s: ServiceDecl): number => (s.global ? scenario.cluster.nodes : s.replicas ?? 1);
+    const wanted = Object.values(scenario.services).reduce((sum, s) => sum + replicas(s), 0);
     if (running >= wanted) {
-      const reports = await Promise.all(nodeApis.map((api) => new EngineClient(api, { apiVersion: '1.50' }).get<{ pools: { members: { state: string }[] }[] }>('/routemesh/mesh')));
-      const serving = reports.every((r) => r.pools.every((pool) => pool.members.filter((m) => m.state === 'serving').length >= 1));
-      const published = Object.values(scenario.services).filter((s) => s.publish.length).length;
-      if (serving && reports.every((r) => r.pools.length >= published)) return;
+      const reports = await Promise.all(nodes.map((node) => node.get<{ pools: { service: string; members: { state: string }[] }[] }>('/routemesh/mesh')));
+      const published = Object.entries(scenario.services).filter(([, s]) => s.publish.length);
+      const whole = (pools: { service: string; members: { state: string }[] }[]): boolean => published.every(([name, s]) =>
+        pools.some((pool) => pool.service === name && pool.members.filter((m) => m.state === 'serving').length >= replicas(s)));
+      if (reports.every((r) => whole(r.pools))) return;
     }
     if (Date.now() > deadline) throw new Error(`the services were not all running within ${SETTLE_TIMEOUT_MS / 1000}s (${running} of ${wanted} tasks)`);
     await delay(100);
