@@ -144,8 +144,11 @@ t.test('faults by Swarm names, measured through the mesh', async (t) => {
   await t.test('a fault with a duration lifts itself', async (t) => {
     // fault ls says when one lifts (a short one could be gone before a CLI process on a busy machine reads it).
     const listed = await api(manager, 'POST', '/routemesh/faults', { Kind: 'blackhole', Service: 'web', Duration: '1m' });
-    t.match((await routemesh(['fault', 'ls'], env)).stdout, /blackhole +web +in (\d+ seconds|about a minute)\n/);
-    await api(manager, 'DELETE', `/routemesh/faults/${listed.body.ID}`);
+    const capped = await api(manager, 'POST', '/routemesh/faults', { Kind: 'bandwidth', Task: 'web.1', Rate: '512KiB' });
+    const ls = (await routemesh(['fault', 'ls'], env)).stdout;
+    t.match(ls, /blackhole +web +in (\d+ seconds|about a minute)\n/);
+    t.match(ls, /bandwidth +web\.1 +512KiB\/s +when removed\n/, 'a size in the unit it was given in');
+    for (const added of [listed, capped]) await api(manager, 'DELETE', `/routemesh/faults/${added.body.ID}`);
     const { body } = await api(manager, 'POST', '/routemesh/faults', { Kind: 'blackhole', Service: 'web', Duration: '300ms' });
     t.match(body.ID, /^[0-9a-z]{25}$/);
     await waitFor('the fault to be gone', async () => (await api<unknown[]>(manager, 'GET', '/routemesh/faults')).body.length === 0);
@@ -210,6 +213,7 @@ t.test('faults by Swarm names, measured through the mesh', async (t) => {
       [{ Kind: 'partition', Between: ['node1', 'node1'] }, /Between names node1 twice/],
       [{ Kind: 'refused', Service: 'nope' }, /service nope not found/],
       [{ Kind: 'loss', Service: 'web', Percent: 150 }, /Percent 150 must be a number above 0, at most 100/],
+      [{ Kind: 'refused', Task: 'web.01' }, /service web has no task web\.01/],
     ];
     for (const [body, message] of cases) {
       const { status, body: answer } = await api(manager, 'POST', '/routemesh/faults', body);

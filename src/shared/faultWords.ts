@@ -24,7 +24,12 @@ export function faultTarget(spec: FaultWording): string {
   return From ? `${From.Name} → ${task}` : task;
 }
 
-const size = (bytes: number): string => (bytes >= 1e6 ? `${bytes / 1e6}MB` : bytes >= 1e3 ? `${bytes / 1e3}kB` : `${bytes}B`);
+/** A size in the unit that says it exactly, as it was most likely given: 1MB, 512KiB, 64kB, 1500B. */
+function size(bytes: number): string {
+  const units: [number, string][] = [[1024 ** 3, 'GiB'], [1e9, 'GB'], [1024 ** 2, 'MiB'], [1e6, 'MB'], [1024, 'KiB'], [1e3, 'kB']];
+  const [unit, name] = units.find(([n]) => bytes >= n && bytes % n === 0) ?? [1, 'B'];
+  return `${bytes / unit}${name}`;
+}
 
 export function faultEffect(spec: FaultWording): string {
   switch (spec.Kind) {

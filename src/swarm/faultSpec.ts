@@ -98,7 +98,7 @@ function taskTarget(view: ClusterView, ref: string): Pick<FaultTarget, 'Service'
     if (rest === '') throw invalidArgument(`task ${ref} names no node: a global service's task is ${service.Spec.Name}.<node name or ID>`);
     return { Service: ofService, TaskNode: nodeRef(resolveNodeIn(view, rest)) };
   }
-  const slot = /^\d+$/.test(rest) ? Number(rest) : NaN;
+  const slot = /^[1-9]\d*$/.test(rest) ? Number(rest) : NaN;
   const replicas = replicasOf(service.Spec) ?? 0;
   if (!(slot >= 1 && slot <= replicas)) {
     throw invalidArgument(`service ${service.Spec.Name} has no task ${ref}: its tasks are ${service.Spec.Name}.1 to ${service.Spec.Name}.${replicas}`);
