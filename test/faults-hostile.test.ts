@@ -7,28 +7,42 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
+import type { Test } from 'tap';
 import { FaultProxy, FaultyLink, HttpForwarder, Pool, RoundRobin, UdpRelay } from '../src/lb/index.js';
-import type { Backend } from '../src/lb/index.js';
+import type { Backend, LinkFault } from '../src/lb/index.js';
 import { api, published, serviceSpec, testCluster, waitFor, waitForRunning } from './support/cluster.js';
 import type { MeshReport } from '../src/mesh/index.js';
 
 // Nodes 127.54.0.x, tasks 127.58/16, VIPs 127.59/16; anything else on 127.213.0.x.
 const OTHER = '127.213.0';
 
-t.test('a bandwidth cap of 1 B/s holds its 1 MiB, not a buffer view for every byte of it', async (t) => {
-  const task = net.createServer((socket) => {
+/**
+ * A task serving `serve` on `${OTHER}.(n+1)`, and a node's fault proxy on `${OTHER}.n`; `connect` opens a
+ * connection to the task through a link carrying `fault`, as a forwarder would. All closed at the end.
+ */
+async function shapedTask(t: Test, n: number, serve: (socket: net.Socket) => void, fault: LinkFault) {
+  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});
-    socket.write(Buffer.alloc(4 << 20));
+    serve(socket);
   });
-  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.2`, resolve));
+  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.${n + 1}`, resolve));
   t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
-  const proxy = new FaultProxy(`${OTHER}.1`);
+  const proxy = new FaultProxy(`${OTHER}.${n}`);
   await proxy.listen();
   t.teardown(() => proxy.close());
-  const link = new FaultyLink({ bytesPerSecond: 1 }, { proxy });
+  const link = new FaultyLink(fault, { proxy });
+  const connect = (): net.Socket => {
+    const socket = link.connect({ host: `${OTHER}.${n + 1}`, port: (task.address() as net.AddressInfo).port });
+    t.teardown(() => socket.destroy());
+    return socket;
+  };
+  return { link, connect };
+}
+
+t.test('a bandwidth cap of 1 B/s holds its 1 MiB, not a buffer view for every byte of it', async (t) => {
+  const { connect } = await shapedTask(t, 1, (socket) => socket.write(Buffer.alloc(4 << 20)), { bytesPerSecond: 1 });
   const heapBefore = process.memoryUsage().heapUsed;
-  const socket = link.connect({ host: `${OTHER}.2`, port: (task.address() as net.AddressInfo).port });
-  t.teardown(() => socket.destroy());
+  const socket = connect();
   let received = 0;
   socket.on('data', (data: Buffer) => { received += data.length; });
   // The first byte comes out a second after the task's 4 MiB reached the relay, which has read its
@@ -40,19 +54,11 @@ t.test('a bandwidth cap of 1 B/s holds its 1 MiB, not a buffer view for every by
 
 t.test('a reset budget spent under a bandwidth cap: the bytes it allowed reach the task before the reset', async (t) => {
   let received = '';
-  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
+  const { connect } = await shapedTask(t, 10, (socket) => {
     socket.setEncoding('utf8').on('data', (text: string) => { received += text; });
     socket.pipe(socket);
-  });
-  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.11`, resolve));
-  t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
-  const proxy = new FaultProxy(`${OTHER}.10`);
-  await proxy.listen();
-  t.teardown(() => proxy.close());
-  const link = new FaultyLink({ resetAfterBytes: 12, bytesPerSecond: 100 }, { proxy });
-  const socket = link.connect({ host: `${OTHER}.11`, port: (task.address() as net.AddressInfo).port });
-  t.teardown(() => socket.destroy());
+  }, { resetAfterBytes: 12, bytesPerSecond: 100 });
+  const socket = connect();
   const error = new Promise<string>((resolve) => socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message)));
   socket.write('0123456789abcdef');
   t.equal(await error, 'ECONNRESET');
@@ -61,21 +67,12 @@ t.test('a reset budget spent under a bandwidth cap: the bytes it allowed reach t
 });
 
 t.test('a reset budget spent by the task behind a latency: its bytes arrive before the reset, whatever the client sends meanwhile', async (t) => {
-  const task = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
-    socket.write('x'.repeat(100));
-  });
-  await new Promise<void>((resolve) => task.listen(0, `${OTHER}.13`, resolve));
-  t.teardown(() => new Promise<void>((resolve) => task.close(() => resolve())));
-  const proxy = new FaultProxy(`${OTHER}.12`);
-  await proxy.listen();
-  t.teardown(() => proxy.close());
-  const link = new FaultyLink({ resetAfterBytes: 100, latencyMs: 200 }, { proxy });
-  const socket = link.connect({ host: `${OTHER}.13`, port: (task.address() as net.AddressInfo).port });
-  t.teardown(() => socket.destroy());
+  const { connect } = await shapedTask(t, 12, (socket) => socket.write('x'.repeat(100)), { resetAfterBytes: 100, latencyMs: 200 });
+  const socket = connect();
   let received = 0;
   socket.on('data', (data: Buffer) => { received += data.length; });
   const error = new Promise<string>((resolve) => socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message)));
+  // The client speaks while the 200 ms latency still holds the task's bytes: the time under test, not a wait.
   socket.once('connect', () => setTimeout(() => socket.write('one more byte'), 50));
   t.equal(await error, 'ECONNRESET');
   t.equal(received, 100, "the task's 100 bytes, all the budget allowed, came before the reset");

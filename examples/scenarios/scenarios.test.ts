@@ -3,7 +3,7 @@
 // which; a file with a mistake is refused before anything starts. About 40 s on both cores, so CI runs it
 // as a step of its own (`npm run test:scenarios`), not in `npm test`.
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,7 @@ t.test('the same seed replays the same picks; another seed draws others', async 
 
 t.test('an expectation that does not hold fails the run, saying which', async (t) => {
   const file = path.join(tmpdir(), `routemesh-scenario-${process.pid}.yaml`);
+  t.teardown(() => rm(file, { force: true }));
   await writeFile(file, [
     'name: too strict', 'cluster: { nodes: 1, heartbeat: 100ms }',
     'services: { web: { image: traefik/whoami, replicas: 2, publish: "8080:80" } }',
@@ -69,6 +70,7 @@ t.test('an expectation that does not hold fails the run, saying which', async (t
 
 t.test('a file with a mistake is refused before anything starts, saying where', async (t) => {
   const file = path.join(tmpdir(), `routemesh-scenario-bad-${process.pid}.yaml`);
+  t.teardown(() => rm(file, { force: true }));
   const cases: [string, RegExp][] = [
     ['services: { web: { image: traefik/whoami, publish: "8080" } }', /services\.web\.publish\[0\]: must be published:target, like 8080:80/],
     ['services: { web: { image: traefik/whoami } }\nloads: { l: { service: api, rate: 1, duration: 1s } }', /loads\.l\.service: names no service of this file \(web\)/],

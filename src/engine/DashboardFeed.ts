@@ -6,7 +6,7 @@
 // in the next batch whole, with the ejections it shows on the timeline.
 import { randomBytes } from 'node:crypto';
 import type { ClusterView, Fault, Service, StoreChange, SwarmNode, Task } from '../swarm/index.js';
-import { isGlobal, replicasOf } from '../swarm/index.js';
+import { faultReadsOf, isGlobal, replicasOf } from '../swarm/index.js';
 import { faultEffect, faultTarget, naturalCompare } from '../shared/index.js';
 import { faultEvents, nodeEvents, serviceEvents, taskEvents, taskSubject } from './dashboardTimeline.js';
 import type { DashboardEvent } from './dashboardTimeline.js';
@@ -168,7 +168,7 @@ export class DashboardFeed {
       nodes: sortedNodes(view).map(dashboardNode),
       services: sortedServices(view).map(dashboardService),
       tasks: view.tasks().map(dashboardTask),
-      faults: faultsOf(view).map(dashboardFault),
+      faults: faultReadsOf(view).list().map(dashboardFault),
       mesh: this.#mesh.all(),
       timeline: [...this.#timeline],
     };
@@ -355,10 +355,6 @@ function dashboardFault(fault: Fault): DashboardFault {
     id: fault.ID, kind: fault.Spec.Kind, on: faultTarget(fault.Spec), effect: faultEffect(fault.Spec),
     ...(fault.Spec.ExpiresAt ? { expiresAt: fault.Spec.ExpiresAt } : {}),
   };
-}
-
-function faultsOf(view: ClusterView): Fault[] {
-  return [...view.all('fault')].sort((a, b) => a.Version.Index - b.Version.Index);
 }
 
 function dashboardTask(task: Task): DashboardTask {

@@ -13,6 +13,7 @@ export interface FaultWording {
   JitterMs?: number;
   BytesPerSecond?: number;
   AfterBytes?: number;
+  /** Loss or duplication: the share of datagrams, in percent. */
   Percent?: number;
   DelayMs?: number;
 }

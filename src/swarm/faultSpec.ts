@@ -10,7 +10,7 @@ import { resolveNodeIn, resolveServiceIn } from './SwarmReader.js';
 import { isObject } from './specChecks.js';
 
 /** The request's fields, each optional on the wire; which are needed depends on the kind. */
-export interface FaultRequest {
+interface FaultRequest {
   Kind?: unknown;
   Task?: unknown;
   Service?: unknown;
@@ -44,7 +44,7 @@ const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
 const SIZE_UNITS: Record<string, number> = { b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
 /** A size as docker's flags take one: `1000`, `64kB`, `1.5MB`, `512KiB` (kB and MB are powers of ten, KiB and MiB of two). */
-export function parseByteSize(text: string): number | undefined {
+function parseByteSize(text: string): number | undefined {
   const match = SIZE.exec(text.trim());
   if (!match) return undefined;
   const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]!);

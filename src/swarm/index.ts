@@ -48,5 +48,3 @@ export { EtcdSwarmStore } from './EtcdSwarmStore.js';
 export type { EtcdSwarmStoreOptions } from './EtcdSwarmStore.js';
 export { Faults, faultReadsOf } from './Faults.js';
 export type { FaultReads } from './Faults.js';
-export { parseByteSize } from './faultSpec.js';
-export type { FaultRequest } from './faultSpec.js';

@@ -1,6 +1,8 @@
 // The cluster's objects, in the Docker Engine API's own JSON shape (PascalCase, nanosecond durations),
 // so the store can hand them to the engine API as they are. Behaviour lives elsewhere: this file is types.
 
+import type { FaultWording } from '../shared/index.js';
+
 export interface Version {
   Index: number;
 }
@@ -339,16 +341,10 @@ export interface FaultTarget {
   Between?: [{ ID: string; Name: string }, { ID: string; Name: string }];
 }
 
-export interface FaultSpec {
+/** Its kind, target and amounts (the fields shared's FaultWording words), and when it lifts itself. */
+export interface FaultSpec extends FaultWording {
   Kind: FaultKind;
   Target: FaultTarget;
-  LatencyMs?: number;
-  JitterMs?: number;
-  BytesPerSecond?: number;
-  AfterBytes?: number;
-  /** Loss or duplication: the share of datagrams, in percent. */
-  Percent?: number;
-  DelayMs?: number;
   /** When it lifts itself (RFC 3339); absent: until it is removed. */
   ExpiresAt?: string;
 }

@@ -64,10 +64,8 @@ export interface Scenario {
   expect: Expectation[];
 }
 
-class ScenarioError extends Error {}
-
 const fail = (where: string, what: string): never => {
-  throw new ScenarioError(`${where}: ${what}`);
+  throw new Error(`${where}: ${what}`);
 };
 
 function record(value: unknown, where: string): Record<string, unknown> {
@@ -237,7 +235,7 @@ export function readScenario(source: string, file: string): Scenario {
   try {
     raw = parse(source);
   } catch (error) {
-    throw new ScenarioError(`${file} is not YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw new Error(`${file} is not YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   const top = record(raw, file);
   only(top, file, ['name', 'seed', 'cluster', 'services', 'loads', 'timeline', 'expect']);
@@ -267,5 +265,3 @@ export function readScenario(source: string, file: string): Scenario {
     expect,
   };
 }
-
-export { ScenarioError };
