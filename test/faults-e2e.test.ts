@@ -2,7 +2,7 @@
 // through the mesh: a latency fault shows in curl's p50; a refusal on one node's way to one task is retried
 // away and ejects the task from that node's pool alone; a partition makes the managers see the node Down
 // and the mesh stop sending it connections, and healing it brings the node back; a fault lifts itself after
-// its duration; the trace's picks are what the metrics count. (The refusal comes last: the task it ejects stays out of node1's pool for a minute.) Each kind's own effect is measured on the forwarders in test/unit-faulty-link.test.ts.
+// its duration; the trace's picks are what the metrics count. (The refusal comes last: the task it ejects stays out of node1's pool for a minute.) Each kind's own effect is measured on the forwarders in test/unit/faulty-link.ts.
 import http from 'node:http';
 import t from 'tap';
 import type { Test } from 'tap';

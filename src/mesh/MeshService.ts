@@ -1,7 +1,7 @@
 // One service as one node's mesh sees it, kept up to date a task at a time: its part of the routing
 // table (made again only when the service, its target ports or the nodes change), the tasks DNS names,
 // its ports and networks. A task's change costs that task, not the size of its service; RoutingTable's
-// and dnsRecords' pure functions say what it must equal (test/unit-mesh-service.test.ts).
+// and dnsRecords' pure functions say what it must equal (test/unit/mesh-service.ts).
 import type { Protocol, Service, Task } from '../swarm/index.js';
 import type { BackendDesired } from '../lb/index.js';
 import type { ServiceRecord, TaskRecord } from '../vip-dns/index.js';

@@ -45,6 +45,7 @@ SLOW_FIRST=(
   test/etcd-keyspace.test.ts
   test/node-processes.test.ts
   test/etcd-followers.test.ts
+  test/unit.test.ts
 )
 rest=()
 for file in test/*.test.ts; do
